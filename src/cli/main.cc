@@ -1,0 +1,20 @@
+// The one boucle executable: a thin front end over the core library.
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"boucle: build, test, release, deploy and watch, in one program"};
+  app.set_version_flag("--version", "boucle 0.1.0");
+  app.require_subcommand(1);
+  int exitCode = 0;
+  // run command added with the runner
+  boucle::cli::addLintCommand(app, &exitCode);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : boucle::cli::kExitUsage;
+  }
+  return exitCode;
+}

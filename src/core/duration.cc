@@ -1,0 +1,60 @@
+#include "core/duration.h"
+
+#include <cstdint>
+#include <cstdio>
+
+namespace boucle {
+
+std::optional<Millis> parseDuration(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  std::int64_t total = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    std::int64_t n = 0;
+    size_t digits = 0;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+      n = n * 10 + (text[i] - '0');
+      if (n > 1'000'000'000) return std::nullopt;
+      ++i;
+      ++digits;
+    }
+    if (digits == 0) return std::nullopt;
+    std::int64_t unit = 0;
+    if (text.substr(i, 2) == "ms") {
+      unit = 1;
+      i += 2;
+    } else if (i < text.size()) {
+      switch (text[i]) {
+        case 's': unit = 1000; break;
+        case 'm': unit = 60'000; break;
+        case 'h': unit = 3'600'000; break;
+        case 'd': unit = 86'400'000; break;
+        default: return std::nullopt;
+      }
+      ++i;
+    } else {
+      return std::nullopt;
+    }
+    total += n * unit;
+  }
+  return Millis(total);
+}
+
+std::string formatDuration(Millis d) {
+  auto ms = d.count();
+  char buf[64];
+  if (ms < 1000) {
+    std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(ms));
+  } else if (ms < 60'000) {
+    std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(ms) / 1000.0);
+  } else if (ms < 3'600'000) {
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(ms / 60'000),
+                  static_cast<long long>((ms / 1000) % 60));
+  } else {
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(ms / 3'600'000),
+                  static_cast<long long>((ms / 60'000) % 60));
+  }
+  return buf;
+}
+
+}  // namespace boucle

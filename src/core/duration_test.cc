@@ -1,0 +1,31 @@
+#include "core/duration.h"
+
+#include <gtest/gtest.h>
+
+namespace boucle {
+namespace {
+
+TEST(Duration, ParsesUnitsAndCompounds) {
+  EXPECT_EQ(parseDuration("500ms"), Millis(500));
+  EXPECT_EQ(parseDuration("30s"), Millis(30'000));
+  EXPECT_EQ(parseDuration("10m"), Millis(600'000));
+  EXPECT_EQ(parseDuration("1h30m"), Millis(5'400'000));
+  EXPECT_EQ(parseDuration("2d"), Millis(172'800'000));
+  EXPECT_EQ(parseDuration("1m500ms"), Millis(60'500));
+}
+
+TEST(Duration, RefusesAmbiguousOrMalformed) {
+  for (auto bad : {"", "10", "m", "-5s", "5 s", "1.5s", "5x", "s5", "99999999999s"}) {
+    EXPECT_FALSE(parseDuration(bad).has_value()) << bad;
+  }
+}
+
+TEST(Duration, FormatsForHumans) {
+  EXPECT_EQ(formatDuration(Millis(250)), "250ms");
+  EXPECT_EQ(formatDuration(Millis(1500)), "1.5s");
+  EXPECT_EQ(formatDuration(Millis(90'000)), "1m30s");
+  EXPECT_EQ(formatDuration(Millis(3'660'000)), "1h01m");
+}
+
+}  // namespace
+}  // namespace boucle

@@ -1,0 +1,285 @@
+// The delivery half of the file: release, environments and deploy.
+#include <map>
+
+#include "core/suggest.h"
+#include "pipeline/parse_context.h"
+
+namespace boucle::pipeline::detail {
+
+void parseRelease(const Field& f, Pipeline& p, Diagnostics& d) {
+  MapReader r(f.node, f.pos, "release", {"version", "notes", "branches", "tags", "artifacts"}, d);
+  if (!r.isMap()) return;
+  ReleaseSpec spec;
+  spec.pos = f.pos;
+  if (auto v = r.get("version")) {
+    if (auto k = readKeyword(v, {"semver", "calver"}, d)) {
+      spec.version = *k == "semver" ? VersionScheme::kSemver : VersionScheme::kCalver;
+    }
+  }
+  if (auto v = r.get("notes")) {
+    if (auto k = readKeyword(v, {"conventional", "commits", "none"}, d)) {
+      spec.notes = *k == "conventional" ? NotesStyle::kConventional
+                   : *k == "commits"    ? NotesStyle::kCommits
+                                        : NotesStyle::kNone;
+    }
+  }
+  if (auto v = r.get("branches")) {
+    if (auto l = readStringList(v, d)) spec.branches = *l;
+  }
+  if (auto v = r.get("tags")) {
+    if (auto l = readStringList(v, d)) spec.tags = *l;
+  }
+  if (auto v = r.get("artifacts")) {
+    std::vector<SourcePos> pos;
+    if (auto l = readStringList(v, d, &pos)) {
+      for (size_t i = 0; i < l->size(); ++i) {
+        const std::string& a = (*l)[i];
+        auto colon = a.find(':');
+        if (colon == std::string::npos || colon == 0 || colon + 1 == a.size()) {
+          d.error(pos[i], "artifacts: expected 'job:pattern', e.g. 'build:dist/*.tar.gz'");
+        } else if (!p.findJob(a.substr(0, colon))) {
+          d.error(pos[i], "artifacts: unknown job '" + a.substr(0, colon) + "'");
+        }
+      }
+      spec.artifacts = *l;
+    }
+  }
+  p.release = spec;
+}
+
+void parseEnvironments(const Field& f, Pipeline& p, Diagnostics& d) {
+  for (auto& e : mapEntries(f.node, f.pos, "environments", d)) {
+    Environment env;
+    env.name = e.key;
+    env.pos = e.keyPos;
+    std::string what = "environment '" + e.key + "'";
+    MapReader r(e.node, e.pos, what, {"auto", "after", "approval", "four_eyes", "window"}, d);
+    if (auto v = r.get("auto")) {
+      if (auto b = readBool(v, d)) env.autoDeploy = *b;
+    }
+    if (auto v = r.get("after")) {
+      if (auto s = readString(v, d)) {
+        env.after = *s;
+        env.afterPos = v.pos;
+      }
+    }
+    if (auto v = r.get("approval")) {
+      if (auto l = readStringList(v, d)) env.approval = *l;
+    }
+    if (auto v = r.get("four_eyes")) {
+      if (auto b = readBool(v, d)) env.fourEyes = *b;
+      if (env.fourEyes && env.approval.empty()) {
+        d.error(v.pos, "four_eyes: needs an 'approval' list naming who may approve");
+      }
+    }
+    if (auto v = r.get("window")) {
+      if (auto s = readString(v, d)) {
+        std::string err;
+        env.window = parseWindow(*s, &err);
+        if (!env.window) d.error(v.pos, "window: " + err);
+      }
+    }
+    p.environments.push_back(std::move(env));
+  }
+  // `after` must name an environment declared earlier: the file lists them in promotion order.
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < p.environments.size(); ++i) index[p.environments[i].name] = i;
+  for (size_t i = 0; i < p.environments.size(); ++i) {
+    auto& env = p.environments[i];
+    if (env.after.empty()) continue;
+    auto it = index.find(env.after);
+    if (it == index.end()) {
+      std::vector<std::string_view> names;
+      for (auto& o : p.environments) names.push_back(o.name);
+      std::string msg = "after: unknown environment '" + env.after + "'";
+      if (auto s = closestMatch(env.after, names)) msg += " (did you mean '" + *s + "'?)";
+      d.error(env.afterPos, msg);
+    } else if (it->second >= i) {
+      d.error(env.afterPos, "after: '" + env.after + "' must be listed before '" + env.name +
+                                "' (environments are in promotion order)");
+    }
+  }
+}
+
+namespace {
+
+void parseStrategy(const Field& f, DeploySpec& spec, Diagnostics& d) {
+  if (f.node.IsScalar()) {
+    if (auto k = readKeyword(f, {"all", "rolling", "blue-green"}, d)) {
+      spec.strategy.kind = *k == "all"       ? StrategyKind::kAllAtOnce
+                           : *k == "rolling" ? StrategyKind::kRolling
+                                             : StrategyKind::kBlueGreen;
+    }
+    return;
+  }
+  MapReader r(f.node, f.pos, "strategy", {"rolling", "blue-green"}, d);
+  if (!r.isMap()) return;
+  if (r.fields().size() != 1) {
+    d.error(f.pos, "strategy: give exactly one of 'rolling: N' or 'blue-green'");
+    return;
+  }
+  if (auto v = r.get("rolling")) {
+    spec.strategy.kind = StrategyKind::kRolling;
+    if (auto n = readInt(v, 1, 10000, d)) spec.strategy.batch = *n;
+  } else {
+    spec.strategy.kind = StrategyKind::kBlueGreen;
+  }
+}
+
+void parseExpect(const Field& f, int& status, std::string& contains, Millis* within,
+                 Diagnostics& d) {
+  MapReader r(f.node, f.pos, "expect", {"status", "contains", "within"}, d);
+  if (auto v = r.get("status")) {
+    if (auto n = readInt(v, 100, 599, d)) status = *n;
+  }
+  if (auto v = r.get("contains")) {
+    if (auto s = readString(v, d)) contains = *s;
+  }
+  if (auto v = r.get("within")) {
+    if (!within) {
+      d.error(v.pos, "within: not used here (set 'timeout' on the monitor)");
+    } else if (auto t = readDuration(v, d)) {
+      *within = *t;
+    }
+  }
+}
+
+void parseSmoke(const Field& f, DeploySpec& spec, Diagnostics& d) {
+  if (!f.node.IsSequence()) {
+    d.error(f.pos, "smoke: expected a list of checks (- http: URL, - tcp: HOST:PORT, - run: CMD)");
+    return;
+  }
+  for (const auto& item : f.node) {
+    SourcePos ip = posOf(item, f.pos);
+    MapReader r(item, ip, "smoke check", {"http", "tcp", "run", "expect", "retries"}, d);
+    if (!r.isMap()) continue;
+    SmokeCheck c;
+    c.pos = ip;
+    int kinds = 0;
+    for (auto [key, kind] : {std::pair{"http", CheckKind::kHttp}, std::pair{"tcp", CheckKind::kTcp},
+                             std::pair{"run", CheckKind::kCommand}}) {
+      if (auto v = r.get(key)) {
+        ++kinds;
+        c.kind = kind;
+        if (auto s = readString(v, d)) {
+          c.target = *s;
+          checkTemplate(v, *s, d);
+          if (kind == CheckKind::kHttp && s->rfind("http://", 0) != 0 &&
+              s->rfind("https://", 0) != 0 && s->rfind("{{", 0) != 0) {
+            d.error(v.pos, "http: expected a URL starting with http:// or https://");
+          }
+        }
+      }
+    }
+    if (kinds != 1) {
+      d.error(ip, "smoke check: give exactly one of 'http', 'tcp' or 'run'");
+      continue;
+    }
+    if (auto v = r.get("expect")) parseExpect(v, c.expectStatus, c.expectContains, &c.within, d);
+    if (auto v = r.get("retries")) {
+      if (auto n = readInt(v, 0, 100, d)) c.retries = *n;
+    }
+    spec.smoke.push_back(std::move(c));
+  }
+}
+
+void parseConfigFiles(const Field& f, DeploySpec& spec, Diagnostics& d) {
+  if (!f.node.IsSequence()) {
+    d.error(f.pos, "config: expected a list of '- template: FILE' / 'to: PATH' entries");
+    return;
+  }
+  for (const auto& item : f.node) {
+    SourcePos ip = posOf(item, f.pos);
+    MapReader r(item, ip, "config", {"template", "to"}, d);
+    if (!r.isMap()) continue;
+    ConfigFile c;
+    auto t = r.get("template");
+    auto to = r.get("to");
+    if (!t || !to) {
+      d.error(ip, "config: each entry needs both 'template' and 'to'");
+      continue;
+    }
+    if (auto s = readString(t, d)) c.templatePath = *s;
+    if (auto s = readString(to, d)) {
+      c.to = *s;
+      checkTemplate(to, *s, d);
+    }
+    spec.config.push_back(std::move(c));
+  }
+}
+
+}  // namespace
+
+void parseDeploy(const Field& f, Pipeline& p, Diagnostics& d) {
+  MapReader r(f.node, f.pos, "deploy",
+              {"driver", "hosts", "strategy", "config", "steps", "smoke", "on_failure", "playbook",
+               "command", "timeout"},
+              d);
+  if (!r.isMap()) return;
+  DeploySpec spec;
+  spec.pos = f.pos;
+  if (auto v = r.get("driver")) {
+    if (auto k = readKeyword(v, {"local", "ssh", "ansible", "command"}, d)) {
+      spec.driver = *k == "local" ? Driver::kLocal
+                    : *k == "ssh" ? Driver::kSsh
+                    : *k == "ansible" ? Driver::kAnsible
+                                      : Driver::kCommand;
+    }
+  } else {
+    d.error(f.pos, "deploy: missing 'driver' (local, ssh, ansible or command)");
+  }
+  if (auto v = r.get("hosts")) {
+    if (auto s = readString(v, d)) {
+      spec.hosts = *s;
+      checkTemplate(v, *s, d);
+    }
+  } else if (spec.driver == Driver::kSsh || spec.driver == Driver::kAnsible) {
+    d.error(f.pos, "deploy: the " + std::string(toString(spec.driver)) +
+                       " driver needs 'hosts' (e.g. \"{{ env.hosts }}\")");
+  }
+  if (auto v = r.get("strategy")) parseStrategy(v, spec, d);
+  if (auto v = r.get("config")) parseConfigFiles(v, spec, d);
+  if (auto v = r.get("steps")) {
+    if (v.node.IsSequence()) {
+      for (const auto& item : v.node) {
+        SourcePos ip = posOf(item, v.pos);
+        if (item.IsScalar()) {
+          spec.steps.push_back(item.Scalar());
+          continue;
+        }
+        MapReader s(item, ip, "step", {"run"}, d);
+        if (auto run = s.get("run")) {
+          if (auto str = readString(run, d)) spec.steps.push_back(*str);
+        } else if (s.isMap()) {
+          d.error(ip, "step: missing 'run'");
+        }
+      }
+    } else {
+      d.error(v.pos, "steps: expected a list of '- run: COMMAND'");
+    }
+  }
+  if (auto v = r.get("smoke")) parseSmoke(v, spec, d);
+  if (auto v = r.get("on_failure")) {
+    if (auto k = readKeyword(v, {"rollback", "stop"}, d)) {
+      spec.onFailure = *k == "rollback" ? OnFailure::kRollback : OnFailure::kStop;
+    }
+  }
+  if (auto v = r.get("playbook")) {
+    if (auto s = readString(v, d)) spec.playbook = *s;
+  }
+  if (auto v = r.get("command")) {
+    if (auto s = readString(v, d)) spec.command = *s;
+  }
+  if (auto v = r.get("timeout")) {
+    if (auto t = readDuration(v, d)) spec.timeout = *t;
+  }
+  if (spec.driver == Driver::kAnsible && spec.playbook.empty()) {
+    d.error(f.pos, "deploy: the ansible driver needs 'playbook'");
+  }
+  if (spec.driver == Driver::kCommand && spec.command.empty() && spec.steps.empty()) {
+    d.error(f.pos, "deploy: the command driver needs 'command' or 'steps'");
+  }
+  p.deploy = std::move(spec);
+}
+
+}  // namespace boucle::pipeline::detail

@@ -1,0 +1,135 @@
+// The operate half of the file: monitor and notify.
+#include "core/suggest.h"
+#include "pipeline/parse_context.h"
+
+namespace boucle::pipeline::detail {
+
+namespace {
+
+void parseSlo(const Field& f, Monitor& m, Diagnostics& d) {
+  MapReader r(f.node, f.pos, "slo", {"availability", "p95"}, d);
+  if (auto v = r.get("availability")) m.sloAvailability = readPercent(v, d);
+  if (auto v = r.get("p95")) m.sloP95 = readDuration(v, d);
+}
+
+bool looksLikeUrl(std::string_view s) {
+  return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0 || s.rfind("{{", 0) == 0;
+}
+
+}  // namespace
+
+void parseMonitors(const Field& f, Pipeline& p, Diagnostics& d) {
+  if (!f.node.IsSequence()) {
+    d.error(f.pos, "monitor: expected a list of probes (- http: URL, - tcp: HOST:PORT, "
+                   "- prometheus: URL)");
+    return;
+  }
+  for (const auto& item : f.node) {
+    SourcePos ip = posOf(item, f.pos);
+    MapReader r(item, ip, "monitor",
+                {"http", "tcp", "prometheus", "every", "timeout", "expect", "slo"}, d);
+    if (!r.isMap()) continue;
+    Monitor m;
+    m.pos = ip;
+    int kinds = 0;
+    for (auto [key, kind] :
+         {std::pair{"http", MonitorKind::kHttp}, std::pair{"tcp", MonitorKind::kTcp},
+          std::pair{"prometheus", MonitorKind::kPrometheus}}) {
+      auto v = r.get(key);
+      if (!v) continue;
+      ++kinds;
+      m.kind = kind;
+      if (auto s = readString(v, d)) {
+        m.target = *s;
+        checkTemplate(v, *s, d);
+        if (kind != MonitorKind::kTcp && !looksLikeUrl(*s)) {
+          d.error(v.pos, std::string(key) + ": expected a URL starting with http:// or https://");
+        }
+      }
+    }
+    if (kinds != 1) {
+      d.error(ip, "monitor: give exactly one of 'http', 'tcp' or 'prometheus'");
+      continue;
+    }
+    if (auto v = r.get("every")) {
+      if (auto t = readDuration(v, d)) m.every = *t;
+    }
+    if (auto v = r.get("timeout")) {
+      if (auto t = readDuration(v, d)) m.timeout = *t;
+    }
+    if (auto v = r.get("expect")) {
+      MapReader e(v.node, v.pos, "expect", {"status", "contains"}, d);
+      if (auto s = e.get("status")) {
+        if (auto n = readInt(s, 100, 599, d)) m.expectStatus = *n;
+      }
+      if (auto s = e.get("contains")) {
+        if (auto str = readString(s, d)) m.expectContains = *str;
+      }
+    }
+    if (auto v = r.get("slo")) parseSlo(v, m, d);
+    p.monitors.push_back(std::move(m));
+  }
+}
+
+void parseNotifications(const Field& f, Pipeline& p, Diagnostics& d) {
+  if (!f.node.IsSequence()) {
+    d.error(f.pos, "notify: expected a list of '- on: [events]' with webhook, slack or email");
+    return;
+  }
+  for (const auto& item : f.node) {
+    SourcePos ip = posOf(item, f.pos);
+    MapReader r(item, ip, "notify", {"on", "webhook", "slack", "email"}, d);
+    if (!r.isMap()) continue;
+    Notification n;
+    n.pos = ip;
+    if (auto v = r.get("on")) {
+      std::vector<SourcePos> pos;
+      if (auto l = readStringList(v, d, &pos)) {
+        for (size_t i = 0; i < l->size(); ++i) {
+          const auto& ev = (*l)[i];
+          bool known = false;
+          for (auto k : kNotifyEvents) known = known || k == ev;
+          if (known) {
+            n.on.push_back(ev);
+            continue;
+          }
+          std::string msg = "on: unknown event '" + ev + "'";
+          if (auto s = closestMatch(ev, kNotifyEvents)) msg += " (did you mean '" + *s + "'?)";
+          d.error(pos[i], msg);
+        }
+      }
+    } else {
+      d.error(ip, "notify: missing 'on' (the events to send, e.g. [broken, fixed])");
+    }
+    int channels = 0;
+    for (auto [key, ch] : {std::pair{"webhook", NotifyChannel::kWebhook},
+                           std::pair{"slack", NotifyChannel::kSlack},
+                           std::pair{"email", NotifyChannel::kEmail}}) {
+      auto v = r.get(key);
+      if (!v) continue;
+      ++channels;
+      n.channel = ch;
+      std::vector<SourcePos> pos;
+      auto targets = readStringList(v, d, &pos);
+      if (!targets) continue;
+      for (size_t i = 0; i < targets->size(); ++i) {
+        const auto& t = (*targets)[i];
+        bool ok = ch == NotifyChannel::kEmail
+                      ? (t.find('@') != std::string::npos && t.find(' ') == std::string::npos)
+                      : looksLikeUrl(t);
+        if (!ok) {
+          d.error(pos[i], std::string(key) + ": '" + t + "' is not " +
+                              (ch == NotifyChannel::kEmail ? "an e-mail address" : "a URL"));
+        }
+      }
+      n.targets = *targets;
+    }
+    if (channels != 1) {
+      d.error(ip, "notify: give exactly one of 'webhook', 'slack' or 'email'");
+      continue;
+    }
+    p.notifications.push_back(std::move(n));
+  }
+}
+
+}  // namespace boucle::pipeline::detail

@@ -1,0 +1,232 @@
+#include "pipeline/parser.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace boucle::pipeline {
+namespace {
+
+using ::testing::HasSubstr;
+
+// The whole file sketched in the design, as a user would write it.
+constexpr const char* kFull = R"(version: 1
+jobs:
+  build:
+    run: make -j
+    artifacts: [dist/app.tar.gz]
+  test:
+    needs: [build]
+    run:
+      - make check
+      - echo done
+    reports: { junit: "build/test-*.xml" }
+    env: { CI_FLAVOUR: full }
+    isolation: sandbox
+    network: false
+    retry: 2
+    only: [main, "release/*"]
+  perf:
+    needs: [build]
+    run: ./bench.sh
+    timeout: 10m
+    allow_failure: true
+
+release:
+  version: semver
+  notes: conventional
+
+environments:
+  dev:     { auto: true }
+  qa:      { after: dev }
+  preprod: { after: qa, approval: [ops] }
+  prod:    { after: preprod, approval: [ops], window: "Sat 02:00-05:00" }
+
+deploy:
+  driver: ssh
+  hosts: "{{ env.hosts }}"
+  strategy: { rolling: 1 }
+  config:
+    - template: deploy/app.conf.mustache
+      to: "{{ release.dir }}/app.conf"
+  steps:
+    - run: ./bin/migrate-db
+    - run: ./bin/ctl restart
+  smoke:
+    - http: "{{ env.url }}/health"
+      expect: { status: 200, contains: "OK", within: 500ms }
+  on_failure: rollback
+
+monitor:
+  - http: "{{ env.url }}/"
+    every: 30s
+    slo: { availability: 99.9%, p95: 300ms }
+  - prometheus: "{{ env.url }}/metrics"
+
+notify:
+  - on: [broken, fixed, deploy_failed, incident]
+    webhook: https://chat.example/hooks/abc
+  - on: [broken]
+    email: team@example.com
+)";
+
+std::vector<std::string> messages(const ParseResult& r) {
+  std::vector<std::string> out;
+  for (auto& d : r.errors) out.push_back(formatDiagnostic("f.yml", d));
+  return out;
+}
+
+TEST(Parser, ParsesTheWholeDesignSketch) {
+  auto r = parsePipeline(kFull);
+  ASSERT_TRUE(r.ok()) << ::testing::PrintToString(messages(r));
+  const Pipeline& p = r.pipeline;
+  ASSERT_EQ(p.jobs.size(), 3u);
+  EXPECT_EQ(p.jobs[0].name, "build");
+  EXPECT_EQ(p.jobs[1].commands, (std::vector<std::string>{"make check", "echo done"}));
+  EXPECT_EQ(p.jobs[1].needs, (std::vector<std::string>{"build"}));
+  EXPECT_EQ(p.jobs[1].junit, (std::vector<std::string>{"build/test-*.xml"}));
+  EXPECT_EQ(p.jobs[1].isolation, Isolation::kSandbox);
+  EXPECT_FALSE(p.jobs[1].network);
+  EXPECT_EQ(p.jobs[1].retry, 2);
+  EXPECT_EQ(p.jobs[1].env.at(0), (std::pair<std::string, std::string>{"CI_FLAVOUR", "full"}));
+  EXPECT_EQ(p.jobs[2].timeout, Millis(600'000));
+  EXPECT_TRUE(p.jobs[2].allowFailure);
+  EXPECT_TRUE(p.jobs[1].runsOn("release/2.1"));
+  EXPECT_FALSE(p.jobs[1].runsOn("feature/x"));
+  ASSERT_EQ(p.environments.size(), 4u);
+  EXPECT_EQ(p.environments[3].name, "prod");
+  EXPECT_EQ(p.environments[3].after, "preprod");
+  ASSERT_TRUE(p.environments[3].window.has_value());
+  EXPECT_EQ(p.environments[3].window->days, 1u << 5);
+  EXPECT_EQ(p.environments[3].window->startMinute, 120);
+  ASSERT_TRUE(p.deploy.has_value());
+  EXPECT_EQ(p.deploy->driver, Driver::kSsh);
+  EXPECT_EQ(p.deploy->strategy.kind, StrategyKind::kRolling);
+  EXPECT_EQ(p.deploy->steps.size(), 2u);
+  ASSERT_EQ(p.deploy->smoke.size(), 1u);
+  EXPECT_EQ(p.deploy->smoke[0].within, Millis(500));
+  EXPECT_EQ(p.deploy->smoke[0].expectContains, "OK");
+  ASSERT_EQ(p.monitors.size(), 2u);
+  EXPECT_DOUBLE_EQ(*p.monitors[0].sloAvailability, 99.9);
+  EXPECT_EQ(p.monitors[1].kind, MonitorKind::kPrometheus);
+  ASSERT_EQ(p.notifications.size(), 2u);
+  EXPECT_EQ(p.notifications[1].channel, NotifyChannel::kEmail);
+  EXPECT_EQ(summarize(p),
+            "3 jobs, release, 4 environments, deploy via ssh, 2 monitors, 2 notifications");
+}
+
+TEST(Parser, ReportsEveryErrorWithLineAndColumn) {
+  auto r = parsePipeline(R"(version: 1
+jobs:
+  build:
+    run: make
+    timout: 10m
+  test:
+    needs: [biuld]
+    run: make check
+    timeout: ten minutes
+    artifacts: [../../etc/passwd]
+)");
+  EXPECT_THAT(messages(r),
+              ::testing::ElementsAre(
+                  "f.yml:5:5: error: job 'build': unknown key 'timout' (did you mean 'timeout'?)",
+                  "f.yml:7:13: error: job 'test' needs unknown job 'biuld' (did you mean "
+                  "'build'?)",
+                  "f.yml:9:14: error: timeout: expected a duration such as 500ms, 30s, 10m, "
+                  "1h30m or 2d, found the value 'ten minutes'",
+                  "f.yml:10:17: error: artifacts: bad pattern '../../etc/passwd': '..' would "
+                  "leave the workspace"));
+}
+
+TEST(Parser, FindsCyclesInNeeds) {
+  auto r = parsePipeline(R"(jobs:
+  a: { run: x, needs: [c] }
+  b: { run: x, needs: [a] }
+  c: { run: x, needs: [b] }
+  d: { run: x, needs: [d] }
+)");
+  EXPECT_THAT(messages(r), ::testing::ElementsAre(
+                               "f.yml:3:24: error: cycle in needs: a -> c -> b -> a",
+                               "f.yml:5:24: error: job 'd' needs itself"));
+}
+
+TEST(Parser, YamlSyntaxErrorHasPosition) {
+  auto r = parsePipeline("jobs:\n  build:\n    run: [make\n");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_THAT(messages(r)[0], HasSubstr("f.yml:4:1: error: invalid YAML"));
+}
+
+TEST(Parser, RequiresJobsAndRun) {
+  EXPECT_THAT(messages(parsePipeline("version: 1\n")),
+              ::testing::ElementsAre(
+                  "f.yml:1:1: error: missing 'jobs': a pipeline needs at least one job"));
+  EXPECT_THAT(messages(parsePipeline("jobs:\n  build:\n    needs: []\n")),
+              ::testing::ElementsAre("f.yml:2:3: error: job 'build': missing 'run' (the "
+                                     "command(s) the job executes)"));
+}
+
+TEST(Parser, RejectsJobNamesThatAreNotFileNames) {
+  auto r = parsePipeline("jobs:\n  ../x: { run: x }\n");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_THAT(r.errors[0].message, HasSubstr("names may only use"));
+}
+
+TEST(Parser, ChecksEnvironmentsDeployMonitorNotify) {
+  auto r = parsePipeline(R"(jobs:
+  b: { run: x }
+environments:
+  qa: { after: dev }
+  dev: { auto: maybe, window: "Someday 02:00-03:00" }
+deploy:
+  driver: sftp
+  smoke:
+    - http: "{{ envv.url }}/health"
+monitor:
+  - http: localhost
+    every: 0s
+notify:
+  - on: [brokn]
+    email: nobody
+)");
+  EXPECT_THAT(
+      messages(r),
+      ::testing::ElementsAre(
+          "f.yml:4:16: error: after: 'dev' must be listed before 'qa' (environments are in "
+          "promotion order)",
+          "f.yml:5:16: error: auto: expected true or false, found the value 'maybe'",
+          "f.yml:5:31: error: window: days must be Mon..Sun, a range such as Mon-Fri, a list "
+          "such as Sat,Sun, or daily in 'Someday 02:00-03:00'",
+          "f.yml:7:11: error: driver: unknown value 'sftp', expected local, ssh, ansible or "
+          "command",
+          "f.yml:9:13: error: http: unknown template value '{{ envv.url }}' (use env.KEY, "
+          "release.version, release.dir, project.name, commit.sha or host.name); did you mean "
+          "'env'?",
+          "f.yml:11:11: error: http: expected a URL starting with http:// or https://",
+          "f.yml:12:12: error: every: duration must be greater than zero",
+          "f.yml:14:10: error: on: unknown event 'brokn' (did you mean 'broken'?)",
+          "f.yml:15:12: error: email: 'nobody' is not an e-mail address"));
+}
+
+TEST(Parser, DuplicateKeysAreErrors) {
+  auto r = parsePipeline("jobs:\n  a: { run: x }\n  a: { run: y }\n");
+  EXPECT_THAT(messages(r),
+              ::testing::ElementsAre("f.yml:3:3: error: jobs: duplicate key 'a'"));
+}
+
+TEST(Window, ParsesRangesListsAndOvernight) {
+  std::string err;
+  auto w = parseWindow("Mon-Fri 22:00-06:00", &err);
+  ASSERT_TRUE(w) << err;
+  EXPECT_EQ(w->days, 0x1fu);
+  EXPECT_EQ(w->startMinute, 22 * 60);
+  EXPECT_EQ(w->endMinute, 6 * 60);
+  auto we = parseWindow("Sat,Sun 00:00-24:00", &err);
+  ASSERT_TRUE(we) << err;
+  EXPECT_EQ(we->days, 0x60u);
+  EXPECT_FALSE(parseWindow("Sat 25:00-26:00", &err));
+  EXPECT_FALSE(parseWindow("Sat", &err));
+  EXPECT_FALSE(parseWindow("Fri-Mon 02:00-02:00", &err));
+  EXPECT_TRUE(parseWindow("Fri-Mon 02:00-03:00", &err));  // wraps over the weekend
+}
+
+}  // namespace
+}  // namespace boucle::pipeline

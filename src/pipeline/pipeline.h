@@ -1,0 +1,163 @@
+#pragma once
+// The model of a `.boucle.yml` file: what the parser produces and the rest of boucle consumes.
+// The format is documented in docs/pipeline-file.md; keep both in step.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/duration.h"
+
+namespace boucle::pipeline {
+
+// 1-based position in the source file; line 0 means "unknown" (e.g. a missing section).
+struct SourcePos {
+  int line = 0;
+  int column = 0;
+};
+
+enum class Isolation { kProcess, kSandbox, kContainer };
+enum class Shell { kSh, kBash };
+
+std::string_view toString(Isolation v);
+std::optional<Isolation> parseIsolation(std::string_view s);
+std::string_view toString(Shell v);
+std::optional<Shell> parseShell(std::string_view s);
+
+struct Job {
+  std::string name;
+  SourcePos pos;
+  std::vector<std::string> commands;  // `run`: one string or a list, run in order, stop at first
+  Shell shell = Shell::kSh;
+  std::vector<std::string> needs;
+  std::vector<SourcePos> needsPos;  // parallel to `needs`, for error messages
+  std::vector<std::pair<std::string, std::string>> env;  // in file order
+  Millis timeout = std::chrono::hours(1);
+  std::vector<std::string> artifacts;  // workspace-relative globs
+  std::vector<std::string> junit;      // workspace-relative globs
+  Isolation isolation = Isolation::kProcess;
+  bool network = true;  // only enforceable with isolation: sandbox
+  int retry = 0;        // extra attempts after a failure (not after a timeout or cancel)
+  std::vector<std::string> only;    // branch globs; empty = every branch
+  std::vector<std::string> except;  // branch globs
+  bool checkout = true;             // false: start in an empty workspace (no source copy)
+  bool allowFailure = false;        // a failure is reported but does not fail the run
+
+  // Whether the job runs for this branch according to only/except.
+  bool runsOn(std::string_view branch) const;
+};
+
+enum class VersionScheme { kSemver, kCalver };
+enum class NotesStyle { kConventional, kCommits, kNone };
+
+struct ReleaseSpec {
+  VersionScheme version = VersionScheme::kSemver;
+  NotesStyle notes = NotesStyle::kConventional;
+  std::vector<std::string> branches;  // passing runs of these branches are released automatically
+  std::vector<std::string> tags;      // tag globs that are released automatically, e.g. "v*"
+  std::vector<std::string> artifacts; // "job:glob" filters; empty = all artifacts of the run
+  SourcePos pos;
+};
+
+// A weekly time window such as "Sat 02:00-05:00" or "Mon-Fri 22:00-06:00" (server local time).
+struct Window {
+  unsigned days = 0;  // bit 0 = Monday … bit 6 = Sunday
+  int startMinute = 0;
+  int endMinute = 0;  // may be <= start: the window then runs past midnight
+  std::string text;
+};
+std::optional<Window> parseWindow(std::string_view text, std::string* error);
+
+struct Environment {
+  std::string name;
+  SourcePos pos;
+  bool autoDeploy = false;
+  std::string after;  // the environment a release must have succeeded in first
+  SourcePos afterPos;
+  std::vector<std::string> approval;  // roles or users ("ops", "user:alice")
+  bool fourEyes = false;              // the approver may not be who asked for the deploy
+  std::optional<Window> window;
+};
+
+enum class Driver { kLocal, kSsh, kAnsible, kCommand };
+std::string_view toString(Driver v);
+
+enum class StrategyKind { kAllAtOnce, kRolling, kBlueGreen };
+struct Strategy {
+  StrategyKind kind = StrategyKind::kAllAtOnce;
+  int batch = 1;  // hosts at a time when rolling
+};
+
+struct ConfigFile {
+  std::string templatePath;
+  std::string to;
+};
+
+enum class CheckKind { kHttp, kTcp, kCommand };
+
+struct SmokeCheck {
+  CheckKind kind = CheckKind::kHttp;
+  std::string target;  // URL, host:port or command; may contain {{ templates }}
+  int expectStatus = 200;
+  std::string expectContains;
+  Millis within = std::chrono::seconds(10);
+  int retries = 0;
+  SourcePos pos;
+};
+
+enum class OnFailure { kRollback, kStop };
+
+struct DeploySpec {
+  Driver driver = Driver::kLocal;
+  std::string hosts;
+  Strategy strategy;
+  std::vector<ConfigFile> config;
+  std::vector<std::string> steps;
+  std::vector<SmokeCheck> smoke;
+  OnFailure onFailure = OnFailure::kRollback;
+  std::string playbook;  // ansible driver
+  std::string command;   // command driver
+  Millis timeout = std::chrono::minutes(30);
+  SourcePos pos;
+};
+
+enum class MonitorKind { kHttp, kTcp, kPrometheus };
+
+struct Monitor {
+  MonitorKind kind = MonitorKind::kHttp;
+  std::string target;
+  Millis every = std::chrono::seconds(30);
+  Millis timeout = std::chrono::seconds(10);
+  int expectStatus = 200;
+  std::string expectContains;
+  std::optional<double> sloAvailability;  // percent, e.g. 99.9
+  std::optional<Millis> sloP95;
+  SourcePos pos;
+};
+
+enum class NotifyChannel { kWebhook, kSlack, kEmail };
+
+struct Notification {
+  std::vector<std::string> on;  // event names, see kNotifyEvents
+  NotifyChannel channel = NotifyChannel::kWebhook;
+  std::vector<std::string> targets;  // URL(s) or e-mail addresses
+  SourcePos pos;
+};
+
+extern const std::vector<std::string_view> kNotifyEvents;
+
+struct Pipeline {
+  int version = 1;
+  std::vector<Job> jobs;  // in file order
+  std::optional<ReleaseSpec> release;
+  std::vector<Environment> environments;  // in promotion order
+  std::optional<DeploySpec> deploy;
+  std::vector<Monitor> monitors;
+  std::vector<Notification> notifications;
+
+  const Job* findJob(std::string_view name) const;
+};
+
+}  // namespace boucle::pipeline
