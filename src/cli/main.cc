@@ -8,7 +8,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "boucle 0.1.0");
   app.require_subcommand(1);
   int exitCode = 0;
-  // run command added with the runner
+  boucle::cli::addRunCommand(app, &exitCode);
   boucle::cli::addLintCommand(app, &exitCode);
   try {
     app.parse(argc, argv);

@@ -1,0 +1,225 @@
+#include "cli/local_run.h"
+
+#include <fcntl.h>
+#include <fmt/core.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <set>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/terminal_reporter.h"
+#include "os/files.h"
+#include "pipeline/parser.h"
+#include "runner/engine.h"
+#include "runner/run_record.h"
+#include "runner/workspace.h"
+
+namespace boucle::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+int gSignalPipe = -1;
+
+// Only writes to a pipe: the engine's poll loop does the actual cancelling.
+void onSignal(int) {
+  char c = 1;
+  [[maybe_unused]] auto n = ::write(gSignalPipe, &c, 1);
+}
+
+fs::path defaultDataDir() {
+  if (const char* s = std::getenv("XDG_STATE_HOME"); s && *s) return fs::path(s) / "boucle";
+  if (const char* h = std::getenv("HOME"); h && *h) return fs::path(h) / ".local/state/boucle";
+  return fs::temp_directory_path() / "boucle";
+}
+
+// Run ids count up per project; mkdir is the atomic claim, so two concurrent `boucle run`s
+// never share a directory.
+Result<std::pair<std::string, fs::path>> allocateRunDir(const fs::path& projectDir) {
+  std::error_code ec;
+  fs::create_directories(projectDir, ec);
+  if (ec) return errnoStatus("create " + projectDir.string(), ec.value());
+  long next = 1;
+  for (const auto& e : fs::directory_iterator(projectDir, ec)) {
+    char* end = nullptr;
+    long n = std::strtol(e.path().filename().c_str(), &end, 10);
+    if (*end == '\0' && n >= next) next = n + 1;
+  }
+  for (int tries = 0; tries < 1000; ++tries, ++next) {
+    fs::path dir = projectDir / std::to_string(next);
+    if (::mkdir(dir.c_str(), 0755) == 0) return std::pair{std::to_string(next), dir};
+    if (errno != EEXIST) return errnoStatus("create " + dir.string(), errno);
+  }
+  return Status::Conflict("could not allocate a run directory in " + projectDir.string());
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> readSecrets(const LocalRunOptions& o) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& arg : o.secretArgs) {
+    auto eq = arg.find('=');
+    if (eq == std::string::npos) {
+      const char* v = std::getenv(arg.c_str());
+      if (!v) return Status::Invalid("--secret " + arg + ": no such variable in the environment");
+      out.emplace_back(arg, v);
+    } else {
+      out.emplace_back(arg.substr(0, eq), arg.substr(eq + 1));
+    }
+  }
+  for (const auto& arg : o.secretFileArgs) {
+    auto eq = arg.find('=');
+    if (eq == std::string::npos) return Status::Invalid("--secret-file expects NAME=PATH");
+    auto content = os::readFile(arg.substr(eq + 1));
+    if (!content.ok()) return Status::Invalid("--secret-file " + content.status().message());
+    out.emplace_back(arg.substr(0, eq), *content);
+  }
+  for (const auto& [name, value] : out) {
+    if (name.empty() || name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                               "0123456789_") != std::string::npos) {
+      return Status::Invalid("secret name '" + name + "' must be a variable name");
+    }
+  }
+  return out;
+}
+
+// The requested jobs and, transitively, the jobs they need.
+Status selectJobs(pipeline::Pipeline& p, const std::vector<std::string>& wanted) {
+  if (wanted.empty()) return Status::Ok();
+  std::set<std::string> keep;
+  std::vector<std::string> todo = wanted;
+  while (!todo.empty()) {
+    std::string name = todo.back();
+    todo.pop_back();
+    const auto* job = p.findJob(name);
+    if (!job) return Status::NotFound("no job named '" + name + "' in the pipeline");
+    if (!keep.insert(name).second) continue;
+    todo.insert(todo.end(), job->needs.begin(), job->needs.end());
+  }
+  std::erase_if(p.jobs, [&](const pipeline::Job& j) { return !keep.count(j.name); });
+  return Status::Ok();
+}
+
+std::vector<std::string> baseEnvironment() {
+  std::vector<std::string> env;
+  for (const char* name : {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ",
+                           "TERM"}) {
+    if (const char* v = std::getenv(name)) env.push_back(std::string(name) + "=" + v);
+  }
+  return env;
+}
+
+long long nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+int runLocal(const LocalRunOptions& o) {
+  FILE* live = o.json ? stderr : stdout;
+  auto secrets = readSecrets(o);
+  if (!secrets.ok()) {
+    fmt::print(stderr, "boucle run: {}\n", secrets.status().message());
+    return kExitUsage;
+  }
+  auto source = runner::inspectSource(fs::current_path());
+  if (!source.ok()) {
+    fmt::print(stderr, "boucle run: {}\n", source.status().message());
+    return kExitUsage;
+  }
+  bool workingTree = o.workingTree || !source->isGit;
+  if (source->dirty && !workingTree) {
+    fmt::print(stderr, "note: uncommitted changes are not part of this run (use --dirty to "
+                       "include them)\n");
+  }
+  std::string project = source->root.filename().string();
+  fs::path data = o.data.empty() ? defaultDataDir() : fs::absolute(o.data);
+  auto run = allocateRunDir(data / "runs" / project);
+  if (!run.ok()) {
+    fmt::print(stderr, "boucle run: {}\n", run.status().message());
+    return kExitUsage;
+  }
+  auto [runId, runDir] = *run;
+  fs::path src = runDir / "src";
+  if (auto st = runner::snapshotSource(*source, workingTree, src); !st.ok()) {
+    fmt::print(stderr, "boucle run: cannot prepare the sources: {}\n", st.message());
+    return kExitUsage;
+  }
+
+  fs::path file = o.file.empty() ? src / ".boucle.yml" : fs::absolute(o.file);
+  std::string shownFile = o.file.empty() ? ".boucle.yml" : o.file;
+  auto parsed = pipeline::loadPipelineFile(file);
+  if (!parsed.ok()) {
+    fmt::print(stderr, "boucle run: {}\n", parsed.status().message());
+    return kExitUsage;
+  }
+  if (!parsed->ok()) {
+    for (const auto& d : parsed->errors) {
+      fmt::print(stderr, "{}\n", pipeline::formatDiagnostic(shownFile, d));
+    }
+    return kExitUsage;
+  }
+  pipeline::Pipeline p = std::move(parsed->pipeline);
+  if (auto st = selectJobs(p, o.jobs); !st.ok()) {
+    fmt::print(stderr, "boucle run: {}\n", st.message());
+    return kExitUsage;
+  }
+
+  int sig[2];
+  if (::pipe2(sig, O_CLOEXEC | O_NONBLOCK) != 0) return kExitUsage;
+  gSignalPipe = sig[1];
+  struct sigaction sa {};
+  sa.sa_handler = onSignal;
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(s, &sa, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  runner::RunConfig config;
+  config.project = project;
+  config.runId = runId;
+  config.commit = source->isGit ? source->commit : "";
+  config.branch = o.branch.empty() ? source->branch : o.branch;
+  config.runDir = runDir;
+  config.sourceDir = src;
+  config.blobRoot = data / "blobs";
+  config.parallelism = o.parallelism ? o.parallelism : std::max(1u, std::thread::hardware_concurrency());
+  config.killGrace = o.killGrace;
+  config.secrets = *secrets;
+  config.baseEnv = baseEnvironment();
+  config.keepWorkspaces = o.keepWorkspaces;
+  config.cancelFd = sig[0];
+
+  runner::RunMeta meta{project, runId, config.commit, config.branch, source->subject, "running",
+                       nowMs(), workingTree};
+  if (auto st = runner::writeRunRecord(runDir, meta, nullptr); !st.ok()) {
+    fmt::print(stderr, "boucle run: {}\n", st.message());
+    return kExitUsage;
+  }
+  fmt::print(live, "boucle: run {} of {} at {} ({}){}\n", runId, project,
+             config.commit.empty() ? "working directory" : config.commit.substr(0, 12),
+             config.branch, workingTree && source->isGit ? " with uncommitted changes" : "");
+  std::fflush(live);
+
+  TerminalReporter reporter(live, p, !o.quiet);
+  runner::RunResult result = runner::runPipeline(p, config, reporter);
+  meta.state = result.interrupted ? "cancelled" : result.passed() ? "passed" : "failed";
+  if (auto st = runner::writeRunRecord(runDir, meta, &result); !st.ok()) {
+    fmt::print(stderr, "boucle run: {}\n", st.message());
+  }
+  if (!o.keepWorkspaces) {
+    std::error_code ec;
+    fs::remove_all(src, ec);
+    fs::remove_all(runDir / "ws", ec);
+    fs::remove_all(runDir / "tmp", ec);
+  }
+  reporter.summary(result, runDir.string());
+  if (o.json) fmt::print("{}", runner::runToJson(meta, &result));
+  if (result.interrupted) return kExitInterrupted;
+  return result.passed() ? kExitOk : kExitFailed;
+}
+
+}  // namespace boucle::cli

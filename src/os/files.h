@@ -1,0 +1,56 @@
+#pragma once
+// File helpers with the durability rules boucle relies on.
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace boucle::os {
+
+// Writes `content` to a temporary file beside `path`, fsyncs it, renames it over `path` and
+// fsyncs the directory: readers see the old file or the new one, never a torn one.
+Status writeFileAtomic(const std::filesystem::path& path, std::string_view content, int mode = 0644);
+
+Result<std::string> readFile(const std::filesystem::path& path);
+
+// write(2) until everything is written (retrying EINTR and short writes).
+Status writeAll(int fd, std::string_view data);
+
+Status fsyncDir(const std::filesystem::path& dir);
+
+// Copies a directory tree (regular files, symlinks, directories; modes kept) into `to`, which
+// must not exist. Uses copy_file_range so the data never passes through user space.
+Status copyTree(const std::filesystem::path& from, const std::filesystem::path& to);
+
+// A descriptor closed on scope exit.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() { reset(); }
+  Fd(Fd&& o) noexcept : fd_(o.release()) {}
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = o.release();
+    }
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  int release() {
+    int f = fd_;
+    fd_ = -1;
+    return f;
+  }
+  void reset(int fd = -1);
+  explicit operator bool() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace boucle::os

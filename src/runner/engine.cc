@@ -1,0 +1,346 @@
+#include "runner/engine.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <chrono>
+#include <map>
+#include <memory>
+
+#include "os/files.h"
+#include "runner/job_launch.h"
+#include "runner/masker.h"
+#include "runner/process.h"
+
+namespace boucle::runner {
+
+bool RunResult::passed() const {
+  if (interrupted) return false;
+  for (const auto& j : jobs) {
+    if (j.state == JobState::kFailed || j.state == JobState::kTimedOut ||
+        j.state == JobState::kCancelled) {
+      return false;
+    }
+  }
+  return true;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+constexpr size_t kReadChunk = 1 << 16;
+constexpr auto kSupervisorSlack = std::chrono::seconds(5);
+
+struct Active {
+  const pipeline::Job* job = nullptr;
+  int attempt = 1;
+  detail::Launched proc;
+  os::Fd log;
+  std::unique_ptr<Masker> masker;
+  Clock::time_point started, deadline;
+  Clock::time_point hardDeadline = Clock::time_point::max();  // SIGKILL the supervisor itself
+  bool timedOut = false;
+  bool cancelled = false;
+  bool exited = false;
+};
+
+class Engine {
+ public:
+  Engine(const pipeline::Pipeline& p, const RunConfig& c, RunObserver& o)
+      : pipeline_(p), config_(c), observer_(o), planner_(p, c.branch) {
+    for (const auto& j : p.jobs) results_[j.name].name = j.name;
+    std::vector<std::string> values;
+    for (const auto& [name, value] : c.secrets) values.push_back(value);
+    maskerPrototype_ = Masker(values);
+  }
+
+  RunResult run();
+
+ private:
+  void startReady();
+  void start(const pipeline::Job& job, int attempt);
+  void pump(Active& a, bool drain = false);
+  void finish(const std::string& name);
+  void complete(JobResult& r, JobState s, const std::string& reason);
+  void cancelAll();
+  void note(Active& a, const std::string& message);
+  int pollTimeoutMs() const;
+  void enforceDeadlines();
+
+  const pipeline::Pipeline& pipeline_;
+  const RunConfig& config_;
+  RunObserver& observer_;
+  Planner planner_;
+  Masker maskerPrototype_{{}};
+  detail::LaunchContext launch_;
+  std::map<std::string, Active> active_;
+  std::map<std::string, JobResult> results_;
+  int cancelRequests_ = 0;
+  std::string scratch_;  // reused output buffer: no allocation per chunk
+};
+
+void Engine::complete(JobResult& r, JobState s, const std::string& reason) {
+  r.state = s;
+  r.reason = reason;
+  planner_.finish(r.name, s);
+  observer_.jobFinished(r);
+}
+
+void Engine::note(Active& a, const std::string& message) {
+  std::string line = "boucle: " + message + "\n";
+  (void)os::writeAll(a.log.get(), line);  // best effort: the reason is also in the result
+  observer_.jobOutput(a.job->name, line);
+}
+
+void Engine::start(const pipeline::Job& job, int attempt) {
+  JobResult& r = results_[job.name];
+  r.attempts = attempt;
+  r.log = detail::logPathFor(config_, job.name, attempt);
+  Active a;
+  a.job = &job;
+  a.attempt = attempt;
+  a.log.reset(::open(r.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644));
+  observer_.jobStarted(job.name, attempt);
+  if (!a.log) {
+    complete(r, JobState::kFailed, "cannot create log " + r.log.string() + ": " + strerror(errno));
+    return;
+  }
+  auto launched = detail::launchJob(job, attempt, launch_);
+  if (!launched.ok()) {
+    note(a, launched.status().message());
+    complete(r, JobState::kFailed, launched.status().message());
+    return;
+  }
+  a.proc = std::move(launched).value();
+  r.prepareTime = a.proc.prepareTime;
+  a.masker = std::make_unique<Masker>(maskerPrototype_);
+  a.started = Clock::now();
+  a.deadline = a.started + job.timeout;
+  active_.emplace(job.name, std::move(a));
+}
+
+void Engine::startReady() {
+  if (cancelRequests_ > 0) return;
+  size_t free = config_.parallelism > active_.size() ? config_.parallelism - active_.size() : 0;
+  for (const auto& name : planner_.takeReady(free)) start(*pipeline_.findJob(name), 1);
+}
+
+// Reads what the job wrote so far (bounded chunks), masks it, appends it to the log at once.
+// With `drain`, reads until the pipe is empty and then closes it even if some stray process
+// still holds the write end (it is never waited for: that would hang the whole run).
+void Engine::pump(Active& a, bool drain) {
+  char buf[kReadChunk];
+  for (int rounds = 0; (drain || rounds < 16) && a.proc.output; ++rounds) {
+    ssize_t n = ::read(a.proc.output.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN && !drain) return;
+    scratch_.clear();
+    if (n <= 0) {
+      a.masker->finish(scratch_);
+      a.proc.output.reset();
+    } else {
+      a.masker->feed({buf, static_cast<size_t>(n)}, scratch_);
+    }
+    if (!scratch_.empty()) {
+      if (auto st = os::writeAll(a.log.get(), scratch_); !st.ok()) {
+        observer_.jobOutput(a.job->name, "boucle: log write failed: " + st.message() + "\n");
+      }
+      observer_.jobOutput(a.job->name, scratch_);
+    }
+  }
+}
+
+void Engine::finish(const std::string& name) {
+  Active& a = active_.at(name);
+  int status = 0;
+  while (::waitpid(a.proc.pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  // The supervisor only exits once every process of the job is gone, so the pipe is at EOF
+  // (or holds the last bytes): drain it fully.
+  pump(a, true);
+  JobResult& r = results_[name];
+  r.duration = std::chrono::duration_cast<Millis>(Clock::now() - a.started);
+  r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+
+  JobState state = JobState::kPassed;
+  std::string reason;
+  if (a.cancelled) {
+    state = JobState::kCancelled;
+    reason = "cancelled";
+  } else if (a.timedOut) {
+    state = JobState::kTimedOut;
+    reason = "timed out after " + formatDuration(a.job->timeout);
+  } else if (r.exitCode != 0) {
+    state = JobState::kFailed;
+    reason = "exit code " + std::to_string(r.exitCode);
+  }
+  r.tests = detail::collectReports(*a.job, a.proc.workspace);
+  if (r.tests) {
+    for (const auto& w : r.tests->warnings) note(a, "warning: " + w);
+  }
+  if (state == JobState::kPassed) {
+    r.artifacts.clear();
+    Status st = detail::collectArtifacts(*a.job, a.proc.workspace, config_, r.artifacts);
+    if (st.ok()) {
+      launch_.artifacts[name] = r.artifacts;
+      st = detail::writeManifest(config_.runDir / "artifacts" / (name + ".json"), r.artifacts);
+    }
+    if (!st.ok()) {
+      state = JobState::kFailed;
+      reason = st.message();
+      note(a, st.message());
+    }
+  }
+  if (a.log && ::lseek(a.log.get(), 0, SEEK_END) > 0) ::fdatasync(a.log.get());
+  if (!config_.keepWorkspaces) {
+    std::error_code ec;
+    fs::remove_all(a.proc.workspace, ec);
+  }
+  std::error_code ec;
+  fs::remove_all(a.proc.tmpdir, ec);
+
+  const pipeline::Job* job = a.job;
+  int attempt = a.attempt;
+  active_.erase(name);
+  if (state == JobState::kFailed && attempt <= job->retry && cancelRequests_ == 0) {
+    observer_.jobOutput(name, "boucle: " + reason + "; retrying (attempt " +
+                                  std::to_string(attempt + 1) + " of " +
+                                  std::to_string(job->retry + 1) + ")\n");
+    start(*job, attempt + 1);
+    return;
+  }
+  complete(r, state, reason);
+}
+
+void Engine::cancelAll() {
+  ++cancelRequests_;
+  planner_.cancelPending();
+  for (auto& [name, a] : active_) {
+    a.cancelled = true;
+    ::kill(a.proc.pid, SIGTERM);  // the supervisor escalates; a second request skips the grace
+    if (a.hardDeadline == Clock::time_point::max()) {
+      a.hardDeadline = Clock::now() + config_.killGrace + kSupervisorSlack;
+    }
+  }
+  for (const auto& name : planner_.order()) {
+    JobResult& r = results_[name];
+    if (planner_.state(name) == JobState::kCancelled && r.state == JobState::kPending) {
+      r.state = JobState::kCancelled;
+      r.reason = planner_.reason(name);
+    }
+  }
+}
+
+void Engine::enforceDeadlines() {
+  auto now = Clock::now();
+  for (auto& [name, a] : active_) {
+    if (!a.timedOut && !a.cancelled && now >= a.deadline) {
+      a.timedOut = true;
+      note(a, "timed out after " + formatDuration(a.job->timeout) + ", stopping the job");
+      ::kill(a.proc.pid, SIGTERM);
+      a.hardDeadline = now + config_.killGrace + kSupervisorSlack;
+    }
+    if (now >= a.hardDeadline) {
+      // The supervisor itself does not answer: last resort.
+      ::kill(a.proc.pid, SIGKILL);
+      a.hardDeadline = Clock::time_point::max();
+    }
+  }
+}
+
+int Engine::pollTimeoutMs() const {
+  auto next = Clock::now() + std::chrono::seconds(1);  // progress ticks
+  for (const auto& [name, a] : active_) {
+    if (!a.timedOut && !a.cancelled) next = std::min(next, a.deadline);
+    next = std::min(next, a.hardDeadline);
+  }
+  auto ms = std::chrono::duration_cast<Millis>(next - Clock::now()).count();
+  return static_cast<int>(std::max<long long>(0, ms + 1));
+}
+
+RunResult Engine::run() {
+  auto t0 = Clock::now();
+  launch_.config = &config_;
+  auto sup = supervisorPath();
+  std::error_code ec;
+  fs::create_directories(config_.runDir / "logs", ec);
+  fs::create_directories(config_.runDir / "artifacts", ec);
+  if (!sup.ok()) {
+    for (const auto& name : planner_.takeReady(pipeline_.jobs.size())) {
+      complete(results_[name], JobState::kFailed, sup.status().message());
+    }
+  } else {
+    launch_.supervisor = sup->string();
+  }
+  auto lastTick = Clock::now();
+  while (!planner_.done()) {
+    startReady();
+    if (active_.empty()) {
+      if (planner_.done()) break;
+      continue;  // jobs finished while starting (launch failures); plan again
+    }
+    std::vector<pollfd> fds;
+    std::vector<std::pair<std::string, bool>> owners;  // job, isPidfd
+    if (config_.cancelFd >= 0) fds.push_back({config_.cancelFd, POLLIN, 0});
+    for (auto& [name, a] : active_) {
+      if (a.proc.output) {
+        fds.push_back({a.proc.output.get(), POLLIN, 0});
+        owners.emplace_back(name, false);
+      }
+      fds.push_back({a.proc.pidfd.get(), POLLIN, 0});
+      owners.emplace_back(name, true);
+    }
+    int n = ::poll(fds.data(), fds.size(), pollTimeoutMs());
+    if (n < 0 && errno != EINTR) break;
+    size_t base = config_.cancelFd >= 0 ? 1 : 0;
+    if (base && (fds[0].revents & POLLIN)) {
+      char buf[16];
+      while (::read(config_.cancelFd, buf, sizeof buf) > 0) {
+      }
+      cancelAll();
+    }
+    std::vector<std::string> exited;
+    for (size_t i = base; i < fds.size(); ++i) {
+      if (!fds[i].revents) continue;
+      auto& [name, isPidfd] = owners[i - base];
+      if (isPidfd) {
+        exited.push_back(name);
+      } else {
+        pump(active_.at(name));
+      }
+    }
+    for (const auto& name : exited) finish(name);
+    enforceDeadlines();
+    if (Clock::now() - lastTick >= std::chrono::seconds(1)) {
+      lastTick = Clock::now();
+      observer_.tick(planner_);
+    }
+  }
+  RunResult result;
+  result.interrupted = cancelRequests_ > 0;
+  for (const auto& name : planner_.order()) {
+    JobResult r = results_[name];
+    if (r.state == JobState::kPending || r.state == JobState::kRunning) {
+      r.state = planner_.state(name);
+      r.reason = planner_.reason(name);
+    }
+    result.jobs.push_back(std::move(r));
+  }
+  result.duration = std::chrono::duration_cast<Millis>(Clock::now() - t0);
+  return result;
+}
+
+}  // namespace
+
+RunResult runPipeline(const pipeline::Pipeline& p, const RunConfig& config, RunObserver& observer) {
+  Engine engine(p, config, observer);
+  return engine.run();
+}
+
+}  // namespace boucle::runner

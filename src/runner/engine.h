@@ -1,0 +1,75 @@
+#pragma once
+// Doing: runs a pipeline's jobs as processes, in parallel up to a limit, on one thread (a
+// poll() loop over the jobs' output pipes, their pidfds and a cancel pipe). What runs next is
+// decided by the Planner; what happens is reported to a RunObserver.
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/duration.h"
+#include "pipeline/pipeline.h"
+#include "runner/junit.h"
+#include "runner/planner.h"
+
+namespace boucle::runner {
+
+struct ArtifactEntry {
+  std::string path;  // workspace-relative
+  std::string sha256;
+  uint64_t size = 0;
+  int mode = 0644;
+};
+
+struct JobResult {
+  std::string name;
+  JobState state = JobState::kPending;
+  int exitCode = -1;
+  int attempts = 0;
+  Millis duration{0};      // of the last attempt's process
+  Millis prepareTime{0};   // workspace copy + artifacts of needs, last attempt
+  std::string reason;      // why it failed or was skipped, for people
+  std::filesystem::path log;
+  std::vector<ArtifactEntry> artifacts;
+  std::optional<TestReport> tests;
+};
+
+struct RunConfig {
+  std::string project;
+  std::string runId;
+  std::string commit;
+  std::string branch;
+  std::filesystem::path runDir;     // logs/, ws/, artifacts/ go here
+  std::filesystem::path sourceDir;  // the run's snapshot, copied into each workspace
+  std::filesystem::path blobRoot;   // content-addressed artifact store
+  size_t parallelism = 1;
+  Millis killGrace = std::chrono::seconds(10);
+  std::vector<std::pair<std::string, std::string>> secrets;  // name, value
+  std::vector<std::string> baseEnv;  // "NAME=value" passed to every job
+  bool keepWorkspaces = false;
+  int cancelFd = -1;  // readable => cancel (first time: graceful; again: no grace)
+};
+
+struct RunResult {
+  std::vector<JobResult> jobs;  // in file order
+  bool interrupted = false;
+  Millis duration{0};
+  bool passed() const;
+};
+
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  virtual void jobStarted(const std::string& /*job*/, int /*attempt*/) {}
+  // Output already masked; arrives in arbitrary chunks (not lines).
+  virtual void jobOutput(const std::string& /*job*/, std::string_view /*bytes*/) {}
+  virtual void jobFinished(const JobResult& /*result*/) {}
+  // About once a second while jobs run, for progress displays.
+  virtual void tick(const Planner& /*planner*/) {}
+};
+
+RunResult runPipeline(const pipeline::Pipeline& p, const RunConfig& config, RunObserver& observer);
+
+}  // namespace boucle::runner

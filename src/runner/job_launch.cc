@@ -1,0 +1,189 @@
+#include "runner/job_launch.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "core/glob.h"
+#include "runner/process.h"
+#include "runner/sandbox.h"
+#include "vault/blob_store.h"
+
+namespace boucle::runner::detail {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string shellQuote(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+Status placeNeededArtifacts(const pipeline::Job& job, const LaunchContext& ctx,
+                            const fs::path& ws) {
+  vault::BlobStore blobs(ctx.config->blobRoot);
+  for (const auto& need : job.needs) {
+    auto it = ctx.artifacts.find(need);
+    if (it == ctx.artifacts.end()) continue;
+    for (const auto& a : it->second) {
+      fs::path dest = ws / a.path;
+      std::error_code ec;
+      fs::create_directories(dest.parent_path(), ec);
+      if (ec) return errnoStatus("mkdir " + dest.parent_path().string(), ec.value());
+      fs::remove(dest, ec);
+      if (auto st = blobs.copyOut(a.sha256, dest, a.mode); !st.ok()) {
+        return Status::Io("artifact " + a.path + " of job " + need + ": " + st.message());
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+fs::path logPathFor(const RunConfig& c, const std::string& job, int attempt) {
+  return c.runDir / "logs" /
+         (attempt <= 1 ? job + ".log" : job + ".attempt-" + std::to_string(attempt) + ".log");
+}
+
+std::string jobScript(const pipeline::Job& job) {
+  if (job.commands.size() == 1) return job.commands[0];
+  std::string script;
+  for (const auto& cmd : job.commands) {
+    script += "printf '%s\\n' " + shellQuote("$ " + cmd) + "\n" + cmd + "\n";
+  }
+  return script;
+}
+
+std::vector<std::string> jobEnvironment(const pipeline::Job& job, const RunConfig& c, int attempt,
+                                        const fs::path& workspace, const fs::path& tmpdir) {
+  std::vector<std::string> env = c.baseEnv;
+  bool sandbox = job.isolation == pipeline::Isolation::kSandbox;
+  if (sandbox) {
+    // Inside the sandbox the host's HOME and TMPDIR do not exist.
+    std::erase_if(env, [](const std::string& kv) {
+      return kv.rfind("HOME=", 0) == 0 || kv.rfind("TMPDIR=", 0) == 0;
+    });
+    env.push_back(std::string("HOME=") + kSandboxHome);
+    env.push_back("TMPDIR=/tmp");
+  } else {
+    env.push_back("TMPDIR=" + tmpdir.string());
+  }
+  for (const auto& [k, v] : job.env) env.push_back(k + "=" + v);
+  for (const auto& [k, v] : c.secrets) env.push_back(k + "=" + v);
+  env.push_back("CI=true");
+  env.push_back("BOUCLE=true");
+  env.push_back("BOUCLE_PROJECT=" + c.project);
+  env.push_back("BOUCLE_RUN_ID=" + c.runId);
+  env.push_back("BOUCLE_JOB=" + job.name);
+  env.push_back("BOUCLE_ATTEMPT=" + std::to_string(attempt));
+  env.push_back("BOUCLE_COMMIT=" + c.commit);
+  env.push_back("BOUCLE_BRANCH=" + c.branch);
+  env.push_back("BOUCLE_WORKSPACE=" + workspace.string());
+  return env;
+}
+
+Result<Launched> launchJob(const pipeline::Job& job, int attempt, const LaunchContext& ctx) {
+  const RunConfig& c = *ctx.config;
+  auto t0 = std::chrono::steady_clock::now();
+  Launched l;
+  l.workspace = c.runDir / "ws" / job.name;
+  l.tmpdir = c.runDir / "tmp" / job.name;
+  std::error_code ec;
+  fs::remove_all(l.workspace, ec);
+  fs::remove_all(l.tmpdir, ec);
+  fs::create_directories(l.workspace.parent_path(), ec);
+  fs::create_directories(l.tmpdir, ec);
+  if (job.checkout && !c.sourceDir.empty()) {
+    if (auto st = os::copyTree(c.sourceDir, l.workspace); !st.ok()) return st;
+  } else if (::mkdir(l.workspace.c_str(), 0755) != 0) {
+    return errnoStatus("mkdir " + l.workspace.string(), errno);
+  }
+  if (auto st = placeNeededArtifacts(job, ctx, l.workspace); !st.ok()) return st;
+
+  std::vector<std::string> shell =
+      job.shell == pipeline::Shell::kBash
+          ? std::vector<std::string>{"/bin/bash", "-e", "-o", "pipefail", "-c", jobScript(job)}
+          : std::vector<std::string>{"/bin/sh", "-e", "-c", jobScript(job)};
+  auto env = jobEnvironment(job, c, attempt, l.workspace, l.tmpdir);
+  std::vector<std::string> command;
+  std::vector<std::string> spawnEnv = env;
+  if (job.isolation == pipeline::Isolation::kSandbox) {
+    auto bwrap = findBubblewrap();
+    if (!bwrap.ok()) return bwrap.status();
+    command = sandboxArgv(*bwrap, {l.workspace, env, job.network, shell});
+    spawnEnv = {"PATH=/usr/bin:/bin"};
+  } else if (job.isolation == pipeline::Isolation::kContainer) {
+    return Status::Invalid("isolation: container is not supported yet; use process or sandbox");
+  } else {
+    command = shell;
+  }
+
+  int fds[2];
+  if (auto st = makeOutputPipe(fds); !st.ok()) return st;
+  l.output.reset(fds[0]);
+  os::Fd writeEnd(fds[1]);
+  SpawnSpec spec{supervisedArgv(ctx.supervisor, c.killGrace, std::move(command)),
+                 std::move(spawnEnv), l.workspace, writeEnd.get()};
+  l.prepareTime = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - t0);
+  auto pid = spawnProcess(spec);
+  if (!pid.ok()) return pid.status();
+  l.pid = *pid;
+  auto pidfd = openPidfd(l.pid);
+  if (!pidfd.ok()) return pidfd.status();
+  l.pidfd.reset(*pidfd);
+  return l;
+}
+
+Status collectArtifacts(const pipeline::Job& job, const fs::path& ws, const RunConfig& c,
+                        std::vector<ArtifactEntry>& out) {
+  vault::BlobStore blobs(c.blobRoot);
+  for (const auto& pattern : job.artifacts) {
+    auto files = expandGlob(ws, pattern);
+    if (!files.ok()) return Status::Invalid("artifacts: " + files.status().message());
+    if (files->empty()) {
+      return Status::NotFound("artifacts: '" + pattern + "' matched no file in the workspace");
+    }
+    for (const auto& rel : *files) {
+      auto ref = blobs.putFile(ws / rel);
+      if (!ref.ok()) return ref.status();
+      struct stat st {};
+      ::stat((ws / rel).c_str(), &st);
+      out.push_back({rel, ref->sha256, ref->size, static_cast<int>(st.st_mode & 0777)});
+    }
+  }
+  return Status::Ok();
+}
+
+std::optional<TestReport> collectReports(const pipeline::Job& job, const fs::path& ws) {
+  if (job.junit.empty()) return std::nullopt;
+  TestReport total;
+  for (const auto& pattern : job.junit) {
+    auto files = expandGlob(ws, pattern);
+    if (!files.ok()) {
+      total.warnings.push_back("reports: " + files.status().message());
+      continue;
+    }
+    if (files->empty()) total.warnings.push_back("reports: '" + pattern + "' matched no file");
+    for (const auto& rel : *files) {
+      auto r = parseJUnitFile(ws / rel);
+      if (r.ok()) {
+        total.merge(*r);
+      } else {
+        total.warnings.push_back(rel + ": " + r.status().message());
+      }
+    }
+  }
+  return total;
+}
+
+}  // namespace boucle::runner::detail

@@ -1,0 +1,51 @@
+#pragma once
+// Private to the engine: turning a job into a running, supervised process.
+
+#include <sys/types.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "os/files.h"
+#include "runner/engine.h"
+
+namespace boucle::runner::detail {
+
+struct LaunchContext {
+  const RunConfig* config = nullptr;
+  std::string supervisor;
+  std::map<std::string, std::vector<ArtifactEntry>> artifacts;  // of finished jobs
+};
+
+struct Launched {
+  pid_t pid = -1;
+  os::Fd pidfd;
+  os::Fd output;  // read end of the job's stdout+stderr pipe
+  std::filesystem::path workspace;
+  std::filesystem::path tmpdir;
+  Millis prepareTime{0};
+};
+
+std::filesystem::path logPathFor(const RunConfig& c, const std::string& job, int attempt);
+
+// The shell script a job's `run` becomes. A list of commands echoes each one ("$ cmd") before
+// running it, like other CI systems; a single command runs as it is.
+std::string jobScript(const pipeline::Job& job);
+std::vector<std::string> jobEnvironment(const pipeline::Job& job, const RunConfig& c, int attempt,
+                                        const std::filesystem::path& workspace,
+                                        const std::filesystem::path& tmpdir);
+
+Result<Launched> launchJob(const pipeline::Job& job, int attempt, const LaunchContext& ctx);
+
+// After the job: artifacts into the blob store (a pattern matching nothing is an error), and
+// the JUnit reports it produced (unreadable ones become warnings).
+Status collectArtifacts(const pipeline::Job& job, const std::filesystem::path& workspace,
+                        const RunConfig& c, std::vector<ArtifactEntry>& out);
+std::optional<TestReport> collectReports(const pipeline::Job& job,
+                                         const std::filesystem::path& workspace);
+
+Status writeManifest(const std::filesystem::path& file, const std::vector<ArtifactEntry>& entries);
+
+}  // namespace boucle::runner::detail

@@ -1,0 +1,154 @@
+#include "runner/process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+namespace boucle::runner {
+
+namespace {
+
+struct SpawnAttrs {
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_t actions;
+  SpawnAttrs() {
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_init(&actions);
+  }
+  ~SpawnAttrs() {
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  SpawnAttrs(const SpawnAttrs&) = delete;
+  SpawnAttrs& operator=(const SpawnAttrs&) = delete;
+};
+
+}  // namespace
+
+Result<pid_t> spawnProcess(const SpawnSpec& spec) {
+  if (spec.argv.empty()) return Status::Invalid("empty command");
+  SpawnAttrs a;
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  // SETSIGDEF resets handled *and ignored* signals: a parent that ignores SIGPIPE must not pass
+  // that on, or `yes | head` prints "Broken pipe" into the job's log.
+  posix_spawnattr_setsigmask(&a.attr, &none);
+  posix_spawnattr_setsigdefault(&a.attr, &all);
+  posix_spawnattr_setpgroup(&a.attr, 0);
+  posix_spawnattr_setflags(&a.attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                        POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_USEVFORK);
+  posix_spawn_file_actions_addopen(&a.actions, 0, "/dev/null", O_RDONLY, 0);
+  if (spec.outputFd >= 0) {
+    posix_spawn_file_actions_adddup2(&a.actions, spec.outputFd, 1);
+    posix_spawn_file_actions_adddup2(&a.actions, spec.outputFd, 2);
+  }
+  posix_spawn_file_actions_addclosefrom_np(&a.actions, 3);
+  if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&a.actions, spec.cwd.c_str());
+
+  std::vector<char*> argv, envp;
+  for (auto& s : spec.argv) argv.push_back(const_cast<char*>(s.c_str()));
+  argv.push_back(nullptr);
+  for (auto& s : spec.env) envp.push_back(const_cast<char*>(s.c_str()));
+  envp.push_back(nullptr);
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, argv[0], &a.actions, &a.attr, argv.data(), envp.data());
+  if (rc != 0) return errnoStatus("cannot start " + spec.argv[0], rc);
+  return pid;
+}
+
+Result<std::filesystem::path> supervisorPath() {
+  if (const char* env = std::getenv("BOUCLE_SUPERVISOR"); env && *env) return {env};
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return errnoStatus("cannot find the boucle executable", ec.value());
+  for (auto candidate : {self.parent_path() / "boucle-supervise",
+                         self.parent_path().parent_path() / "libexec/boucle/boucle-supervise"}) {
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return Status::NotFound("boucle-supervise is missing beside " + self.string() +
+                          " (it must be installed with boucle)");
+}
+
+std::vector<std::string> supervisedArgv(const std::filesystem::path& supervisor, Millis grace,
+                                        std::vector<std::string> command) {
+  std::vector<std::string> argv{supervisor.string(), std::to_string(grace.count())};
+  for (auto& c : command) argv.push_back(std::move(c));
+  return argv;
+}
+
+Result<int> openPidfd(pid_t pid) {
+  int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return errnoStatus("pidfd_open", errno);
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return fd;
+}
+
+Status makeOutputPipe(int fds[2]) {
+  if (pipe2(fds, O_CLOEXEC) != 0) return errnoStatus("pipe", errno);
+  fcntl(fds[0], F_SETPIPE_SZ, 1 << 20);  // best effort: the default 64 KiB costs context switches
+  fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  return Status::Ok();
+}
+
+}  // namespace boucle::runner
+
+#include <poll.h>
+#include <sys/wait.h>
+
+extern char** environ;
+
+namespace boucle::runner {
+
+Result<CaptureResult> runAndCapture(const std::vector<std::string>& argv,
+                                    const std::filesystem::path& cwd) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return errnoStatus("pipe", errno);
+  SpawnSpec spec;
+  spec.argv = argv;
+  // posix_spawnp semantics for helpers: resolve the program on PATH ourselves.
+  if (argv[0].find('/') == std::string::npos) {
+    const char* path = std::getenv("PATH");
+    std::string p = path ? path : "/usr/bin:/bin";
+    size_t start = 0;
+    while (start <= p.size()) {
+      size_t colon = std::min(p.find(':', start), p.size());
+      std::string cand = p.substr(start, colon - start) + "/" + argv[0];
+      if (access(cand.c_str(), X_OK) == 0) {
+        spec.argv[0] = cand;
+        break;
+      }
+      start = colon + 1;
+    }
+  }
+  for (char** e = environ; *e; ++e) spec.env.emplace_back(*e);
+  spec.cwd = cwd;
+  spec.outputFd = fds[1];
+  auto pid = spawnProcess(spec);
+  ::close(fds[1]);
+  if (!pid.ok()) {
+    ::close(fds[0]);
+    return pid.status();
+  }
+  CaptureResult r;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    r.output.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  int st = 0;
+  while (waitpid(*pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  r.exitCode = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return r;
+}
+
+}  // namespace boucle::runner

@@ -1,0 +1,54 @@
+#pragma once
+// Starting and stopping job processes. The job is started through boucle-supervise (see
+// supervisor_main.cc), which keeps the job's whole process tree under control.
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/duration.h"
+#include "core/status.h"
+
+namespace boucle::runner {
+
+struct SpawnSpec {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;  // "NAME=value"; nothing else is inherited
+  std::filesystem::path cwd;
+  int outputFd = -1;  // receives both stdout and stderr; stdin is /dev/null
+};
+
+// Starts a process in a new process group, with default signal dispositions, an empty signal
+// mask, stdin on /dev/null and no descriptor of ours beyond 0-2. Returns its pid.
+Result<pid_t> spawnProcess(const SpawnSpec& spec);
+
+// The supervisor program installed beside the running boucle binary (or $BOUCLE_SUPERVISOR).
+Result<std::filesystem::path> supervisorPath();
+
+// argv that runs `command` under the supervisor with the given kill grace period.
+std::vector<std::string> supervisedArgv(const std::filesystem::path& supervisor, Millis grace,
+                                        std::vector<std::string> command);
+
+// Opens a pidfd so a poll() loop can wait for the process to end.
+Result<int> openPidfd(pid_t pid);
+
+// A pipe with both ends close-on-exec and a large buffer, so a chatty job rarely blocks.
+Status makeOutputPipe(int fds[2]);
+
+}  // namespace boucle::runner
+
+namespace boucle::runner {
+
+struct CaptureResult {
+  int exitCode = -1;  // 128+N when killed by signal N
+  std::string output; // stdout and stderr together
+};
+
+// Runs a short helper command (git, tar) to completion and returns its output. The helper
+// inherits our environment; it is never given a shell, so arguments are passed as they are.
+Result<CaptureResult> runAndCapture(const std::vector<std::string>& argv,
+                                    const std::filesystem::path& cwd = {});
+
+}  // namespace boucle::runner

@@ -1,0 +1,135 @@
+#include "vault/blob_store.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <memory>
+#include <random>
+
+#include "os/files.h"
+
+namespace boucle::vault {
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Sha256 {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx{EVP_MD_CTX_new(), EVP_MD_CTX_free};
+  Sha256() { EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr); }
+  void update(const char* p, size_t n) { EVP_DigestUpdate(ctx.get(), p, n); }
+  std::string hex() {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx.get(), md, &len);
+    static const char* digits = "0123456789abcdef";
+    std::string out;
+    for (unsigned i = 0; i < len; ++i) {
+      out += digits[md[i] >> 4];
+      out += digits[md[i] & 15];
+    }
+    return out;
+  }
+};
+
+// Streams `in` to `out` (if open) in fixed-size chunks, hashing as it goes.
+Result<BlobRef> pump(int in, int out, const std::string& what) {
+  Sha256 h;
+  BlobRef ref;
+  std::unique_ptr<char[]> buf(new char[1 << 20]);
+  for (;;) {
+    ssize_t n = ::read(in, buf.get(), 1 << 20);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errnoStatus("read " + what, errno);
+    }
+    if (n == 0) break;
+    h.update(buf.get(), static_cast<size_t>(n));
+    ref.size += static_cast<uint64_t>(n);
+    if (out >= 0) {
+      if (auto st = os::writeAll(out, {buf.get(), static_cast<size_t>(n)}); !st.ok()) return st;
+    }
+  }
+  ref.sha256 = h.hex();
+  return ref;
+}
+
+}  // namespace
+
+bool isSha256Hex(std::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+Result<BlobRef> hashFile(const fs::path& file) {
+  os::Fd in(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in) return errnoStatus("open " + file.string(), errno);
+  return pump(in.get(), -1, file.string());
+}
+
+fs::path BlobStore::pathOf(const std::string& sha256) const {
+  return root_ / "sha256" / sha256.substr(0, 2) / sha256;
+}
+
+bool BlobStore::contains(const std::string& sha256) const {
+  return isSha256Hex(sha256) && ::access(pathOf(sha256).c_str(), F_OK) == 0;
+}
+
+Result<BlobRef> BlobStore::putFile(const fs::path& file) {
+  std::error_code ec;
+  fs::create_directories(root_ / "tmp", ec);
+  if (ec) return errnoStatus("create " + (root_ / "tmp").string(), ec.value());
+  os::Fd in(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in) return errnoStatus("open " + file.string(), errno);
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  fs::path tmp = root_ / "tmp" / ("put-" + std::to_string(rng()));
+  os::Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
+  if (!out) return errnoStatus("create " + tmp.string(), errno);
+  auto ref = pump(in.get(), out.get(), file.string());
+  if (ref.ok() && ::fsync(out.get()) != 0) ref = errnoStatus("fsync " + tmp.string(), errno);
+  out.reset();
+  if (!ref.ok()) {
+    ::unlink(tmp.c_str());
+    return ref;
+  }
+  fs::path dest = pathOf(ref->sha256);
+  fs::create_directories(dest.parent_path(), ec);
+  if (ec) {
+    ::unlink(tmp.c_str());
+    return errnoStatus("create " + dest.parent_path().string(), ec.value());
+  }
+  if (::access(dest.c_str(), F_OK) == 0) {
+    ::unlink(tmp.c_str());  // already stored: same content, same name
+    return ref;
+  }
+  if (::rename(tmp.c_str(), dest.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return errnoStatus("store blob " + ref->sha256, err);
+  }
+  if (auto st = os::fsyncDir(dest.parent_path()); !st.ok()) return st;
+  return ref;
+}
+
+Status BlobStore::copyOut(const std::string& sha256, const fs::path& dest, int mode) {
+  if (!isSha256Hex(sha256)) return Status::Invalid("not a sha256: " + sha256);
+  os::Fd in(::open(pathOf(sha256).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in) return errnoStatus("blob " + sha256, errno);
+  os::Fd out(::open(dest.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+  if (!out) return errnoStatus("create " + dest.string(), errno);
+  auto ref = pump(in.get(), out.get(), pathOf(sha256).string());
+  if (!ref.ok()) return ref.status();
+  if (ref->sha256 != sha256) {
+    out.reset();
+    ::unlink(dest.c_str());
+    return Status::Io("blob " + sha256 + " is corrupt: its content hashes to " + ref->sha256);
+  }
+  return Status::Ok();
+}
+
+}  // namespace boucle::vault

@@ -1,0 +1,41 @@
+#pragma once
+// Content-addressed storage for artifacts: a blob's name is the SHA-256 of its content, so the
+// same file stored twice takes the space once and a blob can be checked against its name.
+//
+// Layout: ROOT/sha256/ab/abcdef… (read-only files), ROOT/tmp/ for writes in progress.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "core/status.h"
+
+namespace boucle::vault {
+
+struct BlobRef {
+  std::string sha256;  // lowercase hex
+  uint64_t size = 0;
+};
+
+class BlobStore {
+ public:
+  explicit BlobStore(std::filesystem::path root) : root_(std::move(root)) {}
+
+  // Hashes while copying into a temporary file, fsyncs, then renames into place (atomic): a
+  // crash leaves either no blob or a whole one.
+  Result<BlobRef> putFile(const std::filesystem::path& file);
+  // Copies a blob out to `dest`, re-hashing on the way; a mismatch (corruption on disk) removes
+  // `dest` and is an error.
+  Status copyOut(const std::string& sha256, const std::filesystem::path& dest, int mode = 0644);
+  bool contains(const std::string& sha256) const;
+  std::filesystem::path pathOf(const std::string& sha256) const;
+
+ private:
+  std::filesystem::path root_;
+};
+
+// Hex SHA-256 of a file's content.
+Result<BlobRef> hashFile(const std::filesystem::path& file);
+bool isSha256Hex(std::string_view s);
+
+}  // namespace boucle::vault
