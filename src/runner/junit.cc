@@ -19,11 +19,15 @@ std::string firstLine(std::string_view s) {
   return std::string(s.substr(0, s.find('\n')));
 }
 
-// "path/file.cc:42" at the start of a line, as GoogleTest and many assertion libraries print.
+// "path/file.cc:42" at the start of a line (GoogleTest, pytest, most assertion libraries), else
+// a stack frame "(AppTest.java:12)" (JVM, .NET).
 std::string locationIn(const std::string& text) {
-  static const std::regex re(R"((?:^|\n)\s*([A-Za-z0-9_./\-]+\.[A-Za-z0-9]+)[:(](\d+)\)?)");
+  static const std::regex lineStart(R"((?:^|\n)\s*([A-Za-z0-9_./\-]+\.[A-Za-z0-9]+):(\d+))");
+  static const std::regex frame(R"(\(([A-Za-z0-9_./\-]+\.[A-Za-z0-9]+):(\d+)\))");
   std::smatch m;
-  if (std::regex_search(text, m, re)) return m[1].str() + ":" + m[2].str();
+  if (std::regex_search(text, m, lineStart) || std::regex_search(text, m, frame)) {
+    return m[1].str() + ":" + m[2].str();
+  }
   return {};
 }
 

@@ -1,0 +1,83 @@
+#include "runner/junit.h"
+
+#include <gtest/gtest.h>
+
+namespace boucle::runner {
+namespace {
+
+TEST(JUnit, ReadsGoogleTestReports) {
+  auto r = parseJUnit(R"(<?xml version="1.0" encoding="UTF-8"?>
+<testsuites tests="3" failures="1" disabled="0" errors="0" time="0.01" name="AllTests">
+  <testsuite name="Math" tests="3" failures="1" time="0.01">
+    <testcase name="Adds" file="src/math_test.cc" line="10" status="run" result="completed" time="0" classname="Math" />
+    <testcase name="Divides" file="src/math_test.cc" line="14" status="run" result="completed" time="0" classname="Math">
+      <failure message="src/math_test.cc:16&#x0A;Expected equality of these values:&#x0A;  3&#x0A;  4" type=""><![CDATA[src/math_test.cc:16
+Expected equality of these values:
+  3
+  4]]></failure>
+    </testcase>
+    <testcase name="Skipped" status="run" result="skipped" classname="Math"><skipped message="later"/></testcase>
+  </testsuite>
+</testsuites>)");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->tests, 3);
+  EXPECT_EQ(r->failures, 1);
+  EXPECT_EQ(r->skipped, 1);
+  EXPECT_EQ(r->passed(), 1);
+  ASSERT_EQ(r->failed.size(), 1u);
+  EXPECT_EQ(r->failed[0].name, "Divides");
+  EXPECT_EQ(r->failed[0].suite, "Math");
+  EXPECT_EQ(r->failed[0].location, "src/math_test.cc:14");
+}
+
+TEST(JUnit, ReadsPytestAndSurefireStyle) {
+  auto py = parseJUnit(R"(<testsuites><testsuite name="pytest" errors="1" failures="1" tests="3">
+<testcase classname="tests.test_app" name="test_ok" time="0.001"/>
+<testcase classname="tests.test_app" name="test_bad" time="0.002"><failure message="assert 1 == 2">def test_bad():
+&gt;       assert 1 == 2
+E       assert 1 == 2
+
+tests/test_app.py:7: AssertionError</failure></testcase>
+<testcase classname="tests.test_app" name="test_err"><error message="fixture 'db' not found"/></testcase>
+</testsuite></testsuites>)");
+  ASSERT_TRUE(py.ok());
+  EXPECT_EQ(py->tests, 3);
+  EXPECT_EQ(py->failures, 1);
+  EXPECT_EQ(py->errors, 1);
+  EXPECT_EQ(py->failed[0].message, "assert 1 == 2");
+  EXPECT_EQ(py->failed[0].location, "tests/test_app.py:7");
+  EXPECT_EQ(py->failed[1].kind, "error");
+
+  auto surefire = parseJUnit(R"(<testsuite name="com.ex.AppTest" tests="1" failures="1">
+<testcase name="checks" classname="com.ex.AppTest" time="0.1">
+<failure message="expected:&lt;1&gt; but was:&lt;2&gt;" type="org.opentest4j.AssertionFailedError">org.opentest4j.AssertionFailedError: expected:&lt;1&gt; but was:&lt;2&gt;
+	at com.ex.AppTest.checks(AppTest.java:12)</failure></testcase></testsuite>)");
+  ASSERT_TRUE(surefire.ok());
+  EXPECT_EQ(surefire->failed[0].location, "AppTest.java:12");
+  EXPECT_EQ(surefire->failed[0].message, "expected:<1> but was:<2>");
+}
+
+TEST(JUnit, ReadsCtestStatusAttributes) {
+  auto r = parseJUnit(R"(<testsuite name="host" tests="3" failures="1" skipped="1">
+<testcase name="unit" classname="unit" time="0.1" status="run"/>
+<testcase name="slow" classname="slow" time="0.1" status="fail"><failure message="Failed"/></testcase>
+<testcase name="gone" classname="gone" status="notrun"><skipped message="Disabled"/></testcase>
+</testsuite>)");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->tests, 3);
+  EXPECT_EQ(r->failures, 1);
+  EXPECT_EQ(r->skipped, 1);
+}
+
+TEST(JUnit, MalformedReportIsAnErrorNotACrash) {
+  auto r = parseJUnit("<testsuite><testcase name='x'>");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("not valid XML"), std::string::npos);
+  auto wrong = parseJUnit("<html><body/></html>");
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.status().message().find("<html>"), std::string::npos);
+  EXPECT_FALSE(parseJUnit("").ok());
+}
+
+}  // namespace
+}  // namespace boucle::runner
