@@ -9,6 +9,10 @@ namespace boucle::runner {
 
 namespace {
 
+// Shortest line of a multi-line secret that is masked on its own (the whole secret is always
+// masked, whatever its length).
+constexpr size_t kMinLineLength = 6;
+
 constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 std::string base64(std::string_view in, bool pad) {
@@ -109,7 +113,15 @@ std::vector<std::string> maskPatterns(const std::vector<std::string>& secrets) {
         std::string_view line(secret.data() + start, nl - start);
         size_t first = line.find_first_not_of(" \t\r");
         size_t last = line.find_last_not_of(" \t\r");
-        if (first != std::string_view::npos) add(std::string(line.substr(first, last - first + 1)));
+        if (first == std::string_view::npos) {
+          start = nl + 1;
+          continue;
+        }
+        line = line.substr(first, last - first + 1);
+        // Armour lines ("-----BEGIN PRIVATE KEY-----") and tiny lines ("{", "}," of JSON
+        // credentials) carry no secret and would blank the same text everywhere in the log.
+        bool armour = line.rfind("-----BEGIN ", 0) == 0 || line.rfind("-----END ", 0) == 0;
+        if (!armour && line.size() >= kMinLineLength) add(std::string(line));
         start = nl + 1;
       }
     }

@@ -78,8 +78,10 @@ TEST(Masker, MasksEachLineOfAMultiLineSecret) {
   std::string out = maskOne(pem, "key line:   MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\r\nnext "
                                  "BKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n");
   EXPECT_EQ(out, "key line:   ***\r\nnext ***\n");
+  EXPECT_EQ(maskOne(pem, "-----BEGIN PRIVATE KEY-----\n"), "-----BEGIN PRIVATE KEY-----\n");
   // JSON credentials printed as one escaped line.
   const std::string json = "{\n  \"private_key\": \"abc\\ndef\"\n}";
+  EXPECT_EQ(maskOne(json, "if (x) { y(); }\n"), "if (x) { y(); }\n");  // "{" alone is not masked
   EXPECT_EQ(maskOne(json, "creds: {\\n  \\\"private_key\\\": \\\"abc\\\\ndef\\\"\\n}\n"),
             "creds: ***\n");
 }

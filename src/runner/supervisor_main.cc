@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -112,6 +113,17 @@ int main(int argc, char** argv) {
   }
   if (child == 0) {
     setpgid(0, 0);
+    // Also reset the real-time signals glibc reserves (32, 33): sigaction() refuses them, so an
+    // "ignored" state inherited from whoever started boucle would otherwise reach the job.
+    struct KernelSigaction {
+      void* handler;
+      unsigned long flags;
+      void* restorer;
+      unsigned long mask;
+    } dfl{};
+    for (int s = 1; s < 65; ++s) {
+      if (s != SIGKILL && s != SIGSTOP) syscall(SYS_rt_sigaction, s, &dfl, nullptr, 8);
+    }
     sigprocmask(SIG_SETMASK, &old, nullptr);
     execvp(argv[2], argv + 2);
     std::fprintf(stderr, "boucle: cannot run %s: %s\n", argv[2], std::strerror(errno));

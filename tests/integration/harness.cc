@@ -1,0 +1,145 @@
+#include "harness.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace boucle::testing {
+namespace fs = std::filesystem;
+
+namespace {
+
+pid_t spawn(const std::vector<std::string>& argv, const fs::path& cwd, const fs::path& out,
+            const fs::path& err, const std::vector<std::string>& extraEnv) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) env.emplace_back(*e);
+  env.insert(env.end(), extraEnv.begin(), extraEnv.end());
+  std::vector<char*> a, e;
+  for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+  a.push_back(nullptr);
+  for (auto& s : env) e.push_back(const_cast<char*>(s.c_str()));
+  e.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, a[0], &fa, nullptr, a.data(), e.data());
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
+  return pid;
+}
+
+void git(const fs::path& dir, const std::vector<std::string>& args) {
+  std::vector<std::string> argv{"/usr/bin/git", "-C", dir.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  pid_t pid = spawn(argv, dir, "/dev/null", "/dev/null", {});
+  if (waitExit(pid) != 0) throw std::runtime_error("git " + args[0] + " failed");
+}
+
+}  // namespace
+
+std::string readFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool processAlive(pid_t pid) {
+  // A zombie has exited: only count processes that are really running.
+  std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
+  if (stat.empty()) return false;
+  auto rp = stat.rfind(')');
+  return rp != std::string::npos && rp + 2 < stat.size() && stat[rp + 2] != 'Z';
+}
+
+bool waitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+  auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return cond();
+}
+
+int waitExit(pid_t pid) {
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+TempRepo::TempRepo() {
+  char t[] = "/tmp/boucle-it-XXXXXX";
+  root_ = mkdtemp(t);
+  dir_ = root_ / "project";
+  data_ = root_ / "data";
+  scratch_ = root_ / "scratch";
+  fs::create_directories(dir_);
+  fs::create_directories(scratch_);
+  git(dir_, {"init", "-q", "-b", "main"});
+  git(dir_, {"config", "user.email", "dev@example.com"});
+  git(dir_, {"config", "user.name", "Dev"});
+}
+
+TempRepo::~TempRepo() {
+  std::error_code ec;
+  fs::remove_all(root_, ec);
+}
+
+void TempRepo::write(const std::string& rel, const std::string& content) {
+  fs::create_directories((dir_ / rel).parent_path());
+  std::ofstream(dir_ / rel, std::ios::binary) << content;
+}
+
+std::string TempRepo::commit(const std::string& message) {
+  git(dir_, {"add", "-A"});
+  git(dir_, {"commit", "-q", "-m", message});
+  fs::path out = root_ / "sha.txt";
+  pid_t pid = spawn({"/usr/bin/git", "-C", dir_.string(), "rev-parse", "HEAD"}, dir_, out,
+                    "/dev/null", {});
+  waitExit(pid);
+  std::string sha = readFile(out);
+  while (!sha.empty() && sha.back() == '\n') sha.pop_back();
+  return sha;
+}
+
+Output TempRepo::boucle(std::vector<std::string> args, const std::vector<std::string>& extraEnv) {
+  args.insert(args.begin(), BOUCLE_BIN);
+  if (args.size() > 1 && args[1] == "run") args.insert(args.begin() + 2, {"--data", data_.string()});
+  fs::path out = root_ / "stdout.txt", err = root_ / "stderr.txt";
+  fs::remove(err);
+  Output o;
+  o.exitCode = waitExit(spawn(args, dir_, out, err, extraEnv));
+  o.out = readFile(out);
+  o.err = readFile(err);
+  return o;
+}
+
+pid_t TempRepo::startBoucle(std::vector<std::string> args, const fs::path& log) {
+  args.insert(args.begin(), {BOUCLE_BIN, "run", "--data", data_.string()});
+  return spawn(args, dir_, log, log, {});
+}
+
+fs::path TempRepo::runDir(int id) const {
+  return data_ / "runs" / dir_.filename() / std::to_string(id);
+}
+
+std::string TempRepo::readLog(int run, const std::string& job) const {
+  return readFile(runDir(run) / "logs" / (job + ".log"));
+}
+
+}  // namespace boucle::testing

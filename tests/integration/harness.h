@@ -1,0 +1,48 @@
+#pragma once
+// Black-box helpers: a throwaway git repository and the real boucle binary run against it.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace boucle::testing {
+
+struct Output {
+  int exitCode = -1;
+  std::string out;
+  std::string err;
+  std::string all() const { return out + err; }
+};
+
+class TempRepo {
+ public:
+  TempRepo();
+  ~TempRepo();
+  const std::filesystem::path& dir() const { return dir_; }
+  const std::filesystem::path& data() const { return data_; }
+  const std::filesystem::path& scratch() const { return scratch_; }  // outside the repo
+  void write(const std::string& rel, const std::string& content);
+  std::string commit(const std::string& message);  // returns the sha
+  // Runs `boucle ARGS --data DATA` (for run) in the repository.
+  Output boucle(std::vector<std::string> args, const std::vector<std::string>& extraEnv = {});
+  // Starts `boucle run` in the background; stdout+stderr go to `log`.
+  pid_t startBoucle(std::vector<std::string> args, const std::filesystem::path& log);
+  std::filesystem::path runDir(int id) const;
+  std::string readLog(int run, const std::string& job) const;
+
+ private:
+  std::filesystem::path root_, dir_, data_, scratch_;
+};
+
+std::string readFile(const std::filesystem::path& p);
+bool processAlive(pid_t pid);
+// Polls `cond` every 20 ms until it holds or `timeout` passes; returns whether it held.
+bool waitFor(const std::function<bool()>& cond,
+             std::chrono::milliseconds timeout = std::chrono::seconds(20));
+int waitExit(pid_t pid);
+
+}  // namespace boucle::testing
