@@ -1,0 +1,67 @@
+// Micro-benchmarks for the hot paths of the job engine, and the floor they are compared with.
+#include <benchmark/benchmark.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <string>
+
+#include "pipeline/parser.h"
+#include "runner/masker.h"
+
+extern char** environ;
+
+namespace {
+
+// The floor for per-job overhead: what starting and reaping `true` costs on this machine.
+void BM_SpawnTrueFloor(benchmark::State& state) {
+  char arg0[] = "/bin/true";
+  char* argv[] = {arg0, nullptr};
+  for (auto _ : state) {
+    pid_t pid;
+    posix_spawn(&pid, "/bin/true", nullptr, nullptr, argv, environ);
+    int st;
+    waitpid(pid, &st, 0);
+  }
+}
+BENCHMARK(BM_SpawnTrueFloor)->Unit(benchmark::kMillisecond);
+
+std::string logText(size_t bytes) {
+  std::string s;
+  for (int i = 0; s.size() < bytes; ++i) {
+    s += "2026-11-26T10:00:00Z INFO worker-" + std::to_string(i % 7) + " processed item " +
+         std::to_string(i * 13) + " status=ok\n";
+  }
+  return s;
+}
+
+void BM_MaskerThroughput(benchmark::State& state) {
+  std::vector<std::string> secrets;
+  for (int i = 0; i < state.range(0); ++i) secrets.push_back("s3cr3t-value-" + std::to_string(i));
+  boucle::runner::Masker m(secrets);
+  std::string chunk = logText(1 << 16), out;
+  for (auto _ : state) {
+    out.clear();
+    m.feed(chunk, out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * chunk.size()));
+}
+BENCHMARK(BM_MaskerThroughput)->Arg(0)->Arg(1)->Arg(10)->Arg(50);
+
+void BM_ParsePipeline(benchmark::State& state) {
+  std::string yaml = "version: 1\njobs:\n";
+  for (int i = 0; i < 200; ++i) {
+    yaml += "  j" + std::to_string(i) + ":\n    run: make -j target" + std::to_string(i) +
+            "\n    artifacts: [dist/*.tar.gz]\n";
+    if (i) yaml += "    needs: [j" + std::to_string(i - 1) + "]\n";
+  }
+  for (auto _ : state) {
+    auto r = boucle::pipeline::parsePipeline(yaml);
+    benchmark::DoNotOptimize(r.errors.size());
+  }
+}
+BENCHMARK(BM_ParsePipeline)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();

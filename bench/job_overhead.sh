@@ -1,0 +1,56 @@
+#!/bin/bash
+# Overhead per job: 200 jobs of `true`, in a chain and all independent, with and without a
+# workspace (a copy of the checkout). Prints ms per job; compare with the fork+exec floor
+# printed by boucle_bench (BM_SpawnTrueFloor).
+#   usage: bench/job_overhead.sh BUILD_DIR [JOBS]
+set -euo pipefail
+BUILD=${1:-build-release}
+N=${2:-200}
+BOUCLE=$(cd "$BUILD" && pwd)/boucle
+T=$(mktemp -d -t boucle-bench.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+
+make_repo() {  # make_repo DIR chain|parallel checkout(true|false)
+  local dir=$1 shape=$2 checkout=$3
+  mkdir -p "$dir"
+  # a small but real source tree to copy: 30 files
+  for i in $(seq 30); do echo "file $i" > "$dir/f$i.txt"; done
+  {
+    echo "version: 1"
+    echo "jobs:"
+    for i in $(seq "$N"); do
+      echo "  j$i:"
+      echo "    run: 'true'"
+      echo "    checkout: $checkout"
+      if [ "$shape" = chain ] && [ "$i" -gt 1 ]; then echo "    needs: [j$((i - 1))]"; fi
+    done
+  } > "$dir/.boucle.yml"
+  git -C "$dir" init -q -b main
+  git -C "$dir" -c user.name=b -c user.email=b@b add -A
+  git -C "$dir" -c user.name=b -c user.email=b@b commit -q -m bench
+}
+
+measure() {  # measure LABEL DIR -j
+  local label=$1 dir=$2 par=$3 best=""
+  for rep in 1 2 3; do
+    local t0 t1 ms
+    t0=$(date +%s%N)
+    (cd "$dir" && "$BOUCLE" run -q -j "$par" --data "$T/data" >/dev/null)
+    t1=$(date +%s%N)
+    ms=$(( (t1 - t0) / 1000 ))
+    if [ -z "$best" ] || [ "$ms" -lt "$best" ]; then best=$ms; fi
+  done
+  # per job, in ms with 2 decimals (best of 3 whole runs, run set-up included)
+  printf '%-34s %4d jobs  total %8.1f ms  per job %6.2f ms\n' "$label" "$N" \
+    "$(echo "$best / 1000" | bc -l)" "$(echo "$best / 1000 / $N" | bc -l)"
+}
+
+for shape in chain parallel; do
+  make_repo "$T/$shape-ws" "$shape" true
+  make_repo "$T/$shape-nows" "$shape" false
+done
+echo "boucle run, $(nproc) cores, best of 3:"
+measure "chain, no workspace (-j 1)" "$T/chain-nows" 1
+measure "chain, with workspace (-j 1)" "$T/chain-ws" 1
+measure "parallel, no workspace (-j $(nproc))" "$T/parallel-nows" "$(nproc)"
+measure "parallel, with workspace (-j $(nproc))" "$T/parallel-ws" "$(nproc)"

@@ -1,0 +1,13 @@
+#!/bin/bash
+# Every benchmark, figures printed. usage: bench/run.sh BUILD_DIR
+set -euo pipefail
+BUILD=${1:-build-release}
+cd "$(dirname "$0")/.."
+echo "== micro-benchmarks (Google Benchmark)"
+"$BUILD/boucle_bench" --benchmark_min_time=0.2
+echo
+echo "== job overhead"
+./bench/job_overhead.sh "$BUILD" 200
+echo
+echo "== 100 MB of log"
+./bench/big_log.sh "$BUILD" 100
