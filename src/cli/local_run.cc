@@ -46,9 +46,10 @@ Result<std::pair<std::string, fs::path>> allocateRunDir(const fs::path& projectD
   if (ec) return errnoStatus("create " + projectDir.string(), ec.value());
   long next = 1;
   for (const auto& e : fs::directory_iterator(projectDir, ec)) {
+    std::string name = e.path().filename().string();
     char* end = nullptr;
-    long n = std::strtol(e.path().filename().c_str(), &end, 10);
-    if (*end == '\0' && n >= next) next = n + 1;
+    long n = std::strtol(name.c_str(), &end, 10);
+    if (!name.empty() && *end == '\0' && n >= next) next = n + 1;
   }
   for (int tries = 0; tries < 1000; ++tries, ++next) {
     fs::path dir = projectDir / std::to_string(next);
@@ -145,10 +146,16 @@ int runLocal(const LocalRunOptions& o) {
     return kExitUsage;
   }
   auto [runId, runDir] = *run;
+  // Until the run starts, any failure removes its directory: no half-made run is left behind.
+  auto abandon = [&runDir = runDir](int code) {
+    std::error_code ec;
+    fs::remove_all(runDir, ec);
+    return code;
+  };
   fs::path src = runDir / "src";
   if (auto st = runner::snapshotSource(*source, workingTree, src); !st.ok()) {
     fmt::print(stderr, "boucle run: cannot prepare the sources: {}\n", st.message());
-    return kExitUsage;
+    return abandon(kExitUsage);
   }
 
   fs::path file = o.file.empty() ? src / ".boucle.yml" : fs::absolute(o.file);
@@ -156,22 +163,22 @@ int runLocal(const LocalRunOptions& o) {
   auto parsed = pipeline::loadPipelineFile(file);
   if (!parsed.ok()) {
     fmt::print(stderr, "boucle run: {}\n", parsed.status().message());
-    return kExitUsage;
+    return abandon(kExitUsage);
   }
   if (!parsed->ok()) {
     for (const auto& d : parsed->errors) {
       fmt::print(stderr, "{}\n", pipeline::formatDiagnostic(shownFile, d));
     }
-    return kExitUsage;
+    return abandon(kExitUsage);
   }
   pipeline::Pipeline p = std::move(parsed->pipeline);
   if (auto st = selectJobs(p, o.jobs); !st.ok()) {
     fmt::print(stderr, "boucle run: {}\n", st.message());
-    return kExitUsage;
+    return abandon(kExitUsage);
   }
 
   int sig[2];
-  if (::pipe2(sig, O_CLOEXEC | O_NONBLOCK) != 0) return kExitUsage;
+  if (::pipe2(sig, O_CLOEXEC | O_NONBLOCK) != 0) return abandon(kExitUsage);
   gSignalPipe = sig[1];
   struct sigaction sa {};
   sa.sa_handler = onSignal;
@@ -197,7 +204,7 @@ int runLocal(const LocalRunOptions& o) {
                        nowMs(), workingTree};
   if (auto st = runner::writeRunRecord(runDir, meta, nullptr); !st.ok()) {
     fmt::print(stderr, "boucle run: {}\n", st.message());
-    return kExitUsage;
+    return abandon(kExitUsage);
   }
   fmt::print(live, "boucle: run {} of {} at {} ({}){}\n", runId, project,
              config.commit.empty() ? "working directory" : config.commit.substr(0, 12),

@@ -73,6 +73,7 @@ TEST(RunBasics, BadPipelineFileExitsTwoWithPositions) {
   EXPECT_THAT(lint.out, HasSubstr(".boucle.yml:4:14: error:"));
   Output usage = repo.boucle({"run", "--no-such-flag"});
   EXPECT_EQ(usage.exitCode, 2);
+  EXPECT_FALSE(std::filesystem::exists(repo.runDir(1)));  // a run that never started leaves nothing
 }
 
 TEST(RunBasics, RunsTheCommitNotTheWorkingTreeUnlessDirty) {
