@@ -1,29 +1,69 @@
 // Micro-benchmarks for the hot paths of the job engine, and the floor they are compared with.
 #include <benchmark/benchmark.h>
+#include <fcntl.h>
 #include <spawn.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include <string>
 
 #include "pipeline/parser.h"
 #include "runner/masker.h"
+#include "runner/process.h"
+#include "runner/supervisor_client.h"
 
 extern char** environ;
 
 namespace {
 
-// The floor for per-job overhead: what starting and reaping `true` costs on this machine.
-void BM_SpawnTrueFloor(benchmark::State& state) {
-  char arg0[] = "/bin/true";
-  char* argv[] = {arg0, nullptr};
+void spawnAndWait(benchmark::State& state, std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   for (auto _ : state) {
     pid_t pid;
-    posix_spawn(&pid, "/bin/true", nullptr, nullptr, argv, environ);
+    if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) {
+      state.SkipWithError("spawn failed");
+      return;
+    }
     int st;
     waitpid(pid, &st, 0);
   }
 }
-BENCHMARK(BM_SpawnTrueFloor)->Unit(benchmark::kMillisecond);
+
+// The floor for per-job overhead: what starting and reaping `true` costs on this machine.
+void BM_SpawnTrueFloor(benchmark::State& state) { spawnAndWait(state, {"/bin/true"}); }
+BENCHMARK(BM_SpawnTrueFloor)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_SpawnShellTrue(benchmark::State& state) {
+  spawnAndWait(state, {"/bin/sh", "-e", "-c", "true"});
+}
+BENCHMARK(BM_SpawnShellTrue)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// A trivial job as the engine starts it: through a supervisor that is reused from job to job.
+void BM_SupervisedShellTrue(benchmark::State& state) {
+  auto program = boucle::runner::supervisorPath();
+  if (!program.ok()) {
+    state.SkipWithError(program.status().message().c_str());
+    return;
+  }
+  auto sup = boucle::runner::SupervisorClient::start(*program);
+  if (!sup.ok()) {
+    state.SkipWithError(sup.status().message().c_str());
+    return;
+  }
+  int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  std::vector<std::string> argv{"/bin/sh", "-e", "-c", "true"}, env{"PATH=/usr/bin:/bin"};
+  for (auto _ : state) {
+    auto pid = (*sup)->run(std::chrono::seconds(1), "/", argv, env, devnull);
+    if (!pid.ok() || !(*sup)->readExit().ok()) {
+      state.SkipWithError("job failed");
+      break;
+    }
+  }
+  ::close(devnull);
+}
+BENCHMARK(BM_SupervisedShellTrue)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 std::string logText(size_t bytes) {
   std::string s;

@@ -107,7 +107,7 @@ Status selectJobs(pipeline::Pipeline& p, const std::vector<std::string>& wanted)
 std::vector<std::string> baseEnvironment() {
   std::vector<std::string> env;
   for (const char* name : {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ",
-                           "TERM"}) {
+                           "TERM", "TMPDIR"}) {
     if (const char* v = std::getenv(name)) env.push_back(std::string(name) + "=" + v);
   }
   return env;
@@ -221,7 +221,6 @@ int runLocal(const LocalRunOptions& o) {
     std::error_code ec;
     fs::remove_all(src, ec);
     fs::remove_all(runDir / "ws", ec);
-    fs::remove_all(runDir / "tmp", ec);
   }
   reporter.summary(result, runDir.string());
   if (o.json) fmt::print("{}", runner::runToJson(meta, &result));

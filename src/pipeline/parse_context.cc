@@ -10,7 +10,13 @@ namespace boucle::pipeline::detail {
 
 namespace {
 
-std::string inQuotes(std::string_view s) { return "'" + std::string(s) + "'"; }
+// Built with append(): GCC 12 warns falsely (-Wrestrict, bug 105329) on "'" + std::string(s).
+std::string inQuotes(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out.append(1, '\'').append(s).append(1, '\'');
+  return out;
+}
 
 std::string typeName(const YAML::Node& n) {
   switch (n.Type()) {

@@ -224,9 +224,11 @@ Result<ParseResult> loadPipelineFile(const std::filesystem::path& file) {
 std::string formatDiagnostic(std::string_view file, const Diagnostic& d) {
   std::string out(file);
   if (d.pos.line > 0) {
-    out += ":" + std::to_string(d.pos.line) + ":" + std::to_string(d.pos.column);
+    out.append(":").append(std::to_string(d.pos.line));
+    out.append(":").append(std::to_string(d.pos.column));
   }
-  return out + ": error: " + d.message;
+  out.append(": error: ").append(d.message);
+  return out;
 }
 
 std::string summarize(const Pipeline& p) {

@@ -4,6 +4,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
+
+#include <filesystem>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,6 +18,7 @@
 #include "runner/job_launch.h"
 #include "runner/masker.h"
 #include "runner/process.h"
+#include "runner/supervisor_client.h"
 
 namespace boucle::runner {
 
@@ -40,6 +43,7 @@ constexpr auto kSupervisorSlack = std::chrono::seconds(5);
 struct Active {
   const pipeline::Job* job = nullptr;
   int attempt = 1;
+  std::unique_ptr<SupervisorClient> supervisor;
   detail::Launched proc;
   os::Fd log;
   std::unique_ptr<Masker> masker;
@@ -47,7 +51,6 @@ struct Active {
   Clock::time_point hardDeadline = Clock::time_point::max();  // SIGKILL the supervisor itself
   bool timedOut = false;
   bool cancelled = false;
-  bool exited = false;
 };
 
 class Engine {
@@ -65,6 +68,7 @@ class Engine {
  private:
   void startReady();
   void start(const pipeline::Job& job, int attempt);
+  Result<std::unique_ptr<SupervisorClient>> takeSupervisor();
   void pump(Active& a, bool drain = false);
   void finish(const std::string& name);
   void complete(JobResult& r, JobState s, const std::string& reason);
@@ -79,6 +83,9 @@ class Engine {
   Planner planner_;
   Masker maskerPrototype_{{}};
   detail::LaunchContext launch_;
+  std::filesystem::path supervisorProgram_;
+  // Idle supervisors, reused from job to job: a job then costs one process creation.
+  std::vector<std::unique_ptr<SupervisorClient>> idle_;
   std::map<std::string, Active> active_;
   std::map<std::string, JobResult> results_;
   int cancelRequests_ = 0;
@@ -111,8 +118,18 @@ void Engine::start(const pipeline::Job& job, int attempt) {
     complete(r, JobState::kFailed, "cannot create log " + r.log.string() + ": " + strerror(errno));
     return;
   }
-  auto launched = detail::launchJob(job, attempt, launch_);
+  auto sup = takeSupervisor();
+  if (!sup.ok()) {
+    note(a, sup.status().message());
+    complete(r, JobState::kFailed, sup.status().message());
+    return;
+  }
+  a.supervisor = std::move(sup).value();
+  auto launched = detail::launchJob(job, attempt, launch_, *a.supervisor);
   if (!launched.ok()) {
+    if (!a.supervisor->broken()) idle_.push_back(std::move(a.supervisor));
+    std::error_code ec;
+    std::filesystem::remove_all(config_.runDir / "ws" / job.name, ec);
     note(a, launched.status().message());
     complete(r, JobState::kFailed, launched.status().message());
     return;
@@ -123,6 +140,20 @@ void Engine::start(const pipeline::Job& job, int attempt) {
   a.started = Clock::now();
   a.deadline = a.started + job.timeout;
   active_.emplace(job.name, std::move(a));
+}
+
+Result<std::unique_ptr<SupervisorClient>> Engine::takeSupervisor() {
+  if (!idle_.empty()) {
+    auto s = std::move(idle_.back());
+    idle_.pop_back();
+    return s;
+  }
+  if (supervisorProgram_.empty()) {
+    auto p = supervisorPath();
+    if (!p.ok()) return p.status();
+    supervisorProgram_ = *p;
+  }
+  return SupervisorClient::start(supervisorProgram_);
 }
 
 void Engine::startReady() {
@@ -158,19 +189,30 @@ void Engine::pump(Active& a, bool drain) {
 
 void Engine::finish(const std::string& name) {
   Active& a = active_.at(name);
-  int status = 0;
-  while (::waitpid(a.proc.pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  // The supervisor only exits once every process of the job is gone, so the pipe is at EOF
+  auto exit = a.supervisor->readExit();
+  // The supervisor reports only once every process of the job is gone, so the pipe is at EOF
   // (or holds the last bytes): drain it fully.
   pump(a, true);
   JobResult& r = results_[name];
   r.duration = std::chrono::duration_cast<Millis>(Clock::now() - a.started);
-  r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  int status = exit.ok() ? *exit : 0;
+  r.exitCode = !exit.ok()          ? -1
+               : WIFEXITED(status) ? WEXITSTATUS(status)
+                                   : 128 + WTERMSIG(status);
+  if (exit.ok()) {
+    idle_.push_back(std::move(a.supervisor));
+  } else {
+    a.supervisor->kill(a.proc.pid);  // whatever is left of the job goes with it
+    a.supervisor.reset();
+  }
 
   JobState state = JobState::kPassed;
   std::string reason;
-  if (a.cancelled) {
+  if (!exit.ok()) {
+    state = JobState::kFailed;
+    reason = exit.status().message();
+    note(a, reason);
+  } else if (a.cancelled) {
     state = JobState::kCancelled;
     reason = "cancelled";
   } else if (a.timedOut) {
@@ -184,7 +226,7 @@ void Engine::finish(const std::string& name) {
   if (r.tests) {
     for (const auto& w : r.tests->warnings) note(a, "warning: " + w);
   }
-  if (state == JobState::kPassed) {
+  if (state == JobState::kPassed && !a.job->artifacts.empty()) {
     r.artifacts.clear();
     Status st = detail::collectArtifacts(*a.job, a.proc.workspace, config_, r.artifacts);
     if (st.ok()) {
@@ -202,9 +244,6 @@ void Engine::finish(const std::string& name) {
     std::error_code ec;
     fs::remove_all(a.proc.workspace, ec);
   }
-  std::error_code ec;
-  fs::remove_all(a.proc.tmpdir, ec);
-
   const pipeline::Job* job = a.job;
   int attempt = a.attempt;
   active_.erase(name);
@@ -223,7 +262,7 @@ void Engine::cancelAll() {
   planner_.cancelPending();
   for (auto& [name, a] : active_) {
     a.cancelled = true;
-    ::kill(a.proc.pid, SIGTERM);  // the supervisor escalates; a second request skips the grace
+    a.supervisor->terminate();  // TERM then KILL; a second request skips the grace period
     if (a.hardDeadline == Clock::time_point::max()) {
       a.hardDeadline = Clock::now() + config_.killGrace + kSupervisorSlack;
     }
@@ -243,12 +282,12 @@ void Engine::enforceDeadlines() {
     if (!a.timedOut && !a.cancelled && now >= a.deadline) {
       a.timedOut = true;
       note(a, "timed out after " + formatDuration(a.job->timeout) + ", stopping the job");
-      ::kill(a.proc.pid, SIGTERM);
+      a.supervisor->terminate();
       a.hardDeadline = now + config_.killGrace + kSupervisorSlack;
     }
     if (now >= a.hardDeadline) {
       // The supervisor itself does not answer: last resort.
-      ::kill(a.proc.pid, SIGKILL);
+      a.supervisor->kill(a.proc.pid);
       a.hardDeadline = Clock::time_point::max();
     }
   }
@@ -267,17 +306,8 @@ int Engine::pollTimeoutMs() const {
 RunResult Engine::run() {
   auto t0 = Clock::now();
   launch_.config = &config_;
-  auto sup = supervisorPath();
   std::error_code ec;
-  fs::create_directories(config_.runDir / "logs", ec);
-  fs::create_directories(config_.runDir / "artifacts", ec);
-  if (!sup.ok()) {
-    for (const auto& name : planner_.takeReady(pipeline_.jobs.size())) {
-      complete(results_[name], JobState::kFailed, sup.status().message());
-    }
-  } else {
-    launch_.supervisor = sup->string();
-  }
+  for (const char* dir : {"logs", "artifacts", "ws"}) fs::create_directories(config_.runDir / dir, ec);
   auto lastTick = Clock::now();
   while (!planner_.done()) {
     startReady();
@@ -286,14 +316,14 @@ RunResult Engine::run() {
       continue;  // jobs finished while starting (launch failures); plan again
     }
     std::vector<pollfd> fds;
-    std::vector<std::pair<std::string, bool>> owners;  // job, isPidfd
+    std::vector<std::pair<std::string, bool>> owners;  // job, is the supervisor's socket
     if (config_.cancelFd >= 0) fds.push_back({config_.cancelFd, POLLIN, 0});
     for (auto& [name, a] : active_) {
       if (a.proc.output) {
         fds.push_back({a.proc.output.get(), POLLIN, 0});
         owners.emplace_back(name, false);
       }
-      fds.push_back({a.proc.pidfd.get(), POLLIN, 0});
+      fds.push_back({a.supervisor->fd(), POLLIN, 0});
       owners.emplace_back(name, true);
     }
     int n = ::poll(fds.data(), fds.size(), pollTimeoutMs());
@@ -308,8 +338,8 @@ RunResult Engine::run() {
     std::vector<std::string> exited;
     for (size_t i = base; i < fds.size(); ++i) {
       if (!fds[i].revents) continue;
-      auto& [name, isPidfd] = owners[i - base];
-      if (isPidfd) {
+      auto& [name, isSupervisor] = owners[i - base];
+      if (isSupervisor) {
         exited.push_back(name);
       } else {
         pump(active_.at(name));

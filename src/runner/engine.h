@@ -1,6 +1,6 @@
 #pragma once
 // Doing: runs a pipeline's jobs as processes, in parallel up to a limit, on one thread (a
-// poll() loop over the jobs' output pipes, their pidfds and a cancel pipe). What runs next is
+// poll() loop over the jobs' output pipes, their supervisors' sockets and a cancel pipe). What runs next is
 // decided by the Planner; what happens is reported to a RunObserver.
 
 #include <filesystem>

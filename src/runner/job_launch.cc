@@ -65,7 +65,7 @@ std::string jobScript(const pipeline::Job& job) {
 }
 
 std::vector<std::string> jobEnvironment(const pipeline::Job& job, const RunConfig& c, int attempt,
-                                        const fs::path& workspace, const fs::path& tmpdir) {
+                                        const fs::path& workspace) {
   std::vector<std::string> env = c.baseEnv;
   bool sandbox = job.isolation == pipeline::Isolation::kSandbox;
   if (sandbox) {
@@ -75,8 +75,6 @@ std::vector<std::string> jobEnvironment(const pipeline::Job& job, const RunConfi
     });
     env.push_back(std::string("HOME=") + kSandboxHome);
     env.push_back("TMPDIR=/tmp");
-  } else {
-    env.push_back("TMPDIR=" + tmpdir.string());
   }
   for (const auto& [k, v] : job.env) env.push_back(k + "=" + v);
   for (const auto& [k, v] : c.secrets) env.push_back(k + "=" + v);
@@ -92,17 +90,14 @@ std::vector<std::string> jobEnvironment(const pipeline::Job& job, const RunConfi
   return env;
 }
 
-Result<Launched> launchJob(const pipeline::Job& job, int attempt, const LaunchContext& ctx) {
+Result<Launched> launchJob(const pipeline::Job& job, int attempt, const LaunchContext& ctx,
+                           SupervisorClient& supervisor) {
   const RunConfig& c = *ctx.config;
   auto t0 = std::chrono::steady_clock::now();
   Launched l;
   l.workspace = c.runDir / "ws" / job.name;
-  l.tmpdir = c.runDir / "tmp" / job.name;
   std::error_code ec;
-  fs::remove_all(l.workspace, ec);
-  fs::remove_all(l.tmpdir, ec);
-  fs::create_directories(l.workspace.parent_path(), ec);
-  fs::create_directories(l.tmpdir, ec);
+  if (attempt > 1) fs::remove_all(l.workspace, ec);  // a retry starts afresh
   if (job.checkout && !c.sourceDir.empty()) {
     if (auto st = os::copyTree(c.sourceDir, l.workspace); !st.ok()) return st;
   } else if (::mkdir(l.workspace.c_str(), 0755) != 0) {
@@ -114,14 +109,13 @@ Result<Launched> launchJob(const pipeline::Job& job, int attempt, const LaunchCo
       job.shell == pipeline::Shell::kBash
           ? std::vector<std::string>{"/bin/bash", "-e", "-o", "pipefail", "-c", jobScript(job)}
           : std::vector<std::string>{"/bin/sh", "-e", "-c", jobScript(job)};
-  auto env = jobEnvironment(job, c, attempt, l.workspace, l.tmpdir);
+  auto env = jobEnvironment(job, c, attempt, l.workspace);
   std::vector<std::string> command;
-  std::vector<std::string> spawnEnv = env;
   if (job.isolation == pipeline::Isolation::kSandbox) {
     auto bwrap = findBubblewrap();
     if (!bwrap.ok()) return bwrap.status();
     command = sandboxArgv(*bwrap, {l.workspace, env, job.network, shell});
-    spawnEnv = {"PATH=/usr/bin:/bin"};
+    env = {"PATH=/usr/bin:/bin"};
   } else if (job.isolation == pipeline::Isolation::kContainer) {
     return Status::Invalid("isolation: container is not supported yet; use process or sandbox");
   } else {
@@ -132,15 +126,10 @@ Result<Launched> launchJob(const pipeline::Job& job, int attempt, const LaunchCo
   if (auto st = makeOutputPipe(fds); !st.ok()) return st;
   l.output.reset(fds[0]);
   os::Fd writeEnd(fds[1]);
-  SpawnSpec spec{supervisedArgv(ctx.supervisor, c.killGrace, std::move(command)),
-                 std::move(spawnEnv), l.workspace, writeEnd.get()};
   l.prepareTime = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - t0);
-  auto pid = spawnProcess(spec);
+  auto pid = supervisor.run(c.killGrace, l.workspace, command, env, writeEnd.get());
   if (!pid.ok()) return pid.status();
   l.pid = *pid;
-  auto pidfd = openPidfd(l.pid);
-  if (!pidfd.ok()) return pidfd.status();
-  l.pidfd.reset(*pidfd);
   return l;
 }
 

@@ -10,21 +10,19 @@
 
 #include "os/files.h"
 #include "runner/engine.h"
+#include "runner/supervisor_client.h"
 
 namespace boucle::runner::detail {
 
 struct LaunchContext {
   const RunConfig* config = nullptr;
-  std::string supervisor;
   std::map<std::string, std::vector<ArtifactEntry>> artifacts;  // of finished jobs
 };
 
 struct Launched {
-  pid_t pid = -1;
-  os::Fd pidfd;
-  os::Fd output;  // read end of the job's stdout+stderr pipe
+  pid_t pid = -1;  // the job's main process, leader of its process group
+  os::Fd output;   // read end of the job's stdout+stderr pipe
   std::filesystem::path workspace;
-  std::filesystem::path tmpdir;
   Millis prepareTime{0};
 };
 
@@ -34,10 +32,11 @@ std::filesystem::path logPathFor(const RunConfig& c, const std::string& job, int
 // running it, like other CI systems; a single command runs as it is.
 std::string jobScript(const pipeline::Job& job);
 std::vector<std::string> jobEnvironment(const pipeline::Job& job, const RunConfig& c, int attempt,
-                                        const std::filesystem::path& workspace,
-                                        const std::filesystem::path& tmpdir);
+                                        const std::filesystem::path& workspace);
 
-Result<Launched> launchJob(const pipeline::Job& job, int attempt, const LaunchContext& ctx);
+// Prepares the workspace and starts the job on `supervisor`.
+Result<Launched> launchJob(const pipeline::Job& job, int attempt, const LaunchContext& ctx,
+                           SupervisorClient& supervisor);
 
 // After the job: artifacts into the blob store (a pattern matching nothing is an error), and
 // the JUnit reports it produced (unreadable ones become warnings).

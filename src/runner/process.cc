@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -48,7 +47,8 @@ Result<pid_t> spawnProcess(const SpawnSpec& spec) {
     posix_spawn_file_actions_adddup2(&a.actions, spec.outputFd, 1);
     posix_spawn_file_actions_adddup2(&a.actions, spec.outputFd, 2);
   }
-  posix_spawn_file_actions_addclosefrom_np(&a.actions, 3);
+  if (spec.fd3 >= 0) posix_spawn_file_actions_adddup2(&a.actions, spec.fd3, 3);
+  posix_spawn_file_actions_addclosefrom_np(&a.actions, spec.fd3 >= 0 ? 4 : 3);
   if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&a.actions, spec.cwd.c_str());
 
   std::vector<char*> argv, envp;
@@ -73,20 +73,6 @@ Result<std::filesystem::path> supervisorPath() {
   }
   return Status::NotFound("boucle-supervise is missing beside " + self.string() +
                           " (it must be installed with boucle)");
-}
-
-std::vector<std::string> supervisedArgv(const std::filesystem::path& supervisor, Millis grace,
-                                        std::vector<std::string> command) {
-  std::vector<std::string> argv{supervisor.string(), std::to_string(grace.count())};
-  for (auto& c : command) argv.push_back(std::move(c));
-  return argv;
-}
-
-Result<int> openPidfd(pid_t pid) {
-  int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0) return errnoStatus("pidfd_open", errno);
-  fcntl(fd, F_SETFD, FD_CLOEXEC);
-  return fd;
 }
 
 Status makeOutputPipe(int fds[2]) {

@@ -18,21 +18,16 @@ struct SpawnSpec {
   std::vector<std::string> env;  // "NAME=value"; nothing else is inherited
   std::filesystem::path cwd;
   int outputFd = -1;  // receives both stdout and stderr; stdin is /dev/null
+  int fd3 = -1;       // passed on as descriptor 3 (the supervisor's socket)
 };
 
 // Starts a process in a new process group, with default signal dispositions, an empty signal
-// mask, stdin on /dev/null and no descriptor of ours beyond 0-2. Returns its pid.
+// mask, stdin on /dev/null and no descriptor of ours beyond 0-2 (and 3 if asked). Returns its
+// pid.
 Result<pid_t> spawnProcess(const SpawnSpec& spec);
 
 // The supervisor program installed beside the running boucle binary (or $BOUCLE_SUPERVISOR).
 Result<std::filesystem::path> supervisorPath();
-
-// argv that runs `command` under the supervisor with the given kill grace period.
-std::vector<std::string> supervisedArgv(const std::filesystem::path& supervisor, Millis grace,
-                                        std::vector<std::string> command);
-
-// Opens a pidfd so a poll() loop can wait for the process to end.
-Result<int> openPidfd(pid_t pid);
 
 // A pipe with both ends close-on-exec and a large buffer, so a chatty job rarely blocks.
 Status makeOutputPipe(int fds[2]);

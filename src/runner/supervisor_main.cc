@@ -1,33 +1,33 @@
-// boucle-supervise: the per-job supervisor.
+// boucle-supervise: the job supervisor, started by the engine with a socket on fd 3 (see
+// supervisor_protocol.h). It runs the jobs it is given one at a time and makes sure nothing a
+// job started outlives it: the supervisor is a child subreaper, so descendants that
+// double-fork or setsid() are re-parented here instead of to init; when the job's main process
+// ends, or the engine asks (or goes away), every remaining descendant gets SIGTERM, then
+// SIGKILL after the job's grace period. Only then does it report the job's exit.
 //
-//   boucle-supervise GRACE_MS COMMAND [ARG...]
-//
-// Runs COMMAND in its own process group and makes sure that nothing the job started outlives
-// it: the supervisor is a child subreaper, so descendants that double-fork or setsid() are
-// re-parented here instead of to init, and when the job ends (or the supervisor is told to
-// stop with SIGTERM/SIGINT/SIGHUP, or its parent dies) every descendant gets SIGTERM, then
-// SIGKILL after GRACE_MS. It exits with the command's exit code, or 128+N if the command was
-// killed by signal N.
-//
-// It is a separate, statically linked program (not a mode of `boucle`) so that starting it
-// costs one small exec per job, and so it never shares a multi-threaded parent's state: no
-// signal handlers at all, signals are taken synchronously with sigtimedwait.
+// It is a separate, statically linked, single-threaded program with no signal handlers
+// (signals are read from a signalfd), so that it never shares a multi-threaded parent's state,
+// and it is reused from job to job so that a job costs one process creation, not two.
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <ctime>
-#include <vector>
+
+#include "runner/supervisor_protocol.h"
 
 namespace {
+
+using namespace boucle::runner;
 
 long long nowMs() {
   timespec ts{};
@@ -47,10 +47,11 @@ std::vector<pid_t> descendants() {
     if (*end != '\0' || pid <= 0) continue;
     char path[64], buf[512];
     std::snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    FILE* f = std::fopen(path, "re");
-    if (!f) continue;
-    size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-    std::fclose(f);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) continue;
     buf[n] = '\0';
     const char* rp = std::strrchr(buf, ')');  // the command name may contain spaces and ')'
     char state;
@@ -68,54 +69,79 @@ std::vector<pid_t> descendants() {
   return out;
 }
 
-void signalAll(pid_t jobGroup, int sig) {
-  kill(-jobGroup, sig);
+struct Job {
+  pid_t pid = -1;
+  long long graceMs = 0;
+  bool mainDone = false;
+  int status = 0;
+  bool terminating = false;
+  bool killed = false;
+  long long deadline = 0;
+};
+
+void signalAll(const Job& job, int sig) {
+  kill(-job.pid, sig);
   for (pid_t p : descendants()) kill(p, sig);
 }
 
-bool reap(pid_t child, int* status, bool* childDone) {
+void terminate(Job& job) {
+  if (!job.terminating) {
+    job.terminating = true;
+    job.deadline = nowMs() + job.graceMs;
+    signalAll(job, SIGTERM);
+  } else {
+    job.deadline = nowMs();  // asked twice: no more grace
+  }
+}
+
+// Reaps what has exited; true when no child at all is left.
+bool reap(Job& job) {
   for (;;) {
     int st = 0;
     pid_t p = waitpid(-1, &st, WNOHANG);
-    if (p == child) {
-      *status = st;
-      *childDone = true;
+    if (p == job.pid) {
+      job.status = st;
+      job.mainDone = true;
     } else if (p == 0) {
-      return false;  // children remain
+      return false;
     } else if (p < 0) {
-      return errno == ECHILD;  // true: nothing left at all
+      return errno == ECHILD;
     }
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: boucle-supervise GRACE_MS COMMAND [ARG...]\n");
-    return 125;
+// Starts the job. vfork: the child borrows our memory until it execs, so there is no page
+// table copy and no separate stack to map and unmap. The child only makes system calls.
+pid_t startJob(const std::string& cwd, std::vector<std::string>& argv,
+               std::vector<std::string>& env, int outFd, int* err) {
+  std::vector<char*> a, e;
+  for (auto& s : argv) a.push_back(s.data());
+  a.push_back(nullptr);
+  for (auto& s : env) e.push_back(s.data());
+  e.push_back(nullptr);
+  int errPipe[2];
+  if (pipe2(errPipe, O_CLOEXEC) != 0) {
+    *err = errno;
+    return -1;
   }
-  long long graceMs = std::atoll(argv[1]);
-  pid_t parent = getppid();
-  prctl(PR_SET_PDEATHSIG, SIGTERM);
-  prctl(PR_SET_CHILD_SUBREAPER, 1);
-
-  sigset_t set, old;
-  sigemptyset(&set);
-  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
-  sigprocmask(SIG_BLOCK, &set, &old);
-  bool terminating = getppid() != parent;  // the parent died before PDEATHSIG was armed
-
-  pid_t child = fork();
-  if (child < 0) {
-    std::fprintf(stderr, "boucle: cannot start the job: %s\n", std::strerror(errno));
-    return 125;
-  }
-  if (child == 0) {
+  sigset_t none;
+  sigemptyset(&none);
+  pid_t pid = vfork();
+  if (pid == 0) {
     setpgid(0, 0);
-    // Also reset the real-time signals glibc reserves (32, 33): sigaction() refuses them, so an
-    // "ignored" state inherited from whoever started boucle would otherwise reach the job.
-    struct KernelSigaction {
+    int devnull = open("/dev/null", O_RDONLY);
+    dup2(devnull, 0);
+    dup2(outFd, 1);
+    dup2(outFd, 2);
+    if (chdir(cwd.c_str()) != 0) {
+      int e2 = errno;
+      [[maybe_unused]] ssize_t w = write(errPipe[1], &e2, sizeof e2);
+      _exit(127);
+    }
+    // Default dispositions for every signal, including the real-time ones glibc reserves
+    // (sigaction() refuses 32 and 33, so an "ignored" state inherited from whoever started
+    // boucle would otherwise reach the job), and an empty mask.
+    struct {
       void* handler;
       unsigned long flags;
       void* restorer;
@@ -124,59 +150,135 @@ int main(int argc, char** argv) {
     for (int s = 1; s < 65; ++s) {
       if (s != SIGKILL && s != SIGSTOP) syscall(SYS_rt_sigaction, s, &dfl, nullptr, 8);
     }
-    sigprocmask(SIG_SETMASK, &old, nullptr);
-    execvp(argv[2], argv + 2);
-    std::fprintf(stderr, "boucle: cannot run %s: %s\n", argv[2], std::strerror(errno));
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, 8);
+    // Nothing of ours beyond 0-2, except the error pipe, which close-on-exec shuts on success.
+    if (errPipe[1] > 3) syscall(SYS_close_range, 3, errPipe[1] - 1, 0);
+    syscall(SYS_close_range, errPipe[1] + 1, ~0U, 0);
+    execve(a[0], a.data(), e.data());
+    int e2 = errno;
+    [[maybe_unused]] ssize_t w = write(errPipe[1], &e2, sizeof e2);
     _exit(127);
   }
-  setpgid(child, child);  // also here, so the group exists before any kill(-child)
-
-  int status = 0;
-  bool childDone = false;
-  bool killed = false;
-  long long deadline = 0;
-  if (terminating) {
-    signalAll(child, SIGTERM);
-    deadline = nowMs() + graceMs;
+  close(errPipe[1]);
+  if (pid < 0) {
+    *err = errno;
+    close(errPipe[0]);
+    return -1;
   }
-  for (;;) {
-    bool empty = reap(child, &status, &childDone);
-    if (childDone && empty) break;
-    if (childDone && !terminating) {
-      // The job's main process is done but left processes behind: end them too.
-      terminating = true;
-      signalAll(child, SIGTERM);
-      deadline = nowMs() + graceMs;
+  setpgid(pid, pid);
+  int childErr = 0;
+  ssize_t n = read(errPipe[0], &childErr, sizeof childErr);
+  close(errPipe[0]);
+  if (n == sizeof childErr) {
+    waitpid(pid, nullptr, 0);
+    *err = childErr;
+    return -1;
+  }
+  return pid;
+}
+
+bool reply(const wire::Writer& w) { return wire::sendFrame(wire::kSupervisorFd, w.payload()); }
+
+// Handles one 'R' request; returns false if the request was malformed.
+bool handleRun(const std::string& frame, int outFd, Job& job) {
+  job = Job{};
+  wire::Reader r(frame);
+  uint32_t grace = 0, argc = 0, envc = 0;
+  std::string cwd;
+  std::vector<std::string> argv, env;
+  bool ok = r.u32(grace) && r.str(cwd) && r.u32(argc);
+  for (uint32_t i = 0; ok && i < argc; ++i) ok = r.str(argv.emplace_back());
+  ok = ok && r.u32(envc);
+  for (uint32_t i = 0; ok && i < envc; ++i) ok = r.str(env.emplace_back());
+  if (!ok || argv.empty() || outFd < 0) {
+    if (outFd >= 0) close(outFd);
+    return false;
+  }
+  int err = 0;
+  pid_t pid = startJob(cwd, argv, env, outFd, &err);
+  close(outFd);
+  if (pid < 0) {
+    std::string msg = "cannot run " + argv[0] + ": " + std::strerror(err);
+    if (err == ENOENT && !cwd.empty() && access(cwd.c_str(), F_OK) != 0) {
+      msg = "cannot enter " + cwd + ": " + std::strerror(err);
     }
-    timespec wait{};
-    timespec* waitp = nullptr;
-    if (terminating && !killed) {
-      long long left = deadline - nowMs();
-      if (left <= 0) {
-        signalAll(child, SIGKILL);
-        killed = true;
+    reply(wire::Writer('E').str(msg));
+    return true;
+  }
+  job.pid = pid;
+  job.graceMs = grace;
+  reply(wire::Writer('S').i32(pid));
+  return true;
+}
+
+}  // namespace
+
+int main() {
+  pid_t parent = getppid();
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  int sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sigfd < 0 || fcntl(wire::kSupervisorFd, F_GETFD) < 0) {
+    std::fprintf(stderr, "boucle-supervise is started by boucle, not by hand\n");
+    return 2;
+  }
+  if (!reply(wire::Writer('H').u32(wire::kProtocolVersion))) return 1;
+  bool engineGone = getppid() != parent;
+  Job job;
+  bool running = false;
+
+  for (;;) {
+    if (running) {
+      bool empty = reap(job);
+      if (job.mainDone && empty) {
+        running = false;
+        if (!reply(wire::Writer('X').i32(job.status))) engineGone = true;
+      } else if (job.mainDone && !job.terminating) {
+        terminate(job);  // the main process is done but left processes behind: end them too
+      } else if (job.terminating && !job.killed && nowMs() >= job.deadline) {
+        signalAll(job, SIGKILL);
+        job.killed = true;
+      } else if (job.killed) {
+        signalAll(job, SIGKILL);  // stragglers re-parented to us since the last round
+      }
+    }
+    if (engineGone) {
+      if (!running) return 0;
+      if (!job.terminating) terminate(job);
+    }
+    if (!running && engineGone) return 0;
+
+    int timeout = -1;
+    if (running && job.killed) timeout = 50;
+    else if (running && job.terminating) timeout = static_cast<int>(std::max(0LL, job.deadline - nowMs()));
+    pollfd fds[2] = {{sigfd, POLLIN, 0}, {wire::kSupervisorFd, POLLIN, 0}};
+    int nfds = engineGone ? 1 : 2;
+    if (poll(fds, nfds, timeout) < 0 && errno != EINTR) return 1;
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo si;
+      while (read(sigfd, &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo != SIGCHLD) engineGone = true;  // PDEATHSIG or told to stop
+      }
+    }
+    if (nfds == 2 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      std::string frame;
+      int fd = -1;
+      if (!wire::recvFrame(wire::kSupervisorFd, frame, &fd)) {
+        engineGone = true;
         continue;
       }
-      wait.tv_sec = left / 1000;
-      wait.tv_nsec = (left % 1000) * 1000000;
-      waitp = &wait;
-    } else if (killed) {
-      wait.tv_nsec = 50 * 1000000;  // SIGKILLed stragglers: poll for the last re-parented ones
-      waitp = &wait;
-      signalAll(child, SIGKILL);
-    }
-    siginfo_t info;
-    int sig = sigtimedwait(&set, &info, waitp);
-    if ((sig == SIGTERM || sig == SIGINT || sig == SIGHUP) && !terminating) {
-      terminating = true;
-      signalAll(child, SIGTERM);
-      deadline = nowMs() + graceMs;
-    } else if ((sig == SIGTERM || sig == SIGINT) && terminating && !killed) {
-      // Asked twice: no more grace.
-      deadline = nowMs();
+      if (frame[0] == 'T' && running) {
+        terminate(job);
+      } else if (frame[0] == 'R' && !running) {
+        if (!handleRun(frame, fd, job)) return 3;  // protocol error: the engine is confused
+        running = job.pid > 0;
+      } else if (fd >= 0) {
+        close(fd);
+      }
     }
   }
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 125;
 }

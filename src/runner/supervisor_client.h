@@ -1,0 +1,47 @@
+#pragma once
+// The engine's side of a boucle-supervise process (see supervisor_protocol.h): one per job
+// slot, reused from job to job.
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/duration.h"
+#include "core/status.h"
+
+namespace boucle::runner {
+
+class SupervisorClient {
+ public:
+  // Starts a supervisor and waits for its hello.
+  static Result<std::unique_ptr<SupervisorClient>> start(const std::filesystem::path& program);
+  ~SupervisorClient();
+  SupervisorClient(const SupervisorClient&) = delete;
+  SupervisorClient& operator=(const SupervisorClient&) = delete;
+
+  // Starts a job; returns the pid of its main process once it has been exec'd. `outputFd` is
+  // the job's stdout and stderr (our copy stays ours to close).
+  Result<pid_t> run(Millis grace, const std::filesystem::path& cwd,
+                    const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                    int outputFd);
+  // Asks for the job to be stopped (TERM, then KILL after the grace period; again: at once).
+  void terminate();
+  // Readable when the job has ended (or the supervisor died).
+  int fd() const { return sock_; }
+  // After fd() became readable: the job's wait status, once all its processes are gone.
+  Result<int> readExit();
+  // Last resort when the supervisor itself does not answer.
+  void kill(pid_t jobPid);
+  bool broken() const { return broken_; }
+
+ private:
+  SupervisorClient(pid_t pid, int sock) : pid_(pid), sock_(sock) {}
+  pid_t pid_;
+  int sock_;
+  bool broken_ = false;
+};
+
+}  // namespace boucle::runner
