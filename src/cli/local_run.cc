@@ -197,7 +197,6 @@ int runLocal(const LocalRunOptions& o) {
   config.killGrace = o.killGrace;
   config.secrets = *secrets;
   config.baseEnv = baseEnvironment();
-  config.keepWorkspaces = o.keepWorkspaces;
   config.cancelFd = sig[0];
 
   runner::RunMeta meta{project, runId, config.commit, config.branch, source->subject, "running",
@@ -217,13 +216,14 @@ int runLocal(const LocalRunOptions& o) {
   if (auto st = runner::writeRunRecord(runDir, meta, &result); !st.ok()) {
     fmt::print(stderr, "boucle run: {}\n", st.message());
   }
-  if (!o.keepWorkspaces) {
+  reporter.summary(result, runDir.string());
+  if (o.json) fmt::print("{}", runner::runToJson(meta, &result));
+  std::fflush(stdout);
+  if (!o.keepWorkspaces) {  // after the report: the user need not wait for the deletion
     std::error_code ec;
     fs::remove_all(src, ec);
     fs::remove_all(runDir / "ws", ec);
   }
-  reporter.summary(result, runDir.string());
-  if (o.json) fmt::print("{}", runner::runToJson(meta, &result));
   if (result.interrupted) return kExitInterrupted;
   return result.passed() ? kExitOk : kExitFailed;
 }

@@ -13,11 +13,13 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "os/files.h"
 #include "runner/job_launch.h"
 #include "runner/masker.h"
 #include "runner/process.h"
+#include "runner/source_tree.h"
 #include "runner/supervisor_client.h"
 
 namespace boucle::runner {
@@ -84,6 +86,7 @@ class Engine {
   Masker maskerPrototype_{{}};
   detail::LaunchContext launch_;
   std::filesystem::path supervisorProgram_;
+  std::optional<SourceTree> source_;
   // Idle supervisors, reused from job to job: a job then costs one process creation.
   std::vector<std::unique_ptr<SupervisorClient>> idle_;
   std::map<std::string, Active> active_;
@@ -240,10 +243,6 @@ void Engine::finish(const std::string& name) {
     }
   }
   if (a.log && ::lseek(a.log.get(), 0, SEEK_END) > 0) ::fdatasync(a.log.get());
-  if (!config_.keepWorkspaces) {
-    std::error_code ec;
-    fs::remove_all(a.proc.workspace, ec);
-  }
   const pipeline::Job* job = a.job;
   int attempt = a.attempt;
   active_.erase(name);
@@ -308,6 +307,19 @@ RunResult Engine::run() {
   launch_.config = &config_;
   std::error_code ec;
   for (const char* dir : {"logs", "artifacts", "ws"}) fs::create_directories(config_.runDir / dir, ec);
+  bool checkout = false;
+  for (const auto& j : pipeline_.jobs) checkout = checkout || j.checkout;
+  if (checkout && !config_.sourceDir.empty()) {
+    auto tree = SourceTree::scan(config_.sourceDir);
+    if (!tree.ok()) {
+      for (const auto& name : planner_.takeReady(pipeline_.jobs.size())) {
+        complete(results_[name], JobState::kFailed, "cannot read the checkout: " + tree.status().message());
+      }
+    } else {
+      source_ = std::move(tree).value();
+      launch_.source = &*source_;
+    }
+  }
   auto lastTick = Clock::now();
   while (!planner_.done()) {
     startReady();

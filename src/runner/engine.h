@@ -41,14 +41,16 @@ struct RunConfig {
   std::string runId;
   std::string commit;
   std::string branch;
-  std::filesystem::path runDir;     // logs/, ws/, artifacts/ go here
+  // logs/, artifacts/ and ws/ (each job's workspace) go here. Workspaces are left in place
+  // for the caller to remove once the run is reported: deleting thousands of files is slow
+  // I/O on some disks and need not delay the jobs or their results.
+  std::filesystem::path runDir;
   std::filesystem::path sourceDir;  // the run's snapshot, copied into each workspace
   std::filesystem::path blobRoot;   // content-addressed artifact store
   size_t parallelism = 1;
   Millis killGrace = std::chrono::seconds(10);
   std::vector<std::pair<std::string, std::string>> secrets;  // name, value
   std::vector<std::string> baseEnv;  // "NAME=value" passed to every job
-  bool keepWorkspaces = false;
   int cancelFd = -1;  // readable => cancel (first time: graceful; again: no grace)
 };
 

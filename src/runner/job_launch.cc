@@ -98,8 +98,8 @@ Result<Launched> launchJob(const pipeline::Job& job, int attempt, const LaunchCo
   l.workspace = c.runDir / "ws" / job.name;
   std::error_code ec;
   if (attempt > 1) fs::remove_all(l.workspace, ec);  // a retry starts afresh
-  if (job.checkout && !c.sourceDir.empty()) {
-    if (auto st = os::copyTree(c.sourceDir, l.workspace); !st.ok()) return st;
+  if (job.checkout && ctx.source) {
+    if (auto st = ctx.source->copyTo(l.workspace); !st.ok()) return st;
   } else if (::mkdir(l.workspace.c_str(), 0755) != 0) {
     return errnoStatus("mkdir " + l.workspace.string(), errno);
   }

@@ -10,12 +10,14 @@
 
 #include "os/files.h"
 #include "runner/engine.h"
+#include "runner/source_tree.h"
 #include "runner/supervisor_client.h"
 
 namespace boucle::runner::detail {
 
 struct LaunchContext {
   const RunConfig* config = nullptr;
+  const SourceTree* source = nullptr;  // the run's checkout; null when no job needs it
   std::map<std::string, std::vector<ArtifactEntry>> artifacts;  // of finished jobs
 };
 

@@ -29,15 +29,28 @@ Result<SourceInfo> inspectSource(const fs::path& dir) {
   std::error_code ec;
   info.root = fs::canonical(dir, ec);
   if (ec) return errnoStatus(dir.string(), ec.value());
-  auto top = git(dir, {"rev-parse", "--show-toplevel"});
-  if (!top.ok()) return info;  // not a git repository: a plain directory
+  // One call for the top, the git directory, the commit and the branch (--abbrev-ref applies
+  // to the revisions after it, so the commit comes first); if it fails, a second tells "not a
+  // repository" from "no commit yet".
+  auto heads = git(dir, {"rev-parse", "--path-format=absolute", "--show-toplevel",
+                         "--git-common-dir", "HEAD^{commit}", "--abbrev-ref", "HEAD"});
+  if (!heads.ok()) {
+    if (!git(dir, {"rev-parse", "--show-toplevel"}).ok()) return info;  // a plain directory
+    return Status::Invalid("the repository has no commit yet (commit first, or use --dirty)");
+  }
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start <= heads->size()) {
+    size_t nl = std::min(heads->find('\n', start), heads->size());
+    lines.push_back(heads->substr(start, nl - start));
+    start = nl + 1;
+  }
+  if (lines.size() != 4) return Status::Internal("unexpected answer from git rev-parse: " + *heads);
   info.isGit = true;
-  info.root = *top;
-  auto head = git(info.root, {"rev-parse", "--verify", "-q", "HEAD^{commit}"});
-  if (!head.ok()) return Status::Invalid("the repository has no commit yet (commit first, or use --dirty)");
-  info.commit = *head;
-  auto branch = git(info.root, {"rev-parse", "--abbrev-ref", "HEAD"});
-  info.branch = branch.ok() ? *branch : "HEAD";
+  info.root = lines[0];
+  info.gitDir = lines[1];
+  info.commit = lines[2];
+  info.branch = lines[3];  // "HEAD" when detached
   auto subject = git(info.root, {"log", "-1", "--format=%s", info.commit});
   if (subject.ok()) info.subject = *subject;
   auto status = git(info.root, {"status", "--porcelain", "--untracked-files=no"});
@@ -67,10 +80,27 @@ Status snapshotSource(const SourceInfo& info, bool workingTree, const fs::path& 
     }
     return Status::Ok();
   }
-  auto clone = runAndCapture({"git", "clone", "--quiet", "--shared", "--no-checkout",
-                              "--template=", info.root.string(), dest.string()});
-  if (!clone.ok()) return clone.status();
-  if (clone->exitCode != 0) return Status::Io("git clone failed: " + clone->output);
+  // A repository that borrows the original's objects (alternates) and checks out the commit:
+  // no copy of the history, and no clone transport. `origin` points at the original, so jobs
+  // can use git as in any clone.
+  auto init = runAndCapture({"git", "init", "--quiet", "--template=", dest.string()});
+  if (!init.ok()) return init.status();
+  if (init->exitCode != 0) return Status::Io("git init failed: " + init->output);
+  if (auto st = os::writeFileAtomic(dest / ".git/objects/info/alternates",
+                                    (info.gitDir / "objects").string() + "\n");
+      !st.ok()) {
+    return st;
+  }
+  auto config = os::readFile(dest / ".git/config");
+  if (!config.ok()) return config.status();
+  std::string url;  // a git-config string value: quoted, with \ and " escaped
+  for (char c : info.root.string()) {
+    if (c == '\\' || c == '"') url += '\\';
+    url += c;
+  }
+  *config += "[remote \"origin\"]\n\turl = \"" + url +
+             "\"\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n";
+  if (auto st = os::writeFileAtomic(dest / ".git/config", *config); !st.ok()) return st;
   auto co = git(dest, {"checkout", "--quiet", "--detach", info.commit});
   if (!co.ok()) return co.status();
   return Status::Ok();

@@ -11,6 +11,7 @@ namespace boucle::runner {
 
 struct SourceInfo {
   std::filesystem::path root;  // top of the git work tree (or the plain directory)
+  std::filesystem::path gitDir;  // the repository's (common) git directory, absolute
   bool isGit = false;
   std::string commit;          // full sha of HEAD
   std::string branch;          // current branch, or "HEAD" when detached

@@ -94,6 +94,20 @@ TEST(RunBasics, RunsTheCommitNotTheWorkingTreeUnlessDirty) {
   EXPECT_THAT(repo.readLog(2, "show"), HasSubstr("untracked.txt"));
 }
 
+TEST(RunBasics, WorkspaceIsAWorkingGitCheckoutOfTheCommit) {
+  TempRepo repo;
+  repo.write(".boucle.yml", "jobs:\n  git:\n    run:\n      - git rev-parse HEAD\n"
+                            "      - echo dirty=$(git status --porcelain | wc -l)\n"
+                            "      - git remote get-url origin\n");
+  std::string sha = repo.commit("c");
+  Output o = repo.boucle({"run"});
+  EXPECT_EQ(o.exitCode, 0) << o.all();
+  std::string log = repo.readLog(1, "git");
+  EXPECT_THAT(log, HasSubstr(sha + "\n"));
+  EXPECT_THAT(log, HasSubstr("dirty=0\n"));
+  EXPECT_THAT(log, HasSubstr(repo.dir().string() + "\n"));
+}
+
 TEST(RunBasics, ArtifactPatternsThatMatchNothingOrEscapeFailTheJob) {
   TempRepo repo;
   repo.write(".boucle.yml", R"(jobs:
