@@ -39,7 +39,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
-constexpr size_t kReadChunk = 1 << 16;
+constexpr size_t kReadChunk = 1 << 18;  // one buffer for all jobs: memory stays bounded
 constexpr auto kSupervisorSlack = std::chrono::seconds(5);
 
 struct Active {
@@ -93,6 +93,7 @@ class Engine {
   std::map<std::string, JobResult> results_;
   int cancelRequests_ = 0;
   std::string scratch_;  // reused output buffer: no allocation per chunk
+  std::unique_ptr<char[]> readBuf_{new char[kReadChunk]};
 };
 
 void Engine::complete(JobResult& r, JobState s, const std::string& reason) {
@@ -169,9 +170,9 @@ void Engine::startReady() {
 // With `drain`, reads until the pipe is empty and then closes it even if some stray process
 // still holds the write end (it is never waited for: that would hang the whole run).
 void Engine::pump(Active& a, bool drain) {
-  char buf[kReadChunk];
+  char* buf = readBuf_.get();
   for (int rounds = 0; (drain || rounds < 16) && a.proc.output; ++rounds) {
-    ssize_t n = ::read(a.proc.output.get(), buf, sizeof buf);
+    ssize_t n = ::read(a.proc.output.get(), buf, kReadChunk);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN && !drain) return;
     scratch_.clear();

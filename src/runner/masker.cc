@@ -149,6 +149,13 @@ Masker::Masker(const std::vector<std::string>& secrets) { build(maskPatterns(sec
 void Masker::build(const std::vector<std::string>& patterns) {
   // Trie first (0 = root, -1 = no edge), then breadth-first failure links folded into a full
   // transition table, so feeding is one table look-up per byte.
+  for (const auto& p : patterns) {
+    for (unsigned char c : p) {
+      if (classOf_[c] == 0) classOf_[c] = static_cast<uint8_t>(classes_++);
+      if (classes_ == 256) break;  // every byte used: class 0 stays empty, still correct
+    }
+  }
+  const uint32_t k = classes_;
   std::vector<std::array<int32_t, 256>> trie(1);
   trie[0].fill(-1);
   depth_.assign(1, 0);
@@ -156,7 +163,8 @@ void Masker::build(const std::vector<std::string>& patterns) {
   for (const auto& p : patterns) {
     maxLen_ = std::max(maxLen_, p.size());
     int32_t s = 0;
-    for (unsigned char c : p) {
+    for (unsigned char b : p) {
+      uint8_t c = classOf_[b];
       if (trie[s][c] < 0) {
         trie[s][c] = static_cast<int32_t>(trie.size());
         trie.emplace_back();
@@ -169,10 +177,10 @@ void Masker::build(const std::vector<std::string>& patterns) {
     matchLen_[s] = std::max<uint32_t>(matchLen_[s], static_cast<uint32_t>(p.size()));
   }
   size_t n = trie.size();
-  next_.assign(n * 256, 0);
+  next_.assign(n * k, 0);
   std::vector<int32_t> fail(n, 0);
   std::deque<int32_t> queue;
-  for (int c = 0; c < 256; ++c) {
+  for (uint32_t c = 0; c < k; ++c) {
     int32_t t = trie[0][c];
     next_[c] = t < 0 ? 0 : t;
     if (t > 0) queue.push_back(t);
@@ -181,13 +189,13 @@ void Masker::build(const std::vector<std::string>& patterns) {
     int32_t s = queue.front();
     queue.pop_front();
     matchLen_[s] = std::max(matchLen_[s], matchLen_[fail[s]]);
-    for (int c = 0; c < 256; ++c) {
+    for (uint32_t c = 0; c < k; ++c) {
       int32_t t = trie[s][c];
       if (t < 0) {
-        next_[s * 256 + c] = next_[fail[s] * 256 + c];
+        next_[s * k + c] = next_[fail[s] * k + c];
       } else {
-        fail[t] = next_[fail[s] * 256 + c];
-        next_[s * 256 + c] = t;
+        fail[t] = next_[fail[s] * k + c];
+        next_[s * k + c] = t;
         queue.push_back(t);
       }
     }
@@ -200,11 +208,19 @@ void Masker::feed(std::string_view data, std::string& out) {
     return;
   }
   pending_.append(data);
+  // Locals in the hot loop: the compiler cannot keep members in registers across the
+  // push_back calls.
+  const int32_t* next = next_.data();
+  const uint32_t* matchLen = matchLen_.data();
+  const uint8_t* classOf = classOf_;
+  const uint32_t k = classes_;
+  int32_t state = state_;
+  uint64_t pos = pos_;
   for (unsigned char c : data) {
-    state_ = next_[state_ * 256 + c];
-    ++pos_;
-    if (uint32_t len = matchLen_[state_]) {
-      Span s{pos_ - len, pos_};
+    state = next[static_cast<uint32_t>(state) * k + classOf[c]];
+    ++pos;
+    if (uint32_t len = matchLen[state]) [[unlikely]] {
+      Span s{pos - len, pos};
       if (!spans_.empty() && s.begin <= spans_.back().end) {
         spans_.back().begin = std::min(spans_.back().begin, s.begin);
         spans_.back().end = std::max(spans_.back().end, s.end);
@@ -213,6 +229,8 @@ void Masker::feed(std::string_view data, std::string& out) {
       }
     }
   }
+  state_ = state;
+  pos_ = pos;
   // Bytes before the current partial match can never become part of a secret any more.
   emitUpTo(pos_ - depth_[state_], out);
 }
