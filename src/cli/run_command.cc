@@ -21,10 +21,14 @@ void addRunCommand(CLI::App& app, int* exitCode) {
   cmd->add_option("--branch", o->branch, "Branch name for only/except (default: current)");
   cmd->add_option("--secret", o->secretArgs,
                   "Secret for the jobs: NAME (value taken from boucle's environment) or "
-                  "NAME=VALUE; masked in every log")
+                  "NAME=VALUE; masked in every log; repeat for more")
+      ->expected(1)
+      ->allow_extra_args(false)  // one value per --secret: what follows may be a job name
       ->take_all();
   cmd->add_option("--secret-file", o->secretFileArgs,
                   "Secret read from a file: NAME=PATH (e.g. a PEM key); masked in every log")
+      ->expected(1)
+      ->allow_extra_args(false)  // one value per --secret: what follows may be a job name
       ->take_all();
   cmd->add_option("--data", o->data,
                   "Where runs, logs and artifacts are kept (default: $XDG_STATE_HOME/boucle or "

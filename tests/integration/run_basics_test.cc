@@ -155,7 +155,7 @@ TEST(RunBasics, SelectedJobsRunWithWhatTheyNeed) {
   repo.write(".boucle.yml", "jobs:\n  a: {run: 'true'}\n  b: {run: 'true', needs: [a]}\n"
                             "  c: {run: 'true'}\n");
   repo.commit("c");
-  Output o = repo.boucle({"run", "b", "--json"});
+  Output o = repo.boucle({"run", "--secret", "S=x", "b", "--json"});
   EXPECT_EQ(o.exitCode, 0) << o.all();
   auto run = nlohmann::json::parse(o.out);
   ASSERT_EQ(run["jobs"].size(), 2u);
