@@ -2,8 +2,8 @@
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <spawn.h>
-#include <unistd.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <string>
 
@@ -32,7 +32,9 @@ void spawnAndWait(benchmark::State& state, std::vector<std::string> args) {
 }
 
 // The floor for per-job overhead: what starting and reaping `true` costs on this machine.
-void BM_SpawnTrueFloor(benchmark::State& state) { spawnAndWait(state, {"/bin/true"}); }
+void BM_SpawnTrueFloor(benchmark::State& state) {
+  spawnAndWait(state, {"/bin/true"});
+}
 BENCHMARK(BM_SpawnTrueFloor)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_SpawnShellTrue(benchmark::State& state) {

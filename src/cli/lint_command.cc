@@ -1,5 +1,6 @@
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 #include "pipeline/parser.h"
@@ -7,8 +8,9 @@
 namespace boucle::cli {
 
 void addLintCommand(CLI::App& app, int* exitCode) {
-  auto* cmd = app.add_subcommand("lint", "Check a pipeline file; print every error as "
-                                         "FILE:LINE:COL and exit 1 if there is any");
+  auto* cmd = app.add_subcommand("lint",
+                                 "Check a pipeline file; print every error as "
+                                 "FILE:LINE:COL and exit 1 if there is any");
   auto file = std::make_shared<std::string>(".boucle.yml");
   cmd->add_option("file", *file, "The pipeline file")->capture_default_str();
   cmd->callback([file, exitCode] {

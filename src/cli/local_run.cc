@@ -79,8 +79,9 @@ Result<std::vector<std::pair<std::string, std::string>>> readSecrets(const Local
     out.emplace_back(arg.substr(0, eq), *content);
   }
   for (const auto& [name, value] : out) {
-    if (name.empty() || name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                               "0123456789_") != std::string::npos) {
+    if (name.empty() ||
+        name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                               "0123456789_") != std::string::npos) {
       return Status::Invalid("secret name '" + name + "' must be a variable name");
     }
   }
@@ -106,8 +107,8 @@ Status selectJobs(pipeline::Pipeline& p, const std::vector<std::string>& wanted)
 
 std::vector<std::string> baseEnvironment() {
   std::vector<std::string> env;
-  for (const char* name : {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ",
-                           "TERM", "TMPDIR"}) {
+  for (const char* name :
+       {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM", "TMPDIR"}) {
     if (const char* v = std::getenv(name)) env.push_back(std::string(name) + "=" + v);
   }
   return env;
@@ -135,8 +136,9 @@ int runLocal(const LocalRunOptions& o) {
   }
   bool workingTree = o.workingTree || !source->isGit;
   if (source->dirty && !workingTree) {
-    fmt::print(stderr, "note: uncommitted changes are not part of this run (use --dirty to "
-                       "include them)\n");
+    fmt::print(stderr,
+               "note: uncommitted changes are not part of this run (use --dirty to "
+               "include them)\n");
   }
   std::string project = source->root.filename().string();
   fs::path data = o.data.empty() ? defaultDataDir() : fs::absolute(o.data);
@@ -193,14 +195,15 @@ int runLocal(const LocalRunOptions& o) {
   config.runDir = runDir;
   config.sourceDir = src;
   config.blobRoot = data / "blobs";
-  config.parallelism = o.parallelism ? o.parallelism : std::max(1u, std::thread::hardware_concurrency());
+  config.parallelism =
+      o.parallelism ? o.parallelism : std::max(1u, std::thread::hardware_concurrency());
   config.killGrace = o.killGrace;
   config.secrets = *secrets;
   config.baseEnv = baseEnvironment();
   config.cancelFd = sig[0];
 
-  runner::RunMeta meta{project, runId, config.commit, config.branch, source->subject, "running",
-                       nowMs(), workingTree};
+  runner::RunMeta meta{project,         runId,     config.commit, config.branch,
+                       source->subject, "running", nowMs(),       workingTree};
   if (auto st = runner::writeRunRecord(runDir, meta, nullptr); !st.ok()) {
     fmt::print(stderr, "boucle run: {}\n", st.message());
     return abandon(kExitUsage);

@@ -7,8 +7,9 @@ namespace boucle::cli {
 
 void addRunCommand(CLI::App& app, int* exitCode) {
   auto* cmd = app.add_subcommand(
-      "run", "Run the pipeline of the git repository here, on this machine, exactly as the "
-             "server would: each job in a fresh checkout of the last commit");
+      "run",
+      "Run the pipeline of the git repository here, on this machine, exactly as the "
+      "server would: each job in a fresh checkout of the last commit");
   auto o = std::make_shared<LocalRunOptions>();
   auto grace = std::make_shared<std::string>("10s");
   cmd->add_option("jobs", o->jobs, "Run only these jobs (and the jobs they need)");
@@ -38,8 +39,9 @@ void addRunCommand(CLI::App& app, int* exitCode) {
       ->capture_default_str();
   cmd->add_flag("--keep-workspaces", o->keepWorkspaces,
                 "Keep each job's workspace after the run, for inspection");
-  cmd->add_flag("--json", o->json, "Print the run's result as JSON on stdout (live output on "
-                                   "stderr)");
+  cmd->add_flag("--json", o->json,
+                "Print the run's result as JSON on stdout (live output on "
+                "stderr)");
   cmd->add_flag("-q,--quiet", o->quiet, "Do not show the jobs' output, only progress");
   cmd->footer(
       "Exit codes: 0 all jobs passed, 1 a job failed, 2 bad pipeline file or usage, "

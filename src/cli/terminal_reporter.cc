@@ -15,24 +15,34 @@ const char* kJobColors[] = {"36", "35", "33", "34", "32", "96", "95", "93"};
 
 const char* stateColor(JobState s) {
   switch (s) {
-    case JobState::kPassed: return "32";
+    case JobState::kPassed:
+      return "32";
     case JobState::kFailed:
-    case JobState::kTimedOut: return "31";
+    case JobState::kTimedOut:
+      return "31";
     case JobState::kCancelled:
-    case JobState::kSkipped: return "33";
-    default: return "0";
+    case JobState::kSkipped:
+      return "33";
+    default:
+      return "0";
   }
 }
 
 // A symbol as well as a colour: state must be readable without colour.
 const char* stateMark(JobState s) {
   switch (s) {
-    case JobState::kPassed: return "ok  ";
-    case JobState::kFailed: return "FAIL";
-    case JobState::kTimedOut: return "TIME";
-    case JobState::kCancelled: return "CANC";
-    case JobState::kSkipped: return "skip";
-    default: return "    ";
+    case JobState::kPassed:
+      return "ok  ";
+    case JobState::kFailed:
+      return "FAIL";
+    case JobState::kTimedOut:
+      return "TIME";
+    case JobState::kCancelled:
+      return "CANC";
+    case JobState::kSkipped:
+      return "skip";
+    default:
+      return "    ";
   }
 }
 }  // namespace
@@ -76,8 +86,9 @@ void TerminalReporter::drawStatus() {
     passed += s == JobState::kPassed;
     failed += s == JobState::kFailed || s == JobState::kTimedOut;
   }
-  auto secs = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
-                                                               started_).count();
+  auto secs =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_)
+          .count();
   std::string line = fmt::format("[{:02}:{:02}] {} running, {} pending, {} passed, {} failed",
                                  secs / 60, secs % 60, running, pending, passed, failed);
   std::fputs(paint("7", line).c_str(), out_);
@@ -139,8 +150,8 @@ void TerminalReporter::jobFinished(const runner::JobResult& r) {
     it->second.clear();
   }
   states_[r.name] = r.state;
-  std::string what = fmt::format("{} {} in {}", r.name, runner::toString(r.state),
-                                 formatDuration(r.duration));
+  std::string what =
+      fmt::format("{} {} in {}", r.name, runner::toString(r.state), formatDuration(r.duration));
   if (!r.reason.empty() && r.state != JobState::kPassed) what += " (" + r.reason + ")";
   std::fputs(fmt::format("==> {}\n", paint(stateColor(r.state), what)).c_str(), out_);
   drawStatus();
@@ -182,11 +193,11 @@ void TerminalReporter::summary(const runner::RunResult& r, const std::string& ru
   std::string verdict = r.interrupted ? "run interrupted"
                         : r.passed()  ? "run passed"
                                       : fmt::format("run failed ({} job(s))", failed);
-  std::fputs(fmt::format("\n{} in {} — logs in {}/logs\n",
-                         paint(r.passed() ? "32;1" : "31;1", verdict), formatDuration(r.duration),
-                         runDir)
-                 .c_str(),
-             out_);
+  std::fputs(
+      fmt::format("\n{} in {} — logs in {}/logs\n", paint(r.passed() ? "32;1" : "31;1", verdict),
+                  formatDuration(r.duration), runDir)
+          .c_str(),
+      out_);
   std::fflush(out_);
 }
 

@@ -22,7 +22,9 @@ std::vector<std::string_view> splitPath(std::string_view p) {
   return out;
 }
 
-bool hasMagic(std::string_view seg) { return seg.find_first_of("*?[") != std::string_view::npos; }
+bool hasMagic(std::string_view seg) {
+  return seg.find_first_of("*?[") != std::string_view::npos;
+}
 
 bool matchSegments(const std::vector<std::string_view>& pat, size_t pi,
                    const std::vector<std::string_view>& path, size_t si) {

@@ -9,8 +9,17 @@
 
 namespace boucle {
 
-enum class Code { kOk, kInvalid, kNotFound, kConflict, kIo, kUnauthorized, kTimeout, kCancelled,
-                  kInternal };
+enum class Code {
+  kOk,
+  kInvalid,
+  kNotFound,
+  kConflict,
+  kIo,
+  kUnauthorized,
+  kTimeout,
+  kCancelled,
+  kInternal
+};
 
 std::string_view toString(Code code);
 

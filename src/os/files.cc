@@ -94,7 +94,8 @@ Status copyFile(const fs::path& from, const fs::path& to, mode_t mode) {
 Status copyTree(const fs::path& from, const fs::path& to) {
   struct stat st {};
   if (::lstat(from.c_str(), &st) != 0) return errnoStatus("stat " + from.string(), errno);
-  if (::mkdir(to.c_str(), st.st_mode & 07777) != 0) return errnoStatus("mkdir " + to.string(), errno);
+  if (::mkdir(to.c_str(), st.st_mode & 07777) != 0)
+    return errnoStatus("mkdir " + to.string(), errno);
   DIR* dir = ::opendir(from.c_str());
   if (!dir) return errnoStatus("opendir " + from.string(), errno);
   Status result;
@@ -112,7 +113,8 @@ Status copyTree(const fs::path& from, const fs::path& to) {
     } else if (S_ISLNK(s.st_mode)) {
       char target[4096];
       ssize_t n = ::readlink(src.c_str(), target, sizeof target - 1);
-      if (n < 0 || ::symlink(std::string(target, static_cast<size_t>(n)).c_str(), dst.c_str()) != 0) {
+      if (n < 0 ||
+          ::symlink(std::string(target, static_cast<size_t>(n)).c_str(), dst.c_str()) != 0) {
         result = errnoStatus("symlink " + dst.string(), errno);
       }
     } else if (S_ISREG(s.st_mode)) {

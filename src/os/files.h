@@ -11,7 +11,8 @@ namespace boucle::os {
 
 // Writes `content` to a temporary file beside `path`, fsyncs it, renames it over `path` and
 // fsyncs the directory: readers see the old file or the new one, never a torn one.
-Status writeFileAtomic(const std::filesystem::path& path, std::string_view content, int mode = 0644);
+Status writeFileAtomic(const std::filesystem::path& path, std::string_view content,
+                       int mode = 0644);
 
 Result<std::string> readFile(const std::filesystem::path& path);
 

@@ -20,11 +20,16 @@ std::string inQuotes(std::string_view s) {
 
 std::string typeName(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Scalar: return "the value " + inQuotes(n.Scalar());
-    case YAML::NodeType::Null: return "nothing";
-    default: return "an undefined value";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "the value " + inQuotes(n.Scalar());
+    case YAML::NodeType::Null:
+      return "nothing";
+    default:
+      return "an undefined value";
   }
 }
 
@@ -51,8 +56,8 @@ std::vector<Field> mapEntries(const YAML::Node& node, SourcePos pos, std::string
   std::vector<Field> out;
   if (!node.IsMap()) {
     if (!node.IsNull()) {
-      diags.error(posOf(node, pos), std::string(what) + ": expected a mapping, found " +
-                                        typeName(node));
+      diags.error(posOf(node, pos),
+                  std::string(what) + ": expected a mapping, found " + typeName(node));
     }
     return out;
   }

@@ -16,9 +16,7 @@ namespace boucle::pipeline::detail {
 
 class Diagnostics {
  public:
-  void error(SourcePos pos, std::string message) {
-    list_.push_back({pos, std::move(message)});
-  }
+  void error(SourcePos pos, std::string message) { list_.push_back({pos, std::move(message)}); }
   std::vector<Diagnostic>& list() { return list_; }
 
  private:

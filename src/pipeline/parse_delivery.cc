@@ -220,8 +220,8 @@ void parseDeploy(const Field& f, Pipeline& p, Diagnostics& d) {
   spec.pos = f.pos;
   if (auto v = r.get("driver")) {
     if (auto k = readKeyword(v, {"local", "ssh", "ansible", "command"}, d)) {
-      spec.driver = *k == "local" ? Driver::kLocal
-                    : *k == "ssh" ? Driver::kSsh
+      spec.driver = *k == "local"     ? Driver::kLocal
+                    : *k == "ssh"     ? Driver::kSsh
                     : *k == "ansible" ? Driver::kAnsible
                                       : Driver::kCommand;
     }

@@ -20,8 +20,9 @@ bool looksLikeUrl(std::string_view s) {
 
 void parseMonitors(const Field& f, Pipeline& p, Diagnostics& d) {
   if (!f.node.IsSequence()) {
-    d.error(f.pos, "monitor: expected a list of probes (- http: URL, - tcp: HOST:PORT, "
-                   "- prometheus: URL)");
+    d.error(f.pos,
+            "monitor: expected a list of probes (- http: URL, - tcp: HOST:PORT, "
+            "- prometheus: URL)");
     return;
   }
   for (const auto& item : f.node) {
@@ -102,9 +103,9 @@ void parseNotifications(const Field& f, Pipeline& p, Diagnostics& d) {
       d.error(ip, "notify: missing 'on' (the events to send, e.g. [broken, fixed])");
     }
     int channels = 0;
-    for (auto [key, ch] : {std::pair{"webhook", NotifyChannel::kWebhook},
-                           std::pair{"slack", NotifyChannel::kSlack},
-                           std::pair{"email", NotifyChannel::kEmail}}) {
+    for (auto [key, ch] :
+         {std::pair{"webhook", NotifyChannel::kWebhook}, std::pair{"slack", NotifyChannel::kSlack},
+          std::pair{"email", NotifyChannel::kEmail}}) {
       auto v = r.get(key);
       if (!v) continue;
       ++channels;

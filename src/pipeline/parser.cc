@@ -46,8 +46,9 @@ void parseJob(const Field& f, Job& job, Diagnostics& d) {
   job.name = f.key;
   job.pos = f.keyPos;
   if (!validJobName(f.key)) {
-    d.error(f.keyPos, "job '" + f.key +
-                          "': names may only use letters, digits, '-', '_' and '.' (they name files)");
+    d.error(f.keyPos,
+            "job '" + f.key +
+                "': names may only use letters, digits, '-', '_' and '.' (they name files)");
   }
   std::string what = "job '" + f.key + "'";
   MapReader r(f.node, f.pos, what,
@@ -92,8 +93,9 @@ void parseJob(const Field& f, Job& job, Diagnostics& d) {
   if (auto v = r.get("network")) {
     if (auto b = readBool(v, d)) job.network = *b;
     if (!job.network && job.isolation == Isolation::kProcess) {
-      d.error(v.pos, "network: false needs 'isolation: sandbox' (a plain process cannot be "
-                     "cut off from the network)");
+      d.error(v.pos,
+              "network: false needs 'isolation: sandbox' (a plain process cannot be "
+              "cut off from the network)");
     }
   }
   if (auto v = r.get("retry")) {

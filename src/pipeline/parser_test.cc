@@ -144,9 +144,9 @@ TEST(Parser, FindsCyclesInNeeds) {
   c: { run: x, needs: [b] }
   d: { run: x, needs: [d] }
 )");
-  EXPECT_THAT(messages(r), ::testing::ElementsAre(
-                               "f.yml:3:24: error: cycle in needs: a -> c -> b -> a",
-                               "f.yml:5:24: error: job 'd' needs itself"));
+  EXPECT_THAT(messages(r),
+              ::testing::ElementsAre("f.yml:3:24: error: cycle in needs: a -> c -> b -> a",
+                                     "f.yml:5:24: error: job 'd' needs itself"));
 }
 
 TEST(Parser, YamlSyntaxErrorHasPosition) {
@@ -208,8 +208,7 @@ notify:
 
 TEST(Parser, DuplicateKeysAreErrors) {
   auto r = parsePipeline("jobs:\n  a: { run: x }\n  a: { run: y }\n");
-  EXPECT_THAT(messages(r),
-              ::testing::ElementsAre("f.yml:3:3: error: jobs: duplicate key 'a'"));
+  EXPECT_THAT(messages(r), ::testing::ElementsAre("f.yml:3:3: error: jobs: duplicate key 'a'"));
 }
 
 TEST(Window, ParsesRangesListsAndOvernight) {

@@ -8,15 +8,17 @@
 namespace boucle::pipeline {
 
 const std::vector<std::string_view> kNotifyEvents = {
-    "broken",        "fixed",       "failed",          "succeeded", "deploy_started",
-    "deployed",      "deploy_failed", "rolled_back",   "approval_needed", "incident",
-    "resolved"};
+    "broken",        "fixed",       "failed",          "succeeded", "deploy_started", "deployed",
+    "deploy_failed", "rolled_back", "approval_needed", "incident",  "resolved"};
 
 std::string_view toString(Isolation v) {
   switch (v) {
-    case Isolation::kProcess: return "process";
-    case Isolation::kSandbox: return "sandbox";
-    case Isolation::kContainer: return "container";
+    case Isolation::kProcess:
+      return "process";
+    case Isolation::kSandbox:
+      return "sandbox";
+    case Isolation::kContainer:
+      return "container";
   }
   return "process";
 }
@@ -28,7 +30,9 @@ std::optional<Isolation> parseIsolation(std::string_view s) {
   return std::nullopt;
 }
 
-std::string_view toString(Shell v) { return v == Shell::kBash ? "bash" : "sh"; }
+std::string_view toString(Shell v) {
+  return v == Shell::kBash ? "bash" : "sh";
+}
 
 std::optional<Shell> parseShell(std::string_view s) {
   if (s == "sh") return Shell::kSh;
@@ -38,10 +42,14 @@ std::optional<Shell> parseShell(std::string_view s) {
 
 std::string_view toString(Driver v) {
   switch (v) {
-    case Driver::kLocal: return "local";
-    case Driver::kSsh: return "ssh";
-    case Driver::kAnsible: return "ansible";
-    case Driver::kCommand: return "command";
+    case Driver::kLocal:
+      return "local";
+    case Driver::kSsh:
+      return "ssh";
+    case Driver::kAnsible:
+      return "ansible";
+    case Driver::kCommand:
+      return "command";
   }
   return "local";
 }
@@ -70,8 +78,7 @@ const Job* Pipeline::findJob(std::string_view name) const {
 
 namespace {
 
-constexpr std::array<std::string_view, 7> kDays = {"Mon", "Tue", "Wed", "Thu",
-                                                   "Fri", "Sat", "Sun"};
+constexpr std::array<std::string_view, 7> kDays = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
 
 int dayIndex(std::string_view s) {
   for (size_t i = 0; i < kDays.size(); ++i) {

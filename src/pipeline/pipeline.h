@@ -32,15 +32,15 @@ struct Job {
   std::vector<std::string> commands;  // `run`: one string or a list, run in order, stop at first
   Shell shell = Shell::kSh;
   std::vector<std::string> needs;
-  std::vector<SourcePos> needsPos;  // parallel to `needs`, for error messages
+  std::vector<SourcePos> needsPos;                       // parallel to `needs`, for error messages
   std::vector<std::pair<std::string, std::string>> env;  // in file order
   Millis timeout = std::chrono::hours(1);
   std::vector<std::string> artifacts;  // workspace-relative globs
   std::vector<std::string> junit;      // workspace-relative globs
   Isolation isolation = Isolation::kProcess;
-  bool network = true;  // only enforceable with isolation: sandbox
-  int retry = 0;        // extra attempts after a failure (not after a timeout or cancel)
-  std::vector<std::string> only;    // branch globs; empty = every branch
+  bool network = true;            // only enforceable with isolation: sandbox
+  int retry = 0;                  // extra attempts after a failure (not after a timeout or cancel)
+  std::vector<std::string> only;  // branch globs; empty = every branch
   std::vector<std::string> except;  // branch globs
   bool checkout = true;             // false: start in an empty workspace (no source copy)
   bool allowFailure = false;        // a failure is reported but does not fail the run
@@ -55,9 +55,9 @@ enum class NotesStyle { kConventional, kCommits, kNone };
 struct ReleaseSpec {
   VersionScheme version = VersionScheme::kSemver;
   NotesStyle notes = NotesStyle::kConventional;
-  std::vector<std::string> branches;  // passing runs of these branches are released automatically
-  std::vector<std::string> tags;      // tag globs that are released automatically, e.g. "v*"
-  std::vector<std::string> artifacts; // "job:glob" filters; empty = all artifacts of the run
+  std::vector<std::string> branches;   // passing runs of these branches are released automatically
+  std::vector<std::string> tags;       // tag globs that are released automatically, e.g. "v*"
+  std::vector<std::string> artifacts;  // "job:glob" filters; empty = all artifacts of the run
   SourcePos pos;
 };
 

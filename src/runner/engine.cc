@@ -4,13 +4,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
-
-#include <filesystem>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -200,9 +199,7 @@ void Engine::finish(const std::string& name) {
   JobResult& r = results_[name];
   r.duration = std::chrono::duration_cast<Millis>(Clock::now() - a.started);
   int status = exit.ok() ? *exit : 0;
-  r.exitCode = !exit.ok()          ? -1
-               : WIFEXITED(status) ? WEXITSTATUS(status)
-                                   : 128 + WTERMSIG(status);
+  r.exitCode = !exit.ok() ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   if (exit.ok()) {
     idle_.push_back(std::move(a.supervisor));
   } else {
@@ -307,14 +304,16 @@ RunResult Engine::run() {
   auto t0 = Clock::now();
   launch_.config = &config_;
   std::error_code ec;
-  for (const char* dir : {"logs", "artifacts", "ws"}) fs::create_directories(config_.runDir / dir, ec);
+  for (const char* dir : {"logs", "artifacts", "ws"})
+    fs::create_directories(config_.runDir / dir, ec);
   bool checkout = false;
   for (const auto& j : pipeline_.jobs) checkout = checkout || j.checkout;
   if (checkout && !config_.sourceDir.empty()) {
     auto tree = SourceTree::scan(config_.sourceDir);
     if (!tree.ok()) {
       for (const auto& name : planner_.takeReady(pipeline_.jobs.size())) {
-        complete(results_[name], JobState::kFailed, "cannot read the checkout: " + tree.status().message());
+        complete(results_[name], JobState::kFailed,
+                 "cannot read the checkout: " + tree.status().message());
       }
     } else {
       source_ = std::move(tree).value();

@@ -1,7 +1,7 @@
 #pragma once
 // Doing: runs a pipeline's jobs as processes, in parallel up to a limit, on one thread (a
-// poll() loop over the jobs' output pipes, their supervisors' sockets and a cancel pipe). What runs next is
-// decided by the Planner; what happens is reported to a RunObserver.
+// poll() loop over the jobs' output pipes, their supervisors' sockets and a cancel pipe). What runs
+// next is decided by the Planner; what happens is reported to a RunObserver.
 
 #include <filesystem>
 #include <optional>
@@ -28,9 +28,9 @@ struct JobResult {
   JobState state = JobState::kPending;
   int exitCode = -1;
   int attempts = 0;
-  Millis duration{0};      // of the last attempt's process
-  Millis prepareTime{0};   // workspace copy + artifacts of needs, last attempt
-  std::string reason;      // why it failed or was skipped, for people
+  Millis duration{0};     // of the last attempt's process
+  Millis prepareTime{0};  // workspace copy + artifacts of needs, last attempt
+  std::string reason;     // why it failed or was skipped, for people
   std::filesystem::path log;
   std::vector<ArtifactEntry> artifacts;
   std::optional<TestReport> tests;
@@ -50,7 +50,7 @@ struct RunConfig {
   size_t parallelism = 1;
   Millis killGrace = std::chrono::seconds(10);
   std::vector<std::pair<std::string, std::string>> secrets;  // name, value
-  std::vector<std::string> baseEnv;  // "NAME=value" passed to every job
+  std::vector<std::string> baseEnv;                          // "NAME=value" passed to every job
   int cancelFd = -1;  // readable => cancel (first time: graceful; again: no grace)
 };
 

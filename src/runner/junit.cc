@@ -1,7 +1,6 @@
 #include "runner/junit.h"
 
 #include <pugixml.hpp>
-
 #include <regex>
 
 #include "os/files.h"

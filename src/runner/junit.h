@@ -14,10 +14,10 @@ namespace boucle::runner {
 struct TestFailure {
   std::string suite;
   std::string name;
-  std::string kind;     // "failure" or "error"
-  std::string message;  // first line-ish summary
-  std::string location; // "file:line" when the report says, else empty
-  std::string details;  // body text, truncated
+  std::string kind;      // "failure" or "error"
+  std::string message;   // first line-ish summary
+  std::string location;  // "file:line" when the report says, else empty
+  std::string details;   // body text, truncated
 };
 
 struct TestReport {

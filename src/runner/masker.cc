@@ -75,11 +75,21 @@ std::string jsonEscape(std::string_view s) {
   std::string out;
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           const char* hex = "0123456789abcdef";
@@ -144,7 +154,9 @@ std::vector<std::string> maskPatterns(const std::vector<std::string>& secrets) {
   return {out.begin(), out.end()};
 }
 
-Masker::Masker(const std::vector<std::string>& secrets) { build(maskPatterns(secrets)); }
+Masker::Masker(const std::vector<std::string>& secrets) {
+  build(maskPatterns(secrets));
+}
 
 void Masker::build(const std::vector<std::string>& patterns) {
   // Trie first (0 = root, -1 = no edge), then breadth-first failure links folded into a full

@@ -45,9 +45,9 @@ class Masker {
   size_t maxLen_ = 0;
 
   int32_t state_ = 0;
-  uint64_t pos_ = 0;         // bytes consumed so far
-  uint64_t pendingBase_ = 0; // stream offset of pending_[0]
-  std::string pending_;      // consumed but not yet released
+  uint64_t pos_ = 0;          // bytes consumed so far
+  uint64_t pendingBase_ = 0;  // stream offset of pending_[0]
+  std::string pending_;       // consumed but not yet released
   struct Span {
     uint64_t begin, end;
   };

@@ -5,7 +5,8 @@
 namespace boucle::runner {
 namespace {
 
-std::string maskAll(const std::vector<std::string>& secrets, const std::vector<std::string>& chunks) {
+std::string maskAll(const std::vector<std::string>& secrets,
+                    const std::vector<std::string>& chunks) {
   Masker m(secrets);
   std::string out;
   for (const auto& c : chunks) m.feed(c, out);
@@ -32,8 +33,9 @@ TEST(Masker, MasksSecretSplitAcrossWritesAtEverySplitPoint) {
   std::string text = "token: s3cr3t-value!\n";
   for (size_t i = 0; i <= text.size(); ++i) {
     for (size_t j = i; j <= text.size(); ++j) {
-      EXPECT_EQ(maskAll({"s3cr3t-value!"}, {text.substr(0, i), text.substr(i, j - i), text.substr(j)}),
-                "token: ***\n")
+      EXPECT_EQ(
+          maskAll({"s3cr3t-value!"}, {text.substr(0, i), text.substr(i, j - i), text.substr(j)}),
+          "token: ***\n")
           << i << "," << j;
     }
   }
@@ -53,8 +55,8 @@ TEST(Masker, MasksBase64AtEveryAlignment) {
   // Standalone, as `echo -n $SECRET | base64` prints it.
   EXPECT_EQ(maskOne(secret, "Y29ycmVjdCBob3JzZSBiYXR0ZXJ5IHN0YXBsZQ==\n"), "***\n");
   // Inside a longer blob (e.g. a base64 "user:password" header) at offsets 1 and 2.
-  std::string b1 = "YWNvcnJlY3QgaG9yc2UgYmF0dGVyeSBzdGFwbGU=";    // "a" + secret
-  std::string b2 = "YWJjb3JyZWN0IGhvcnNlIGJhdHRlcnkgc3RhcGxl";    // "ab" + secret
+  std::string b1 = "YWNvcnJlY3QgaG9yc2UgYmF0dGVyeSBzdGFwbGU=";  // "a" + secret
+  std::string b2 = "YWJjb3JyZWN0IGhvcnNlIGJhdHRlcnkgc3RhcGxl";  // "ab" + secret
   EXPECT_EQ(maskOne(secret, b1).find("cnJlY3QgaG9yc2UgYmF0dGVyeSBzdGFwbG"), std::string::npos);
   EXPECT_EQ(maskOne(secret, b2).find("IGhvcnNlIGJhdHRlcnkgc3RhcGxl"), std::string::npos);
   EXPECT_NE(maskOne(secret, b1).find("***"), std::string::npos);
@@ -75,8 +77,9 @@ TEST(Masker, MasksEachLineOfAMultiLineSecret) {
       "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n"
       "BKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n"
       "-----END PRIVATE KEY-----\n";
-  std::string out = maskOne(pem, "key line:   MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\r\nnext "
-                                 "BKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n");
+  std::string out = maskOne(pem,
+                            "key line:   MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\r\nnext "
+                            "BKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n");
   EXPECT_EQ(out, "key line:   ***\r\nnext ***\n");
   EXPECT_EQ(maskOne(pem, "-----BEGIN PRIVATE KEY-----\n"), "-----BEGIN PRIVATE KEY-----\n");
   // JSON credentials printed as one escaped line.

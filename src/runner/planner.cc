@@ -4,18 +4,27 @@ namespace boucle::runner {
 
 std::string_view toString(JobState s) {
   switch (s) {
-    case JobState::kPending: return "pending";
-    case JobState::kRunning: return "running";
-    case JobState::kPassed: return "passed";
-    case JobState::kFailed: return "failed";
-    case JobState::kTimedOut: return "timed_out";
-    case JobState::kCancelled: return "cancelled";
-    case JobState::kSkipped: return "skipped";
+    case JobState::kPending:
+      return "pending";
+    case JobState::kRunning:
+      return "running";
+    case JobState::kPassed:
+      return "passed";
+    case JobState::kFailed:
+      return "failed";
+    case JobState::kTimedOut:
+      return "timed_out";
+    case JobState::kCancelled:
+      return "cancelled";
+    case JobState::kSkipped:
+      return "skipped";
   }
   return "pending";
 }
 
-bool isFinished(JobState s) { return s != JobState::kPending && s != JobState::kRunning; }
+bool isFinished(JobState s) {
+  return s != JobState::kPending && s != JobState::kRunning;
+}
 
 Planner::Planner(const pipeline::Pipeline& p, std::string_view branch) {
   for (const auto& j : p.jobs) {
@@ -36,8 +45,8 @@ bool Planner::satisfied(const Entry& e) const {
   for (const auto& n : e.job->needs) {
     const Entry& dep = jobs_.at(n);
     bool ok = dep.state == JobState::kPassed ||
-              (dep.job->allowFailure && (dep.state == JobState::kFailed ||
-                                         dep.state == JobState::kTimedOut));
+              (dep.job->allowFailure &&
+               (dep.state == JobState::kFailed || dep.state == JobState::kTimedOut));
     if (!ok) return false;
   }
   return true;

@@ -28,8 +28,9 @@ TEST(Planner, RunsIndependentJobsUpToTheLimitInFileOrder) {
 }
 
 TEST(Planner, FailureSkipsEverythingDownstream) {
-  auto p = parse("jobs:\n  a: {run: x}\n  b: {run: x, needs: [a]}\n  c: {run: x, needs: [b]}\n"
-                 "  d: {run: x}\n");
+  auto p = parse(
+      "jobs:\n  a: {run: x}\n  b: {run: x, needs: [a]}\n  c: {run: x, needs: [b]}\n"
+      "  d: {run: x}\n");
   Planner pl(p, "main");
   EXPECT_EQ(pl.takeReady(9), (V{"a", "d"}));
   pl.finish("a", JobState::kFailed);
@@ -50,8 +51,9 @@ TEST(Planner, AllowedFailureDoesNotBlock) {
 }
 
 TEST(Planner, BranchRulesSkipJobsAndTheirDependents) {
-  auto p = parse("jobs:\n  a: {run: x}\n  deploy: {run: x, only: [main]}\n"
-                 "  announce: {run: x, needs: [deploy]}\n  nightly: {run: x, except: ['feat/*']}\n");
+  auto p = parse(
+      "jobs:\n  a: {run: x}\n  deploy: {run: x, only: [main]}\n"
+      "  announce: {run: x, needs: [deploy]}\n  nightly: {run: x, except: ['feat/*']}\n");
   Planner pl(p, "feat/login");
   EXPECT_EQ(pl.state("deploy"), JobState::kSkipped);
   EXPECT_EQ(pl.state("announce"), JobState::kSkipped);

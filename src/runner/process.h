@@ -37,8 +37,8 @@ Status makeOutputPipe(int fds[2]);
 namespace boucle::runner {
 
 struct CaptureResult {
-  int exitCode = -1;  // 128+N when killed by signal N
-  std::string output; // stdout and stderr together
+  int exitCode = -1;   // 128+N when killed by signal N
+  std::string output;  // stdout and stderr together
 };
 
 // Runs a short helper command (git, tar) to completion and returns its output. The helper

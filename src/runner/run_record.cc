@@ -26,20 +26,28 @@ namespace {
 json testsJson(const TestReport& t) {
   json failed = json::array();
   for (const auto& f : t.failed) {
-    failed.push_back({{"suite", f.suite}, {"name", f.name}, {"kind", f.kind},
-                      {"message", f.message}, {"location", f.location}});
+    failed.push_back({{"suite", f.suite},
+                      {"name", f.name},
+                      {"kind", f.kind},
+                      {"message", f.message},
+                      {"location", f.location}});
   }
-  return {{"tests", t.tests},       {"passed", t.passed()},  {"failures", t.failures},
-          {"errors", t.errors},     {"skipped", t.skipped},  {"seconds", t.seconds},
-          {"failed", failed},       {"warnings", t.warnings}};
+  return {{"tests", t.tests},   {"passed", t.passed()},  {"failures", t.failures},
+          {"errors", t.errors}, {"skipped", t.skipped},  {"seconds", t.seconds},
+          {"failed", failed},   {"warnings", t.warnings}};
 }
 
 }  // namespace
 
 std::string runToJson(const RunMeta& meta, const RunResult* result) {
-  json j = {{"project", meta.project}, {"run", meta.runId},       {"commit", meta.commit},
-            {"branch", meta.branch},   {"subject", meta.subject}, {"state", meta.state},
-            {"started_at_ms", meta.startedAtMs}, {"working_tree", meta.workingTree}};
+  json j = {{"project", meta.project},
+            {"run", meta.runId},
+            {"commit", meta.commit},
+            {"branch", meta.branch},
+            {"subject", meta.subject},
+            {"state", meta.state},
+            {"started_at_ms", meta.startedAtMs},
+            {"working_tree", meta.workingTree}};
   if (result) {
     j["duration_ms"] = result->duration.count();
     json jobs = json::array();

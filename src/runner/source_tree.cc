@@ -52,7 +52,8 @@ Status SourceTree::scanDir(int dirFd, const std::string& rel) {
       result = scanDir(sub, path);
       if (!result.ok()) break;
     } else if (S_ISREG(st.st_mode)) {
-      Entry f{Kind::kFile, st.st_mode & 07777, static_cast<uint64_t>(st.st_size), path, {}, {}, false};
+      Entry f{Kind::kFile, st.st_mode & 07777, static_cast<uint64_t>(st.st_size), path, {}, {},
+              false};
       if (f.size <= kCacheFileLimit && cachedBytes_ + f.size <= kCacheTotalLimit) {
         auto content = os::readFile(root_ / path);
         if (content.ok() && content->size() == f.size) {

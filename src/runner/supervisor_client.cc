@@ -49,7 +49,9 @@ Result<pid_t> SupervisorClient::run(Millis grace, const std::filesystem::path& c
                                     const std::vector<std::string>& argv,
                                     const std::vector<std::string>& env, int outputFd) {
   wire::Writer w('R');
-  w.u32(static_cast<uint32_t>(grace.count())).str(cwd.string()).u32(static_cast<uint32_t>(argv.size()));
+  w.u32(static_cast<uint32_t>(grace.count()))
+      .str(cwd.string())
+      .u32(static_cast<uint32_t>(argv.size()));
   for (const auto& a : argv) w.str(a);
   w.u32(static_cast<uint32_t>(env.size()));
   for (const auto& e : env) w.str(e);

@@ -177,7 +177,9 @@ pid_t startJob(const std::string& cwd, std::vector<std::string>& argv,
   return pid;
 }
 
-bool reply(const wire::Writer& w) { return wire::sendFrame(wire::kSupervisorFd, w.payload()); }
+bool reply(const wire::Writer& w) {
+  return wire::sendFrame(wire::kSupervisorFd, w.payload());
+}
 
 // Handles one 'R' request; returns false if the request was malformed.
 bool handleRun(const std::string& frame, int outFd, Job& job) {
@@ -253,8 +255,10 @@ int main() {
     if (!running && engineGone) return 0;
 
     int timeout = -1;
-    if (running && job.killed) timeout = 50;
-    else if (running && job.terminating) timeout = static_cast<int>(std::max(0LL, job.deadline - nowMs()));
+    if (running && job.killed)
+      timeout = 50;
+    else if (running && job.terminating)
+      timeout = static_cast<int>(std::max(0LL, job.deadline - nowMs()));
     pollfd fds[2] = {{sigfd, POLLIN, 0}, {wire::kSupervisorFd, POLLIN, 0}};
     int nfds = engineGone ? 1 : 2;
     if (poll(fds, nfds, timeout) < 0 && errno != EINTR) return 1;

@@ -10,13 +10,13 @@
 namespace boucle::runner {
 
 struct SourceInfo {
-  std::filesystem::path root;  // top of the git work tree (or the plain directory)
+  std::filesystem::path root;    // top of the git work tree (or the plain directory)
   std::filesystem::path gitDir;  // the repository's (common) git directory, absolute
   bool isGit = false;
-  std::string commit;          // full sha of HEAD
-  std::string branch;          // current branch, or "HEAD" when detached
-  std::string subject;         // first line of the commit message
-  bool dirty = false;          // uncommitted changes in the work tree
+  std::string commit;   // full sha of HEAD
+  std::string branch;   // current branch, or "HEAD" when detached
+  std::string subject;  // first line of the commit message
+  bool dirty = false;   // uncommitted changes in the work tree
 };
 
 Result<SourceInfo> inspectSource(const std::filesystem::path& dir);

@@ -109,8 +109,8 @@ std::string TempRepo::commit(const std::string& message) {
   git(dir_, {"add", "-A"});
   git(dir_, {"commit", "-q", "-m", message});
   fs::path out = root_ / "sha.txt";
-  pid_t pid = spawn({"/usr/bin/git", "-C", dir_.string(), "rev-parse", "HEAD"}, dir_, out,
-                    "/dev/null", {});
+  pid_t pid =
+      spawn({"/usr/bin/git", "-C", dir_.string(), "rev-parse", "HEAD"}, dir_, out, "/dev/null", {});
   waitExit(pid);
   std::string sha = readFile(out);
   while (!sha.empty() && sha.back() == '\n') sha.pop_back();
@@ -119,7 +119,8 @@ std::string TempRepo::commit(const std::string& message) {
 
 Output TempRepo::boucle(std::vector<std::string> args, const std::vector<std::string>& extraEnv) {
   args.insert(args.begin(), BOUCLE_BIN);
-  if (args.size() > 1 && args[1] == "run") args.insert(args.begin() + 2, {"--data", data_.string()});
+  if (args.size() > 1 && args[1] == "run")
+    args.insert(args.begin() + 2, {"--data", data_.string()});
   fs::path out = root_ / "stdout.txt", err = root_ / "stderr.txt";
   fs::remove(err);
   Output o;

@@ -46,8 +46,9 @@ jobs:
 
 TEST(RunBasics, FailingJobFailsTheRunAndSkipsDependents) {
   TempRepo repo;
-  repo.write(".boucle.yml", "jobs:\n  build: {run: 'echo broken; exit 3'}\n"
-                            "  test: {run: 'true', needs: [build]}\n  lint: {run: 'true'}\n");
+  repo.write(".boucle.yml",
+             "jobs:\n  build: {run: 'echo broken; exit 3'}\n"
+             "  test: {run: 'true', needs: [build]}\n  lint: {run: 'true'}\n");
   repo.commit("c");
   Output o = repo.boucle({"run"});
   EXPECT_EQ(o.exitCode, 1);
@@ -96,9 +97,10 @@ TEST(RunBasics, RunsTheCommitNotTheWorkingTreeUnlessDirty) {
 
 TEST(RunBasics, WorkspaceIsAWorkingGitCheckoutOfTheCommit) {
   TempRepo repo;
-  repo.write(".boucle.yml", "jobs:\n  git:\n    run:\n      - git rev-parse HEAD\n"
-                            "      - echo dirty=$(git status --porcelain | wc -l)\n"
-                            "      - git remote get-url origin\n");
+  repo.write(".boucle.yml",
+             "jobs:\n  git:\n    run:\n      - git rev-parse HEAD\n"
+             "      - echo dirty=$(git status --porcelain | wc -l)\n"
+             "      - git remote get-url origin\n");
   std::string sha = repo.commit("c");
   Output o = repo.boucle({"run"});
   EXPECT_EQ(o.exitCode, 0) << o.all();
@@ -140,11 +142,13 @@ TEST(RunBasics, RetriesAFailedJobInAFreshWorkspace) {
 TEST(RunBasics, IndependentJobsRunInParallel) {
   TempRepo repo;
   std::string s = repo.scratch().string();
-  repo.write(".boucle.yml", "jobs:\n"
-                            "  a: {timeout: 20s, run: 'touch " + s + "/a; while [ ! -e " + s +
-                                "/b ]; do sleep 0.02; done'}\n"
-                            "  b: {timeout: 20s, run: 'touch " + s + "/b; while [ ! -e " + s +
-                                "/a ]; do sleep 0.02; done'}\n");
+  repo.write(".boucle.yml",
+             "jobs:\n"
+             "  a: {timeout: 20s, run: 'touch " +
+                 s + "/a; while [ ! -e " + s +
+                 "/b ]; do sleep 0.02; done'}\n"
+                 "  b: {timeout: 20s, run: 'touch " +
+                 s + "/b; while [ ! -e " + s + "/a ]; do sleep 0.02; done'}\n");
   repo.commit("c");
   Output o = repo.boucle({"run", "-j", "2"});
   EXPECT_EQ(o.exitCode, 0) << o.all();
@@ -152,8 +156,9 @@ TEST(RunBasics, IndependentJobsRunInParallel) {
 
 TEST(RunBasics, SelectedJobsRunWithWhatTheyNeed) {
   TempRepo repo;
-  repo.write(".boucle.yml", "jobs:\n  a: {run: 'true'}\n  b: {run: 'true', needs: [a]}\n"
-                            "  c: {run: 'true'}\n");
+  repo.write(".boucle.yml",
+             "jobs:\n  a: {run: 'true'}\n  b: {run: 'true', needs: [a]}\n"
+             "  c: {run: 'true'}\n");
   repo.commit("c");
   Output o = repo.boucle({"run", "--secret", "S=x", "b", "--json"});
   EXPECT_EQ(o.exitCode, 0) << o.all();

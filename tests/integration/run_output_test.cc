@@ -17,8 +17,9 @@ namespace fs = std::filesystem;
 
 TEST(RunOutput, SecretsAreMaskedInEveryForm) {
   TempRepo repo;
-  std::string pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcw\n"
-                    "ggSjAgEAAoIBAQC7VJTUt9Us8cKjMzEfYyjiWA4R\n-----END PRIVATE KEY-----\n";
+  std::string pem =
+      "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcw\n"
+      "ggSjAgEAAoIBAQC7VJTUt9Us8cKjMzEfYyjiWA4R\n-----END PRIVATE KEY-----\n";
   std::ofstream(repo.scratch() / "key.pem") << pem;
   repo.write(".boucle.yml", R"YML(jobs:
   leak:

@@ -5,7 +5,6 @@
 #include <signal.h>
 
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "harness.h"
@@ -27,9 +26,15 @@ pid_t readPid(const fs::path& p) {
 std::string hangingJob(const std::string& scratch, const std::string& extra) {
   return "  hang:\n" + extra +
          "    run: |\n"
-         "      sleep 300 & echo $! > " + scratch + "/child.pid\n"
-         "      setsid sh -c 'echo $$ > " + scratch + "/daemon.pid; exec sleep 300' &\n"
-         "      touch " + scratch + "/started\n"
+         "      sleep 300 & echo $! > " +
+         scratch +
+         "/child.pid\n"
+         "      setsid sh -c 'echo $$ > " +
+         scratch +
+         "/daemon.pid; exec sleep 300' &\n"
+         "      touch " +
+         scratch +
+         "/started\n"
          "      wait\n";
 }
 
@@ -53,9 +58,13 @@ TEST(RunProcess, TimeoutKillsTheWholeTreeIncludingEscapedDaemons) {
 TEST(RunProcess, ProcessesLeftBehindByAPassingJobAreEnded) {
   TempRepo repo;
   std::string s = repo.scratch().string();
-  repo.write(".boucle.yml", "jobs:\n  leaky:\n    run: |\n"
-                            "      setsid sh -c 'echo $$ > " + s + "/daemon.pid; exec sleep 300' &\n"
-                            "      while [ ! -s " + s + "/daemon.pid ]; do sleep 0.01; done\n");
+  repo.write(".boucle.yml",
+             "jobs:\n  leaky:\n    run: |\n"
+             "      setsid sh -c 'echo $$ > " +
+                 s +
+                 "/daemon.pid; exec sleep 300' &\n"
+                 "      while [ ! -s " +
+                 s + "/daemon.pid ]; do sleep 0.01; done\n");
   repo.commit("c");
   Output o = repo.boucle({"run", "--kill-grace", "2s"});
   EXPECT_EQ(o.exitCode, 0) << o.all();
@@ -67,13 +76,12 @@ TEST(RunProcess, ProcessesLeftBehindByAPassingJobAreEnded) {
 TEST(RunProcess, InterruptCancelsRunningJobsAndExits130) {
   TempRepo repo;
   std::string s = repo.scratch().string();
-  repo.write(".boucle.yml", "jobs:\n" + hangingJob(s, "") +
-                                "  later:\n    needs: [hang]\n    run: 'true'\n");
+  repo.write(".boucle.yml",
+             "jobs:\n" + hangingJob(s, "") + "  later:\n    needs: [hang]\n    run: 'true'\n");
   repo.commit("c");
   fs::path log = repo.scratch() / "boucle.out";
   pid_t boucle = repo.startBoucle({"--kill-grace", "2s"}, log);
-  ASSERT_TRUE(waitFor([&] { return fs::exists(repo.scratch() / "started"); }))
-      << readFile(log);
+  ASSERT_TRUE(waitFor([&] { return fs::exists(repo.scratch() / "started"); })) << readFile(log);
   ::kill(boucle, SIGINT);
   EXPECT_EQ(waitExit(boucle), 130) << readFile(log);
   EXPECT_FALSE(processAlive(readPid(repo.scratch() / "child.pid")));
@@ -111,15 +119,21 @@ TEST(RunProcess, SandboxHidesTheHostAndKeepsTheWorkspaceWritable) {
   fs::path home = repo.scratch() / "home";
   fs::create_directories(home);
   std::ofstream(home / "secret.txt") << "private";
-  repo.write(".boucle.yml", "jobs:\n  box:\n    isolation: sandbox\n    network: false\n"
-                            "    artifacts: [result.txt]\n    run:\n"
-                            "      - cat " + home.string() + "/secret.txt || echo cannot-read-home\n"
-                            "      - ls /root || echo no-root-home\n"
-                            "      - touch /usr/x || echo usr-read-only\n"
-                            "      - test -e " + repo.scratch().string() + " || echo no-host-tmp\n"
-                            "      - echo interfaces=$(tail -n +3 /proc/net/dev | cut -d':' -f1 | tr -d \"[:space:]\")\n"
-                            "      - echo uid=$(id -u) home=$HOME\n"
-                            "      - echo ok > result.txt\n");
+  repo.write(".boucle.yml",
+             "jobs:\n  box:\n    isolation: sandbox\n    network: false\n"
+             "    artifacts: [result.txt]\n    run:\n"
+             "      - cat " +
+                 home.string() +
+                 "/secret.txt || echo cannot-read-home\n"
+                 "      - ls /root || echo no-root-home\n"
+                 "      - touch /usr/x || echo usr-read-only\n"
+                 "      - test -e " +
+                 repo.scratch().string() +
+                 " || echo no-host-tmp\n"
+                 "      - echo interfaces=$(tail -n +3 /proc/net/dev | cut -d':' -f1 | tr -d "
+                 "\"[:space:]\")\n"
+                 "      - echo uid=$(id -u) home=$HOME\n"
+                 "      - echo ok > result.txt\n");
   repo.commit("c");
   Output o = repo.boucle({"run"}, {"HOME=" + home.string()});
   EXPECT_EQ(o.exitCode, 0) << o.all();
