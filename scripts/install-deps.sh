@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates
   libyaml-cpp-dev libpugixml-dev libssl-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  bubblewrap
+  bubblewrap python3
 )
 
 missing=()

@@ -1,6 +1,7 @@
 #include "cli/terminal_reporter.h"
 
 #include <fmt/core.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -79,18 +80,25 @@ void TerminalReporter::clearStatus() {
 
 void TerminalReporter::drawStatus() {
   if (!tty_) return;
-  size_t pending = 0, running = 0, passed = 0, failed = 0;
+  clearStatus();  // there is only ever one status line: replace it
+  size_t pending = 0, passed = 0, failed = 0;
+  std::string running;
   for (const auto& [name, s] : states_) {
     pending += s == JobState::kPending;
-    running += s == JobState::kRunning;
     passed += s == JobState::kPassed;
     failed += s == JobState::kFailed || s == JobState::kTimedOut;
+    if (s == JobState::kRunning) running += (running.empty() ? "" : ", ") + name;
   }
   auto secs =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_)
           .count();
-  std::string line = fmt::format("[{:02}:{:02}] {} running, {} pending, {} passed, {} failed",
-                                 secs / 60, secs % 60, running, pending, passed, failed);
+  std::string line =
+      fmt::format("[{:02}:{:02}] {} pending, {} passed, {} failed, running: {}", secs / 60,
+                  secs % 60, pending, passed, failed, running.empty() ? "-" : running);
+  // Never wider than the terminal: a wrapped status line could not be erased in place.
+  winsize ws{};
+  size_t width = ::ioctl(::fileno(out_), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 8 ? ws.ws_col : 80;
+  if (line.size() > width - 1) line = line.substr(0, width - 4) + "...";
   std::fputs(paint("7", line).c_str(), out_);
   std::fflush(out_);
   statusShown_ = true;
