@@ -209,16 +209,16 @@ void Engine::finish(const std::string& name) {
 
   JobState state = JobState::kPassed;
   std::string reason;
-  if (!exit.ok()) {
-    state = JobState::kFailed;
-    reason = exit.status().message();
-    note(a, reason);
-  } else if (a.cancelled) {
+  if (a.cancelled) {
     state = JobState::kCancelled;
     reason = "cancelled";
   } else if (a.timedOut) {
     state = JobState::kTimedOut;
     reason = "timed out after " + formatDuration(a.job->timeout);
+  } else if (!exit.ok()) {
+    state = JobState::kFailed;
+    reason = exit.status().message();
+    note(a, reason);
   } else if (r.exitCode != 0) {
     state = JobState::kFailed;
     reason = "exit code " + std::to_string(r.exitCode);

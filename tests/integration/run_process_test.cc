@@ -92,6 +92,35 @@ TEST(RunProcess, InterruptCancelsRunningJobsAndExits130) {
   EXPECT_EQ(run["jobs"][1]["state"], "cancelled");
 }
 
+// boucle itself killed without a chance to clean up: the supervisor notices and ends the job;
+// what the job wrote until then is in the log.
+TEST(RunProcess, KillingBoucleWithSigkillStillEndsTheJobAndKeepsItsLog) {
+  TempRepo repo;
+  std::string s = repo.scratch().string();
+  repo.write(".boucle.yml",
+             "jobs:\n  hang:\n    run: |\n"
+             "      echo 'line before the crash'\n"
+             "      sleep 300 & echo $! > " +
+                 s +
+                 "/child.pid\n"
+                 "      touch " +
+                 s +
+                 "/started\n"
+                 "      wait\n");
+  repo.commit("c");
+  fs::path log = repo.scratch() / "boucle.out";
+  pid_t boucle = repo.startBoucle({"--kill-grace", "1s"}, log);
+  ASSERT_TRUE(waitFor([&] { return fs::exists(repo.scratch() / "started"); })) << readFile(log);
+  ::kill(boucle, SIGKILL);
+  EXPECT_EQ(waitExit(boucle), 128 + SIGKILL);
+  pid_t child = readPid(repo.scratch() / "child.pid");
+  ASSERT_GT(child, 0);
+  EXPECT_TRUE(waitFor([&] { return !processAlive(child); }, std::chrono::seconds(10)));
+  EXPECT_THAT(repo.readLog(1, "hang"), HasSubstr("line before the crash\n"));
+  auto run = nlohmann::json::parse(readFile(repo.runDir(1) / "run.json"));
+  EXPECT_EQ(run["state"], "running");  // the record shows the run never finished
+}
+
 TEST(RunProcess, JobsStartWithDefaultSignalsNoInheritedDescriptorsAndNoStdin) {
   TempRepo repo;
   repo.write(".boucle.yml", R"(jobs:
