@@ -62,6 +62,19 @@ Result<pid_t> spawnProcess(const SpawnSpec& spec) {
   return pid;
 }
 
+Result<std::string> findOnPath(std::string_view name) {
+  const char* path = std::getenv("PATH");
+  std::string_view p = path && *path ? path : "/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= p.size()) {
+    size_t colon = std::min(p.find(':', start), p.size());
+    std::string cand = std::string(p.substr(start, colon - start)) + "/" + std::string(name);
+    if (access(cand.c_str(), X_OK) == 0) return cand;
+    start = colon + 1;
+  }
+  return Status::NotFound(std::string(name) + " is not installed (not found on PATH)");
+}
+
 Result<std::filesystem::path> supervisorPath() {
   if (const char* env = std::getenv("BOUCLE_SUPERVISOR"); env && *env) return {env};
   std::error_code ec;
@@ -97,20 +110,10 @@ Result<CaptureResult> runAndCapture(const std::vector<std::string>& argv,
   if (pipe2(fds, O_CLOEXEC) != 0) return errnoStatus("pipe", errno);
   SpawnSpec spec;
   spec.argv = argv;
-  // posix_spawnp semantics for helpers: resolve the program on PATH ourselves.
   if (argv[0].find('/') == std::string::npos) {
-    const char* path = std::getenv("PATH");
-    std::string p = path ? path : "/usr/bin:/bin";
-    size_t start = 0;
-    while (start <= p.size()) {
-      size_t colon = std::min(p.find(':', start), p.size());
-      std::string cand = p.substr(start, colon - start) + "/" + argv[0];
-      if (access(cand.c_str(), X_OK) == 0) {
-        spec.argv[0] = cand;
-        break;
-      }
-      start = colon + 1;
-    }
+    auto found = findOnPath(argv[0]);
+    if (!found.ok()) return found.status();
+    spec.argv[0] = *found;
   }
   for (char** e = environ; *e; ++e) spec.env.emplace_back(*e);
   spec.cwd = cwd;

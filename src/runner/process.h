@@ -26,6 +26,9 @@ struct SpawnSpec {
 // pid.
 Result<pid_t> spawnProcess(const SpawnSpec& spec);
 
+// The first executable `name` on $PATH (or /usr/bin:/bin when PATH is unset).
+Result<std::string> findOnPath(std::string_view name);
+
 // The supervisor program installed beside the running boucle binary (or $BOUCLE_SUPERVISOR).
 Result<std::filesystem::path> supervisorPath();
 

@@ -2,20 +2,13 @@
 
 #include <unistd.h>
 
-#include <cstdlib>
+#include "runner/process.h"
 
 namespace boucle::runner {
 
 Result<std::string> findBubblewrap() {
-  const char* path = std::getenv("PATH");
-  std::string p = path ? path : "/usr/bin:/bin";
-  size_t start = 0;
-  while (start <= p.size()) {
-    size_t colon = std::min(p.find(':', start), p.size());
-    std::string cand = p.substr(start, colon - start) + "/bwrap";
-    if (::access(cand.c_str(), X_OK) == 0) return cand;
-    start = colon + 1;
-  }
+  auto found = findOnPath("bwrap");
+  if (found.ok()) return found;
   if (::access("/usr/bin/bwrap", X_OK) == 0) return std::string("/usr/bin/bwrap");
   return Status::NotFound("isolation: sandbox needs bubblewrap (apt-get install bubblewrap)");
 }
