@@ -1,0 +1,454 @@
+// The SQLite backend of the Store: the embedded default.
+#include <chrono>
+#include <mutex>
+
+#include "store/sqlite/database.h"
+#include "store/store.h"
+
+namespace boucle::store {
+
+namespace {
+
+using sqlite::Database;
+using sqlite::Statement;
+
+// Numbered migrations: index i brings the schema from version i to i+1. Never edit one that
+// has shipped; add a new one.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE projects (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  url TEXT NOT NULL,
+  branches TEXT NOT NULL,
+  webhook_secret TEXT NOT NULL,
+  poll_seconds INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE runs (
+  id INTEGER PRIMARY KEY,
+  project TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
+  number INTEGER NOT NULL,
+  ref TEXT NOT NULL,
+  branch TEXT NOT NULL,
+  commit_sha TEXT NOT NULL,
+  author TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  trigger TEXT NOT NULL,
+  state TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  queued_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  UNIQUE (project, number)
+);
+CREATE INDEX runs_by_state ON runs (state, id);
+CREATE INDEX runs_by_project ON runs (project, id);
+CREATE TABLE jobs (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  state TEXT NOT NULL,
+  exit_code INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  reason TEXT NOT NULL,
+  tests TEXT NOT NULL,
+  artifacts TEXT NOT NULL,
+  PRIMARY KEY (run_id, name)
+);
+CREATE TABLE tokens (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL
+);
+)sql",
+};
+
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string joinLines(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += s + "\n";
+  return out;
+}
+
+std::vector<std::string> splitLines(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < s.size()) {
+    size_t nl = std::min(s.find('\n', start), s.size());
+    out.push_back(s.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return out;
+}
+
+std::optional<int64_t> optInt(const Statement& s, int col) {
+  if (s.isNull(col)) return std::nullopt;
+  return s.integer(col);
+}
+
+constexpr const char* kRunColumns =
+    "id, project, number, ref, branch, commit_sha, author, subject, trigger, state, reason, "
+    "queued_at, started_at, finished_at";
+
+Run readRun(const Statement& s) {
+  Run r;
+  r.id = s.integer(0);
+  r.project = s.text(1);
+  r.number = s.integer(2);
+  r.ref = s.text(3);
+  r.branch = s.text(4);
+  r.commit = s.text(5);
+  r.author = s.text(6);
+  r.subject = s.text(7);
+  r.trigger = s.text(8);
+  r.state = parseRunState(s.text(9)).value_or(RunState::kInterrupted);
+  r.reason = s.text(10);
+  r.queuedAt = s.integer(11);
+  r.startedAt = optInt(s, 12);
+  r.finishedAt = optInt(s, 13);
+  return r;
+}
+
+Project readProject(const Statement& s) {
+  Project p;
+  p.id = s.integer(0);
+  p.name = s.text(1);
+  p.url = s.text(2);
+  p.branches = splitLines(s.text(3));
+  p.webhookSecret = s.text(4);
+  p.pollSeconds = static_cast<int>(s.integer(5));
+  p.createdAt = s.integer(6);
+  return p;
+}
+
+class SqliteStore : public Store {
+ public:
+  explicit SqliteStore(Database db) : db_(std::move(db)) {}
+
+  Status migrate();
+
+  Result<Project> addProject(const Project& p) override;
+  Result<std::vector<Project>> listProjects() override;
+  Result<Project> getProject(std::string_view name) override;
+  Status removeProject(std::string_view name) override;
+  Result<Run> createRun(const Run& r) override;
+  Result<Run> getRun(int64_t id) override;
+  Status updateRun(const Run& r) override;
+  Result<std::vector<Run>> listRuns(std::string_view project, int limit,
+                                    int64_t beforeId) override;
+  Result<std::optional<Run>> nextQueued() override;
+  Result<int> interruptUnfinished(std::string_view reason) override;
+  Status saveJob(const JobRecord& j) override;
+  Result<std::vector<JobRecord>> listJobs(int64_t runId) override;
+  Result<Token> addToken(std::string_view name, std::string_view role,
+                         std::string_view hash) override;
+  Result<std::optional<Token>> findToken(std::string_view hash) override;
+  Result<int> countTokens() override;
+  Result<std::string> integrityCheck() override;
+
+ private:
+  std::mutex mu_;  // guards db_: one connection shared by the HTTP and agent threads
+  Database db_;
+};
+
+Status SqliteStore::migrate() {
+  std::lock_guard lock(mu_);
+  auto q = db_.prepare("PRAGMA user_version");
+  if (!q.ok()) return q.status();
+  auto row = q->step();
+  if (!row.ok()) return row.status();
+  int64_t version = q->integer(0);
+  int64_t target = std::size(kMigrations);
+  if (version > target) {
+    return Status::Invalid("the database's schema (version " + std::to_string(version) +
+                           ") is newer than this boucle knows (" + std::to_string(target) +
+                           "): upgrade boucle");
+  }
+  for (int64_t v = version; v < target; ++v) {
+    Status st = db_.transaction([&] {
+      if (auto s = db_.exec(kMigrations[v]); !s.ok()) return s;
+      return db_.exec("PRAGMA user_version = " + std::to_string(v + 1));
+    });
+    if (!st.ok()) return Status::Internal("migration " + std::to_string(v + 1) + ": " + st.message());
+  }
+  return Status::Ok();
+}
+
+Result<Project> SqliteStore::addProject(const Project& p) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(
+      "INSERT INTO projects (name, url, branches, webhook_secret, poll_seconds, created_at) "
+      "VALUES (?, ?, ?, ?, ?, ?)");
+  if (!s.ok()) return s.status();
+  Project out = p;
+  out.createdAt = nowMs();
+  s->bind(1, p.name).bind(2, p.url).bind(3, joinLines(p.branches)).bind(4, p.webhookSecret);
+  s->bind(5, static_cast<int64_t>(p.pollSeconds)).bind(6, out.createdAt);
+  if (auto st = s->run(); !st.ok()) {
+    if (st.code() == Code::kConflict) return Status::Conflict("project " + p.name + " exists");
+    return st;
+  }
+  out.id = db_.lastInsertId();
+  return out;
+}
+
+Result<std::vector<Project>> SqliteStore::listProjects() {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(
+      "SELECT id, name, url, branches, webhook_secret, poll_seconds, created_at FROM projects "
+      "ORDER BY name");
+  if (!s.ok()) return s.status();
+  std::vector<Project> out;
+  for (;;) {
+    auto row = s->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out.push_back(readProject(*s));
+  }
+  return out;
+}
+
+Result<Project> SqliteStore::getProject(std::string_view name) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(
+      "SELECT id, name, url, branches, webhook_secret, poll_seconds, created_at FROM projects "
+      "WHERE name = ?");
+  if (!s.ok()) return s.status();
+  s->bind(1, name);
+  auto row = s->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::NotFound("no project named " + std::string(name));
+  return readProject(*s);
+}
+
+Status SqliteStore::removeProject(std::string_view name) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare("DELETE FROM projects WHERE name = ?");
+  if (!s.ok()) return s.status();
+  s->bind(1, name);
+  if (auto st = s->run(); !st.ok()) return st;
+  if (db_.changes() == 0) return Status::NotFound("no project named " + std::string(name));
+  return Status::Ok();
+}
+
+Result<Run> SqliteStore::createRun(const Run& r) {
+  std::lock_guard lock(mu_);
+  Run out = r;
+  out.queuedAt = nowMs();
+  out.state = RunState::kQueued;
+  Status st = db_.transaction([&]() -> Status {
+    auto n = db_.prepare("SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE project = ?");
+    if (!n.ok()) return n.status();
+    n->bind(1, r.project);
+    auto row = n->step();
+    if (!row.ok()) return row.status();
+    out.number = n->integer(0);
+    auto s = db_.prepare(
+        "INSERT INTO runs (project, number, ref, branch, commit_sha, author, subject, trigger, "
+        "state, reason, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!s.ok()) return s.status();
+    s->bind(1, out.project).bind(2, out.number).bind(3, out.ref).bind(4, out.branch);
+    s->bind(5, out.commit).bind(6, out.author).bind(7, out.subject).bind(8, out.trigger);
+    s->bind(9, toString(out.state)).bind(10, out.reason).bind(11, out.queuedAt);
+    if (auto e = s->run(); !e.ok()) return e;
+    out.id = db_.lastInsertId();
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<Run> SqliteStore::getRun(int64_t id) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = ?");
+  if (!s.ok()) return s.status();
+  s->bind(1, id);
+  auto row = s->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::NotFound("no run " + std::to_string(id));
+  return readRun(*s);
+}
+
+Status SqliteStore::updateRun(const Run& r) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(
+      "UPDATE runs SET branch = ?, commit_sha = ?, author = ?, subject = ?, state = ?, "
+      "reason = ?, started_at = ?, finished_at = ? WHERE id = ?");
+  if (!s.ok()) return s.status();
+  s->bind(1, r.branch).bind(2, r.commit).bind(3, r.author).bind(4, r.subject);
+  s->bind(5, toString(r.state)).bind(6, r.reason).bind(7, r.startedAt).bind(8, r.finishedAt);
+  s->bind(9, r.id);
+  if (auto st = s->run(); !st.ok()) return st;
+  if (db_.changes() == 0) return Status::NotFound("no run " + std::to_string(r.id));
+  return Status::Ok();
+}
+
+Result<std::vector<Run>> SqliteStore::listRuns(std::string_view project, int limit,
+                                               int64_t beforeId) {
+  std::lock_guard lock(mu_);
+  std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs WHERE (? = '' OR project = ?)" +
+                    " AND (? = 0 OR id < ?) ORDER BY id DESC LIMIT ?";
+  auto s = db_.prepare(sql);
+  if (!s.ok()) return s.status();
+  s->bind(1, project).bind(2, project).bind(3, beforeId).bind(4, beforeId);
+  s->bind(5, static_cast<int64_t>(limit));
+  std::vector<Run> out;
+  for (;;) {
+    auto row = s->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out.push_back(readRun(*s));
+  }
+  return out;
+}
+
+Result<std::optional<Run>> SqliteStore::nextQueued() {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(std::string("SELECT ") + kRunColumns +
+                       " FROM runs WHERE state = 'queued' ORDER BY id LIMIT 1");
+  if (!s.ok()) return s.status();
+  auto row = s->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<Run>();
+  return std::optional<Run>(readRun(*s));
+}
+
+Result<int> SqliteStore::interruptUnfinished(std::string_view reason) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(
+      "UPDATE runs SET state = 'interrupted', reason = ?, finished_at = ? "
+      "WHERE state IN ('queued', 'running')");
+  if (!s.ok()) return s.status();
+  s->bind(1, reason).bind(2, nowMs());
+  if (auto st = s->run(); !st.ok()) return st;
+  return db_.changes();
+}
+
+Status SqliteStore::saveJob(const JobRecord& j) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(
+      "INSERT OR REPLACE INTO jobs (run_id, name, state, exit_code, attempts, started_at, "
+      "finished_at, reason, tests, artifacts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!s.ok()) return s.status();
+  s->bind(1, j.runId).bind(2, j.name).bind(3, j.state).bind(4, static_cast<int64_t>(j.exitCode));
+  s->bind(5, static_cast<int64_t>(j.attempts)).bind(6, j.startedAt).bind(7, j.finishedAt);
+  s->bind(8, j.reason).bind(9, j.testsJson).bind(10, j.artifactsJson);
+  return s->run();
+}
+
+Result<std::vector<JobRecord>> SqliteStore::listJobs(int64_t runId) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(
+      "SELECT run_id, name, state, exit_code, attempts, started_at, finished_at, reason, tests, "
+      "artifacts FROM jobs WHERE run_id = ? ORDER BY rowid");
+  if (!s.ok()) return s.status();
+  s->bind(1, runId);
+  std::vector<JobRecord> out;
+  for (;;) {
+    auto row = s->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    JobRecord j;
+    j.runId = s->integer(0);
+    j.name = s->text(1);
+    j.state = s->text(2);
+    j.exitCode = static_cast<int>(s->integer(3));
+    j.attempts = static_cast<int>(s->integer(4));
+    j.startedAt = optInt(*s, 5);
+    j.finishedAt = optInt(*s, 6);
+    j.reason = s->text(7);
+    j.testsJson = s->text(8);
+    j.artifactsJson = s->text(9);
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+Result<Token> SqliteStore::addToken(std::string_view name, std::string_view role,
+                                    std::string_view hash) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare("INSERT INTO tokens (name, role, hash, created_at) VALUES (?, ?, ?, ?)");
+  if (!s.ok()) return s.status();
+  Token t{0, std::string(name), std::string(role), nowMs()};
+  s->bind(1, name).bind(2, role).bind(3, hash).bind(4, t.createdAt);
+  if (auto st = s->run(); !st.ok()) return st;
+  t.id = db_.lastInsertId();
+  return t;
+}
+
+Result<std::optional<Token>> SqliteStore::findToken(std::string_view hash) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare("SELECT id, name, role, created_at FROM tokens WHERE hash = ?");
+  if (!s.ok()) return s.status();
+  s->bind(1, hash);
+  auto row = s->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<Token>();
+  return std::optional<Token>(Token{s->integer(0), s->text(1), s->text(2), s->integer(3)});
+}
+
+Result<int> SqliteStore::countTokens() {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare("SELECT COUNT(*) FROM tokens");
+  if (!s.ok()) return s.status();
+  auto row = s->step();
+  if (!row.ok()) return row.status();
+  return static_cast<int>(s->integer(0));
+}
+
+Result<std::string> SqliteStore::integrityCheck() {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare("PRAGMA integrity_check");
+  if (!s.ok()) return s.status();
+  std::string out;
+  for (;;) {
+    auto row = s->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out += (out.empty() ? "" : "\n") + s->text(0);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string_view toString(RunState s) {
+  switch (s) {
+    case RunState::kQueued: return "queued";
+    case RunState::kRunning: return "running";
+    case RunState::kPassed: return "passed";
+    case RunState::kFailed: return "failed";
+    case RunState::kCancelled: return "cancelled";
+    case RunState::kInterrupted: return "interrupted";
+  }
+  return "queued";
+}
+
+std::optional<RunState> parseRunState(std::string_view s) {
+  for (auto st : {RunState::kQueued, RunState::kRunning, RunState::kPassed, RunState::kFailed,
+                  RunState::kCancelled, RunState::kInterrupted}) {
+    if (toString(st) == s) return st;
+  }
+  return std::nullopt;
+}
+
+bool isFinished(RunState s) { return s != RunState::kQueued && s != RunState::kRunning; }
+
+Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path) {
+  auto db = Database::open(path);
+  if (!db.ok()) return db.status();
+  auto store = std::make_unique<SqliteStore>(std::move(db).value());
+  if (auto st = store->migrate(); !st.ok()) return st;
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace boucle::store

@@ -1,0 +1,105 @@
+#pragma once
+// The one storage interface of boucle. Everything the server records goes through it; each
+// backend lives in its own folder (store/sqlite/ now, store/postgres/ later) and one test suite
+// runs against every backend.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace boucle::store {
+
+// Run and job states, stored by name.
+enum class RunState { kQueued, kRunning, kPassed, kFailed, kCancelled, kInterrupted };
+std::string_view toString(RunState s);
+std::optional<RunState> parseRunState(std::string_view s);
+bool isFinished(RunState s);
+
+struct Project {
+  int64_t id = 0;
+  std::string name;
+  std::string url;
+  std::vector<std::string> branches;  // globs of the branches that are built
+  std::string webhookSecret;          // never printed in logs; shown to admins on request
+  int pollSeconds = 60;               // 0: no polling
+  int64_t createdAt = 0;              // ms since the epoch
+};
+
+struct Run {
+  int64_t id = 0;  // global, also the run's directory name
+  std::string project;
+  int64_t number = 0;  // per project, counts up
+  std::string ref;     // what was asked for (branch, tag or sha)
+  std::string branch;
+  std::string commit;
+  std::string author;
+  std::string subject;
+  std::string trigger;  // "manual", "push", "poll", "schedule"
+  RunState state = RunState::kQueued;
+  std::string reason;
+  int64_t queuedAt = 0;
+  std::optional<int64_t> startedAt, finishedAt;
+};
+
+struct JobRecord {
+  int64_t runId = 0;
+  std::string name;
+  std::string state;  // runner::JobState name
+  int exitCode = -1;
+  int attempts = 0;
+  std::optional<int64_t> startedAt, finishedAt;
+  std::string reason;
+  std::string testsJson;      // test report summary, "" when none
+  std::string artifactsJson;  // manifest, "" when none
+};
+
+struct Token {
+  int64_t id = 0;
+  std::string name;
+  std::string role;  // "admin" for now; roles come with auth/
+  int64_t createdAt = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual Result<Project> addProject(const Project& p) = 0;  // Conflict if the name exists
+  virtual Result<std::vector<Project>> listProjects() = 0;
+  virtual Result<Project> getProject(std::string_view name) = 0;  // NotFound
+  virtual Status removeProject(std::string_view name) = 0;        // NotFound
+
+  // A new run in state queued; its number is the project's next.
+  virtual Result<Run> createRun(const Run& r) = 0;
+  virtual Result<Run> getRun(int64_t id) = 0;
+  virtual Status updateRun(const Run& r) = 0;
+  // Newest first; `project` empty = all projects; `beforeId` > 0 pages back.
+  virtual Result<std::vector<Run>> listRuns(std::string_view project, int limit,
+                                            int64_t beforeId = 0) = 0;
+  // The oldest queued run, if any.
+  virtual Result<std::optional<Run>> nextQueued() = 0;
+  // Marks every queued-or-running run as interrupted (after a crash); returns how many.
+  virtual Result<int> interruptUnfinished(std::string_view reason) = 0;
+
+  virtual Status saveJob(const JobRecord& j) = 0;  // insert or replace by (run, name)
+  virtual Result<std::vector<JobRecord>> listJobs(int64_t runId) = 0;
+
+  virtual Result<Token> addToken(std::string_view name, std::string_view role,
+                                 std::string_view hash) = 0;
+  virtual Result<std::optional<Token>> findToken(std::string_view hash) = 0;
+  virtual Result<int> countTokens() = 0;
+
+  // "ok", or what the database's own check found.
+  virtual Result<std::string> integrityCheck() = 0;
+};
+
+// Opens the SQLite store at `path`, applying pending schema migrations (each in a
+// transaction).
+Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path);
+
+}  // namespace boucle::store

@@ -1,0 +1,169 @@
+// One suite for every Store backend (SQLite today; PostgreSQL joins through the parameter).
+#include "store/store.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <functional>
+
+namespace boucle::store {
+namespace {
+namespace fs = std::filesystem;
+
+struct Backend {
+  std::string name;
+  std::function<Result<std::unique_ptr<Store>>(const fs::path& dir)> open;
+};
+
+class StoreTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    char t[] = "/tmp/boucle-store-XXXXXX";
+    dir_ = mkdtemp(t);
+    reopen();
+  }
+  void TearDown() override {
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+  void reopen() {
+    store_.reset();
+    auto s = GetParam().open(dir_);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    store_ = std::move(s).value();
+  }
+  Project project(const std::string& name) {
+    Project p;
+    p.name = name;
+    p.url = "/srv/git/" + name;
+    p.branches = {"main", "release/*"};
+    p.webhookSecret = "s3cret";
+    return p;
+  }
+  fs::path dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_P(StoreTest, ProjectsAreAddedListedAndRemoved) {
+  ASSERT_TRUE(store_->addProject(project("web")).ok());
+  ASSERT_TRUE(store_->addProject(project("api")).ok());
+  auto dup = store_->addProject(project("web"));
+  EXPECT_EQ(dup.status().code(), Code::kConflict);
+  auto list = store_->listProjects();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].name, "api");
+  EXPECT_EQ((*list)[1].branches, (std::vector<std::string>{"main", "release/*"}));
+  EXPECT_TRUE(store_->removeProject("api").ok());
+  EXPECT_EQ(store_->removeProject("api").code(), Code::kNotFound);
+  EXPECT_EQ(store_->getProject("api").status().code(), Code::kNotFound);
+}
+
+TEST_P(StoreTest, RunsAreNumberedPerProjectAndQueuedInOrder) {
+  ASSERT_TRUE(store_->addProject(project("web")).ok());
+  ASSERT_TRUE(store_->addProject(project("api")).ok());
+  store::Run r;
+  r.project = "web";
+  r.ref = "main";
+  r.trigger = "manual";
+  auto a = store_->createRun(r);
+  auto b = store_->createRun(r);
+  r.project = "api";
+  auto c = store_->createRun(r);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  EXPECT_EQ(a->number, 1);
+  EXPECT_EQ(b->number, 2);
+  EXPECT_EQ(c->number, 1);
+  auto next = store_->nextQueued();
+  ASSERT_TRUE(next.ok() && next->has_value());
+  EXPECT_EQ((*next)->id, a->id);
+  store::Run started = *a;
+  started.state = RunState::kRunning;
+  started.startedAt = 42;
+  started.commit = "abc";
+  ASSERT_TRUE(store_->updateRun(started).ok());
+  EXPECT_EQ((*store_->nextQueued())->id, b->id);
+  auto got = store_->getRun(a->id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->state, RunState::kRunning);
+  EXPECT_EQ(got->startedAt, 42);
+  EXPECT_EQ(got->commit, "abc");
+  auto web = store_->listRuns("web", 10);
+  ASSERT_TRUE(web.ok());
+  ASSERT_EQ(web->size(), 2u);
+  EXPECT_EQ((*web)[0].id, b->id);  // newest first
+  auto page = store_->listRuns("", 10, b->id);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 1u);
+  EXPECT_EQ((*page)[0].id, a->id);
+}
+
+TEST_P(StoreTest, UnfinishedRunsAreInterruptedAfterARestart) {
+  ASSERT_TRUE(store_->addProject(project("web")).ok());
+  store::Run r;
+  r.project = "web";
+  auto a = store_->createRun(r);
+  auto b = store_->createRun(r);
+  ASSERT_TRUE(a.ok() && b.ok());
+  store::Run done = *b;
+  done.state = RunState::kPassed;
+  ASSERT_TRUE(store_->updateRun(done).ok());
+  reopen();  // as after kill -9: the record is still there
+  auto n = store_->interruptUnfinished("the server stopped while it ran");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 1);
+  EXPECT_EQ(store_->getRun(a->id)->state, RunState::kInterrupted);
+  EXPECT_EQ(store_->getRun(a->id)->reason, "the server stopped while it ran");
+  EXPECT_EQ(store_->getRun(b->id)->state, RunState::kPassed);
+  EXPECT_EQ(*store_->integrityCheck(), "ok");
+}
+
+TEST_P(StoreTest, JobsAreSavedAndReplaced) {
+  ASSERT_TRUE(store_->addProject(project("web")).ok());
+  store::Run r;
+  r.project = "web";
+  auto run = store_->createRun(r);
+  ASSERT_TRUE(run.ok());
+  JobRecord j{run->id, "build", "running", -1, 1, 10, std::nullopt, "", "", ""};
+  ASSERT_TRUE(store_->saveJob(j).ok());
+  j.state = "passed";
+  j.exitCode = 0;
+  j.finishedAt = 20;
+  ASSERT_TRUE(store_->saveJob(j).ok());
+  ASSERT_TRUE(store_->saveJob({run->id, "test", "pending", -1, 0, {}, {}, "", "", ""}).ok());
+  auto jobs = store_->listJobs(run->id);
+  ASSERT_TRUE(jobs.ok());
+  ASSERT_EQ(jobs->size(), 2u);
+  EXPECT_EQ((*jobs)[0].state, "passed");
+  EXPECT_EQ((*jobs)[0].finishedAt, 20);
+  EXPECT_FALSE((*jobs)[1].startedAt.has_value());
+}
+
+TEST_P(StoreTest, TokensAreFoundByHashOnly) {
+  EXPECT_EQ(*store_->countTokens(), 0);
+  ASSERT_TRUE(store_->addToken("initial admin", "admin", "hash-1").ok());
+  auto t = store_->findToken("hash-1");
+  ASSERT_TRUE(t.ok() && t->has_value());
+  EXPECT_EQ((*t)->role, "admin");
+  EXPECT_FALSE(store_->findToken("hash-2")->has_value());
+  EXPECT_EQ(*store_->countTokens(), 1);
+}
+
+TEST_P(StoreTest, ReopeningKeepsDataAndSchema) {
+  ASSERT_TRUE(store_->addProject(project("web")).ok());
+  reopen();
+  reopen();
+  EXPECT_TRUE(store_->getProject("web").ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Backends, StoreTest,
+    ::testing::Values(Backend{"sqlite",
+                              [](const fs::path& dir) {
+                                return openSqliteStore((dir / "boucle.db").string());
+                              }}),
+    [](const auto& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace boucle::store
