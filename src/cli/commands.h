@@ -17,5 +17,7 @@ inline constexpr int kExitInterrupted = 130;
 // Each returns a callable run after parsing; `*exitCode` receives the result.
 void addLintCommand(CLI::App& app, int* exitCode);
 void addRunCommand(CLI::App& app, int* exitCode);
+void addServerCommand(CLI::App& app, int* exitCode);
+void addClientCommands(CLI::App& app, int* exitCode);
 
 }  // namespace boucle::cli

@@ -10,6 +10,8 @@ int main(int argc, char** argv) {
   int exitCode = 0;
   boucle::cli::addRunCommand(app, &exitCode);
   boucle::cli::addLintCommand(app, &exitCode);
+  boucle::cli::addServerCommand(app, &exitCode);
+  boucle::cli::addClientCommands(app, &exitCode);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -157,13 +157,13 @@ TEST_P(StoreTest, ReopeningKeepsDataAndSchema) {
   EXPECT_TRUE(store_->getProject("web").ok());
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Backends, StoreTest,
-    ::testing::Values(Backend{"sqlite",
-                              [](const fs::path& dir) {
-                                return openSqliteStore((dir / "boucle.db").string());
-                              }}),
-    [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
+                         ::testing::Values(Backend{"sqlite",
+                                                   [](const fs::path& dir) {
+                                                     return openSqliteStore(
+                                                         (dir / "boucle.db").string());
+                                                   }}),
+                         [](const auto& info) { return info.param.name; });
 
 }  // namespace
 }  // namespace boucle::store

@@ -5,15 +5,20 @@ namespace boucle::store::sqlite {
 namespace {
 Status statusFor(int rc, std::string msg) {
   switch (rc & 0xff) {
-    case SQLITE_CONSTRAINT: return Status::Conflict(std::move(msg));
+    case SQLITE_CONSTRAINT:
+      return Status::Conflict(std::move(msg));
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return Status::Timeout(std::move(msg));
-    case SQLITE_NOTFOUND: return Status::NotFound(std::move(msg));
+    case SQLITE_LOCKED:
+      return Status::Timeout(std::move(msg));
+    case SQLITE_NOTFOUND:
+      return Status::NotFound(std::move(msg));
     case SQLITE_CORRUPT:
     case SQLITE_IOERR:
     case SQLITE_FULL:
-    case SQLITE_CANTOPEN: return Status::Io(std::move(msg));
-    default: return Status::Internal(std::move(msg));
+    case SQLITE_CANTOPEN:
+      return Status::Io(std::move(msg));
+    default:
+      return Status::Internal(std::move(msg));
   }
 }
 }  // namespace
@@ -29,8 +34,8 @@ Statement& Statement::bind(int index, int64_t v) {
 }
 
 Statement& Statement::bind(int index, std::string_view v) {
-  int rc = sqlite3_bind_text(stmt_.get(), index, v.data(), static_cast<int>(v.size()),
-                             SQLITE_TRANSIENT);
+  int rc =
+      sqlite3_bind_text(stmt_.get(), index, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
   if (rc != SQLITE_OK && bindError_ == SQLITE_OK) bindError_ = rc;
   return *this;
 }
@@ -64,7 +69,9 @@ Status Statement::run() {
   return Status::Ok();
 }
 
-int64_t Statement::integer(int column) const { return sqlite3_column_int64(stmt_.get(), column); }
+int64_t Statement::integer(int column) const {
+  return sqlite3_column_int64(stmt_.get(), column);
+}
 
 std::string Statement::text(int column) const {
   const unsigned char* p = sqlite3_column_text(stmt_.get(), column);
@@ -78,8 +85,9 @@ bool Statement::isNull(int column) const {
 
 Result<Database> Database::open(const std::string& path) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   Database db(raw);
   if (rc != SQLITE_OK) return sqliteStatus(raw, rc, "open " + path);
   sqlite3_extended_result_codes(raw, 1);

@@ -143,8 +143,7 @@ class SqliteStore : public Store {
   Result<Run> createRun(const Run& r) override;
   Result<Run> getRun(int64_t id) override;
   Status updateRun(const Run& r) override;
-  Result<std::vector<Run>> listRuns(std::string_view project, int limit,
-                                    int64_t beforeId) override;
+  Result<std::vector<Run>> listRuns(std::string_view project, int limit, int64_t beforeId) override;
   Result<std::optional<Run>> nextQueued() override;
   Result<int> interruptUnfinished(std::string_view reason) override;
   Status saveJob(const JobRecord& j) override;
@@ -178,7 +177,8 @@ Status SqliteStore::migrate() {
       if (auto s = db_.exec(kMigrations[v]); !s.ok()) return s;
       return db_.exec("PRAGMA user_version = " + std::to_string(v + 1));
     });
-    if (!st.ok()) return Status::Internal("migration " + std::to_string(v + 1) + ": " + st.message());
+    if (!st.ok())
+      return Status::Internal("migration " + std::to_string(v + 1) + ": " + st.message());
   }
   return Status::Ok();
 }
@@ -295,7 +295,8 @@ Status SqliteStore::updateRun(const Run& r) {
 Result<std::vector<Run>> SqliteStore::listRuns(std::string_view project, int limit,
                                                int64_t beforeId) {
   std::lock_guard lock(mu_);
-  std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs WHERE (? = '' OR project = ?)" +
+  std::string sql = std::string("SELECT ") + kRunColumns +
+                    " FROM runs WHERE (? = '' OR project = ?)" +
                     " AND (? = 0 OR id < ?) ORDER BY id DESC LIMIT ?";
   auto s = db_.prepare(sql);
   if (!s.ok()) return s.status();
@@ -423,12 +424,18 @@ Result<std::string> SqliteStore::integrityCheck() {
 
 std::string_view toString(RunState s) {
   switch (s) {
-    case RunState::kQueued: return "queued";
-    case RunState::kRunning: return "running";
-    case RunState::kPassed: return "passed";
-    case RunState::kFailed: return "failed";
-    case RunState::kCancelled: return "cancelled";
-    case RunState::kInterrupted: return "interrupted";
+    case RunState::kQueued:
+      return "queued";
+    case RunState::kRunning:
+      return "running";
+    case RunState::kPassed:
+      return "passed";
+    case RunState::kFailed:
+      return "failed";
+    case RunState::kCancelled:
+      return "cancelled";
+    case RunState::kInterrupted:
+      return "interrupted";
   }
   return "queued";
 }
@@ -441,7 +448,9 @@ std::optional<RunState> parseRunState(std::string_view s) {
   return std::nullopt;
 }
 
-bool isFinished(RunState s) { return s != RunState::kQueued && s != RunState::kRunning; }
+bool isFinished(RunState s) {
+  return s != RunState::kQueued && s != RunState::kRunning;
+}
 
 Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path) {
   auto db = Database::open(path);

@@ -1,0 +1,70 @@
+#pragma once
+// HTTP as the rest of boucle sees it: plain request and response values. Only
+// http_server.cc and the client know about Boost.Beast (heavy to compile), so handlers,
+// routing and tests stay light.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace boucle::api {
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // decoded, without the query
+  std::map<std::string, std::string> query;    // decoded
+  std::map<std::string, std::string> headers;  // names lower-case
+  std::string body;
+  std::string header(const std::string& lowerName) const;
+};
+
+// A body produced piece by piece (live logs): the server calls next() until it says done,
+// waiting `retryMs` when a call produced nothing. Memory stays bounded by the pieces.
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  struct Piece {
+    std::string data;
+    bool done = false;
+    int retryMs = 100;
+  };
+  virtual Piece next() = 0;
+};
+
+struct Response {
+  int status = 200;
+  std::string contentType = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::shared_ptr<BodyStream> stream;  // set: sent chunked, `body` ignored
+};
+
+Response jsonResponse(int status, std::string body);
+// {"error": message} with the status; the message must not contain secrets.
+Response errorResponse(int status, const std::string& message);
+
+using Handler = std::function<Response(const Request&)>;
+
+struct ServerOptions {
+  std::string address = "127.0.0.1";
+  uint16_t port = 8080;  // 0: pick a free port
+  size_t bodyLimit = 1 << 20;  // larger bodies are answered 413
+};
+
+class HttpServer {
+ public:
+  // Binds at once (so the port is known and a taken port is an error before start()).
+  static std::unique_ptr<HttpServer> create(const ServerOptions& options, Handler handler,
+                                            std::string* error);
+  virtual ~HttpServer() = default;
+  virtual uint16_t port() const = 0;
+  // Serves on the calling thread until stop() (callable from any thread or a signal watcher).
+  virtual void run() = 0;
+  virtual void stop() = 0;
+};
+
+}  // namespace boucle::api

@@ -1,0 +1,249 @@
+// The HTTP transport: Boost.Beast on one io_context thread. Kept in this one file because
+// Beast is the heaviest thing boucle compiles.
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
+
+#include <chrono>
+
+#include "api/http.h"
+
+namespace boucle::api {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+std::string Request::header(const std::string& lowerName) const {
+  auto it = headers.find(lowerName);
+  return it == headers.end() ? std::string() : it->second;
+}
+
+Response jsonResponse(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+Response errorResponse(int status, const std::string& message) {
+  std::string escaped;
+  for (char c : message) {
+    if (c == '"' || c == '\\') escaped += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) continue;
+    escaped += c;
+  }
+  return jsonResponse(status, "{\"error\":\"" + escaped + "\"}\n");
+}
+
+namespace {
+
+constexpr auto kIdleTimeout = std::chrono::seconds(60);
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, const Handler& handler, size_t bodyLimit)
+      : stream_(std::move(socket)), handler_(handler), bodyLimit_(bodyLimit),
+        timer_(stream_.get_executor()) {}
+
+  void start() { readRequest(); }
+
+ private:
+  void readRequest() {
+    parser_.emplace();
+    parser_->body_limit(bodyLimit_);
+    parser_->header_limit(16 * 1024);
+    stream_.expires_after(kIdleTimeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       self->onRead(ec);
+                     });
+  }
+
+  void onRead(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      keepAlive_ = false;
+      send(errorResponse(413, "request body too large"), parser_->get().version());
+      return;
+    }
+    if (ec) return close();  // end of stream, timeout, malformed request: nothing to answer
+    auto& msg = parser_->get();
+    Request req;
+    req.method = std::string(msg.method_string());
+    auto target = boost::urls::parse_origin_form(msg.target());
+    if (!target) {
+      keepAlive_ = false;
+      send(errorResponse(400, "malformed request target"), msg.version());
+      return;
+    }
+    req.path = target->path();
+    for (auto param : target->params()) req.query[param.key] = param.value;
+    for (auto& field : msg) {
+      std::string name(field.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      req.headers[name] = std::string(field.value());
+    }
+    req.body = std::move(msg.body());
+    keepAlive_ = msg.keep_alive();
+    Response res;
+    try {
+      res = handler_(req);
+    } catch (const std::exception& e) {
+      // A handler bug must not take the server down; the details go nowhere near the client.
+      res = errorResponse(500, "internal error");
+    }
+    send(res, msg.version());
+  }
+
+  void send(const Response& r, unsigned version) {
+    if (r.stream) return startStream(r, version);
+    auto res = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(r.status), version);
+    res->set(http::field::server, "boucle");
+    res->set(http::field::content_type, r.contentType);
+    for (const auto& [k, v] : r.headers) res->set(k, v);
+    res->keep_alive(keepAlive_);
+    res->body() = r.body;
+    res->prepare_payload();
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res](beast::error_code ec, size_t) {
+                        if (ec || !self->keepAlive_) return self->close();
+                        self->readRequest();
+                      });
+  }
+
+  // Chunked response fed by a BodyStream; one chunk in flight at a time.
+  void startStream(const Response& r, unsigned version) {
+    body_ = r.stream;
+    streamHeader_.emplace(static_cast<http::status>(r.status), version);
+    streamHeader_->set(http::field::server, "boucle");
+    streamHeader_->set(http::field::content_type, r.contentType);
+    streamHeader_->set(http::field::cache_control, "no-cache");
+    for (const auto& [k, v] : r.headers) streamHeader_->set(k, v);
+    streamHeader_->chunked(true);
+    streamHeader_->keep_alive(false);
+    keepAlive_ = false;
+    serializer_.emplace(*streamHeader_);
+    stream_.expires_never();
+    http::async_write_header(stream_, *serializer_,
+                             [self = shared_from_this()](beast::error_code ec, size_t) {
+                               if (ec) return self->close();
+                               self->nextChunk();
+                             });
+  }
+
+  void nextChunk() {
+    BodyStream::Piece piece = body_->next();
+    if (!piece.data.empty()) {
+      chunk_ = std::move(piece.data);
+      bool done = piece.done;
+      asio::async_write(stream_, http::make_chunk(asio::buffer(chunk_)),
+                        [self = shared_from_this(), done](beast::error_code ec, size_t) {
+                          if (ec) return self->close();
+                          if (done) return self->finishStream();
+                          self->nextChunk();
+                        });
+      return;
+    }
+    if (piece.done) return finishStream();
+    timer_.expires_after(std::chrono::milliseconds(piece.retryMs));
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return self->close();
+      self->nextChunk();
+    });
+  }
+
+  void finishStream() {
+    asio::async_write(stream_, http::make_chunk_last(),
+                      [self = shared_from_this()](beast::error_code, size_t) { self->close(); });
+  }
+
+  void close() {
+    beast::error_code ec;
+    timer_.cancel();
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  const Handler& handler_;
+  size_t bodyLimit_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  bool keepAlive_ = true;
+  asio::steady_timer timer_;
+  std::shared_ptr<BodyStream> body_;
+  std::optional<http::response<http::empty_body>> streamHeader_;
+  std::optional<http::response_serializer<http::empty_body>> serializer_;
+  std::string chunk_;
+};
+
+class BeastServer : public HttpServer {
+ public:
+  BeastServer(Handler handler, size_t bodyLimit)
+      : handler_(std::move(handler)), bodyLimit_(bodyLimit), acceptor_(ioc_) {}
+
+  bool bind(const ServerOptions& o, std::string* error) {
+    beast::error_code ec;
+    auto addr = asio::ip::make_address(o.address, ec);
+    if (ec) {
+      *error = "bad listen address " + o.address;
+      return false;
+    }
+    tcp::endpoint ep(addr, o.port);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      *error = "cannot listen on " + o.address + ":" + std::to_string(o.port) + ": " + ec.message();
+      return false;
+    }
+    return true;
+  }
+
+  uint16_t port() const override { return acceptor_.local_endpoint().port(); }
+
+  void run() override {
+    accept();
+    ioc_.run();
+  }
+
+  void stop() override {
+    asio::post(ioc_, [this] {
+      beast::error_code ec;
+      acceptor_.close(ec);
+      ioc_.stop();
+    });
+  }
+
+ private:
+  void accept() {
+    acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
+      if (ec) {
+        if (acceptor_.is_open()) accept();  // e.g. too many open files: keep serving
+        return;
+      }
+      std::make_shared<Session>(std::move(socket), handler_, bodyLimit_)->start();
+      accept();
+    });
+  }
+
+  Handler handler_;
+  size_t bodyLimit_;
+  asio::io_context ioc_{1};
+  tcp::acceptor acceptor_;
+};
+
+}  // namespace
+
+std::unique_ptr<HttpServer> HttpServer::create(const ServerOptions& options, Handler handler,
+                                               std::string* error) {
+  auto s = std::make_unique<BeastServer>(std::move(handler), options.bodyLimit);
+  if (!s->bind(options, error)) return nullptr;
+  return s;
+}
+
+}  // namespace boucle::api

@@ -1,0 +1,56 @@
+#include "api/log_stream.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "os/files.h"
+
+namespace boucle::api {
+
+namespace {
+
+constexpr size_t kPiece = 64 * 1024;
+
+class LogStream : public BodyStream {
+ public:
+  LogStream(std::filesystem::path file, uint64_t offset, bool follow, std::function<bool()> done)
+      : file_(std::move(file)), offset_(offset), follow_(follow), done_(std::move(done)) {}
+
+  Piece next() override {
+    Piece p;
+    if (!fd_) fd_.reset(::open(file_.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd_) {
+      p.data.resize(kPiece);
+      ssize_t n = ::pread(fd_.get(), p.data.data(), kPiece, static_cast<off_t>(offset_));
+      p.data.resize(n > 0 ? static_cast<size_t>(n) : 0);
+      offset_ += p.data.size();
+    }
+    if (!p.data.empty()) return p;
+    // Nothing new. Check "finished" before reading once more, so bytes written just before
+    // the job ended are never lost between the two.
+    if (!follow_ || finishedSeen_) {
+      p.done = true;
+      return p;
+    }
+    finishedSeen_ = done_();
+    p.retryMs = finishedSeen_ ? 0 : 100;
+    return p;
+  }
+
+ private:
+  std::filesystem::path file_;
+  uint64_t offset_;
+  bool follow_;
+  std::function<bool()> done_;
+  bool finishedSeen_ = false;
+  os::Fd fd_;
+};
+
+}  // namespace
+
+std::shared_ptr<BodyStream> makeLogStream(std::filesystem::path file, uint64_t offset, bool follow,
+                                          std::function<bool()> jobFinished) {
+  return std::make_shared<LogStream>(std::move(file), offset, follow, std::move(jobFinished));
+}
+
+}  // namespace boucle::api

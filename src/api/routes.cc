@@ -1,0 +1,254 @@
+#include "api/routes.h"
+
+#include <nlohmann/json.hpp>
+
+#include "api/log_stream.h"
+#include "api/router.h"
+#include "auth/tokens.h"
+
+namespace boucle::api {
+
+using nlohmann::json;
+
+namespace {
+
+Response fromStatus(const Status& st) {
+  switch (st.code()) {
+    case Code::kNotFound: return errorResponse(404, st.message());
+    case Code::kConflict: return errorResponse(409, st.message());
+    case Code::kInvalid: return errorResponse(400, st.message());
+    case Code::kUnauthorized: return errorResponse(403, st.message());
+    default: return errorResponse(500, "internal error");
+  }
+}
+
+Response ok(int status, const json& j) { return jsonResponse(status, j.dump() + "\n"); }
+
+json projectJson(const store::Project& p, bool withSecret) {
+  json j = {{"name", p.name},
+            {"url", p.url},
+            {"branches", p.branches},
+            {"poll_seconds", p.pollSeconds},
+            {"created_at_ms", p.createdAt}};
+  if (withSecret) j["webhook_secret"] = p.webhookSecret;
+  return j;
+}
+
+json optMs(const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); }
+
+json runJson(const store::Run& r) {
+  return {{"id", r.id},           {"project", r.project},
+          {"number", r.number},   {"ref", r.ref},
+          {"branch", r.branch},   {"commit", r.commit},
+          {"author", r.author},   {"subject", r.subject},
+          {"trigger", r.trigger}, {"state", store::toString(r.state)},
+          {"reason", r.reason},   {"queued_at_ms", r.queuedAt},
+          {"started_at_ms", optMs(r.startedAt)}, {"finished_at_ms", optMs(r.finishedAt)}};
+}
+
+json jobJson(const store::JobRecord& j) {
+  json out = {{"name", j.name},         {"state", j.state},
+              {"exit_code", j.exitCode}, {"attempts", j.attempts},
+              {"started_at_ms", optMs(j.startedAt)}, {"finished_at_ms", optMs(j.finishedAt)},
+              {"reason", j.reason}};
+  if (!j.testsJson.empty()) out["tests"] = json::parse(j.testsJson, nullptr, false);
+  if (!j.artifactsJson.empty()) out["artifacts"] = json::parse(j.artifactsJson, nullptr, false);
+  return out;
+}
+
+bool validName(const std::string& n) {
+  if (n.empty() || n.size() > 100 || n == "." || n == "..") return false;
+  for (char c : n) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::optional<int64_t> toId(const std::string& s) {
+  try {
+    size_t used = 0;
+    long long v = std::stoll(s, &used);
+    if (used == s.size() && v > 0) return v;
+  } catch (...) {
+  }
+  return std::nullopt;
+}
+
+Response addProject(const ApiContext& c, const Request& req) {
+  json body = json::parse(req.body, nullptr, false);
+  if (!body.is_object()) return errorResponse(400, "expected a JSON object");
+  store::Project p;
+  p.name = body.value("name", "");
+  p.url = body.value("url", "");
+  if (!validName(p.name)) {
+    return errorResponse(400, "name: letters, digits, '-', '_' and '.' only (1-100)");
+  }
+  if (p.url.empty() || p.url[0] == '-') return errorResponse(400, "url: a git URL or path");
+  if (body.contains("branches")) {
+    if (!body["branches"].is_array()) return errorResponse(400, "branches: a list of globs");
+    for (const auto& b : body["branches"]) {
+      if (!b.is_string()) return errorResponse(400, "branches: a list of globs");
+      p.branches.push_back(b);
+    }
+  }
+  if (p.branches.empty()) p.branches = {"main"};
+  p.pollSeconds = body.value("poll_seconds", 60);
+  p.webhookSecret = body.value("webhook_secret", "");
+  if (p.webhookSecret.empty()) p.webhookSecret = auth::randomHex(24);
+  auto added = c.store->addProject(p);
+  if (!added.ok()) return fromStatus(added.status());
+  return ok(201, projectJson(*added, true));
+}
+
+Response trigger(const ApiContext& c, const Request& req, const std::string& project) {
+  auto p = c.store->getProject(project);
+  if (!p.ok()) return fromStatus(p.status());
+  json body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
+  if (!body.is_object()) return errorResponse(400, "expected a JSON object");
+  store::Run r;
+  r.project = project;
+  r.ref = body.value("ref", p->branches.empty() ? "main" : p->branches.front());
+  if (r.ref.find_first_of("*?[") != std::string::npos) r.ref = "main";
+  r.trigger = "manual";
+  auto run = c.store->createRun(r);
+  if (!run.ok()) return fromStatus(run.status());
+  c.agent->wake();
+  return ok(201, runJson(*run));
+}
+
+Response getRun(const ApiContext& c, int64_t id) {
+  auto run = c.store->getRun(id);
+  if (!run.ok()) return fromStatus(run.status());
+  auto jobs = c.store->listJobs(id);
+  if (!jobs.ok()) return fromStatus(jobs.status());
+  json j = runJson(*run);
+  j["jobs"] = json::array();
+  for (const auto& job : *jobs) j["jobs"].push_back(jobJson(job));
+  return ok(200, j);
+}
+
+Response listRuns(const ApiContext& c, const Request& req) {
+  int limit = 50;
+  int64_t before = 0;
+  if (auto it = req.query.find("limit"); it != req.query.end()) {
+    auto v = toId(it->second);
+    if (!v || *v > 1000) return errorResponse(400, "limit: 1 to 1000");
+    limit = static_cast<int>(*v);
+  }
+  if (auto it = req.query.find("before"); it != req.query.end()) {
+    auto v = toId(it->second);
+    if (!v) return errorResponse(400, "before: a run id");
+    before = *v;
+  }
+  std::string project = req.query.count("project") ? req.query.at("project") : "";
+  auto runs = c.store->listRuns(project, limit, before);
+  if (!runs.ok()) return fromStatus(runs.status());
+  json list = json::array();
+  for (const auto& r : *runs) list.push_back(runJson(r));
+  return ok(200, {{"runs", list}});
+}
+
+Response jobLog(const ApiContext& c, const Request& req, int64_t id, const std::string& job) {
+  if (!validName(job)) return errorResponse(400, "not a job name");
+  auto jobs = c.store->listJobs(id);
+  if (!jobs.ok()) return fromStatus(jobs.status());
+  bool known = false;
+  for (const auto& j : *jobs) known = known || j.name == job;
+  if (!known) return errorResponse(404, "run " + std::to_string(id) + " has no job " + job);
+  uint64_t offset = 0;
+  if (auto it = req.query.find("offset"); it != req.query.end()) {
+    try {
+      offset = std::stoull(it->second);
+    } catch (...) {
+      return errorResponse(400, "offset: a byte offset");
+    }
+  }
+  bool follow = req.query.count("follow") && req.query.at("follow") != "0";
+  Response r;
+  r.contentType = "text/plain; charset=utf-8";
+  r.stream = makeLogStream(c.agent->runDir(id) / "logs" / (job + ".log"), offset, follow,
+                           [store = c.store, id, job] {
+                             auto all = store->listJobs(id);
+                             if (!all.ok()) return true;  // cannot tell: stop following
+                             for (const auto& j : *all) {
+                               if (j.name == job) return j.state != "running" && j.state != "pending";
+                             }
+                             return true;
+                           });
+  return r;
+}
+
+Router buildRouter(const ApiContext& c) {
+  Router r;
+  r.add("GET", "/api/health", [](const Request&, const Params&) {
+    return ok(200, {{"status", "ok"}});
+  });
+  r.add("GET", "/api/projects", [&c](const Request&, const Params&) {
+    auto list = c.store->listProjects();
+    if (!list.ok()) return fromStatus(list.status());
+    json out = json::array();
+    for (const auto& p : *list) out.push_back(projectJson(p, false));
+    return ok(200, {{"projects", out}});
+  });
+  r.add("POST", "/api/projects", [&c](const Request& req, const Params&) {
+    return addProject(c, req);
+  });
+  r.add("GET", "/api/projects/{name}", [&c](const Request&, const Params& p) {
+    auto project = c.store->getProject(p.at("name"));
+    if (!project.ok()) return fromStatus(project.status());
+    return ok(200, projectJson(*project, true));
+  });
+  r.add("DELETE", "/api/projects/{name}", [&c](const Request&, const Params& p) {
+    if (auto st = c.store->removeProject(p.at("name")); !st.ok()) return fromStatus(st);
+    return ok(200, {{"removed", p.at("name")}});
+  });
+  r.add("POST", "/api/projects/{name}/runs", [&c](const Request& req, const Params& p) {
+    return trigger(c, req, p.at("name"));
+  });
+  r.add("GET", "/api/runs", [&c](const Request& req, const Params&) { return listRuns(c, req); });
+  r.add("GET", "/api/runs/{id}", [&c](const Request&, const Params& p) {
+    auto id = toId(p.at("id"));
+    return id ? getRun(c, *id) : errorResponse(400, "not a run id");
+  });
+  r.add("POST", "/api/runs/{id}/cancel", [&c](const Request&, const Params& p) {
+    auto id = toId(p.at("id"));
+    if (!id) return errorResponse(400, "not a run id");
+    if (auto st = c.agent->cancel(*id); !st.ok()) return fromStatus(st);
+    return ok(202, {{"cancelling", *id}});
+  });
+  r.add("GET", "/api/runs/{id}/jobs/{job}/log", [&c](const Request& req, const Params& p) {
+    auto id = toId(p.at("id"));
+    return id ? jobLog(c, req, *id, p.at("job")) : errorResponse(400, "not a run id");
+  });
+  return r;
+}
+
+}  // namespace
+
+Handler makeApiHandler(const ApiContext& ctx) {
+  auto router = std::make_shared<Router>(buildRouter(ctx));
+  return [router, ctx](const Request& req) -> Response {
+    bool open = req.path == "/api/health" || (ctx.publicRead && req.method == "GET");
+    if (!open) {
+      std::string auth = req.header("authorization");
+      const std::string prefix = "Bearer ";
+      if (auth.compare(0, prefix.size(), prefix) != 0) {
+        Response r = errorResponse(401, "this needs a token: Authorization: Bearer TOKEN");
+        r.headers.emplace_back("WWW-Authenticate", "Bearer");
+        return r;
+      }
+      auto token = ctx.store->findToken(auth::hashToken(auth.substr(prefix.size())));
+      if (!token.ok()) return errorResponse(500, "internal error");
+      if (!token->has_value()) {
+        Response r = errorResponse(401, "unknown or revoked token");
+        r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        return r;
+      }
+    }
+    return router->dispatch(req);
+  };
+}
+
+}  // namespace boucle::api

@@ -1,0 +1,22 @@
+#pragma once
+// The REST API: every route in one place (routes.cc), documented in docs/api.yaml.
+
+#include <filesystem>
+
+#include "api/http.h"
+#include "scheduler/agent.h"
+#include "store/store.h"
+
+namespace boucle::api {
+
+struct ApiContext {
+  store::Store* store = nullptr;
+  scheduler::Agent* agent = nullptr;
+  std::filesystem::path dataDir;
+  bool publicRead = false;  // GET without a token
+};
+
+// The whole API behind one handler: authentication first, then routing.
+Handler makeApiHandler(const ApiContext& ctx);
+
+}  // namespace boucle::api

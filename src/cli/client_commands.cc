@@ -1,0 +1,243 @@
+// Client commands: they only speak the REST API, like the web UI will.
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/http_client.h"
+#include "core/duration.h"
+
+namespace boucle::cli {
+
+using nlohmann::json;
+
+namespace {
+
+struct ClientArgs {
+  std::string server;
+  std::string token;
+  bool json = false;
+};
+
+void addClientOptions(CLI::App* cmd, ClientArgs& a) {
+  cmd->add_option("--server", a.server, "Server URL (default: $BOUCLE_SERVER or http://127.0.0.1:8080)");
+  cmd->add_option("--token", a.token, "API token (default: $BOUCLE_TOKEN)");
+  cmd->add_flag("--json", a.json, "Print the server's JSON answer");
+}
+
+// Calls the API; prints the error and returns nullopt when it fails.
+std::optional<json> call(const ClientArgs& a, const std::string& method, const std::string& target,
+                         const json& body, int* exitCode) {
+  auto e = endpointFrom(a.server, a.token);
+  if (!e.ok()) {
+    fmt::print(stderr, "boucle: {}\n", e.status().message());
+    *exitCode = kExitUsage;
+    return std::nullopt;
+  }
+  auto r = httpCall(*e, method, target, body.is_null() ? "" : body.dump());
+  if (!r.ok()) {
+    fmt::print(stderr, "boucle: {}\n", r.status().message());
+    *exitCode = kExitFailed;
+    return std::nullopt;
+  }
+  json j = json::parse(r->body, nullptr, false);
+  if (r->status >= 400) {
+    std::string msg = j.is_object() && j.contains("error") ? j["error"].get<std::string>() : r->body;
+    fmt::print(stderr, "boucle: {} (HTTP {})\n", msg, r->status);
+    *exitCode = kExitFailed;
+    return std::nullopt;
+  }
+  *exitCode = kExitOk;
+  return j;
+}
+
+std::string urlEncode(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+// A local repository path is made absolute: the server does not share our working directory.
+std::string normaliseUrl(const std::string& url) {
+  bool remote = url.find("://") != std::string::npos ||
+                (url.find(':') != std::string::npos && url.find('/') > url.find(':'));
+  if (remote) return url;
+  return std::filesystem::absolute(url).lexically_normal().string();
+}
+
+std::string duration(const json& r) {
+  if (!r["started_at_ms"].is_number()) return "";
+  int64_t end = r["finished_at_ms"].is_number()
+                    ? r["finished_at_ms"].get<int64_t>()
+                    : std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  return formatDuration(Millis(end - r["started_at_ms"].get<int64_t>()));
+}
+
+void addProjectCommands(CLI::App& app, int* exitCode) {
+  auto* project = app.add_subcommand("project", "Add, list, show and remove projects");
+  project->require_subcommand(1);
+
+  auto add = project->add_subcommand("add", "Add a project: boucle builds its watched branches");
+  auto a = std::make_shared<ClientArgs>();
+  auto name = std::make_shared<std::string>();
+  auto url = std::make_shared<std::string>();
+  auto branches = std::make_shared<std::vector<std::string>>();
+  auto secret = std::make_shared<std::string>();
+  auto poll = std::make_shared<int>(60);
+  add->add_option("name", *name, "Project name")->required();
+  add->add_option("url", *url, "Git URL or path of the repository")->required();
+  add->add_option("--branch", *branches, "Branch (glob) to build; repeat for more (default: main)")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->take_all();
+  add->add_option("--webhook-secret", *secret, "Secret for push webhooks (default: generated)");
+  add->add_option("--poll", *poll, "Seconds between polls of the repository (0: never)")
+      ->capture_default_str();
+  addClientOptions(add, *a);
+  add->callback([=] {
+    json body = {{"name", *name}, {"url", normaliseUrl(*url)}, {"poll_seconds", *poll}};
+    if (!branches->empty()) body["branches"] = *branches;
+    if (!secret->empty()) body["webhook_secret"] = *secret;
+    auto r = call(*a, "POST", "/api/projects", body, exitCode);
+    if (!r) return;
+    if (a->json) return fmt::print("{}\n", r->dump(2));
+    fmt::print("project {} added ({})\nwebhook secret: {}\n", (*r)["name"].get<std::string>(),
+               (*r)["url"].get<std::string>(), (*r)["webhook_secret"].get<std::string>());
+  });
+
+  auto list = project->add_subcommand("list", "List projects");
+  auto la = std::make_shared<ClientArgs>();
+  addClientOptions(list, *la);
+  list->callback([=] {
+    auto r = call(*la, "GET", "/api/projects", nullptr, exitCode);
+    if (!r) return;
+    if (la->json) return fmt::print("{}\n", r->dump(2));
+    for (const auto& p : (*r)["projects"]) {
+      std::string br;
+      for (const auto& b : p["branches"]) br += (br.empty() ? "" : ",") + b.get<std::string>();
+      fmt::print("{:<20} {:<12} {}\n", p["name"].get<std::string>(), br, p["url"].get<std::string>());
+    }
+  });
+
+  auto show = project->add_subcommand("show", "Show a project, with its webhook secret");
+  auto sa = std::make_shared<ClientArgs>();
+  auto sname = std::make_shared<std::string>();
+  show->add_option("name", *sname, "Project name")->required();
+  addClientOptions(show, *sa);
+  show->callback([=] {
+    auto r = call(*sa, "GET", "/api/projects/" + urlEncode(*sname), nullptr, exitCode);
+    if (!r) return;
+    fmt::print("{}\n", r->dump(2));
+  });
+
+  auto remove = project->add_subcommand("remove", "Remove a project and its runs");
+  auto ra = std::make_shared<ClientArgs>();
+  auto rname = std::make_shared<std::string>();
+  remove->add_option("name", *rname, "Project name")->required();
+  addClientOptions(remove, *ra);
+  remove->callback([=] {
+    auto r = call(*ra, "DELETE", "/api/projects/" + urlEncode(*rname), nullptr, exitCode);
+    if (r && !ra->json) fmt::print("project {} removed\n", *rname);
+    if (r && ra->json) fmt::print("{}\n", r->dump(2));
+  });
+}
+
+void addRunCommands(CLI::App& app, int* exitCode) {
+  auto trigger = app.add_subcommand("trigger", "Queue a run of a project's pipeline");
+  auto ta = std::make_shared<ClientArgs>();
+  auto project = std::make_shared<std::string>();
+  auto ref = std::make_shared<std::string>();
+  trigger->add_option("project", *project, "Project name")->required();
+  trigger->add_option("--ref", *ref, "Branch, tag or commit (default: the project's first branch)");
+  addClientOptions(trigger, *ta);
+  trigger->callback([=] {
+    json body = json::object();
+    if (!ref->empty()) body["ref"] = *ref;
+    auto r = call(*ta, "POST", "/api/projects/" + urlEncode(*project) + "/runs", body, exitCode);
+    if (!r) return;
+    if (ta->json) return fmt::print("{}\n", r->dump(2));
+    fmt::print("run {} queued ({} #{}, {})\n", (*r)["id"].get<int64_t>(), *project,
+               (*r)["number"].get<int64_t>(), (*r)["ref"].get<std::string>());
+  });
+
+  auto status = app.add_subcommand("status", "The latest runs, newest first");
+  auto sa = std::make_shared<ClientArgs>();
+  auto sproject = std::make_shared<std::string>();
+  auto limit = std::make_shared<int>(20);
+  status->add_option("project", *sproject, "Only this project");
+  status->add_option("-n,--limit", *limit, "How many runs")->capture_default_str();
+  addClientOptions(status, *sa);
+  status->callback([=] {
+    std::string target = "/api/runs?limit=" + std::to_string(*limit);
+    if (!sproject->empty()) target += "&project=" + urlEncode(*sproject);
+    auto r = call(*sa, "GET", target, nullptr, exitCode);
+    if (!r) return;
+    if (sa->json) return fmt::print("{}\n", r->dump(2));
+    for (const auto& run : (*r)["runs"]) {
+      std::string commit = run["commit"].get<std::string>().substr(0, 10);
+      fmt::print("{:>6}  {:<16} #{:<4} {:<16} {:<10} {:<11} {:>8}  {}\n", run["id"].get<int64_t>(),
+                 run["project"].get<std::string>(), run["number"].get<int64_t>(),
+                 run["branch"].get<std::string>().empty() ? run["ref"].get<std::string>()
+                                                          : run["branch"].get<std::string>(),
+                 commit, run["state"].get<std::string>(), duration(run),
+                 run["subject"].get<std::string>());
+    }
+  });
+
+  auto logs = app.add_subcommand("logs", "Print a job's log: boucle logs RUN/JOB [-f]");
+  auto la = std::make_shared<ClientArgs>();
+  auto which = std::make_shared<std::string>();
+  auto follow = std::make_shared<bool>(false);
+  logs->add_option("run/job", *which, "Run id and job name, e.g. 42/build")->required();
+  logs->add_flag("-f,--follow", *follow, "Keep printing as the job writes, until it ends");
+  addClientOptions(logs, *la);
+  logs->callback([=] {
+    auto slash = which->find('/');
+    if (slash == std::string::npos) {
+      fmt::print(stderr, "boucle logs: expected RUN/JOB, e.g. 42/build\n");
+      *exitCode = kExitUsage;
+      return;
+    }
+    auto e = endpointFrom(la->server, la->token);
+    if (!e.ok()) {
+      fmt::print(stderr, "boucle: {}\n", e.status().message());
+      *exitCode = kExitUsage;
+      return;
+    }
+    std::string target = "/api/runs/" + urlEncode(which->substr(0, slash)) + "/jobs/" +
+                         urlEncode(which->substr(slash + 1)) + "/log" + (*follow ? "?follow=1" : "");
+    std::string errorBody;
+    int status = 0;
+    auto r = httpStream(*e, target, [&](std::string_view piece) {
+      if (status == 0 || status < 400) {
+        std::fwrite(piece.data(), 1, piece.size(), stdout);
+        std::fflush(stdout);
+      }
+    });
+    if (!r.ok()) {
+      fmt::print(stderr, "boucle: {}\n", r.status().message());
+      *exitCode = kExitFailed;
+      return;
+    }
+    *exitCode = *r >= 400 ? kExitFailed : kExitOk;
+  });
+}
+
+}  // namespace
+
+void addClientCommands(CLI::App& app, int* exitCode) {
+  addProjectCommands(app, exitCode);
+  addRunCommands(app, exitCode);
+}
+
+}  // namespace boucle::cli

@@ -1,0 +1,119 @@
+#include "cli/http_client.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <cstdlib>
+
+namespace boucle::cli {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+Result<Endpoint> endpointFrom(const std::string& server, const std::string& token) {
+  Endpoint e;
+  std::string url = server;
+  if (url.empty()) {
+    const char* env = std::getenv("BOUCLE_SERVER");
+    url = env && *env ? env : "http://127.0.0.1:8080";
+  }
+  e.token = token;
+  if (e.token.empty()) {
+    const char* env = std::getenv("BOUCLE_TOKEN");
+    if (env) e.token = env;
+  }
+  const std::string scheme = "http://";
+  if (url.compare(0, scheme.size(), scheme) != 0) {
+    return Status::Invalid("server URL must start with http:// (got " + url + ")");
+  }
+  std::string rest = url.substr(scheme.size());
+  while (!rest.empty() && rest.back() == '/') rest.pop_back();
+  auto colon = rest.rfind(':');
+  if (colon == std::string::npos) {
+    e.host = rest;
+    e.port = "80";
+  } else {
+    e.host = rest.substr(0, colon);
+    e.port = rest.substr(colon + 1);
+  }
+  if (e.host.empty()) return Status::Invalid("no host in server URL " + url);
+  return e;
+}
+
+namespace {
+
+Status connect(beast::tcp_stream& stream, const Endpoint& e, asio::io_context& ioc) {
+  beast::error_code ec;
+  tcp::resolver resolver(ioc);
+  auto results = resolver.resolve(e.host, e.port, ec);
+  if (!ec) stream.connect(results, ec);
+  if (ec) {
+    return Status::Io("cannot reach the boucle server at http://" + e.host + ":" + e.port + ": " +
+                      ec.message());
+  }
+  return Status::Ok();
+}
+
+http::request<http::string_body> makeRequest(const Endpoint& e, http::verb verb,
+                                             const std::string& target, const std::string& body) {
+  http::request<http::string_body> req{verb, target, 11};
+  req.set(http::field::host, e.host);
+  req.set(http::field::user_agent, "boucle-cli");
+  if (!e.token.empty()) req.set(http::field::authorization, "Bearer " + e.token);
+  if (!body.empty()) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.prepare_payload();
+  return req;
+}
+
+}  // namespace
+
+Result<HttpResult> httpCall(const Endpoint& e, const std::string& method, const std::string& target,
+                            const std::string& body) {
+  asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  if (auto st = connect(stream, e, ioc); !st.ok()) return st;
+  auto req = makeRequest(e, http::string_to_verb(method), target, body);
+  beast::error_code ec;
+  http::write(stream, req, ec);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(256u << 20);
+  if (!ec) http::read(stream, buffer, parser, ec);
+  if (ec) return Status::Io("request to the boucle server failed: " + ec.message());
+  return HttpResult{static_cast<int>(parser.get().result_int()), parser.get().body()};
+}
+
+Result<int> httpStream(const Endpoint& e, const std::string& target,
+                       const std::function<void(std::string_view)>& onData) {
+  asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  if (auto st = connect(stream, e, ioc); !st.ok()) return st;
+  auto req = makeRequest(e, http::verb::get, target, "");
+  beast::error_code ec;
+  http::write(stream, req, ec);
+  if (ec) return Status::Io("request to the boucle server failed: " + ec.message());
+  beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(boost::none);  // a followed log has no size limit; pieces are bounded
+  http::read_header(stream, buffer, parser, ec);
+  if (ec) return Status::Io("reading the response failed: " + ec.message());
+  char piece[65536];
+  while (!parser.is_done()) {
+    parser.get().body().data = piece;
+    parser.get().body().size = sizeof piece;
+    http::read(stream, buffer, parser, ec);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) return Status::Io("reading the response failed: " + ec.message());
+    onData({piece, sizeof piece - parser.get().body().size});
+  }
+  return static_cast<int>(parser.get().result_int());
+}
+
+}  // namespace boucle::cli

@@ -1,0 +1,31 @@
+#pragma once
+// The command line's HTTP client (Boost.Beast, synchronous; the only other Beast file).
+
+#include <functional>
+#include <string>
+
+#include "core/status.h"
+
+namespace boucle::cli {
+
+struct Endpoint {
+  std::string host = "127.0.0.1";
+  std::string port = "8080";
+  std::string token;
+};
+
+// From --server/--token or BOUCLE_SERVER/BOUCLE_TOKEN; server URLs look like http://HOST:PORT.
+Result<Endpoint> endpointFrom(const std::string& server, const std::string& token);
+
+struct HttpResult {
+  int status = 0;
+  std::string body;
+};
+
+Result<HttpResult> httpCall(const Endpoint& e, const std::string& method, const std::string& target,
+                            const std::string& body = "");
+// Streams the body to `onData` as it arrives (chunked responses such as followed logs).
+Result<int> httpStream(const Endpoint& e, const std::string& target,
+                       const std::function<void(std::string_view)>& onData);
+
+}  // namespace boucle::cli

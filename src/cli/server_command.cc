@@ -1,0 +1,131 @@
+// `boucle server`: wires the store, the embedded agent and the HTTP API together.
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "api/routes.h"
+#include "auth/tokens.h"
+#include "cli/commands.h"
+#include "core/log.h"
+#include "os/files.h"
+#include "scheduler/agent.h"
+#include "store/store.h"
+
+namespace boucle::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+struct ServerArgs {
+  std::string data = "boucle-data";
+  std::string listen = "127.0.0.1:8080";
+  bool publicRead = false;
+  size_t parallelism = 2;
+};
+
+// The first start creates an admin token, shows it once and leaves it in a 0600 file, as
+// Jenkins does with its initial admin password. Only its hash is stored.
+Status ensureAdminToken(store::Store& store, const fs::path& data) {
+  auto n = store.countTokens();
+  if (!n.ok()) return n.status();
+  if (*n > 0) return Status::Ok();
+  std::string token = auth::newToken();
+  if (auto t = store.addToken("initial admin token", "admin", auth::hashToken(token)); !t.ok()) {
+    return t.status();
+  }
+  if (auto st = os::writeFileAtomic(data / "initial-admin-token", token + "\n", 0600); !st.ok()) {
+    return st;
+  }
+  fmt::print("Initial admin token (shown once; also in {}):\n\n  {}\n\n", (data / "initial-admin-token").string(), token);
+  std::fflush(stdout);
+  return Status::Ok();
+}
+
+int serve(const ServerArgs& a) {
+  auto colon = a.listen.rfind(':');
+  if (colon == std::string::npos) {
+    fmt::print(stderr, "boucle server: --listen expects ADDRESS:PORT\n");
+    return kExitUsage;
+  }
+  api::ServerOptions http;
+  http.address = a.listen.substr(0, colon);
+  try {
+    http.port = static_cast<uint16_t>(std::stoi(a.listen.substr(colon + 1)));
+  } catch (...) {
+    fmt::print(stderr, "boucle server: bad port in --listen {}\n", a.listen);
+    return kExitUsage;
+  }
+  fs::path data = fs::absolute(a.data);
+  std::error_code ec;
+  fs::create_directories(data, ec);
+  ::chmod(data.c_str(), 0700);
+  auto store = store::openSqliteStore((data / "boucle.db").string());
+  if (!store.ok()) {
+    fmt::print(stderr, "boucle server: {}\n", store.status().message());
+    return kExitFailed;
+  }
+  auto interrupted = (*store)->interruptUnfinished("the server stopped while the run was in progress");
+  if (!interrupted.ok()) {
+    fmt::print(stderr, "boucle server: {}\n", interrupted.status().message());
+    return kExitFailed;
+  }
+  if (*interrupted > 0) logInfo(std::to_string(*interrupted) + " unfinished run(s) marked interrupted");
+  if (auto st = ensureAdminToken(**store, data); !st.ok()) {
+    fmt::print(stderr, "boucle server: {}\n", st.message());
+    return kExitFailed;
+  }
+
+  // Signals are taken by one thread with sigwait; every other thread starts with them blocked.
+  sigset_t stopSignals;
+  sigemptyset(&stopSignals);
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stopSignals, s);
+  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  scheduler::Agent agent(**store, {data, a.parallelism});
+  api::ApiContext ctx{store->get(), &agent, data, a.publicRead};
+  std::string error;
+  auto server = api::HttpServer::create(http, api::makeApiHandler(ctx), &error);
+  if (!server) {
+    fmt::print(stderr, "boucle server: {}\n", error);
+    return kExitFailed;
+  }
+  agent.start();
+  std::thread signals([&] {
+    int sig = 0;
+    sigwait(&stopSignals, &sig);
+    logInfo(std::string("stopping (") + strsignal(sig) + ")");
+    server->stop();
+  });
+  logInfo(fmt::format("listening on http://{}:{} (data in {})", http.address, server->port(),
+                      data.string()));
+  server->run();
+  agent.stop();  // cancels a running run and waits for it
+  if (signals.joinable()) {
+    pthread_kill(signals.native_handle(), SIGTERM);  // wakes sigwait if stop came from elsewhere
+    signals.join();
+  }
+  logInfo("stopped");
+  return kExitOk;
+}
+
+}  // namespace
+
+void addServerCommand(CLI::App& app, int* exitCode) {
+  auto* cmd = app.add_subcommand("server", "Run the boucle server: API, embedded agent, storage");
+  auto a = std::make_shared<ServerArgs>();
+  cmd->add_option("--data", a->data, "Data directory (database, logs, artifacts)")
+      ->capture_default_str();
+  cmd->add_option("--listen", a->listen, "Address and port to listen on (port 0: any free)")
+      ->capture_default_str();
+  cmd->add_flag("--public-read", a->publicRead, "Allow GET requests without a token");
+  cmd->add_option("-j,--jobs-in-parallel", a->parallelism, "Jobs at once within a run")
+      ->capture_default_str();
+  cmd->callback([a, exitCode] { *exitCode = serve(*a); });
+}
+
+}  // namespace boucle::cli

@@ -1,0 +1,236 @@
+#include "scheduler/agent.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "core/log.h"
+#include "os/files.h"
+#include "pipeline/parser.h"
+#include "runner/engine.h"
+#include "runner/process.h"
+#include "runner/run_record.h"
+#include "runner/workspace.h"
+#include "scheduler/run_recorder.h"
+
+namespace boucle::scheduler {
+namespace fs = std::filesystem;
+
+namespace {
+
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<std::string> git(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{"git"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = runner::runAndCapture(argv);
+  if (!r.ok()) return r.status();
+  std::string out = r->output;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  if (r->exitCode != 0) return Status::Io("git " + args[0] + ": " + out);
+  return out;
+}
+
+// Branch, tag or commit names come from users and webhooks: they reach git only as one argv
+// element after --end-of-options, never through a shell, and never looking like an option.
+bool acceptableRef(const std::string& ref) {
+  if (ref.empty() || ref.size() > 255 || ref[0] == '-') return false;
+  for (unsigned char c : ref) {
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Agent::Agent(store::Store& store, AgentOptions options)
+    : store_(store), options_(std::move(options)) {}
+
+Agent::~Agent() { stop(); }
+
+void Agent::start() { thread_ = std::thread([this] { loop(); }); }
+
+void Agent::wake() {
+  {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Agent::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+    if (cancelFd_ >= 0) [[maybe_unused]] auto n = ::write(cancelFd_, "x", 1);
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+fs::path Agent::runDir(int64_t runId) const {
+  return options_.dataDir / "runs" / std::to_string(runId);
+}
+
+Status Agent::cancel(int64_t runId) {
+  {
+    std::lock_guard lock(mu_);
+    if (runningId_ == runId && cancelFd_ >= 0) {
+      [[maybe_unused]] auto n = ::write(cancelFd_, "x", 1);
+      return Status::Ok();
+    }
+  }
+  auto run = store_.getRun(runId);
+  if (!run.ok()) return run.status();
+  if (run->state != store::RunState::kQueued) {
+    return Status::Conflict("run " + std::to_string(runId) + " is " +
+                            std::string(store::toString(run->state)));
+  }
+  run->state = store::RunState::kCancelled;
+  run->reason = "cancelled before it started";
+  run->finishedAt = nowMs();
+  return store_.updateRun(*run);
+}
+
+void Agent::loop() {
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      if (stopping_) return;
+    }
+    auto next = store_.nextQueued();
+    if (next.ok() && next->has_value()) {
+      execute(std::move(**next));
+      continue;
+    }
+    std::unique_lock lock(mu_);
+    // Wake-ups come from wake(); the timeout only guards against a missed one.
+    cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_ || woken_; });
+    woken_ = false;
+  }
+}
+
+void Agent::save(const store::Run& run) {
+  if (auto st = store_.updateRun(run); !st.ok()) {
+    logError("run " + std::to_string(run.id) + ": cannot record its state: " + st.message());
+  }
+}
+
+void Agent::execute(store::Run run) {
+  int cancel[2];
+  if (::pipe2(cancel, O_CLOEXEC | O_NONBLOCK) != 0) return;
+  {
+    std::lock_guard lock(mu_);
+    runningId_ = run.id;
+    cancelFd_ = cancel[1];
+  }
+  run.state = store::RunState::kRunning;
+  run.startedAt = nowMs();
+  save(run);
+
+  RunRecorder recorder(store_, run.id);
+  auto finish = [&](store::RunState state, std::string reason) {
+    run.state = state;
+    run.reason = std::move(reason);
+    run.finishedAt = nowMs();
+    save(run);
+    logInfo("run " + std::to_string(run.id) + " of " + run.project + " " +
+            std::string(store::toString(state)));
+  };
+  fs::path dir = runDir(run.id);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+
+  auto project = store_.getProject(run.project);
+  if (!project.ok()) {
+    finish(store::RunState::kFailed, project.status().message());
+  } else if (!acceptableRef(run.ref)) {
+    finish(store::RunState::kFailed, "not a branch, tag or commit name: '" + run.ref + "'");
+  } else {
+    fs::path mirror = options_.dataDir / "repos" / (run.project + ".git");
+    Status st;
+    if (!fs::exists(mirror / "HEAD")) {
+      fs::create_directories(mirror.parent_path(), ec);
+      auto r = git({"clone", "--mirror", "--quiet", "--", project->url, mirror.string()});
+      if (!r.ok()) st = r.status();
+    } else {
+      auto r = git({"-C", mirror.string(), "fetch", "--quiet", "--prune", "origin"});
+      if (!r.ok()) st = r.status();
+    }
+    runner::SourceInfo info;
+    if (st.ok()) {
+      auto sha = git({"-C", mirror.string(), "rev-parse", "--verify", "--quiet",
+                      "--end-of-options", run.ref + "^{commit}"});
+      if (!sha.ok()) st = Status::NotFound("no branch, tag or commit '" + run.ref + "' in " + project->url);
+      else info.commit = *sha;
+    }
+    if (st.ok()) {
+      auto meta = git({"-C", mirror.string(), "log", "-1", "--format=%an%x00%s", info.commit});
+      if (meta.ok()) {
+        auto nul = meta->find('\0');
+        run.author = meta->substr(0, nul);
+        run.subject = nul == std::string::npos ? "" : meta->substr(nul + 1);
+      }
+      run.commit = info.commit;
+      if (run.branch.empty()) run.branch = run.ref;
+      save(run);
+      info.isGit = true;
+      info.root = mirror;
+      info.gitDir = mirror;
+      info.branch = run.branch;
+      st = runner::snapshotSource(info, false, dir / "src");
+    }
+    if (!st.ok()) {
+      finish(store::RunState::kFailed, st.message());
+    } else {
+      auto parsed = pipeline::loadPipelineFile(dir / "src/.boucle.yml");
+      if (!parsed.ok()) {
+        finish(store::RunState::kFailed, parsed.status().message());
+      } else if (!parsed->ok()) {
+        std::string msg = "the pipeline file has errors:";
+        for (const auto& d : parsed->errors) msg += "\n" + pipeline::formatDiagnostic(".boucle.yml", d);
+        finish(store::RunState::kFailed, msg);
+      } else {
+        runner::RunConfig config;
+        config.project = run.project;
+        config.runId = std::to_string(run.id);
+        config.commit = run.commit;
+        config.branch = run.branch;
+        config.runDir = dir;
+        config.sourceDir = dir / "src";
+        config.blobRoot = options_.dataDir / "blobs";
+        config.parallelism = options_.parallelism;
+        config.baseEnv = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"};
+        config.cancelFd = cancel[0];
+        recorder.begin(parsed->pipeline);
+        auto result = runner::runPipeline(parsed->pipeline, config, recorder);
+        recorder.end(result);
+        runner::RunMeta meta{run.project, config.runId, run.commit, run.branch, run.subject,
+                             result.interrupted ? "cancelled" : result.passed() ? "passed" : "failed",
+                             run.startedAt.value_or(0), false};
+        if (auto w = runner::writeRunRecord(dir, meta, &result); !w.ok()) logError(w.message());
+        finish(result.interrupted  ? store::RunState::kCancelled
+               : result.passed()   ? store::RunState::kPassed
+                                   : store::RunState::kFailed,
+               result.interrupted ? "cancelled" : "");
+      }
+    }
+  }
+  fs::remove_all(dir / "src", ec);
+  fs::remove_all(dir / "ws", ec);
+  {
+    std::lock_guard lock(mu_);
+    runningId_ = 0;
+    cancelFd_ = -1;
+  }
+  ::close(cancel[0]);
+  ::close(cancel[1]);
+}
+
+}  // namespace boucle::scheduler

@@ -1,0 +1,51 @@
+#pragma once
+// The embedded agent: a thread that takes queued runs from the store, one at a time, and runs
+// them through the same engine as `boucle run`. Remote agents will use the same steps.
+
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "store/store.h"
+
+namespace boucle::scheduler {
+
+struct AgentOptions {
+  std::filesystem::path dataDir;  // repos/, runs/, blobs/ live here
+  size_t parallelism = 2;         // jobs at once within a run
+};
+
+class Agent {
+ public:
+  Agent(store::Store& store, AgentOptions options);
+  ~Agent();  // stops: cancels the running run and waits for it
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  void start();
+  // A run was queued: look at the queue now rather than at the next poll.
+  void wake();
+  // Cancels a queued or running run; NotFound if it is neither.
+  Status cancel(int64_t runId);
+  void stop();
+
+  std::filesystem::path runDir(int64_t runId) const;
+
+ private:
+  void loop();
+  void execute(store::Run run);
+  void save(const store::Run& run);
+
+  store::Store& store_;
+  AgentOptions options_;
+  std::thread thread_;
+  std::mutex mu_;  // guards the fields below
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  bool woken_ = false;
+  int64_t runningId_ = 0;
+  int cancelFd_ = -1;  // write end of the running run's cancel pipe
+};
+
+}  // namespace boucle::scheduler
