@@ -8,7 +8,7 @@ PACKAGES=(
   libyaml-cpp-dev libpugixml-dev libssl-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libboost1.81-dev libboost-url1.81-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  bubblewrap python3
+  bubblewrap python3 curl
 )
 
 missing=()

@@ -14,8 +14,9 @@
 namespace boucle::api {
 
 struct Request {
-  std::string method;  // "GET", "POST", ...
-  std::string path;    // decoded, without the query
+  std::string method;                          // "GET", "POST", ...
+  std::string path;                            // decoded, without the query (for messages)
+  std::vector<std::string> segments;           // the path's segments, each decoded on its own
   std::map<std::string, std::string> query;    // decoded
   std::map<std::string, std::string> headers;  // names lower-case
   std::string body;
@@ -51,7 +52,7 @@ using Handler = std::function<Response(const Request&)>;
 
 struct ServerOptions {
   std::string address = "127.0.0.1";
-  uint16_t port = 8080;  // 0: pick a free port
+  uint16_t port = 8080;        // 0: pick a free port
   size_t bodyLimit = 1 << 20;  // larger bodies are answered 413
 };
 

@@ -4,7 +4,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
-
 #include <chrono>
 
 #include "api/http.h"
@@ -45,7 +44,9 @@ constexpr auto kIdleTimeout = std::chrono::seconds(60);
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, const Handler& handler, size_t bodyLimit)
-      : stream_(std::move(socket)), handler_(handler), bodyLimit_(bodyLimit),
+      : stream_(std::move(socket)),
+        handler_(handler),
+        bodyLimit_(bodyLimit),
         timer_(stream_.get_executor()) {}
 
   void start() { readRequest(); }
@@ -56,10 +57,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(bodyLimit_);
     parser_->header_limit(16 * 1024);
     stream_.expires_after(kIdleTimeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       self->onRead(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->onRead(ec); });
   }
 
   void onRead(beast::error_code ec) {
@@ -79,6 +79,8 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     req.path = target->path();
+    // Decoded one by one, so "%2F" stays inside its segment and cannot change the route.
+    for (auto seg : target->segments()) req.segments.push_back(seg);
     for (auto param : target->params()) req.query[param.key] = param.value;
     for (auto& field : msg) {
       std::string name(field.name_string());

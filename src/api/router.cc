@@ -35,7 +35,7 @@ void Router::add(const std::string& method, const std::string& pattern, RouteHan
 }
 
 Response Router::dispatch(const Request& req) const {
-  auto path = segments(req.path);
+  const auto& path = req.segments;
   std::string allowed;
   for (const auto& r : routes_) {
     Params params;

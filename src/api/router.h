@@ -17,6 +17,7 @@ using RouteHandler = std::function<Response(const Request&, const Params&)>;
 class Router {
  public:
   void add(const std::string& method, const std::string& pattern, RouteHandler handler);
+  // Routes on req.segments (decoded one by one: "%2F" never makes a new segment).
   // 404 for an unknown path, 405 (with Allow) for a known path and another method.
   Response dispatch(const Request& req) const;
 

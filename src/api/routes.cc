@@ -14,15 +14,22 @@ namespace {
 
 Response fromStatus(const Status& st) {
   switch (st.code()) {
-    case Code::kNotFound: return errorResponse(404, st.message());
-    case Code::kConflict: return errorResponse(409, st.message());
-    case Code::kInvalid: return errorResponse(400, st.message());
-    case Code::kUnauthorized: return errorResponse(403, st.message());
-    default: return errorResponse(500, "internal error");
+    case Code::kNotFound:
+      return errorResponse(404, st.message());
+    case Code::kConflict:
+      return errorResponse(409, st.message());
+    case Code::kInvalid:
+      return errorResponse(400, st.message());
+    case Code::kUnauthorized:
+      return errorResponse(403, st.message());
+    default:
+      return errorResponse(500, "internal error");
   }
 }
 
-Response ok(int status, const json& j) { return jsonResponse(status, j.dump() + "\n"); }
+Response ok(int status, const json& j) {
+  return jsonResponse(status, j.dump() + "\n");
+}
 
 json projectJson(const store::Project& p, bool withSecret) {
   json j = {{"name", p.name},
@@ -34,22 +41,34 @@ json projectJson(const store::Project& p, bool withSecret) {
   return j;
 }
 
-json optMs(const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); }
+json optMs(const std::optional<int64_t>& v) {
+  return v ? json(*v) : json(nullptr);
+}
 
 json runJson(const store::Run& r) {
-  return {{"id", r.id},           {"project", r.project},
-          {"number", r.number},   {"ref", r.ref},
-          {"branch", r.branch},   {"commit", r.commit},
-          {"author", r.author},   {"subject", r.subject},
-          {"trigger", r.trigger}, {"state", store::toString(r.state)},
-          {"reason", r.reason},   {"queued_at_ms", r.queuedAt},
-          {"started_at_ms", optMs(r.startedAt)}, {"finished_at_ms", optMs(r.finishedAt)}};
+  return {{"id", r.id},
+          {"project", r.project},
+          {"number", r.number},
+          {"ref", r.ref},
+          {"branch", r.branch},
+          {"commit", r.commit},
+          {"author", r.author},
+          {"subject", r.subject},
+          {"trigger", r.trigger},
+          {"state", store::toString(r.state)},
+          {"reason", r.reason},
+          {"queued_at_ms", r.queuedAt},
+          {"started_at_ms", optMs(r.startedAt)},
+          {"finished_at_ms", optMs(r.finishedAt)}};
 }
 
 json jobJson(const store::JobRecord& j) {
-  json out = {{"name", j.name},         {"state", j.state},
-              {"exit_code", j.exitCode}, {"attempts", j.attempts},
-              {"started_at_ms", optMs(j.startedAt)}, {"finished_at_ms", optMs(j.finishedAt)},
+  json out = {{"name", j.name},
+              {"state", j.state},
+              {"exit_code", j.exitCode},
+              {"attempts", j.attempts},
+              {"started_at_ms", optMs(j.startedAt)},
+              {"finished_at_ms", optMs(j.finishedAt)},
               {"reason", j.reason}};
   if (!j.testsJson.empty()) out["tests"] = json::parse(j.testsJson, nullptr, false);
   if (!j.artifactsJson.empty()) out["artifacts"] = json::parse(j.artifactsJson, nullptr, false);
@@ -152,11 +171,18 @@ Response listRuns(const ApiContext& c, const Request& req) {
 
 Response jobLog(const ApiContext& c, const Request& req, int64_t id, const std::string& job) {
   if (!validName(job)) return errorResponse(400, "not a job name");
+  auto run = c.store->getRun(id);
+  if (!run.ok()) return fromStatus(run.status());
   auto jobs = c.store->listJobs(id);
   if (!jobs.ok()) return fromStatus(jobs.status());
   bool known = false;
   for (const auto& j : *jobs) known = known || j.name == job;
-  if (!known) return errorResponse(404, "run " + std::to_string(id) + " has no job " + job);
+  bool follow = req.query.count("follow") && req.query.at("follow") != "0";
+  // A followed job of a run that has not started yet is waited for: its jobs are recorded when
+  // the pipeline file has been read.
+  if (!known && (!follow || store::isFinished(run->state))) {
+    return errorResponse(404, "run " + std::to_string(id) + " has no job " + job);
+  }
   uint64_t offset = 0;
   if (auto it = req.query.find("offset"); it != req.query.end()) {
     try {
@@ -165,7 +191,6 @@ Response jobLog(const ApiContext& c, const Request& req, int64_t id, const std::
       return errorResponse(400, "offset: a byte offset");
     }
   }
-  bool follow = req.query.count("follow") && req.query.at("follow") != "0";
   Response r;
   r.contentType = "text/plain; charset=utf-8";
   r.stream = makeLogStream(c.agent->runDir(id) / "logs" / (job + ".log"), offset, follow,
@@ -173,9 +198,11 @@ Response jobLog(const ApiContext& c, const Request& req, int64_t id, const std::
                              auto all = store->listJobs(id);
                              if (!all.ok()) return true;  // cannot tell: stop following
                              for (const auto& j : *all) {
-                               if (j.name == job) return j.state != "running" && j.state != "pending";
+                               if (j.name == job)
+                                 return j.state != "running" && j.state != "pending";
                              }
-                             return true;
+                             auto r = store->getRun(id);  // not recorded (yet)
+                             return !r.ok() || store::isFinished(r->state);
                            });
   return r;
 }
@@ -192,9 +219,8 @@ Router buildRouter(const ApiContext& c) {
     for (const auto& p : *list) out.push_back(projectJson(p, false));
     return ok(200, {{"projects", out}});
   });
-  r.add("POST", "/api/projects", [&c](const Request& req, const Params&) {
-    return addProject(c, req);
-  });
+  r.add("POST", "/api/projects",
+        [&c](const Request& req, const Params&) { return addProject(c, req); });
   r.add("GET", "/api/projects/{name}", [&c](const Request&, const Params& p) {
     auto project = c.store->getProject(p.at("name"));
     if (!project.ok()) return fromStatus(project.status());
@@ -204,9 +230,8 @@ Router buildRouter(const ApiContext& c) {
     if (auto st = c.store->removeProject(p.at("name")); !st.ok()) return fromStatus(st);
     return ok(200, {{"removed", p.at("name")}});
   });
-  r.add("POST", "/api/projects/{name}/runs", [&c](const Request& req, const Params& p) {
-    return trigger(c, req, p.at("name"));
-  });
+  r.add("POST", "/api/projects/{name}/runs",
+        [&c](const Request& req, const Params& p) { return trigger(c, req, p.at("name")); });
   r.add("GET", "/api/runs", [&c](const Request& req, const Params&) { return listRuns(c, req); });
   r.add("GET", "/api/runs/{id}", [&c](const Request&, const Params& p) {
     auto id = toId(p.at("id"));

@@ -1,7 +1,7 @@
 // Client commands: they only speak the REST API, like the web UI will.
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <CLI/CLI.hpp>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -22,7 +22,8 @@ struct ClientArgs {
 };
 
 void addClientOptions(CLI::App* cmd, ClientArgs& a) {
-  cmd->add_option("--server", a.server, "Server URL (default: $BOUCLE_SERVER or http://127.0.0.1:8080)");
+  cmd->add_option("--server", a.server,
+                  "Server URL (default: $BOUCLE_SERVER or http://127.0.0.1:8080)");
   cmd->add_option("--token", a.token, "API token (default: $BOUCLE_TOKEN)");
   cmd->add_flag("--json", a.json, "Print the server's JSON answer");
 }
@@ -44,7 +45,8 @@ std::optional<json> call(const ClientArgs& a, const std::string& method, const s
   }
   json j = json::parse(r->body, nullptr, false);
   if (r->status >= 400) {
-    std::string msg = j.is_object() && j.contains("error") ? j["error"].get<std::string>() : r->body;
+    std::string msg =
+        j.is_object() && j.contains("error") ? j["error"].get<std::string>() : r->body;
     fmt::print(stderr, "boucle: {} (HTTP {})\n", msg, r->status);
     *exitCode = kExitFailed;
     return std::nullopt;
@@ -125,7 +127,8 @@ void addProjectCommands(CLI::App& app, int* exitCode) {
     for (const auto& p : (*r)["projects"]) {
       std::string br;
       for (const auto& b : p["branches"]) br += (br.empty() ? "" : ",") + b.get<std::string>();
-      fmt::print("{:<20} {:<12} {}\n", p["name"].get<std::string>(), br, p["url"].get<std::string>());
+      fmt::print("{:<20} {:<12} {}\n", p["name"].get<std::string>(), br,
+                 p["url"].get<std::string>());
     }
   });
 
@@ -215,7 +218,8 @@ void addRunCommands(CLI::App& app, int* exitCode) {
       return;
     }
     std::string target = "/api/runs/" + urlEncode(which->substr(0, slash)) + "/jobs/" +
-                         urlEncode(which->substr(slash + 1)) + "/log" + (*follow ? "?follow=1" : "");
+                         urlEncode(which->substr(slash + 1)) + "/log" +
+                         (*follow ? "?follow=1" : "");
     std::string errorBody;
     int status = 0;
     auto r = httpStream(*e, target, [&](std::string_view piece) {

@@ -4,7 +4,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
 #include <cstdlib>
 
 namespace boucle::cli {
@@ -108,7 +107,7 @@ Result<int> httpStream(const Endpoint& e, const std::string& target,
   while (!parser.is_done()) {
     parser.get().body().data = piece;
     parser.get().body().size = sizeof piece;
-    http::read(stream, buffer, parser, ec);
+    http::read_some(stream, buffer, parser, ec);  // returns as soon as some body arrived
     if (ec == http::error::need_buffer) ec = {};
     if (ec) return Status::Io("reading the response failed: " + ec.message());
     onData({piece, sizeof piece - parser.get().body().size});

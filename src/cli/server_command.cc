@@ -1,9 +1,9 @@
 // `boucle server`: wires the store, the embedded agent and the HTTP API together.
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <CLI/CLI.hpp>
 #include <filesystem>
 #include <thread>
 
@@ -40,7 +40,8 @@ Status ensureAdminToken(store::Store& store, const fs::path& data) {
   if (auto st = os::writeFileAtomic(data / "initial-admin-token", token + "\n", 0600); !st.ok()) {
     return st;
   }
-  fmt::print("Initial admin token (shown once; also in {}):\n\n  {}\n\n", (data / "initial-admin-token").string(), token);
+  fmt::print("Initial admin token (shown once; also in {}):\n\n  {}\n\n",
+             (data / "initial-admin-token").string(), token);
   std::fflush(stdout);
   return Status::Ok();
 }
@@ -68,12 +69,14 @@ int serve(const ServerArgs& a) {
     fmt::print(stderr, "boucle server: {}\n", store.status().message());
     return kExitFailed;
   }
-  auto interrupted = (*store)->interruptUnfinished("the server stopped while the run was in progress");
+  auto interrupted =
+      (*store)->interruptUnfinished("the server stopped while the run was in progress");
   if (!interrupted.ok()) {
     fmt::print(stderr, "boucle server: {}\n", interrupted.status().message());
     return kExitFailed;
   }
-  if (*interrupted > 0) logInfo(std::to_string(*interrupted) + " unfinished run(s) marked interrupted");
+  if (*interrupted > 0)
+    logInfo(std::to_string(*interrupted) + " unfinished run(s) marked interrupted");
   if (auto st = ensureAdminToken(**store, data); !st.ok()) {
     fmt::print(stderr, "boucle server: {}\n", st.message());
     return kExitFailed;

@@ -22,7 +22,11 @@ void emit(const char* level, std::string_view message) {
 }
 }  // namespace
 
-void logInfo(std::string_view message) { emit("info ", message); }
-void logError(std::string_view message) { emit("error", message); }
+void logInfo(std::string_view message) {
+  emit("info ", message);
+}
+void logError(std::string_view message) {
+  emit("error", message);
+}
 
 }  // namespace boucle

@@ -51,9 +51,13 @@ bool acceptableRef(const std::string& ref) {
 Agent::Agent(store::Store& store, AgentOptions options)
     : store_(store), options_(std::move(options)) {}
 
-Agent::~Agent() { stop(); }
+Agent::~Agent() {
+  stop();
+}
 
-void Agent::start() { thread_ = std::thread([this] { loop(); }); }
+void Agent::start() {
+  thread_ = std::thread([this] { loop(); });
+}
 
 void Agent::wake() {
   {
@@ -68,7 +72,8 @@ void Agent::stop() {
     std::lock_guard lock(mu_);
     if (stopping_ && !thread_.joinable()) return;
     stopping_ = true;
-    if (cancelFd_ >= 0) [[maybe_unused]] auto n = ::write(cancelFd_, "x", 1);
+    if (cancelFd_ >= 0) [[maybe_unused]]
+      auto n = ::write(cancelFd_, "x", 1);
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
@@ -165,10 +170,12 @@ void Agent::execute(store::Run run) {
     }
     runner::SourceInfo info;
     if (st.ok()) {
-      auto sha = git({"-C", mirror.string(), "rev-parse", "--verify", "--quiet",
-                      "--end-of-options", run.ref + "^{commit}"});
-      if (!sha.ok()) st = Status::NotFound("no branch, tag or commit '" + run.ref + "' in " + project->url);
-      else info.commit = *sha;
+      auto sha = git({"-C", mirror.string(), "rev-parse", "--verify", "--quiet", "--end-of-options",
+                      run.ref + "^{commit}"});
+      if (!sha.ok())
+        st = Status::NotFound("no branch, tag or commit '" + run.ref + "' in " + project->url);
+      else
+        info.commit = *sha;
     }
     if (st.ok()) {
       auto meta = git({"-C", mirror.string(), "log", "-1", "--format=%an%x00%s", info.commit});
@@ -194,7 +201,8 @@ void Agent::execute(store::Run run) {
         finish(store::RunState::kFailed, parsed.status().message());
       } else if (!parsed->ok()) {
         std::string msg = "the pipeline file has errors:";
-        for (const auto& d : parsed->errors) msg += "\n" + pipeline::formatDiagnostic(".boucle.yml", d);
+        for (const auto& d : parsed->errors)
+          msg += "\n" + pipeline::formatDiagnostic(".boucle.yml", d);
         finish(store::RunState::kFailed, msg);
       } else {
         runner::RunConfig config;
@@ -211,13 +219,20 @@ void Agent::execute(store::Run run) {
         recorder.begin(parsed->pipeline);
         auto result = runner::runPipeline(parsed->pipeline, config, recorder);
         recorder.end(result);
-        runner::RunMeta meta{run.project, config.runId, run.commit, run.branch, run.subject,
-                             result.interrupted ? "cancelled" : result.passed() ? "passed" : "failed",
-                             run.startedAt.value_or(0), false};
+        runner::RunMeta meta{run.project,
+                             config.runId,
+                             run.commit,
+                             run.branch,
+                             run.subject,
+                             result.interrupted ? "cancelled"
+                             : result.passed()  ? "passed"
+                                                : "failed",
+                             run.startedAt.value_or(0),
+                             false};
         if (auto w = runner::writeRunRecord(dir, meta, &result); !w.ok()) logError(w.message());
-        finish(result.interrupted  ? store::RunState::kCancelled
-               : result.passed()   ? store::RunState::kPassed
-                                   : store::RunState::kFailed,
+        finish(result.interrupted ? store::RunState::kCancelled
+               : result.passed()  ? store::RunState::kPassed
+                                  : store::RunState::kFailed,
                result.interrupted ? "cancelled" : "");
       }
     }

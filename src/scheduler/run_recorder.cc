@@ -17,7 +17,8 @@ int64_t nowMs() {
 
 void RunRecorder::save(const store::JobRecord& j) {
   if (auto st = store_.saveJob(j); !st.ok()) {
-    logError("run " + std::to_string(runId_) + ": cannot record job " + j.name + ": " + st.message());
+    logError("run " + std::to_string(runId_) + ": cannot record job " + j.name + ": " +
+             st.message());
   }
 }
 
@@ -41,17 +42,21 @@ void RunRecorder::jobStarted(const std::string& job, int attempt) {
 }
 
 void RunRecorder::jobFinished(const runner::JobResult& r) {
-  store::JobRecord j{runId_, r.name, std::string(runner::toString(r.state)), r.exitCode,
-                     r.attempts, std::nullopt, nowMs(), r.reason, "", ""};
+  store::JobRecord j{runId_,     r.name,     std::string(runner::toString(r.state)),
+                     r.exitCode, r.attempts, std::nullopt,
+                     nowMs(),    r.reason,   "",
+                     ""};
   j.startedAt = *j.finishedAt - r.duration.count();
   if (r.tests) {
-    nlohmann::json t = {{"tests", r.tests->tests},     {"passed", r.tests->passed()},
-                        {"failures", r.tests->failures}, {"errors", r.tests->errors},
+    nlohmann::json t = {{"tests", r.tests->tests},
+                        {"passed", r.tests->passed()},
+                        {"failures", r.tests->failures},
+                        {"errors", r.tests->errors},
                         {"skipped", r.tests->skipped}};
     nlohmann::json failed = nlohmann::json::array();
     for (const auto& f : r.tests->failed) {
-      failed.push_back({{"suite", f.suite}, {"name", f.name}, {"message", f.message},
-                        {"location", f.location}});
+      failed.push_back(
+          {{"suite", f.suite}, {"name", f.name}, {"message", f.message}, {"location", f.location}});
     }
     t["failed"] = failed;
     j.testsJson = t.dump();

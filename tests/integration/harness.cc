@@ -42,7 +42,7 @@ pid_t spawn(const std::vector<std::string>& argv, const fs::path& cwd, const fs:
   return pid;
 }
 
-void git(const fs::path& dir, const std::vector<std::string>& args) {
+void gitIn(const fs::path& dir, const std::vector<std::string>& args) {
   std::vector<std::string> argv{"/usr/bin/git", "-C", dir.string()};
   argv.insert(argv.end(), args.begin(), args.end());
   pid_t pid = spawn(argv, dir, "/dev/null", "/dev/null", {});
@@ -50,6 +50,23 @@ void git(const fs::path& dir, const std::vector<std::string>& args) {
 }
 
 }  // namespace
+
+Output runCommand(const std::vector<std::string>& argv, const fs::path& cwd,
+                  const std::vector<std::string>& extraEnv) {
+  char t[] = "/tmp/boucle-out-XXXXXX";
+  fs::path dir = mkdtemp(t);
+  Output o;
+  o.exitCode = waitExit(spawn(argv, cwd, dir / "out", dir / "err", extraEnv));
+  o.out = readFile(dir / "out");
+  o.err = readFile(dir / "err");
+  fs::remove_all(dir);
+  return o;
+}
+
+pid_t startProcess(const std::vector<std::string>& argv, const fs::path& cwd, const fs::path& log,
+                   const std::vector<std::string>& extraEnv) {
+  return spawn(argv, cwd, log, log, extraEnv);
+}
 
 std::string readFile(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -90,14 +107,18 @@ TempRepo::TempRepo() {
   scratch_ = root_ / "scratch";
   fs::create_directories(dir_);
   fs::create_directories(scratch_);
-  git(dir_, {"init", "-q", "-b", "main"});
-  git(dir_, {"config", "user.email", "dev@example.com"});
-  git(dir_, {"config", "user.name", "Dev"});
+  gitIn(dir_, {"init", "-q", "-b", "main"});
+  gitIn(dir_, {"config", "user.email", "dev@example.com"});
+  gitIn(dir_, {"config", "user.name", "Dev"});
 }
 
 TempRepo::~TempRepo() {
   std::error_code ec;
   fs::remove_all(root_, ec);
+}
+
+void TempRepo::git(const std::vector<std::string>& args) {
+  gitIn(dir_, args);
 }
 
 void TempRepo::write(const std::string& rel, const std::string& content) {
@@ -106,8 +127,8 @@ void TempRepo::write(const std::string& rel, const std::string& content) {
 }
 
 std::string TempRepo::commit(const std::string& message) {
-  git(dir_, {"add", "-A"});
-  git(dir_, {"commit", "-q", "-m", message});
+  gitIn(dir_, {"add", "-A"});
+  gitIn(dir_, {"commit", "-q", "-m", message});
   fs::path out = root_ / "sha.txt";
   pid_t pid =
       spawn({"/usr/bin/git", "-C", dir_.string(), "rev-parse", "HEAD"}, dir_, out, "/dev/null", {});
@@ -121,13 +142,7 @@ Output TempRepo::boucle(std::vector<std::string> args, const std::vector<std::st
   args.insert(args.begin(), BOUCLE_BIN);
   if (args.size() > 1 && args[1] == "run")
     args.insert(args.begin() + 2, {"--data", data_.string()});
-  fs::path out = root_ / "stdout.txt", err = root_ / "stderr.txt";
-  fs::remove(err);
-  Output o;
-  o.exitCode = waitExit(spawn(args, dir_, out, err, extraEnv));
-  o.out = readFile(out);
-  o.err = readFile(err);
-  return o;
+  return runCommand(args, dir_, extraEnv);
 }
 
 pid_t TempRepo::startBoucle(std::vector<std::string> args, const fs::path& log) {

@@ -26,6 +26,7 @@ class TempRepo {
   const std::filesystem::path& data() const { return data_; }
   const std::filesystem::path& scratch() const { return scratch_; }  // outside the repo
   void write(const std::string& rel, const std::string& content);
+  void git(const std::vector<std::string>& args);
   std::string commit(const std::string& message);  // returns the sha
   // Runs `boucle ARGS --data DATA` (for run) in the repository.
   Output boucle(std::vector<std::string> args, const std::vector<std::string>& extraEnv = {});
@@ -37,6 +38,12 @@ class TempRepo {
  private:
   std::filesystem::path root_, dir_, data_, scratch_;
 };
+
+// Any program, to completion (stdout and stderr kept apart), or in the background (both to `log`).
+Output runCommand(const std::vector<std::string>& argv, const std::filesystem::path& cwd,
+                  const std::vector<std::string>& extraEnv = {});
+pid_t startProcess(const std::vector<std::string>& argv, const std::filesystem::path& cwd,
+                   const std::filesystem::path& log, const std::vector<std::string>& extraEnv = {});
 
 std::string readFile(const std::filesystem::path& p);
 bool processAlive(pid_t pid);

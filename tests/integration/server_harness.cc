@@ -1,0 +1,116 @@
+#include "server_harness.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+
+#include "harness.h"
+
+extern char** environ;
+
+namespace boucle::testing {
+namespace fs = std::filesystem;
+
+namespace {
+pid_t spawnLogged(const std::vector<std::string>& argv, const fs::path& out) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  std::vector<char*> a;
+  for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+  a.push_back(nullptr);
+  pid_t pid = -1;
+  posix_spawn(&pid, a[0], &fa, nullptr, a.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  return pid;
+}
+}  // namespace
+
+ServerProcess::ServerProcess(fs::path data, std::vector<std::string> extraArgs)
+    : data_(std::move(data)), extraArgs_(std::move(extraArgs)) {}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0) kill9();
+}
+
+std::string ServerProcess::log() const { return readFile(data_.string() + ".log"); }
+
+bool ServerProcess::start(std::string* log) {
+  fs::path logFile = data_.string() + ".log";
+  size_t before = readFile(logFile).size();
+  std::vector<std::string> argv{BOUCLE_BIN, "server", "--data", data_.string(), "--listen",
+                                "127.0.0.1:0"};
+  argv.insert(argv.end(), extraArgs_.begin(), extraArgs_.end());
+  pid_ = spawnLogged(argv, logFile);
+  static const std::regex listening(R"(listening on http://127\.0\.0\.1:(\d+))");
+  bool up = waitFor([&] {
+    std::string text = readFile(logFile).substr(before);
+    std::smatch m;
+    if (!std::regex_search(text, m, listening)) return false;
+    port_ = std::stoi(m[1].str());
+    return curl("GET", url() + "/api/health").status == 200;
+  });
+  if (!up && log) *log = readFile(logFile);
+  return up;
+}
+
+void ServerProcess::kill9() {
+  ::kill(pid_, SIGKILL);
+  waitExit(pid_);
+  pid_ = -1;
+}
+
+int ServerProcess::stop() {
+  ::kill(pid_, SIGTERM);
+  int rc = waitExit(pid_);
+  pid_ = -1;
+  return rc;
+}
+
+std::string ServerProcess::token() const {
+  std::string t = readFile(data_ / "initial-admin-token");
+  while (!t.empty() && t.back() == '\n') t.pop_back();
+  return t;
+}
+
+std::vector<std::string> ServerProcess::clientEnv() const {
+  return {"BOUCLE_SERVER=" + url(), "BOUCLE_TOKEN=" + token()};
+}
+
+Http curl(const std::string& method, const std::string& url, const std::string& body,
+          const std::vector<std::string>& headers) {
+  char tmpl[] = "/tmp/boucle-curl-XXXXXX";
+  int fd = mkstemp(tmpl);
+  ::close(fd);
+  fs::path out = tmpl;
+  fs::path in = out.string() + ".body";
+  std::vector<std::string> argv{"/usr/bin/curl", "-sS", "-o", out.string(), "-w", "%{http_code}",
+                                "-X", method, url};
+  for (const auto& h : headers) argv.insert(argv.end(), {"-H", h});
+  if (!body.empty()) {
+    std::ofstream(in, std::ios::binary) << body;
+    argv.insert(argv.end(), {"--data-binary", "@" + in.string()});
+  }
+  fs::path code = out.string() + ".code";
+  pid_t pid = spawnLogged(argv, code);
+  waitExit(pid);
+  Http h;
+  try {
+    h.status = std::stoi(readFile(code));
+  } catch (...) {
+    h.status = 0;
+  }
+  h.body = readFile(out);
+  fs::remove(out);
+  fs::remove(in);
+  fs::remove(code);
+  return h;
+}
+
+}  // namespace boucle::testing

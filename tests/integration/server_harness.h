@@ -1,0 +1,42 @@
+#pragma once
+// A real `boucle server` on a free loopback port, in a temp data directory.
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace boucle::testing {
+
+class ServerProcess {
+ public:
+  explicit ServerProcess(std::filesystem::path data, std::vector<std::string> extraArgs = {});
+  ~ServerProcess();
+  // Starts and waits until /api/health answers; returns false (with the log) on failure.
+  bool start(std::string* log);
+  void kill9();
+  int stop();  // SIGTERM, returns the exit code
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string token() const;
+  std::vector<std::string> clientEnv() const;  // BOUCLE_SERVER and BOUCLE_TOKEN
+  std::string log() const;
+  const std::filesystem::path& data() const { return data_; }
+
+ private:
+  std::filesystem::path data_;
+  std::vector<std::string> extraArgs_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+struct Http {
+  int status = 0;
+  std::string body;
+};
+// curl, as an outside client would; `headers` are "Name: value".
+Http curl(const std::string& method, const std::string& url, const std::string& body = "",
+          const std::vector<std::string>& headers = {});
+
+}  // namespace boucle::testing

@@ -1,0 +1,184 @@
+// The server from the outside: the real binary on a free port, real git repositories, curl and
+// the boucle client as users would run them.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "harness.h"
+#include "server_harness.h"
+
+namespace boucle::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<ServerProcess>(repo_.scratch() / "server-data");
+    std::string log;
+    ASSERT_TRUE(server_->start(&log)) << log;
+  }
+  Output client(std::vector<std::string> args) { return repo_.boucle(args, server_->clientEnv()); }
+  json api(const std::string& path) {
+    auto r = curl("GET", server_->url() + path, "", {"Authorization: Bearer " + server_->token()});
+    return json::parse(r.body, nullptr, false);
+  }
+  // Polls the API until the run has finished; returns it.
+  json waitForRun(int64_t id) {
+    json run;
+    waitFor([&] {
+      run = api("/api/runs/" + std::to_string(id));
+      std::string s = run.value("state", "");
+      return s != "queued" && s != "running" && !s.empty();
+    });
+    return run;
+  }
+
+  TempRepo repo_;
+  std::unique_ptr<ServerProcess> server_;
+};
+
+TEST_F(ServerTest, StartsWithAHashedAdminTokenAndRefusesCallsWithoutOne) {
+  std::string token = server_->token();
+  EXPECT_THAT(token, ::testing::StartsWith("bcl_"));
+  struct stat st {};
+  ASSERT_EQ(::stat((server_->data() / "initial-admin-token").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_THAT(readFile(server_->data() / "boucle.db"), Not(HasSubstr(token)));
+  EXPECT_EQ(curl("GET", server_->url() + "/api/health").status, 200);
+  EXPECT_EQ(curl("GET", server_->url() + "/api/projects").status, 401);
+  EXPECT_EQ(curl("GET", server_->url() + "/api/projects", "", {"Authorization: Bearer bcl_nope"})
+                .status,
+            401);
+  EXPECT_EQ(curl("POST", server_->url() + "/api/projects", "{}").status, 401);
+  EXPECT_EQ(curl("GET", server_->url() + "/api/projects", "", {"Authorization: Bearer " + token})
+                .status,
+            200);
+  EXPECT_EQ(curl("GET", server_->url() + "/api/nothing", "", {"Authorization: Bearer " + token})
+                .status,
+            404);
+  EXPECT_THAT(server_->log(), Not(HasSubstr("error")));
+}
+
+TEST_F(ServerTest, BadRequestsAreRefusedWithTheRightStatus) {
+  std::string auth = "Authorization: Bearer " + server_->token();
+  EXPECT_EQ(curl("POST", server_->url() + "/api/projects", std::string(2 << 20, 'x'), {auth}).status,
+            413);
+  EXPECT_EQ(curl("POST", server_->url() + "/api/projects", "{not json", {auth}).status, 400);
+  EXPECT_EQ(
+      curl("POST", server_->url() + "/api/projects", R"({"name":"../x","url":"/tmp"})", {auth})
+          .status,
+      400);
+  EXPECT_EQ(curl("DELETE", server_->url() + "/api/runs/1", "", {auth}).status, 405);
+  EXPECT_EQ(curl("GET", server_->url() + "/api/runs/1/jobs/..%2Fx/log", "", {auth}).status, 400);
+}
+
+TEST_F(ServerTest, ProjectsAndRunsThroughTheCommandLine) {
+  repo_.write(".boucle.yml", "jobs:\n  build: {run: 'echo built $BOUCLE_COMMIT'}\n"
+                             "  test: {run: 'echo tested', needs: [build]}\n");
+  std::string sha = repo_.commit("feat: first");
+  Output add = client({"project", "add", "web", repo_.dir().string()});
+  ASSERT_EQ(add.exitCode, 0) << add.all();
+  EXPECT_THAT(add.out, HasSubstr("webhook secret: "));
+  Output dup = client({"project", "add", "web", repo_.dir().string()});
+  EXPECT_EQ(dup.exitCode, 1);
+  EXPECT_THAT(dup.err, HasSubstr("project web exists (HTTP 409)"));
+  Output list = client({"project", "list", "--json"});
+  EXPECT_EQ(json::parse(list.out)["projects"][0]["name"], "web");
+
+  Output trig = client({"trigger", "web"});
+  ASSERT_EQ(trig.exitCode, 0) << trig.all();
+  EXPECT_THAT(trig.out, HasSubstr("run 1 queued (web #1, main)"));
+  json run = waitForRun(1);
+  EXPECT_EQ(run["state"], "passed") << run.dump();
+  EXPECT_EQ(run["commit"], sha);
+  EXPECT_EQ(run["subject"], "feat: first");
+  ASSERT_EQ(run["jobs"].size(), 2u);
+  EXPECT_EQ(run["jobs"][1]["state"], "passed");
+  Output status = client({"status"});
+  EXPECT_THAT(status.out, HasSubstr("passed"));
+  EXPECT_THAT(status.out, HasSubstr(sha.substr(0, 10)));
+  Output logs = client({"logs", "1/build"});
+  EXPECT_EQ(logs.exitCode, 0);
+  EXPECT_EQ(logs.out, "built " + sha + "\n");
+  EXPECT_EQ(client({"logs", "1/nope"}).exitCode, 1);
+  EXPECT_EQ(client({"trigger", "missing"}).exitCode, 1);
+}
+
+TEST_F(ServerTest, FollowingALogShowsItWhileTheJobRuns) {
+  std::string marker = (repo_.scratch() / "go-on").string();
+  repo_.write(".boucle.yml", "jobs:\n  slow:\n    run: |\n      echo first line\n"
+                             "      while [ ! -e " + marker + " ]; do sleep 0.05; done\n"
+                             "      echo last line\n");
+  repo_.commit("c");
+  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string()}).exitCode, 0);
+  ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
+  fs::path out = repo_.scratch() / "follow.out";
+  pid_t follower = startProcess({BOUCLE_BIN, "logs", "-f", "1/slow"}, repo_.dir(), out,
+                                server_->clientEnv());
+  // The first line arrives while the job is still waiting: it was streamed, not read at the end.
+  ASSERT_TRUE(waitFor([&] { return readFile(out).find("first line") != std::string::npos; }))
+      << readFile(out);
+  EXPECT_THAT(readFile(out), Not(HasSubstr("last line")));
+  std::ofstream(marker) << "go";
+  EXPECT_EQ(waitExit(follower), 0);
+  EXPECT_EQ(readFile(out), "first line\nlast line\n");
+}
+
+TEST_F(ServerTest, KillMinusNineMidRunLosesNothingAndRestartsClean) {
+  std::string s = repo_.scratch().string();
+  repo_.write(".boucle.yml", "jobs:\n  hang:\n    run: |\n      echo before the crash\n"
+                             "      sleep 300 & echo $! > " + s + "/child.pid\n      wait\n");
+  repo_.commit("c");
+  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string()}).exitCode, 0);
+  ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
+  ASSERT_TRUE(waitFor([&] { return fs::exists(repo_.scratch() / "child.pid"); }));
+  pid_t child = std::stoi(readFile(repo_.scratch() / "child.pid"));
+  server_->kill9();
+  // The job's supervisor sees the server gone and ends the job.
+  EXPECT_TRUE(waitFor([&] { return !processAlive(child); }, std::chrono::seconds(15)));
+  std::string log;
+  ASSERT_TRUE(server_->start(&log)) << log;
+  json run = api("/api/runs/1");
+  EXPECT_EQ(run["state"], "interrupted");
+  EXPECT_THAT(run["reason"].get<std::string>(), HasSubstr("server stopped"));
+  Output logs = client({"logs", "1/hang"});
+  EXPECT_EQ(logs.out, "before the crash\n");
+  Output integrity = runCommand({"/usr/bin/python3", "-c",
+                                 "import sqlite3,sys; print(sqlite3.connect(sys.argv[1])"
+                                 ".execute('pragma integrity_check').fetchone()[0])",
+                                 (server_->data() / "boucle.db").string()},
+                                repo_.dir());
+  EXPECT_EQ(integrity.out, "ok\n") << integrity.err;
+  EXPECT_EQ(server_->stop(), 0);
+}
+
+TEST_F(ServerTest, ShellSyntaxInBranchNamesRefsAndMessagesIsNeverRun) {
+  std::string pwned = (repo_.scratch() / "pwned").string();
+  repo_.write(".boucle.yml", "jobs:\n  show: {run: 'echo \"branch=$BOUCLE_BRANCH\"'}\n");
+  repo_.commit("fix: $(touch " + pwned + ") `touch " + pwned + "`; touch " + pwned);
+  std::string branch = "$(touch${IFS}" + pwned + ")";
+  repo_.git({"branch", branch});
+  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string()}).exitCode, 0);
+  ASSERT_EQ(client({"trigger", "web", "--ref", branch}).exitCode, 0);
+  json run = waitForRun(1);
+  EXPECT_EQ(run["state"], "passed") << run.dump();
+  EXPECT_EQ(run["branch"], branch);
+  EXPECT_THAT(client({"logs", "1/show"}).out, HasSubstr("branch=" + branch + "\n"));
+  ASSERT_EQ(client({"trigger", "web", "--ref", "--upload-pack=touch " + pwned}).exitCode, 0);
+  json bad = waitForRun(2);
+  EXPECT_EQ(bad["state"], "failed");
+  EXPECT_THAT(bad["reason"].get<std::string>(), HasSubstr("not a branch, tag or commit name"));
+  EXPECT_FALSE(fs::exists(pwned));
+}
+
+}  // namespace
+}  // namespace boucle::testing
