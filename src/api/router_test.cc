@@ -20,7 +20,8 @@ TEST(Router, MatchesPatternsAndCapturesSegments) {
     seen = p.at("id") + ":" + p.at("job");
     return jsonResponse(200, "{}");
   });
-  router.add("GET", "/api/runs", [](const Request&, const Params&) { return jsonResponse(200, "[]"); });
+  router.add("GET", "/api/runs",
+             [](const Request&, const Params&) { return jsonResponse(200, "[]"); });
   EXPECT_EQ(router.dispatch(req("GET", {"api", "runs", "7", "jobs", "build", "log"})).status, 200);
   EXPECT_EQ(seen, "7:build");
   // A decoded "/" inside a segment stays one segment: it reaches the handler, which judges it.
@@ -31,8 +32,10 @@ TEST(Router, MatchesPatternsAndCapturesSegments) {
 
 TEST(Router, UnknownPathIs404AndWrongMethodIs405WithAllow) {
   Router router;
-  router.add("GET", "/api/projects", [](const Request&, const Params&) { return jsonResponse(200, ""); });
-  router.add("POST", "/api/projects", [](const Request&, const Params&) { return jsonResponse(201, ""); });
+  router.add("GET", "/api/projects",
+             [](const Request&, const Params&) { return jsonResponse(200, ""); });
+  router.add("POST", "/api/projects",
+             [](const Request&, const Params&) { return jsonResponse(201, ""); });
   EXPECT_EQ(router.dispatch(req("GET", {"api", "nope"})).status, 404);
   Response r = router.dispatch(req("DELETE", {"api", "projects"}));
   EXPECT_EQ(r.status, 405);

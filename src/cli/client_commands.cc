@@ -197,6 +197,17 @@ void addRunCommands(CLI::App& app, int* exitCode) {
     }
   });
 
+  auto cancel = app.add_subcommand("cancel", "Cancel a queued or running run");
+  auto ca = std::make_shared<ClientArgs>();
+  auto runId = std::make_shared<std::string>();
+  cancel->add_option("run", *runId, "Run id")->required();
+  addClientOptions(cancel, *ca);
+  cancel->callback([=] {
+    auto r = call(*ca, "POST", "/api/runs/" + urlEncode(*runId) + "/cancel", nullptr, exitCode);
+    if (r && !ca->json) fmt::print("cancelling run {}\n", *runId);
+    if (r && ca->json) fmt::print("{}\n", r->dump(2));
+  });
+
   auto logs = app.add_subcommand("logs", "Print a job's log: boucle logs RUN/JOB [-f]");
   auto la = std::make_shared<ClientArgs>();
   auto which = std::make_shared<std::string>();

@@ -39,13 +39,15 @@ ServerProcess::~ServerProcess() {
   if (pid_ > 0) kill9();
 }
 
-std::string ServerProcess::log() const { return readFile(data_.string() + ".log"); }
+std::string ServerProcess::log() const {
+  return readFile(data_.string() + ".log");
+}
 
 bool ServerProcess::start(std::string* log) {
   fs::path logFile = data_.string() + ".log";
   size_t before = readFile(logFile).size();
-  std::vector<std::string> argv{BOUCLE_BIN, "server", "--data", data_.string(), "--listen",
-                                "127.0.0.1:0"};
+  std::vector<std::string> argv{BOUCLE_BIN,     "server",   "--data",
+                                data_.string(), "--listen", "127.0.0.1:0"};
   argv.insert(argv.end(), extraArgs_.begin(), extraArgs_.end());
   pid_ = spawnLogged(argv, logFile);
   static const std::regex listening(R"(listening on http://127\.0\.0\.1:(\d+))");
@@ -90,8 +92,8 @@ Http curl(const std::string& method, const std::string& url, const std::string& 
   ::close(fd);
   fs::path out = tmpl;
   fs::path in = out.string() + ".body";
-  std::vector<std::string> argv{"/usr/bin/curl", "-sS", "-o", out.string(), "-w", "%{http_code}",
-                                "-X", method, url};
+  std::vector<std::string> argv{"/usr/bin/curl", "-sS", "-o",   out.string(), "-w",
+                                "%{http_code}",  "-X",  method, url};
   for (const auto& h : headers) argv.insert(argv.end(), {"-H", h});
   if (!body.empty()) {
     std::ofstream(in, std::ios::binary) << body;

@@ -14,9 +14,9 @@
 namespace boucle::testing {
 namespace {
 
+using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using nlohmann::json;
 namespace fs = std::filesystem;
 
 class ServerTest : public ::testing::Test {
@@ -55,23 +55,24 @@ TEST_F(ServerTest, StartsWithAHashedAdminTokenAndRefusesCallsWithoutOne) {
   EXPECT_THAT(readFile(server_->data() / "boucle.db"), Not(HasSubstr(token)));
   EXPECT_EQ(curl("GET", server_->url() + "/api/health").status, 200);
   EXPECT_EQ(curl("GET", server_->url() + "/api/projects").status, 401);
-  EXPECT_EQ(curl("GET", server_->url() + "/api/projects", "", {"Authorization: Bearer bcl_nope"})
-                .status,
-            401);
+  EXPECT_EQ(
+      curl("GET", server_->url() + "/api/projects", "", {"Authorization: Bearer bcl_nope"}).status,
+      401);
   EXPECT_EQ(curl("POST", server_->url() + "/api/projects", "{}").status, 401);
-  EXPECT_EQ(curl("GET", server_->url() + "/api/projects", "", {"Authorization: Bearer " + token})
-                .status,
-            200);
-  EXPECT_EQ(curl("GET", server_->url() + "/api/nothing", "", {"Authorization: Bearer " + token})
-                .status,
-            404);
+  EXPECT_EQ(
+      curl("GET", server_->url() + "/api/projects", "", {"Authorization: Bearer " + token}).status,
+      200);
+  EXPECT_EQ(
+      curl("GET", server_->url() + "/api/nothing", "", {"Authorization: Bearer " + token}).status,
+      404);
   EXPECT_THAT(server_->log(), Not(HasSubstr("error")));
 }
 
 TEST_F(ServerTest, BadRequestsAreRefusedWithTheRightStatus) {
   std::string auth = "Authorization: Bearer " + server_->token();
-  EXPECT_EQ(curl("POST", server_->url() + "/api/projects", std::string(2 << 20, 'x'), {auth}).status,
-            413);
+  EXPECT_EQ(
+      curl("POST", server_->url() + "/api/projects", std::string(2 << 20, 'x'), {auth}).status,
+      413);
   EXPECT_EQ(curl("POST", server_->url() + "/api/projects", "{not json", {auth}).status, 400);
   EXPECT_EQ(
       curl("POST", server_->url() + "/api/projects", R"({"name":"../x","url":"/tmp"})", {auth})
@@ -82,8 +83,9 @@ TEST_F(ServerTest, BadRequestsAreRefusedWithTheRightStatus) {
 }
 
 TEST_F(ServerTest, ProjectsAndRunsThroughTheCommandLine) {
-  repo_.write(".boucle.yml", "jobs:\n  build: {run: 'echo built $BOUCLE_COMMIT'}\n"
-                             "  test: {run: 'echo tested', needs: [build]}\n");
+  repo_.write(".boucle.yml",
+              "jobs:\n  build: {run: 'echo built $BOUCLE_COMMIT'}\n"
+              "  test: {run: 'echo tested', needs: [build]}\n");
   std::string sha = repo_.commit("feat: first");
   Output add = client({"project", "add", "web", repo_.dir().string()});
   ASSERT_EQ(add.exitCode, 0) << add.all();
@@ -115,15 +117,18 @@ TEST_F(ServerTest, ProjectsAndRunsThroughTheCommandLine) {
 
 TEST_F(ServerTest, FollowingALogShowsItWhileTheJobRuns) {
   std::string marker = (repo_.scratch() / "go-on").string();
-  repo_.write(".boucle.yml", "jobs:\n  slow:\n    run: |\n      echo first line\n"
-                             "      while [ ! -e " + marker + " ]; do sleep 0.05; done\n"
-                             "      echo last line\n");
+  repo_.write(".boucle.yml",
+              "jobs:\n  slow:\n    run: |\n      echo first line\n"
+              "      while [ ! -e " +
+                  marker +
+                  " ]; do sleep 0.05; done\n"
+                  "      echo last line\n");
   repo_.commit("c");
   ASSERT_EQ(client({"project", "add", "web", repo_.dir().string()}).exitCode, 0);
   ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
   fs::path out = repo_.scratch() / "follow.out";
-  pid_t follower = startProcess({BOUCLE_BIN, "logs", "-f", "1/slow"}, repo_.dir(), out,
-                                server_->clientEnv());
+  pid_t follower =
+      startProcess({BOUCLE_BIN, "logs", "-f", "1/slow"}, repo_.dir(), out, server_->clientEnv());
   // The first line arrives while the job is still waiting: it was streamed, not read at the end.
   ASSERT_TRUE(waitFor([&] { return readFile(out).find("first line") != std::string::npos; }))
       << readFile(out);
@@ -133,10 +138,35 @@ TEST_F(ServerTest, FollowingALogShowsItWhileTheJobRuns) {
   EXPECT_EQ(readFile(out), "first line\nlast line\n");
 }
 
+TEST_F(ServerTest, CancellingARunEndsItsJobsProcesses) {
+  std::string s = repo_.scratch().string();
+  repo_.write(".boucle.yml",
+              "jobs:\n  hang:\n    run: |\n"
+              "      sleep 300 & echo $! > " +
+                  s +
+                  "/child.pid\n      wait\n"
+                  "  after: {run: 'true', needs: [hang]}\n");
+  repo_.commit("c");
+  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string()}).exitCode, 0);
+  ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
+  ASSERT_TRUE(waitFor([&] { return fs::exists(repo_.scratch() / "child.pid"); }));
+  pid_t child = std::stoi(readFile(repo_.scratch() / "child.pid"));
+  Output c = client({"cancel", "1"});
+  EXPECT_EQ(c.exitCode, 0) << c.all();
+  json run = waitForRun(1);
+  EXPECT_EQ(run["state"], "cancelled");
+  EXPECT_EQ(run["jobs"][0]["state"], "cancelled");
+  EXPECT_EQ(run["jobs"][1]["state"], "cancelled");
+  EXPECT_FALSE(processAlive(child));
+  EXPECT_EQ(client({"cancel", "1"}).exitCode, 1);  // already finished
+}
+
 TEST_F(ServerTest, KillMinusNineMidRunLosesNothingAndRestartsClean) {
   std::string s = repo_.scratch().string();
-  repo_.write(".boucle.yml", "jobs:\n  hang:\n    run: |\n      echo before the crash\n"
-                             "      sleep 300 & echo $! > " + s + "/child.pid\n      wait\n");
+  repo_.write(".boucle.yml",
+              "jobs:\n  hang:\n    run: |\n      echo before the crash\n"
+              "      sleep 300 & echo $! > " +
+                  s + "/child.pid\n      wait\n");
   repo_.commit("c");
   ASSERT_EQ(client({"project", "add", "web", repo_.dir().string()}).exitCode, 0);
   ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
