@@ -1,10 +1,13 @@
 #include "api/routes.h"
 
+#include <fnmatch.h>
+
 #include <nlohmann/json.hpp>
 
 #include "api/log_stream.h"
 #include "api/router.h"
 #include "auth/tokens.h"
+#include "scm/webhook.h"
 
 namespace boucle::api {
 
@@ -207,6 +210,41 @@ Response jobLog(const ApiContext& c, const Request& req, int64_t id, const std::
   return r;
 }
 
+// A push from a forge: the signature (or token) is the credential, not an API token.
+Response webhook(const ApiContext& c, const Request& req, const std::string& forgeName,
+                 const std::string& project) {
+  auto forge = scm::parseForge(forgeName);
+  if (!forge)
+    return errorResponse(404, "unknown forge '" + forgeName + "' (github, gitlab, gitea)");
+  auto p = c.store->getProject(project);
+  if (!p.ok()) return fromStatus(p.status());
+  if (auto st = scm::verifyWebhook(*forge, req.headers, req.body, p->webhookSecret); !st.ok()) {
+    return errorResponse(401, st.message());
+  }
+  auto ev = scm::parseWebhook(*forge, req.headers, req.body);
+  if (!ev.ok()) return errorResponse(400, ev.status().message());
+  if (!ev->push) return ok(200, {{"ignored", ev->ignored}});
+  const scm::Push& push = *ev->push;
+  if (push.deleted) return ok(200, {{"ignored", "the ref was deleted"}});
+  if (push.branch.empty()) return ok(200, {{"ignored", "tag pushes are not built yet"}});
+  bool watched = false;
+  for (const auto& glob : p->branches) {
+    watched = watched || fnmatch(glob.c_str(), push.branch.c_str(), 0) == 0;
+  }
+  if (!watched) return ok(200, {{"ignored", "branch " + push.branch + " is not watched"}});
+  store::Run r;
+  r.project = project;
+  r.ref = push.commit;  // the exact pushed commit, even if the branch moves on meanwhile
+  r.branch = push.branch;
+  r.author = push.author;
+  r.subject = push.subject;
+  r.trigger = "push";
+  auto run = c.store->createRun(r);
+  if (!run.ok()) return fromStatus(run.status());
+  c.agent->wake();
+  return ok(202, runJson(*run));
+}
+
 Router buildRouter(const ApiContext& c) {
   Router r;
   r.add("GET", "/api/health", [](const Request&, const Params&) {
@@ -243,6 +281,9 @@ Router buildRouter(const ApiContext& c) {
     if (auto st = c.agent->cancel(*id); !st.ok()) return fromStatus(st);
     return ok(202, {{"cancelling", *id}});
   });
+  r.add("POST", "/hooks/{forge}/{project}", [&c](const Request& req, const Params& p) {
+    return webhook(c, req, p.at("forge"), p.at("project"));
+  });
   r.add("GET", "/api/runs/{id}/jobs/{job}/log", [&c](const Request& req, const Params& p) {
     auto id = toId(p.at("id"));
     return id ? jobLog(c, req, *id, p.at("job")) : errorResponse(400, "not a run id");
@@ -255,7 +296,8 @@ Router buildRouter(const ApiContext& c) {
 Handler makeApiHandler(const ApiContext& ctx) {
   auto router = std::make_shared<Router>(buildRouter(ctx));
   return [router, ctx](const Request& req) -> Response {
-    bool open = req.path == "/api/health" || (ctx.publicRead && req.method == "GET");
+    bool open = req.path == "/api/health" || (ctx.publicRead && req.method == "GET") ||
+                (!req.segments.empty() && req.segments[0] == "hooks");  // signed instead
     if (!open) {
       std::string auth = req.header("authorization");
       const std::string prefix = "Bearer ";

@@ -1,0 +1,47 @@
+#pragma once
+// Push webhooks from GitHub, GitLab and Gitea (or Forgejo): checking that a request really
+// comes from the forge that knows the project's secret, and reading what was pushed. Pure
+// logic: no I/O, so every case is unit-tested with the forges' own payload shapes.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace boucle::scm {
+
+enum class Forge { kGitHub, kGitLab, kGitea };
+std::optional<Forge> parseForge(std::string_view s);
+
+// Checks the request's signature or token against `secret`:
+//   GitHub: X-Hub-Signature-256 = "sha256=" + hex HMAC-SHA256(secret, body)
+//   Gitea:  X-Gitea-Signature   = hex HMAC-SHA256(secret, body)
+//   GitLab: X-Gitlab-Token      = secret
+// Comparisons take constant time. Unauthorized when missing or wrong.
+Status verifyWebhook(Forge forge, const std::map<std::string, std::string>& headers,
+                     std::string_view body, std::string_view secret);
+
+struct Push {
+  std::string branch;   // "main" for refs/heads/main; empty for a tag push
+  std::string tag;      // "v1.2" for refs/tags/v1.2
+  std::string commit;   // the pushed head
+  std::string author;   // of the head commit
+  std::string subject;  // first line of its message
+  bool deleted = false; // the ref was deleted: nothing to build
+};
+
+// What the request is: a push to read, or an event to acknowledge and ignore (ping, others).
+struct WebhookEvent {
+  std::optional<Push> push;
+  std::string ignored;  // why nothing is built, when push is empty
+};
+
+// Invalid for a malformed payload (with a message saying what is wrong).
+Result<WebhookEvent> parseWebhook(Forge forge, const std::map<std::string, std::string>& headers,
+                                  std::string_view body);
+
+std::string hmacSha256Hex(std::string_view key, std::string_view data);
+
+}  // namespace boucle::scm
