@@ -48,21 +48,34 @@ json optMs(const std::optional<int64_t>& v) {
   return v ? json(*v) : json(nullptr);
 }
 
-json runJson(const store::Run& r) {
-  return {{"id", r.id},
-          {"project", r.project},
-          {"number", r.number},
-          {"ref", r.ref},
-          {"branch", r.branch},
-          {"commit", r.commit},
-          {"author", r.author},
-          {"subject", r.subject},
-          {"trigger", r.trigger},
-          {"state", store::toString(r.state)},
-          {"reason", r.reason},
-          {"queued_at_ms", r.queuedAt},
-          {"started_at_ms", optMs(r.startedAt)},
-          {"finished_at_ms", optMs(r.finishedAt)}};
+json runJson(const store::Run& r, store::Store* store = nullptr) {
+  json j = {{"id", r.id},
+            {"project", r.project},
+            {"number", r.number},
+            {"ref", r.ref},
+            {"branch", r.branch},
+            {"commit", r.commit},
+            {"author", r.author},
+            {"subject", r.subject},
+            {"trigger", r.trigger},
+            {"state", store::toString(r.state)},
+            {"reason", r.reason},
+            {"queued_at_ms", r.queuedAt},
+            {"started_at_ms", optMs(r.startedAt)},
+            {"finished_at_ms", optMs(r.finishedAt)},
+            {"event", r.event}};
+  // Who broke it: the first failing run of the streak, with its commit and author.
+  j["broken_since"] = nullptr;
+  if (r.brokenSince && store) {
+    auto first = store->getRun(*r.brokenSince);
+    if (first.ok()) {
+      j["broken_since"] = {
+          {"run", first->id},          {"number", first->number},
+          {"commit", first->commit},   {"author", first->author},
+          {"subject", first->subject}, {"finished_at_ms", optMs(first->finishedAt)}};
+    }
+  }
+  return j;
 }
 
 json jobJson(const store::JobRecord& j) {
@@ -145,7 +158,7 @@ Response getRun(const ApiContext& c, int64_t id) {
   if (!run.ok()) return fromStatus(run.status());
   auto jobs = c.store->listJobs(id);
   if (!jobs.ok()) return fromStatus(jobs.status());
-  json j = runJson(*run);
+  json j = runJson(*run, c.store);
   j["jobs"] = json::array();
   for (const auto& job : *jobs) j["jobs"].push_back(jobJson(job));
   return ok(200, j);
@@ -168,7 +181,7 @@ Response listRuns(const ApiContext& c, const Request& req) {
   auto runs = c.store->listRuns(project, limit, before);
   if (!runs.ok()) return fromStatus(runs.status());
   json list = json::array();
-  for (const auto& r : *runs) list.push_back(runJson(r));
+  for (const auto& r : *runs) list.push_back(runJson(r, c.store));
   return ok(200, {{"runs", list}});
 }
 

@@ -194,6 +194,18 @@ void addRunCommands(CLI::App& app, int* exitCode) {
                                                           : run["branch"].get<std::string>(),
                  commit, run["state"].get<std::string>(), duration(run),
                  run["subject"].get<std::string>());
+      const json& since = run["broken_since"];
+      if (run["event"] == "fixed" && since.is_object()) {
+        fmt::print("        FIXED by {} ({}), broken since run {} ({} by {})\n",
+                   run["commit"].get<std::string>().substr(0, 10), run["author"].get<std::string>(),
+                   since["run"].get<int64_t>(), since["commit"].get<std::string>().substr(0, 10),
+                   since["author"].get<std::string>());
+      } else if (run["state"] == "failed" && since.is_object()) {
+        bool first = since["run"] == run["id"];
+        fmt::print("        {} {} by {}: {}\n", first ? "BROKEN by" : "broken since",
+                   since["commit"].get<std::string>().substr(0, 10),
+                   since["author"].get<std::string>(), since["subject"].get<std::string>());
+      }
     }
   });
 

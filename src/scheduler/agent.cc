@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "core/log.h"
+#include "insight/breakage.h"
 #include "os/files.h"
 #include "pipeline/parser.h"
 #include "runner/engine.h"
@@ -121,6 +122,29 @@ void Agent::loop() {
   }
 }
 
+// Broken or fixed: judged against the branch's previous passed-or-failed run.
+void Agent::judge(store::Run& run) {
+  bool passed = run.state == store::RunState::kPassed;
+  if (run.branch.empty() || (!passed && run.state != store::RunState::kFailed)) return;
+  auto previous = store_.lastJudgedRun(run.project, run.branch, run.id);
+  if (!previous.ok()) {
+    logError("run " + std::to_string(run.id) + ": " + previous.status().message());
+    return;
+  }
+  std::optional<insight::PreviousRun> prev;
+  if (*previous) {
+    prev = insight::PreviousRun{(*previous)->id, (*previous)->state == store::RunState::kPassed,
+                                (*previous)->brokenSince};
+  }
+  auto verdict = insight::judge(prev, run.id, passed);
+  run.event = verdict.event;
+  run.brokenSince = verdict.brokenSince;
+  if (!verdict.event.empty()) {
+    logInfo(run.project + " " + run.branch + " " + verdict.event + " at run " +
+            std::to_string(run.id) + " (" + run.commit.substr(0, 12) + " by " + run.author + ")");
+  }
+}
+
 void Agent::save(const store::Run& run) {
   if (auto st = store_.updateRun(run); !st.ok()) {
     logError("run " + std::to_string(run.id) + ": cannot record its state: " + st.message());
@@ -144,6 +168,7 @@ void Agent::execute(store::Run run) {
     run.state = state;
     run.reason = std::move(reason);
     run.finishedAt = nowMs();
+    judge(run);
     save(run);
     logInfo("run " + std::to_string(run.id) + " of " + run.project + " " +
             std::string(store::toString(state)));

@@ -36,6 +36,7 @@ class Agent {
   void loop();
   void execute(store::Run run);
   void save(const store::Run& run);
+  void judge(store::Run& run);
 
   store::Store& store_;
   AgentOptions options_;

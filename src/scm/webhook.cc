@@ -25,7 +25,9 @@ bool isHexSha(const std::string& s) {
   return true;
 }
 
-std::string firstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
+std::string firstLine(const std::string& s) {
+  return s.substr(0, s.find('\n'));
+}
 
 std::string str(const json& j, const char* key) {
   auto it = j.find(key);
@@ -79,7 +81,8 @@ Status verifyWebhook(Forge forge, const std::map<std::string, std::string>& head
     case Forge::kGitLab: {
       std::string token = header(headers, "x-gitlab-token");
       if (token.empty()) return Status::Unauthorized("missing X-Gitlab-Token");
-      if (!auth::constantTimeEquals(token, secret)) return Status::Unauthorized("bad X-Gitlab-Token");
+      if (!auth::constantTimeEquals(token, secret))
+        return Status::Unauthorized("bad X-Gitlab-Token");
       return Status::Ok();
     }
   }
@@ -93,8 +96,8 @@ Result<WebhookEvent> parseWebhook(Forge forge, const std::map<std::string, std::
                       : forge == Forge::kGitLab ? header(headers, "x-gitlab-event")
                                                 : header(headers, "x-gitea-event");
   if (forge == Forge::kGitea && event.empty()) event = header(headers, "x-forgejo-event");
-  bool isPush = forge == Forge::kGitLab ? event == "Push Hook" || event == "Tag Push Hook"
-                                        : event == "push";
+  bool isPush =
+      forge == Forge::kGitLab ? event == "Push Hook" || event == "Tag Push Hook" : event == "push";
   if (!isPush) {
     ev.ignored = event.empty() ? "no event type given" : "event '" + event + "' is not a push";
     return ev;
@@ -130,7 +133,8 @@ Result<WebhookEvent> parseWebhook(Forge forge, const std::map<std::string, std::
   }
   if (head.is_object()) {
     p.subject = firstLine(str(head, "message"));
-    if (head.contains("author") && head["author"].is_object()) p.author = str(head["author"], "name");
+    if (head.contains("author") && head["author"].is_object())
+      p.author = str(head["author"], "name");
   }
   if (p.author.empty()) p.author = str(j, "user_name");  // GitLab's pusher
   ev.push = p;

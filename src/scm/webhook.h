@@ -24,12 +24,12 @@ Status verifyWebhook(Forge forge, const std::map<std::string, std::string>& head
                      std::string_view body, std::string_view secret);
 
 struct Push {
-  std::string branch;   // "main" for refs/heads/main; empty for a tag push
-  std::string tag;      // "v1.2" for refs/tags/v1.2
-  std::string commit;   // the pushed head
-  std::string author;   // of the head commit
-  std::string subject;  // first line of its message
-  bool deleted = false; // the ref was deleted: nothing to build
+  std::string branch;    // "main" for refs/heads/main; empty for a tag push
+  std::string tag;       // "v1.2" for refs/tags/v1.2
+  std::string commit;    // the pushed head
+  std::string author;    // of the head commit
+  std::string subject;   // first line of its message
+  bool deleted = false;  // the ref was deleted: nothing to build
 };
 
 // What the request is: a push to read, or an event to acknowledge and ignore (ping, others).

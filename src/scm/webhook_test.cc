@@ -34,19 +34,26 @@ constexpr const char* kGitLabPush = R"({
 
 TEST(Webhook, GitHubSignatureIsCheckedOverTheExactBody) {
   std::string sig = "sha256=" + hmacSha256Hex("s3cret", kGitHubPush);
-  EXPECT_TRUE(verifyWebhook(Forge::kGitHub, {{"x-hub-signature-256", sig}}, kGitHubPush, "s3cret").ok());
-  EXPECT_EQ(verifyWebhook(Forge::kGitHub, {{"x-hub-signature-256", sig}}, kGitHubPush, "other").code(),
-            Code::kUnauthorized);
+  EXPECT_TRUE(
+      verifyWebhook(Forge::kGitHub, {{"x-hub-signature-256", sig}}, kGitHubPush, "s3cret").ok());
+  EXPECT_EQ(
+      verifyWebhook(Forge::kGitHub, {{"x-hub-signature-256", sig}}, kGitHubPush, "other").code(),
+      Code::kUnauthorized);
   std::string tampered = std::string(kGitHubPush) + " ";
-  EXPECT_FALSE(verifyWebhook(Forge::kGitHub, {{"x-hub-signature-256", sig}}, tampered, "s3cret").ok());
+  EXPECT_FALSE(
+      verifyWebhook(Forge::kGitHub, {{"x-hub-signature-256", sig}}, tampered, "s3cret").ok());
   EXPECT_FALSE(verifyWebhook(Forge::kGitHub, {}, kGitHubPush, "s3cret").ok());
   EXPECT_FALSE(verifyWebhook(Forge::kGitHub, {{"x-hub-signature-256", sig}}, kGitHubPush, "").ok());
 }
 
 TEST(Webhook, GiteaAndGitLabCredentials) {
   std::string body = "{}";
-  EXPECT_TRUE(verifyWebhook(Forge::kGitea, {{"x-gitea-signature", hmacSha256Hex("k", body)}}, body, "k").ok());
-  EXPECT_FALSE(verifyWebhook(Forge::kGitea, {{"x-gitea-signature", hmacSha256Hex("x", body)}}, body, "k").ok());
+  EXPECT_TRUE(
+      verifyWebhook(Forge::kGitea, {{"x-gitea-signature", hmacSha256Hex("k", body)}}, body, "k")
+          .ok());
+  EXPECT_FALSE(
+      verifyWebhook(Forge::kGitea, {{"x-gitea-signature", hmacSha256Hex("x", body)}}, body, "k")
+          .ok());
   EXPECT_TRUE(verifyWebhook(Forge::kGitLab, {{"x-gitlab-token", "k"}}, body, "k").ok());
   EXPECT_FALSE(verifyWebhook(Forge::kGitLab, {{"x-gitlab-token", "kk"}}, body, "k").ok());
 }
@@ -88,10 +95,15 @@ TEST(Webhook, PingsAndOtherEventsAreIgnoredPolitely) {
 TEST(Webhook, MalformedPushesAreErrorsWithAReason) {
   Headers h{{"x-github-event", "push"}};
   EXPECT_EQ(parseWebhook(Forge::kGitHub, h, "not json").status().code(), Code::kInvalid);
-  EXPECT_EQ(parseWebhook(Forge::kGitHub, h, R"({"after":"0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c"})")
-                .status().message(), "the payload has no 'ref'");
-  EXPECT_FALSE(parseWebhook(Forge::kGitHub, h, R"J({"ref":"refs/heads/x","after":"$(rm -rf /)"})J").ok());
-  auto deleted = parseWebhook(Forge::kGitHub, h,
+  EXPECT_EQ(
+      parseWebhook(Forge::kGitHub, h, R"({"after":"0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c"})")
+          .status()
+          .message(),
+      "the payload has no 'ref'");
+  EXPECT_FALSE(
+      parseWebhook(Forge::kGitHub, h, R"J({"ref":"refs/heads/x","after":"$(rm -rf /)"})J").ok());
+  auto deleted = parseWebhook(
+      Forge::kGitHub, h,
       R"({"ref":"refs/heads/x","after":"0000000000000000000000000000000000000000","deleted":true})");
   ASSERT_TRUE(deleted.ok() && deleted->push);
   EXPECT_TRUE(deleted->push->deleted);

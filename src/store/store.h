@@ -44,6 +44,8 @@ struct Run {
   std::string reason;
   int64_t queuedAt = 0;
   std::optional<int64_t> startedAt, finishedAt;
+  std::string event;                   // "broken", "fixed" or ""
+  std::optional<int64_t> brokenSince;  // first failing run of the branch's red streak
 };
 
 struct JobRecord {
@@ -81,6 +83,10 @@ class Store {
   // Newest first; `project` empty = all projects; `beforeId` > 0 pages back.
   virtual Result<std::vector<Run>> listRuns(std::string_view project, int limit,
                                             int64_t beforeId = 0) = 0;
+  // The branch's latest passed-or-failed run before `beforeId` (cancelled and interrupted
+  // runs say nothing about the code).
+  virtual Result<std::optional<Run>> lastJudgedRun(std::string_view project,
+                                                   std::string_view branch, int64_t beforeId) = 0;
   // The oldest queued run, if any.
   virtual Result<std::optional<Run>> nextQueued() = 0;
   // Marks every queued-or-running run as interrupted (after a crash); returns how many.

@@ -119,6 +119,29 @@ TEST_P(StoreTest, UnfinishedRunsAreInterruptedAfterARestart) {
   EXPECT_EQ(*store_->integrityCheck(), "ok");
 }
 
+TEST_P(StoreTest, LastJudgedRunSkipsCancelledRunsAndOtherBranches) {
+  ASSERT_TRUE(store_->addProject(project("web")).ok());
+  auto make = [&](const std::string& branch, RunState state) {
+    store::Run r;
+    r.project = "web";
+    r.branch = branch;
+    auto run = store_->createRun(r);
+    run->state = state;
+    run->brokenSince = state == RunState::kFailed ? std::optional<int64_t>(run->id) : std::nullopt;
+    EXPECT_TRUE(store_->updateRun(*run).ok());
+    return run->id;
+  };
+  int64_t failed = make("main", RunState::kFailed);
+  make("main", RunState::kCancelled);
+  make("dev", RunState::kPassed);
+  int64_t now = make("main", RunState::kRunning);
+  auto prev = store_->lastJudgedRun("web", "main", now);
+  ASSERT_TRUE(prev.ok() && prev->has_value());
+  EXPECT_EQ((*prev)->id, failed);
+  EXPECT_EQ((*prev)->brokenSince, failed);
+  EXPECT_FALSE(store_->lastJudgedRun("web", "main", failed)->has_value());
+}
+
 TEST_P(StoreTest, JobsAreSavedAndReplaced) {
   ASSERT_TRUE(store_->addProject(project("web")).ok());
   store::Run r;

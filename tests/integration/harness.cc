@@ -126,9 +126,9 @@ void TempRepo::write(const std::string& rel, const std::string& content) {
   std::ofstream(dir_ / rel, std::ios::binary) << content;
 }
 
-std::string TempRepo::commit(const std::string& message) {
+std::string TempRepo::commit(const std::string& message, const std::string& author) {
   gitIn(dir_, {"add", "-A"});
-  gitIn(dir_, {"commit", "-q", "-m", message});
+  gitIn(dir_, {"-c", "user.name=" + author, "commit", "-q", "-m", message});
   fs::path out = root_ / "sha.txt";
   pid_t pid =
       spawn({"/usr/bin/git", "-C", dir_.string(), "rev-parse", "HEAD"}, dir_, out, "/dev/null", {});

@@ -27,7 +27,7 @@ class TempRepo {
   const std::filesystem::path& scratch() const { return scratch_; }  // outside the repo
   void write(const std::string& rel, const std::string& content);
   void git(const std::vector<std::string>& args);
-  std::string commit(const std::string& message);  // returns the sha
+  std::string commit(const std::string& message, const std::string& author = "Dev");  // sha
   // Runs `boucle ARGS --data DATA` (for run) in the repository.
   Output boucle(std::vector<std::string> args, const std::vector<std::string>& extraEnv = {});
   // Starts `boucle run` in the background; stdout+stderr go to `log`.

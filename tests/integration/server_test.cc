@@ -115,6 +115,45 @@ TEST_F(ServerTest, ProjectsAndRunsThroughTheCommandLine) {
   EXPECT_EQ(client({"trigger", "missing"}).exitCode, 1);
 }
 
+TEST_F(ServerTest, TellsWhoBrokeTheBranchAndWhoFixedIt) {
+  repo_.write(".boucle.yml", "jobs:\n  test: {run: 'sh check.sh'}\n");
+  repo_.write("check.sh", "exit 0\n");
+  repo_.commit("feat: green start", "Alice");
+  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string()}).exitCode, 0);
+  auto runOnce = [&](int id) {
+    EXPECT_EQ(client({"trigger", "web"}).exitCode, 0);
+    return waitForRun(id);
+  };
+  EXPECT_EQ(runOnce(1)["event"], "");
+  repo_.write("check.sh", "echo broken; exit 1\n");
+  std::string culprit = repo_.commit("refactor: simplify checks", "Mallory");
+  json broken = runOnce(2);
+  EXPECT_EQ(broken["state"], "failed");
+  EXPECT_EQ(broken["event"], "broken");
+  EXPECT_EQ(broken["broken_since"]["commit"], culprit);
+  EXPECT_EQ(broken["broken_since"]["author"], "Mallory");
+  repo_.write("README", "still red\n");
+  repo_.commit("docs: readme", "Bob");
+  json still = runOnce(3);
+  EXPECT_EQ(still["event"], "");
+  EXPECT_EQ(still["broken_since"]["run"], 2);
+  EXPECT_EQ(still["broken_since"]["author"], "Mallory");
+  repo_.write("check.sh", "exit 0\n");
+  std::string fix = repo_.commit("fix: restore checks", "Alice");
+  json fixed = runOnce(4);
+  EXPECT_EQ(fixed["state"], "passed");
+  EXPECT_EQ(fixed["event"], "fixed");
+  EXPECT_EQ(fixed["broken_since"]["run"], 2);
+  Output status = client({"status"});
+  EXPECT_THAT(status.out,
+              HasSubstr("FIXED by " + fix.substr(0, 10) + " (Alice), broken since run 2 (" +
+                        culprit.substr(0, 10) + " by Mallory)"));
+  EXPECT_THAT(status.out, HasSubstr("BROKEN by " + culprit.substr(0, 10) +
+                                    " by Mallory: refactor: simplify checks"));
+  EXPECT_THAT(server_->log(), HasSubstr("web main broken at run 2"));
+  EXPECT_THAT(server_->log(), HasSubstr("web main fixed at run 4"));
+}
+
 TEST_F(ServerTest, FollowingALogShowsItWhileTheJobRuns) {
   std::string marker = (repo_.scratch() / "go-on").string();
   repo_.write(".boucle.yml",

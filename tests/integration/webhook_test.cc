@@ -12,8 +12,8 @@
 namespace boucle::testing {
 namespace {
 
-using ::testing::HasSubstr;
 using nlohmann::json;
+using ::testing::HasSubstr;
 
 std::string hmacHex(const std::string& key, const std::string& data) {
   unsigned char mac[EVP_MAX_MD_SIZE];
@@ -37,9 +37,9 @@ class WebhookTest : public ::testing::Test {
     server_ = std::make_unique<ServerProcess>(repo_.scratch() / "server-data");
     std::string log;
     ASSERT_TRUE(server_->start(&log)) << log;
-    Output add = repo_.boucle({"project", "add", "web", repo_.dir().string(), "--webhook-secret",
-                               kSecret},
-                              server_->clientEnv());
+    Output add =
+        repo_.boucle({"project", "add", "web", repo_.dir().string(), "--webhook-secret", kSecret},
+                     server_->clientEnv());
     ASSERT_EQ(add.exitCode, 0) << add.all();
   }
   std::string push(const std::string& branch) {
@@ -55,7 +55,8 @@ class WebhookTest : public ::testing::Test {
     return curl("POST", server_->url() + "/hooks/" + forge + "/web", body, headers);
   }
   size_t runCount() {
-    auto r = curl("GET", server_->url() + "/api/runs", "", {"Authorization: Bearer " + server_->token()});
+    auto r = curl("GET", server_->url() + "/api/runs", "",
+                  {"Authorization: Bearer " + server_->token()});
     return json::parse(r.body)["runs"].size();
   }
 
@@ -89,30 +90,31 @@ TEST_F(WebhookTest, SignedGitHubPushQueuesARunOfThatCommit) {
 
 TEST_F(WebhookTest, ForgedOrMissingSignaturesAre401AndQueueNothing) {
   std::string body = push("main");
-  EXPECT_EQ(post("github", body, {"X-GitHub-Event: push",
-                                  "X-Hub-Signature-256: sha256=" + hmacHex("guess", body)})
+  EXPECT_EQ(post("github", body,
+                 {"X-GitHub-Event: push", "X-Hub-Signature-256: sha256=" + hmacHex("guess", body)})
                 .status,
             401);
   EXPECT_EQ(post("github", body, {"X-GitHub-Event: push"}).status, 401);
-  EXPECT_EQ(post("gitlab", body, {"X-Gitlab-Event: Push Hook", "X-Gitlab-Token: guess"}).status, 401);
+  EXPECT_EQ(post("gitlab", body, {"X-Gitlab-Event: Push Hook", "X-Gitlab-Token: guess"}).status,
+            401);
   EXPECT_EQ(post("gitea", body, {"X-Gitea-Event: push", "X-Gitea-Signature: 00"}).status, 401);
   EXPECT_EQ(runCount(), 0u);
 }
 
 TEST_F(WebhookTest, PingsUnwatchedBranchesAndBadPayloads) {
   std::string ping = R"({"zen":"Keep it logically awesome."})";
-  Http p = post("github", ping, {"X-GitHub-Event: ping",
-                                 "X-Hub-Signature-256: sha256=" + hmacHex(kSecret, ping)});
+  Http p = post("github", ping,
+                {"X-GitHub-Event: ping", "X-Hub-Signature-256: sha256=" + hmacHex(kSecret, ping)});
   EXPECT_EQ(p.status, 200);
   EXPECT_THAT(p.body, HasSubstr("ignored"));
   std::string other = push("feature/x");
-  Http o = post("github", other, {"X-GitHub-Event: push",
-                                  "X-Hub-Signature-256: sha256=" + hmacHex(kSecret, other)});
+  Http o = post("github", other,
+                {"X-GitHub-Event: push", "X-Hub-Signature-256: sha256=" + hmacHex(kSecret, other)});
   EXPECT_EQ(o.status, 200);
   EXPECT_THAT(o.body, HasSubstr("not watched"));
   std::string bad = "{\"ref\": 42";
-  EXPECT_EQ(post("github", bad, {"X-GitHub-Event: push",
-                                 "X-Hub-Signature-256: sha256=" + hmacHex(kSecret, bad)})
+  EXPECT_EQ(post("github", bad,
+                 {"X-GitHub-Event: push", "X-Hub-Signature-256: sha256=" + hmacHex(kSecret, bad)})
                 .status,
             400);
   std::string huge(3 << 20, 'x');
@@ -123,12 +125,14 @@ TEST_F(WebhookTest, PingsUnwatchedBranchesAndBadPayloads) {
 
 TEST_F(WebhookTest, GitLabTokenAndGiteaSignatureAreAccepted) {
   std::string body = push("main");
-  EXPECT_EQ(post("gitlab", body, {"X-Gitlab-Event: Push Hook", std::string("X-Gitlab-Token: ") + kSecret})
-                .status,
-            202);
-  EXPECT_EQ(post("gitea", body, {"X-Gitea-Event: push", "X-Gitea-Signature: " + hmacHex(kSecret, body)})
-                .status,
-            202);
+  EXPECT_EQ(
+      post("gitlab", body, {"X-Gitlab-Event: Push Hook", std::string("X-Gitlab-Token: ") + kSecret})
+          .status,
+      202);
+  EXPECT_EQ(
+      post("gitea", body, {"X-Gitea-Event: push", "X-Gitea-Signature: " + hmacHex(kSecret, body)})
+          .status,
+      202);
   EXPECT_EQ(runCount(), 2u);
 }
 

@@ -65,6 +65,11 @@ CREATE TABLE tokens (
   created_at INTEGER NOT NULL
 );
 )sql",
+    R"sql(
+ALTER TABLE runs ADD COLUMN event TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN broken_since INTEGER;
+CREATE INDEX runs_by_branch ON runs (project, branch, id);
+)sql",
 };
 
 int64_t nowMs() {
@@ -97,7 +102,7 @@ std::optional<int64_t> optInt(const Statement& s, int col) {
 
 constexpr const char* kRunColumns =
     "id, project, number, ref, branch, commit_sha, author, subject, trigger, state, reason, "
-    "queued_at, started_at, finished_at";
+    "queued_at, started_at, finished_at, event, broken_since";
 
 Run readRun(const Statement& s) {
   Run r;
@@ -115,6 +120,8 @@ Run readRun(const Statement& s) {
   r.queuedAt = s.integer(11);
   r.startedAt = optInt(s, 12);
   r.finishedAt = optInt(s, 13);
+  r.event = s.text(14);
+  r.brokenSince = optInt(s, 15);
   return r;
 }
 
@@ -144,6 +151,8 @@ class SqliteStore : public Store {
   Result<Run> getRun(int64_t id) override;
   Status updateRun(const Run& r) override;
   Result<std::vector<Run>> listRuns(std::string_view project, int limit, int64_t beforeId) override;
+  Result<std::optional<Run>> lastJudgedRun(std::string_view project, std::string_view branch,
+                                           int64_t beforeId) override;
   Result<std::optional<Run>> nextQueued() override;
   Result<int> interruptUnfinished(std::string_view reason) override;
   Status saveJob(const JobRecord& j) override;
@@ -282,11 +291,11 @@ Status SqliteStore::updateRun(const Run& r) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "UPDATE runs SET branch = ?, commit_sha = ?, author = ?, subject = ?, state = ?, "
-      "reason = ?, started_at = ?, finished_at = ? WHERE id = ?");
+      "reason = ?, started_at = ?, finished_at = ?, event = ?, broken_since = ? WHERE id = ?");
   if (!s.ok()) return s.status();
   s->bind(1, r.branch).bind(2, r.commit).bind(3, r.author).bind(4, r.subject);
   s->bind(5, toString(r.state)).bind(6, r.reason).bind(7, r.startedAt).bind(8, r.finishedAt);
-  s->bind(9, r.id);
+  s->bind(9, r.event).bind(10, r.brokenSince).bind(11, r.id);
   if (auto st = s->run(); !st.ok()) return st;
   if (db_.changes() == 0) return Status::NotFound("no run " + std::to_string(r.id));
   return Status::Ok();
@@ -310,6 +319,20 @@ Result<std::vector<Run>> SqliteStore::listRuns(std::string_view project, int lim
     out.push_back(readRun(*s));
   }
   return out;
+}
+
+Result<std::optional<Run>> SqliteStore::lastJudgedRun(std::string_view project,
+                                                      std::string_view branch, int64_t beforeId) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(std::string("SELECT ") + kRunColumns +
+                       " FROM runs WHERE project = ? AND branch = ? AND id < ? AND state IN "
+                       "('passed', 'failed') ORDER BY id DESC LIMIT 1");
+  if (!s.ok()) return s.status();
+  s->bind(1, project).bind(2, branch).bind(3, beforeId);
+  auto row = s->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<Run>();
+  return std::optional<Run>(readRun(*s));
 }
 
 Result<std::optional<Run>> SqliteStore::nextQueued() {
