@@ -7,6 +7,7 @@
 #include "api/log_stream.h"
 #include "api/router.h"
 #include "auth/tokens.h"
+#include "scheduler/poller.h"
 #include "scm/webhook.h"
 
 namespace boucle::api {
@@ -245,16 +246,14 @@ Response webhook(const ApiContext& c, const Request& req, const std::string& for
     watched = watched || fnmatch(glob.c_str(), push.branch.c_str(), 0) == 0;
   }
   if (!watched) return ok(200, {{"ignored", "branch " + push.branch + " is not watched"}});
-  store::Run r;
-  r.project = project;
-  r.ref = push.commit;  // the exact pushed commit, even if the branch moves on meanwhile
-  r.branch = push.branch;
-  r.author = push.author;
-  r.subject = push.subject;
-  r.trigger = "push";
-  auto run = c.store->createRun(r);
-  if (!run.ok()) return fromStatus(run.status());
+  // Recorded as seen, so a poll of the same head does not build it again.
+  auto id = scheduler::queueIfNew(*c.store, project, push.branch, push.commit, "push", push.author,
+                                  push.subject);
+  if (!id.ok()) return fromStatus(id.status());
+  if (*id == 0) return ok(200, {{"ignored", "commit " + push.commit + " was already seen"}});
   c.agent->wake();
+  auto run = c.store->getRun(*id);
+  if (!run.ok()) return fromStatus(run.status());
   return ok(202, runJson(*run));
 }
 

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "os/files.h"
 #include "scheduler/agent.h"
+#include "scheduler/poller.h"
 #include "store/store.h"
 
 namespace boucle::cli {
@@ -98,6 +99,8 @@ int serve(const ServerArgs& a) {
     return kExitFailed;
   }
   agent.start();
+  scheduler::Poller poller(**store, agent);
+  poller.start();
   std::thread signals([&] {
     int sig = 0;
     sigwait(&stopSignals, &sig);
@@ -107,6 +110,7 @@ int serve(const ServerArgs& a) {
   logInfo(fmt::format("listening on http://{}:{} (data in {})", http.address, server->port(),
                       data.string()));
   server->run();
+  poller.stop();
   agent.stop();  // cancels a running run and waits for it
   if (signals.joinable()) {
     pthread_kill(signals.native_handle(), SIGTERM);  // wakes sigwait if stop came from elsewhere

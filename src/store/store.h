@@ -92,6 +92,13 @@ class Store {
   // Marks every queued-or-running run as interrupted (after a crash); returns how many.
   virtual Result<int> interruptUnfinished(std::string_view reason) = 0;
 
+  // The commit each watched branch pointed at when last seen (polling, webhooks): a head that
+  // differs is new work.
+  virtual Result<std::optional<std::string>> branchHead(std::string_view project,
+                                                        std::string_view branch) = 0;
+  virtual Status setBranchHead(std::string_view project, std::string_view branch,
+                               std::string_view commit) = 0;
+
   virtual Status saveJob(const JobRecord& j) = 0;  // insert or replace by (run, name)
   virtual Result<std::vector<JobRecord>> listJobs(int64_t runId) = 0;
 

@@ -7,6 +7,7 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "harness.h"
 #include "server_harness.h"
@@ -87,10 +88,10 @@ TEST_F(ServerTest, ProjectsAndRunsThroughTheCommandLine) {
               "jobs:\n  build: {run: 'echo built $BOUCLE_COMMIT'}\n"
               "  test: {run: 'echo tested', needs: [build]}\n");
   std::string sha = repo_.commit("feat: first");
-  Output add = client({"project", "add", "web", repo_.dir().string()});
+  Output add = client({"project", "add", "web", repo_.dir().string(), "--poll", "0"});
   ASSERT_EQ(add.exitCode, 0) << add.all();
   EXPECT_THAT(add.out, HasSubstr("webhook secret: "));
-  Output dup = client({"project", "add", "web", repo_.dir().string()});
+  Output dup = client({"project", "add", "web", repo_.dir().string(), "--poll", "0"});
   EXPECT_EQ(dup.exitCode, 1);
   EXPECT_THAT(dup.err, HasSubstr("project web exists (HTTP 409)"));
   Output list = client({"project", "list", "--json"});
@@ -119,7 +120,7 @@ TEST_F(ServerTest, TellsWhoBrokeTheBranchAndWhoFixedIt) {
   repo_.write(".boucle.yml", "jobs:\n  test: {run: 'sh check.sh'}\n");
   repo_.write("check.sh", "exit 0\n");
   repo_.commit("feat: green start", "Alice");
-  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string()}).exitCode, 0);
+  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
   auto runOnce = [&](int id) {
     EXPECT_EQ(client({"trigger", "web"}).exitCode, 0);
     return waitForRun(id);
@@ -154,6 +155,28 @@ TEST_F(ServerTest, TellsWhoBrokeTheBranchAndWhoFixedIt) {
   EXPECT_THAT(server_->log(), HasSubstr("web main fixed at run 4"));
 }
 
+TEST_F(ServerTest, PollingBuildsEachNewHeadOnce) {
+  repo_.write(".boucle.yml", "jobs:\n  build: {run: 'true'}\n");
+  std::string first = repo_.commit("feat: one");
+  repo_.git({"branch", "feature/x"});  // not watched: never built
+  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "1"}).exitCode, 0);
+  auto runs = [&] { return api("/api/runs")["runs"]; };
+  ASSERT_TRUE(waitFor([&] { return runs().size() == 1; }));
+  EXPECT_EQ(runs()[0]["commit"].is_string() ? runs()[0]["ref"] : json(), first);
+  EXPECT_EQ(runs()[0]["trigger"], "poll");
+  repo_.write("a.txt", "1");
+  repo_.commit("feat: two");
+  repo_.write("b.txt", "2");
+  std::string third = repo_.commit("feat: three");  // two commits between polls: newest built
+  ASSERT_TRUE(waitFor([&] { return runs().size() == 2; }));
+  EXPECT_EQ(runs()[0]["ref"], third);
+  EXPECT_EQ(runs()[0]["branch"], "main");
+  // Nothing new: later polls queue nothing (each poll is logged when it queues a run).
+  ASSERT_TRUE(waitFor([&] { return server_->log().find("queued run 2") != std::string::npos; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // two more poll intervals
+  EXPECT_EQ(runs().size(), 2u);
+}
+
 TEST_F(ServerTest, FollowingALogShowsItWhileTheJobRuns) {
   std::string marker = (repo_.scratch() / "go-on").string();
   repo_.write(".boucle.yml",
@@ -163,7 +186,7 @@ TEST_F(ServerTest, FollowingALogShowsItWhileTheJobRuns) {
                   " ]; do sleep 0.05; done\n"
                   "      echo last line\n");
   repo_.commit("c");
-  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string()}).exitCode, 0);
+  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
   ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
   fs::path out = repo_.scratch() / "follow.out";
   pid_t follower =
@@ -186,7 +209,7 @@ TEST_F(ServerTest, CancellingARunEndsItsJobsProcesses) {
                   "/child.pid\n      wait\n"
                   "  after: {run: 'true', needs: [hang]}\n");
   repo_.commit("c");
-  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string()}).exitCode, 0);
+  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
   ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
   ASSERT_TRUE(waitFor([&] { return fs::exists(repo_.scratch() / "child.pid"); }));
   pid_t child = std::stoi(readFile(repo_.scratch() / "child.pid"));
@@ -207,7 +230,7 @@ TEST_F(ServerTest, KillMinusNineMidRunLosesNothingAndRestartsClean) {
               "      sleep 300 & echo $! > " +
                   s + "/child.pid\n      wait\n");
   repo_.commit("c");
-  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string()}).exitCode, 0);
+  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
   ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
   ASSERT_TRUE(waitFor([&] { return fs::exists(repo_.scratch() / "child.pid"); }));
   pid_t child = std::stoi(readFile(repo_.scratch() / "child.pid"));
@@ -236,7 +259,7 @@ TEST_F(ServerTest, ShellSyntaxInBranchNamesRefsAndMessagesIsNeverRun) {
   repo_.commit("fix: $(touch " + pwned + ") `touch " + pwned + "`; touch " + pwned);
   std::string branch = "$(touch${IFS}" + pwned + ")";
   repo_.git({"branch", branch});
-  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string()}).exitCode, 0);
+  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
   ASSERT_EQ(client({"trigger", "web", "--ref", branch}).exitCode, 0);
   json run = waitForRun(1);
   EXPECT_EQ(run["state"], "passed") << run.dump();

@@ -70,6 +70,14 @@ ALTER TABLE runs ADD COLUMN event TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN broken_since INTEGER;
 CREATE INDEX runs_by_branch ON runs (project, branch, id);
 )sql",
+    R"sql(
+CREATE TABLE branch_heads (
+  project TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
+  branch TEXT NOT NULL,
+  commit_sha TEXT NOT NULL,
+  PRIMARY KEY (project, branch)
+);
+)sql",
 };
 
 int64_t nowMs() {
@@ -155,6 +163,10 @@ class SqliteStore : public Store {
                                            int64_t beforeId) override;
   Result<std::optional<Run>> nextQueued() override;
   Result<int> interruptUnfinished(std::string_view reason) override;
+  Result<std::optional<std::string>> branchHead(std::string_view project,
+                                                std::string_view branch) override;
+  Status setBranchHead(std::string_view project, std::string_view branch,
+                       std::string_view commit) override;
   Status saveJob(const JobRecord& j) override;
   Result<std::vector<JobRecord>> listJobs(int64_t runId) override;
   Result<Token> addToken(std::string_view name, std::string_view role,
@@ -355,6 +367,28 @@ Result<int> SqliteStore::interruptUnfinished(std::string_view reason) {
   s->bind(1, reason).bind(2, nowMs());
   if (auto st = s->run(); !st.ok()) return st;
   return db_.changes();
+}
+
+Result<std::optional<std::string>> SqliteStore::branchHead(std::string_view project,
+                                                           std::string_view branch) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare("SELECT commit_sha FROM branch_heads WHERE project = ? AND branch = ?");
+  if (!s.ok()) return s.status();
+  s->bind(1, project).bind(2, branch);
+  auto row = s->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<std::string>();
+  return std::optional<std::string>(s->text(0));
+}
+
+Status SqliteStore::setBranchHead(std::string_view project, std::string_view branch,
+                                  std::string_view commit) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(
+      "INSERT OR REPLACE INTO branch_heads (project, branch, commit_sha) VALUES (?, ?, ?)");
+  if (!s.ok()) return s.status();
+  s->bind(1, project).bind(2, branch).bind(3, commit);
+  return s->run();
 }
 
 Status SqliteStore::saveJob(const JobRecord& j) {

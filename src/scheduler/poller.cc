@@ -1,0 +1,104 @@
+#include "scheduler/poller.h"
+
+#include <fnmatch.h>
+
+#include <chrono>
+
+#include "core/log.h"
+#include "runner/process.h"
+
+namespace boucle::scheduler {
+
+namespace {
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+Result<int64_t> queueIfNew(store::Store& store, const std::string& project,
+                           const std::string& branch, const std::string& commit,
+                           const std::string& trigger, const std::string& author,
+                           const std::string& subject) {
+  auto seen = store.branchHead(project, branch);
+  if (!seen.ok()) return seen.status();
+  if (*seen && **seen == commit) return int64_t{0};
+  store::Run r;
+  r.project = project;
+  r.ref = commit;  // the exact commit seen, even if the branch moves on meanwhile
+  r.branch = branch;
+  r.author = author;
+  r.subject = subject;
+  r.trigger = trigger;
+  auto run = store.createRun(r);
+  if (!run.ok()) return run.status();
+  if (auto st = store.setBranchHead(project, branch, commit); !st.ok()) return st;
+  return run->id;
+}
+
+Result<int> Poller::pollProject(const store::Project& project) {
+  // The URL is one argv element after "--": never a shell, never an option.
+  auto out = runner::runAndCapture({"git", "ls-remote", "--heads", "--", project.url});
+  if (!out.ok()) return out.status();
+  if (out->exitCode != 0) return Status::Io("git ls-remote " + project.url + ": " + out->output);
+  int queued = 0;
+  size_t start = 0;
+  const std::string& text = out->output;
+  while (start < text.size()) {
+    size_t nl = std::min(text.find('\n', start), text.size());
+    std::string line = text.substr(start, nl - start);
+    start = nl + 1;
+    auto tab = line.find('\t');
+    if (tab == std::string::npos || line.compare(tab + 1, 11, "refs/heads/") != 0) continue;
+    std::string sha = line.substr(0, tab), branch = line.substr(tab + 12);
+    bool watched = false;
+    for (const auto& glob : project.branches) {
+      watched = watched || fnmatch(glob.c_str(), branch.c_str(), 0) == 0;
+    }
+    if (!watched) continue;
+    auto id = queueIfNew(store_, project.name, branch, sha, "poll");
+    if (!id.ok()) return id.status();
+    if (*id) {
+      ++queued;
+      logInfo("poll: " + project.name + " " + branch + " is at " + sha.substr(0, 12) +
+              ", queued run " + std::to_string(*id));
+    }
+  }
+  if (queued) agent_.wake();
+  return queued;
+}
+
+void Poller::start() { thread_ = std::thread([this] { loop(); }); }
+
+void Poller::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Poller::loop() {
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      if (cv_.wait_for(lock, std::chrono::milliseconds(250), [this] { return stopping_; })) return;
+    }
+    auto projects = store_.listProjects();
+    if (!projects.ok()) {
+      logError("poll: " + projects.status().message());
+      continue;
+    }
+    for (const auto& p : *projects) {
+      if (p.pollSeconds <= 0) continue;
+      int64_t& due = nextPollMs_[p.name];
+      if (nowMs() < due) continue;
+      due = nowMs() + p.pollSeconds * 1000LL;
+      if (auto n = pollProject(p); !n.ok()) logError("poll: " + p.name + ": " + n.status().message());
+    }
+  }
+}
+
+}  // namespace boucle::scheduler

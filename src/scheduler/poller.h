@@ -1,0 +1,49 @@
+#pragma once
+// Polling: each project with a poll interval has its repository's branch heads read with
+// `git ls-remote`; a watched branch whose head changed since last seen gets a run of the new
+// head (only the newest commit when several landed between two polls).
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "scheduler/agent.h"
+#include "store/store.h"
+
+namespace boucle::scheduler {
+
+// Queues a run of `commit` on `branch` unless that head was already seen (by a poll or a
+// webhook); records it as seen. Returns the run's id, or 0 when there was nothing new.
+Result<int64_t> queueIfNew(store::Store& store, const std::string& project,
+                           const std::string& branch, const std::string& commit,
+                           const std::string& trigger, const std::string& author = "",
+                           const std::string& subject = "");
+
+class Poller {
+ public:
+  Poller(store::Store& store, Agent& agent) : store_(store), agent_(agent) {}
+  ~Poller() { stop(); }
+  Poller(const Poller&) = delete;
+  Poller& operator=(const Poller&) = delete;
+
+  void start();
+  void stop();
+  // Polls one project now; returns how many runs were queued.
+  Result<int> pollProject(const store::Project& project);
+
+ private:
+  void loop();
+
+  store::Store& store_;
+  Agent& agent_;
+  std::thread thread_;
+  std::mutex mu_;  // guards stopping_
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::map<std::string, int64_t> nextPollMs_;  // poller thread only
+};
+
+}  // namespace boucle::scheduler
