@@ -293,6 +293,24 @@ Router buildRouter(const ApiContext& c) {
     if (auto st = c.agent->cancel(*id); !st.ok()) return fromStatus(st);
     return ok(202, {{"cancelling", *id}});
   });
+  r.add("GET", "/api/runs/{id}/notifications", [&c](const Request&, const Params& p) {
+    auto id = toId(p.at("id"));
+    if (!id) return errorResponse(400, "not a run id");
+    auto list = c.store->listDeliveries(*id);
+    if (!list.ok()) return fromStatus(list.status());
+    json out = json::array();
+    for (const auto& d : *list) {
+      out.push_back({{"id", d.id},
+                     {"event", d.event},
+                     {"channel", d.channel},
+                     {"target", d.target},
+                     {"state", d.state},
+                     {"attempts", d.attempts},
+                     {"last_error", d.lastError},
+                     {"sent_at_ms", optMs(d.sentAt)}});
+    }
+    return ok(200, {{"notifications", out}});
+  });
   r.add("POST", "/hooks/{forge}/{project}", [&c](const Request& req, const Params& p) {
     return webhook(c, req, p.at("forge"), p.at("project"));
   });

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <filesystem>
 #include <thread>
 
@@ -11,6 +12,8 @@
 #include "auth/tokens.h"
 #include "cli/commands.h"
 #include "core/log.h"
+#include "notify/messages.h"
+#include "notify/notifier.h"
 #include "os/files.h"
 #include "scheduler/agent.h"
 #include "scheduler/poller.h"
@@ -22,6 +25,8 @@ namespace fs = std::filesystem;
 namespace {
 
 struct ServerArgs {
+  std::string smtp = "smtp://127.0.0.1:25";
+  std::string mailFrom = "boucle@localhost";
   std::string data = "boucle-data";
   std::string listen = "127.0.0.1:8080";
   bool publicRead = false;
@@ -90,7 +95,18 @@ int serve(const ServerArgs& a) {
   pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  scheduler::Agent agent(**store, {data, a.parallelism});
+  notify::Notifier notifier(**store, notify::makeCurlSender({a.smtp, a.mailFrom}));
+  scheduler::AgentOptions agentOptions{data, a.parallelism, {}};
+  agentOptions.onFinished = [&](const store::Run& run, const pipeline::Pipeline* p) {
+    if (!p) return;
+    auto n = notify::queueNotifications(**store, run, p->notifications, a.mailFrom,
+                                        std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count());
+    if (!n.ok()) logError("notify: " + n.status().message());
+    if (n.ok() && *n > 0) notifier.wake();
+  };
+  scheduler::Agent agent(**store, agentOptions);
   api::ApiContext ctx{store->get(), &agent, data, a.publicRead};
   std::string error;
   auto server = api::HttpServer::create(http, api::makeApiHandler(ctx), &error);
@@ -98,6 +114,7 @@ int serve(const ServerArgs& a) {
     fmt::print(stderr, "boucle server: {}\n", error);
     return kExitFailed;
   }
+  notifier.start();
   agent.start();
   scheduler::Poller poller(**store, agent);
   poller.start();
@@ -111,7 +128,8 @@ int serve(const ServerArgs& a) {
                       data.string()));
   server->run();
   poller.stop();
-  agent.stop();  // cancels a running run and waits for it
+  agent.stop();
+  notifier.stop();  // cancels a running run and waits for it
   if (signals.joinable()) {
     pthread_kill(signals.native_handle(), SIGTERM);  // wakes sigwait if stop came from elsewhere
     signals.join();
@@ -128,6 +146,9 @@ void addServerCommand(CLI::App& app, int* exitCode) {
   cmd->add_option("--data", a->data, "Data directory (database, logs, artifacts)")
       ->capture_default_str();
   cmd->add_option("--listen", a->listen, "Address and port to listen on (port 0: any free)")
+      ->capture_default_str();
+  cmd->add_option("--smtp", a->smtp, "SMTP server for e-mail notifications")->capture_default_str();
+  cmd->add_option("--mail-from", a->mailFrom, "Sender of e-mail notifications")
       ->capture_default_str();
   cmd->add_flag("--public-read", a->publicRead, "Allow GET requests without a token");
   cmd->add_option("-j,--jobs-in-parallel", a->parallelism, "Jobs at once within a run")

@@ -164,12 +164,14 @@ void Agent::execute(store::Run run) {
   save(run);
 
   RunRecorder recorder(store_, run.id);
+  std::optional<pipeline::Pipeline> pipeline;
   auto finish = [&](store::RunState state, std::string reason) {
     run.state = state;
     run.reason = std::move(reason);
     run.finishedAt = nowMs();
     judge(run);
     save(run);
+    if (options_.onFinished) options_.onFinished(run, pipeline ? &*pipeline : nullptr);
     logInfo("run " + std::to_string(run.id) + " of " + run.project + " " +
             std::string(store::toString(state)));
   };
@@ -230,6 +232,7 @@ void Agent::execute(store::Run run) {
           msg += "\n" + pipeline::formatDiagnostic(".boucle.yml", d);
         finish(store::RunState::kFailed, msg);
       } else {
+        pipeline = parsed->pipeline;
         runner::RunConfig config;
         config.project = run.project;
         config.runId = std::to_string(run.id);

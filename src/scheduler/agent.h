@@ -4,9 +4,11 @@
 
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <thread>
 
+#include "pipeline/pipeline.h"
 #include "store/store.h"
 
 namespace boucle::scheduler {
@@ -14,6 +16,9 @@ namespace boucle::scheduler {
 struct AgentOptions {
   std::filesystem::path dataDir;  // repos/, runs/, blobs/ live here
   size_t parallelism = 2;         // jobs at once within a run
+  // Called when a run has finished and been judged, with its commit's pipeline (null when the
+  // pipeline could not be read): the server hangs notifications here.
+  std::function<void(const store::Run&, const pipeline::Pipeline*)> onFinished;
 };
 
 class Agent {

@@ -69,7 +69,9 @@ Result<int> Poller::pollProject(const store::Project& project) {
   return queued;
 }
 
-void Poller::start() { thread_ = std::thread([this] { loop(); }); }
+void Poller::start() {
+  thread_ = std::thread([this] { loop(); });
+}
 
 void Poller::stop() {
   {
@@ -96,7 +98,8 @@ void Poller::loop() {
       int64_t& due = nextPollMs_[p.name];
       if (nowMs() < due) continue;
       due = nowMs() + p.pollSeconds * 1000LL;
-      if (auto n = pollProject(p); !n.ok()) logError("poll: " + p.name + ": " + n.status().message());
+      if (auto n = pollProject(p); !n.ok())
+        logError("poll: " + p.name + ": " + n.status().message());
     }
   }
 }

@@ -60,6 +60,21 @@ struct JobRecord {
   std::string artifactsJson;  // manifest, "" when none
 };
 
+// One notification to send (or sent): retried with backoff, every attempt recorded.
+struct Delivery {
+  int64_t id = 0;
+  int64_t runId = 0;
+  std::string event;              // broken, fixed, failed, succeeded
+  std::string channel;            // webhook, slack, email
+  std::string target;             // URL or e-mail address
+  std::string payload;            // request body, or the whole e-mail
+  std::string state = "pending";  // pending, sent, failed (gave up)
+  int attempts = 0;
+  std::string lastError;
+  int64_t nextAttemptAt = 0;  // ms since the epoch
+  std::optional<int64_t> sentAt;
+};
+
 struct Token {
   int64_t id = 0;
   std::string name;
@@ -98,6 +113,11 @@ class Store {
                                                         std::string_view branch) = 0;
   virtual Status setBranchHead(std::string_view project, std::string_view branch,
                                std::string_view commit) = 0;
+
+  virtual Result<int64_t> addDelivery(const Delivery& d) = 0;
+  virtual Result<std::vector<Delivery>> dueDeliveries(int64_t nowMs, int limit) = 0;
+  virtual Status updateDelivery(const Delivery& d) = 0;
+  virtual Result<std::vector<Delivery>> listDeliveries(int64_t runId) = 0;
 
   virtual Status saveJob(const JobRecord& j) = 0;  // insert or replace by (run, name)
   virtual Result<std::vector<JobRecord>> listJobs(int64_t runId) = 0;

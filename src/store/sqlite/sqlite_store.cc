@@ -78,6 +78,22 @@ CREATE TABLE branch_heads (
   PRIMARY KEY (project, branch)
 );
 )sql",
+    R"sql(
+CREATE TABLE deliveries (
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  event TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  target TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  last_error TEXT NOT NULL,
+  next_attempt_at INTEGER NOT NULL,
+  sent_at INTEGER
+);
+CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at);
+)sql",
 };
 
 int64_t nowMs() {
@@ -167,6 +183,10 @@ class SqliteStore : public Store {
                                                 std::string_view branch) override;
   Status setBranchHead(std::string_view project, std::string_view branch,
                        std::string_view commit) override;
+  Result<int64_t> addDelivery(const Delivery& d) override;
+  Result<std::vector<Delivery>> dueDeliveries(int64_t nowMs, int limit) override;
+  Status updateDelivery(const Delivery& d) override;
+  Result<std::vector<Delivery>> listDeliveries(int64_t runId) override;
   Status saveJob(const JobRecord& j) override;
   Result<std::vector<JobRecord>> listJobs(int64_t runId) override;
   Result<Token> addToken(std::string_view name, std::string_view role,
@@ -389,6 +409,80 @@ Status SqliteStore::setBranchHead(std::string_view project, std::string_view bra
   if (!s.ok()) return s.status();
   s->bind(1, project).bind(2, branch).bind(3, commit);
   return s->run();
+}
+
+constexpr const char* kDeliveryColumns =
+    "id, run_id, event, channel, target, payload, state, attempts, last_error, next_attempt_at, "
+    "sent_at";
+
+Delivery readDelivery(const Statement& s) {
+  Delivery d;
+  d.id = s.integer(0);
+  d.runId = s.integer(1);
+  d.event = s.text(2);
+  d.channel = s.text(3);
+  d.target = s.text(4);
+  d.payload = s.text(5);
+  d.state = s.text(6);
+  d.attempts = static_cast<int>(s.integer(7));
+  d.lastError = s.text(8);
+  d.nextAttemptAt = s.integer(9);
+  d.sentAt = optInt(s, 10);
+  return d;
+}
+
+Result<std::vector<Delivery>> readDeliveries(Statement& s) {
+  std::vector<Delivery> out;
+  for (;;) {
+    auto row = s.step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out.push_back(readDelivery(s));
+  }
+  return out;
+}
+
+Result<int64_t> SqliteStore::addDelivery(const Delivery& d) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(
+      "INSERT INTO deliveries (run_id, event, channel, target, payload, state, attempts, "
+      "last_error, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!s.ok()) return s.status();
+  s->bind(1, d.runId).bind(2, d.event).bind(3, d.channel).bind(4, d.target).bind(5, d.payload);
+  s->bind(6, d.state).bind(7, static_cast<int64_t>(d.attempts)).bind(8, d.lastError);
+  s->bind(9, d.nextAttemptAt);
+  if (auto st = s->run(); !st.ok()) return st;
+  return db_.lastInsertId();
+}
+
+Result<std::vector<Delivery>> SqliteStore::dueDeliveries(int64_t nowMs, int limit) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(std::string("SELECT ") + kDeliveryColumns +
+                       " FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ? "
+                       "ORDER BY next_attempt_at LIMIT ?");
+  if (!s.ok()) return s.status();
+  s->bind(1, nowMs).bind(2, static_cast<int64_t>(limit));
+  return readDeliveries(*s);
+}
+
+Status SqliteStore::updateDelivery(const Delivery& d) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(
+      "UPDATE deliveries SET state = ?, attempts = ?, last_error = ?, next_attempt_at = ?, "
+      "sent_at = ? WHERE id = ?");
+  if (!s.ok()) return s.status();
+  s->bind(1, d.state).bind(2, static_cast<int64_t>(d.attempts)).bind(3, d.lastError);
+  s->bind(4, d.nextAttemptAt).bind(5, d.sentAt).bind(6, d.id);
+  return s->run();
+}
+
+Result<std::vector<Delivery>> SqliteStore::listDeliveries(int64_t runId) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(std::string("SELECT ") + kDeliveryColumns +
+                       " FROM deliveries WHERE run_id = ? ORDER BY id");
+  if (!s.ok()) return s.status();
+  s->bind(1, runId);
+  return readDeliveries(*s);
 }
 
 Status SqliteStore::saveJob(const JobRecord& j) {

@@ -1,0 +1,142 @@
+#include "notify/messages.h"
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "core/duration.h"
+
+namespace boucle::notify {
+
+using nlohmann::json;
+
+std::vector<std::string> eventsOf(const store::Run& run) {
+  std::vector<std::string> out;
+  if (run.state == store::RunState::kPassed) out.push_back("succeeded");
+  if (run.state == store::RunState::kFailed) out.push_back("failed");
+  if (!run.event.empty()) out.push_back(run.event);
+  return out;
+}
+
+std::string headline(const std::string& event, const RunFacts& f) {
+  const store::Run& r = f.run;
+  std::string who = r.commit.substr(0, 10) + " (" + r.author + ")";
+  if (event == "broken") return r.project + " " + r.branch + " broken by " + who + ": " + r.subject;
+  if (event == "fixed") {
+    std::string s = r.project + " " + r.branch + " fixed by " + who;
+    if (f.brokenSince) {
+      s += ", broken since " + f.brokenSince->commit.substr(0, 10) + " (" + f.brokenSince->author + ")";
+      if (f.brokenSince->finishedAt && r.finishedAt) {
+        s += " for " + formatDuration(Millis(*r.finishedAt - *f.brokenSince->finishedAt));
+      }
+    }
+    return s;
+  }
+  std::string s = r.project + " " + r.branch + " run #" + std::to_string(r.number) + " " + event +
+                  " at " + who + ": " + r.subject;
+  if (event == "failed" && f.brokenSince && f.brokenSince->id != r.id) {
+    s += " (broken since " + f.brokenSince->commit.substr(0, 10) + " by " + f.brokenSince->author + ")";
+  }
+  return s;
+}
+
+namespace {
+json runJson(const store::Run& r) {
+  return {{"id", r.id},         {"number", r.number},   {"project", r.project},
+          {"branch", r.branch}, {"commit", r.commit},   {"author", r.author},
+          {"subject", r.subject}, {"state", store::toString(r.state)}};
+}
+}  // namespace
+
+std::string webhookBody(const std::string& event, const RunFacts& f) {
+  json j = {{"event", event}, {"text", headline(event, f)}, {"run", runJson(f.run)}};
+  j["broken_since"] = f.brokenSince ? runJson(*f.brokenSince) : json(nullptr);
+  return j.dump();
+}
+
+std::string slackBody(const std::string& event, const RunFacts& f) {
+  const char* icon = event == "fixed" || event == "succeeded" ? ":white_check_mark:" : ":x:";
+  return json{{"text", std::string(icon) + " " + headline(event, f)}}.dump();
+}
+
+std::string emailMessage(const std::string& event, const RunFacts& f, const std::string& from,
+                         const std::string& to, int64_t nowMs) {
+  char date[64];
+  time_t secs = static_cast<time_t>(nowMs / 1000);
+  tm t{};
+  gmtime_r(&secs, &t);
+  std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &t);
+  // Header values come from commit data: no line breaks may get through (header injection).
+  auto clean = [](std::string s) {
+    for (char& c : s) {
+      if (c == '\r' || c == '\n') c = ' ';
+    }
+    return s;
+  };
+  std::string line = clean(headline(event, f));
+  std::string body = line + "\r\n\r\nProject: " + clean(f.run.project) + "\r\nBranch: " +
+                     clean(f.run.branch) + "\r\nCommit: " + f.run.commit + "\r\nAuthor: " +
+                     clean(f.run.author) + "\r\nRun: #" + std::to_string(f.run.number) +
+                     " (id " + std::to_string(f.run.id) + ")\r\n";
+  return "From: boucle <" + clean(from) + ">\r\nTo: <" + clean(to) + ">\r\nSubject: [boucle] " +
+         line + "\r\nDate: " + date + "\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body;
+}
+
+std::vector<store::Delivery> plan(const std::vector<pipeline::Notification>& rules,
+                                  const RunFacts& facts, const std::string& mailFrom,
+                                  int64_t nowMs) {
+  std::vector<store::Delivery> out;
+  for (const auto& event : eventsOf(facts.run)) {
+    for (const auto& rule : rules) {
+      bool wanted = false;
+      for (const auto& e : rule.on) wanted = wanted || e == event;
+      if (!wanted) continue;
+      for (const auto& target : rule.targets) {
+        store::Delivery d;
+        d.runId = facts.run.id;
+        d.event = event;
+        d.target = target;
+        d.nextAttemptAt = nowMs;
+        switch (rule.channel) {
+          case pipeline::NotifyChannel::kWebhook:
+            d.channel = "webhook";
+            d.payload = webhookBody(event, facts);
+            break;
+          case pipeline::NotifyChannel::kSlack:
+            d.channel = "slack";
+            d.payload = slackBody(event, facts);
+            break;
+          case pipeline::NotifyChannel::kEmail:
+            d.channel = "email";
+            d.payload = emailMessage(event, facts, mailFrom, target, nowMs);
+            break;
+        }
+        out.push_back(std::move(d));
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace boucle::notify
+
+namespace boucle::notify {
+
+Result<int> queueNotifications(store::Store& store, const store::Run& run,
+                               const std::vector<pipeline::Notification>& rules,
+                               const std::string& mailFrom, int64_t nowMs) {
+  if (rules.empty()) return 0;
+  RunFacts facts{run, std::nullopt};
+  if (run.brokenSince) {
+    auto first = store.getRun(*run.brokenSince);
+    if (first.ok()) facts.brokenSince = *first;
+  }
+  int n = 0;
+  for (const auto& d : plan(rules, facts, mailFrom, nowMs)) {
+    auto id = store.addDelivery(d);
+    if (!id.ok()) return id.status();
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace boucle::notify

@@ -1,0 +1,44 @@
+#pragma once
+// What is sent, and to whom: pure functions from a judged run and the pipeline's `notify`
+// rules to deliveries (webhook JSON, Slack/Mattermost message, e-mail).
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pipeline/pipeline.h"
+#include "store/store.h"
+
+namespace boucle::notify {
+
+struct RunFacts {
+  store::Run run;
+  std::optional<store::Run> brokenSince;  // the first failing run of the streak, if any
+};
+
+// The events a finished run raises: "failed"/"succeeded", plus "broken"/"fixed" on a change.
+std::vector<std::string> eventsOf(const store::Run& run);
+
+// One delivery per rule, event and target. `mailFrom` goes into e-mails' From header.
+std::vector<store::Delivery> plan(const std::vector<pipeline::Notification>& rules,
+                                  const RunFacts& facts, const std::string& mailFrom,
+                                  int64_t nowMs);
+
+// One line for people: "web main broken by 1a2b3c4d5e (Mallory): refactor: simplify checks".
+std::string headline(const std::string& event, const RunFacts& facts);
+
+std::string webhookBody(const std::string& event, const RunFacts& facts);
+std::string slackBody(const std::string& event, const RunFacts& facts);
+std::string emailMessage(const std::string& event, const RunFacts& facts, const std::string& from,
+                         const std::string& to, int64_t nowMs);
+
+}  // namespace boucle::notify
+
+namespace boucle::notify {
+
+// Plans and stores the deliveries for a finished run; returns how many were queued.
+Result<int> queueNotifications(store::Store& store, const store::Run& run,
+                               const std::vector<pipeline::Notification>& rules,
+                               const std::string& mailFrom, int64_t nowMs);
+
+}  // namespace boucle::notify

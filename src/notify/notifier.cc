@@ -1,0 +1,152 @@
+#include "notify/notifier.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/log.h"
+
+namespace boucle::notify {
+
+namespace {
+
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+size_t discard(char*, size_t size, size_t n, void*) { return size * n; }
+
+struct Upload {
+  const std::string* data;
+  size_t at = 0;
+};
+
+size_t readUpload(char* buf, size_t size, size_t n, void* user) {
+  auto* u = static_cast<Upload*>(user);
+  size_t len = std::min(size * n, u->data->size() - u->at);
+  std::copy_n(u->data->data() + u->at, len, buf);
+  u->at += len;
+  return len;
+}
+
+class CurlSender : public Sender {
+ public:
+  explicit CurlSender(MailSettings mail) : mail_(std::move(mail)) {}
+
+  Status post(const std::string& url, const std::string& json) override {
+    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> c(curl_easy_init(), curl_easy_cleanup);
+    if (!c) return Status::Internal("curl_easy_init failed");
+    curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+    curl_easy_setopt(c.get(), CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c.get(), CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c.get(), CURLOPT_POSTFIELDS, json.c_str());
+    curl_easy_setopt(c.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(json.size()));
+    curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c.get(), CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c.get(), CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, discard);
+    CURLcode rc = curl_easy_perform(c.get());
+    curl_slist_free_all(headers);
+    if (rc != CURLE_OK) return Status::Io(curl_easy_strerror(rc));
+    long code = 0;
+    curl_easy_getinfo(c.get(), CURLINFO_RESPONSE_CODE, &code);
+    if (code < 200 || code >= 300) return Status::Io("HTTP " + std::to_string(code));
+    return Status::Ok();
+  }
+
+  Status mail(const std::string& to, const std::string& message) override {
+    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> c(curl_easy_init(), curl_easy_cleanup);
+    if (!c) return Status::Internal("curl_easy_init failed");
+    curl_slist* rcpt = curl_slist_append(nullptr, ("<" + to + ">").c_str());
+    Upload upload{&message};
+    curl_easy_setopt(c.get(), CURLOPT_URL, mail_.smtpUrl.c_str());
+    curl_easy_setopt(c.get(), CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    curl_easy_setopt(c.get(), CURLOPT_MAIL_FROM, ("<" + mail_.from + ">").c_str());
+    curl_easy_setopt(c.get(), CURLOPT_MAIL_RCPT, rcpt);
+    curl_easy_setopt(c.get(), CURLOPT_READFUNCTION, readUpload);
+    curl_easy_setopt(c.get(), CURLOPT_READDATA, &upload);
+    curl_easy_setopt(c.get(), CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c.get(), CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(c.get(), CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = curl_easy_perform(c.get());
+    curl_slist_free_all(rcpt);
+    if (rc != CURLE_OK) return Status::Io(curl_easy_strerror(rc));
+    return Status::Ok();
+  }
+
+ private:
+  MailSettings mail_;
+};
+
+}  // namespace
+
+std::unique_ptr<Sender> makeCurlSender(const MailSettings& mail) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);  // once, before any thread uses curl
+  return std::make_unique<CurlSender>(mail);
+}
+
+Notifier::Notifier(store::Store& store, std::unique_ptr<Sender> sender)
+    : store_(store), sender_(std::move(sender)) {}
+
+void Notifier::start() { thread_ = std::thread([this] { loop(); }); }
+
+void Notifier::wake() {
+  {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Notifier::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Notifier::deliver(store::Delivery d) {
+  Status st = d.channel == "email" ? sender_->mail(d.target, d.payload)
+                                   : sender_->post(d.target, d.payload);
+  ++d.attempts;
+  if (st.ok()) {
+    d.state = "sent";
+    d.sentAt = nowMs();
+    d.lastError.clear();
+  } else {
+    d.lastError = st.message();
+    if (d.attempts >= kMaxAttempts) {
+      d.state = "failed";
+      logError("notify: gave up on " + d.channel + " delivery " + std::to_string(d.id) +
+               " after " + std::to_string(d.attempts) + " attempts: " + st.message());
+    } else {
+      int64_t backoff = std::min<int64_t>(300'000, 1000LL << (d.attempts - 1));
+      d.nextAttemptAt = nowMs() + backoff;
+    }
+  }
+  if (auto s = store_.updateDelivery(d); !s.ok()) logError("notify: " + s.message());
+}
+
+void Notifier::loop() {
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stopping_ || woken_; });
+      if (stopping_) return;
+      woken_ = false;
+    }
+    auto due = store_.dueDeliveries(nowMs(), 20);
+    if (!due.ok()) {
+      logError("notify: " + due.status().message());
+      continue;
+    }
+    for (auto& d : *due) deliver(std::move(d));
+  }
+}
+
+}  // namespace boucle::notify

@@ -1,0 +1,58 @@
+#pragma once
+// Sends the queued deliveries on its own thread, so a slow or failing channel never holds up
+// a build. A failed attempt is retried with exponential backoff (1 s, 2 s, 4 s … up to 5 min)
+// and given up after kMaxAttempts; every attempt's outcome is recorded in the store.
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/status.h"
+#include "store/store.h"
+
+namespace boucle::notify {
+
+class Sender {
+ public:
+  virtual ~Sender() = default;
+  virtual Status post(const std::string& url, const std::string& json) = 0;
+  virtual Status mail(const std::string& to, const std::string& message) = 0;
+};
+
+struct MailSettings {
+  std::string smtpUrl = "smtp://127.0.0.1:25";
+  std::string from = "boucle@localhost";
+};
+
+// HTTP(S) with libcurl (10 s timeout); SMTP through `mail.smtpUrl`.
+std::unique_ptr<Sender> makeCurlSender(const MailSettings& mail);
+
+inline constexpr int kMaxAttempts = 8;
+
+class Notifier {
+ public:
+  Notifier(store::Store& store, std::unique_ptr<Sender> sender);
+  ~Notifier() { stop(); }
+  Notifier(const Notifier&) = delete;
+  Notifier& operator=(const Notifier&) = delete;
+
+  void start();
+  void wake();
+  void stop();
+
+ private:
+  void loop();
+  void deliver(store::Delivery d);
+
+  store::Store& store_;
+  std::unique_ptr<Sender> sender_;
+  std::thread thread_;
+  std::mutex mu_;  // guards stopping_ and woken_
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  bool woken_ = false;
+};
+
+}  // namespace boucle::notify

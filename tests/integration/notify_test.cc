@@ -1,0 +1,148 @@
+// Notifications from the real server to a real HTTP receiver and a real SMTP sink.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "harness.h"
+#include "server_harness.h"
+
+namespace boucle::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+class NotifyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::path sinkDir = repo_.scratch() / "sinks";
+    fs::create_directories(sinkDir);
+    sinks_ = startProcess({"/usr/bin/python3", SINKS_PY, sinkDir.string()}, repo_.scratch(),
+                          repo_.scratch() / "sinks.out");
+    std::smatch m;
+    static const std::regex ports(R"(http (\d+)\nsmtp (\d+)\n)");
+    ASSERT_TRUE(waitFor([&] {
+      out_ = readFile(repo_.scratch() / "sinks.out");
+      return std::regex_search(out_, m, ports);
+    })) << out_;
+    httpPort_ = m[1].str();
+    smtpPort_ = m[2].str();
+    sinkDir_ = sinkDir;
+    server_ = std::make_unique<ServerProcess>(
+        repo_.scratch() / "server-data",
+        std::vector<std::string>{"--smtp", "smtp://127.0.0.1:" + smtpPort_, "--mail-from",
+                                 "ci@boucle.test"});
+    std::string log;
+    ASSERT_TRUE(server_->start(&log)) << log;
+  }
+  void TearDown() override {
+    if (sinks_ > 0) {
+      ::kill(sinks_, SIGTERM);
+      waitExit(sinks_);
+    }
+  }
+  json api(const std::string& path) {
+    auto r = curl("GET", server_->url() + path, "", {"Authorization: Bearer " + server_->token()});
+    return json::parse(r.body, nullptr, false);
+  }
+  json runAndWait(int id) {
+    EXPECT_EQ(repo_.boucle({"trigger", "web"}, server_->clientEnv()).exitCode, 0);
+    json run;
+    waitFor([&] {
+      run = api("/api/runs/" + std::to_string(id));
+      return run.value("state", "") == "passed" || run.value("state", "") == "failed";
+    });
+    return run;
+  }
+  std::vector<json> posts() {
+    std::vector<json> out;
+    std::string text = readFile(sinkDir_ / "posts.jsonl");
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t nl = text.find('\n', start);
+      out.push_back(json::parse(text.substr(start, nl - start)));
+      start = nl + 1;
+    }
+    return out;
+  }
+  std::vector<std::string> mails() {
+    std::vector<std::string> out;
+    fs::path dir = sinkDir_ / "Maildir/new";
+    if (!fs::exists(dir)) return out;
+    for (const auto& e : fs::directory_iterator(dir)) out.push_back(readFile(e.path()));
+    return out;
+  }
+
+  TempRepo repo_;
+  pid_t sinks_ = -1;
+  std::string out_, httpPort_, smtpPort_;
+  fs::path sinkDir_;
+  std::unique_ptr<ServerProcess> server_;
+};
+
+TEST_F(NotifyTest, BrokenAndFixedReachWebhookSlackAndEmail) {
+  std::string base = "http://127.0.0.1:" + httpPort_;
+  repo_.write(".boucle.yml", "jobs:\n  test: {run: 'sh check.sh'}\nnotify:\n"
+                             "  - on: [broken, fixed]\n    webhook: " + base + "/hook\n"
+                             "  - on: [broken]\n    slack: " + base + "/slack\n"
+                             "  - on: [broken, fixed]\n    email: team@boucle.test\n"
+                             "  - on: [broken]\n    webhook: http://127.0.0.1:1/unreachable\n");
+  repo_.write("check.sh", "exit 0\n");
+  repo_.commit("feat: start", "Alice");
+  ASSERT_EQ(repo_.boucle({"project", "add", "web", repo_.dir().string(), "--poll", "0"},
+                         server_->clientEnv())
+                .exitCode,
+            0);
+  EXPECT_EQ(runAndWait(1)["state"], "passed");
+  repo_.write("check.sh", "exit 1\n");
+  std::string culprit = repo_.commit("refactor: drop checks", "Mallory");
+  EXPECT_EQ(runAndWait(2)["event"], "broken");
+  ASSERT_TRUE(waitFor([&] { return posts().size() >= 2 && mails().size() >= 1; }))
+      << readFile(sinkDir_ / "posts.jsonl");
+  auto p = posts();
+  json hook, slack;
+  for (const auto& post : p) (post["path"] == "/hook" ? hook : slack) = json::parse(post["body"].get<std::string>());
+  EXPECT_EQ(hook["event"], "broken");
+  EXPECT_EQ(hook["run"]["commit"], culprit);
+  EXPECT_EQ(hook["run"]["author"], "Mallory");
+  EXPECT_THAT(slack["text"].get<std::string>(), HasSubstr("web main broken by " + culprit.substr(0, 10) +
+                                                          " (Mallory): refactor: drop checks"));
+  std::string mail = mails()[0];
+  EXPECT_THAT(mail, HasSubstr("Subject: [boucle] web main broken by " + culprit.substr(0, 10)));
+  EXPECT_THAT(mail, HasSubstr("X-RcptTo: team@boucle.test"));
+  EXPECT_THAT(mail, HasSubstr("X-MailFrom: ci@boucle.test"));
+
+  // The unreachable channel is retried and recorded, and holds nothing up.
+  json deliveries;
+  ASSERT_TRUE(waitFor([&] {
+    deliveries = api("/api/runs/2/notifications")["notifications"];
+    for (const auto& d : deliveries) {
+      if (d["target"] == "http://127.0.0.1:1/unreachable") return d["attempts"].get<int>() >= 2;
+    }
+    return false;
+  })) << deliveries.dump();
+  for (const auto& d : deliveries) {
+    if (d["target"] == "http://127.0.0.1:1/unreachable") {
+      EXPECT_EQ(d["state"], "pending");
+      EXPECT_THAT(d["last_error"].get<std::string>(), HasSubstr("onnect"));
+    } else {
+      EXPECT_EQ(d["state"], "sent") << d.dump();
+    }
+  }
+
+  repo_.write("check.sh", "exit 0\n");
+  std::string fix = repo_.commit("fix: restore checks", "Alice");
+  EXPECT_EQ(runAndWait(3)["event"], "fixed");
+  ASSERT_TRUE(waitFor([&] { return posts().size() >= 3 && mails().size() >= 2; }));
+  json fixed = json::parse(posts().back()["body"].get<std::string>());
+  EXPECT_EQ(fixed["event"], "fixed");
+  EXPECT_EQ(fixed["run"]["commit"], fix);
+  EXPECT_EQ(fixed["broken_since"]["commit"], culprit);
+}
+
+}  // namespace
+}  // namespace boucle::testing
