@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/badge.h"
 #include "api/log_stream.h"
 #include "api/router.h"
 #include "auth/tokens.h"
@@ -293,6 +294,25 @@ Router buildRouter(const ApiContext& c) {
     if (auto st = c.agent->cancel(*id); !st.ok()) return fromStatus(st);
     return ok(202, {{"cancelling", *id}});
   });
+  // Badges are public (they go into READMEs) and tell only passing or failing.
+  r.add("GET", "/badge/{project}/{branch}", [&c](const Request&, const Params& p) {
+    std::string branch = p.at("branch");
+    if (branch.size() < 5 || branch.compare(branch.size() - 4, 4, ".svg") != 0) {
+      return errorResponse(404, "badges are /badge/PROJECT/BRANCH.svg");
+    }
+    branch.resize(branch.size() - 4);
+    std::string state = "unknown";
+    if (c.store->getProject(p.at("project")).ok()) {
+      auto last = c.store->lastJudgedRun(p.at("project"), branch, INT64_MAX);
+      if (last.ok() && *last)
+        state = (*last)->state == store::RunState::kPassed ? "passing" : "failing";
+    }
+    Response res;
+    res.contentType = "image/svg+xml";
+    res.body = badgeSvg("build", state);
+    res.headers.emplace_back("Cache-Control", "no-cache, max-age=0");
+    return res;
+  });
   r.add("GET", "/api/runs/{id}/notifications", [&c](const Request&, const Params& p) {
     auto id = toId(p.at("id"));
     if (!id) return errorResponse(400, "not a run id");
@@ -327,7 +347,8 @@ Handler makeApiHandler(const ApiContext& ctx) {
   auto router = std::make_shared<Router>(buildRouter(ctx));
   return [router, ctx](const Request& req) -> Response {
     bool open = req.path == "/api/health" || (ctx.publicRead && req.method == "GET") ||
-                (!req.segments.empty() && req.segments[0] == "hooks");  // signed instead
+                (!req.segments.empty() && req.segments[0] == "hooks") ||  // signed instead
+                (!req.segments.empty() && req.segments[0] == "badge" && req.method == "GET");
     if (!open) {
       std::string auth = req.header("authorization");
       const std::string prefix = "Bearer ";

@@ -24,7 +24,8 @@ std::string headline(const std::string& event, const RunFacts& f) {
   if (event == "fixed") {
     std::string s = r.project + " " + r.branch + " fixed by " + who;
     if (f.brokenSince) {
-      s += ", broken since " + f.brokenSince->commit.substr(0, 10) + " (" + f.brokenSince->author + ")";
+      s += ", broken since " + f.brokenSince->commit.substr(0, 10) + " (" + f.brokenSince->author +
+           ")";
       if (f.brokenSince->finishedAt && r.finishedAt) {
         s += " for " + formatDuration(Millis(*r.finishedAt - *f.brokenSince->finishedAt));
       }
@@ -34,15 +35,17 @@ std::string headline(const std::string& event, const RunFacts& f) {
   std::string s = r.project + " " + r.branch + " run #" + std::to_string(r.number) + " " + event +
                   " at " + who + ": " + r.subject;
   if (event == "failed" && f.brokenSince && f.brokenSince->id != r.id) {
-    s += " (broken since " + f.brokenSince->commit.substr(0, 10) + " by " + f.brokenSince->author + ")";
+    s += " (broken since " + f.brokenSince->commit.substr(0, 10) + " by " + f.brokenSince->author +
+         ")";
   }
   return s;
 }
 
 namespace {
 json runJson(const store::Run& r) {
-  return {{"id", r.id},         {"number", r.number},   {"project", r.project},
-          {"branch", r.branch}, {"commit", r.commit},   {"author", r.author},
+  return {{"id", r.id},           {"number", r.number},
+          {"project", r.project}, {"branch", r.branch},
+          {"commit", r.commit},   {"author", r.author},
           {"subject", r.subject}, {"state", store::toString(r.state)}};
 }
 }  // namespace
@@ -73,10 +76,10 @@ std::string emailMessage(const std::string& event, const RunFacts& f, const std:
     return s;
   };
   std::string line = clean(headline(event, f));
-  std::string body = line + "\r\n\r\nProject: " + clean(f.run.project) + "\r\nBranch: " +
-                     clean(f.run.branch) + "\r\nCommit: " + f.run.commit + "\r\nAuthor: " +
-                     clean(f.run.author) + "\r\nRun: #" + std::to_string(f.run.number) +
-                     " (id " + std::to_string(f.run.id) + ")\r\n";
+  std::string body = line + "\r\n\r\nProject: " + clean(f.run.project) +
+                     "\r\nBranch: " + clean(f.run.branch) + "\r\nCommit: " + f.run.commit +
+                     "\r\nAuthor: " + clean(f.run.author) + "\r\nRun: #" +
+                     std::to_string(f.run.number) + " (id " + std::to_string(f.run.id) + ")\r\n";
   return "From: boucle <" + clean(from) + ">\r\nTo: <" + clean(to) + ">\r\nSubject: [boucle] " +
          line + "\r\nDate: " + date + "\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body;
 }

@@ -58,7 +58,8 @@ TEST(Messages, PlansOneDeliveryPerMatchingRuleEventAndTarget) {
   auto body = nlohmann::json::parse(d[1].payload);
   EXPECT_EQ(body["event"], "broken");
   EXPECT_EQ(body["run"]["author"], "Mallory");
-  EXPECT_THAT(body["text"].get<std::string>(), HasSubstr("web main broken by 1a2b3c4d5e (Mallory)"));
+  EXPECT_THAT(body["text"].get<std::string>(),
+              HasSubstr("web main broken by 1a2b3c4d5e (Mallory)"));
 }
 
 TEST(Messages, EmailHeadersCannotBeInjectedThroughCommitData) {

@@ -17,7 +17,9 @@ int64_t nowMs() {
       .count();
 }
 
-size_t discard(char*, size_t size, size_t n, void*) { return size * n; }
+size_t discard(char*, size_t size, size_t n, void*) {
+  return size * n;
+}
 
 struct Upload {
   const std::string* data;
@@ -91,7 +93,9 @@ std::unique_ptr<Sender> makeCurlSender(const MailSettings& mail) {
 Notifier::Notifier(store::Store& store, std::unique_ptr<Sender> sender)
     : store_(store), sender_(std::move(sender)) {}
 
-void Notifier::start() { thread_ = std::thread([this] { loop(); }); }
+void Notifier::start() {
+  thread_ = std::thread([this] { loop(); });
+}
 
 void Notifier::wake() {
   {
@@ -122,8 +126,8 @@ void Notifier::deliver(store::Delivery d) {
     d.lastError = st.message();
     if (d.attempts >= kMaxAttempts) {
       d.state = "failed";
-      logError("notify: gave up on " + d.channel + " delivery " + std::to_string(d.id) +
-               " after " + std::to_string(d.attempts) + " attempts: " + st.message());
+      logError("notify: gave up on " + d.channel + " delivery " + std::to_string(d.id) + " after " +
+               std::to_string(d.attempts) + " attempts: " + st.message());
     } else {
       int64_t backoff = std::min<int64_t>(300'000, 1000LL << (d.attempts - 1));
       d.nextAttemptAt = nowMs() + backoff;

@@ -12,8 +12,8 @@
 namespace boucle::testing {
 namespace {
 
-using ::testing::HasSubstr;
 using nlohmann::json;
+using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
 class NotifyTest : public ::testing::Test {
@@ -86,15 +86,21 @@ class NotifyTest : public ::testing::Test {
 
 TEST_F(NotifyTest, BrokenAndFixedReachWebhookSlackAndEmail) {
   std::string base = "http://127.0.0.1:" + httpPort_;
-  repo_.write(".boucle.yml", "jobs:\n  test: {run: 'sh check.sh'}\nnotify:\n"
-                             "  - on: [broken, fixed]\n    webhook: " + base + "/hook\n"
-                             "  - on: [broken]\n    slack: " + base + "/slack\n"
-                             "  - on: [broken, fixed]\n    email: team@boucle.test\n"
-                             "  - on: [broken]\n    webhook: http://127.0.0.1:1/unreachable\n");
+  repo_.write(".boucle.yml",
+              "jobs:\n  test: {run: 'sh check.sh'}\nnotify:\n"
+              "  - on: [broken, fixed]\n    webhook: " +
+                  base +
+                  "/hook\n"
+                  "  - on: [broken]\n    slack: " +
+                  base +
+                  "/slack\n"
+                  "  - on: [broken, fixed]\n    email: team@boucle.test\n"
+                  "  - on: [broken]\n    webhook: http://127.0.0.1:1/unreachable\n");
   repo_.write("check.sh", "exit 0\n");
   repo_.commit("feat: start", "Alice");
-  ASSERT_EQ(repo_.boucle({"project", "add", "web", repo_.dir().string(), "--poll", "0"},
-                         server_->clientEnv())
+  ASSERT_EQ(repo_
+                .boucle({"project", "add", "web", repo_.dir().string(), "--poll", "0"},
+                        server_->clientEnv())
                 .exitCode,
             0);
   EXPECT_EQ(runAndWait(1)["state"], "passed");
@@ -105,12 +111,14 @@ TEST_F(NotifyTest, BrokenAndFixedReachWebhookSlackAndEmail) {
       << readFile(sinkDir_ / "posts.jsonl");
   auto p = posts();
   json hook, slack;
-  for (const auto& post : p) (post["path"] == "/hook" ? hook : slack) = json::parse(post["body"].get<std::string>());
+  for (const auto& post : p)
+    (post["path"] == "/hook" ? hook : slack) = json::parse(post["body"].get<std::string>());
   EXPECT_EQ(hook["event"], "broken");
   EXPECT_EQ(hook["run"]["commit"], culprit);
   EXPECT_EQ(hook["run"]["author"], "Mallory");
-  EXPECT_THAT(slack["text"].get<std::string>(), HasSubstr("web main broken by " + culprit.substr(0, 10) +
-                                                          " (Mallory): refactor: drop checks"));
+  EXPECT_THAT(slack["text"].get<std::string>(),
+              HasSubstr("web main broken by " + culprit.substr(0, 10) +
+                        " (Mallory): refactor: drop checks"));
   std::string mail = mails()[0];
   EXPECT_THAT(mail, HasSubstr("Subject: [boucle] web main broken by " + culprit.substr(0, 10)));
   EXPECT_THAT(mail, HasSubstr("X-RcptTo: team@boucle.test"));

@@ -130,6 +130,8 @@ TEST_F(ServerTest, TellsWhoBrokeTheBranchAndWhoFixedIt) {
   std::string culprit = repo_.commit("refactor: simplify checks", "Mallory");
   json broken = runOnce(2);
   EXPECT_EQ(broken["state"], "failed");
+  EXPECT_THAT(curl("GET", server_->url() + "/badge/web/main.svg").body,
+              HasSubstr("build: failing"));
   EXPECT_EQ(broken["event"], "broken");
   EXPECT_EQ(broken["broken_since"]["commit"], culprit);
   EXPECT_EQ(broken["broken_since"]["author"], "Mallory");
