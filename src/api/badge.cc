@@ -5,17 +5,28 @@
 namespace boucle::api {
 
 namespace {
-int textWidth(const std::string& s) { return static_cast<int>(s.size()) * 7 + 10; }
+int textWidth(const std::string& s) {
+  return static_cast<int>(s.size()) * 7 + 10;
+}
 
 std::string escapeXml(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;

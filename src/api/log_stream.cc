@@ -53,4 +53,8 @@ std::shared_ptr<BodyStream> makeLogStream(std::filesystem::path file, uint64_t o
   return std::make_shared<LogStream>(std::move(file), offset, follow, std::move(jobFinished));
 }
 
+std::shared_ptr<BodyStream> makeFileStream(std::filesystem::path file) {
+  return std::make_shared<LogStream>(std::move(file), 0, false, [] { return true; });
+}
+
 }  // namespace boucle::api

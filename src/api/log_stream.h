@@ -14,4 +14,7 @@ namespace boucle::api {
 std::shared_ptr<BodyStream> makeLogStream(std::filesystem::path file, uint64_t offset, bool follow,
                                           std::function<bool()> jobFinished);
 
+// A whole file, in bounded pieces.
+std::shared_ptr<BodyStream> makeFileStream(std::filesystem::path file);
+
 }  // namespace boucle::api

@@ -10,6 +10,7 @@
 #include "auth/tokens.h"
 #include "scheduler/poller.h"
 #include "scm/webhook.h"
+#include "vault/blob_store.h"
 
 namespace boucle::api {
 
@@ -311,6 +312,33 @@ Router buildRouter(const ApiContext& c) {
     res.contentType = "image/svg+xml";
     res.body = badgeSvg("build", state);
     res.headers.emplace_back("Cache-Control", "no-cache, max-age=0");
+    return res;
+  });
+  r.add("GET", "/api/runs/{id}/artifacts", [&c](const Request&, const Params& p) {
+    auto id = toId(p.at("id"));
+    if (!id) return errorResponse(400, "not a run id");
+    if (auto run = c.store->getRun(*id); !run.ok()) return fromStatus(run.status());
+    auto jobs = c.store->listJobs(*id);
+    if (!jobs.ok()) return fromStatus(jobs.status());
+    json out = json::array();
+    for (const auto& j : *jobs) {
+      if (j.artifactsJson.empty()) continue;
+      for (auto a : json::parse(j.artifactsJson, nullptr, false)) {
+        a["job"] = j.name;
+        out.push_back(a);
+      }
+    }
+    return ok(200, {{"artifacts", out}});
+  });
+  // Content-addressed: the name is the SHA-256, which the ETag repeats so clients can check.
+  r.add("GET", "/api/blobs/{sha256}", [&c](const Request&, const Params& p) {
+    const std::string& sha = p.at("sha256");
+    vault::BlobStore blobs(c.dataDir / "blobs");
+    if (!vault::isSha256Hex(sha) || !blobs.contains(sha)) return errorResponse(404, "no such blob");
+    Response res;
+    res.contentType = "application/octet-stream";
+    res.headers.emplace_back("ETag", "\"" + sha + "\"");
+    res.stream = makeFileStream(blobs.pathOf(sha));
     return res;
   });
   r.add("GET", "/api/runs/{id}/notifications", [&c](const Request&, const Params& p) {

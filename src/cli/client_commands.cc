@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/http_client.h"
 #include "core/duration.h"
+#include "vault/blob_store.h"
 
 namespace boucle::cli {
 
@@ -155,6 +156,44 @@ void addProjectCommands(CLI::App& app, int* exitCode) {
   });
 }
 
+// Downloads one artifact next to the others in `dir`, refusing a path that would leave `dir`
+// and a file whose content does not hash to what the server announced.
+Status downloadArtifact(const ClientArgs& a, const std::string& path, const std::string& sha,
+                        const std::string& dir) {
+  namespace fs = std::filesystem;
+  fs::path rel(path);
+  if (rel.is_absolute() || rel.empty()) return Status::Invalid("refusing artifact path " + path);
+  for (const auto& part : rel) {
+    if (part == "..") return Status::Invalid("refusing artifact path " + path);
+  }
+  auto e = endpointFrom(a.server, a.token);
+  if (!e.ok()) return e.status();
+  fs::path dest = fs::path(dir) / rel;
+  fs::path tmp = dest;
+  tmp += ".part";
+  std::error_code ec;
+  fs::create_directories(dest.parent_path(), ec);
+  FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) return errnoStatus("create " + tmp.string(), errno);
+  auto status = httpStream(*e, "/api/blobs/" + sha, [&](std::string_view piece) {
+    std::fwrite(piece.data(), 1, piece.size(), f);
+  });
+  std::fclose(f);
+  if (!status.ok() || *status != 200) {
+    fs::remove(tmp, ec);
+    return status.ok() ? Status::Io("download of " + path + ": HTTP " + std::to_string(*status))
+                       : status.status();
+  }
+  auto got = vault::hashFile(tmp);
+  if (!got.ok() || got->sha256 != sha) {
+    fs::remove(tmp, ec);
+    return Status::Io(path + ": the downloaded content does not match its SHA-256");
+  }
+  fs::rename(tmp, dest, ec);
+  if (ec) return errnoStatus("rename to " + dest.string(), ec.value());
+  return Status::Ok();
+}
+
 void addRunCommands(CLI::App& app, int* exitCode) {
   auto trigger = app.add_subcommand("trigger", "Queue a run of a project's pipeline");
   auto ta = std::make_shared<ClientArgs>();
@@ -206,6 +245,35 @@ void addRunCommands(CLI::App& app, int* exitCode) {
                    since["commit"].get<std::string>().substr(0, 10),
                    since["author"].get<std::string>(), since["subject"].get<std::string>());
       }
+    }
+  });
+
+  auto artifacts = app.add_subcommand("artifacts", "List a run's artifacts, or download them");
+  auto aa = std::make_shared<ClientArgs>();
+  auto arun = std::make_shared<std::string>();
+  auto into = std::make_shared<std::string>();
+  artifacts->add_option("run", *arun, "Run id")->required();
+  artifacts->add_option("--download", *into,
+                        "Download every artifact into this directory (each one's SHA-256 is "
+                        "checked)");
+  addClientOptions(artifacts, *aa);
+  artifacts->callback([=] {
+    auto r = call(*aa, "GET", "/api/runs/" + urlEncode(*arun) + "/artifacts", nullptr, exitCode);
+    if (!r) return;
+    if (aa->json && into->empty()) return fmt::print("{}\n", r->dump(2));
+    for (const auto& a : (*r)["artifacts"]) {
+      std::string path = a["path"], sha = a["sha256"];
+      if (into->empty()) {
+        fmt::print("{:<12} {:>10}  {}  {}\n", a["job"].get<std::string>(), a["size"].get<int64_t>(),
+                   sha, path);
+        continue;
+      }
+      if (auto st = downloadArtifact(*aa, path, sha, *into); !st.ok()) {
+        fmt::print(stderr, "boucle artifacts: {}\n", st.message());
+        *exitCode = kExitFailed;
+        return;
+      }
+      fmt::print("{}  {}\n", sha, (std::filesystem::path(*into) / path).string());
     }
   });
 

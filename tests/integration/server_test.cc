@@ -116,6 +116,32 @@ TEST_F(ServerTest, ProjectsAndRunsThroughTheCommandLine) {
   EXPECT_EQ(client({"trigger", "missing"}).exitCode, 1);
 }
 
+TEST_F(ServerTest, ArtifactsAreListedAndDownloadedWithTheirHashChecked) {
+  repo_.write(".boucle.yml",
+              "jobs:\n  build:\n    run: mkdir -p dist && echo payload > dist/app.txt\n"
+              "    artifacts: [dist/*.txt]\n");
+  repo_.commit("c");
+  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
+  ASSERT_EQ(waitForRun(1)["state"], "passed");
+  Output list = client({"artifacts", "1"});
+  EXPECT_EQ(list.exitCode, 0) << list.all();
+  EXPECT_THAT(list.out, HasSubstr("dist/app.txt"));
+  fs::path into = repo_.scratch() / "downloaded";
+  Output dl = client({"artifacts", "1", "--download", into.string()});
+  EXPECT_EQ(dl.exitCode, 0) << dl.all();
+  EXPECT_EQ(readFile(into / "dist/app.txt"), "payload\n");
+  json listed = api("/api/runs/1/artifacts")["artifacts"][0];
+  Http blob = curl("GET", server_->url() + "/api/blobs/" + listed["sha256"].get<std::string>(), "",
+                   {"Authorization: Bearer " + server_->token()});
+  EXPECT_EQ(blob.status, 200);
+  EXPECT_EQ(blob.body, "payload\n");
+  EXPECT_EQ(curl("GET", server_->url() + "/api/blobs/../../boucle.db", "",
+                 {"Authorization: Bearer " + server_->token()})
+                .status,
+            404);
+}
+
 TEST_F(ServerTest, TellsWhoBrokeTheBranchAndWhoFixedIt) {
   repo_.write(".boucle.yml", "jobs:\n  test: {run: 'sh check.sh'}\n");
   repo_.write("check.sh", "exit 0\n");
