@@ -66,7 +66,9 @@ json runJson(const store::Run& r, store::Store* store = nullptr) {
             {"queued_at_ms", r.queuedAt},
             {"started_at_ms", optMs(r.startedAt)},
             {"finished_at_ms", optMs(r.finishedAt)},
-            {"event", r.event}};
+            {"event", r.event},
+            {"only_jobs", r.onlyJobs},
+            {"rerun_of", r.rerunOf ? json(*r.rerunOf) : json(nullptr)}};
   // Who broke it: the first failing run of the streak, with its commit and author.
   j["broken_since"] = nullptr;
   if (r.brokenSince && store) {
@@ -259,6 +261,36 @@ Response webhook(const ApiContext& c, const Request& req, const std::string& for
   return ok(202, runJson(*run));
 }
 
+// A new run of the same commit: the whole pipeline (re-run) or one job and what it needs
+// (retry).
+Response repeatRun(const ApiContext& c, int64_t id, const std::string& job) {
+  auto old = c.store->getRun(id);
+  if (!old.ok()) return fromStatus(old.status());
+  if (!store::isFinished(old->state))
+    return errorResponse(409, "run " + std::to_string(id) + " has not finished");
+  store::Run r;
+  r.project = old->project;
+  r.ref = old->commit.empty() ? old->ref : old->commit;
+  r.branch = old->branch;
+  r.author = old->author;
+  r.subject = old->subject;
+  r.trigger = job.empty() ? "rerun" : "retry";
+  r.rerunOf = id;
+  if (!job.empty()) {
+    if (!validName(job)) return errorResponse(400, "not a job name");
+    auto jobs = c.store->listJobs(id);
+    if (!jobs.ok()) return fromStatus(jobs.status());
+    bool known = false;
+    for (const auto& j : *jobs) known = known || j.name == job;
+    if (!known) return errorResponse(404, "run " + std::to_string(id) + " has no job " + job);
+    r.onlyJobs = {job};
+  }
+  auto run = c.store->createRun(r);
+  if (!run.ok()) return fromStatus(run.status());
+  c.agent->wake();
+  return ok(201, runJson(*run, c.store));
+}
+
 Router buildRouter(const ApiContext& c) {
   Router r;
   r.add("GET", "/api/health", [](const Request&, const Params&) {
@@ -313,6 +345,14 @@ Router buildRouter(const ApiContext& c) {
     res.body = badgeSvg("build", state);
     res.headers.emplace_back("Cache-Control", "no-cache, max-age=0");
     return res;
+  });
+  r.add("POST", "/api/runs/{id}/rerun", [&c](const Request&, const Params& p) {
+    auto id = toId(p.at("id"));
+    return id ? repeatRun(c, *id, "") : errorResponse(400, "not a run id");
+  });
+  r.add("POST", "/api/runs/{id}/jobs/{job}/retry", [&c](const Request&, const Params& p) {
+    auto id = toId(p.at("id"));
+    return id ? repeatRun(c, *id, p.at("job")) : errorResponse(400, "not a run id");
   });
   r.add("GET", "/api/runs/{id}/artifacts", [&c](const Request&, const Params& p) {
     auto id = toId(p.at("id"));

@@ -248,6 +248,39 @@ void addRunCommands(CLI::App& app, int* exitCode) {
     }
   });
 
+  auto rerun = app.add_subcommand("rerun", "Run a finished run's commit again, all jobs");
+  auto ra = std::make_shared<ClientArgs>();
+  auto rid = std::make_shared<std::string>();
+  rerun->add_option("run", *rid, "Run id")->required();
+  addClientOptions(rerun, *ra);
+  rerun->callback([=] {
+    auto r = call(*ra, "POST", "/api/runs/" + urlEncode(*rid) + "/rerun", nullptr, exitCode);
+    if (r && ra->json) return fmt::print("{}\n", r->dump(2));
+    if (r) fmt::print("run {} queued (re-run of {})\n", (*r)["id"].get<int64_t>(), *rid);
+  });
+
+  auto retry = app.add_subcommand("retry",
+                                  "Run one job of a finished run again (and what it needs): "
+                                  "boucle retry RUN/JOB");
+  auto ya = std::make_shared<ClientArgs>();
+  auto retryWhich = std::make_shared<std::string>();
+  retry->add_option("run/job", *retryWhich, "Run id and job name, e.g. 42/test")->required();
+  addClientOptions(retry, *ya);
+  retry->callback([=] {
+    auto slash = retryWhich->find('/');
+    if (slash == std::string::npos) {
+      fmt::print(stderr, "boucle retry: expected RUN/JOB, e.g. 42/test\n");
+      *exitCode = kExitUsage;
+      return;
+    }
+    auto r = call(*ya, "POST",
+                  "/api/runs/" + urlEncode(retryWhich->substr(0, slash)) + "/jobs/" +
+                      urlEncode(retryWhich->substr(slash + 1)) + "/retry",
+                  nullptr, exitCode);
+    if (r && ya->json) return fmt::print("{}\n", r->dump(2));
+    if (r) fmt::print("run {} queued (retry of {})\n", (*r)["id"].get<int64_t>(), *retryWhich);
+  });
+
   auto artifacts = app.add_subcommand("artifacts", "List a run's artifacts, or download them");
   auto aa = std::make_shared<ClientArgs>();
   auto arun = std::make_shared<std::string>();

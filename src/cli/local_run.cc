@@ -88,23 +88,6 @@ Result<std::vector<std::pair<std::string, std::string>>> readSecrets(const Local
   return out;
 }
 
-// The requested jobs and, transitively, the jobs they need.
-Status selectJobs(pipeline::Pipeline& p, const std::vector<std::string>& wanted) {
-  if (wanted.empty()) return Status::Ok();
-  std::set<std::string> keep;
-  std::vector<std::string> todo = wanted;
-  while (!todo.empty()) {
-    std::string name = todo.back();
-    todo.pop_back();
-    const auto* job = p.findJob(name);
-    if (!job) return Status::NotFound("no job named '" + name + "' in the pipeline");
-    if (!keep.insert(name).second) continue;
-    todo.insert(todo.end(), job->needs.begin(), job->needs.end());
-  }
-  std::erase_if(p.jobs, [&](const pipeline::Job& j) { return !keep.count(j.name); });
-  return Status::Ok();
-}
-
 std::vector<std::string> baseEnvironment() {
   std::vector<std::string> env;
   for (const char* name :
@@ -174,7 +157,7 @@ int runLocal(const LocalRunOptions& o) {
     return abandon(kExitUsage);
   }
   pipeline::Pipeline p = std::move(parsed->pipeline);
-  if (auto st = selectJobs(p, o.jobs); !st.ok()) {
+  if (auto st = pipeline::selectJobs(p, o.jobs); !st.ok()) {
     fmt::print(stderr, "boucle run: {}\n", st.message());
     return abandon(kExitUsage);
   }

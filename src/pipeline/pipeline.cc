@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdio>
+#include <set>
 
 namespace boucle::pipeline {
 
@@ -74,6 +75,22 @@ const Job* Pipeline::findJob(std::string_view name) const {
     if (j.name == name) return &j;
   }
   return nullptr;
+}
+
+Status selectJobs(Pipeline& p, const std::vector<std::string>& wanted) {
+  if (wanted.empty()) return Status::Ok();
+  std::set<std::string> keep;
+  std::vector<std::string> todo = wanted;
+  while (!todo.empty()) {
+    std::string name = todo.back();
+    todo.pop_back();
+    const auto* job = p.findJob(name);
+    if (!job) return Status::NotFound("no job named '" + name + "' in the pipeline");
+    if (!keep.insert(name).second) continue;
+    todo.insert(todo.end(), job->needs.begin(), job->needs.end());
+  }
+  std::erase_if(p.jobs, [&](const Job& j) { return !keep.count(j.name); });
+  return Status::Ok();
 }
 
 namespace {

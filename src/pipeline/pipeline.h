@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/duration.h"
+#include "core/status.h"
 
 namespace boucle::pipeline {
 
@@ -159,5 +160,9 @@ struct Pipeline {
 
   const Job* findJob(std::string_view name) const;
 };
+
+// Keeps only the `wanted` jobs and, transitively, the jobs they need (an empty list keeps
+// everything). NotFound names a job that is not in the pipeline.
+Status selectJobs(Pipeline& p, const std::vector<std::string>& wanted);
 
 }  // namespace boucle::pipeline

@@ -126,6 +126,8 @@ void Agent::loop() {
 void Agent::judge(store::Run& run) {
   bool passed = run.state == store::RunState::kPassed;
   if (run.branch.empty() || (!passed && run.state != store::RunState::kFailed)) return;
+  // A retry of some jobs says nothing about the branch as a whole.
+  if (!run.onlyJobs.empty()) return;
   auto previous = store_.lastJudgedRun(run.project, run.branch, run.id);
   if (!previous.ok()) {
     logError("run " + std::to_string(run.id) + ": " + previous.status().message());
@@ -231,6 +233,8 @@ void Agent::execute(store::Run run) {
         for (const auto& d : parsed->errors)
           msg += "\n" + pipeline::formatDiagnostic(".boucle.yml", d);
         finish(store::RunState::kFailed, msg);
+      } else if (auto sel = pipeline::selectJobs(parsed->pipeline, run.onlyJobs); !sel.ok()) {
+        finish(store::RunState::kFailed, sel.message());
       } else {
         pipeline = parsed->pipeline;
         runner::RunConfig config;

@@ -46,6 +46,8 @@ struct Run {
   std::optional<int64_t> startedAt, finishedAt;
   std::string event;                   // "broken", "fixed" or ""
   std::optional<int64_t> brokenSince;  // first failing run of the branch's red streak
+  std::vector<std::string> onlyJobs;   // a retry runs these (and what they need); empty: all
+  std::optional<int64_t> rerunOf;      // the run this one repeats (re-run or retry)
 };
 
 struct JobRecord {
@@ -98,8 +100,8 @@ class Store {
   // Newest first; `project` empty = all projects; `beforeId` > 0 pages back.
   virtual Result<std::vector<Run>> listRuns(std::string_view project, int limit,
                                             int64_t beforeId = 0) = 0;
-  // The branch's latest passed-or-failed run before `beforeId` (cancelled and interrupted
-  // runs say nothing about the code).
+  // The branch's latest passed-or-failed run of the whole pipeline before `beforeId`
+  // (cancelled, interrupted and partial runs say nothing about the branch as a whole).
   virtual Result<std::optional<Run>> lastJudgedRun(std::string_view project,
                                                    std::string_view branch, int64_t beforeId) = 0;
   // The oldest queued run, if any.

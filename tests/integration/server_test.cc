@@ -116,6 +116,40 @@ TEST_F(ServerTest, ProjectsAndRunsThroughTheCommandLine) {
   EXPECT_EQ(client({"trigger", "missing"}).exitCode, 1);
 }
 
+TEST_F(ServerTest, RerunAndRetryRepeatTheSameCommit) {
+  std::string flag = (repo_.scratch() / "flaky-passes").string();
+  repo_.write(".boucle.yml",
+              "jobs:\n  build: {run: 'echo build'}\n"
+              "  flaky: {run: 'test -e " +
+                  flag +
+                  "', needs: [build]}\n"
+                  "  lint: {run: 'true'}\n");
+  std::string sha = repo_.commit("c");
+  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
+  ASSERT_EQ(waitForRun(1)["state"], "failed");
+  repo_.write("later.txt", "a newer commit that the retry must not pick up\n");
+  repo_.commit("later");
+  std::ofstream(flag) << "now";
+  Output retry = client({"retry", "1/flaky"});
+  ASSERT_EQ(retry.exitCode, 0) << retry.all();
+  EXPECT_THAT(retry.out, HasSubstr("run 2 queued (retry of 1/flaky)"));
+  json r2 = waitForRun(2);
+  EXPECT_EQ(r2["state"], "passed");
+  EXPECT_EQ(r2["commit"], sha);
+  EXPECT_EQ(r2["rerun_of"], 1);
+  ASSERT_EQ(r2["jobs"].size(), 2u);  // flaky and the build it needs; not lint
+  EXPECT_EQ(r2["event"], "");        // a partial run does not judge the branch
+  Output rerun = client({"rerun", "1"});
+  ASSERT_EQ(rerun.exitCode, 0) << rerun.all();
+  json r3 = waitForRun(3);
+  EXPECT_EQ(r3["state"], "passed");
+  EXPECT_EQ(r3["jobs"].size(), 3u);
+  EXPECT_EQ(r3["commit"], sha);
+  EXPECT_EQ(r3["event"], "fixed");
+  EXPECT_EQ(client({"retry", "1/nope"}).exitCode, 1);
+}
+
 TEST_F(ServerTest, ArtifactsAreListedAndDownloadedWithTheirHashChecked) {
   repo_.write(".boucle.yml",
               "jobs:\n  build:\n    run: mkdir -p dist && echo payload > dist/app.txt\n"

@@ -94,6 +94,10 @@ CREATE TABLE deliveries (
 );
 CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at);
 )sql",
+    R"sql(
+ALTER TABLE runs ADD COLUMN only_jobs TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN rerun_of INTEGER;
+)sql",
 };
 
 int64_t nowMs() {
@@ -126,7 +130,7 @@ std::optional<int64_t> optInt(const Statement& s, int col) {
 
 constexpr const char* kRunColumns =
     "id, project, number, ref, branch, commit_sha, author, subject, trigger, state, reason, "
-    "queued_at, started_at, finished_at, event, broken_since";
+    "queued_at, started_at, finished_at, event, broken_since, only_jobs, rerun_of";
 
 Run readRun(const Statement& s) {
   Run r;
@@ -146,6 +150,8 @@ Run readRun(const Statement& s) {
   r.finishedAt = optInt(s, 13);
   r.event = s.text(14);
   r.brokenSince = optInt(s, 15);
+  r.onlyJobs = splitLines(s.text(16));
+  r.rerunOf = optInt(s, 17);
   return r;
 }
 
@@ -295,11 +301,13 @@ Result<Run> SqliteStore::createRun(const Run& r) {
     out.number = n->integer(0);
     auto s = db_.prepare(
         "INSERT INTO runs (project, number, ref, branch, commit_sha, author, subject, trigger, "
-        "state, reason, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "state, reason, queued_at, only_jobs, rerun_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        "?, ?)");
     if (!s.ok()) return s.status();
     s->bind(1, out.project).bind(2, out.number).bind(3, out.ref).bind(4, out.branch);
     s->bind(5, out.commit).bind(6, out.author).bind(7, out.subject).bind(8, out.trigger);
     s->bind(9, toString(out.state)).bind(10, out.reason).bind(11, out.queuedAt);
+    s->bind(12, joinLines(out.onlyJobs)).bind(13, out.rerunOf);
     if (auto e = s->run(); !e.ok()) return e;
     out.id = db_.lastInsertId();
     return Status::Ok();
@@ -358,7 +366,7 @@ Result<std::optional<Run>> SqliteStore::lastJudgedRun(std::string_view project,
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kRunColumns +
                        " FROM runs WHERE project = ? AND branch = ? AND id < ? AND state IN "
-                       "('passed', 'failed') ORDER BY id DESC LIMIT 1");
+                       "('passed', 'failed') AND only_jobs = '' ORDER BY id DESC LIMIT 1");
   if (!s.ok()) return s.status();
   s->bind(1, project).bind(2, branch).bind(3, beforeId);
   auto row = s->step();
