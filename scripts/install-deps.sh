@@ -8,7 +8,7 @@ PACKAGES=(
   libyaml-cpp-dev libpugixml-dev libssl-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libboost1.81-dev libboost-url1.81-dev libsqlite3-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  bubblewrap python3 curl python3-aiosmtpd
+  bubblewrap python3 curl python3-aiosmtpd wrk
 )
 
 missing=()

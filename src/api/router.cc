@@ -41,7 +41,8 @@ Response Router::dispatch(const Request& req) const {
     Params params;
     if (!match(r.parts, path, &params)) continue;
     if (r.method == req.method) return r.handler(req, params);
-    allowed += (allowed.empty() ? "" : ", ") + r.method;
+    if (!allowed.empty()) allowed += ", ";
+    allowed += r.method;
   }
   if (allowed.empty()) return errorResponse(404, "no such resource: " + req.path);
   Response res = errorResponse(405, req.method + " is not allowed here (allowed: " + allowed + ")");

@@ -127,7 +127,10 @@ void addProjectCommands(CLI::App& app, int* exitCode) {
     if (la->json) return fmt::print("{}\n", r->dump(2));
     for (const auto& p : (*r)["projects"]) {
       std::string br;
-      for (const auto& b : p["branches"]) br += (br.empty() ? "" : ",") + b.get<std::string>();
+      for (const auto& b : p["branches"]) {
+        if (!br.empty()) br += ",";
+        br += b.get<std::string>();
+      }
       fmt::print("{:<20} {:<12} {}\n", p["name"].get<std::string>(), br,
                  p["url"].get<std::string>());
     }

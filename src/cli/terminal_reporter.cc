@@ -87,7 +87,10 @@ void TerminalReporter::drawStatus() {
     pending += s == JobState::kPending;
     passed += s == JobState::kPassed;
     failed += s == JobState::kFailed || s == JobState::kTimedOut;
-    if (s == JobState::kRunning) running += (running.empty() ? "" : ", ") + name;
+    if (s == JobState::kRunning) {
+      if (!running.empty()) running += ", ";
+      running += name;
+    }
   }
   auto secs =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_)

@@ -574,7 +574,8 @@ Result<std::string> SqliteStore::integrityCheck() {
     auto row = s->step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    out += (out.empty() ? "" : "\n") + s->text(0);
+    if (!out.empty()) out += "\n";
+    out += s->text(0);
   }
   return out;
 }

@@ -1,0 +1,80 @@
+#!/bin/bash
+# The server's figures: start-up to healthy, idle RSS, webhook -> job started (p50/p99),
+# a 1,000-job run through the server, and wrk on the badge and the runs list.
+#   usage: bench/server.sh BUILD_DIR [PUSHES]
+set -euo pipefail
+BUILD=${1:-build-release}
+PUSHES=${2:-100}
+BOUCLE=$(cd "$BUILD" && pwd)/boucle
+T=$(mktemp -d -t boucle-sbench.XXXXXX)
+SERVER_PID=""
+cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
+trap cleanup EXIT
+SECRET=bench-secret
+mkdir -p "$T/repo" "$T/starts"
+
+start_server() {
+  local t0 t1
+  t0=$(date +%s%N)
+  "$BOUCLE" server --data "$T/data" --listen 127.0.0.1:0 > "$T/server.log" 2>&1 &
+  SERVER_PID=$!
+  until grep -q "listening on" "$T/server.log" 2>/dev/null; do sleep 0.001; done
+  PORT=$(grep -o "127.0.0.1:[0-9]*" "$T/server.log" | head -1 | cut -d: -f2)
+  until curl -fs "http://127.0.0.1:$PORT/api/health" >/dev/null; do sleep 0.001; done
+  t1=$(date +%s%N)
+  echo "start-up to healthy: $(( (t1 - t0) / 1000000 )) ms (includes the shell's polling)"
+}
+
+start_server
+TOKEN=$(cat "$T/data/initial-admin-token")
+export BOUCLE_SERVER=http://127.0.0.1:$PORT BOUCLE_TOKEN=$TOKEN
+echo "idle RSS: $(( $(grep VmRSS /proc/$SERVER_PID/status | awk '{print $2}') / 1024 )) MB"
+
+# webhook -> job started: each push is a new commit; the job records when it started.
+cd "$T/repo"
+git init -q -b main
+cat > .boucle.yml <<YML
+version: 1
+jobs:
+  mark: {run: 'date +%s%N > $T/starts/\$BOUCLE_COMMIT', checkout: false}
+YML
+git -c user.name=b -c user.email=b@b add -A
+git -c user.name=b -c user.email=b@b commit -q -m c0
+"$BOUCLE" project add bench "$T/repo" --poll 0 --webhook-secret "$SECRET" > /dev/null
+: > "$T/latencies"
+for i in $(seq "$PUSHES"); do
+  echo "$i" > n.txt
+  git -c user.name=b -c user.email=b@b commit -q -am "c$i" 2>/dev/null || {
+    git add n.txt; git -c user.name=b -c user.email=b@b commit -q -m "c$i"; }
+  sha=$(git rev-parse HEAD)
+  body="{\"ref\":\"refs/heads/main\",\"after\":\"$sha\",\"head_commit\":{\"id\":\"$sha\",\"message\":\"c$i\",\"author\":{\"name\":\"b\"}}}"
+  sig=$(printf %s "$body" | openssl dgst -sha256 -hmac "$SECRET" -r | cut -d' ' -f1)
+  t0=$(date +%s%N)
+  curl -fs -o /dev/null -H "X-GitHub-Event: push" -H "X-Hub-Signature-256: sha256=$sig" \
+    --data-binary "$body" "http://127.0.0.1:$PORT/hooks/github/bench"
+  until [ -s "$T/starts/$sha" ]; do sleep 0.001; done
+  echo $(( ($(cat "$T/starts/$sha") - t0) / 1000 )) >> "$T/latencies"
+done
+sort -n "$T/latencies" > "$T/sorted"
+p() { sed -n "$(( ($(wc -l < "$T/sorted") * $1 + 99) / 100 ))p" "$T/sorted"; }
+echo "webhook -> job started over $PUSHES pushes: p50 $(( $(p 50) / 1000 )) ms, p99 $(( $(p 99) / 1000 )) ms"
+
+# One run of 1,000 trivial jobs through the server (agent, store, logs), two at a time.
+mkdir -p "$T/big" && cd "$T/big" && git init -q -b main
+{ echo "jobs:"; for i in $(seq 1000); do echo "  j$i: {run: 'true', checkout: false}"; done; } > .boucle.yml
+git -c user.name=b -c user.email=b@b add -A && git -c user.name=b -c user.email=b@b commit -q -m big
+"$BOUCLE" project add big "$T/big" --poll 0 > /dev/null
+id=$("$BOUCLE" trigger big --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+until "$BOUCLE" status big --json | python3 -c "import json,sys; r=[x for x in json.load(sys.stdin)['runs'] if x['id']==$id][0]; sys.exit(0 if r['state'] in ('passed','failed') else 1)"; do sleep 0.2; done
+"$BOUCLE" status big --json | python3 -c "
+import json,sys
+r=[x for x in json.load(sys.stdin)['runs'] if x['id']==$id][0]
+ms=r['finished_at_ms']-r['started_at_ms']
+print(f\"1,000 jobs in one run, 2 at a time: {ms} ms, {1000*1000/ms:.0f} jobs/s ({r['state']})\")"
+
+if command -v wrk > /dev/null; then
+  echo "wrk -t2 -c64 -d5s:"
+  wrk -t2 -c64 -d5s "http://127.0.0.1:$PORT/badge/bench/main.svg" | grep -E "Requests/sec|Latency"
+  wrk -t2 -c64 -d5s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/runs?limit=20" | grep -E "Requests/sec|Latency"
+fi
+echo "RSS after all this: $(( $(grep VmRSS /proc/$SERVER_PID/status | awk '{print $2}') / 1024 )) MB"
