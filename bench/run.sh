@@ -11,3 +11,6 @@ echo "== job overhead"
 echo
 echo "== 100 MB of log"
 ./bench/big_log.sh "$BUILD" 100
+echo
+echo "== the server"
+./bench/server.sh "$BUILD" 100
