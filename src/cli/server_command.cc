@@ -66,6 +66,10 @@ int serve(const ServerArgs& a) {
     fmt::print(stderr, "boucle server: bad port in --listen {}\n", a.listen);
     return kExitUsage;
   }
+  // git, run by the agent and the poller, must never wait for a password on a terminal, and
+  // may only use the ordinary transports: `ext::` and friends would run commands from a URL.
+  ::setenv("GIT_TERMINAL_PROMPT", "0", 1);
+  ::setenv("GIT_ALLOW_PROTOCOL", "file:git:http:https:ssh", 1);
   fs::path data = fs::absolute(a.data);
   std::error_code ec;
   fs::create_directories(data, ec);

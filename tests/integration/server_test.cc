@@ -334,5 +334,35 @@ TEST_F(ServerTest, ShellSyntaxInBranchNamesRefsAndMessagesIsNeverRun) {
   EXPECT_FALSE(fs::exists(pwned));
 }
 
+// A project URL is not a command: even where git's configuration allows the ext:: transport
+// (which runs the URL as a command), the server's git refuses it.
+TEST(ServerSecurity, ProjectUrlsCannotRunCommands) {
+  TempRepo repo;
+  std::string pwned = (repo.scratch() / "pwned").string();
+  ::setenv("GIT_CONFIG_COUNT", "1", 1);
+  ::setenv("GIT_CONFIG_KEY_0", "protocol.ext.allow", 1);
+  ::setenv("GIT_CONFIG_VALUE_0", "always", 1);
+  ServerProcess server(repo.scratch() / "server-data");
+  std::string log;
+  bool started = server.start(&log);
+  ::unsetenv("GIT_CONFIG_COUNT");
+  ::unsetenv("GIT_CONFIG_KEY_0");
+  ::unsetenv("GIT_CONFIG_VALUE_0");
+  ASSERT_TRUE(started) << log;
+  std::string ext = "ext::sh -c touch% " + pwned;
+  ASSERT_EQ(
+      repo.boucle({"project", "add", "evil", ext, "--poll", "1"}, server.clientEnv()).exitCode, 0);
+  ASSERT_EQ(repo.boucle({"trigger", "evil", "--ref", "main"}, server.clientEnv()).exitCode, 0);
+  ASSERT_TRUE(waitFor([&] {
+    auto r =
+        curl("GET", server.url() + "/api/runs/1", "", {"Authorization: Bearer " + server.token()});
+    return r.body.find("\"failed\"") != std::string::npos;
+  }));
+  // The poller tried the URL too, and was refused as well.
+  EXPECT_TRUE(waitFor([&] { return server.log().find("poll: evil") != std::string::npos; }))
+      << server.log();
+  EXPECT_FALSE(fs::exists(pwned));
+}
+
 }  // namespace
 }  // namespace boucle::testing
