@@ -9,7 +9,7 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 export CCACHE_SLOPPINESS := pch_defines,time_macros
 
-.PHONY: all deps build demo test test-unit test-asan bench format format-check clean
+.PHONY: all deps build demo demo-run test test-asan bench format format-check clean
 
 all: build
 
@@ -20,8 +20,13 @@ build: deps
 	cmake -S . -B $(BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug
 	cmake --build $(BUILD)
 
+# The server on the example project: commits flow in, one breaks the tests, one fixes them.
 demo: build
 	./scripts/demo.sh
+
+# The example project's pipeline with `boucle run`, no server.
+demo-run: build
+	./scripts/demo-run.sh
 
 # Everything CI runs: the Debug build's tests, then the same tests under ASan+UBSan.
 test: build
