@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 
 #include "core/log.h"
 #include "insight/breakage.h"
@@ -45,6 +46,16 @@ bool acceptableRef(const std::string& ref) {
     if (c < 0x20 || c == 0x7f) return false;
   }
   return true;
+}
+
+// The server's own basics, as `boucle run` passes them: nothing else of its environment.
+std::vector<std::string> baseEnvironment() {
+  std::vector<std::string> env;
+  for (const char* name : {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"}) {
+    if (const char* v = std::getenv(name)) env.push_back(std::string(name) + "=" + v);
+  }
+  if (!std::getenv("PATH")) env.push_back("PATH=/usr/local/bin:/usr/bin:/bin");
+  return env;
 }
 
 }  // namespace
@@ -246,7 +257,7 @@ void Agent::execute(store::Run run) {
         config.sourceDir = dir / "src";
         config.blobRoot = options_.dataDir / "blobs";
         config.parallelism = options_.parallelism;
-        config.baseEnv = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"};
+        config.baseEnv = baseEnvironment();
         config.cancelFd = cancel[0];
         recorder.begin(parsed->pipeline);
         auto result = runner::runPipeline(parsed->pipeline, config, recorder);

@@ -85,7 +85,7 @@ TEST_F(ServerTest, BadRequestsAreRefusedWithTheRightStatus) {
 
 TEST_F(ServerTest, ProjectsAndRunsThroughTheCommandLine) {
   repo_.write(".boucle.yml",
-              "jobs:\n  build: {run: 'echo built $BOUCLE_COMMIT'}\n"
+              "jobs:\n  build: {run: 'echo built $BOUCLE_COMMIT; test -n \"$HOME\"'}\n"
               "  test: {run: 'echo tested', needs: [build]}\n");
   std::string sha = repo_.commit("feat: first");
   Output add = client({"project", "add", "web", repo_.dir().string(), "--poll", "0"});
