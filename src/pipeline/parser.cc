@@ -5,6 +5,7 @@
 #include <map>
 #include <sstream>
 
+#include "core/cron.h"
 #include "core/suggest.h"
 #include "pipeline/parse_context.h"
 
@@ -182,8 +183,9 @@ ParseResult parsePipeline(std::string_view text) {
     return result;
   }
   Pipeline& p = result.pipeline;
-  MapReader top(root, {1, 1}, "pipeline",
-                {"version", "jobs", "release", "environments", "deploy", "monitor", "notify"}, d);
+  MapReader top(
+      root, {1, 1}, "pipeline",
+      {"version", "jobs", "schedule", "release", "environments", "deploy", "monitor", "notify"}, d);
   if (auto v = top.get("version")) {
     if (auto n = readInt(v, 1, 1, d)) p.version = *n;
   }
@@ -197,6 +199,19 @@ ParseResult parsePipeline(std::string_view text) {
     d.error({1, 1}, "missing 'jobs': a pipeline needs at least one job");
   }
   checkNeeds(p, d);
+  if (auto v = top.get("schedule")) {
+    std::vector<SourcePos> pos;
+    if (auto crons = readStringList(v, d, &pos)) {
+      for (size_t i = 0; i < crons->size(); ++i) {
+        std::string err;
+        if (Cron::parse((*crons)[i], &err)) {
+          p.schedule.push_back((*crons)[i]);
+        } else {
+          d.error(pos[i], "schedule: '" + (*crons)[i] + "': " + err);
+        }
+      }
+    }
+  }
   if (auto v = top.get("release")) parseRelease(v, p, d);
   if (auto v = top.get("environments")) parseEnvironments(v, p, d);
   if (auto v = top.get("deploy")) parseDeploy(v, p, d);
@@ -238,6 +253,7 @@ std::string summarize(const Pipeline& p) {
     return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
   };
   std::string s = plural(p.jobs.size(), "job");
+  if (!p.schedule.empty()) s += ", " + plural(p.schedule.size(), "schedule");
   if (p.release) s += ", release";
   if (!p.environments.empty()) s += ", " + plural(p.environments.size(), "environment");
   if (p.deploy) s += ", deploy via " + std::string(toString(p.deploy->driver));

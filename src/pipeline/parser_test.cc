@@ -206,6 +206,18 @@ notify:
           "f.yml:15:12: error: email: 'nobody' is not an e-mail address"));
 }
 
+TEST(Parser, SchedulesAreCronExpressions) {
+  auto r =
+      parsePipeline("jobs:\n  a: {run: x}\nschedule: ['0 2 * * *', '@weekly', '61 * * * *']\n");
+  EXPECT_THAT(messages(r),
+              ::testing::ElementsAre("f.yml:3:36: error: schedule: '61 * * * *': the minute field "
+                                     "allows 0-59"));
+  auto ok = parsePipeline("jobs:\n  a: {run: x}\nschedule: \"0 2 * * *\"\n");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok.pipeline.schedule, (std::vector<std::string>{"0 2 * * *"}));
+  EXPECT_EQ(summarize(ok.pipeline), "1 job, 1 schedule");
+}
+
 TEST(Parser, DuplicateKeysAreErrors) {
   auto r = parsePipeline("jobs:\n  a: { run: x }\n  a: { run: y }\n");
   EXPECT_THAT(messages(r), ::testing::ElementsAre("f.yml:3:3: error: jobs: duplicate key 'a'"));

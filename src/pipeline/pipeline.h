@@ -151,7 +151,8 @@ extern const std::vector<std::string_view> kNotifyEvents;
 
 struct Pipeline {
   int version = 1;
-  std::vector<Job> jobs;  // in file order
+  std::vector<Job> jobs;              // in file order
+  std::vector<std::string> schedule;  // cron expressions: extra runs of the branch's head
   std::optional<ReleaseSpec> release;
   std::vector<Environment> environments;  // in promotion order
   std::optional<DeploySpec> deploy;

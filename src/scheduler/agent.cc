@@ -15,6 +15,7 @@
 #include "runner/run_record.h"
 #include "runner/workspace.h"
 #include "scheduler/run_recorder.h"
+#include "scheduler/schedule.h"
 
 namespace boucle::scheduler {
 namespace fs = std::filesystem;
@@ -158,6 +159,23 @@ void Agent::judge(store::Run& run) {
   }
 }
 
+// The branch's schedule is whatever its pipeline file says at the commit last built, as
+// Jenkins does with a Jenkinsfile's triggers.
+void Agent::recordSchedule(const store::Run& run, const pipeline::Pipeline& p) {
+  if (run.branch.empty() || run.branch == run.commit) return;
+  store::Schedule sc{run.project, run.branch, p.schedule, 0};
+  if (!sc.crons.empty()) {
+    auto next = nextFiring(sc.crons, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count());
+    if (!next)
+      sc.crons.clear();  // never fires: nothing to keep
+    else
+      sc.nextAt = *next;
+  }
+  if (auto st = store_.setSchedule(sc); !st.ok()) logError("schedule: " + st.message());
+}
+
 void Agent::save(const store::Run& run) {
   if (auto st = store_.updateRun(run); !st.ok()) {
     logError("run " + std::to_string(run.id) + ": cannot record its state: " + st.message());
@@ -247,6 +265,7 @@ void Agent::execute(store::Run run) {
       } else if (auto sel = pipeline::selectJobs(parsed->pipeline, run.onlyJobs); !sel.ok()) {
         finish(store::RunState::kFailed, sel.message());
       } else {
+        if (run.onlyJobs.empty()) recordSchedule(run, parsed->pipeline);
         pipeline = parsed->pipeline;
         runner::RunConfig config;
         config.project = run.project;

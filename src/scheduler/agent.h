@@ -42,6 +42,7 @@ class Agent {
   void execute(store::Run run);
   void save(const store::Run& run);
   void judge(store::Run& run);
+  void recordSchedule(const store::Run& run, const pipeline::Pipeline& p);
 
   store::Store& store_;
   AgentOptions options_;

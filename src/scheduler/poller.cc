@@ -6,6 +6,7 @@
 
 #include "core/log.h"
 #include "runner/process.h"
+#include "scheduler/schedule.h"
 
 namespace boucle::scheduler {
 
@@ -69,6 +70,37 @@ Result<int> Poller::pollProject(const store::Project& project) {
   return queued;
 }
 
+void Poller::fireSchedules() {
+  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  auto due = store_.dueSchedules(now);
+  if (!due.ok()) {
+    logError("schedule: " + due.status().message());
+    return;
+  }
+  for (auto sc : *due) {
+    store::Run r;
+    r.project = sc.project;
+    r.ref = sc.branch;  // the branch's head when the run starts
+    r.branch = sc.branch;
+    r.trigger = "schedule";
+    auto run = store_.createRun(r);
+    if (!run.ok()) {
+      logError("schedule: " + run.status().message());
+      continue;
+    }
+    logInfo("schedule: " + sc.project + " " + sc.branch + " queued run " + std::to_string(run->id));
+    auto next = nextFiring(sc.crons, now);
+    if (!next)
+      sc.crons.clear();
+    else
+      sc.nextAt = *next;
+    if (auto st = store_.setSchedule(sc); !st.ok()) logError("schedule: " + st.message());
+    agent_.wake();
+  }
+}
+
 void Poller::start() {
   thread_ = std::thread([this] { loop(); });
 }
@@ -93,6 +125,7 @@ void Poller::loop() {
       logError("poll: " + projects.status().message());
       continue;
     }
+    fireSchedules();
     for (const auto& p : *projects) {
       if (p.pollSeconds <= 0) continue;
       int64_t& due = nextPollMs_[p.name];

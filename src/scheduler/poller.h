@@ -1,6 +1,6 @@
 #pragma once
-// Polling: each project with a poll interval has its repository's branch heads read with
-// `git ls-remote`; a watched branch whose head changed since last seen gets a run of the new
+// Polling and schedules: each project with a poll interval has its repository's branch heads read
+// with `git ls-remote`; a watched branch whose head changed since last seen gets a run of the new
 // head (only the newest commit when several landed between two polls).
 
 #include <atomic>
@@ -36,6 +36,7 @@ class Poller {
 
  private:
   void loop();
+  void fireSchedules();
 
   store::Store& store_;
   Agent& agent_;

@@ -77,6 +77,14 @@ struct Delivery {
   std::optional<int64_t> sentAt;
 };
 
+// A branch's schedule, as its pipeline file said when the branch was last built.
+struct Schedule {
+  std::string project;
+  std::string branch;
+  std::vector<std::string> crons;
+  int64_t nextAt = 0;  // ms since the epoch
+};
+
 struct Token {
   int64_t id = 0;
   std::string name;
@@ -115,6 +123,10 @@ class Store {
                                                         std::string_view branch) = 0;
   virtual Status setBranchHead(std::string_view project, std::string_view branch,
                                std::string_view commit) = 0;
+
+  // Replaces the branch's schedule; an empty `crons` removes it.
+  virtual Status setSchedule(const Schedule& s) = 0;
+  virtual Result<std::vector<Schedule>> dueSchedules(int64_t nowMs) = 0;
 
   virtual Result<int64_t> addDelivery(const Delivery& d) = 0;
   virtual Result<std::vector<Delivery>> dueDeliveries(int64_t nowMs, int limit) = 0;

@@ -239,6 +239,28 @@ TEST_F(ServerTest, PollingBuildsEachNewHeadOnce) {
   EXPECT_EQ(runs().size(), 2u);
 }
 
+// Waits for the next minute boundary: this test takes up to a minute.
+TEST_F(ServerTest, ScheduleInThePipelineFileQueuesRunsAfterTheFirstBuild) {
+  repo_.write(".boucle.yml", "jobs:\n  nightly: {run: 'echo scheduled'}\nschedule: '* * * * *'\n");
+  repo_.commit("ci: every minute");
+  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
+  EXPECT_EQ(waitForRun(1)["state"], "passed");
+  json scheduled;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto runs = api("/api/runs")["runs"];
+        for (const auto& r : runs) {
+          if (r["trigger"] == "schedule") scheduled = r;
+        }
+        return scheduled.is_object();
+      },
+      std::chrono::seconds(75)));
+  EXPECT_EQ(scheduled["branch"], "main");
+  EXPECT_EQ(waitForRun(scheduled["id"])["state"], "passed");
+  EXPECT_THAT(server_->log(), HasSubstr("schedule: web main queued run"));
+}
+
 TEST_F(ServerTest, FollowingALogShowsItWhileTheJobRuns) {
   std::string marker = (repo_.scratch() / "go-on").string();
   repo_.write(".boucle.yml",

@@ -98,6 +98,16 @@ CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at);
 ALTER TABLE runs ADD COLUMN only_jobs TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN rerun_of INTEGER;
 )sql",
+    R"sql(
+CREATE TABLE schedules (
+  project TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
+  branch TEXT NOT NULL,
+  crons TEXT NOT NULL,
+  next_at INTEGER NOT NULL,
+  PRIMARY KEY (project, branch)
+);
+CREATE INDEX schedules_due ON schedules (next_at);
+)sql",
 };
 
 int64_t nowMs() {
@@ -189,6 +199,8 @@ class SqliteStore : public Store {
                                                 std::string_view branch) override;
   Status setBranchHead(std::string_view project, std::string_view branch,
                        std::string_view commit) override;
+  Status setSchedule(const Schedule& sc) override;
+  Result<std::vector<Schedule>> dueSchedules(int64_t nowMs) override;
   Result<int64_t> addDelivery(const Delivery& d) override;
   Result<std::vector<Delivery>> dueDeliveries(int64_t nowMs, int limit) override;
   Status updateDelivery(const Delivery& d) override;
@@ -446,6 +458,37 @@ Result<std::vector<Delivery>> readDeliveries(Statement& s) {
     if (!row.ok()) return row.status();
     if (!*row) break;
     out.push_back(readDelivery(s));
+  }
+  return out;
+}
+
+Status SqliteStore::setSchedule(const Schedule& sc) {
+  std::lock_guard lock(mu_);
+  if (sc.crons.empty()) {
+    auto s = db_.prepare("DELETE FROM schedules WHERE project = ? AND branch = ?");
+    if (!s.ok()) return s.status();
+    s->bind(1, sc.project).bind(2, sc.branch);
+    return s->run();
+  }
+  auto s = db_.prepare(
+      "INSERT OR REPLACE INTO schedules (project, branch, crons, next_at) VALUES (?, ?, ?, ?)");
+  if (!s.ok()) return s.status();
+  s->bind(1, sc.project).bind(2, sc.branch).bind(3, joinLines(sc.crons)).bind(4, sc.nextAt);
+  return s->run();
+}
+
+Result<std::vector<Schedule>> SqliteStore::dueSchedules(int64_t nowMs) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(
+      "SELECT project, branch, crons, next_at FROM schedules WHERE next_at <= ? ORDER BY next_at");
+  if (!s.ok()) return s.status();
+  s->bind(1, nowMs);
+  std::vector<Schedule> out;
+  for (;;) {
+    auto row = s->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out.push_back({s->text(0), s->text(1), splitLines(s->text(2)), s->integer(3)});
   }
   return out;
 }
