@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/http_client.h"
+#include "core/clock.h"
 #include "core/duration.h"
 #include "vault/blob_store.h"
 
@@ -78,11 +79,7 @@ std::string normaliseUrl(const std::string& url) {
 
 std::string duration(const json& r) {
   if (!r["started_at_ms"].is_number()) return "";
-  int64_t end = r["finished_at_ms"].is_number()
-                    ? r["finished_at_ms"].get<int64_t>()
-                    : std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  int64_t end = r["finished_at_ms"].is_number() ? r["finished_at_ms"].get<int64_t>() : nowMs();
   return formatDuration(Millis(end - r["started_at_ms"].get<int64_t>()));
 }
 

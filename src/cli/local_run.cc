@@ -13,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "cli/terminal_reporter.h"
+#include "core/clock.h"
 #include "os/files.h"
 #include "pipeline/parser.h"
 #include "runner/engine.h"
@@ -95,12 +96,6 @@ std::vector<std::string> baseEnvironment() {
     if (const char* v = std::getenv(name)) env.push_back(std::string(name) + "=" + v);
   }
   return env;
-}
-
-long long nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace

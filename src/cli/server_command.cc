@@ -11,6 +11,7 @@
 #include "api/routes.h"
 #include "auth/tokens.h"
 #include "cli/commands.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "notify/messages.h"
 #include "notify/notifier.h"
@@ -103,10 +104,7 @@ int serve(const ServerArgs& a) {
   scheduler::AgentOptions agentOptions{data, a.parallelism, {}};
   agentOptions.onFinished = [&](const store::Run& run, const pipeline::Pipeline* p) {
     if (!p) return;
-    auto n = notify::queueNotifications(**store, run, p->notifications, a.mailFrom,
-                                        std::chrono::duration_cast<std::chrono::milliseconds>(
-                                            std::chrono::system_clock::now().time_since_epoch())
-                                            .count());
+    auto n = notify::queueNotifications(**store, run, p->notifications, a.mailFrom, nowMs());
     if (!n.ok()) logError("notify: " + n.status().message());
     if (n.ok() && *n > 0) notifier.wake();
   };

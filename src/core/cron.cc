@@ -50,8 +50,7 @@ bool value(std::string_view s, int offset, const std::string_view* names, size_t
 // Fills `bits` for one field; `lo`..`hi` is its range.
 template <size_t N>
 bool field(std::string_view text, int lo, int hi, const std::string_view* names, size_t nameCount,
-           int nameOffset, std::bitset<N>* bits, bool* any, std::string* error,
-           const char* what) {
+           int nameOffset, std::bitset<N>* bits, bool* any, std::string* error, const char* what) {
   *any = text == "*";
   for (auto part : split(text, ',')) {
     int step = 1;

@@ -23,9 +23,9 @@ class Cron {
  private:
   std::bitset<60> minutes_;
   std::bitset<24> hours_;
-  std::bitset<32> days_;    // 1-31
-  std::bitset<13> months_;  // 1-12
-  std::bitset<7> weekdays_; // 0 = Sunday
+  std::bitset<32> days_;     // 1-31
+  std::bitset<13> months_;   // 1-12
+  std::bitset<7> weekdays_;  // 0 = Sunday
   bool anyDay_ = true, anyWeekday_ = true;
   std::string text_;
   bool dayMatches(const tm& t) const;

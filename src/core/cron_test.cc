@@ -38,7 +38,7 @@ TEST_F(CronTest, NightlyAndEveryMinute) {
 
 TEST_F(CronTest, StepsRangesListsAndNames) {
   EXPECT_EQ(next("*/15 9-17 * * mon-fri", at(2026, 11, 27, 17, 50)),  // Friday evening
-            at(2026, 11, 30, 9, 0));                                   // → Monday 9:00
+            at(2026, 11, 30, 9, 0));                                  // → Monday 9:00
   EXPECT_EQ(next("30 4 1,15 * *", at(2026, 11, 2, 0, 0)), at(2026, 11, 15, 4, 30));
   EXPECT_EQ(next("0 0 * feb sun", at(2026, 11, 26, 0, 0)), at(2027, 2, 7, 0, 0));
   EXPECT_EQ(next("0 12 * * 7", at(2026, 11, 26, 0, 0)), at(2026, 11, 29, 12, 0));  // 7 = Sunday

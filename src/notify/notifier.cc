@@ -5,17 +5,12 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/clock.h"
 #include "core/log.h"
 
 namespace boucle::notify {
 
 namespace {
-
-int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 size_t discard(char*, size_t size, size_t n, void*) {
   return size * n;

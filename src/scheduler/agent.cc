@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "insight/breakage.h"
 #include "os/files.h"
@@ -21,12 +22,6 @@ namespace boucle::scheduler {
 namespace fs = std::filesystem;
 
 namespace {
-
-int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Result<std::string> git(const std::vector<std::string>& args) {
   std::vector<std::string> argv{"git"};
@@ -165,9 +160,7 @@ void Agent::recordSchedule(const store::Run& run, const pipeline::Pipeline& p) {
   if (run.branch.empty() || run.branch == run.commit) return;
   store::Schedule sc{run.project, run.branch, p.schedule, 0};
   if (!sc.crons.empty()) {
-    auto next = nextFiring(sc.crons, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                         std::chrono::system_clock::now().time_since_epoch())
-                                         .count());
+    auto next = nextFiring(sc.crons, nowMs());
     if (!next)
       sc.crons.clear();  // never fires: nothing to keep
     else

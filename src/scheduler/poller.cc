@@ -4,14 +4,18 @@
 
 #include <chrono>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "runner/process.h"
 #include "scheduler/schedule.h"
 
 namespace boucle::scheduler {
 
+namespace {}  // namespace
+
 namespace {
-int64_t nowMs() {
+// Poll intervals are measured on the monotonic clock: a wall-clock jump must not stop polling.
+int64_t steadyMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
@@ -71,9 +75,7 @@ Result<int> Poller::pollProject(const store::Project& project) {
 }
 
 void Poller::fireSchedules() {
-  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
+  int64_t now = nowMs();
   auto due = store_.dueSchedules(now);
   if (!due.ok()) {
     logError("schedule: " + due.status().message());
@@ -129,8 +131,8 @@ void Poller::loop() {
     for (const auto& p : *projects) {
       if (p.pollSeconds <= 0) continue;
       int64_t& due = nextPollMs_[p.name];
-      if (nowMs() < due) continue;
-      due = nowMs() + p.pollSeconds * 1000LL;
+      if (steadyMs() < due) continue;
+      due = steadyMs() + p.pollSeconds * 1000LL;
       if (auto n = pollProject(p); !n.ok())
         logError("poll: " + p.name + ": " + n.status().message());
     }

@@ -3,17 +3,12 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "core/clock.h"
 #include "core/log.h"
 
 namespace boucle::scheduler {
 
-namespace {
-int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
+namespace {}  // namespace
 
 void RunRecorder::save(const store::JobRecord& j) {
   if (auto st = store_.saveJob(j); !st.ok()) {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 
@@ -58,6 +59,19 @@ class Database {
   explicit Database(sqlite3* db) : db_(db, sqlite3_close_v2) {}
   std::unique_ptr<sqlite3, int (*)(sqlite3*)> db_;
 };
+
+// Every row a query returns, each turned into a value by `read(statement)`.
+template <class Read>
+auto readAll(Statement& s, Read read) -> Result<std::vector<decltype(read(s))>> {
+  std::vector<decltype(read(s))> out;
+  for (;;) {
+    auto row = s.step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out.push_back(read(s));
+  }
+  return out;
+}
 
 // SQLite error code + message as a Status (constraint violations are Conflict).
 Status sqliteStatus(sqlite3* db, int rc, std::string_view what);

@@ -2,6 +2,7 @@
 #include <chrono>
 #include <mutex>
 
+#include "core/clock.h"
 #include "store/sqlite/database.h"
 #include "store/store.h"
 
@@ -110,12 +111,6 @@ CREATE INDEX schedules_due ON schedules (next_at);
 )sql",
 };
 
-int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string joinLines(const std::vector<std::string>& v) {
   std::string out;
   for (const auto& s : v) out += s + "\n";
@@ -163,6 +158,21 @@ Run readRun(const Statement& s) {
   r.onlyJobs = splitLines(s.text(16));
   r.rerunOf = optInt(s, 17);
   return r;
+}
+
+JobRecord readJob(const Statement& s) {
+  JobRecord j;
+  j.runId = s.integer(0);
+  j.name = s.text(1);
+  j.state = s.text(2);
+  j.exitCode = static_cast<int>(s.integer(3));
+  j.attempts = static_cast<int>(s.integer(4));
+  j.startedAt = optInt(s, 5);
+  j.finishedAt = optInt(s, 6);
+  j.reason = s.text(7);
+  j.testsJson = s.text(8);
+  j.artifactsJson = s.text(9);
+  return j;
 }
 
 Project readProject(const Statement& s) {
@@ -266,14 +276,7 @@ Result<std::vector<Project>> SqliteStore::listProjects() {
       "SELECT id, name, url, branches, webhook_secret, poll_seconds, created_at FROM projects "
       "ORDER BY name");
   if (!s.ok()) return s.status();
-  std::vector<Project> out;
-  for (;;) {
-    auto row = s->step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    out.push_back(readProject(*s));
-  }
-  return out;
+  return sqlite::readAll(*s, readProject);
 }
 
 Result<Project> SqliteStore::getProject(std::string_view name) {
@@ -363,14 +366,7 @@ Result<std::vector<Run>> SqliteStore::listRuns(std::string_view project, int lim
   if (!s.ok()) return s.status();
   s->bind(1, project).bind(2, project).bind(3, beforeId).bind(4, beforeId);
   s->bind(5, static_cast<int64_t>(limit));
-  std::vector<Run> out;
-  for (;;) {
-    auto row = s->step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    out.push_back(readRun(*s));
-  }
-  return out;
+  return sqlite::readAll(*s, readRun);
 }
 
 Result<std::optional<Run>> SqliteStore::lastJudgedRun(std::string_view project,
@@ -451,17 +447,6 @@ Delivery readDelivery(const Statement& s) {
   return d;
 }
 
-Result<std::vector<Delivery>> readDeliveries(Statement& s) {
-  std::vector<Delivery> out;
-  for (;;) {
-    auto row = s.step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    out.push_back(readDelivery(s));
-  }
-  return out;
-}
-
 Status SqliteStore::setSchedule(const Schedule& sc) {
   std::lock_guard lock(mu_);
   if (sc.crons.empty()) {
@@ -483,14 +468,9 @@ Result<std::vector<Schedule>> SqliteStore::dueSchedules(int64_t nowMs) {
       "SELECT project, branch, crons, next_at FROM schedules WHERE next_at <= ? ORDER BY next_at");
   if (!s.ok()) return s.status();
   s->bind(1, nowMs);
-  std::vector<Schedule> out;
-  for (;;) {
-    auto row = s->step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    out.push_back({s->text(0), s->text(1), splitLines(s->text(2)), s->integer(3)});
-  }
-  return out;
+  return sqlite::readAll(*s, [](const Statement& st) {
+    return Schedule{st.text(0), st.text(1), splitLines(st.text(2)), st.integer(3)};
+  });
 }
 
 Result<int64_t> SqliteStore::addDelivery(const Delivery& d) {
@@ -513,7 +493,7 @@ Result<std::vector<Delivery>> SqliteStore::dueDeliveries(int64_t nowMs, int limi
                        "ORDER BY next_attempt_at LIMIT ?");
   if (!s.ok()) return s.status();
   s->bind(1, nowMs).bind(2, static_cast<int64_t>(limit));
-  return readDeliveries(*s);
+  return sqlite::readAll(*s, readDelivery);
 }
 
 Status SqliteStore::updateDelivery(const Delivery& d) {
@@ -533,7 +513,7 @@ Result<std::vector<Delivery>> SqliteStore::listDeliveries(int64_t runId) {
                        " FROM deliveries WHERE run_id = ? ORDER BY id");
   if (!s.ok()) return s.status();
   s->bind(1, runId);
-  return readDeliveries(*s);
+  return sqlite::readAll(*s, readDelivery);
 }
 
 Status SqliteStore::saveJob(const JobRecord& j) {
@@ -555,25 +535,7 @@ Result<std::vector<JobRecord>> SqliteStore::listJobs(int64_t runId) {
       "artifacts FROM jobs WHERE run_id = ? ORDER BY rowid");
   if (!s.ok()) return s.status();
   s->bind(1, runId);
-  std::vector<JobRecord> out;
-  for (;;) {
-    auto row = s->step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    JobRecord j;
-    j.runId = s->integer(0);
-    j.name = s->text(1);
-    j.state = s->text(2);
-    j.exitCode = static_cast<int>(s->integer(3));
-    j.attempts = static_cast<int>(s->integer(4));
-    j.startedAt = optInt(*s, 5);
-    j.finishedAt = optInt(*s, 6);
-    j.reason = s->text(7);
-    j.testsJson = s->text(8);
-    j.artifactsJson = s->text(9);
-    out.push_back(std::move(j));
-  }
-  return out;
+  return sqlite::readAll(*s, readJob);
 }
 
 Result<Token> SqliteStore::addToken(std::string_view name, std::string_view role,
