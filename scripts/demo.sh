@@ -2,7 +2,7 @@
 # make demo: starts boucle (SQLite store, embedded agent) on the example project, pushes a few
 # commits through it (one breaks the tests, one fixes them), shows what the team would see, and
 # leaves the server running for you to look around. Ctrl-C stops it.
-#   DEMO_PORT (default 8080), DEMO_KEEP=0 to stop after the story (used by the tests).
+#   DEMO_PORT (default 8080; 0 = any free port), DEMO_KEEP=0 to stop after the story (tests).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 boucle=${BOUCLE:-$here/build/boucle}
@@ -20,8 +20,13 @@ g "Ada" commit -q -m "feat: greet people"
 "$boucle" server --data "$work/data" --listen "127.0.0.1:$port" > "$work/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT
+# Port 0 lets the server pick a free port; the log says which.
 for _ in $(seq 200); do
-  curl -fs "http://127.0.0.1:$port/api/health" > /dev/null 2>&1 && break
+  listening=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$work/server.log" 2>/dev/null || true)
+  if [ -n "$listening" ]; then
+    port=${listening##*:}
+    curl -fs "http://127.0.0.1:$port/api/health" > /dev/null 2>&1 && break
+  fi
   kill -0 $server 2>/dev/null || { cat "$work/server.log"; exit 1; }
   sleep 0.05
 done
