@@ -176,6 +176,28 @@ TEST_F(ServerTest, ArtifactsAreListedAndDownloadedWithTheirHashChecked) {
             404);
 }
 
+TEST_F(ServerTest, TestReportsAreInTheRunsJobs) {
+  repo_.write("report.xml",
+              "<testsuite name='calc'><testcase classname='calc' name='adds'/>"
+              "<testcase classname='calc' name='divides' file='calc_test.cc' "
+              "line='12'><failure message='expected 2, got 3'/></testcase>"
+              "</testsuite>");
+  repo_.write(".boucle.yml",
+              "jobs:\n  test:\n    run: mkdir -p out && cp report.xml "
+              "out/test-calc.xml && exit 1\n    reports: {junit: 'out/test-*.xml'}\n");
+  repo_.commit("c");
+  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
+  json run = waitForRun(1);
+  ASSERT_EQ(run["state"], "failed");
+  json tests = run["jobs"][0]["tests"];
+  EXPECT_EQ(tests["tests"], 2);
+  EXPECT_EQ(tests["failures"], 1);
+  EXPECT_EQ(tests["failed"][0]["name"], "divides");
+  EXPECT_EQ(tests["failed"][0]["location"], "calc_test.cc:12");
+  EXPECT_EQ(tests["failed"][0]["message"], "expected 2, got 3");
+}
+
 TEST_F(ServerTest, TellsWhoBrokeTheBranchAndWhoFixedIt) {
   repo_.write(".boucle.yml", "jobs:\n  test: {run: 'sh check.sh'}\n");
   repo_.write("check.sh", "exit 0\n");
