@@ -93,19 +93,11 @@ void Notifier::start() {
 }
 
 void Notifier::wake() {
-  {
-    std::lock_guard lock(mu_);
-    woken_ = true;
-  }
-  cv_.notify_all();
+  wakeup_.wake();
 }
 
 void Notifier::stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
+  wakeup_.stop();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -132,13 +124,7 @@ void Notifier::deliver(store::Delivery d) {
 }
 
 void Notifier::loop() {
-  for (;;) {
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stopping_ || woken_; });
-      if (stopping_) return;
-      woken_ = false;
-    }
+  while (wakeup_.wait(std::chrono::milliseconds(500))) {
     auto due = store_.dueDeliveries(nowMs(), 20);
     if (!due.ok()) {
       logError("notify: " + due.status().message());

@@ -3,13 +3,12 @@
 // a build. A failed attempt is retried with exponential backoff (1 s, 2 s, 4 s … up to 5 min)
 // and given up after kMaxAttempts; every attempt's outcome is recorded in the store.
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
 #include "core/status.h"
+#include "core/wakeup.h"
 #include "store/store.h"
 
 namespace boucle::notify {
@@ -49,10 +48,7 @@ class Notifier {
   store::Store& store_;
   std::unique_ptr<Sender> sender_;
   std::thread thread_;
-  std::mutex mu_;  // guards stopping_ and woken_
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  bool woken_ = false;
+  Wakeup wakeup_;
 };
 
 }  // namespace boucle::notify

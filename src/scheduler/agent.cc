@@ -68,22 +68,16 @@ void Agent::start() {
 }
 
 void Agent::wake() {
-  {
-    std::lock_guard lock(mu_);
-    woken_ = true;
-  }
-  cv_.notify_all();
+  wakeup_.wake();
 }
 
 void Agent::stop() {
+  wakeup_.stop();
   {
     std::lock_guard lock(mu_);
-    if (stopping_ && !thread_.joinable()) return;
-    stopping_ = true;
     if (cancelFd_ >= 0) [[maybe_unused]]
       auto n = ::write(cancelFd_, "x", 1);
   }
-  cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -112,20 +106,14 @@ Status Agent::cancel(int64_t runId) {
 }
 
 void Agent::loop() {
-  for (;;) {
-    {
-      std::unique_lock lock(mu_);
-      if (stopping_) return;
-    }
+  while (!wakeup_.stopping()) {
     auto next = store_.nextQueued();
     if (next.ok() && next->has_value()) {
       execute(std::move(**next));
       continue;
     }
-    std::unique_lock lock(mu_);
     // Wake-ups come from wake(); the timeout only guards against a missed one.
-    cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_ || woken_; });
-    woken_ = false;
+    wakeup_.wait(std::chrono::seconds(1));
   }
 }
 

@@ -2,12 +2,12 @@
 // The embedded agent: a thread that takes queued runs from the store, one at a time, and runs
 // them through the same engine as `boucle run`. Remote agents will use the same steps.
 
-#include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <mutex>
 #include <thread>
 
+#include "core/wakeup.h"
 #include "pipeline/pipeline.h"
 #include "store/store.h"
 
@@ -47,10 +47,8 @@ class Agent {
   store::Store& store_;
   AgentOptions options_;
   std::thread thread_;
-  std::mutex mu_;  // guards the fields below
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  bool woken_ = false;
+  Wakeup wakeup_;
+  std::mutex mu_;  // guards runningId_ and cancelFd_
   int64_t runningId_ = 0;
   int cancelFd_ = -1;  // write end of the running run's cancel pipe
 };

@@ -108,20 +108,12 @@ void Poller::start() {
 }
 
 void Poller::stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
+  wakeup_.stop();
   if (thread_.joinable()) thread_.join();
 }
 
 void Poller::loop() {
-  for (;;) {
-    {
-      std::unique_lock lock(mu_);
-      if (cv_.wait_for(lock, std::chrono::milliseconds(250), [this] { return stopping_; })) return;
-    }
+  while (wakeup_.wait(std::chrono::milliseconds(250))) {
     auto projects = store_.listProjects();
     if (!projects.ok()) {
       logError("poll: " + projects.status().message());

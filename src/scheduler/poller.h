@@ -4,12 +4,11 @@
 // head (only the newest commit when several landed between two polls).
 
 #include <atomic>
-#include <condition_variable>
 #include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 
+#include "core/wakeup.h"
 #include "scheduler/agent.h"
 #include "store/store.h"
 
@@ -41,9 +40,7 @@ class Poller {
   store::Store& store_;
   Agent& agent_;
   std::thread thread_;
-  std::mutex mu_;  // guards stopping_
-  std::condition_variable cv_;
-  bool stopping_ = false;
+  Wakeup wakeup_;
   std::map<std::string, int64_t> nextPollMs_;  // poller thread only
 };
 
