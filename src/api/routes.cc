@@ -2,6 +2,7 @@
 
 #include <fnmatch.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "api/badge.h"
@@ -51,7 +52,15 @@ json optMs(const std::optional<int64_t>& v) {
   return v ? json(*v) : json(nullptr);
 }
 
-json runJson(const store::Run& r, store::Store* store = nullptr) {
+// The first failing run of a streak, looked up once per request however many runs it spans.
+using RunCache = std::map<int64_t, std::optional<store::Run>>;
+
+json culpritJson(const store::Run& r) {
+  if (r.culpritCommit.empty()) return nullptr;
+  return {{"commit", r.culpritCommit}, {"author", r.culpritAuthor}, {"subject", r.culpritSubject}};
+}
+
+json runJson(const store::Run& r, store::Store* store = nullptr, RunCache* cache = nullptr) {
   json j = {{"id", r.id},
             {"project", r.project},
             {"number", r.number},
@@ -68,16 +77,36 @@ json runJson(const store::Run& r, store::Store* store = nullptr) {
             {"finished_at_ms", optMs(r.finishedAt)},
             {"event", r.event},
             {"only_jobs", r.onlyJobs},
-            {"rerun_of", r.rerunOf ? json(*r.rerunOf) : json(nullptr)}};
-  // Who broke it: the first failing run of the streak, with its commit and author.
+            {"rerun_of", r.rerunOf ? json(*r.rerunOf) : json(nullptr)},
+            {"bisect_of", r.bisectOf ? json(*r.bisectOf) : json(nullptr)},
+            {"suspects", r.suspects},
+            {"bisection", r.bisectState},
+            {"culprit", culpritJson(r)}};
+  // Who broke it: the first failing run of the streak, with its commit and author, or the
+  // commit bisection found among those that run built.
   j["broken_since"] = nullptr;
   if (r.brokenSince && store) {
-    auto first = store->getRun(*r.brokenSince);
-    if (first.ok()) {
-      j["broken_since"] = {
-          {"run", first->id},          {"number", first->number},
-          {"commit", first->commit},   {"author", first->author},
-          {"subject", first->subject}, {"finished_at_ms", optMs(first->finishedAt)}};
+    std::optional<store::Run> first;
+    if (r.brokenSince == r.id) {
+      first = r;
+    } else if (cache && cache->count(*r.brokenSince)) {
+      first = (*cache)[*r.brokenSince];
+    } else {
+      auto got = store->getRun(*r.brokenSince);
+      if (got.ok()) first = *got;
+      if (cache) (*cache)[*r.brokenSince] = first;
+    }
+    if (first) {
+      bool bisected = !first->culpritCommit.empty();
+      j["broken_since"] = {{"run", first->id},
+                           {"number", first->number},
+                           {"commit", bisected ? first->culpritCommit : first->commit},
+                           {"author", bisected ? first->culpritAuthor : first->author},
+                           {"subject", bisected ? first->culpritSubject : first->subject},
+                           {"run_commit", first->commit},
+                           {"suspects", first->suspects},
+                           {"bisection", first->bisectState},
+                           {"finished_at_ms", optMs(first->finishedAt)}};
     }
   }
   return j;
@@ -186,7 +215,8 @@ Response listRuns(const ApiContext& c, const Request& req) {
   auto runs = c.store->listRuns(project, limit, before);
   if (!runs.ok()) return fromStatus(runs.status());
   json list = json::array();
-  for (const auto& r : *runs) list.push_back(runJson(r, c.store));
+  RunCache cache;
+  for (const auto& r : *runs) list.push_back(runJson(r, c.store, &cache));
   return ok(200, {{"runs", list}});
 }
 

@@ -241,9 +241,23 @@ void addRunCommands(CLI::App& app, int* exitCode) {
                    since["author"].get<std::string>());
       } else if (run["state"] == "failed" && since.is_object()) {
         bool first = since["run"] == run["id"];
-        fmt::print("        {} {} by {}: {}\n", first ? "BROKEN by" : "broken since",
+        int suspects = since.value("suspects", 0);
+        std::string bisection = since.value("bisection", "");
+        if (bisection == "running") {
+          fmt::print("        {} one of {} commits up to {}: bisecting to find which\n",
+                     first ? "BROKEN by" : "broken since", suspects,
+                     since["run_commit"].get<std::string>().substr(0, 10));
+          continue;
+        }
+        fmt::print("        {} {} by {}: {}{}\n", first ? "BROKEN by" : "broken since",
                    since["commit"].get<std::string>().substr(0, 10),
-                   since["author"].get<std::string>(), since["subject"].get<std::string>());
+                   since["author"].get<std::string>(), since["subject"].get<std::string>(),
+                   bisection == "found" ? fmt::format(" (found by bisecting {} commits)", suspects)
+                   : bisection == "stopped"
+                       ? fmt::format(" (one of {} commits: bisection stopped)", suspects)
+                       : "");
+      } else if (run["trigger"] == "bisect") {
+        fmt::print("        bisection run for run {}\n", run["bisect_of"].get<int64_t>());
       }
     }
   });

@@ -32,6 +32,7 @@ struct ServerArgs {
   std::string listen = "127.0.0.1:8080";
   bool publicRead = false;
   size_t parallelism = 2;
+  size_t maxRuns = 2;
 };
 
 // The first start creates an admin token, shows it once and leaves it in a 0600 file, as
@@ -101,10 +102,22 @@ int serve(const ServerArgs& a) {
   ::signal(SIGPIPE, SIG_IGN);
 
   notify::Notifier notifier(**store, notify::makeCurlSender({a.smtp, a.mailFrom}));
-  scheduler::AgentOptions agentOptions{data, a.parallelism, {}};
+  scheduler::AgentOptions agentOptions;
+  agentOptions.dataDir = data;
+  agentOptions.parallelism = a.parallelism;
+  agentOptions.maxRuns = a.maxRuns;
+  // Bisection runs are the server's own business: the team hears of their outcome through the
+  // breaking run's "broken" notification.
   agentOptions.onFinished = [&](const store::Run& run, const pipeline::Pipeline* p) {
-    if (!p) return;
+    if (!p || run.bisectOf) return;
     auto n = notify::queueNotifications(**store, run, p->notifications, a.mailFrom, nowMs());
+    if (!n.ok()) logError("notify: " + n.status().message());
+    if (n.ok() && *n > 0) notifier.wake();
+  };
+  agentOptions.onBisected = [&](const store::Run& run, const pipeline::Pipeline* p) {
+    if (!p) return;
+    auto n =
+        notify::queueNotifications(**store, run, p->notifications, a.mailFrom, nowMs(), "broken");
     if (!n.ok()) logError("notify: " + n.status().message());
     if (n.ok() && *n > 0) notifier.wake();
   };
@@ -154,7 +167,12 @@ void addServerCommand(CLI::App& app, int* exitCode) {
       ->capture_default_str();
   cmd->add_flag("--public-read", a->publicRead, "Allow GET requests without a token");
   cmd->add_option("-j,--jobs-in-parallel", a->parallelism, "Jobs at once within a run")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-runs", a->maxRuns,
+                  "Runs at once (different branches or projects; a branch's runs go in order)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->callback([a, exitCode] { *exitCode = serve(*a); });
 }
 

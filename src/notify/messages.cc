@@ -13,14 +13,28 @@ std::vector<std::string> eventsOf(const store::Run& run) {
   std::vector<std::string> out;
   if (run.state == store::RunState::kPassed) out.push_back("succeeded");
   if (run.state == store::RunState::kFailed) out.push_back("failed");
-  if (!run.event.empty()) out.push_back(run.event);
+  // A breaking run that is still bisecting tells who broke it once bisection has found out.
+  if (!run.event.empty() && !(run.event == "broken" && run.bisectState == "running")) {
+    out.push_back(run.event);
+  }
   return out;
 }
 
 std::string headline(const std::string& event, const RunFacts& f) {
   const store::Run& r = f.run;
   std::string who = r.commit.substr(0, 10) + " (" + r.author + ")";
-  if (event == "broken") return r.project + " " + r.branch + " broken by " + who + ": " + r.subject;
+  if (event == "broken") {
+    if (!r.culpritCommit.empty() && r.culpritCommit != r.commit) {
+      return r.project + " " + r.branch + " broken by " + r.culpritCommit.substr(0, 10) + " (" +
+             r.culpritAuthor + "): " + r.culpritSubject + " (found by bisecting " +
+             std::to_string(r.suspects) + " commits)";
+    }
+    if (r.bisectState == "stopped") {
+      return r.project + " " + r.branch + " broken by one of " + std::to_string(r.suspects) +
+             " commits up to " + who + " (bisection stopped): " + r.subject;
+    }
+    return r.project + " " + r.branch + " broken by " + who + ": " + r.subject;
+  }
   if (event == "fixed") {
     std::string s = r.project + " " + r.branch + " fixed by " + who;
     if (f.brokenSince) {
@@ -43,10 +57,17 @@ std::string headline(const std::string& event, const RunFacts& f) {
 
 namespace {
 json runJson(const store::Run& r) {
-  return {{"id", r.id},           {"number", r.number},
-          {"project", r.project}, {"branch", r.branch},
-          {"commit", r.commit},   {"author", r.author},
-          {"subject", r.subject}, {"state", store::toString(r.state)}};
+  json j = {{"id", r.id},           {"number", r.number},
+            {"project", r.project}, {"branch", r.branch},
+            {"commit", r.commit},   {"author", r.author},
+            {"subject", r.subject}, {"state", store::toString(r.state)}};
+  if (!r.culpritCommit.empty()) {
+    j["culprit"] = {{"commit", r.culpritCommit},
+                    {"author", r.culpritAuthor},
+                    {"subject", r.culpritSubject},
+                    {"suspects", r.suspects}};
+  }
+  return j;
 }
 }  // namespace
 
@@ -85,10 +106,10 @@ std::string emailMessage(const std::string& event, const RunFacts& f, const std:
 }
 
 std::vector<store::Delivery> plan(const std::vector<pipeline::Notification>& rules,
-                                  const RunFacts& facts, const std::string& mailFrom,
-                                  int64_t nowMs) {
+                                  const RunFacts& facts, const std::string& mailFrom, int64_t nowMs,
+                                  const std::string& only) {
   std::vector<store::Delivery> out;
-  for (const auto& event : eventsOf(facts.run)) {
+  for (const auto& event : only.empty() ? eventsOf(facts.run) : std::vector<std::string>{only}) {
     for (const auto& rule : rules) {
       bool wanted = false;
       for (const auto& e : rule.on) wanted = wanted || e == event;
@@ -126,7 +147,8 @@ namespace boucle::notify {
 
 Result<int> queueNotifications(store::Store& store, const store::Run& run,
                                const std::vector<pipeline::Notification>& rules,
-                               const std::string& mailFrom, int64_t nowMs) {
+                               const std::string& mailFrom, int64_t nowMs,
+                               const std::string& only) {
   if (rules.empty()) return 0;
   RunFacts facts{run, std::nullopt};
   if (run.brokenSince) {
@@ -134,7 +156,7 @@ Result<int> queueNotifications(store::Store& store, const store::Run& run,
     if (first.ok()) facts.brokenSince = *first;
   }
   int n = 0;
-  for (const auto& d : plan(rules, facts, mailFrom, nowMs)) {
+  for (const auto& d : plan(rules, facts, mailFrom, nowMs, only)) {
     auto id = store.addDelivery(d);
     if (!id.ok()) return id.status();
     ++n;

@@ -20,9 +20,10 @@ struct RunFacts {
 std::vector<std::string> eventsOf(const store::Run& run);
 
 // One delivery per rule, event and target. `mailFrom` goes into e-mails' From header.
+// `only`: just this event (a "broken" that waited for bisection) instead of the run's events.
 std::vector<store::Delivery> plan(const std::vector<pipeline::Notification>& rules,
-                                  const RunFacts& facts, const std::string& mailFrom,
-                                  int64_t nowMs);
+                                  const RunFacts& facts, const std::string& mailFrom, int64_t nowMs,
+                                  const std::string& only = "");
 
 // One line for people: "web main broken by 1a2b3c4d5e (Mallory): refactor: simplify checks".
 std::string headline(const std::string& event, const RunFacts& facts);
@@ -39,6 +40,7 @@ namespace boucle::notify {
 // Plans and stores the deliveries for a finished run; returns how many were queued.
 Result<int> queueNotifications(store::Store& store, const store::Run& run,
                                const std::vector<pipeline::Notification>& rules,
-                               const std::string& mailFrom, int64_t nowMs);
+                               const std::string& mailFrom, int64_t nowMs,
+                               const std::string& only = "");
 
 }  // namespace boucle::notify

@@ -21,8 +21,6 @@
 namespace boucle::scheduler {
 namespace fs = std::filesystem;
 
-namespace {
-
 Result<std::string> git(const std::vector<std::string>& args) {
   std::vector<std::string> argv{"git"};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -33,6 +31,12 @@ Result<std::string> git(const std::vector<std::string>& args) {
   if (r->exitCode != 0) return Status::Io("git " + args[0] + ": " + out);
   return out;
 }
+
+fs::path mirrorPath(const fs::path& dataDir, const std::string& project) {
+  return dataDir / "repos" / (project + ".git");
+}
+
+namespace {
 
 // Branch, tag or commit names come from users and webhooks: they reach git only as one argv
 // element after --end-of-options, never through a shell, and never looking like an option.
@@ -64,7 +68,10 @@ Agent::~Agent() {
 }
 
 void Agent::start() {
-  thread_ = std::thread([this] { loop(); });
+  resumeBisections();
+  for (size_t i = 0; i < std::max<size_t>(1, options_.maxRuns); ++i) {
+    workers_.emplace_back([this] { loop(); });
+  }
 }
 
 void Agent::wake() {
@@ -75,10 +82,19 @@ void Agent::stop() {
   wakeup_.stop();
   {
     std::lock_guard lock(mu_);
-    if (cancelFd_ >= 0) [[maybe_unused]]
-      auto n = ::write(cancelFd_, "x", 1);
+    for (auto& [id, fd] : cancelFds_) [[maybe_unused]] auto n = ::write(fd, "x", 1);
   }
-  if (thread_.joinable()) thread_.join();
+  for (auto& t : workers_) {
+    if (t.joinable()) t.join();
+  }
+  workers_.clear();
+}
+
+std::shared_ptr<std::mutex> Agent::mirrorLock(const std::string& project) {
+  std::lock_guard lock(mu_);
+  auto& m = mirrors_[project];
+  if (!m) m = std::make_shared<std::mutex>();
+  return m;
 }
 
 fs::path Agent::runDir(int64_t runId) const {
@@ -88,13 +104,18 @@ fs::path Agent::runDir(int64_t runId) const {
 Status Agent::cancel(int64_t runId) {
   {
     std::lock_guard lock(mu_);
-    if (runningId_ == runId && cancelFd_ >= 0) {
-      [[maybe_unused]] auto n = ::write(cancelFd_, "x", 1);
+    if (auto it = cancelFds_.find(runId); it != cancelFds_.end()) {
+      [[maybe_unused]] auto n = ::write(it->second, "x", 1);
       return Status::Ok();
     }
   }
   auto run = store_.getRun(runId);
   if (!run.ok()) return run.status();
+  // A breaking run waiting for its bisection: cancelling it stops the bisection.
+  if (run->bisectState == "running") {
+    auto b = store_.getBisection(runId);
+    if (b.ok() && b->probeRun) return cancel(*b->probeRun);
+  }
   if (run->state != store::RunState::kQueued) {
     return Status::Conflict("run " + std::to_string(runId) + " is " +
                             std::string(store::toString(run->state)));
@@ -102,12 +123,15 @@ Status Agent::cancel(int64_t runId) {
   run->state = store::RunState::kCancelled;
   run->reason = "cancelled before it started";
   run->finishedAt = nowMs();
-  return store_.updateRun(*run);
+  if (auto st = store_.updateRun(*run); !st.ok()) return st;
+  if (run->bisectOf) advanceBisection(*run);
+  return Status::Ok();
 }
 
 void Agent::loop() {
   while (!wakeup_.stopping()) {
-    auto next = store_.nextQueued();
+    auto next = store_.claimNextQueued(nowMs());
+    if (!next.ok()) logError("queue: " + next.status().message());
     if (next.ok() && next->has_value()) {
       execute(std::move(**next));
       continue;
@@ -117,16 +141,18 @@ void Agent::loop() {
   }
 }
 
-// Broken or fixed: judged against the branch's previous passed-or-failed run.
-void Agent::judge(store::Run& run) {
+// Broken or fixed: judged against the branch's previous passed-or-failed run, which is
+// returned.
+std::optional<store::Run> Agent::judge(store::Run& run) {
   bool passed = run.state == store::RunState::kPassed;
-  if (run.branch.empty() || (!passed && run.state != store::RunState::kFailed)) return;
-  // A retry of some jobs says nothing about the branch as a whole.
-  if (!run.onlyJobs.empty()) return;
+  if (run.branch.empty() || (!passed && run.state != store::RunState::kFailed)) return {};
+  // A retry of some jobs, or a bisection run of an older commit, says nothing about the branch
+  // as a whole.
+  if (!run.onlyJobs.empty() || run.bisectOf) return {};
   auto previous = store_.lastJudgedRun(run.project, run.branch, run.id);
   if (!previous.ok()) {
     logError("run " + std::to_string(run.id) + ": " + previous.status().message());
-    return;
+    return {};
   }
   std::optional<insight::PreviousRun> prev;
   if (*previous) {
@@ -140,6 +166,7 @@ void Agent::judge(store::Run& run) {
     logInfo(run.project + " " + run.branch + " " + verdict.event + " at run " +
             std::to_string(run.id) + " (" + run.commit.substr(0, 12) + " by " + run.author + ")");
   }
+  return *previous;
 }
 
 // The branch's schedule is whatever its pipeline file says at the commit last built, as
@@ -165,15 +192,17 @@ void Agent::save(const store::Run& run) {
 
 void Agent::execute(store::Run run) {
   int cancel[2];
-  if (::pipe2(cancel, O_CLOEXEC | O_NONBLOCK) != 0) return;
+  if (::pipe2(cancel, O_CLOEXEC | O_NONBLOCK) != 0) {
+    run.state = store::RunState::kFailed;
+    run.reason = "no pipe for the run's cancellation";
+    run.finishedAt = nowMs();
+    save(run);
+    return;
+  }
   {
     std::lock_guard lock(mu_);
-    runningId_ = run.id;
-    cancelFd_ = cancel[1];
+    cancelFds_[run.id] = cancel[1];
   }
-  run.state = store::RunState::kRunning;
-  run.startedAt = nowMs();
-  save(run);
 
   RunRecorder recorder(store_, run.id);
   std::optional<pipeline::Pipeline> pipeline;
@@ -181,9 +210,11 @@ void Agent::execute(store::Run run) {
     run.state = state;
     run.reason = std::move(reason);
     run.finishedAt = nowMs();
-    judge(run);
+    auto previous = judge(run);
+    if (run.event == "broken" && previous) maybeBisect(run, *previous);
     save(run);
     if (options_.onFinished) options_.onFinished(run, pipeline ? &*pipeline : nullptr);
+    if (run.bisectOf) advanceBisection(run);
     logInfo("run " + std::to_string(run.id) + " of " + run.project + " " +
             std::string(store::toString(state)));
   };
@@ -197,8 +228,10 @@ void Agent::execute(store::Run run) {
   } else if (!acceptableRef(run.ref)) {
     finish(store::RunState::kFailed, "not a branch, tag or commit name: '" + run.ref + "'");
   } else {
-    fs::path mirror = options_.dataDir / "repos" / (run.project + ".git");
+    fs::path mirror = mirrorPath(options_.dataDir, run.project);
     Status st;
+    auto mirrorMu = mirrorLock(run.project);
+    std::unique_lock mirrorHeld(*mirrorMu);
     if (!fs::exists(mirror / "HEAD")) {
       fs::create_directories(mirror.parent_path(), ec);
       auto r = git({"clone", "--mirror", "--quiet", "--", project->url, mirror.string()});
@@ -224,8 +257,8 @@ void Agent::execute(store::Run run) {
         run.subject = nul == std::string::npos ? "" : meta->substr(nul + 1);
       }
       run.commit = info.commit;
-      if (run.branch.empty()) run.branch = run.ref;
       save(run);
+      mirrorHeld.unlock();
       info.isGit = true;
       info.root = mirror;
       info.gitDir = mirror;
@@ -284,8 +317,7 @@ void Agent::execute(store::Run run) {
   fs::remove_all(dir / "ws", ec);
   {
     std::lock_guard lock(mu_);
-    runningId_ = 0;
-    cancelFd_ = -1;
+    cancelFds_.erase(run.id);
   }
   ::close(cancel[0]);
   ::close(cancel[1]);

@@ -1,11 +1,16 @@
 #pragma once
-// The embedded agent: a thread that takes queued runs from the store, one at a time, and runs
-// them through the same engine as `boucle run`. Remote agents will use the same steps.
+// The embedded agent: worker threads that take queued runs from the store (several at once, a
+// branch's runs in order) and run them through the same engine as `boucle run`. It also judges
+// finished runs (broken/fixed) and, when a breaking run built several new commits, bisects them
+// to find the one that broke the branch. Remote agents will use the same steps.
 
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "core/wakeup.h"
 #include "pipeline/pipeline.h"
@@ -16,22 +21,27 @@ namespace boucle::scheduler {
 struct AgentOptions {
   std::filesystem::path dataDir;  // repos/, runs/, blobs/ live here
   size_t parallelism = 2;         // jobs at once within a run
+  size_t maxRuns = 2;             // runs at once
   // Called when a run has finished and been judged, with its commit's pipeline (null when the
   // pipeline could not be read): the server hangs notifications here.
   std::function<void(const store::Run&, const pipeline::Pipeline*)> onFinished;
+  // Called when the bisection of a breaking run has ended (culprit found, or stopped), with the
+  // breaking commit's pipeline: its "broken" notification waited for this.
+  std::function<void(const store::Run&, const pipeline::Pipeline*)> onBisected;
 };
 
 class Agent {
  public:
   Agent(store::Store& store, AgentOptions options);
-  ~Agent();  // stops: cancels the running run and waits for it
+  ~Agent();  // stops: cancels the running runs and waits for them
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
 
   void start();
   // A run was queued: look at the queue now rather than at the next poll.
   void wake();
-  // Cancels a queued or running run; NotFound if it is neither.
+  // Cancels a queued or running run, or the bisection a finished breaking run is waiting for;
+  // NotFound or Conflict otherwise.
   Status cancel(int64_t runId);
   void stop();
 
@@ -41,16 +51,29 @@ class Agent {
   void loop();
   void execute(store::Run run);
   void save(const store::Run& run);
-  void judge(store::Run& run);
+  std::optional<store::Run> judge(store::Run& run);
   void recordSchedule(const store::Run& run, const pipeline::Pipeline& p);
+  std::shared_ptr<std::mutex> mirrorLock(const std::string& project);
+
+  // Bisection (agent_bisect.cc).
+  void maybeBisect(store::Run& broken, const store::Run& previous);
+  void advanceBisection(const store::Run& probe);
+  void startProbe(store::Bisection& b, const store::Run& broken);
+  void concludeBisection(store::Run& broken, const store::Bisection& b, bool found);
+  void resumeBisections();
 
   store::Store& store_;
   AgentOptions options_;
-  std::thread thread_;
+  std::vector<std::thread> workers_;
   Wakeup wakeup_;
-  std::mutex mu_;  // guards runningId_ and cancelFd_
-  int64_t runningId_ = 0;
-  int cancelFd_ = -1;  // write end of the running run's cancel pipe
+  std::mutex mu_;                     // guards cancelFds_ and mirrors_
+  std::map<int64_t, int> cancelFds_;  // running run → write end of its cancel pipe
+  std::map<std::string, std::shared_ptr<std::mutex>> mirrors_;  // one fetch per mirror at once
+  std::mutex bisectMu_;                                         // one bisection step at a time
 };
+
+// git in a mirror, argv only (no shell); trailing newlines trimmed.
+Result<std::string> git(const std::vector<std::string>& args);
+std::filesystem::path mirrorPath(const std::filesystem::path& dataDir, const std::string& project);
 
 }  // namespace boucle::scheduler

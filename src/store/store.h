@@ -48,6 +48,24 @@ struct Run {
   std::optional<int64_t> brokenSince;  // first failing run of the branch's red streak
   std::vector<std::string> onlyJobs;   // a retry runs these (and what they need); empty: all
   std::optional<int64_t> rerunOf;      // the run this one repeats (re-run or retry)
+  std::optional<int64_t> bisectOf;     // a bisection run: the breaking run it finds a culprit for
+  // On a run that broke its branch after several commits: how many commits it was the first to
+  // build, and the one of them that broke it once bisection found it ("" = its own commit).
+  int suspects = 0;
+  std::string culpritCommit, culpritAuthor, culpritSubject;
+  std::string bisectState;  // "", "running", "found", "stopped"
+};
+
+// The search for the commit that broke a branch when a failing run built several new commits:
+// a binary search over them, one bisection run per step.
+struct Bisection {
+  int64_t runId = 0;                 // the run that broke the branch
+  std::vector<std::string> commits;  // oldest first; the last is the breaking run's own
+  int good = -1;                     // newest index known to pass (-1: the last passing commit)
+  int bad = 0;                       // oldest index known to fail
+  int probe = -1;                    // index being built now, -1 when none
+  std::optional<int64_t> probeRun;   // the bisection run building it
+  int steps = 0;                     // bisection runs started so far
 };
 
 struct JobRecord {
@@ -112,10 +130,17 @@ class Store {
   // (cancelled, interrupted and partial runs say nothing about the branch as a whole).
   virtual Result<std::optional<Run>> lastJudgedRun(std::string_view project,
                                                    std::string_view branch, int64_t beforeId) = 0;
-  // The oldest queued run, if any.
-  virtual Result<std::optional<Run>> nextQueued() = 0;
-  // Marks every queued-or-running run as interrupted (after a crash); returns how many.
+  // Takes the oldest queued run whose branch has no run running (a branch's runs go in order,
+  // different branches and projects at once), marks it running from `nowMs` and returns it.
+  virtual Result<std::optional<Run>> claimNextQueued(int64_t nowMs) = 0;
+  // Marks every running run as interrupted (after a crash); returns how many. Queued runs stay
+  // queued.
   virtual Result<int> interruptUnfinished(std::string_view reason) = 0;
+
+  virtual Status saveBisection(const Bisection& b) = 0;       // insert or replace by run
+  virtual Result<Bisection> getBisection(int64_t runId) = 0;  // NotFound
+  // Bisections whose breaking run says "running".
+  virtual Result<std::vector<Bisection>> activeBisections() = 0;
 
   // The commit each watched branch pointed at when last seen (polling, webhooks): a head that
   // differs is new work.

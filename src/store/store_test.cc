@@ -75,18 +75,24 @@ TEST_P(StoreTest, RunsAreNumberedPerProjectAndQueuedInOrder) {
   EXPECT_EQ(a->number, 1);
   EXPECT_EQ(b->number, 2);
   EXPECT_EQ(c->number, 1);
-  auto next = store_->nextQueued();
+  auto next = store_->claimNextQueued(42);
   ASSERT_TRUE(next.ok() && next->has_value());
   EXPECT_EQ((*next)->id, a->id);
-  store::Run started = *a;
-  started.state = RunState::kRunning;
-  started.startedAt = 42;
+  EXPECT_EQ((*next)->state, RunState::kRunning);
+  EXPECT_EQ((*next)->branch, "main");  // a ref stands in for the branch
+  // web's main is busy with run a: b waits, api's run goes ahead of it.
+  auto second = store_->claimNextQueued(43);
+  ASSERT_TRUE(second.ok() && second->has_value());
+  EXPECT_EQ((*second)->id, c->id);
+  EXPECT_FALSE(store_->claimNextQueued(44)->has_value());
+  store::Run started = **next;
   started.commit = "abc";
+  started.state = RunState::kPassed;
   ASSERT_TRUE(store_->updateRun(started).ok());
-  EXPECT_EQ((*store_->nextQueued())->id, b->id);
+  EXPECT_EQ((*store_->claimNextQueued(45))->id, b->id);
   auto got = store_->getRun(a->id);
   ASSERT_TRUE(got.ok());
-  EXPECT_EQ(got->state, RunState::kRunning);
+  EXPECT_EQ(got->state, RunState::kPassed);
   EXPECT_EQ(got->startedAt, 42);
   EXPECT_EQ(got->commit, "abc");
   auto web = store_->listRuns("web", 10);
@@ -105,10 +111,13 @@ TEST_P(StoreTest, UnfinishedRunsAreInterruptedAfterARestart) {
   r.project = "web";
   auto a = store_->createRun(r);
   auto b = store_->createRun(r);
-  ASSERT_TRUE(a.ok() && b.ok());
+  r.branch = "other";
+  auto c = store_->createRun(r);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
   store::Run done = *b;
   done.state = RunState::kPassed;
   ASSERT_TRUE(store_->updateRun(done).ok());
+  ASSERT_EQ((*store_->claimNextQueued(1))->id, a->id);
   reopen();  // as after kill -9: the record is still there
   auto n = store_->interruptUnfinished("the server stopped while it ran");
   ASSERT_TRUE(n.ok());
@@ -116,6 +125,7 @@ TEST_P(StoreTest, UnfinishedRunsAreInterruptedAfterARestart) {
   EXPECT_EQ(store_->getRun(a->id)->state, RunState::kInterrupted);
   EXPECT_EQ(store_->getRun(a->id)->reason, "the server stopped while it ran");
   EXPECT_EQ(store_->getRun(b->id)->state, RunState::kPassed);
+  EXPECT_EQ(store_->getRun(c->id)->state, RunState::kQueued);  // still to do
   EXPECT_EQ(*store_->integrityCheck(), "ok");
 }
 
@@ -140,6 +150,52 @@ TEST_P(StoreTest, LastJudgedRunSkipsCancelledRunsAndOtherBranches) {
   EXPECT_EQ((*prev)->id, failed);
   EXPECT_EQ((*prev)->brokenSince, failed);
   EXPECT_FALSE(store_->lastJudgedRun("web", "main", failed)->has_value());
+}
+
+TEST_P(StoreTest, BisectionsAndTheirRunsAreKeptApart) {
+  ASSERT_TRUE(store_->addProject(project("web")).ok());
+  store::Run r;
+  r.project = "web";
+  r.branch = "main";
+  auto broken = store_->createRun(r);
+  ASSERT_TRUE(broken.ok());
+  broken->state = RunState::kFailed;
+  broken->suspects = 3;
+  broken->bisectState = "running";
+  ASSERT_TRUE(store_->updateRun(*broken).ok());
+  r.bisectOf = broken->id;
+  r.trigger = "bisect";
+  auto probe = store_->createRun(r);
+  ASSERT_TRUE(probe.ok());
+  probe->state = RunState::kPassed;
+  ASSERT_TRUE(store_->updateRun(*probe).ok());
+  // A bisection run builds an older commit: it says nothing about the branch's state.
+  r.bisectOf.reset();
+  auto next = store_->createRun(r);
+  EXPECT_EQ((*store_->lastJudgedRun("web", "main", next->id))->id, broken->id);
+  EXPECT_EQ(store_->getRun(probe->id)->bisectOf, broken->id);
+
+  store::Bisection b{broken->id, {"c1", "c2", "c3"}, -1, 2, 1, probe->id, 1};
+  ASSERT_TRUE(store_->saveBisection(b).ok());
+  auto active = store_->activeBisections();
+  ASSERT_TRUE(active.ok());
+  ASSERT_EQ(active->size(), 1u);
+  EXPECT_EQ((*active)[0].commits, b.commits);
+  EXPECT_EQ((*active)[0].probeRun, probe->id);
+  b.good = 1;
+  b.probe = -1;
+  b.probeRun.reset();
+  ASSERT_TRUE(store_->saveBisection(b).ok());
+  auto got = store_->getBisection(broken->id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->good, 1);
+  EXPECT_FALSE(got->probeRun.has_value());
+  broken->bisectState = "found";
+  broken->culpritCommit = "c3";
+  ASSERT_TRUE(store_->updateRun(*broken).ok());
+  EXPECT_TRUE(store_->activeBisections()->empty());
+  EXPECT_EQ(store_->getRun(broken->id)->culpritCommit, "c3");
+  EXPECT_EQ(store_->getBisection(999).status().code(), Code::kNotFound);
 }
 
 TEST_P(StoreTest, JobsAreSavedAndReplaced) {

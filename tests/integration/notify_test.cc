@@ -152,5 +152,42 @@ TEST_F(NotifyTest, BrokenAndFixedReachWebhookSlackAndEmail) {
   EXPECT_EQ(fixed["broken_since"]["commit"], culprit);
 }
 
+TEST_F(NotifyTest, BrokenWaitsForBisectionAndNamesTheOneCommit) {
+  std::string base = "http://127.0.0.1:" + httpPort_;
+  repo_.write(".boucle.yml",
+              "jobs:\n  test: {run: 'sh check.sh'}\nnotify:\n"
+              "  - on: [broken, failed]\n    webhook: " +
+                  base + "/hook\n");
+  repo_.write("check.sh", "exit 0\n");
+  repo_.commit("feat: start", "Alice");
+  ASSERT_EQ(repo_
+                .boucle({"project", "add", "web", repo_.dir().string(), "--poll", "0"},
+                        server_->clientEnv())
+                .exitCode,
+            0);
+  EXPECT_EQ(runAndWait(1)["state"], "passed");
+  std::string culprit;
+  for (int i = 1; i <= 4; ++i) {
+    if (i == 2) repo_.write("check.sh", "exit 1\n");
+    repo_.write("f" + std::to_string(i), "x\n");
+    std::string sha = repo_.commit("change " + std::to_string(i), i == 2 ? "Mallory" : "Bob");
+    if (i == 2) culprit = sha;
+  }
+  EXPECT_EQ(runAndWait(2)["event"], "broken");
+  ASSERT_TRUE(waitFor([&] { return api("/api/runs/2").value("bisection", "") == "found"; }));
+  ASSERT_TRUE(waitFor([&] { return posts().size() >= 2; }));
+  std::vector<json> bodies;
+  for (const auto& p : posts()) bodies.push_back(json::parse(p["body"].get<std::string>()));
+  ASSERT_EQ(bodies.size(), 2u);  // run 2's "failed" and "broken"; bisection runs send nothing
+  EXPECT_EQ(bodies[0]["event"], "failed");
+  EXPECT_EQ(bodies[0]["run"]["id"], 2);
+  EXPECT_EQ(bodies[1]["event"], "broken");
+  EXPECT_EQ(bodies[1]["run"]["culprit"]["commit"], culprit);
+  EXPECT_EQ(bodies[1]["run"]["culprit"]["author"], "Mallory");
+  EXPECT_THAT(bodies[1]["text"].get<std::string>(),
+              HasSubstr("web main broken by " + culprit.substr(0, 10) +
+                        " (Mallory): change 2 (found by bisecting 4 commits)"));
+}
+
 }  // namespace
 }  // namespace boucle::testing

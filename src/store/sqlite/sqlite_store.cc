@@ -109,6 +109,23 @@ CREATE TABLE schedules (
 );
 CREATE INDEX schedules_due ON schedules (next_at);
 )sql",
+    R"sql(
+ALTER TABLE runs ADD COLUMN bisect_of INTEGER;
+ALTER TABLE runs ADD COLUMN suspects INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN culprit_commit TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN culprit_author TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN culprit_subject TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN bisect_state TEXT NOT NULL DEFAULT '';
+CREATE TABLE bisections (
+  run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+  commits TEXT NOT NULL,
+  good INTEGER NOT NULL,
+  bad INTEGER NOT NULL,
+  probe INTEGER NOT NULL,
+  probe_run INTEGER,
+  steps INTEGER NOT NULL
+);
+)sql",
 };
 
 std::string joinLines(const std::vector<std::string>& v) {
@@ -135,7 +152,8 @@ std::optional<int64_t> optInt(const Statement& s, int col) {
 
 constexpr const char* kRunColumns =
     "id, project, number, ref, branch, commit_sha, author, subject, trigger, state, reason, "
-    "queued_at, started_at, finished_at, event, broken_since, only_jobs, rerun_of";
+    "queued_at, started_at, finished_at, event, broken_since, only_jobs, rerun_of, bisect_of, "
+    "suspects, culprit_commit, culprit_author, culprit_subject, bisect_state";
 
 Run readRun(const Statement& s) {
   Run r;
@@ -157,6 +175,12 @@ Run readRun(const Statement& s) {
   r.brokenSince = optInt(s, 15);
   r.onlyJobs = splitLines(s.text(16));
   r.rerunOf = optInt(s, 17);
+  r.bisectOf = optInt(s, 18);
+  r.suspects = static_cast<int>(s.integer(19));
+  r.culpritCommit = s.text(20);
+  r.culpritAuthor = s.text(21);
+  r.culpritSubject = s.text(22);
+  r.bisectState = s.text(23);
   return r;
 }
 
@@ -173,6 +197,18 @@ JobRecord readJob(const Statement& s) {
   j.testsJson = s.text(8);
   j.artifactsJson = s.text(9);
   return j;
+}
+
+Bisection readBisection(const Statement& s) {
+  Bisection b;
+  b.runId = s.integer(0);
+  b.commits = splitLines(s.text(1));
+  b.good = static_cast<int>(s.integer(2));
+  b.bad = static_cast<int>(s.integer(3));
+  b.probe = static_cast<int>(s.integer(4));
+  b.probeRun = optInt(s, 5);
+  b.steps = static_cast<int>(s.integer(6));
+  return b;
 }
 
 Project readProject(const Statement& s) {
@@ -203,8 +239,11 @@ class SqliteStore : public Store {
   Result<std::vector<Run>> listRuns(std::string_view project, int limit, int64_t beforeId) override;
   Result<std::optional<Run>> lastJudgedRun(std::string_view project, std::string_view branch,
                                            int64_t beforeId) override;
-  Result<std::optional<Run>> nextQueued() override;
+  Result<std::optional<Run>> claimNextQueued(int64_t nowMs) override;
   Result<int> interruptUnfinished(std::string_view reason) override;
+  Status saveBisection(const Bisection& b) override;
+  Result<Bisection> getBisection(int64_t runId) override;
+  Result<std::vector<Bisection>> activeBisections() override;
   Result<std::optional<std::string>> branchHead(std::string_view project,
                                                 std::string_view branch) override;
   Status setBranchHead(std::string_view project, std::string_view branch,
@@ -316,13 +355,13 @@ Result<Run> SqliteStore::createRun(const Run& r) {
     out.number = n->integer(0);
     auto s = db_.prepare(
         "INSERT INTO runs (project, number, ref, branch, commit_sha, author, subject, trigger, "
-        "state, reason, queued_at, only_jobs, rerun_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-        "?, ?)");
+        "state, reason, queued_at, only_jobs, rerun_of, bisect_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+        "?, ?, ?, ?, ?, ?)");
     if (!s.ok()) return s.status();
     s->bind(1, out.project).bind(2, out.number).bind(3, out.ref).bind(4, out.branch);
     s->bind(5, out.commit).bind(6, out.author).bind(7, out.subject).bind(8, out.trigger);
     s->bind(9, toString(out.state)).bind(10, out.reason).bind(11, out.queuedAt);
-    s->bind(12, joinLines(out.onlyJobs)).bind(13, out.rerunOf);
+    s->bind(12, joinLines(out.onlyJobs)).bind(13, out.rerunOf).bind(14, out.bisectOf);
     if (auto e = s->run(); !e.ok()) return e;
     out.id = db_.lastInsertId();
     return Status::Ok();
@@ -346,11 +385,14 @@ Status SqliteStore::updateRun(const Run& r) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "UPDATE runs SET branch = ?, commit_sha = ?, author = ?, subject = ?, state = ?, "
-      "reason = ?, started_at = ?, finished_at = ?, event = ?, broken_since = ? WHERE id = ?");
+      "reason = ?, started_at = ?, finished_at = ?, event = ?, broken_since = ?, suspects = ?, "
+      "culprit_commit = ?, culprit_author = ?, culprit_subject = ?, bisect_state = ? WHERE id = ?");
   if (!s.ok()) return s.status();
   s->bind(1, r.branch).bind(2, r.commit).bind(3, r.author).bind(4, r.subject);
   s->bind(5, toString(r.state)).bind(6, r.reason).bind(7, r.startedAt).bind(8, r.finishedAt);
-  s->bind(9, r.event).bind(10, r.brokenSince).bind(11, r.id);
+  s->bind(9, r.event).bind(10, r.brokenSince).bind(11, static_cast<int64_t>(r.suspects));
+  s->bind(12, r.culpritCommit).bind(13, r.culpritAuthor).bind(14, r.culpritSubject);
+  s->bind(15, r.bisectState).bind(16, r.id);
   if (auto st = s->run(); !st.ok()) return st;
   if (db_.changes() == 0) return Status::NotFound("no run " + std::to_string(r.id));
   return Status::Ok();
@@ -374,7 +416,8 @@ Result<std::optional<Run>> SqliteStore::lastJudgedRun(std::string_view project,
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kRunColumns +
                        " FROM runs WHERE project = ? AND branch = ? AND id < ? AND state IN "
-                       "('passed', 'failed') AND only_jobs = '' ORDER BY id DESC LIMIT 1");
+                       "('passed', 'failed') AND only_jobs = '' AND bisect_of IS NULL "
+                       "ORDER BY id DESC LIMIT 1");
   if (!s.ok()) return s.status();
   s->bind(1, project).bind(2, branch).bind(3, beforeId);
   auto row = s->step();
@@ -383,26 +426,78 @@ Result<std::optional<Run>> SqliteStore::lastJudgedRun(std::string_view project,
   return std::optional<Run>(readRun(*s));
 }
 
-Result<std::optional<Run>> SqliteStore::nextQueued() {
+Result<std::optional<Run>> SqliteStore::claimNextQueued(int64_t nowMs) {
   std::lock_guard lock(mu_);
-  auto s = db_.prepare(std::string("SELECT ") + kRunColumns +
-                       " FROM runs WHERE state = 'queued' ORDER BY id LIMIT 1");
-  if (!s.ok()) return s.status();
-  auto row = s->step();
-  if (!row.ok()) return row.status();
-  if (!*row) return std::optional<Run>();
-  return std::optional<Run>(readRun(*s));
+  std::optional<Run> out;
+  // A run asked for by tag or commit has no branch yet: its ref stands in for one.
+  Status st = db_.transaction([&]() -> Status {
+    auto s = db_.prepare(std::string("SELECT ") + kRunColumns +
+                         " FROM runs q WHERE state = 'queued' AND NOT EXISTS (SELECT 1 FROM runs "
+                         "r WHERE r.state = 'running' AND r.project = q.project AND r.branch = "
+                         "(CASE WHEN q.branch = '' THEN q.ref ELSE q.branch END)) "
+                         "ORDER BY id LIMIT 1");
+    if (!s.ok()) return s.status();
+    auto row = s->step();
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::Ok();
+    Run r = readRun(*s);
+    if (r.branch.empty()) r.branch = r.ref;
+    r.state = RunState::kRunning;
+    r.startedAt = nowMs;
+    auto u =
+        db_.prepare("UPDATE runs SET state = 'running', started_at = ?, branch = ? WHERE id = ?");
+    if (!u.ok()) return u.status();
+    u->bind(1, nowMs).bind(2, r.branch).bind(3, r.id);
+    if (auto e = u->run(); !e.ok()) return e;
+    out = std::move(r);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
 }
 
 Result<int> SqliteStore::interruptUnfinished(std::string_view reason) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
-      "UPDATE runs SET state = 'interrupted', reason = ?, finished_at = ? "
-      "WHERE state IN ('queued', 'running')");
+      "UPDATE runs SET state = 'interrupted', reason = ?, finished_at = ? WHERE state = 'running'");
   if (!s.ok()) return s.status();
   s->bind(1, reason).bind(2, nowMs());
   if (auto st = s->run(); !st.ok()) return st;
   return db_.changes();
+}
+
+Status SqliteStore::saveBisection(const Bisection& b) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(
+      "INSERT OR REPLACE INTO bisections (run_id, commits, good, bad, probe, probe_run, steps) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?)");
+  if (!s.ok()) return s.status();
+  s->bind(1, b.runId).bind(2, joinLines(b.commits)).bind(3, static_cast<int64_t>(b.good));
+  s->bind(4, static_cast<int64_t>(b.bad)).bind(5, static_cast<int64_t>(b.probe));
+  s->bind(6, b.probeRun).bind(7, static_cast<int64_t>(b.steps));
+  return s->run();
+}
+
+Result<Bisection> SqliteStore::getBisection(int64_t runId) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(
+      "SELECT run_id, commits, good, bad, probe, probe_run, steps FROM bisections WHERE run_id = "
+      "?");
+  if (!s.ok()) return s.status();
+  s->bind(1, runId);
+  auto row = s->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::NotFound("no bisection for run " + std::to_string(runId));
+  return readBisection(*s);
+}
+
+Result<std::vector<Bisection>> SqliteStore::activeBisections() {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(
+      "SELECT b.run_id, b.commits, b.good, b.bad, b.probe, b.probe_run, b.steps FROM bisections b "
+      "JOIN runs r ON r.id = b.run_id WHERE r.bisect_state = 'running' ORDER BY b.run_id");
+  if (!s.ok()) return s.status();
+  return sqlite::readAll(*s, readBisection);
 }
 
 Result<std::optional<std::string>> SqliteStore::branchHead(std::string_view project,
