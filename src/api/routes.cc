@@ -10,6 +10,7 @@
 #include "api/router.h"
 #include "auth/tokens.h"
 #include "scheduler/poller.h"
+#include "scm/git_auth.h"
 #include "scm/webhook.h"
 #include "vault/blob_store.h"
 
@@ -45,7 +46,32 @@ json projectJson(const store::Project& p, bool withSecret) {
             {"poll_seconds", p.pollSeconds},
             {"created_at_ms", p.createdAt}};
   if (withSecret) j["webhook_secret"] = p.webhookSecret;
+  // The credential's kind and user only: its secret never leaves the server.
+  j["credential"] = p.credentialKind.empty()
+                        ? json(nullptr)
+                        : json{{"kind", p.credentialKind}, {"username", p.credentialUser}};
   return j;
+}
+
+// A credential in a request: {"kind": "token" | "ssh-key", "username": U, "secret": S}.
+// Returns what is wrong with it, or "" once `out` holds it sealed.
+std::string readCredential(const ApiContext& c, const json& v, store::Project* out) {
+  if (v.is_null()) return "";
+  if (!v.is_object()) return "credential: an object with kind, username and secret";
+  scm::GitCredential cred;
+  for (auto [key, field] : {std::pair{"kind", &cred.kind}, std::pair{"username", &cred.username},
+                            std::pair{"secret", &cred.secret}}) {
+    if (!v.contains(key)) continue;
+    if (!v[key].is_string()) return std::string("credential.") + key + ": a string";
+    *field = v[key].get<std::string>();
+  }
+  if (cred.kind.empty()) return "credential.kind: token or ssh-key";
+  if (auto problem = scm::checkCredential(cred); !problem.empty()) return problem;
+  if (!c.secrets) return "this server cannot store secrets";
+  out->credentialKind = cred.kind;
+  out->credentialUser = cred.username;
+  out->credentialSealed = c.secrets->seal(cred.secret);
+  return "";
 }
 
 json optMs(const std::optional<int64_t>& v) {
@@ -155,6 +181,11 @@ Response addProject(const ApiContext& c, const Request& req) {
     return errorResponse(400, "name: letters, digits, '-', '_' and '.' only (1-100)");
   }
   if (p.url.empty() || p.url[0] == '-') return errorResponse(400, "url: a git URL or path");
+  if (auto problem = scm::checkUrl(p.url); !problem.empty()) return errorResponse(400, problem);
+  if (body.contains("credential")) {
+    if (auto problem = readCredential(c, body["credential"], &p); !problem.empty())
+      return errorResponse(400, problem);
+  }
   if (body.contains("branches")) {
     if (!body["branches"].is_array()) return errorResponse(400, "branches: a list of globs");
     for (const auto& b : body["branches"]) {
@@ -339,6 +370,25 @@ Router buildRouter(const ApiContext& c) {
     auto project = c.store->getProject(p.at("name"));
     if (!project.ok()) return fromStatus(project.status());
     return ok(200, projectJson(*project, true));
+  });
+  r.add("PUT", "/api/projects/{name}/credential", [&c](const Request& req, const Params& p) {
+    // No body, or null: the credential is removed.
+    json body = req.body.empty() ? json(nullptr) : json::parse(req.body, nullptr, false);
+    if (body.is_discarded()) return errorResponse(400, "expected a JSON object or null");
+    store::Project project;
+    if (body.is_null()) {
+      // none: removes it
+    } else if (auto problem = readCredential(c, body, &project); !problem.empty()) {
+      return errorResponse(400, problem);
+    }
+    if (auto st = c.store->setProjectCredential(p.at("name"), project.credentialKind,
+                                                project.credentialUser, project.credentialSealed);
+        !st.ok()) {
+      return fromStatus(st);
+    }
+    auto updated = c.store->getProject(p.at("name"));
+    if (!updated.ok()) return fromStatus(updated.status());
+    return ok(200, projectJson(*updated, false));
   });
   r.add("DELETE", "/api/projects/{name}", [&c](const Request&, const Params& p) {
     if (auto st = c.store->removeProject(p.at("name")); !st.ok()) return fromStatus(st);

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "api/http.h"
+#include "auth/secret_box.h"
 #include "scheduler/agent.h"
 #include "store/store.h"
 
@@ -13,7 +14,8 @@ struct ApiContext {
   store::Store* store = nullptr;
   scheduler::Agent* agent = nullptr;
   std::filesystem::path dataDir;
-  bool publicRead = false;  // GET without a token
+  bool publicRead = false;                   // GET without a token
+  const auth::SecretBox* secrets = nullptr;  // seals projects' credentials
 };
 
 // The whole API behind one handler: authentication first, then routing.

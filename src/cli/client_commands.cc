@@ -3,12 +3,15 @@
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
+#include <iostream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/http_client.h"
 #include "core/clock.h"
 #include "core/duration.h"
+#include "os/files.h"
 #include "vault/blob_store.h"
 
 namespace boucle::cli {
@@ -83,11 +86,45 @@ std::string duration(const json& r) {
   return formatDuration(Millis(end - r["started_at_ms"].get<int64_t>()));
 }
 
+// Credentials are read from files (or standard input), never from the command line, where
+// they would be left in shell history and `ps` output.
+struct CredentialArgs {
+  std::string sshKey, tokenFile, username;
+};
+
+void addCredentialOptions(CLI::App* cmd, CredentialArgs& c) {
+  auto key =
+      cmd->add_option("--ssh-key", c.sshKey, "Private key file git uses for an ssh:// repository");
+  cmd->add_option("--token-file", c.tokenFile,
+                  "File holding an access token for an https:// repository ('-': stdin)")
+      ->excludes(key);
+  cmd->add_option("--username", c.username, "User name sent with the token (default: boucle)");
+}
+
+// The request's "credential": null when none was given.
+Result<json> readCredentialArgs(const CredentialArgs& c) {
+  if (c.sshKey.empty() && c.tokenFile.empty()) return json(nullptr);
+  bool token = !c.tokenFile.empty();
+  std::string text;
+  if (c.tokenFile == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), {});
+  } else {
+    auto r = os::readFile(token ? c.tokenFile : c.sshKey);
+    if (!r.ok()) return r.status();
+    text = *r;
+  }
+  if (token) {
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  }
+  return json{{"kind", token ? "token" : "ssh-key"}, {"username", c.username}, {"secret", text}};
+}
+
 void addProjectCommands(CLI::App& app, int* exitCode) {
   auto* project = app.add_subcommand("project", "Add, list, show and remove projects");
   project->require_subcommand(1);
 
   auto add = project->add_subcommand("add", "Add a project: boucle builds its watched branches");
+  auto cred = std::make_shared<CredentialArgs>();
   auto a = std::make_shared<ClientArgs>();
   auto name = std::make_shared<std::string>();
   auto url = std::make_shared<std::string>();
@@ -103,11 +140,19 @@ void addProjectCommands(CLI::App& app, int* exitCode) {
   add->add_option("--webhook-secret", *secret, "Secret for push webhooks (default: generated)");
   add->add_option("--poll", *poll, "Seconds between polls of the repository (0: never)")
       ->capture_default_str();
+  addCredentialOptions(add, *cred);
   addClientOptions(add, *a);
   add->callback([=] {
     json body = {{"name", *name}, {"url", normaliseUrl(*url)}, {"poll_seconds", *poll}};
     if (!branches->empty()) body["branches"] = *branches;
     if (!secret->empty()) body["webhook_secret"] = *secret;
+    auto credential = readCredentialArgs(*cred);
+    if (!credential.ok()) {
+      fmt::print(stderr, "boucle project add: {}\n", credential.status().message());
+      *exitCode = kExitUsage;
+      return;
+    }
+    if (!credential->is_null()) body["credential"] = *credential;
     auto r = call(*a, "POST", "/api/projects", body, exitCode);
     if (!r) return;
     if (a->json) return fmt::print("{}\n", r->dump(2));
@@ -142,6 +187,35 @@ void addProjectCommands(CLI::App& app, int* exitCode) {
     auto r = call(*sa, "GET", "/api/projects/" + urlEncode(*sname), nullptr, exitCode);
     if (!r) return;
     fmt::print("{}\n", r->dump(2));
+  });
+
+  auto credential = project->add_subcommand(
+      "credential", "Set or remove the credential git uses to reach a project's repository");
+  auto ca = std::make_shared<ClientArgs>();
+  auto cname = std::make_shared<std::string>();
+  auto ccred = std::make_shared<CredentialArgs>();
+  auto cremove = std::make_shared<bool>(false);
+  credential->add_option("name", *cname, "Project name")->required();
+  addCredentialOptions(credential, *ccred);
+  credential->add_flag("--remove", *cremove, "Remove the credential");
+  addClientOptions(credential, *ca);
+  credential->callback([=] {
+    auto c = readCredentialArgs(*ccred);
+    if (!c.ok() || (c->is_null() != *cremove)) {
+      fmt::print(
+          stderr, "boucle project credential: {}\n",
+          c.ok() ? "give --ssh-key FILE, --token-file FILE or --remove" : c.status().message());
+      *exitCode = kExitUsage;
+      return;
+    }
+    auto r = call(*ca, "PUT", "/api/projects/" + urlEncode(*cname) + "/credential", *c, exitCode);
+    if (!r) return;
+    if (ca->json) return fmt::print("{}\n", r->dump(2));
+    if (*cremove)
+      fmt::print("project {}: credential removed\n", *cname);
+    else
+      fmt::print("project {}: {} credential stored (encrypted; it is never shown)\n", *cname,
+                 (*c)["kind"].get<std::string>());
   });
 
   auto remove = project->add_subcommand("remove", "Remove a project and its runs");

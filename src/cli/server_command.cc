@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "api/routes.h"
+#include "auth/secret_box.h"
 #include "auth/tokens.h"
 #include "cli/commands.h"
 #include "core/clock.h"
@@ -101,11 +102,17 @@ int serve(const ServerArgs& a) {
   pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
+  auto secrets = auth::SecretBox::openOrCreate(data / "secret.key");
+  if (!secrets.ok()) {
+    fmt::print(stderr, "boucle server: {}\n", secrets.status().message());
+    return kExitFailed;
+  }
   notify::Notifier notifier(**store, notify::makeCurlSender({a.smtp, a.mailFrom}));
   scheduler::AgentOptions agentOptions;
   agentOptions.dataDir = data;
   agentOptions.parallelism = a.parallelism;
   agentOptions.maxRuns = a.maxRuns;
+  agentOptions.secrets = &*secrets;
   // Bisection runs are the server's own business: the team hears of their outcome through the
   // breaking run's "broken" notification.
   agentOptions.onFinished = [&](const store::Run& run, const pipeline::Pipeline* p) {
@@ -122,7 +129,7 @@ int serve(const ServerArgs& a) {
     if (n.ok() && *n > 0) notifier.wake();
   };
   scheduler::Agent agent(**store, agentOptions);
-  api::ApiContext ctx{store->get(), &agent, data, a.publicRead};
+  api::ApiContext ctx{store->get(), &agent, data, a.publicRead, &*secrets};
   std::string error;
   auto server = api::HttpServer::create(http, api::makeApiHandler(ctx), &error);
   if (!server) {

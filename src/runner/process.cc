@@ -105,7 +105,8 @@ extern char** environ;
 namespace boucle::runner {
 
 Result<CaptureResult> runAndCapture(const std::vector<std::string>& argv,
-                                    const std::filesystem::path& cwd) {
+                                    const std::filesystem::path& cwd,
+                                    const std::vector<std::string>& extraEnv) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return errnoStatus("pipe", errno);
   SpawnSpec spec;
@@ -115,7 +116,17 @@ Result<CaptureResult> runAndCapture(const std::vector<std::string>& argv,
     if (!found.ok()) return found.status();
     spec.argv[0] = *found;
   }
-  for (char** e = environ; *e; ++e) spec.env.emplace_back(*e);
+  spec.env = extraEnv;
+  for (char** e = environ; *e; ++e) {
+    std::string_view entry(*e);
+    std::string_view name = entry.substr(0, entry.find('='));
+    bool replaced = false;
+    for (const auto& x : extraEnv) {
+      replaced = replaced || (x.size() > name.size() && x.compare(0, name.size(), name) == 0 &&
+                              x[name.size()] == '=');
+    }
+    if (!replaced) spec.env.emplace_back(entry);
+  }
   spec.cwd = cwd;
   spec.outputFd = fds[1];
   auto pid = spawnProcess(spec);

@@ -46,7 +46,9 @@ struct CaptureResult {
 
 // Runs a short helper command (git, tar) to completion and returns its output. The helper
 // inherits our environment; it is never given a shell, so arguments are passed as they are.
+// `extraEnv` ("NAME=value") is added to this process's environment, replacing same names.
 Result<CaptureResult> runAndCapture(const std::vector<std::string>& argv,
-                                    const std::filesystem::path& cwd = {});
+                                    const std::filesystem::path& cwd = {},
+                                    const std::vector<std::string>& extraEnv = {});
 
 }  // namespace boucle::runner

@@ -21,15 +21,24 @@
 namespace boucle::scheduler {
 namespace fs = std::filesystem;
 
-Result<std::string> git(const std::vector<std::string>& args) {
+Result<std::string> git(const std::vector<std::string>& args, const scm::GitAuth* auth) {
   std::vector<std::string> argv{"git"};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto r = runner::runAndCapture(argv);
+  auto r = runner::runAndCapture(argv, {}, auth ? auth->env() : std::vector<std::string>{});
   if (!r.ok()) return r.status();
-  std::string out = r->output;
+  std::string out = auth ? auth->redact(r->output) : r->output;
   while (!out.empty() && out.back() == '\n') out.pop_back();
   if (r->exitCode != 0) return Status::Io("git " + args[0] + ": " + out);
   return out;
+}
+
+Result<scm::GitAuth> gitAuthFor(const store::Project& p, const auth::SecretBox* box,
+                                const fs::path& dataDir) {
+  if (p.credentialKind.empty()) return scm::GitAuth::prepare({}, dataDir / "git");
+  if (!box) return Status::Internal("no key to open project " + p.name + "'s credential");
+  auto secret = box->unseal(p.credentialSealed);
+  if (!secret.ok()) return Status::Invalid(p.name + ": " + secret.status().message());
+  return scm::GitAuth::prepare({p.credentialKind, p.credentialUser, *secret}, dataDir / "git");
 }
 
 fs::path mirrorPath(const fs::path& dataDir, const std::string& project) {
@@ -232,12 +241,18 @@ void Agent::execute(store::Run run) {
     Status st;
     auto mirrorMu = mirrorLock(run.project);
     std::unique_lock mirrorHeld(*mirrorMu);
-    if (!fs::exists(mirror / "HEAD")) {
+    auto access = gitAuthFor(*project, options_.secrets, options_.dataDir);
+    if (!access.ok()) {
+      st = access.status();
+    } else if (!fs::exists(mirror / "HEAD")) {
       fs::create_directories(mirror.parent_path(), ec);
-      auto r = git({"clone", "--mirror", "--quiet", "--", project->url, mirror.string()});
+      auto r = git({"clone", "--mirror", "--quiet", "--", project->url, mirror.string()}, &*access);
       if (!r.ok()) st = r.status();
     } else {
-      auto r = git({"-C", mirror.string(), "fetch", "--quiet", "--prune", "origin"});
+      // The URL is given each time, so a changed project URL takes effect at the next fetch.
+      auto r = git({"-C", mirror.string(), "fetch", "--quiet", "--prune", "--", project->url,
+                    "+refs/*:refs/*"},
+                   &*access);
       if (!r.ok()) st = r.status();
     }
     runner::SourceInfo info;

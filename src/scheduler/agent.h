@@ -12,16 +12,19 @@
 #include <thread>
 #include <vector>
 
+#include "auth/secret_box.h"
 #include "core/wakeup.h"
 #include "pipeline/pipeline.h"
+#include "scm/git_auth.h"
 #include "store/store.h"
 
 namespace boucle::scheduler {
 
 struct AgentOptions {
-  std::filesystem::path dataDir;  // repos/, runs/, blobs/ live here
-  size_t parallelism = 2;         // jobs at once within a run
-  size_t maxRuns = 2;             // runs at once
+  std::filesystem::path dataDir;             // repos/, runs/, blobs/ live here
+  size_t parallelism = 2;                    // jobs at once within a run
+  size_t maxRuns = 2;                        // runs at once
+  const auth::SecretBox* secrets = nullptr;  // opens projects' credentials
   // Called when a run has finished and been judged, with its commit's pipeline (null when the
   // pipeline could not be read): the server hangs notifications here.
   std::function<void(const store::Run&, const pipeline::Pipeline*)> onFinished;
@@ -46,6 +49,7 @@ class Agent {
   void stop();
 
   std::filesystem::path runDir(int64_t runId) const;
+  const AgentOptions& options() const { return options_; }
 
  private:
   void loop();
@@ -72,8 +76,12 @@ class Agent {
   std::mutex bisectMu_;                                         // one bisection step at a time
 };
 
-// git in a mirror, argv only (no shell); trailing newlines trimmed.
-Result<std::string> git(const std::vector<std::string>& args);
+// git, argv only (no shell); trailing newlines trimmed. With `auth`, git can reach the
+// project's private repository, and its messages are redacted.
+Result<std::string> git(const std::vector<std::string>& args, const scm::GitAuth* auth = nullptr);
+// The environment git needs for the project's credential (none: an empty GitAuth).
+Result<scm::GitAuth> gitAuthFor(const store::Project& p, const auth::SecretBox* box,
+                                const std::filesystem::path& dataDir);
 std::filesystem::path mirrorPath(const std::filesystem::path& dataDir, const std::string& project);
 
 }  // namespace boucle::scheduler

@@ -43,10 +43,15 @@ Result<int64_t> queueIfNew(store::Store& store, const std::string& project,
 }
 
 Result<int> Poller::pollProject(const store::Project& project) {
+  auto access = gitAuthFor(project, agent_.options().secrets, agent_.options().dataDir);
+  if (!access.ok()) return access.status();
   // The URL is one argv element after "--": never a shell, never an option.
-  auto out = runner::runAndCapture({"git", "ls-remote", "--heads", "--", project.url});
+  auto out =
+      runner::runAndCapture({"git", "ls-remote", "--heads", "--", project.url}, {}, access->env());
   if (!out.ok()) return out.status();
-  if (out->exitCode != 0) return Status::Io("git ls-remote " + project.url + ": " + out->output);
+  if (out->exitCode != 0) {
+    return Status::Io("git ls-remote " + project.url + ": " + access->redact(out->output));
+  }
   int queued = 0;
   size_t start = 0;
   const std::string& text = out->output;

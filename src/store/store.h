@@ -28,6 +28,11 @@ struct Project {
   std::string webhookSecret;          // never printed in logs; shown to admins on request
   int pollSeconds = 60;               // 0: no polling
   int64_t createdAt = 0;              // ms since the epoch
+  // How git reaches a private repository: "" (no credential), "token" or "ssh-key". The
+  // secret is stored sealed (auth/secret_box), never in the clear.
+  std::string credentialKind;
+  std::string credentialUser;    // the user name sent with a token
+  std::string credentialSealed;  // the token or private key, encrypted
 };
 
 struct Run {
@@ -118,6 +123,9 @@ class Store {
   virtual Result<std::vector<Project>> listProjects() = 0;
   virtual Result<Project> getProject(std::string_view name) = 0;  // NotFound
   virtual Status removeProject(std::string_view name) = 0;        // NotFound
+  // Replaces the project's credential (all three fields; empty kind removes it). NotFound.
+  virtual Status setProjectCredential(std::string_view name, std::string_view kind,
+                                      std::string_view user, std::string_view sealed) = 0;
 
   // A new run in state queued; its number is the project's next.
   virtual Result<Run> createRun(const Run& r) = 0;

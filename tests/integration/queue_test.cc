@@ -49,8 +49,7 @@ class QueueTest : public ::testing::Test {
 
 TEST_F(QueueTest, RunsOfDifferentBranchesRunAtOnceUpToTheLimitAndABranchsRunsInOrder) {
   fs::path marker = repo_.scratch() / "go-on";
-  repo_.write(".boucle.yml", "jobs:\n  wait:\n    run: |\n      touch " +
-                                 repo_.scratch().string() +
+  repo_.write(".boucle.yml", "jobs:\n  wait:\n    run: |\n      touch " + repo_.scratch().string() +
                                  "/started-$BOUCLE_RUN_ID\n"
                                  "      while [ ! -e " +
                                  marker.string() + " ]; do sleep 0.05; done\n");
@@ -109,7 +108,8 @@ TEST_F(BisectTest, FindsTheOneCommitThatBrokeTheBranchWithinLog2Runs) {
   ASSERT_TRUE(waitFor([&] {
     run = api("/api/runs/2");
     return run.value("bisection", "") == "found";
-  })) << run.dump(2) << server_->log();
+  })) << run.dump(2)
+      << server_->log();
   EXPECT_EQ(run["culprit"]["commit"], culprit_);
   EXPECT_EQ(run["culprit"]["author"], "Mallory");
   EXPECT_EQ(run["culprit"]["subject"], "change 3");

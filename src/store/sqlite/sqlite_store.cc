@@ -126,6 +126,11 @@ CREATE TABLE bisections (
   steps INTEGER NOT NULL
 );
 )sql",
+    R"sql(
+ALTER TABLE projects ADD COLUMN credential_kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE projects ADD COLUMN credential_user TEXT NOT NULL DEFAULT '';
+ALTER TABLE projects ADD COLUMN credential_sealed TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 std::string joinLines(const std::vector<std::string>& v) {
@@ -149,6 +154,10 @@ std::optional<int64_t> optInt(const Statement& s, int col) {
   if (s.isNull(col)) return std::nullopt;
   return s.integer(col);
 }
+
+constexpr const char* kProjectColumns =
+    "id, name, url, branches, webhook_secret, poll_seconds, created_at, credential_kind, "
+    "credential_user, credential_sealed";
 
 constexpr const char* kRunColumns =
     "id, project, number, ref, branch, commit_sha, author, subject, trigger, state, reason, "
@@ -220,6 +229,9 @@ Project readProject(const Statement& s) {
   p.webhookSecret = s.text(4);
   p.pollSeconds = static_cast<int>(s.integer(5));
   p.createdAt = s.integer(6);
+  p.credentialKind = s.text(7);
+  p.credentialUser = s.text(8);
+  p.credentialSealed = s.text(9);
   return p;
 }
 
@@ -233,6 +245,8 @@ class SqliteStore : public Store {
   Result<std::vector<Project>> listProjects() override;
   Result<Project> getProject(std::string_view name) override;
   Status removeProject(std::string_view name) override;
+  Status setProjectCredential(std::string_view name, std::string_view kind, std::string_view user,
+                              std::string_view sealed) override;
   Result<Run> createRun(const Run& r) override;
   Result<Run> getRun(int64_t id) override;
   Status updateRun(const Run& r) override;
@@ -294,13 +308,14 @@ Status SqliteStore::migrate() {
 Result<Project> SqliteStore::addProject(const Project& p) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
-      "INSERT INTO projects (name, url, branches, webhook_secret, poll_seconds, created_at) "
-      "VALUES (?, ?, ?, ?, ?, ?)");
+      "INSERT INTO projects (name, url, branches, webhook_secret, poll_seconds, created_at, "
+      "credential_kind, credential_user, credential_sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!s.ok()) return s.status();
   Project out = p;
   out.createdAt = nowMs();
   s->bind(1, p.name).bind(2, p.url).bind(3, joinLines(p.branches)).bind(4, p.webhookSecret);
   s->bind(5, static_cast<int64_t>(p.pollSeconds)).bind(6, out.createdAt);
+  s->bind(7, p.credentialKind).bind(8, p.credentialUser).bind(9, p.credentialSealed);
   if (auto st = s->run(); !st.ok()) {
     if (st.code() == Code::kConflict) return Status::Conflict("project " + p.name + " exists");
     return st;
@@ -311,18 +326,14 @@ Result<Project> SqliteStore::addProject(const Project& p) {
 
 Result<std::vector<Project>> SqliteStore::listProjects() {
   std::lock_guard lock(mu_);
-  auto s = db_.prepare(
-      "SELECT id, name, url, branches, webhook_secret, poll_seconds, created_at FROM projects "
-      "ORDER BY name");
+  auto s = db_.prepare(std::string("SELECT ") + kProjectColumns + " FROM projects ORDER BY name");
   if (!s.ok()) return s.status();
   return sqlite::readAll(*s, readProject);
 }
 
 Result<Project> SqliteStore::getProject(std::string_view name) {
   std::lock_guard lock(mu_);
-  auto s = db_.prepare(
-      "SELECT id, name, url, branches, webhook_secret, poll_seconds, created_at FROM projects "
-      "WHERE name = ?");
+  auto s = db_.prepare(std::string("SELECT ") + kProjectColumns + " FROM projects WHERE name = ?");
   if (!s.ok()) return s.status();
   s->bind(1, name);
   auto row = s->step();
@@ -336,6 +347,19 @@ Status SqliteStore::removeProject(std::string_view name) {
   auto s = db_.prepare("DELETE FROM projects WHERE name = ?");
   if (!s.ok()) return s.status();
   s->bind(1, name);
+  if (auto st = s->run(); !st.ok()) return st;
+  if (db_.changes() == 0) return Status::NotFound("no project named " + std::string(name));
+  return Status::Ok();
+}
+
+Status SqliteStore::setProjectCredential(std::string_view name, std::string_view kind,
+                                         std::string_view user, std::string_view sealed) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(
+      "UPDATE projects SET credential_kind = ?, credential_user = ?, credential_sealed = ? "
+      "WHERE name = ?");
+  if (!s.ok()) return s.status();
+  s->bind(1, kind).bind(2, user).bind(3, sealed).bind(4, name);
   if (auto st = s->run(); !st.ok()) return st;
   if (db_.changes() == 0) return Status::NotFound("no project named " + std::string(name));
   return Status::Ok();

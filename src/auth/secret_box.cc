@@ -1,0 +1,66 @@
+#include "auth/secret_box.h"
+
+#include <sodium.h>
+#include <sys/stat.h>
+
+#include <vector>
+
+#include "os/files.h"
+
+namespace boucle::auth {
+
+static_assert(crypto_secretbox_KEYBYTES == 32);
+
+Result<SecretBox> SecretBox::openOrCreate(const std::filesystem::path& keyFile) {
+  if (sodium_init() < 0) return Status::Internal("libsodium could not start");
+  SecretBox box;
+  std::error_code ec;
+  if (std::filesystem::exists(keyFile, ec)) {
+    auto text = os::readFile(keyFile);
+    if (!text.ok()) return text.status();
+    if (text->size() != box.key_.size()) {
+      return Status::Invalid(keyFile.string() + ": not a boucle secret key (" +
+                             std::to_string(text->size()) + " bytes, expected 32)");
+    }
+    std::copy(text->begin(), text->end(), box.key_.begin());
+    return box;
+  }
+  crypto_secretbox_keygen(box.key_.data());
+  std::string bytes(box.key_.begin(), box.key_.end());
+  if (auto st = os::writeFileAtomic(keyFile, bytes, 0600); !st.ok()) return st;
+  return box;
+}
+
+std::string SecretBox::seal(std::string_view plain) const {
+  std::vector<unsigned char> out(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES +
+                                 plain.size());
+  randombytes_buf(out.data(), crypto_secretbox_NONCEBYTES);
+  crypto_secretbox_easy(out.data() + crypto_secretbox_NONCEBYTES,
+                        reinterpret_cast<const unsigned char*>(plain.data()), plain.size(),
+                        out.data(), key_.data());
+  std::string b64(sodium_base64_ENCODED_LEN(out.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(b64.data(), b64.size(), out.data(), out.size(),
+                    sodium_base64_VARIANT_ORIGINAL);
+  b64.resize(b64.size() - 1);  // the terminating NUL
+  return b64;
+}
+
+Result<std::string> SecretBox::unseal(std::string_view sealed) const {
+  std::vector<unsigned char> bin(sealed.size());
+  size_t len = 0;
+  if (sodium_base642bin(bin.data(), bin.size(), sealed.data(), sealed.size(), nullptr, &len,
+                        nullptr, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+      len < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES) {
+    return Status::Invalid("a stored secret is damaged");
+  }
+  std::string plain(len - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES, '\0');
+  if (crypto_secretbox_open_easy(reinterpret_cast<unsigned char*>(plain.data()),
+                                 bin.data() + crypto_secretbox_NONCEBYTES,
+                                 len - crypto_secretbox_NONCEBYTES, bin.data(),
+                                 key_.data()) != 0) {
+    return Status::Invalid("a stored secret cannot be opened with this server's key");
+  }
+  return plain;
+}
+
+}  // namespace boucle::auth
