@@ -54,6 +54,7 @@ struct ServerOptions {
   std::string address = "127.0.0.1";
   uint16_t port = 8080;        // 0: pick a free port
   size_t bodyLimit = 1 << 20;  // larger bodies are answered 413
+  size_t threads = 2;          // threads serving requests
 };
 
 class HttpServer {

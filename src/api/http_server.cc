@@ -1,10 +1,13 @@
-// The HTTP transport: Boost.Beast on one io_context thread. Kept in this one file because
-// Beast is the heaviest thing boucle compiles.
+// The HTTP transport: Boost.Beast on one io_context run by a few threads. Kept in this one
+// file because Beast is the heaviest thing boucle compiles. A session has one operation in
+// flight at a time, so its handlers never run at once and need no strand.
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 #include <chrono>
+#include <thread>
+#include <vector>
 
 #include "api/http.h"
 
@@ -184,8 +187,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
 class BeastServer : public HttpServer {
  public:
-  BeastServer(Handler handler, size_t bodyLimit)
-      : handler_(std::move(handler)), bodyLimit_(bodyLimit), acceptor_(ioc_) {}
+  BeastServer(Handler handler, size_t bodyLimit, size_t threads)
+      : handler_(std::move(handler)),
+        bodyLimit_(bodyLimit),
+        threads_(std::max<size_t>(1, threads)),
+        ioc_(static_cast<int>(threads_)),
+        acceptor_(ioc_) {}
 
   bool bind(const ServerOptions& o, std::string* error) {
     beast::error_code ec;
@@ -210,7 +217,10 @@ class BeastServer : public HttpServer {
 
   void run() override {
     accept();
+    std::vector<std::thread> extra;
+    for (size_t i = 1; i < threads_; ++i) extra.emplace_back([this] { ioc_.run(); });
     ioc_.run();
+    for (auto& t : extra) t.join();
   }
 
   void stop() override {
@@ -235,7 +245,8 @@ class BeastServer : public HttpServer {
 
   Handler handler_;
   size_t bodyLimit_;
-  asio::io_context ioc_{1};
+  size_t threads_;
+  asio::io_context ioc_;
   tcp::acceptor acceptor_;
 };
 
@@ -243,7 +254,7 @@ class BeastServer : public HttpServer {
 
 std::unique_ptr<HttpServer> HttpServer::create(const ServerOptions& options, Handler handler,
                                                std::string* error) {
-  auto s = std::make_unique<BeastServer>(std::move(handler), options.bodyLimit);
+  auto s = std::make_unique<BeastServer>(std::move(handler), options.bodyLimit, options.threads);
   if (!s->bind(options, error)) return nullptr;
   return s;
 }

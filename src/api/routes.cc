@@ -3,10 +3,13 @@
 #include <fnmatch.h>
 
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "api/badge.h"
 #include "api/log_stream.h"
+#include "api/response_cache.h"
 #include "api/router.h"
 #include "auth/tokens.h"
 #include "scheduler/poller.h"
@@ -352,7 +355,17 @@ Response repeatRun(const ApiContext& c, int64_t id, const std::string& job) {
   return ok(201, runJson(*run, c.store));
 }
 
-Router buildRouter(const ApiContext& c) {
+// A cached answer when the store has not changed since it was made, else `make`'s, kept.
+template <typename Make>
+Response cached(ResponseCache& cache, store::Store& store, const std::string& key, Make make) {
+  uint64_t revision = store.revision();
+  if (auto hit = cache.get(key, revision)) return *hit;
+  Response r = make();
+  cache.put(key, revision, r);
+  return r;
+}
+
+Router buildRouter(const ApiContext& c, ResponseCache& cache) {
   Router r;
   r.add("GET", "/api/health", [](const Request&, const Params&) {
     return ok(200, {{"status", "ok"}});
@@ -396,7 +409,11 @@ Router buildRouter(const ApiContext& c) {
   });
   r.add("POST", "/api/projects/{name}/runs",
         [&c](const Request& req, const Params& p) { return trigger(c, req, p.at("name")); });
-  r.add("GET", "/api/runs", [&c](const Request& req, const Params&) { return listRuns(c, req); });
+  r.add("GET", "/api/runs", [&c, &cache](const Request& req, const Params&) {
+    std::string key = "runs";
+    for (const auto& [k, v] : req.query) key += "\n" + k + "=" + v;  // a std::map: sorted
+    return cached(cache, *c.store, key, [&] { return listRuns(c, req); });
+  });
   r.add("GET", "/api/runs/{id}", [&c](const Request&, const Params& p) {
     auto id = toId(p.at("id"));
     return id ? getRun(c, *id) : errorResponse(400, "not a run id");
@@ -408,23 +425,25 @@ Router buildRouter(const ApiContext& c) {
     return ok(202, {{"cancelling", *id}});
   });
   // Badges are public (they go into READMEs) and tell only passing or failing.
-  r.add("GET", "/badge/{project}/{branch}", [&c](const Request&, const Params& p) {
+  r.add("GET", "/badge/{project}/{branch}", [&c, &cache](const Request&, const Params& p) {
     std::string branch = p.at("branch");
     if (branch.size() < 5 || branch.compare(branch.size() - 4, 4, ".svg") != 0) {
       return errorResponse(404, "badges are /badge/PROJECT/BRANCH.svg");
     }
     branch.resize(branch.size() - 4);
-    std::string state = "unknown";
-    if (c.store->getProject(p.at("project")).ok()) {
-      auto last = c.store->lastJudgedRun(p.at("project"), branch, INT64_MAX);
-      if (last.ok() && *last)
-        state = (*last)->state == store::RunState::kPassed ? "passing" : "failing";
-    }
-    Response res;
-    res.contentType = "image/svg+xml";
-    res.body = badgeSvg("build", state);
-    res.headers.emplace_back("Cache-Control", "no-cache, max-age=0");
-    return res;
+    return cached(cache, *c.store, "badge\n" + p.at("project") + "\n" + branch, [&] {
+      std::string state = "unknown";
+      if (c.store->getProject(p.at("project")).ok()) {
+        auto last = c.store->lastJudgedRun(p.at("project"), branch, INT64_MAX);
+        if (last.ok() && *last)
+          state = (*last)->state == store::RunState::kPassed ? "passing" : "failing";
+      }
+      Response res;
+      res.contentType = "image/svg+xml";
+      res.body = badgeSvg("build", state);
+      res.headers.emplace_back("Cache-Control", "no-cache, max-age=0");
+      return res;
+    });
   });
   r.add("POST", "/api/runs/{id}/rerun", [&c](const Request&, const Params& p) {
     auto id = toId(p.at("id"));
@@ -491,9 +510,31 @@ Router buildRouter(const ApiContext& c) {
 
 }  // namespace
 
+// Tokens already checked, with the store revision they were checked at: a token is looked up
+// again only after something was written (a revocation is a write).
+class TokenCache {
+ public:
+  bool known(const std::string& hash, uint64_t revision) {
+    std::lock_guard lock(mu_);
+    auto it = checked_.find(hash);
+    return it != checked_.end() && it->second == revision;
+  }
+  void remember(const std::string& hash, uint64_t revision) {
+    std::lock_guard lock(mu_);
+    if (checked_.size() >= 1024) checked_.clear();
+    checked_[hash] = revision;
+  }
+
+ private:
+  std::mutex mu_;  // guards checked_
+  std::unordered_map<std::string, uint64_t> checked_;
+};
+
 Handler makeApiHandler(const ApiContext& ctx) {
-  auto router = std::make_shared<Router>(buildRouter(ctx));
-  return [router, ctx](const Request& req) -> Response {
+  auto cache = std::make_shared<ResponseCache>();
+  auto router = std::make_shared<Router>(buildRouter(ctx, *cache));
+  auto tokens = std::make_shared<TokenCache>();
+  return [router, cache, tokens, ctx](const Request& req) -> Response {
     bool open = req.path == "/api/health" || (ctx.publicRead && req.method == "GET") ||
                 (!req.segments.empty() && req.segments[0] == "hooks") ||  // signed instead
                 (!req.segments.empty() && req.segments[0] == "badge" && req.method == "GET");
@@ -505,12 +546,17 @@ Handler makeApiHandler(const ApiContext& ctx) {
         r.headers.emplace_back("WWW-Authenticate", "Bearer");
         return r;
       }
-      auto token = ctx.store->findToken(auth::hashToken(auth.substr(prefix.size())));
-      if (!token.ok()) return errorResponse(500, "internal error");
-      if (!token->has_value()) {
-        Response r = errorResponse(401, "unknown or revoked token");
-        r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
-        return r;
+      std::string hash = auth::hashToken(auth.substr(prefix.size()));
+      uint64_t revision = ctx.store->revision();
+      if (!tokens->known(hash, revision)) {
+        auto token = ctx.store->findToken(hash);
+        if (!token.ok()) return errorResponse(500, "internal error");
+        if (!token->has_value()) {
+          Response r = errorResponse(401, "unknown or revoked token");
+          r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+          return r;
+        }
+        tokens->remember(hash, revision);
       }
     }
     return router->dispatch(req);

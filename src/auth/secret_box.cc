@@ -39,8 +39,7 @@ std::string SecretBox::seal(std::string_view plain) const {
                         reinterpret_cast<const unsigned char*>(plain.data()), plain.size(),
                         out.data(), key_.data());
   std::string b64(sodium_base64_ENCODED_LEN(out.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(b64.data(), b64.size(), out.data(), out.size(),
-                    sodium_base64_VARIANT_ORIGINAL);
+  sodium_bin2base64(b64.data(), b64.size(), out.data(), out.size(), sodium_base64_VARIANT_ORIGINAL);
   b64.resize(b64.size() - 1);  // the terminating NUL
   return b64;
 }
@@ -56,8 +55,7 @@ Result<std::string> SecretBox::unseal(std::string_view sealed) const {
   std::string plain(len - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES, '\0');
   if (crypto_secretbox_open_easy(reinterpret_cast<unsigned char*>(plain.data()),
                                  bin.data() + crypto_secretbox_NONCEBYTES,
-                                 len - crypto_secretbox_NONCEBYTES, bin.data(),
-                                 key_.data()) != 0) {
+                                 len - crypto_secretbox_NONCEBYTES, bin.data(), key_.data()) != 0) {
     return Status::Invalid("a stored secret cannot be opened with this server's key");
   }
   return plain;

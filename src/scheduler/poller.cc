@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 
 #include <chrono>
+#include <mutex>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -26,6 +27,9 @@ Result<int64_t> queueIfNew(store::Store& store, const std::string& project,
                            const std::string& branch, const std::string& commit,
                            const std::string& trigger, const std::string& author,
                            const std::string& subject) {
+  // Webhooks (on any HTTP thread) and polls race for the same head: check and record at once.
+  static std::mutex mu;
+  std::lock_guard lock(mu);
   auto seen = store.branchHead(project, branch);
   if (!seen.ok()) return seen.status();
   if (*seen && **seen == commit) return int64_t{0};

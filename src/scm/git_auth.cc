@@ -70,8 +70,9 @@ Result<GitAuth> GitAuth::prepare(const GitCredential& c, const fs::path& stateDi
   GitAuth a;
   // ssh never asks (BatchMode), and trusts a host on first use, remembering its key in boucle's
   // own known_hosts so a changed key is refused from then on.
-  std::string ssh = "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=" +
-                    shellQuote((stateDir / "known_hosts").string());
+  std::string ssh =
+      "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=" +
+      shellQuote((stateDir / "known_hosts").string());
   if (c.kind == "token") {
     a.secret_ = c.secret;
     std::string user = c.username.empty() ? "boucle" : c.username;
@@ -118,7 +119,8 @@ GitAuth::~GitAuth() {
 
 std::string GitAuth::redact(std::string text) const {
   if (secret_.size() < 4) return text;
-  for (size_t pos; (pos = text.find(secret_)) != std::string::npos;) text.replace(pos, secret_.size(), "***");
+  for (size_t pos; (pos = text.find(secret_)) != std::string::npos;)
+    text.replace(pos, secret_.size(), "***");
   return text;
 }
 

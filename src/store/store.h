@@ -174,6 +174,10 @@ class Store {
   virtual Result<std::optional<Token>> findToken(std::string_view hash) = 0;
   virtual Result<int> countTokens() = 0;
 
+  // Changes whenever anything is written: readers cache answers derived from the store and
+  // keep them while it stays the same.
+  virtual uint64_t revision() = 0;
+
   // "ok", or what the database's own check found.
   virtual Result<std::string> integrityCheck() = 0;
 };

@@ -43,7 +43,8 @@ class PrivateRepoTest : public ::testing::Test {
     repo_.commit("feat: private");
     bare_ = repo_.scratch() / "served" / "app.git";
     fs::create_directories(bare_.parent_path());
-    ASSERT_EQ(runCommand({"/usr/bin/git", "clone", "--bare", "--quiet", repo_.dir().string(), bare_.string()},
+    ASSERT_EQ(runCommand({"/usr/bin/git", "clone", "--bare", "--quiet", repo_.dir().string(),
+                          bare_.string()},
                          repo_.scratch())
                   .exitCode,
               0);
@@ -97,9 +98,9 @@ class PrivateRepoTest : public ::testing::Test {
 
 TEST_F(PrivateRepoTest, ATokenOpensAnHttpRepositoryAndIsNeverShown) {
   const std::string token = "glpat-s3cr3tT0kenValue42";
-  pid_t http = startProcess({"/usr/bin/python3", GIT_HTTP_PY, bare_.parent_path().string(),
-                             "ci-bot", token},
-                            repo_.scratch(), repo_.scratch() / "http.out");
+  pid_t http =
+      startProcess({"/usr/bin/python3", GIT_HTTP_PY, bare_.parent_path().string(), "ci-bot", token},
+                   repo_.scratch(), repo_.scratch() / "http.out");
   helpers_.push_back(http);
   std::smatch m;
   std::string out;
@@ -116,8 +117,8 @@ TEST_F(PrivateRepoTest, ATokenOpensAnHttpRepositoryAndIsNeverShown) {
 
   fs::path tokenFile = repo_.scratch() / "token";
   std::ofstream(tokenFile) << token << "\n";
-  Output set = client({"project", "credential", "web", "--token-file", tokenFile.string(),
-                       "--username", "ci-bot"});
+  Output set = client(
+      {"project", "credential", "web", "--token-file", tokenFile.string(), "--username", "ci-bot"});
   ASSERT_EQ(set.exitCode, 0) << set.all();
   EXPECT_THAT(set.out, HasSubstr("token credential stored"));
   json project = api("/api/projects/web");
@@ -148,12 +149,13 @@ TEST_F(PrivateRepoTest, AnSshKeyOpensAnSshRepositoryAndIsNeverShown) {
   }
   fs::copy_file(s / "client.pub", s / "authorized_keys");
   int port = freePort();
-  std::ofstream(s / "sshd_config") << "Port " << port << "\nListenAddress 127.0.0.1\nHostKey "
-                                   << (s / "host").string() << "\nPidFile " << (s / "sshd.pid").string()
-                                   << "\nAuthorizedKeysFile " << (s / "authorized_keys").string()
-                                   << "\nPermitRootLogin prohibit-password\n"
-                                      "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-                                      "UsePAM no\nStrictModes no\n";
+  std::ofstream(s / "sshd_config")
+      << "Port " << port << "\nListenAddress 127.0.0.1\nHostKey " << (s / "host").string()
+      << "\nPidFile " << (s / "sshd.pid").string() << "\nAuthorizedKeysFile "
+      << (s / "authorized_keys").string()
+      << "\nPermitRootLogin prohibit-password\n"
+         "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+         "UsePAM no\nStrictModes no\n";
   pid_t sshd = startProcess({"/usr/sbin/sshd", "-D", "-e", "-f", (s / "sshd_config").string()}, s,
                             s / "sshd.log");
   helpers_.push_back(sshd);
@@ -190,8 +192,8 @@ TEST_F(PrivateRepoTest, PasswordsInUrlsAndBadCredentialsAreRefused) {
   Output bad = client({"project", "add", "web", bare_.string(), "--ssh-key", notAKey.string()});
   EXPECT_EQ(bad.exitCode, 1);
   EXPECT_THAT(bad.all(), HasSubstr("not a private key"));
-  Output both = client({"project", "add", "web", bare_.string(), "--ssh-key", "a",
-                        "--token-file", "b"});
+  Output both =
+      client({"project", "add", "web", bare_.string(), "--ssh-key", "a", "--token-file", "b"});
   EXPECT_EQ(both.exitCode, 2);
   EXPECT_EQ(api("/api/projects")["projects"].size(), 0u);
 }

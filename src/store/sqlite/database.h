@@ -53,6 +53,8 @@ class Database {
   Status transaction(const std::function<Status()>& body);
   int64_t lastInsertId() const { return sqlite3_last_insert_rowid(db_.get()); }
   int changes() const { return sqlite3_changes(db_.get()); }
+  // Rows changed through this connection since it opened: grows with every write.
+  int64_t totalChanges() const { return sqlite3_total_changes64(db_.get()); }
   sqlite3* handle() const { return db_.get(); }
 
  private:

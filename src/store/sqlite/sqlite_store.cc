@@ -275,6 +275,10 @@ class SqliteStore : public Store {
   Result<std::optional<Token>> findToken(std::string_view hash) override;
   Result<int> countTokens() override;
   Result<std::string> integrityCheck() override;
+  uint64_t revision() override {
+    std::lock_guard lock(mu_);
+    return static_cast<uint64_t>(db_.totalChanges());
+  }
 
  private:
   std::mutex mu_;  // guards db_: one connection shared by the HTTP and agent threads
