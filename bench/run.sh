@@ -14,3 +14,4 @@ echo "== 100 MB of log"
 echo
 echo "== the server"
 ./bench/server.sh "$BUILD" 100
+/usr/bin/python3 bench/server_memory.py "$BUILD/boucle"
