@@ -1,8 +1,6 @@
 #include "auth/tokens.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
+#include <sodium.h>
 
 #include <stdexcept>
 #include <vector>
@@ -10,12 +8,16 @@
 namespace boucle::auth {
 
 namespace {
+// libsodium rather than OpenSSL for tokens and their hashes: OpenSSL 3's first use loads its
+// providers (megabytes of resident memory), which the server then only needs for artifacts.
 std::vector<unsigned char> randomBytes(size_t n) {
-  std::vector<unsigned char> buf(n);
-  if (RAND_bytes(buf.data(), static_cast<int>(n)) != 1) {
+  static const bool ready = sodium_init() >= 0;
+  if (!ready) {
     // No randomness means no safe token: a start-up failure, not something to paper over.
     throw std::runtime_error("the system's random number generator failed");
   }
+  std::vector<unsigned char> buf(n);
+  randombytes_buf(buf.data(), n);
   return buf;
 }
 }  // namespace
@@ -39,12 +41,11 @@ std::string newToken() {
 }
 
 std::string hashToken(std::string_view token) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(token.data(), token.size(), md, &len, EVP_sha256(), nullptr);
+  unsigned char md[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(md, reinterpret_cast<const unsigned char*>(token.data()), token.size());
   static const char* hex = "0123456789abcdef";
   std::string out;
-  for (unsigned i = 0; i < len; ++i) {
+  for (unsigned i = 0; i < sizeof md; ++i) {
     out += hex[md[i] >> 4];
     out += hex[md[i] & 15];
   }
@@ -63,7 +64,7 @@ std::string randomHex(size_t bytes) {
 
 bool constantTimeEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
-  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+  return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 }  // namespace boucle::auth

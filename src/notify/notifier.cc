@@ -1,9 +1,11 @@
 #include "notify/notifier.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <chrono>
+#include <mutex>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -29,48 +31,101 @@ size_t readUpload(char* buf, size_t size, size_t n, void* user) {
   return len;
 }
 
+// libcurl is loaded at the first delivery, not linked: with its TLS and auth libraries it is
+// two dozen shared objects, whose loading and start-up code would cost every server start
+// milliseconds and megabytes, though many servers never send a notification.
+struct CurlApi {
+  CURLcode (*globalInit)(long);
+  CURL* (*easyInit)();
+  CURLcode (*easySetopt)(CURL*, CURLoption, ...);
+  CURLcode (*easyPerform)(CURL*);
+  void (*easyCleanup)(CURL*);
+  CURLcode (*easyGetinfo)(CURL*, CURLINFO, ...);
+  const char* (*easyStrerror)(CURLcode);
+  curl_slist* (*slistAppend)(curl_slist*, const char*);
+  void (*slistFreeAll)(curl_slist*);
+};
+
+Result<const CurlApi*> loadCurl() {
+  static std::once_flag once;
+  static CurlApi api{};
+  static std::string error;
+  std::call_once(once, [] {
+    void* lib = ::dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+      error = std::string("cannot load libcurl: ") + ::dlerror();
+      return;
+    }
+    auto sym = [&](const char* name, auto& fn) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(lib, name));
+      if (!fn && error.empty()) error = std::string("libcurl lacks ") + name;
+    };
+    sym("curl_global_init", api.globalInit);
+    sym("curl_easy_init", api.easyInit);
+    sym("curl_easy_setopt", api.easySetopt);
+    sym("curl_easy_perform", api.easyPerform);
+    sym("curl_easy_cleanup", api.easyCleanup);
+    sym("curl_easy_getinfo", api.easyGetinfo);
+    sym("curl_easy_strerror", api.easyStrerror);
+    sym("curl_slist_append", api.slistAppend);
+    sym("curl_slist_free_all", api.slistFreeAll);
+    // Only the notifier thread uses curl, so this runs before any other curl call.
+    if (error.empty() && api.globalInit(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+      error = "curl_global_init failed";
+  });
+  if (!error.empty()) return Status::Internal(error);
+  return &api;
+}
+
 class CurlSender : public Sender {
  public:
   explicit CurlSender(MailSettings mail) : mail_(std::move(mail)) {}
 
   Status post(const std::string& url, const std::string& json) override {
-    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> c(curl_easy_init(), curl_easy_cleanup);
+    auto loaded = loadCurl();
+    if (!loaded.ok()) return loaded.status();
+    const CurlApi& k = **loaded;
+    std::unique_ptr<CURL, void (*)(CURL*)> c(k.easyInit(), k.easyCleanup);
     if (!c) return Status::Internal("curl_easy_init failed");
-    curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-    curl_easy_setopt(c.get(), CURLOPT_URL, url.c_str());
-    curl_easy_setopt(c.get(), CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c.get(), CURLOPT_POSTFIELDS, json.c_str());
-    curl_easy_setopt(c.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(json.size()));
-    curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c.get(), CURLOPT_TIMEOUT, 10L);
-    curl_easy_setopt(c.get(), CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, discard);
-    CURLcode rc = curl_easy_perform(c.get());
-    curl_slist_free_all(headers);
-    if (rc != CURLE_OK) return Status::Io(curl_easy_strerror(rc));
+    curl_slist* headers = k.slistAppend(nullptr, "Content-Type: application/json");
+    k.easySetopt(c.get(), CURLOPT_URL, url.c_str());
+    k.easySetopt(c.get(), CURLOPT_PROTOCOLS_STR, "http,https");
+    k.easySetopt(c.get(), CURLOPT_POSTFIELDS, json.c_str());
+    k.easySetopt(c.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(json.size()));
+    k.easySetopt(c.get(), CURLOPT_HTTPHEADER, headers);
+    k.easySetopt(c.get(), CURLOPT_TIMEOUT, 10L);
+    k.easySetopt(c.get(), CURLOPT_NOSIGNAL, 1L);
+    k.easySetopt(c.get(), CURLOPT_WRITEFUNCTION, discard);
+    CURLcode rc = k.easyPerform(c.get());
+    k.slistFreeAll(headers);
+    if (rc != CURLE_OK) return Status::Io(k.easyStrerror(rc));
     long code = 0;
-    curl_easy_getinfo(c.get(), CURLINFO_RESPONSE_CODE, &code);
+    k.easyGetinfo(c.get(), CURLINFO_RESPONSE_CODE, &code);
     if (code < 200 || code >= 300) return Status::Io("HTTP " + std::to_string(code));
     return Status::Ok();
   }
 
   Status mail(const std::string& to, const std::string& message) override {
-    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> c(curl_easy_init(), curl_easy_cleanup);
+    auto loaded = loadCurl();
+    if (!loaded.ok()) return loaded.status();
+    const CurlApi& k = **loaded;
+    std::unique_ptr<CURL, void (*)(CURL*)> c(k.easyInit(), k.easyCleanup);
     if (!c) return Status::Internal("curl_easy_init failed");
-    curl_slist* rcpt = curl_slist_append(nullptr, ("<" + to + ">").c_str());
+    curl_slist* rcpt = k.slistAppend(nullptr, ("<" + to + ">").c_str());
     Upload upload{&message};
-    curl_easy_setopt(c.get(), CURLOPT_URL, mail_.smtpUrl.c_str());
-    curl_easy_setopt(c.get(), CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-    curl_easy_setopt(c.get(), CURLOPT_MAIL_FROM, ("<" + mail_.from + ">").c_str());
-    curl_easy_setopt(c.get(), CURLOPT_MAIL_RCPT, rcpt);
-    curl_easy_setopt(c.get(), CURLOPT_READFUNCTION, readUpload);
-    curl_easy_setopt(c.get(), CURLOPT_READDATA, &upload);
-    curl_easy_setopt(c.get(), CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(c.get(), CURLOPT_TIMEOUT, 20L);
-    curl_easy_setopt(c.get(), CURLOPT_NOSIGNAL, 1L);
-    CURLcode rc = curl_easy_perform(c.get());
-    curl_slist_free_all(rcpt);
-    if (rc != CURLE_OK) return Status::Io(curl_easy_strerror(rc));
+    std::string from = "<" + mail_.from + ">";
+    k.easySetopt(c.get(), CURLOPT_URL, mail_.smtpUrl.c_str());
+    k.easySetopt(c.get(), CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    k.easySetopt(c.get(), CURLOPT_MAIL_FROM, from.c_str());
+    k.easySetopt(c.get(), CURLOPT_MAIL_RCPT, rcpt);
+    k.easySetopt(c.get(), CURLOPT_READFUNCTION, readUpload);
+    k.easySetopt(c.get(), CURLOPT_READDATA, &upload);
+    k.easySetopt(c.get(), CURLOPT_UPLOAD, 1L);
+    k.easySetopt(c.get(), CURLOPT_TIMEOUT, 20L);
+    k.easySetopt(c.get(), CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = k.easyPerform(c.get());
+    k.slistFreeAll(rcpt);
+    if (rc != CURLE_OK) return Status::Io(k.easyStrerror(rc));
     return Status::Ok();
   }
 
@@ -81,7 +136,6 @@ class CurlSender : public Sender {
 }  // namespace
 
 std::unique_ptr<Sender> makeCurlSender(const MailSettings& mail) {
-  curl_global_init(CURL_GLOBAL_DEFAULT);  // once, before any thread uses curl
   return std::make_unique<CurlSender>(mail);
 }
 

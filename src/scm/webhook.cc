@@ -1,6 +1,6 @@
 #include "scm/webhook.h"
 
-#include <openssl/hmac.h>
+#include <sodium.h>
 
 #include <nlohmann/json.hpp>
 
@@ -44,13 +44,16 @@ std::optional<Forge> parseForge(std::string_view s) {
 }
 
 std::string hmacSha256Hex(std::string_view key, std::string_view data) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
+  // HMAC-SHA256 with a key of any length (the _state API; the one-shot one wants 32 bytes).
+  unsigned char mac[crypto_auth_hmacsha256_BYTES];
+  crypto_auth_hmacsha256_state st;
+  crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(key.data()), key.size());
+  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(data.data()),
+                                data.size());
+  crypto_auth_hmacsha256_final(&st, mac);
   static const char* hex = "0123456789abcdef";
   std::string out;
-  for (unsigned i = 0; i < len; ++i) {
+  for (unsigned i = 0; i < sizeof mac; ++i) {
     out += hex[mac[i] >> 4];
     out += hex[mac[i] & 15];
   }
