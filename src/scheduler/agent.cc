@@ -257,20 +257,25 @@ void Agent::execute(store::Run run) {
     }
     runner::SourceInfo info;
     if (st.ok()) {
-      auto sha = git({"-C", mirror.string(), "rev-parse", "--verify", "--quiet", "--end-of-options",
-                      run.ref + "^{commit}"});
-      if (!sha.ok())
+      // Resolved and described in one git process: commit, author, subject.
+      auto meta = git({"-C", mirror.string(), "log", "-1", "--no-walk", "--format=%H%x00%an%x00%s",
+                       "--end-of-options", run.ref + "^{commit}", "--"});
+      std::vector<std::string> parts;
+      if (meta.ok()) {
+        size_t start = 0;
+        for (size_t nul; (nul = meta->find('\0', start)) != std::string::npos; start = nul + 1)
+          parts.push_back(meta->substr(start, nul - start));
+        parts.push_back(meta->substr(start));
+      }
+      if (parts.size() != 3 || parts[0].size() < 40) {
         st = Status::NotFound("no branch, tag or commit '" + run.ref + "' in " + project->url);
-      else
-        info.commit = *sha;
+      } else {
+        info.commit = parts[0];
+        run.author = parts[1];
+        run.subject = parts[2];
+      }
     }
     if (st.ok()) {
-      auto meta = git({"-C", mirror.string(), "log", "-1", "--format=%an%x00%s", info.commit});
-      if (meta.ok()) {
-        auto nul = meta->find('\0');
-        run.author = meta->substr(0, nul);
-        run.subject = nul == std::string::npos ? "" : meta->substr(nul + 1);
-      }
       run.commit = info.commit;
       save(run);
       mirrorHeld.unlock();
