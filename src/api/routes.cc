@@ -47,6 +47,7 @@ json projectJson(const store::Project& p, bool withSecret) {
             {"url", p.url},
             {"branches", p.branches},
             {"poll_seconds", p.pollSeconds},
+            {"requeue_interrupted", p.requeueInterrupted},
             {"created_at_ms", p.createdAt}};
   if (withSecret) j["webhook_secret"] = p.webhookSecret;
   // The credential's kind and user only: its secret never leaves the server.
@@ -198,6 +199,7 @@ Response addProject(const ApiContext& c, const Request& req) {
   }
   if (p.branches.empty()) p.branches = {"main"};
   p.pollSeconds = body.value("poll_seconds", 60);
+  p.requeueInterrupted = body.value("requeue_interrupted", false);
   p.webhookSecret = body.value("webhook_secret", "");
   if (p.webhookSecret.empty()) p.webhookSecret = auth::randomHex(24);
   auto added = c.store->addProject(p);

@@ -140,10 +140,16 @@ void addProjectCommands(CLI::App& app, int* exitCode) {
   add->add_option("--webhook-secret", *secret, "Secret for push webhooks (default: generated)");
   add->add_option("--poll", *poll, "Seconds between polls of the repository (0: never)")
       ->capture_default_str();
+  auto requeue = std::make_shared<bool>(false);
+  add->add_flag("--requeue-interrupted", *requeue,
+                "Queue a run again when a server crash or kill cut it short");
   addCredentialOptions(add, *cred);
   addClientOptions(add, *a);
   add->callback([=] {
-    json body = {{"name", *name}, {"url", normaliseUrl(*url)}, {"poll_seconds", *poll}};
+    json body = {{"name", *name},
+                 {"url", normaliseUrl(*url)},
+                 {"poll_seconds", *poll},
+                 {"requeue_interrupted", *requeue}};
     if (!branches->empty()) body["branches"] = *branches;
     if (!secret->empty()) body["webhook_secret"] = *secret;
     auto credential = readCredentialArgs(*cred);

@@ -55,6 +55,32 @@ Status ensureAdminToken(store::Store& store, const fs::path& data) {
   return Status::Ok();
 }
 
+// Projects that ask for it get their interrupted runs queued again, as the same commit and
+// jobs (bisection runs are resumed by the agent instead).
+void requeueInterrupted(store::Store& store, const std::vector<store::Run>& runs) {
+  for (const auto& run : runs) {
+    if (run.bisectOf) continue;
+    auto project = store.getProject(run.project);
+    if (!project.ok() || !project->requeueInterrupted) continue;
+    store::Run again;
+    again.project = run.project;
+    again.ref = run.commit.empty() ? run.ref : run.commit;
+    again.branch = run.branch;
+    again.author = run.author;
+    again.subject = run.subject;
+    again.trigger = "requeue";
+    again.onlyJobs = run.onlyJobs;
+    again.rerunOf = run.id;
+    auto queued = store.createRun(again);
+    if (!queued.ok()) {
+      logError("requeue of run " + std::to_string(run.id) + ": " + queued.status().message());
+      continue;
+    }
+    logInfo("run " + std::to_string(run.id) + " of " + run.project +
+            " was interrupted: queued again as run " + std::to_string(queued->id));
+  }
+}
+
 int serve(const ServerArgs& a) {
   auto colon = a.listen.rfind(':');
   if (colon == std::string::npos) {
@@ -88,8 +114,9 @@ int serve(const ServerArgs& a) {
     fmt::print(stderr, "boucle server: {}\n", interrupted.status().message());
     return kExitFailed;
   }
-  if (*interrupted > 0)
-    logInfo(std::to_string(*interrupted) + " unfinished run(s) marked interrupted");
+  if (!interrupted->empty())
+    logInfo(std::to_string(interrupted->size()) + " unfinished run(s) marked interrupted");
+  requeueInterrupted(**store, *interrupted);
   if (auto st = ensureAdminToken(**store, data); !st.ok()) {
     fmt::print(stderr, "boucle server: {}\n", st.message());
     return kExitFailed;

@@ -33,6 +33,8 @@ struct Project {
   std::string credentialKind;
   std::string credentialUser;    // the user name sent with a token
   std::string credentialSealed;  // the token or private key, encrypted
+  // Runs cut short by a crash or kill of the server are queued again at its restart.
+  bool requeueInterrupted = false;
 };
 
 struct Run {
@@ -141,9 +143,9 @@ class Store {
   // Takes the oldest queued run whose branch has no run running (a branch's runs go in order,
   // different branches and projects at once), marks it running from `nowMs` and returns it.
   virtual Result<std::optional<Run>> claimNextQueued(int64_t nowMs) = 0;
-  // Marks every running run as interrupted (after a crash); returns how many. Queued runs stay
+  // Marks every running run as interrupted (after a crash) and returns them. Queued runs stay
   // queued.
-  virtual Result<int> interruptUnfinished(std::string_view reason) = 0;
+  virtual Result<std::vector<Run>> interruptUnfinished(std::string_view reason) = 0;
 
   virtual Status saveBisection(const Bisection& b) = 0;       // insert or replace by run
   virtual Result<Bisection> getBisection(int64_t runId) = 0;  // NotFound

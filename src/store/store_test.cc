@@ -121,7 +121,9 @@ TEST_P(StoreTest, UnfinishedRunsAreInterruptedAfterARestart) {
   reopen();  // as after kill -9: the record is still there
   auto n = store_->interruptUnfinished("the server stopped while it ran");
   ASSERT_TRUE(n.ok());
-  EXPECT_EQ(*n, 1);
+  ASSERT_EQ(n->size(), 1u);
+  EXPECT_EQ((*n)[0].id, a->id);
+  EXPECT_EQ((*n)[0].state, RunState::kInterrupted);
   EXPECT_EQ(store_->getRun(a->id)->state, RunState::kInterrupted);
   EXPECT_EQ(store_->getRun(a->id)->reason, "the server stopped while it ran");
   EXPECT_EQ(store_->getRun(b->id)->state, RunState::kPassed);

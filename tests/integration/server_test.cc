@@ -359,6 +359,39 @@ TEST_F(ServerTest, KillMinusNineMidRunLosesNothingAndRestartsClean) {
   EXPECT_EQ(server_->stop(), 0);
 }
 
+TEST_F(ServerTest, AProjectCanAskForItsInterruptedRunsToBeQueuedAgain) {
+  std::string s = repo_.scratch().string();
+  // The first attempt hangs until the server is killed; the second finds the marker and passes.
+  repo_.write(".boucle.yml", "jobs:\n  once:\n    run: |\n      if [ -e " + s +
+                                 "/tried ]; then echo second try; exit 0; fi\n      touch " + s +
+                                 "/tried\n      sleep 300\n");
+  std::string commit = repo_.commit("c");
+  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0",
+                    "--requeue-interrupted"})
+                .exitCode,
+            0);
+  ASSERT_EQ(client({"project", "add", "other", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  EXPECT_EQ(api("/api/projects/web")["requeue_interrupted"], true);
+  ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
+  ASSERT_TRUE(waitFor([&] { return fs::exists(repo_.scratch() / "tried"); }));
+  fs::remove(repo_.scratch() / "tried");
+  ASSERT_EQ(client({"trigger", "other"}).exitCode, 0);
+  ASSERT_TRUE(waitFor([&] { return fs::exists(repo_.scratch() / "tried"); }));
+  server_->kill9();
+  std::string log;
+  ASSERT_TRUE(server_->start(&log)) << log;
+  EXPECT_EQ(api("/api/runs/1")["state"], "interrupted");
+  EXPECT_EQ(api("/api/runs/2")["state"], "interrupted");
+  json again = waitForRun(3);
+  EXPECT_EQ(again["project"], "web");  // "other" did not ask
+  EXPECT_EQ(again["state"], "passed");
+  EXPECT_EQ(again["trigger"], "requeue");
+  EXPECT_EQ(again["rerun_of"], 1);
+  EXPECT_EQ(again["commit"], commit);
+  EXPECT_EQ(client({"logs", "3/once"}).out, "second try\n");
+  EXPECT_EQ(api("/api/runs/4").value("state", ""), "");
+}
+
 TEST_F(ServerTest, ShellSyntaxInBranchNamesRefsAndMessagesIsNeverRun) {
   std::string pwned = (repo_.scratch() / "pwned").string();
   repo_.write(".boucle.yml", "jobs:\n  show: {run: 'echo \"branch=$BOUCLE_BRANCH\"'}\n");

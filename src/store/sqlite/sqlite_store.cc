@@ -131,6 +131,9 @@ ALTER TABLE projects ADD COLUMN credential_kind TEXT NOT NULL DEFAULT '';
 ALTER TABLE projects ADD COLUMN credential_user TEXT NOT NULL DEFAULT '';
 ALTER TABLE projects ADD COLUMN credential_sealed TEXT NOT NULL DEFAULT '';
 )sql",
+    R"sql(
+ALTER TABLE projects ADD COLUMN requeue_interrupted INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 std::string joinLines(const std::vector<std::string>& v) {
@@ -157,7 +160,7 @@ std::optional<int64_t> optInt(const Statement& s, int col) {
 
 constexpr const char* kProjectColumns =
     "id, name, url, branches, webhook_secret, poll_seconds, created_at, credential_kind, "
-    "credential_user, credential_sealed";
+    "credential_user, credential_sealed, requeue_interrupted";
 
 constexpr const char* kRunColumns =
     "id, project, number, ref, branch, commit_sha, author, subject, trigger, state, reason, "
@@ -232,6 +235,7 @@ Project readProject(const Statement& s) {
   p.credentialKind = s.text(7);
   p.credentialUser = s.text(8);
   p.credentialSealed = s.text(9);
+  p.requeueInterrupted = s.integer(10) != 0;
   return p;
 }
 
@@ -254,7 +258,7 @@ class SqliteStore : public Store {
   Result<std::optional<Run>> lastJudgedRun(std::string_view project, std::string_view branch,
                                            int64_t beforeId) override;
   Result<std::optional<Run>> claimNextQueued(int64_t nowMs) override;
-  Result<int> interruptUnfinished(std::string_view reason) override;
+  Result<std::vector<Run>> interruptUnfinished(std::string_view reason) override;
   Status saveBisection(const Bisection& b) override;
   Result<Bisection> getBisection(int64_t runId) override;
   Result<std::vector<Bisection>> activeBisections() override;
@@ -313,13 +317,15 @@ Result<Project> SqliteStore::addProject(const Project& p) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "INSERT INTO projects (name, url, branches, webhook_secret, poll_seconds, created_at, "
-      "credential_kind, credential_user, credential_sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "credential_kind, credential_user, credential_sealed, requeue_interrupted) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!s.ok()) return s.status();
   Project out = p;
   out.createdAt = nowMs();
   s->bind(1, p.name).bind(2, p.url).bind(3, joinLines(p.branches)).bind(4, p.webhookSecret);
   s->bind(5, static_cast<int64_t>(p.pollSeconds)).bind(6, out.createdAt);
   s->bind(7, p.credentialKind).bind(8, p.credentialUser).bind(9, p.credentialSealed);
+  s->bind(10, static_cast<int64_t>(p.requeueInterrupted ? 1 : 0));
   if (auto st = s->run(); !st.ok()) {
     if (st.code() == Code::kConflict) return Status::Conflict("project " + p.name + " exists");
     return st;
@@ -484,14 +490,32 @@ Result<std::optional<Run>> SqliteStore::claimNextQueued(int64_t nowMs) {
   return out;
 }
 
-Result<int> SqliteStore::interruptUnfinished(std::string_view reason) {
+Result<std::vector<Run>> SqliteStore::interruptUnfinished(std::string_view reason) {
   std::lock_guard lock(mu_);
-  auto s = db_.prepare(
-      "UPDATE runs SET state = 'interrupted', reason = ?, finished_at = ? WHERE state = 'running'");
-  if (!s.ok()) return s.status();
-  s->bind(1, reason).bind(2, nowMs());
-  if (auto st = s->run(); !st.ok()) return st;
-  return db_.changes();
+  std::vector<Run> out;
+  Status st = db_.transaction([&]() -> Status {
+    auto q = db_.prepare(std::string("SELECT ") + kRunColumns +
+                         " FROM runs WHERE state = 'running' ORDER BY id");
+    if (!q.ok()) return q.status();
+    auto rows = sqlite::readAll(*q, readRun);
+    if (!rows.ok()) return rows.status();
+    out = std::move(*rows);
+    int64_t now = nowMs();
+    auto s = db_.prepare(
+        "UPDATE runs SET state = 'interrupted', reason = ?, finished_at = ? WHERE state = "
+        "'running'");
+    if (!s.ok()) return s.status();
+    s->bind(1, reason).bind(2, now);
+    if (auto e = s->run(); !e.ok()) return e;
+    for (auto& r : out) {
+      r.state = RunState::kInterrupted;
+      r.reason = std::string(reason);
+      r.finishedAt = now;
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
 }
 
 Status SqliteStore::saveBisection(const Bisection& b) {
