@@ -45,6 +45,7 @@ std::string SecretBox::seal(std::string_view plain) const {
 }
 
 Result<std::string> SecretBox::unseal(std::string_view sealed) const {
+  if (sealed.empty()) return Status::Invalid("a stored secret is damaged");
   std::vector<unsigned char> bin(sealed.size());
   size_t len = 0;
   if (sodium_base642bin(bin.data(), bin.size(), sealed.data(), sealed.size(), nullptr, &len,
