@@ -1,7 +1,7 @@
 #pragma once
-// Answers derived from the store, kept while the store's revision stays the same: the badge
-// and the runs list are read far more often than runs change (README badges, dashboards
-// polling), and a hit costs a map lookup instead of queries and JSON.
+// Answers derived from the store, kept while the store's revision stays the same: the badge,
+// the runs list and token checks are asked for far more often than anything changes (README
+// badges, dashboards polling), and a hit costs a map lookup instead of queries and JSON.
 
 #include <cstdint>
 #include <mutex>
@@ -9,30 +9,28 @@
 #include <string>
 #include <unordered_map>
 
-#include "api/http.h"
-
 namespace boucle::api {
 
-class ResponseCache {
+template <typename Value>
+class RevisionCache {
  public:
-  std::optional<Response> get(const std::string& key, uint64_t revision) {
+  std::optional<Value> get(const std::string& key, uint64_t revision) {
     std::lock_guard lock(mu_);
     auto it = entries_.find(key);
     if (it == entries_.end() || it->second.revision != revision) return std::nullopt;
-    return it->second.response;
+    return it->second.value;
   }
-  void put(const std::string& key, uint64_t revision, const Response& r) {
-    if (r.stream || r.status != 200) return;
+  void put(const std::string& key, uint64_t revision, Value value) {
     std::lock_guard lock(mu_);
     if (entries_.size() >= kMaxEntries) entries_.clear();  // bounded; refilled on demand
-    entries_[key] = {revision, r};
+    entries_[key] = {revision, std::move(value)};
   }
 
  private:
   static constexpr size_t kMaxEntries = 4096;
   struct Entry {
     uint64_t revision;
-    Response response;
+    Value value;
   };
   std::mutex mu_;  // guards entries_
   std::unordered_map<std::string, Entry> entries_;

@@ -357,13 +357,16 @@ Response repeatRun(const ApiContext& c, int64_t id, const std::string& job) {
   return ok(201, runJson(*run, c.store));
 }
 
-// A cached answer when the store has not changed since it was made, else `make`'s, kept.
+using ResponseCache = RevisionCache<Response>;
+
+// A cached answer when the store has not changed since it was made, else `make`'s, kept when
+// it is a plain success.
 template <typename Make>
 Response cached(ResponseCache& cache, store::Store& store, const std::string& key, Make make) {
   uint64_t revision = store.revision();
   if (auto hit = cache.get(key, revision)) return *hit;
   Response r = make();
-  cache.put(key, revision, r);
+  if (r.status == 200 && !r.stream) cache.put(key, revision, r);
   return r;
 }
 
@@ -512,30 +515,11 @@ Router buildRouter(const ApiContext& c, ResponseCache& cache) {
 
 }  // namespace
 
-// Tokens already checked, with the store revision they were checked at: a token is looked up
-// again only after something was written (a revocation is a write).
-class TokenCache {
- public:
-  bool known(const std::string& hash, uint64_t revision) {
-    std::lock_guard lock(mu_);
-    auto it = checked_.find(hash);
-    return it != checked_.end() && it->second == revision;
-  }
-  void remember(const std::string& hash, uint64_t revision) {
-    std::lock_guard lock(mu_);
-    if (checked_.size() >= 1024) checked_.clear();
-    checked_[hash] = revision;
-  }
-
- private:
-  std::mutex mu_;  // guards checked_
-  std::unordered_map<std::string, uint64_t> checked_;
-};
-
 Handler makeApiHandler(const ApiContext& ctx) {
   auto cache = std::make_shared<ResponseCache>();
   auto router = std::make_shared<Router>(buildRouter(ctx, *cache));
-  auto tokens = std::make_shared<TokenCache>();
+  // Token hashes already found, re-checked after any write (a revocation is a write).
+  auto tokens = std::make_shared<RevisionCache<bool>>();
   return [router, cache, tokens, ctx](const Request& req) -> Response {
     bool open = req.path == "/api/health" || (ctx.publicRead && req.method == "GET") ||
                 (!req.segments.empty() && req.segments[0] == "hooks") ||  // signed instead
@@ -550,7 +534,7 @@ Handler makeApiHandler(const ApiContext& ctx) {
       }
       std::string hash = auth::hashToken(auth.substr(prefix.size()));
       uint64_t revision = ctx.store->revision();
-      if (!tokens->known(hash, revision)) {
+      if (!tokens->get(hash, revision)) {
         auto token = ctx.store->findToken(hash);
         if (!token.ok()) return errorResponse(500, "internal error");
         if (!token->has_value()) {
@@ -558,7 +542,7 @@ Handler makeApiHandler(const ApiContext& ctx) {
           r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
           return r;
         }
-        tokens->remember(hash, revision);
+        tokens->put(hash, revision, true);
       }
     }
     return router->dispatch(req);

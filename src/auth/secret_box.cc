@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "core/encoding.h"
 #include "os/files.h"
 
 namespace boucle::auth {
@@ -38,10 +39,7 @@ std::string SecretBox::seal(std::string_view plain) const {
   crypto_secretbox_easy(out.data() + crypto_secretbox_NONCEBYTES,
                         reinterpret_cast<const unsigned char*>(plain.data()), plain.size(),
                         out.data(), key_.data());
-  std::string b64(sodium_base64_ENCODED_LEN(out.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(b64.data(), b64.size(), out.data(), out.size(), sodium_base64_VARIANT_ORIGINAL);
-  b64.resize(b64.size() - 1);  // the terminating NUL
-  return b64;
+  return base64Of(out.data(), out.size());
 }
 
 Result<std::string> SecretBox::unseal(std::string_view sealed) const {

@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "core/encoding.h"
+
 namespace boucle::auth {
 
 namespace {
@@ -43,23 +45,12 @@ std::string newToken() {
 std::string hashToken(std::string_view token) {
   unsigned char md[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(md, reinterpret_cast<const unsigned char*>(token.data()), token.size());
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < sizeof md; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 15];
-  }
-  return out;
+  return hexOf(md, sizeof md);
 }
 
 std::string randomHex(size_t bytes) {
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : randomBytes(bytes)) {
-    out += hex[b >> 4];
-    out += hex[b & 15];
-  }
-  return out;
+  auto b = randomBytes(bytes);
+  return hexOf(b.data(), b.size());
 }
 
 bool constantTimeEquals(std::string_view a, std::string_view b) {

@@ -142,18 +142,17 @@ int serve(const ServerArgs& a) {
   agentOptions.secrets = &*secrets;
   // Bisection runs are the server's own business: the team hears of their outcome through the
   // breaking run's "broken" notification.
-  agentOptions.onFinished = [&](const store::Run& run, const pipeline::Pipeline* p) {
-    if (!p || run.bisectOf) return;
-    auto n = notify::queueNotifications(**store, run, p->notifications, a.mailFrom, nowMs());
+  auto queue = [&](const store::Run& run, const pipeline::Pipeline* p, const std::string& only) {
+    if (!p) return;
+    auto n = notify::queueNotifications(**store, run, p->notifications, a.mailFrom, nowMs(), only);
     if (!n.ok()) logError("notify: " + n.status().message());
     if (n.ok() && *n > 0) notifier.wake();
   };
+  agentOptions.onFinished = [&](const store::Run& run, const pipeline::Pipeline* p) {
+    if (!run.bisectOf) queue(run, p, "");
+  };
   agentOptions.onBisected = [&](const store::Run& run, const pipeline::Pipeline* p) {
-    if (!p) return;
-    auto n =
-        notify::queueNotifications(**store, run, p->notifications, a.mailFrom, nowMs(), "broken");
-    if (!n.ok()) logError("notify: " + n.status().message());
-    if (n.ok() && *n > 0) notifier.wake();
+    queue(run, p, "broken");
   };
   scheduler::Agent agent(**store, agentOptions);
   api::ApiContext ctx{store->get(), &agent, data, a.publicRead, &*secrets};

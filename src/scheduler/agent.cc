@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "core/clock.h"
+#include "core/encoding.h"
 #include "core/log.h"
 #include "insight/breakage.h"
 #include "os/files.h"
@@ -39,6 +40,18 @@ Result<scm::GitAuth> gitAuthFor(const store::Project& p, const auth::SecretBox* 
   auto secret = box->unseal(p.credentialSealed);
   if (!secret.ok()) return Status::Invalid(p.name + ": " + secret.status().message());
   return scm::GitAuth::prepare({p.credentialKind, p.credentialUser, *secret}, dataDir / "git");
+}
+
+Result<CommitInfo> describeCommit(const fs::path& mirror, const std::string& rev) {
+  // Each field ends with a NUL, so an empty subject is still a field.
+  auto meta = git({"-C", mirror.string(), "log", "-1", "--no-walk", "--format=%H%x00%an%x00%s%x00",
+                   "--end-of-options", rev + "^{commit}", "--"});
+  if (!meta.ok()) return meta.status();
+  auto parts = split(*meta, '\0');
+  if (parts.size() != 3 || parts[0].size() < 40) {
+    return Status::Internal("unexpected answer from git log: " + *meta);
+  }
+  return CommitInfo{parts[0], parts[1], parts[2]};
 }
 
 fs::path mirrorPath(const fs::path& dataDir, const std::string& project) {
@@ -257,22 +270,13 @@ void Agent::execute(store::Run run) {
     }
     runner::SourceInfo info;
     if (st.ok()) {
-      // Resolved and described in one git process: commit, author, subject.
-      auto meta = git({"-C", mirror.string(), "log", "-1", "--no-walk", "--format=%H%x00%an%x00%s",
-                       "--end-of-options", run.ref + "^{commit}", "--"});
-      std::vector<std::string> parts;
-      if (meta.ok()) {
-        size_t start = 0;
-        for (size_t nul; (nul = meta->find('\0', start)) != std::string::npos; start = nul + 1)
-          parts.push_back(meta->substr(start, nul - start));
-        parts.push_back(meta->substr(start));
-      }
-      if (parts.size() != 3 || parts[0].size() < 40) {
+      auto described = describeCommit(mirror, run.ref);
+      if (!described.ok()) {
         st = Status::NotFound("no branch, tag or commit '" + run.ref + "' in " + project->url);
       } else {
-        info.commit = parts[0];
-        run.author = parts[1];
-        run.subject = parts[2];
+        info.commit = described->sha;
+        run.author = described->author;
+        run.subject = described->subject;
       }
     }
     if (st.ok()) {

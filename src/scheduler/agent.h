@@ -82,6 +82,12 @@ Result<std::string> git(const std::vector<std::string>& args, const scm::GitAuth
 // The environment git needs for the project's credential (none: an empty GitAuth).
 Result<scm::GitAuth> gitAuthFor(const store::Project& p, const auth::SecretBox* box,
                                 const std::filesystem::path& dataDir);
+struct CommitInfo {
+  std::string sha, author, subject;
+};
+// Resolves `rev` (a branch, tag or commit; only ever a revision) in a mirror and describes the
+// commit, in one git process.
+Result<CommitInfo> describeCommit(const std::filesystem::path& mirror, const std::string& rev);
 std::filesystem::path mirrorPath(const std::filesystem::path& dataDir, const std::string& project);
 
 }  // namespace boucle::scheduler

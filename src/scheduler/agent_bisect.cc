@@ -3,6 +3,7 @@
 // run's "broken" notification waits for the answer, so the team is told one commit, not a
 // list of suspects.
 #include "core/clock.h"
+#include "core/encoding.h"
 #include "core/log.h"
 #include "insight/bisect.h"
 #include "pipeline/parser.h"
@@ -10,21 +11,6 @@
 
 namespace boucle::scheduler {
 namespace fs = std::filesystem;
-
-namespace {
-
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t nl = std::min(text.find('\n', start), text.size());
-    if (nl > start) out.push_back(text.substr(start, nl - start));
-    start = nl + 1;
-  }
-  return out;
-}
-
-}  // namespace
 
 // Called while the breaking run is being finished, before it is saved and notified.
 void Agent::maybeBisect(store::Run& broken, const store::Run& previous) {
@@ -38,7 +24,7 @@ void Agent::maybeBisect(store::Run& broken, const store::Run& previous) {
              std::to_string(previous.id) + ": " + list.status().message());
     return;
   }
-  auto commits = lines(*list);
+  auto commits = split(*list, '\n');
   broken.suspects = static_cast<int>(commits.size());
   auto b = insight::startBisection(broken.id, std::move(commits));
   if (!b) return;
@@ -103,11 +89,9 @@ void Agent::concludeBisection(store::Run& broken, const store::Bisection& b, boo
   if (found) {
     const std::string& culprit = b.commits[b.bad];
     broken.culpritCommit = culprit;
-    auto meta = git({"-C", mirror.string(), "log", "-1", "--format=%an%x00%s", culprit});
-    if (meta.ok()) {
-      auto nul = meta->find('\0');
-      broken.culpritAuthor = meta->substr(0, nul);
-      broken.culpritSubject = nul == std::string::npos ? "" : meta->substr(nul + 1);
+    if (auto d = describeCommit(mirror, culprit); d.ok()) {
+      broken.culpritAuthor = d->author;
+      broken.culpritSubject = d->subject;
     }
     logInfo(broken.project + " " + broken.branch + ": bisection of run " +
             std::to_string(broken.id) + " found " + culprit.substr(0, 12) + " by " +

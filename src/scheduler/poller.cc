@@ -3,11 +3,10 @@
 #include <fnmatch.h>
 
 #include <chrono>
-#include <mutex>
 
 #include "core/clock.h"
+#include "core/encoding.h"
 #include "core/log.h"
-#include "runner/process.h"
 #include "scheduler/schedule.h"
 
 namespace boucle::scheduler {
@@ -27,12 +26,6 @@ Result<int64_t> queueIfNew(store::Store& store, const std::string& project,
                            const std::string& branch, const std::string& commit,
                            const std::string& trigger, const std::string& author,
                            const std::string& subject) {
-  // Webhooks (on any HTTP thread) and polls race for the same head: check and record at once.
-  static std::mutex mu;
-  std::lock_guard lock(mu);
-  auto seen = store.branchHead(project, branch);
-  if (!seen.ok()) return seen.status();
-  if (*seen && **seen == commit) return int64_t{0};
   store::Run r;
   r.project = project;
   r.ref = commit;  // the exact commit seen, even if the branch moves on meanwhile
@@ -40,29 +33,19 @@ Result<int64_t> queueIfNew(store::Store& store, const std::string& project,
   r.author = author;
   r.subject = subject;
   r.trigger = trigger;
-  auto run = store.createRun(r);
+  auto run = store.createRunForNewHead(r);
   if (!run.ok()) return run.status();
-  if (auto st = store.setBranchHead(project, branch, commit); !st.ok()) return st;
-  return run->id;
+  return *run ? (*run)->id : int64_t{0};
 }
 
 Result<int> Poller::pollProject(const store::Project& project) {
   auto access = gitAuthFor(project, agent_.options().secrets, agent_.options().dataDir);
   if (!access.ok()) return access.status();
   // The URL is one argv element after "--": never a shell, never an option.
-  auto out =
-      runner::runAndCapture({"git", "ls-remote", "--heads", "--", project.url}, {}, access->env());
-  if (!out.ok()) return out.status();
-  if (out->exitCode != 0) {
-    return Status::Io("git ls-remote " + project.url + ": " + access->redact(out->output));
-  }
+  auto out = git({"ls-remote", "--heads", "--", project.url}, &*access);
+  if (!out.ok()) return Status::Io(project.url + ": " + out.status().message());
   int queued = 0;
-  size_t start = 0;
-  const std::string& text = out->output;
-  while (start < text.size()) {
-    size_t nl = std::min(text.find('\n', start), text.size());
-    std::string line = text.substr(start, nl - start);
-    start = nl + 1;
+  for (const auto& line : split(*out, '\n')) {
     auto tab = line.find('\t');
     if (tab == std::string::npos || line.compare(tab + 1, 11, "refs/heads/") != 0) continue;
     std::string sha = line.substr(0, tab), branch = line.substr(tab + 12);

@@ -1,25 +1,17 @@
 #include "scm/git_auth.h"
 
 #include <fcntl.h>
-#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "auth/tokens.h"
+#include "core/encoding.h"
 #include "os/files.h"
 
 namespace boucle::scm {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string base64(std::string_view in) {
-  std::string out(sodium_base64_ENCODED_LEN(in.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(in.data()),
-                    in.size(), sodium_base64_VARIANT_ORIGINAL);
-  out.resize(out.size() - 1);  // the terminating NUL
-  return out;
-}
 
 // For ssh's command line, which git runs through a shell: the paths are ours, but a data
 // folder may still contain a quote.
@@ -77,7 +69,7 @@ Result<GitAuth> GitAuth::prepare(const GitCredential& c, const fs::path& stateDi
     a.secret_ = c.secret;
     std::string user = c.username.empty() ? "boucle" : c.username;
     a.env_ = {"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.extraHeader",
-              "GIT_CONFIG_VALUE_0=Authorization: Basic " + base64(user + ":" + c.secret)};
+              "GIT_CONFIG_VALUE_0=Authorization: Basic " + base64Of(user + ":" + c.secret)};
   } else if (c.kind == "ssh-key") {
     a.secret_ = c.secret;
     std::error_code ec;

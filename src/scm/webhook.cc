@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "auth/tokens.h"
+#include "core/encoding.h"
 
 namespace boucle::scm {
 
@@ -51,13 +52,7 @@ std::string hmacSha256Hex(std::string_view key, std::string_view data) {
   crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(data.data()),
                                 data.size());
   crypto_auth_hmacsha256_final(&st, mac);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < sizeof mac; ++i) {
-    out += hex[mac[i] >> 4];
-    out += hex[mac[i] & 15];
-  }
-  return out;
+  return hexOf(mac, sizeof mac);
 }
 
 Status verifyWebhook(Forge forge, const std::map<std::string, std::string>& headers,

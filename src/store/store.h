@@ -152,12 +152,10 @@ class Store {
   // Bisections whose breaking run says "running".
   virtual Result<std::vector<Bisection>> activeBisections() = 0;
 
-  // The commit each watched branch pointed at when last seen (polling, webhooks): a head that
-  // differs is new work.
-  virtual Result<std::optional<std::string>> branchHead(std::string_view project,
-                                                        std::string_view branch) = 0;
-  virtual Status setBranchHead(std::string_view project, std::string_view branch,
-                               std::string_view commit) = 0;
+  // Polls and webhooks both report branch heads, and may report the same one at once: queues
+  // `r` (r.ref = the commit now at r.branch's head) only when that head differs from the one
+  // last seen, and records it as seen, in one transaction. Null when it was not new.
+  virtual Result<std::optional<Run>> createRunForNewHead(const Run& r) = 0;
 
   // Replaces the branch's schedule; an empty `crons` removes it.
   virtual Status setSchedule(const Schedule& s) = 0;

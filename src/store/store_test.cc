@@ -154,6 +154,24 @@ TEST_P(StoreTest, LastJudgedRunSkipsCancelledRunsAndOtherBranches) {
   EXPECT_FALSE(store_->lastJudgedRun("web", "main", failed)->has_value());
 }
 
+TEST_P(StoreTest, AHeadSeenOnceQueuesOneRun) {
+  ASSERT_TRUE(store_->addProject(project("web")).ok());
+  store::Run r;
+  r.project = "web";
+  r.branch = "main";
+  r.ref = "c1";
+  auto first = store_->createRunForNewHead(r);
+  ASSERT_TRUE(first.ok() && first->has_value());
+  EXPECT_EQ((*first)->ref, "c1");
+  EXPECT_FALSE(store_->createRunForNewHead(r)->has_value());  // the same head again
+  r.branch = "dev";
+  EXPECT_TRUE(store_->createRunForNewHead(r)->has_value());  // another branch's head
+  r.branch = "main";
+  r.ref = "c2";
+  EXPECT_TRUE(store_->createRunForNewHead(r)->has_value());  // main moved on
+  EXPECT_EQ(store_->listRuns("web", 10)->size(), 3u);
+}
+
 TEST_P(StoreTest, BisectionsAndTheirRunsAreKeptApart) {
   ASSERT_TRUE(store_->addProject(project("web")).ok());
   store::Run r;

@@ -9,6 +9,7 @@
 #include <memory>
 #include <random>
 
+#include "core/encoding.h"
 #include "os/files.h"
 
 namespace boucle::vault {
@@ -24,13 +25,7 @@ struct Sha256 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     EVP_DigestFinal_ex(ctx.get(), md, &len);
-    static const char* digits = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < len; ++i) {
-      out += digits[md[i] >> 4];
-      out += digits[md[i] & 15];
-    }
-    return out;
+    return hexOf(md, len);
   }
 };
 

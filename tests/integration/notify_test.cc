@@ -7,7 +7,7 @@
 #include <regex>
 
 #include "harness.h"
-#include "server_harness.h"
+#include "server_fixture.h"
 
 namespace boucle::testing {
 namespace {
@@ -16,7 +16,7 @@ using nlohmann::json;
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
-class NotifyTest : public ::testing::Test {
+class NotifyTest : public ServerFixture {
  protected:
   void SetUp() override {
     fs::path sinkDir = repo_.scratch() / "sinks";
@@ -32,12 +32,7 @@ class NotifyTest : public ::testing::Test {
     httpPort_ = m[1].str();
     smtpPort_ = m[2].str();
     sinkDir_ = sinkDir;
-    server_ = std::make_unique<ServerProcess>(
-        repo_.scratch() / "server-data",
-        std::vector<std::string>{"--smtp", "smtp://127.0.0.1:" + smtpPort_, "--mail-from",
-                                 "ci@boucle.test"});
-    std::string log;
-    ASSERT_TRUE(server_->start(&log)) << log;
+    startServer({"--smtp", "smtp://127.0.0.1:" + smtpPort_, "--mail-from", "ci@boucle.test"});
   }
   void TearDown() override {
     if (sinks_ > 0) {
@@ -45,18 +40,9 @@ class NotifyTest : public ::testing::Test {
       waitExit(sinks_);
     }
   }
-  json api(const std::string& path) {
-    auto r = curl("GET", server_->url() + path, "", {"Authorization: Bearer " + server_->token()});
-    return json::parse(r.body, nullptr, false);
-  }
-  json runAndWait(int id) {
-    EXPECT_EQ(repo_.boucle({"trigger", "web"}, server_->clientEnv()).exitCode, 0);
-    json run;
-    waitFor([&] {
-      run = api("/api/runs/" + std::to_string(id));
-      return run.value("state", "") == "passed" || run.value("state", "") == "failed";
-    });
-    return run;
+  json runAndWait(int id) { return triggerAndWait("web", id); }
+  void addProject() {
+    ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
   }
   std::vector<json> posts() {
     std::vector<json> out;
@@ -77,11 +63,9 @@ class NotifyTest : public ::testing::Test {
     return out;
   }
 
-  TempRepo repo_;
   pid_t sinks_ = -1;
   std::string out_, httpPort_, smtpPort_;
   fs::path sinkDir_;
-  std::unique_ptr<ServerProcess> server_;
 };
 
 TEST_F(NotifyTest, BrokenAndFixedReachWebhookSlackAndEmail) {
@@ -98,11 +82,7 @@ TEST_F(NotifyTest, BrokenAndFixedReachWebhookSlackAndEmail) {
                   "  - on: [broken]\n    webhook: http://127.0.0.1:1/unreachable\n");
   repo_.write("check.sh", "exit 0\n");
   repo_.commit("feat: start", "Alice");
-  ASSERT_EQ(repo_
-                .boucle({"project", "add", "web", repo_.dir().string(), "--poll", "0"},
-                        server_->clientEnv())
-                .exitCode,
-            0);
+  addProject();
   EXPECT_EQ(runAndWait(1)["state"], "passed");
   repo_.write("check.sh", "exit 1\n");
   std::string culprit = repo_.commit("refactor: drop checks", "Mallory");
@@ -160,11 +140,7 @@ TEST_F(NotifyTest, BrokenWaitsForBisectionAndNamesTheOneCommit) {
                   base + "/hook\n");
   repo_.write("check.sh", "exit 0\n");
   repo_.commit("feat: start", "Alice");
-  ASSERT_EQ(repo_
-                .boucle({"project", "add", "web", repo_.dir().string(), "--poll", "0"},
-                        server_->clientEnv())
-                .exitCode,
-            0);
+  addProject();
   EXPECT_EQ(runAndWait(1)["state"], "passed");
   std::string culprit;
   for (int i = 1; i <= 4; ++i) {

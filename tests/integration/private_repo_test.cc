@@ -13,7 +13,7 @@
 #include <regex>
 
 #include "harness.h"
-#include "server_harness.h"
+#include "server_fixture.h"
 
 namespace boucle::testing {
 namespace {
@@ -35,7 +35,7 @@ int freePort() {
   return ntohs(a.sin_port);
 }
 
-class PrivateRepoTest : public ::testing::Test {
+class PrivateRepoTest : public ServerFixture {
  protected:
   void SetUp() override {
     repo_.write(".boucle.yml", "jobs:\n  test: {run: 'test -f secret-sauce'}\n");
@@ -48,9 +48,7 @@ class PrivateRepoTest : public ::testing::Test {
                          repo_.scratch())
                   .exitCode,
               0);
-    server_ = std::make_unique<ServerProcess>(repo_.scratch() / "server-data");
-    std::string log;
-    ASSERT_TRUE(server_->start(&log)) << log;
+    startServer();
   }
   void TearDown() override {
     for (pid_t pid : helpers_) {
@@ -58,21 +56,7 @@ class PrivateRepoTest : public ::testing::Test {
       waitExit(pid);
     }
   }
-  Output client(std::vector<std::string> args) { return repo_.boucle(args, server_->clientEnv()); }
-  json api(const std::string& path) {
-    auto r = curl("GET", server_->url() + path, "", {"Authorization: Bearer " + server_->token()});
-    return json::parse(r.body, nullptr, false);
-  }
-  json runOnce(int id) {
-    EXPECT_EQ(client({"trigger", "web"}).exitCode, 0);
-    json run;
-    waitFor([&] {
-      run = api("/api/runs/" + std::to_string(id));
-      std::string s = run.value("state", "");
-      return s == "passed" || s == "failed";
-    });
-    return run;
-  }
+  nlohmann::json runOnce(int id) { return triggerAndWait("web", id); }
   // Everything a user or an attacker with the API or the files could read.
   void expectSecretNowhere(const std::string& secret) {
     EXPECT_THAT(client({"project", "show", "web"}).all(), Not(HasSubstr(secret)));
@@ -90,9 +74,7 @@ class PrivateRepoTest : public ::testing::Test {
     }
   }
 
-  TempRepo repo_;
   fs::path bare_;
-  std::unique_ptr<ServerProcess> server_;
   std::vector<pid_t> helpers_;
 };
 

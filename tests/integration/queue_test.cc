@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness.h"
-#include "server_harness.h"
+#include "server_fixture.h"
 
 namespace boucle::testing {
 namespace {
@@ -16,35 +16,12 @@ using nlohmann::json;
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
-class QueueTest : public ::testing::Test {
+class QueueTest : public ServerFixture {
  protected:
-  void SetUp() override {
-    server_ = std::make_unique<ServerProcess>(repo_.scratch() / "server-data",
-                                              std::vector<std::string>{"--max-runs", "2"});
-    std::string log;
-    ASSERT_TRUE(server_->start(&log)) << log;
-  }
-  Output client(std::vector<std::string> args) { return repo_.boucle(args, server_->clientEnv()); }
-  json api(const std::string& path) {
-    auto r = curl("GET", server_->url() + path, "", {"Authorization: Bearer " + server_->token()});
-    return json::parse(r.body, nullptr, false);
-  }
-  std::string state(int id) { return api("/api/runs/" + std::to_string(id)).value("state", ""); }
-  json waitForRun(int id) {
-    json run;
-    waitFor([&] {
-      run = api("/api/runs/" + std::to_string(id));
-      std::string s = run.value("state", "");
-      return s != "queued" && s != "running" && !s.empty();
-    });
-    return run;
-  }
+  void SetUp() override { startServer({"--max-runs", "2"}); }
   void addProject(const std::string& name) {
     ASSERT_EQ(client({"project", "add", name, repo_.dir().string(), "--poll", "0"}).exitCode, 0);
   }
-
-  TempRepo repo_;
-  std::unique_ptr<ServerProcess> server_;
 };
 
 TEST_F(QueueTest, RunsOfDifferentBranchesRunAtOnceUpToTheLimitAndABranchsRunsInOrder) {

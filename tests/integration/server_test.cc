@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "harness.h"
-#include "server_harness.h"
+#include "server_fixture.h"
 
 namespace boucle::testing {
 namespace {
@@ -20,32 +20,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 namespace fs = std::filesystem;
 
-class ServerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    server_ = std::make_unique<ServerProcess>(repo_.scratch() / "server-data");
-    std::string log;
-    ASSERT_TRUE(server_->start(&log)) << log;
-  }
-  Output client(std::vector<std::string> args) { return repo_.boucle(args, server_->clientEnv()); }
-  json api(const std::string& path) {
-    auto r = curl("GET", server_->url() + path, "", {"Authorization: Bearer " + server_->token()});
-    return json::parse(r.body, nullptr, false);
-  }
-  // Polls the API until the run has finished; returns it.
-  json waitForRun(int64_t id) {
-    json run;
-    waitFor([&] {
-      run = api("/api/runs/" + std::to_string(id));
-      std::string s = run.value("state", "");
-      return s != "queued" && s != "running" && !s.empty();
-    });
-    return run;
-  }
-
-  TempRepo repo_;
-  std::unique_ptr<ServerProcess> server_;
-};
+using ServerTest = ServerFixture;
 
 TEST_F(ServerTest, StartsWithAHashedAdminTokenAndRefusesCallsWithoutOne) {
   std::string token = server_->token();

@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "core/clock.h"
+#include "core/encoding.h"
 #include "store/sqlite/database.h"
 #include "store/store.h"
 
@@ -142,17 +143,6 @@ std::string joinLines(const std::vector<std::string>& v) {
   return out;
 }
 
-std::vector<std::string> splitLines(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start < s.size()) {
-    size_t nl = std::min(s.find('\n', start), s.size());
-    out.push_back(s.substr(start, nl - start));
-    start = nl + 1;
-  }
-  return out;
-}
-
 std::optional<int64_t> optInt(const Statement& s, int col) {
   if (s.isNull(col)) return std::nullopt;
   return s.integer(col);
@@ -185,7 +175,7 @@ Run readRun(const Statement& s) {
   r.finishedAt = optInt(s, 13);
   r.event = s.text(14);
   r.brokenSince = optInt(s, 15);
-  r.onlyJobs = splitLines(s.text(16));
+  r.onlyJobs = split(s.text(16), '\n');
   r.rerunOf = optInt(s, 17);
   r.bisectOf = optInt(s, 18);
   r.suspects = static_cast<int>(s.integer(19));
@@ -214,7 +204,7 @@ JobRecord readJob(const Statement& s) {
 Bisection readBisection(const Statement& s) {
   Bisection b;
   b.runId = s.integer(0);
-  b.commits = splitLines(s.text(1));
+  b.commits = split(s.text(1), '\n');
   b.good = static_cast<int>(s.integer(2));
   b.bad = static_cast<int>(s.integer(3));
   b.probe = static_cast<int>(s.integer(4));
@@ -228,7 +218,7 @@ Project readProject(const Statement& s) {
   p.id = s.integer(0);
   p.name = s.text(1);
   p.url = s.text(2);
-  p.branches = splitLines(s.text(3));
+  p.branches = split(s.text(3), '\n');
   p.webhookSecret = s.text(4);
   p.pollSeconds = static_cast<int>(s.integer(5));
   p.createdAt = s.integer(6);
@@ -262,10 +252,7 @@ class SqliteStore : public Store {
   Status saveBisection(const Bisection& b) override;
   Result<Bisection> getBisection(int64_t runId) override;
   Result<std::vector<Bisection>> activeBisections() override;
-  Result<std::optional<std::string>> branchHead(std::string_view project,
-                                                std::string_view branch) override;
-  Status setBranchHead(std::string_view project, std::string_view branch,
-                       std::string_view commit) override;
+  Result<std::optional<Run>> createRunForNewHead(const Run& r) override;
   Status setSchedule(const Schedule& sc) override;
   Result<std::vector<Schedule>> dueSchedules(int64_t nowMs) override;
   Result<int64_t> addDelivery(const Delivery& d) override;
@@ -285,6 +272,8 @@ class SqliteStore : public Store {
   }
 
  private:
+  Status insertRun(Run& out);
+
   std::mutex mu_;  // guards db_: one connection shared by the HTTP and agent threads
   Database db_;
 };
@@ -375,29 +364,55 @@ Status SqliteStore::setProjectCredential(std::string_view name, std::string_view
   return Status::Ok();
 }
 
+// Inserts `out` as a new queued run with the project's next number; mu_ held, in a transaction.
+Status SqliteStore::insertRun(Run& out) {
+  out.queuedAt = nowMs();
+  out.state = RunState::kQueued;
+  auto n = db_.prepare("SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE project = ?");
+  if (!n.ok()) return n.status();
+  n->bind(1, out.project);
+  auto row = n->step();
+  if (!row.ok()) return row.status();
+  out.number = n->integer(0);
+  auto s = db_.prepare(
+      "INSERT INTO runs (project, number, ref, branch, commit_sha, author, subject, trigger, "
+      "state, reason, queued_at, only_jobs, rerun_of, bisect_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+      "?, ?, ?, ?, ?, ?)");
+  if (!s.ok()) return s.status();
+  s->bind(1, out.project).bind(2, out.number).bind(3, out.ref).bind(4, out.branch);
+  s->bind(5, out.commit).bind(6, out.author).bind(7, out.subject).bind(8, out.trigger);
+  s->bind(9, toString(out.state)).bind(10, out.reason).bind(11, out.queuedAt);
+  s->bind(12, joinLines(out.onlyJobs)).bind(13, out.rerunOf).bind(14, out.bisectOf);
+  if (auto e = s->run(); !e.ok()) return e;
+  out.id = db_.lastInsertId();
+  return Status::Ok();
+}
+
 Result<Run> SqliteStore::createRun(const Run& r) {
   std::lock_guard lock(mu_);
   Run out = r;
-  out.queuedAt = nowMs();
-  out.state = RunState::kQueued;
+  if (auto st = db_.transaction([&] { return insertRun(out); }); !st.ok()) return st;
+  return out;
+}
+
+Result<std::optional<Run>> SqliteStore::createRunForNewHead(const Run& r) {
+  std::lock_guard lock(mu_);
+  std::optional<Run> out;
   Status st = db_.transaction([&]() -> Status {
-    auto n = db_.prepare("SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE project = ?");
-    if (!n.ok()) return n.status();
-    n->bind(1, r.project);
-    auto row = n->step();
+    auto seen = db_.prepare("SELECT commit_sha FROM branch_heads WHERE project = ? AND branch = ?");
+    if (!seen.ok()) return seen.status();
+    seen->bind(1, r.project).bind(2, r.branch);
+    auto row = seen->step();
     if (!row.ok()) return row.status();
-    out.number = n->integer(0);
-    auto s = db_.prepare(
-        "INSERT INTO runs (project, number, ref, branch, commit_sha, author, subject, trigger, "
-        "state, reason, queued_at, only_jobs, rerun_of, bisect_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
-        "?, ?, ?, ?, ?, ?)");
-    if (!s.ok()) return s.status();
-    s->bind(1, out.project).bind(2, out.number).bind(3, out.ref).bind(4, out.branch);
-    s->bind(5, out.commit).bind(6, out.author).bind(7, out.subject).bind(8, out.trigger);
-    s->bind(9, toString(out.state)).bind(10, out.reason).bind(11, out.queuedAt);
-    s->bind(12, joinLines(out.onlyJobs)).bind(13, out.rerunOf).bind(14, out.bisectOf);
-    if (auto e = s->run(); !e.ok()) return e;
-    out.id = db_.lastInsertId();
+    if (*row && seen->text(0) == r.ref) return Status::Ok();
+    auto head = db_.prepare(
+        "INSERT OR REPLACE INTO branch_heads (project, branch, commit_sha) VALUES (?, ?, ?)");
+    if (!head.ok()) return head.status();
+    head->bind(1, r.project).bind(2, r.branch).bind(3, r.ref);
+    if (auto e = head->run(); !e.ok()) return e;
+    Run run = r;
+    if (auto e = insertRun(run); !e.ok()) return e;
+    out = std::move(run);
     return Status::Ok();
   });
   if (!st.ok()) return st;
@@ -552,28 +567,6 @@ Result<std::vector<Bisection>> SqliteStore::activeBisections() {
   return sqlite::readAll(*s, readBisection);
 }
 
-Result<std::optional<std::string>> SqliteStore::branchHead(std::string_view project,
-                                                           std::string_view branch) {
-  std::lock_guard lock(mu_);
-  auto s = db_.prepare("SELECT commit_sha FROM branch_heads WHERE project = ? AND branch = ?");
-  if (!s.ok()) return s.status();
-  s->bind(1, project).bind(2, branch);
-  auto row = s->step();
-  if (!row.ok()) return row.status();
-  if (!*row) return std::optional<std::string>();
-  return std::optional<std::string>(s->text(0));
-}
-
-Status SqliteStore::setBranchHead(std::string_view project, std::string_view branch,
-                                  std::string_view commit) {
-  std::lock_guard lock(mu_);
-  auto s = db_.prepare(
-      "INSERT OR REPLACE INTO branch_heads (project, branch, commit_sha) VALUES (?, ?, ?)");
-  if (!s.ok()) return s.status();
-  s->bind(1, project).bind(2, branch).bind(3, commit);
-  return s->run();
-}
-
 constexpr const char* kDeliveryColumns =
     "id, run_id, event, channel, target, payload, state, attempts, last_error, next_attempt_at, "
     "sent_at";
@@ -616,7 +609,7 @@ Result<std::vector<Schedule>> SqliteStore::dueSchedules(int64_t nowMs) {
   if (!s.ok()) return s.status();
   s->bind(1, nowMs);
   return sqlite::readAll(*s, [](const Statement& st) {
-    return Schedule{st.text(0), st.text(1), splitLines(st.text(2)), st.integer(3)};
+    return Schedule{st.text(0), st.text(1), split(st.text(2), '\n'), st.integer(3)};
   });
 }
 

@@ -1,0 +1,33 @@
+#include "core/encoding.h"
+
+#include <sodium.h>
+
+namespace boucle {
+
+std::string hexOf(const void* data, size_t size) {
+  std::string out(size * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), static_cast<const unsigned char*>(data), size);
+  out.pop_back();  // the terminating NUL
+  return out;
+}
+
+std::string base64Of(const void* data, size_t size) {
+  std::string out(sodium_base64_ENCODED_LEN(size, sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), static_cast<const unsigned char*>(data), size,
+                    sodium_base64_VARIANT_ORIGINAL);
+  out.pop_back();  // the terminating NUL
+  return out;
+}
+
+std::vector<std::string> split(std::string_view text, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = std::min(text.find(sep, start), text.size());
+    out.emplace_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace boucle

@@ -1,0 +1,23 @@
+#pragma once
+// Byte encodings and text splitting shared across parts: hex for digests and random names,
+// base64 for sealed secrets and HTTP Basic credentials (both through libsodium's constant-time
+// coders), and splitting of line- or NUL-separated tool output.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace boucle {
+
+std::string hexOf(const void* data, size_t size);  // lower-case
+std::string base64Of(const void* data, size_t size);
+inline std::string base64Of(std::string_view s) {
+  return base64Of(s.data(), s.size());
+}
+
+// The pieces of `text` between `sep`s; a final `sep` ends the last piece rather than starting
+// an empty one, and empty text has no pieces.
+std::vector<std::string> split(std::string_view text, char sep);
+
+}  // namespace boucle

@@ -1,0 +1,25 @@
+#include "core/encoding.h"
+
+#include <gtest/gtest.h>
+
+namespace boucle {
+namespace {
+
+TEST(Encoding, HexAndBase64) {
+  const unsigned char bytes[] = {0x00, 0x0f, 0xa5, 0xff};
+  EXPECT_EQ(hexOf(bytes, sizeof bytes), "000fa5ff");
+  EXPECT_EQ(hexOf(bytes, 0), "");
+  EXPECT_EQ(base64Of("ci-bot:s3cret"), "Y2ktYm90OnMzY3JldA==");
+  EXPECT_EQ(base64Of(""), "");
+}
+
+TEST(Encoding, SplitKeepsInnerEmptyPiecesButNoTrailingOne) {
+  EXPECT_EQ(split("", '\n'), std::vector<std::string>{});
+  EXPECT_EQ(split("a\nb\n", '\n'), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(split("a\n\nb", '\n'), (std::vector<std::string>{"a", "", "b"}));
+  EXPECT_EQ(split(std::string_view("sha\0author\0\0", 12), '\0'),
+            (std::vector<std::string>{"sha", "author", ""}));
+}
+
+}  // namespace
+}  // namespace boucle

@@ -1,0 +1,54 @@
+#pragma once
+// A test with a real server on a free port and a git repository to point it at, and the calls
+// the server's tests share: the client binary, the JSON API, waiting for a run to finish.
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "harness.h"
+#include "server_harness.h"
+
+namespace boucle::testing {
+
+class ServerFixture : public ::testing::Test {
+ protected:
+  void SetUp() override { startServer(); }
+  void startServer(std::vector<std::string> extraArgs = {}) {
+    server_ = std::make_unique<ServerProcess>(repo_.scratch() / "server-data",
+                                              std::move(extraArgs));
+    std::string log;
+    ASSERT_TRUE(server_->start(&log)) << log;
+  }
+  Output client(std::vector<std::string> args) { return repo_.boucle(args, server_->clientEnv()); }
+  nlohmann::json api(const std::string& path) {
+    auto r = curl("GET", server_->url() + path, "", {"Authorization: Bearer " + server_->token()});
+    return nlohmann::json::parse(r.body, nullptr, false);
+  }
+  std::string state(int64_t id) {
+    return api("/api/runs/" + std::to_string(id)).value("state", "");
+  }
+  // Polls the API until the run has finished; returns it.
+  nlohmann::json waitForRun(int64_t id) {
+    nlohmann::json run;
+    waitFor([&] {
+      run = api("/api/runs/" + std::to_string(id));
+      std::string s = run.value("state", "");
+      return s != "queued" && s != "running" && !s.empty();
+    });
+    return run;
+  }
+  // `boucle trigger PROJECT`, then waits for that run (the caller knows its id).
+  nlohmann::json triggerAndWait(const std::string& project, int64_t id) {
+    EXPECT_EQ(client({"trigger", project}).exitCode, 0);
+    return waitForRun(id);
+  }
+
+  TempRepo repo_;
+  std::unique_ptr<ServerProcess> server_;
+};
+
+}  // namespace boucle::testing
