@@ -18,8 +18,8 @@ class ServerFixture : public ::testing::Test {
  protected:
   void SetUp() override { startServer(); }
   void startServer(std::vector<std::string> extraArgs = {}) {
-    server_ = std::make_unique<ServerProcess>(repo_.scratch() / "server-data",
-                                              std::move(extraArgs));
+    server_ =
+        std::make_unique<ServerProcess>(repo_.scratch() / "server-data", std::move(extraArgs));
     std::string log;
     ASSERT_TRUE(server_->start(&log)) << log;
   }

@@ -183,6 +183,9 @@ TEST_F(ServerTest, TellsWhoBrokeTheBranchAndWhoFixedIt) {
     return waitForRun(id);
   };
   EXPECT_EQ(runOnce(1)["event"], "");
+  // Asked before and after the branch breaks: a cached badge must not outlive the change.
+  EXPECT_THAT(curl("GET", server_->url() + "/badge/web/main.svg").body,
+              HasSubstr("build: passing"));
   repo_.write("check.sh", "echo broken; exit 1\n");
   std::string culprit = repo_.commit("refactor: simplify checks", "Mallory");
   json broken = runOnce(2);
