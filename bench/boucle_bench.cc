@@ -11,6 +11,7 @@
 #include "runner/masker.h"
 #include "runner/process.h"
 #include "runner/supervisor_client.h"
+#include "scm/git_repo.h"
 
 extern char** environ;
 
@@ -103,6 +104,52 @@ void BM_ParsePipeline(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_ParsePipeline)->Unit(benchmark::kMillisecond);
+
+// The git steps of every server run, in-process: a fetch of one new commit into a mirror from a
+// local repository, and a detached checkout of it with the mirror's objects borrowed.
+struct GitFixture {
+  std::filesystem::path dir;
+  GitFixture() {
+    char tmpl[] = "/tmp/boucle-gitbench.XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    sh("git init -q -b main " + (dir / "repo").string() + " && cd " + (dir / "repo").string() +
+       " && for i in $(seq 50); do echo $i > f$i; done && git add -A && " + commit("c0") +
+       " && git clone -q --mirror . " + (dir / "mirror").string());
+  }
+  ~GitFixture() { sh("rm -rf " + dir.string()); }
+  static std::string commit(const std::string& m) {
+    return "git -c user.name=b -c user.email=b@b commit -q -m " + m;
+  }
+  static void sh(const std::string& cmd) {
+    if (std::system(cmd.c_str()) != 0) std::abort();
+  }
+};
+
+void BM_FetchOneCommitInProcess(benchmark::State& state) {
+  GitFixture g;
+  int n = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    GitFixture::sh("cd " + (g.dir / "repo").string() + " && echo x" + std::to_string(++n) +
+                   " > f1 && git add f1 && " + GitFixture::commit("c") + " >/dev/null");
+    state.ResumeTiming();
+    auto st = boucle::scm::fetchInto(g.dir / "mirror", (g.dir / "repo").string(), {});
+    if (!st.ok()) state.SkipWithError(st.message().c_str());
+  }
+}
+BENCHMARK(BM_FetchOneCommitInProcess)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_CheckoutDetached50Files(benchmark::State& state) {
+  GitFixture g;
+  auto head = boucle::scm::describeCommit(g.dir / "mirror", "main");
+  int n = 0;
+  for (auto _ : state) {
+    auto dest = g.dir / ("co" + std::to_string(++n));
+    auto st = boucle::scm::checkoutDetached(g.dir / "mirror", "origin", head->sha, dest);
+    if (!st.ok()) state.SkipWithError(st.message().c_str());
+  }
+}
+BENCHMARK(BM_CheckoutDetached50Files)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

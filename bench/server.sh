@@ -6,6 +6,7 @@ set -euo pipefail
 BUILD=${1:-build-release}
 PUSHES=${2:-100}
 BOUCLE=$(cd "$BUILD" && pwd)/boucle
+HERE=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d -t boucle-sbench.XXXXXX)
 SERVER_PID=""
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
@@ -30,34 +31,21 @@ TOKEN=$(cat "$T/data/initial-admin-token")
 export BOUCLE_SERVER=http://127.0.0.1:$PORT BOUCLE_TOKEN=$TOKEN
 echo "idle RSS: $(( $(grep VmRSS /proc/$SERVER_PID/status | awk '{print $2}') / 1024 )) MB"
 
-# webhook -> job started: each push is a new commit; the job records when it started.
+# webhook -> job started: each push is a new commit; the job marks itself (bench/webhook_latency.py
+# explains how it measures).
 cd "$T/repo"
 git init -q -b main
 cat > .boucle.yml <<YML
 version: 1
 jobs:
-  mark: {run: 'date +%s%N > $T/starts/\$BOUCLE_COMMIT', checkout: false}
+  mark: {run: 'touch $T/starts/\$BOUCLE_COMMIT', checkout: false}
 YML
 git -c user.name=b -c user.email=b@b add -A
 git -c user.name=b -c user.email=b@b commit -q -m c0
 "$BOUCLE" project add bench "$T/repo" --poll 0 --webhook-secret "$SECRET" > /dev/null
-: > "$T/latencies"
-for i in $(seq "$PUSHES"); do
-  echo "$i" > n.txt
-  git add n.txt
-  git -c user.name=b -c user.email=b@b commit -q -m "c$i"
-  sha=$(git rev-parse HEAD)
-  body="{\"ref\":\"refs/heads/main\",\"after\":\"$sha\",\"head_commit\":{\"id\":\"$sha\",\"message\":\"c$i\",\"author\":{\"name\":\"b\"}}}"
-  sig=$(printf %s "$body" | openssl dgst -sha256 -hmac "$SECRET" -r | cut -d' ' -f1)
-  t0=$(date +%s%N)
-  curl -fs -o /dev/null -H "X-GitHub-Event: push" -H "X-Hub-Signature-256: sha256=$sig" \
-    --data-binary "$body" "http://127.0.0.1:$PORT/hooks/github/bench"
-  until [ -s "$T/starts/$sha" ]; do sleep 0.001; done
-  echo $(( ($(cat "$T/starts/$sha") - t0) / 1000 )) >> "$T/latencies"
-done
-sort -n "$T/latencies" > "$T/sorted"
+/usr/bin/python3 "$HERE/webhook_latency.py" "$PORT" "$TOKEN" "$SECRET" bench "$T/repo" \
+  "$T/starts" "$PUSHES"
 p() { sed -n "$(( ($(wc -l < "$T/sorted") * $1 + 99) / 100 ))p" "$T/sorted"; }
-echo "webhook -> job started over $PUSHES pushes: p50 $(( $(p 50) / 1000 )) ms, p99 $(( $(p 99) / 1000 )) ms"
 
 # The same without a fetch that brings anything: manual triggers of the head already mirrored,
 # from the run's queued_at to its job's started_at, as the server recorded them.
@@ -81,6 +69,28 @@ import json,sys
 r=[x for x in json.load(sys.stdin)['runs'] if x['id']==$id][0]
 ms=r['finished_at_ms']-r['started_at_ms']
 print(f\"1,000 jobs in one run, 2 at a time: {ms} ms, {1000*1000/ms:.0f} jobs/s ({r['state']})\")"
+
+# One at a time: a chain of 500 trivial jobs, each needing the one before, so each is queued
+# the moment the previous one ends; queue -> done is the time between two ends.
+mkdir -p "$T/chain" && cd "$T/chain" && git init -q -b main
+{ echo "jobs:"; echo "  j1: {run: 'true', checkout: false}"
+  for i in $(seq 2 500); do echo "  j$i: {run: 'true', checkout: false, needs: [j$((i - 1))]}"; done
+} > .boucle.yml
+git -c user.name=b -c user.email=b@b add -A && git -c user.name=b -c user.email=b@b commit -q -m chain
+"$BOUCLE" project add chain "$T/chain" --poll 0 > /dev/null
+id=$("$BOUCLE" trigger chain --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+until curl -fs -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/runs/$id" |
+  python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["state"] in ("passed","failed") else 1)'; do
+  sleep 0.2
+done
+curl -fs -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/runs/$id" | python3 -c '
+import json,sys
+r=json.load(sys.stdin)
+ends=sorted(j["finished_at_ms"] for j in r["jobs"])
+gaps=sorted(b-a for a,b in zip(ends, ends[1:]))
+state=r["state"]
+print(f"500 chained jobs, one at a time: queue -> done p50 {gaps[len(gaps)//2]} ms, "
+      f"p99 {gaps[len(gaps)*99//100]} ms, {len(ends)*1000/(ends[-1]-ends[0]):.0f} jobs/s ({state})")'
 
 if command -v wrk > /dev/null; then
   echo "wrk -t2 -c64 -d5s:"

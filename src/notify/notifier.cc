@@ -1,7 +1,6 @@
 #include "notify/notifier.h"
 
 #include <curl/curl.h>
-#include <dlfcn.h>
 
 #include <algorithm>
 #include <chrono>
@@ -9,6 +8,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "os/shared_library.h"
 
 namespace boucle::notify {
 
@@ -31,9 +31,7 @@ size_t readUpload(char* buf, size_t size, size_t n, void* user) {
   return len;
 }
 
-// libcurl is loaded at the first delivery, not linked: with its TLS and auth libraries it is
-// two dozen shared objects, whose loading and start-up code would cost every server start
-// milliseconds and megabytes, though many servers never send a notification.
+// libcurl is loaded at the first delivery (os/shared_library.h says why).
 struct CurlApi {
   CURLcode (*globalInit)(long);
   CURL* (*easyInit)();
@@ -51,24 +49,17 @@ Result<const CurlApi*> loadCurl() {
   static CurlApi api{};
   static std::string error;
   std::call_once(once, [] {
-    void* lib = ::dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-      error = std::string("cannot load libcurl: ") + ::dlerror();
-      return;
-    }
-    auto sym = [&](const char* name, auto& fn) {
-      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(lib, name));
-      if (!fn && error.empty()) error = std::string("libcurl lacks ") + name;
-    };
-    sym("curl_global_init", api.globalInit);
-    sym("curl_easy_init", api.easyInit);
-    sym("curl_easy_setopt", api.easySetopt);
-    sym("curl_easy_perform", api.easyPerform);
-    sym("curl_easy_cleanup", api.easyCleanup);
-    sym("curl_easy_getinfo", api.easyGetinfo);
-    sym("curl_easy_strerror", api.easyStrerror);
-    sym("curl_slist_append", api.slistAppend);
-    sym("curl_slist_free_all", api.slistFreeAll);
+    os::SharedLibrary lib("libcurl.so.4", "libcurl4");
+    lib.bind(api.globalInit, "curl_global_init");
+    lib.bind(api.easyInit, "curl_easy_init");
+    lib.bind(api.easySetopt, "curl_easy_setopt");
+    lib.bind(api.easyPerform, "curl_easy_perform");
+    lib.bind(api.easyCleanup, "curl_easy_cleanup");
+    lib.bind(api.easyGetinfo, "curl_easy_getinfo");
+    lib.bind(api.easyStrerror, "curl_easy_strerror");
+    lib.bind(api.slistAppend, "curl_slist_append");
+    lib.bind(api.slistFreeAll, "curl_slist_free_all");
+    error = lib.error();
     // Only the notifier thread uses curl, so this runs before any other curl call.
     if (error.empty() && api.globalInit(CURL_GLOBAL_DEFAULT) != CURLE_OK)
       error = "curl_global_init failed";

@@ -54,6 +54,12 @@ Status writeFileAtomic(const fs::path& path, std::string_view content, int mode)
   return fsyncDir(path.parent_path().empty() ? fs::path(".") : path.parent_path());
 }
 
+Status writeFile(const fs::path& path, std::string_view content, int mode) {
+  Fd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+  if (!f) return errnoStatus("create " + path.string(), errno);
+  return writeAll(f.get(), content);
+}
+
 Result<std::string> readFile(const fs::path& path) {
   Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!f) return errnoStatus("open " + path.string(), errno);

@@ -14,6 +14,10 @@ namespace boucle::os {
 Status writeFileAtomic(const std::filesystem::path& path, std::string_view content,
                        int mode = 0644);
 
+// Creates (or truncates) `path` and writes `content`, without fsync: for files that a crash
+// may lose, such as a run's throwaway workspace.
+Status writeFile(const std::filesystem::path& path, std::string_view content, int mode = 0644);
+
 Result<std::string> readFile(const std::filesystem::path& path);
 
 // write(2) until everything is written (retrying EINTR and short writes).

@@ -62,6 +62,13 @@ class Engine {
     std::vector<std::string> values;
     for (const auto& [name, value] : c.secrets) values.push_back(value);
     maskerPrototype_ = Masker(values);
+    if (c.supervisors) idle_.swap(*c.supervisors);
+  }
+  ~Engine() {
+    if (!config_.supervisors) return;
+    for (auto& s : idle_) {
+      if (!s->broken()) config_.supervisors->push_back(std::move(s));
+    }
   }
 
   RunResult run();

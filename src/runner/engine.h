@@ -4,6 +4,7 @@
 // next is decided by the Planner; what happens is reported to a RunObserver.
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -36,6 +37,11 @@ struct JobResult {
   std::optional<TestReport> tests;
 };
 
+class SupervisorClient;
+// Idle supervisors kept from run to run (the server's workers keep one each): a run takes its
+// job slots from here and gives them back, so a run starts no process but its jobs'.
+using SupervisorPool = std::vector<std::unique_ptr<SupervisorClient>>;
+
 struct RunConfig {
   std::string project;
   std::string runId;
@@ -52,6 +58,7 @@ struct RunConfig {
   std::vector<std::pair<std::string, std::string>> secrets;  // name, value
   std::vector<std::string> baseEnv;                          // "NAME=value" passed to every job
   int cancelFd = -1;  // readable => cancel (first time: graceful; again: no grace)
+  SupervisorPool* supervisors = nullptr;
 };
 
 struct RunResult {

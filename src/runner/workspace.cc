@@ -2,6 +2,7 @@
 
 #include "os/files.h"
 #include "runner/process.h"
+#include "scm/git_repo.h"
 
 namespace boucle::runner {
 namespace fs = std::filesystem;
@@ -80,30 +81,8 @@ Status snapshotSource(const SourceInfo& info, bool workingTree, const fs::path& 
     }
     return Status::Ok();
   }
-  // A repository that borrows the original's objects (alternates) and checks out the commit:
-  // no copy of the history, and no clone transport. `origin` points at the original, so jobs
-  // can use git as in any clone.
-  auto init = runAndCapture({"git", "init", "--quiet", "--template=", dest.string()});
-  if (!init.ok()) return init.status();
-  if (init->exitCode != 0) return Status::Io("git init failed: " + init->output);
-  if (auto st = os::writeFileAtomic(dest / ".git/objects/info/alternates",
-                                    (info.gitDir / "objects").string() + "\n");
-      !st.ok()) {
-    return st;
-  }
-  auto config = os::readFile(dest / ".git/config");
-  if (!config.ok()) return config.status();
-  std::string url;  // a git-config string value: quoted, with \ and " escaped
-  for (char c : info.root.string()) {
-    if (c == '\\' || c == '"') url += '\\';
-    url += c;
-  }
-  *config += "[remote \"origin\"]\n\turl = \"" + url +
-             "\"\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n";
-  if (auto st = os::writeFileAtomic(dest / ".git/config", *config); !st.ok()) return st;
-  auto co = git(dest, {"checkout", "--quiet", "--detach", info.commit});
-  if (!co.ok()) return co.status();
-  return Status::Ok();
+  // `origin` points at the original, so jobs can use git as in any clone.
+  return scm::checkoutDetached(info.gitDir, info.root.string(), info.commit, dest);
 }
 
 }  // namespace boucle::runner

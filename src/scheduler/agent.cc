@@ -15,9 +15,11 @@
 #include "runner/engine.h"
 #include "runner/process.h"
 #include "runner/run_record.h"
+#include "runner/supervisor_client.h"
 #include "runner/workspace.h"
 #include "scheduler/run_recorder.h"
 #include "scheduler/schedule.h"
+#include "scm/git_repo.h"
 
 namespace boucle::scheduler {
 namespace fs = std::filesystem;
@@ -33,25 +35,19 @@ Result<std::string> git(const std::vector<std::string>& args, const scm::GitAuth
   return out;
 }
 
-Result<scm::GitAuth> gitAuthFor(const store::Project& p, const auth::SecretBox* box,
-                                const fs::path& dataDir) {
-  if (p.credentialKind.empty()) return scm::GitAuth::prepare({}, dataDir / "git");
+Result<scm::GitCredential> credentialFor(const store::Project& p, const auth::SecretBox* box) {
+  if (p.credentialKind.empty()) return scm::GitCredential{};
   if (!box) return Status::Internal("no key to open project " + p.name + "'s credential");
   auto secret = box->unseal(p.credentialSealed);
   if (!secret.ok()) return Status::Invalid(p.name + ": " + secret.status().message());
-  return scm::GitAuth::prepare({p.credentialKind, p.credentialUser, *secret}, dataDir / "git");
+  return scm::GitCredential{p.credentialKind, p.credentialUser, *secret};
 }
 
-Result<CommitInfo> describeCommit(const fs::path& mirror, const std::string& rev) {
-  // Each field ends with a NUL, so an empty subject is still a field.
-  auto meta = git({"-C", mirror.string(), "log", "-1", "--no-walk", "--format=%H%x00%an%x00%s%x00",
-                   "--end-of-options", rev + "^{commit}", "--"});
-  if (!meta.ok()) return meta.status();
-  auto parts = split(*meta, '\0');
-  if (parts.size() != 3 || parts[0].size() < 40) {
-    return Status::Internal("unexpected answer from git log: " + *meta);
-  }
-  return CommitInfo{parts[0], parts[1], parts[2]};
+Result<scm::GitAuth> gitAuthFor(const store::Project& p, const auth::SecretBox* box,
+                                const fs::path& dataDir) {
+  auto credential = credentialFor(p, box);
+  if (!credential.ok()) return credential.status();
+  return scm::GitAuth::prepare(*credential, dataDir / "git");
 }
 
 fs::path mirrorPath(const fs::path& dataDir, const std::string& project) {
@@ -151,12 +147,26 @@ Status Agent::cancel(int64_t runId) {
 }
 
 void Agent::loop() {
+  // This worker's idle supervisors, started before its first run and kept between runs.
+  runner::SupervisorPool supervisors;
+  int idleRounds = 0;
   while (!wakeup_.stopping()) {
     auto next = store_.claimNextQueued(nowMs());
     if (!next.ok()) logError("queue: " + next.status().message());
     if (next.ok() && next->has_value()) {
-      execute(std::move(**next));
+      // One wake-up reaches one sleeping worker: pass it on, in case more runs wait.
+      wakeup_.wake();
+      execute(std::move(**next), supervisors);
       continue;
+    }
+    // Once the worker has been idle a round (not during the server's start), a supervisor is
+    // started for its next run.
+    if (supervisors.empty() && idleRounds++ > 0) {
+      auto program = runner::supervisorPath();
+      auto started = program.ok()
+                         ? runner::SupervisorClient::start(*program)
+                         : Result<std::unique_ptr<runner::SupervisorClient>>(program.status());
+      if (started.ok()) supervisors.push_back(std::move(started).value());
     }
     // Wake-ups come from wake(); the timeout only guards against a missed one.
     wakeup_.wait(std::chrono::seconds(1));
@@ -212,7 +222,15 @@ void Agent::save(const store::Run& run) {
   }
 }
 
-void Agent::execute(store::Run run) {
+// git's own limit (gc.autoPackLimit) for repacking. `gc --auto` goes to the background by
+// itself, so the worker does not wait for it; git makes gc safe beside fetches and readers.
+void Agent::collectPacks(const fs::path& mirror) {
+  if (scm::packCount(mirror) <= 50) return;
+  auto r = git({"-C", mirror.string(), "gc", "--auto", "--quiet"});
+  if (!r.ok()) logError(r.status().message());
+}
+
+void Agent::execute(store::Run run, runner::SupervisorPool& supervisors) {
   int cancel[2];
   if (::pipe2(cancel, O_CLOEXEC | O_NONBLOCK) != 0) {
     run.state = store::RunState::kFailed;
@@ -235,6 +253,7 @@ void Agent::execute(store::Run run) {
     auto previous = judge(run);
     if (run.event == "broken" && previous) maybeBisect(run, *previous);
     save(run);
+    wakeup_.wake();  // the branch's next run may start now, on an idle worker
     if (options_.onFinished) options_.onFinished(run, pipeline ? &*pipeline : nullptr);
     if (run.bisectOf) advanceBisection(run);
     logInfo("run " + std::to_string(run.id) + " of " + run.project + " " +
@@ -254,15 +273,21 @@ void Agent::execute(store::Run run) {
     Status st;
     auto mirrorMu = mirrorLock(run.project);
     std::unique_lock mirrorHeld(*mirrorMu);
-    auto access = gitAuthFor(*project, options_.secrets, options_.dataDir);
-    if (!access.ok()) {
+    auto credential = credentialFor(*project, options_.secrets);
+    if (!credential.ok()) {
+      st = credential.status();
+    } else if (fs::exists(mirror / "HEAD") && scm::fetchesInProcess(project->url) &&
+               credential->kind != "ssh-key") {
+      // The URL is given each time, so a changed project URL takes effect at the next fetch.
+      st = scm::fetchInto(mirror, project->url, *credential);
+    } else if (auto access = scm::GitAuth::prepare(*credential, options_.dataDir / "git");
+               !access.ok()) {
       st = access.status();
     } else if (!fs::exists(mirror / "HEAD")) {
       fs::create_directories(mirror.parent_path(), ec);
       auto r = git({"clone", "--mirror", "--quiet", "--", project->url, mirror.string()}, &*access);
       if (!r.ok()) st = r.status();
     } else {
-      // The URL is given each time, so a changed project URL takes effect at the next fetch.
       auto r = git({"-C", mirror.string(), "fetch", "--quiet", "--prune", "--", project->url,
                     "+refs/*:refs/*"},
                    &*access);
@@ -270,7 +295,7 @@ void Agent::execute(store::Run run) {
     }
     runner::SourceInfo info;
     if (st.ok()) {
-      auto described = describeCommit(mirror, run.ref);
+      auto described = scm::describeCommit(mirror, run.ref);
       if (!described.ok()) {
         st = Status::NotFound("no branch, tag or commit '" + run.ref + "' in " + project->url);
       } else {
@@ -316,6 +341,7 @@ void Agent::execute(store::Run run) {
         config.parallelism = options_.parallelism;
         config.baseEnv = baseEnvironment();
         config.cancelFd = cancel[0];
+        config.supervisors = &supervisors;
         recorder.begin(parsed->pipeline);
         auto result = runner::runPipeline(parsed->pipeline, config, recorder);
         recorder.end(result);
@@ -339,6 +365,7 @@ void Agent::execute(store::Run run) {
   }
   fs::remove_all(dir / "src", ec);
   fs::remove_all(dir / "ws", ec);
+  collectPacks(mirrorPath(options_.dataDir, run.project));
   {
     std::lock_guard lock(mu_);
     cancelFds_.erase(run.id);

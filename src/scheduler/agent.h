@@ -15,6 +15,7 @@
 #include "auth/secret_box.h"
 #include "core/wakeup.h"
 #include "pipeline/pipeline.h"
+#include "runner/engine.h"
 #include "scm/git_auth.h"
 #include "store/store.h"
 
@@ -53,8 +54,9 @@ class Agent {
 
  private:
   void loop();
-  void execute(store::Run run);
+  void execute(store::Run run, runner::SupervisorPool& supervisors);
   void save(const store::Run& run);
+  void collectPacks(const std::filesystem::path& mirror);
   std::optional<store::Run> judge(store::Run& run);
   void recordSchedule(const store::Run& run, const pipeline::Pipeline& p);
   std::shared_ptr<std::mutex> mirrorLock(const std::string& project);
@@ -79,15 +81,11 @@ class Agent {
 // git, argv only (no shell); trailing newlines trimmed. With `auth`, git can reach the
 // project's private repository, and its messages are redacted.
 Result<std::string> git(const std::vector<std::string>& args, const scm::GitAuth* auth = nullptr);
+// The project's credential, unsealed (kind "" when it has none).
+Result<scm::GitCredential> credentialFor(const store::Project& p, const auth::SecretBox* box);
 // The environment git needs for the project's credential (none: an empty GitAuth).
 Result<scm::GitAuth> gitAuthFor(const store::Project& p, const auth::SecretBox* box,
                                 const std::filesystem::path& dataDir);
-struct CommitInfo {
-  std::string sha, author, subject;
-};
-// Resolves `rev` (a branch, tag or commit; only ever a revision) in a mirror and describes the
-// commit, in one git process.
-Result<CommitInfo> describeCommit(const std::filesystem::path& mirror, const std::string& rev);
 std::filesystem::path mirrorPath(const std::filesystem::path& dataDir, const std::string& project);
 
 }  // namespace boucle::scheduler

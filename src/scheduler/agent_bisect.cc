@@ -8,6 +8,7 @@
 #include "insight/bisect.h"
 #include "pipeline/parser.h"
 #include "scheduler/agent.h"
+#include "scm/git_repo.h"
 
 namespace boucle::scheduler {
 namespace fs = std::filesystem;
@@ -89,7 +90,7 @@ void Agent::concludeBisection(store::Run& broken, const store::Bisection& b, boo
   if (found) {
     const std::string& culprit = b.commits[b.bad];
     broken.culpritCommit = culprit;
-    if (auto d = describeCommit(mirror, culprit); d.ok()) {
+    if (auto d = scm::describeCommit(mirror, culprit); d.ok()) {
       broken.culpritAuthor = d->author;
       broken.culpritSubject = d->subject;
     }

@@ -58,6 +58,11 @@ std::string checkUrl(const std::string& url) {
   return "";
 }
 
+std::string authorizationHeader(const GitCredential& c) {
+  std::string user = c.username.empty() ? "boucle" : c.username;
+  return "Authorization: Basic " + base64Of(user + ":" + c.secret);
+}
+
 Result<GitAuth> GitAuth::prepare(const GitCredential& c, const fs::path& stateDir) {
   GitAuth a;
   // ssh never asks (BatchMode), and trusts a host on first use, remembering its key in boucle's
@@ -67,9 +72,8 @@ Result<GitAuth> GitAuth::prepare(const GitCredential& c, const fs::path& stateDi
       shellQuote((stateDir / "known_hosts").string());
   if (c.kind == "token") {
     a.secret_ = c.secret;
-    std::string user = c.username.empty() ? "boucle" : c.username;
     a.env_ = {"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.extraHeader",
-              "GIT_CONFIG_VALUE_0=Authorization: Basic " + base64Of(user + ":" + c.secret)};
+              "GIT_CONFIG_VALUE_0=" + authorizationHeader(c)};
   } else if (c.kind == "ssh-key") {
     a.secret_ = c.secret;
     std::error_code ec;

@@ -24,6 +24,9 @@ std::string checkCredential(const GitCredential& c);
 // shown in the clear. Credentials go in GitCredential instead.
 std::string checkUrl(const std::string& url);
 
+// "Authorization: Basic …" for a token credential (user "boucle" when none is given).
+std::string authorizationHeader(const GitCredential& c);
+
 // The environment one git command needs; owns the key file, removed when this goes away.
 class GitAuth {
  public:

@@ -295,7 +295,8 @@ TEST_F(ServerTest, CancellingARunEndsItsJobsProcesses) {
   repo_.commit("c");
   ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
   ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
-  ASSERT_TRUE(waitFor([&] { return fs::exists(repo_.scratch() / "child.pid"); }));
+  // The shell creates the file before it writes the pid: wait for the whole line.
+  ASSERT_TRUE(waitFor([&] { return readFile(repo_.scratch() / "child.pid").ends_with("\n"); }));
   pid_t child = std::stoi(readFile(repo_.scratch() / "child.pid"));
   Output c = client({"cancel", "1"});
   EXPECT_EQ(c.exitCode, 0) << c.all();
@@ -316,7 +317,8 @@ TEST_F(ServerTest, KillMinusNineMidRunLosesNothingAndRestartsClean) {
   repo_.commit("c");
   ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
   ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
-  ASSERT_TRUE(waitFor([&] { return fs::exists(repo_.scratch() / "child.pid"); }));
+  // The shell creates the file before it writes the pid: wait for the whole line.
+  ASSERT_TRUE(waitFor([&] { return readFile(repo_.scratch() / "child.pid").ends_with("\n"); }));
   pid_t child = std::stoi(readFile(repo_.scratch() / "child.pid"));
   server_->kill9();
   // The job's supervisor sees the server gone and ends the job.
