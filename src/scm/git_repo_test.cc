@@ -108,8 +108,7 @@ TEST_F(GitRepoTest, CheckoutIsACleanDetachedCloneThatBorrowsObjects) {
 
   EXPECT_EQ(*os::readFile(dest / "README"), "hello\n");
   EXPECT_TRUE(fs::is_symlink(dest / "LINK"));
-  EXPECT_NE(fs::status(dest / "bin/run.sh").permissions() & fs::perms::owner_exec,
-            fs::perms::none);
+  EXPECT_NE(fs::status(dest / "bin/run.sh").permissions() & fs::perms::owner_exec, fs::perms::none);
   // git sees a clean, detached checkout of the commit, with origin as given
   EXPECT_EQ(sh("git -C " + dest.string() + " status --porcelain"), "");
   EXPECT_EQ(sh("git -C " + dest.string() + " rev-parse HEAD"), head->sha);

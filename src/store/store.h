@@ -117,6 +117,71 @@ struct Token {
   int64_t createdAt = 0;
 };
 
+// An immutable release: a version of the project pinned to a passing run's commit and
+// artifacts, with its notes. Never changed once written.
+struct Release {
+  int64_t id = 0;
+  std::string project;
+  std::string version;
+  int64_t runId = 0;
+  std::string commit;
+  std::string previousVersion;  // "" for the first release
+  std::string notes;            // Markdown
+  std::string artifactsJson;    // [{"job", "name", "sha256", "size"}]
+  std::string changesJson;      // [{"sha", "author", "subject", "time"}]: what it brings
+  std::string pipeline;         // the pipeline file at the commit: its deploy method
+  std::string createdBy;
+  int64_t createdAt = 0;
+};
+
+// A value of an environment (hosts, url, …), or a secret, sealed (auth/secret_box).
+struct EnvValue {
+  std::string project, env, key;
+  std::string value;  // sealed when `secret`
+  bool secret = false;
+};
+
+enum class DeployState {
+  kQueued,
+  kWaiting,
+  kRunning,
+  kSucceeded,
+  kFailed,
+  kRolledBack,
+  kCancelled,
+  kInterrupted
+};
+std::string_view toString(DeployState s);
+std::optional<DeployState> parseDeployState(std::string_view s);
+bool isFinished(DeployState s);
+
+struct Deploy {
+  int64_t id = 0;
+  std::string project, env, version;
+  DeployState state = DeployState::kQueued;
+  std::string reason;       // why it failed, waits or was refused
+  std::string fromVersion;  // what the environment ran before ("" for the first deploy)
+  bool rollback = false;    // asked for as a rollback (`boucle rollback`)
+  bool dryRun = false;
+  std::string requestedBy;
+  int64_t requestedAt = 0;
+  std::optional<int64_t> startedAt, finishedAt;
+  std::string approvedBy;
+  std::optional<int64_t> approvedAt;
+  std::string smokeJson;  // [{"check", "ok", "detail", "ms"}]
+};
+
+// Who did what, when: releases, approvals, deploys, rollbacks, credentials, values.
+struct AuditEntry {
+  int64_t id = 0;
+  int64_t at = 0;
+  std::string actor;   // the token's name
+  std::string action;  // "release", "deploy", "approve", "rollback", "env.set", …
+  std::string project;
+  std::string target;  // "1.2.0", "qa", "qa/url", …
+  std::string detail;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -173,6 +238,35 @@ class Store {
                                  std::string_view hash) = 0;
   virtual Result<std::optional<Token>> findToken(std::string_view hash) = 0;
   virtual Result<int> countTokens() = 0;
+
+  // Releases. addRelease: Conflict when the project already has that version.
+  virtual Result<Release> addRelease(const Release& r) = 0;
+  virtual Result<Release> getRelease(std::string_view project, std::string_view version) = 0;
+  // Newest first.
+  virtual Result<std::vector<Release>> listReleases(std::string_view project, int limit) = 0;
+
+  // An environment's values: set inserts or replaces by (project, env, key).
+  virtual Status setEnvValue(const EnvValue& v) = 0;
+  virtual Status removeEnvValue(std::string_view project, std::string_view env,
+                                std::string_view key) = 0;  // NotFound
+  virtual Result<std::vector<EnvValue>> listEnvValues(std::string_view project,
+                                                      std::string_view env) = 0;
+
+  virtual Result<Deploy> createDeploy(const Deploy& d) = 0;
+  virtual Result<Deploy> getDeploy(int64_t id) = 0;
+  virtual Status updateDeploy(const Deploy& d) = 0;
+  // Newest first; `env` empty = every environment of the project.
+  virtual Result<std::vector<Deploy>> listDeploys(std::string_view project, std::string_view env,
+                                                  int limit) = 0;
+  // One deploy at a time per environment: takes the oldest queued deploy whose environment
+  // has none running, marks it running from `nowMs`.
+  virtual Result<std::optional<Deploy>> claimNextDeploy(int64_t nowMs) = 0;
+  // After a crash: running deploys become interrupted (their environment's lock is released).
+  virtual Result<std::vector<Deploy>> interruptDeploys(std::string_view reason) = 0;
+
+  virtual Status addAudit(const AuditEntry& e) = 0;
+  // Newest first; `project` empty = all.
+  virtual Result<std::vector<AuditEntry>> listAudit(std::string_view project, int limit) = 0;
 
   // Changes whenever anything is written: readers cache answers derived from the store and
   // keep them while it stays the same.

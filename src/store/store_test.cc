@@ -256,6 +256,100 @@ TEST_P(StoreTest, ReopeningKeepsDataAndSchema) {
   EXPECT_TRUE(store_->getProject("web").ok());
 }
 
+TEST_P(StoreTest, ReleasesAreImmutableAndListedNewestFirst) {
+  Release r;
+  r.project = "web";
+  r.version = "1.0.0";
+  r.runId = 7;
+  r.commit = std::string(40, 'a');
+  r.notes = "## 1.0.0";
+  r.artifactsJson = "[]";
+  r.createdBy = "admin";
+  ASSERT_TRUE(store_->addRelease(r).ok());
+  r.version = "1.1.0";
+  r.previousVersion = "1.0.0";
+  ASSERT_TRUE(store_->addRelease(r).ok());
+  r.notes = "rewritten";
+  auto again = store_->addRelease(r);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), Code::kConflict);
+  EXPECT_EQ(store_->getRelease("web", "1.1.0")->notes, "## 1.0.0") << "the first one stays";
+  auto list = store_->listReleases("web", 10);
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].version, "1.1.0");
+  EXPECT_EQ((*list)[0].previousVersion, "1.0.0");
+  EXPECT_FALSE(store_->getRelease("web", "9.9.9").ok());
+  EXPECT_TRUE(store_->listReleases("api", 10)->empty());
+}
+
+TEST_P(StoreTest, EnvironmentValuesAreSetReplacedAndRemoved) {
+  ASSERT_TRUE(store_->setEnvValue({"web", "qa", "url", "http://qa", false}).ok());
+  ASSERT_TRUE(store_->setEnvValue({"web", "qa", "url", "http://qa2", false}).ok());
+  ASSERT_TRUE(store_->setEnvValue({"web", "qa", "db_password", "sealed", true}).ok());
+  ASSERT_TRUE(store_->setEnvValue({"web", "prod", "url", "http://prod", false}).ok());
+  auto qa = store_->listEnvValues("web", "qa");
+  ASSERT_EQ(qa->size(), 2u);
+  EXPECT_EQ((*qa)[0].key, "db_password");
+  EXPECT_TRUE((*qa)[0].secret);
+  EXPECT_EQ((*qa)[1].value, "http://qa2");
+  EXPECT_EQ(store_->listEnvValues("web", "")->size(), 3u);
+  ASSERT_TRUE(store_->removeEnvValue("web", "qa", "url").ok());
+  EXPECT_EQ(store_->removeEnvValue("web", "qa", "url").code(), Code::kNotFound);
+  EXPECT_EQ(store_->listEnvValues("web", "qa")->size(), 1u);
+}
+
+TEST_P(StoreTest, OneDeployAtATimePerEnvironment) {
+  auto deploy = [&](const std::string& env, const std::string& version) {
+    Deploy d;
+    d.project = "web";
+    d.env = env;
+    d.version = version;
+    d.requestedBy = "admin";
+    return store_->createDeploy(d).value();
+  };
+  auto qa1 = deploy("qa", "1.0.0");
+  auto qa2 = deploy("qa", "1.1.0");
+  auto prod = deploy("prod", "0.9.0");
+  auto a = store_->claimNextDeploy(100);
+  ASSERT_TRUE(a.ok() && a->has_value());
+  EXPECT_EQ((*a)->id, qa1.id);
+  EXPECT_EQ((*a)->state, DeployState::kRunning);
+  auto b = store_->claimNextDeploy(101);
+  ASSERT_TRUE(b->has_value());
+  EXPECT_EQ((*b)->id, prod.id) << "qa is busy, prod is not";
+  EXPECT_FALSE(store_->claimNextDeploy(102)->has_value());
+
+  Deploy done = **a;
+  done.state = DeployState::kSucceeded;
+  done.finishedAt = 200;
+  done.smokeJson = "[{}]";
+  ASSERT_TRUE(store_->updateDeploy(done).ok());
+  auto c = store_->claimNextDeploy(300);
+  ASSERT_TRUE(c->has_value());
+  EXPECT_EQ((*c)->id, qa2.id);
+
+  // A crash releases the environments' locks.
+  auto interrupted = store_->interruptDeploys("server stopped");
+  EXPECT_EQ(interrupted->size(), 2u);
+  EXPECT_EQ(store_->getDeploy(qa2.id)->state, DeployState::kInterrupted);
+  EXPECT_EQ(store_->getDeploy(qa1.id)->smokeJson, "[{}]");
+  auto listed = store_->listDeploys("web", "qa", 10);
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].id, qa2.id);
+  EXPECT_EQ(store_->listDeploys("web", "", 10)->size(), 3u);
+}
+
+TEST_P(StoreTest, TheAuditLogKeepsWhoDidWhat) {
+  ASSERT_TRUE(store_->addAudit({0, 1, "admin", "release", "web", "1.0.0", "from run 3"}).ok());
+  ASSERT_TRUE(store_->addAudit({0, 2, "ops", "deploy", "web", "qa", "1.0.0"}).ok());
+  ASSERT_TRUE(store_->addAudit({0, 3, "ops", "deploy", "api", "qa", "2.0.0"}).ok());
+  auto web = store_->listAudit("web", 10);
+  ASSERT_EQ(web->size(), 2u);
+  EXPECT_EQ((*web)[0].actor, "ops");
+  EXPECT_EQ((*web)[1].detail, "from run 3");
+  EXPECT_EQ(store_->listAudit("", 10)->size(), 3u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
                          ::testing::Values(Backend{"sqlite",
                                                    [](const fs::path& dir) {

@@ -1,18 +1,15 @@
 // The SQLite backend of the Store: the embedded default.
+#include "store/sqlite/sqlite_store.h"
+
 #include <chrono>
 #include <mutex>
 
 #include "core/clock.h"
 #include "core/encoding.h"
-#include "store/sqlite/database.h"
-#include "store/store.h"
 
 namespace boucle::store {
 
 namespace {
-
-using sqlite::Database;
-using sqlite::Statement;
 
 // Numbered migrations: index i brings the schema from version i to i+1. Never edit one that
 // has shipped; add a new one.
@@ -135,17 +132,67 @@ ALTER TABLE projects ADD COLUMN credential_sealed TEXT NOT NULL DEFAULT '';
     R"sql(
 ALTER TABLE projects ADD COLUMN requeue_interrupted INTEGER NOT NULL DEFAULT 0;
 )sql",
+    R"sql(
+CREATE TABLE releases (
+  id INTEGER PRIMARY KEY,
+  project TEXT NOT NULL,
+  version TEXT NOT NULL,
+  run_id INTEGER NOT NULL,
+  commit_sha TEXT NOT NULL,
+  previous_version TEXT NOT NULL,
+  notes TEXT NOT NULL,
+  artifacts TEXT NOT NULL,
+  changes TEXT NOT NULL,
+  pipeline TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  UNIQUE (project, version)
+);
+CREATE TABLE env_values (
+  project TEXT NOT NULL,
+  env TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  secret INTEGER NOT NULL,
+  PRIMARY KEY (project, env, key)
+);
+CREATE TABLE deploys (
+  id INTEGER PRIMARY KEY,
+  project TEXT NOT NULL,
+  env TEXT NOT NULL,
+  version TEXT NOT NULL,
+  state TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  from_version TEXT NOT NULL,
+  rollback INTEGER NOT NULL,
+  dry_run INTEGER NOT NULL,
+  requested_by TEXT NOT NULL,
+  requested_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  approved_by TEXT NOT NULL,
+  approved_at INTEGER,
+  smoke TEXT NOT NULL
+);
+CREATE INDEX deploys_by_env ON deploys (project, env, id);
+CREATE INDEX deploys_by_state ON deploys (state, id);
+CREATE TABLE audit (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  project TEXT NOT NULL,
+  target TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
+CREATE INDEX audit_by_project ON audit (project, id);
+)sql",
 };
 
 std::string joinLines(const std::vector<std::string>& v) {
   std::string out;
   for (const auto& s : v) out += s + "\n";
   return out;
-}
-
-std::optional<int64_t> optInt(const Statement& s, int col) {
-  if (s.isNull(col)) return std::nullopt;
-  return s.integer(col);
 }
 
 constexpr const char* kProjectColumns =
@@ -229,54 +276,7 @@ Project readProject(const Statement& s) {
   return p;
 }
 
-class SqliteStore : public Store {
- public:
-  explicit SqliteStore(Database db) : db_(std::move(db)) {}
-
-  Status migrate();
-
-  Result<Project> addProject(const Project& p) override;
-  Result<std::vector<Project>> listProjects() override;
-  Result<Project> getProject(std::string_view name) override;
-  Status removeProject(std::string_view name) override;
-  Status setProjectCredential(std::string_view name, std::string_view kind, std::string_view user,
-                              std::string_view sealed) override;
-  Result<Run> createRun(const Run& r) override;
-  Result<Run> getRun(int64_t id) override;
-  Status updateRun(const Run& r) override;
-  Result<std::vector<Run>> listRuns(std::string_view project, int limit, int64_t beforeId) override;
-  Result<std::optional<Run>> lastJudgedRun(std::string_view project, std::string_view branch,
-                                           int64_t beforeId) override;
-  Result<std::optional<Run>> claimNextQueued(int64_t nowMs) override;
-  Result<std::vector<Run>> interruptUnfinished(std::string_view reason) override;
-  Status saveBisection(const Bisection& b) override;
-  Result<Bisection> getBisection(int64_t runId) override;
-  Result<std::vector<Bisection>> activeBisections() override;
-  Result<std::optional<Run>> createRunForNewHead(const Run& r) override;
-  Status setSchedule(const Schedule& sc) override;
-  Result<std::vector<Schedule>> dueSchedules(int64_t nowMs) override;
-  Result<int64_t> addDelivery(const Delivery& d) override;
-  Result<std::vector<Delivery>> dueDeliveries(int64_t nowMs, int limit) override;
-  Status updateDelivery(const Delivery& d) override;
-  Result<std::vector<Delivery>> listDeliveries(int64_t runId) override;
-  Status saveJob(const JobRecord& j) override;
-  Result<std::vector<JobRecord>> listJobs(int64_t runId) override;
-  Result<Token> addToken(std::string_view name, std::string_view role,
-                         std::string_view hash) override;
-  Result<std::optional<Token>> findToken(std::string_view hash) override;
-  Result<int> countTokens() override;
-  Result<std::string> integrityCheck() override;
-  uint64_t revision() override {
-    std::lock_guard lock(mu_);
-    return static_cast<uint64_t>(db_.totalChanges());
-  }
-
- private:
-  Status insertRun(Run& out);
-
-  std::mutex mu_;  // guards db_: one connection shared by the HTTP and agent threads
-  Database db_;
-};
+}  // namespace
 
 Status SqliteStore::migrate() {
   std::lock_guard lock(mu_);
@@ -724,8 +724,6 @@ Result<std::string> SqliteStore::integrityCheck() {
   }
   return out;
 }
-
-}  // namespace
 
 std::string_view toString(RunState s) {
   switch (s) {

@@ -1,0 +1,90 @@
+#pragma once
+// The SQLite backend's class, shared by the files that implement it: sqlite_store.cc (schema,
+// projects, runs, jobs, notifications, tokens) and sqlite_delivery.cc (releases, environments,
+// deploys, audit).
+
+#include <mutex>
+#include <optional>
+
+#include "store/sqlite/database.h"
+#include "store/store.h"
+
+namespace boucle::store {
+
+inline std::optional<int64_t> optInt(const sqlite::Statement& s, int col) {
+  if (s.isNull(col)) return std::nullopt;
+  return s.integer(col);
+}
+
+using sqlite::Database;
+using sqlite::Statement;
+
+class SqliteStore : public Store {
+ public:
+  explicit SqliteStore(Database db) : db_(std::move(db)) {}
+
+  Status migrate();
+
+  Result<Project> addProject(const Project& p) override;
+  Result<std::vector<Project>> listProjects() override;
+  Result<Project> getProject(std::string_view name) override;
+  Status removeProject(std::string_view name) override;
+  Status setProjectCredential(std::string_view name, std::string_view kind, std::string_view user,
+                              std::string_view sealed) override;
+  Result<Run> createRun(const Run& r) override;
+  Result<Run> getRun(int64_t id) override;
+  Status updateRun(const Run& r) override;
+  Result<std::vector<Run>> listRuns(std::string_view project, int limit, int64_t beforeId) override;
+  Result<std::optional<Run>> lastJudgedRun(std::string_view project, std::string_view branch,
+                                           int64_t beforeId) override;
+  Result<std::optional<Run>> claimNextQueued(int64_t nowMs) override;
+  Result<std::vector<Run>> interruptUnfinished(std::string_view reason) override;
+  Status saveBisection(const Bisection& b) override;
+  Result<Bisection> getBisection(int64_t runId) override;
+  Result<std::vector<Bisection>> activeBisections() override;
+  Result<std::optional<Run>> createRunForNewHead(const Run& r) override;
+  Status setSchedule(const Schedule& sc) override;
+  Result<std::vector<Schedule>> dueSchedules(int64_t nowMs) override;
+  Result<int64_t> addDelivery(const Delivery& d) override;
+  Result<std::vector<Delivery>> dueDeliveries(int64_t nowMs, int limit) override;
+  Status updateDelivery(const Delivery& d) override;
+  Result<std::vector<Delivery>> listDeliveries(int64_t runId) override;
+  Status saveJob(const JobRecord& j) override;
+  Result<std::vector<JobRecord>> listJobs(int64_t runId) override;
+  Result<Token> addToken(std::string_view name, std::string_view role,
+                         std::string_view hash) override;
+  Result<std::optional<Token>> findToken(std::string_view hash) override;
+  Result<int> countTokens() override;
+  Result<std::string> integrityCheck() override;
+
+  // sqlite_delivery.cc: releases, environments, deploys, audit.
+  Result<Release> addRelease(const Release& r) override;
+  Result<Release> getRelease(std::string_view project, std::string_view version) override;
+  Result<std::vector<Release>> listReleases(std::string_view project, int limit) override;
+  Status setEnvValue(const EnvValue& v) override;
+  Status removeEnvValue(std::string_view project, std::string_view env,
+                        std::string_view key) override;
+  Result<std::vector<EnvValue>> listEnvValues(std::string_view project,
+                                              std::string_view env) override;
+  Result<Deploy> createDeploy(const Deploy& d) override;
+  Result<Deploy> getDeploy(int64_t id) override;
+  Status updateDeploy(const Deploy& d) override;
+  Result<std::vector<Deploy>> listDeploys(std::string_view project, std::string_view env,
+                                          int limit) override;
+  Result<std::optional<Deploy>> claimNextDeploy(int64_t nowMs) override;
+  Result<std::vector<Deploy>> interruptDeploys(std::string_view reason) override;
+  Status addAudit(const AuditEntry& e) override;
+  Result<std::vector<AuditEntry>> listAudit(std::string_view project, int limit) override;
+  uint64_t revision() override {
+    std::lock_guard lock(mu_);
+    return static_cast<uint64_t>(db_.totalChanges());
+  }
+
+ private:
+  Status insertRun(Run& out);
+
+  std::mutex mu_;  // guards db_: one connection shared by the HTTP and agent threads
+  Database db_;
+};
+
+}  // namespace boucle::store
