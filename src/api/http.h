@@ -20,6 +20,7 @@ struct Request {
   std::map<std::string, std::string> query;    // decoded
   std::map<std::string, std::string> headers;  // names lower-case
   std::string body;
+  std::string actor;  // the name of the token that authenticated the request ("" when none)
   std::string header(const std::string& lowerName) const;
 };
 

@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
+
 #include "os/files.h"
 
 namespace boucle::api {
@@ -13,17 +16,24 @@ constexpr size_t kPiece = 64 * 1024;
 
 class LogStream : public BodyStream {
  public:
-  LogStream(std::filesystem::path file, uint64_t offset, bool follow, std::function<bool()> done)
-      : file_(std::move(file)), offset_(offset), follow_(follow), done_(std::move(done)) {}
+  LogStream(std::filesystem::path file, uint64_t offset, bool follow, std::function<bool()> done,
+            uint64_t limit = UINT64_MAX)
+      : file_(std::move(file)),
+        offset_(offset),
+        follow_(follow),
+        done_(std::move(done)),
+        left_(limit) {}
 
   Piece next() override {
     Piece p;
     if (!fd_) fd_.reset(::open(file_.c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd_) {
-      p.data.resize(kPiece);
-      ssize_t n = ::pread(fd_.get(), p.data.data(), kPiece, static_cast<off_t>(offset_));
+    if (fd_ && left_ > 0) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(kPiece, left_));
+      p.data.resize(want);
+      ssize_t n = ::pread(fd_.get(), p.data.data(), want, static_cast<off_t>(offset_));
       p.data.resize(n > 0 ? static_cast<size_t>(n) : 0);
       offset_ += p.data.size();
+      left_ -= p.data.size();
     }
     if (!p.data.empty()) return p;
     // Nothing new. Check "finished" before reading once more, so bytes written just before
@@ -42,6 +52,7 @@ class LogStream : public BodyStream {
   uint64_t offset_;
   bool follow_;
   std::function<bool()> done_;
+  uint64_t left_;  // bytes still to send (a Range's length)
   bool finishedSeen_ = false;
   os::Fd fd_;
 };
@@ -53,8 +64,10 @@ std::shared_ptr<BodyStream> makeLogStream(std::filesystem::path file, uint64_t o
   return std::make_shared<LogStream>(std::move(file), offset, follow, std::move(jobFinished));
 }
 
-std::shared_ptr<BodyStream> makeFileStream(std::filesystem::path file) {
-  return std::make_shared<LogStream>(std::move(file), 0, false, [] { return true; });
+std::shared_ptr<BodyStream> makeFileStream(std::filesystem::path file, uint64_t offset,
+                                           uint64_t length) {
+  return std::make_shared<LogStream>(
+      std::move(file), offset, false, [] { return true; }, length);
 }
 
 }  // namespace boucle::api

@@ -10,6 +10,7 @@
 #include "api/badge.h"
 #include "api/log_stream.h"
 #include "api/response_cache.h"
+#include "api/route_helpers.h"
 #include "api/router.h"
 #include "auth/tokens.h"
 #include "scheduler/poller.h"
@@ -22,25 +23,6 @@ namespace boucle::api {
 using nlohmann::json;
 
 namespace {
-
-Response fromStatus(const Status& st) {
-  switch (st.code()) {
-    case Code::kNotFound:
-      return errorResponse(404, st.message());
-    case Code::kConflict:
-      return errorResponse(409, st.message());
-    case Code::kInvalid:
-      return errorResponse(400, st.message());
-    case Code::kUnauthorized:
-      return errorResponse(403, st.message());
-    default:
-      return errorResponse(500, "internal error");
-  }
-}
-
-Response ok(int status, const json& j) {
-  return jsonResponse(status, j.dump() + "\n");
-}
 
 json projectJson(const store::Project& p, bool withSecret) {
   json j = {{"name", p.name},
@@ -510,6 +492,29 @@ Router buildRouter(const ApiContext& c, ResponseCache& cache) {
     auto id = toId(p.at("id"));
     return id ? jobLog(c, req, *id, p.at("job")) : errorResponse(400, "not a run id");
   });
+  // Who did what, when: releases, deploys, approvals, rollbacks, newest first.
+  r.add("GET", "/api/audit", [&c](const Request& req, const Params&) {
+    int limit = 100;
+    if (auto it = req.query.find("limit"); it != req.query.end()) {
+      limit = std::atoi(it->second.c_str());
+      if (limit < 1 || limit > 1000) return errorResponse(400, "limit: 1 to 1000");
+    }
+    std::string project = req.query.count("project") ? req.query.at("project") : "";
+    auto list = c.store->listAudit(project, limit);
+    if (!list.ok()) return fromStatus(list.status());
+    json out = json::array();
+    for (const auto& e : *list) {
+      out.push_back({{"id", e.id},
+                     {"at_ms", e.at},
+                     {"actor", e.actor},
+                     {"action", e.action},
+                     {"project", e.project},
+                     {"target", e.target},
+                     {"detail", e.detail}});
+    }
+    return ok(200, {{"entries", out}});
+  });
+  addReleaseRoutes(r, c);
   return r;
 }
 
@@ -519,8 +524,9 @@ Handler makeApiHandler(const ApiContext& ctx) {
   auto cache = std::make_shared<ResponseCache>();
   auto router = std::make_shared<Router>(buildRouter(ctx, *cache));
   // Token hashes already found, re-checked after any write (a revocation is a write).
-  auto tokens = std::make_shared<RevisionCache<bool>>();
-  return [router, cache, tokens, ctx](const Request& req) -> Response {
+  auto tokens = std::make_shared<RevisionCache<std::string>>();
+  return [router, cache, tokens, ctx](const Request& incoming) -> Response {
+    Request req = incoming;
     bool open = req.path == "/api/health" || (ctx.publicRead && req.method == "GET") ||
                 (!req.segments.empty() && req.segments[0] == "hooks") ||  // signed instead
                 (!req.segments.empty() && req.segments[0] == "badge" && req.method == "GET");
@@ -534,7 +540,9 @@ Handler makeApiHandler(const ApiContext& ctx) {
       }
       std::string hash = auth::hashToken(auth.substr(prefix.size()));
       uint64_t revision = ctx.store->revision();
-      if (!tokens->get(hash, revision)) {
+      if (auto name = tokens->get(hash, revision)) {
+        req.actor = *name;
+      } else {
         auto token = ctx.store->findToken(hash);
         if (!token.ok()) return errorResponse(500, "internal error");
         if (!token->has_value()) {
@@ -542,7 +550,8 @@ Handler makeApiHandler(const ApiContext& ctx) {
           r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
           return r;
         }
-        tokens->put(hash, revision, true);
+        req.actor = (*token)->name;
+        tokens->put(hash, revision, req.actor);
       }
     }
     return router->dispatch(req);

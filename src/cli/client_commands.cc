@@ -7,6 +7,7 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "cli/client_api.h"
 #include "cli/commands.h"
 #include "cli/http_client.h"
 #include "core/clock.h"
@@ -19,58 +20,6 @@ namespace boucle::cli {
 using nlohmann::json;
 
 namespace {
-
-struct ClientArgs {
-  std::string server;
-  std::string token;
-  bool json = false;
-};
-
-void addClientOptions(CLI::App* cmd, ClientArgs& a) {
-  cmd->add_option("--server", a.server,
-                  "Server URL (default: $BOUCLE_SERVER or http://127.0.0.1:8080)");
-  cmd->add_option("--token", a.token, "API token (default: $BOUCLE_TOKEN)");
-  cmd->add_flag("--json", a.json, "Print the server's JSON answer");
-}
-
-// Calls the API; prints the error and returns nullopt when it fails.
-std::optional<json> call(const ClientArgs& a, const std::string& method, const std::string& target,
-                         const json& body, int* exitCode) {
-  auto e = endpointFrom(a.server, a.token);
-  if (!e.ok()) {
-    fmt::print(stderr, "boucle: {}\n", e.status().message());
-    *exitCode = kExitUsage;
-    return std::nullopt;
-  }
-  auto r = httpCall(*e, method, target, body.is_null() ? "" : body.dump());
-  if (!r.ok()) {
-    fmt::print(stderr, "boucle: {}\n", r.status().message());
-    *exitCode = kExitFailed;
-    return std::nullopt;
-  }
-  json j = json::parse(r->body, nullptr, false);
-  if (r->status >= 400) {
-    std::string msg =
-        j.is_object() && j.contains("error") ? j["error"].get<std::string>() : r->body;
-    fmt::print(stderr, "boucle: {} (HTTP {})\n", msg, r->status);
-    *exitCode = kExitFailed;
-    return std::nullopt;
-  }
-  *exitCode = kExitOk;
-  return j;
-}
-
-std::string urlEncode(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
 
 // A local repository path is made absolute: the server does not share our working directory.
 std::string normaliseUrl(const std::string& url) {
@@ -238,42 +187,6 @@ void addProjectCommands(CLI::App& app, int* exitCode) {
 
 // Downloads one artifact next to the others in `dir`, refusing a path that would leave `dir`
 // and a file whose content does not hash to what the server announced.
-Status downloadArtifact(const ClientArgs& a, const std::string& path, const std::string& sha,
-                        const std::string& dir) {
-  namespace fs = std::filesystem;
-  fs::path rel(path);
-  if (rel.is_absolute() || rel.empty()) return Status::Invalid("refusing artifact path " + path);
-  for (const auto& part : rel) {
-    if (part == "..") return Status::Invalid("refusing artifact path " + path);
-  }
-  auto e = endpointFrom(a.server, a.token);
-  if (!e.ok()) return e.status();
-  fs::path dest = fs::path(dir) / rel;
-  fs::path tmp = dest;
-  tmp += ".part";
-  std::error_code ec;
-  fs::create_directories(dest.parent_path(), ec);
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) return errnoStatus("create " + tmp.string(), errno);
-  auto status = httpStream(*e, "/api/blobs/" + sha, [&](std::string_view piece) {
-    std::fwrite(piece.data(), 1, piece.size(), f);
-  });
-  std::fclose(f);
-  if (!status.ok() || *status != 200) {
-    fs::remove(tmp, ec);
-    return status.ok() ? Status::Io("download of " + path + ": HTTP " + std::to_string(*status))
-                       : status.status();
-  }
-  auto got = vault::hashFile(tmp);
-  if (!got.ok() || got->sha256 != sha) {
-    fs::remove(tmp, ec);
-    return Status::Io(path + ": the downloaded content does not match its SHA-256");
-  }
-  fs::rename(tmp, dest, ec);
-  if (ec) return errnoStatus("rename to " + dest.string(), ec.value());
-  return Status::Ok();
-}
-
 void addRunCommands(CLI::App& app, int* exitCode) {
   auto trigger = app.add_subcommand("trigger", "Queue a run of a project's pipeline");
   auto ta = std::make_shared<ClientArgs>();

@@ -19,5 +19,6 @@ void addLintCommand(CLI::App& app, int* exitCode);
 void addRunCommand(CLI::App& app, int* exitCode);
 void addServerCommand(CLI::App& app, int* exitCode);
 void addClientCommands(CLI::App& app, int* exitCode);
+void addReleaseCommands(CLI::App& app, int* exitCode);
 
 }  // namespace boucle::cli

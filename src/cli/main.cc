@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   boucle::cli::addLintCommand(app, &exitCode);
   boucle::cli::addServerCommand(app, &exitCode);
   boucle::cli::addClientCommands(app, &exitCode);
+  boucle::cli::addReleaseCommands(app, &exitCode);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -37,8 +37,7 @@ std::vector<std::string_view> dotted(std::string_view s) {
 }  // namespace
 
 std::string Version::str() const {
-  std::string s =
-      std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+  std::string s = std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
   if (!pre.empty()) s += "-" + pre;
   return s;
 }
@@ -73,8 +72,8 @@ std::optional<Version> parseVersion(std::string_view text) {
     for (auto id : dotted(pre)) {
       if (id.empty()) return std::nullopt;
       for (char c : id) {
-        bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                  c == '-';
+        bool ok =
+            (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
         if (!ok) return std::nullopt;
       }
       if (isNumber(id) && id.size() > 1 && id[0] == '0') return std::nullopt;

@@ -85,6 +85,28 @@ std::vector<std::string> ServerProcess::clientEnv() const {
   return {"BOUCLE_SERVER=" + url(), "BOUCLE_TOKEN=" + token()};
 }
 
+std::string Http::header(const std::string& name) const {
+  auto lower = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  std::string want = lower(name) + ":";
+  size_t start = 0;
+  while (start < headers.size()) {
+    size_t end = headers.find('\n', start);
+    if (end == std::string::npos) end = headers.size();
+    std::string line = headers.substr(start, end - start);
+    if (lower(line).rfind(want, 0) == 0) {
+      std::string v = line.substr(want.size());
+      while (!v.empty() && (v.front() == ' ')) v.erase(0, 1);
+      while (!v.empty() && (v.back() == '\r' || v.back() == ' ')) v.pop_back();
+      return v;
+    }
+    start = end + 1;
+  }
+  return "";
+}
+
 Http curl(const std::string& method, const std::string& url, const std::string& body,
           const std::vector<std::string>& headers) {
   char tmpl[] = "/tmp/boucle-curl-XXXXXX";
@@ -92,8 +114,10 @@ Http curl(const std::string& method, const std::string& url, const std::string& 
   ::close(fd);
   fs::path out = tmpl;
   fs::path in = out.string() + ".body";
-  std::vector<std::string> argv{"/usr/bin/curl", "-sS", "-o",   out.string(), "-w",
-                                "%{http_code}",  "-X",  method, url};
+  fs::path head = out.string() + ".headers";
+  std::vector<std::string> argv{
+      "/usr/bin/curl", "-sS", "-o",   out.string(), "-D", head.string(), "-w",
+      "%{http_code}",  "-X",  method, url};
   for (const auto& h : headers) argv.insert(argv.end(), {"-H", h});
   if (!body.empty()) {
     std::ofstream(in, std::ios::binary) << body;
@@ -109,6 +133,8 @@ Http curl(const std::string& method, const std::string& url, const std::string& 
     h.status = 0;
   }
   h.body = readFile(out);
+  h.headers = readFile(head);
+  fs::remove(head);
   fs::remove(out);
   fs::remove(in);
   fs::remove(code);

@@ -34,6 +34,9 @@ class ServerProcess {
 struct Http {
   int status = 0;
   std::string body;
+  std::string headers;  // the response's header block, as received
+  // A response header's value ("" when absent); `name` in any case.
+  std::string header(const std::string& name) const;
 };
 // curl, as an outside client would; `headers` are "Name: value".
 Http curl(const std::string& method, const std::string& url, const std::string& body = "",

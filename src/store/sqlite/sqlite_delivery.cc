@@ -236,8 +236,8 @@ Status SqliteStore::updateDeploy(const Deploy& d) {
   return Status::Ok();
 }
 
-Result<std::vector<Deploy>> SqliteStore::listDeploys(std::string_view project,
-                                                     std::string_view env, int limit) {
+Result<std::vector<Deploy>> SqliteStore::listDeploys(std::string_view project, std::string_view env,
+                                                     int limit) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kDeployColumns +
                        " FROM deploys WHERE project = ? AND (? = '' OR env = ?) ORDER BY id "
@@ -303,8 +303,12 @@ Status SqliteStore::addAudit(const AuditEntry& e) {
   auto s = db_.prepare(
       "INSERT INTO audit (at, actor, action, project, target, detail) VALUES (?, ?, ?, ?, ?, ?)");
   if (!s.ok()) return s.status();
-  s->bind(1, e.at).bind(2, e.actor).bind(3, e.action).bind(4, e.project).bind(5, e.target).bind(
-      6, e.detail);
+  s->bind(1, e.at)
+      .bind(2, e.actor)
+      .bind(3, e.action)
+      .bind(4, e.project)
+      .bind(5, e.target)
+      .bind(6, e.detail);
   return s->run();
 }
 

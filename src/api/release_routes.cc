@@ -1,0 +1,181 @@
+// Releases: made from a passing run, listed, shown with their notes, artifacts downloaded.
+#include <sys/stat.h>
+
+#include "api/log_stream.h"
+#include "api/route_helpers.h"
+#include "core/encoding.h"
+#include "vault/blob_store.h"
+#include "vault/releaser.h"
+
+namespace boucle::api {
+
+using nlohmann::json;
+
+namespace {
+
+json releaseJson(const store::Release& r, bool full) {
+  json j = {{"project", r.project},
+            {"version", r.version},
+            {"run", r.runId},
+            {"commit", r.commit},
+            {"previous_version", r.previousVersion.empty() ? json(nullptr) : json(r.previousVersion)},
+            {"created_by", r.createdBy},
+            {"created_at_ms", r.createdAt},
+            {"artifacts", json::parse(r.artifactsJson, nullptr, false)}};
+  if (full) {
+    j["notes"] = r.notes;
+    j["changes"] = json::parse(r.changesJson, nullptr, false);
+  }
+  return j;
+}
+
+// "bytes=A-B", "bytes=A-" or "bytes=-N" (one range; several are answered whole, as RFC 9110
+// allows). False when unsatisfiable.
+bool parseRange(const std::string& header, uint64_t size, uint64_t* from, uint64_t* to) {
+  const std::string unit = "bytes=";
+  if (header.compare(0, unit.size(), unit) != 0 || header.find(',') != std::string::npos) {
+    *from = 0;
+    *to = size ? size - 1 : 0;
+    return size > 0;
+  }
+  std::string spec = header.substr(unit.size());
+  auto dash = spec.find('-');
+  if (dash == std::string::npos) return false;
+  std::string a = spec.substr(0, dash), b = spec.substr(dash + 1);
+  char* end = nullptr;
+  if (a.empty()) {  // the last N bytes
+    uint64_t n = std::strtoull(b.c_str(), &end, 10);
+    if (b.empty() || *end || n == 0 || size == 0) return false;
+    *from = n >= size ? 0 : size - n;
+    *to = size - 1;
+    return true;
+  }
+  *from = std::strtoull(a.c_str(), &end, 10);
+  if (*end || *from >= size) return false;
+  if (b.empty()) {
+    *to = size - 1;
+  } else {
+    *to = std::strtoull(b.c_str(), &end, 10);
+    if (*end || *to < *from) return false;
+    *to = std::min(*to, size - 1);
+  }
+  return true;
+}
+
+Response download(const ApiContext& c, const Request& req, const store::Release& rel,
+                  const std::string& name) {
+  json artifacts = json::parse(rel.artifactsJson, nullptr, false);
+  const json* found = nullptr;
+  int matches = 0;
+  std::string job = req.query.count("job") ? req.query.at("job") : "";
+  for (const auto& a : artifacts) {
+    if (a.value("name", "") == name && (job.empty() || a.value("job", "") == job)) {
+      found = &a;
+      ++matches;
+    }
+  }
+  if (!found) return errorResponse(404, rel.version + " has no artifact " + name);
+  if (matches > 1) return errorResponse(409, "several jobs made " + name + ": add ?job=NAME");
+  std::string sha = found->value("sha256", "");
+  vault::BlobStore blobs(c.dataDir / "blobs");
+  if (!vault::isSha256Hex(sha) || !blobs.contains(sha)) {
+    return errorResponse(500, "the artifact's content is missing from the store");
+  }
+  struct stat st{};
+  if (::stat(blobs.pathOf(sha).c_str(), &st) != 0) return errorResponse(500, "internal error");
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+
+  Response res;
+  res.contentType = "application/octet-stream";
+  res.headers.emplace_back("ETag", "\"" + sha + "\"");
+  // RFC 9530: the representation's digest, base64 of the raw SHA-256.
+  std::string raw;
+  for (size_t i = 0; i + 1 < sha.size(); i += 2) {
+    raw.push_back(static_cast<char>(std::stoi(sha.substr(i, 2), nullptr, 16)));
+  }
+  res.headers.emplace_back("Repr-Digest", "sha-256=:" + base64Of(raw) + ":");
+  res.headers.emplace_back("Accept-Ranges", "bytes");
+  std::string base = name.substr(name.rfind('/') + 1);
+  res.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + base + "\"");
+  if (req.header("if-none-match") == "\"" + sha + "\"") {
+    res.status = 304;
+    return res;
+  }
+  std::string range = req.header("range");
+  std::string ifRange = req.header("if-range");
+  if (!range.empty() && (ifRange.empty() || ifRange == "\"" + sha + "\"")) {
+    uint64_t from = 0, to = 0;
+    if (!parseRange(range, size, &from, &to)) {
+      Response bad = errorResponse(416, "range not satisfiable (size " + std::to_string(size) +
+                                            ")");
+      bad.headers.emplace_back("Content-Range", "bytes */" + std::to_string(size));
+      return bad;
+    }
+    res.status = 206;
+    res.headers.emplace_back("Content-Range", "bytes " + std::to_string(from) + "-" +
+                                                  std::to_string(to) + "/" +
+                                                  std::to_string(size));
+    res.stream = makeFileStream(blobs.pathOf(sha), from, to - from + 1);
+    return res;
+  }
+  res.stream = makeFileStream(blobs.pathOf(sha));
+  return res;
+}
+
+}  // namespace
+
+void addReleaseRoutes(Router& r, const ApiContext& c) {
+  r.add("POST", "/api/projects/{name}/releases", [&c](const Request& req, const Params& p) {
+    json body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
+    if (!body.is_object()) return errorResponse(400, "the body must be a JSON object");
+    vault::ReleaseRequest rr;
+    rr.project = p.at("name");
+    rr.actor = req.actor;
+    if (body.contains("run") && !body["run"].is_null()) {
+      if (!body["run"].is_number_integer()) return errorResponse(400, "run: a run id");
+      rr.fromRun = body["run"].get<int64_t>();
+    }
+    if (body.contains("version") && !body["version"].is_null()) {
+      if (!body["version"].is_string()) return errorResponse(400, "version: a string");
+      rr.version = body["version"].get<std::string>();
+    }
+    auto rel = vault::createRelease(*c.store, scheduler::mirrorPath(c.dataDir, rr.project), rr);
+    if (!rel.ok()) return fromStatus(rel.status());
+    return ok(201, releaseJson(*rel, true));
+  });
+  r.add("GET", "/api/projects/{name}/releases", [&c](const Request& req, const Params& p) {
+    int limit = 50;
+    if (auto it = req.query.find("limit"); it != req.query.end()) {
+      limit = std::atoi(it->second.c_str());
+      if (limit < 1 || limit > 1000) return errorResponse(400, "limit: 1 to 1000");
+    }
+    if (auto proj = c.store->getProject(p.at("name")); !proj.ok()) return fromStatus(proj.status());
+    auto list = c.store->listReleases(p.at("name"), limit);
+    if (!list.ok()) return fromStatus(list.status());
+    json out = json::array();
+    for (const auto& rel : *list) out.push_back(releaseJson(rel, false));
+    return ok(200, {{"releases", out}});
+  });
+  r.add("GET", "/api/projects/{name}/releases/{version}", [&c](const Request&, const Params& p) {
+    auto rel = c.store->getRelease(p.at("name"), p.at("version"));
+    if (!rel.ok()) return fromStatus(rel.status());
+    return ok(200, releaseJson(*rel, true));
+  });
+  r.add("GET", "/api/projects/{name}/releases/{version}/notes.md",
+        [&c](const Request&, const Params& p) {
+          auto rel = c.store->getRelease(p.at("name"), p.at("version"));
+          if (!rel.ok()) return fromStatus(rel.status());
+          Response res;
+          res.contentType = "text/markdown; charset=utf-8";
+          res.body = rel->notes;
+          return res;
+        });
+  r.add("GET", "/api/projects/{name}/releases/{version}/artifacts/{artifact}",
+        [&c](const Request& req, const Params& p) {
+          auto rel = c.store->getRelease(p.at("name"), p.at("version"));
+          if (!rel.ok()) return fromStatus(rel.status());
+          return download(c, req, *rel, p.at("artifact"));
+        });
+}
+
+}  // namespace boucle::api

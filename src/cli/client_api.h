@@ -1,0 +1,37 @@
+#pragma once
+// What every client command shares: its options, the API call, and checked downloads.
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "core/status.h"
+
+namespace CLI {
+class App;
+}
+
+namespace boucle::cli {
+
+struct ClientArgs {
+  std::string server;
+  std::string token;
+  bool json = false;
+};
+
+// --server, --token and --json.
+void addClientOptions(CLI::App* cmd, ClientArgs& a);
+
+// Calls the API; prints the error, sets `*exitCode` and returns nullopt when it fails.
+std::optional<nlohmann::json> call(const ClientArgs& a, const std::string& method,
+                                   const std::string& target, const nlohmann::json& body,
+                                   int* exitCode);
+
+std::string urlEncode(const std::string& s);
+
+// Downloads the blob `sha` to DIR/PATH (PATH relative, no ".."), checking its SHA-256 before
+// the file takes its name.
+Status downloadArtifact(const ClientArgs& a, const std::string& path, const std::string& sha,
+                        const std::string& dir);
+
+}  // namespace boucle::cli
