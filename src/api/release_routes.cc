@@ -14,14 +14,15 @@ using nlohmann::json;
 namespace {
 
 json releaseJson(const store::Release& r, bool full) {
-  json j = {{"project", r.project},
-            {"version", r.version},
-            {"run", r.runId},
-            {"commit", r.commit},
-            {"previous_version", r.previousVersion.empty() ? json(nullptr) : json(r.previousVersion)},
-            {"created_by", r.createdBy},
-            {"created_at_ms", r.createdAt},
-            {"artifacts", json::parse(r.artifactsJson, nullptr, false)}};
+  json j = {
+      {"project", r.project},
+      {"version", r.version},
+      {"run", r.runId},
+      {"commit", r.commit},
+      {"previous_version", r.previousVersion.empty() ? json(nullptr) : json(r.previousVersion)},
+      {"created_by", r.createdBy},
+      {"created_at_ms", r.createdAt},
+      {"artifacts", json::parse(r.artifactsJson, nullptr, false)}};
   if (full) {
     j["notes"] = r.notes;
     j["changes"] = json::parse(r.changesJson, nullptr, false);
@@ -81,7 +82,7 @@ Response download(const ApiContext& c, const Request& req, const store::Release&
   if (!vault::isSha256Hex(sha) || !blobs.contains(sha)) {
     return errorResponse(500, "the artifact's content is missing from the store");
   }
-  struct stat st{};
+  struct stat st {};
   if (::stat(blobs.pathOf(sha).c_str(), &st) != 0) return errorResponse(500, "internal error");
   uint64_t size = static_cast<uint64_t>(st.st_size);
 
@@ -106,15 +107,14 @@ Response download(const ApiContext& c, const Request& req, const store::Release&
   if (!range.empty() && (ifRange.empty() || ifRange == "\"" + sha + "\"")) {
     uint64_t from = 0, to = 0;
     if (!parseRange(range, size, &from, &to)) {
-      Response bad = errorResponse(416, "range not satisfiable (size " + std::to_string(size) +
-                                            ")");
+      Response bad =
+          errorResponse(416, "range not satisfiable (size " + std::to_string(size) + ")");
       bad.headers.emplace_back("Content-Range", "bytes */" + std::to_string(size));
       return bad;
     }
     res.status = 206;
     res.headers.emplace_back("Content-Range", "bytes " + std::to_string(from) + "-" +
-                                                  std::to_string(to) + "/" +
-                                                  std::to_string(size));
+                                                  std::to_string(to) + "/" + std::to_string(size));
     res.stream = makeFileStream(blobs.pathOf(sha), from, to - from + 1);
     return res;
   }

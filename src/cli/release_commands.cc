@@ -64,8 +64,8 @@ void addReleaseCommands(CLI::App& app, int* exitCode) {
     json body = json::object();
     if (*fromRun > 0) body["run"] = *fromRun;
     if (!version->empty()) body["version"] = *version;
-    auto r = call(*ra, "POST", "/api/projects/" + urlEncode(*project) + "/releases", body,
-                  exitCode);
+    auto r =
+        call(*ra, "POST", "/api/projects/" + urlEncode(*project) + "/releases", body, exitCode);
     if (!r) return;
     if (ra->json) return fmt::print("{}\n", r->dump(2));
     printRelease(*r);
@@ -78,8 +78,8 @@ void addReleaseCommands(CLI::App& app, int* exitCode) {
   list->add_option("project", *lproject, "Project")->required();
   addClientOptions(list, *la);
   list->callback([=] {
-    auto r = call(*la, "GET", "/api/projects/" + urlEncode(*lproject) + "/releases", nullptr,
-                  exitCode);
+    auto r =
+        call(*la, "GET", "/api/projects/" + urlEncode(*lproject) + "/releases", nullptr, exitCode);
     if (!r) return;
     if (la->json) return fmt::print("{}\n", r->dump(2));
     for (const auto& rel : (*r)["releases"]) {

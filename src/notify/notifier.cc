@@ -8,7 +8,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "os/shared_library.h"
+#include "os/curl.h"
 
 namespace boucle::notify {
 
@@ -31,42 +31,8 @@ size_t readUpload(char* buf, size_t size, size_t n, void* user) {
   return len;
 }
 
-// libcurl is loaded at the first delivery (os/shared_library.h says why).
-struct CurlApi {
-  CURLcode (*globalInit)(long);
-  CURL* (*easyInit)();
-  CURLcode (*easySetopt)(CURL*, CURLoption, ...);
-  CURLcode (*easyPerform)(CURL*);
-  void (*easyCleanup)(CURL*);
-  CURLcode (*easyGetinfo)(CURL*, CURLINFO, ...);
-  const char* (*easyStrerror)(CURLcode);
-  curl_slist* (*slistAppend)(curl_slist*, const char*);
-  void (*slistFreeAll)(curl_slist*);
-};
-
-Result<const CurlApi*> loadCurl() {
-  static std::once_flag once;
-  static CurlApi api{};
-  static std::string error;
-  std::call_once(once, [] {
-    os::SharedLibrary lib("libcurl.so.4", "libcurl4");
-    lib.bind(api.globalInit, "curl_global_init");
-    lib.bind(api.easyInit, "curl_easy_init");
-    lib.bind(api.easySetopt, "curl_easy_setopt");
-    lib.bind(api.easyPerform, "curl_easy_perform");
-    lib.bind(api.easyCleanup, "curl_easy_cleanup");
-    lib.bind(api.easyGetinfo, "curl_easy_getinfo");
-    lib.bind(api.easyStrerror, "curl_easy_strerror");
-    lib.bind(api.slistAppend, "curl_slist_append");
-    lib.bind(api.slistFreeAll, "curl_slist_free_all");
-    error = lib.error();
-    // Only the notifier thread uses curl, so this runs before any other curl call.
-    if (error.empty() && api.globalInit(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-      error = "curl_global_init failed";
-  });
-  if (!error.empty()) return Status::Internal(error);
-  return &api;
-}
+using os::CurlApi;
+using os::loadCurl;
 
 class CurlSender : public Sender {
  public:

@@ -35,8 +35,7 @@ bool isCommitId(const std::string& s) {
 }
 
 // The commits in `to` and not in `from` (all of `to`'s history without one), newest first.
-Result<std::vector<insight::Change>> changesBetween(const fs::path& mirror,
-                                                    const std::string& from,
+Result<std::vector<insight::Change>> changesBetween(const fs::path& mirror, const std::string& from,
                                                     const std::string& to,
                                                     std::vector<int64_t>* times) {
   std::string range = from.empty() ? to : from + ".." + to;
@@ -88,9 +87,8 @@ Result<store::Run> releasableRun(store::Store& store, const ReleaseRequest& req)
                               "'s");
     }
     if (run->state != store::RunState::kPassed) {
-      return Status::Conflict("only a passing run can be released: run " +
-                              std::to_string(run->id) + " " +
-                              std::string(store::toString(run->state)));
+      return Status::Conflict("only a passing run can be released: run " + std::to_string(run->id) +
+                              " " + std::string(store::toString(run->state)));
     }
     if (!run->onlyJobs.empty() || run->bisectOf) {
       return Status::Conflict("run " + std::to_string(run->id) +

@@ -125,8 +125,8 @@ TEST_F(ReleaseTest, ArtifactsDownloadWholeOrByRangeWithTheirDigest) {
   EXPECT_EQ(whole.header("etag"), "\"" + sha + "\"");
   EXPECT_THAT(whole.header("repr-digest"), HasSubstr("sha-256=:"));
   EXPECT_EQ(whole.header("accept-ranges"), "bytes");
-  Output sum = runCommand({"/usr/bin/sh", "-c", "printf %s \"$0\" | sha256sum", whole.body},
-                          repo_.dir());
+  Output sum =
+      runCommand({"/usr/bin/sh", "-c", "printf %s \"$0\" | sha256sum", whole.body}, repo_.dir());
   EXPECT_EQ(sum.out.substr(0, 64), sha);
 
   auto part = curl("GET", url, "", {auth(), "Range: bytes=6-15"});
