@@ -141,6 +141,7 @@ void addReleaseRoutes(Router& r, const ApiContext& c) {
     }
     auto rel = vault::createRelease(*c.store, scheduler::mirrorPath(c.dataDir, rr.project), rr);
     if (!rel.ok()) return fromStatus(rel.status());
+    if (c.deployer) c.deployer->releaseCreated(*rel, req.actor);
     return ok(201, releaseJson(*rel, true));
   });
   r.add("GET", "/api/projects/{name}/releases", [&c](const Request& req, const Params& p) {

@@ -32,5 +32,6 @@ inline Response ok(int status, const nlohmann::json& j) {
 
 // Each file of routes adds its own (release_routes.cc, …).
 void addReleaseRoutes(Router& r, const ApiContext& c);
+void addDeployRoutes(Router& r, const ApiContext& c);
 
 }  // namespace boucle::api

@@ -492,6 +492,20 @@ Router buildRouter(const ApiContext& c, ResponseCache& cache) {
     auto id = toId(p.at("id"));
     return id ? jobLog(c, req, *id, p.at("job")) : errorResponse(400, "not a run id");
   });
+  // A new API token, shown once in this answer; only its hash is kept. Every token is an
+  // admin until roles come (see the README).
+  r.add("POST", "/api/tokens", [&c](const Request& req, const Params&) {
+    json body = json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body.contains("name") || !body["name"].is_string() ||
+        body["name"].get<std::string>().empty() || body["name"].get<std::string>().size() > 100) {
+      return errorResponse(400, "the body must be {\"name\": \"who or what uses it\"}");
+    }
+    std::string token = auth::newToken();
+    auto t = c.store->addToken(body["name"].get<std::string>(), "admin", auth::hashToken(token));
+    if (!t.ok()) return fromStatus(t.status());
+    (void)c.store->addAudit({0, t->createdAt, req.actor, "token.create", "", t->name, "admin"});
+    return ok(201, {{"name", t->name}, {"role", t->role}, {"token", token}});
+  });
   // Who did what, when: releases, deploys, approvals, rollbacks, newest first.
   r.add("GET", "/api/audit", [&c](const Request& req, const Params&) {
     int limit = 100;
@@ -515,6 +529,7 @@ Router buildRouter(const ApiContext& c, ResponseCache& cache) {
     return ok(200, {{"entries", out}});
   });
   addReleaseRoutes(r, c);
+  addDeployRoutes(r, c);
   return r;
 }
 

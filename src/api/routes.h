@@ -5,6 +5,7 @@
 
 #include "api/http.h"
 #include "auth/secret_box.h"
+#include "deploy/deployer.h"
 #include "scheduler/agent.h"
 #include "store/store.h"
 
@@ -16,6 +17,7 @@ struct ApiContext {
   std::filesystem::path dataDir;
   bool publicRead = false;                   // GET without a token
   const auth::SecretBox* secrets = nullptr;  // seals projects' credentials
+  deploy::Deployer* deployer = nullptr;
 };
 
 // The whole API behind one handler: authentication first, then routing.

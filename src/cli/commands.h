@@ -20,5 +20,6 @@ void addRunCommand(CLI::App& app, int* exitCode);
 void addServerCommand(CLI::App& app, int* exitCode);
 void addClientCommands(CLI::App& app, int* exitCode);
 void addReleaseCommands(CLI::App& app, int* exitCode);
+void addDeployCommands(CLI::App& app, int* exitCode);
 
 }  // namespace boucle::cli

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   boucle::cli::addServerCommand(app, &exitCode);
   boucle::cli::addClientCommands(app, &exitCode);
   boucle::cli::addReleaseCommands(app, &exitCode);
+  boucle::cli::addDeployCommands(app, &exitCode);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -13,13 +13,16 @@
 #include "auth/tokens.h"
 #include "cli/commands.h"
 #include "core/clock.h"
+#include "core/glob.h"
 #include "core/log.h"
+#include "deploy/deployer.h"
 #include "notify/messages.h"
 #include "notify/notifier.h"
 #include "os/files.h"
 #include "scheduler/agent.h"
 #include "scheduler/poller.h"
 #include "store/store.h"
+#include "vault/releaser.h"
 
 namespace boucle::cli {
 namespace fs = std::filesystem;
@@ -148,14 +151,30 @@ int serve(const ServerArgs& a) {
     if (!n.ok()) logError("notify: " + n.status().message());
     if (n.ok() && *n > 0) notifier.wake();
   };
+  deploy::Deployer deployer(**store, {data, &*secrets, {}});
   agentOptions.onFinished = [&](const store::Run& run, const pipeline::Pipeline* p) {
     if (!run.bisectOf) queue(run, p, "");
+    // A passing run of a release branch (the pipeline file's release.branches) is released,
+    // and the environments that take each release get it.
+    if (p && p->release && run.state == store::RunState::kPassed && run.onlyJobs.empty() &&
+        !run.bisectOf && !run.branch.empty()) {
+      bool releaseBranch = false;
+      for (const auto& b : p->release->branches) releaseBranch |= globMatches(b, run.branch);
+      if (!releaseBranch) return;
+      vault::ReleaseRequest rr{run.project, run.id, "", "boucle"};
+      auto rel = vault::createRelease(**store, scheduler::mirrorPath(data, run.project), rr);
+      if (!rel.ok())
+        return logError("release of run " + std::to_string(run.id) + ": " + rel.status().message());
+      logInfo("released " + run.project + " " + rel->version + " from run " +
+              std::to_string(run.id));
+      deployer.releaseCreated(*rel, "boucle");
+    }
   };
   agentOptions.onBisected = [&](const store::Run& run, const pipeline::Pipeline* p) {
     queue(run, p, "broken");
   };
   scheduler::Agent agent(**store, agentOptions);
-  api::ApiContext ctx{store->get(), &agent, data, a.publicRead, &*secrets};
+  api::ApiContext ctx{store->get(), &agent, data, a.publicRead, &*secrets, &deployer};
   std::string error;
   auto server = api::HttpServer::create(http, api::makeApiHandler(ctx), &error);
   if (!server) {
@@ -163,6 +182,7 @@ int serve(const ServerArgs& a) {
     return kExitFailed;
   }
   notifier.start();
+  deployer.start();
   agent.start();
   scheduler::Poller poller(**store, agent);
   poller.start();
@@ -176,8 +196,9 @@ int serve(const ServerArgs& a) {
                       data.string()));
   server->run();
   poller.stop();
-  agent.stop();
-  notifier.stop();  // cancels a running run and waits for it
+  agent.stop();     // cancels a running run and waits for it
+  deployer.stop();  // waits for a running deploy: stopping one midway would leave it half done
+  notifier.stop();
   if (signals.joinable()) {
     pthread_kill(signals.native_handle(), SIGTERM);  // wakes sigwait if stop came from elsewhere
     signals.join();

@@ -51,5 +51,7 @@ bool processAlive(pid_t pid);
 bool waitFor(const std::function<bool()>& cond,
              std::chrono::milliseconds timeout = std::chrono::seconds(20));
 int waitExit(pid_t pid);
+// A TCP port on 127.0.0.1 that nothing listens on (bound, read, released).
+int freePort();
 
 }  // namespace boucle::testing

@@ -1,0 +1,195 @@
+// Environments (values, secrets, what runs where) and deploys: request, promote, approve,
+// roll back, follow.
+#include "api/log_stream.h"
+#include "api/route_helpers.h"
+#include "core/clock.h"
+#include "pipeline/parser.h"
+
+namespace boucle::api {
+
+using nlohmann::json;
+
+namespace {
+
+json optMs(const std::optional<int64_t>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+json deployJson(const store::Deploy& d) {
+  return {{"id", d.id},
+          {"project", d.project},
+          {"env", d.env},
+          {"version", d.version},
+          {"state", store::toString(d.state)},
+          {"reason", d.reason},
+          {"from_version", d.fromVersion.empty() ? json(nullptr) : json(d.fromVersion)},
+          {"rollback", d.rollback},
+          {"dry_run", d.dryRun},
+          {"requested_by", d.requestedBy},
+          {"requested_at_ms", d.requestedAt},
+          {"started_at_ms", optMs(d.startedAt)},
+          {"finished_at_ms", optMs(d.finishedAt)},
+          {"approved_by", d.approvedBy.empty() ? json(nullptr) : json(d.approvedBy)},
+          {"approved_at_ms", optMs(d.approvedAt)},
+          {"smoke", d.smokeJson.empty() ? json::array() : json::parse(d.smokeJson, nullptr, false)}};
+}
+
+// Environment names and keys: letters, digits, '_', '-', '.'; nothing a path or a shell
+// could read differently.
+bool plainName(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (unsigned char c : s) {
+    if (!std::isalnum(c) && c != '_' && c != '-' && c != '.') return false;
+  }
+  return s[0] != '.' && s[0] != '-';
+}
+
+Response deployResult(const Result<store::Deploy>& d, int status = 201) {
+  if (!d.ok()) return fromStatus(d.status());
+  return ok(status, deployJson(*d));
+}
+
+// For each environment of the newest release's pipeline file, in promotion order: what runs
+// there, since when, who put it there, how many releases it is behind, what waits.
+Response whatIsWhere(const ApiContext& c, const std::string& project) {
+  if (auto p = c.store->getProject(project); !p.ok()) return fromStatus(p.status());
+  auto releases = c.store->listReleases(project, 1000);
+  if (!releases.ok()) return fromStatus(releases.status());
+  std::vector<pipeline::Environment> envs;
+  if (!releases->empty()) {
+    auto parsed = pipeline::parsePipeline(releases->front().pipeline);
+    if (parsed.ok()) envs = parsed.pipeline.environments;
+  }
+  json out = json::array();
+  for (const auto& e : envs) {
+    auto current = deploy::currentRelease(*c.store, project, e.name);
+    if (!current.ok()) return fromStatus(current.status());
+    json j = {{"name", e.name},
+              {"auto", e.autoDeploy},
+              {"after", e.after.empty() ? json(nullptr) : json(e.after)},
+              {"approval", e.approval},
+              {"window", e.window ? json(e.window->text) : json(nullptr)},
+              {"current", nullptr}};
+    if (current->deploy) {
+      int behind = 0;
+      for (const auto& r : *releases) {
+        if (r.version == current->version) break;
+        ++behind;
+      }
+      j["current"] = {{"version", current->version},
+                      {"since_ms", optMs(current->deploy->finishedAt)},
+                      {"by", current->deploy->requestedBy},
+                      {"deploy", current->deploy->id},
+                      {"releases_behind", behind}};
+    }
+    auto recent = c.store->listDeploys(project, e.name, 1);
+    if (recent.ok() && !recent->empty()) j["last_deploy"] = deployJson(recent->front());
+    auto values = c.store->listEnvValues(project, e.name);
+    json keys = json::object();
+    if (values.ok()) {
+      for (const auto& v : *values) keys[v.key] = v.secret ? json("(secret)") : json(v.value);
+    }
+    j["values"] = keys;
+    out.push_back(j);
+  }
+  json newest = releases->empty() ? json(nullptr) : json(releases->front().version);
+  return ok(200, {{"project", project}, {"newest_release", newest}, {"environments", out}});
+}
+
+}  // namespace
+
+void addDeployRoutes(Router& r, const ApiContext& c) {
+  r.add("GET", "/api/projects/{name}/environments",
+        [&c](const Request&, const Params& p) { return whatIsWhere(c, p.at("name")); });
+  r.add("PUT", "/api/projects/{name}/environments/{env}/values/{key}",
+        [&c](const Request& req, const Params& p) {
+          if (auto proj = c.store->getProject(p.at("name")); !proj.ok()) {
+            return fromStatus(proj.status());
+          }
+          if (!plainName(p.at("env")) || !plainName(p.at("key"))) {
+            return errorResponse(400, "environment and key: letters, digits, _ - .");
+          }
+          json body = json::parse(req.body, nullptr, false);
+          if (!body.is_object() || !body.contains("value") || !body["value"].is_string()) {
+            return errorResponse(400, "the body must be {\"value\": \"…\", \"secret\": false}");
+          }
+          bool secret = body.value("secret", false);
+          std::string value = body["value"].get<std::string>();
+          if (secret) {
+            if (!c.secrets) return errorResponse(500, "this server cannot store secrets");
+            value = c.secrets->seal(value);
+          }
+          auto st = c.store->setEnvValue({p.at("name"), p.at("env"), p.at("key"), value, secret});
+          if (!st.ok()) return fromStatus(st);
+          (void)c.store->addAudit({0, nowMs(), req.actor, secret ? "secret.set" : "env.set",
+                                   p.at("name"), p.at("env") + "/" + p.at("key"),
+                                   secret ? "(secret)" : body["value"].get<std::string>()});
+          return ok(200, {{"env", p.at("env")}, {"key", p.at("key")}, {"secret", secret}});
+        });
+  r.add("DELETE", "/api/projects/{name}/environments/{env}/values/{key}",
+        [&c](const Request& req, const Params& p) {
+          auto st = c.store->removeEnvValue(p.at("name"), p.at("env"), p.at("key"));
+          if (!st.ok()) return fromStatus(st);
+          (void)c.store->addAudit({0, nowMs(), req.actor, "env.unset", p.at("name"),
+                                   p.at("env") + "/" + p.at("key"), ""});
+          return ok(200, {{"removed", p.at("key")}});
+        });
+  r.add("POST", "/api/projects/{name}/deploys", [&c](const Request& req, const Params& p) {
+    json body = json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body.contains("version") || !body["version"].is_string() ||
+        !body.contains("env") || !body["env"].is_string()) {
+      return errorResponse(400, "the body must be {\"version\": \"1.2.0\", \"env\": \"qa\"}");
+    }
+    deploy::DeployRequest dr{p.at("name"), body["version"], body["env"], req.actor, false,
+                             body.value("dry_run", false)};
+    return deployResult(c.deployer->request(dr));
+  });
+  r.add("POST", "/api/projects/{name}/promote", [&c](const Request& req, const Params& p) {
+    json body = json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body.contains("from") || !body["from"].is_string() ||
+        !body.contains("to") || !body["to"].is_string()) {
+      return errorResponse(400, "the body must be {\"from\": \"qa\", \"to\": \"preprod\"}");
+    }
+    return deployResult(c.deployer->promote(p.at("name"), body["from"], body["to"], req.actor));
+  });
+  r.add("POST", "/api/projects/{name}/environments/{env}/rollback",
+        [&c](const Request& req, const Params& p) {
+          json body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
+          if (!body.is_object()) return errorResponse(400, "the body must be a JSON object");
+          std::string version = body.value("version", "");
+          return deployResult(c.deployer->rollback(p.at("name"), p.at("env"), version, req.actor));
+        });
+  r.add("GET", "/api/projects/{name}/deploys", [&c](const Request& req, const Params& p) {
+    std::string env = req.query.count("env") ? req.query.at("env") : "";
+    auto list = c.store->listDeploys(p.at("name"), env, 200);
+    if (!list.ok()) return fromStatus(list.status());
+    json out = json::array();
+    for (const auto& d : *list) out.push_back(deployJson(d));
+    return ok(200, {{"deploys", out}});
+  });
+  r.add("GET", "/api/deploys/{id}", [&c](const Request&, const Params& p) {
+    auto id = std::atoll(p.at("id").c_str());
+    auto d = c.store->getDeploy(id);
+    if (!d.ok()) return fromStatus(d.status());
+    return ok(200, deployJson(*d));
+  });
+  r.add("POST", "/api/deploys/{id}/approve", [&c](const Request& req, const Params& p) {
+    return deployResult(c.deployer->approve(std::atoll(p.at("id").c_str()), req.actor), 200);
+  });
+  // The deploy's log; ?follow=1 streams it until the deploy has ended.
+  r.add("GET", "/api/deploys/{id}/log", [&c](const Request& req, const Params& p) {
+    int64_t id = std::atoll(p.at("id").c_str());
+    if (auto d = c.store->getDeploy(id); !d.ok()) return fromStatus(d.status());
+    bool follow = req.query.count("follow") && req.query.at("follow") != "0";
+    Response res;
+    res.contentType = "text/plain; charset=utf-8";
+    auto store = c.store;
+    res.stream = makeLogStream(c.deployer->logPath(id), 0, follow, [store, id] {
+      auto d = store->getDeploy(id);
+      return !d.ok() || store::isFinished(d->state);
+    });
+    return res;
+  });
+}
+
+}  // namespace boucle::api

@@ -1,0 +1,260 @@
+// boucle env / secret / deploy / promote / approve / rollback / environments / audit.
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <iterator>
+#include <memory>
+
+#include "cli/client_api.h"
+#include "cli/commands.h"
+#include "cli/http_client.h"
+
+namespace boucle::cli {
+
+using nlohmann::json;
+
+namespace {
+
+std::string str(const json& j, const char* key) {
+  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
+}
+
+void printDeploy(const json& d) {
+  fmt::print("deploy {}: {} {} to {}  {}{}\n", d["id"].get<int64_t>(), str(d, "project"),
+             str(d, "version"), str(d, "env"), str(d, "state"),
+             str(d, "reason").empty() ? "" : " (" + str(d, "reason") + ")");
+  for (const auto& s : d["smoke"]) {
+    fmt::print("  smoke {}: {} ({})\n", s["ok"].get<bool>() ? "ok" : "FAILED", str(s, "check"),
+               str(s, "detail"));
+  }
+}
+
+// Waits for the deploy to end, printing its log as it is written; the exit code says how it
+// ended.
+void followDeploy(const ClientArgs& a, int64_t id, int* exitCode) {
+  auto e = endpointFrom(a.server, a.token);
+  if (!e.ok()) return;
+  auto st = httpStream(*e, "/api/deploys/" + std::to_string(id) + "/log?follow=1",
+                       [](std::string_view piece) { fmt::print("{}", piece); });
+  if (!st.ok()) fmt::print(stderr, "boucle: {}\n", st.status().message());
+  auto d = call(a, "GET", "/api/deploys/" + std::to_string(id), nullptr, exitCode);
+  if (!d) return;
+  printDeploy(*d);
+  *exitCode = str(*d, "state") == "succeeded" ? kExitOk : kExitFailed;
+}
+
+// After a deploy request: print it, and follow it unless it waits (or --no-wait).
+void afterRequest(const ClientArgs& a, const std::optional<json>& d, bool wait, int* exitCode) {
+  if (!d) return;
+  if (a.json) return fmt::print("{}\n", d->dump(2));
+  printDeploy(*d);
+  if (wait && str(*d, "state") == "queued") followDeploy(a, (*d)["id"].get<int64_t>(), exitCode);
+}
+
+struct DeployOpts {
+  ClientArgs client;
+  std::string project, env, version, from, to;
+  bool dryRun = false, noWait = false;
+  int64_t id = 0;
+};
+
+}  // namespace
+
+void addDeployCommands(CLI::App& app, int* exitCode) {
+  // boucle env set|unset|show
+  auto env = app.add_subcommand("env", "An environment's values (hosts, url, dir, …)");
+  env->require_subcommand(1);
+  auto set = env->add_subcommand("set", "Set values: boucle env set PROJECT ENV KEY=VALUE…");
+  auto so = std::make_shared<DeployOpts>();
+  auto pairs = std::make_shared<std::vector<std::string>>();
+  set->add_option("project", so->project, "Project")->required();
+  set->add_option("env", so->env, "Environment")->required();
+  set->add_option("values", *pairs, "KEY=VALUE pairs")->required();
+  addClientOptions(set, so->client);
+  set->callback([=] {
+    for (const auto& kv : *pairs) {
+      auto eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        fmt::print(stderr, "boucle env set: '{}' is not KEY=VALUE\n", kv);
+        *exitCode = kExitUsage;
+        return;
+      }
+      auto r = call(so->client, "PUT",
+                    "/api/projects/" + urlEncode(so->project) + "/environments/" +
+                        urlEncode(so->env) + "/values/" + urlEncode(kv.substr(0, eq)),
+                    json{{"value", kv.substr(eq + 1)}, {"secret", false}}, exitCode);
+      if (!r) return;
+      if (!so->client.json) fmt::print("{} {}: {} set\n", so->project, so->env, kv.substr(0, eq));
+    }
+  });
+  auto unset = env->add_subcommand("unset", "Remove a value: boucle env unset PROJECT ENV KEY");
+  auto uo = std::make_shared<DeployOpts>();
+  auto key = std::make_shared<std::string>();
+  unset->add_option("project", uo->project, "Project")->required();
+  unset->add_option("env", uo->env, "Environment")->required();
+  unset->add_option("key", *key, "Key")->required();
+  addClientOptions(unset, uo->client);
+  unset->callback([=] {
+    call(uo->client, "DELETE",
+         "/api/projects/" + urlEncode(uo->project) + "/environments/" + urlEncode(uo->env) +
+             "/values/" + urlEncode(*key),
+         nullptr, exitCode);
+  });
+
+  // boucle secret set PROJECT ENV KEY (value on stdin)
+  auto secret = app.add_subcommand("secret", "An environment's secrets (encrypted, never shown)");
+  secret->require_subcommand(1);
+  auto sset = secret->add_subcommand(
+      "set", "Set a secret, read from standard input: boucle secret set PROJECT ENV KEY");
+  auto sso = std::make_shared<DeployOpts>();
+  auto skey = std::make_shared<std::string>();
+  sset->add_option("project", sso->project, "Project")->required();
+  sset->add_option("env", sso->env, "Environment")->required();
+  sset->add_option("key", *skey, "Key")->required();
+  addClientOptions(sset, sso->client);
+  sset->callback([=] {
+    if (::isatty(0)) fmt::print(stderr, "value of {} (then Ctrl-D): ", *skey);
+    std::string value((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+    while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+    if (value.empty()) {
+      fmt::print(stderr, "boucle secret set: an empty secret (give it on standard input)\n");
+      *exitCode = kExitUsage;
+      return;
+    }
+    auto r = call(sso->client, "PUT",
+                  "/api/projects/" + urlEncode(sso->project) + "/environments/" +
+                      urlEncode(sso->env) + "/values/" + urlEncode(*skey),
+                  json{{"value", value}, {"secret", true}}, exitCode);
+    std::fill(value.begin(), value.end(), '\0');
+    if (r && !sso->client.json) fmt::print("{} {}: secret {} set\n", sso->project, sso->env, *skey);
+  });
+
+  // boucle environments PROJECT: what runs where
+  auto envs = app.add_subcommand(
+      "environments", "What runs where: each environment's release, since when, by whom");
+  auto eo = std::make_shared<DeployOpts>();
+  envs->add_option("project", eo->project, "Project")->required();
+  addClientOptions(envs, eo->client);
+  envs->callback([=] {
+    auto r = call(eo->client, "GET", "/api/projects/" + urlEncode(eo->project) + "/environments",
+                  nullptr, exitCode);
+    if (!r) return;
+    if (eo->client.json) return fmt::print("{}\n", r->dump(2));
+    fmt::print("newest release: {}\n",
+               (*r)["newest_release"].is_string() ? str(*r, "newest_release") : "none");
+    for (const auto& e : (*r)["environments"]) {
+      std::string now = "nothing yet";
+      if (e["current"].is_object()) {
+        const auto& c = e["current"];
+        int behind = c["releases_behind"].get<int>();
+        now = str(c, "version") + " (deploy " + std::to_string(c["deploy"].get<int64_t>()) +
+              ", by " + str(c, "by") + ")" +
+              (behind ? ", " + std::to_string(behind) + " release(s) behind" : ", newest");
+      }
+      std::string waiting;
+      if (e.contains("last_deploy") && str(e["last_deploy"], "state") == "waiting") {
+        waiting = "  [deploy " + std::to_string(e["last_deploy"]["id"].get<int64_t>()) + " of " +
+                  str(e["last_deploy"], "version") + " waits for approval]";
+      }
+      fmt::print("{:<10} {}{}\n", str(e, "name"), now, waiting);
+    }
+  });
+
+  auto deploy = app.add_subcommand(
+      "deploy", "Deploy a release to an environment: boucle deploy PROJECT VERSION --to ENV");
+  auto dopt = std::make_shared<DeployOpts>();
+  deploy->add_option("project", dopt->project, "Project")->required();
+  deploy->add_option("version", dopt->version, "Release version")->required();
+  deploy->add_option("--to", dopt->env, "Environment")->required();
+  deploy->add_flag("--dry-run", dopt->dryRun, "Show what would be done, touching nothing");
+  deploy->add_flag("--no-wait", dopt->noWait, "Do not follow the deploy's log");
+  addClientOptions(deploy, dopt->client);
+  deploy->callback([=] {
+    auto r = call(dopt->client, "POST", "/api/projects/" + urlEncode(dopt->project) + "/deploys",
+                  json{{"version", dopt->version}, {"env", dopt->env}, {"dry_run", dopt->dryRun}},
+                  exitCode);
+    afterRequest(dopt->client, r, !dopt->noWait, exitCode);
+  });
+
+  auto promote = app.add_subcommand(
+      "promote", "Deploy the release an environment runs to the next: --from qa --to preprod");
+  auto po = std::make_shared<DeployOpts>();
+  promote->add_option("project", po->project, "Project")->required();
+  promote->add_option("--from", po->from, "Environment the release comes from")->required();
+  promote->add_option("--to", po->to, "Environment it goes to")->required();
+  promote->add_flag("--no-wait", po->noWait, "Do not follow the deploy's log");
+  addClientOptions(promote, po->client);
+  promote->callback([=] {
+    auto r = call(po->client, "POST", "/api/projects/" + urlEncode(po->project) + "/promote",
+                  json{{"from", po->from}, {"to", po->to}}, exitCode);
+    afterRequest(po->client, r, !po->noWait, exitCode);
+  });
+
+  auto rollback = app.add_subcommand(
+      "rollback", "Put an environment back on an earlier release: boucle rollback PROJECT ENV");
+  auto ro = std::make_shared<DeployOpts>();
+  rollback->add_option("project", ro->project, "Project")->required();
+  rollback->add_option("env", ro->env, "Environment")->required();
+  rollback->add_option("--to", ro->version,
+                       "Version (default: the release it ran before its current one)");
+  rollback->add_flag("--no-wait", ro->noWait, "Do not follow the deploy's log");
+  addClientOptions(rollback, ro->client);
+  rollback->callback([=] {
+    json body = ro->version.empty() ? json::object() : json{{"version", ro->version}};
+    auto r = call(ro->client, "POST",
+                  "/api/projects/" + urlEncode(ro->project) + "/environments/" +
+                      urlEncode(ro->env) + "/rollback",
+                  body, exitCode);
+    afterRequest(ro->client, r, !ro->noWait, exitCode);
+  });
+
+  auto approve = app.add_subcommand("approve", "Approve a deploy that waits: boucle approve ID");
+  auto ao = std::make_shared<DeployOpts>();
+  approve->add_option("id", ao->id, "Deploy id")->required();
+  approve->add_flag("--no-wait", ao->noWait, "Do not follow the deploy's log");
+  addClientOptions(approve, ao->client);
+  approve->callback([=] {
+    auto r = call(ao->client, "POST", "/api/deploys/" + std::to_string(ao->id) + "/approve",
+                  nullptr, exitCode);
+    afterRequest(ao->client, r, !ao->noWait, exitCode);
+  });
+
+  auto deploys = app.add_subcommand("deploys", "A project's deploys, newest first");
+  auto lo = std::make_shared<DeployOpts>();
+  deploys->add_option("project", lo->project, "Project")->required();
+  deploys->add_option("--env", lo->env, "Only this environment");
+  addClientOptions(deploys, lo->client);
+  deploys->callback([=] {
+    std::string target = "/api/projects/" + urlEncode(lo->project) + "/deploys";
+    if (!lo->env.empty()) target += "?env=" + urlEncode(lo->env);
+    auto r = call(lo->client, "GET", target, nullptr, exitCode);
+    if (!r) return;
+    if (lo->client.json) return fmt::print("{}\n", r->dump(2));
+    for (const auto& d : (*r)["deploys"]) printDeploy(d);
+  });
+
+  auto audit = app.add_subcommand("audit", "Who did what, when (releases, deploys, approvals)");
+  auto auo = std::make_shared<DeployOpts>();
+  audit->add_option("project", auo->project, "Only this project");
+  addClientOptions(audit, auo->client);
+  audit->callback([=] {
+    std::string target = "/api/audit";
+    if (!auo->project.empty()) target += "?project=" + urlEncode(auo->project);
+    auto r = call(auo->client, "GET", target, nullptr, exitCode);
+    if (!r) return;
+    if (auo->client.json) return fmt::print("{}\n", r->dump(2));
+    for (const auto& e : (*r)["entries"]) {
+      std::time_t t = e["at_ms"].get<int64_t>() / 1000;
+      std::tm tm{};
+      localtime_r(&t, &tm);
+      char when[32];
+      std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+      fmt::print("{}  {:<20} {:<18} {} {}  {}\n", when, str(e, "actor"), str(e, "action"),
+                 str(e, "project"), str(e, "target"), str(e, "detail"));
+    }
+  });
+}
+
+}  // namespace boucle::cli

@@ -1,0 +1,307 @@
+#include "deploy/deployer.h"
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "deploy/local_driver.h"
+#include "pipeline/parser.h"
+#include "scheduler/agent.h"
+
+namespace boucle::deploy {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// Whether `when` (server local time) falls in the weekly window; a window whose end is not
+// after its start runs past midnight into the next day.
+bool inWindow(const pipeline::Window& w, std::time_t when) {
+  std::tm tm{};
+  localtime_r(&when, &tm);
+  int minute = tm.tm_hour * 60 + tm.tm_min;
+  int day = (tm.tm_wday + 6) % 7;  // Monday = 0
+  auto open = [&](int d) { return (w.days >> d) & 1u; };
+  if (w.startMinute < w.endMinute) {
+    return open(day) && minute >= w.startMinute && minute < w.endMinute;
+  }
+  return (open(day) && minute >= w.startMinute) || (open((day + 6) % 7) && minute < w.endMinute);
+}
+
+const pipeline::Environment* findEnv(const pipeline::Pipeline& p, const std::string& name) {
+  for (const auto& e : p.environments) {
+    if (e.name == name) return &e;
+  }
+  return nullptr;
+}
+
+std::string envNames(const pipeline::Pipeline& p) {
+  std::string out;
+  for (const auto& e : p.environments) out += (out.empty() ? "" : ", ") + e.name;
+  return out.empty() ? "none" : out;
+}
+
+void audit(store::Store& s, const std::string& actor, const std::string& action,
+           const std::string& project, const std::string& target, const std::string& detail) {
+  if (auto st = s.addAudit({0, nowMs(), actor, action, project, target, detail}); !st.ok()) {
+    logError("audit: " + st.message());
+  }
+}
+
+}  // namespace
+
+Result<Current> currentRelease(store::Store& store, const std::string& project,
+                               const std::string& env) {
+  auto list = store.listDeploys(project, env, 1000);
+  if (!list.ok()) return list.status();
+  for (const auto& d : *list) {
+    if (d.state == store::DeployState::kSucceeded && !d.dryRun) return Current{d.version, d};
+  }
+  return Current{};
+}
+
+Deployer::Deployer(store::Store& store, DeployerOptions options)
+    : store_(store), options_(std::move(options)) {}
+
+Deployer::~Deployer() {
+  stop();
+}
+
+void Deployer::start() {
+  auto interrupted = store_.interruptDeploys("the server stopped during the deploy");
+  if (interrupted.ok()) {
+    for (const auto& d : *interrupted) {
+      logError("deploy " + std::to_string(d.id) + " of " + d.project + " " + d.version + " to " +
+               d.env + " was interrupted: check the environment");
+    }
+  }
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Deployer::stop() {
+  wakeup_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+fs::path Deployer::logPath(int64_t id) const {
+  return options_.dataDir / "deploys" / (std::to_string(id) + ".log");
+}
+
+Result<store::Deploy> Deployer::request(DeployRequest r) {
+  auto release = store_.getRelease(r.project, r.version);
+  if (!release.ok()) return release.status();
+  auto parsed = pipeline::parsePipeline(release->pipeline);
+  if (!parsed.ok()) return Status::Invalid(r.version + "'s pipeline file does not parse");
+  const auto* env = findEnv(parsed.pipeline, r.env);
+  if (!env) {
+    return Status::Invalid(r.env + " is not an environment of " + r.version +
+                           "'s pipeline file (" + envNames(parsed.pipeline) + ")");
+  }
+  if (!parsed.pipeline.deploy) return Status::Invalid(r.version + " has no deploy section");
+  if (!env->after.empty() && !r.rollback) {
+    auto there = store_.listDeploys(r.project, env->after, 1000);
+    if (!there.ok()) return there.status();
+    bool passed = false;
+    for (const auto& d : *there) {
+      passed = passed || (d.version == r.version && d.state == store::DeployState::kSucceeded &&
+                          !d.dryRun);
+    }
+    if (!passed) {
+      return Status::Conflict(r.version + " has not succeeded in " + env->after + " yet (" +
+                              r.env + " comes after " + env->after + ")");
+    }
+  }
+  if (env->window && !r.dryRun && !inWindow(*env->window, nowMs() / 1000)) {
+    return Status::Conflict(r.env + " takes deploys only in its window (" + env->window->text +
+                            ", server time)");
+  }
+  auto current = currentRelease(store_, r.project, r.env);
+  if (!current.ok()) return current.status();
+  store::Deploy d;
+  d.project = r.project;
+  d.env = r.env;
+  d.version = r.version;
+  d.fromVersion = current->version;
+  d.rollback = r.rollback;
+  d.dryRun = r.dryRun;
+  d.requestedBy = r.actor;
+  d.requestedAt = nowMs();
+  if (!env->approval.empty() && !r.dryRun) {
+    d.state = store::DeployState::kWaiting;
+    std::string who;
+    for (const auto& a : env->approval) who += (who.empty() ? "" : ", ") + a;
+    d.reason = "waiting for an approval (" + who + ")";
+  }
+  auto created = store_.createDeploy(d);
+  if (!created.ok()) return created.status();
+  audit(store_, r.actor, r.rollback ? "rollback" : "deploy", r.project, r.env,
+        r.version + (r.dryRun ? " (dry run)" : "") + ", deploy " + std::to_string(created->id));
+  wakeup_.wake();
+  return created;
+}
+
+Result<store::Deploy> Deployer::promote(const std::string& project, const std::string& from,
+                                        const std::string& to, const std::string& actor) {
+  auto current = currentRelease(store_, project, from);
+  if (!current.ok()) return current.status();
+  if (current->version.empty()) return Status::Conflict(from + " has no release to promote");
+  return request({project, current->version, to, actor, false, false});
+}
+
+Result<store::Deploy> Deployer::rollback(const std::string& project, const std::string& env,
+                                         const std::string& version, const std::string& actor) {
+  std::string target = version;
+  if (target.empty()) {
+    auto current = currentRelease(store_, project, env);
+    if (!current.ok()) return current.status();
+    auto list = store_.listDeploys(project, env, 1000);
+    if (!list.ok()) return list.status();
+    for (const auto& d : *list) {
+      if (d.state == store::DeployState::kSucceeded && !d.dryRun &&
+          d.version != current->version) {
+        target = d.version;
+        break;
+      }
+    }
+    if (target.empty()) {
+      return Status::Conflict(env + " has no earlier successful release to go back to");
+    }
+  }
+  return request({project, target, env, actor, true, false});
+}
+
+Result<store::Deploy> Deployer::approve(int64_t id, const std::string& actor) {
+  auto d = store_.getDeploy(id);
+  if (!d.ok()) return d.status();
+  if (d->state != store::DeployState::kWaiting) {
+    return Status::Conflict("deploy " + std::to_string(id) + " is " +
+                            std::string(store::toString(d->state)) + ", not waiting");
+  }
+  auto release = store_.getRelease(d->project, d->version);
+  if (!release.ok()) return release.status();
+  auto parsed = pipeline::parsePipeline(release->pipeline);
+  const auto* env = parsed.ok() ? findEnv(parsed.pipeline, d->env) : nullptr;
+  if (env && env->fourEyes && actor == d->requestedBy) {
+    return Status::Unauthorized("four eyes: " + d->env +
+                                "'s deploys are approved by someone other than who asked (" +
+                                actor + ")");
+  }
+  d->state = store::DeployState::kQueued;
+  d->reason.clear();
+  d->approvedBy = actor;
+  d->approvedAt = nowMs();
+  if (auto st = store_.updateDeploy(*d); !st.ok()) return st;
+  audit(store_, actor, "approve", d->project, d->env,
+        d->version + ", deploy " + std::to_string(id) + " asked by " + d->requestedBy);
+  wakeup_.wake();
+  return *d;
+}
+
+void Deployer::releaseCreated(const store::Release& release, const std::string& actor) {
+  auto parsed = pipeline::parsePipeline(release.pipeline);
+  if (!parsed.ok()) return;
+  for (const auto& env : parsed.pipeline.environments) {
+    if (!env.autoDeploy || !env.after.empty()) continue;
+    auto d = request({release.project, release.version, env.name, actor, false, false});
+    if (!d.ok()) logError("auto deploy to " + env.name + ": " + d.status().message());
+  }
+}
+
+void Deployer::loop() {
+  while (wakeup_.wait(std::chrono::milliseconds(500))) {
+    for (;;) {
+      auto next = store_.claimNextDeploy(nowMs());
+      if (!next.ok()) {
+        logError("deploys: " + next.status().message());
+        break;
+      }
+      if (!next->has_value()) break;
+      execute(std::move(**next));
+    }
+  }
+}
+
+void Deployer::execute(store::Deploy d) {
+  auto finish = [&](store::DeployState state, std::string reason) {
+    d.state = state;
+    d.reason = std::move(reason);
+    d.finishedAt = nowMs();
+    if (auto st = store_.updateDeploy(d); !st.ok()) logError("deploy: " + st.message());
+    audit(store_, "boucle", "deploy." + std::string(store::toString(state)), d.project, d.env,
+          d.version + ", deploy " + std::to_string(d.id) +
+              (d.reason.empty() ? "" : ": " + d.reason));
+    logInfo("deploy " + std::to_string(d.id) + " of " + d.project + " " + d.version + " to " +
+            d.env + ": " + std::string(store::toString(state)));
+    if (options_.onFinished) options_.onFinished(d);
+  };
+  fs::path mirror = scheduler::mirrorPath(options_.dataDir, d.project);
+  auto valuesFor = [&]() -> Result<std::vector<store::EnvValue>> {
+    auto values = store_.listEnvValues(d.project, d.env);
+    if (!values.ok()) return values.status();
+    for (auto& v : *values) {
+      if (!v.secret) continue;
+      if (!options_.secrets) return Status::Internal("no key to open secrets");
+      auto plain = options_.secrets->unseal(v.value);
+      if (!plain.ok()) return Status::Invalid("secret " + v.key + ": " + plain.status().message());
+      v.value = *plain;
+    }
+    return values;
+  };
+  auto values = valuesFor();
+  if (!values.ok()) return finish(store::DeployState::kFailed, values.status().message());
+  std::vector<std::string> secrets;
+  for (const auto& v : *values) {
+    if (v.secret) secrets.push_back(v.value);
+  }
+  DeployLog log(logPath(d.id), secrets);
+  auto current = currentRelease(store_, d.project, d.env);
+  d.fromVersion = current.ok() ? current->version : "";
+  log.say("deploy " + std::to_string(d.id) + ": " + d.project + " " + d.version + " to " + d.env +
+          (d.fromVersion.empty() ? "" : " (now " + d.fromVersion + ")") +
+          (d.rollback ? ", a rollback" : "") + ", asked by " + d.requestedBy);
+  auto release = store_.getRelease(d.project, d.version);
+  if (!release.ok()) return finish(store::DeployState::kFailed, release.status().message());
+  auto target = prepareTarget(*release, d.env, *values, mirror);
+  if (!target.ok()) {
+    log.say("nothing was touched: " + target.status().message());
+    return finish(store::DeployState::kFailed, target.status().message());
+  }
+  auto outcome = deployLocal(*target, options_.dataDir / "blobs", log, d.dryRun);
+  json smoke = json::array();
+  for (const auto& r : outcome.smoke) {
+    smoke.push_back({{"check", r.check}, {"ok", r.ok}, {"detail", r.detail}, {"ms", r.ms}});
+  }
+  d.smokeJson = smoke.dump();
+  if (outcome.ok) {
+    log.say(d.dryRun ? "dry run done" : "deployed " + d.version + " to " + d.env);
+    return finish(store::DeployState::kSucceeded, d.dryRun ? "dry run: nothing touched" : "");
+  }
+  log.say("FAILED: " + outcome.failure);
+  if (target->spec.onFailure != pipeline::OnFailure::kRollback || d.fromVersion.empty() ||
+      d.fromVersion == d.version) {
+    return finish(store::DeployState::kFailed, outcome.failure);
+  }
+  // Back to what ran before, with that release's own method and this environment's values.
+  log.say("rolling back to " + d.fromVersion);
+  auto previous = store_.getRelease(d.project, d.fromVersion);
+  auto back = previous.ok() ? prepareTarget(*previous, d.env, *values, mirror)
+                            : Result<Target>(previous.status());
+  if (!back.ok()) {
+    log.say("rollback impossible: " + back.status().message());
+    return finish(store::DeployState::kFailed,
+                  outcome.failure + "; rollback impossible: " + back.status().message());
+  }
+  auto restored = deployLocal(*back, options_.dataDir / "blobs", log, false);
+  if (!restored.ok) {
+    log.say("rollback FAILED too: " + restored.failure);
+    return finish(store::DeployState::kFailed,
+                  outcome.failure + "; rollback to " + d.fromVersion + " failed too: " +
+                      restored.failure + " (the environment needs a look)");
+  }
+  log.say("rolled back: " + d.env + " runs " + d.fromVersion + " again, its smoke checks pass");
+  finish(store::DeployState::kRolledBack,
+         outcome.failure + "; rolled back to " + d.fromVersion);
+}
+
+}  // namespace boucle::deploy

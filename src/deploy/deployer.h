@@ -1,0 +1,75 @@
+#pragma once
+// Deploys: the rules that decide whether a release may go to an environment (after, approval,
+// window), one deploy at a time per environment, and their execution by the release's own
+// deploy method — the same for every environment, only the environment's values differ.
+// Every request, approval and result goes to the audit log.
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "auth/secret_box.h"
+#include "core/status.h"
+#include "core/wakeup.h"
+#include "store/store.h"
+
+namespace boucle::deploy {
+
+struct DeployRequest {
+  std::string project, version, env;
+  std::string actor;
+  bool rollback = false;
+  bool dryRun = false;
+};
+
+struct DeployerOptions {
+  std::filesystem::path dataDir;
+  const auth::SecretBox* secrets = nullptr;
+  // Called after each deploy ends (notifications).
+  std::function<void(const store::Deploy&)> onFinished;
+};
+
+// What an environment runs now: the newest succeeded deploy's release ("" when none), and
+// that deploy.
+struct Current {
+  std::string version;
+  std::optional<store::Deploy> deploy;
+};
+Result<Current> currentRelease(store::Store& store, const std::string& project,
+                               const std::string& env);
+
+class Deployer {
+ public:
+  Deployer(store::Store& store, DeployerOptions options);
+  ~Deployer();
+  void start();
+  void stop();
+
+  // Checks the rules and records the deploy: queued, or waiting for an approval. Invalid for
+  // an environment or method the release's pipeline file lacks, Conflict when a rule refuses.
+  Result<store::Deploy> request(DeployRequest r);
+  // The release currently in `from`, to `to`.
+  Result<store::Deploy> promote(const std::string& project, const std::string& from,
+                                const std::string& to, const std::string& actor);
+  // Back to `version`, or to the release `env` ran before its current one.
+  Result<store::Deploy> rollback(const std::string& project, const std::string& env,
+                                 const std::string& version, const std::string& actor);
+  Result<store::Deploy> approve(int64_t id, const std::string& actor);
+  // Environments whose rule is `auto: true` and whose `after` (if any) is met get the release.
+  void releaseCreated(const store::Release& release, const std::string& actor);
+
+  std::filesystem::path logPath(int64_t id) const;
+
+ private:
+  void loop();
+  void execute(store::Deploy d);
+
+  store::Store& store_;
+  DeployerOptions options_;
+  Wakeup wakeup_;
+  std::thread thread_;
+};
+
+}  // namespace boucle::deploy
