@@ -1,7 +1,9 @@
 #!/bin/bash
-# make demo: starts boucle (SQLite store, embedded agent) on the example project, pushes a few
-# commits through it (one breaks the tests, one fixes them), shows what the team would see, and
-# leaves the server running for you to look around. Ctrl-C stops it.
+# make demo: starts boucle (SQLite store, embedded agent) on the example project and pushes a
+# few commits through it: one breaks the tests, one fixes them and is released, deployed to dev,
+# promoted to qa and preprod, approved into prod; one passes its tests but fails its smoke test
+# in dev and is rolled back. Then it leaves the server (and the four environments' services)
+# running for you to look around. Ctrl-C stops them.
 #   DEMO_PORT (default 8080; 0 = any free port), DEMO_KEEP=0 to stop after the story (tests).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,28 +48,92 @@ print(runs[0]['state'] if runs else 'none')")
   return 1
 }
 
+wait_deploy() {  # wait_deploy ID: until the deploy has ended; prints how
+  for _ in $(seq 600); do
+    state=$("$boucle" deploys hello --json | python3 -c "import json,sys
+d=[d for d in json.load(sys.stdin)['deploys'] if d['id']==$1]
+print(d[0]['state'] if d else 'none')")
+    case $state in succeeded|failed|rolled_back|cancelled|interrupted)
+      "$boucle" deploys hello | grep "^deploy $1:" || true
+      return 0 ;;
+    esac
+    sleep 0.2
+  done
+  echo "deploy $1 did not end" >&2
+  return 1
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
 echo "== boucle server on http://127.0.0.1:$port (data in $work/data)"
-"$boucle" project add hello "$repo" --poll 1
+"$boucle" project add hello "$repo" --poll 0
 echo
-echo "== the first commit is picked up by polling"
+echo "== four environments, each the example service on its own port (values live in boucle)"
+for env in dev qa preprod prod; do
+  envport=$(free_port)
+  "$boucle" env set hello "$env" "dir=$work/envs/$env" "port=$envport" \
+    "url=http://127.0.0.1:$envport" "greet_name=$env team"
+done
+# The services the deploys start are stopped with the server.
+trap 'for f in "$work"/envs/*/greet.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+      kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT
+echo
+echo "== Ada's first commit is built (a push webhook would trigger it; here: boucle trigger)"
+"$boucle" trigger hello
 wait_run 1
 "$boucle" status hello
+echo
+echo "== a passing run of main is released, and dev takes every release"
+"$boucle" release list hello
+wait_deploy 1
 echo
 echo "== Mallory changes the greeting without running the tests"
 sed -i 's/Bonjour, %s!/Hello, %s!/' "$repo/src/greet.c"
 g "Mallory" commit -q -am "refactor: plainer greeting"
+"$boucle" trigger hello
 wait_run 2
 "$boucle" status hello
 echo
-echo "== Ada fixes it"
+echo "== Ada fixes it: released as 0.1.1 and deployed to dev"
 sed -i 's/Hello, %s!/Bonjour, %s!/' "$repo/src/greet.c"
 g "Ada" commit -q -am "fix: restore the greeting the tests expect"
+"$boucle" trigger hello
 wait_run 3
-"$boucle" status hello
+wait_deploy 2
+"$boucle" release show hello 0.1.1 --notes
+echo
+echo "== the same release, the same method, through qa and preprod"
+"$boucle" promote hello --from dev --to qa > /dev/null
+"$boucle" deploys hello --env qa | head -1
+"$boucle" promote hello --from qa --to preprod > /dev/null
+"$boucle" deploys hello --env preprod | head -1
+echo
+echo "== prod needs an approval"
+prod=$("$boucle" promote hello --from preprod --to prod --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+"$boucle" deploys hello --env prod | head -1
+"$boucle" approve "$prod" > /dev/null
+"$boucle" deploys hello --env prod | head -1
+prodport=$("$boucle" environments hello --json | python3 -c 'import json,sys
+e=[e for e in json.load(sys.stdin)["environments"] if e["name"]=="prod"][0]
+print(e["values"]["port"])')
+echo "prod answers: $(curl -fs "http://127.0.0.1:$prodport/")"
+echo
+echo "== a release whose smoke test fails is rolled back by itself"
+sed -i 's/return "OK";/return "starting";/' "$repo/src/greet.c"
+g "Mallory" commit -q -am "fix: say when the service is starting"
+"$boucle" trigger hello
+wait_run 4
+dev_deploy=$("$boucle" deploys hello --env dev --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["deploys"][0]["id"])')
+wait_deploy "$dev_deploy"
+echo
+echo "== what runs where"
+"$boucle" environments hello
 echo
 echo "== where to look"
 echo "  boucle logs 2/test                 the failing test's log (export the two variables below)"
-echo "  boucle artifacts 3                 the packaged build of the fix"
+echo "  boucle release show hello 0.1.1    a release: commit, artifacts, notes"
+echo "  boucle audit hello                 who released, deployed, approved, rolled back"
+echo "  curl http://127.0.0.1:$prodport/   the service in prod"
 echo "  curl $BOUCLE_SERVER/badge/hello/main.svg"
 echo "  export BOUCLE_SERVER=$BOUCLE_SERVER BOUCLE_TOKEN=\$(cat $work/data/initial-admin-token)"
 echo "  server log: $work/server.log"

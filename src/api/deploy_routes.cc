@@ -16,22 +16,23 @@ json optMs(const std::optional<int64_t>& v) {
 }
 
 json deployJson(const store::Deploy& d) {
-  return {{"id", d.id},
-          {"project", d.project},
-          {"env", d.env},
-          {"version", d.version},
-          {"state", store::toString(d.state)},
-          {"reason", d.reason},
-          {"from_version", d.fromVersion.empty() ? json(nullptr) : json(d.fromVersion)},
-          {"rollback", d.rollback},
-          {"dry_run", d.dryRun},
-          {"requested_by", d.requestedBy},
-          {"requested_at_ms", d.requestedAt},
-          {"started_at_ms", optMs(d.startedAt)},
-          {"finished_at_ms", optMs(d.finishedAt)},
-          {"approved_by", d.approvedBy.empty() ? json(nullptr) : json(d.approvedBy)},
-          {"approved_at_ms", optMs(d.approvedAt)},
-          {"smoke", d.smokeJson.empty() ? json::array() : json::parse(d.smokeJson, nullptr, false)}};
+  return {
+      {"id", d.id},
+      {"project", d.project},
+      {"env", d.env},
+      {"version", d.version},
+      {"state", store::toString(d.state)},
+      {"reason", d.reason},
+      {"from_version", d.fromVersion.empty() ? json(nullptr) : json(d.fromVersion)},
+      {"rollback", d.rollback},
+      {"dry_run", d.dryRun},
+      {"requested_by", d.requestedBy},
+      {"requested_at_ms", d.requestedAt},
+      {"started_at_ms", optMs(d.startedAt)},
+      {"finished_at_ms", optMs(d.finishedAt)},
+      {"approved_by", d.approvedBy.empty() ? json(nullptr) : json(d.approvedBy)},
+      {"approved_at_ms", optMs(d.approvedAt)},
+      {"smoke", d.smokeJson.empty() ? json::array() : json::parse(d.smokeJson, nullptr, false)}};
 }
 
 // Environment names and keys: letters, digits, '_', '-', '.'; nothing a path or a shell
@@ -140,8 +141,8 @@ void addDeployRoutes(Router& r, const ApiContext& c) {
         !body.contains("env") || !body["env"].is_string()) {
       return errorResponse(400, "the body must be {\"version\": \"1.2.0\", \"env\": \"qa\"}");
     }
-    deploy::DeployRequest dr{p.at("name"), body["version"], body["env"], req.actor, false,
-                             body.value("dry_run", false)};
+    deploy::DeployRequest dr{p.at("name"), body["version"], body["env"],
+                             req.actor,    false,           body.value("dry_run", false)};
     return deployResult(c.deployer->request(dr));
   });
   r.add("POST", "/api/projects/{name}/promote", [&c](const Request& req, const Params& p) {

@@ -95,8 +95,8 @@ Result<store::Deploy> Deployer::request(DeployRequest r) {
   if (!parsed.ok()) return Status::Invalid(r.version + "'s pipeline file does not parse");
   const auto* env = findEnv(parsed.pipeline, r.env);
   if (!env) {
-    return Status::Invalid(r.env + " is not an environment of " + r.version +
-                           "'s pipeline file (" + envNames(parsed.pipeline) + ")");
+    return Status::Invalid(r.env + " is not an environment of " + r.version + "'s pipeline file (" +
+                           envNames(parsed.pipeline) + ")");
   }
   if (!parsed.pipeline.deploy) return Status::Invalid(r.version + " has no deploy section");
   if (!env->after.empty() && !r.rollback) {
@@ -104,12 +104,12 @@ Result<store::Deploy> Deployer::request(DeployRequest r) {
     if (!there.ok()) return there.status();
     bool passed = false;
     for (const auto& d : *there) {
-      passed = passed || (d.version == r.version && d.state == store::DeployState::kSucceeded &&
-                          !d.dryRun);
+      passed = passed ||
+               (d.version == r.version && d.state == store::DeployState::kSucceeded && !d.dryRun);
     }
     if (!passed) {
-      return Status::Conflict(r.version + " has not succeeded in " + env->after + " yet (" +
-                              r.env + " comes after " + env->after + ")");
+      return Status::Conflict(r.version + " has not succeeded in " + env->after + " yet (" + r.env +
+                              " comes after " + env->after + ")");
     }
   }
   if (env->window && !r.dryRun && !inWindow(*env->window, nowMs() / 1000)) {
@@ -158,8 +158,7 @@ Result<store::Deploy> Deployer::rollback(const std::string& project, const std::
     auto list = store_.listDeploys(project, env, 1000);
     if (!list.ok()) return list.status();
     for (const auto& d : *list) {
-      if (d.state == store::DeployState::kSucceeded && !d.dryRun &&
-          d.version != current->version) {
+      if (d.state == store::DeployState::kSucceeded && !d.dryRun && d.version != current->version) {
         target = d.version;
         break;
       }
@@ -228,9 +227,9 @@ void Deployer::execute(store::Deploy d) {
     d.reason = std::move(reason);
     d.finishedAt = nowMs();
     if (auto st = store_.updateDeploy(d); !st.ok()) logError("deploy: " + st.message());
-    audit(store_, "boucle", "deploy." + std::string(store::toString(state)), d.project, d.env,
-          d.version + ", deploy " + std::to_string(d.id) +
-              (d.reason.empty() ? "" : ": " + d.reason));
+    audit(
+        store_, "boucle", "deploy." + std::string(store::toString(state)), d.project, d.env,
+        d.version + ", deploy " + std::to_string(d.id) + (d.reason.empty() ? "" : ": " + d.reason));
     logInfo("deploy " + std::to_string(d.id) + " of " + d.project + " " + d.version + " to " +
             d.env + ": " + std::string(store::toString(state)));
     if (options_.onFinished) options_.onFinished(d);
@@ -295,13 +294,12 @@ void Deployer::execute(store::Deploy d) {
   auto restored = deployLocal(*back, options_.dataDir / "blobs", log, false);
   if (!restored.ok) {
     log.say("rollback FAILED too: " + restored.failure);
-    return finish(store::DeployState::kFailed,
-                  outcome.failure + "; rollback to " + d.fromVersion + " failed too: " +
-                      restored.failure + " (the environment needs a look)");
+    return finish(store::DeployState::kFailed, outcome.failure + "; rollback to " + d.fromVersion +
+                                                   " failed too: " + restored.failure +
+                                                   " (the environment needs a look)");
   }
   log.say("rolled back: " + d.env + " runs " + d.fromVersion + " again, its smoke checks pass");
-  finish(store::DeployState::kRolledBack,
-         outcome.failure + "; rolled back to " + d.fromVersion);
+  finish(store::DeployState::kRolledBack, outcome.failure + "; rolled back to " + d.fromVersion);
 }
 
 }  // namespace boucle::deploy

@@ -134,8 +134,10 @@ Status install(const Target& t, const fs::path& blobRoot, const fs::path& into, 
       std::error_code ec;
       fs::copy_file(blobs.pathOf(sha), into / base, fs::copy_options::overwrite_existing, ec);
       if (ec) return Status::Io("copy " + name + ": " + ec.message());
-      fs::permissions(into / base, fs::perms::owner_read | fs::perms::owner_write |
-                                       fs::perms::group_read | fs::perms::others_read, ec);
+      fs::permissions(into / base,
+                      fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                          fs::perms::others_read,
+                      ec);
       log.say("copied " + name + " (sha256 " + sha.substr(0, 16) + "…)");
     }
   }
@@ -182,7 +184,8 @@ Result<Target> prepareTarget(const store::Release& release, const std::string& e
   }
   auto dir = t.values.find("env.dir");
   if (dir == t.values.end() || dir->second.empty() || dir->second[0] != '/') {
-    return Status::Invalid(env + " has no absolute 'dir' value for the local driver (boucle env set " +
+    return Status::Invalid(env +
+                           " has no absolute 'dir' value for the local driver (boucle env set " +
                            release.project + " " + env + " dir=/srv/…)");
   }
   t.dir = dir->second;
@@ -222,8 +225,8 @@ Result<Target> prepareTarget(const store::Release& release, const std::string& e
     t.steps.push_back(*step);
   }
   for (size_t i = 0; i < t.spec.smoke.size(); ++i) {
-    auto target = renderTemplate(t.spec.smoke[i].target, t.values,
-                                 "smoke check " + std::to_string(i + 1));
+    auto target =
+        renderTemplate(t.spec.smoke[i].target, t.values, "smoke check " + std::to_string(i + 1));
     if (!target.ok()) return target.status();
     t.smokeTargets.push_back(*target);
   }
@@ -255,8 +258,7 @@ Outcome deployLocal(const Target& t, const fs::path& blobRoot, DeployLog& log, b
       log.say("would write " + to + " (" + std::to_string(content.size()) + " bytes)");
     }
     for (const auto& s : t.steps) log.say("would run in " + releaseDir.string() + ": " + s);
-    log.say("would switch " + (t.dir / "current").string() + " to releases/" +
-            t.release.version);
+    log.say("would switch " + (t.dir / "current").string() + " to releases/" + t.release.version);
     for (const auto& s : t.smokeTargets) log.say("would check " + s);
     o.ok = true;
     return o;

@@ -37,7 +37,7 @@ class DeployLog {
  public:
   DeployLog(const std::filesystem::path& file, const std::vector<std::string>& secrets);
   ~DeployLog();
-  void say(const std::string& line);     // "boucle: …" lines
+  void say(const std::string& line);    // "boucle: …" lines
   void output(std::string_view bytes);  // a step's output
   void flush();
 

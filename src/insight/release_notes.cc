@@ -101,7 +101,8 @@ std::string notesMarkdown(const std::string& version, const std::string& date,
     } else if (c.type == "fix") {
       fixes += line;
     } else {
-      others += line;
+      // Other conventional types keep their name: "refactor: …", "docs: …".
+      others += c.type.empty() ? line : "- " + c.type + ": " + line.substr(2);
     }
   }
   std::string md = "## " + version + " (" + date + ")\n";

@@ -86,10 +86,10 @@ deploy:
       fs::path dir = repo_.scratch() / env;
       dirs_.push_back(dir);
       ports_[env] = port;
-      Output set = client({"env", "set", "web", env, "dir=" + dir.string(),
-                           "port=" + std::to_string(port),
-                           "url=http://127.0.0.1:" + std::to_string(port),
-                           std::string("greeting=hello from ") + env});
+      Output set =
+          client({"env", "set", "web", env, "dir=" + dir.string(), "port=" + std::to_string(port),
+                  "url=http://127.0.0.1:" + std::to_string(port),
+                  std::string("greeting=hello from ") + env});
       ASSERT_EQ(set.exitCode, 0) << set.err;
     }
   }
@@ -206,10 +206,10 @@ TEST_F(DeployTest, ManualRollbackSecretsMaskedAndMissingValuesStopFirst) {
   ASSERT_EQ(triggerAndWait("web", 1)["state"], "passed");
   ASSERT_EQ(release(), "0.1.0");
   ASSERT_EQ(waitForDeploy(1)["state"], "succeeded");
-  Output secret = runCommand({"/usr/bin/sh", "-c",
-                              "printf 'tok-9f8e7d6c5b' | \"$0\" secret set web dev api_token",
-                              BOUCLE_BIN},
-                             repo_.dir(), server_->clientEnv());
+  Output secret =
+      runCommand({"/usr/bin/sh", "-c",
+                  "printf 'tok-9f8e7d6c5b' | \"$0\" secret set web dev api_token", BOUCLE_BIN},
+                 repo_.dir(), server_->clientEnv());
   ASSERT_EQ(secret.exitCode, 0) << secret.err;
   repo_.write("MARK", "2\n");
   repo_.commit("feat: two", "Ada");
