@@ -48,14 +48,17 @@ print(runs[0]['state'] if runs else 'none')")
   return 1
 }
 
-wait_deploy() {  # wait_deploy ID: until the deploy has ended; prints how
+wait_deploy() {  # wait_deploy ID STATE: until the deploy has ended, which must be in STATE
   for _ in $(seq 600); do
     state=$("$boucle" deploys hello --json | python3 -c "import json,sys
 d=[d for d in json.load(sys.stdin)['deploys'] if d['id']==$1]
 print(d[0]['state'] if d else 'none')")
     case $state in succeeded|failed|rolled_back|cancelled|interrupted)
       "$boucle" deploys hello | grep "^deploy $1:" || true
-      return 0 ;;
+      [ "$state" = "$2" ] && return 0
+      echo "demo: deploy $1 ended $state, not $2; its log:" >&2
+      curl -fs -H "Authorization: Bearer $BOUCLE_TOKEN" "$BOUCLE_SERVER/api/deploys/$1/log" >&2
+      return 1 ;;
     esac
     sleep 0.2
   done
@@ -85,7 +88,7 @@ wait_run 1
 echo
 echo "== a passing run of main is released, and dev takes every release"
 "$boucle" release list hello
-wait_deploy 1
+wait_deploy 1 succeeded
 echo
 echo "== Mallory changes the greeting without running the tests"
 sed -i 's/Bonjour, %s!/Hello, %s!/' "$repo/src/greet.c"
@@ -99,24 +102,27 @@ sed -i 's/Hello, %s!/Bonjour, %s!/' "$repo/src/greet.c"
 g "Ada" commit -q -am "fix: restore the greeting the tests expect"
 "$boucle" trigger hello
 wait_run 3
-wait_deploy 2
+"$boucle" status hello
+wait_deploy 2 succeeded
 "$boucle" release show hello 0.1.1 --notes
 echo
 echo "== the same release, the same method, through qa and preprod"
-"$boucle" promote hello --from dev --to qa > /dev/null
-"$boucle" deploys hello --env qa | head -1
-"$boucle" promote hello --from qa --to preprod > /dev/null
-"$boucle" deploys hello --env preprod | head -1
+"$boucle" promote hello --from dev --to qa --no-wait > /dev/null
+wait_deploy 3 succeeded
+"$boucle" promote hello --from qa --to preprod --no-wait > /dev/null
+wait_deploy 4 succeeded
 echo
 echo "== prod needs an approval"
 prod=$("$boucle" promote hello --from preprod --to prod --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 "$boucle" deploys hello --env prod | head -1
-"$boucle" approve "$prod" > /dev/null
-"$boucle" deploys hello --env prod | head -1
+"$boucle" approve "$prod" --no-wait > /dev/null
+wait_deploy "$prod" succeeded
 prodport=$("$boucle" environments hello --json | python3 -c 'import json,sys
 e=[e for e in json.load(sys.stdin)["environments"] if e["name"]=="prod"][0]
 print(e["values"]["port"])')
-echo "prod answers: $(curl -fs "http://127.0.0.1:$prodport/")"
+answer=$(curl -fs "http://127.0.0.1:$prodport/")
+echo "prod answers: $answer"
+case $answer in *"version 0.1.1"*) ;; *) echo "demo: prod should run 0.1.1" >&2; exit 1 ;; esac
 echo
 echo "== a release whose smoke test fails is rolled back by itself"
 sed -i 's/return "OK";/return "starting";/' "$repo/src/greet.c"
@@ -124,7 +130,7 @@ g "Mallory" commit -q -am "fix: say when the service is starting"
 "$boucle" trigger hello
 wait_run 4
 dev_deploy=$("$boucle" deploys hello --env dev --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["deploys"][0]["id"])')
-wait_deploy "$dev_deploy"
+wait_deploy "$dev_deploy" rolled_back
 echo
 echo "== what runs where"
 "$boucle" environments hello

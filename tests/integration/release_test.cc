@@ -68,7 +68,7 @@ TEST_F(ReleaseTest, VersionsFollowTheCommitsAndNotesGroupThem) {
   ASSERT_EQ(triggerAndWait("web", 4)["state"], "passed");
   Output tagged = client({"release", "web"});
   EXPECT_THAT(tagged.out, HasSubstr("web 1.0.0"));
-  EXPECT_THAT(tagged.out, HasSubstr("### Other changes\n\n- prepare 1.0 ("));
+  EXPECT_THAT(tagged.out, HasSubstr("### Other changes\n\n- chore: prepare 1.0 ("));
   EXPECT_THAT(tagged.out, Not(HasSubstr("new config format"))) << "that was in 0.2.0";
 
   Output list = client({"release", "list", "web"});
