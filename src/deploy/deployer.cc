@@ -274,7 +274,16 @@ void Deployer::execute(store::Deploy d) {
   d.smokeJson = smoke.dump();
   if (outcome.ok) {
     log.say(d.dryRun ? "dry run done" : "deployed " + d.version + " to " + d.env);
-    return finish(store::DeployState::kSucceeded, d.dryRun ? "dry run: nothing touched" : "");
+    finish(store::DeployState::kSucceeded, d.dryRun ? "dry run: nothing touched" : "");
+    if (d.dryRun || d.rollback) return;
+    // The environments that take each release once it succeeded here (auto + after).
+    auto parsed = pipeline::parsePipeline(release->pipeline);
+    for (const auto& e : parsed.pipeline.environments) {
+      if (!e.autoDeploy || e.after != d.env) continue;
+      auto next = request({d.project, d.version, e.name, "boucle", false, false});
+      if (!next.ok()) logError("auto deploy to " + e.name + ": " + next.status().message());
+    }
+    return;
   }
   log.say("FAILED: " + outcome.failure);
   if (target->spec.onFailure != pipeline::OnFailure::kRollback || d.fromVersion.empty() ||

@@ -240,5 +240,23 @@ TEST_F(DeployTest, ManualRollbackSecretsMaskedAndMissingValuesStopFirst) {
   EXPECT_FALSE(fs::exists(dirs_[1] / "current")) << "a dry run touches nothing";
 }
 
+TEST_F(DeployTest, AnAutomaticEnvironmentAfterAnotherGetsTheReleaseOnceItSucceededThere) {
+  std::string file = readFile(repo_.dir() / ".boucle.yml");
+  auto at = file.find("qa: {after: dev}");
+  ASSERT_NE(at, std::string::npos);
+  file.replace(at, 16, "qa: {after: dev, auto: true}");
+  repo_.write(".boucle.yml", file);
+  repo_.commit("ci: qa follows dev", "Ada");
+  ASSERT_EQ(triggerAndWait("web", 1)["state"], "passed");
+  ASSERT_EQ(release(), "0.1.0");
+  EXPECT_EQ(waitForDeploy(1)["env"], "dev");
+  json qa = waitForDeploy(2);
+  EXPECT_EQ(qa["env"], "qa");
+  EXPECT_EQ(qa["state"], "succeeded");
+  EXPECT_EQ(qa["requested_by"], "boucle");
+  EXPECT_THAT(health("qa"), HasSubstr("OK 1"));
+  EXPECT_EQ(api("/api/deploys/3").value("state", ""), "") << "prod waits for a person";
+}
+
 }  // namespace
 }  // namespace boucle::testing
