@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,12 +38,22 @@ class BodyStream {
   virtual Piece next() = 0;
 };
 
+// A part of a file sent as the body, with its length known up front (Content-Length), by
+// sendfile(2): the bytes go from the page cache to the socket without being copied through
+// boucle (artifact downloads).
+struct FileBody {
+  std::string path;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
 struct Response {
   int status = 200;
   std::string contentType = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   std::shared_ptr<BodyStream> stream;  // set: sent chunked, `body` ignored
+  std::optional<FileBody> file;        // set: sent from the file, `body` ignored
 };
 
 Response jsonResponse(int status, std::string body);

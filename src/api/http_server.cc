@@ -1,6 +1,10 @@
 // The HTTP transport: Boost.Beast on one io_context run by a few threads. Kept in this one
 // file because Beast is the heaviest thing boucle compiles. A session has one operation in
 // flight at a time, so its handlers never run at once and need no strand.
+#include <fcntl.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -104,6 +108,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void send(const Response& r, unsigned version) {
     if (r.stream) return startStream(r, version);
+    if (r.file) return startFile(r, version);
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(r.status), version);
     res->set(http::field::server, "boucle");
@@ -160,6 +165,60 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // The header with the length, then the file by sendfile(2), a few MB per turn so that other
+  // sessions on this thread are not kept waiting behind a large download.
+  void startFile(const Response& r, unsigned version) {
+    fileFd_ = ::open(r.file->path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fileFd_ < 0) return send(errorResponse(500, "internal error"), version);
+    fileOffset_ = static_cast<off_t>(r.file->offset);
+    fileLeft_ = r.file->length;
+    streamHeader_.emplace(static_cast<http::status>(r.status), version);
+    streamHeader_->set(http::field::server, "boucle");
+    streamHeader_->set(http::field::content_type, r.contentType);
+    for (const auto& [k, v] : r.headers) streamHeader_->set(k, v);
+    streamHeader_->content_length(fileLeft_);
+    streamHeader_->keep_alive(keepAlive_);
+    serializer_.emplace(*streamHeader_);
+    stream_.expires_never();
+    http::async_write_header(stream_, *serializer_,
+                             [self = shared_from_this()](beast::error_code ec, size_t) {
+                               if (ec) return self->close();
+                               self->stream_.socket().native_non_blocking(true, ec);
+                               if (ec) return self->close();
+                               self->sendFilePart();
+                             });
+  }
+
+  void sendFilePart() {
+    int sock = stream_.socket().native_handle();
+    size_t turn = 0;
+    while (fileLeft_ > 0) {
+      ssize_t n = ::sendfile(sock, fileFd_, &fileOffset_, std::min<uint64_t>(fileLeft_, 1 << 20));
+      if (n > 0) {
+        fileLeft_ -= static_cast<uint64_t>(n);
+        if ((turn += static_cast<size_t>(n)) >= (8u << 20) && fileLeft_ > 0) {
+          return asio::post(stream_.get_executor(),
+                            [self = shared_from_this()] { self->sendFilePart(); });
+        }
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return stream_.socket().async_wait(tcp::socket::wait_write,
+                                           [self = shared_from_this()](beast::error_code ec) {
+                                             if (ec) return self->close();
+                                             self->sendFilePart();
+                                           });
+      }
+      return close();  // the client went away, or the file shrank under us
+    }
+    ::close(fileFd_);
+    fileFd_ = -1;
+    if (!keepAlive_) return close();
+    stream_.expires_after(kIdleTimeout);
+    readRequest();
+  }
+
   void finishStream() {
     asio::async_write(stream_, http::make_chunk_last(),
                       [self = shared_from_this()](beast::error_code, size_t) { self->close(); });
@@ -167,6 +226,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void close() {
     beast::error_code ec;
+    if (fileFd_ >= 0) ::close(fileFd_);
+    fileFd_ = -1;
     timer_.cancel();
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.socket().close(ec);
@@ -183,6 +244,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::response<http::empty_body>> streamHeader_;
   std::optional<http::response_serializer<http::empty_body>> serializer_;
   std::string chunk_;
+  int fileFd_ = -1;
+  off_t fileOffset_ = 0;
+  uint64_t fileLeft_ = 0;
 };
 
 class BeastServer : public HttpServer {

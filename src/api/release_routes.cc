@@ -115,10 +115,10 @@ Response download(const ApiContext& c, const Request& req, const store::Release&
     res.status = 206;
     res.headers.emplace_back("Content-Range", "bytes " + std::to_string(from) + "-" +
                                                   std::to_string(to) + "/" + std::to_string(size));
-    res.stream = makeFileStream(blobs.pathOf(sha), from, to - from + 1);
+    res.file = FileBody{blobs.pathOf(sha).string(), from, to - from + 1};
     return res;
   }
-  res.stream = makeFileStream(blobs.pathOf(sha));
+  res.file = FileBody{blobs.pathOf(sha).string(), 0, size};
   return res;
 }
 

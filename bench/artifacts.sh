@@ -1,0 +1,63 @@
+#!/bin/bash
+# Artifact download through the server against `cp` of the same file on the same disk, and the
+# server's RSS while it sends. A run makes a SIZE_MB artifact, which is released; curl then
+# downloads it from the release (streamed from the blob store) to a file on the same disk.
+#   usage: bench/artifacts.sh BUILD_DIR [SIZE_MB]
+set -euo pipefail
+BUILD=${1:-build-release}
+SIZE=${2:-500}
+BOUCLE=$(cd "$BUILD" && pwd)/boucle
+T=$(mktemp -d -t boucle-abench.XXXXXX)
+SERVER_PID=""
+cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
+trap cleanup EXIT
+
+"$BOUCLE" server --data "$T/data" --listen 127.0.0.1:0 > "$T/server.log" 2>&1 &
+SERVER_PID=$!
+until grep -q "listening on" "$T/server.log" 2>/dev/null; do sleep 0.01; done
+PORT=$(grep -o "127.0.0.1:[0-9]*" "$T/server.log" | head -1 | cut -d: -f2)
+export BOUCLE_SERVER=http://127.0.0.1:$PORT BOUCLE_TOKEN=$(cat "$T/data/initial-admin-token")
+
+mkdir -p "$T/repo" && cd "$T/repo" && git init -q -b main
+cat > .boucle.yml <<YML
+jobs:
+  make: {run: 'head -c ${SIZE}M /dev/urandom > big.bin', artifacts: [big.bin]}
+YML
+git -c user.name=b -c user.email=b@b add -A && git -c user.name=b -c user.email=b@b commit -q -m "feat: big"
+"$BOUCLE" project add big "$T/repo" --poll 0 > /dev/null
+"$BOUCLE" trigger big > /dev/null
+until "$BOUCLE" status big --json | grep -q '"state": "passed"'; do sleep 0.5; done
+"$BOUCLE" release big > /dev/null
+sha=$(curl -fs -H "Authorization: Bearer $BOUCLE_TOKEN" "$BOUCLE_SERVER/api/projects/big/releases/0.1.0" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["artifacts"][0]["sha256"])')
+blob=$(find "$T/data/blobs" -name "*$sha*" -type f | head -1)
+
+best() { sort -n | head -1; }
+ms() { echo $(( ($2 - $1) / 1000000 )); }
+peak=0
+: > "$T/cp"; : > "$T/cps"; : > "$T/dl"; : > "$T/dls"
+for i in 1 2 3; do
+  sync
+  t0=$(date +%s%N); cp "$blob" "$T/copy.bin"; t1=$(date +%s%N); sync; t2=$(date +%s%N)
+  ms "$t0" "$t1" >> "$T/cp"; ms "$t0" "$t2" >> "$T/cps"
+  rm -f "$T/copy.bin"; sync
+  ( while kill -0 "$SERVER_PID" 2>/dev/null; do grep VmRSS /proc/$SERVER_PID/status | awk '{print $2}'; sleep 0.05; done ) > "$T/rss.$i" &
+  sampler=$!
+  t0=$(date +%s%N)
+  curl -fs -o "$T/down.bin" -H "Authorization: Bearer $BOUCLE_TOKEN" \
+    "$BOUCLE_SERVER/api/projects/big/releases/0.1.0/artifacts/big.bin"
+  t1=$(date +%s%N); sync; t2=$(date +%s%N)
+  ms "$t0" "$t1" >> "$T/dl"; ms "$t0" "$t2" >> "$T/dls"
+  kill $sampler; wait $sampler 2>/dev/null || true
+  [ "$(sha256sum < "$T/down.bin" | cut -c1-64)" = "$sha" ] || { echo "download corrupted"; exit 1; }
+  rm -f "$T/down.bin"
+  p=$(sort -n "$T/rss.$i" | tail -1); [ "$p" -gt "$peak" ] && peak=$p
+done
+line() {  # line WHAT CP_FILE DL_FILE
+  local c d; c=$(best < "$2"); d=$(best < "$3")
+  echo "$1: cp ${c} ms ($(( SIZE * 1000 / (c > 0 ? c : 1) )) MB/s), download through the server ${d} ms ($(( SIZE * 1000 / d )) MB/s) = $(( c * 100 / d ))% of cp"
+}
+echo "artifact of ${SIZE} MB, best of 3:"
+line "  into the page cache" "$T/cp" "$T/dl"
+line "  written to disk (sync)" "$T/cps" "$T/dls"
+echo "server RSS while sending: peak $(( peak / 1024 )) MB"
