@@ -464,7 +464,10 @@ Router buildRouter(const ApiContext& c, ResponseCache& cache) {
     Response res;
     res.contentType = "application/octet-stream";
     res.headers.emplace_back("ETag", "\"" + sha + "\"");
-    res.stream = makeFileStream(blobs.pathOf(sha));
+    std::error_code ec;
+    auto size = std::filesystem::file_size(blobs.pathOf(sha), ec);
+    if (ec) return errorResponse(500, "internal error");
+    res.file = FileBody{blobs.pathOf(sha).string(), 0, size};
     return res;
   });
   r.add("GET", "/api/runs/{id}/notifications", [&c](const Request&, const Params& p) {
