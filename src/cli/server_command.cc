@@ -13,6 +13,7 @@
 #include "auth/tokens.h"
 #include "cli/commands.h"
 #include "core/clock.h"
+#include "core/duration.h"
 #include "core/glob.h"
 #include "core/log.h"
 #include "deploy/deployer.h"
@@ -23,6 +24,7 @@
 #include "scheduler/poller.h"
 #include "store/store.h"
 #include "vault/releaser.h"
+#include "vault/retention.h"
 
 namespace boucle::cli {
 namespace fs = std::filesystem;
@@ -37,7 +39,22 @@ struct ServerArgs {
   bool publicRead = false;
   size_t parallelism = 2;
   size_t maxRuns = 2;
+  std::string keepArtifacts;  // a duration; "" keeps them all
+  std::string artifactsMax;   // a size such as 20G; ""
 };
+
+// "500M", "20G", "1T" or a number of bytes.
+std::optional<uint64_t> parseSize(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  char* end = nullptr;
+  uint64_t n = std::strtoull(text.c_str(), &end, 10);
+  if (end == text.c_str()) return std::nullopt;
+  std::string unit = end;
+  if (unit.empty()) return n;
+  int shift = unit == "K" ? 10 : unit == "M" ? 20 : unit == "G" ? 30 : unit == "T" ? 40 : -1;
+  if (shift < 0 || n == 0) return std::nullopt;
+  return n << shift;
+}
 
 // The first start creates an admin token, shows it once and leaves it in a 0600 file, as
 // Jenkins does with its initial admin password. Only its hash is stored.
@@ -137,6 +154,21 @@ int serve(const ServerArgs& a) {
     fmt::print(stderr, "boucle server: {}\n", secrets.status().message());
     return kExitFailed;
   }
+  vault::RetentionPolicy retention;
+  if (!a.keepArtifacts.empty()) {
+    retention.maxAge = parseDuration(a.keepArtifacts);
+    if (!retention.maxAge) {
+      fmt::print(stderr, "boucle server: --keep-artifacts: a duration such as 30d\n");
+      return kExitUsage;
+    }
+  }
+  if (!a.artifactsMax.empty()) {
+    retention.maxBytes = parseSize(a.artifactsMax);
+    if (!retention.maxBytes) {
+      fmt::print(stderr, "boucle server: --artifacts-max: a size such as 20G\n");
+      return kExitUsage;
+    }
+  }
   notify::Notifier notifier(**store, notify::makeCurlSender({a.smtp, a.mailFrom}));
   scheduler::AgentOptions agentOptions;
   agentOptions.dataDir = data;
@@ -185,6 +217,7 @@ int serve(const ServerArgs& a) {
   deployer.start();
   agent.start();
   scheduler::Poller poller(**store, agent);
+  poller.setRetention(retention, data / "blobs");
   poller.start();
   std::thread signals([&] {
     int sig = 0;
@@ -227,6 +260,12 @@ void addServerCommand(CLI::App& app, int* exitCode) {
                   "Runs at once (different branches or projects; a branch's runs go in order)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--keep-artifacts", a->keepArtifacts,
+                  "Prune artifacts of runs finished longer ago than this (e.g. 30d), unless a "
+                  "release holds them (default: keep all)");
+  cmd->add_option("--artifacts-max", a->artifactsMax,
+                  "Then prune the oldest unreleased artifacts until they take less than this "
+                  "(e.g. 20G)");
   cmd->callback([a, exitCode] { *exitCode = serve(*a); });
 }
 

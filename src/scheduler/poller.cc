@@ -104,6 +104,18 @@ void Poller::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void Poller::pruneIfDue() {
+  if ((!retention_.maxAge && !retention_.maxBytes) || steadyMs() < nextPruneMs_) return;
+  nextPruneMs_ = steadyMs() + 3'600'000;
+  auto report = vault::pruneBlobs(store_, blobRoot_, retention_, nowMs());
+  if (!report.ok()) return logError("retention: " + report.status().message());
+  if (report->removed > 0) {
+    logInfo("retention: removed " + std::to_string(report->removed) + " unreleased artifacts (" +
+            std::to_string(report->bytesFreed >> 20) + " MB), " +
+            std::to_string(report->bytesLeft >> 20) + " MB left");
+  }
+}
+
 void Poller::loop() {
   while (wakeup_.wait(std::chrono::milliseconds(250))) {
     auto projects = store_.listProjects();
@@ -112,6 +124,7 @@ void Poller::loop() {
       continue;
     }
     fireSchedules();
+    pruneIfDue();
     for (const auto& p : *projects) {
       if (p.pollSeconds <= 0) continue;
       int64_t& due = nextPollMs_[p.name];

@@ -11,6 +11,7 @@
 #include "core/wakeup.h"
 #include "scheduler/agent.h"
 #include "store/store.h"
+#include "vault/retention.h"
 
 namespace boucle::scheduler {
 
@@ -30,6 +31,11 @@ class Poller {
 
   void start();
   void stop();
+  // Prunes artifacts by `policy` at start and every hour (vault/retention.h).
+  void setRetention(vault::RetentionPolicy policy, std::filesystem::path blobRoot) {
+    retention_ = policy;
+    blobRoot_ = std::move(blobRoot);
+  }
   // Polls one project now; returns how many runs were queued.
   Result<int> pollProject(const store::Project& project);
 
@@ -42,6 +48,10 @@ class Poller {
   std::thread thread_;
   Wakeup wakeup_;
   std::map<std::string, int64_t> nextPollMs_;  // poller thread only
+  vault::RetentionPolicy retention_;
+  std::filesystem::path blobRoot_;
+  int64_t nextPruneMs_ = 0;
+  void pruneIfDue();
 };
 
 }  // namespace boucle::scheduler

@@ -264,6 +264,11 @@ class Store {
   // After a crash: running deploys become interrupted (their environment's lock is released).
   virtual Result<std::vector<Deploy>> interruptDeploys(std::string_view reason) = 0;
 
+  // Retention: the artifact manifests (JSON) of jobs whose run is unfinished or finished at or
+  // after `sinceMs`, and those of every release.
+  virtual Result<std::vector<std::string>> recentArtifactManifests(int64_t sinceMs) = 0;
+  virtual Result<std::vector<std::string>> releasedArtifactManifests() = 0;
+
   virtual Status addAudit(const AuditEntry& e) = 0;
   // Newest first; `project` empty = all.
   virtual Result<std::vector<AuditEntry>> listAudit(std::string_view project, int limit) = 0;

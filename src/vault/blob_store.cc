@@ -148,6 +148,8 @@ Result<BlobRef> BlobStore::putFile(const fs::path& file) {
   }
   if (::access(dest.c_str(), F_OK) == 0) {
     ::unlink(tmp.c_str());  // already stored: same content, same name
+    // Touched, so retention sees it as new until the job that stored it again is recorded.
+    ::utimensat(AT_FDCWD, dest.c_str(), nullptr, 0);
     return ref;
   }
   if (::rename(tmp.c_str(), dest.c_str()) != 0) {

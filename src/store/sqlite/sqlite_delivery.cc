@@ -298,6 +298,23 @@ Result<std::vector<Deploy>> SqliteStore::interruptDeploys(std::string_view reaso
   return out;
 }
 
+Result<std::vector<std::string>> SqliteStore::recentArtifactManifests(int64_t sinceMs) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(
+      "SELECT j.artifacts FROM jobs j JOIN runs r ON r.id = j.run_id WHERE j.artifacts != '' "
+      "AND (r.finished_at IS NULL OR r.finished_at >= ?)");
+  if (!s.ok()) return s.status();
+  s->bind(1, sinceMs);
+  return sqlite::readAll(*s, [](const Statement& st) { return st.text(0); });
+}
+
+Result<std::vector<std::string>> SqliteStore::releasedArtifactManifests() {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare("SELECT artifacts FROM releases");
+  if (!s.ok()) return s.status();
+  return sqlite::readAll(*s, [](const Statement& st) { return st.text(0); });
+}
+
 Status SqliteStore::addAudit(const AuditEntry& e) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(

@@ -73,6 +73,8 @@ class SqliteStore : public Store {
                                           int limit) override;
   Result<std::optional<Deploy>> claimNextDeploy(int64_t nowMs) override;
   Result<std::vector<Deploy>> interruptDeploys(std::string_view reason) override;
+  Result<std::vector<std::string>> recentArtifactManifests(int64_t sinceMs) override;
+  Result<std::vector<std::string>> releasedArtifactManifests() override;
   Status addAudit(const AuditEntry& e) override;
   Result<std::vector<AuditEntry>> listAudit(std::string_view project, int limit) override;
   uint64_t revision() override {
