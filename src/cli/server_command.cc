@@ -102,6 +102,21 @@ void requeueInterrupted(store::Store& store, const std::vector<store::Run>& runs
 }
 
 int serve(const ServerArgs& a) {
+  vault::RetentionPolicy retention;
+  if (!a.keepArtifacts.empty()) {
+    retention.maxAge = parseDuration(a.keepArtifacts);
+    if (!retention.maxAge) {
+      fmt::print(stderr, "boucle server: --keep-artifacts: a duration such as 30d\n");
+      return kExitUsage;
+    }
+  }
+  if (!a.artifactsMax.empty()) {
+    retention.maxBytes = parseSize(a.artifactsMax);
+    if (!retention.maxBytes) {
+      fmt::print(stderr, "boucle server: --artifacts-max: a size such as 20G\n");
+      return kExitUsage;
+    }
+  }
   auto colon = a.listen.rfind(':');
   if (colon == std::string::npos) {
     fmt::print(stderr, "boucle server: --listen expects ADDRESS:PORT\n");
@@ -153,21 +168,6 @@ int serve(const ServerArgs& a) {
   if (!secrets.ok()) {
     fmt::print(stderr, "boucle server: {}\n", secrets.status().message());
     return kExitFailed;
-  }
-  vault::RetentionPolicy retention;
-  if (!a.keepArtifacts.empty()) {
-    retention.maxAge = parseDuration(a.keepArtifacts);
-    if (!retention.maxAge) {
-      fmt::print(stderr, "boucle server: --keep-artifacts: a duration such as 30d\n");
-      return kExitUsage;
-    }
-  }
-  if (!a.artifactsMax.empty()) {
-    retention.maxBytes = parseSize(a.artifactsMax);
-    if (!retention.maxBytes) {
-      fmt::print(stderr, "boucle server: --artifacts-max: a size such as 20G\n");
-      return kExitUsage;
-    }
   }
   notify::Notifier notifier(**store, notify::makeCurlSender({a.smtp, a.mailFrom}));
   scheduler::AgentOptions agentOptions;

@@ -2,6 +2,7 @@
 
 #include <git2.h>
 
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 
@@ -18,6 +19,7 @@ namespace {
 // used here are looked up.
 #define BOUCLE_GIT_FUNCTIONS(X)  \
   X(git_libgit2_init)            \
+  X(git_libgit2_shutdown)        \
   X(git_libgit2_opts)            \
   X(git_error_last)              \
   X(git_repository_open)         \
@@ -54,6 +56,8 @@ Result<const Api*> loadGit() {
     error = lib.error();
     if (!error.empty()) return;
     api.git_libgit2_init();
+    // Its global and per-thread state (the last error) is released when the process ends.
+    std::atexit([] { api.git_libgit2_shutdown(); });
   });
   if (!error.empty()) return Status::Internal(error);
   return &api;
@@ -94,6 +98,12 @@ bool fetchesInProcess(const std::string& url) {
 Status fetchInto(const fs::path& mirror, const std::string& url, const GitCredential& credential) {
   if (!fetchesInProcess(url)) return Status::Invalid("not fetched in-process: " + url);
   if (credential.kind == "ssh-key") return Status::Invalid("an ssh key needs an ssh URL");
+  // A local repository that is not there is reported here: libgit2 1.5 leaks a little on that
+  // error path.
+  std::string local = url.starts_with("file://") ? url.substr(7) : url.starts_with("/") ? url : "";
+  if (!local.empty() && !fs::exists(local)) {
+    return Status::NotFound("git fetch " + url + ": no repository at " + local);
+  }
   auto loaded = loadGit();
   if (!loaded.ok()) return loaded.status();
   const Api& git = **loaded;

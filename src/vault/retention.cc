@@ -55,7 +55,7 @@ Result<PruneReport> pruneBlobs(store::Store& store, const fs::path& blobRoot,
     if (!it->is_regular_file()) continue;
     std::string name = it->path().filename().string();
     if (!isSha256Hex(name)) continue;
-    struct stat st{};
+    struct stat st {};
     if (::stat(it->path().c_str(), &st) != 0) continue;
     int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
     blobs.push_back({name, it->path(), static_cast<uint64_t>(st.st_size), mtime});

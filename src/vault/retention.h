@@ -15,7 +15,7 @@
 namespace boucle::vault {
 
 struct RetentionPolicy {
-  std::optional<Millis> maxAge;     // unreleased artifacts of runs finished longer ago go
+  std::optional<Millis> maxAge;      // unreleased artifacts of runs finished longer ago go
   std::optional<uint64_t> maxBytes;  // then the oldest unreleased ones go until under this
 };
 

@@ -1,7 +1,7 @@
 #include "vault/retention.h"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -51,8 +51,8 @@ class RetentionTest : public ::testing::Test {
     j.runId = run.id;
     j.name = "build";
     j.state = "passed";
-    j.artifactsJson = "[{\"path\": \"a\", \"sha256\": \"" + ref->sha256 + "\", \"size\": " +
-                      std::to_string(text.size()) + "}]";
+    j.artifactsJson = "[{\"path\": \"a\", \"sha256\": \"" + ref->sha256 +
+                      "\", \"size\": " + std::to_string(text.size()) + "}]";
     EXPECT_TRUE(store_->saveJob(j).ok());
     runs_.push_back(run.id);
     return ref->sha256;
