@@ -261,7 +261,7 @@ void Deployer::execute(store::Deploy d) {
           (d.rollback ? ", a rollback" : "") + ", asked by " + d.requestedBy);
   auto release = store_.getRelease(d.project, d.version);
   if (!release.ok()) return finish(store::DeployState::kFailed, release.status().message());
-  auto target = prepareTarget(*release, d.env, *values, mirror);
+  auto target = prepareTarget(*release, d.env, *values, mirror, options_.dataDir / "environments");
   if (!target.ok()) {
     log.say("nothing was touched: " + target.status().message());
     return finish(store::DeployState::kFailed, target.status().message());
@@ -293,7 +293,8 @@ void Deployer::execute(store::Deploy d) {
   // Back to what ran before, with that release's own method and this environment's values.
   log.say("rolling back to " + d.fromVersion);
   auto previous = store_.getRelease(d.project, d.fromVersion);
-  auto back = previous.ok() ? prepareTarget(*previous, d.env, *values, mirror)
+  auto back = previous.ok() ? prepareTarget(*previous, d.env, *values, mirror,
+                                            options_.dataDir / "environments")
                             : Result<Target>(previous.status());
   if (!back.ok()) {
     log.say("rollback impossible: " + back.status().message());

@@ -160,7 +160,8 @@ Status switchCurrent(const fs::path& dir, const std::string& version) {
 }  // namespace
 
 Result<Target> prepareTarget(const store::Release& release, const std::string& env,
-                             const std::vector<store::EnvValue>& values, const fs::path& mirror) {
+                             const std::vector<store::EnvValue>& values, const fs::path& mirror,
+                             const fs::path& workRoot) {
   Target t;
   t.release = release;
   t.env = env;
@@ -169,9 +170,10 @@ Result<Target> prepareTarget(const store::Release& release, const std::string& e
     return Status::Invalid(release.version + "'s pipeline file has no deploy section");
   }
   t.spec = *parsed.pipeline.deploy;
-  if (t.spec.driver != pipeline::Driver::kLocal) {
+  bool command = t.spec.driver == pipeline::Driver::kCommand;
+  if (t.spec.driver != pipeline::Driver::kLocal && !command) {
     return Status::Invalid("the " + std::string(pipeline::toString(t.spec.driver)) +
-                           " driver is not built yet (only local)");
+                           " driver is not built yet (local and command are)");
   }
   std::vector<std::string> environ;
   for (const char* name : {"PATH", "HOME", "USER", "LANG", "TZ"}) {
@@ -181,6 +183,9 @@ Result<Target> prepareTarget(const store::Release& release, const std::string& e
     t.values["env." + v.key] = v.value;
     environ.push_back("BOUCLE_ENV_" + upper(v.key) + "=" + v.value);
     if (v.secret) t.secrets.push_back(v.value);
+  }
+  if (command && !t.values.count("env.dir")) {
+    t.values["env.dir"] = (workRoot / release.project / env).string();
   }
   auto dir = t.values.find("env.dir");
   if (dir == t.values.end() || dir->second.empty() || dir->second[0] != '/') {
@@ -219,7 +224,9 @@ Result<Target> prepareTarget(const store::Release& release, const std::string& e
     if (!content.ok()) return content.status();
     t.configFiles.emplace_back(*to, *content);
   }
-  for (const auto& s : t.spec.steps) {
+  std::vector<std::string> steps = t.spec.steps;
+  if (command) steps.push_back(t.spec.command);
+  for (const auto& s : steps) {
     auto step = renderTemplate(s, t.values, "step '" + s + "'");
     if (!step.ok()) return step.status();
     t.steps.push_back(*step);

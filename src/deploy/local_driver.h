@@ -1,8 +1,10 @@
 #pragma once
-// The `local` driver: a release is installed into DIR/releases/VERSION (artifacts copied with
-// their SHA-256 checked, .tar.gz/.tgz unpacked), its config files rendered, its steps run there,
-// then DIR/current is switched to it atomically (a new symlink renamed over the old one), and
-// the smoke checks run. Older release folders are kept, so a rollback is a switch back.
+// The `local` driver (and the `command` driver, which is the same with its command run as the
+// last step: `kubectl apply -f .`, a deploy script): a release is installed into
+// DIR/releases/VERSION (artifacts copied with their SHA-256 checked, .tar.gz/.tgz unpacked), its
+// config files rendered, its steps run there, then DIR/current is switched to it atomically (a new
+// symlink renamed over the old one), and the smoke checks run. Older release folders are kept, so a
+// rollback is a switch back.
 
 #include <filesystem>
 #include <string>
@@ -54,10 +56,12 @@ struct Outcome {
 };
 
 // `mirror`: the project's repository, where config templates are read at the release's
-// commit.
+// commit. `workRoot`: where the command driver keeps an environment's releases when the
+// environment has no `dir` value (DATA/environments).
 Result<Target> prepareTarget(const store::Release& release, const std::string& env,
                              const std::vector<store::EnvValue>& values,
-                             const std::filesystem::path& mirror);
+                             const std::filesystem::path& mirror,
+                             const std::filesystem::path& workRoot);
 
 // Installs (unless the release folder is already there), renders, runs the steps, switches
 // and checks. `blobRoot`: where artifacts are stored by hash.

@@ -258,5 +258,29 @@ TEST_F(DeployTest, AnAutomaticEnvironmentAfterAnotherGetsTheReleaseOnceItSucceed
   EXPECT_EQ(api("/api/deploys/3").value("state", ""), "") << "prod waits for a person";
 }
 
+TEST_F(DeployTest, TheCommandDriverRunsItsCommandWithTheReleaseUnpacked) {
+  fs::path out = repo_.scratch() / "applied.txt";
+  repo_.write(".boucle.yml", R"yml(jobs:
+  build:
+    run: mkdir -p dist/pkg && echo manifest > dist/pkg/app.yaml && tar czf dist/app.tgz -C dist/pkg .
+    artifacts: [dist/app.tgz]
+environments:
+  staging: {auto: true}
+deploy:
+  driver: command
+  command: 'echo "apply $(cat app.yaml) $BOUCLE_RELEASE_VERSION to $BOUCLE_ENVIRONMENT" >> "$BOUCLE_ENV_OUT"'
+  smoke:
+    - run: grep -q "to staging" "$BOUCLE_ENV_OUT"
+)yml");
+  repo_.commit("feat: kubernetes-style deploy", "Ada");
+  ASSERT_EQ(client({"env", "set", "web", "staging", "out=" + out.string()}).exitCode, 0);
+  ASSERT_EQ(triggerAndWait("web", 1)["state"], "passed");
+  ASSERT_EQ(release(), "0.1.0");
+  json d = waitForDeploy(1);
+  EXPECT_EQ(d["state"], "succeeded") << readFile(server_->data() / "deploys/1.log");
+  EXPECT_EQ(readFile(out), "apply manifest 0.1.0 to staging\n");
+  EXPECT_EQ(d["smoke"][0]["ok"], true);
+}
+
 }  // namespace
 }  // namespace boucle::testing
