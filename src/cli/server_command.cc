@@ -20,6 +20,7 @@
 #include "notify/messages.h"
 #include "notify/notifier.h"
 #include "os/files.h"
+#include "pipeline/parser.h"
 #include "scheduler/agent.h"
 #include "scheduler/poller.h"
 #include "store/store.h"
@@ -183,7 +184,20 @@ int serve(const ServerArgs& a) {
     if (!n.ok()) logError("notify: " + n.status().message());
     if (n.ok() && *n > 0) notifier.wake();
   };
-  deploy::Deployer deployer(**store, {data, &*secrets, {}});
+  deploy::Deployer deployer(**store, {data, &*secrets, [&](const store::Deploy& d) {
+                                        // The release's own pipeline file says who hears of its
+                                        // deploys.
+                                        auto rel = (*store)->getRelease(d.project, d.version);
+                                        if (!rel.ok()) return;
+                                        auto parsed = pipeline::parsePipeline(rel->pipeline);
+                                        if (!parsed.ok() || parsed.pipeline.notifications.empty())
+                                          return;
+                                        auto n = notify::queueDeployNotifications(
+                                            **store, d, rel->runId, parsed.pipeline.notifications,
+                                            a.mailFrom, nowMs());
+                                        if (!n.ok()) logError("notify: " + n.status().message());
+                                        if (n.ok() && *n > 0) notifier.wake();
+                                      }});
   agentOptions.onFinished = [&](const store::Run& run, const pipeline::Pipeline* p) {
     if (!run.bisectOf) queue(run, p, "");
     // A passing run of a release branch (the pipeline file's release.branches) is released,

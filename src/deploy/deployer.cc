@@ -135,6 +135,9 @@ Result<store::Deploy> Deployer::request(DeployRequest r) {
   }
   auto created = store_.createDeploy(d);
   if (!created.ok()) return created.status();
+  if (created->state == store::DeployState::kWaiting && options_.onChange) {
+    options_.onChange(*created);
+  }
   audit(store_, r.actor, r.rollback ? "rollback" : "deploy", r.project, r.env,
         r.version + (r.dryRun ? " (dry run)" : "") + ", deploy " + std::to_string(created->id));
   wakeup_.wake();
@@ -232,7 +235,7 @@ void Deployer::execute(store::Deploy d) {
         d.version + ", deploy " + std::to_string(d.id) + (d.reason.empty() ? "" : ": " + d.reason));
     logInfo("deploy " + std::to_string(d.id) + " of " + d.project + " " + d.version + " to " +
             d.env + ": " + std::string(store::toString(state)));
-    if (options_.onFinished) options_.onFinished(d);
+    if (options_.onChange) options_.onChange(d);
   };
   fs::path mirror = scheduler::mirrorPath(options_.dataDir, d.project);
   auto valuesFor = [&]() -> Result<std::vector<store::EnvValue>> {

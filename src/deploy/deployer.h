@@ -27,8 +27,8 @@ struct DeployRequest {
 struct DeployerOptions {
   std::filesystem::path dataDir;
   const auth::SecretBox* secrets = nullptr;
-  // Called after each deploy ends (notifications).
-  std::function<void(const store::Deploy&)> onFinished;
+  // Called when a deploy ends, or starts waiting for an approval (notifications).
+  std::function<void(const store::Deploy&)> onChange;
 };
 
 // What an environment runs now: the newest succeeded deploy's release ("" when none), and

@@ -82,27 +82,38 @@ std::string slackBody(const std::string& event, const RunFacts& f) {
   return json{{"text", std::string(icon) + " " + headline(event, f)}}.dump();
 }
 
-std::string emailMessage(const std::string& event, const RunFacts& f, const std::string& from,
-                         const std::string& to, int64_t nowMs) {
+namespace {
+
+// Header values come from commit data: no line breaks may get through (header injection).
+std::string oneLine(std::string s) {
+  for (char& c : s) {
+    if (c == '\r' || c == '\n') c = ' ';
+  }
+  return s;
+}
+
+std::string email(const std::string& subject, const std::string& body, const std::string& from,
+                  const std::string& to, int64_t nowMs) {
   char date[64];
   time_t secs = static_cast<time_t>(nowMs / 1000);
   tm t{};
   gmtime_r(&secs, &t);
   std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &t);
-  // Header values come from commit data: no line breaks may get through (header injection).
-  auto clean = [](std::string s) {
-    for (char& c : s) {
-      if (c == '\r' || c == '\n') c = ' ';
-    }
-    return s;
-  };
-  std::string line = clean(headline(event, f));
-  std::string body = line + "\r\n\r\nProject: " + clean(f.run.project) +
-                     "\r\nBranch: " + clean(f.run.branch) + "\r\nCommit: " + f.run.commit +
-                     "\r\nAuthor: " + clean(f.run.author) + "\r\nRun: #" +
+  return "From: boucle <" + oneLine(from) + ">\r\nTo: <" + oneLine(to) + ">\r\nSubject: [boucle] " +
+         oneLine(subject) + "\r\nDate: " + date +
+         "\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body;
+}
+
+}  // namespace
+
+std::string emailMessage(const std::string& event, const RunFacts& f, const std::string& from,
+                         const std::string& to, int64_t nowMs) {
+  std::string line = oneLine(headline(event, f));
+  std::string body = line + "\r\n\r\nProject: " + oneLine(f.run.project) +
+                     "\r\nBranch: " + oneLine(f.run.branch) + "\r\nCommit: " + f.run.commit +
+                     "\r\nAuthor: " + oneLine(f.run.author) + "\r\nRun: #" +
                      std::to_string(f.run.number) + " (id " + std::to_string(f.run.id) + ")\r\n";
-  return "From: boucle <" + clean(from) + ">\r\nTo: <" + clean(to) + ">\r\nSubject: [boucle] " +
-         line + "\r\nDate: " + date + "\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body;
+  return email(line, body, from, to, nowMs);
 }
 
 std::vector<store::Delivery> plan(const std::vector<pipeline::Notification>& rules,
@@ -144,6 +155,95 @@ std::vector<store::Delivery> plan(const std::vector<pipeline::Notification>& rul
 }  // namespace boucle::notify
 
 namespace boucle::notify {
+
+std::vector<std::string> deployEventsOf(const store::Deploy& d) {
+  if (d.dryRun) return {};
+  switch (d.state) {
+    case store::DeployState::kSucceeded:
+      return {"deployed"};
+    case store::DeployState::kFailed:
+    case store::DeployState::kInterrupted:
+      return {"deploy_failed"};
+    case store::DeployState::kRolledBack:
+      return {"deploy_failed", "rolled_back"};
+    case store::DeployState::kWaiting:
+      return {"approval_needed"};
+    default:
+      return {};
+  }
+}
+
+std::string deployHeadline(const std::string& event, const store::Deploy& d) {
+  std::string what = d.project + " " + d.version;
+  if (event == "deployed") {
+    return what + " deployed to " + d.env + (d.rollback ? " (a rollback)" : "") + " (asked by " +
+           d.requestedBy + ")";
+  }
+  if (event == "approval_needed") {
+    return what + " waits for an approval to go to " + d.env + " (asked by " + d.requestedBy +
+           "): boucle approve " + std::to_string(d.id);
+  }
+  if (event == "rolled_back") {
+    return d.project + " " + d.env + " rolled back to " + d.fromVersion + " after " + d.version +
+           " failed";
+  }
+  return what + " failed to deploy to " + d.env + ": " + d.reason;
+}
+
+Result<int> queueDeployNotifications(store::Store& store, const store::Deploy& d, int64_t runId,
+                                     const std::vector<pipeline::Notification>& rules,
+                                     const std::string& mailFrom, int64_t nowMs) {
+  int n = 0;
+  for (const auto& event : deployEventsOf(d)) {
+    std::string line = deployHeadline(event, d);
+    for (const auto& rule : rules) {
+      bool wanted = false;
+      for (const auto& e : rule.on) wanted = wanted || e == event;
+      if (!wanted) continue;
+      for (const auto& target : rule.targets) {
+        store::Delivery del;
+        del.runId = runId;
+        del.event = event;
+        del.target = target;
+        del.nextAttemptAt = nowMs;
+        switch (rule.channel) {
+          case pipeline::NotifyChannel::kWebhook:
+            del.channel = "webhook";
+            del.payload = json{{"event", event},
+                               {"text", line},
+                               {"deploy",
+                                {{"id", d.id},
+                                 {"project", d.project},
+                                 {"env", d.env},
+                                 {"version", d.version},
+                                 {"state", store::toString(d.state)},
+                                 {"reason", d.reason},
+                                 {"from_version", d.fromVersion},
+                                 {"requested_by", d.requestedBy}}}}
+                              .dump();
+            break;
+          case pipeline::NotifyChannel::kSlack:
+            del.channel = "slack";
+            del.payload = json{
+                {"text",
+                 std::string(event == "deployed"          ? ":rocket: "
+                             : event == "approval_needed" ? ":hourglass: "
+                                                          : ":x: ") +
+                     line}}.dump();
+            break;
+          case pipeline::NotifyChannel::kEmail:
+            del.channel = "email";
+            del.payload = email(line, oneLine(line) + "\r\n", mailFrom, target, nowMs);
+            break;
+        }
+        auto id = store.addDelivery(del);
+        if (!id.ok()) return id.status();
+        ++n;
+      }
+    }
+  }
+  return n;
+}
 
 Result<int> queueNotifications(store::Store& store, const store::Run& run,
                                const std::vector<pipeline::Notification>& rules,

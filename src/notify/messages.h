@@ -37,6 +37,17 @@ std::string emailMessage(const std::string& event, const RunFacts& facts, const 
 
 namespace boucle::notify {
 
+// A deploy's events: "deployed", "deploy_failed" (also when it was rolled back), "rolled_back",
+// "approval_needed" (a deploy waiting for one).
+std::vector<std::string> deployEventsOf(const store::Deploy& d);
+// "web 1.2.0 deployed to qa (asked by ada)", "web 1.3.0 failed to deploy to dev: …".
+std::string deployHeadline(const std::string& event, const store::Deploy& d);
+// Plans and stores the deliveries for a deploy's events under the release's run (whose
+// notifications list then shows them); returns how many were queued.
+Result<int> queueDeployNotifications(store::Store& store, const store::Deploy& d, int64_t runId,
+                                     const std::vector<pipeline::Notification>& rules,
+                                     const std::string& mailFrom, int64_t nowMs);
+
 // Plans and stores the deliveries for a finished run; returns how many were queued.
 Result<int> queueNotifications(store::Store& store, const store::Run& run,
                                const std::vector<pipeline::Notification>& rules,

@@ -165,5 +165,39 @@ TEST_F(NotifyTest, BrokenWaitsForBisectionAndNamesTheOneCommit) {
                         " (Mallory): change 2 (found by bisecting 4 commits)"));
 }
 
+TEST_F(NotifyTest, DeploysTellWhenTheyLandFailAndRollBack) {
+  std::string base = "http://127.0.0.1:" + httpPort_;
+  repo_.write(".boucle.yml",
+              "jobs:\n  build:\n    run: mkdir -p pkg && cp MARK pkg/ && "
+              "if [ -e BROKEN ]; then touch pkg/BROKEN; fi && tar czf app.tgz -C pkg .\n"
+              "    artifacts: [app.tgz]\n"
+              "environments:\n  dev: {auto: true}\n"
+              "deploy:\n  driver: command\n  command: test ! -e BROKEN\n"
+              "notify:\n  - on: [deployed, deploy_failed, rolled_back]\n    webhook: " +
+                  base + "/hook\n");
+  repo_.write("MARK", "1");
+  repo_.commit("feat: first", "Ada");
+  addProject();
+  ASSERT_EQ(runAndWait(1)["state"], "passed");
+  ASSERT_EQ(client({"release", "web"}).exitCode, 0);
+  auto post = [&](size_t k) { return json::parse(posts()[k]["body"].get<std::string>()); };
+  ASSERT_TRUE(waitFor([&] { return posts().size() == 1; })) << posts().size();
+  EXPECT_EQ(post(0)["event"], "deployed");
+  EXPECT_EQ(post(0)["text"], "web 0.1.0 deployed to dev (asked by initial admin token)");
+
+  repo_.write("BROKEN", "x");
+  repo_.commit("fix: break the deploy", "Mallory");
+  ASSERT_EQ(runAndWait(2)["state"], "passed");
+  ASSERT_EQ(client({"release", "web"}).exitCode, 0);
+  ASSERT_TRUE(waitFor([&] { return posts().size() == 3; })) << posts().size();
+  EXPECT_EQ(post(1)["event"], "deploy_failed");
+  EXPECT_THAT(post(1)["text"].get<std::string>(),
+              HasSubstr("web 0.1.1 failed to deploy to dev: step 'test ! -e BROKEN' failed"));
+  EXPECT_EQ(post(1)["deploy"]["state"], "rolled_back");
+  EXPECT_EQ(post(2)["text"], "web dev rolled back to 0.1.0 after 0.1.1 failed");
+  json listed = api("/api/runs/2/notifications");
+  EXPECT_EQ(listed["notifications"].size(), 2u) << "shown under the release's run";
+}
+
 }  // namespace
 }  // namespace boucle::testing
