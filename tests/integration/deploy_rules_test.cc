@@ -1,0 +1,109 @@
+// Deploy rules against the real server: time windows, one deploy at a time per environment,
+// and the server dying mid-deploy.
+#include <gmock/gmock.h>
+
+#include <signal.h>
+
+#include <ctime>
+
+#include "server_fixture.h"
+
+namespace boucle::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using json = nlohmann::json;
+
+class DeployRulesTest : public ServerFixture {
+ protected:
+  // A command-driver pipeline: the deploy appends to a file, after `step` (a shell command).
+  void setUpProject(const std::string& environments, const std::string& step) {
+    repo_.write(".boucle.yml",
+                "jobs:\n  build:\n    run: echo x > app.txt\n    artifacts: [app.txt]\n"
+                "environments:\n" +
+                    environments +
+                    "deploy:\n  driver: command\n  command: '" + step +
+                    " && echo \"$BOUCLE_RELEASE_VERSION\" >> \"$BOUCLE_ENV_OUT\"'\n");
+    repo_.commit("feat: app", "Ada");
+    ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+    for (const char* env : {"qa", "prod"}) {
+      std::string out = (repo_.scratch() / (std::string(env) + ".out")).string();
+      ASSERT_EQ(client({"env", "set", "web", env, "out=" + out}).exitCode, 0);
+    }
+    ASSERT_EQ(triggerAndWait("web", 1)["state"], "passed");
+    ASSERT_EQ(client({"release", "web", "--version", "1.0.0"}).exitCode, 0);
+  }
+  json waitForDeploy(int64_t id) {
+    json d;
+    waitFor([&] {
+      d = api("/api/deploys/" + std::to_string(id));
+      std::string s = d.value("state", "");
+      return s != "queued" && s != "running" && s != "waiting" && !s.empty();
+    });
+    return d;
+  }
+};
+
+TEST_F(DeployRulesTest, OutsideItsWindowAnEnvironmentRefusesDeploys) {
+  // A one-minute window two days from now (server local time): never open during the test.
+  static const char* days[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  std::string closed = days[((tm.tm_wday + 6) % 7 + 2) % 7];
+  setUpProject("  qa: {}\n  prod: {window: \"" + closed + " 03:00-03:01\"}\n", "true");
+  Output refused = client({"deploy", "web", "1.0.0", "--to", "prod"});
+  EXPECT_EQ(refused.exitCode, 1);
+  EXPECT_THAT(refused.err, HasSubstr("prod takes deploys only in its window (" + closed +
+                                     " 03:00-03:01, server time)"));
+  EXPECT_EQ(client({"deploy", "web", "1.0.0", "--to", "qa"}).exitCode, 0);
+  EXPECT_EQ(readFile(repo_.scratch() / "qa.out"), "1.0.0\n");
+  EXPECT_EQ(readFile(repo_.scratch() / "prod.out"), "");
+}
+
+TEST_F(DeployRulesTest, DeploysToOneEnvironmentRunOneAfterTheOther) {
+  setUpProject("  qa: {}\n  prod: {}\n", "sleep 1");
+  // Three requests at once, two to qa: the second qa deploy waits for the first; prod goes on.
+  auto ask = [&](const std::string& env) {
+    Output o = client({"deploy", "web", "1.0.0", "--to", env, "--no-wait", "--json"});
+    EXPECT_EQ(o.exitCode, 0) << o.err;
+    return json::parse(o.out)["id"].get<int64_t>();
+  };
+  int64_t a = ask("qa"), b = ask("qa"), c = ask("prod");
+  json da = waitForDeploy(a), db = waitForDeploy(b), dc = waitForDeploy(c);
+  ASSERT_EQ(da["state"], "succeeded");
+  ASSERT_EQ(db["state"], "succeeded");
+  ASSERT_EQ(dc["state"], "succeeded");
+  EXPECT_GE(db["started_at_ms"].get<int64_t>(), da["finished_at_ms"].get<int64_t>())
+      << "the second qa deploy started after the first ended";
+  EXPECT_EQ(readFile(repo_.scratch() / "qa.out"), "1.0.0\n1.0.0\n");
+}
+
+TEST_F(DeployRulesTest, AServerKilledMidDeployMarksItInterruptedAndFreesTheEnvironment) {
+  std::string pidFile = (repo_.scratch() / "step.pid").string();
+  setUpProject("  qa: {}\n  prod: {}\n", "echo $$ > " + pidFile + " && sleep 30");
+  Output asked = client({"deploy", "web", "1.0.0", "--to", "qa", "--no-wait", "--json"});
+  int64_t id = json::parse(asked.out)["id"].get<int64_t>();
+  ASSERT_TRUE(waitFor([&] {
+    return api("/api/deploys/" + std::to_string(id)).value("state", "") == "running";
+  }));
+  server_->kill9();
+  // Deploy steps are not under a supervisor yet (jobs are): the orphan is ended here.
+  ASSERT_TRUE(waitFor([&] { return readFile(pidFile).ends_with("\n"); }));
+  ::kill(std::stoi(readFile(pidFile)), SIGKILL);
+  std::string log;
+  ASSERT_TRUE(server_->start(&log)) << log;
+  json d = api("/api/deploys/" + std::to_string(id));
+  EXPECT_EQ(d["state"], "interrupted");
+  EXPECT_THAT(d["reason"].get<std::string>(), HasSubstr("server stopped"));
+  // the environment takes deploys again
+  Output again = client({"deploy", "web", "1.0.0", "--to", "prod", "--no-wait", "--json"});
+  EXPECT_EQ(again.exitCode, 0) << again.err;
+  json audit = api("/api/audit?project=web");
+  bool recorded = false;
+  for (const auto& e : audit["entries"]) recorded |= e["action"] == "deploy";
+  EXPECT_TRUE(recorded);
+}
+
+}  // namespace
+}  // namespace boucle::testing
