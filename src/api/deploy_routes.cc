@@ -11,10 +11,6 @@ using nlohmann::json;
 
 namespace {
 
-json optMs(const std::optional<int64_t>& v) {
-  return v ? json(*v) : json(nullptr);
-}
-
 json deployJson(const store::Deploy& d) {
   return {
       {"id", d.id},
@@ -169,17 +165,22 @@ void addDeployRoutes(Router& r, const ApiContext& c) {
     return ok(200, {{"deploys", out}});
   });
   r.add("GET", "/api/deploys/{id}", [&c](const Request&, const Params& p) {
-    auto id = std::atoll(p.at("id").c_str());
-    auto d = c.store->getDeploy(id);
+    auto id = toId(p.at("id"));
+    if (!id) return errorResponse(400, "not a deploy id");
+    auto d = c.store->getDeploy(*id);
     if (!d.ok()) return fromStatus(d.status());
     return ok(200, deployJson(*d));
   });
   r.add("POST", "/api/deploys/{id}/approve", [&c](const Request& req, const Params& p) {
-    return deployResult(c.deployer->approve(std::atoll(p.at("id").c_str()), req.actor), 200);
+    auto id = toId(p.at("id"));
+    if (!id) return errorResponse(400, "not a deploy id");
+    return deployResult(c.deployer->approve(*id, req.actor), 200);
   });
   // The deploy's log; ?follow=1 streams it until the deploy has ended.
   r.add("GET", "/api/deploys/{id}/log", [&c](const Request& req, const Params& p) {
-    int64_t id = std::atoll(p.at("id").c_str());
+    auto parsed = toId(p.at("id"));
+    if (!parsed) return errorResponse(400, "not a deploy id");
+    int64_t id = *parsed;
     if (auto d = c.store->getDeploy(id); !d.ok()) return fromStatus(d.status());
     bool follow = req.query.count("follow") && req.query.at("follow") != "0";
     Response res;

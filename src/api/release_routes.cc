@@ -145,13 +145,10 @@ void addReleaseRoutes(Router& r, const ApiContext& c) {
     return ok(201, releaseJson(*rel, true));
   });
   r.add("GET", "/api/projects/{name}/releases", [&c](const Request& req, const Params& p) {
-    int limit = 50;
-    if (auto it = req.query.find("limit"); it != req.query.end()) {
-      limit = std::atoi(it->second.c_str());
-      if (limit < 1 || limit > 1000) return errorResponse(400, "limit: 1 to 1000");
-    }
+    auto limit = limitOf(req, 50);
+    if (!limit) return errorResponse(400, "limit: 1 to 1000");
     if (auto proj = c.store->getProject(p.at("name")); !proj.ok()) return fromStatus(proj.status());
-    auto list = c.store->listReleases(p.at("name"), limit);
+    auto list = c.store->listReleases(p.at("name"), *limit);
     if (!list.ok()) return fromStatus(list.status());
     json out = json::array();
     for (const auto& rel : *list) out.push_back(releaseJson(rel, false));

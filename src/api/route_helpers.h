@@ -3,6 +3,8 @@
 // Only route files include this (nlohmann/json is heavy to compile).
 
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 
 #include "api/http.h"
 #include "api/router.h"
@@ -28,6 +30,30 @@ inline Response fromStatus(const Status& st) {
 
 inline Response ok(int status, const nlohmann::json& j) {
   return jsonResponse(status, j.dump() + "\n");
+}
+
+inline nlohmann::json optMs(const std::optional<int64_t>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+// A positive id from a path segment or query value ("12abc" is not one).
+inline std::optional<int64_t> toId(const std::string& s) {
+  try {
+    size_t used = 0;
+    long long v = std::stoll(s, &used);
+    if (used == s.size() && v > 0) return v;
+  } catch (...) {
+  }
+  return std::nullopt;
+}
+
+// ?limit=N (1 to 1000), `otherwise` when absent; nullopt when malformed.
+inline std::optional<int> limitOf(const Request& req, int otherwise) {
+  auto it = req.query.find("limit");
+  if (it == req.query.end()) return otherwise;
+  auto v = toId(it->second);
+  if (!v || *v > 1000) return std::nullopt;
+  return static_cast<int>(*v);
 }
 
 // Each file of routes adds its own (release_routes.cc, …).

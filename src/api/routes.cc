@@ -60,10 +60,6 @@ std::string readCredential(const ApiContext& c, const json& v, store::Project* o
   return "";
 }
 
-json optMs(const std::optional<int64_t>& v) {
-  return v ? json(*v) : json(nullptr);
-}
-
 // The first failing run of a streak, looked up once per request however many runs it spans.
 using RunCache = std::map<int64_t, std::optional<store::Run>>;
 
@@ -147,16 +143,6 @@ bool validName(const std::string& n) {
   return true;
 }
 
-std::optional<int64_t> toId(const std::string& s) {
-  try {
-    size_t used = 0;
-    long long v = std::stoll(s, &used);
-    if (used == s.size() && v > 0) return v;
-  } catch (...) {
-  }
-  return std::nullopt;
-}
-
 Response addProject(const ApiContext& c, const Request& req) {
   json body = json::parse(req.body, nullptr, false);
   if (!body.is_object()) return errorResponse(400, "expected a JSON object");
@@ -217,20 +203,16 @@ Response getRun(const ApiContext& c, int64_t id) {
 }
 
 Response listRuns(const ApiContext& c, const Request& req) {
-  int limit = 50;
+  auto limit = limitOf(req, 50);
+  if (!limit) return errorResponse(400, "limit: 1 to 1000");
   int64_t before = 0;
-  if (auto it = req.query.find("limit"); it != req.query.end()) {
-    auto v = toId(it->second);
-    if (!v || *v > 1000) return errorResponse(400, "limit: 1 to 1000");
-    limit = static_cast<int>(*v);
-  }
   if (auto it = req.query.find("before"); it != req.query.end()) {
     auto v = toId(it->second);
     if (!v) return errorResponse(400, "before: a run id");
     before = *v;
   }
   std::string project = req.query.count("project") ? req.query.at("project") : "";
-  auto runs = c.store->listRuns(project, limit, before);
+  auto runs = c.store->listRuns(project, *limit, before);
   if (!runs.ok()) return fromStatus(runs.status());
   json list = json::array();
   RunCache cache;
@@ -511,13 +493,10 @@ Router buildRouter(const ApiContext& c, ResponseCache& cache) {
   });
   // Who did what, when: releases, deploys, approvals, rollbacks, newest first.
   r.add("GET", "/api/audit", [&c](const Request& req, const Params&) {
-    int limit = 100;
-    if (auto it = req.query.find("limit"); it != req.query.end()) {
-      limit = std::atoi(it->second.c_str());
-      if (limit < 1 || limit > 1000) return errorResponse(400, "limit: 1 to 1000");
-    }
+    auto limit = limitOf(req, 100);
+    if (!limit) return errorResponse(400, "limit: 1 to 1000");
     std::string project = req.query.count("project") ? req.query.at("project") : "";
-    auto list = c.store->listAudit(project, limit);
+    auto list = c.store->listAudit(project, *limit);
     if (!list.ok()) return fromStatus(list.status());
     json out = json::array();
     for (const auto& e : *list) {

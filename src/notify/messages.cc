@@ -104,6 +104,30 @@ std::string email(const std::string& subject, const std::string& body, const std
          "\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body;
 }
 
+// One delivery per rule that wants `event` and per target of it; `payload` makes each body.
+template <typename Payload>
+void addDeliveries(const std::vector<pipeline::Notification>& rules, const std::string& event,
+                   int64_t runId, int64_t nowMs, const Payload& payload,
+                   std::vector<store::Delivery>& out) {
+  for (const auto& rule : rules) {
+    bool wanted = false;
+    for (const auto& e : rule.on) wanted = wanted || e == event;
+    if (!wanted) continue;
+    for (const auto& target : rule.targets) {
+      store::Delivery d;
+      d.runId = runId;
+      d.event = event;
+      d.target = target;
+      d.nextAttemptAt = nowMs;
+      d.channel = rule.channel == pipeline::NotifyChannel::kWebhook ? "webhook"
+                  : rule.channel == pipeline::NotifyChannel::kSlack ? "slack"
+                                                                    : "email";
+      d.payload = payload(rule.channel, target);
+      out.push_back(std::move(d));
+    }
+  }
+}
+
 }  // namespace
 
 std::string emailMessage(const std::string& event, const RunFacts& f, const std::string& from,
@@ -121,33 +145,20 @@ std::vector<store::Delivery> plan(const std::vector<pipeline::Notification>& rul
                                   const std::string& only) {
   std::vector<store::Delivery> out;
   for (const auto& event : only.empty() ? eventsOf(facts.run) : std::vector<std::string>{only}) {
-    for (const auto& rule : rules) {
-      bool wanted = false;
-      for (const auto& e : rule.on) wanted = wanted || e == event;
-      if (!wanted) continue;
-      for (const auto& target : rule.targets) {
-        store::Delivery d;
-        d.runId = facts.run.id;
-        d.event = event;
-        d.target = target;
-        d.nextAttemptAt = nowMs;
-        switch (rule.channel) {
-          case pipeline::NotifyChannel::kWebhook:
-            d.channel = "webhook";
-            d.payload = webhookBody(event, facts);
-            break;
-          case pipeline::NotifyChannel::kSlack:
-            d.channel = "slack";
-            d.payload = slackBody(event, facts);
-            break;
-          case pipeline::NotifyChannel::kEmail:
-            d.channel = "email";
-            d.payload = emailMessage(event, facts, mailFrom, target, nowMs);
-            break;
-        }
-        out.push_back(std::move(d));
-      }
-    }
+    addDeliveries(
+        rules, event, facts.run.id, nowMs,
+        [&](pipeline::NotifyChannel channel, const std::string& target) {
+          switch (channel) {
+            case pipeline::NotifyChannel::kWebhook:
+              return webhookBody(event, facts);
+            case pipeline::NotifyChannel::kSlack:
+              return slackBody(event, facts);
+            case pipeline::NotifyChannel::kEmail:
+              break;
+          }
+          return emailMessage(event, facts, mailFrom, target, nowMs);
+        },
+        out);
   }
   return out;
 }
@@ -193,56 +204,43 @@ std::string deployHeadline(const std::string& event, const store::Deploy& d) {
 Result<int> queueDeployNotifications(store::Store& store, const store::Deploy& d, int64_t runId,
                                      const std::vector<pipeline::Notification>& rules,
                                      const std::string& mailFrom, int64_t nowMs) {
-  int n = 0;
+  std::vector<store::Delivery> planned;
   for (const auto& event : deployEventsOf(d)) {
     std::string line = deployHeadline(event, d);
-    for (const auto& rule : rules) {
-      bool wanted = false;
-      for (const auto& e : rule.on) wanted = wanted || e == event;
-      if (!wanted) continue;
-      for (const auto& target : rule.targets) {
-        store::Delivery del;
-        del.runId = runId;
-        del.event = event;
-        del.target = target;
-        del.nextAttemptAt = nowMs;
-        switch (rule.channel) {
-          case pipeline::NotifyChannel::kWebhook:
-            del.channel = "webhook";
-            del.payload = json{{"event", event},
-                               {"text", line},
-                               {"deploy",
-                                {{"id", d.id},
-                                 {"project", d.project},
-                                 {"env", d.env},
-                                 {"version", d.version},
-                                 {"state", store::toString(d.state)},
-                                 {"reason", d.reason},
-                                 {"from_version", d.fromVersion},
-                                 {"requested_by", d.requestedBy}}}}
-                              .dump();
-            break;
-          case pipeline::NotifyChannel::kSlack:
-            del.channel = "slack";
-            del.payload = json{
-                {"text",
-                 std::string(event == "deployed"          ? ":rocket: "
-                             : event == "approval_needed" ? ":hourglass: "
-                                                          : ":x: ") +
-                     line}}.dump();
-            break;
-          case pipeline::NotifyChannel::kEmail:
-            del.channel = "email";
-            del.payload = email(line, oneLine(line) + "\r\n", mailFrom, target, nowMs);
-            break;
-        }
-        auto id = store.addDelivery(del);
-        if (!id.ok()) return id.status();
-        ++n;
-      }
-    }
+    addDeliveries(
+        rules, event, runId, nowMs,
+        [&](pipeline::NotifyChannel channel, const std::string& target) -> std::string {
+          switch (channel) {
+            case pipeline::NotifyChannel::kWebhook:
+              return json{{"event", event},
+                          {"text", line},
+                          {"deploy",
+                           {{"id", d.id},
+                            {"project", d.project},
+                            {"env", d.env},
+                            {"version", d.version},
+                            {"state", store::toString(d.state)},
+                            {"reason", d.reason},
+                            {"from_version", d.fromVersion},
+                            {"requested_by", d.requestedBy}}}}
+                  .dump();
+            case pipeline::NotifyChannel::kSlack:
+              return json{{"text", std::string(event == "deployed"          ? ":rocket: "
+                                               : event == "approval_needed" ? ":hourglass: "
+                                                                            : ":x: ") +
+                                       line}}
+                  .dump();
+            case pipeline::NotifyChannel::kEmail:
+              break;
+          }
+          return email(line, oneLine(line) + "\r\n", mailFrom, target, nowMs);
+        },
+        planned);
   }
-  return n;
+  for (const auto& del : planned) {
+    if (auto id = store.addDelivery(del); !id.ok()) return id.status();
+  }
+  return static_cast<int>(planned.size());
 }
 
 Result<int> queueNotifications(store::Store& store, const store::Run& run,

@@ -1,7 +1,6 @@
 // Deploy rules against the real server: time windows, one deploy at a time per environment,
 // and the server dying mid-deploy.
 #include <gmock/gmock.h>
-
 #include <signal.h>
 
 #include <ctime>
@@ -21,8 +20,7 @@ class DeployRulesTest : public ServerFixture {
     repo_.write(".boucle.yml",
                 "jobs:\n  build:\n    run: echo x > app.txt\n    artifacts: [app.txt]\n"
                 "environments:\n" +
-                    environments +
-                    "deploy:\n  driver: command\n  command: '" + step +
+                    environments + "deploy:\n  driver: command\n  command: '" + step +
                     " && echo \"$BOUCLE_RELEASE_VERSION\" >> \"$BOUCLE_ENV_OUT\"'\n");
     repo_.commit("feat: app", "Ada");
     ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
@@ -84,9 +82,8 @@ TEST_F(DeployRulesTest, AServerKilledMidDeployMarksItInterruptedAndFreesTheEnvir
   setUpProject("  qa: {}\n  prod: {}\n", "echo $$ > " + pidFile + " && sleep 30");
   Output asked = client({"deploy", "web", "1.0.0", "--to", "qa", "--no-wait", "--json"});
   int64_t id = json::parse(asked.out)["id"].get<int64_t>();
-  ASSERT_TRUE(waitFor([&] {
-    return api("/api/deploys/" + std::to_string(id)).value("state", "") == "running";
-  }));
+  ASSERT_TRUE(waitFor(
+      [&] { return api("/api/deploys/" + std::to_string(id)).value("state", "") == "running"; }));
   server_->kill9();
   // Deploy steps are not under a supervisor yet (jobs are): the orphan is ended here.
   ASSERT_TRUE(waitFor([&] { return readFile(pidFile).ends_with("\n"); }));
