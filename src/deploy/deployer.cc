@@ -72,8 +72,11 @@ void Deployer::start() {
   auto interrupted = store_.interruptDeploys("the server stopped during the deploy");
   if (interrupted.ok()) {
     for (const auto& d : *interrupted) {
+      bool ended = endOrphanedStep(logPath(d.id));
       logError("deploy " + std::to_string(d.id) + " of " + d.project + " " + d.version + " to " +
-               d.env + " was interrupted: check the environment");
+               d.env + " was interrupted" +
+               (ended ? " (the step it was running has been ended)" : "") +
+               ": check the environment");
     }
   }
   thread_ = std::thread([this] { loop(); });

@@ -19,8 +19,50 @@ namespace boucle::deploy {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+namespace {
+
+// Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot. With the
+// pid it names one process for good (pids are reused, start times with them are not).
+std::string startTimeOf(pid_t pid) {
+  auto stat = os::readFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat.ok()) return "";
+  auto close = stat->rfind(')');  // the command name may hold spaces and parentheses
+  if (close == std::string::npos) return "";
+  std::string rest = stat->substr(close + 2);
+  size_t field = 3;  // rest starts at field 3 (state)
+  size_t at = 0;
+  while (field < 22 && at != std::string::npos) {
+    at = rest.find(' ', at);
+    if (at != std::string::npos) ++at;
+    ++field;
+  }
+  if (at == std::string::npos) return "";
+  return rest.substr(at, rest.find(' ', at) - at);
+}
+
+}  // namespace
+
+bool endOrphanedStep(const fs::path& file) {
+  fs::path marker = file;
+  marker += ".step";
+  auto text = os::readFile(marker);
+  std::error_code ec;
+  fs::remove(marker, ec);
+  if (!text.ok()) return false;
+  auto space = text->find(' ');
+  if (space == std::string::npos) return false;
+  pid_t pid = static_cast<pid_t>(std::atol(text->substr(0, space).c_str()));
+  std::string started = text->substr(space + 1);
+  while (!started.empty() && started.back() == '\n') started.pop_back();
+  if (pid <= 1 || startTimeOf(pid) != started) return false;
+  ::kill(-pid, SIGKILL);  // the step's whole process group
+  return true;
+}
+
 DeployLog::DeployLog(const fs::path& file, const std::vector<std::string>& secrets)
     : secrets_(secrets), masker_(secrets) {
+  stepFile_ = file;
+  stepFile_ += ".step";
   std::error_code ec;
   fs::create_directories(file.parent_path(), ec);
   fd_ = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -39,6 +81,15 @@ void DeployLog::output(std::string_view bytes) {
   std::string out;
   masker_.feed(bytes, out);
   if (fd_ >= 0 && !out.empty()) (void)os::writeAll(fd_, out);
+}
+
+void DeployLog::stepStarted(pid_t pid) {
+  (void)os::writeFileAtomic(stepFile_, std::to_string(pid) + " " + startTimeOf(pid) + "\n");
+}
+
+void DeployLog::stepEnded() {
+  std::error_code ec;
+  fs::remove(stepFile_, ec);
 }
 
 void DeployLog::flush() {
@@ -79,6 +130,7 @@ Status runStep(const std::string& step, const fs::path& cwd, const std::vector<s
   auto pid = runner::spawnProcess(spec);
   writeEnd.reset();
   if (!pid.ok()) return pid.status();
+  log.stepStarted(*pid);
   auto deadline = std::chrono::steady_clock::now() + timeout;
   char buf[16384];
   int status = 0;
@@ -99,6 +151,7 @@ Status runStep(const std::string& step, const fs::path& cwd, const std::vector<s
       ::kill(-*pid, SIGKILL);
     }
   }
+  log.stepEnded();
   // What the step printed just before it ended.
   for (pollfd p{readEnd.get(), POLLIN, 0}; !eof && ::poll(&p, 1, 0) > 0;) {
     ssize_t got = ::read(readEnd.get(), buf, sizeof buf);

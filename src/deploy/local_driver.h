@@ -6,6 +6,8 @@
 // symlink renamed over the old one), and the smoke checks run. Older release folders are kept, so a
 // rollback is a switch back.
 
+#include <sys/types.h>
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -42,8 +44,13 @@ class DeployLog {
   void say(const std::string& line);    // "boucle: …" lines
   void output(std::string_view bytes);  // a step's output
   void flush();
+  // While a step runs, its process (group leader) and start time are kept beside the log, so
+  // that a server killed mid-step can end the step's processes at its restart.
+  void stepStarted(pid_t pid);
+  void stepEnded();
 
  private:
+  std::filesystem::path stepFile_;
   int fd_ = -1;
   std::vector<std::string> secrets_;
   runner::Masker masker_;
@@ -67,6 +74,10 @@ Result<Target> prepareTarget(const store::Release& release, const std::string& e
 // and checks. `blobRoot`: where artifacts are stored by hash.
 Outcome deployLocal(const Target& t, const std::filesystem::path& blobRoot, DeployLog& log,
                     bool dryRun);
+
+// After a crash: ends the processes of the step that was running for the deploy whose log is
+// `file` (if that process still is the one recorded, not a reused pid). Returns whether it did.
+bool endOrphanedStep(const std::filesystem::path& file);
 
 // Smoke checks alone (after a rollback's switch, they say whether the old release is back up).
 std::vector<SmokeResult> runSmoke(const Target& t, DeployLog& log, bool* allOk);

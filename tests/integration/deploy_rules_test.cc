@@ -84,12 +84,14 @@ TEST_F(DeployRulesTest, AServerKilledMidDeployMarksItInterruptedAndFreesTheEnvir
   int64_t id = json::parse(asked.out)["id"].get<int64_t>();
   ASSERT_TRUE(waitFor(
       [&] { return api("/api/deploys/" + std::to_string(id)).value("state", "") == "running"; }));
-  server_->kill9();
-  // Deploy steps are not under a supervisor yet (jobs are): the orphan is ended here.
   ASSERT_TRUE(waitFor([&] { return readFile(pidFile).ends_with("\n"); }));
-  ::kill(std::stoi(readFile(pidFile)), SIGKILL);
+  pid_t step = std::stoi(readFile(pidFile));
+  server_->kill9();
+  EXPECT_TRUE(processAlive(step)) << "nothing ends a step but the server";
   std::string log;
   ASSERT_TRUE(server_->start(&log)) << log;
+  EXPECT_TRUE(waitFor([&] { return !processAlive(step); }))
+      << "the restarted server ends the interrupted step";
   json d = api("/api/deploys/" + std::to_string(id));
   EXPECT_EQ(d["state"], "interrupted");
   EXPECT_THAT(d["reason"].get<std::string>(), HasSubstr("server stopped"));
