@@ -130,6 +130,15 @@ Result<store::Deploy> Deployer::request(DeployRequest r) {
   d.dryRun = r.dryRun;
   d.requestedBy = r.actor;
   d.requestedAt = nowMs();
+  // A deploy already under way there: this one queues behind it, and says behind what.
+  if (auto there = store_.listDeploys(r.project, r.env, 50); there.ok()) {
+    for (const auto& other : *there) {
+      if (other.state == store::DeployState::kRunning) {
+        d.reason = "queued behind deploy " + std::to_string(other.id) + " (" + other.version +
+                   ", asked by " + other.requestedBy + ")";
+      }
+    }
+  }
   if (!env->approval.empty() && !r.dryRun) {
     d.state = store::DeployState::kWaiting;
     std::string who;
@@ -259,6 +268,7 @@ void Deployer::execute(store::Deploy d) {
   for (const auto& v : *values) {
     if (v.secret) secrets.push_back(v.value);
   }
+  d.reason.clear();
   DeployLog log(logPath(d.id), secrets);
   auto current = currentRelease(store_, d.project, d.env);
   d.fromVersion = current.ok() ? current->version : "";

@@ -67,7 +67,12 @@ TEST_F(DeployRulesTest, DeploysToOneEnvironmentRunOneAfterTheOther) {
     EXPECT_EQ(o.exitCode, 0) << o.err;
     return json::parse(o.out)["id"].get<int64_t>();
   };
-  int64_t a = ask("qa"), b = ask("qa"), c = ask("prod");
+  int64_t a = ask("qa");
+  ASSERT_TRUE(waitFor(
+      [&] { return api("/api/deploys/" + std::to_string(a)).value("state", "") == "running"; }));
+  int64_t b = ask("qa"), c = ask("prod");
+  EXPECT_THAT(api("/api/deploys/" + std::to_string(b)).value("reason", ""),
+              HasSubstr("queued behind deploy " + std::to_string(a) + " (1.0.0, asked by"));
   json da = waitForDeploy(a), db = waitForDeploy(b), dc = waitForDeploy(c);
   ASSERT_EQ(da["state"], "succeeded");
   ASSERT_EQ(db["state"], "succeeded");
