@@ -13,5 +13,8 @@ echo "== 100 MB of log"
 ./bench/big_log.sh "$BUILD" 100
 echo
 echo "== the server"
-./bench/server.sh "$BUILD" 100
+./bench/server.sh "$BUILD" 200
 /usr/bin/python3 bench/server_memory.py "$BUILD/boucle"
+echo
+echo "== artifacts"
+./bench/artifacts.sh "$BUILD" 300
