@@ -53,6 +53,11 @@ void parseEnvironments(const Field& f, Pipeline& p, Diagnostics& d) {
     env.name = e.key;
     env.pos = e.keyPos;
     std::string what = "environment '" + e.key + "'";
+    if (!validName(e.key)) {
+      d.error(e.keyPos, what +
+                            ": names may only use letters, digits, '-', '_' and '.' (they "
+                            "name folders)");
+    }
     MapReader r(e.node, e.pos, what, {"auto", "after", "approval", "four_eyes", "window"}, d);
     if (auto v = r.get("auto")) {
       if (auto b = readBool(v, d)) env.autoDeploy = *b;

@@ -24,16 +24,6 @@ void parseNotifications(const Field& f, Pipeline& p, Diagnostics& d);
 
 namespace {
 
-bool validJobName(std::string_view n) {
-  if (n.empty() || n.size() > 100 || n == "." || n == "..") return false;
-  for (char c : n) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 void parseReports(const Field& f, Job& job, Diagnostics& d) {
   MapReader r(f.node, f.pos, "reports", {"junit"}, d);
   if (!r.isMap()) {
@@ -46,7 +36,7 @@ void parseReports(const Field& f, Job& job, Diagnostics& d) {
 void parseJob(const Field& f, Job& job, Diagnostics& d) {
   job.name = f.key;
   job.pos = f.keyPos;
-  if (!validJobName(f.key)) {
+  if (!validName(f.key)) {
     d.error(f.keyPos,
             "job '" + f.key +
                 "': names may only use letters, digits, '-', '_' and '.' (they name files)");

@@ -223,6 +223,12 @@ TEST(Parser, DuplicateKeysAreErrors) {
   EXPECT_THAT(messages(r), ::testing::ElementsAre("f.yml:3:3: error: jobs: duplicate key 'a'"));
 }
 
+TEST(Parser, EnvironmentNamesCannotBePaths) {
+  auto r = parsePipeline("jobs:\n  a: {run: x}\nenvironments:\n  ../prod: {}\n");
+  EXPECT_THAT(messages(r), ::testing::Contains(::testing::HasSubstr(
+                               "f.yml:4:3: error: environment '../prod': names may only use")));
+}
+
 TEST(Window, ParsesRangesListsAndOvernight) {
   std::string err;
   auto w = parseWindow("Mon-Fri 22:00-06:00", &err);
