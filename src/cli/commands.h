@@ -21,5 +21,6 @@ void addServerCommand(CLI::App& app, int* exitCode);
 void addClientCommands(CLI::App& app, int* exitCode);
 void addReleaseCommands(CLI::App& app, int* exitCode);
 void addDeployCommands(CLI::App& app, int* exitCode);
+void addTokenCommands(CLI::App& app, int* exitCode);
 
 }  // namespace boucle::cli

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   boucle::cli::addClientCommands(app, &exitCode);
   boucle::cli::addReleaseCommands(app, &exitCode);
   boucle::cli::addDeployCommands(app, &exitCode);
+  boucle::cli::addTokenCommands(app, &exitCode);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -156,10 +156,10 @@ TEST_F(DeployTest, AReleaseGoesToDevThenIsPromotedAndApprovedIntoProd) {
   EXPECT_THAT(self.err, HasSubstr("four eyes"));
 
   // a second person (token) approves
-  auto other = curl("POST", server_->url() + "/api/tokens", "{\"name\": \"olivia (ops)\"}",
-                    {"Authorization: Bearer " + server_->token()});
-  ASSERT_EQ(other.status, 201) << other.body;
-  std::string secondToken = json::parse(other.body)["token"];
+  Output other = client({"token", "add", "olivia (ops)"});
+  ASSERT_EQ(other.exitCode, 0) << other.err;
+  std::string secondToken = other.out.substr(0, other.out.find('\n'));
+  EXPECT_THAT(secondToken, ::testing::StartsWith("bcl_"));
   auto approved = curl("POST", server_->url() + "/api/deploys/" + id + "/approve", "",
                        {"Authorization: Bearer " + secondToken});
   ASSERT_EQ(approved.status, 200) << approved.body;
