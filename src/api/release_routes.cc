@@ -96,7 +96,11 @@ Response download(const ApiContext& c, const Request& req, const store::Release&
   }
   res.headers.emplace_back("Repr-Digest", "sha-256=:" + base64Of(raw) + ":");
   res.headers.emplace_back("Accept-Ranges", "bytes");
+  // The name comes from a file a job made: nothing in it may break the header (CR, LF, quotes).
   std::string base = name.substr(name.rfind('/') + 1);
+  for (char& ch : base) {
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f || ch == '"' || ch == '\\') ch = '_';
+  }
   res.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + base + "\"");
   if (req.header("if-none-match") == "\"" + sha + "\"") {
     res.status = 304;
