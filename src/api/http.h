@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -62,11 +63,27 @@ Response errorResponse(int status, const std::string& message);
 
 using Handler = std::function<Response(const Request&)>;
 
+// A request body consumed as it arrives (uploads), never held whole in memory.
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  // False stops the upload; the answer is then finish()'s.
+  virtual bool write(std::string_view bytes) = 0;
+  // Called once: after the whole body, or after write() said false.
+  virtual Response finish() = 0;
+};
+// Sees each request's head before its body is read: returns a sink to stream the body into,
+// or null for an ordinary request (body read whole, up to bodyLimit). A refusal (status set,
+// e.g. 401) is answered at once and the body is never read.
+using StreamingHandler =
+    std::function<std::shared_ptr<BodySink>(const Request& head, Response* refusal)>;
+
 struct ServerOptions {
   std::string address = "127.0.0.1";
   uint16_t port = 8080;        // 0: pick a free port
   size_t bodyLimit = 1 << 20;  // larger bodies are answered 413
   size_t threads = 2;          // threads serving requests
+  StreamingHandler streaming;  // optional: bodies streamed to a sink (no size limit)
 };
 
 class HttpServer {

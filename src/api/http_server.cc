@@ -10,6 +10,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 #include <chrono>
+#include <cstdint>
+#include <limits>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -50,9 +53,11 @@ constexpr auto kIdleTimeout = std::chrono::seconds(60);
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const Handler& handler, size_t bodyLimit)
+  Session(tcp::socket socket, const Handler& handler, const StreamingHandler& streaming,
+          size_t bodyLimit)
       : stream_(std::move(socket)),
         handler_(handler),
+        streaming_(streaming),
         bodyLimit_(bodyLimit),
         timer_(stream_.get_executor()) {}
 
@@ -61,12 +66,100 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void readRequest() {
     parser_.emplace();
-    parser_->body_limit(bodyLimit_);
+    // No limit while the head is read: an upload streamed to a sink may be of any size. Other
+    // requests get theirs once the head says which is which (onHeader).
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     parser_->header_limit(16 * 1024);
     stream_.expires_after(kIdleTimeout);
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->onHeader(ec); });
+  }
+
+  // The request's head as handlers see it; false for a malformed target.
+  bool head(Request& req) {
+    auto& msg = parser_->get();
+    req.method = std::string(msg.method_string());
+    auto target = boost::urls::parse_origin_form(msg.target());
+    if (!target) return false;
+    req.path = target->path();
+    // Decoded one by one, so "%2F" stays inside its segment and cannot change the route.
+    for (auto seg : target->segments()) req.segments.push_back(seg);
+    for (auto param : target->params()) req.query[param.key] = param.value;
+    for (auto& field : msg) {
+      std::string name(field.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      req.headers[name] = std::string(field.value());
+    }
+    return true;
+  }
+
+  void onHeader(beast::error_code ec) {
+    if (ec) return close();  // end of stream, timeout, malformed request: nothing to answer
+    Request req;
+    if (!head(req)) {
+      keepAlive_ = false;
+      send(errorResponse(400, "malformed request target"), parser_->get().version());
+      return;
+    }
+    if (streaming_) {
+      Response refusal;
+      refusal.status = 0;
+      auto sink = streaming_(req, &refusal);
+      if (refusal.status != 0) {
+        keepAlive_ = false;  // its body is never read
+        return send(refusal, parser_->get().version());
+      }
+      if (sink) return startUpload(std::move(sink));
+    }
+    auto length = parser_->content_length();
+    if (length && *length > bodyLimit_) {
+      keepAlive_ = false;
+      return send(errorResponse(413, "request body too large"), parser_->get().version());
+    }
+    parser_->body_limit(bodyLimit_);  // a chunked body is held to it as it arrives
     http::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->onRead(ec); });
+  }
+
+  // The body in chunks of 1 MB into the sink: memory stays flat however large the upload.
+  void startUpload(std::shared_ptr<BodySink> sink) {
+    sink_ = std::move(sink);
+    version_ = parser_->get().version();
+    keepAlive_ = parser_->get().keep_alive();
+    upload_.emplace(std::move(*parser_));
+    upload_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    chunkBuffer_.resize(1 << 20);
+    readUploadChunk();
+  }
+
+  void readUploadChunk() {
+    auto& body = upload_->get().body();
+    body.data = chunkBuffer_.data();
+    body.size = chunkBuffer_.size();
+    stream_.expires_after(kIdleTimeout);
+    http::async_read_some(
+        stream_, buffer_, *upload_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->onUploadChunk(ec); });
+  }
+
+  void onUploadChunk(beast::error_code ec) {
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      sink_->finish();  // the client went away mid-upload: nothing is kept
+      return close();
+    }
+    size_t got = chunkBuffer_.size() - upload_->get().body().size;
+    if (got > 0 && !sink_->write(std::string_view(chunkBuffer_.data(), got))) {
+      keepAlive_ = false;
+      return send(sink_->finish(), version_);
+    }
+    if (upload_->is_done()) {
+      chunkBuffer_ = std::string();
+      return send(sink_->finish(), version_);
+    }
+    readUploadChunk();
   }
 
   void onRead(beast::error_code ec) {
@@ -78,21 +171,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return close();  // end of stream, timeout, malformed request: nothing to answer
     auto& msg = parser_->get();
     Request req;
-    req.method = std::string(msg.method_string());
-    auto target = boost::urls::parse_origin_form(msg.target());
-    if (!target) {
+    if (!head(req)) {
       keepAlive_ = false;
       send(errorResponse(400, "malformed request target"), msg.version());
       return;
-    }
-    req.path = target->path();
-    // Decoded one by one, so "%2F" stays inside its segment and cannot change the route.
-    for (auto seg : target->segments()) req.segments.push_back(seg);
-    for (auto param : target->params()) req.query[param.key] = param.value;
-    for (auto& field : msg) {
-      std::string name(field.name_string());
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      req.headers[name] = std::string(field.value());
     }
     req.body = std::move(msg.body());
     keepAlive_ = msg.keep_alive();
@@ -236,7 +318,12 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   const Handler& handler_;
+  const StreamingHandler& streaming_;
   size_t bodyLimit_;
+  std::shared_ptr<BodySink> sink_;
+  std::optional<http::request_parser<http::buffer_body>> upload_;
+  std::string chunkBuffer_;
+  unsigned version_ = 11;
   std::optional<http::request_parser<http::string_body>> parser_;
   bool keepAlive_ = true;
   asio::steady_timer timer_;
@@ -251,8 +338,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
 class BeastServer : public HttpServer {
  public:
-  BeastServer(Handler handler, size_t bodyLimit, size_t threads)
+  BeastServer(Handler handler, StreamingHandler streaming, size_t bodyLimit, size_t threads)
       : handler_(std::move(handler)),
+        streaming_(std::move(streaming)),
         bodyLimit_(bodyLimit),
         threads_(std::max<size_t>(1, threads)),
         ioc_(static_cast<int>(threads_)),
@@ -302,12 +390,13 @@ class BeastServer : public HttpServer {
         if (acceptor_.is_open()) accept();  // e.g. too many open files: keep serving
         return;
       }
-      std::make_shared<Session>(std::move(socket), handler_, bodyLimit_)->start();
+      std::make_shared<Session>(std::move(socket), handler_, streaming_, bodyLimit_)->start();
       accept();
     });
   }
 
   Handler handler_;
+  StreamingHandler streaming_;
   size_t bodyLimit_;
   size_t threads_;
   asio::io_context ioc_;
@@ -318,7 +407,8 @@ class BeastServer : public HttpServer {
 
 std::unique_ptr<HttpServer> HttpServer::create(const ServerOptions& options, Handler handler,
                                                std::string* error) {
-  auto s = std::make_unique<BeastServer>(std::move(handler), options.bodyLimit, options.threads);
+  auto s = std::make_unique<BeastServer>(std::move(handler), options.streaming, options.bodyLimit,
+                                         options.threads);
   if (!s->bind(options, error)) return nullptr;
   return s;
 }

@@ -517,41 +517,114 @@ Router buildRouter(const ApiContext& c, ResponseCache& cache) {
 
 }  // namespace
 
+namespace {
+
+using TokenCache = RevisionCache<std::string>;
+
+// The token's name into req.actor; a 401 answer when the request needs a token and has no
+// valid one.
+std::optional<Response> authenticate(const ApiContext& ctx, TokenCache& tokens, Request& req) {
+  bool open = req.path == "/api/health" || (ctx.publicRead && req.method == "GET") ||
+              (!req.segments.empty() && req.segments[0] == "hooks") ||  // signed instead
+              (!req.segments.empty() && req.segments[0] == "badge" && req.method == "GET");
+  if (open) return std::nullopt;
+  std::string auth = req.header("authorization");
+  const std::string prefix = "Bearer ";
+  if (auth.compare(0, prefix.size(), prefix) != 0) {
+    Response r = errorResponse(401, "this needs a token: Authorization: Bearer TOKEN");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return r;
+  }
+  std::string hash = auth::hashToken(auth.substr(prefix.size()));
+  uint64_t revision = ctx.store->revision();
+  if (auto name = tokens.get(hash, revision)) {
+    req.actor = *name;
+    return std::nullopt;
+  }
+  auto token = ctx.store->findToken(hash);
+  if (!token.ok()) return errorResponse(500, "internal error");
+  if (!token->has_value()) {
+    Response r = errorResponse(401, "unknown or revoked token");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+    return r;
+  }
+  req.actor = (*token)->name;
+  tokens.put(hash, revision, req.actor);
+  return std::nullopt;
+}
+
+// An upload into the blob store: hashed as it arrives; the answer names the blob.
+class BlobUpload : public BodySink {
+ public:
+  BlobUpload(std::unique_ptr<vault::BlobWriter> w, std::string expected)
+      : writer_(std::move(w)), expected_(std::move(expected)) {}
+  bool write(std::string_view bytes) override {
+    if (!writer_) return false;
+    if (auto st = writer_->write(bytes); !st.ok()) {
+      error_ = st.message();
+      writer_.reset();  // drops the partial file
+      return false;
+    }
+    return true;
+  }
+  Response finish() override {
+    if (!error_.empty()) return errorResponse(500, "cannot store the upload");
+    if (!writer_) return errorResponse(400, "the upload was cut short");
+    auto ref = writer_->commit();
+    writer_.reset();
+    if (!ref.ok()) return errorResponse(500, "cannot store the upload");
+    if (!expected_.empty() && ref->sha256 != expected_) {
+      // Stored under its real hash (content-addressed, harmless), refused as what was asked.
+      return errorResponse(422, "the content's SHA-256 is " + ref->sha256 + ", not " + expected_);
+    }
+    Response r = jsonResponse(
+        201, "{\"sha256\":\"" + ref->sha256 + "\",\"size\":" + std::to_string(ref->size) + "}\n");
+    r.headers.emplace_back("ETag", "\"" + ref->sha256 + "\"");
+    return r;
+  }
+
+ private:
+  std::unique_ptr<vault::BlobWriter> writer_;
+  std::string expected_;
+  std::string error_;
+};
+
+}  // namespace
+
 Handler makeApiHandler(const ApiContext& ctx) {
   auto cache = std::make_shared<ResponseCache>();
   auto router = std::make_shared<Router>(buildRouter(ctx, *cache));
   // Token hashes already found, re-checked after any write (a revocation is a write).
-  auto tokens = std::make_shared<RevisionCache<std::string>>();
+  auto tokens = std::make_shared<TokenCache>();
   return [router, cache, tokens, ctx](const Request& incoming) -> Response {
     Request req = incoming;
-    bool open = req.path == "/api/health" || (ctx.publicRead && req.method == "GET") ||
-                (!req.segments.empty() && req.segments[0] == "hooks") ||  // signed instead
-                (!req.segments.empty() && req.segments[0] == "badge" && req.method == "GET");
-    if (!open) {
-      std::string auth = req.header("authorization");
-      const std::string prefix = "Bearer ";
-      if (auth.compare(0, prefix.size(), prefix) != 0) {
-        Response r = errorResponse(401, "this needs a token: Authorization: Bearer TOKEN");
-        r.headers.emplace_back("WWW-Authenticate", "Bearer");
-        return r;
-      }
-      std::string hash = auth::hashToken(auth.substr(prefix.size()));
-      uint64_t revision = ctx.store->revision();
-      if (auto name = tokens->get(hash, revision)) {
-        req.actor = *name;
-      } else {
-        auto token = ctx.store->findToken(hash);
-        if (!token.ok()) return errorResponse(500, "internal error");
-        if (!token->has_value()) {
-          Response r = errorResponse(401, "unknown or revoked token");
-          r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
-          return r;
-        }
-        req.actor = (*token)->name;
-        tokens->put(hash, revision, req.actor);
-      }
-    }
+    if (auto refusal = authenticate(ctx, *tokens, req)) return *refusal;
     return router->dispatch(req);
+  };
+}
+
+StreamingHandler makeUploadHandler(const ApiContext& ctx) {
+  auto tokens = std::make_shared<TokenCache>();
+  return [tokens, ctx](const Request& head, Response* refusal) -> std::shared_ptr<BodySink> {
+    bool upload = head.method == "POST" && head.segments.size() == 2 && head.segments[0] == "api" &&
+                  head.segments[1] == "blobs";
+    if (!upload) return nullptr;
+    Request req = head;
+    if (auto denied = authenticate(ctx, *tokens, req)) {
+      *refusal = *denied;
+      return nullptr;
+    }
+    std::string expected = req.query.count("sha256") ? req.query.at("sha256") : "";
+    if (!expected.empty() && !vault::isSha256Hex(expected)) {
+      *refusal = errorResponse(400, "sha256: 64 lower-case hex digits");
+      return nullptr;
+    }
+    auto writer = vault::BlobWriter::open(vault::BlobStore(ctx.dataDir / "blobs"));
+    if (!writer.ok()) {
+      *refusal = errorResponse(500, "cannot store uploads");
+      return nullptr;
+    }
+    return std::make_shared<BlobUpload>(std::move(writer).value(), expected);
   };
 }
 

@@ -22,5 +22,8 @@ struct ApiContext {
 
 // The whole API behind one handler: authentication first, then routing.
 Handler makeApiHandler(const ApiContext& ctx);
+// Uploads, streamed: POST /api/blobs[?sha256=HEX] stores the body in the blob store as it
+// arrives (no size limit, memory flat) and answers {sha256, size}.
+StreamingHandler makeUploadHandler(const ApiContext& ctx);
 
 }  // namespace boucle::api

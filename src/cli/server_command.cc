@@ -222,6 +222,7 @@ int serve(const ServerArgs& a) {
   scheduler::Agent agent(**store, agentOptions);
   api::ApiContext ctx{store->get(), &agent, data, a.publicRead, &*secrets, &deployer};
   std::string error;
+  http.streaming = api::makeUploadHandler(ctx);
   auto server = api::HttpServer::create(http, api::makeApiHandler(ctx), &error);
   if (!server) {
     fmt::print(stderr, "boucle server: {}\n", error);

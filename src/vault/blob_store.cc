@@ -140,7 +140,12 @@ Result<BlobRef> BlobStore::putFile(const fs::path& file) {
     ::unlink(tmp.c_str());
     return ref;
   }
-  fs::path dest = pathOf(ref->sha256);
+  return adopt(tmp, *ref);
+}
+
+Result<BlobRef> BlobStore::adopt(const fs::path& tmp, const BlobRef& ref) const {
+  std::error_code ec;
+  fs::path dest = pathOf(ref.sha256);
   fs::create_directories(dest.parent_path(), ec);
   if (ec) {
     ::unlink(tmp.c_str());
@@ -155,10 +160,56 @@ Result<BlobRef> BlobStore::putFile(const fs::path& file) {
   if (::rename(tmp.c_str(), dest.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
-    return errnoStatus("store blob " + ref->sha256, err);
+    return errnoStatus("store blob " + ref.sha256, err);
   }
   if (auto st = os::fsyncDir(dest.parent_path()); !st.ok()) return st;
   return ref;
+}
+
+struct BlobWriter::State {
+  BlobStore store;
+  fs::path tmp;
+  os::Fd fd;
+  Sha256 hash;
+  uint64_t size = 0;
+  bool committed = false;
+};
+
+BlobWriter::BlobWriter(std::unique_ptr<State> s) : s_(std::move(s)) {}
+
+BlobWriter::~BlobWriter() {
+  if (s_ && !s_->committed) ::unlink(s_->tmp.c_str());
+}
+
+Result<std::unique_ptr<BlobWriter>> BlobWriter::open(const BlobStore& store) {
+  auto hash = Sha256::create();
+  if (!hash.ok()) return hash.status();
+  std::error_code ec;
+  fs::create_directories(store.tmpDir(), ec);
+  if (ec) return errnoStatus("create " + store.tmpDir().string(), ec.value());
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  fs::path tmp = store.tmpDir() / ("upload-" + std::to_string(rng()));
+  os::Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
+  if (!fd) return errnoStatus("create " + tmp.string(), errno);
+  auto state = std::unique_ptr<State>(
+      new State{store, tmp, std::move(fd), std::move(hash).value(), 0, false});
+  return std::unique_ptr<BlobWriter>(new BlobWriter(std::move(state)));
+}
+
+Status BlobWriter::write(std::string_view bytes) {
+  s_->hash.update(bytes.data(), bytes.size());
+  s_->size += bytes.size();
+  return os::writeAll(s_->fd.get(), bytes);
+}
+
+Result<BlobRef> BlobWriter::commit() {
+  if (::fsync(s_->fd.get()) != 0) return errnoStatus("fsync " + s_->tmp.string(), errno);
+  s_->fd.reset();
+  BlobRef ref;
+  ref.sha256 = s_->hash.hex();
+  ref.size = s_->size;
+  s_->committed = true;  // adopt() moves or removes the file either way
+  return s_->store.adopt(s_->tmp, ref);
 }
 
 Status BlobStore::copyOut(const std::string& sha256, const fs::path& dest, int mode) {

@@ -6,7 +6,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 
@@ -29,9 +31,28 @@ class BlobStore {
   Status copyOut(const std::string& sha256, const std::filesystem::path& dest, int mode = 0644);
   bool contains(const std::string& sha256) const;
   std::filesystem::path pathOf(const std::string& sha256) const;
+  std::filesystem::path tmpDir() const { return root_ / "tmp"; }
+  // Moves `tmp` (written and fsynced, in tmpDir()) into place as the blob `ref`; when the blob
+  // exists already, `tmp` is removed instead.
+  Result<BlobRef> adopt(const std::filesystem::path& tmp, const BlobRef& ref) const;
 
  private:
   std::filesystem::path root_;
+};
+
+// A blob written piece by piece (an upload): hashed as it comes, stored under its hash by
+// commit(), dropped if never committed. Memory stays one piece.
+class BlobWriter {
+ public:
+  static Result<std::unique_ptr<BlobWriter>> open(const BlobStore& store);
+  ~BlobWriter();
+  Status write(std::string_view bytes);
+  Result<BlobRef> commit();
+
+ private:
+  struct State;
+  explicit BlobWriter(std::unique_ptr<State> s);
+  std::unique_ptr<State> s_;
 };
 
 // Hex SHA-256 of a file's content.

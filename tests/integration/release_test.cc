@@ -148,5 +148,43 @@ TEST_F(ReleaseTest, ArtifactsDownloadWholeOrByRangeWithTheirDigest) {
   EXPECT_EQ(readFile(into / "dist/app.txt"), whole.body);
 }
 
+TEST_F(ReleaseTest, UploadsAreStreamedIntoTheStoreUnderTheirHash) {
+  fs::path file = repo_.scratch() / "upload.bin";
+  runCommand({"/usr/bin/sh", "-c", "head -c 5000000 /dev/urandom > \"$0\"", file.string()},
+             repo_.dir());
+  std::string sha =
+      runCommand({"/usr/bin/sh", "-c", "sha256sum < \"$0\"", file.string()}, repo_.dir())
+          .out.substr(0, 64);
+  auto upload = [&](const std::string& query, bool token) {
+    std::vector<std::string> argv{"/usr/bin/curl", "-sS", "-X", "POST", "-T", file.string()};
+    if (token) argv.insert(argv.end(), {"-H", auth()});
+    argv.push_back(server_->url() + "/api/blobs" + query);
+    return runCommand(argv, repo_.dir());
+  };
+  auto countBlobs = [&] {
+    size_t n = 0;
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(server_->data() / "blobs", ec), end; !ec && it != end;
+         it.increment(ec)) {
+      n += it->is_regular_file();
+    }
+    return n;
+  };
+  size_t before = countBlobs();
+  EXPECT_THAT(upload("", false).out, HasSubstr("this needs a token"));
+  EXPECT_THAT(upload("?sha256=" + std::string(64, '0'), true).out,
+              HasSubstr("the content's SHA-256 is " + sha));
+  EXPECT_EQ(countBlobs(), before + 1) << "stored under its real hash, no partial file left";
+  json stored = json::parse(upload("?sha256=" + sha, true).out, nullptr, false);
+  EXPECT_EQ(stored["sha256"], sha);
+  EXPECT_EQ(stored["size"], 5000000);
+  auto back = curl("GET", server_->url() + "/api/blobs/" + sha, "", {auth()});
+  EXPECT_EQ(back.body, readFile(file));
+  EXPECT_EQ(back.header("content-length"), "5000000");
+  // Other requests keep their 1 MiB limit.
+  auto big = curl("POST", server_->url() + "/api/projects", std::string(2 << 20, ' '), {auth()});
+  EXPECT_EQ(big.status, 413);
+}
+
 }  // namespace
 }  // namespace boucle::testing
