@@ -2,10 +2,13 @@
 # Artifact download through the server against `cp` of the same file on the same disk, and the
 # server's RSS while it sends. A run makes a SIZE_MB artifact, which is released; curl then
 # downloads it from the release (streamed from the blob store) to a file on the same disk.
-#   usage: bench/artifacts.sh BUILD_DIR [SIZE_MB]
+# Then an upload of UPLOAD_MB (default 1024) through POST /api/blobs against cp, with the
+# server's RSS sampled while it receives.
+#   usage: bench/artifacts.sh BUILD_DIR [SIZE_MB] [UPLOAD_MB]
 set -euo pipefail
 BUILD=${1:-build-release}
 SIZE=${2:-500}
+UPLOAD=${3:-1024}
 BOUCLE=$(cd "$BUILD" && pwd)/boucle
 T=$(mktemp -d -t boucle-abench.XXXXXX)
 SERVER_PID=""
@@ -61,3 +64,22 @@ echo "artifact of ${SIZE} MB, best of 3:"
 line "  into the page cache" "$T/cp" "$T/dl"
 line "  written to disk (sync)" "$T/cps" "$T/dls"
 echo "server RSS while sending: peak $(( peak / 1024 )) MB"
+
+# Upload: a file on the same disk, streamed by curl -T; the server hashes and stores it.
+head -c "${UPLOAD}M" /dev/urandom > "$T/up.bin"
+sync
+t0=$(date +%s%N); cp "$T/up.bin" "$T/up-copy.bin"; sync; t1=$(date +%s%N); rm -f "$T/up-copy.bin"
+cp_ms=$(( (t1 - t0) / 1000000 ))
+sync
+( while kill -0 "$SERVER_PID" 2>/dev/null; do grep VmRSS /proc/$SERVER_PID/status | awk '{print $2}'; sleep 0.05; done ) > "$T/rss.up" &
+sampler=$!
+before=$(grep VmRSS /proc/$SERVER_PID/status | awk '{print $2}')
+t0=$(date +%s%N)
+answer=$(curl -fsS -X POST -T "$T/up.bin" -H "Authorization: Bearer $BOUCLE_TOKEN" "$BOUCLE_SERVER/api/blobs")
+sync; t1=$(date +%s%N)
+kill $sampler; wait $sampler 2>/dev/null || true
+up_ms=$(( (t1 - t0) / 1000000 ))
+[ "$(echo "$answer" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sha256"])')" = "$(sha256sum < "$T/up.bin" | cut -c1-64)" ] || { echo "upload stored wrong"; exit 1; }
+peak=$(sort -n "$T/rss.up" | tail -1)
+echo "upload of ${UPLOAD} MB (to disk, sync): cp ${cp_ms} ms ($(( UPLOAD * 1000 / cp_ms )) MB/s), upload through the server ${up_ms} ms ($(( UPLOAD * 1000 / up_ms )) MB/s) = $(( cp_ms * 100 / up_ms ))% of cp"
+echo "server RSS while receiving: $(( before / 1024 )) MB before, peak $(( peak / 1024 )) MB"

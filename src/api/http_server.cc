@@ -131,6 +131,21 @@ class Session : public std::enable_shared_from_this<Session> {
     upload_.emplace(std::move(*parser_));
     upload_->body_limit(std::numeric_limits<std::uint64_t>::max());
     chunkBuffer_.resize(1 << 20);
+    // Beast reads as much as the buffer has room for: without room, 512 bytes at a time.
+    buffer_.reserve(1 << 20);
+    if (beast::iequals(upload_->get()[http::field::expect], "100-continue")) {
+      // The client waits for this before it sends the body (curl: up to a second).
+      auto interim =
+          std::make_shared<http::response<http::empty_body>>(http::status::continue_, version_);
+      return http::async_write(stream_, *interim,
+                               [self = shared_from_this(), interim](beast::error_code ec, size_t) {
+                                 if (ec) {
+                                   self->sink_->finish();
+                                   return self->close();
+                                 }
+                                 self->readUploadChunk();
+                               });
+    }
     readUploadChunk();
   }
 
