@@ -31,16 +31,6 @@ json deployJson(const store::Deploy& d) {
       {"smoke", d.smokeJson.empty() ? json::array() : json::parse(d.smokeJson, nullptr, false)}};
 }
 
-// Environment names and keys: letters, digits, '_', '-', '.'; nothing a path or a shell
-// could read differently.
-bool plainName(const std::string& s) {
-  if (s.empty() || s.size() > 64) return false;
-  for (unsigned char c : s) {
-    if (!std::isalnum(c) && c != '_' && c != '-' && c != '.') return false;
-  }
-  return s[0] != '.' && s[0] != '-';
-}
-
 Response deployResult(const Result<store::Deploy>& d, int status = 201) {
   if (!d.ok()) return fromStatus(d.status());
   return ok(status, deployJson(*d));
@@ -103,7 +93,7 @@ void addDeployRoutes(Router& r, const ApiContext& c) {
           if (auto proj = c.store->getProject(p.at("name")); !proj.ok()) {
             return fromStatus(proj.status());
           }
-          if (!plainName(p.at("env")) || !plainName(p.at("key"))) {
+          if (!pipeline::validName(p.at("env")) || !pipeline::validName(p.at("key"))) {
             return errorResponse(400, "environment and key: letters, digits, _ - .");
           }
           json body = json::parse(req.body, nullptr, false);

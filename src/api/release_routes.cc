@@ -90,11 +90,7 @@ Response download(const ApiContext& c, const Request& req, const store::Release&
   res.contentType = "application/octet-stream";
   res.headers.emplace_back("ETag", "\"" + sha + "\"");
   // RFC 9530: the representation's digest, base64 of the raw SHA-256.
-  std::string raw;
-  for (size_t i = 0; i + 1 < sha.size(); i += 2) {
-    raw.push_back(static_cast<char>(std::stoi(sha.substr(i, 2), nullptr, 16)));
-  }
-  res.headers.emplace_back("Repr-Digest", "sha-256=:" + base64Of(raw) + ":");
+  res.headers.emplace_back("Repr-Digest", "sha-256=:" + base64Of(*bytesOfHex(sha)) + ":");
   res.headers.emplace_back("Accept-Ranges", "bytes");
   // The name comes from a file a job made: nothing in it may break the header (CR, LF, quotes).
   std::string base = name.substr(name.rfind('/') + 1);

@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
+#include <ctime>
 #include <filesystem>
 
 #include "cli/commands.h"
@@ -94,6 +95,16 @@ Status downloadArtifact(const ClientArgs& a, const std::string& path, const std:
   fs::rename(tmp, dest, ec);
   if (ec) return errnoStatus("rename to " + dest.string(), ec.value());
   return Status::Ok();
+}
+
+std::string localTime(const json& ms, const char* format) {
+  if (!ms.is_number()) return "";
+  std::time_t t = ms.get<int64_t>() / 1000;
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, format, &tm);
+  return buf;
 }
 
 }  // namespace boucle::cli

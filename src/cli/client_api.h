@@ -29,6 +29,9 @@ std::optional<nlohmann::json> call(const ClientArgs& a, const std::string& metho
 
 std::string urlEncode(const std::string& s);
 
+// A time from the API (ms since the epoch, or null: "") in local time, by strftime `format`.
+std::string localTime(const nlohmann::json& ms, const char* format = "%Y-%m-%d %H:%M");
+
 // Downloads the blob `sha` to DIR/PATH (PATH relative, no ".."), checking its SHA-256 before
 // the file takes its name.
 Status downloadArtifact(const ClientArgs& a, const std::string& path, const std::string& sha,

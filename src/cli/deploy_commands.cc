@@ -246,13 +246,9 @@ void addDeployCommands(CLI::App& app, int* exitCode) {
     if (!r) return;
     if (auo->client.json) return fmt::print("{}\n", r->dump(2));
     for (const auto& e : (*r)["entries"]) {
-      std::time_t t = e["at_ms"].get<int64_t>() / 1000;
-      std::tm tm{};
-      localtime_r(&t, &tm);
-      char when[32];
-      std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-      fmt::print("{}  {:<20} {:<18} {} {}  {}\n", when, str(e, "actor"), str(e, "action"),
-                 str(e, "project"), str(e, "target"), str(e, "detail"));
+      fmt::print("{}  {:<20} {:<18} {} {}  {}\n", localTime(e["at_ms"], "%Y-%m-%d %H:%M:%S"),
+                 str(e, "actor"), str(e, "action"), str(e, "project"), str(e, "target"),
+                 str(e, "detail"));
     }
   });
 }

@@ -2,7 +2,6 @@
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
-#include <ctime>
 #include <filesystem>
 #include <memory>
 
@@ -15,21 +14,11 @@ using nlohmann::json;
 
 namespace {
 
-// Local time, to the minute.
-std::string when(const json& ms) {
-  if (!ms.is_number()) return "";
-  std::time_t t = ms.get<int64_t>() / 1000;
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
-  return buf;
-}
-
 void printRelease(const json& r) {
   fmt::print("{} {}  commit {}  run {}  by {}  {}\n", r["project"].get<std::string>(),
              r["version"].get<std::string>(), r["commit"].get<std::string>().substr(0, 12),
-             r["run"].get<int64_t>(), r["created_by"].get<std::string>(), when(r["created_at_ms"]));
+             r["run"].get<int64_t>(), r["created_by"].get<std::string>(),
+             localTime(r["created_at_ms"]));
   for (const auto& a : r["artifacts"]) {
     fmt::print("  {:>10}  {}  {} ({})\n", a["size"].get<int64_t>(),
                a["sha256"].get<std::string>().substr(0, 16), a["name"].get<std::string>(),
@@ -85,7 +74,7 @@ void addReleaseCommands(CLI::App& app, int* exitCode) {
     for (const auto& rel : (*r)["releases"]) {
       fmt::print("{:<12} {}  run {:<6} {}  {}\n", rel["version"].get<std::string>(),
                  rel["commit"].get<std::string>().substr(0, 12), rel["run"].get<int64_t>(),
-                 when(rel["created_at_ms"]), rel["created_by"].get<std::string>());
+                 localTime(rel["created_at_ms"]), rel["created_by"].get<std::string>());
     }
   });
 

@@ -4,6 +4,18 @@
 
 namespace boucle {
 
+std::optional<std::string> bytesOfHex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string out(hex.size() / 2, '\0');
+  size_t len = 0;
+  if (sodium_hex2bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), hex.data(),
+                     hex.size(), nullptr, &len, nullptr) != 0 ||
+      len != out.size()) {
+    return std::nullopt;
+  }
+  return out;
+}
+
 std::string hexOf(const void* data, size_t size) {
   std::string out(size * 2 + 1, '\0');
   sodium_bin2hex(out.data(), out.size(), static_cast<const unsigned char*>(data), size);

@@ -4,6 +4,7 @@
 // coders), and splitting of line- or NUL-separated tool output.
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,6 +12,8 @@
 namespace boucle {
 
 std::string hexOf(const void* data, size_t size);  // lower-case
+// The bytes a hex string spells; nullopt when it is not hex (or has an odd length).
+std::optional<std::string> bytesOfHex(std::string_view hex);
 std::string base64Of(const void* data, size_t size);
 inline std::string base64Of(std::string_view s) {
   return base64Of(s.data(), s.size());

@@ -23,3 +23,19 @@ TEST(Encoding, SplitKeepsInnerEmptyPiecesButNoTrailingOne) {
 
 }  // namespace
 }  // namespace boucle
+
+namespace boucle {
+namespace {
+
+TEST(Encoding, HexRoundTripsAndRefusesWhatIsNotHex) {
+  std::string bytes("\x00\xff\x10 a", 5);
+  auto back = bytesOfHex(hexOf(bytes.data(), bytes.size()));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, bytes);
+  EXPECT_FALSE(bytesOfHex("abc"));
+  EXPECT_FALSE(bytesOfHex("zz"));
+  EXPECT_EQ(bytesOfHex(""), std::string());
+}
+
+}  // namespace
+}  // namespace boucle

@@ -257,14 +257,4 @@ std::optional<std::string> readKeyword(const Field& f, const std::vector<std::st
   return std::nullopt;
 }
 
-bool validName(std::string_view n) {
-  if (n.empty() || n.size() > 100 || n == "." || n == "..") return false;
-  for (char c : n) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 }  // namespace boucle::pipeline::detail

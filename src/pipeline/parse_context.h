@@ -72,8 +72,4 @@ void checkTemplate(const Field& f, std::string_view text, Diagnostics& d);
 std::optional<std::string> readKeyword(const Field& f, const std::vector<std::string_view>& words,
                                        Diagnostics& d);
 
-// Job and environment names: letters, digits, '-', '_' and '.', not "." or "..". They name
-// files and folders (logs, workspaces, an environment's releases).
-bool validName(std::string_view n);
-
 }  // namespace boucle::pipeline::detail

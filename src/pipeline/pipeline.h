@@ -166,4 +166,8 @@ struct Pipeline {
 // everything). NotFound names a job that is not in the pipeline.
 Status selectJobs(Pipeline& p, const std::vector<std::string>& wanted);
 
+// Job, environment and environment-value names: letters, digits, '-', '_' and '.', not "."
+// or "..". They name files and folders (logs, workspaces, an environment's releases).
+bool validName(std::string_view n);
+
 }  // namespace boucle::pipeline
