@@ -42,4 +42,16 @@ std::vector<std::string> split(std::string_view text, char sep) {
   return out;
 }
 
+std::string shellQuote(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
 }  // namespace boucle

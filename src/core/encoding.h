@@ -1,7 +1,7 @@
 #pragma once
 // Byte encodings and text splitting shared across parts: hex for digests and random names,
 // base64 for sealed secrets and HTTP Basic credentials (both through libsodium's constant-time
-// coders), and splitting of line- or NUL-separated tool output.
+// coders), splitting of line- or NUL-separated tool output, and quoting for POSIX shells.
 
 #include <cstddef>
 #include <optional>
@@ -22,5 +22,9 @@ inline std::string base64Of(std::string_view s) {
 // The pieces of `text` between `sep`s; a final `sep` ends the last piece rather than starting
 // an empty one, and empty text has no pieces.
 std::vector<std::string> split(std::string_view text, char sep);
+
+// `s` as one word for a POSIX shell, whatever it holds: in single quotes, each ' spelled '\''.
+// For the command lines a remote shell reads (ssh), where an argv cannot be passed.
+std::string shellQuote(std::string_view s);
 
 }  // namespace boucle

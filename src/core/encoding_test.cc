@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "runner/process.h"
+
 namespace boucle {
 namespace {
 
@@ -35,6 +37,16 @@ TEST(Encoding, HexRoundTripsAndRefusesWhatIsNotHex) {
   EXPECT_FALSE(bytesOfHex("abc"));
   EXPECT_FALSE(bytesOfHex("zz"));
   EXPECT_EQ(bytesOfHex(""), std::string());
+}
+
+TEST(Encoding, ShellQuoteSurvivesARealShell) {
+  // What a remote shell would make of a hostile value: printed back unchanged, nothing run.
+  for (std::string v :
+       {"plain", "", "it's", "$(touch /tmp/pwned) `id` \\n; rm -rf / #", "'\"'\n"}) {
+    auto r = runner::runAndCapture({"/bin/sh", "-c", "printf %s " + shellQuote(v)});
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->output, v);
+  }
 }
 
 }  // namespace

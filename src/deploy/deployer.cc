@@ -5,7 +5,9 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "deploy/ansible_driver.h"
 #include "deploy/local_driver.h"
+#include "deploy/ssh_driver.h"
 #include "pipeline/parser.h"
 #include "scheduler/agent.h"
 
@@ -42,6 +44,24 @@ std::string envNames(const pipeline::Pipeline& p) {
   return out.empty() ? "none" : out;
 }
 
+// The release's deploy method, by its driver.
+Outcome runDriver(const Target& t, const fs::path& dataDir, DeployLog& log, bool dryRun) {
+  switch (t.spec.driver) {
+    case pipeline::Driver::kSsh:
+      return deploySsh(t, dataDir / "blobs", log, dryRun);
+    case pipeline::Driver::kAnsible:
+      return deployAnsible(t, dataDir / "blobs", dataDir / "deploys", log, dryRun);
+    case pipeline::Driver::kLocal:
+    case pipeline::Driver::kCommand:
+      break;
+  }
+  return deployLocal(t, dataDir / "blobs", log, dryRun);
+}
+
+bool remoteDriver(const Target& t) {
+  return t.spec.driver == pipeline::Driver::kSsh || t.spec.driver == pipeline::Driver::kAnsible;
+}
+
 void audit(store::Store& s, const std::string& actor, const std::string& action,
            const std::string& project, const std::string& target, const std::string& detail) {
   if (auto st = s.addAudit({0, nowMs(), actor, action, project, target, detail}); !st.ok()) {
@@ -72,10 +92,10 @@ void Deployer::start() {
   auto interrupted = store_.interruptDeploys("the server stopped during the deploy");
   if (interrupted.ok()) {
     for (const auto& d : *interrupted) {
-      bool ended = endOrphanedStep(logPath(d.id));
+      int ended = endOrphanedSteps(logPath(d.id));
       logError("deploy " + std::to_string(d.id) + " of " + d.project + " " + d.version + " to " +
                d.env + " was interrupted" +
-               (ended ? " (the step it was running has been ended)" : "") +
+               (ended ? " (the steps it was running have been ended)" : "") +
                ": check the environment");
     }
   }
@@ -282,7 +302,7 @@ void Deployer::execute(store::Deploy d) {
     log.say("nothing was touched: " + target.status().message());
     return finish(store::DeployState::kFailed, target.status().message());
   }
-  auto outcome = deployLocal(*target, options_.dataDir / "blobs", log, d.dryRun);
+  auto outcome = runDriver(*target, options_.dataDir, log, d.dryRun);
   json smoke = json::array();
   for (const auto& r : outcome.smoke) {
     smoke.push_back({{"check", r.check}, {"ok", r.ok}, {"detail", r.detail}, {"ms", r.ms}});
@@ -317,7 +337,22 @@ void Deployer::execute(store::Deploy d) {
     return finish(store::DeployState::kFailed,
                   outcome.failure + "; rollback impossible: " + back.status().message());
   }
-  auto restored = deployLocal(*back, options_.dataDir / "blobs", log, false);
+  if (remoteDriver(*back)) {
+    // Only the hosts this deploy changed go back; the others never left the old release.
+    std::erase_if(back->hosts, [&](const Host& h) {
+      return std::find(outcome.touched.begin(), outcome.touched.end(), h.name) ==
+             outcome.touched.end();
+    });
+    if (back->hosts.empty()) {
+      log.say("no host was changed: " + d.env + " still runs " + d.fromVersion);
+      return finish(store::DeployState::kFailed,
+                    outcome.failure + "; no host was changed, " + d.fromVersion + " still runs");
+    }
+    std::string names;
+    for (const auto& h : back->hosts) names += (names.empty() ? "" : ", ") + h.name;
+    log.say("hosts to put back: " + names);
+  }
+  auto restored = runDriver(*back, options_.dataDir, log, false);
   if (!restored.ok) {
     log.say("rollback FAILED too: " + restored.failure);
     return finish(store::DeployState::kFailed, outcome.failure + "; rollback to " + d.fromVersion +

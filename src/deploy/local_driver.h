@@ -6,80 +6,34 @@
 // symlink renamed over the old one), and the smoke checks run. Older release folders are kept, so a
 // rollback is a switch back.
 
-#include <sys/types.h>
-
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "deploy/deploy_log.h"
 #include "deploy/smoke.h"
-#include "deploy/template.h"
-#include "pipeline/pipeline.h"
-#include "runner/masker.h"
-#include "store/store.h"
+#include "deploy/target.h"
 
 namespace boucle::deploy {
 
-// One release made ready for one environment: its deploy method and the values it is
-// rendered with. Built before anything is touched, so a missing value stops the deploy first.
-struct Target {
-  store::Release release;
-  std::string env;
-  pipeline::DeploySpec spec;
-  TemplateValues values;             // env.KEY, release.version, release.dir, …
-  std::vector<std::string> environ;  // steps' and smoke commands' environment, NAME=value
-  std::vector<std::string> secrets;  // values masked in the log
-  std::filesystem::path dir;         // the environment's `dir`
-  // Rendered: config files (template path in the repository → file), steps, smoke targets.
-  std::vector<std::pair<std::string, std::string>> configFiles;  // (to, content)
-  std::vector<std::string> steps;
-  std::vector<std::string> smokeTargets;
-};
-
-// A deploy's log file; secrets are masked before anything is written.
-class DeployLog {
- public:
-  DeployLog(const std::filesystem::path& file, const std::vector<std::string>& secrets);
-  ~DeployLog();
-  void say(const std::string& line);    // "boucle: …" lines
-  void output(std::string_view bytes);  // a step's output
-  void flush();
-  // While a step runs, its process (group leader) and start time are kept beside the log, so
-  // that a server killed mid-step can end the step's processes at its restart.
-  void stepStarted(pid_t pid);
-  void stepEnded();
-
- private:
-  std::filesystem::path stepFile_;
-  int fd_ = -1;
-  std::vector<std::string> secrets_;
-  runner::Masker masker_;
-};
-
 struct Outcome {
   bool ok = false;
-  std::string failure;  // which step or check failed, and how
+  std::string failure;  // which host, step or check failed, and how
   std::vector<SmokeResult> smoke;
+  // Hosts where something changed (steps ran, `current` switched): what a rollback must visit.
+  std::vector<std::string> touched;
 };
-
-// `mirror`: the project's repository, where config templates are read at the release's
-// commit. `workRoot`: where the command driver keeps an environment's releases when the
-// environment has no `dir` value (DATA/environments).
-Result<Target> prepareTarget(const store::Release& release, const std::string& env,
-                             const std::vector<store::EnvValue>& values,
-                             const std::filesystem::path& mirror,
-                             const std::filesystem::path& workRoot);
 
 // Installs (unless the release folder is already there), renders, runs the steps, switches
 // and checks. `blobRoot`: where artifacts are stored by hash.
 Outcome deployLocal(const Target& t, const std::filesystem::path& blobRoot, DeployLog& log,
                     bool dryRun);
 
-// After a crash: ends the processes of the step that was running for the deploy whose log is
-// `file` (if that process still is the one recorded, not a reused pid). Returns whether it did.
-bool endOrphanedStep(const std::filesystem::path& file);
+// Smoke checks of one place, from this machine; `cwd` for command checks.
+std::vector<SmokeResult> runSmoke(const Target& t, const Plan& plan,
+                                  const std::filesystem::path& cwd, LogSink& log, bool* allOk);
 
-// Smoke checks alone (after a rollback's switch, they say whether the old release is back up).
-std::vector<SmokeResult> runSmoke(const Target& t, DeployLog& log, bool* allOk);
+// The first failed check of `results`, as a failure message ("" when all passed).
+std::string smokeFailure(const std::vector<SmokeResult>& results);
 
 }  // namespace boucle::deploy

@@ -103,15 +103,17 @@ SmokeResult tcpCheck(const pipeline::SmokeCheck& c, const std::string& target) {
 }
 
 SmokeResult commandCheck(const pipeline::SmokeCheck& c, const std::string& command,
-                         const std::filesystem::path& cwd, const std::vector<std::string>& env) {
+                         const std::filesystem::path& cwd, const std::vector<std::string>& env,
+                         const CommandRunner& remote) {
   SmokeResult r{"command " + command, false, "", 0};
   auto start = Clock::now();
   // `timeout` ends a command that hangs; the command runs with the deploy's environment.
-  std::string seconds = std::to_string(std::max<int64_t>(1, (c.within.count() + 999) / 1000));
+  int secs = static_cast<int>(std::max<int64_t>(1, (c.within.count() + 999) / 1000));
+  std::string seconds = std::to_string(secs);
   std::vector<std::string> argv{"/usr/bin/env", "-i"};
   argv.insert(argv.end(), env.begin(), env.end());
   argv.insert(argv.end(), {"timeout", "-k", "2", seconds, "/bin/sh", "-c", command});
-  auto out = runner::runAndCapture(argv, cwd);
+  auto out = remote ? remote(command, secs) : runner::runAndCapture(argv, cwd);
   r.ms = msSince(start);
   if (!out.ok()) {
     r.detail = out.status().message();
@@ -129,7 +131,8 @@ SmokeResult commandCheck(const pipeline::SmokeCheck& c, const std::string& comma
 }  // namespace
 
 SmokeResult runSmokeCheck(const pipeline::SmokeCheck& check, const std::string& target,
-                          const std::filesystem::path& cwd, const std::vector<std::string>& env) {
+                          const std::filesystem::path& cwd, const std::vector<std::string>& env,
+                          const CommandRunner& remote) {
   SmokeResult r;
   for (int attempt = 0; attempt <= check.retries; ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -141,7 +144,7 @@ SmokeResult runSmokeCheck(const pipeline::SmokeCheck& check, const std::string& 
         r = tcpCheck(check, target);
         break;
       case pipeline::CheckKind::kCommand:
-        r = commandCheck(check, target, cwd, env);
+        r = commandCheck(check, target, cwd, env, remote);
         break;
     }
     if (r.ok) break;

@@ -5,10 +5,13 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "core/status.h"
 #include "pipeline/pipeline.h"
+#include "runner/process.h"
 
 namespace boucle::deploy {
 
@@ -19,8 +22,15 @@ struct SmokeResult {
   int64_t ms = 0;
 };
 
-// `target` is the check's target already rendered; commands run in `cwd` with `env` only.
+// Runs a command check's command somewhere else (on a host, over ssh), ended after `seconds`
+// (exit 124 then, as timeout(1) says it).
+using CommandRunner =
+    std::function<Result<runner::CaptureResult>(const std::string& command, int seconds)>;
+
+// `target` is the check's target already rendered; commands run in `cwd` with `env` only, or
+// through `remote` when given.
 SmokeResult runSmokeCheck(const pipeline::SmokeCheck& check, const std::string& target,
-                          const std::filesystem::path& cwd, const std::vector<std::string>& env);
+                          const std::filesystem::path& cwd, const std::vector<std::string>& env,
+                          const CommandRunner& remote = {});
 
 }  // namespace boucle::deploy

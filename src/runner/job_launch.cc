@@ -6,6 +6,7 @@
 
 #include <chrono>
 
+#include "core/encoding.h"
 #include "core/glob.h"
 #include "runner/process.h"
 #include "runner/sandbox.h"
@@ -15,18 +16,6 @@ namespace boucle::runner::detail {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string shellQuote(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
 
 Status placeNeededArtifacts(const pipeline::Job& job, const LaunchContext& ctx,
                             const fs::path& ws) {

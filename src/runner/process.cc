@@ -42,7 +42,11 @@ Result<pid_t> spawnProcess(const SpawnSpec& spec) {
   posix_spawnattr_setpgroup(&a.attr, 0);
   posix_spawnattr_setflags(&a.attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
                                         POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_USEVFORK);
-  posix_spawn_file_actions_addopen(&a.actions, 0, "/dev/null", O_RDONLY, 0);
+  if (spec.inputFd >= 0) {
+    posix_spawn_file_actions_adddup2(&a.actions, spec.inputFd, 0);
+  } else {
+    posix_spawn_file_actions_addopen(&a.actions, 0, "/dev/null", O_RDONLY, 0);
+  }
   if (spec.outputFd >= 0) {
     posix_spawn_file_actions_adddup2(&a.actions, spec.outputFd, 1);
     posix_spawn_file_actions_adddup2(&a.actions, spec.outputFd, 2);

@@ -17,13 +17,14 @@ struct SpawnSpec {
   std::vector<std::string> argv;
   std::vector<std::string> env;  // "NAME=value"; nothing else is inherited
   std::filesystem::path cwd;
-  int outputFd = -1;  // receives both stdout and stderr; stdin is /dev/null
+  int outputFd = -1;  // receives both stdout and stderr
+  int inputFd = -1;   // stdin; /dev/null when not given
   int fd3 = -1;       // passed on as descriptor 3 (the supervisor's socket)
 };
 
 // Starts a process in a new process group, with default signal dispositions, an empty signal
-// mask, stdin on /dev/null and no descriptor of ours beyond 0-2 (and 3 if asked). Returns its
-// pid.
+// mask, stdin on /dev/null (unless given) and no descriptor of ours beyond 0-2 (and 3 if asked).
+// Returns its pid.
 Result<pid_t> spawnProcess(const SpawnSpec& spec);
 
 // The first executable `name` on $PATH (or /usr/bin:/bin when PATH is unset).

@@ -11,23 +11,6 @@
 namespace boucle::scm {
 namespace fs = std::filesystem;
 
-namespace {
-
-// For ssh's command line, which git runs through a shell: the paths are ours, but a data
-// folder may still contain a quote.
-std::string shellQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out += c;
-  }
-  return out + "'";
-}
-
-}  // namespace
-
 std::string checkCredential(const GitCredential& c) {
   if (c.kind.empty()) return "";
   if (c.kind != "token" && c.kind != "ssh-key")

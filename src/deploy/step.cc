@@ -1,0 +1,82 @@
+#include "deploy/step.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "os/files.h"
+#include "runner/process.h"
+
+namespace boucle::deploy {
+
+Status runLogged(const StepRun& run, LogSink& log) {
+  int fds[2];
+  if (auto st = runner::makeOutputPipe(fds); !st.ok()) return st;
+  os::Fd readEnd(fds[0]), writeEnd(fds[1]);
+  runner::SpawnSpec spec;
+  spec.argv = run.argv;
+  spec.env = run.env;
+  spec.cwd = run.cwd;
+  spec.outputFd = writeEnd.get();
+  spec.inputFd = run.inputFd;
+  auto pid = runner::spawnProcess(spec);
+  writeEnd.reset();
+  if (!pid.ok()) return pid.status();
+  log.stepStarted(*pid);
+  auto deadline = std::chrono::steady_clock::now() + run.timeout;
+  char buf[16384];
+  auto take = [&](ssize_t got) {
+    std::string_view bytes(buf, static_cast<size_t>(got));
+    if (run.logOutput) log.output(bytes);
+    if (run.capture) run.capture->append(bytes);
+  };
+  int status = 0;
+  bool exited = false, timedOut = false, eof = false;
+  while (!exited) {
+    pollfd p{readEnd.get(), POLLIN, 0};
+    if (!eof && ::poll(&p, 1, 100) > 0) {
+      ssize_t got = ::read(readEnd.get(), buf, sizeof buf);
+      if (got > 0) take(got);
+      if (got == 0) eof = true;
+    } else if (eof) {
+      ::usleep(20000);
+    }
+    pid_t w = ::waitpid(*pid, &status, WNOHANG);
+    exited = w == *pid;
+    if (!exited && !timedOut && std::chrono::steady_clock::now() >= deadline) {
+      timedOut = true;
+      ::kill(-*pid, SIGKILL);
+    }
+  }
+  log.stepEnded(*pid);
+  // What it printed just before it ended.
+  for (pollfd p{readEnd.get(), POLLIN, 0}; !eof && ::poll(&p, 1, 0) > 0;) {
+    ssize_t got = ::read(readEnd.get(), buf, sizeof buf);
+    if (got <= 0) break;
+    take(got);
+  }
+  if (run.exitCode) {
+    *run.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  if (timedOut) return Status::Timeout("did not finish within the deploy's timeout");
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
+  return Status::Io(WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
+                                      : "killed by signal " + std::to_string(WTERMSIG(status)));
+}
+
+Result<int> textAsInput(const std::string& text) {
+  int fd = ::memfd_create("boucle-script", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return errnoStatus("memfd_create", errno);
+  if (auto st = os::writeAll(fd, text); !st.ok()) {
+    ::close(fd);
+    return st;
+  }
+  ::fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
+  ::lseek(fd, 0, SEEK_SET);
+  return fd;
+}
+
+}  // namespace boucle::deploy

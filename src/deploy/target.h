@@ -1,0 +1,62 @@
+#pragma once
+// One release made ready for one environment: its deploy method and everything rendered with
+// the environment's values — config files, steps, smoke targets, for this machine or for each
+// host. Built before anything is touched, so that a missing value stops the deploy first.
+
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "deploy/template.h"
+#include "pipeline/pipeline.h"
+#include "store/store.h"
+
+namespace boucle::deploy {
+
+// What one place (this machine, or one host) gets.
+struct Plan {
+  std::vector<std::pair<std::string, std::string>> configFiles;  // (to, content)
+  std::vector<std::string> steps;
+  std::vector<std::string> smokeTargets;  // one per smoke check
+};
+
+// A host of the environment, as its `hosts` value names it: [user@]address[:port].
+struct Host {
+  std::string name;     // as written
+  std::string user;     // "" → ssh's own choice (ssh config, or the local user)
+  std::string address;  // a name or an IP address
+  int port = 0;         // 0 → ssh's own choice
+  Plan plan;            // rendered with {{ host.name }} / {{ host.address }}
+};
+
+// `text`: hosts separated by spaces, commas or new lines. Invalid names a bad entry (one that
+// could be read as an ssh option, an empty part, a port out of range).
+Result<std::vector<Host>> parseHosts(const std::string& text);
+
+struct Target {
+  store::Release release;
+  std::string env;
+  pipeline::DeploySpec spec;
+  TemplateValues values;             // env.KEY, release.version, release.dir, …
+  std::vector<std::string> environ;  // steps' and smoke commands' environment, NAME=value
+  std::vector<std::string> secrets;  // values masked in the log
+  std::filesystem::path dir;         // the environment's `dir` (on each host, for ssh)
+  std::filesystem::path mirror;      // the project's repository (the playbook's source)
+  Plan plan;                         // local and command drivers
+  std::vector<Host> hosts;           // ssh and ansible drivers
+};
+
+// `mirror`: the project's repository, where config templates are read at the release's
+// commit. `workRoot`: where the command driver keeps an environment's releases when the
+// environment has no `dir` value (DATA/environments).
+Result<Target> prepareTarget(const store::Release& release, const std::string& env,
+                             const std::vector<store::EnvValue>& values,
+                             const std::filesystem::path& mirror,
+                             const std::filesystem::path& workRoot);
+
+// The environment variables that describe the deploy (BOUCLE_*), without the server's own.
+std::vector<std::string> deployVariables(const Target& t);
+
+}  // namespace boucle::deploy
