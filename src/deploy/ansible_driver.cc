@@ -129,15 +129,17 @@ class AnsibleRun {
     vars["boucle_env"] = env;
     json artifacts = json::object();
     vault::BlobStore blobs(blobRoot_);
-    fs::create_directories(work_ / "artifacts");
     for (const auto& a : json::parse(t_.release.artifactsJson, nullptr, false)) {
       std::string name = a.value("name", ""), sha = a.value("sha256", "");
       auto got = blobs.contains(sha) ? vault::hashFile(blobs.pathOf(sha))
                                      : Result<vault::BlobRef>(Status::NotFound(""));
       if (!got.ok() || got->sha256 != sha) return "artifact " + name + " is missing or damaged";
-      // Under its own name: modules such as unarchive go by the file's name.
-      fs::path link = work_ / "artifacts" / fs::path(name).filename();
+      // Under its own name (modules such as unarchive go by it), one folder each (two jobs
+      // may make files of the same name).
+      fs::path folder = work_ / "artifacts" / std::to_string(artifacts.size());
+      fs::path link = folder / fs::path(name).filename();
       std::error_code ec;
+      fs::create_directories(folder, ec);
       fs::create_symlink(blobs.pathOf(sha), link, ec);
       if (ec) return "artifact " + name + ": " + ec.message();
       artifacts[name] = link.string();

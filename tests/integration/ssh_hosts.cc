@@ -1,0 +1,67 @@
+#include "ssh_hosts.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+namespace boucle::testing {
+namespace fs = std::filesystem;
+
+SshHosts::SshHosts(int count) : count_(count) {
+  // A slot nobody else holds: tests running at the same time get their own addresses.
+  for (int k = 1 + ::getpid() % 200, tries = 0; tries < 200; ++tries, k = k % 200 + 1) {
+    std::string lock = "/tmp/boucle-netns-" + std::to_string(k) + ".lock";
+    int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      slot_ = k;
+      lockFd_ = fd;
+      break;
+    }
+    if (fd >= 0) ::close(fd);
+  }
+  if (!slot_) {
+    startLog_ = "no free network slot";
+    return;
+  }
+  dir_ = fs::temp_directory_path() / ("boucle-hosts-" + std::to_string(slot_));
+  Output r = runCommand({"/bin/bash", SSH_HOSTS_SH, "up", dir_.string(), std::to_string(slot_),
+                         std::to_string(count_)},
+                        "/");
+  startLog_ = r.all();
+  up_ = r.exitCode == 0;
+}
+
+SshHosts::~SshHosts() {
+  if (slot_) {
+    runCommand({"/bin/bash", SSH_HOSTS_SH, "down", dir_.string(), std::to_string(slot_),
+                std::to_string(count_)},
+               "/");
+  }
+  if (lockFd_ >= 0) ::close(lockFd_);
+}
+
+std::string SshHosts::address(int i) const {
+  return "10.214." + std::to_string(slot_) + ".1" + std::to_string(i);
+}
+
+std::string SshHosts::hostname(int i) const {
+  return "bcl" + std::to_string(slot_) + "h" + std::to_string(i);
+}
+
+std::string SshHosts::all() const {
+  std::string out;
+  for (int i = 1; i <= count_; ++i) out += (i > 1 ? " " : "") + address(i);
+  return out;
+}
+
+Output SshHosts::ssh(int i, const std::string& command) const {
+  return runCommand({"/usr/bin/ssh", "-F", sshConfig().string(), address(i), command}, "/");
+}
+
+void SshHosts::stop(int i) {
+  runCommand(
+      {"/bin/bash", SSH_HOSTS_SH, "stop", dir_.string(), std::to_string(slot_), std::to_string(i)},
+      "/");
+}
+
+}  // namespace boucle::testing
