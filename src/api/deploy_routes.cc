@@ -127,8 +127,9 @@ void addDeployRoutes(Router& r, const ApiContext& c) {
         !body.contains("env") || !body["env"].is_string()) {
       return errorResponse(400, "the body must be {\"version\": \"1.2.0\", \"env\": \"qa\"}");
     }
-    deploy::DeployRequest dr{p.at("name"), body["version"], body["env"],
-                             req.actor,    false,           body.value("dry_run", false)};
+    deploy::DeployRequest dr{p.at("name"),    body["version"], body["env"],
+                             req.actor,       false,           body.value("dry_run", false),
+                             principalOf(req)};
     return deployResult(c.deployer->request(dr));
   });
   r.add("POST", "/api/projects/{name}/promote", [&c](const Request& req, const Params& p) {
@@ -137,14 +138,16 @@ void addDeployRoutes(Router& r, const ApiContext& c) {
         !body.contains("to") || !body["to"].is_string()) {
       return errorResponse(400, "the body must be {\"from\": \"qa\", \"to\": \"preprod\"}");
     }
-    return deployResult(c.deployer->promote(p.at("name"), body["from"], body["to"], req.actor));
+    return deployResult(
+        c.deployer->promote(p.at("name"), body["from"], body["to"], principalOf(req)));
   });
   r.add("POST", "/api/projects/{name}/environments/{env}/rollback",
         [&c](const Request& req, const Params& p) {
           json body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
           if (!body.is_object()) return errorResponse(400, "the body must be a JSON object");
           std::string version = body.value("version", "");
-          return deployResult(c.deployer->rollback(p.at("name"), p.at("env"), version, req.actor));
+          return deployResult(
+              c.deployer->rollback(p.at("name"), p.at("env"), version, principalOf(req)));
         });
   r.add("GET", "/api/projects/{name}/deploys", [&c](const Request& req, const Params& p) {
     std::string env = req.query.count("env") ? req.query.at("env") : "";
@@ -164,7 +167,13 @@ void addDeployRoutes(Router& r, const ApiContext& c) {
   r.add("POST", "/api/deploys/{id}/approve", [&c](const Request& req, const Params& p) {
     auto id = toId(p.at("id"));
     if (!id) return errorResponse(400, "not a deploy id");
-    return deployResult(c.deployer->approve(*id, req.actor), 200);
+    return deployResult(c.deployer->approve(*id, principalOf(req)), 200);
+  });
+  // A waiting deploy rejected, or a queued one withdrawn.
+  r.add("POST", "/api/deploys/{id}/cancel", [&c](const Request& req, const Params& p) {
+    auto id = toId(p.at("id"));
+    if (!id) return errorResponse(400, "not a deploy id");
+    return deployResult(c.deployer->cancel(*id, principalOf(req)), 200);
   });
   // The deploy's log; ?follow=1 streams it until the deploy has ended.
   r.add("GET", "/api/deploys/{id}/log", [&c](const Request& req, const Params& p) {

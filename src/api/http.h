@@ -23,6 +23,7 @@ struct Request {
   std::map<std::string, std::string> headers;  // names lower-case
   std::string body;
   std::string actor;  // the name of the token that authenticated the request ("" when none)
+  std::vector<std::string> roles;  // that token's roles (see auth/roles.h)
   std::string header(const std::string& lowerName) const;
 };
 

@@ -9,6 +9,7 @@
 #include "api/http.h"
 #include "api/router.h"
 #include "api/routes.h"
+#include "auth/roles.h"
 #include "core/status.h"
 
 namespace boucle::api {
@@ -26,6 +27,10 @@ inline Response fromStatus(const Status& st) {
     default:
       return errorResponse(500, "internal error");
   }
+}
+
+inline auth::Principal principalOf(const Request& r) {
+  return {r.actor, r.roles};
 }
 
 inline Response ok(int status, const nlohmann::json& j) {

@@ -12,6 +12,7 @@
 #include "api/response_cache.h"
 #include "api/route_helpers.h"
 #include "api/router.h"
+#include "auth/roles.h"
 #include "auth/tokens.h"
 #include "scheduler/poller.h"
 #include "scm/git_auth.h"
@@ -477,19 +478,37 @@ Router buildRouter(const ApiContext& c, ResponseCache& cache) {
     auto id = toId(p.at("id"));
     return id ? jobLog(c, req, *id, p.at("job")) : errorResponse(400, "not a run id");
   });
-  // A new API token, shown once in this answer; only its hash is kept. Every token is an
-  // admin until roles come (see the README).
+  // A new API token, shown once in this answer; only its hash is kept. Roles: admin when not
+  // given (auth/roles.h says what each may do).
   r.add("POST", "/api/tokens", [&c](const Request& req, const Params&) {
     json body = json::parse(req.body, nullptr, false);
     if (!body.is_object() || !body.contains("name") || !body["name"].is_string() ||
-        body["name"].get<std::string>().empty() || body["name"].get<std::string>().size() > 100) {
-      return errorResponse(400, "the body must be {\"name\": \"who or what uses it\"}");
+        body["name"].get<std::string>().empty() || body["name"].get<std::string>().size() > 100 ||
+        body["name"].get<std::string>().find('\n') != std::string::npos) {
+      return errorResponse(400,
+                           "the body must be {\"name\": \"who or what uses it\", "
+                           "\"roles\": [\"developer\"]}");
+    }
+    std::string roleText = "admin";
+    if (body.contains("roles")) {
+      if (!body["roles"].is_array()) return errorResponse(400, "roles: a list of names");
+      std::vector<std::string> names;
+      for (const auto& r : body["roles"]) {
+        if (!r.is_string()) return errorResponse(400, "roles: a list of names");
+        names.push_back(r.get<std::string>());
+      }
+      auto roles = auth::parseRoles(auth::joinRoles(names));
+      if (!roles.ok()) return fromStatus(roles.status());
+      roleText = auth::joinRoles(*roles);
     }
     std::string token = auth::newToken();
-    auto t = c.store->addToken(body["name"].get<std::string>(), "admin", auth::hashToken(token));
+    auto t = c.store->addToken(body["name"].get<std::string>(), roleText, auth::hashToken(token));
     if (!t.ok()) return fromStatus(t.status());
-    (void)c.store->addAudit({0, t->createdAt, req.actor, "token.create", "", t->name, "admin"});
-    return ok(201, {{"name", t->name}, {"role", t->role}, {"token", token}});
+    (void)c.store->addAudit({0, t->createdAt, req.actor, "token.create", "", t->name, t->role});
+    auto roles = auth::parseRoles(t->role);
+    return ok(201, {{"name", t->name},
+                    {"roles", roles.ok() ? *roles : std::vector<std::string>{}},
+                    {"token", token}});
   });
   // Who did what, when: releases, deploys, approvals, rollbacks, newest first.
   r.add("GET", "/api/audit", [&c](const Request& req, const Params&) {
@@ -521,8 +540,8 @@ namespace {
 
 using TokenCache = RevisionCache<std::string>;
 
-// The token's name into req.actor; a 401 answer when the request needs a token and has no
-// valid one.
+// The token's name and roles into req; a 401 answer when the request needs a token and has
+// no valid one.
 std::optional<Response> authenticate(const ApiContext& ctx, TokenCache& tokens, Request& req) {
   bool open = req.path == "/api/health" || (ctx.publicRead && req.method == "GET") ||
               (!req.segments.empty() && req.segments[0] == "hooks") ||  // signed instead
@@ -537,8 +556,14 @@ std::optional<Response> authenticate(const ApiContext& ctx, TokenCache& tokens, 
   }
   std::string hash = auth::hashToken(auth.substr(prefix.size()));
   uint64_t revision = ctx.store->revision();
-  if (auto name = tokens.get(hash, revision)) {
-    req.actor = *name;
+  auto fill = [&req](const std::string& cached) {  // "NAME\nROLES"
+    auto nl = cached.find('\n');
+    req.actor = cached.substr(0, nl);
+    auto roles = auth::parseRoles(cached.substr(nl + 1));
+    req.roles = roles.ok() ? *roles : std::vector<std::string>{"viewer"};
+  };
+  if (auto cached = tokens.get(hash, revision)) {
+    fill(*cached);
     return std::nullopt;
   }
   auto token = ctx.store->findToken(hash);
@@ -548,8 +573,32 @@ std::optional<Response> authenticate(const ApiContext& ctx, TokenCache& tokens, 
     r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
     return r;
   }
-  req.actor = (*token)->name;
-  tokens.put(hash, revision, req.actor);
+  std::string cached = (*token)->name + "\n" + (*token)->role;
+  fill(cached);
+  tokens.put(hash, revision, cached);
+  return std::nullopt;
+}
+
+// What the token's roles allow, before any route runs: reads for everyone who may read,
+// changes not for viewers, and the server's own setup (tokens, projects, credentials,
+// environment values and secrets) only for admins. Deploys and approvals are decided by the
+// environment's rules (deploy/deployer.cc).
+std::optional<Response> authorize(const Request& req) {
+  const auto& s = req.segments;
+  bool read = req.method == "GET" || req.method == "HEAD";
+  if (read || s.empty() || s[0] != "api" || req.path == "/api/health") return std::nullopt;
+  auth::Principal who{req.actor, req.roles};
+  if (who.readOnly()) {
+    return errorResponse(403, who.describe() + " may only read");
+  }
+  bool setup = (s.size() == 2 && s[1] == "tokens") ||
+               (s.size() == 2 && s[1] == "projects") ||  // adding a project
+               (s.size() == 3 && s[1] == "projects" && req.method == "DELETE") ||
+               (s.size() == 4 && s[1] == "projects" && s[3] == "credential") ||
+               (s.size() >= 6 && s[1] == "projects" && s[3] == "environments" && s[5] == "values");
+  if (setup && !who.admin()) {
+    return errorResponse(403, who.describe() + " may not do this: it is for admins");
+  }
   return std::nullopt;
 }
 
@@ -599,6 +648,7 @@ Handler makeApiHandler(const ApiContext& ctx) {
   return [router, cache, tokens, ctx](const Request& incoming) -> Response {
     Request req = incoming;
     if (auto refusal = authenticate(ctx, *tokens, req)) return *refusal;
+    if (auto refusal = authorize(req)) return *refusal;
     return router->dispatch(req);
   };
 }
@@ -611,6 +661,10 @@ StreamingHandler makeUploadHandler(const ApiContext& ctx) {
     if (!upload) return nullptr;
     Request req = head;
     if (auto denied = authenticate(ctx, *tokens, req)) {
+      *refusal = *denied;
+      return nullptr;
+    }
+    if (auto denied = authorize(req)) {
       *refusal = *denied;
       return nullptr;
     }

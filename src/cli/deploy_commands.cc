@@ -221,6 +221,21 @@ void addDeployCommands(CLI::App& app, int* exitCode) {
     afterRequest(ao->client, r, !ao->noWait, exitCode);
   });
 
+  auto reject =
+      app.add_subcommand("reject",
+                         "Reject a deploy that waits for an approval, or withdraw a queued one: "
+                         "boucle reject ID");
+  auto jo = std::make_shared<DeployOpts>();
+  reject->add_option("id", jo->id, "Deploy id")->required();
+  addClientOptions(reject, jo->client);
+  reject->callback([=] {
+    auto r = call(jo->client, "POST", "/api/deploys/" + std::to_string(jo->id) + "/cancel", nullptr,
+                  exitCode);
+    if (!r) return;
+    if (jo->client.json) return fmt::print("{}\n", r->dump(2));
+    printDeploy(*r);
+  });
+
   auto deploys = app.add_subcommand("deploys", "A project's deploys, newest first");
   auto lo = std::make_shared<DeployOpts>();
   deploys->add_option("project", lo->project, "Project")->required();

@@ -122,6 +122,10 @@ Result<store::Deploy> Deployer::request(DeployRequest r) {
                            envNames(parsed.pipeline) + ")");
   }
   if (!parsed.pipeline.deploy) return Status::Invalid(r.version + " has no deploy section");
+  if (r.by && !r.by->admin() && !env->deployers.empty() && !r.by->namedBy(env->deployers)) {
+    return Status::Unauthorized(r.by->describe() + " may not deploy to " + r.env +
+                                " (its deployers: " + auth::joinRoles(env->deployers) + ")");
+  }
   if (!env->after.empty() && !r.rollback) {
     auto there = store_.listDeploys(r.project, env->after, 1000);
     if (!there.ok()) return there.status();
@@ -177,15 +181,15 @@ Result<store::Deploy> Deployer::request(DeployRequest r) {
 }
 
 Result<store::Deploy> Deployer::promote(const std::string& project, const std::string& from,
-                                        const std::string& to, const std::string& actor) {
+                                        const std::string& to, const auth::Principal& by) {
   auto current = currentRelease(store_, project, from);
   if (!current.ok()) return current.status();
   if (current->version.empty()) return Status::Conflict(from + " has no release to promote");
-  return request({project, current->version, to, actor, false, false});
+  return request({project, current->version, to, by.name, false, false, by});
 }
 
 Result<store::Deploy> Deployer::rollback(const std::string& project, const std::string& env,
-                                         const std::string& version, const std::string& actor) {
+                                         const std::string& version, const auth::Principal& by) {
   std::string target = version;
   if (target.empty()) {
     auto current = currentRelease(store_, project, env);
@@ -202,10 +206,11 @@ Result<store::Deploy> Deployer::rollback(const std::string& project, const std::
       return Status::Conflict(env + " has no earlier successful release to go back to");
     }
   }
-  return request({project, target, env, actor, true, false});
+  return request({project, target, env, by.name, true, false, by});
 }
 
-Result<store::Deploy> Deployer::approve(int64_t id, const std::string& actor) {
+Result<store::Deploy> Deployer::approve(int64_t id, const auth::Principal& by) {
+  const std::string& actor = by.name;
   auto d = store_.getDeploy(id);
   if (!d.ok()) return d.status();
   if (d->state != store::DeployState::kWaiting) {
@@ -216,6 +221,10 @@ Result<store::Deploy> Deployer::approve(int64_t id, const std::string& actor) {
   if (!release.ok()) return release.status();
   auto parsed = pipeline::parsePipeline(release->pipeline);
   const auto* env = parsed.ok() ? findEnv(parsed.pipeline, d->env) : nullptr;
+  if (env && !by.admin() && !by.namedBy(env->approval)) {
+    return Status::Unauthorized(by.describe() + " may not approve deploys to " + d->env +
+                                " (its approvers: " + auth::joinRoles(env->approval) + ")");
+  }
   if (env && env->fourEyes && actor == d->requestedBy) {
     return Status::Unauthorized("four eyes: " + d->env +
                                 "'s deploys are approved by someone other than who asked (" +
@@ -225,10 +234,40 @@ Result<store::Deploy> Deployer::approve(int64_t id, const std::string& actor) {
   d->reason.clear();
   d->approvedBy = actor;
   d->approvedAt = nowMs();
-  if (auto st = store_.updateDeploy(*d); !st.ok()) return st;
+  if (auto st = store_.updateDeployFrom(*d, store::DeployState::kWaiting); !st.ok()) return st;
   audit(store_, actor, "approve", d->project, d->env,
         d->version + ", deploy " + std::to_string(id) + " asked by " + d->requestedBy);
   wakeup_.wake();
+  return *d;
+}
+
+Result<store::Deploy> Deployer::cancel(int64_t id, const auth::Principal& by) {
+  auto d = store_.getDeploy(id);
+  if (!d.ok()) return d.status();
+  if (d->state != store::DeployState::kWaiting && d->state != store::DeployState::kQueued) {
+    return Status::Conflict("deploy " + std::to_string(id) + " is " +
+                            std::string(store::toString(d->state)) +
+                            ": only a waiting or queued deploy can be cancelled");
+  }
+  auto release = store_.getRelease(d->project, d->version);
+  auto parsed = release.ok() ? pipeline::parsePipeline(release->pipeline) : pipeline::ParseResult{};
+  const auto* env = release.ok() && parsed.ok() ? findEnv(parsed.pipeline, d->env) : nullptr;
+  bool approver = env && by.namedBy(env->approval);
+  if (!by.admin() && by.name != d->requestedBy && !approver) {
+    return Status::Unauthorized(by.describe() + " may not cancel deploy " + std::to_string(id) +
+                                ": who asked for it, an approver of " + d->env +
+                                " or an admin may");
+  }
+  bool rejected = d->state == store::DeployState::kWaiting;
+  d->state = store::DeployState::kCancelled;
+  d->reason = (rejected ? "rejected by " : "cancelled by ") + by.name;
+  d->finishedAt = nowMs();
+  // Only while it still waits: the deploy thread may have claimed it meanwhile.
+  auto was = rejected ? store::DeployState::kWaiting : store::DeployState::kQueued;
+  if (auto st = store_.updateDeployFrom(*d, was); !st.ok()) return st;
+  audit(store_, by.name, rejected ? "reject" : "cancel", d->project, d->env,
+        d->version + ", deploy " + std::to_string(id) + " asked by " + d->requestedBy);
+  if (options_.onChange) options_.onChange(*d);
   return *d;
 }
 
@@ -237,7 +276,7 @@ void Deployer::releaseCreated(const store::Release& release, const std::string& 
   if (!parsed.ok()) return;
   for (const auto& env : parsed.pipeline.environments) {
     if (!env.autoDeploy || !env.after.empty()) continue;
-    auto d = request({release.project, release.version, env.name, actor, false, false});
+    auto d = request({release.project, release.version, env.name, actor, false, false, {}});
     if (!d.ok()) logError("auto deploy to " + env.name + ": " + d.status().message());
   }
 }
@@ -316,7 +355,7 @@ void Deployer::execute(store::Deploy d) {
     auto parsed = pipeline::parsePipeline(release->pipeline);
     for (const auto& e : parsed.pipeline.environments) {
       if (!e.autoDeploy || e.after != d.env) continue;
-      auto next = request({d.project, d.version, e.name, "boucle", false, false});
+      auto next = request({d.project, d.version, e.name, "boucle", false, false, {}});
       if (!next.ok()) logError("auto deploy to " + e.name + ": " + next.status().message());
     }
     return;

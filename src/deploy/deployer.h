@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "auth/roles.h"
 #include "auth/secret_box.h"
 #include "core/status.h"
 #include "core/wakeup.h"
@@ -22,6 +23,9 @@ struct DeployRequest {
   std::string actor;
   bool rollback = false;
   bool dryRun = false;
+  // Who asks, checked against the environment's `deployers`; none when boucle itself asks
+  // (automatic deploys, which the pipeline file already allows).
+  std::optional<auth::Principal> by;
 };
 
 struct DeployerOptions {
@@ -52,11 +56,16 @@ class Deployer {
   Result<store::Deploy> request(DeployRequest r);
   // The release currently in `from`, to `to`.
   Result<store::Deploy> promote(const std::string& project, const std::string& from,
-                                const std::string& to, const std::string& actor);
+                                const std::string& to, const auth::Principal& by);
   // Back to `version`, or to the release `env` ran before its current one.
   Result<store::Deploy> rollback(const std::string& project, const std::string& env,
-                                 const std::string& version, const std::string& actor);
-  Result<store::Deploy> approve(int64_t id, const std::string& actor);
+                                 const std::string& version, const auth::Principal& by);
+  // Unauthorized unless `by` is an admin or named by the environment's `approval` list (and,
+  // with four eyes, not who asked).
+  Result<store::Deploy> approve(int64_t id, const auth::Principal& by);
+  // A deploy that waits (for an approval) or is queued: not done. By who asked, an admin, or
+  // one of the environment's approvers (a rejection).
+  Result<store::Deploy> cancel(int64_t id, const auth::Principal& by);
   // Environments whose rule is `auto: true` and whose `after` (if any) is met get the release.
   void releaseCreated(const store::Release& release, const std::string& actor);
 

@@ -58,7 +58,8 @@ void parseEnvironments(const Field& f, Pipeline& p, Diagnostics& d) {
                             ": names may only use letters, digits, '-', '_' and '.' (they "
                             "name folders)");
     }
-    MapReader r(e.node, e.pos, what, {"auto", "after", "approval", "four_eyes", "window"}, d);
+    MapReader r(e.node, e.pos, what, {"auto", "after", "approval", "four_eyes", "window", "deployers"},
+                d);
     if (auto v = r.get("auto")) {
       if (auto b = readBool(v, d)) env.autoDeploy = *b;
     }
@@ -70,6 +71,9 @@ void parseEnvironments(const Field& f, Pipeline& p, Diagnostics& d) {
     }
     if (auto v = r.get("approval")) {
       if (auto l = readStringList(v, d)) env.approval = *l;
+    }
+    if (auto v = r.get("deployers")) {
+      if (auto l = readStringList(v, d)) env.deployers = *l;
     }
     if (auto v = r.get("four_eyes")) {
       if (auto b = readBool(v, d)) env.fourEyes = *b;

@@ -255,6 +255,9 @@ class Store {
   virtual Result<Deploy> createDeploy(const Deploy& d) = 0;
   virtual Result<Deploy> getDeploy(int64_t id) = 0;
   virtual Status updateDeploy(const Deploy& d) = 0;
+  // The same, only while the stored deploy is still in state `from` (Conflict otherwise): a
+  // cancel must not overwrite a deploy the deploy thread has just claimed.
+  virtual Status updateDeployFrom(const Deploy& d, DeployState from) = 0;
   // Newest first; `env` empty = every environment of the project.
   virtual Result<std::vector<Deploy>> listDeploys(std::string_view project, std::string_view env,
                                                   int limit) = 0;

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <ctime>
+#include <map>
 
 #include "server_fixture.h"
 
@@ -41,6 +42,79 @@ class DeployRulesTest : public ServerFixture {
     return d;
   }
 };
+
+TEST_F(DeployRulesTest, RolesDecideWhoMayDeployWhereWhoApprovesAndWhoChangesTheSetup) {
+  setUpProject(
+      "  qa: {}\n"
+      "  prod: {deployers: [ops], approval: [ops, \"user:lead\"], four_eyes: true}\n",
+      "true");
+  auto token = [&](const std::string& name, const std::string& role) {
+    Output r = client({"token", "add", name, "--role", role});
+    EXPECT_EQ(r.exitCode, 0) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("token '" + name + "' (" + role + ") made"));
+    return r.out.substr(0, r.out.find('\n'));
+  };
+  std::map<std::string, std::string> tokens;
+  for (auto [name, role] : {std::pair{"dana", "developer"},
+                            {"olga", "ops"},
+                            {"oscar", "ops"},
+                            {"vic", "viewer"},
+                            {"lead", "developer"}}) {
+    tokens[name] = token(name, role);
+  }
+  auto as = [&](const std::string& who, std::vector<std::string> args) {
+    return repo_.boucle(args, {"BOUCLE_SERVER=" + server_->url(), "BOUCLE_TOKEN=" + tokens[who]});
+  };
+  auto idOf = [](const Output& o) {
+    return json::parse(o.out, nullptr, false).value("id", int64_t{0});
+  };
+
+  // A viewer reads, and nothing else.
+  EXPECT_EQ(as("vic", {"deploys", "web"}).exitCode, 0);
+  Output v = as("vic", {"deploy", "web", "1.0.0", "--to", "qa"});
+  EXPECT_NE(v.exitCode, 0);
+  EXPECT_THAT(v.err, HasSubstr("vic (viewer) may only read"));
+  EXPECT_THAT(as("vic", {"trigger", "web"}).err, HasSubstr("may only read"));
+
+  // A developer deploys where nobody is named, not to prod, and does not change the setup.
+  Output qa = as("dana", {"deploy", "web", "1.0.0", "--to", "qa", "--json"});
+  ASSERT_EQ(qa.exitCode, 0) << qa.err;
+  EXPECT_EQ(waitForDeploy(idOf(qa))["state"], "succeeded");
+  Output prodByDev = as("dana", {"deploy", "web", "1.0.0", "--to", "prod"});
+  EXPECT_NE(prodByDev.exitCode, 0);
+  EXPECT_THAT(prodByDev.err,
+              HasSubstr("dana (developer) may not deploy to prod (its deployers: ops)"));
+  EXPECT_THAT(as("dana", {"env", "set", "web", "prod", "out=/tmp/x"}).err,
+              HasSubstr("dana (developer) may not do this: it is for admins"));
+  EXPECT_THAT(as("dana", {"token", "add", "mine"}).err, HasSubstr("it is for admins"));
+
+  // ops asks; a developer may not approve, nor ops itself (four eyes); "user:lead" may.
+  Output asked = as("olga", {"deploy", "web", "1.0.0", "--to", "prod", "--json"});
+  ASSERT_EQ(asked.exitCode, 0) << asked.err;
+  std::string id = std::to_string(idOf(asked));
+  EXPECT_THAT(as("dana", {"approve", id}).err,
+              HasSubstr("dana (developer) may not approve deploys to prod (its approvers: "
+                        "ops,user:lead)"));
+  EXPECT_THAT(as("olga", {"approve", id}).err, HasSubstr("four eyes"));
+  EXPECT_THAT(as("dana", {"reject", id}).err, HasSubstr("may not cancel deploy " + id));
+  Output approved = as("lead", {"approve", id, "--no-wait"});
+  ASSERT_EQ(approved.exitCode, 0) << approved.err;
+  EXPECT_EQ(waitForDeploy(idOf(asked))["approved_by"], "lead");
+  EXPECT_EQ(readFile(repo_.scratch() / "prod.out"), "1.0.0\n");
+
+  // Another request, rejected by another approver: it never runs, and cannot be approved now.
+  Output again = as("olga", {"deploy", "web", "1.0.0", "--to", "prod", "--json"});
+  ASSERT_EQ(again.exitCode, 0) << again.err;
+  std::string second = std::to_string(idOf(again));
+  Output rejected = as("oscar", {"reject", second});
+  ASSERT_EQ(rejected.exitCode, 0) << rejected.err;
+  EXPECT_THAT(rejected.out, HasSubstr("cancelled (rejected by oscar)"));
+  EXPECT_THAT(as("lead", {"approve", second}).err, HasSubstr("is cancelled, not waiting"));
+  EXPECT_EQ(readFile(repo_.scratch() / "prod.out"), "1.0.0\n");
+  Output audit = client({"audit", "web"});
+  EXPECT_THAT(audit.out, HasSubstr("oscar"));
+  EXPECT_THAT(audit.out, HasSubstr("reject"));
+}
 
 TEST_F(DeployRulesTest, OutsideItsWindowAnEnvironmentRefusesDeploys) {
   // A one-minute window two days from now (server local time): never open during the test.

@@ -236,6 +236,24 @@ Status SqliteStore::updateDeploy(const Deploy& d) {
   return Status::Ok();
 }
 
+Status SqliteStore::updateDeployFrom(const Deploy& d, DeployState from) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(
+      "UPDATE deploys SET project = ?, env = ?, version = ?, state = ?, reason = ?, "
+      "from_version = ?, rollback = ?, dry_run = ?, requested_by = ?, requested_at = ?, "
+      "started_at = ?, finished_at = ?, approved_by = ?, approved_at = ?, smoke = ? WHERE id = ? "
+      "AND state = ?");
+  if (!s.ok()) return s.status();
+  bindDeploy(*s, d);
+  s->bind(16, d.id).bind(17, toString(from));
+  if (auto st = s->run(); !st.ok()) return st;
+  if (db_.changes() == 0) {
+    return Status::Conflict("deploy " + std::to_string(d.id) + " is no longer " +
+                            std::string(toString(from)));
+  }
+  return Status::Ok();
+}
+
 Result<std::vector<Deploy>> SqliteStore::listDeploys(std::string_view project, std::string_view env,
                                                      int limit) {
   std::lock_guard lock(mu_);

@@ -69,6 +69,7 @@ class SqliteStore : public Store {
   Result<Deploy> createDeploy(const Deploy& d) override;
   Result<Deploy> getDeploy(int64_t id) override;
   Status updateDeploy(const Deploy& d) override;
+  Status updateDeployFrom(const Deploy& d, DeployState from) override;
   Result<std::vector<Deploy>> listDeploys(std::string_view project, std::string_view env,
                                           int limit) override;
   Result<std::optional<Deploy>> claimNextDeploy(int64_t nowMs) override;
