@@ -18,3 +18,6 @@ echo "== the server"
 echo
 echo "== artifacts"
 ./bench/artifacts.sh "$BUILD" 300
+echo
+echo "== ssh deploy (root: makes network namespaces)"
+./bench/ssh_deploy.sh "$BUILD" 50 5
