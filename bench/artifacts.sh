@@ -15,11 +15,8 @@ SERVER_PID=""
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
 
-"$BOUCLE" server --data "$T/data" --listen 127.0.0.1:0 > "$T/server.log" 2>&1 &
-SERVER_PID=$!
-until grep -q "listening on" "$T/server.log" 2>/dev/null; do sleep 0.01; done
-PORT=$(grep -o "127.0.0.1:[0-9]*" "$T/server.log" | head -1 | cut -d: -f2)
-export BOUCLE_SERVER=http://127.0.0.1:$PORT BOUCLE_TOKEN=$(cat "$T/data/initial-admin-token")
+. "$(dirname "$0")/lib.sh"
+start_server "$T"
 
 mkdir -p "$T/repo" && cd "$T/repo" && git init -q -b main
 cat > .boucle.yml <<YML

@@ -23,11 +23,8 @@ trap cleanup EXIT
 bash "$HOSTS_SH" up "$T/hosts" "$SLOT" "$COUNT" >/dev/null
 HOSTS=$(for i in $(seq "$COUNT"); do echo -n "10.214.$SLOT.1$i "; done)
 
-"$BOUCLE" server --data "$T/data" --listen 127.0.0.1:0 > "$T/server.log" 2>&1 &
-SERVER_PID=$!
-until grep -q "listening on" "$T/server.log" 2>/dev/null; do sleep 0.01; done
-PORT=$(grep -o "127.0.0.1:[0-9]*" "$T/server.log" | head -1 | cut -d: -f2)
-export BOUCLE_SERVER=http://127.0.0.1:$PORT BOUCLE_TOKEN=$(cat "$T/data/initial-admin-token")
+. "$(dirname "$0")/lib.sh"
+start_server "$T"
 
 mkdir -p "$T/repo" && cd "$T/repo" && git init -q -b main
 pipeline() {  # pipeline STRATEGY_LINE

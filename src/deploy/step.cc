@@ -4,8 +4,11 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include "os/files.h"
 #include "runner/process.h"
@@ -33,16 +36,21 @@ Status runLogged(const StepRun& run, LogSink& log) {
     if (run.logOutput) log.output(bytes);
     if (run.capture) run.capture->append(bytes);
   };
+  // The pipe and the process itself (a pidfd) in one poll: its exit is seen at once, even when
+  // something it started keeps the pipe open, and a quiet command costs no polling interval.
+  os::Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, *pid, 0)));
   int status = 0;
   bool exited = false, timedOut = false, eof = false;
   while (!exited) {
-    pollfd p{readEnd.get(), POLLIN, 0};
-    if (!eof && ::poll(&p, 1, 100) > 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    int wait = timedOut ? 100 : static_cast<int>(std::clamp<int64_t>(left.count(), 0, 1000));
+    if (pidfd.get() < 0) wait = std::min(wait, 20);  // no pidfd (old kernel): poll the pid
+    pollfd p[2] = {{eof ? -1 : readEnd.get(), POLLIN, 0}, {pidfd.get(), POLLIN, 0}};
+    if (::poll(p, 2, wait) > 0 && (p[0].revents & (POLLIN | POLLHUP))) {
       ssize_t got = ::read(readEnd.get(), buf, sizeof buf);
       if (got > 0) take(got);
       if (got == 0) eof = true;
-    } else if (eof) {
-      ::usleep(20000);
     }
     pid_t w = ::waitpid(*pid, &status, WNOHANG);
     exited = w == *pid;
