@@ -15,7 +15,8 @@ SERVER_PID=""
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
 
-. "$(dirname "$0")/lib.sh"
+BENCH=$(cd "$(dirname "$0")" && pwd)
+. "$BENCH/lib.sh"
 start_server "$T"
 
 mkdir -p "$T/repo" && cd "$T/repo" && git init -q -b main
@@ -61,6 +62,28 @@ echo "artifact of ${SIZE} MB, best of 3:"
 line "  into the page cache" "$T/cp" "$T/dl"
 line "  written to disk (sync)" "$T/cps" "$T/dls"
 echo "server RSS while sending: peak $(( peak / 1024 )) MB"
+# Without the client's disk: the server's side alone (1 MB reads, thrown away), and raw
+# loopback TCP moving as many bytes (no server, no disk), the bound for any download here.
+: > "$T/srv"; : > "$T/raw"
+for i in 1 2 3; do
+  /usr/bin/python3 "$BENCH/tcp_read.py" get \
+    "$BOUCLE_SERVER/api/projects/big/releases/0.1.0/artifacts/big.bin" "$BOUCLE_TOKEN" >> "$T/srv"
+  /usr/bin/python3 "$BENCH/tcp_read.py" raw "$SIZE" >> "$T/raw"
+done
+c=$(best < "$T/cp"); d=$(best < "$T/srv"); r=$(best < "$T/raw")
+echo "  the server's side alone (1 MB reads, no disk): ${d} ms ($(( SIZE * 1000 / (d > 0 ? d : 1) )) MB/s) = $(( c * 100 / (d > 0 ? d : 1) ))% of cp"
+echo "  raw loopback TCP, same bytes, no server: ${r} ms = $(( c * 100 / (r > 0 ? r : 1) ))% of cp"
+# The same through boucle's own client, which hashes while it writes.
+: > "$T/cli"
+for i in 1 2 3; do
+  rm -rf "$T/dl-cli"; sync
+  t0=$(date +%s%N)
+  "$BOUCLE" release download big 0.1.0 --to "$T/dl-cli" > /dev/null
+  t1=$(date +%s%N)
+  ms "$t0" "$t1" >> "$T/cli"
+done
+c=$(best < "$T/cp"); d=$(best < "$T/cli")
+echo "  boucle release download (hash checked), page cache: ${d} ms ($(( SIZE * 1000 / d )) MB/s) = $(( c * 100 / d ))% of cp"
 
 # Upload: a file on the same disk, streamed by curl -T; the server hashes and stores it.
 head -c "${UPLOAD}M" /dev/urandom > "$T/up.bin"

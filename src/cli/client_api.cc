@@ -1,7 +1,9 @@
 // What every client command shares: its options, the API call, and checked downloads.
 #include "cli/client_api.h"
 
+#include <fcntl.h>
 #include <fmt/core.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <ctime>
@@ -9,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/http_client.h"
+#include "os/files.h"
 #include "vault/blob_store.h"
 
 namespace boucle::cli {
@@ -76,19 +79,24 @@ Status downloadArtifact(const ClientArgs& a, const std::string& path, const std:
   tmp += ".part";
   std::error_code ec;
   fs::create_directories(dest.parent_path(), ec);
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) return errnoStatus("create " + tmp.string(), errno);
+  auto hash = vault::StreamHash::create();
+  if (!hash.ok()) return hash.status();
+  // Hashed as it is written, in the pieces it arrives in: the file is never read back.
+  os::Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (fd.get() < 0) return errnoStatus("create " + tmp.string(), errno);
+  Status written = Status::Ok();
   auto status = httpStream(*e, "/api/blobs/" + sha, [&](std::string_view piece) {
-    std::fwrite(piece.data(), 1, piece.size(), f);
+    hash->update(piece);
+    if (written.ok()) written = os::writeAll(fd.get(), piece);
   });
-  std::fclose(f);
-  if (!status.ok() || *status != 200) {
+  fd.reset();
+  if (!status.ok() || *status != 200 || !written.ok()) {
     fs::remove(tmp, ec);
+    if (!written.ok()) return written;
     return status.ok() ? Status::Io("download of " + path + ": HTTP " + std::to_string(*status))
                        : status.status();
   }
-  auto got = vault::hashFile(tmp);
-  if (!got.ok() || got->sha256 != sha) {
+  if (hash->hex() != sha) {
     fs::remove(tmp, ec);
     return Status::Io(path + ": the downloaded content does not match its SHA-256");
   }

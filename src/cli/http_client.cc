@@ -1,10 +1,13 @@
 #include "cli/http_client.h"
 
+#include <vector>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cstdlib>
+#include <vector>
 
 namespace boucle::cli {
 
@@ -99,18 +102,19 @@ Result<int> httpStream(const Endpoint& e, const std::string& target,
   http::write(stream, req, ec);
   if (ec) return Status::Io("request to the boucle server failed: " + ec.message());
   beast::flat_buffer buffer;
+  buffer.reserve(1 << 20);  // else Beast reads a few hundred bytes at a time
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(boost::none);  // a followed log has no size limit; pieces are bounded
   http::read_header(stream, buffer, parser, ec);
   if (ec) return Status::Io("reading the response failed: " + ec.message());
-  char piece[65536];
+  std::vector<char> piece(1 << 20);
   while (!parser.is_done()) {
-    parser.get().body().data = piece;
-    parser.get().body().size = sizeof piece;
+    parser.get().body().data = piece.data();
+    parser.get().body().size = piece.size();
     http::read_some(stream, buffer, parser, ec);  // returns as soon as some body arrived
     if (ec == http::error::need_buffer) ec = {};
     if (ec) return Status::Io("reading the response failed: " + ec.message());
-    onData({piece, sizeof piece - parser.get().body().size});
+    onData({piece.data(), piece.size() - parser.get().body().size});
   }
   return static_cast<int>(parser.get().result_int());
 }

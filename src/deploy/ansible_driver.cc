@@ -161,10 +161,13 @@ class AnsibleRun {
                                (work_ / "inventory.ini").string(),
                                playbook_.string(),
                                "-e",
-                               "@" + (work_ / "vars.json").string()};
+                               std::string("@") + (work_ / "vars.json").c_str()};
     if (batch.size() != t_.hosts.size()) {
       std::string limit;
-      for (const auto* h : batch) limit += (limit.empty() ? "" : ",") + inventoryName(*h);
+      for (const auto* h : batch) {
+        if (!limit.empty()) limit += ',';
+        limit += inventoryName(*h);
+      }
       a.insert(a.end(), {"--limit", limit});
     }
     return a;
@@ -198,7 +201,10 @@ class AnsibleRun {
     std::string out;
     std::vector<const Host*> all;
     for (const auto& h : t_.hosts) all.push_back(&h);
-    for (const auto& a : argv(all)) out += (out.empty() ? "" : " ") + shellQuote(a);
+    for (const auto& a : argv(all)) {
+      if (!out.empty()) out += ' ';
+      out += shellQuote(a);
+    }
     return out;
   }
 

@@ -166,6 +166,29 @@ Result<BlobRef> BlobStore::adopt(const fs::path& tmp, const BlobRef& ref) const 
   return ref;
 }
 
+struct StreamHash::State {
+  Sha256 hash;
+};
+
+StreamHash::StreamHash(std::unique_ptr<State> s) : s_(std::move(s)) {}
+StreamHash::StreamHash(StreamHash&&) noexcept = default;
+StreamHash& StreamHash::operator=(StreamHash&&) noexcept = default;
+StreamHash::~StreamHash() = default;
+
+Result<StreamHash> StreamHash::create() {
+  auto hash = Sha256::create();
+  if (!hash.ok()) return hash.status();
+  return StreamHash(std::make_unique<State>(State{std::move(*hash)}));
+}
+
+void StreamHash::update(std::string_view bytes) {
+  s_->hash.update(bytes.data(), bytes.size());
+}
+
+std::string StreamHash::hex() {
+  return s_->hash.hex();
+}
+
 struct BlobWriter::State {
   BlobStore store;
   fs::path tmp;

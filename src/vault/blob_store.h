@@ -55,6 +55,22 @@ class BlobWriter {
   std::unique_ptr<State> s_;
 };
 
+// SHA-256 of bytes that come piece by piece (a download checked as it is written).
+class StreamHash {
+ public:
+  static Result<StreamHash> create();
+  StreamHash(StreamHash&&) noexcept;
+  StreamHash& operator=(StreamHash&&) noexcept;
+  ~StreamHash();
+  void update(std::string_view bytes);
+  std::string hex();  // ends the stream
+
+ private:
+  struct State;
+  explicit StreamHash(std::unique_ptr<State> s);
+  std::unique_ptr<State> s_;
+};
+
 // Hex SHA-256 of a file's content.
 Result<BlobRef> hashFile(const std::filesystem::path& file);
 bool isSha256Hex(std::string_view s);
