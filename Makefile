@@ -9,14 +9,19 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 export CCACHE_SLOPPINESS := pch_defines,time_macros
 
-.PHONY: all deps build demo demo-run test test-asan bench format format-check clean
+.PHONY: all deps ui build demo demo-run test test-asan bench format format-check clean
 
 all: build
 
 deps:
 	./scripts/install-deps.sh
 
-build: deps
+# The web UI (TypeScript, Preact, Vite) into ui/dist, which the server serves; npm ci
+# installs exactly package-lock.json's versions (and playwright-core for the browser tests).
+ui: deps
+	cd ui && npm ci --no-audit --no-fund && npm run build
+
+build: deps ui
 	cmake -S . -B $(BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug
 	cmake --build $(BUILD)
 
@@ -33,7 +38,7 @@ test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j2
 	$(MAKE) --no-print-directory test-asan
 
-test-asan: deps
+test-asan: deps ui
 	cmake -S . -B $(ASAN_BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug -DBOUCLE_SANITIZE=ON -DBOUCLE_BENCH=OFF
 	cmake --build $(ASAN_BUILD)
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j2

@@ -9,7 +9,11 @@ PACKAGES=(
   libboost1.81-dev libboost-url1.81-dev libsqlite3-dev libcurl4-openssl-dev libsodium-dev
   libgit2-dev libkainjow-mustache-dev libgtest-dev libgmock-dev libbenchmark-dev
   bubblewrap python3 curl python3-aiosmtpd wrk openssh-server openssh-client iproute2 ansible
+  chromium
 )
+# The web UI is built with npm; Debian's nodejs 18 and npm do, unless a node is installed
+# already (another node's npm would conflict with Debian's package).
+if ! command -v npm > /dev/null; then PACKAGES+=(nodejs npm); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -63,6 +63,7 @@ inline std::optional<int> limitOf(const Request& req, int otherwise) {
 
 // Each file of routes adds its own (release_routes.cc, …).
 void addReleaseRoutes(Router& r, const ApiContext& c);
+void addUiRoutes(Router& r, const ApiContext& c);
 void addDeployRoutes(Router& r, const ApiContext& c);
 
 }  // namespace boucle::api

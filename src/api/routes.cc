@@ -14,6 +14,9 @@
 #include "api/router.h"
 #include "auth/roles.h"
 #include "auth/tokens.h"
+#include "pipeline/parser.h"
+#include "runner/process.h"
+#include "scheduler/agent.h"
 #include "scheduler/poller.h"
 #include "scm/git_auth.h"
 #include "scm/webhook.h"
@@ -192,14 +195,48 @@ Response trigger(const ApiContext& c, const Request& req, const std::string& pro
   return ok(201, runJson(*run));
 }
 
-Response getRun(const ApiContext& c, int64_t id) {
+// Each job's `needs`, from the pipeline file at the run's commit (the job graph a page
+// draws), read once per commit: a run page polls while the run goes on.
+class NeedsCache {
+ public:
+  std::map<std::string, std::vector<std::string>> get(const ApiContext& c, const store::Run& r) {
+    std::string key = r.project + "@" + r.commit;
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+    }
+    std::map<std::string, std::vector<std::string>> needs;
+    auto text =
+        runner::runAndCapture({"git", "-C", scheduler::mirrorPath(c.dataDir, r.project).string(),
+                               "show", r.commit + ":.boucle.yml"});
+    if (text.ok() && text->exitCode == 0) {
+      auto parsed = pipeline::parsePipeline(text->output);
+      for (const auto& job : parsed.pipeline.jobs) needs[job.name] = job.needs;
+    }
+    std::lock_guard lock(mu_);
+    if (cache_.size() > 256) cache_.clear();
+    cache_[key] = needs;
+    return needs;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::map<std::string, std::vector<std::string>>> cache_;
+};
+
+Response getRun(const ApiContext& c, NeedsCache& needsCache, int64_t id) {
   auto run = c.store->getRun(id);
   if (!run.ok()) return fromStatus(run.status());
   auto jobs = c.store->listJobs(id);
   if (!jobs.ok()) return fromStatus(jobs.status());
   json j = runJson(*run, c.store);
   j["jobs"] = json::array();
-  for (const auto& job : *jobs) j["jobs"].push_back(jobJson(job));
+  auto needs = jobs->empty() ? decltype(needsCache.get(c, *run)){} : needsCache.get(c, *run);
+  for (const auto& job : *jobs) {
+    json out = jobJson(job);
+    out["needs"] = needs[job.name];
+    j["jobs"].push_back(std::move(out));
+  }
   return ok(200, j);
 }
 
@@ -384,9 +421,10 @@ Router buildRouter(const ApiContext& c, ResponseCache& cache) {
     for (const auto& [k, v] : req.query) key += "\n" + k + "=" + v;  // a std::map: sorted
     return cached(cache, *c.store, key, [&] { return listRuns(c, req); });
   });
-  r.add("GET", "/api/runs/{id}", [&c](const Request&, const Params& p) {
+  auto needs = std::make_shared<NeedsCache>();
+  r.add("GET", "/api/runs/{id}", [&c, needs](const Request&, const Params& p) {
     auto id = toId(p.at("id"));
-    return id ? getRun(c, *id) : errorResponse(400, "not a run id");
+    return id ? getRun(c, *needs, *id) : errorResponse(400, "not a run id");
   });
   r.add("POST", "/api/runs/{id}/cancel", [&c](const Request&, const Params& p) {
     auto id = toId(p.at("id"));
@@ -531,6 +569,7 @@ Router buildRouter(const ApiContext& c, ResponseCache& cache) {
   });
   addReleaseRoutes(r, c);
   addDeployRoutes(r, c);
+  addUiRoutes(r, c);
   return r;
 }
 
@@ -545,7 +584,9 @@ using TokenCache = RevisionCache<std::string>;
 std::optional<Response> authenticate(const ApiContext& ctx, TokenCache& tokens, Request& req) {
   bool open = req.path == "/api/health" || (ctx.publicRead && req.method == "GET") ||
               (!req.segments.empty() && req.segments[0] == "hooks") ||  // signed instead
-              (!req.segments.empty() && req.segments[0] == "badge" && req.method == "GET");
+              (!req.segments.empty() && req.segments[0] == "badge" && req.method == "GET") ||
+              // the web UI's page and assets: the data behind them needs the token
+              (req.method == "GET" && (req.segments.empty() || req.segments[0] == "assets"));
   if (open) return std::nullopt;
   std::string auth = req.header("authorization");
   const std::string prefix = "Bearer ";

@@ -18,6 +18,7 @@ struct ApiContext {
   bool publicRead = false;                   // GET without a token
   const auth::SecretBox* secrets = nullptr;  // seals projects' credentials
   deploy::Deployer* deployer = nullptr;
+  std::filesystem::path uiDir;  // the web UI's built files ("" when not installed)
 };
 
 // The whole API behind one handler: authentication first, then routing.

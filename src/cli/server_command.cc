@@ -42,7 +42,25 @@ struct ServerArgs {
   size_t maxRuns = 2;
   std::string keepArtifacts;  // a duration; "" keeps them all
   std::string artifactsMax;   // a size such as 20G; ""
+  std::string ui;             // the web UI's built files; "" = the default places
 };
+
+// The web UI's folder: --ui, else share/boucle/ui beside an installed binary, else this source
+// tree's ui/dist. "" when none holds an index.html (the API works without it).
+fs::path findUi(const std::string& given) {
+  std::vector<fs::path> candidates;
+  if (!given.empty()) return fs::exists(fs::path(given) / "index.html") ? fs::path(given) : "";
+  std::error_code ec;
+  auto self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) candidates.push_back(self.parent_path().parent_path() / "share/boucle/ui");
+#ifdef BOUCLE_UI_DIR
+  candidates.emplace_back(BOUCLE_UI_DIR);
+#endif
+  for (const auto& c : candidates) {
+    if (fs::exists(c / "index.html", ec)) return c;
+  }
+  return "";
+}
 
 // "500M", "20G", "1T" or a number of bytes.
 std::optional<uint64_t> parseSize(const std::string& text) {
@@ -220,7 +238,7 @@ int serve(const ServerArgs& a) {
     queue(run, p, "broken");
   };
   scheduler::Agent agent(**store, agentOptions);
-  api::ApiContext ctx{store->get(), &agent, data, a.publicRead, &*secrets, &deployer};
+  api::ApiContext ctx{store->get(), &agent, data, a.publicRead, &*secrets, &deployer, findUi(a.ui)};
   std::string error;
   http.streaming = api::makeUploadHandler(ctx);
   auto server = api::HttpServer::create(http, api::makeApiHandler(ctx), &error);
@@ -242,6 +260,12 @@ int serve(const ServerArgs& a) {
   });
   logInfo(fmt::format("listening on http://{}:{} (data in {})", http.address, server->port(),
                       data.string()));
+  if (ctx.uiDir.empty()) {
+    logInfo("no web UI: build it (cd ui && npm run build) or give --ui DIR; the API works alone");
+  } else {
+    logInfo(fmt::format("web UI: http://{}:{}/ (from {})", http.address, server->port(),
+                        ctx.uiDir.string()));
+  }
   server->run();
   poller.stop();
   agent.stop();     // cancels a running run and waits for it
@@ -268,6 +292,9 @@ void addServerCommand(CLI::App& app, int* exitCode) {
   cmd->add_option("--mail-from", a->mailFrom, "Sender of e-mail notifications")
       ->capture_default_str();
   cmd->add_flag("--public-read", a->publicRead, "Allow GET requests without a token");
+  cmd->add_option("--ui", a->ui,
+                  "The web UI's built files (default: share/boucle/ui beside boucle, or the "
+                  "source tree's ui/dist)");
   cmd->add_option("-j,--jobs-in-parallel", a->parallelism, "Jobs at once within a run")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);

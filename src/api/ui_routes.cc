@@ -1,0 +1,61 @@
+// The web UI's files (ui/dist, built by npm): the page at /, its hashed assets under /assets/.
+// They are open to anyone, like a login page; every piece of data comes from the API, with
+// the token the user signs in with.
+#include <sys/stat.h>
+
+#include "api/route_helpers.h"
+
+namespace boucle::api {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string contentTypeOf(const fs::path& p) {
+  std::string ext = p.extension().string();
+  if (ext == ".html") return "text/html; charset=utf-8";
+  if (ext == ".js") return "text/javascript; charset=utf-8";
+  if (ext == ".css") return "text/css; charset=utf-8";
+  if (ext == ".svg") return "image/svg+xml";
+  if (ext == ".png") return "image/png";
+  if (ext == ".woff2") return "font/woff2";
+  return "application/octet-stream";
+}
+
+// `name` is one path segment (the router gives no slashes); hidden files and ".." are refused.
+Response serveFile(const fs::path& dir, const std::string& name, const std::string& cache) {
+  if (dir.empty()) {
+    return errorResponse(404, "the web UI is not installed (build it: make ui, or give --ui DIR)");
+  }
+  if (name.empty() || name[0] == '.' || name.find('/') != std::string::npos) {
+    return errorResponse(404, "no such file");
+  }
+  fs::path p = dir / name;
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+    return errorResponse(404, "no such file");
+  Response r;
+  r.contentType = contentTypeOf(p);
+  r.file = FileBody{p.string(), 0, static_cast<uint64_t>(st.st_size)};
+  r.headers.emplace_back("Cache-Control", cache);
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  return r;
+}
+
+}  // namespace
+
+void addUiRoutes(Router& r, const ApiContext& c) {
+  fs::path dir = c.uiDir;
+  r.add("GET", "/", [dir](const Request&, const Params&) {
+    Response res = serveFile(dir, "index.html", "no-cache");
+    res.headers.emplace_back("Content-Security-Policy",
+                             "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                             "frame-ancestors 'none'");
+    return res;
+  });
+  // Vite names assets by their content's hash: they never change under one name.
+  r.add("GET", "/assets/{file}", [dir](const Request&, const Params& p) {
+    return serveFile(dir / "assets", p.at("file"), "public, max-age=31536000, immutable");
+  });
+}
+
+}  // namespace boucle::api

@@ -1,0 +1,156 @@
+// The UI's only way to the server: the public REST API and its live streams, with the token
+// the user logged in with (kept in this browser's localStorage).
+
+const KEY = "boucle-token";
+
+export class ApiError extends Error {
+  constructor(public status: number, message: string) {
+    super(message);
+  }
+}
+
+export function getToken(): string {
+  return localStorage.getItem(KEY) ?? "";
+}
+
+export function setToken(token: string) {
+  if (token) localStorage.setItem(KEY, token);
+  else localStorage.removeItem(KEY);
+}
+
+function headers(extra?: HeadersInit): Headers {
+  const h = new Headers(extra);
+  const t = getToken();
+  if (t) h.set("Authorization", `Bearer ${t}`);
+  return h;
+}
+
+// A JSON call; an answer that is not 2xx becomes an ApiError with the server's message.
+export async function api<T>(path: string, method = "GET", body?: unknown): Promise<T> {
+  const init: RequestInit = { method, headers: headers() };
+  if (body !== undefined) {
+    (init.headers as Headers).set("Content-Type", "application/json");
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch(path, init);
+  const text = await res.text();
+  let data: any = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!res.ok) {
+    const message = data?.error ?? `${res.status} ${res.statusText}`;
+    if (res.status === 401) window.dispatchEvent(new CustomEvent("boucle-login", { detail: message }));
+    throw new ApiError(res.status, message);
+  }
+  return data as T;
+}
+
+// A followed log: calls `onText` with each piece as it arrives, until the server ends it or
+// `signal` aborts.
+export async function follow(path: string, onText: (t: string) => void, signal: AbortSignal) {
+  const res = await fetch(path, { headers: headers(), signal });
+  if (!res.ok || !res.body) throw new ApiError(res.status, `${res.status} ${res.statusText}`);
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    onText(decoder.decode(value, { stream: true }));
+  }
+}
+
+// A blob saved by the browser (the API needs the token, so a plain link cannot fetch it).
+export async function download(path: string, name: string) {
+  const res = await fetch(path, { headers: headers() });
+  if (!res.ok) throw new ApiError(res.status, `${res.status} ${res.statusText}`);
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+export interface Run {
+  id: number;
+  number: number;
+  project: string;
+  branch: string;
+  ref: string;
+  commit: string;
+  subject: string;
+  author: string;
+  state: string;
+  reason: string;
+  trigger: string;
+  queued_at_ms: number;
+  started_at_ms: number | null;
+  finished_at_ms: number | null;
+  broken_since: { commit: string; author: string; subject: string; run: number } | null;
+  culprit: { commit: string; author: string; subject: string } | null;
+  jobs?: Job[];
+}
+
+export interface Job {
+  name: string;
+  state: string;
+  reason: string;
+  exit_code: number;
+  attempts: number;
+  started_at_ms: number | null;
+  finished_at_ms: number | null;
+  needs?: string[];
+  artifacts?: { path: string; sha256: string; size: number }[];
+  tests?: {
+    tests: number;
+    passed: number;
+    failures: number;
+    errors: number;
+    skipped: number;
+    failed: { suite: string; name: string; message: string; location: string }[];
+  };
+}
+
+export interface Deploy {
+  id: number;
+  project: string;
+  env: string;
+  version: string;
+  from_version: string | null;
+  state: string;
+  reason: string;
+  rollback: boolean;
+  dry_run: boolean;
+  requested_by: string;
+  requested_at_ms: number;
+  started_at_ms: number | null;
+  finished_at_ms: number | null;
+  approved_by: string | null;
+  smoke: { check: string; ok: boolean; detail: string; ms: number }[];
+}
+
+export interface Environment {
+  name: string;
+  auto: boolean;
+  after: string | null;
+  approval: string[];
+  window: string | null;
+  current: { version: string; since_ms: number; by: string; deploy: number; releases_behind: number } | null;
+  last_deploy?: Deploy;
+}
+
+export interface Release {
+  version: string;
+  commit: string;
+  run: number;
+  created_at_ms: number;
+  created_by: string;
+  previous_version: string | null;
+  notes?: string;
+  artifacts: { job: string; name: string; sha256: string; size: number }[];
+}
+
+export const finished = (state: string) => !["queued", "running", "waiting"].includes(state);

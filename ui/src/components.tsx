@@ -1,0 +1,62 @@
+// Pieces every page uses: the state badge (an icon and a word, never colour alone), errors,
+// and a confirmation dialog that names exactly what will change.
+import { ComponentChildren } from "preact";
+import { useEffect, useRef } from "preact/hooks";
+
+const ICONS: Record<string, string> = {
+  passed: "✓",
+  succeeded: "✓",
+  failed: "✗",
+  rolled_back: "↶",
+  cancelled: "⊘",
+  interrupted: "⚠",
+  running: "●",
+  queued: "◌",
+  waiting: "⏸",
+  skipped: "–",
+  pending: "◌",
+};
+
+export function Badge({ state }: { state: string }) {
+  return (
+    <span class={`badge s-${state}`} data-state={state}>
+      <span aria-hidden="true">{ICONS[state] ?? "•"}</span> {state.replace("_", " ")}
+    </span>
+  );
+}
+
+export function ErrorBox({ error }: { error: string | null }) {
+  if (!error) return null;
+  return (
+    <p class="error" role="alert">
+      {error}
+    </p>
+  );
+}
+
+export function Confirm(props: {
+  title: string;
+  children: ComponentChildren;
+  confirmLabel: string;
+  onConfirm: () => void;
+  onCancel: () => void;
+}) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    dialog.current?.showModal();
+  }, []);
+  return (
+    <dialog ref={dialog} class="confirm" onClose={props.onCancel} aria-label={props.title}>
+      <h2>{props.title}</h2>
+      <div>{props.children}</div>
+      <div class="actions">
+        <button type="button" onClick={props.onCancel}>
+          Cancel
+        </button>
+        <button type="button" class="primary" onClick={props.onConfirm}>
+          {props.confirmLabel}
+        </button>
+      </div>
+    </dialog>
+  );
+}

@@ -1,0 +1,95 @@
+// The single-page application: a hash router (links work when shared, the server serves one
+// page), the header, and a sign-in prompt whenever the API answers 401.
+import { render } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { getToken, setToken } from "./api";
+import { AuditPage } from "./pages/audit";
+import { EnvironmentsPage } from "./pages/environments";
+import { Login } from "./pages/login";
+import { Overview } from "./pages/overview";
+import { ReleasesPage } from "./pages/releases";
+import { RunPage } from "./pages/run";
+import "./style.css";
+
+function useHash(): string {
+  const [hash, setHash] = useState(location.hash);
+  useEffect(() => {
+    const on = () => setHash(location.hash);
+    window.addEventListener("hashchange", on);
+    return () => window.removeEventListener("hashchange", on);
+  }, []);
+  return hash;
+}
+
+function Page({ hash }: { hash: string }) {
+  const [path, query] = hash.replace(/^#/, "").split("?");
+  const params = new URLSearchParams(query ?? "");
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const lineOf = (s?: string) => (s && /^L\d+$/.test(s) ? Number(s.slice(1)) : undefined);
+  if (parts[0] === "runs" && parts[1]) {
+    const job = parts[2] && !lineOf(parts[2]) ? parts[2] : undefined;
+    return <RunPage key={parts[1]} id={Number(parts[1])} job={job} line={lineOf(parts[3])} />;
+  }
+  if (parts[0] === "projects" && parts[1] && parts[2] === "environments") {
+    return (
+      <EnvironmentsPage
+        project={parts[1]}
+        deploy={parts[3] === "deploys" ? Number(parts[4]) : undefined}
+      />
+    );
+  }
+  if (parts[0] === "projects" && parts[1] && parts[2] === "releases") {
+    return <ReleasesPage project={parts[1]} />;
+  }
+  if (parts[0] === "audit") return <AuditPage project={params.get("project") ?? undefined} />;
+  return <Overview />;
+}
+
+function App() {
+  const hash = useHash();
+  const [signedIn, setSignedIn] = useState(getToken() !== "");
+  const [message, setMessage] = useState<string | undefined>();
+  useEffect(() => {
+    const on = (e: Event) => {
+      setMessage((e as CustomEvent).detail);
+      setSignedIn(false);
+    };
+    window.addEventListener("boucle-login", on);
+    return () => window.removeEventListener("boucle-login", on);
+  }, []);
+  return (
+    <>
+      <header class="top">
+        <a href="#/" class="brand">
+          ◎ boucle
+        </a>
+        <nav aria-label="main">
+          <a href="#/">Overview</a>
+          <a href="#/audit">Audit</a>
+        </nav>
+        {signedIn && (
+          <button
+            type="button"
+            class="quiet"
+            onClick={() => {
+              setToken("");
+              setMessage(undefined);
+              setSignedIn(false);
+            }}
+          >
+            Sign out
+          </button>
+        )}
+      </header>
+      <main>
+        {signedIn ? (
+          <Page hash={hash} />
+        ) : (
+          <Login message={message} onDone={() => setSignedIn(true)} />
+        )}
+      </main>
+    </>
+  );
+}
+
+render(<App />, document.getElementById("app")!);

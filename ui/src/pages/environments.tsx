@@ -1,0 +1,315 @@
+// The promotion chain as a row (dev → qa → … → prod): the release in each, its age, the next
+// candidate, deploys waiting for an approval, and Deploy / Promote / Rollback behind a
+// confirmation that names exactly what changes; then the deploy's live log and smoke checks.
+import { useEffect, useState } from "preact/hooks";
+import { api, Deploy, Environment, finished, Release } from "../api";
+import { Badge, Confirm, ErrorBox } from "../components";
+import { ago, when } from "../format";
+import { LogView } from "../logview";
+
+interface Action {
+  title: string;
+  text: string;
+  label: string;
+  path: string;
+  body?: unknown;
+}
+
+export function EnvironmentsPage(props: { project: string; deploy?: number }) {
+  const q = encodeURIComponent(props.project);
+  const [envs, setEnvs] = useState<Environment[]>([]);
+  const [newest, setNewest] = useState<string | null>(null);
+  const [releases, setReleases] = useState<Release[]>([]);
+  const [deploys, setDeploys] = useState<Deploy[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const [action, setAction] = useState<Action | null>(null);
+  const [tick, setTick] = useState(0);
+
+  useEffect(() => {
+    let alive = true;
+    const load = async () => {
+      try {
+        const [e, r, d] = await Promise.all([
+          api<{ environments: Environment[]; newest_release: string | null }>(
+            `/api/projects/${q}/environments`,
+          ),
+          api<{ releases: Release[] }>(`/api/projects/${q}/releases?limit=20`),
+          api<{ deploys: Deploy[] }>(`/api/projects/${q}/deploys`),
+        ]);
+        if (!alive) return;
+        setEnvs(e.environments);
+        setNewest(e.newest_release);
+        setReleases(r.releases);
+        setDeploys(d.deploys);
+      } catch (err: any) {
+        if (alive) setError(err.message);
+      }
+    };
+    load();
+    const timer = setInterval(load, 2000);
+    return () => {
+      alive = false;
+      clearInterval(timer);
+    };
+  }, [props.project, tick]);
+
+  const run = async (a: Action) => {
+    setAction(null);
+    try {
+      const d = await api<Deploy>(a.path, "POST", a.body);
+      setError(null);
+      location.hash = `#/projects/${q}/environments/deploys/${d.id}`;
+      setTick((t) => t + 1);
+    } catch (err: any) {
+      setError(err.message);
+    }
+  };
+  const waiting = deploys.filter((d) => d.state === "waiting");
+  const shown = props.deploy ? deploys.find((d) => d.id === props.deploy) : undefined;
+
+  return (
+    <>
+      <header class="page-head">
+        <h1>{props.project}: environments</h1>
+        <p class="muted">Newest release: {newest ?? "none yet"}</p>
+        <ErrorBox error={error} />
+      </header>
+      <ol class="promotion" aria-label="promotion chain">
+        {envs.map((e, i) => {
+          const previous = i > 0 ? envs[i - 1] : null;
+          const candidate =
+            previous?.current?.version ?? (e.current?.version !== newest ? newest : null);
+          return (
+            <li class="card env" key={e.name} aria-label={`environment ${e.name}`}>
+              <h2>{e.name}</h2>
+              <p class="env-version">{e.current?.version ?? "nothing deployed"}</p>
+              {e.current && (
+                <p class="muted">
+                  since {ago(e.current.since_ms)} by {e.current.by}
+                  {e.current.releases_behind > 0 && ` · ${e.current.releases_behind} behind`}
+                </p>
+              )}
+              <p class="rules muted">
+                {[
+                  e.auto && "auto",
+                  e.after && `after ${e.after}`,
+                  e.approval.length > 0 && `approval: ${e.approval.join(", ")}`,
+                  e.window && `window ${e.window}`,
+                ]
+                  .filter(Boolean)
+                  .join(" · ") || "manual"}
+              </p>
+              {e.last_deploy && (
+                <p>
+                  last deploy:{" "}
+                  <a href={`#/projects/${q}/environments/deploys/${e.last_deploy.id}`}>
+                    {e.last_deploy.version} <Badge state={e.last_deploy.state} />
+                  </a>
+                </p>
+              )}
+              <div class="actions">
+                {candidate && candidate !== e.current?.version && (
+                  <button
+                    type="button"
+                    onClick={() =>
+                      setAction(
+                        previous?.current
+                          ? {
+                              title: `Promote to ${e.name}`,
+                              text: `${props.project} ${candidate} (what ${previous.name} runs) goes to ${e.name}${
+                                e.current ? `, replacing ${e.current.version}` : ""
+                              }.`,
+                              label: `Promote ${candidate}`,
+                              path: `/api/projects/${q}/promote`,
+                              body: { from: previous.name, to: e.name },
+                            }
+                          : {
+                              title: `Deploy to ${e.name}`,
+                              text: `${props.project} ${candidate} goes to ${e.name}${
+                                e.current ? `, replacing ${e.current.version}` : ""
+                              }.`,
+                              label: `Deploy ${candidate}`,
+                              path: `/api/projects/${q}/deploys`,
+                              body: { version: candidate, env: e.name },
+                            },
+                      )
+                    }
+                  >
+                    {previous?.current ? "Promote" : "Deploy"} {candidate}
+                  </button>
+                )}
+                <DeployOther
+                  env={e}
+                  releases={releases}
+                  onPick={(v) =>
+                    setAction({
+                      title: `Deploy to ${e.name}`,
+                      text: `${props.project} ${v} goes to ${e.name}${
+                        e.current ? `, replacing ${e.current.version}` : ""
+                      }.`,
+                      label: `Deploy ${v}`,
+                      path: `/api/projects/${q}/deploys`,
+                      body: { version: v, env: e.name },
+                    })
+                  }
+                />
+                {e.current && (
+                  <button
+                    type="button"
+                    onClick={() =>
+                      setAction({
+                        title: `Roll back ${e.name}`,
+                        text: `${e.name} goes back from ${e.current!.version} to the release it ran before.`,
+                        label: "Roll back",
+                        path: `/api/projects/${q}/environments/${encodeURIComponent(e.name)}/rollback`,
+                        body: {},
+                      })
+                    }
+                  >
+                    Roll back
+                  </button>
+                )}
+              </div>
+            </li>
+          );
+        })}
+      </ol>
+      {waiting.length > 0 && (
+        <section class="card" aria-label="waiting for approval">
+          <h2>Waiting for an approval</h2>
+          <ul class="waiting">
+            {waiting.map((d) => (
+              <li key={d.id}>
+                <Badge state={d.state} /> {d.version} to <strong>{d.env}</strong>, asked by{" "}
+                {d.requested_by} {ago(d.requested_at_ms)}{" "}
+                <button
+                  type="button"
+                  class="primary"
+                  onClick={() =>
+                    setAction({
+                      title: `Approve deploy ${d.id}`,
+                      text: `${props.project} ${d.version} goes to ${d.env}${
+                        d.from_version ? `, replacing ${d.from_version}` : ""
+                      }, as ${d.requested_by} asked.`,
+                      label: "Approve",
+                      path: `/api/deploys/${d.id}/approve`,
+                    })
+                  }
+                >
+                  Approve
+                </button>{" "}
+                <button
+                  type="button"
+                  onClick={() =>
+                    setAction({
+                      title: `Reject deploy ${d.id}`,
+                      text: `${d.version} will not go to ${d.env}.`,
+                      label: "Reject",
+                      path: `/api/deploys/${d.id}/cancel`,
+                    })
+                  }
+                >
+                  Reject
+                </button>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+      {shown && <DeployDetail d={shown} />}
+      <section class="card" aria-label="deploys">
+        <h2>Deploys</h2>
+        <table>
+          <tbody>
+            {deploys.slice(0, 20).map((d) => (
+              <tr key={d.id}>
+                <td>
+                  <a href={`#/projects/${q}/environments/deploys/${d.id}`}>#{d.id}</a>
+                </td>
+                <td>{d.env}</td>
+                <td>
+                  {d.version}
+                  {d.rollback && " (rollback)"}
+                  {d.dry_run && " (dry run)"}
+                </td>
+                <td>
+                  <Badge state={d.state} />
+                </td>
+                <td class="muted">
+                  {d.requested_by}, {when(d.requested_at_ms)}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
+      {action && (
+        <Confirm
+          title={action.title}
+          confirmLabel={action.label}
+          onConfirm={() => run(action)}
+          onCancel={() => setAction(null)}
+        >
+          <p>{action.text}</p>
+        </Confirm>
+      )}
+    </>
+  );
+}
+
+function DeployOther(props: { env: Environment; releases: Release[]; onPick: (v: string) => void }) {
+  const [value, setValue] = useState("");
+  const options = props.releases.filter((r) => r.version !== props.env.current?.version);
+  if (options.length === 0) return null;
+  return (
+    <form
+      class="inline"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (value) props.onPick(value);
+      }}
+    >
+      <select
+        aria-label={`release to deploy to ${props.env.name}`}
+        value={value}
+        onChange={(e) => setValue((e.target as HTMLSelectElement).value)}
+      >
+        <option value="">another release…</option>
+        {options.map((r) => (
+          <option key={r.version} value={r.version}>
+            {r.version}
+          </option>
+        ))}
+      </select>
+      <button type="submit" disabled={!value}>
+        Deploy
+      </button>
+    </form>
+  );
+}
+
+function DeployDetail({ d }: { d: Deploy }) {
+  return (
+    <section class="card" aria-label={`deploy ${d.id}`}>
+      <h2>
+        Deploy #{d.id}: {d.version} to {d.env} <Badge state={d.state} />
+      </h2>
+      {d.reason && <p class="muted">{d.reason}</p>}
+      {d.smoke.length > 0 && (
+        <ul class="smoke">
+          {d.smoke.map((s) => (
+            <li key={s.check}>
+              {s.ok ? "✓" : "✗"} {s.check} <span class="muted">({s.detail})</span>
+            </li>
+          ))}
+        </ul>
+      )}
+      <LogView
+        key={d.id}
+        url={`/api/deploys/${d.id}/log?follow=1`}
+        live={!finished(d.state)}
+        linkBase={`#/projects/${encodeURIComponent(d.project)}/environments/deploys/${d.id}`}
+      />
+    </section>
+  );
+}

@@ -1,0 +1,135 @@
+// Every project: its branches with their last run, what is broken since which commit, and
+// which release each environment runs. Refreshed every few seconds.
+import { useEffect, useState } from "preact/hooks";
+import { api, Environment, Run } from "../api";
+import { Badge, ErrorBox } from "../components";
+import { ago, duration, short } from "../format";
+
+interface Project {
+  name: string;
+  url: string;
+  branches: string[];
+}
+interface ProjectView {
+  project: Project;
+  runs: Run[];
+  envs: Environment[];
+}
+
+export function Overview() {
+  const [views, setViews] = useState<ProjectView[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    let alive = true;
+    const load = async () => {
+      try {
+        const { projects } = await api<{ projects: Project[] }>("/api/projects");
+        const out = await Promise.all(
+          projects.map(async (project) => {
+            const q = encodeURIComponent(project.name);
+            const [runs, envs] = await Promise.all([
+              api<{ runs: Run[] }>(`/api/runs?project=${q}&limit=30`),
+              api<{ environments: Environment[] }>(`/api/projects/${q}/environments`).catch(() => ({
+                environments: [],
+              })),
+            ]);
+            return { project, runs: runs.runs, envs: envs.environments };
+          }),
+        );
+        if (alive) {
+          setViews(out);
+          setError(null);
+        }
+      } catch (e: any) {
+        if (alive) setError(e.message);
+      }
+    };
+    load();
+    const timer = setInterval(load, 3000);
+    return () => {
+      alive = false;
+      clearInterval(timer);
+    };
+  }, []);
+
+  if (!views) return <>{error ? <ErrorBox error={error} /> : <p class="muted">Loading…</p>}</>;
+  if (views.length === 0) {
+    return (
+      <section class="empty">
+        <h1>No projects yet</h1>
+        <p>
+          Add one with <code>boucle project add NAME GIT_URL</code>; its pushes are built here.
+        </p>
+      </section>
+    );
+  }
+  return (
+    <>
+      <ErrorBox error={error} />
+      {views.map(({ project, runs, envs }) => (
+        <section class="card project" key={project.name} aria-label={`project ${project.name}`}>
+          <header class="card-head">
+            <h2>{project.name}</h2>
+            <nav class="links">
+              <a href={`#/projects/${encodeURIComponent(project.name)}/environments`}>Environments</a>
+              <a href={`#/projects/${encodeURIComponent(project.name)}/releases`}>Releases</a>
+              <a href={`#/audit?project=${encodeURIComponent(project.name)}`}>Audit</a>
+            </nav>
+          </header>
+          <table class="branches">
+            <thead>
+              <tr>
+                <th>Branch</th>
+                <th>Last run</th>
+                <th>Commit</th>
+                <th>Duration</th>
+              </tr>
+            </thead>
+            <tbody>
+              {latestPerBranch(runs).map((r) => (
+                <tr key={r.branch} class={r.broken_since ? "broken" : ""}>
+                  <td>{r.branch || r.ref}</td>
+                  <td>
+                    <a href={`#/runs/${r.id}`}>
+                      <Badge state={r.state} /> #{r.number}
+                    </a>{" "}
+                    <span class="muted">{ago(r.finished_at_ms ?? r.queued_at_ms)}</span>
+                    {r.broken_since && r.state !== "passed" && (
+                      <div class="broken-since">
+                        broken since <code>{short(r.broken_since.commit)}</code> by{" "}
+                        {r.broken_since.author} ({r.broken_since.subject})
+                      </div>
+                    )}
+                  </td>
+                  <td>
+                    <code>{short(r.commit)}</code> {r.subject} <span class="muted">— {r.author}</span>
+                  </td>
+                  <td>{duration(r.started_at_ms, r.finished_at_ms)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {envs.length > 0 && (
+            <ol class="chain" aria-label="environments">
+              {envs.map((e) => (
+                <li key={e.name}>
+                  <span class="env-name">{e.name}</span>
+                  <span class="env-version">{e.current?.version ?? "nothing yet"}</span>
+                </li>
+              ))}
+            </ol>
+          )}
+        </section>
+      ))}
+    </>
+  );
+}
+
+function latestPerBranch(runs: Run[]): Run[] {
+  const seen = new Map<string, Run>();
+  for (const r of runs) {
+    const key = r.branch || r.ref;
+    if (!seen.has(key)) seen.set(key, r);
+  }
+  return [...seen.values()];
+}

@@ -1,0 +1,195 @@
+// One run: its jobs with state and duration updating live, a job's log (followed while it
+// runs), test results (failures first), artifacts, and the cancel / retry / re-run buttons.
+import { useEffect, useState } from "preact/hooks";
+import { api, download, finished, Job, Run } from "../api";
+import { Badge, ErrorBox } from "../components";
+import { bytes, duration, short, when } from "../format";
+import { JobGraph } from "../graph";
+import { LogView } from "../logview";
+
+export function RunPage(props: { id: number; job?: string; line?: number }) {
+  const [run, setRun] = useState<Run | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [tick, setTick] = useState(0);
+
+  useEffect(() => {
+    let alive = true;
+    let timer: number | undefined;
+    const load = async () => {
+      try {
+        const r = await api<Run>(`/api/runs/${props.id}`);
+        if (!alive) return;
+        setRun(r);
+        if (!finished(r.state)) timer = window.setTimeout(load, 1000);
+      } catch (e: any) {
+        if (alive) setError(e.message);
+      }
+    };
+    load();
+    return () => {
+      alive = false;
+      clearTimeout(timer);
+    };
+  }, [props.id, tick]);
+
+  if (!run) return error ? <ErrorBox error={error} /> : <p class="muted">Loading…</p>;
+  const jobs = run.jobs ?? [];
+  const selected = props.job ?? jobs.find((j) => j.state === "failed")?.name ?? jobs[0]?.name;
+  const job = jobs.find((j) => j.name === selected);
+  const act = async (path: string, then?: (r: any) => void) => {
+    try {
+      const r = await api<any>(path, "POST");
+      setError(null);
+      if (then) then(r);
+      else setTick((t) => t + 1);
+    } catch (e: any) {
+      setError(e.message);
+    }
+  };
+  return (
+    <>
+      <header class="page-head">
+        <h1>
+          {run.project} #{run.number} <Badge state={run.state} />
+        </h1>
+        <p>
+          <code>{short(run.commit)}</code> {run.subject} — {run.author} · {run.branch || run.ref} ·{" "}
+          {run.trigger} · queued {when(run.queued_at_ms)} ·{" "}
+          {duration(run.started_at_ms, run.finished_at_ms)}
+        </p>
+        {run.reason && <p class="muted">{run.reason}</p>}
+        {run.culprit && (
+          <p class="broken-since">
+            broken by <code>{short(run.culprit.commit)}</code> {run.culprit.subject} —{" "}
+            {run.culprit.author}
+          </p>
+        )}
+        <div class="actions">
+          {!finished(run.state) && (
+            <button type="button" onClick={() => act(`/api/runs/${run.id}/cancel`)}>
+              Cancel run
+            </button>
+          )}
+          {finished(run.state) && (
+            <button
+              type="button"
+              onClick={() =>
+                act(`/api/runs/${run.id}/rerun`, (r) => (location.hash = `#/runs/${r.id}`))
+              }
+            >
+              Re-run
+            </button>
+          )}
+          {job && job.state === "failed" && finished(run.state) && (
+            <button
+              type="button"
+              onClick={() =>
+                act(`/api/runs/${run.id}/jobs/${encodeURIComponent(job.name)}/retry`, (r) =>
+                  (location.hash = `#/runs/${r.id}`),
+                )
+              }
+            >
+              Retry {job.name}
+            </button>
+          )}
+        </div>
+        <ErrorBox error={error} />
+      </header>
+      {jobs.length > 1 && (
+        <section class="card graph-box">
+          <JobGraph
+            jobs={jobs}
+            selected={selected}
+            hrefOf={(name) => `#/runs/${run.id}/${encodeURIComponent(name)}`}
+          />
+        </section>
+      )}
+      <div class="run-layout">
+        <nav class="jobs" aria-label="jobs">
+          <ol>
+            {jobs.map((j) => (
+              <li key={j.name} class={j.name === selected ? "current" : ""}>
+                <a href={`#/runs/${run.id}/${encodeURIComponent(j.name)}`}>
+                  <Badge state={j.state} /> <span class="job-name">{j.name}</span>
+                  <span class="muted"> {duration(j.started_at_ms, j.finished_at_ms)}</span>
+                </a>
+              </li>
+            ))}
+            {jobs.length === 0 && <li class="muted">No jobs yet</li>}
+          </ol>
+        </nav>
+        <div class="job-detail">
+          {job && <JobDetail run={run} job={job} line={props.line} />}
+        </div>
+      </div>
+    </>
+  );
+}
+
+function JobDetail({ run, job, line }: { run: Run; job: Job; line?: number }) {
+  const [error, setError] = useState<string | null>(null);
+  const base = `#/runs/${run.id}/${encodeURIComponent(job.name)}`;
+  const live = !finished(job.state) && job.state !== "pending";
+  // follow=1 also serves a finished job's whole log: one URL, so the view is not reloaded
+  // when the run ends.
+  const url = `/api/runs/${run.id}/jobs/${encodeURIComponent(job.name)}/log?follow=1`;
+  return (
+    <>
+      <h2>
+        {job.name} <Badge state={job.state} />
+        {job.reason && <span class="muted"> {job.reason}</span>}
+      </h2>
+      {job.tests && (
+        <section class="tests" aria-label="test results">
+          <h3>
+            Tests: {job.tests.passed} passed, {job.tests.failures + job.tests.errors} failed,{" "}
+            {job.tests.skipped} skipped
+          </h3>
+          <ul>
+            {job.tests.failed.map((f) => (
+              <li key={f.suite + f.name} class="failure">
+                <strong>
+                  ✗ {f.suite} › {f.name}
+                </strong>
+                {f.location && <code class="muted"> {f.location}</code>}
+                {f.message && <pre>{f.message}</pre>}
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+      {job.artifacts && job.artifacts.length > 0 && (
+        <section aria-label="artifacts">
+          <h3>Artifacts</h3>
+          <table class="artifacts">
+            <tbody>
+              {job.artifacts.map((a) => (
+                <tr key={a.path}>
+                  <td>
+                    <button
+                      type="button"
+                      class="link"
+                      onClick={() =>
+                        download(`/api/blobs/${a.sha256}`, a.path.split("/").pop()!).catch((e) =>
+                          setError(e.message),
+                        )
+                      }
+                    >
+                      {a.path}
+                    </button>
+                  </td>
+                  <td>{bytes(a.size)}</td>
+                  <td>
+                    <code title={a.sha256}>sha256 {a.sha256.slice(0, 16)}…</code>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <ErrorBox error={error} />
+        </section>
+      )}
+      <LogView key={url} url={url} live={live} linkBase={base} line={line} />
+    </>
+  );
+}

@@ -1,0 +1,222 @@
+// End to end in a real browser: Debian's chromium driven by playwright-core against a real
+// `boucle server` with real runs. A run goes green live, a log is followed and linked by line,
+// a broken branch shows its culprit, a release is promoted, approved and rolled back, and a
+// viewer is told it may not deploy. Screenshots of each page go to $SHOTS (default ./shots).
+//
+// usage: BOUCLE_BIN=build/boucle node ui/tests/e2e.mjs
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const BOUCLE = process.env.BOUCLE_BIN ?? path.join(here, "../../build/boucle");
+const SHOTS = process.env.SHOTS ?? path.join(process.cwd(), "shots");
+const UI = path.join(here, "../dist");
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "boucle-ui-"));
+fs.mkdirSync(SHOTS, { recursive: true });
+
+const git = (...args) =>
+  execFileSync("git", ["-c", "user.name=Ada", "-c", "user.email=ada@example.com", ...args], {
+    cwd: repo,
+  }).toString();
+const repo = path.join(tmp, "repo");
+fs.mkdirSync(repo);
+git("init", "-q", "-b", "main");
+
+function write(file, text) {
+  fs.mkdirSync(path.dirname(path.join(repo, file)), { recursive: true });
+  fs.writeFileSync(path.join(repo, file), text);
+}
+function commit(message, author = "Ada") {
+  git("add", "-A");
+  execFileSync("git", ["-c", `user.name=${author}`, "-c", "user.email=x@example.com", "commit", "-q", "-m", message], {
+    cwd: repo,
+  });
+  return git("rev-parse", "HEAD").trim();
+}
+
+// build prints for a while (the log is followed live); test fails while BROKEN exists.
+write(
+  ".boucle.yml",
+  `jobs:
+  build:
+    run: |
+      for i in 1 2 3 4 5 6; do echo "building step $i"; sleep 0.4; done
+      printf '\\033[32mcompiled\\033[0m\\n'
+      mkdir -p dist && echo app > dist/app.txt
+    artifacts: [dist/app.txt]
+  test:
+    needs: [build]
+    run: |
+      if [ -e BROKEN ]; then echo "error: the greeting test failed"; exit 1; fi
+      echo "all tests passed"
+environments:
+  dev: {auto: true}
+  prod: {after: dev, approval: [ops]}
+deploy:
+  driver: command
+  command: echo "deployed $BOUCLE_RELEASE_VERSION to $BOUCLE_ENVIRONMENT"
+`,
+);
+commit("feat: the service");
+
+const data = path.join(tmp, "data");
+const server = spawn(BOUCLE, ["server", "--data", data, "--listen", "127.0.0.1:0", "--ui", UI], {
+  stdio: ["ignore", "pipe", "pipe"],
+});
+let serverLog = "";
+const port = await new Promise((resolve, reject) => {
+  const on = (chunk) => {
+    serverLog += chunk;
+    const m = serverLog.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+    if (m) resolve(Number(m[1]));
+  };
+  server.stdout.on("data", on);
+  server.stderr.on("data", on);
+  server.on("exit", (code) => reject(new Error(`server exited ${code}: ${serverLog}`)));
+});
+const url = `http://127.0.0.1:${port}`;
+const token = fs.readFileSync(path.join(data, "initial-admin-token"), "utf8").trim();
+const cli = (...args) =>
+  execFileSync(BOUCLE, args, { env: { ...process.env, BOUCLE_SERVER: url, BOUCLE_TOKEN: token } }).toString();
+cli("project", "add", "demo", repo, "--poll", "0");
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+const errors = [];
+page.on("pageerror", (e) => errors.push(e.message));
+const shot = (name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+let step = "start";
+try {
+  step = "sign in";
+  const t0 = Date.now();
+  await page.goto(url + "/");
+  await page.getByLabel("API token").waitFor();
+  console.log(`first page usable after ${Date.now() - t0} ms`);
+  await shot("01-sign-in");
+  await page.getByLabel("API token").fill("not-a-token");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText("This token is unknown or revoked.").waitFor();
+  await page.getByLabel("API token").fill(token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "No projects yet" }).or(page.getByRole("heading", { name: "demo" })).waitFor();
+
+  step = "a run goes green live";
+  cli("trigger", "demo");
+  await page.goto(url + "/#/runs/1/build");
+  await page.locator(".page-head [data-state=running]").waitFor({ timeout: 20000 });
+  await page.locator(".log").getByText("building step 2").waitFor({ timeout: 20000 });
+  await shot("02-run-live");
+  await page.locator(".page-head [data-state=passed]").waitFor({ timeout: 30000 });
+  const green = page.locator(".log .c32", { hasText: "compiled" });
+  await green.waitFor();
+  assert.equal(await green.evaluate((e) => getComputedStyle(e).color), "rgb(74, 222, 128)");
+  // the job graph: build → test, one edge
+  assert.equal(await page.locator(".graph .node").count(), 2);
+  assert.equal(await page.locator(".graph path.edge").count(), 1);
+  await shot("03-run-passed");
+
+  step = "a broken branch names its culprit";
+  write("BROKEN", "1\n");
+  const culprit = commit("fix: change the greeting", "Bob");
+  cli("trigger", "demo");
+  await page.goto(url + "/#/");
+  const broken = page.locator(".broken-since");
+  await broken.waitFor({ timeout: 30000 });
+  const text = await broken.textContent();
+  assert.match(text, new RegExp(`broken since ${culprit.slice(0, 10)} by Bob`));
+  await shot("04-overview-broken");
+
+  step = "the failing job's log, first error, line link";
+  await page.goto(url + "/#/runs/2");
+  await page.locator(".jobs .current", { hasText: "test" }).waitFor();
+  await page.locator(".log").getByText("error: the greeting test failed").waitFor();
+  await page.getByRole("button", { name: "First error" }).click();
+  const selected = page.locator(".log .line.selected");
+  await selected.waitFor();
+  assert.match(await selected.textContent(), /error: the greeting test failed/);
+  const link = await selected.locator(".ln").getAttribute("href");
+  await page.goto(url + "/" + link);
+  await page.reload();
+  await page.locator(".log .line.selected", { hasText: "error: the greeting test failed" }).waitFor();
+  await shot("05-run-failed-log");
+
+  step = "release, promote with approval, roll back";
+  fs.rmSync(path.join(repo, "BROKEN"));
+  commit("fix: restore the greeting", "Ada");
+  cli("trigger", "demo");
+  await page.goto(url + "/#/runs/3");
+  await page.locator(".page-head [data-state=passed]").waitFor({ timeout: 30000 });
+  cli("release", "demo", "--from", "1");
+  cli("release", "demo", "--from", "3");
+  await page.goto(url + "/#/projects/demo/environments");
+  const dev = page.getByLabel("environment dev");
+  await dev.locator(".env-version", { hasText: "0.1.1" }).waitFor({ timeout: 20000 });
+  const prod = page.getByLabel("environment prod");
+  await prod.getByRole("button", { name: "Promote 0.1.1" }).click();
+  const dialog = page.getByRole("dialog");
+  assert.match(await dialog.textContent(), /demo 0\.1\.1 \(what dev runs\) goes to prod/);
+  await shot("06-confirm-promote");
+  await dialog.getByRole("button", { name: "Promote 0.1.1" }).click();
+  const waiting = page.getByLabel("waiting for approval");
+  await waiting.waitFor();
+  await shot("07-waiting-for-approval");
+  await waiting.getByRole("button", { name: "Approve" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Approve" }).click();
+  await prod.locator(".env-version", { hasText: "0.1.1" }).waitFor({ timeout: 20000 });
+  await page.locator(".log").getByText("deployed 0.1.1 to prod", { exact: true }).waitFor({ timeout: 20000 });
+  await shot("08-deployed-to-prod");
+  await dev.getByRole("button", { name: "Roll back" }).click();
+  assert.match(await page.getByRole("dialog").textContent(), /dev goes back from 0\.1\.1/);
+  await page.getByRole("dialog").getByRole("button", { name: "Roll back" }).click();
+  await dev.locator(".env-version", { hasText: "0.1.0" }).waitFor({ timeout: 20000 });
+  await shot("09-rolled-back");
+
+  step = "releases and audit";
+  await page.goto(url + "/#/projects/demo/releases");
+  await page.getByLabel("release 0.1.1").getByText("runs in").waitFor();
+  await page.getByLabel("release 0.1.1").getByRole("button", { name: "Release notes" }).click();
+  await page.getByLabel("release 0.1.1").locator(".notes", { hasText: "restore the greeting" }).waitFor();
+  await shot("10-releases");
+  await page.goto(url + "/#/audit");
+  await page.locator(".audit td", { hasText: "approve" }).first().waitFor();
+  await shot("11-audit");
+
+  step = "a viewer is told what it may not do";
+  const viewer = cli("token", "add", "vic", "--role", "viewer").split("\n")[0];
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel("API token").fill(viewer);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.goto(url + "/#/projects/demo/environments");
+  await page.getByLabel("environment dev").getByRole("button", { name: "Roll back" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Roll back" }).click();
+  await page.getByRole("alert").filter({ hasText: "vic (viewer) may only read" }).waitFor();
+  await shot("12-viewer-refused");
+
+  step = "a phone";
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(url + "/#/runs/2");
+  await page.locator(".log").waitFor();
+  await shot("13-phone-run");
+
+  assert.deepEqual(errors, [], "no script error in the page");
+  console.log(`ui e2e: all steps passed; screenshots in ${SHOTS}`);
+} catch (e) {
+  await shot("failure").catch(() => {});
+  console.error(`ui e2e failed at "${step}": ${e.stack ?? e}`);
+  console.error(serverLog.slice(-3000));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+  server.kill("SIGTERM");
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
