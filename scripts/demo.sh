@@ -136,6 +136,7 @@ echo "== what runs where"
 "$boucle" environments hello
 echo
 echo "== where to look"
+echo "  $BOUCLE_SERVER/                 the web UI (sign in with the token below)"
 echo "  boucle logs 2/test                 the failing test's log (export the two variables below)"
 echo "  boucle release show hello 0.1.1    a release: commit, artifacts, notes"
 echo "  boucle audit hello                 who released, deployed, approved, rolled back"

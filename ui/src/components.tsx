@@ -12,7 +12,7 @@ const ICONS: Record<string, string> = {
   interrupted: "⚠",
   running: "●",
   queued: "◌",
-  waiting: "⏸",
+  waiting: "‖",
   skipped: "–",
   pending: "◌",
 };

@@ -151,7 +151,7 @@ export function LogView(props: { url: string; live: boolean; linkBase: string; l
           />
         </form>
         <span class="muted">
-          {count.toLocaleString()} lines {status && `· ${status}`}
+          {count.toLocaleString()} {count === 1 ? "line" : "lines"} {status && `· ${status}`}
         </span>
       </div>
       <div

@@ -304,12 +304,12 @@ function DeployDetail({ d }: { d: Deploy }) {
           ))}
         </ul>
       )}
-      <LogView
+      {d.state !== "waiting" && <LogView
         key={d.id}
         url={`/api/deploys/${d.id}/log?follow=1`}
         live={!finished(d.state)}
         linkBase={`#/projects/${encodeURIComponent(d.project)}/environments/deploys/${d.id}`}
-      />
+      />}
     </section>
   );
 }
