@@ -5,6 +5,9 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { follow } from "./api";
 
 const LINE = 18; // px, fixed: the virtual list computes positions from it
+// Past a few million pixels browsers place elements in float32 steps (lines of a
+// million-line log would sit 2 px apart): the scroll area is capped, and scrolled proportionally.
+const MAX_H = 4_000_000;
 const ERROR = /\b(error|errors|failed|failure|fatal|panic|exception)\b/i;
 
 interface Span {
@@ -100,14 +103,17 @@ export function LogView(props: { url: string; live: boolean; linkBase: string; l
   // A shared line link: scroll to it once it has arrived.
   useEffect(() => {
     if (props.line !== undefined && props.line <= count && box.current && stick.current === false) {
-      box.current.scrollTop = Math.max(0, (props.line - 5) * LINE);
+      box.current.scrollTop = Math.max(0, ((props.line - 5) * LINE) / ratio);
     }
   }, [props.line, count > (props.line ?? 0)]);
 
+  const total = count * LINE;
+  const areaH = Math.min(total, MAX_H);
+  const ratio = total > areaH && areaH > height ? (total - height) / (areaH - height) : 1;
   const jump = (n: number) => {
     stick.current = false;
     setSelected(n);
-    if (box.current) box.current.scrollTop = Math.max(0, (n - 5) * LINE);
+    if (box.current) box.current.scrollTop = Math.max(0, ((n - 5) * LINE) / ratio);
   };
   const firstError = () => {
     const i = lines.current.findIndex((l) => ERROR.test(l));
@@ -126,8 +132,10 @@ export function LogView(props: { url: string; live: boolean; linkBase: string; l
     setStatus(`"${query}" is not in the log`);
   };
 
-  const first = Math.max(0, Math.floor(scroll / LINE) - 20);
-  const last = Math.min(count, Math.ceil((scroll + height) / LINE) + 20);
+  const topLine = (scroll * ratio) / LINE; // the (fractional) line at the top of the view
+  const first = Math.max(0, Math.floor(topLine) - 20);
+  const last = Math.min(count, Math.ceil(topLine + height / LINE) + 20);
+  const blockTop = scroll - (topLine - first) * LINE;
   const visible = useMemo(() => lines.current.slice(first, last), [first, last, version]);
 
   return (
@@ -165,8 +173,8 @@ export function LogView(props: { url: string; live: boolean; linkBase: string; l
           stick.current = el.scrollTop + el.clientHeight >= el.scrollHeight - LINE * 2;
         }}
       >
-        <div style={{ height: `${count * LINE}px`, position: "relative" }}>
-          <div style={{ position: "absolute", top: `${first * LINE}px`, left: 0, right: 0 }}>
+        <div style={{ height: `${areaH}px`, position: "relative" }}>
+          <div style={{ position: "absolute", top: `${blockTop}px`, left: 0, right: 0 }}>
             {visible.map((text, k) => {
               const n = first + k + 1;
               return (
