@@ -548,6 +548,10 @@ Router buildRouter(const ApiContext& c, ResponseCache& cache) {
                     {"roles", roles.ok() ? *roles : std::vector<std::string>{}},
                     {"token", token}});
   });
+  // Who the token is: the UI shows it and offers only what its roles allow.
+  r.add("GET", "/api/me", [](const Request& req, const Params&) {
+    return ok(200, {{"name", req.actor}, {"roles", req.roles}});
+  });
   // Who did what, when: releases, deploys, approvals, rollbacks, newest first.
   r.add("GET", "/api/audit", [&c](const Request& req, const Params&) {
     auto limit = limitOf(req, 100);

@@ -2,13 +2,15 @@
 // page), the header, and a sign-in prompt whenever the API answers 401.
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { getToken, setToken } from "./api";
+import { api, getToken, setToken } from "./api";
 import { AuditPage } from "./pages/audit";
 import { EnvironmentsPage } from "./pages/environments";
 import { Login } from "./pages/login";
 import { Overview } from "./pages/overview";
 import { ReleasesPage } from "./pages/releases";
 import { RunPage } from "./pages/run";
+import { RunsPage } from "./pages/runs";
+import { Me, MeContext } from "./session";
 import "./style.css";
 
 function useHash(): string {
@@ -38,6 +40,9 @@ function Page({ hash }: { hash: string }) {
       />
     );
   }
+  if (parts[0] === "projects" && parts[1] && parts[2] === "runs") {
+    return <RunsPage project={parts[1]} />;
+  }
   if (parts[0] === "projects" && parts[1] && parts[2] === "releases") {
     return <ReleasesPage project={parts[1]} />;
   }
@@ -49,6 +54,11 @@ function App() {
   const hash = useHash();
   const [signedIn, setSignedIn] = useState(getToken() !== "");
   const [message, setMessage] = useState<string | undefined>();
+  const [me, setMe] = useState<Me | null>(null);
+  useEffect(() => {
+    if (!signedIn) return setMe(null);
+    api<Me>("/api/me").then(setMe, () => setMe(null));
+  }, [signedIn]);
   useEffect(() => {
     const on = (e: Event) => {
       setMessage((e as CustomEvent).detail);
@@ -58,7 +68,7 @@ function App() {
     return () => window.removeEventListener("boucle-login", on);
   }, []);
   return (
-    <>
+    <MeContext.Provider value={me}>
       <header class="top">
         <a href="#/" class="brand">
           ◎ boucle
@@ -67,6 +77,11 @@ function App() {
           <a href="#/">Overview</a>
           <a href="#/audit">Audit</a>
         </nav>
+        {me && (
+          <span class="who">
+            {me.name} ({me.roles.join(", ")})
+          </span>
+        )}
         {signedIn && (
           <button
             type="button"
@@ -88,7 +103,7 @@ function App() {
           <Login message={message} onDone={() => setSignedIn(true)} />
         )}
       </main>
-    </>
+    </MeContext.Provider>
   );
 }
 

@@ -110,6 +110,8 @@ try {
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("heading", { name: "No projects yet" }).or(page.getByRole("heading", { name: "demo" })).waitFor();
 
+  await page.locator("header .who", { hasText: "initial admin token (admin)" }).waitFor();
+
   step = "a run goes green live";
   cli("trigger", "demo");
   await page.goto(url + "/#/runs/1/build");
@@ -180,6 +182,12 @@ try {
   await page.getByRole("dialog").getByRole("button", { name: "Roll back" }).click();
   await dev.locator(".env-version", { hasText: "0.1.0" }).waitFor({ timeout: 20000 });
   await shot("09-rolled-back");
+
+  step = "the project's runs, paged by the server";
+  await page.goto(url + "/#/projects/demo/runs");
+  await page.locator("table.runs tbody tr").nth(2).waitFor();
+  assert.equal(await page.locator("table.runs tbody tr").count(), 3);
+  assert.equal(await page.getByRole("button", { name: "Older runs" }).count(), 0);
 
   step = "releases and audit";
   await page.goto(url + "/#/projects/demo/releases");

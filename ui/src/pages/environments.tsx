@@ -1,11 +1,12 @@
 // The promotion chain as a row (dev → qa → … → prod): the release in each, its age, the next
 // candidate, deploys waiting for an approval, and Deploy / Promote / Rollback behind a
 // confirmation that names exactly what changes; then the deploy's live log and smoke checks.
-import { useEffect, useState } from "preact/hooks";
+import { useContext, useEffect, useState } from "preact/hooks";
 import { api, Deploy, Environment, finished, Release } from "../api";
 import { Badge, Confirm, ErrorBox } from "../components";
 import { ago, when } from "../format";
 import { LogView } from "../logview";
+import { allowed, MeContext } from "../session";
 
 interface Action {
   title: string;
@@ -24,6 +25,7 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
   const [error, setError] = useState<string | null>(null);
   const [action, setAction] = useState<Action | null>(null);
   const [tick, setTick] = useState(0);
+  const me = useContext(MeContext);
 
   useEffect(() => {
     let alive = true;
@@ -182,6 +184,11 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
               <li key={d.id}>
                 <Badge state={d.state} /> {d.version} to <strong>{d.env}</strong>, asked by{" "}
                 {d.requested_by} {ago(d.requested_at_ms)}{" "}
+                {!allowed(me, envs.find((e) => e.name === d.env)?.approval ?? []) ? (
+                  <span class="muted">
+                    (approved by {envs.find((e) => e.name === d.env)?.approval.join(", ")}; not you)
+                  </span>
+                ) : (
                 <button
                   type="button"
                   class="primary"
@@ -197,7 +204,8 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
                   }
                 >
                   Approve
-                </button>{" "}
+                </button>
+                )}{" "}
                 <button
                   type="button"
                   onClick={() =>

@@ -71,6 +71,7 @@ export function Overview() {
           <header class="card-head">
             <h2>{project.name}</h2>
             <nav class="links">
+              <a href={`#/projects/${encodeURIComponent(project.name)}/runs`}>Runs</a>
               <a href={`#/projects/${encodeURIComponent(project.name)}/environments`}>Environments</a>
               <a href={`#/projects/${encodeURIComponent(project.name)}/releases`}>Releases</a>
               <a href={`#/audit?project=${encodeURIComponent(project.name)}`}>Audit</a>
