@@ -55,6 +55,8 @@ Response whatIsWhere(const ApiContext& c, const std::string& project) {
               {"auto", e.autoDeploy},
               {"after", e.after.empty() ? json(nullptr) : json(e.after)},
               {"approval", e.approval},
+              {"four_eyes", e.fourEyes},
+              {"deployers", e.deployers},
               {"window", e.window ? json(e.window->text) : json(nullptr)},
               {"current", nullptr}};
     if (current->deploy) {

@@ -137,6 +137,8 @@ export interface Environment {
   auto: boolean;
   after: string | null;
   approval: string[];
+  four_eyes: boolean;
+  deployers: string[];
   window: string | null;
   current: { version: string; since_ms: number; by: string; deploy: number; releases_behind: number } | null;
   last_deploy?: Deploy;

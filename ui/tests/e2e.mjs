@@ -56,7 +56,7 @@ write(
       echo "all tests passed"
 environments:
   dev: {auto: true}
-  prod: {after: dev, approval: [ops]}
+  prod: {after: dev, approval: [ops], four_eyes: true, deployers: [ops]}
 deploy:
   driver: command
   command: echo "deployed $BOUCLE_RELEASE_VERSION to $BOUCLE_ENVIRONMENT"
@@ -172,16 +172,37 @@ try {
   const waiting = page.getByLabel("waiting for approval");
   await waiting.waitFor();
   await shot("07-waiting-for-approval");
+  // four eyes: who asked may not approve, and is told so
+  await waiting.getByRole("button", { name: "Approve" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Approve" }).click();
+  await page.getByRole("alert").filter({ hasText: "four eyes" }).waitFor();
+  await shot("08-four-eyes-refused");
+  const olga = cli("token", "add", "olga", "--role", "ops").split("\n")[0];
+  const dana = cli("token", "add", "dana", "--role", "developer").split("\n")[0];
+  const signInAs = async (t) => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByLabel("API token").fill(t);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.locator("header .who").waitFor();
+  };
+  // a developer: prod's deploys are for ops, so no button offers one
+  await signInAs(dana);
+  await page.goto(url + "/#/projects/demo/environments");
+  await prod.getByText("only ops may deploy here").waitFor();
+  assert.equal(await prod.getByRole("button").count(), 0);
+  await page.getByLabel("waiting for approval").getByText("not you").waitFor();
+  await signInAs(olga);
+  await page.goto(url + "/#/projects/demo/environments");
   await waiting.getByRole("button", { name: "Approve" }).click();
   await page.getByRole("dialog").getByRole("button", { name: "Approve" }).click();
   await prod.locator(".env-version", { hasText: "0.1.1" }).waitFor({ timeout: 20000 });
   await page.locator(".log").getByText("deployed 0.1.1 to prod", { exact: true }).waitFor({ timeout: 20000 });
-  await shot("08-deployed-to-prod");
+  await shot("09-deployed-to-prod");
   await dev.getByRole("button", { name: "Roll back" }).click();
   assert.match(await page.getByRole("dialog").textContent(), /dev goes back from 0\.1\.1/);
   await page.getByRole("dialog").getByRole("button", { name: "Roll back" }).click();
   await dev.locator(".env-version", { hasText: "0.1.0" }).waitFor({ timeout: 20000 });
-  await shot("09-rolled-back");
+  await shot("10-rolled-back");
 
   step = "the project's runs, paged by the server";
   await page.goto(url + "/#/projects/demo/runs");
@@ -194,21 +215,25 @@ try {
   await page.getByLabel("release 0.1.1").getByText("runs in").waitFor();
   await page.getByLabel("release 0.1.1").getByRole("button", { name: "Release notes" }).click();
   await page.getByLabel("release 0.1.1").locator(".notes", { hasText: "restore the greeting" }).waitFor();
-  await shot("10-releases");
+  await shot("11-releases");
   await page.goto(url + "/#/audit");
   await page.locator(".audit td", { hasText: "approve" }).first().waitFor();
-  await shot("11-audit");
+  await shot("12-audit");
 
   step = "a viewer is told what it may not do";
   const viewer = cli("token", "add", "vic", "--role", "viewer").split("\n")[0];
-  await page.getByRole("button", { name: "Sign out" }).click();
-  await page.getByLabel("API token").fill(viewer);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await signInAs(viewer);
   await page.goto(url + "/#/projects/demo/environments");
-  await page.getByLabel("environment dev").getByRole("button", { name: "Roll back" }).click();
-  await page.getByRole("dialog").getByRole("button", { name: "Roll back" }).click();
-  await page.getByRole("alert").filter({ hasText: "vic (viewer) may only read" }).waitFor();
-  await shot("12-viewer-refused");
+  await page.getByText("vic (viewer) may only read").waitFor();
+  assert.equal(await page.getByLabel("promotion chain").getByRole("button").count(), 0);
+  // and the server says the same to anything that tries
+  const refused = await page.evaluate(async (t) => {
+    const r = await fetch("/api/projects/demo/environments/dev/rollback", {
+      method: "POST", headers: { Authorization: `Bearer ${t}` }, body: "{}" });
+    return `${r.status} ${(await r.json()).error}`;
+  }, viewer);
+  assert.equal(refused, "403 vic (viewer) may only read");
+  await shot("13-viewer");
 
   step = "a 100 MB log";
   write(
@@ -233,13 +258,13 @@ try {
   assert.ok(inDom < 200, `${inDom} lines in the page`);
   const tick = await page.evaluate(() => new Promise((r) => { const t = performance.now(); setTimeout(() => r(performance.now() - t), 0); }));
   console.log(`100 MB log: shown and searched to its last line ${Date.now() - t1} ms after the run ended; ${inDom} line elements; event loop answered in ${Math.round(tick)} ms`);
-  await shot("13-big-log");
+  await shot("14-big-log");
 
   step = "a phone";
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(url + "/#/runs/2");
   await page.locator(".log").waitFor();
-  await shot("14-phone-run");
+  await shot("15-phone-run");
 
   assert.deepEqual(errors, [], "no script error in the page");
   console.log(`ui e2e: all steps passed; screenshots in ${SHOTS}`);

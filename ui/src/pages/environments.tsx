@@ -6,7 +6,7 @@ import { api, Deploy, Environment, finished, Release } from "../api";
 import { Badge, Confirm, ErrorBox } from "../components";
 import { ago, when } from "../format";
 import { LogView } from "../logview";
-import { allowed, MeContext } from "../session";
+import { allowed, MeContext, readOnly } from "../session";
 
 interface Action {
   title: string;
@@ -74,6 +74,7 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
       <header class="page-head">
         <h1>{props.project}: environments</h1>
         <p class="muted">Newest release: {newest ?? "none yet"}</p>
+        {readOnly(me) && <p class="note">{me!.name} (viewer) may only read: no deploys from here.</p>}
         <ErrorBox error={error} />
       </header>
       <ol class="promotion" aria-label="promotion chain">
@@ -81,6 +82,8 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
           const previous = i > 0 ? envs[i - 1] : null;
           const candidate =
             previous?.current?.version ?? (e.current?.version !== newest ? newest : null);
+          const mayDeploy =
+            !readOnly(me) && (e.deployers.length === 0 || allowed(me, e.deployers));
           return (
             <li class="card env" key={e.name} aria-label={`environment ${e.name}`}>
               <h2>{e.name}</h2>
@@ -96,6 +99,8 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
                   e.auto && "auto",
                   e.after && `after ${e.after}`,
                   e.approval.length > 0 && `approval: ${e.approval.join(", ")}`,
+                  e.four_eyes && "four eyes",
+                  e.deployers.length > 0 && `deploys by ${e.deployers.join(", ")}`,
                   e.window && `window ${e.window}`,
                 ]
                   .filter(Boolean)
@@ -110,7 +115,10 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
                 </p>
               )}
               <div class="actions">
-                {candidate && candidate !== e.current?.version && (
+                {!mayDeploy && !readOnly(me) && (
+                  <span class="muted">only {e.deployers.join(", ")} may deploy here</span>
+                )}
+                {mayDeploy && candidate && candidate !== e.current?.version && (
                   <button
                     type="button"
                     onClick={() =>
@@ -140,7 +148,7 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
                     {previous?.current ? "Promote" : "Deploy"} {candidate}
                   </button>
                 )}
-                <DeployOther
+                {mayDeploy && <DeployOther
                   env={e}
                   releases={releases}
                   onPick={(v) =>
@@ -154,8 +162,8 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
                       body: { version: v, env: e.name },
                     })
                   }
-                />
-                {e.current && (
+                />}
+                {mayDeploy && e.current && (
                   <button
                     type="button"
                     onClick={() =>
@@ -184,7 +192,7 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
               <li key={d.id}>
                 <Badge state={d.state} /> {d.version} to <strong>{d.env}</strong>, asked by{" "}
                 {d.requested_by} {ago(d.requested_at_ms)}{" "}
-                {!allowed(me, envs.find((e) => e.name === d.env)?.approval ?? []) ? (
+                {readOnly(me) || !allowed(me, envs.find((e) => e.name === d.env)?.approval ?? []) ? (
                   <span class="muted">
                     (approved by {envs.find((e) => e.name === d.env)?.approval.join(", ")}; not you)
                   </span>

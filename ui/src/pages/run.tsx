@@ -1,16 +1,18 @@
 // One run: its jobs with state and duration updating live, a job's log (followed while it
 // runs), test results (failures first), artifacts, and the cancel / retry / re-run buttons.
-import { useEffect, useState } from "preact/hooks";
+import { useContext, useEffect, useState } from "preact/hooks";
 import { api, download, finished, Job, Run } from "../api";
 import { Badge, ErrorBox } from "../components";
 import { bytes, duration, short, when } from "../format";
 import { JobGraph } from "../graph";
 import { LogView } from "../logview";
+import { MeContext, readOnly } from "../session";
 
 export function RunPage(props: { id: number; job?: string; line?: number }) {
   const [run, setRun] = useState<Run | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
+  const viewer = readOnly(useContext(MeContext));
 
   useEffect(() => {
     let alive = true;
@@ -64,7 +66,7 @@ export function RunPage(props: { id: number; job?: string; line?: number }) {
             {run.culprit.author}
           </p>
         )}
-        <div class="actions">
+        <div class="actions" hidden={viewer}>
           {!finished(run.state) && (
             <button type="button" onClick={() => act(`/api/runs/${run.id}/cancel`)}>
               Cancel run
