@@ -97,8 +97,11 @@ export function Overview() {
                     <span class="muted">{ago(r.finished_at_ms ?? r.queued_at_ms)}</span>
                     {r.broken_since && r.state !== "passed" && (
                       <div class="broken-since">
-                        broken since <code>{short(r.broken_since.commit)}</code> by{" "}
-                        {r.broken_since.author} ({r.broken_since.subject})
+                        broken since{" "}
+                        <a href={`#/runs/${r.broken_since.run}`}>
+                          <code>{short(r.broken_since.commit)}</code>
+                        </a>{" "}
+                        by {r.broken_since.author} ({r.broken_since.subject})
                       </div>
                     )}
                   </td>
