@@ -82,6 +82,9 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
           const previous = i > 0 ? envs[i - 1] : null;
           const candidate =
             previous?.current?.version ?? (e.current?.version !== newest ? newest : null);
+          // a deploy of it already asked for (waiting or queued) is not offered again
+          const asked = (v: string | null) =>
+            deploys.some((d) => d.env === e.name && d.version === v && !finished(d.state));
           const mayDeploy =
             !readOnly(me) && (e.deployers.length === 0 || allowed(me, e.deployers));
           return (
@@ -118,7 +121,7 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
                 {!mayDeploy && !readOnly(me) && (
                   <span class="muted">only {e.deployers.join(", ")} may deploy here</span>
                 )}
-                {mayDeploy && candidate && candidate !== e.current?.version && (
+                {mayDeploy && candidate && candidate !== e.current?.version && !asked(candidate) && (
                   <button
                     type="button"
                     onClick={() =>
