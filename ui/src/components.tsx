@@ -1,7 +1,9 @@
 // Pieces every page uses: the state badge (an icon and a word, never colour alone), errors,
 // and a confirmation dialog that names exactly what will change.
 import { ComponentChildren } from "preact";
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { download } from "./api";
+import { bytes } from "./format";
 
 const ICONS: Record<string, string> = {
   passed: "✓",
@@ -58,5 +60,38 @@ export function Confirm(props: {
         </button>
       </div>
     </dialog>
+  );
+}
+
+// Artifacts with size and SHA-256, each downloaded through the API (with the token) on click.
+export function Artifacts(props: { items: { name: string; sha256: string; size: number; url: string }[] }) {
+  const [error, setError] = useState<string | null>(null);
+  return (
+    <>
+      <table class="artifacts">
+        <tbody>
+          {props.items.map((a) => (
+            <tr key={a.url}>
+              <td>
+                <button
+                  type="button"
+                  class="link"
+                  onClick={() =>
+                    download(a.url, a.name.split("/").pop()!).catch((e) => setError(e.message))
+                  }
+                >
+                  {a.name}
+                </button>
+              </td>
+              <td>{bytes(a.size)}</td>
+              <td>
+                <code title={a.sha256}>sha256 {a.sha256.slice(0, 16)}…</code>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <ErrorBox error={error} />
+    </>
   );
 }

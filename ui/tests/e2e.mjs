@@ -126,6 +126,14 @@ try {
   assert.equal(await page.locator(".graph .node").count(), 2);
   assert.equal(await page.locator(".graph path.edge").count(), 1);
   await shot("03-run-passed");
+  // the artifact, with its hash, downloaded through the API with the token
+  const artifact = page.locator("table.artifacts tr", { hasText: "dist/app.txt" });
+  await artifact.getByText("sha256").waitFor();
+  const [saved] = await Promise.all([
+    page.waitForEvent("download"),
+    artifact.getByRole("button", { name: "dist/app.txt" }).click(),
+  ]);
+  assert.equal(fs.readFileSync(await saved.path(), "utf8"), "app\n");
 
   step = "a broken branch names its culprit";
   write("BROKEN", "1\n");

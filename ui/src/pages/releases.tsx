@@ -1,8 +1,8 @@
 // Releases: versions with their notes, artifacts (size, hash) and where each one runs.
 import { useEffect, useState } from "preact/hooks";
-import { api, download, Environment, Release } from "../api";
-import { ErrorBox } from "../components";
-import { bytes, short, when } from "../format";
+import { api, Environment, Release } from "../api";
+import { Artifacts, ErrorBox } from "../components";
+import { short, when } from "../format";
 
 export function ReleasesPage(props: { project: string }) {
   const q = encodeURIComponent(props.project);
@@ -57,32 +57,12 @@ export function ReleasesPage(props: { project: string }) {
                 <span class="muted">not running anywhere</span>
               )}
             </p>
-            <table class="artifacts">
-              <tbody>
-                {r.artifacts.map((a) => (
-                  <tr key={a.job + a.name}>
-                    <td>
-                      <button
-                        type="button"
-                        class="link"
-                        onClick={() =>
-                          download(
-                            `/api/projects/${q}/releases/${r.version}/artifacts/${encodeURIComponent(a.name)}`,
-                            a.name.split("/").pop()!,
-                          ).catch((e) => setError(e.message))
-                        }
-                      >
-                        {a.name}
-                      </button>
-                    </td>
-                    <td>{bytes(a.size)}</td>
-                    <td>
-                      <code title={a.sha256}>sha256 {a.sha256.slice(0, 16)}…</code>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <Artifacts
+              items={r.artifacts.map((a) => ({
+                ...a,
+                url: `/api/projects/${q}/releases/${r.version}/artifacts/${encodeURIComponent(a.name)}`,
+              }))}
+            />
             {notes[r.version] === undefined ? (
               <button type="button" onClick={() => showNotes(r.version)}>
                 Release notes

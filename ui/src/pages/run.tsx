@@ -1,9 +1,9 @@
 // One run: its jobs with state and duration updating live, a job's log (followed while it
 // runs), test results (failures first), artifacts, and the cancel / retry / re-run buttons.
 import { useContext, useEffect, useState } from "preact/hooks";
-import { api, download, finished, Job, Run } from "../api";
-import { Badge, ErrorBox } from "../components";
-import { bytes, duration, short, when } from "../format";
+import { api, finished, Job, Run } from "../api";
+import { Artifacts, Badge, ErrorBox } from "../components";
+import { duration, short, when } from "../format";
 import { JobGraph } from "../graph";
 import { LogView } from "../logview";
 import { MeContext, readOnly } from "../session";
@@ -129,7 +129,6 @@ export function RunPage(props: { id: number; job?: string; line?: number }) {
 }
 
 function JobDetail({ run, job, line }: { run: Run; job: Job; line?: number }) {
-  const [error, setError] = useState<string | null>(null);
   const base = `#/runs/${run.id}/${encodeURIComponent(job.name)}`;
   const live = !finished(job.state) && job.state !== "pending";
   // follow=1 also serves a finished job's whole log: one URL, so the view is not reloaded
@@ -163,32 +162,14 @@ function JobDetail({ run, job, line }: { run: Run; job: Job; line?: number }) {
       {job.artifacts && job.artifacts.length > 0 && (
         <section aria-label="artifacts">
           <h3>Artifacts</h3>
-          <table class="artifacts">
-            <tbody>
-              {job.artifacts.map((a) => (
-                <tr key={a.path}>
-                  <td>
-                    <button
-                      type="button"
-                      class="link"
-                      onClick={() =>
-                        download(`/api/blobs/${a.sha256}`, a.path.split("/").pop()!).catch((e) =>
-                          setError(e.message),
-                        )
-                      }
-                    >
-                      {a.path}
-                    </button>
-                  </td>
-                  <td>{bytes(a.size)}</td>
-                  <td>
-                    <code title={a.sha256}>sha256 {a.sha256.slice(0, 16)}…</code>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          <ErrorBox error={error} />
+          <Artifacts
+            items={job.artifacts.map((a) => ({
+              name: a.path,
+              sha256: a.sha256,
+              size: a.size,
+              url: `/api/blobs/${a.sha256}`,
+            }))}
+          />
         </section>
       )}
       <LogView key={url} url={url} live={live} linkBase={base} line={line} />
