@@ -50,6 +50,7 @@ export function LogView(props: { url: string; live: boolean; linkBase: string; l
   const [query, setQuery] = useState("");
   const [status, setStatus] = useState("loading…");
   const box = useRef<HTMLDivElement>(null);
+  const search = useRef<HTMLInputElement>(null);
   const stick = useRef(props.line === undefined);
 
   useEffect(() => {
@@ -115,6 +116,21 @@ export function LogView(props: { url: string; live: boolean; linkBase: string; l
     setSelected(n);
     if (box.current) box.current.scrollTop = Math.max(0, ((n - 5) * LINE) / ratio);
   };
+  // "/" searches the log, as in most log viewers (not while typing in a field).
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const t = e.target as HTMLElement;
+      if (e.key !== "/" || t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT") return;
+      e.preventDefault();
+      search.current?.focus();
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
+  const toEnd = () => {
+    stick.current = true;
+    if (box.current) box.current.scrollTop = box.current.scrollHeight;
+  };
   const firstError = () => {
     const i = lines.current.findIndex((l) => ERROR.test(l));
     if (i >= 0) jump(i + 1);
@@ -144,6 +160,9 @@ export function LogView(props: { url: string; live: boolean; linkBase: string; l
         <button type="button" onClick={firstError}>
           First error
         </button>
+        <button type="button" onClick={toEnd} title="Go to the last line and keep following">
+          End
+        </button>
         <form
           onSubmit={(e) => {
             e.preventDefault();
@@ -151,8 +170,9 @@ export function LogView(props: { url: string; live: boolean; linkBase: string; l
           }}
         >
           <input
+            ref={search}
             type="search"
-            placeholder="Search the log"
+            placeholder="Search the log (/)"
             aria-label="Search the log"
             value={query}
             onInput={(e) => setQuery((e.target as HTMLInputElement).value)}
@@ -179,7 +199,12 @@ export function LogView(props: { url: string; live: boolean; linkBase: string; l
               const n = first + k + 1;
               return (
                 <div class={`line${n === selected ? " selected" : ""}`} id={`L${n}`} key={n}>
-                  <a href={`${props.linkBase}/L${n}`} class="ln" onClick={() => setSelected(n)}>
+                  <a
+                    href={`${props.linkBase}/L${n}`}
+                    class="ln"
+                    tabIndex={-1}
+                    onClick={() => setSelected(n)}
+                  >
                     {n}
                   </a>
                   <span class="text">

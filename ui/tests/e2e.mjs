@@ -155,6 +155,11 @@ try {
   await selected.waitFor();
   assert.match(await selected.textContent(), /error: the greeting test failed/);
   const link = await selected.locator(".ln").getAttribute("href");
+  // the keyboard: "/" goes to the search, Enter finds
+  await page.locator("body").press("/");
+  await page.keyboard.type("greeting test");
+  await page.keyboard.press("Enter");
+  await page.locator(".log .line.selected", { hasText: "greeting test failed" }).waitFor();
   await page.goto(url + "/" + link);
   await page.reload();
   await page.locator(".log .line.selected", { hasText: "error: the greeting test failed" }).waitFor();
