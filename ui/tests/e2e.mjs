@@ -83,7 +83,6 @@ const url = `http://127.0.0.1:${port}`;
 const token = fs.readFileSync(path.join(data, "initial-admin-token"), "utf8").trim();
 const cli = (...args) =>
   execFileSync(BOUCLE, args, { env: { ...process.env, BOUCLE_SERVER: url, BOUCLE_TOKEN: token } }).toString();
-cli("project", "add", "demo", repo, "--poll", "0");
 
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
@@ -108,12 +107,14 @@ try {
   await page.getByText("This token is unknown or revoked.").waitFor();
   await page.getByLabel("API token").fill(token);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "No projects yet" }).or(page.getByRole("heading", { name: "demo" })).waitFor();
+  await page.getByRole("heading", { name: "No projects yet" }).waitFor();
+  await shot("01b-no-projects");
 
   await page.locator("header .who", { hasText: "initial admin token (admin)" }).waitFor();
 
   step = "a run goes green live";
-  cli("trigger", "demo");
+  // Watched by polling every second: a commit is all it takes for a run to start, as a push.
+  cli("project", "add", "demo", repo, "--poll", "1");
   await page.goto(url + "/#/runs/1/build");
   await page.locator(".page-head [data-state=running]").waitFor({ timeout: 20000 });
   await page.locator(".log").getByText("building step 2").waitFor({ timeout: 20000 });
@@ -138,7 +139,6 @@ try {
   step = "a broken branch names its culprit";
   write("BROKEN", "1\n");
   const culprit = commit("fix: change the greeting", "Bob");
-  cli("trigger", "demo");
   await page.goto(url + "/#/");
   const broken = page.locator(".broken-since");
   await broken.waitFor({ timeout: 30000 });
@@ -168,7 +168,6 @@ try {
   step = "release, promote with approval, roll back";
   fs.rmSync(path.join(repo, "BROKEN"));
   commit("fix: restore the greeting", "Ada");
-  cli("trigger", "demo");
   await page.goto(url + "/#/runs/3");
   await page.locator(".page-head [data-state=passed]").waitFor({ timeout: 30000 });
   cli("release", "demo", "--from", "1");
@@ -257,7 +256,6 @@ try {
 `,
   );
   commit("chore: a very verbose build");
-  cli("trigger", "demo");
   await page.goto(url + "/#/runs/4/big");
   await page.locator(".page-head [data-state=passed]").waitFor({ timeout: 60000 });
   const t1 = Date.now();

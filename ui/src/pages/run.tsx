@@ -22,9 +22,13 @@ export function RunPage(props: { id: number; job?: string; line?: number }) {
         const r = await api<Run>(`/api/runs/${props.id}`);
         if (!alive) return;
         setRun(r);
+        setError(null);
         if (!finished(r.state)) timer = window.setTimeout(load, 1000);
       } catch (e: any) {
-        if (alive) setError(e.message);
+        if (!alive) return;
+        // A run not recorded yet (a link followed early) or a server restarting: try again.
+        setError(e.status === 404 ? `${e.message} (yet): waiting for it…` : e.message);
+        if (e.status !== 401 && e.status !== 403) timer = window.setTimeout(load, 2000);
       }
     };
     load();
