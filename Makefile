@@ -50,9 +50,11 @@ bench: deps
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
+	cd ui && npm run format
 
 format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.cc' '*.h')
+	cd ui && npm run format-check
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD)

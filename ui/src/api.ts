@@ -4,7 +4,10 @@
 const KEY = "boucle-token";
 
 export class ApiError extends Error {
-  constructor(public status: number, message: string) {
+  constructor(
+    public status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -42,7 +45,8 @@ export async function api<T>(path: string, method = "GET", body?: unknown): Prom
   }
   if (!res.ok) {
     const message = data?.error ?? `${res.status} ${res.statusText}`;
-    if (res.status === 401) window.dispatchEvent(new CustomEvent("boucle-login", { detail: message }));
+    if (res.status === 401)
+      window.dispatchEvent(new CustomEvent("boucle-login", { detail: message }));
     throw new ApiError(res.status, message);
   }
   return data as T;
@@ -140,7 +144,13 @@ export interface Environment {
   four_eyes: boolean;
   deployers: string[];
   window: string | null;
-  current: { version: string; since_ms: number; by: string; deploy: number; releases_behind: number } | null;
+  current: {
+    version: string;
+    since_ms: number;
+    by: string;
+    deploy: number;
+    releases_behind: number;
+  } | null;
   last_deploy?: Deploy;
 }
 

@@ -64,7 +64,9 @@ export function Confirm(props: {
 }
 
 // Artifacts with size and SHA-256, each downloaded through the API (with the token) on click.
-export function Artifacts(props: { items: { name: string; sha256: string; size: number; url: string }[] }) {
+export function Artifacts(props: {
+  items: { name: string; sha256: string; size: number; url: string }[];
+}) {
   const [error, setError] = useState<string | null>(null);
   return (
     <>

@@ -9,7 +9,11 @@ const H = 46; // row height
 const BOX_W = 160;
 const BOX_H = 34;
 
-export function JobGraph(props: { jobs: Job[]; selected?: string; hrefOf: (job: string) => string }) {
+export function JobGraph(props: {
+  jobs: Job[];
+  selected?: string;
+  hrefOf: (job: string) => string;
+}) {
   const byName = new Map(props.jobs.map((j) => [j.name, j]));
   const level = new Map<string, number>();
   const depth = (name: string, seen = new Set<string>()): number => {
@@ -31,7 +35,11 @@ export function JobGraph(props: { jobs: Job[]; selected?: string; hrefOf: (job: 
   const width = columns.length * W;
   const height = Math.max(...columns.map((c) => c.length)) * H;
   return (
-    <div class="graph" style={{ width: `${width}px`, height: `${height}px` }} aria-label="job graph">
+    <div
+      class="graph"
+      style={{ width: `${width}px`, height: `${height}px` }}
+      aria-label="job graph"
+    >
       <svg width={width} height={height} aria-hidden="true">
         {props.jobs.flatMap((j) =>
           (j.needs ?? [])

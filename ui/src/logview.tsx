@@ -22,7 +22,7 @@ export function ansiSpans(line: string): Span[] {
   let bold = false;
   let last = 0;
   const re = /\x1b\[([0-9;]*)([A-Za-z])/g;
-  for (let m; (m = re.exec(line)); ) {
+  for (let m; (m = re.exec(line));) {
     if (m.index > last) out.push({ text: line.slice(last, m.index), cls: cls(fg, bold) });
     last = re.lastIndex;
     if (m[2] !== "m") continue;
@@ -120,7 +120,13 @@ export function LogView(props: { url: string; live: boolean; linkBase: string; l
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       const t = e.target as HTMLElement;
-      if (e.key !== "/" || t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT") return;
+      if (
+        e.key !== "/" ||
+        t.tagName === "INPUT" ||
+        t.tagName === "TEXTAREA" ||
+        t.tagName === "SELECT"
+      )
+        return;
       e.preventDefault();
       search.current?.focus();
     };
@@ -208,7 +214,9 @@ export function LogView(props: { url: string; live: boolean; linkBase: string; l
                     {n}
                   </a>
                   <span class="text">
-                    {ansiSpans(text).map((s) => (s.cls ? <span class={s.cls}>{s.text}</span> : s.text))}
+                    {ansiSpans(text).map((s) =>
+                      s.cls ? <span class={s.cls}>{s.text}</span> : s.text,
+                    )}
                   </span>
                 </div>
               );

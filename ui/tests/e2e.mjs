@@ -33,9 +33,13 @@ function write(file, text) {
 }
 function commit(message, author = "Ada") {
   git("add", "-A");
-  execFileSync("git", ["-c", `user.name=${author}`, "-c", "user.email=x@example.com", "commit", "-q", "-m", message], {
-    cwd: repo,
-  });
+  execFileSync(
+    "git",
+    ["-c", `user.name=${author}`, "-c", "user.email=x@example.com", "commit", "-q", "-m", message],
+    {
+      cwd: repo,
+    },
+  );
   return git("rev-parse", "HEAD").trim();
 }
 
@@ -82,13 +86,23 @@ const port = await new Promise((resolve, reject) => {
 const url = `http://127.0.0.1:${port}`;
 const token = fs.readFileSync(path.join(data, "initial-admin-token"), "utf8").trim();
 const cli = (...args) =>
-  execFileSync(BOUCLE, args, { env: { ...process.env, BOUCLE_SERVER: url, BOUCLE_TOKEN: token } }).toString();
+  execFileSync(BOUCLE, args, {
+    env: { ...process.env, BOUCLE_SERVER: url, BOUCLE_TOKEN: token },
+  }).toString();
 
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
   headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-dev-shm-usage", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
 });
 const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
 const errors = [];
@@ -162,7 +176,9 @@ try {
   await page.locator(".log .line.selected", { hasText: "greeting test failed" }).waitFor();
   await page.goto(url + "/" + link);
   await page.reload();
-  await page.locator(".log .line.selected", { hasText: "error: the greeting test failed" }).waitFor();
+  await page
+    .locator(".log .line.selected", { hasText: "error: the greeting test failed" })
+    .waitFor();
   await shot("05-run-failed-log");
 
   step = "release, promote with approval, roll back";
@@ -208,7 +224,10 @@ try {
   await waiting.getByRole("button", { name: "Approve" }).click();
   await page.getByRole("dialog").getByRole("button", { name: "Approve" }).click();
   await prod.locator(".env-version", { hasText: "0.1.1" }).waitFor({ timeout: 20000 });
-  await page.locator(".log").getByText("deployed 0.1.1 to prod", { exact: true }).waitFor({ timeout: 20000 });
+  await page
+    .locator(".log")
+    .getByText("deployed 0.1.1 to prod", { exact: true })
+    .waitFor({ timeout: 20000 });
   await shot("09-deployed-to-prod");
   await dev.getByRole("button", { name: "Roll back" }).click();
   assert.match(await page.getByRole("dialog").textContent(), /dev goes back from 0\.1\.1/);
@@ -226,7 +245,10 @@ try {
   await page.goto(url + "/#/projects/demo/releases");
   await page.getByLabel("release 0.1.1").getByText("runs in").waitFor();
   await page.getByLabel("release 0.1.1").getByRole("button", { name: "Release notes" }).click();
-  await page.getByLabel("release 0.1.1").locator(".notes", { hasText: "restore the greeting" }).waitFor();
+  await page
+    .getByLabel("release 0.1.1")
+    .locator(".notes", { hasText: "restore the greeting" })
+    .waitFor();
   await shot("11-releases");
   await page.goto(url + "/#/audit");
   await page.locator(".audit td", { hasText: "approve" }).first().waitFor();
@@ -241,7 +263,10 @@ try {
   // and the server says the same to anything that tries
   const refused = await page.evaluate(async (t) => {
     const r = await fetch("/api/projects/demo/environments/dev/rollback", {
-      method: "POST", headers: { Authorization: `Bearer ${t}` }, body: "{}" });
+      method: "POST",
+      headers: { Authorization: `Bearer ${t}` },
+      body: "{}",
+    });
     return `${r.status} ${(await r.json()).error}`;
   }, viewer);
   assert.equal(refused, "403 vic (viewer) may only read");
@@ -260,15 +285,28 @@ try {
   await page.locator(".page-head [data-state=passed]").waitFor({ timeout: 60000 });
   const t1 = Date.now();
   await page.locator(".log-tools", { hasText: "1,2" }).waitFor({ timeout: 60000 });
-  await page.locator(".log-tools", { hasText: /following|loading/ }).waitFor({ state: "detached", timeout: 60000 }).catch(() => {});
+  await page
+    .locator(".log-tools", { hasText: /following|loading/ })
+    .waitFor({ state: "detached", timeout: 60000 })
+    .catch(() => {});
   await page.getByLabel("Search the log").fill("the end of the big log");
   await page.getByLabel("Search the log").press("Enter");
-  await page.locator(".log .line.selected", { hasText: "the end of the big log" }).waitFor({ timeout: 60000 });
+  await page
+    .locator(".log .line.selected", { hasText: "the end of the big log" })
+    .waitFor({ timeout: 60000 });
   // the page answers at once: only the lines in view are in the document
   const inDom = await page.locator(".log .line").count();
   assert.ok(inDom < 200, `${inDom} lines in the page`);
-  const tick = await page.evaluate(() => new Promise((r) => { const t = performance.now(); setTimeout(() => r(performance.now() - t), 0); }));
-  console.log(`100 MB log: shown and searched to its last line ${Date.now() - t1} ms after the run ended; ${inDom} line elements; event loop answered in ${Math.round(tick)} ms`);
+  const tick = await page.evaluate(
+    () =>
+      new Promise((r) => {
+        const t = performance.now();
+        setTimeout(() => r(performance.now() - t), 0);
+      }),
+  );
+  console.log(
+    `100 MB log: shown and searched to its last line ${Date.now() - t1} ms after the run ended; ${inDom} line elements; event loop answered in ${Math.round(tick)} ms`,
+  );
   await shot("14-big-log");
 
   step = "a phone";

@@ -74,7 +74,9 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
       <header class="page-head">
         <h1>{props.project}: environments</h1>
         <p class="muted">Newest release: {newest ?? "none yet"}</p>
-        {readOnly(me) && <p class="note">{me!.name} (viewer) may only read: no deploys from here.</p>}
+        {readOnly(me) && (
+          <p class="note">{me!.name} (viewer) may only read: no deploys from here.</p>
+        )}
         <ErrorBox error={error} />
       </header>
       <ol class="promotion" aria-label="promotion chain">
@@ -85,8 +87,7 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
           // a deploy of it already asked for (waiting or queued) is not offered again
           const asked = (v: string | null) =>
             deploys.some((d) => d.env === e.name && d.version === v && !finished(d.state));
-          const mayDeploy =
-            !readOnly(me) && (e.deployers.length === 0 || allowed(me, e.deployers));
+          const mayDeploy = !readOnly(me) && (e.deployers.length === 0 || allowed(me, e.deployers));
           return (
             <li class="card env" key={e.name} aria-label={`environment ${e.name}`}>
               <h2>{e.name}</h2>
@@ -121,51 +122,56 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
                 {!mayDeploy && !readOnly(me) && (
                   <span class="muted">only {e.deployers.join(", ")} may deploy here</span>
                 )}
-                {mayDeploy && candidate && candidate !== e.current?.version && !asked(candidate) && (
-                  <button
-                    type="button"
-                    onClick={() =>
-                      setAction(
-                        previous?.current
-                          ? {
-                              title: `Promote to ${e.name}`,
-                              text: `${props.project} ${candidate} (what ${previous.name} runs) goes to ${e.name}${
-                                e.current ? `, replacing ${e.current.version}` : ""
-                              }.`,
-                              label: `Promote ${candidate}`,
-                              path: `/api/projects/${q}/promote`,
-                              body: { from: previous.name, to: e.name },
-                            }
-                          : {
-                              title: `Deploy to ${e.name}`,
-                              text: `${props.project} ${candidate} goes to ${e.name}${
-                                e.current ? `, replacing ${e.current.version}` : ""
-                              }.`,
-                              label: `Deploy ${candidate}`,
-                              path: `/api/projects/${q}/deploys`,
-                              body: { version: candidate, env: e.name },
-                            },
-                      )
+                {mayDeploy &&
+                  candidate &&
+                  candidate !== e.current?.version &&
+                  !asked(candidate) && (
+                    <button
+                      type="button"
+                      onClick={() =>
+                        setAction(
+                          previous?.current
+                            ? {
+                                title: `Promote to ${e.name}`,
+                                text: `${props.project} ${candidate} (what ${previous.name} runs) goes to ${e.name}${
+                                  e.current ? `, replacing ${e.current.version}` : ""
+                                }.`,
+                                label: `Promote ${candidate}`,
+                                path: `/api/projects/${q}/promote`,
+                                body: { from: previous.name, to: e.name },
+                              }
+                            : {
+                                title: `Deploy to ${e.name}`,
+                                text: `${props.project} ${candidate} goes to ${e.name}${
+                                  e.current ? `, replacing ${e.current.version}` : ""
+                                }.`,
+                                label: `Deploy ${candidate}`,
+                                path: `/api/projects/${q}/deploys`,
+                                body: { version: candidate, env: e.name },
+                              },
+                        )
+                      }
+                    >
+                      {previous?.current ? "Promote" : "Deploy"} {candidate}
+                    </button>
+                  )}
+                {mayDeploy && (
+                  <DeployOther
+                    env={e}
+                    releases={releases}
+                    onPick={(v) =>
+                      setAction({
+                        title: `Deploy to ${e.name}`,
+                        text: `${props.project} ${v} goes to ${e.name}${
+                          e.current ? `, replacing ${e.current.version}` : ""
+                        }.`,
+                        label: `Deploy ${v}`,
+                        path: `/api/projects/${q}/deploys`,
+                        body: { version: v, env: e.name },
+                      })
                     }
-                  >
-                    {previous?.current ? "Promote" : "Deploy"} {candidate}
-                  </button>
+                  />
                 )}
-                {mayDeploy && <DeployOther
-                  env={e}
-                  releases={releases}
-                  onPick={(v) =>
-                    setAction({
-                      title: `Deploy to ${e.name}`,
-                      text: `${props.project} ${v} goes to ${e.name}${
-                        e.current ? `, replacing ${e.current.version}` : ""
-                      }.`,
-                      label: `Deploy ${v}`,
-                      path: `/api/projects/${q}/deploys`,
-                      body: { version: v, env: e.name },
-                    })
-                  }
-                />}
                 {mayDeploy && e.current && (
                   <button
                     type="button"
@@ -195,27 +201,28 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
               <li key={d.id}>
                 <Badge state={d.state} /> {d.version} to <strong>{d.env}</strong>, asked by{" "}
                 {d.requested_by} {ago(d.requested_at_ms)}{" "}
-                {readOnly(me) || !allowed(me, envs.find((e) => e.name === d.env)?.approval ?? []) ? (
+                {readOnly(me) ||
+                !allowed(me, envs.find((e) => e.name === d.env)?.approval ?? []) ? (
                   <span class="muted">
                     (approved by {envs.find((e) => e.name === d.env)?.approval.join(", ")}; not you)
                   </span>
                 ) : (
-                <button
-                  type="button"
-                  class="primary"
-                  onClick={() =>
-                    setAction({
-                      title: `Approve deploy ${d.id}`,
-                      text: `${props.project} ${d.version} goes to ${d.env}${
-                        d.from_version ? `, replacing ${d.from_version}` : ""
-                      }, as ${d.requested_by} asked.`,
-                      label: "Approve",
-                      path: `/api/deploys/${d.id}/approve`,
-                    })
-                  }
-                >
-                  Approve
-                </button>
+                  <button
+                    type="button"
+                    class="primary"
+                    onClick={() =>
+                      setAction({
+                        title: `Approve deploy ${d.id}`,
+                        text: `${props.project} ${d.version} goes to ${d.env}${
+                          d.from_version ? `, replacing ${d.from_version}` : ""
+                        }, as ${d.requested_by} asked.`,
+                        label: "Approve",
+                        path: `/api/deploys/${d.id}/approve`,
+                      })
+                    }
+                  >
+                    Approve
+                  </button>
                 )}{" "}
                 <button
                   type="button"
@@ -276,7 +283,11 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
   );
 }
 
-function DeployOther(props: { env: Environment; releases: Release[]; onPick: (v: string) => void }) {
+function DeployOther(props: {
+  env: Environment;
+  releases: Release[];
+  onPick: (v: string) => void;
+}) {
   const [value, setValue] = useState("");
   const options = props.releases.filter((r) => r.version !== props.env.current?.version);
   if (options.length === 0) return null;
@@ -323,12 +334,14 @@ function DeployDetail({ d }: { d: Deploy }) {
           ))}
         </ul>
       )}
-      {d.state !== "waiting" && <LogView
-        key={d.id}
-        url={`/api/deploys/${d.id}/log?follow=1`}
-        live={!finished(d.state)}
-        linkBase={`#/projects/${encodeURIComponent(d.project)}/environments/deploys/${d.id}`}
-      />}
+      {d.state !== "waiting" && (
+        <LogView
+          key={d.id}
+          url={`/api/deploys/${d.id}/log?follow=1`}
+          live={!finished(d.state)}
+          linkBase={`#/projects/${encodeURIComponent(d.project)}/environments/deploys/${d.id}`}
+        />
+      )}
     </section>
   );
 }

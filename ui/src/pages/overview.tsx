@@ -72,7 +72,9 @@ export function Overview() {
             <h2>{project.name}</h2>
             <nav class="links">
               <a href={`#/projects/${encodeURIComponent(project.name)}/runs`}>Runs</a>
-              <a href={`#/projects/${encodeURIComponent(project.name)}/environments`}>Environments</a>
+              <a href={`#/projects/${encodeURIComponent(project.name)}/environments`}>
+                Environments
+              </a>
               <a href={`#/projects/${encodeURIComponent(project.name)}/releases`}>Releases</a>
               <a href={`#/audit?project=${encodeURIComponent(project.name)}`}>Audit</a>
             </nav>
@@ -106,7 +108,8 @@ export function Overview() {
                     )}
                   </td>
                   <td>
-                    <code>{short(r.commit)}</code> {r.subject} <span class="muted">— {r.author}</span>
+                    <code>{short(r.commit)}</code> {r.subject}{" "}
+                    <span class="muted">— {r.author}</span>
                   </td>
                   <td>{duration(r.started_at_ms, r.finished_at_ms)}</td>
                 </tr>

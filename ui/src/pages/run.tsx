@@ -90,8 +90,9 @@ export function RunPage(props: { id: number; job?: string; line?: number }) {
             <button
               type="button"
               onClick={() =>
-                act(`/api/runs/${run.id}/jobs/${encodeURIComponent(job.name)}/retry`, (r) =>
-                  (location.hash = `#/runs/${r.id}`),
+                act(
+                  `/api/runs/${run.id}/jobs/${encodeURIComponent(job.name)}/retry`,
+                  (r) => (location.hash = `#/runs/${r.id}`),
                 )
               }
             >
@@ -124,9 +125,7 @@ export function RunPage(props: { id: number; job?: string; line?: number }) {
             {jobs.length === 0 && <li class="muted">No jobs yet</li>}
           </ol>
         </nav>
-        <div class="job-detail">
-          {job && <JobDetail run={run} job={job} line={props.line} />}
-        </div>
+        <div class="job-detail">{job && <JobDetail run={run} job={job} line={props.line} />}</div>
       </div>
     </>
   );
