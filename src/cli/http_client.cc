@@ -1,7 +1,5 @@
 #include "cli/http_client.h"
 
-#include <vector>
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>

@@ -58,8 +58,8 @@ void parseEnvironments(const Field& f, Pipeline& p, Diagnostics& d) {
                             ": names may only use letters, digits, '-', '_' and '.' (they "
                             "name folders)");
     }
-    MapReader r(e.node, e.pos, what, {"auto", "after", "approval", "four_eyes", "window", "deployers"},
-                d);
+    MapReader r(e.node, e.pos, what,
+                {"auto", "after", "approval", "four_eyes", "window", "deployers"}, d);
     if (auto v = r.get("auto")) {
       if (auto b = readBool(v, d)) env.autoDeploy = *b;
     }

@@ -79,7 +79,7 @@ struct Environment {
   SourcePos afterPos;
   std::vector<std::string> approval;   // roles or users ("ops", "user:alice")
   std::vector<std::string> deployers;  // who may ask for a deploy here (empty: any non-viewer)
-  bool fourEyes = false;              // the approver may not be who asked for the deploy
+  bool fourEyes = false;               // the approver may not be who asked for the deploy
   std::optional<Window> window;
 };
 
