@@ -304,7 +304,7 @@ function DeployOther(props: {
         value={value}
         onChange={(e) => setValue((e.target as HTMLSelectElement).value)}
       >
-        <option value="">another release…</option>
+        <option value="">version…</option>
         {options.map((r) => (
           <option key={r.version} value={r.version}>
             {r.version}
