@@ -21,3 +21,6 @@ echo "== artifacts"
 echo
 echo "== ssh deploy (root: makes network namespaces)"
 ./bench/ssh_deploy.sh "$BUILD" 50 5
+echo
+echo "== the web UI"
+./bench/ui.sh "$BUILD"
