@@ -532,8 +532,13 @@ Router buildRouter(const ApiContext& c, ResponseCache& cache) {
       if (!body["roles"].is_array()) return errorResponse(400, "roles: a list of names");
       std::vector<std::string> names;
       for (const auto& r : body["roles"]) {
-        if (!r.is_string()) return errorResponse(400, "roles: a list of names");
-        names.push_back(r.get<std::string>());
+        // Each entry one name ("a,b" is not two roles).
+        auto one = r.is_string() ? auth::parseRoles(r.get<std::string>())
+                                 : Result<std::vector<std::string>>(Status::Invalid(""));
+        if (!one.ok() || one->size() != 1) {
+          return errorResponse(400, "roles: a list of names (letters, digits, '-', '_', '.')");
+        }
+        names.push_back(one->front());
       }
       auto roles = auth::parseRoles(auth::joinRoles(names));
       if (!roles.ok()) return fromStatus(roles.status());

@@ -54,6 +54,9 @@ TEST_F(DeployRulesTest, RolesDecideWhoMayDeployWhereWhoApprovesAndWhoChangesTheS
     EXPECT_THAT(r.err, HasSubstr("token '" + name + "' (" + role + ") made"));
     return r.out.substr(0, r.out.find('\n'));
   };
+  Output bad = client({"token", "add", "eve", "--role", "ops,admin"});
+  EXPECT_NE(bad.exitCode, 0);
+  EXPECT_THAT(bad.err, HasSubstr("roles: a list of names"));
   std::map<std::string, std::string> tokens;
   for (auto [name, role] : {std::pair{"dana", "developer"},
                             {"olga", "ops"},
