@@ -35,14 +35,17 @@ Status fsyncDir(const fs::path& dir) {
   return Status::Ok();
 }
 
-Status writeFileAtomic(const fs::path& path, std::string_view content, int mode) {
+namespace {
+
+// A temporary file beside `path`, renamed over it; with `durable`, both fsynced first.
+Status renameInto(const fs::path& path, std::string_view content, int mode, bool durable) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   fs::path tmp = path;
   tmp += ".tmp." + std::to_string(rng() % 1000000000);
   Fd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
   if (!f) return errnoStatus("create " + tmp.string(), errno);
   Status st = writeAll(f.get(), content);
-  if (st.ok() && ::fsync(f.get()) != 0) st = errnoStatus("fsync " + tmp.string(), errno);
+  if (st.ok() && durable && ::fsync(f.get()) != 0) st = errnoStatus("fsync " + tmp.string(), errno);
   f.reset();
   if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
     st = errnoStatus("rename to " + path.string(), errno);
@@ -51,7 +54,18 @@ Status writeFileAtomic(const fs::path& path, std::string_view content, int mode)
     ::unlink(tmp.c_str());
     return st;
   }
+  if (!durable) return Status::Ok();
   return fsyncDir(path.parent_path().empty() ? fs::path(".") : path.parent_path());
+}
+
+}  // namespace
+
+Status writeFileAtomic(const fs::path& path, std::string_view content, int mode) {
+  return renameInto(path, content, mode, true);
+}
+
+Status replaceFile(const fs::path& path, std::string_view content, int mode) {
+  return renameInto(path, content, mode, false);
 }
 
 Status writeFile(const fs::path& path, std::string_view content, int mode) {

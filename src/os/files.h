@@ -13,6 +13,9 @@ namespace boucle::os {
 // fsyncs the directory: readers see the old file or the new one, never a torn one.
 Status writeFileAtomic(const std::filesystem::path& path, std::string_view content,
                        int mode = 0644);
+// The same rename without the fsyncs: whole against a crash of this process (kill -9), not of
+// the machine — for state that means nothing after a reboot, such as which pids to end.
+Status replaceFile(const std::filesystem::path& path, std::string_view content, int mode = 0644);
 
 // Creates (or truncates) `path` and writes `content`, without fsync: for files that a crash
 // may lose, such as a run's throwaway workspace.
