@@ -4,9 +4,9 @@ import { Job } from "./api";
 import { Badge } from "./components";
 import { duration } from "./format";
 
-const W = 190; // column width
+const W = 215; // column width
 const H = 46; // row height
-const BOX_W = 160;
+const BOX_W = 185;
 const BOX_H = 34;
 
 export function JobGraph(props: {

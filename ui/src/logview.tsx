@@ -8,7 +8,7 @@ const LINE = 18; // px, fixed: the virtual list computes positions from it
 // Past a few million pixels browsers place elements in float32 steps (lines of a
 // million-line log would sit 2 px apart): the scroll area is capped, and scrolled proportionally.
 const MAX_H = 4_000_000;
-const ERROR = /\b(error|errors|failed|failure|fatal|panic|exception)\b/i;
+const ERROR = /\b(error|errors|fail|failed|failure|fatal|panic|exception)\b/i;
 
 interface Span {
   text: string;
