@@ -15,7 +15,6 @@
 #include "auth/roles.h"
 #include "auth/tokens.h"
 #include "pipeline/parser.h"
-#include "runner/process.h"
 #include "scheduler/agent.h"
 #include "scheduler/poller.h"
 #include "scm/git_auth.h"
@@ -206,11 +205,10 @@ class NeedsCache {
       if (auto it = cache_.find(key); it != cache_.end()) return it->second;
     }
     std::map<std::string, std::vector<std::string>> needs;
-    auto text =
-        runner::runAndCapture({"git", "-C", scheduler::mirrorPath(c.dataDir, r.project).string(),
-                               "show", r.commit + ":.boucle.yml"});
-    if (text.ok() && text->exitCode == 0) {
-      auto parsed = pipeline::parsePipeline(text->output);
+    auto text = scheduler::fileAtCommit(scheduler::mirrorPath(c.dataDir, r.project), r.commit,
+                                        ".boucle.yml");
+    if (text.ok()) {
+      auto parsed = pipeline::parsePipeline(*text);
       for (const auto& job : parsed.pipeline.jobs) needs[job.name] = job.needs;
     }
     std::lock_guard lock(mu_);

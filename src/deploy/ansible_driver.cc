@@ -155,7 +155,7 @@ class AnsibleRun {
     return "";
   }
 
-  std::vector<std::string> argv(const std::vector<const Host*>& batch) const {
+  std::vector<std::string> argv(const Batch& batch) const {
     std::vector<std::string> a{binary_,
                                "-i",
                                (work_ / "inventory.ini").string(),
@@ -174,7 +174,7 @@ class AnsibleRun {
   }
 
   // One ansible-playbook run for `batch`. "" or what failed.
-  std::string play(const std::vector<const Host*>& batch) {
+  std::string play(const Batch& batch) {
     StepRun run;
     run.argv = argv(batch);
     run.cwd = src_;  // the repository's ansible.cfg, roles/ and group_vars/ are found from here
@@ -199,7 +199,7 @@ class AnsibleRun {
   const fs::path& source() const { return src_; }
   std::string commandLine() const {
     std::string out;
-    std::vector<const Host*> all;
+    Batch all;
     for (const auto& h : t_.hosts) all.push_back(&h);
     for (const auto& a : argv(all)) {
       if (!out.empty()) out += ' ';
@@ -221,10 +221,8 @@ class AnsibleRun {
 Outcome deployAnsible(const Target& t, const fs::path& blobRoot, const fs::path& workRoot,
                       DeployLog& log, bool dryRun) {
   Outcome o;
-  bool rolling = t.spec.strategy.kind == pipeline::StrategyKind::kRolling;
-  size_t batch = rolling ? static_cast<size_t>(std::max(1, t.spec.strategy.batch)) : t.hosts.size();
-  log.say(std::to_string(t.hosts.size()) + " host(s), " +
-          (rolling ? "rolling, " + std::to_string(batch) + " at a time" : "all at once"));
+  auto batches = batchesOf(t);
+  log.say(describeBatches(t));
   AnsibleRun ansible(t, blobRoot, workRoot, log);
   if (auto err = ansible.prepare(); !err.empty()) {
     o.failure = err;
@@ -232,21 +230,17 @@ Outcome deployAnsible(const Target& t, const fs::path& blobRoot, const fs::path&
   }
   if (dryRun) {
     log.say("dry run: nothing is touched");
-    log.say("would run " + ansible.commandLine() + (rolling ? " once per batch (--limit)" : ""));
+    log.say("would run " + ansible.commandLine() +
+            (batches.size() > 1 ? " once per batch (--limit)" : ""));
     for (const auto& h : t.hosts) {
       for (const auto& s : h.plan.smokeTargets) log.say("would check " + s + " (" + h.name + ")");
     }
     o.ok = true;
     return o;
   }
-  for (size_t start = 0; start < t.hosts.size(); start += batch) {
-    std::vector<const Host*> hosts;
-    std::string names;
-    for (size_t i = start; i < std::min(t.hosts.size(), start + batch); ++i) {
-      hosts.push_back(&t.hosts[i]);
-      names += (names.empty() ? "" : ", ") + t.hosts[i].name;
-    }
-    if (rolling) log.say("batch " + std::to_string(start / batch + 1) + ": " + names);
+  for (size_t b = 0; b < batches.size(); ++b) {
+    const Batch& hosts = batches[b];
+    if (batches.size() > 1) log.say("batch " + std::to_string(b + 1) + ": " + namesOf(hosts));
     for (const auto* h : hosts) o.touched.push_back(h->name);
     if (auto err = ansible.play(hosts); !err.empty()) {
       o.failure = err;

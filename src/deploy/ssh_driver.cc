@@ -321,47 +321,38 @@ void dryRun(const Target& t, DeployLog& log) {
 
 Outcome deploySsh(const Target& t, const fs::path& blobRoot, DeployLog& log, bool dry) {
   Outcome o;
-  bool rolling = t.spec.strategy.kind == pipeline::StrategyKind::kRolling;
-  size_t batch = rolling ? static_cast<size_t>(std::max(1, t.spec.strategy.batch)) : t.hosts.size();
-  log.say(std::to_string(t.hosts.size()) + " host(s), " +
-          (rolling ? "rolling, " + std::to_string(batch) + " at a time" : "all at once"));
+  auto batches = batchesOf(t);
+  log.say(describeBatches(t));
   if (dry) {
     dryRun(t, log);
     o.ok = true;
     return o;
   }
   SshClient ssh(t);
-  for (size_t start = 0; start < t.hosts.size(); start += batch) {
-    size_t end = std::min(t.hosts.size(), start + batch);
-    std::string names;
-    for (size_t i = start; i < end; ++i) names += (names.empty() ? "" : ", ") + t.hosts[i].name;
-    if (rolling) log.say("batch " + std::to_string(start / batch + 1) + ": " + names);
-    std::vector<HostResult> results(end - start);
+  for (size_t b = 0; b < batches.size(); ++b) {
+    const Batch& batch = batches[b];
+    if (batches.size() > 1) log.say("batch " + std::to_string(b + 1) + ": " + namesOf(batch));
+    std::vector<HostResult> results(batch.size());
     auto one = [&](size_t i) {
-      HostLog hl(log, t.hosts[i].name);
-      results[i - start] = HostDeploy(t, t.hosts[i], ssh, blobRoot, hl).run();
+      HostLog hl(log, batch[i]->name);
+      results[i] = HostDeploy(t, *batch[i], ssh, blobRoot, hl).run();
     };
-    if (end - start == 1) {
-      one(start);
-    } else {
-      std::vector<std::thread> threads;
-      for (size_t i = start; i < end; ++i) threads.emplace_back(one, i);
-      for (auto& th : threads) th.join();
-    }
-    for (size_t i = start; i < end; ++i) {
-      auto& r = results[i - start];
-      if (r.touched) o.touched.push_back(t.hosts[i].name);
+    std::vector<std::thread> threads;  // the hosts of a batch at the same time
+    for (size_t i = 1; i < batch.size(); ++i) threads.emplace_back(one, i);
+    one(0);
+    for (auto& th : threads) th.join();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      auto& r = results[i];
+      if (r.touched) o.touched.push_back(batch[i]->name);
       for (auto& s : r.smoke) o.smoke.push_back(std::move(s));
-      if (!r.ok && o.failure.empty()) o.failure = "host " + t.hosts[i].name + ": " + r.failure;
+      if (!r.ok && o.failure.empty()) o.failure = "host " + batch[i]->name + ": " + r.failure;
     }
     if (!o.failure.empty()) {
-      if (end < t.hosts.size()) {
-        std::string rest;
-        for (size_t i = end; i < t.hosts.size(); ++i) {
-          rest += (rest.empty() ? "" : ", ") + t.hosts[i].name;
-        }
-        log.say("stopped: not deployed to " + rest);
+      Batch rest;
+      for (size_t later = b + 1; later < batches.size(); ++later) {
+        rest.insert(rest.end(), batches[later].begin(), batches[later].end());
       }
+      if (!rest.empty()) log.say("stopped: not deployed to " + namesOf(rest));
       return o;
     }
   }

@@ -4,7 +4,7 @@
 #include <cctype>
 
 #include "pipeline/parser.h"
-#include "runner/process.h"
+#include "scheduler/agent.h"
 
 namespace boucle::deploy {
 namespace fs = std::filesystem;
@@ -108,6 +108,41 @@ Result<std::vector<Host>> parseHosts(const std::string& text) {
   return hosts;
 }
 
+namespace {
+
+size_t batchSize(const Target& t) {
+  bool rolling = t.spec.strategy.kind == pipeline::StrategyKind::kRolling;
+  return rolling ? static_cast<size_t>(std::max(1, t.spec.strategy.batch))
+                 : std::max<size_t>(1, t.hosts.size());
+}
+
+}  // namespace
+
+std::vector<Batch> batchesOf(const Target& t) {
+  std::vector<Batch> out;
+  size_t size = batchSize(t);
+  for (size_t i = 0; i < t.hosts.size(); ++i) {
+    if (i % size == 0) out.emplace_back();
+    out.back().push_back(&t.hosts[i]);
+  }
+  return out;
+}
+
+std::string describeBatches(const Target& t) {
+  bool rolling = t.spec.strategy.kind == pipeline::StrategyKind::kRolling;
+  return std::to_string(t.hosts.size()) + " host(s), " +
+         (rolling ? "rolling, " + std::to_string(batchSize(t)) + " at a time" : "all at once");
+}
+
+std::string namesOf(const Batch& hosts) {
+  std::string out;
+  for (const auto* h : hosts) {
+    if (!out.empty()) out += ", ";
+    out += h->name;
+  }
+  return out;
+}
+
 std::vector<std::string> deployVariables(const Target& t) {
   std::vector<std::string> out;
   for (const auto& e : t.environ) {
@@ -183,13 +218,9 @@ Result<Target> prepareTarget(const store::Release& release, const std::string& e
   }
   std::vector<std::string> templates;
   for (const auto& c : t.spec.config) {
-    auto text = runner::runAndCapture(
-        {"git", "-C", mirror.string(), "show", release.commit + ":" + c.templatePath});
-    if (!text.ok() || text->exitCode != 0) {
-      return Status::NotFound("config template " + c.templatePath + " is not in commit " +
-                              release.commit.substr(0, 12));
-    }
-    templates.push_back(text->output);
+    auto text = scheduler::fileAtCommit(mirror, release.commit, c.templatePath);
+    if (!text.ok()) return Status::NotFound("config template " + text.status().message());
+    templates.push_back(std::move(*text));
   }
   if (!remote) {
     auto plan = render(t, t.values, templates, command);

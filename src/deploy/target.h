@@ -56,6 +56,13 @@ Result<Target> prepareTarget(const store::Release& release, const std::string& e
                              const std::filesystem::path& mirror,
                              const std::filesystem::path& workRoot);
 
+// The order a remote driver visits the hosts in: batches of `strategy: {rolling: N}` hosts, or
+// one batch of them all; and that order in words ("3 host(s), rolling, 1 at a time").
+using Batch = std::vector<const Host*>;
+std::vector<Batch> batchesOf(const Target& t);
+std::string describeBatches(const Target& t);
+std::string namesOf(const Batch& hosts);  // "web1, web2"
+
 // The environment variables that describe the deploy (BOUCLE_*), without the server's own.
 std::vector<std::string> deployVariables(const Target& t);
 

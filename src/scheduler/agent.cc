@@ -35,6 +35,14 @@ Result<std::string> git(const std::vector<std::string>& args, const scm::GitAuth
   return out;
 }
 
+Result<std::string> fileAtCommit(const fs::path& repo, const std::string& commit,
+                                 const std::string& path) {
+  auto r = runner::runAndCapture({"git", "-C", repo.string(), "show", commit + ":" + path});
+  if (!r.ok()) return r.status();
+  if (r->exitCode != 0) return Status::NotFound(path + " is not in commit " + commit.substr(0, 12));
+  return std::move(r->output);
+}
+
 Result<scm::GitCredential> credentialFor(const store::Project& p, const auth::SecretBox* box) {
   if (p.credentialKind.empty()) return scm::GitCredential{};
   if (!box) return Status::Internal("no key to open project " + p.name + "'s credential");

@@ -87,5 +87,9 @@ Result<scm::GitCredential> credentialFor(const store::Project& p, const auth::Se
 Result<scm::GitAuth> gitAuthFor(const store::Project& p, const auth::SecretBox* box,
                                 const std::filesystem::path& dataDir);
 std::filesystem::path mirrorPath(const std::filesystem::path& dataDir, const std::string& project);
+// A file as `commit` has it in the repository `repo` (a project's mirror), byte for byte:
+// the pipeline file a run, a bisection or a job graph follows, a deploy's config template.
+Result<std::string> fileAtCommit(const std::filesystem::path& repo, const std::string& commit,
+                                 const std::string& path);
 
 }  // namespace boucle::scheduler

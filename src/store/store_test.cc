@@ -327,6 +327,15 @@ TEST_P(StoreTest, OneDeployAtATimePerEnvironment) {
   auto c = store_->claimNextDeploy(300);
   ASSERT_TRUE(c->has_value());
   EXPECT_EQ((*c)->id, qa2.id);
+  // A cancel that lost the race with the claim changes nothing: qa2 is running now.
+  Deploy late = qa2;
+  late.state = DeployState::kCancelled;
+  EXPECT_EQ(store_->updateDeployFrom(late, DeployState::kQueued).code(), Code::kConflict);
+  EXPECT_EQ(store_->getDeploy(qa2.id)->state, DeployState::kRunning);
+  Deploy running = **c;
+  running.reason = "still going";
+  EXPECT_TRUE(store_->updateDeployFrom(running, DeployState::kRunning).ok());
+  EXPECT_EQ(store_->getDeploy(qa2.id)->reason, "still going");
 
   // A crash releases the environments' locks.
   auto interrupted = store_->interruptDeploys("server stopped");

@@ -223,35 +223,29 @@ Result<Deploy> SqliteStore::getDeploy(int64_t id) {
 }
 
 Status SqliteStore::updateDeploy(const Deploy& d) {
-  std::lock_guard lock(mu_);
-  auto s = db_.prepare(
-      "UPDATE deploys SET project = ?, env = ?, version = ?, state = ?, reason = ?, "
-      "from_version = ?, rollback = ?, dry_run = ?, requested_by = ?, requested_at = ?, "
-      "started_at = ?, finished_at = ?, approved_by = ?, approved_at = ?, smoke = ? WHERE id = ?");
-  if (!s.ok()) return s.status();
-  bindDeploy(*s, d);
-  s->bind(16, d.id);
-  if (auto st = s->run(); !st.ok()) return st;
-  if (db_.changes() == 0) return Status::NotFound("no deploy " + std::to_string(d.id));
-  return Status::Ok();
+  return writeDeploy(d, std::nullopt);
 }
 
 Status SqliteStore::updateDeployFrom(const Deploy& d, DeployState from) {
+  return writeDeploy(d, from);
+}
+
+Status SqliteStore::writeDeploy(const Deploy& d, std::optional<DeployState> from) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "UPDATE deploys SET project = ?, env = ?, version = ?, state = ?, reason = ?, "
       "from_version = ?, rollback = ?, dry_run = ?, requested_by = ?, requested_at = ?, "
       "started_at = ?, finished_at = ?, approved_by = ?, approved_at = ?, smoke = ? WHERE id = ? "
-      "AND state = ?");
+      "AND (? = '' OR state = ?)");
   if (!s.ok()) return s.status();
   bindDeploy(*s, d);
-  s->bind(16, d.id).bind(17, toString(from));
+  std::string_view expected = from ? toString(*from) : "";
+  s->bind(16, d.id).bind(17, expected).bind(18, expected);
   if (auto st = s->run(); !st.ok()) return st;
-  if (db_.changes() == 0) {
-    return Status::Conflict("deploy " + std::to_string(d.id) + " is no longer " +
-                            std::string(toString(from)));
-  }
-  return Status::Ok();
+  if (db_.changes() > 0) return Status::Ok();
+  if (!from) return Status::NotFound("no deploy " + std::to_string(d.id));
+  return Status::Conflict("deploy " + std::to_string(d.id) + " is no longer " +
+                          std::string(expected));
 }
 
 Result<std::vector<Deploy>> SqliteStore::listDeploys(std::string_view project, std::string_view env,

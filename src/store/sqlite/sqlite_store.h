@@ -85,6 +85,8 @@ class SqliteStore : public Store {
 
  private:
   Status insertRun(Run& out);
+  // An UPDATE of the whole deploy; with `from`, only while it is still in that state.
+  Status writeDeploy(const Deploy& d, std::optional<DeployState> from);
 
   std::mutex mu_;  // guards db_: one connection shared by the HTTP and agent threads
   Database db_;
