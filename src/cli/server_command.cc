@@ -48,9 +48,9 @@ struct ServerArgs {
 // The web UI's folder: --ui, else share/boucle/ui beside an installed binary, else this source
 // tree's ui/dist. "" when none holds an index.html (the API works without it).
 fs::path findUi(const std::string& given) {
-  std::vector<fs::path> candidates;
-  if (!given.empty()) return fs::exists(fs::path(given) / "index.html") ? fs::path(given) : "";
   std::error_code ec;
+  if (!given.empty()) return fs::exists(fs::path(given) / "index.html", ec) ? fs::path(given) : "";
+  std::vector<fs::path> candidates;
   auto self = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) candidates.push_back(self.parent_path().parent_path() / "share/boucle/ui");
 #ifdef BOUCLE_UI_DIR
@@ -135,6 +135,12 @@ int serve(const ServerArgs& a) {
       fmt::print(stderr, "boucle server: --artifacts-max: a size such as 20G\n");
       return kExitUsage;
     }
+  }
+  fs::path ui = findUi(a.ui);
+  if (!a.ui.empty() && ui.empty()) {
+    fmt::print(stderr, "boucle server: --ui {}: no index.html there (build the UI: make ui)\n",
+               a.ui);
+    return kExitUsage;
   }
   auto colon = a.listen.rfind(':');
   if (colon == std::string::npos) {
@@ -238,7 +244,7 @@ int serve(const ServerArgs& a) {
     queue(run, p, "broken");
   };
   scheduler::Agent agent(**store, agentOptions);
-  api::ApiContext ctx{store->get(), &agent, data, a.publicRead, &*secrets, &deployer, findUi(a.ui)};
+  api::ApiContext ctx{store->get(), &agent, data, a.publicRead, &*secrets, &deployer, ui};
   std::string error;
   http.streaming = api::makeUploadHandler(ctx);
   auto server = api::HttpServer::create(http, api::makeApiHandler(ctx), &error);

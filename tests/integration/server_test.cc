@@ -58,6 +58,21 @@ TEST_F(ServerTest, BadRequestsAreRefusedWithTheRightStatus) {
   EXPECT_EQ(curl("GET", server_->url() + "/api/runs/1/jobs/..%2Fx/log", "", {auth}).status, 400);
 }
 
+TEST_F(ServerTest, ServesTheWebUiOpenlyAndNothingBesideIt) {
+  // The page is open (its data needs the token); files outside ui/dist/assets are not served.
+  auto page = curl("GET", server_->url() + "/");
+  ASSERT_EQ(page.status, 200) << "build the UI first: make ui";
+  EXPECT_THAT(page.body, HasSubstr("<div id=\"app\">"));
+  EXPECT_EQ(curl("GET", server_->url() + "/assets/..%2Findex.html").status, 404);
+  EXPECT_EQ(curl("GET", server_->url() + "/assets/.hidden").status, 404);
+  EXPECT_EQ(curl("GET", server_->url() + "/index.html").status, 401);  // not a UI route
+  Output bad = runCommand({BOUCLE_BIN, "server", "--data", (repo_.scratch() / "d2").string(),
+                           "--ui", (repo_.scratch() / "no-ui").string()},
+                          repo_.scratch());
+  EXPECT_EQ(bad.exitCode, 2);
+  EXPECT_THAT(bad.err, HasSubstr("no index.html there"));
+}
+
 TEST_F(ServerTest, ProjectsAndRunsThroughTheCommandLine) {
   repo_.write(".boucle.yml",
               "jobs:\n  build: {run: 'echo built $BOUCLE_COMMIT; test -n \"$HOME\"'}\n"
