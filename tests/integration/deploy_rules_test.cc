@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <ctime>
+#include <fstream>
 #include <map>
 
 #include "server_fixture.h"
@@ -137,7 +138,10 @@ TEST_F(DeployRulesTest, OutsideItsWindowAnEnvironmentRefusesDeploys) {
 }
 
 TEST_F(DeployRulesTest, DeploysToOneEnvironmentRunOneAfterTheOther) {
-  setUpProject("  qa: {}\n  prod: {}\n", "sleep 1");
+  // Each deploy waits for the gate file, so the first qa deploy is surely still running when
+  // the others are asked for, however slow the machine (a fixed sleep was not, under ASan).
+  std::filesystem::path gate = repo_.scratch() / "gate";
+  setUpProject("  qa: {}\n  prod: {}\n", "until [ -e " + gate.string() + " ]; do sleep 0.05; done");
   // Three requests at once, two to qa: the second qa deploy waits for the first; prod goes on.
   auto ask = [&](const std::string& env) {
     Output o = client({"deploy", "web", "1.0.0", "--to", env, "--no-wait", "--json"});
@@ -150,6 +154,7 @@ TEST_F(DeployRulesTest, DeploysToOneEnvironmentRunOneAfterTheOther) {
   int64_t b = ask("qa"), c = ask("prod");
   EXPECT_THAT(api("/api/deploys/" + std::to_string(b)).value("reason", ""),
               HasSubstr("queued behind deploy " + std::to_string(a) + " (1.0.0, asked by"));
+  std::ofstream(gate) << "open\n";  // the deploys may go on
   json da = waitForDeploy(a), db = waitForDeploy(b), dc = waitForDeploy(c);
   ASSERT_EQ(da["state"], "succeeded");
   ASSERT_EQ(db["state"], "succeeded");
