@@ -39,7 +39,7 @@ def get(path):
 sent = {}
 for i in range(pushes):
     with open(os.path.join(repo, "n.txt"), "w") as f:
-        f.write(f"{i}\n")
+        f.write(f"{i} {time.time_ns()}\n")  # unique even when the script runs again
     subprocess.run(git + ["add", "n.txt"], check=True)
     subprocess.run(git + ["commit", "-q", "-m", f"c{i}"], check=True)
     sha = subprocess.run(git + ["rev-parse", "HEAD"], check=True, capture_output=True,

@@ -18,6 +18,7 @@
 #include "scheduler/agent.h"
 #include "scheduler/poller.h"
 #include "scm/git_auth.h"
+#include "scm/git_repo.h"
 #include "scm/webhook.h"
 #include "vault/blob_store.h"
 
@@ -205,7 +206,7 @@ class NeedsCache {
       if (auto it = cache_.find(key); it != cache_.end()) return it->second;
     }
     std::map<std::string, std::vector<std::string>> needs;
-    auto text = scheduler::fileAtCommit(scheduler::mirrorPath(c.dataDir, r.project), r.commit,
+    auto text = scm::fileAtCommit(scheduler::mirrorPath(c.dataDir, r.project), r.commit,
                                         ".boucle.yml");
     if (text.ok()) {
       auto parsed = pipeline::parsePipeline(*text);

@@ -5,6 +5,7 @@
 
 #include "pipeline/parser.h"
 #include "scheduler/agent.h"
+#include "scm/git_repo.h"
 
 namespace boucle::deploy {
 namespace fs = std::filesystem;
@@ -218,7 +219,7 @@ Result<Target> prepareTarget(const store::Release& release, const std::string& e
   }
   std::vector<std::string> templates;
   for (const auto& c : t.spec.config) {
-    auto text = scheduler::fileAtCommit(mirror, release.commit, c.templatePath);
+    auto text = scm::fileAtCommit(mirror, release.commit, c.templatePath);
     if (!text.ok()) return Status::NotFound("config template " + text.status().message());
     templates.push_back(std::move(*text));
   }

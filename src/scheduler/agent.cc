@@ -35,14 +35,6 @@ Result<std::string> git(const std::vector<std::string>& args, const scm::GitAuth
   return out;
 }
 
-Result<std::string> fileAtCommit(const fs::path& repo, const std::string& commit,
-                                 const std::string& path) {
-  auto r = runner::runAndCapture({"git", "-C", repo.string(), "show", commit + ":" + path});
-  if (!r.ok()) return r.status();
-  if (r->exitCode != 0) return Status::NotFound(path + " is not in commit " + commit.substr(0, 12));
-  return std::move(r->output);
-}
-
 Result<scm::GitCredential> credentialFor(const store::Project& p, const auth::SecretBox* box) {
   if (p.credentialKind.empty()) return scm::GitCredential{};
   if (!box) return Status::Internal("no key to open project " + p.name + "'s credential");
@@ -230,11 +222,17 @@ void Agent::save(const store::Run& run) {
   }
 }
 
-// git's own limit (gc.autoPackLimit) for repacking. `gc --auto` goes to the background by
-// itself, so the worker does not wait for it; git makes gc safe beside fetches and readers.
-void Agent::collectPacks(const fs::path& mirror) {
-  if (scm::packCount(mirror) <= 50) return;
-  auto r = git({"-C", mirror.string(), "gc", "--auto", "--quiet"});
+// Each in-process fetch adds a small pack, and every opening of the mirror maps each pack's
+// index (then unmaps it: a TLB flush on every core), so a run's git steps slow down with the
+// pack count. A geometric repack merges only the small packs (the big one stays as it is), so it
+// is cheap enough to run every few fetches: 20-40 ms here. The mirror lock is held so that no
+// fetch of this project runs beside it; readers are safe, as git guarantees.
+void Agent::collectPacks(const std::string& project) {
+  fs::path mirror = mirrorPath(options_.dataDir, project);
+  if (scm::packCount(mirror) <= kMaxPacks) return;
+  auto mirrorMu = mirrorLock(project);
+  std::lock_guard held(*mirrorMu);
+  auto r = git({"-C", mirror.string(), "repack", "--geometric=2", "-d", "--quiet"});
   if (!r.ok()) logError(r.status().message());
 }
 
@@ -312,6 +310,7 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors) {
         run.subject = described->subject;
       }
     }
+    std::optional<pipeline::ParseResult> parsed;
     if (st.ok()) {
       run.commit = info.commit;
       save(run);
@@ -320,60 +319,66 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors) {
       info.root = mirror;
       info.gitDir = mirror;
       info.branch = run.branch;
-      st = runner::snapshotSource(info, false, dir / "src");
+      // Read from the mirror's objects: the commit is checked out only if a job needs its files.
+      auto text = scm::fileAtCommit(mirror, run.commit, ".boucle.yml");
+      if (!text.ok())
+        st = text.status();
+      else
+        parsed = pipeline::parsePipeline(*text);
+    }
+    bool checkout = false;
+    if (parsed) {
+      for (const auto& j : parsed->pipeline.jobs) checkout = checkout || j.checkout;
     }
     if (!st.ok()) {
       finish(store::RunState::kFailed, st.message());
+    } else if (!parsed->ok()) {
+      std::string msg = "the pipeline file has errors:";
+      for (const auto& d : parsed->errors)
+        msg += "\n" + pipeline::formatDiagnostic(".boucle.yml", d);
+      finish(store::RunState::kFailed, msg);
+    } else if (auto sel = pipeline::selectJobs(parsed->pipeline, run.onlyJobs); !sel.ok()) {
+      finish(store::RunState::kFailed, sel.message());
+    } else if (checkout && !(st = runner::snapshotSource(info, false, dir / "src")).ok()) {
+      finish(store::RunState::kFailed, st.message());
     } else {
-      auto parsed = pipeline::loadPipelineFile(dir / "src/.boucle.yml");
-      if (!parsed.ok()) {
-        finish(store::RunState::kFailed, parsed.status().message());
-      } else if (!parsed->ok()) {
-        std::string msg = "the pipeline file has errors:";
-        for (const auto& d : parsed->errors)
-          msg += "\n" + pipeline::formatDiagnostic(".boucle.yml", d);
-        finish(store::RunState::kFailed, msg);
-      } else if (auto sel = pipeline::selectJobs(parsed->pipeline, run.onlyJobs); !sel.ok()) {
-        finish(store::RunState::kFailed, sel.message());
-      } else {
-        if (run.onlyJobs.empty()) recordSchedule(run, parsed->pipeline);
-        pipeline = parsed->pipeline;
-        runner::RunConfig config;
-        config.project = run.project;
-        config.runId = std::to_string(run.id);
-        config.commit = run.commit;
-        config.branch = run.branch;
-        config.runDir = dir;
-        config.sourceDir = dir / "src";
-        config.blobRoot = options_.dataDir / "blobs";
-        config.parallelism = options_.parallelism;
-        config.baseEnv = baseEnvironment();
-        config.cancelFd = cancel[0];
-        config.supervisors = &supervisors;
-        recorder.begin(parsed->pipeline);
-        auto result = runner::runPipeline(parsed->pipeline, config, recorder);
-        recorder.end(result);
-        runner::RunMeta meta{run.project,
-                             config.runId,
-                             run.commit,
-                             run.branch,
-                             run.subject,
-                             result.interrupted ? "cancelled"
-                             : result.passed()  ? "passed"
-                                                : "failed",
-                             run.startedAt.value_or(0),
-                             false};
-        if (auto w = runner::writeRunRecord(dir, meta, &result); !w.ok()) logError(w.message());
-        finish(result.interrupted ? store::RunState::kCancelled
-               : result.passed()  ? store::RunState::kPassed
-                                  : store::RunState::kFailed,
-               result.interrupted ? "cancelled" : "");
-      }
+      if (run.onlyJobs.empty()) recordSchedule(run, parsed->pipeline);
+      pipeline = parsed->pipeline;
+      runner::RunConfig config;
+      config.project = run.project;
+      config.runId = std::to_string(run.id);
+      config.commit = run.commit;
+      config.branch = run.branch;
+      config.runDir = dir;
+      if (checkout) config.sourceDir = dir / "src";
+      config.blobRoot = options_.dataDir / "blobs";
+      config.parallelism = options_.parallelism;
+      config.baseEnv = baseEnvironment();
+      config.cancelFd = cancel[0];
+      config.supervisors = &supervisors;
+      recorder.begin(parsed->pipeline);
+      auto result = runner::runPipeline(parsed->pipeline, config, recorder);
+      recorder.end(result);
+      runner::RunMeta meta{run.project,
+                           config.runId,
+                           run.commit,
+                           run.branch,
+                           run.subject,
+                           result.interrupted ? "cancelled"
+                           : result.passed()  ? "passed"
+                                              : "failed",
+                           run.startedAt.value_or(0),
+                           false};
+      if (auto w = runner::writeRunRecord(dir, meta, &result); !w.ok()) logError(w.message());
+      finish(result.interrupted ? store::RunState::kCancelled
+             : result.passed()  ? store::RunState::kPassed
+                                : store::RunState::kFailed,
+             result.interrupted ? "cancelled" : "");
     }
   }
   fs::remove_all(dir / "src", ec);
   fs::remove_all(dir / "ws", ec);
-  collectPacks(mirrorPath(options_.dataDir, run.project));
+  collectPacks(run.project);
   {
     std::lock_guard lock(mu_);
     cancelFds_.erase(run.id);

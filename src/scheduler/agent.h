@@ -56,7 +56,8 @@ class Agent {
   void loop();
   void execute(store::Run run, runner::SupervisorPool& supervisors);
   void save(const store::Run& run);
-  void collectPacks(const std::filesystem::path& mirror);
+  static constexpr size_t kMaxPacks = 8;
+  void collectPacks(const std::string& project);
   std::optional<store::Run> judge(store::Run& run);
   void recordSchedule(const store::Run& run, const pipeline::Pipeline& p);
   std::shared_ptr<std::mutex> mirrorLock(const std::string& project);
@@ -87,9 +88,5 @@ Result<scm::GitCredential> credentialFor(const store::Project& p, const auth::Se
 Result<scm::GitAuth> gitAuthFor(const store::Project& p, const auth::SecretBox* box,
                                 const std::filesystem::path& dataDir);
 std::filesystem::path mirrorPath(const std::filesystem::path& dataDir, const std::string& project);
-// A file as `commit` has it in the repository `repo` (a project's mirror), byte for byte:
-// the pipeline file a run, a bisection or a job graph follows, a deploy's config template.
-Result<std::string> fileAtCommit(const std::filesystem::path& repo, const std::string& commit,
-                                 const std::string& path);
 
 }  // namespace boucle::scheduler

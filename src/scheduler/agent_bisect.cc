@@ -104,7 +104,7 @@ void Agent::concludeBisection(store::Run& broken, const store::Bisection& b, boo
   save(broken);
   if (!options_.onBisected) return;
   // The notification follows the breaking commit's own pipeline file, as its run's did.
-  auto text = fileAtCommit(mirror, broken.commit, ".boucle.yml");
+  auto text = scm::fileAtCommit(mirror, broken.commit, ".boucle.yml");
   std::optional<pipeline::Pipeline> p;
   if (text.ok()) {
     auto parsed = pipeline::parsePipeline(*text);

@@ -36,7 +36,17 @@ namespace {
   X(git_commit_summary)          \
   X(git_oid_tostr_s)             \
   X(git_oid_fromstrn)            \
-  X(git_checkout_tree)
+  X(git_checkout_tree)           \
+  X(git_commit_tree)             \
+  X(git_tree_free)               \
+  X(git_tree_entry_bypath)       \
+  X(git_tree_entry_free)         \
+  X(git_tree_entry_type)         \
+  X(git_tree_entry_id)           \
+  X(git_blob_lookup)             \
+  X(git_blob_free)               \
+  X(git_blob_rawcontent)         \
+  X(git_blob_rawsize)
 
 struct Api {
 #define BOUCLE_GIT_MEMBER(name) decltype(&::name) name = nullptr;
@@ -69,11 +79,17 @@ struct Freer {
   void operator()(git_remote* p) const { (*loadGit())->git_remote_free(p); }
   void operator()(git_object* p) const { (*loadGit())->git_object_free(p); }
   void operator()(git_commit* p) const { (*loadGit())->git_commit_free(p); }
+  void operator()(git_tree* p) const { (*loadGit())->git_tree_free(p); }
+  void operator()(git_tree_entry* p) const { (*loadGit())->git_tree_entry_free(p); }
+  void operator()(git_blob* p) const { (*loadGit())->git_blob_free(p); }
 };
 using Repo = std::unique_ptr<git_repository, Freer>;
 using Remote = std::unique_ptr<git_remote, Freer>;
 using Object = std::unique_ptr<git_object, Freer>;
 using Commit = std::unique_ptr<git_commit, Freer>;
+using Tree = std::unique_ptr<git_tree, Freer>;
+using TreeEntry = std::unique_ptr<git_tree_entry, Freer>;
+using Blob = std::unique_ptr<git_blob, Freer>;
 
 std::string lastError(const Api& git, const std::string& what) {
   const git_error* e = git.git_error_last();
@@ -193,6 +209,43 @@ Result<CommitInfo> describeCommit(const fs::path& repoPath, const std::string& r
   }
   if (const char* summary = git.git_commit_summary(commit)) info.subject = summary;
   return info;
+}
+
+Result<std::string> fileAtCommit(const fs::path& repoPath, const std::string& rev,
+                                 const std::string& path) {
+  auto loaded = loadGit();
+  if (!loaded.ok()) return loaded.status();
+  const Api& git = **loaded;
+  auto repo = open(git, repoPath);
+  if (!repo.ok()) return repo.status();
+  git_object* raw = nullptr;
+  std::string spec = rev + "^{commit}";
+  if (rev.empty() || rev[0] == '-' ||
+      git.git_revparse_single(&raw, repo->get(), spec.c_str()) != 0) {
+    return Status::NotFound(lastError(git, "no commit '" + rev + "'"));
+  }
+  Object object(raw);
+  git_tree* rawTree = nullptr;
+  if (git.git_commit_tree(&rawTree, reinterpret_cast<git_commit*>(object.get())) != 0) {
+    return Status::Io(lastError(git, "cannot read the tree of " + rev));
+  }
+  Tree tree(rawTree);
+  std::string shortRev = rev.size() == 40 ? rev.substr(0, 12) : rev;
+  git_tree_entry* rawEntry = nullptr;
+  if (path.empty() || git.git_tree_entry_bypath(&rawEntry, tree.get(), path.c_str()) != 0) {
+    return Status::NotFound(path + " is not in commit " + shortRev);
+  }
+  TreeEntry entry(rawEntry);
+  if (git.git_tree_entry_type(entry.get()) != GIT_OBJECT_BLOB) {
+    return Status::NotFound(path + " is not a file in commit " + shortRev);
+  }
+  git_blob* rawBlob = nullptr;
+  if (git.git_blob_lookup(&rawBlob, repo->get(), git.git_tree_entry_id(entry.get())) != 0) {
+    return Status::Io(lastError(git, "cannot read " + path + " of " + shortRev));
+  }
+  Blob blob(rawBlob);
+  return std::string(static_cast<const char*>(git.git_blob_rawcontent(blob.get())),
+                     static_cast<size_t>(git.git_blob_rawsize(blob.get())));
 }
 
 Status checkoutDetached(const fs::path& objectsOf, const std::string& originUrl,

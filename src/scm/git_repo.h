@@ -27,11 +27,16 @@ Status fetchInto(const std::filesystem::path& mirror, const std::string& url,
                  const GitCredential& credential);
 
 // How many packs the repository has. Each in-process fetch adds one and libgit2 never repacks,
-// so the agent asks git to collect them when there are many (as `git fetch` itself would).
+// so the agent has git merge them when there are several.
 size_t packCount(const std::filesystem::path& repo);
 
 // Resolves `rev` (a branch, tag or commit; only ever a revision, never an option) to a commit.
 Result<CommitInfo> describeCommit(const std::filesystem::path& repo, const std::string& rev);
+
+// The content of the file `path` in commit `rev` (a branch, tag or commit), read from the
+// object database: no checkout, no git process. NotFound when the commit has no such file.
+Result<std::string> fileAtCommit(const std::filesystem::path& repo, const std::string& rev,
+                                 const std::string& path);
 
 // A new repository at `dest` that borrows `objectsOf`'s objects (alternates: no copy of the
 // history), with `origin` pointing at `originUrl`, and `commit` checked out detached, index

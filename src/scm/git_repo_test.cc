@@ -119,6 +119,29 @@ TEST_F(GitRepoTest, CheckoutIsACleanDetachedCloneThatBorrowsObjects) {
   EXPECT_EQ(sh("find " + (dest / ".git/objects").string() + " -type f ! -path '*/info/*'"), "");
 }
 
+TEST_F(GitRepoTest, FileAtCommitReadsTheFileAsThatCommitHasIt) {
+  std::string first = sh("git -C " + repo_.string() + " rev-parse HEAD");
+  write("README", "changed\n");
+  write("deep/er/config.yml", "a: 1\n");
+  commit("second");
+  ASSERT_TRUE(fetchInto(mirror_, repo_.string(), {}).ok());
+
+  auto old = fileAtCommit(mirror_, first, "README");
+  ASSERT_TRUE(old.ok()) << old.status().message();
+  EXPECT_EQ(*old, "hello\n");
+  EXPECT_EQ(*fileAtCommit(mirror_, "main", "README"), "changed\n");
+  EXPECT_EQ(*fileAtCommit(mirror_, "main", "deep/er/config.yml"), "a: 1\n");
+
+  auto missing = fileAtCommit(mirror_, first, "deep/er/config.yml");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), Code::kNotFound);
+  EXPECT_EQ(missing.status().message(),
+            "deep/er/config.yml is not in commit " + first.substr(0, 12));
+  EXPECT_THAT(fileAtCommit(mirror_, "main", "deep").status().message(), HasSubstr("not a file"));
+  EXPECT_FALSE(fileAtCommit(mirror_, "nosuchbranch", "README").ok());
+  EXPECT_FALSE(fileAtCommit(mirror_, "--output=x", "README").ok());
+}
+
 TEST_F(GitRepoTest, CheckoutRefusesWhatIsNotAFullCommitId) {
   EXPECT_FALSE(checkoutDetached(mirror_, "o", "main", dir_ / "a").ok());
   EXPECT_FALSE(checkoutDetached(mirror_, "o", std::string(40, '0'), dir_ / "b").ok());

@@ -106,6 +106,57 @@ TEST_F(ServerTest, ProjectsAndRunsThroughTheCommandLine) {
   EXPECT_EQ(client({"trigger", "missing"}).exitCode, 1);
 }
 
+TEST_F(ServerTest, ThePipelineFileIsReadFromTheCommitAndItsErrorsFailTheRun) {
+  // No pipeline file at all, then a broken one, then jobs of which only one checks out.
+  repo_.write("README", "x\n");
+  std::string none = repo_.commit("no pipeline yet");
+  ASSERT_EQ(client({"project", "add", "p", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  json run = triggerAndWait("p", 1);
+  EXPECT_EQ(run["state"], "failed");
+  EXPECT_EQ(run["reason"], ".boucle.yml is not in commit " + none.substr(0, 12)) << run.dump();
+
+  repo_.write(".boucle.yml", "jobs:\n  a: {run: 'true', needs: [nope]}\n");
+  repo_.commit("broken pipeline");
+  run = triggerAndWait("p", 2);
+  EXPECT_EQ(run["state"], "failed");
+  EXPECT_THAT(run.value("reason", ""), HasSubstr(".boucle.yml:2:"));
+  EXPECT_THAT(run.value("reason", ""), HasSubstr("nope"));
+
+  repo_.write(".boucle.yml",
+              "jobs:\n  bare: {run: 'test -z \"$(ls -A)\" && echo empty', checkout: false}\n"
+              "  full: {run: 'cat README && git rev-parse HEAD'}\n");
+  std::string sha = repo_.commit("fixed");
+  run = triggerAndWait("p", 3);
+  EXPECT_EQ(run["state"], "passed") << run.dump();
+  EXPECT_EQ(client({"logs", "3/bare"}).out, "empty\n");
+  EXPECT_EQ(client({"logs", "3/full"}).out, "x\n" + sha + "\n");
+}
+
+TEST_F(ServerTest, TheMirrorKeepsFewPacksAsFetchesAddThem) {
+  // Each fetch adds a pack; every few runs the small ones are merged, history intact.
+  repo_.write(".boucle.yml", "jobs:\n  a: {run: 'true', checkout: false}\n");
+  repo_.commit("c0");
+  ASSERT_EQ(client({"project", "add", "p", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  for (int i = 1; i <= 12; ++i) {
+    repo_.write("n.txt", std::to_string(i));
+    repo_.commit("c" + std::to_string(i));
+    ASSERT_EQ(triggerAndWait("p", i)["state"], "passed");
+  }
+  fs::path mirror = server_->data() / "repos/p.git";
+  int packs = 0;
+  for (const auto& e : fs::directory_iterator(mirror / "objects/pack")) {
+    packs += e.path().extension() == ".pack";
+  }
+  EXPECT_GE(packs, 1);
+  EXPECT_LE(packs, 9);
+  Output fsck =
+      runCommand({"/usr/bin/git", "-C", mirror.string(), "fsck", "--no-progress"}, mirror);
+  EXPECT_EQ(fsck.exitCode, 0) << fsck.all();
+  Output log =
+      runCommand({"/usr/bin/git", "-C", mirror.string(), "rev-list", "--count", "main"}, mirror);
+  EXPECT_EQ(log.out, "13\n");
+}
+
 TEST_F(ServerTest, RerunAndRetryRepeatTheSameCommit) {
   std::string flag = (repo_.scratch() / "flaky-passes").string();
   repo_.write(".boucle.yml",
