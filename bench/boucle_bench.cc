@@ -58,8 +58,8 @@ void BM_SupervisedShellTrue(benchmark::State& state) {
   int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
   std::vector<std::string> argv{"/bin/sh", "-e", "-c", "true"}, env{"PATH=/usr/bin:/bin"};
   for (auto _ : state) {
-    auto pid = (*sup)->run(std::chrono::seconds(1), "/", argv, env, devnull);
-    if (!pid.ok() || !(*sup)->readExit().ok()) {
+    auto asked = (*sup)->request(std::chrono::seconds(1), "/", argv, env, devnull);
+    if (!asked.ok() || !(*sup)->started().ok() || !(*sup)->readExit().ok()) {
       state.SkipWithError("job failed");
       break;
     }

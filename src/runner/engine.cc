@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,6 +51,9 @@ struct Active {
   std::unique_ptr<Masker> masker;
   Clock::time_point started, deadline;
   Clock::time_point hardDeadline = Clock::time_point::max();  // SIGKILL the supervisor itself
+  bool starting = true;    // asked to start; the supervisor's answer has not been read yet
+  bool announced = false;  // the observer was told it started
+  std::string failReason;  // set when the engine itself had to stop the job
   bool timedOut = false;
   bool cancelled = false;
 };
@@ -75,9 +79,13 @@ class Engine {
 
  private:
   void startReady();
+  void prepareAhead();
   void start(const pipeline::Job& job, int attempt);
   Result<std::unique_ptr<SupervisorClient>> takeSupervisor();
   void pump(Active& a, bool drain = false);
+  void started(const std::string& name);
+  void failStart(Active& a, std::string message);
+  bool openLog(Active& a);
   void finish(const std::string& name);
   void complete(JobResult& r, JobState s, const std::string& reason);
   void cancelAll();
@@ -115,6 +123,8 @@ void Engine::note(Active& a, const std::string& message) {
   observer_.jobOutput(a.job->name, line);
 }
 
+// The job's program is asked for first, so that its log file and the observer's record are
+// made while the supervisor execs it: those cost as much as the exec on some filesystems.
 void Engine::start(const pipeline::Job& job, int attempt) {
   JobResult& r = results_[job.name];
   r.attempts = attempt;
@@ -122,26 +132,15 @@ void Engine::start(const pipeline::Job& job, int attempt) {
   Active a;
   a.job = &job;
   a.attempt = attempt;
-  a.log.reset(::open(r.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644));
-  observer_.jobStarted(job.name, attempt);
-  if (!a.log) {
-    complete(r, JobState::kFailed, "cannot create log " + r.log.string() + ": " + strerror(errno));
-    return;
-  }
   auto sup = takeSupervisor();
   if (!sup.ok()) {
-    note(a, sup.status().message());
-    complete(r, JobState::kFailed, sup.status().message());
+    failStart(a, sup.status().message());
     return;
   }
   a.supervisor = std::move(sup).value();
   auto launched = detail::launchJob(job, attempt, launch_, *a.supervisor);
   if (!launched.ok()) {
-    if (!a.supervisor->broken()) idle_.push_back(std::move(a.supervisor));
-    std::error_code ec;
-    std::filesystem::remove_all(config_.runDir / "ws" / job.name, ec);
-    note(a, launched.status().message());
-    complete(r, JobState::kFailed, launched.status().message());
+    failStart(a, launched.status().message());
     return;
   }
   a.proc = std::move(launched).value();
@@ -149,7 +148,47 @@ void Engine::start(const pipeline::Job& job, int attempt) {
   a.masker = std::make_unique<Masker>(maskerPrototype_);
   a.started = Clock::now();
   a.deadline = a.started + job.timeout;
+  if (!openLog(a)) {
+    // Nowhere to write its output: the job is stopped at once and fails with the reason.
+    a.failReason = "cannot create log " + r.log.string() + ": " + strerror(errno);
+    a.supervisor->terminate();
+  }
+  observer_.jobStarted(job.name, attempt);
+  a.announced = true;
   active_.emplace(job.name, std::move(a));
+}
+
+bool Engine::openLog(Active& a) {
+  const auto& path = results_[a.job->name].log;
+  a.log.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644));
+  return static_cast<bool>(a.log);
+}
+
+// The job never ran: its workspace goes, the reason is in its log and result.
+void Engine::failStart(Active& a, std::string message) {
+  if (a.supervisor && !a.supervisor->broken()) idle_.push_back(std::move(a.supervisor));
+  std::error_code ec;
+  std::filesystem::remove_all(config_.runDir / "ws" / a.job->name, ec);
+  if (!a.log && !openLog(a)) {
+    message += "; cannot create log " + results_[a.job->name].log.string() + ": " + strerror(errno);
+  }
+  if (!a.announced) observer_.jobStarted(a.job->name, a.attempt);
+  note(a, message);
+  complete(results_[a.job->name], JobState::kFailed, message);
+}
+
+// The supervisor answered a start request.
+void Engine::started(const std::string& name) {
+  Active& a = active_.at(name);
+  a.starting = false;
+  auto pid = a.supervisor->started();
+  if (pid.ok()) {
+    a.proc.pid = *pid;
+    return;
+  }
+  Active failed = std::move(a);
+  active_.erase(name);
+  failStart(failed, pid.status().message());
 }
 
 Result<std::unique_ptr<SupervisorClient>> Engine::takeSupervisor() {
@@ -170,6 +209,18 @@ void Engine::startReady() {
   if (cancelRequests_ > 0) return;
   size_t free = config_.parallelism > active_.size() ? config_.parallelism - active_.size() : 0;
   for (const auto& name : planner_.takeReady(free)) start(*pipeline_.findJob(name), 1);
+}
+
+// An empty workspace for a job that will start when the running ones pass is made now, while
+// they run, so that starting it is one process creation and no file system work. One per round,
+// so a job that ends meanwhile is answered at once.
+void Engine::prepareAhead() {
+  if (cancelRequests_ > 0) return;
+  for (const auto& name : planner_.upcoming(config_.parallelism)) {
+    if (pipeline_.findJob(name)->checkout || launch_.prepared.contains(name)) continue;
+    if (::mkdir((config_.runDir / "ws" / name).c_str(), 0755) == 0) launch_.prepared.insert(name);
+    return;
+  }
 }
 
 // Reads what the job wrote so far (bounded chunks), masks it, appends it to the log at once.
@@ -216,7 +267,10 @@ void Engine::finish(const std::string& name) {
 
   JobState state = JobState::kPassed;
   std::string reason;
-  if (a.cancelled) {
+  if (!a.failReason.empty()) {
+    state = JobState::kFailed;
+    reason = a.failReason;
+  } else if (a.cancelled) {
     state = JobState::kCancelled;
     reason = "cancelled";
   } else if (a.timedOut) {
@@ -334,6 +388,7 @@ RunResult Engine::run() {
       if (planner_.done()) break;
       continue;  // jobs finished while starting (launch failures); plan again
     }
+    prepareAhead();
     std::vector<pollfd> fds;
     std::vector<std::pair<std::string, bool>> owners;  // job, is the supervisor's socket
     if (config_.cancelFd >= 0) fds.push_back({config_.cancelFd, POLLIN, 0});
@@ -358,7 +413,9 @@ RunResult Engine::run() {
     for (size_t i = base; i < fds.size(); ++i) {
       if (!fds[i].revents) continue;
       auto& [name, isSupervisor] = owners[i - base];
-      if (isSupervisor) {
+      if (isSupervisor && active_.at(name).starting) {
+        started(name);  // an exit that is already there is seen at the next poll
+      } else if (isSupervisor) {
         exited.push_back(name);
       } else {
         pump(active_.at(name));
@@ -371,6 +428,7 @@ RunResult Engine::run() {
       observer_.tick(planner_);
     }
   }
+  for (const auto& name : launch_.prepared) ::rmdir((config_.runDir / "ws" / name).c_str());
   RunResult result;
   result.interrupted = cancelRequests_ > 0;
   for (const auto& name : planner_.order()) {

@@ -8,6 +8,7 @@
 
 #include "core/encoding.h"
 #include "core/glob.h"
+#include "runner/direct_command.h"
 #include "runner/process.h"
 #include "runner/sandbox.h"
 #include "vault/blob_store.h"
@@ -79,7 +80,7 @@ std::vector<std::string> jobEnvironment(const pipeline::Job& job, const RunConfi
   return env;
 }
 
-Result<Launched> launchJob(const pipeline::Job& job, int attempt, const LaunchContext& ctx,
+Result<Launched> launchJob(const pipeline::Job& job, int attempt, LaunchContext& ctx,
                            SupervisorClient& supervisor) {
   const RunConfig& c = *ctx.config;
   auto t0 = std::chrono::steady_clock::now();
@@ -87,7 +88,9 @@ Result<Launched> launchJob(const pipeline::Job& job, int attempt, const LaunchCo
   l.workspace = c.runDir / "ws" / job.name;
   std::error_code ec;
   if (attempt > 1) fs::remove_all(l.workspace, ec);  // a retry starts afresh
-  if (job.checkout && ctx.source) {
+  if (attempt == 1 && ctx.prepared.erase(job.name)) {
+    // made while the jobs it needs ran
+  } else if (job.checkout && ctx.source) {
     if (auto st = ctx.source->copyTo(l.workspace); !st.ok()) return st;
   } else if (::mkdir(l.workspace.c_str(), 0755) != 0) {
     return errnoStatus("mkdir " + l.workspace.string(), errno);
@@ -107,6 +110,13 @@ Result<Launched> launchJob(const pipeline::Job& job, int attempt, const LaunchCo
     env = {"PATH=/usr/bin:/bin"};
   } else if (job.isolation == pipeline::Isolation::kContainer) {
     return Status::Invalid("isolation: container is not supported yet; use process or sandbox");
+  } else if (auto direct = job.shell == pipeline::Shell::kSh && job.commands.size() == 1
+                               ? directCommand(job.commands[0], env, l.workspace)
+                               : std::nullopt) {
+    command = std::move(*direct);
+    // What sh would have exported: its working directory.
+    std::erase_if(env, [](const std::string& kv) { return kv.starts_with("PWD="); });
+    env.push_back("PWD=" + l.workspace.string());
   } else {
     command = shell;
   }
@@ -116,9 +126,10 @@ Result<Launched> launchJob(const pipeline::Job& job, int attempt, const LaunchCo
   l.output.reset(fds[0]);
   os::Fd writeEnd(fds[1]);
   l.prepareTime = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - t0);
-  auto pid = supervisor.run(c.killGrace, l.workspace, command, env, writeEnd.get());
-  if (!pid.ok()) return pid.status();
-  l.pid = *pid;
+  if (auto st = supervisor.request(c.killGrace, l.workspace, command, env, writeEnd.get());
+      !st.ok()) {
+    return st;
+  }
   return l;
 }
 

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -19,10 +20,11 @@ struct LaunchContext {
   const RunConfig* config = nullptr;
   const SourceTree* source = nullptr;  // the run's checkout; null when no job needs it
   std::map<std::string, std::vector<ArtifactEntry>> artifacts;  // of finished jobs
+  std::set<std::string> prepared;  // jobs whose empty workspace was made ahead of their start
 };
 
 struct Launched {
-  pid_t pid = -1;  // the job's main process, leader of its process group
+  pid_t pid = -1;  // the job's main process, leader of its process group, once started
   os::Fd output;   // read end of the job's stdout+stderr pipe
   std::filesystem::path workspace;
   Millis prepareTime{0};
@@ -36,8 +38,8 @@ std::string jobScript(const pipeline::Job& job);
 std::vector<std::string> jobEnvironment(const pipeline::Job& job, const RunConfig& c, int attempt,
                                         const std::filesystem::path& workspace);
 
-// Prepares the workspace and starts the job on `supervisor`.
-Result<Launched> launchJob(const pipeline::Job& job, int attempt, const LaunchContext& ctx,
+// Prepares the workspace and asks `supervisor` to start the job (its answer comes on its fd).
+Result<Launched> launchJob(const pipeline::Job& job, int attempt, LaunchContext& ctx,
                            SupervisorClient& supervisor);
 
 // After the job: artifacts into the blob store (a pattern matching nothing is an error), and

@@ -28,22 +28,29 @@ bool isFinished(JobState s) {
 
 Planner::Planner(const pipeline::Pipeline& p, std::string_view branch) {
   for (const auto& j : p.jobs) {
+    index_[j.name] = entries_.size();
+    entries_.push_back({&j, JobState::kPending, ""});
     order_.push_back(j.name);
-    jobs_[j.name].job = &j;
   }
+  unfinished_ = entries_.size();
   for (const auto& j : p.jobs) {
     if (!j.runsOn(branch)) {
-      auto& e = jobs_[j.name];
-      e.state = JobState::kSkipped;
+      auto& e = at(j.name);
+      setState(e, JobState::kSkipped);
       e.reason = "not run on branch " + std::string(branch) + " (only/except)";
       skipDependents(j.name, "needs " + j.name + ", which does not run on this branch");
     }
   }
 }
 
+void Planner::setState(Entry& e, JobState s) {
+  if (!isFinished(e.state) && isFinished(s)) --unfinished_;
+  e.state = s;
+}
+
 bool Planner::satisfied(const Entry& e) const {
   for (const auto& n : e.job->needs) {
-    const Entry& dep = jobs_.at(n);
+    const Entry& dep = at(n);
     bool ok = dep.state == JobState::kPassed ||
               (dep.job->allowFailure &&
                (dep.state == JobState::kFailed || dep.state == JobState::kTimedOut));
@@ -53,35 +60,54 @@ bool Planner::satisfied(const Entry& e) const {
 }
 
 std::vector<std::string> Planner::takeReady(size_t max) {
+  while (firstPending_ < entries_.size() && entries_[firstPending_].state != JobState::kPending) {
+    ++firstPending_;
+  }
   std::vector<std::string> out;
-  for (const auto& name : order_) {
-    if (out.size() >= max) break;
-    Entry& e = jobs_.at(name);
+  for (size_t i = firstPending_; i < entries_.size() && out.size() < max; ++i) {
+    Entry& e = entries_[i];
     if (e.state == JobState::kPending && satisfied(e)) {
-      e.state = JobState::kRunning;
-      out.push_back(name);
+      setState(e, JobState::kRunning);
+      out.push_back(order_[i]);
     }
   }
   return out;
 }
 
+std::vector<std::string> Planner::upcoming(size_t max) const {
+  std::vector<std::string> out;
+  for (size_t i = firstPending_; i < entries_.size() && out.size() < max; ++i) {
+    const Entry& e = entries_[i];
+    if (e.state != JobState::kPending) continue;
+    bool soon = true;
+    for (const auto& n : e.job->needs) {
+      const Entry& dep = at(n);
+      soon = soon && (dep.state == JobState::kRunning || dep.state == JobState::kPassed ||
+                      (dep.job->allowFailure && isFinished(dep.state) &&
+                       dep.state != JobState::kSkipped && dep.state != JobState::kCancelled));
+    }
+    if (soon) out.push_back(order_[i]);
+  }
+  return out;
+}
+
 void Planner::finish(const std::string& job, JobState end) {
-  Entry& e = jobs_.at(job);
-  e.state = end;
+  Entry& e = at(job);
+  setState(e, end);
   bool blocks = end == JobState::kCancelled || end == JobState::kSkipped ||
                 ((end == JobState::kFailed || end == JobState::kTimedOut) && !e.job->allowFailure);
   if (blocks) skipDependents(job, "needs " + job + ", which " + std::string(toString(end)));
 }
 
 void Planner::skipDependents(const std::string& job, const std::string& why) {
-  for (const auto& name : order_) {
-    Entry& e = jobs_.at(name);
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    Entry& e = entries_[i];
     if (e.state != JobState::kPending) continue;
     for (const auto& n : e.job->needs) {
       if (n == job) {
-        e.state = JobState::kSkipped;
+        setState(e, JobState::kSkipped);
         e.reason = why;
-        skipDependents(name, "needs " + name + ", which was skipped");
+        skipDependents(order_[i], "needs " + order_[i] + ", which was skipped");
         break;
       }
     }
@@ -89,24 +115,17 @@ void Planner::skipDependents(const std::string& job, const std::string& why) {
 }
 
 void Planner::cancelPending() {
-  for (auto& [name, e] : jobs_) {
+  for (auto& e : entries_) {
     if (e.state == JobState::kPending) {
-      e.state = JobState::kCancelled;
+      setState(e, JobState::kCancelled);
       e.reason = "the run was cancelled before it started";
     }
   }
 }
 
-bool Planner::done() const {
-  for (const auto& [name, e] : jobs_) {
-    if (!isFinished(e.state)) return false;
-  }
-  return true;
-}
-
 size_t Planner::count(JobState s) const {
   size_t n = 0;
-  for (const auto& [name, e] : jobs_) n += e.state == s;
+  for (const auto& e : entries_) n += e.state == s;
   return n;
 }
 

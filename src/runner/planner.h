@@ -23,15 +23,18 @@ class Planner {
 
   // Up to `max` pending jobs whose needs have all passed, in file order; they become running.
   std::vector<std::string> takeReady(size_t max);
+  // Up to `max` pending jobs that will be ready as soon as the jobs now running pass (none of
+  // their needs failed or waits on a job not yet started), in file order; nothing changes.
+  std::vector<std::string> upcoming(size_t max) const;
   // Records how a running job ended; jobs needing a failed job become skipped.
   void finish(const std::string& job, JobState end);
   // Marks every job that has not started as cancelled.
   void cancelPending();
 
-  bool done() const;
+  bool done() const { return unfinished_ == 0; }
   size_t count(JobState s) const;
-  JobState state(const std::string& job) const { return jobs_.at(job).state; }
-  const std::string& reason(const std::string& job) const { return jobs_.at(job).reason; }
+  JobState state(const std::string& job) const { return at(job).state; }
+  const std::string& reason(const std::string& job) const { return at(job).reason; }
   const std::vector<std::string>& order() const { return order_; }
 
  private:
@@ -40,11 +43,19 @@ class Planner {
     JobState state = JobState::kPending;
     std::string reason;
   };
+  Entry& at(std::string_view job) { return entries_[index_.find(job)->second]; }
+  const Entry& at(std::string_view job) const { return entries_[index_.find(job)->second]; }
+  void setState(Entry& e, JobState s);
   void skipDependents(const std::string& job, const std::string& why);
   bool satisfied(const Entry& e) const;
 
-  std::map<std::string, Entry, std::less<>> jobs_;
+  // In file order. Runs of a thousand jobs ask for ready jobs after each one ends, so the scan
+  // starts at the first job not yet started and done() is a counter.
+  std::vector<Entry> entries_;
+  std::map<std::string, size_t, std::less<>> index_;
   std::vector<std::string> order_;
+  size_t firstPending_ = 0;
+  size_t unfinished_ = 0;
 };
 
 }  // namespace boucle::runner

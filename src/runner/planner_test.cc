@@ -61,6 +61,19 @@ TEST(Planner, BranchRulesSkipJobsAndTheirDependents) {
   EXPECT_EQ(pl.takeReady(9), (V{"a"}));
 }
 
+TEST(Planner, UpcomingJobsAreThoseWaitingOnlyForRunningOrPassedJobs) {
+  auto p = parse(
+      "jobs:\n  a: {run: x}\n  b: {run: x, needs: [a]}\n  c: {run: x, needs: [b]}\n"
+      "  d: {run: x, needs: [a]}\n  e: {run: x}\n");
+  Planner pl(p, "main");
+  EXPECT_EQ(pl.takeReady(1), (V{"a"}));
+  EXPECT_EQ(pl.upcoming(9), (V{"b", "d", "e"}));  // c waits on b, which has not started
+  EXPECT_EQ(pl.upcoming(2), (V{"b", "d"}));
+  EXPECT_EQ(pl.state("b"), JobState::kPending);  // asking changes nothing
+  pl.finish("a", JobState::kFailed);
+  EXPECT_EQ(pl.upcoming(9), (V{"e"}));  // b, c and d are skipped now
+}
+
 TEST(Planner, CancelMarksWhatHasNotStarted) {
   auto p = parse("jobs:\n  a: {run: x}\n  b: {run: x, needs: [a]}\n");
   Planner pl(p, "main");

@@ -45,9 +45,9 @@ SupervisorClient::~SupervisorClient() {
   }
 }
 
-Result<pid_t> SupervisorClient::run(Millis grace, const std::filesystem::path& cwd,
-                                    const std::vector<std::string>& argv,
-                                    const std::vector<std::string>& env, int outputFd) {
+Status SupervisorClient::request(Millis grace, const std::filesystem::path& cwd,
+                                 const std::vector<std::string>& argv,
+                                 const std::vector<std::string>& env, int outputFd) {
   wire::Writer w('R');
   w.u32(static_cast<uint32_t>(grace.count()))
       .str(cwd.string())
@@ -58,8 +58,16 @@ Result<pid_t> SupervisorClient::run(Millis grace, const std::filesystem::path& c
   if (w.payload().size() > wire::kMaxFrame) {
     return Status::Invalid("the job's command and environment are larger than 16 MiB");
   }
+  if (!wire::sendFrame(sock_, w.payload(), outputFd)) {
+    broken_ = true;
+    return Status::Internal("the job supervisor stopped answering");
+  }
+  return Status::Ok();
+}
+
+Result<pid_t> SupervisorClient::started() {
   std::string answer;
-  if (!wire::sendFrame(sock_, w.payload(), outputFd) || !wire::recvFrame(sock_, answer)) {
+  if (!wire::recvFrame(sock_, answer)) {
     broken_ = true;
     return Status::Internal("the job supervisor stopped answering");
   }

@@ -22,14 +22,18 @@ class SupervisorClient {
   SupervisorClient(const SupervisorClient&) = delete;
   SupervisorClient& operator=(const SupervisorClient&) = delete;
 
-  // Starts a job; returns the pid of its main process once it has been exec'd. `outputFd` is
-  // the job's stdout and stderr (our copy stays ours to close).
-  Result<pid_t> run(Millis grace, const std::filesystem::path& cwd,
-                    const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                    int outputFd);
+  // Asks for a job to be started. `outputFd` is the job's stdout and stderr (our copy stays ours
+  // to close). The answer comes on fd(): read it with started() once fd() is readable, so the
+  // caller can do other work while the job's program is being exec'd.
+  Status request(Millis grace, const std::filesystem::path& cwd,
+                 const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                 int outputFd);
+  // The answer to request(): the pid of the job's main process once exec'd, or why it could not
+  // start (Invalid: the job's fault, the supervisor stays usable; Internal: it is broken).
+  Result<pid_t> started();
   // Asks for the job to be stopped (TERM, then KILL after the grace period; again: at once).
   void terminate();
-  // Readable when the job has ended (or the supervisor died).
+  // Readable when the start was answered, then when the job has ended (or the supervisor died).
   int fd() const { return sock_; }
   // After fd() became readable: the job's wait status, once all its processes are gone.
   Result<int> readExit();

@@ -113,7 +113,7 @@ bool reap(Job& job) {
 // Starts the job. vfork: the child borrows our memory until it execs, so there is no page
 // table copy and no separate stack to map and unmap. The child only makes system calls.
 pid_t startJob(const std::string& cwd, std::vector<std::string>& argv,
-               std::vector<std::string>& env, int outFd, int* err) {
+               std::vector<std::string>& env, int outFd, int devNull, int* err) {
   std::vector<char*> a, e;
   for (auto& s : argv) a.push_back(s.data());
   a.push_back(nullptr);
@@ -129,26 +129,13 @@ pid_t startJob(const std::string& cwd, std::vector<std::string>& argv,
   pid_t pid = vfork();
   if (pid == 0) {
     setpgid(0, 0);
-    int devnull = open("/dev/null", O_RDONLY);
-    dup2(devnull, 0);
+    dup2(devNull, 0);
     dup2(outFd, 1);
     dup2(outFd, 2);
     if (chdir(cwd.c_str()) != 0) {
       int e2 = errno;
       [[maybe_unused]] ssize_t w = write(errPipe[1], &e2, sizeof e2);
       _exit(127);
-    }
-    // Default dispositions for every signal, including the real-time ones glibc reserves
-    // (sigaction() refuses 32 and 33, so an "ignored" state inherited from whoever started
-    // boucle would otherwise reach the job), and an empty mask.
-    struct {
-      void* handler;
-      unsigned long flags;
-      void* restorer;
-      unsigned long mask;
-    } dfl{};
-    for (int s = 1; s < 65; ++s) {
-      if (s != SIGKILL && s != SIGSTOP) syscall(SYS_rt_sigaction, s, &dfl, nullptr, 8);
     }
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, 8);
     // Nothing of ours beyond 0-2, except the error pipe, which close-on-exec shuts on success.
@@ -182,7 +169,7 @@ bool reply(const wire::Writer& w) {
 }
 
 // Handles one 'R' request; returns false if the request was malformed.
-bool handleRun(const std::string& frame, int outFd, Job& job) {
+bool handleRun(const std::string& frame, int outFd, int devNull, Job& job) {
   job = Job{};
   wire::Reader r(frame);
   uint32_t grace = 0, argc = 0, envc = 0;
@@ -197,7 +184,7 @@ bool handleRun(const std::string& frame, int outFd, Job& job) {
     return false;
   }
   int err = 0;
-  pid_t pid = startJob(cwd, argv, env, outFd, &err);
+  pid_t pid = startJob(cwd, argv, env, outFd, devNull, &err);
   close(outFd);
   if (pid < 0) {
     std::string msg = "cannot run " + argv[0] + ": " + std::strerror(err);
@@ -215,8 +202,32 @@ bool handleRun(const std::string& frame, int outFd, Job& job) {
 
 }  // namespace
 
+// Default dispositions for every signal, including the real-time ones glibc reserves
+// (sigaction() refuses 32 and 33, so an "ignored" state inherited from whoever started boucle
+// would otherwise reach the jobs). Done once: we never set a handler, so every job inherits
+// these through vfork and exec.
+void defaultSignals() {
+  struct {
+    void* handler;
+    unsigned long flags;
+    void* restorer;
+    unsigned long mask;
+  } dfl{};
+  for (int s = 1; s < 65; ++s) {
+    if (s != SIGKILL && s != SIGSTOP) syscall(SYS_rt_sigaction, s, &dfl, nullptr, 8);
+  }
+}
+
 int main() {
   pid_t parent = getppid();
+  defaultSignals();
+  // Every job's stdin, opened once.
+  int devNull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (devNull >= 0 && devNull < 3) {  // started without a stdin: dup2 onto 0 would keep CLOEXEC
+    int above = fcntl(devNull, F_DUPFD_CLOEXEC, 3);
+    close(devNull);
+    devNull = above;
+  }
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   sigset_t set;
@@ -278,7 +289,8 @@ int main() {
       if (frame[0] == 'T' && running) {
         terminate(job);
       } else if (frame[0] == 'R' && !running) {
-        if (!handleRun(frame, fd, job)) return 3;  // protocol error: the engine is confused
+        if (!handleRun(frame, fd, devNull, job))
+          return 3;  // protocol error: the engine is confused
         running = job.pid > 0;
       } else if (fd >= 0) {
         close(fd);

@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "harness.h"
@@ -181,6 +182,75 @@ TEST(RunBasics, EnvironmentIsCleanPlusDeclaredVariables) {
   EXPECT_THAT(log, HasSubstr("BOUCLE_BRANCH=main"));
   EXPECT_THAT(log, HasSubstr("CI=true"));
   EXPECT_THAT(log, Not(HasSubstr("LEAKY_VARIABLE")));
+}
+
+TEST(RunBasics, APlainCommandRunsWithoutAShellAndBehavesAsWithOne) {
+  TempRepo repo;
+  repo.write("parent.sh", "#!/bin/sh\ntr '\\0' ' ' < /proc/$PPID/cmdline\necho\n");
+  ASSERT_EQ(runCommand({"/bin/chmod", "+x", "parent.sh"}, repo.dir()).exitCode, 0);
+  repo.write(".boucle.yml",
+             "jobs:\n"
+             "  direct: {run: env}\n"
+             "  shell: {run: 'env; true'}\n"
+             "  parent-direct: {run: ./parent.sh}\n"
+             "  parent-shell: {run: './parent.sh; true'}\n"
+             "  false: {run: 'false'}\n"
+             "  missing: {run: no-such-program --flag}\n");
+  repo.commit("c");
+  Output o = repo.boucle({"run"});
+  EXPECT_EQ(o.exitCode, 1);
+  // The plain command's parent is the supervisor; with shell syntax it is sh.
+  EXPECT_THAT(repo.readLog(1, "parent-direct"), HasSubstr("boucle-supervise"));
+  EXPECT_THAT(repo.readLog(1, "parent-shell"), HasSubstr("/bin/sh -e -c ./parent.sh; true"));
+  // The same environment either way, PWD included, apart from the job's own names.
+  auto vars = [&](const std::string& job) {
+    std::string log = repo.readLog(1, job);
+    std::vector<std::string> lines;
+    for (size_t at = 0, nl; (nl = log.find('\n', at)) != std::string::npos; at = nl + 1) {
+      std::string line = log.substr(at, nl - at);
+      if (line.starts_with("BOUCLE_JOB=") || line.starts_with("BOUCLE_WORKSPACE=") ||
+          line.starts_with("PWD=")) {
+        line = line.substr(0, line.find('=')) + "=" +
+               (line.ends_with("/ws/" + job) || line.ends_with("=" + job) ? "(own)" : line);
+      }
+      lines.push_back(line);
+    }
+    std::sort(lines.begin(), lines.end());
+    return lines;
+  };
+  EXPECT_EQ(vars("direct"), vars("shell"));
+  EXPECT_THAT(repo.readLog(1, "direct"),
+              HasSubstr("PWD=" + (repo.runDir(1) / "ws/direct").string()));
+  auto run = nlohmann::json::parse(readFile(repo.runDir(1) / "run.json"));
+  std::map<std::string, std::string> reasons;
+  for (const auto& j : run["jobs"]) reasons[j["name"]] = j.value("reason", "");
+  EXPECT_EQ(reasons["false"], "exit code 1");
+  EXPECT_EQ(reasons["missing"], "exit code 127");
+  EXPECT_EQ(reasons["direct"], "");
+  EXPECT_THAT(repo.readLog(1, "missing"), HasSubstr("no-such-program: not found"));
+}
+
+TEST(RunBasics, AProgramTheKernelRefusesFailsItsJobAndTheRunGoesOn) {
+  TempRepo repo;
+  repo.write("broken", std::string("\x7f"
+                                   "ELF") +
+                           "not really a program");
+  ASSERT_EQ(runCommand({"/bin/chmod", "+x", "broken"}, repo.dir()).exitCode, 0);
+  repo.write(".boucle.yml",
+             "jobs:\n  broken: {run: ./broken}\n  after: {run: 'echo fine', needs: [broken], "
+             "allow_failure: false}\n  other: {run: 'echo other'}\n");
+  repo.commit("c");
+  Output o = repo.boucle({"run", "-j", "1"});
+  EXPECT_EQ(o.exitCode, 1);
+  auto run = nlohmann::json::parse(readFile(repo.runDir(1) / "run.json"));
+  std::map<std::string, nlohmann::json> jobs;
+  for (const auto& j : run["jobs"]) jobs[j["name"]] = j;
+  EXPECT_EQ(jobs["broken"]["state"], "failed");
+  EXPECT_THAT(jobs["broken"].value("reason", ""), HasSubstr("Exec format error"));
+  EXPECT_THAT(repo.readLog(1, "broken"), HasSubstr("cannot run"));
+  EXPECT_EQ(jobs["after"]["state"], "skipped");
+  EXPECT_EQ(jobs["other"]["state"], "passed");  // the same supervisor ran it afterwards
+  EXPECT_EQ(repo.readLog(1, "other"), "other\n");
 }
 
 }  // namespace
