@@ -225,15 +225,20 @@ void Agent::save(const store::Run& run) {
 // Each in-process fetch adds a small pack, and every opening of the mirror maps each pack's
 // index (then unmaps it: a TLB flush on every core), so a run's git steps slow down with the
 // pack count. A geometric repack merges only the small packs (the big one stays as it is), so it
-// is cheap enough to run every few fetches: 20-40 ms here. The mirror lock is held so that no
-// fetch of this project runs beside it; readers are safe, as git guarantees.
+// is cheap enough to run every few fetches: 20-40 ms here. Fetches go on beside it (git makes a
+// repack safe beside fetches and readers, and libgit2 looks again when a pack went away), so a
+// push arriving meanwhile does not wait; only one repack of a mirror runs at a time.
 void Agent::collectPacks(const std::string& project) {
   fs::path mirror = mirrorPath(options_.dataDir, project);
   if (scm::packCount(mirror) <= kMaxPacks) return;
-  auto mirrorMu = mirrorLock(project);
-  std::lock_guard held(*mirrorMu);
+  {
+    std::lock_guard lock(mu_);
+    if (!repacking_.insert(project).second) return;
+  }
   auto r = git({"-C", mirror.string(), "repack", "--geometric=2", "-d", "--quiet"});
   if (!r.ok()) logError(r.status().message());
+  std::lock_guard lock(mu_);
+  repacking_.erase(project);
 }
 
 void Agent::execute(store::Run run, runner::SupervisorPool& supervisors) {

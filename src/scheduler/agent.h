@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -73,9 +74,10 @@ class Agent {
   AgentOptions options_;
   std::vector<std::thread> workers_;
   Wakeup wakeup_;
-  std::mutex mu_;                     // guards cancelFds_ and mirrors_
+  std::mutex mu_;                     // guards cancelFds_, mirrors_ and repacking_
   std::map<int64_t, int> cancelFds_;  // running run → write end of its cancel pipe
   std::map<std::string, std::shared_ptr<std::mutex>> mirrors_;  // one fetch per mirror at once
+  std::set<std::string> repacking_;                             // projects whose mirror repacks
   std::mutex bisectMu_;                                         // one bisection step at a time
 };
 
