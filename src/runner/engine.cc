@@ -293,6 +293,8 @@ void Engine::finish(const std::string& name) {
     Status st = detail::collectArtifacts(*a.job, a.proc.workspace, config_, r.artifacts);
     if (st.ok()) {
       launch_.artifacts[name] = r.artifacts;
+      std::error_code ec;
+      fs::create_directories(config_.runDir / "artifacts", ec);
       st = detail::writeManifest(config_.runDir / "artifacts" / (name + ".json"), r.artifacts);
     }
     if (!st.ok()) {
@@ -365,8 +367,8 @@ RunResult Engine::run() {
   auto t0 = Clock::now();
   launch_.config = &config_;
   std::error_code ec;
-  for (const char* dir : {"logs", "artifacts", "ws"})
-    fs::create_directories(config_.runDir / dir, ec);
+  // "artifacts" is made by the first job that has some: one inode less per run on its way.
+  for (const char* dir : {"logs", "ws"}) fs::create_directories(config_.runDir / dir, ec);
   bool checkout = false;
   for (const auto& j : pipeline_.jobs) checkout = checkout || j.checkout;
   if (checkout && !config_.sourceDir.empty()) {

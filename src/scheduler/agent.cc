@@ -374,11 +374,13 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors) {
                                               : "failed",
                            run.startedAt.value_or(0),
                            false};
-      if (auto w = runner::writeRunRecord(dir, meta, &result); !w.ok()) logError(w.message());
       finish(result.interrupted ? store::RunState::kCancelled
              : result.passed()  ? store::RunState::kPassed
                                 : store::RunState::kFailed,
              result.interrupted ? "cancelled" : "");
+      // The store has the run by now (the branch's next run may start): the run folder's own
+      // record, written durably, is not on its way.
+      if (auto w = runner::writeRunRecord(dir, meta, &result); !w.ok()) logError(w.message());
     }
   }
   fs::remove_all(dir / "src", ec);

@@ -758,7 +758,7 @@ bool isFinished(RunState s) {
 Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path) {
   auto db = Database::open(path);
   if (!db.ok()) return db.status();
-  auto store = std::make_unique<SqliteStore>(std::move(db).value());
+  auto store = std::make_unique<SqliteStore>(std::move(db).value(), path);
   if (auto st = store->migrate(); !st.ok()) return st;
   return std::unique_ptr<Store>(std::move(store));
 }

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <optional>
 
+#include "store/sqlite/checkpointer.h"
 #include "store/sqlite/database.h"
 #include "store/store.h"
 
@@ -21,7 +22,9 @@ using sqlite::Statement;
 
 class SqliteStore : public Store {
  public:
-  explicit SqliteStore(Database db) : db_(std::move(db)) {}
+  SqliteStore(Database db, const std::string& path) : db_(std::move(db)), checkpoints_(path) {
+    checkpoints_.attach(db_.handle());
+  }
 
   Status migrate();
 
@@ -90,6 +93,7 @@ class SqliteStore : public Store {
 
   std::mutex mu_;  // guards db_: one connection shared by the HTTP and agent threads
   Database db_;
+  sqlite::Checkpointer checkpoints_;  // declared after db_: stops before it closes
 };
 
 }  // namespace boucle::store
