@@ -104,6 +104,7 @@ class Engine {
   // Idle supervisors, reused from job to job: a job then costs one process creation.
   std::vector<std::unique_ptr<SupervisorClient>> idle_;
   std::map<std::string, Active> active_;
+  std::map<std::string, os::Fd> preparedLogs_;  // made ahead by prepareAhead()
   std::map<std::string, JobResult> results_;
   int cancelRequests_ = 0;
   std::string scratch_;  // reused output buffer: no allocation per chunk
@@ -159,6 +160,11 @@ void Engine::start(const pipeline::Job& job, int attempt) {
 }
 
 bool Engine::openLog(Active& a) {
+  if (auto it = preparedLogs_.find(a.job->name); it != preparedLogs_.end() && a.attempt == 1) {
+    a.log = std::move(it->second);
+    preparedLogs_.erase(it);
+    return true;
+  }
   const auto& path = results_[a.job->name].log;
   a.log.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644));
   return static_cast<bool>(a.log);
@@ -211,12 +217,19 @@ void Engine::startReady() {
   for (const auto& name : planner_.takeReady(free)) start(*pipeline_.findJob(name), 1);
 }
 
-// An empty workspace for a job that will start when the running ones pass is made now, while
-// they run, so that starting it is one process creation and no file system work. One per round,
-// so a job that ends meanwhile is answered at once.
+// The log file and (without a checkout) the empty workspace of a job that will start when the
+// running ones pass are made now, while they run, so that starting it is one process creation:
+// creating files costs as much as that on some filesystems. One per round, so a job that ends
+// meanwhile is answered at once.
 void Engine::prepareAhead() {
   if (cancelRequests_ > 0) return;
   for (const auto& name : planner_.upcoming(config_.parallelism)) {
+    if (!preparedLogs_.contains(name)) {
+      auto path = detail::logPathFor(config_, name, 1);
+      os::Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644));
+      if (fd) preparedLogs_.emplace(name, std::move(fd));
+      return;
+    }
     if (pipeline_.findJob(name)->checkout || launch_.prepared.contains(name)) continue;
     if (::mkdir((config_.runDir / "ws" / name).c_str(), 0755) == 0) launch_.prepared.insert(name);
     return;
@@ -430,7 +443,10 @@ RunResult Engine::run() {
       observer_.tick(planner_);
     }
   }
+  // What was made ahead for jobs that never started (skipped, cancelled) goes.
   for (const auto& name : launch_.prepared) ::rmdir((config_.runDir / "ws" / name).c_str());
+  for (const auto& [name, fd] : preparedLogs_)
+    ::unlink(detail::logPathFor(config_, name, 1).c_str());
   RunResult result;
   result.interrupted = cancelRequests_ > 0;
   for (const auto& name : planner_.order()) {

@@ -1,5 +1,7 @@
 #include "runner/planner.h"
 
+#include <algorithm>
+
 namespace boucle::runner {
 
 std::string_view toString(JobState s) {
@@ -75,8 +77,11 @@ std::vector<std::string> Planner::takeReady(size_t max) {
 }
 
 std::vector<std::string> Planner::upcoming(size_t max) const {
+  // A look a little ahead is enough (it is asked after every event of a run): no full scan.
+  constexpr size_t kWindow = 64;
   std::vector<std::string> out;
-  for (size_t i = firstPending_; i < entries_.size() && out.size() < max; ++i) {
+  size_t end = std::min(entries_.size(), firstPending_ + kWindow);
+  for (size_t i = firstPending_; i < end && out.size() < max; ++i) {
     const Entry& e = entries_[i];
     if (e.state != JobState::kPending) continue;
     bool soon = true;

@@ -24,7 +24,8 @@ class Planner {
   // Up to `max` pending jobs whose needs have all passed, in file order; they become running.
   std::vector<std::string> takeReady(size_t max);
   // Up to `max` pending jobs that will be ready as soon as the jobs now running pass (none of
-  // their needs failed or waits on a job not yet started), in file order; nothing changes.
+  // their needs failed or waits on a job not yet started), in file order, among the next 64 not
+  // started; nothing changes.
   std::vector<std::string> upcoming(size_t max) const;
   // Records how a running job ended; jobs needing a failed job become skipped.
   void finish(const std::string& job, JobState end);
