@@ -9,6 +9,7 @@
 #include "insight/release_notes.h"
 #include "pipeline/parser.h"
 #include "runner/process.h"
+#include "scm/git_repo.h"
 #include "vault/semver.h"
 
 namespace boucle::vault {
@@ -179,7 +180,7 @@ Result<store::Release> createRelease(store::Store& store, const fs::path& mirror
   rel.changesJson = changeList.dump();
 
   // The pipeline file at the commit: the release keeps its deploy method and artifact filter.
-  auto pipelineText = git(mirror, {"show", run->commit + ":.boucle.yml"});
+  auto pipelineText = scm::fileAtCommit(mirror, run->commit, ".boucle.yml");
   if (pipelineText.ok()) rel.pipeline = *pipelineText;
   std::vector<std::string> filters;
   if (!rel.pipeline.empty()) {
