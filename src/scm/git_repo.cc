@@ -104,6 +104,24 @@ Result<Repo> open(const Api& git, const fs::path& path) {
   return Repo(raw);
 }
 
+// A commit of the repository, found by a branch, tag or commit name (never an option).
+struct FoundCommit {
+  Repo repo;
+  Object commit;  // freed before the repository it belongs to
+};
+
+Result<FoundCommit> openCommit(const Api& git, const fs::path& repoPath, const std::string& rev) {
+  auto repo = open(git, repoPath);
+  if (!repo.ok()) return repo.status();
+  git_object* raw = nullptr;
+  std::string spec = rev + "^{commit}";
+  if (rev.empty() || rev[0] == '-' ||
+      git.git_revparse_single(&raw, repo->get(), spec.c_str()) != 0) {
+    return Status::NotFound(lastError(git, "no commit '" + rev + "'"));
+  }
+  return FoundCommit{std::move(repo).value(), Object(raw)};
+}
+
 }  // namespace
 
 bool fetchesInProcess(const std::string& url) {
@@ -192,16 +210,9 @@ Result<CommitInfo> describeCommit(const fs::path& repoPath, const std::string& r
   auto loaded = loadGit();
   if (!loaded.ok()) return loaded.status();
   const Api& git = **loaded;
-  auto repo = open(git, repoPath);
-  if (!repo.ok()) return repo.status();
-  git_object* raw = nullptr;
-  std::string spec = rev + "^{commit}";
-  if (rev.empty() || rev[0] == '-' ||
-      git.git_revparse_single(&raw, repo->get(), spec.c_str()) != 0) {
-    return Status::NotFound(lastError(git, "no commit '" + rev + "'"));
-  }
-  Object object(raw);
-  auto* commit = reinterpret_cast<git_commit*>(object.get());
+  auto found = openCommit(git, repoPath, rev);
+  if (!found.ok()) return found.status();
+  auto* commit = reinterpret_cast<git_commit*>(found->commit.get());
   CommitInfo info;
   info.sha = git.git_oid_tostr_s(git.git_commit_id(commit));
   if (const git_signature* author = git.git_commit_author(commit); author && author->name) {
@@ -216,17 +227,10 @@ Result<std::string> fileAtCommit(const fs::path& repoPath, const std::string& re
   auto loaded = loadGit();
   if (!loaded.ok()) return loaded.status();
   const Api& git = **loaded;
-  auto repo = open(git, repoPath);
-  if (!repo.ok()) return repo.status();
-  git_object* raw = nullptr;
-  std::string spec = rev + "^{commit}";
-  if (rev.empty() || rev[0] == '-' ||
-      git.git_revparse_single(&raw, repo->get(), spec.c_str()) != 0) {
-    return Status::NotFound(lastError(git, "no commit '" + rev + "'"));
-  }
-  Object object(raw);
+  auto found = openCommit(git, repoPath, rev);
+  if (!found.ok()) return found.status();
   git_tree* rawTree = nullptr;
-  if (git.git_commit_tree(&rawTree, reinterpret_cast<git_commit*>(object.get())) != 0) {
+  if (git.git_commit_tree(&rawTree, reinterpret_cast<git_commit*>(found->commit.get())) != 0) {
     return Status::Io(lastError(git, "cannot read the tree of " + rev));
   }
   Tree tree(rawTree);
@@ -240,7 +244,7 @@ Result<std::string> fileAtCommit(const fs::path& repoPath, const std::string& re
     return Status::NotFound(path + " is not a file in commit " + shortRev);
   }
   git_blob* rawBlob = nullptr;
-  if (git.git_blob_lookup(&rawBlob, repo->get(), git.git_tree_entry_id(entry.get())) != 0) {
+  if (git.git_blob_lookup(&rawBlob, found->repo.get(), git.git_tree_entry_id(entry.get())) != 0) {
     return Status::Io(lastError(git, "cannot read " + path + " of " + shortRev));
   }
   Blob blob(rawBlob);
