@@ -206,8 +206,8 @@ class NeedsCache {
       if (auto it = cache_.find(key); it != cache_.end()) return it->second;
     }
     std::map<std::string, std::vector<std::string>> needs;
-    auto text = scm::fileAtCommit(scheduler::mirrorPath(c.dataDir, r.project), r.commit,
-                                        ".boucle.yml");
+    auto text =
+        scm::fileAtCommit(scheduler::mirrorPath(c.dataDir, r.project), r.commit, ".boucle.yml");
     if (text.ok()) {
       auto parsed = pipeline::parsePipeline(*text);
       for (const auto& job : parsed.pipeline.jobs) needs[job.name] = job.needs;
