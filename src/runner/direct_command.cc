@@ -47,11 +47,8 @@ bool executable(const fs::path& file) {
   if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
   char head[256] = {};
   ssize_t n = ::read(fd.get(), head, sizeof head - 1);
-  if (n >= 4 && std::memcmp(head,
-                            "\x7f"
-                            "ELF",
-                            4) == 0)
-    return true;
+  constexpr char kElf[] = {0x7f, 'E', 'L', 'F'};
+  if (n >= 4 && std::memcmp(head, kElf, sizeof kElf) == 0) return true;
   if (n < 3 || head[0] != '#' || head[1] != '!') return false;
   // The interpreter must be there too; if not, sh reports it as users know ("not found", 127).
   std::string_view line(head + 2, static_cast<size_t>(n - 2));
@@ -75,7 +72,8 @@ std::optional<fs::path> findProgram(const std::string& name, const std::vector<s
     size_t colon = std::min(path.find(':'), path.size());
     std::string_view dir = path.substr(0, colon);
     path.remove_prefix(std::min(colon + 1, path.size()));
-    if (dir.empty() || dir[0] != '/') continue;  // "" and relative entries: leave it to sh
+    // sh would search "" and relative entries (from the workspace) in their turn: leave it to sh.
+    if (dir.empty() || dir[0] != '/') return std::nullopt;
     fs::path p = fs::path(dir) / name;
     if (executable(p)) return p;
   }

@@ -23,7 +23,7 @@ class DirectCommandTest : public ::testing::Test {
     script("plain.sh", "echo no shebang\n", 0755);  // sh runs it as a shell script
     script("notexec.sh", "#!/bin/sh\n", 0644);
     script("nointerp.sh", "#!/no/such/sh -e\necho\n", 0755);
-    env_ = {"HOME=/root", "PATH=/nowhere:relative:" + (dir_ / "bin").string() + ":/usr/bin:/bin"};
+    env_ = {"HOME=/root", "PATH=/nowhere:" + (dir_ / "bin").string() + ":/usr/bin:/bin"};
   }
   void TearDown() override { fs::remove_all(dir_); }
   void script(const std::string& rel, const std::string& text, int mode) {
@@ -69,6 +69,9 @@ TEST_F(DirectCommandTest, WhatTheKernelCannotStartKeepsTheShell) {
   EXPECT_EQ(direct("./bin"), std::nullopt);            // a directory
   EXPECT_EQ(direct("./nointerp.sh"), std::nullopt);    // its #! names nothing: sh's "not found"
   EXPECT_EQ(directCommand("tool", {"PATH=relative"}, dir_), std::nullopt);
+  // A relative or empty entry before the program's folder: sh decides where it is found.
+  EXPECT_EQ(directCommand("true", {"PATH=bin:/usr/bin"}, dir_), std::nullopt);
+  EXPECT_EQ(directCommand("true", {"PATH=:/usr/bin"}, dir_), std::nullopt);
   EXPECT_EQ(directCommand("true", {}, dir_), std::nullopt);  // no PATH at all
 }
 
