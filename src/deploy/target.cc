@@ -4,7 +4,6 @@
 #include <cctype>
 
 #include "pipeline/parser.h"
-#include "scheduler/agent.h"
 #include "scm/git_repo.h"
 
 namespace boucle::deploy {

@@ -77,6 +77,13 @@ const Job* Pipeline::findJob(std::string_view name) const {
   return nullptr;
 }
 
+bool Pipeline::checksOut() const {
+  for (const auto& j : jobs) {
+    if (j.checkout) return true;
+  }
+  return false;
+}
+
 Status selectJobs(Pipeline& p, const std::vector<std::string>& wanted) {
   if (wanted.empty()) return Status::Ok();
   std::set<std::string> keep;

@@ -161,6 +161,8 @@ struct Pipeline {
   std::vector<Notification> notifications;
 
   const Job* findJob(std::string_view name) const;
+  // Whether any job starts from a copy of the commit's files (else no checkout is made).
+  bool checksOut() const;
 };
 
 // Keeps only the `wanted` jobs and, transitively, the jobs they need (an empty list keeps

@@ -58,6 +58,11 @@ struct Active {
   bool cancelled = false;
 };
 
+// A job's log file, new and empty, written by appends.
+os::Fd createLog(const fs::path& path) {
+  return os::Fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644));
+}
+
 class Engine {
  public:
   Engine(const pipeline::Pipeline& p, const RunConfig& c, RunObserver& o)
@@ -165,8 +170,7 @@ bool Engine::openLog(Active& a) {
     preparedLogs_.erase(it);
     return true;
   }
-  const auto& path = results_[a.job->name].log;
-  a.log.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644));
+  a.log = createLog(results_[a.job->name].log);
   return static_cast<bool>(a.log);
 }
 
@@ -225,12 +229,12 @@ void Engine::prepareAhead() {
   if (cancelRequests_ > 0) return;
   for (const auto& name : planner_.upcoming(config_.parallelism)) {
     if (!preparedLogs_.contains(name)) {
-      auto path = detail::logPathFor(config_, name, 1);
-      os::Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644));
-      if (fd) preparedLogs_.emplace(name, std::move(fd));
+      if (auto fd = createLog(detail::logPathFor(config_, name, 1))) {
+        preparedLogs_.emplace(name, std::move(fd));
+      }
       return;
     }
-    if (pipeline_.findJob(name)->checkout || launch_.prepared.contains(name)) continue;
+    if (launch_.prepared.contains(name) || pipeline_.findJob(name)->checkout) continue;
     if (::mkdir((config_.runDir / "ws" / name).c_str(), 0755) == 0) launch_.prepared.insert(name);
     return;
   }
@@ -382,9 +386,7 @@ RunResult Engine::run() {
   std::error_code ec;
   // "artifacts" is made by the first job that has some: one inode less per run on its way.
   for (const char* dir : {"logs", "ws"}) fs::create_directories(config_.runDir / dir, ec);
-  bool checkout = false;
-  for (const auto& j : pipeline_.jobs) checkout = checkout || j.checkout;
-  if (checkout && !config_.sourceDir.empty()) {
+  if (pipeline_.checksOut() && !config_.sourceDir.empty()) {
     auto tree = SourceTree::scan(config_.sourceDir);
     if (!tree.ok()) {
       for (const auto& name : planner_.takeReady(pipeline_.jobs.size())) {

@@ -200,8 +200,6 @@ bool handleRun(const std::string& frame, int outFd, int devNull, Job& job) {
   return true;
 }
 
-}  // namespace
-
 // Default dispositions for every signal, including the real-time ones glibc reserves
 // (sigaction() refuses 32 and 33, so an "ignored" state inherited from whoever started boucle
 // would otherwise reach the jobs). Done once: we never set a handler, so every job inherits
@@ -217,6 +215,8 @@ void defaultSignals() {
     if (s != SIGKILL && s != SIGSTOP) syscall(SYS_rt_sigaction, s, &dfl, nullptr, 8);
   }
 }
+
+}  // namespace
 
 int main() {
   pid_t parent = getppid();

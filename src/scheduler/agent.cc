@@ -331,10 +331,7 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors) {
       else
         parsed = pipeline::parsePipeline(*text);
     }
-    bool checkout = false;
-    if (parsed) {
-      for (const auto& j : parsed->pipeline.jobs) checkout = checkout || j.checkout;
-    }
+    bool checkout = parsed && parsed->pipeline.checksOut();
     if (!st.ok()) {
       finish(store::RunState::kFailed, st.message());
     } else if (!parsed->ok()) {

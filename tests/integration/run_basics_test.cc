@@ -59,6 +59,9 @@ TEST(RunBasics, FailingJobFailsTheRunAndSkipsDependents) {
   auto run = nlohmann::json::parse(readFile(repo.runDir(1) / "run.json"));
   EXPECT_EQ(run["jobs"][1]["state"], "skipped");
   EXPECT_EQ(run["jobs"][2]["state"], "passed");
+  // test's log file was made while build ran (it would have started next); skipped, it goes.
+  EXPECT_FALSE(fs::exists(repo.runDir(1) / "logs/test.log"));
+  EXPECT_TRUE(fs::exists(repo.runDir(1) / "logs/lint.log"));
 }
 
 TEST(RunBasics, BadPipelineFileExitsTwoWithPositions) {
