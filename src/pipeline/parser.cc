@@ -33,6 +33,20 @@ void parseReports(const Field& f, Job& job, Diagnostics& d) {
   if (auto j = r.get("junit")) job.junit = readGlobs(j, d);
 }
 
+// `cache:` paths: "~/x" in the job's home or "x" in its workspace, never leaving either.
+void parseCache(const Field& f, Job& job, Diagnostics& d) {
+  std::vector<SourcePos> pos;
+  auto list = readStringList(f, d, &pos);
+  if (!list) return;
+  for (size_t i = 0; i < list->size(); ++i) {
+    if (auto problem = cachePathProblem((*list)[i]); !problem.empty()) {
+      d.error(pos[i], "cache: '" + (*list)[i] + "': " + problem);
+    } else {
+      job.cache.push_back((*list)[i]);
+    }
+  }
+}
+
 void parseJob(const Field& f, Job& job, Diagnostics& d) {
   job.name = f.key;
   job.pos = f.keyPos;
@@ -44,7 +58,7 @@ void parseJob(const Field& f, Job& job, Diagnostics& d) {
   std::string what = "job '" + f.key + "'";
   MapReader r(f.node, f.pos, what,
               {"run", "needs", "env", "timeout", "artifacts", "reports", "isolation", "network",
-               "retry", "only", "except", "checkout", "allow_failure", "shell"},
+               "retry", "only", "except", "checkout", "allow_failure", "shell", "cache"},
               d);
   if (!r.isMap()) {
     if (f.node.IsNull()) d.error(f.keyPos, what + ": expected a mapping with at least 'run'");
@@ -104,6 +118,7 @@ void parseJob(const Field& f, Job& job, Diagnostics& d) {
   if (auto v = r.get("allow_failure")) {
     if (auto b = readBool(v, d)) job.allowFailure = *b;
   }
+  if (auto v = r.get("cache")) parseCache(v, job, d);
 }
 
 void checkNeeds(Pipeline& p, Diagnostics& d) {

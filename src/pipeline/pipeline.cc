@@ -172,6 +172,30 @@ std::optional<Window> parseWindow(std::string_view text, std::string* error) {
   return w;
 }
 
+std::string cachePathProblem(std::string_view path) {
+  std::string_view rel = path;
+  if (rel.starts_with("~/")) {
+    rel.remove_prefix(2);
+  } else if (rel.starts_with("~")) {
+    return "only the job's own home (~/...) or a workspace-relative folder";
+  } else if (rel.starts_with("/")) {
+    return "an absolute path; use ~/... (the job's home) or a workspace-relative folder";
+  }
+  if (rel.empty()) return "names no folder";
+  if (path.size() > 200) return "longer than 200 characters";
+  while (!rel.empty()) {
+    auto slash = rel.find('/');
+    std::string_view part = rel.substr(0, slash);
+    if (part == "." || part == "..") return "'.' and '..' are not allowed";
+    if (part.empty() && slash != std::string_view::npos) return "an empty path component";
+    for (char c : part) {
+      if (static_cast<unsigned char>(c) < 0x20) return "a control character";
+    }
+    rel = slash == std::string_view::npos ? std::string_view{} : rel.substr(slash + 1);
+  }
+  return "";
+}
+
 bool validName(std::string_view n) {
   if (n.empty() || n.size() > 100 || n == "." || n == "..") return false;
   for (char c : n) {

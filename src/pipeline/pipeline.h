@@ -38,8 +38,12 @@ struct Job {
   Millis timeout = std::chrono::hours(1);
   std::vector<std::string> artifacts;  // workspace-relative globs
   std::vector<std::string> junit;      // workspace-relative globs
-  Isolation isolation = Isolation::kProcess;
-  bool network = true;            // only enforceable with isolation: sandbox
+  // Unset: the runner's default (the server sandboxes its jobs, `boucle run` does not).
+  std::optional<Isolation> isolation;
+  bool network = true;  // false implies the sandbox
+  // Folders kept between runs of the project's branch: "~/.npm" (in the job's home) or
+  // "node_modules" (in the workspace). Sandboxed jobs only.
+  std::vector<std::string> cache;
   int retry = 0;                  // extra attempts after a failure (not after a timeout or cancel)
   std::vector<std::string> only;  // branch globs; empty = every branch
   std::vector<std::string> except;  // branch globs
@@ -168,6 +172,10 @@ struct Pipeline {
 // Keeps only the `wanted` jobs and, transitively, the jobs they need (an empty list keeps
 // everything). NotFound names a job that is not in the pipeline.
 Status selectJobs(Pipeline& p, const std::vector<std::string>& wanted);
+
+// What is wrong with a `cache:` path ("" when nothing): "~/rel" or a workspace-relative "rel",
+// without "." or ".." components, naming a folder below the home or the workspace.
+std::string cachePathProblem(std::string_view path);
 
 // Job, environment and environment-value names: letters, digits, '-', '_' and '.', not "."
 // or "..". They name files and folders (logs, workspaces, an environment's releases).

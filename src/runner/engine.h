@@ -57,6 +57,15 @@ struct RunConfig {
   Millis killGrace = std::chrono::seconds(10);
   std::vector<std::pair<std::string, std::string>> secrets;  // name, value
   std::vector<std::string> baseEnv;                          // "NAME=value" passed to every job
+  // The isolation of jobs that name none, and whether a job may ask for `process`: the server
+  // sandboxes every job, and runs one as a plain process only where an admin allowed it.
+  pipeline::Isolation defaultIsolation = pipeline::Isolation::kProcess;
+  bool processAllowed = true;
+  // This project and branch's `cache:` folders; "" = none are kept.
+  std::filesystem::path cacheDir;
+  // Host folders a sandboxed job must not see even below a folder it is shown (the server's
+  // data folder, its user's home).
+  std::vector<std::filesystem::path> hiddenPaths;
   int cancelFd = -1;  // readable => cancel (first time: graceful; again: no grace)
   SupervisorPool* supervisors = nullptr;
 };

@@ -38,7 +38,32 @@ Status placeNeededArtifacts(const pipeline::Job& job, const LaunchContext& ctx,
   return Status::Ok();
 }
 
+// The job's `cache:` folders: (host folder, path in the sandbox), the host folders made.
+Result<std::vector<std::pair<fs::path, fs::path>>> cacheBinds(const pipeline::Job& job,
+                                                              const RunConfig& c,
+                                                              const fs::path& ws) {
+  std::vector<std::pair<fs::path, fs::path>> binds;
+  if (c.cacheDir.empty()) return binds;
+  for (const auto& entry : job.cache) {
+    bool home = entry.starts_with("~/");
+    std::string rel = home ? entry.substr(2) : entry;
+    while (!rel.empty() && rel.back() == '/') rel.pop_back();
+    fs::path host = c.cacheDir / (home ? "home" : "workspace") / rel;
+    std::error_code ec;
+    fs::create_directories(host, ec);
+    if (ec) return errnoStatus("cache folder " + host.string(), ec.value());
+    binds.emplace_back(host, (home ? fs::path(kSandboxHome) : ws) / rel);
+  }
+  return binds;
+}
+
 }  // namespace
+
+pipeline::Isolation isolationOf(const pipeline::Job& job, const RunConfig& c) {
+  if (job.isolation) return *job.isolation;
+  if (!job.network) return pipeline::Isolation::kSandbox;
+  return c.defaultIsolation;
+}
 
 fs::path logPathFor(const RunConfig& c, const std::string& job, int attempt) {
   return c.runDir / "logs" /
@@ -57,7 +82,7 @@ std::string jobScript(const pipeline::Job& job) {
 std::vector<std::string> jobEnvironment(const pipeline::Job& job, const RunConfig& c, int attempt,
                                         const fs::path& workspace) {
   std::vector<std::string> env = c.baseEnv;
-  bool sandbox = job.isolation == pipeline::Isolation::kSandbox;
+  bool sandbox = isolationOf(job, c) == pipeline::Isolation::kSandbox;
   if (sandbox) {
     // Inside the sandbox the host's HOME and TMPDIR do not exist.
     std::erase_if(env, [](const std::string& kv) {
@@ -83,6 +108,17 @@ std::vector<std::string> jobEnvironment(const pipeline::Job& job, const RunConfi
 Result<Launched> launchJob(const pipeline::Job& job, int attempt, LaunchContext& ctx,
                            SupervisorClient& supervisor) {
   const RunConfig& c = *ctx.config;
+  auto isolation = isolationOf(job, c);
+  if (isolation == pipeline::Isolation::kProcess && !c.processAllowed) {
+    return Status::Unauthorized(
+        "isolation: process is not allowed for " + c.project +
+        "'s jobs on this server, which runs jobs in the sandbox (an admin may allow it: boucle "
+        "project set " +
+        c.project + " --allow-process-jobs)");
+  }
+  if (isolation == pipeline::Isolation::kContainer) {
+    return Status::Invalid("isolation: container is not supported yet; use process or sandbox");
+  }
   auto t0 = std::chrono::steady_clock::now();
   Launched l;
   l.workspace = c.runDir / "ws" / job.name;
@@ -103,13 +139,12 @@ Result<Launched> launchJob(const pipeline::Job& job, int attempt, LaunchContext&
           : std::vector<std::string>{"/bin/sh", "-e", "-c", jobScript(job)};
   auto env = jobEnvironment(job, c, attempt, l.workspace);
   std::vector<std::string> command;
-  if (job.isolation == pipeline::Isolation::kSandbox) {
+  if (isolation == pipeline::Isolation::kSandbox) {
     auto bwrap = findBubblewrap();
     if (!bwrap.ok()) return bwrap.status();
-    command = sandboxArgv(*bwrap, {l.workspace, env, job.network, shell});
-    env = {"PATH=/usr/bin:/bin"};
-  } else if (job.isolation == pipeline::Isolation::kContainer) {
-    return Status::Invalid("isolation: container is not supported yet; use process or sandbox");
+    auto binds = cacheBinds(job, c, l.workspace);
+    if (!binds.ok()) return binds.status();
+    command = sandboxArgv(*bwrap, {l.workspace, job.network, *binds, c.hiddenPaths, shell});
   } else if (auto direct = job.shell == pipeline::Shell::kSh && job.commands.size() == 1
                                ? directCommand(job.commands[0], env, l.workspace)
                                : std::nullopt) {

@@ -32,6 +32,10 @@ struct Launched {
 
 std::filesystem::path logPathFor(const RunConfig& c, const std::string& job, int attempt);
 
+// How the job is isolated: what it asks for, else the sandbox when it wants no network, else
+// the run's default.
+pipeline::Isolation isolationOf(const pipeline::Job& job, const RunConfig& c);
+
 // The shell script a job's `run` becomes. A list of commands echoes each one ("$ cmd") before
 // running it, like other CI systems; a single command runs as it is.
 std::string jobScript(const pipeline::Job& job);

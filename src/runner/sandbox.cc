@@ -1,26 +1,59 @@
 #include "runner/sandbox.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <map>
+#include <mutex>
 
 #include "runner/process.h"
 
 namespace boucle::runner {
+namespace fs = std::filesystem;
 
 Result<std::string> findBubblewrap() {
   auto found = findOnPath("bwrap");
   if (found.ok()) return found;
   if (::access("/usr/bin/bwrap", X_OK) == 0) return std::string("/usr/bin/bwrap");
-  return Status::NotFound("isolation: sandbox needs bubblewrap (apt-get install bubblewrap)");
+  return Status::NotFound("the sandbox needs bubblewrap (apt-get install bubblewrap)");
 }
 
-std::vector<std::string> sandboxArgv(const std::string& bwrap, const SandboxSpec& spec) {
-  std::vector<std::string> a{bwrap, "--unshare-all", "--die-with-parent", "--new-session"};
-  if (spec.network) a.push_back("--share-net");
-  if (::geteuid() == 0) {
-    // Root on the host must not be root in the sandbox: map to an ordinary uid, drop all caps.
-    a.insert(a.end(), {"--unshare-user", "--uid", "1000", "--gid", "1000", "--cap-drop", "ALL"});
+const std::vector<std::pair<std::string, bool>>& unreadableEntries(const std::string& root) {
+  static std::mutex mu;
+  static std::map<std::string, std::vector<std::pair<std::string, bool>>> cache;
+  std::lock_guard lock(mu);
+  auto [it, fresh] = cache.try_emplace(root);
+  if (!fresh) return it->second;
+  std::error_code ec;
+  fs::recursive_directory_iterator walk(root, fs::directory_options::skip_permission_denied, ec);
+  for (; !ec && walk != fs::recursive_directory_iterator(); walk.increment(ec)) {
+    struct stat st {};
+    if (::lstat(walk->path().c_str(), &st) != 0 || S_ISLNK(st.st_mode)) continue;
+    bool dir = S_ISDIR(st.st_mode);
+    bool readable = (st.st_mode & S_IROTH) && (!dir || (st.st_mode & S_IXOTH));
+    if (readable) continue;
+    it->second.emplace_back(walk->path().string(), dir);
+    if (dir) walk.disable_recursion_pending();  // covered whole
   }
+  return it->second;
+}
+
+namespace {
+
+// Is `p` inside (or equal to) `dir`? Both absolute and lexically normal.
+bool within(const fs::path& p, const fs::path& dir) {
+  auto rel = p.lexically_relative(dir);
+  return !rel.empty() && *rel.begin() != "..";
+}
+
+void addSystem(std::vector<std::string>& a, const SandboxSpec& spec) {
   a.insert(a.end(), {"--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"});
+  for (const auto& [path, dir] : unreadableEntries("/etc")) {
+    if (dir)
+      a.insert(a.end(), {"--tmpfs", path});
+    else
+      a.insert(a.end(), {"--ro-bind", "/dev/null", path});
+  }
   // Debian's merged /usr: the top-level directories are symlinks into /usr.
   for (const char* d : {"bin", "lib", "lib32", "lib64", "sbin"}) {
     std::string top = std::string("/") + d;
@@ -29,13 +62,38 @@ std::vector<std::string> sandboxArgv(const std::string& bwrap, const SandboxSpec
     if (n > 0) a.insert(a.end(), {"--symlink", std::string(target, static_cast<size_t>(n)), top});
   }
   if (::access("/opt", F_OK) == 0) a.insert(a.end(), {"--ro-bind", "/opt", "/opt"});
-  a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/home",
-                     "--dir", kSandboxHome, "--bind", spec.workspace.string(),
-                     spec.workspace.string(), "--chdir", spec.workspace.string(), "--clearenv"});
-  for (const auto& kv : spec.env) {
-    auto eq = kv.find('=');
-    a.insert(a.end(), {"--setenv", kv.substr(0, eq), kv.substr(eq + 1)});
+  // A resolv.conf managed elsewhere (systemd-resolved, resolvconf) points out of /etc.
+  std::error_code ec;
+  if (fs::is_symlink("/etc/resolv.conf", ec)) {
+    auto real = fs::canonical("/etc/resolv.conf", ec);
+    if (!ec && !within(real, "/etc") && !within(real, "/usr"))
+      a.insert(a.end(), {"--ro-bind", real.string(), real.string()});
   }
+  a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/home",
+                     "--dir", kSandboxHome});
+  // What must stay out of sight even under a folder shown above (a data folder in /opt, a home
+  // in /usr/local): covered before the workspace, which may lie inside, is bound.
+  for (const auto& h : spec.hidden) {
+    if (h.is_absolute() && h != "/" && h.lexically_normal() == h)
+      a.insert(a.end(), {"--tmpfs", h.string()});
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> sandboxArgv(const std::string& bwrap, const SandboxSpec& spec) {
+  std::vector<std::string> a{bwrap, "--unshare-all", "--die-with-parent", "--new-session"};
+  if (spec.network) a.push_back("--share-net");
+  if (::geteuid() == 0) {
+    // Root on the host must not be root in the sandbox: map to an ordinary uid, drop all caps.
+    a.insert(a.end(), {"--unshare-user", "--uid", "1000", "--gid", "1000", "--cap-drop", "ALL"});
+  }
+  addSystem(a, spec);
+  a.insert(a.end(), {"--bind", spec.workspace.string(), spec.workspace.string()});
+  for (const auto& [host, inside] : spec.binds) {
+    a.insert(a.end(), {"--bind", host.string(), inside.string()});
+  }
+  a.insert(a.end(), {"--chdir", spec.workspace.string()});
   a.push_back("--");
   a.insert(a.end(), spec.command.begin(), spec.command.end());
   return a;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 
+#include "auth/tokens.h"
 #include "core/clock.h"
 #include "core/encoding.h"
 #include "core/log.h"
@@ -76,7 +77,20 @@ std::vector<std::string> baseEnvironment() {
   return env;
 }
 
+// A branch's folder name: readable, and unique whatever the branch is called ("a/b" and "a_b"
+// differ by their hash).
+std::string branchKey(const std::string& branch) {
+  std::string key;
+  for (char c : branch.substr(0, 60)) key += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return key + "-" + auth::hashToken(branch).substr(0, 12);
+}
+
 }  // namespace
+
+fs::path cacheDirFor(const fs::path& dataDir, const std::string& project,
+                     const std::string& branch) {
+  return dataDir / "caches" / project / branchKey(branch.empty() ? "(no branch)" : branch);
+}
 
 Agent::Agent(store::Store& store, AgentOptions options)
     : store_(store), options_(std::move(options)) {}
@@ -356,6 +370,13 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors) {
       config.blobRoot = options_.dataDir / "blobs";
       config.parallelism = options_.parallelism;
       config.baseEnv = baseEnvironment();
+      // Jobs are the committers' code: sandboxed, out of sight of the server's data and its
+      // user's home, unless an admin allowed plain processes for the project.
+      config.defaultIsolation = pipeline::Isolation::kSandbox;
+      config.processAllowed = project->allowProcessJobs;
+      config.cacheDir = cacheDirFor(options_.dataDir, run.project, run.branch);
+      config.hiddenPaths = {options_.dataDir};
+      if (const char* home = std::getenv("HOME")) config.hiddenPaths.emplace_back(home);
       config.cancelFd = cancel[0];
       config.supervisors = &supervisors;
       recorder.begin(parsed->pipeline);

@@ -90,5 +90,9 @@ Result<scm::GitCredential> credentialFor(const store::Project& p, const auth::Se
 Result<scm::GitAuth> gitAuthFor(const store::Project& p, const auth::SecretBox* box,
                                 const std::filesystem::path& dataDir);
 std::filesystem::path mirrorPath(const std::filesystem::path& dataDir, const std::string& project);
+// Where a project's branch keeps its jobs' `cache:` folders: never shared with another project
+// or branch, so a committer's branch cannot plant files in the default branch's builds.
+std::filesystem::path cacheDirFor(const std::filesystem::path& dataDir, const std::string& project,
+                                  const std::string& branch);
 
 }  // namespace boucle::scheduler

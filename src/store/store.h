@@ -35,6 +35,12 @@ struct Project {
   std::string credentialSealed;  // the token or private key, encrypted
   // Runs cut short by a crash or kill of the server are queued again at its restart.
   bool requeueInterrupted = false;
+  // Jobs may ask for `isolation: process` (no sandbox): an admin's decision, never the
+  // pipeline file's.
+  bool allowProcessJobs = false;
+  // Globs of the branches whose passing runs make releases (others make prereleases) and
+  // whose pipeline file sets the environments' rules. Empty: the first of `branches`.
+  std::vector<std::string> releaseBranches;
 };
 
 struct Run {
@@ -193,6 +199,10 @@ class Store {
   // Replaces the project's credential (all three fields; empty kind removes it). NotFound.
   virtual Status setProjectCredential(std::string_view name, std::string_view kind,
                                       std::string_view user, std::string_view sealed) = 0;
+
+  // Replaces the project's settings (branches, poll_seconds, requeue_interrupted,
+  // allow_process_jobs, release_branches) by name; the rest stays. NotFound.
+  virtual Status updateProjectSettings(const Project& p) = 0;
 
   // A new run in state queued; its number is the project's next.
   virtual Result<Run> createRun(const Run& r) = 0;

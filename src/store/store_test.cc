@@ -60,6 +60,28 @@ TEST_P(StoreTest, ProjectsAreAddedListedAndRemoved) {
   EXPECT_EQ(store_->getProject("api").status().code(), Code::kNotFound);
 }
 
+TEST_P(StoreTest, ProjectSettingsAreReplacedAndTheRestKept) {
+  ASSERT_TRUE(store_->addProject(project("web")).ok());
+  auto p = store_->getProject("web");
+  ASSERT_TRUE(p.ok());
+  EXPECT_FALSE(p->allowProcessJobs);
+  EXPECT_TRUE(p->releaseBranches.empty());
+  p->allowProcessJobs = true;
+  p->releaseBranches = {"main", "release/*"};
+  p->pollSeconds = 0;
+  p->url = "/elsewhere";  // not a setting: stays
+  ASSERT_TRUE(store_->updateProjectSettings(*p).ok());
+  auto again = store_->getProject("web");
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->allowProcessJobs);
+  EXPECT_EQ(again->releaseBranches, (std::vector<std::string>{"main", "release/*"}));
+  EXPECT_EQ(again->pollSeconds, 0);
+  EXPECT_EQ(again->url, "/srv/git/web");
+  EXPECT_EQ(again->webhookSecret, "s3cret");
+  p->name = "nope";
+  EXPECT_EQ(store_->updateProjectSettings(*p).code(), Code::kNotFound);
+}
+
 TEST_P(StoreTest, RunsAreNumberedPerProjectAndQueuedInOrder) {
   ASSERT_TRUE(store_->addProject(project("web")).ok());
   ASSERT_TRUE(store_->addProject(project("api")).ok());

@@ -85,6 +85,28 @@ bool processAlive(pid_t pid) {
   return rp != std::string::npos && rp + 2 < stat.size() && stat[rp + 2] != 'Z';
 }
 
+std::vector<pid_t> processesWithArgument(const std::string& arg) {
+  std::vector<pid_t> found;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+    std::string name = e.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmdline = readFile(e.path() / "cmdline");
+    size_t at = 0;
+    while (at < cmdline.size()) {
+      size_t end = cmdline.find('\0', at);
+      if (end == std::string::npos) end = cmdline.size();
+      if (cmdline.compare(at, end - at, arg) == 0) {
+        pid_t pid = std::stoi(name);
+        if (processAlive(pid)) found.push_back(pid);
+        break;
+      }
+      at = end + 1;
+    }
+  }
+  return found;
+}
+
 bool waitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
   auto end = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < end) {

@@ -47,6 +47,10 @@ pid_t startProcess(const std::vector<std::string>& argv, const std::filesystem::
 
 std::string readFile(const std::filesystem::path& p);
 bool processAlive(pid_t pid);
+// Live processes with `arg` as one of their arguments, found through /proc: a sandboxed job's
+// processes have pids of their own namespace, so a test finds them by a unique argument
+// ("sleep 301.25") instead of by a pid the job reports.
+std::vector<pid_t> processesWithArgument(const std::string& arg);
 // Polls `cond` every 20 ms until it holds or `timeout` passes; returns whether it held.
 bool waitFor(const std::function<bool()>& cond,
              std::chrono::milliseconds timeout = std::chrono::seconds(20));

@@ -25,29 +25,28 @@ class QueueTest : public ServerFixture {
 };
 
 TEST_F(QueueTest, RunsOfDifferentBranchesRunAtOnceUpToTheLimitAndABranchsRunsInOrder) {
-  fs::path marker = repo_.scratch() / "go-on";
-  repo_.write(".boucle.yml", "jobs:\n  wait:\n    run: |\n      touch " + repo_.scratch().string() +
-                                 "/started-$BOUCLE_RUN_ID\n"
-                                 "      while [ ! -e " +
-                                 marker.string() + " ]; do sleep 0.05; done\n");
+  // Each job says it started and waits to be let go, both through its own workspace.
+  repo_.write(".boucle.yml",
+              "jobs:\n  wait:\n    run: |\n      touch started\n"
+              "      while [ ! -e go-on ]; do sleep 0.05; done\n");
   repo_.commit("c");
   addProject("a");
   addProject("b");
   addProject("c");
   for (const char* p : {"a", "a", "b", "c"}) ASSERT_EQ(client({"trigger", p}).exitCode, 0);
+  auto started = [&](int run) { return fs::exists(workspace(run, "wait") / "started"); };
   // Runs 1 (a) and 3 (b) hold the two slots; run 2 waits for a's main, run 4 for a slot.
-  ASSERT_TRUE(waitFor([&] {
-    return fs::exists(repo_.scratch() / "started-1") && fs::exists(repo_.scratch() / "started-3");
-  })) << server_->log();
+  ASSERT_TRUE(waitFor([&] { return started(1) && started(3); })) << server_->log();
   EXPECT_EQ(state(1), "running");
   EXPECT_EQ(state(3), "running");
   EXPECT_EQ(state(2), "queued");
   EXPECT_EQ(state(4), "queued");
-  EXPECT_FALSE(fs::exists(repo_.scratch() / "started-2"));
-  EXPECT_FALSE(fs::exists(repo_.scratch() / "started-4"));
-  std::ofstream(marker) << "go";
+  EXPECT_FALSE(started(2));
+  EXPECT_FALSE(started(4));
   json runs[4];
-  for (int id = 1; id <= 4; ++id) {
+  for (int id : {1, 3, 2, 4}) {
+    ASSERT_TRUE(waitFor([&] { return started(id); })) << id;
+    std::ofstream(workspace(id, "wait") / "go-on") << "go";
     runs[id - 1] = waitForRun(id);
     EXPECT_EQ(runs[id - 1]["state"], "passed") << id;
   }

@@ -41,6 +41,22 @@ class ServerFixture : public ::testing::Test {
     });
     return run;
   }
+  // A running job's workspace, as the server's host sees it. Jobs run in the sandbox, where
+  // this folder is the only one they can write and the test's own files are out of sight: the
+  // test and a job meet here.
+  std::filesystem::path workspace(int64_t run, const std::string& job) const {
+    return server_->data() / "runs" / std::to_string(run) / "ws" / job;
+  }
+  // A file in one of the project's `cache:` folders in the job's home ("" until one exists).
+  std::filesystem::path cachedFile(const std::string& project, const std::string& rel) const {
+    std::error_code ec;
+    for (const auto& branch :
+         std::filesystem::directory_iterator(server_->data() / "caches" / project, ec)) {
+      auto f = branch.path() / "home" / rel;
+      if (std::filesystem::exists(f)) return f;
+    }
+    return {};
+  }
   // `boucle trigger PROJECT`, then waits for that run (the caller knows its id).
   nlohmann::json triggerAndWait(const std::string& project, int64_t id) {
     EXPECT_EQ(client({"trigger", project}).exitCode, 0);

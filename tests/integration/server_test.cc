@@ -158,20 +158,18 @@ TEST_F(ServerTest, TheMirrorKeepsFewPacksAsFetchesAddThem) {
 }
 
 TEST_F(ServerTest, RerunAndRetryRepeatTheSameCommit) {
-  std::string flag = (repo_.scratch() / "flaky-passes").string();
+  // Fails the first time, passes from then on: it remembers in the branch's cache folder.
   repo_.write(".boucle.yml",
               "jobs:\n  build: {run: 'echo build'}\n"
-              "  flaky: {run: 'test -e " +
-                  flag +
-                  "', needs: [build]}\n"
-                  "  lint: {run: 'true'}\n");
+              "  flaky:\n    needs: [build]\n    cache: [~/.state]\n"
+              "    run: test -e ~/.state/seen || { touch ~/.state/seen; exit 1; }\n"
+              "  lint: {run: 'true'}\n");
   std::string sha = repo_.commit("c");
   ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
   ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
   ASSERT_EQ(waitForRun(1)["state"], "failed");
   repo_.write("later.txt", "a newer commit that the retry must not pick up\n");
   repo_.commit("later");
-  std::ofstream(flag) << "now";
   Output retry = client({"retry", "1/flaky"});
   ASSERT_EQ(retry.exitCode, 0) << retry.all();
   EXPECT_THAT(retry.out, HasSubstr("run 2 queued (retry of 1/flaky)"));
@@ -328,13 +326,11 @@ TEST_F(ServerTest, ScheduleInThePipelineFileQueuesRunsAfterTheFirstBuild) {
 }
 
 TEST_F(ServerTest, FollowingALogShowsItWhileTheJobRuns) {
-  std::string marker = (repo_.scratch() / "go-on").string();
+  fs::path marker = workspace(1, "slow") / "go-on";
   repo_.write(".boucle.yml",
               "jobs:\n  slow:\n    run: |\n      echo first line\n"
-              "      while [ ! -e " +
-                  marker +
-                  " ]; do sleep 0.05; done\n"
-                  "      echo last line\n");
+              "      while [ ! -e go-on ]; do sleep 0.05; done\n"
+              "      echo last line\n");
   repo_.commit("c");
   ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
   ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
@@ -351,44 +347,37 @@ TEST_F(ServerTest, FollowingALogShowsItWhileTheJobRuns) {
 }
 
 TEST_F(ServerTest, CancellingARunEndsItsJobsProcesses) {
-  std::string s = repo_.scratch().string();
+  // The sleep detaches into a session of its own; a unique argument finds it from outside.
   repo_.write(".boucle.yml",
-              "jobs:\n  hang:\n    run: |\n"
-              "      sleep 300 & echo $! > " +
-                  s +
-                  "/child.pid\n      wait\n"
-                  "  after: {run: 'true', needs: [hang]}\n");
+              "jobs:\n  hang:\n    run: |\n      setsid sleep 301.25 &\n      touch started\n"
+              "      wait\n"
+              "  after: {run: 'true', needs: [hang]}\n");
   repo_.commit("c");
   ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
   ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
-  // The shell creates the file before it writes the pid: wait for the whole line.
-  ASSERT_TRUE(waitFor([&] { return readFile(repo_.scratch() / "child.pid").ends_with("\n"); }));
-  pid_t child = std::stoi(readFile(repo_.scratch() / "child.pid"));
+  ASSERT_TRUE(waitFor([&] { return !processesWithArgument("301.25").empty(); }));
   Output c = client({"cancel", "1"});
   EXPECT_EQ(c.exitCode, 0) << c.all();
   json run = waitForRun(1);
   EXPECT_EQ(run["state"], "cancelled");
   EXPECT_EQ(run["jobs"][0]["state"], "cancelled");
   EXPECT_EQ(run["jobs"][1]["state"], "cancelled");
-  EXPECT_FALSE(processAlive(child));
+  EXPECT_TRUE(processesWithArgument("301.25").empty());
   EXPECT_EQ(client({"cancel", "1"}).exitCode, 1);  // already finished
 }
 
 TEST_F(ServerTest, KillMinusNineMidRunLosesNothingAndRestartsClean) {
-  std::string s = repo_.scratch().string();
   repo_.write(".boucle.yml",
               "jobs:\n  hang:\n    run: |\n      echo before the crash\n"
-              "      sleep 300 & echo $! > " +
-                  s + "/child.pid\n      wait\n");
+              "      sleep 301.5 &\n      wait\n");
   repo_.commit("c");
   ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
   ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
-  // The shell creates the file before it writes the pid: wait for the whole line.
-  ASSERT_TRUE(waitFor([&] { return readFile(repo_.scratch() / "child.pid").ends_with("\n"); }));
-  pid_t child = std::stoi(readFile(repo_.scratch() / "child.pid"));
+  ASSERT_TRUE(waitFor([&] { return !processesWithArgument("301.5").empty(); }));
   server_->kill9();
   // The job's supervisor sees the server gone and ends the job.
-  EXPECT_TRUE(waitFor([&] { return !processAlive(child); }, std::chrono::seconds(15)));
+  EXPECT_TRUE(waitFor([&] { return processesWithArgument("301.5").empty(); },
+                      std::chrono::seconds(15)));
   std::string log;
   ASSERT_TRUE(server_->start(&log)) << log;
   json run = api("/api/runs/1");
@@ -406,11 +395,12 @@ TEST_F(ServerTest, KillMinusNineMidRunLosesNothingAndRestartsClean) {
 }
 
 TEST_F(ServerTest, AProjectCanAskForItsInterruptedRunsToBeQueuedAgain) {
-  std::string s = repo_.scratch().string();
-  // The first attempt hangs until the server is killed; the second finds the marker and passes.
-  repo_.write(".boucle.yml", "jobs:\n  once:\n    run: |\n      if [ -e " + s +
-                                 "/tried ]; then echo second try; exit 0; fi\n      touch " + s +
-                                 "/tried\n      sleep 300\n");
+  // The first attempt hangs until the server is killed; the second finds what the first left
+  // in the project's cache folder and passes.
+  repo_.write(".boucle.yml",
+              "jobs:\n  once:\n    cache: [~/.state]\n    run: |\n"
+              "      if [ -e ~/.state/tried ]; then echo second try; exit 0; fi\n"
+              "      touch ~/.state/tried\n      sleep 300\n");
   std::string commit = repo_.commit("c");
   ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0",
                     "--requeue-interrupted"})
@@ -419,10 +409,10 @@ TEST_F(ServerTest, AProjectCanAskForItsInterruptedRunsToBeQueuedAgain) {
   ASSERT_EQ(client({"project", "add", "other", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
   EXPECT_EQ(api("/api/projects/web")["requeue_interrupted"], true);
   ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
-  ASSERT_TRUE(waitFor([&] { return fs::exists(repo_.scratch() / "tried"); }));
-  fs::remove(repo_.scratch() / "tried");
+  ASSERT_TRUE(waitFor([&] { return !cachedFile("web", ".state/tried").empty(); }));
+  // Another project's cache is its own: its run hangs too.
   ASSERT_EQ(client({"trigger", "other"}).exitCode, 0);
-  ASSERT_TRUE(waitFor([&] { return fs::exists(repo_.scratch() / "tried"); }));
+  ASSERT_TRUE(waitFor([&] { return !cachedFile("other", ".state/tried").empty(); }));
   server_->kill9();
   std::string log;
   ASSERT_TRUE(server_->start(&log)) << log;

@@ -187,6 +187,10 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_by_project ON audit (project, id);
 )sql",
+    R"sql(
+ALTER TABLE projects ADD COLUMN allow_process_jobs INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE projects ADD COLUMN release_branches TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 std::string joinLines(const std::vector<std::string>& v) {
@@ -197,7 +201,8 @@ std::string joinLines(const std::vector<std::string>& v) {
 
 constexpr const char* kProjectColumns =
     "id, name, url, branches, webhook_secret, poll_seconds, created_at, credential_kind, "
-    "credential_user, credential_sealed, requeue_interrupted";
+    "credential_user, credential_sealed, requeue_interrupted, allow_process_jobs, "
+    "release_branches";
 
 constexpr const char* kRunColumns =
     "id, project, number, ref, branch, commit_sha, author, subject, trigger, state, reason, "
@@ -273,6 +278,8 @@ Project readProject(const Statement& s) {
   p.credentialUser = s.text(8);
   p.credentialSealed = s.text(9);
   p.requeueInterrupted = s.integer(10) != 0;
+  p.allowProcessJobs = s.integer(11) != 0;
+  p.releaseBranches = split(s.text(12), '\n');
   return p;
 }
 
@@ -306,8 +313,8 @@ Result<Project> SqliteStore::addProject(const Project& p) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "INSERT INTO projects (name, url, branches, webhook_secret, poll_seconds, created_at, "
-      "credential_kind, credential_user, credential_sealed, requeue_interrupted) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "credential_kind, credential_user, credential_sealed, requeue_interrupted, "
+      "allow_process_jobs, release_branches) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!s.ok()) return s.status();
   Project out = p;
   out.createdAt = nowMs();
@@ -315,6 +322,8 @@ Result<Project> SqliteStore::addProject(const Project& p) {
   s->bind(5, static_cast<int64_t>(p.pollSeconds)).bind(6, out.createdAt);
   s->bind(7, p.credentialKind).bind(8, p.credentialUser).bind(9, p.credentialSealed);
   s->bind(10, static_cast<int64_t>(p.requeueInterrupted ? 1 : 0));
+  s->bind(11, static_cast<int64_t>(p.allowProcessJobs ? 1 : 0));
+  s->bind(12, joinLines(p.releaseBranches));
   if (auto st = s->run(); !st.ok()) {
     if (st.code() == Code::kConflict) return Status::Conflict("project " + p.name + " exists");
     return st;
@@ -361,6 +370,21 @@ Status SqliteStore::setProjectCredential(std::string_view name, std::string_view
   s->bind(1, kind).bind(2, user).bind(3, sealed).bind(4, name);
   if (auto st = s->run(); !st.ok()) return st;
   if (db_.changes() == 0) return Status::NotFound("no project named " + std::string(name));
+  return Status::Ok();
+}
+
+Status SqliteStore::updateProjectSettings(const Project& p) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(
+      "UPDATE projects SET branches = ?, poll_seconds = ?, requeue_interrupted = ?, "
+      "allow_process_jobs = ?, release_branches = ? WHERE name = ?");
+  if (!s.ok()) return s.status();
+  s->bind(1, joinLines(p.branches)).bind(2, static_cast<int64_t>(p.pollSeconds));
+  s->bind(3, static_cast<int64_t>(p.requeueInterrupted ? 1 : 0));
+  s->bind(4, static_cast<int64_t>(p.allowProcessJobs ? 1 : 0));
+  s->bind(5, joinLines(p.releaseBranches)).bind(6, p.name);
+  if (auto st = s->run(); !st.ok()) return st;
+  if (db_.changes() == 0) return Status::NotFound("no project named " + p.name);
   return Status::Ok();
 }
 

@@ -34,6 +34,7 @@ class SqliteStore : public Store {
   Status removeProject(std::string_view name) override;
   Status setProjectCredential(std::string_view name, std::string_view kind, std::string_view user,
                               std::string_view sealed) override;
+  Status updateProjectSettings(const Project& p) override;
   Result<Run> createRun(const Run& r) override;
   Result<Run> getRun(int64_t id) override;
   Status updateRun(const Run& r) override;
