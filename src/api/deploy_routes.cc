@@ -88,14 +88,14 @@ Response whatIsWhere(const ApiContext& c, const std::string& project) {
 }  // namespace
 
 void addDeployRoutes(Router& r, const ApiContext& c) {
-  r.add("GET", "/api/projects/{name}/environments",
+  r.add("GET", "/api/projects/{name}/environments", Access::kRead,
         [&c](const Request&, const Params& p) { return whatIsWhere(c, p.at("name")); });
-  r.add("PUT", "/api/projects/{name}/environments/{env}/values/{key}",
+  r.add("PUT", "/api/projects/{name}/environments/{env}/values/{key}", Access::kAdmin,
         [&c](const Request& req, const Params& p) {
           if (auto proj = c.store->getProject(p.at("name")); !proj.ok()) {
             return fromStatus(proj.status());
           }
-          if (!pipeline::validName(p.at("env")) || !pipeline::validName(p.at("key"))) {
+          if (!validName(p.at("env")) || !validName(p.at("key"))) {
             return errorResponse(400, "environment and key: letters, digits, _ - .");
           }
           json body = json::parse(req.body, nullptr, false);
@@ -115,7 +115,7 @@ void addDeployRoutes(Router& r, const ApiContext& c) {
                                    secret ? "(secret)" : body["value"].get<std::string>()});
           return ok(200, {{"env", p.at("env")}, {"key", p.at("key")}, {"secret", secret}});
         });
-  r.add("DELETE", "/api/projects/{name}/environments/{env}/values/{key}",
+  r.add("DELETE", "/api/projects/{name}/environments/{env}/values/{key}", Access::kAdmin,
         [&c](const Request& req, const Params& p) {
           auto st = c.store->removeEnvValue(p.at("name"), p.at("env"), p.at("key"));
           if (!st.ok()) return fromStatus(st);
@@ -123,27 +123,29 @@ void addDeployRoutes(Router& r, const ApiContext& c) {
                                    p.at("env") + "/" + p.at("key"), ""});
           return ok(200, {{"removed", p.at("key")}});
         });
-  r.add("POST", "/api/projects/{name}/deploys", [&c](const Request& req, const Params& p) {
-    json body = json::parse(req.body, nullptr, false);
-    if (!body.is_object() || !body.contains("version") || !body["version"].is_string() ||
-        !body.contains("env") || !body["env"].is_string()) {
-      return errorResponse(400, "the body must be {\"version\": \"1.2.0\", \"env\": \"qa\"}");
-    }
-    deploy::DeployRequest dr{p.at("name"),    body["version"], body["env"],
-                             req.actor,       false,           body.value("dry_run", false),
-                             principalOf(req)};
-    return deployResult(c.deployer->request(dr));
-  });
-  r.add("POST", "/api/projects/{name}/promote", [&c](const Request& req, const Params& p) {
-    json body = json::parse(req.body, nullptr, false);
-    if (!body.is_object() || !body.contains("from") || !body["from"].is_string() ||
-        !body.contains("to") || !body["to"].is_string()) {
-      return errorResponse(400, "the body must be {\"from\": \"qa\", \"to\": \"preprod\"}");
-    }
-    return deployResult(
-        c.deployer->promote(p.at("name"), body["from"], body["to"], principalOf(req)));
-  });
-  r.add("POST", "/api/projects/{name}/environments/{env}/rollback",
+  r.add("POST", "/api/projects/{name}/deploys", Access::kChange,
+        [&c](const Request& req, const Params& p) {
+          json body = json::parse(req.body, nullptr, false);
+          if (!body.is_object() || !body.contains("version") || !body["version"].is_string() ||
+              !body.contains("env") || !body["env"].is_string()) {
+            return errorResponse(400, "the body must be {\"version\": \"1.2.0\", \"env\": \"qa\"}");
+          }
+          deploy::DeployRequest dr{p.at("name"),    body["version"], body["env"],
+                                   req.actor,       false,           body.value("dry_run", false),
+                                   principalOf(req)};
+          return deployResult(c.deployer->request(dr));
+        });
+  r.add("POST", "/api/projects/{name}/promote", Access::kChange,
+        [&c](const Request& req, const Params& p) {
+          json body = json::parse(req.body, nullptr, false);
+          if (!body.is_object() || !body.contains("from") || !body["from"].is_string() ||
+              !body.contains("to") || !body["to"].is_string()) {
+            return errorResponse(400, "the body must be {\"from\": \"qa\", \"to\": \"preprod\"}");
+          }
+          return deployResult(
+              c.deployer->promote(p.at("name"), body["from"], body["to"], principalOf(req)));
+        });
+  r.add("POST", "/api/projects/{name}/environments/{env}/rollback", Access::kChange,
         [&c](const Request& req, const Params& p) {
           json body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
           if (!body.is_object()) return errorResponse(400, "the body must be a JSON object");
@@ -151,34 +153,37 @@ void addDeployRoutes(Router& r, const ApiContext& c) {
           return deployResult(
               c.deployer->rollback(p.at("name"), p.at("env"), version, principalOf(req)));
         });
-  r.add("GET", "/api/projects/{name}/deploys", [&c](const Request& req, const Params& p) {
-    std::string env = req.query.count("env") ? req.query.at("env") : "";
-    auto list = c.store->listDeploys(p.at("name"), env, 200);
-    if (!list.ok()) return fromStatus(list.status());
-    json out = json::array();
-    for (const auto& d : *list) out.push_back(deployJson(d));
-    return ok(200, {{"deploys", out}});
-  });
-  r.add("GET", "/api/deploys/{id}", [&c](const Request&, const Params& p) {
+  r.add("GET", "/api/projects/{name}/deploys", Access::kRead,
+        [&c](const Request& req, const Params& p) {
+          std::string env = req.query.count("env") ? req.query.at("env") : "";
+          auto list = c.store->listDeploys(p.at("name"), env, 200);
+          if (!list.ok()) return fromStatus(list.status());
+          json out = json::array();
+          for (const auto& d : *list) out.push_back(deployJson(d));
+          return ok(200, {{"deploys", out}});
+        });
+  r.add("GET", "/api/deploys/{id}", Access::kRead, [&c](const Request&, const Params& p) {
     auto id = toId(p.at("id"));
     if (!id) return errorResponse(400, "not a deploy id");
     auto d = c.store->getDeploy(*id);
     if (!d.ok()) return fromStatus(d.status());
     return ok(200, deployJson(*d));
   });
-  r.add("POST", "/api/deploys/{id}/approve", [&c](const Request& req, const Params& p) {
-    auto id = toId(p.at("id"));
-    if (!id) return errorResponse(400, "not a deploy id");
-    return deployResult(c.deployer->approve(*id, principalOf(req)), 200);
-  });
+  r.add("POST", "/api/deploys/{id}/approve", Access::kChange,
+        [&c](const Request& req, const Params& p) {
+          auto id = toId(p.at("id"));
+          if (!id) return errorResponse(400, "not a deploy id");
+          return deployResult(c.deployer->approve(*id, principalOf(req)), 200);
+        });
   // A waiting deploy rejected, or a queued one withdrawn.
-  r.add("POST", "/api/deploys/{id}/cancel", [&c](const Request& req, const Params& p) {
-    auto id = toId(p.at("id"));
-    if (!id) return errorResponse(400, "not a deploy id");
-    return deployResult(c.deployer->cancel(*id, principalOf(req)), 200);
-  });
+  r.add("POST", "/api/deploys/{id}/cancel", Access::kChange,
+        [&c](const Request& req, const Params& p) {
+          auto id = toId(p.at("id"));
+          if (!id) return errorResponse(400, "not a deploy id");
+          return deployResult(c.deployer->cancel(*id, principalOf(req)), 200);
+        });
   // The deploy's log; ?follow=1 streams it until the deploy has ended.
-  r.add("GET", "/api/deploys/{id}/log", [&c](const Request& req, const Params& p) {
+  r.add("GET", "/api/deploys/{id}/log", Access::kRead, [&c](const Request& req, const Params& p) {
     auto parsed = toId(p.at("id"));
     if (!parsed) return errorResponse(400, "not a deploy id");
     int64_t id = *parsed;

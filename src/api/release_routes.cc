@@ -125,41 +125,46 @@ Response download(const ApiContext& c, const Request& req, const store::Release&
 }  // namespace
 
 void addReleaseRoutes(Router& r, const ApiContext& c) {
-  r.add("POST", "/api/projects/{name}/releases", [&c](const Request& req, const Params& p) {
-    json body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
-    if (!body.is_object()) return errorResponse(400, "the body must be a JSON object");
-    vault::ReleaseRequest rr;
-    rr.project = p.at("name");
-    rr.actor = req.actor;
-    if (body.contains("run") && !body["run"].is_null()) {
-      if (!body["run"].is_number_integer()) return errorResponse(400, "run: a run id");
-      rr.fromRun = body["run"].get<int64_t>();
-    }
-    if (body.contains("version") && !body["version"].is_null()) {
-      if (!body["version"].is_string()) return errorResponse(400, "version: a string");
-      rr.version = body["version"].get<std::string>();
-    }
-    auto rel = vault::createRelease(*c.store, scheduler::mirrorPath(c.dataDir, rr.project), rr);
-    if (!rel.ok()) return fromStatus(rel.status());
-    if (c.deployer) c.deployer->releaseCreated(*rel, req.actor);
-    return ok(201, releaseJson(*rel, true));
-  });
-  r.add("GET", "/api/projects/{name}/releases", [&c](const Request& req, const Params& p) {
-    auto limit = limitOf(req, 50);
-    if (!limit) return errorResponse(400, "limit: 1 to 1000");
-    if (auto proj = c.store->getProject(p.at("name")); !proj.ok()) return fromStatus(proj.status());
-    auto list = c.store->listReleases(p.at("name"), *limit);
-    if (!list.ok()) return fromStatus(list.status());
-    json out = json::array();
-    for (const auto& rel : *list) out.push_back(releaseJson(rel, false));
-    return ok(200, {{"releases", out}});
-  });
-  r.add("GET", "/api/projects/{name}/releases/{version}", [&c](const Request&, const Params& p) {
-    auto rel = c.store->getRelease(p.at("name"), p.at("version"));
-    if (!rel.ok()) return fromStatus(rel.status());
-    return ok(200, releaseJson(*rel, true));
-  });
-  r.add("GET", "/api/projects/{name}/releases/{version}/notes.md",
+  r.add("POST", "/api/projects/{name}/releases", Access::kChange,
+        [&c](const Request& req, const Params& p) {
+          json body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
+          if (!body.is_object()) return errorResponse(400, "the body must be a JSON object");
+          vault::ReleaseRequest rr;
+          rr.project = p.at("name");
+          rr.actor = req.actor;
+          if (body.contains("run") && !body["run"].is_null()) {
+            if (!body["run"].is_number_integer()) return errorResponse(400, "run: a run id");
+            rr.fromRun = body["run"].get<int64_t>();
+          }
+          if (body.contains("version") && !body["version"].is_null()) {
+            if (!body["version"].is_string()) return errorResponse(400, "version: a string");
+            rr.version = body["version"].get<std::string>();
+          }
+          auto rel =
+              vault::createRelease(*c.store, scheduler::mirrorPath(c.dataDir, rr.project), rr);
+          if (!rel.ok()) return fromStatus(rel.status());
+          if (c.deployer) c.deployer->releaseCreated(*rel, req.actor);
+          return ok(201, releaseJson(*rel, true));
+        });
+  r.add("GET", "/api/projects/{name}/releases", Access::kRead,
+        [&c](const Request& req, const Params& p) {
+          auto limit = limitOf(req, 50);
+          if (!limit) return errorResponse(400, "limit: 1 to 1000");
+          if (auto proj = c.store->getProject(p.at("name")); !proj.ok())
+            return fromStatus(proj.status());
+          auto list = c.store->listReleases(p.at("name"), *limit);
+          if (!list.ok()) return fromStatus(list.status());
+          json out = json::array();
+          for (const auto& rel : *list) out.push_back(releaseJson(rel, false));
+          return ok(200, {{"releases", out}});
+        });
+  r.add("GET", "/api/projects/{name}/releases/{version}", Access::kRead,
+        [&c](const Request&, const Params& p) {
+          auto rel = c.store->getRelease(p.at("name"), p.at("version"));
+          if (!rel.ok()) return fromStatus(rel.status());
+          return ok(200, releaseJson(*rel, true));
+        });
+  r.add("GET", "/api/projects/{name}/releases/{version}/notes.md", Access::kRead,
         [&c](const Request&, const Params& p) {
           auto rel = c.store->getRelease(p.at("name"), p.at("version"));
           if (!rel.ok()) return fromStatus(rel.status());
@@ -168,7 +173,7 @@ void addReleaseRoutes(Router& r, const ApiContext& c) {
           res.body = rel->notes;
           return res;
         });
-  r.add("GET", "/api/projects/{name}/releases/{version}/artifacts/{artifact}",
+  r.add("GET", "/api/projects/{name}/releases/{version}/artifacts/{artifact}", Access::kRead,
         [&c](const Request& req, const Params& p) {
           auto rel = c.store->getRelease(p.at("name"), p.at("version"));
           if (!rel.ok()) return fromStatus(rel.status());

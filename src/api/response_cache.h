@@ -9,6 +9,9 @@
 #include <string>
 #include <unordered_map>
 
+#include "api/http.h"
+#include "store/store.h"
+
 namespace boucle::api {
 
 template <typename Value>
@@ -35,5 +38,18 @@ class RevisionCache {
   std::mutex mu_;  // guards entries_
   std::unordered_map<std::string, Entry> entries_;
 };
+
+using ResponseCache = RevisionCache<Response>;
+
+// A cached answer when the store has not changed since it was made, else `make`'s, kept when
+// it is a plain success.
+template <typename Make>
+Response cached(ResponseCache& cache, store::Store& store, const std::string& key, Make make) {
+  uint64_t revision = store.revision();
+  if (auto hit = cache.get(key, revision)) return *hit;
+  Response r = make();
+  if (r.status == 200 && !r.stream) cache.put(key, revision, r);
+  return r;
+}
 
 }  // namespace boucle::api

@@ -2,6 +2,7 @@
 // What every route file shares: JSON answers and the mapping of a Status to an HTTP status.
 // Only route files include this (nlohmann/json is heavy to compile).
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -61,7 +62,28 @@ inline std::optional<int> limitOf(const Request& req, int otherwise) {
   return static_cast<int>(*v);
 }
 
+// Records who did what (the request's actor). A failure is the request's: it answers 500 and
+// the error is logged, never dropped (the change itself is already made).
+std::optional<Response> audited(store::Store& store, const Request& req, const std::string& action,
+                                const std::string& project, const std::string& target,
+                                const std::string& detail);
+
+// A run as the API shows it; with the store, who broke its branch (looked up once per run in
+// `cache` when listing many).
+using RunCache = std::map<int64_t, std::optional<store::Run>>;
+nlohmann::json runJson(const store::Run& r, store::Store* store = nullptr,
+                       RunCache* cache = nullptr);
+
+// An upload into the blob store, its body streamed into the returned sink (null with
+// `*refusal` set when it cannot be taken).
+std::shared_ptr<BodySink> openBlobUpload(const ApiContext& ctx, const Request& req,
+                                         Response* refusal);
+
 // Each file of routes adds its own (release_routes.cc, …).
+void addProjectRoutes(Router& r, const ApiContext& c);
+void addRunRoutes(Router& r, const ApiContext& c);
+void addBlobRoutes(Router& r, const ApiContext& c);
+void addAccessRoutes(Router& r, const ApiContext& c);
 void addReleaseRoutes(Router& r, const ApiContext& c);
 void addUiRoutes(Router& r, const ApiContext& c);
 void addDeployRoutes(Router& r, const ApiContext& c);

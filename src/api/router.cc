@@ -30,24 +30,49 @@ bool match(const std::vector<std::string>& pattern, const std::vector<std::strin
 }
 }  // namespace
 
-void Router::add(const std::string& method, const std::string& pattern, RouteHandler handler) {
-  routes_.push_back({method, segments(pattern), std::move(handler)});
+void Router::add(const std::string& method, const std::string& pattern, Access access,
+                 RouteHandler handler) {
+  routes_.push_back({method, segments(pattern), access, std::move(handler)});
 }
 
-Response Router::dispatch(const Request& req) const {
-  const auto& path = req.segments;
-  std::string allowed;
+const Router::Route* Router::find(const Request& req, Params* params, std::string* allowed) const {
+  const std::string& method = req.method == "HEAD" ? std::string("GET") : req.method;
   for (const auto& r : routes_) {
-    Params params;
-    if (!match(r.parts, path, &params)) continue;
-    if (r.method == req.method) return r.handler(req, params);
-    if (!allowed.empty()) allowed += ", ";
-    allowed += r.method;
+    Params p;
+    if (!match(r.parts, req.segments, &p)) continue;
+    if (r.method == method) {
+      *params = std::move(p);
+      return &r;
+    }
+    if (!allowed->empty()) *allowed += ", ";
+    *allowed += r.method;
   }
-  if (allowed.empty()) return errorResponse(404, "no such resource: " + req.path);
-  Response res = errorResponse(405, req.method + " is not allowed here (allowed: " + allowed + ")");
-  res.headers.emplace_back("Allow", allowed);
-  return res;
+  return nullptr;
+}
+
+std::optional<Access> Router::accessFor(const Request& req) const {
+  Params params;
+  std::string allowed;
+  const Route* r = find(req, &params, &allowed);
+  if (!r) return std::nullopt;
+  return r->access;
+}
+
+Response Router::dispatch(const Request& req, const Gate& gate) const {
+  Params params;
+  std::string allowed;
+  const Route* route = find(req, &params, &allowed);
+  if (!route) {
+    if (allowed.empty()) return errorResponse(404, "no such resource: " + req.path);
+    if (allowed.find("GET") != std::string::npos) allowed += ", HEAD";
+    Response res =
+        errorResponse(405, req.method + " is not allowed here (allowed: " + allowed + ")");
+    res.headers.emplace_back("Allow", allowed);
+    return res;
+  }
+  Request admitted = req;
+  if (auto refusal = gate(route->access, admitted)) return *refusal;
+  return route->handler(admitted, params);
 }
 
 }  // namespace boucle::api

@@ -1,5 +1,6 @@
 #pragma once
-// The REST API: every route in one place (routes.cc), documented in docs/api.yaml.
+// The REST API: one router (routes.cc) over the route files of each part, documented in
+// docs/api.yaml.
 
 #include <filesystem>
 
@@ -21,10 +22,14 @@ struct ApiContext {
   std::filesystem::path uiDir;  // the web UI's built files ("" when not installed)
 };
 
-// The whole API behind one handler: authentication first, then routing.
-Handler makeApiHandler(const ApiContext& ctx);
-// Uploads, streamed: POST /api/blobs[?sha256=HEX] stores the body in the blob store as it
-// arrives (no size limit, memory flat) and answers {sha256, size}.
-StreamingHandler makeUploadHandler(const ApiContext& ctx);
+struct Api {
+  // Every request: routing, then the route's access, then its handler.
+  Handler handler;
+  // Every request's head, before its body is read: refused at once when its token does not
+  // allow the route. Uploads (POST /api/blobs[?sha256=HEX]) are streamed into the blob store as
+  // they arrive (no size limit, memory flat) and answered {sha256, size}.
+  StreamingHandler streaming;
+};
+Api makeApi(const ApiContext& ctx);
 
 }  // namespace boucle::api

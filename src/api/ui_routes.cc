@@ -45,7 +45,7 @@ Response serveFile(const fs::path& dir, const std::string& name, const std::stri
 
 void addUiRoutes(Router& r, const ApiContext& c) {
   fs::path dir = c.uiDir;
-  r.add("GET", "/", [dir](const Request&, const Params&) {
+  r.add("GET", "/", Access::kPublic, [dir](const Request&, const Params&) {
     Response res = serveFile(dir, "index.html", "no-cache");
     res.headers.emplace_back("Content-Security-Policy",
                              "default-src 'self'; img-src 'self' data:; style-src 'self'; "
@@ -53,7 +53,7 @@ void addUiRoutes(Router& r, const ApiContext& c) {
     return res;
   });
   // Vite names assets by their content's hash: they never change under one name.
-  r.add("GET", "/assets/{file}", [dir](const Request&, const Params& p) {
+  r.add("GET", "/assets/{file}", Access::kPublic, [dir](const Request&, const Params& p) {
     return serveFile(dir / "assets", p.at("file"), "public, max-age=31536000, immutable");
   });
 }

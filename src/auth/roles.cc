@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "core/encoding.h"
-#include "pipeline/pipeline.h"
+#include "core/names.h"
 
 namespace boucle::auth {
 
@@ -32,7 +32,7 @@ std::string Principal::describe() const {
 Result<std::vector<std::string>> parseRoles(std::string_view text) {
   std::vector<std::string> roles;
   for (auto& r : split(text, ',')) {
-    if (!pipeline::validName(r)) {
+    if (!validName(r)) {
       return Status::Invalid("role '" + r + "': letters, digits, '-', '_' and '.' only");
     }
     if (std::find(roles.begin(), roles.end(), r) == roles.end()) roles.push_back(r);

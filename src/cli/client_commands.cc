@@ -68,8 +68,53 @@ Result<json> readCredentialArgs(const CredentialArgs& c) {
   return json{{"kind", token ? "token" : "ssh-key"}, {"username", c.username}, {"secret", text}};
 }
 
+// Settings an admin changes after the project was added; only those given change.
+void addProjectSet(CLI::App* project, int* exitCode) {
+  auto set = project->add_subcommand("set", "Change a project's settings (admins)");
+  auto a = std::make_shared<ClientArgs>();
+  auto name = std::make_shared<std::string>();
+  auto branches = std::make_shared<std::vector<std::string>>();
+  auto releaseBranches = std::make_shared<std::vector<std::string>>();
+  auto poll = std::make_shared<std::optional<int>>();
+  auto allowProcess = std::make_shared<std::optional<bool>>();
+  auto requeue = std::make_shared<std::optional<bool>>();
+  set->add_option("name", *name, "Project name")->required();
+  set->add_option("--branch", *branches, "Branches (globs) to build, replacing the list")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->take_all();
+  set->add_option("--release-branch", *releaseBranches,
+                  "Release branches (globs), replacing the list")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->take_all();
+  set->add_option("--poll", *poll, "Seconds between polls of the repository (0: never)");
+  set->add_option("--allow-process-jobs", *allowProcess,
+                  "true: jobs asking for 'isolation: process' run outside the sandbox");
+  set->add_option("--requeue-interrupted", *requeue,
+                  "true: queue a run again when a server crash or kill cut it short");
+  addClientOptions(set, *a);
+  set->callback([=] {
+    json body = json::object();
+    if (!branches->empty()) body["branches"] = *branches;
+    if (!releaseBranches->empty()) body["release_branches"] = *releaseBranches;
+    if (*poll) body["poll_seconds"] = **poll;
+    if (*allowProcess) body["allow_process_jobs"] = **allowProcess;
+    if (*requeue) body["requeue_interrupted"] = **requeue;
+    if (body.empty()) {
+      fmt::print(stderr, "boucle project set: give at least one setting (see --help)\n");
+      *exitCode = kExitUsage;
+      return;
+    }
+    auto r = call(*a, "PATCH", "/api/projects/" + urlEncode(*name), body, exitCode);
+    if (!r) return;
+    if (a->json) return fmt::print("{}\n", r->dump(2));
+    fmt::print("project {} updated: {}\n", *name, body.dump());
+  });
+}
+
 void addProjectCommands(CLI::App& app, int* exitCode) {
-  auto* project = app.add_subcommand("project", "Add, list, show and remove projects");
+  auto* project = app.add_subcommand("project", "Add, list, show, change and remove projects");
   project->require_subcommand(1);
 
   auto add = project->add_subcommand("add", "Add a project: boucle builds its watched branches");
@@ -92,6 +137,16 @@ void addProjectCommands(CLI::App& app, int* exitCode) {
   auto requeue = std::make_shared<bool>(false);
   add->add_flag("--requeue-interrupted", *requeue,
                 "Queue a run again when a server crash or kill cut it short");
+  auto releaseBranches = std::make_shared<std::vector<std::string>>();
+  add->add_option("--release-branch", *releaseBranches,
+                  "Branch (glob) whose runs make releases and whose pipeline file sets the "
+                  "environments' rules; repeat for more (default: the first --branch)")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->take_all();
+  auto allowProcess = std::make_shared<bool>(false);
+  add->add_flag("--allow-process-jobs", *allowProcess,
+                "Let jobs that ask for 'isolation: process' run outside the sandbox");
   addCredentialOptions(add, *cred);
   addClientOptions(add, *a);
   add->callback([=] {
@@ -100,6 +155,8 @@ void addProjectCommands(CLI::App& app, int* exitCode) {
                  {"poll_seconds", *poll},
                  {"requeue_interrupted", *requeue}};
     if (!branches->empty()) body["branches"] = *branches;
+    if (!releaseBranches->empty()) body["release_branches"] = *releaseBranches;
+    if (*allowProcess) body["allow_process_jobs"] = true;
     if (!secret->empty()) body["webhook_secret"] = *secret;
     auto credential = readCredentialArgs(*cred);
     if (!credential.ok()) {
@@ -143,6 +200,8 @@ void addProjectCommands(CLI::App& app, int* exitCode) {
     if (!r) return;
     fmt::print("{}\n", r->dump(2));
   });
+
+  addProjectSet(project, exitCode);
 
   auto credential = project->add_subcommand(
       "credential", "Set or remove the credential git uses to reach a project's repository");

@@ -9,8 +9,8 @@
 #include <thread>
 
 #include "api/routes.h"
+#include "auth/initial_token.h"
 #include "auth/secret_box.h"
-#include "auth/tokens.h"
 #include "cli/commands.h"
 #include "core/clock.h"
 #include "core/duration.h"
@@ -75,22 +75,21 @@ std::optional<uint64_t> parseSize(const std::string& text) {
   return n << shift;
 }
 
-// The first start creates an admin token, shows it once and leaves it in a 0600 file, as
-// Jenkins does with its initial admin password. Only its hash is stored.
+// The first start makes an admin token and shows it once (auth/initial_token.h); a later one
+// removes its file once another admin token exists.
 Status ensureAdminToken(store::Store& store, const fs::path& data) {
-  auto n = store.countTokens();
-  if (!n.ok()) return n.status();
-  if (*n > 0) return Status::Ok();
-  std::string token = auth::newToken();
-  if (auto t = store.addToken("initial admin token", "admin", auth::hashToken(token)); !t.ok()) {
-    return t.status();
+  auto token = auth::ensureInitialAdminToken(store, data);
+  if (!token.ok()) return token.status();
+  if (!token->empty()) {
+    fmt::print("Initial admin token (shown once; also in {}):\n\n  {}\n\n",
+               (data / auth::kInitialTokenFile).string(), *token);
+    std::fflush(stdout);
   }
-  if (auto st = os::writeFileAtomic(data / "initial-admin-token", token + "\n", 0600); !st.ok()) {
-    return st;
-  }
-  fmt::print("Initial admin token (shown once; also in {}):\n\n  {}\n\n",
-             (data / "initial-admin-token").string(), token);
-  std::fflush(stdout);
+  auto retired = auth::retireInitialTokenFile(store, data);
+  if (!retired.ok()) return retired.status();
+  if (*retired)
+    logInfo("removed " + (data / auth::kInitialTokenFile).string() +
+            ": another admin token exists");
   return Status::Ok();
 }
 
@@ -246,8 +245,9 @@ int serve(const ServerArgs& a) {
   scheduler::Agent agent(**store, agentOptions);
   api::ApiContext ctx{store->get(), &agent, data, a.publicRead, &*secrets, &deployer, ui};
   std::string error;
-  http.streaming = api::makeUploadHandler(ctx);
-  auto server = api::HttpServer::create(http, api::makeApiHandler(ctx), &error);
+  auto api = api::makeApi(ctx);
+  http.streaming = api.streaming;
+  auto server = api::HttpServer::create(http, api.handler, &error);
   if (!server) {
     fmt::print(stderr, "boucle server: {}\n", error);
     return kExitFailed;

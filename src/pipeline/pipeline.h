@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/duration.h"
+#include "core/names.h"
 #include "core/status.h"
 
 namespace boucle::pipeline {
@@ -177,8 +178,8 @@ Status selectJobs(Pipeline& p, const std::vector<std::string>& wanted);
 // without "." or ".." components, naming a folder below the home or the workspace.
 std::string cachePathProblem(std::string_view path);
 
-// Job, environment and environment-value names: letters, digits, '-', '_' and '.', not "."
-// or "..". They name files and folders (logs, workspaces, an environment's releases).
-bool validName(std::string_view n);
+// Job, environment and environment-value names name files and folders (logs, workspaces, an
+// environment's releases): core/names.h says which are valid.
+using boucle::validName;
 
 }  // namespace boucle::pipeline

@@ -116,12 +116,22 @@ struct Schedule {
   int64_t nextAt = 0;  // ms since the epoch
 };
 
+// An API token; only its hash is stored (auth/tokens.h).
 struct Token {
   int64_t id = 0;
-  std::string name;
-  std::string role;  // "admin" for now; roles come with auth/
+  std::string name;  // unique
+  std::string role;  // comma-separated roles (auth/roles.h)
   int64_t createdAt = 0;
+  std::optional<int64_t> expiresAt;   // refused from then on
+  std::optional<int64_t> lastUsedAt;  // kept to the minute
+  std::string createdBy;              // the token that made it ("" for the server itself)
 };
+inline Token tokenNamed(std::string name, std::string role) {
+  Token t;
+  t.name = std::move(name);
+  t.role = std::move(role);
+  return t;
+}
 
 // An immutable release: a version of the project pinned to a passing run's commit and
 // artifacts, with its notes. Never changed once written.
@@ -244,10 +254,13 @@ class Store {
   virtual Status saveJob(const JobRecord& j) = 0;  // insert or replace by (run, name)
   virtual Result<std::vector<JobRecord>> listJobs(int64_t runId) = 0;
 
-  virtual Result<Token> addToken(std::string_view name, std::string_view role,
-                                 std::string_view hash) = 0;
+  // Conflict when a token of that name exists.
+  virtual Result<Token> addToken(const Token& t, std::string_view hash) = 0;
   virtual Result<std::optional<Token>> findToken(std::string_view hash) = 0;
   virtual Result<int> countTokens() = 0;
+  virtual Result<std::vector<Token>> listTokens() = 0;      // by name
+  virtual Status revokeToken(std::string_view name) = 0;    // deleted; NotFound
+  virtual Status touchToken(int64_t id, int64_t atMs) = 0;  // last used
 
   // Releases. addRelease: Conflict when the project already has that version.
   virtual Result<Release> addRelease(const Release& r) = 0;

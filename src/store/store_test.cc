@@ -263,12 +263,36 @@ TEST_P(StoreTest, JobsAreSavedAndReplaced) {
 
 TEST_P(StoreTest, TokensAreFoundByHashOnly) {
   EXPECT_EQ(*store_->countTokens(), 0);
-  ASSERT_TRUE(store_->addToken("initial admin", "admin", "hash-1").ok());
+  ASSERT_TRUE(store_->addToken(tokenNamed("initial admin", "admin"), "hash-1").ok());
   auto t = store_->findToken("hash-1");
   ASSERT_TRUE(t.ok() && t->has_value());
   EXPECT_EQ((*t)->role, "admin");
+  EXPECT_FALSE((*t)->expiresAt.has_value());
   EXPECT_FALSE(store_->findToken("hash-2")->has_value());
   EXPECT_EQ(*store_->countTokens(), 1);
+}
+
+TEST_P(StoreTest, TokensAreListedTouchedAndRevokedByName) {
+  store::Token ci = store::tokenNamed("ci", "developer");
+  ci.expiresAt = 5000;
+  ci.createdBy = "root";
+  ASSERT_TRUE(store_->addToken(ci, "hash-ci").ok());
+  ASSERT_TRUE(store_->addToken(tokenNamed("alice", "viewer"), "hash-alice").ok());
+  EXPECT_EQ(store_->addToken(tokenNamed("ci", "admin"), "hash-other").status().code(),
+            Code::kConflict);
+  auto found = store_->findToken("hash-ci");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  ASSERT_TRUE(store_->touchToken((*found)->id, 4242).ok());
+  auto list = store_->listTokens();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].name, "alice");
+  EXPECT_EQ((*list)[1].expiresAt, 5000);
+  EXPECT_EQ((*list)[1].lastUsedAt, 4242);
+  EXPECT_EQ((*list)[1].createdBy, "root");
+  ASSERT_TRUE(store_->revokeToken("ci").ok());
+  EXPECT_FALSE(store_->findToken("hash-ci")->has_value());
+  EXPECT_EQ(store_->revokeToken("ci").code(), Code::kNotFound);
 }
 
 TEST_P(StoreTest, ReopeningKeepsDataAndSchema) {

@@ -156,7 +156,7 @@ TEST_F(DeployTest, AReleaseGoesToDevThenIsPromotedAndApprovedIntoProd) {
   EXPECT_THAT(self.err, HasSubstr("four eyes"));
 
   // a second person (token) approves
-  Output other = client({"token", "add", "olivia (ops)"});
+  Output other = client({"token", "add", "olivia (ops)", "--role", "ops"});
   ASSERT_EQ(other.exitCode, 0) << other.err;
   std::string secondToken = other.out.substr(0, other.out.find('\n'));
   EXPECT_THAT(secondToken, ::testing::StartsWith("bcl_"));

@@ -104,7 +104,8 @@ TEST_F(ReleaseTest, OnlyAPassingRunIsReleasedAndAReleaseNeverChanges) {
   EXPECT_EQ(noToken.status, 401);
 
   json audit = api("/api/audit?project=web");
-  ASSERT_EQ(audit["entries"].size(), 1u);
+  ASSERT_EQ(audit["entries"].size(), 2u);  // the project's addition, then the release
+  EXPECT_EQ(audit["entries"][1]["action"], "project.add");
   EXPECT_EQ(audit["entries"][0]["action"], "release");
   EXPECT_EQ(audit["entries"][0]["target"], "2.0.0");
   EXPECT_EQ(audit["entries"][0]["actor"], "initial admin token");

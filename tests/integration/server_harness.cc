@@ -59,6 +59,11 @@ bool ServerProcess::start(std::string* log) {
     return curl("GET", url() + "/api/health").status == 200;
   });
   if (!up && log) *log = readFile(logFile);
+  // The initial admin token's file goes once another admin token exists: kept from the start.
+  if (up && token_.empty()) {
+    token_ = readFile(data_ / "initial-admin-token");
+    while (!token_.empty() && token_.back() == '\n') token_.pop_back();
+  }
   return up;
 }
 
@@ -76,9 +81,7 @@ int ServerProcess::stop() {
 }
 
 std::string ServerProcess::token() const {
-  std::string t = readFile(data_ / "initial-admin-token");
-  while (!t.empty() && t.back() == '\n') t.pop_back();
-  return t;
+  return token_;
 }
 
 std::vector<std::string> ServerProcess::clientEnv() const {

@@ -29,6 +29,7 @@ class ServerProcess {
   std::vector<std::string> extraArgs_;
   pid_t pid_ = -1;
   int port_ = 0;
+  std::string token_;
 };
 
 struct Http {

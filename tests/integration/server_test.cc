@@ -65,7 +65,7 @@ TEST_F(ServerTest, ServesTheWebUiOpenlyAndNothingBesideIt) {
   EXPECT_THAT(page.body, HasSubstr("<div id=\"app\">"));
   EXPECT_EQ(curl("GET", server_->url() + "/assets/..%2Findex.html").status, 404);
   EXPECT_EQ(curl("GET", server_->url() + "/assets/.hidden").status, 404);
-  EXPECT_EQ(curl("GET", server_->url() + "/index.html").status, 401);  // not a UI route
+  EXPECT_EQ(curl("GET", server_->url() + "/index.html").status, 404);  // not a UI route
   Output bad = runCommand({BOUCLE_BIN, "server", "--data", (repo_.scratch() / "d2").string(),
                            "--ui", (repo_.scratch() / "no-ui").string()},
                           repo_.scratch());
@@ -376,8 +376,8 @@ TEST_F(ServerTest, KillMinusNineMidRunLosesNothingAndRestartsClean) {
   ASSERT_TRUE(waitFor([&] { return !processesWithArgument("301.5").empty(); }));
   server_->kill9();
   // The job's supervisor sees the server gone and ends the job.
-  EXPECT_TRUE(waitFor([&] { return processesWithArgument("301.5").empty(); },
-                      std::chrono::seconds(15)));
+  EXPECT_TRUE(
+      waitFor([&] { return processesWithArgument("301.5").empty(); }, std::chrono::seconds(15)));
   std::string log;
   ASSERT_TRUE(server_->start(&log)) << log;
   json run = api("/api/runs/1");

@@ -190,6 +190,10 @@ CREATE INDEX audit_by_project ON audit (project, id);
     R"sql(
 ALTER TABLE projects ADD COLUMN allow_process_jobs INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE projects ADD COLUMN release_branches TEXT NOT NULL DEFAULT '';
+ALTER TABLE tokens ADD COLUMN expires_at INTEGER;
+ALTER TABLE tokens ADD COLUMN last_used_at INTEGER;
+ALTER TABLE tokens ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+CREATE INDEX tokens_by_name ON tokens (name);
 )sql",
 };
 
@@ -702,27 +706,77 @@ Result<std::vector<JobRecord>> SqliteStore::listJobs(int64_t runId) {
   return sqlite::readAll(*s, readJob);
 }
 
-Result<Token> SqliteStore::addToken(std::string_view name, std::string_view role,
-                                    std::string_view hash) {
+namespace {
+
+constexpr const char* kTokenColumns =
+    "id, name, role, created_at, expires_at, last_used_at, created_by";
+
+Token readToken(const Statement& s) {
+  return Token{s.integer(0), s.text(1),    s.text(2), s.integer(3),
+               optInt(s, 4), optInt(s, 5), s.text(6)};
+}
+
+}  // namespace
+
+Result<Token> SqliteStore::addToken(const Token& t, std::string_view hash) {
   std::lock_guard lock(mu_);
-  auto s = db_.prepare("INSERT INTO tokens (name, role, hash, created_at) VALUES (?, ?, ?, ?)");
-  if (!s.ok()) return s.status();
-  Token t{0, std::string(name), std::string(role), nowMs()};
-  s->bind(1, name).bind(2, role).bind(3, hash).bind(4, t.createdAt);
-  if (auto st = s->run(); !st.ok()) return st;
-  t.id = db_.lastInsertId();
-  return t;
+  Token out = t;
+  out.createdAt = nowMs();
+  Status st = db_.transaction([&]() -> Status {
+    auto exists = db_.prepare("SELECT 1 FROM tokens WHERE name = ?");
+    if (!exists.ok()) return exists.status();
+    exists->bind(1, t.name);
+    auto row = exists->step();
+    if (!row.ok()) return row.status();
+    if (*row) return Status::Conflict("a token named '" + t.name + "' exists");
+    auto s = db_.prepare(
+        "INSERT INTO tokens (name, role, hash, created_at, expires_at, created_by) "
+        "VALUES (?, ?, ?, ?, ?, ?)");
+    if (!s.ok()) return s.status();
+    s->bind(1, t.name).bind(2, t.role).bind(3, hash).bind(4, out.createdAt);
+    s->bind(5, t.expiresAt).bind(6, t.createdBy);
+    if (auto e = s->run(); !e.ok()) return e;
+    out.id = db_.lastInsertId();
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
 }
 
 Result<std::optional<Token>> SqliteStore::findToken(std::string_view hash) {
   std::lock_guard lock(mu_);
-  auto s = db_.prepare("SELECT id, name, role, created_at FROM tokens WHERE hash = ?");
+  auto s = db_.prepare(std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE hash = ?");
   if (!s.ok()) return s.status();
   s->bind(1, hash);
   auto row = s->step();
   if (!row.ok()) return row.status();
   if (!*row) return std::optional<Token>();
-  return std::optional<Token>(Token{s->integer(0), s->text(1), s->text(2), s->integer(3)});
+  return std::optional<Token>(readToken(*s));
+}
+
+Result<std::vector<Token>> SqliteStore::listTokens() {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(std::string("SELECT ") + kTokenColumns + " FROM tokens ORDER BY name, id");
+  if (!s.ok()) return s.status();
+  return sqlite::readAll(*s, readToken);
+}
+
+Status SqliteStore::revokeToken(std::string_view name) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare("DELETE FROM tokens WHERE name = ?");
+  if (!s.ok()) return s.status();
+  s->bind(1, name);
+  if (auto st = s->run(); !st.ok()) return st;
+  if (db_.changes() == 0) return Status::NotFound("no token named " + std::string(name));
+  return Status::Ok();
+}
+
+Status SqliteStore::touchToken(int64_t id, int64_t atMs) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare("UPDATE tokens SET last_used_at = ? WHERE id = ?");
+  if (!s.ok()) return s.status();
+  s->bind(1, atMs).bind(2, id);
+  return s->run();
 }
 
 Result<int> SqliteStore::countTokens() {

@@ -55,8 +55,10 @@ class SqliteStore : public Store {
   Result<std::vector<Delivery>> listDeliveries(int64_t runId) override;
   Status saveJob(const JobRecord& j) override;
   Result<std::vector<JobRecord>> listJobs(int64_t runId) override;
-  Result<Token> addToken(std::string_view name, std::string_view role,
-                         std::string_view hash) override;
+  Result<Token> addToken(const Token& t, std::string_view hash) override;
+  Result<std::vector<Token>> listTokens() override;
+  Status revokeToken(std::string_view name) override;
+  Status touchToken(int64_t id, int64_t atMs) override;
   Result<std::optional<Token>> findToken(std::string_view hash) override;
   Result<int> countTokens() override;
   Result<std::string> integrityCheck() override;

@@ -1,0 +1,131 @@
+// Tokens (made, listed, revoked), who a token is, and the audit log.
+#include "api/route_helpers.h"
+#include "auth/initial_token.h"
+#include "auth/tokens.h"
+#include "core/clock.h"
+#include "core/duration.h"
+#include "core/log.h"
+
+namespace boucle::api {
+
+using nlohmann::json;
+
+namespace {
+
+json tokenJson(const store::Token& t) {
+  auto roles = auth::parseRoles(t.role);
+  return {{"name", t.name},
+          {"roles", roles.ok() ? *roles : std::vector<std::string>{}},
+          {"created_at_ms", t.createdAt},
+          {"created_by", t.createdBy},
+          {"expires_at_ms", optMs(t.expiresAt)},
+          {"last_used_at_ms", optMs(t.lastUsedAt)}};
+}
+
+// {"roles": ["developer"]}: each entry one name ("a,b" is not two roles). None: viewer, so a
+// token made in haste can read and nothing more.
+Result<std::string> rolesOf(const json& body) {
+  if (!body.contains("roles")) return std::string("viewer");
+  if (!body["roles"].is_array()) return Status::Invalid("roles: a list of names");
+  std::vector<std::string> names;
+  for (const auto& r : body["roles"]) {
+    auto one = r.is_string() ? auth::parseRoles(r.get<std::string>())
+                             : Result<std::vector<std::string>>(Status::Invalid(""));
+    if (!one.ok() || one->size() != 1) {
+      return Status::Invalid("roles: a list of names (letters, digits, '-', '_', '.')");
+    }
+    names.push_back(one->front());
+  }
+  if (names.empty()) return std::string("viewer");
+  auto roles = auth::parseRoles(auth::joinRoles(names));
+  if (!roles.ok()) return roles.status();
+  return auth::joinRoles(*roles);
+}
+
+// A new API token, shown once in this answer; only its hash is kept.
+Response addToken(const ApiContext& c, const Request& req) {
+  json body = json::parse(req.body, nullptr, false);
+  const json name = body.is_object() ? body.value("name", json()) : json();
+  if (!name.is_string() || name.get<std::string>().empty() ||
+      name.get<std::string>().size() > 100 ||
+      name.get<std::string>().find_first_of("\r\n") != std::string::npos) {
+    return errorResponse(400,
+                         "the body must be {\"name\": \"who or what uses it\", "
+                         "\"roles\": [\"developer\"], \"expires\": \"90d\"}");
+  }
+  auto roles = rolesOf(body);
+  if (!roles.ok()) return fromStatus(roles.status());
+  store::Token t = store::tokenNamed(name.get<std::string>(), *roles);
+  t.createdBy = req.actor;
+  if (body.contains("expires") && !body["expires"].is_null()) {
+    auto d = body["expires"].is_string() ? parseDuration(body["expires"].get<std::string>())
+                                         : std::nullopt;
+    if (!d || d->count() <= 0) return errorResponse(400, "expires: a duration such as 90d");
+    t.expiresAt = nowMs() + d->count();
+  }
+  std::string token = auth::newToken();
+  auto added = c.store->addToken(t, auth::hashToken(token));
+  if (!added.ok()) return fromStatus(added.status());
+  if (auto failed = audited(*c.store, req, "token.create", "", added->name, added->role))
+    return *failed;
+  // Another admin token exists now: the initial one's file need not stay on disk.
+  auto retired = auth::retireInitialTokenFile(*c.store, c.dataDir);
+  if (!retired.ok()) logError("initial admin token: " + retired.status().message());
+  json out = tokenJson(*added);
+  out["token"] = token;
+  return ok(201, out);
+}
+
+}  // namespace
+
+void addAccessRoutes(Router& r, const ApiContext& c) {
+  r.add("POST", "/api/tokens", Access::kAdmin,
+        [&c](const Request& req, const Params&) { return addToken(c, req); });
+  // Names, roles, dates; never a token or its hash.
+  r.add("GET", "/api/tokens", Access::kAdmin, [&c](const Request&, const Params&) {
+    auto list = c.store->listTokens();
+    if (!list.ok()) return fromStatus(list.status());
+    json out = json::array();
+    for (const auto& t : *list) out.push_back(tokenJson(t));
+    return ok(200, {{"tokens", out}});
+  });
+  r.add("DELETE", "/api/tokens/{name}", Access::kAdmin, [&c](const Request& req, const Params& p) {
+    if (auto st = c.store->revokeToken(p.at("name")); !st.ok()) return fromStatus(st);
+    if (auto failed = audited(*c.store, req, "token.revoke", "", p.at("name"), "")) return *failed;
+    return ok(200, {{"revoked", p.at("name")}});
+  });
+  // Who the token is: the UI shows it and offers only what its roles allow.
+  r.add("GET", "/api/me", Access::kRead, [](const Request& req, const Params&) {
+    return ok(200, {{"name", req.actor}, {"roles", req.roles}});
+  });
+  // Who did what, when: releases, deploys, approvals, rollbacks, newest first.
+  r.add("GET", "/api/audit", Access::kRead, [&c](const Request& req, const Params&) {
+    auto limit = limitOf(req, 100);
+    if (!limit) return errorResponse(400, "limit: 1 to 1000");
+    std::string project = req.query.count("project") ? req.query.at("project") : "";
+    auto list = c.store->listAudit(project, *limit);
+    if (!list.ok()) return fromStatus(list.status());
+    json out = json::array();
+    for (const auto& e : *list) {
+      out.push_back({{"id", e.id},
+                     {"at_ms", e.at},
+                     {"actor", e.actor},
+                     {"action", e.action},
+                     {"project", e.project},
+                     {"target", e.target},
+                     {"detail", e.detail}});
+    }
+    return ok(200, {{"entries", out}});
+  });
+}
+
+std::optional<Response> audited(store::Store& store, const Request& req, const std::string& action,
+                                const std::string& project, const std::string& target,
+                                const std::string& detail) {
+  auto st = store.addAudit({0, nowMs(), req.actor, action, project, target, detail});
+  if (st.ok()) return std::nullopt;
+  logError("audit: " + action + " by " + req.actor + " was done but not recorded: " + st.message());
+  return errorResponse(500, action + " was done, but the audit log could not record it");
+}
+
+}  // namespace boucle::api
