@@ -46,6 +46,13 @@ bool within(const fs::path& p, const fs::path& dir) {
   return !rel.empty() && *rel.begin() != "..";
 }
 
+// A hidden folder that needs covering: absolute, normal, and not already out of sight under the
+// sandbox's own /tmp or /home (a server whose home is /home/boucle must not lose the job's).
+bool needsCover(const fs::path& h) {
+  return h.is_absolute() && h != "/" && h.lexically_normal() == h && !within(h, "/tmp") &&
+         !within(h, "/home");
+}
+
 void addSystem(std::vector<std::string>& a, const SandboxSpec& spec) {
   a.insert(a.end(), {"--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"});
   for (const auto& [path, dir] : unreadableEntries("/etc")) {
@@ -74,8 +81,7 @@ void addSystem(std::vector<std::string>& a, const SandboxSpec& spec) {
   // What must stay out of sight even under a folder shown above (a data folder in /opt, a home
   // in /usr/local): covered before the workspace, which may lie inside, is bound.
   for (const auto& h : spec.hidden) {
-    if (h.is_absolute() && h != "/" && h.lexically_normal() == h)
-      a.insert(a.end(), {"--tmpfs", h.string()});
+    if (needsCover(h)) a.insert(a.end(), {"--tmpfs", h.string()});
   }
 }
 
@@ -92,6 +98,11 @@ std::vector<std::string> sandboxArgv(const std::string& bwrap, const SandboxSpec
   a.insert(a.end(), {"--bind", spec.workspace.string(), spec.workspace.string()});
   for (const auto& [host, inside] : spec.binds) {
     a.insert(a.end(), {"--bind", host.string(), inside.string()});
+  }
+  // The folders covering hidden ones hold only the way down to the workspace: read-only, so
+  // a job cannot leave files there that look like the server's.
+  for (const auto& h : spec.hidden) {
+    if (needsCover(h)) a.insert(a.end(), {"--remount-ro", h.string()});
   }
   a.insert(a.end(), {"--chdir", spec.workspace.string()});
   a.push_back("--");

@@ -17,9 +17,9 @@ namespace boucle::testing {
 class ServerFixture : public ::testing::Test {
  protected:
   void SetUp() override { startServer(); }
-  void startServer(std::vector<std::string> extraArgs = {}) {
-    server_ =
-        std::make_unique<ServerProcess>(repo_.scratch() / "server-data", std::move(extraArgs));
+  void startServer(std::vector<std::string> extraArgs = {}, std::filesystem::path data = {}) {
+    if (data.empty()) data = repo_.scratch() / "server-data";
+    server_ = std::make_unique<ServerProcess>(data, std::move(extraArgs));
     std::string log;
     ASSERT_TRUE(server_->start(&log)) << log;
   }

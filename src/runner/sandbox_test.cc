@@ -1,0 +1,72 @@
+#include "runner/sandbox.h"
+
+#include <gmock/gmock.h>
+
+namespace boucle::runner {
+namespace {
+
+using ::testing::Contains;
+using ::testing::Not;
+
+// The argument after `flag` whose value is `value`, as a pair: bwrap reads them so.
+bool hasPair(const std::vector<std::string>& argv, const std::string& flag,
+             const std::string& value) {
+  for (size_t i = 0; i + 1 < argv.size(); ++i) {
+    if (argv[i] == flag && argv[i + 1] == value) return true;
+  }
+  return false;
+}
+
+TEST(Sandbox, HiddenFoldersAreCoveredReadOnlyUnlessAlreadyPrivate) {
+  SandboxSpec spec;
+  spec.workspace = "/srv/boucle/runs/1/ws/build";
+  spec.hidden = {"/srv/boucle", "/home/boucle", "/tmp/data", "relative", "/srv/../etc"};
+  spec.command = {"/bin/sh", "-c", "true"};
+  auto argv = sandboxArgv("/usr/bin/bwrap", spec);
+  EXPECT_TRUE(hasPair(argv, "--tmpfs", "/srv/boucle"));
+  EXPECT_TRUE(hasPair(argv, "--remount-ro", "/srv/boucle"));
+  for (const char* kept : {"/home/boucle", "/tmp/data", "relative", "/srv/../etc"}) {
+    EXPECT_FALSE(hasPair(argv, "--tmpfs", kept)) << kept;
+    EXPECT_FALSE(hasPair(argv, "--remount-ro", kept)) << kept;
+  }
+  // Covered before the workspace is bound inside it, made read-only after.
+  auto at = [&](const std::string& flag, const std::string& v) {
+    for (size_t i = 0; i + 1 < argv.size(); ++i) {
+      if (argv[i] == flag && argv[i + 1] == v) return i;
+    }
+    return argv.size();
+  };
+  EXPECT_LT(at("--tmpfs", "/srv/boucle"), at("--bind", spec.workspace.string()));
+  EXPECT_GT(at("--remount-ro", "/srv/boucle"), at("--bind", spec.workspace.string()));
+}
+
+TEST(Sandbox, NoEnvironmentOnTheCommandLineAndCachesBound) {
+  SandboxSpec spec;
+  spec.workspace = "/d/ws/j";
+  spec.binds = {{"/d/caches/p/main/home/.npm", "/home/boucle/.npm"}};
+  spec.command = {"/bin/sh", "-c", "echo $TOKEN"};
+  auto argv = sandboxArgv("/usr/bin/bwrap", spec);
+  EXPECT_THAT(argv, Not(Contains("--setenv")));
+  EXPECT_THAT(argv, Not(Contains("--clearenv")));
+  EXPECT_TRUE(hasPair(argv, "--bind", "/d/caches/p/main/home/.npm"));
+  EXPECT_EQ(argv.back(), "echo $TOKEN");
+}
+
+TEST(Sandbox, EtcEntriesOthersCannotReadAreListed) {
+  char dir[] = "/tmp/boucle-etc-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  std::string root = dir;
+  ASSERT_EQ(::system(("mkdir -p " + root + "/ssl/private " + root + "/open && touch " + root +
+                      "/shadow " + root + "/passwd " + root + "/ssl/private/key && chmod 640 " +
+                      root + "/shadow && chmod 700 " + root + "/ssl/private")
+                         .c_str()),
+            0);
+  const auto& found = unreadableEntries(root);
+  std::vector<std::pair<std::string, bool>> expected{{root + "/shadow", false},
+                                                     {root + "/ssl/private", true}};
+  EXPECT_THAT(found, ::testing::UnorderedElementsAreArray(expected));
+  std::filesystem::remove_all(root);
+}
+
+}  // namespace
+}  // namespace boucle::runner

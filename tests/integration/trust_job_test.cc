@@ -1,0 +1,164 @@
+// What a job's own code can reach on the server, tried as a committer would: every job the
+// server runs is sandboxed, whatever its pipeline file says, unless an admin allowed more.
+#include <gmock/gmock.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "server_fixture.h"
+
+namespace boucle::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using json = nlohmann::json;
+
+// The server's data folder and its user's home under /opt, which the sandbox shows read-only:
+// they must be hidden all the same. The home holds a deploy key, as a real one would.
+class JobTrustTest : public ServerFixture {
+ protected:
+  void SetUp() override {
+    char t[] = "/opt/boucle-trust-XXXXXX";
+    ASSERT_NE(::mkdtemp(t), nullptr);
+    root_ = t;
+    home_ = root_ / "home";
+    fs::create_directories(home_ / ".ssh");
+    std::ofstream(home_ / ".ssh" / "id_ed25519") << "PRIVATE KEY OF THE SERVER USER\n";
+    if (const char* h = std::getenv("HOME")) oldHome_ = h;
+    ::setenv("HOME", home_.c_str(), 1);
+    startServer({}, root_ / "data");
+  }
+  void TearDown() override {
+    server_.reset();
+    ::setenv("HOME", oldHome_.c_str(), 1);
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+  }
+  void addProject(const std::string& name, std::vector<std::string> more = {}) {
+    std::vector<std::string> args{"project", "add", name, repo_.dir().string(), "--poll", "0"};
+    args.insert(args.end(), more.begin(), more.end());
+    Output o = client(args);
+    ASSERT_EQ(o.exitCode, 0) << o.all();
+  }
+  fs::path root_, home_;
+  std::string oldHome_;
+};
+
+// A shell line that says whether `cmd` worked, without failing the job.
+std::string attempt(const std::string& label, const std::string& cmd) {
+  return "      if " + cmd + " >/dev/null 2>&1; then echo 'GOT " + label + "'; else echo 'NO " +
+         label + "'; fi\n";
+}
+
+TEST_F(JobTrustTest, AJobSeesNeitherTheServersDataNorItsHomeNorAnotherProjectsWorkspace) {
+  fs::path data = server_->data();
+  // Another project's job holds a file in its workspace while the probe runs.
+  repo_.write(".boucle.yml",
+              "jobs:\n  hold:\n    run: |\n      echo other-project-secret > secret.txt\n"
+              "      while [ ! -e go-on ]; do sleep 0.05; done\n");
+  repo_.commit("holder");
+  addProject("other");
+  ASSERT_EQ(client({"trigger", "other"}).exitCode, 0);
+  fs::path otherWs = workspace(1, "hold");
+  ASSERT_TRUE(waitFor([&] { return fs::exists(otherWs / "secret.txt"); })) << server_->log();
+
+  std::string d = data.string();
+  repo_.write(".boucle.yml",
+              "jobs:\n  probe:\n    run: |\n"
+              "      echo \"home=$HOME\"\n" +
+                  attempt("admin-token", "cat " + d + "/initial-admin-token") +
+                  attempt("secret-key", "cat " + d + "/secret.key") +
+                  attempt("database", "cat " + d + "/boucle.db") +
+                  attempt("mirrors", "ls " + d + "/repos/web.git") +
+                  attempt("blobs", "ls " + d + "/blobs/sha256") +
+                  attempt("deploy-key", "cat " + home_.string() + "/.ssh/id_ed25519") +
+                  attempt("other-workspace", "cat " + otherWs.string() + "/secret.txt") +
+                  attempt("shadow", "grep -q root /etc/shadow") +
+                  attempt("write-data", "touch " + d + "/pwned") +
+                  attempt("write-usr", "touch /usr/pwned") +
+                  attempt("write-etc", "touch /etc/pwned") +
+                  attempt("write-own-workspace", "touch mine") +
+                  attempt("write-private-tmp", "touch /tmp/mine") + "  other: {run: 'true'}\n");
+  repo_.commit("probe");
+  addProject("web");
+  ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
+  json run = waitForRun(2);
+  std::ofstream(otherWs / "go-on") << "go";
+  EXPECT_EQ(run["state"], "passed") << run.dump();
+  std::string log = client({"logs", "2/probe"}).out;
+  EXPECT_THAT(log, HasSubstr("home=/home/boucle"));
+  for (const char* hidden :
+       {"admin-token", "secret-key", "database", "mirrors", "blobs", "deploy-key",
+        "other-workspace", "shadow", "write-data", "write-usr", "write-etc"}) {
+    EXPECT_THAT(log, HasSubstr(std::string("NO ") + hidden)) << log;
+  }
+  EXPECT_THAT(log, HasSubstr("GOT write-own-workspace"));
+  EXPECT_THAT(log, HasSubstr("GOT write-private-tmp"));
+  EXPECT_THAT(log, Not(HasSubstr("PRIVATE KEY")));
+  EXPECT_FALSE(fs::exists(data / "pwned"));
+  EXPECT_FALSE(fs::exists("/usr/pwned"));
+  EXPECT_FALSE(fs::exists("/etc/pwned"));
+  EXPECT_FALSE(fs::exists("/tmp/mine"));
+  EXPECT_EQ(waitForRun(1)["state"], "passed");
+}
+
+TEST_F(JobTrustTest, APlainProcessJobNeedsAnAdminsLeaveNotThePipelineFiles) {
+  repo_.write(".boucle.yml",
+              "jobs:\n  host:\n    isolation: process\n    run: echo \"home=$HOME\"\n");
+  repo_.commit("wants the host");
+  addProject("web");
+  ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
+  json refused = waitForRun(1);
+  EXPECT_EQ(refused["state"], "failed");
+  EXPECT_THAT(refused["jobs"][0]["reason"].get<std::string>(),
+              HasSubstr("isolation: process is not allowed for web's jobs"));
+
+  Output dev = client({"token", "add", "dana", "--role", "developer"});
+  ASSERT_EQ(dev.exitCode, 0) << dev.err;
+  std::string dana = dev.out.substr(0, dev.out.find('\n'));
+  Output sneaky = repo_.boucle({"project", "set", "web", "--allow-process-jobs", "true"},
+                               {"BOUCLE_SERVER=" + server_->url(), "BOUCLE_TOKEN=" + dana});
+  EXPECT_NE(sneaky.exitCode, 0);
+  EXPECT_THAT(sneaky.err, HasSubstr("it is for admins"));
+
+  Output set = client({"project", "set", "web", "--allow-process-jobs", "true"});
+  ASSERT_EQ(set.exitCode, 0) << set.all();
+  EXPECT_EQ(api("/api/projects/web")["allow_process_jobs"], true);
+  ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
+  EXPECT_EQ(waitForRun(2)["state"], "passed");
+  EXPECT_EQ(client({"logs", "2/host"}).out, "home=" + home_.string() + "\n");
+  json audit = api("/api/audit?project=web");
+  EXPECT_EQ(audit["entries"][0]["action"], "project.set");
+  EXPECT_THAT(audit["entries"][0]["detail"].get<std::string>(),
+              HasSubstr("allow_process_jobs=true"));
+}
+
+TEST_F(JobTrustTest, CacheFoldersAreKeptPerProjectAndBranch) {
+  repo_.write(".boucle.yml",
+              "jobs:\n  build:\n    cache: [~/.cache/tool, deps]\n    run: |\n"
+              "      echo \"seen: $(ls ~/.cache/tool | tr '\\n' ' ')|$(ls deps | tr '\\n' ' ')\"\n"
+              "      touch ~/.cache/tool/from-$BOUCLE_BRANCH deps/dep-$BOUCLE_BRANCH\n");
+  repo_.commit("c");
+  repo_.git({"branch", "feature"});
+  addProject("web", {"--branch", "main", "--branch", "feature"});
+  addProject("api");
+  ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
+  ASSERT_EQ(waitForRun(1)["state"], "passed");
+  ASSERT_EQ(client({"trigger", "web", "--ref", "feature"}).exitCode, 0);
+  ASSERT_EQ(waitForRun(2)["state"], "passed");
+  ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
+  ASSERT_EQ(waitForRun(3)["state"], "passed");
+  ASSERT_EQ(client({"trigger", "api"}).exitCode, 0);
+  ASSERT_EQ(waitForRun(4)["state"], "passed");
+  EXPECT_EQ(client({"logs", "1/build"}).out, "seen: |\n");
+  // A branch does not see the default branch's cache, nor plant files in it.
+  EXPECT_EQ(client({"logs", "2/build"}).out, "seen: |\n");
+  EXPECT_EQ(client({"logs", "3/build"}).out, "seen: from-main |dep-main \n");
+  EXPECT_EQ(client({"logs", "4/build"}).out, "seen: |\n");  // another project: its own
+}
+
+}  // namespace
+}  // namespace boucle::testing
