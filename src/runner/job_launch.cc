@@ -8,6 +8,7 @@
 
 #include "core/encoding.h"
 #include "core/glob.h"
+#include "os/beneath.h"
 #include "runner/direct_command.h"
 #include "runner/process.h"
 #include "runner/sandbox.h"
@@ -18,24 +19,66 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Needed jobs' artifacts into the new workspace. The workspace holds the commit's files, which
+// a committer chose: a folder of an artifact's path may be a symlink to anywhere, so every path
+// is opened beneath the workspace and nothing is written outside it.
 Status placeNeededArtifacts(const pipeline::Job& job, const LaunchContext& ctx,
                             const fs::path& ws) {
   vault::BlobStore blobs(ctx.config->blobRoot);
+  os::Fd root;
   for (const auto& need : job.needs) {
     auto it = ctx.artifacts.find(need);
     if (it == ctx.artifacts.end()) continue;
     for (const auto& a : it->second) {
-      fs::path dest = ws / a.path;
-      std::error_code ec;
-      fs::create_directories(dest.parent_path(), ec);
-      if (ec) return errnoStatus("mkdir " + dest.parent_path().string(), ec.value());
-      fs::remove(dest, ec);
-      if (auto st = blobs.copyOut(a.sha256, dest, a.mode); !st.ok()) {
-        return Status::Io("artifact " + a.path + " of job " + need + ": " + st.message());
+      if (!root) {
+        auto opened = os::openDirectory(ws);
+        if (!opened.ok()) return opened.status();
+        root = std::move(opened).value();
       }
+      auto fail = [&](const Status& st) {
+        return Status::Io("artifact " + a.path + " of job " + need + ": " + st.message());
+      };
+      fs::path rel(a.path);
+      auto dir = os::makeDirsBeneath(root.get(), rel.parent_path().string());
+      if (!dir.ok()) return fail(dir.status());
+      std::string name = rel.filename().string();
+      ::unlinkat(dir->get(), name.c_str(), 0);  // a file of the checkout's is replaced
+      auto out = os::openBeneath(dir->get(), name, O_WRONLY | O_CREAT | O_EXCL,
+                                 static_cast<mode_t>(a.mode & 0777));
+      if (!out.ok()) return fail(out.status());
+      if (auto st = blobs.copyOutTo(a.sha256, out->get(), a.path); !st.ok()) {
+        ::unlinkat(dir->get(), name.c_str(), 0);
+        return fail(st);
+      }
+      ::fchmod(out->get(), static_cast<mode_t>(a.mode & 0777));  // whatever the umask took
     }
   }
   return Status::Ok();
+}
+
+// A JUnit report the job wrote, opened beneath its workspace and bounded in size: the job
+// controls both the file and what it points to.
+constexpr off_t kMaxReportBytes = 32 << 20;
+Result<TestReport> parseJUnitBeneath(const fs::path& ws, const std::string& rel) {
+  auto root = os::openDirectory(ws);
+  if (!root.ok()) return root.status();
+  auto in = os::openBeneath(root->get(), rel, O_RDONLY);
+  if (!in.ok()) return in.status();
+  struct stat st {};
+  if (::fstat(in->get(), &st) != 0 || !S_ISREG(st.st_mode))
+    return Status::Invalid("not a regular file");
+  if (st.st_size > kMaxReportBytes)
+    return Status::Invalid("larger than 32 MiB (" + std::to_string(st.st_size) + " bytes): not read");
+  std::string text(static_cast<size_t>(st.st_size), '\0');
+  size_t got = 0;
+  while (got < text.size()) {
+    ssize_t n = ::read(in->get(), text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  text.resize(got);
+  return parseJUnit(text);
 }
 
 // The job's `cache:` folders: (host folder, path in the sandbox), the host folders made.
@@ -171,6 +214,8 @@ Result<Launched> launchJob(const pipeline::Job& job, int attempt, LaunchContext&
 Status collectArtifacts(const pipeline::Job& job, const fs::path& ws, const RunConfig& c,
                         std::vector<ArtifactEntry>& out) {
   vault::BlobStore blobs(c.blobRoot);
+  auto root = os::openDirectory(ws);
+  if (!root.ok()) return root.status();
   for (const auto& pattern : job.artifacts) {
     auto files = expandGlob(ws, pattern);
     if (!files.ok()) return Status::Invalid("artifacts: " + files.status().message());
@@ -178,10 +223,15 @@ Status collectArtifacts(const pipeline::Job& job, const fs::path& ws, const RunC
       return Status::NotFound("artifacts: '" + pattern + "' matched no file in the workspace");
     }
     for (const auto& rel : *files) {
-      auto ref = blobs.putFile(ws / rel);
-      if (!ref.ok()) return ref.status();
+      // Opened beneath the workspace: a symlink the job left cannot make the server read (and
+      // publish) a file of its own.
+      auto in = os::openBeneath(root->get(), rel, O_RDONLY);
+      if (!in.ok()) return Status::Invalid("artifacts: " + in.status().message());
       struct stat st {};
-      ::stat((ws / rel).c_str(), &st);
+      if (::fstat(in->get(), &st) != 0 || !S_ISREG(st.st_mode))
+        return Status::Invalid("artifacts: " + rel + " is not a regular file");
+      auto ref = blobs.putFd(in->get(), rel);
+      if (!ref.ok()) return ref.status();
       out.push_back({rel, ref->sha256, ref->size, static_cast<int>(st.st_mode & 0777)});
     }
   }
@@ -199,7 +249,7 @@ std::optional<TestReport> collectReports(const pipeline::Job& job, const fs::pat
     }
     if (files->empty()) total.warnings.push_back("reports: '" + pattern + "' matched no file");
     for (const auto& rel : *files) {
-      auto r = parseJUnitFile(ws / rel);
+      auto r = parseJUnitBeneath(ws, rel);
       if (r.ok()) {
         total.merge(*r);
       } else {

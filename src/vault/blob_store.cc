@@ -124,16 +124,20 @@ bool BlobStore::contains(const std::string& sha256) const {
 }
 
 Result<BlobRef> BlobStore::putFile(const fs::path& file) {
+  os::Fd in(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in) return errnoStatus("open " + file.string(), errno);
+  return putFd(in.get(), file.string());
+}
+
+Result<BlobRef> BlobStore::putFd(int in, const std::string& file) {
   std::error_code ec;
   fs::create_directories(root_ / "tmp", ec);
   if (ec) return errnoStatus("create " + (root_ / "tmp").string(), ec.value());
-  os::Fd in(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!in) return errnoStatus("open " + file.string(), errno);
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   fs::path tmp = root_ / "tmp" / ("put-" + std::to_string(rng()));
   os::Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
   if (!out) return errnoStatus("create " + tmp.string(), errno);
-  auto ref = pump(in.get(), out.get(), file.string());
+  auto ref = pump(in, out.get(), file);
   if (ref.ok() && ::fsync(out.get()) != 0) ref = errnoStatus("fsync " + tmp.string(), errno);
   out.reset();
   if (!ref.ok()) {
@@ -237,15 +241,21 @@ Result<BlobRef> BlobWriter::commit() {
 
 Status BlobStore::copyOut(const std::string& sha256, const fs::path& dest, int mode) {
   if (!isSha256Hex(sha256)) return Status::Invalid("not a sha256: " + sha256);
-  os::Fd in(::open(pathOf(sha256).c_str(), O_RDONLY | O_CLOEXEC));
-  if (!in) return errnoStatus("blob " + sha256, errno);
   os::Fd out(::open(dest.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (!out) return errnoStatus("create " + dest.string(), errno);
-  auto ref = pump(in.get(), out.get(), pathOf(sha256).string());
+  Status st = copyOutTo(sha256, out.get(), dest.string());
+  out.reset();
+  if (!st.ok()) ::unlink(dest.c_str());
+  return st;
+}
+
+Status BlobStore::copyOutTo(const std::string& sha256, int outFd, const std::string& what) {
+  if (!isSha256Hex(sha256)) return Status::Invalid("not a sha256: " + sha256);
+  os::Fd in(::open(pathOf(sha256).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in) return errnoStatus("blob " + sha256 + " for " + what, errno);
+  auto ref = pump(in.get(), outFd, pathOf(sha256).string());
   if (!ref.ok()) return ref.status();
   if (ref->sha256 != sha256) {
-    out.reset();
-    ::unlink(dest.c_str());
     return Status::Io("blob " + sha256 + " is corrupt: its content hashes to " + ref->sha256);
   }
   return Status::Ok();

@@ -26,9 +26,13 @@ class BlobStore {
   // Hashes while copying into a temporary file, fsyncs, then renames into place (atomic): a
   // crash leaves either no blob or a whole one.
   Result<BlobRef> putFile(const std::filesystem::path& file);
+  // The same from an open file (one opened beneath a job's workspace); `what` names it in errors.
+  Result<BlobRef> putFd(int fd, const std::string& what);
   // Copies a blob out to `dest`, re-hashing on the way; a mismatch (corruption on disk) removes
   // `dest` and is an error.
   Status copyOut(const std::string& sha256, const std::filesystem::path& dest, int mode = 0644);
+  // The same into an open file; on a mismatch the caller removes it.
+  Status copyOutTo(const std::string& sha256, int outFd, const std::string& what);
   bool contains(const std::string& sha256) const;
   std::filesystem::path pathOf(const std::string& sha256) const;
   std::filesystem::path tmpDir() const { return root_ / "tmp"; }

@@ -162,3 +162,43 @@ TEST_F(JobTrustTest, CacheFoldersAreKeptPerProjectAndBranch) {
 
 }  // namespace
 }  // namespace boucle::testing
+
+namespace boucle::testing {
+namespace {
+
+class JobFilesTest : public ServerFixture {};
+
+// The commit's files are the committer's: a folder of an artifact's path that is a symlink
+// out of the workspace must not make the server write there, nor a symlink artifact make it
+// read (and publish) one of its own files.
+TEST_F(JobFilesTest, ArtifactsNeverFollowASymlinkOutOfTheWorkspace) {
+  fs::path outside = repo_.scratch() / "outside";
+  fs::create_directories(outside);
+  fs::create_symlink(outside, repo_.dir() / "dist");
+  std::string key = (server_->data() / "secret.key").string();
+  repo_.write(".boucle.yml",
+              "jobs:\n"
+              "  build:\n    checkout: false\n"
+              "    run: mkdir dist && echo payload > dist/app.txt\n"
+              "    artifacts: [dist/app.txt]\n"
+              "  use:\n    needs: [build]\n    run: cat dist/app.txt\n"
+              "  leak:\n    checkout: false\n    run: ln -s " +
+                  key + " leak.txt\n    artifacts: [leak.txt]\n");
+  repo_.commit("dist is a symlink");
+  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
+  json run = waitForRun(1);
+  EXPECT_EQ(run["state"], "failed");
+  std::map<std::string, json> jobs;
+  for (const auto& j : run["jobs"]) jobs[j["name"]] = j;
+  EXPECT_EQ(jobs["build"]["state"], "passed");
+  EXPECT_EQ(jobs["use"]["state"], "failed");
+  EXPECT_THAT(jobs["use"]["reason"].get<std::string>(), HasSubstr("leads out of the folder"));
+  EXPECT_FALSE(fs::exists(outside / "app.txt"));
+  EXPECT_EQ(jobs["leak"]["state"], "failed");
+  EXPECT_THAT(jobs["leak"]["reason"].get<std::string>(), HasSubstr("outside the workspace"));
+  EXPECT_EQ(api("/api/runs/1/artifacts")["artifacts"].size(), 1u);  // build's only
+}
+
+}  // namespace
+}  // namespace boucle::testing
