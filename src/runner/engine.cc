@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 
+#include "os/cgroup.h"
 #include "os/files.h"
 #include "runner/job_launch.h"
 #include "runner/masker.h"
@@ -176,6 +177,7 @@ bool Engine::openLog(Active& a) {
 
 // The job never ran: its workspace goes, the reason is in its log and result.
 void Engine::failStart(Active& a, std::string message) {
+  os::JobCgroups::end(a.proc.cgroup);
   if (a.supervisor && !a.supervisor->broken()) idle_.push_back(std::move(a.supervisor));
   std::error_code ec;
   std::filesystem::remove_all(config_.runDir / "ws" / a.job->name, ec);
@@ -280,6 +282,11 @@ void Engine::finish(const std::string& name) {
   } else {
     a.supervisor->kill(a.proc.pid);  // whatever is left of the job goes with it
     a.supervisor.reset();
+  }
+  // Its supervisor saw every process it knew end; one the job hid from it (by killing the
+  // supervisor, say) is still in the job's cgroup, and ends here.
+  if (!os::JobCgroups::end(a.proc.cgroup)) {
+    note(a, "some of the job's processes would not end (cgroup " + a.proc.cgroup.string() + ")");
   }
 
   JobState state = JobState::kPassed;

@@ -9,6 +9,7 @@
 #include "core/encoding.h"
 #include "core/glob.h"
 #include "os/beneath.h"
+#include "os/cgroup.h"
 #include "runner/direct_command.h"
 #include "runner/process.h"
 #include "runner/sandbox.h"
@@ -68,7 +69,8 @@ Result<TestReport> parseJUnitBeneath(const fs::path& ws, const std::string& rel)
   if (::fstat(in->get(), &st) != 0 || !S_ISREG(st.st_mode))
     return Status::Invalid("not a regular file");
   if (st.st_size > kMaxReportBytes)
-    return Status::Invalid("larger than 32 MiB (" + std::to_string(st.st_size) + " bytes): not read");
+    return Status::Invalid("larger than 32 MiB (" + std::to_string(st.st_size) +
+                           " bytes): not read");
   std::string text(static_cast<size_t>(st.st_size), '\0');
   size_t got = 0;
   while (got < text.size()) {
@@ -204,8 +206,11 @@ Result<Launched> launchJob(const pipeline::Job& job, int attempt, LaunchContext&
   l.output.reset(fds[0]);
   os::Fd writeEnd(fds[1]);
   l.prepareTime = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - t0);
-  if (auto st = supervisor.request(c.killGrace, l.workspace, command, env, writeEnd.get());
+  if (auto* cgroups = os::JobCgroups::get()) l.cgroup = cgroups->make();
+  if (auto st =
+          supervisor.request(c.killGrace, l.workspace, command, env, writeEnd.get(), l.cgroup);
       !st.ok()) {
+    os::JobCgroups::end(l.cgroup);
     return st;
   }
   return l;

@@ -27,6 +27,7 @@ struct Launched {
   pid_t pid = -1;  // the job's main process, leader of its process group, once started
   os::Fd output;   // read end of the job's stdout+stderr pipe
   std::filesystem::path workspace;
+  std::filesystem::path cgroup;  // the job's own cgroup ("" where the kernel offers none)
   Millis prepareTime{0};
 };
 

@@ -47,7 +47,8 @@ SupervisorClient::~SupervisorClient() {
 
 Status SupervisorClient::request(Millis grace, const std::filesystem::path& cwd,
                                  const std::vector<std::string>& argv,
-                                 const std::vector<std::string>& env, int outputFd) {
+                                 const std::vector<std::string>& env, int outputFd,
+                                 const std::filesystem::path& cgroup) {
   wire::Writer w('R');
   w.u32(static_cast<uint32_t>(grace.count()))
       .str(cwd.string())
@@ -55,6 +56,7 @@ Status SupervisorClient::request(Millis grace, const std::filesystem::path& cwd,
   for (const auto& a : argv) w.str(a);
   w.u32(static_cast<uint32_t>(env.size()));
   for (const auto& e : env) w.str(e);
+  w.str(cgroup.string());
   if (w.payload().size() > wire::kMaxFrame) {
     return Status::Invalid("the job's command and environment are larger than 16 MiB");
   }

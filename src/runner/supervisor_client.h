@@ -25,9 +25,10 @@ class SupervisorClient {
   // Asks for a job to be started. `outputFd` is the job's stdout and stderr (our copy stays ours
   // to close). The answer comes on fd(): read it with started() once fd() is readable, so the
   // caller can do other work while the job's program is being exec'd.
+  // `cgroup`: a cgroup v2 folder the job is placed in before it execs ("" = none).
   Status request(Millis grace, const std::filesystem::path& cwd,
                  const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                 int outputFd);
+                 int outputFd, const std::filesystem::path& cgroup = {});
   // The answer to request(): the pid of the job's main process once exec'd, or why it could not
   // start (Invalid: the job's fault, the supervisor stays usable; Internal: it is broken).
   Result<pid_t> started();

@@ -113,7 +113,7 @@ bool reap(Job& job) {
 // Starts the job. vfork: the child borrows our memory until it execs, so there is no page
 // table copy and no separate stack to map and unmap. The child only makes system calls.
 pid_t startJob(const std::string& cwd, std::vector<std::string>& argv,
-               std::vector<std::string>& env, int outFd, int devNull, int* err) {
+               std::vector<std::string>& env, int outFd, int devNull, int cgroupProcs, int* err) {
   std::vector<char*> a, e;
   for (auto& s : argv) a.push_back(s.data());
   a.push_back(nullptr);
@@ -128,6 +128,12 @@ pid_t startJob(const std::string& cwd, std::vector<std::string>& argv,
   sigemptyset(&none);
   pid_t pid = vfork();
   if (pid == 0) {
+    // Into the job's cgroup before anything of the job runs: all it starts stays there.
+    if (cgroupProcs >= 0 && write(cgroupProcs, "0", 1) != 1) {
+      int e2 = errno;
+      [[maybe_unused]] ssize_t w = write(errPipe[1], &e2, sizeof e2);
+      _exit(127);
+    }
     setpgid(0, 0);
     dup2(devNull, 0);
     dup2(outFd, 1);
@@ -179,12 +185,25 @@ bool handleRun(const std::string& frame, int outFd, int devNull, Job& job) {
   for (uint32_t i = 0; ok && i < argc; ++i) ok = r.str(argv.emplace_back());
   ok = ok && r.u32(envc);
   for (uint32_t i = 0; ok && i < envc; ++i) ok = r.str(env.emplace_back());
+  std::string cgroup;
+  ok = ok && r.str(cgroup);
   if (!ok || argv.empty() || outFd < 0) {
     if (outFd >= 0) close(outFd);
     return false;
   }
   int err = 0;
-  pid_t pid = startJob(cwd, argv, env, outFd, devNull, &err);
+  int procs = -1;
+  if (!cgroup.empty()) {
+    procs = open((cgroup + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+    if (procs < 0) {
+      close(outFd);
+      reply(wire::Writer('E').str("cannot use the job's cgroup " + cgroup + ": " +
+                                  std::strerror(errno)));
+      return true;
+    }
+  }
+  pid_t pid = startJob(cwd, argv, env, outFd, devNull, procs, &err);
+  if (procs >= 0) close(procs);
   close(outFd);
   if (pid < 0) {
     std::string msg = "cannot run " + argv[0] + ": " + std::strerror(err);

@@ -8,7 +8,8 @@
 // is the message type.
 //
 //   engine -> supervisor
-//     'R' run:   u32 grace_ms, str cwd, u32 argc, str argv..., u32 envc, str env...
+//     'R' run:   u32 grace_ms, str cwd, u32 argc, str argv..., u32 envc, str env...,
+//                str cgroup (a cgroup v2 folder the job is placed in before it execs, or "")
 //                + the job's output descriptor (stdout and stderr) passed with SCM_RIGHTS
 //     'T' terminate the running job: SIGTERM to all its processes, SIGKILL after grace_ms;
 //                a second 'T' skips what is left of the grace period
@@ -36,7 +37,7 @@
 
 namespace boucle::runner::wire {
 
-inline constexpr uint32_t kProtocolVersion = 1;
+inline constexpr uint32_t kProtocolVersion = 2;
 inline constexpr uint32_t kMaxFrame = 16u << 20;  // argv+env of one job; refuses garbage
 inline constexpr int kSupervisorFd = 3;
 

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -175,6 +176,30 @@ TEST(RunProcess, SandboxHidesTheHostAndKeepsTheWorkspaceWritable) {
   EXPECT_THAT(log, HasSubstr("interfaces=lo\n"));
   EXPECT_THAT(log, HasSubstr("home=/home/boucle"));
   EXPECT_THAT(log, Not(HasSubstr("uid=0 ")));
+}
+
+// The job kills its own supervisor, so nothing above it knows its processes by their parent:
+// they are in the job's cgroup all the same, and end with the job.
+TEST(RunProcess, AJobThatKillsItsSupervisorStillHasEveryProcessEnded) {
+  TempRepo repo;
+  std::string s = repo.scratch().string();
+  repo.write(".boucle.yml",
+             "jobs:\n  rogue:\n    run: |\n"
+             "      setsid sh -c 'echo $$ > " +
+                 s +
+                 "/daemon.pid; exec sleep 303' &\n"
+                 "      while [ ! -s " +
+                 s +
+                 "/daemon.pid ]; do sleep 0.01; done\n"
+                 "      kill -9 $PPID\n      sleep 303\n");
+  repo.commit("c");
+  Output o = repo.boucle({"run", "--kill-grace", "1s"});
+  EXPECT_EQ(o.exitCode, 1) << o.all();
+  EXPECT_THAT(repo.readLog(1, "rogue"), HasSubstr("supervisor died"));
+  pid_t daemon = readPid(repo.scratch() / "daemon.pid");
+  ASSERT_GT(daemon, 0);
+  EXPECT_FALSE(processAlive(daemon));
+  EXPECT_TRUE(processesWithArgument("303").empty());
 }
 
 }  // namespace

@@ -200,5 +200,36 @@ TEST_F(JobFilesTest, ArtifactsNeverFollowASymlinkOutOfTheWorkspace) {
   EXPECT_EQ(api("/api/runs/1/artifacts")["artifacts"].size(), 1u);  // build's only
 }
 
+// Killing its supervisor does not let a job's processes outlive it: on the server too, as a
+// plain process an admin allowed, and in the sandbox, where the supervisor is out of reach.
+TEST_F(JobFilesTest, AJobThatKillsItsSupervisorLeavesNothingRunning) {
+  repo_.write(".boucle.yml",
+              "jobs:\n"
+              "  plain:\n    isolation: process\n    run: |\n"
+              "      setsid sleep 304.5 &\n      sleep 0.2\n      kill -9 $PPID\n"
+              "      sleep 304.5\n"
+              "  boxed:\n    run: |\n"
+              "      setsid sleep 305.5 &\n      sleep 0.2\n"
+              "      kill -9 $PPID || echo cannot kill $PPID\n      echo still here\n");
+  repo_.commit("rogue jobs");
+  ASSERT_EQ(
+      client({"project", "add", "web", repo_.dir().string(), "--poll", "0", "--allow-process-jobs"})
+          .exitCode,
+      0);
+  ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
+  json run = waitForRun(1);
+  std::map<std::string, json> jobs;
+  for (const auto& j : run["jobs"]) jobs[j["name"]] = j;
+  EXPECT_EQ(jobs["plain"]["state"], "failed");
+  EXPECT_THAT(jobs["plain"]["reason"].get<std::string>(), HasSubstr("supervisor died"));
+  EXPECT_EQ(jobs["boxed"]["state"], "passed");
+  EXPECT_THAT(client({"logs", "1/boxed"}).out, HasSubstr("still here"));
+  EXPECT_TRUE(processesWithArgument("304.5").empty());
+  EXPECT_TRUE(processesWithArgument("305.5").empty());
+  // The server goes on running jobs with new supervisors.
+  ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
+  EXPECT_EQ(waitForRun(2)["jobs"][1]["state"], "passed");
+}
+
 }  // namespace
 }  // namespace boucle::testing
