@@ -3,7 +3,9 @@
 #include "api/log_stream.h"
 #include "api/route_helpers.h"
 #include "core/clock.h"
+#include "deploy/policy.h"
 #include "pipeline/parser.h"
+#include "scheduler/agent.h"
 
 namespace boucle::api {
 
@@ -42,10 +44,14 @@ Response whatIsWhere(const ApiContext& c, const std::string& project) {
   if (auto p = c.store->getProject(project); !p.ok()) return fromStatus(p.status());
   auto releases = c.store->listReleases(project, 1000);
   if (!releases.ok()) return fromStatus(releases.status());
+  // The environments as the policy branch's pipeline file has them (deploy/policy.h).
   std::vector<pipeline::Environment> envs;
-  if (!releases->empty()) {
-    auto parsed = pipeline::parsePipeline(releases->front().pipeline);
-    if (parsed.ok()) envs = parsed.pipeline.environments;
+  std::string rulesFrom;
+  if (auto policy =
+          deploy::loadPolicy(*c.store, project, scheduler::mirrorPath(c.dataDir, project));
+      policy.ok()) {
+    envs = policy->pipeline.environments;
+    rulesFrom = policy->branch;
   }
   json out = json::array();
   for (const auto& e : envs) {
@@ -82,7 +88,10 @@ Response whatIsWhere(const ApiContext& c, const std::string& project) {
     out.push_back(j);
   }
   json newest = releases->empty() ? json(nullptr) : json(releases->front().version);
-  return ok(200, {{"project", project}, {"newest_release", newest}, {"environments", out}});
+  return ok(200, {{"project", project},
+                  {"newest_release", newest},
+                  {"rules_from", rulesFrom.empty() ? json(nullptr) : json(rulesFrom)},
+                  {"environments", out}});
 }
 
 }  // namespace

@@ -22,6 +22,8 @@ json releaseJson(const store::Release& r, bool full) {
       {"previous_version", r.previousVersion.empty() ? json(nullptr) : json(r.previousVersion)},
       {"created_by", r.createdBy},
       {"created_at_ms", r.createdAt},
+      {"branch", r.branch},
+      {"prerelease", r.prerelease},
       {"artifacts", json::parse(r.artifactsJson, nullptr, false)}};
   if (full) {
     j["notes"] = r.notes;

@@ -3,14 +3,13 @@
 // (access.h) admits a request before its body is read and again before its handler runs.
 #include "api/routes.h"
 
-#include <fnmatch.h>
-
 #include <nlohmann/json.hpp>
 
 #include "api/access.h"
 #include "api/badge.h"
 #include "api/response_cache.h"
 #include "api/route_helpers.h"
+#include "core/glob.h"
 #include "scheduler/poller.h"
 #include "scm/webhook.h"
 
@@ -39,7 +38,7 @@ Response webhook(const ApiContext& c, const Request& req, const std::string& for
   if (push.branch.empty()) return ok(200, {{"ignored", "tag pushes are not built yet"}});
   bool watched = false;
   for (const auto& glob : p->branches) {
-    watched = watched || fnmatch(glob.c_str(), push.branch.c_str(), 0) == 0;
+    watched = watched || branchMatches(glob, push.branch);
   }
   if (!watched) return ok(200, {{"ignored", "branch " + push.branch + " is not watched"}});
   // Recorded as seen, so a poll of the same head does not build it again.

@@ -7,6 +7,7 @@
 #include "api/http.h"
 #include "auth/secret_box.h"
 #include "deploy/deployer.h"
+#include "deploy/release_flow.h"
 #include "scheduler/agent.h"
 #include "store/store.h"
 
@@ -20,6 +21,7 @@ struct ApiContext {
   const auth::SecretBox* secrets = nullptr;  // seals projects' credentials
   deploy::Deployer* deployer = nullptr;
   std::filesystem::path uiDir;  // the web UI's built files ("" when not installed)
+  deploy::ReleaseFlow* releases = nullptr;
 };
 
 struct Api {

@@ -17,6 +17,7 @@
 #include "core/glob.h"
 #include "core/log.h"
 #include "deploy/deployer.h"
+#include "deploy/release_flow.h"
 #include "notify/messages.h"
 #include "notify/notifier.h"
 #include "os/files.h"
@@ -221,29 +222,17 @@ int serve(const ServerArgs& a) {
                                         if (!n.ok()) logError("notify: " + n.status().message());
                                         if (n.ok() && *n > 0) notifier.wake();
                                       }});
+  deploy::ReleaseFlow releases(**store, data, deployer);
   agentOptions.onFinished = [&](const store::Run& run, const pipeline::Pipeline* p) {
     if (!run.bisectOf) queue(run, p, "");
-    // A passing run of a release branch (the pipeline file's release.branches) is released,
-    // and the environments that take each release get it.
-    if (p && p->release && run.state == store::RunState::kPassed && run.onlyJobs.empty() &&
-        !run.bisectOf && !run.branch.empty()) {
-      bool releaseBranch = false;
-      for (const auto& b : p->release->branches) releaseBranch |= globMatches(b, run.branch);
-      if (!releaseBranch) return;
-      vault::ReleaseRequest rr{run.project, run.id, "", "boucle"};
-      auto rel = vault::createRelease(**store, scheduler::mirrorPath(data, run.project), rr);
-      if (!rel.ok())
-        return logError("release of run " + std::to_string(run.id) + ": " + rel.status().message());
-      logInfo("released " + run.project + " " + rel->version + " from run " +
-              std::to_string(run.id));
-      deployer.releaseCreated(*rel, "boucle");
-    }
+    releases.runFinished(run);
   };
   agentOptions.onBisected = [&](const store::Run& run, const pipeline::Pipeline* p) {
     queue(run, p, "broken");
   };
   scheduler::Agent agent(**store, agentOptions);
-  api::ApiContext ctx{store->get(), &agent, data, a.publicRead, &*secrets, &deployer, ui};
+  api::ApiContext ctx{store->get(), &agent,    data, a.publicRead,
+                      &*secrets,    &deployer, ui,   &releases};
   std::string error;
   auto api = api::makeApi(ctx);
   http.streaming = api.streaming;

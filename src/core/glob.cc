@@ -82,6 +82,10 @@ Status validateGlob(std::string_view pattern) {
   return Status::Ok();
 }
 
+bool branchMatches(std::string_view glob, std::string_view branch) {
+  return !branch.empty() && globMatches(glob, branch);
+}
+
 bool globMatches(std::string_view pattern, std::string_view relPath) {
   return matchSegments(splitPath(pattern), 0, splitPath(relPath), 0);
 }

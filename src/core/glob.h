@@ -23,4 +23,10 @@ Result<std::vector<std::string>> expandGlob(const std::filesystem::path& root,
 // True when a relative path matches the pattern (same rules as expandGlob, no file access).
 bool globMatches(std::string_view pattern, std::string_view relPath);
 
+// The one rule for branch filters (watched branches, release branches, a job's only/except,
+// the pipeline's release.branches): `*` stays within one `/`-separated part, `**` crosses
+// them, as in GitHub Actions' branch filters. "release/*" takes release/1.2, not
+// release/1.2/hotfix; "**" takes every branch.
+bool branchMatches(std::string_view glob, std::string_view branch);
+
 }  // namespace boucle

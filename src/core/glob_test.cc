@@ -74,3 +74,21 @@ TEST_F(GlobFs, FollowsSymlinkStayingInside) {
 
 }  // namespace
 }  // namespace boucle
+
+namespace boucle {
+namespace {
+
+// One rule wherever a branch is filtered: watching, releasing, only/except.
+TEST(BranchMatches, StarStaysInOnePartAndDoubleStarCrossesThem) {
+  EXPECT_TRUE(branchMatches("main", "main"));
+  EXPECT_TRUE(branchMatches("release/*", "release/1.2"));
+  EXPECT_FALSE(branchMatches("release/*", "release/1.2/hotfix"));
+  EXPECT_FALSE(branchMatches("*", "feature/x"));
+  EXPECT_TRUE(branchMatches("*", "feature-x"));
+  EXPECT_TRUE(branchMatches("**", "feature/x/y"));
+  EXPECT_TRUE(branchMatches("feature/**", "feature/x/y"));
+  EXPECT_FALSE(branchMatches("main", ""));
+}
+
+}  // namespace
+}  // namespace boucle

@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "deploy/ansible_driver.h"
 #include "deploy/local_driver.h"
+#include "deploy/policy.h"
 #include "deploy/ssh_driver.h"
 #include "pipeline/parser.h"
 #include "scheduler/agent.h"
@@ -29,19 +30,6 @@ bool inWindow(const pipeline::Window& w, std::time_t when) {
     return open(day) && minute >= w.startMinute && minute < w.endMinute;
   }
   return (open(day) && minute >= w.startMinute) || (open((day + 6) % 7) && minute < w.endMinute);
-}
-
-const pipeline::Environment* findEnv(const pipeline::Pipeline& p, const std::string& name) {
-  for (const auto& e : p.environments) {
-    if (e.name == name) return &e;
-  }
-  return nullptr;
-}
-
-std::string envNames(const pipeline::Pipeline& p) {
-  std::string out;
-  for (const auto& e : p.environments) out += (out.empty() ? "" : ", ") + e.name;
-  return out.empty() ? "none" : out;
 }
 
 // The release's deploy method, by its driver.
@@ -111,34 +99,55 @@ fs::path Deployer::logPath(int64_t id) const {
   return options_.dataDir / "deploys" / (std::to_string(id) + ".log");
 }
 
+// A deploy goes where the release has succeeded in the environment before it (`after`); a
+// rollback goes back to a release that ran there before, or that passed `after` all the same.
+Status Deployer::checkOrder(const DeployRequest& r, const pipeline::Environment& env) {
+  auto succeededIn = [&](const std::string& where) -> Result<bool> {
+    auto list = store_.listDeploys(r.project, where, 1000);
+    if (!list.ok()) return list.status();
+    for (const auto& d : *list) {
+      if (d.version == r.version && d.state == store::DeployState::kSucceeded && !d.dryRun)
+        return true;
+    }
+    return false;
+  };
+  if (r.rollback) {
+    auto before = succeededIn(r.env);
+    if (!before.ok()) return before.status();
+    if (*before) return Status::Ok();
+  }
+  if (env.after.empty()) {
+    if (!r.rollback) return Status::Ok();
+    return Status::Conflict("a rollback goes back to a release " + r.env + " ran before; " +
+                            r.version + " never ran there");
+  }
+  auto passed = succeededIn(env.after);
+  if (!passed.ok()) return passed.status();
+  if (*passed) return Status::Ok();
+  return Status::Conflict(r.version + " has not succeeded in " + env.after + " yet (" + r.env +
+                          " comes after " + env.after + ")" +
+                          (r.rollback ? ", and never ran in " + r.env : ""));
+}
+
 Result<store::Deploy> Deployer::request(DeployRequest r) {
   auto release = store_.getRelease(r.project, r.version);
   if (!release.ok()) return release.status();
   auto parsed = pipeline::parsePipeline(release->pipeline);
   if (!parsed.ok()) return Status::Invalid(r.version + "'s pipeline file does not parse");
-  const auto* env = findEnv(parsed.pipeline, r.env);
-  if (!env) {
-    return Status::Invalid(r.env + " is not an environment of " + r.version + "'s pipeline file (" +
-                           envNames(parsed.pipeline) + ")");
-  }
   if (!parsed.pipeline.deploy) return Status::Invalid(r.version + " has no deploy section");
+  auto policy = loadPolicy(store_, r.project, scheduler::mirrorPath(options_.dataDir, r.project));
+  if (!policy.ok()) return policy.status();
+  const auto* env = policy->env(r.env);
+  if (!env) {
+    return Status::Invalid(r.env + " is not an environment of " + r.project + " (its " +
+                           policy->branch + " branch's pipeline file names " + policy->envNames() +
+                           ")");
+  }
   if (r.by && !r.by->admin() && !env->deployers.empty() && !r.by->namedBy(env->deployers)) {
     return Status::Unauthorized(r.by->describe() + " may not deploy to " + r.env +
                                 " (its deployers: " + auth::joinRoles(env->deployers) + ")");
   }
-  if (!env->after.empty() && !r.rollback) {
-    auto there = store_.listDeploys(r.project, env->after, 1000);
-    if (!there.ok()) return there.status();
-    bool passed = false;
-    for (const auto& d : *there) {
-      passed = passed ||
-               (d.version == r.version && d.state == store::DeployState::kSucceeded && !d.dryRun);
-    }
-    if (!passed) {
-      return Status::Conflict(r.version + " has not succeeded in " + env->after + " yet (" + r.env +
-                              " comes after " + env->after + ")");
-    }
-  }
+  if (auto st = checkOrder(r, *env); !st.ok()) return st;
   if (env->window && !r.dryRun && !inWindow(*env->window, nowMs() / 1000)) {
     return Status::Conflict(r.env + " takes deploys only in its window (" + env->window->text +
                             ", server time)");
@@ -217,10 +226,15 @@ Result<store::Deploy> Deployer::approve(int64_t id, const auth::Principal& by) {
     return Status::Conflict("deploy " + std::to_string(id) + " is " +
                             std::string(store::toString(d->state)) + ", not waiting");
   }
-  auto release = store_.getRelease(d->project, d->version);
-  if (!release.ok()) return release.status();
-  auto parsed = pipeline::parsePipeline(release->pipeline);
-  const auto* env = parsed.ok() ? findEnv(parsed.pipeline, d->env) : nullptr;
+  // The rules as they stand now, from the policy branch; none readable: admins only.
+  auto policy = loadPolicy(store_, d->project, scheduler::mirrorPath(options_.dataDir, d->project));
+  const auto* env = policy.ok() ? policy->env(d->env) : nullptr;
+  if (!env && !by.admin()) {
+    return Status::Unauthorized(
+        "the rules of " + d->env + " cannot be read (" +
+        (policy.ok() ? d->env + " is no longer an environment" : policy.status().message()) +
+        "): only an admin may approve");
+  }
   if (env && !by.admin() && !by.namedBy(env->approval)) {
     return Status::Unauthorized(by.describe() + " may not approve deploys to " + d->env +
                                 " (its approvers: " + auth::joinRoles(env->approval) + ")");
@@ -249,9 +263,8 @@ Result<store::Deploy> Deployer::cancel(int64_t id, const auth::Principal& by) {
                             std::string(store::toString(d->state)) +
                             ": only a waiting or queued deploy can be cancelled");
   }
-  auto release = store_.getRelease(d->project, d->version);
-  auto parsed = release.ok() ? pipeline::parsePipeline(release->pipeline) : pipeline::ParseResult{};
-  const auto* env = release.ok() && parsed.ok() ? findEnv(parsed.pipeline, d->env) : nullptr;
+  auto policy = loadPolicy(store_, d->project, scheduler::mirrorPath(options_.dataDir, d->project));
+  const auto* env = policy.ok() ? policy->env(d->env) : nullptr;
   bool approver = env && by.namedBy(env->approval);
   if (!by.admin() && by.name != d->requestedBy && !approver) {
     return Status::Unauthorized(by.describe() + " may not cancel deploy " + std::to_string(id) +
@@ -271,13 +284,37 @@ Result<store::Deploy> Deployer::cancel(int64_t id, const auth::Principal& by) {
   return *d;
 }
 
+// The policy's first environments with `auto: true` and no `after` get the release, asked for
+// in the name of whoever made it. A prerelease goes no further than the first environment.
 void Deployer::releaseCreated(const store::Release& release, const std::string& actor) {
-  auto parsed = pipeline::parsePipeline(release.pipeline);
-  if (!parsed.ok()) return;
-  for (const auto& env : parsed.pipeline.environments) {
+  auto policy =
+      loadPolicy(store_, release.project, scheduler::mirrorPath(options_.dataDir, release.project));
+  if (!policy.ok()) {
+    logError("auto deploys of " + release.version + ": " + policy.status().message());
+    return;
+  }
+  const auto& envs = policy->pipeline.environments;
+  for (size_t i = 0; i < envs.size(); ++i) {
+    const auto& env = envs[i];
     if (!env.autoDeploy || !env.after.empty()) continue;
+    if (release.prerelease && i > 0) continue;
     auto d = request({release.project, release.version, env.name, actor, false, false, {}});
     if (!d.ok()) logError("auto deploy to " + env.name + ": " + d.status().message());
+  }
+}
+
+// The environments that take each release once it succeeded in `d`'s (auto + after), asked
+// for in the name of who asked for `d`: four eyes then still sees who started the chain.
+// Prereleases are never carried on.
+void Deployer::chainAfter(const store::Deploy& d, const store::Release& release) {
+  if (release.prerelease) return;
+  auto policy = loadPolicy(store_, d.project, scheduler::mirrorPath(options_.dataDir, d.project));
+  if (!policy.ok())
+    return logError("auto deploys after " + d.env + ": " + policy.status().message());
+  for (const auto& e : policy->pipeline.environments) {
+    if (!e.autoDeploy || e.after != d.env) continue;
+    auto next = request({d.project, d.version, e.name, d.requestedBy, false, false, {}});
+    if (!next.ok()) logError("auto deploy to " + e.name + ": " + next.status().message());
   }
 }
 
@@ -351,13 +388,7 @@ void Deployer::execute(store::Deploy d) {
     log.say(d.dryRun ? "dry run done" : "deployed " + d.version + " to " + d.env);
     finish(store::DeployState::kSucceeded, d.dryRun ? "dry run: nothing touched" : "");
     if (d.dryRun || d.rollback) return;
-    // The environments that take each release once it succeeded here (auto + after).
-    auto parsed = pipeline::parsePipeline(release->pipeline);
-    for (const auto& e : parsed.pipeline.environments) {
-      if (!e.autoDeploy || e.after != d.env) continue;
-      auto next = request({d.project, d.version, e.name, "boucle", false, false, {}});
-      if (!next.ok()) logError("auto deploy to " + e.name + ": " + next.status().message());
-    }
+    chainAfter(d, *release);
     return;
   }
   log.say("FAILED: " + outcome.failure);

@@ -14,6 +14,7 @@
 #include "auth/secret_box.h"
 #include "core/status.h"
 #include "core/wakeup.h"
+#include "pipeline/pipeline.h"
 #include "store/store.h"
 
 namespace boucle::deploy {
@@ -74,6 +75,8 @@ class Deployer {
  private:
   void loop();
   void execute(store::Deploy d);
+  Status checkOrder(const DeployRequest& r, const pipeline::Environment& env);
+  void chainAfter(const store::Deploy& d, const store::Release& release);
 
   store::Store& store_;
   DeployerOptions options_;

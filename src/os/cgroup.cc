@@ -24,8 +24,7 @@ std::string read(const fs::path& p) {
 }
 
 bool populated(const fs::path& cg) {
-  std::string events = read(cg / "cgroup.events");
-  return events.empty() || events.find("populated 1") != std::string::npos;
+  return read(cg / "cgroup.events").find("populated 1") != std::string::npos;
 }
 
 }  // namespace
@@ -55,8 +54,10 @@ void JobCgroups::reapStale(const fs::path& parent) {
     std::string name = e.path().filename();
     if (!name.starts_with("boucle-")) continue;
     pid_t pid = static_cast<pid_t>(std::atoi(name.c_str() + 7));
-    if (pid <= 0 || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
-    for (const auto& job : fs::directory_iterator(e.path(), ec)) end(job.path(), 500);
+    if (pid <= 0 || pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    for (const auto& job : fs::directory_iterator(e.path(), ec)) {
+      if (job.is_directory(ec)) end(job.path(), 500);
+    }
     ::rmdir(e.path().c_str());
   }
 }

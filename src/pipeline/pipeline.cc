@@ -1,10 +1,10 @@
 #include "pipeline/pipeline.h"
 
-#include <fnmatch.h>
-
 #include <array>
 #include <cstdio>
 #include <set>
+
+#include "core/glob.h"
 
 namespace boucle::pipeline {
 
@@ -59,7 +59,7 @@ namespace {
 bool anyMatch(const std::vector<std::string>& globs, std::string_view branch) {
   std::string b(branch);
   for (auto& g : globs) {
-    if (fnmatch(g.c_str(), b.c_str(), 0) == 0) return true;
+    if (branchMatches(g, b)) return true;
   }
   return false;
 }

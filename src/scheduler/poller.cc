@@ -1,11 +1,10 @@
 #include "scheduler/poller.h"
 
-#include <fnmatch.h>
-
 #include <chrono>
 
 #include "core/clock.h"
 #include "core/encoding.h"
+#include "core/glob.h"
 #include "core/log.h"
 #include "scheduler/schedule.h"
 
@@ -51,7 +50,7 @@ Result<int> Poller::pollProject(const store::Project& project) {
     std::string sha = line.substr(0, tab), branch = line.substr(tab + 12);
     bool watched = false;
     for (const auto& glob : project.branches) {
-      watched = watched || fnmatch(glob.c_str(), branch.c_str(), 0) == 0;
+      watched = watched || branchMatches(glob, branch);
     }
     if (!watched) continue;
     auto id = queueIfNew(store_, project.name, branch, sha, "poll");

@@ -148,6 +148,11 @@ struct Release {
   std::string pipeline;         // the pipeline file at the commit: its deploy method
   std::string createdBy;
   int64_t createdAt = 0;
+  std::string branch;  // the run's branch
+  // Made from a branch that is not a release branch: a version such as 1.3.0-feature-x.1 that
+  // never moves the version line, and is never deployed automatically past the first
+  // environment.
+  bool prerelease = false;
 };
 
 // A value of an environment (hosts, url, …), or a secret, sealed (auth/secret_box).

@@ -10,6 +10,7 @@
 #include "pipeline/parser.h"
 #include "runner/process.h"
 #include "scm/git_repo.h"
+#include "vault/release_branches.h"
 #include "vault/semver.h"
 
 namespace boucle::vault {
@@ -79,7 +80,8 @@ bool wanted(const std::vector<std::string>& filters, const std::string& job,
   return false;
 }
 
-Result<store::Run> releasableRun(store::Store& store, const ReleaseRequest& req) {
+Result<store::Run> releasableRun(store::Store& store, const store::Project& project,
+                                 const ReleaseRequest& req) {
   if (req.fromRun) {
     auto run = store.getRun(*req.fromRun);
     if (!run.ok()) return run.status();
@@ -99,62 +101,120 @@ Result<store::Run> releasableRun(store::Store& store, const ReleaseRequest& req)
   }
   auto runs = store.listRuns(req.project, 200);
   if (!runs.ok()) return runs.status();
+  // Without --from, the newest passing run of a release branch: another branch's run is a
+  // prerelease, which is asked for by its run.
   for (const auto& r : *runs) {
-    if (r.state == store::RunState::kPassed && r.onlyJobs.empty() && !r.bisectOf) return r;
+    if (r.state == store::RunState::kPassed && r.onlyJobs.empty() && !r.bisectOf &&
+        isReleaseBranch(project, r.branch))
+      return r;
   }
-  return Status::Conflict(req.project + " has no passing run to release");
+  return Status::Conflict(req.project + " has no passing run of a release branch to release");
+}
+
+// A prerelease's identifiers from its branch: "feature/x_y" -> "feature-x-y" (semver allows
+// letters, digits and '-').
+std::string branchSlug(const std::string& branch) {
+  std::string slug;
+  for (char c : branch) {
+    bool ok = std::isalnum(static_cast<unsigned char>(c));
+    if (ok || (!slug.empty() && slug.back() != '-')) slug += ok ? c : '-';
+  }
+  while (!slug.empty() && slug.back() == '-') slug.pop_back();
+  return slug.empty() ? "branch" : slug.substr(0, 40);
+}
+
+// The newest release of the version line: made from a release branch (prereleases never move
+// it).
+Result<std::optional<store::Release>> lineRelease(store::Store& store, const std::string& project) {
+  auto all = store.listReleases(project, 1000);
+  if (!all.ok()) return all.status();
+  for (const auto& r : *all) {
+    if (!r.prerelease) return std::optional<store::Release>(r);
+  }
+  return std::optional<store::Release>();
+}
+
+struct VersionChoice {
+  const store::Release* last;  // the line's newest release, or null
+  const std::vector<insight::Change>* changes;
+  bool prerelease;
+};
+
+// A release branch's version: --version, a semver tag on the commit, or the line bumped by the
+// commits since. A prerelease's: --version with a pre-release part, or the line's next version
+// with "-BRANCH.N" (N counts that branch's prereleases of that version).
+Result<Version> chooseVersion(store::Store& store, const fs::path& mirror,
+                              const ReleaseRequest& req, const store::Run& run,
+                              const VersionChoice& c) {
+  std::optional<Version> lastVersion;
+  if (c.last) lastVersion = parseVersion(c.last->version);
+  if (!req.version.empty()) {
+    auto v = parseVersion(req.version);
+    if (!v || req.version[0] == 'v') {
+      return Status::Invalid("version: X.Y.Z or X.Y.Z-PRE (semver), not '" + req.version + "'");
+    }
+    if (c.prerelease && v->pre.empty()) {
+      return Status::Conflict("run " + std::to_string(run.id) + " is of branch " + run.branch +
+                              ", not a release branch: it makes prereleases only (X.Y.Z-PRE)");
+    }
+    return *v;
+  }
+  Version base = bumped(lastVersion.value_or(Version{}), insight::bumpFor(*c.changes));
+  if (c.prerelease) {
+    std::string prefix = base.str() + "-" + branchSlug(run.branch) + ".";
+    auto all = store.listReleases(req.project, 1000);
+    if (!all.ok()) return all.status();
+    int n = 0;
+    for (const auto& r : *all) {
+      if (r.version.starts_with(prefix))
+        n = std::max(n, std::atoi(r.version.c_str() + prefix.size()));
+    }
+    base.pre = branchSlug(run.branch) + "." + std::to_string(n + 1);
+    return base;
+  }
+  // A semver tag on the commit names the release, as with `git tag v1.4.0`.
+  auto tags = git(mirror, {"tag", "--points-at", run.commit});
+  std::optional<Version> tagged;
+  if (tags.ok()) {
+    for (const auto& t : split(*tags, '\n')) {
+      auto v = parseVersion(t);
+      if (v && (!tagged || *tagged < *v)) tagged = v;
+    }
+  }
+  if (tagged) return *tagged;
+  if (c.last && c.last->commit == run.commit) {
+    return Status::Conflict("nothing new since " + c.last->version + " (same commit " +
+                            run.commit.substr(0, 12) + ")");
+  }
+  return base;
 }
 
 }  // namespace
 
 Result<store::Release> createRelease(store::Store& store, const fs::path& mirror,
                                      const ReleaseRequest& req) {
-  if (auto p = store.getProject(req.project); !p.ok()) return p.status();
-  auto run = releasableRun(store, req);
+  auto project = store.getProject(req.project);
+  if (!project.ok()) return project.status();
+  auto run = releasableRun(store, *project, req);
   if (!run.ok()) return run.status();
   if (!isCommitId(run->commit)) return Status::Internal("run has no commit id");
-  auto previous = store.listReleases(req.project, 1);
-  if (!previous.ok()) return previous.status();
-  const store::Release* last = previous->empty() ? nullptr : &previous->front();
+  bool prerelease = !isReleaseBranch(*project, run->branch);
+  auto line = lineRelease(store, req.project);
+  if (!line.ok()) return line.status();
+  const store::Release* last = *line ? &**line : nullptr;
 
   std::vector<int64_t> times;
   auto changes = changesBetween(mirror, last ? last->commit : "", run->commit, &times);
   if (!changes.ok()) return changes.status();
-
-  std::optional<Version> lastVersion;
-  if (last) lastVersion = parseVersion(last->version);
-  Version version;
-  if (!req.version.empty()) {
-    auto v = parseVersion(req.version);
-    if (!v || req.version[0] == 'v') {
-      return Status::Invalid("version: X.Y.Z or X.Y.Z-PRE (semver), not '" + req.version + "'");
-    }
-    version = *v;
-  } else {
-    // A semver tag on the commit names the release, as with `git tag v1.4.0`.
-    auto tags = git(mirror, {"tag", "--points-at", run->commit});
-    std::optional<Version> tagged;
-    if (tags.ok()) {
-      for (const auto& t : split(*tags, '\n')) {
-        auto v = parseVersion(t);
-        if (v && (!tagged || *tagged < *v)) tagged = v;
-      }
-    }
-    if (tagged) {
-      version = *tagged;
-    } else {
-      if (last && last->commit == run->commit) {
-        return Status::Conflict("nothing new since " + last->version + " (same commit " +
-                                run->commit.substr(0, 12) + ")");
-      }
-      auto bump = insight::bumpFor(*changes);
-      version = bumped(lastVersion.value_or(Version{}), bump);
-    }
-  }
+  auto chosen = chooseVersion(store, mirror, req, *run, {last, &*changes, prerelease});
+  if (!chosen.ok()) return chosen.status();
+  Version version = *chosen;
   if (store.getRelease(req.project, version.str()).ok()) {
     return Status::Conflict(req.project + " already has a release " + version.str() +
                             " (releases never change)");
   }
+  std::optional<Version> lastVersion;
+  if (last) lastVersion = parseVersion(last->version);
   if (lastVersion && !(*lastVersion < version)) {
     return Status::Conflict(version.str() + " is not after the latest release, " + last->version);
   }
@@ -167,6 +227,8 @@ Result<store::Release> createRelease(store::Store& store, const fs::path& mirror
   rel.previousVersion = last ? last->version : "";
   rel.createdBy = req.actor;
   rel.createdAt = nowMs();
+  rel.branch = run->branch;
+  rel.prerelease = prerelease;
   rel.notes = insight::notesMarkdown(rel.version, today(), *changes);
 
   json changeList = json::array();
@@ -203,8 +265,14 @@ Result<store::Release> createRelease(store::Store& store, const fs::path& mirror
   rel.artifactsJson = artifacts.dump();
   auto added = store.addRelease(rel);
   if (!added.ok()) return added.status();
-  (void)store.addAudit({0, rel.createdAt, req.actor, "release", req.project, rel.version,
-                        "run " + std::to_string(run->id) + ", commit " + run->commit});
+  if (auto st = store.addAudit(
+          {0, rel.createdAt, req.actor, prerelease ? "prerelease" : "release", req.project,
+           rel.version,
+           "run " + std::to_string(run->id) + " of " + run->branch + ", commit " + run->commit});
+      !st.ok()) {
+    return Status::Internal(rel.version +
+                            " was made, but the audit log could not record it: " + st.message());
+  }
   return added;
 }
 

@@ -8,7 +8,7 @@ namespace {
 
 constexpr const char* kReleaseColumns =
     "id, project, version, run_id, commit_sha, previous_version, notes, artifacts, changes, "
-    "pipeline, created_by, created_at";
+    "pipeline, created_by, created_at, branch, prerelease";
 
 Release readRelease(const Statement& s) {
   Release r;
@@ -24,6 +24,8 @@ Release readRelease(const Statement& s) {
   r.pipeline = s.text(9);
   r.createdBy = s.text(10);
   r.createdAt = s.integer(11);
+  r.branch = s.text(12);
+  r.prerelease = s.integer(13) != 0;
   return r;
 }
 
@@ -112,8 +114,8 @@ Result<Release> SqliteStore::addRelease(const Release& r) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "INSERT INTO releases (project, version, run_id, commit_sha, previous_version, notes, "
-      "artifacts, changes, pipeline, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
-      "?, ?)");
+      "artifacts, changes, pipeline, created_by, created_at, branch, prerelease) VALUES (?, ?, "
+      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!s.ok()) return s.status();
   s->bind(1, r.project)
       .bind(2, r.version)
@@ -125,7 +127,9 @@ Result<Release> SqliteStore::addRelease(const Release& r) {
       .bind(8, r.changesJson)
       .bind(9, r.pipeline)
       .bind(10, r.createdBy)
-      .bind(11, r.createdAt);
+      .bind(11, r.createdAt)
+      .bind(12, r.branch)
+      .bind(13, static_cast<int64_t>(r.prerelease ? 1 : 0));
   if (auto st = s->run(); !st.ok()) {
     if (st.code() == Code::kConflict) {
       return Status::Conflict(r.project + " already has a release " + r.version +

@@ -194,6 +194,8 @@ ALTER TABLE tokens ADD COLUMN expires_at INTEGER;
 ALTER TABLE tokens ADD COLUMN last_used_at INTEGER;
 ALTER TABLE tokens ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
 CREATE INDEX tokens_by_name ON tokens (name);
+ALTER TABLE releases ADD COLUMN branch TEXT NOT NULL DEFAULT '';
+ALTER TABLE releases ADD COLUMN prerelease INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 
