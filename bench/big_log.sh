@@ -1,7 +1,7 @@
 #!/bin/bash
 # A job printing 100 MB: wall time and peak RSS of `boucle run`, and a check that the log is
 # byte-identical to what the job wrote. Run once without secrets and once with 5 secrets (the
-# masking path).
+# masking path), then with one 16 KB secret.
 #   usage: bench/big_log.sh BUILD_DIR [MEGABYTES]
 set -euo pipefail
 BUILD=${1:-build-release}
@@ -48,3 +48,8 @@ run "5 secrets" --secret A=correct-horse --secret B=battery-staple-9 --secret C=
   --secret D=tok_ABCDEFGH12345678 --secret "E=-----BEGIN KEY-----
 MIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu
 -----END KEY-----"
+# One 16 KB secret (a PEM-like key; then 16 KB of random bytes): what its masker costs.
+{ echo "-----BEGIN PRIVATE KEY-----"; head -c 12000 /dev/urandom | base64 -w 64; echo "-----END PRIVATE KEY-----"; } > "$T/key.pem"
+head -c 16384 /dev/urandom > "$T/key.bin"
+run "one 16 KB PEM secret" --secret-file KEY="$T/key.pem"
+run "one 16 KB binary secret" --secret-file KEY="$T/key.bin"

@@ -108,7 +108,7 @@ void DeployLog::flush() {
   std::string out;
   masker_.finish(out);
   if (fd_ >= 0 && !out.empty()) (void)os::writeAll(fd_, out);
-  masker_ = runner::Masker(secrets_);  // finish() ended the stream: start a new one
+  masker_ = masker_.fresh();  // finish() ended the stream: start a new one, same automata
 }
 
 HostLog::~HostLog() {

@@ -103,7 +103,7 @@ class Engine {
   const RunConfig& config_;
   RunObserver& observer_;
   Planner planner_;
-  Masker maskerPrototype_{{}};
+  Masker maskerPrototype_{std::vector<std::string>{}};
   detail::LaunchContext launch_;
   std::filesystem::path supervisorProgram_;
   std::optional<SourceTree> source_;
@@ -152,7 +152,7 @@ void Engine::start(const pipeline::Job& job, int attempt) {
   }
   a.proc = std::move(launched).value();
   r.prepareTime = a.proc.prepareTime;
-  a.masker = std::make_unique<Masker>(maskerPrototype_);
+  a.masker = std::make_unique<Masker>(maskerPrototype_.fresh());
   a.started = Clock::now();
   a.deadline = a.started + job.timeout;
   if (!openLog(a)) {

@@ -3,254 +3,259 @@
 #include <algorithm>
 #include <array>
 #include <deque>
-#include <set>
 
 namespace boucle::runner {
 
 namespace {
 
-// Shortest line of a multi-line secret that is masked on its own (the whole secret is always
-// masked, whatever its length).
-constexpr size_t kMinLineLength = 6;
+// Patterns up to this length are matched whole by the automaton; longer ones by their first
+// kAnchor bytes, then checked byte by byte.
+constexpr size_t kAnchor = 16;
+constexpr size_t kRing = 64;  // Scan::kRing: where a match of up to kAnchor bytes began
 
-constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+// Dense automaton over byte classes: next[state * classes + classOf[byte]]. Bytes that occur
+// in no pattern share class 0, which keeps the table small enough to stay in cache: the
+// per-byte step is one dependent load.
+struct Automaton {
+  bool skipBreaks = false;  // \r and \n are not consumed: wrapped text matches
+  uint8_t classOf[256] = {};
+  uint32_t classes = 1;
+  std::vector<int32_t> next;
+  std::vector<uint8_t> depth;       // length of the prefix a state stands for (≤ kAnchor)
+  std::vector<uint8_t> hit;         // a short pattern ends here, or an anchor
+  std::vector<uint8_t> shortLen;    // longest short pattern ending in this state (0: none)
+  std::vector<int32_t> anchorSlot;  // -1, or the index in `anchors`
+  std::vector<std::vector<uint32_t>> anchors;  // long patterns whose anchor ends here
+  std::vector<std::string> longs;
 
-std::string base64(std::string_view in, bool pad) {
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    for (int k = 3; k >= 0; --k) out += kB64[(v >> (6 * k)) & 63];
+  bool empty() const { return next.empty(); }
+  size_t bytes() const {
+    size_t n = next.size() * 4 + depth.size() * 8 + anchors.size() * 24;
+    for (const auto& l : longs) n += l.capacity() + 32;
+    return n;
   }
-  size_t rest = in.size() - i;
-  if (rest > 0) {
-    uint32_t v = uint8_t(in[i]) << 16;
-    if (rest == 2) v |= uint8_t(in[i + 1]) << 8;
-    out += kB64[(v >> 18) & 63];
-    out += kB64[(v >> 12) & 63];
-    if (rest == 2) out += kB64[(v >> 6) & 63];
-    if (pad) out += rest == 2 ? "=" : "==";
-  }
-  return out;
-}
+  void build(const std::vector<std::string>& patterns);
+};
 
-std::string urlSafe(std::string s) {
-  for (char& c : s) {
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
-  }
-  return s;
-}
-
-// The base64 characters that depend only on the secret's bytes when it starts `shift` bytes
-// into a longer encoded message: characters covering bits of a neighbour vary, so drop them.
-std::string base64Core(std::string_view secret, int shift) {
-  std::string padded(shift, '\0');
-  padded += secret;
-  std::string enc = base64(padded, false);
-  size_t first = (8 * shift + 5) / 6;
-  size_t last = (8 * (shift + secret.size())) / 6;  // one past the last whole character
-  if (last <= first || last > enc.size()) return {};
-  return enc.substr(first, last - first);
-}
-
-std::string urlEncode(std::string_view s, bool upper, bool plusForSpace) {
-  const char* hex = upper ? "0123456789ABCDEF" : "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else if (c == ' ' && plusForSpace) {
-      out += '+';
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
-std::string jsonEscape(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          const char* hex = "0123456789abcdef";
-          out += "\\u00";
-          out += hex[c >> 4];
-          out += hex[c & 15];
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
-std::vector<std::string> maskPatterns(const std::vector<std::string>& secrets) {
-  std::set<std::string> out;
-  auto add = [&](std::string s) {
-    if (!s.empty()) out.insert(std::move(s));
-  };
-  for (const auto& secret : secrets) {
-    if (secret.empty()) continue;
-    add(secret);
-    // Each line of a multi-line secret (a PEM key, JSON credentials) on its own: tools print
-    // them line by line, often re-indented, so \r and surrounding blanks are dropped.
-    if (secret.find('\n') != std::string::npos) {
-      size_t start = 0;
-      while (start < secret.size()) {
-        size_t nl = std::min(secret.find('\n', start), secret.size());
-        std::string_view line(secret.data() + start, nl - start);
-        size_t first = line.find_first_not_of(" \t\r");
-        size_t last = line.find_last_not_of(" \t\r");
-        if (first == std::string_view::npos) {
-          start = nl + 1;
-          continue;
-        }
-        line = line.substr(first, last - first + 1);
-        // Armour lines ("-----BEGIN PRIVATE KEY-----") and tiny lines ("{", "}," of JSON
-        // credentials) carry no secret and would blank the same text everywhere in the log.
-        bool armour = line.rfind("-----BEGIN ", 0) == 0 || line.rfind("-----END ", 0) == 0;
-        if (!armour && line.size() >= kMinLineLength) add(std::string(line));
-        start = nl + 1;
-      }
-    }
-    add(base64(secret, true));
-    add(urlSafe(base64(secret, true)));
-    for (int shift = 0; shift < 3; ++shift) {
-      std::string core = base64Core(secret, shift);
-      // Very short cores would mask ordinary text; the padded full form above still covers
-      // a short secret encoded on its own.
-      if (core.size() >= 6) {
-        add(core);
-        add(urlSafe(core));
-      }
-    }
-    add(urlEncode(secret, true, false));
-    add(urlEncode(secret, false, false));
-    add(urlEncode(secret, true, true));
-    add(jsonEscape(secret));
-  }
-  return {out.begin(), out.end()};
-}
-
-Masker::Masker(const std::vector<std::string>& secrets) {
-  build(maskPatterns(secrets));
-}
-
-void Masker::build(const std::vector<std::string>& patterns) {
-  // Trie first (0 = root, -1 = no edge), then breadth-first failure links folded into a full
-  // transition table, so feeding is one table look-up per byte.
+void Automaton::build(const std::vector<std::string>& patterns) {
+  if (patterns.empty()) return;
   for (const auto& p : patterns) {
-    for (unsigned char c : p) {
-      if (classOf_[c] == 0) classOf_[c] = static_cast<uint8_t>(classes_++);
-      if (classes_ == 256) break;  // every byte used: class 0 stays empty, still correct
+    for (size_t i = 0; i < std::min(p.size(), kAnchor); ++i) {
+      unsigned char c = p[i];
+      if (classOf[c] == 0 && classes < 256) classOf[c] = static_cast<uint8_t>(classes++);
     }
   }
-  const uint32_t k = classes_;
-  std::vector<std::array<int32_t, 256>> trie(1);
-  trie[0].fill(-1);
-  depth_.assign(1, 0);
-  matchLen_.assign(1, 0);
+  // Every byte used: class 0 stays empty, still correct.
+  const uint32_t k = classes;
+  // Trie of the patterns' first kAnchor bytes (-1: no edge), then breadth-first failure links
+  // folded into a full transition table.
+  std::vector<int32_t> trie(k, -1);
+  depth.assign(1, 0);
+  shortLen.assign(1, 0);
+  anchorSlot.assign(1, -1);
   for (const auto& p : patterns) {
-    maxLen_ = std::max(maxLen_, p.size());
     int32_t s = 0;
-    for (unsigned char b : p) {
-      uint8_t c = classOf_[b];
-      if (trie[s][c] < 0) {
-        trie[s][c] = static_cast<int32_t>(trie.size());
-        trie.emplace_back();
-        trie.back().fill(-1);
-        depth_.push_back(depth_[s] + 1);
-        matchLen_.push_back(0);
+    size_t n = std::min(p.size(), kAnchor);
+    for (size_t i = 0; i < n; ++i) {
+      uint8_t c = classOf[static_cast<unsigned char>(p[i])];
+      if (trie[s * k + c] < 0) {
+        trie[s * k + c] = static_cast<int32_t>(depth.size());
+        trie.resize(trie.size() + k, -1);
+        depth.push_back(static_cast<uint8_t>(depth[s] + 1));
+        shortLen.push_back(0);
+        anchorSlot.push_back(-1);
       }
-      s = trie[s][c];
+      s = trie[s * k + c];
     }
-    matchLen_[s] = std::max<uint32_t>(matchLen_[s], static_cast<uint32_t>(p.size()));
+    if (p.size() <= kAnchor) {
+      shortLen[s] = std::max<uint8_t>(shortLen[s], static_cast<uint8_t>(p.size()));
+    } else {
+      if (anchorSlot[s] < 0) {
+        anchorSlot[s] = static_cast<int32_t>(anchors.size());
+        anchors.emplace_back();
+      }
+      anchors[anchorSlot[s]].push_back(static_cast<uint32_t>(longs.size()));
+      longs.push_back(p);
+    }
   }
-  size_t n = trie.size();
-  next_.assign(n * k, 0);
+  size_t n = depth.size();
+  next.assign(n * k, 0);
   std::vector<int32_t> fail(n, 0);
   std::deque<int32_t> queue;
   for (uint32_t c = 0; c < k; ++c) {
-    int32_t t = trie[0][c];
-    next_[c] = t < 0 ? 0 : t;
+    int32_t t = trie[c];
+    next[c] = t < 0 ? 0 : t;
     if (t > 0) queue.push_back(t);
   }
   while (!queue.empty()) {
     int32_t s = queue.front();
     queue.pop_front();
-    matchLen_[s] = std::max(matchLen_[s], matchLen_[fail[s]]);
+    // A shorter pattern ending inside this one is a match too. Anchors are all kAnchor long,
+    // so one ends only in its own state.
+    shortLen[s] = std::max(shortLen[s], shortLen[fail[s]]);
     for (uint32_t c = 0; c < k; ++c) {
-      int32_t t = trie[s][c];
+      int32_t t = trie[s * k + c];
       if (t < 0) {
-        next_[s * k + c] = next_[fail[s] * k + c];
+        next[s * k + c] = next[fail[s] * k + c];
       } else {
-        fail[t] = next_[fail[s] * k + c];
-        next_[s * k + c] = t;
+        fail[t] = next[fail[s] * k + c];
+        next[s * k + c] = t;
         queue.push_back(t);
       }
+    }
+  }
+  hit.resize(n);
+  for (size_t s = 0; s < n; ++s) hit[s] = shortLen[s] > 0 || anchorSlot[s] >= 0;
+}
+
+}  // namespace
+
+struct MaskSet {
+  std::array<Automaton, 2> automata;  // exact, then with line breaks skipped
+  bool empty() const { return automata[0].empty() && automata[1].empty(); }
+};
+
+Masker::Masker(const std::vector<std::string>& secrets) {
+  auto set = std::make_shared<MaskSet>();
+  auto patterns = maskPatterns(secrets);
+  set->automata[0].build(patterns.exact);
+  set->automata[1].skipBreaks = true;
+  set->automata[1].build(patterns.unwrapped);
+  set_ = std::move(set);
+  scans_.resize(2);
+}
+
+Masker::Masker(std::shared_ptr<const MaskSet> set) : set_(std::move(set)) {
+  scans_.resize(2);
+}
+
+Masker Masker::fresh() const {
+  return Masker(set_);
+}
+
+bool Masker::empty() const {
+  return set_->empty();
+}
+
+size_t Masker::memoryBytes() const {
+  return set_->automata[0].bytes() + set_->automata[1].bytes();
+}
+
+std::string Masker::mask(std::string_view text) const {
+  Masker m = fresh();
+  std::string out;
+  m.feed(text, out);
+  m.finish(out);
+  return out;
+}
+
+void Masker::addSpan(uint64_t begin, uint64_t end) {
+  // Spans come from two automata and long matches end late: keep the list sorted and merged.
+  Span s{begin, end};
+  auto at = std::lower_bound(spans_.begin(), spans_.end(), s,
+                             [](const Span& a, const Span& b) { return a.begin < b.begin; });
+  if (at != spans_.begin() && std::prev(at)->end >= s.begin) --at;
+  auto last = at;
+  while (last != spans_.end() && last->begin <= s.end) {
+    s.begin = std::min(s.begin, last->begin);
+    s.end = std::max(s.end, last->end);
+    ++last;
+  }
+  at = spans_.erase(at, last);
+  spans_.insert(at, s);
+}
+
+// One byte through one automaton (the hot loop in feed() does the common case itself).
+void Masker::step(Scan& scan, int which, unsigned char c, uint64_t at) {
+  const Automaton& a = set_->automata[which];
+  scan.origin[scan.consumed % kRing] = at;
+  ++scan.consumed;
+  if (!scan.candidates.empty()) {
+    auto& list = scan.candidates;
+    for (size_t i = 0; i < list.size();) {
+      auto& cand = list[i];
+      const std::string& p = a.longs[cand.id];
+      if (static_cast<unsigned char>(p[cand.next]) != c) {
+        list[i] = list.back();
+        list.pop_back();
+      } else if (++cand.next == p.size()) {
+        addSpan(cand.start, at + 1);
+        list[i] = list.back();
+        list.pop_back();
+      } else {
+        ++i;
+      }
+    }
+  }
+  scan.state = a.next[static_cast<uint32_t>(scan.state) * a.classes + a.classOf[c]];
+  if (!a.hit[scan.state]) return;
+  if (uint8_t len = a.shortLen[scan.state]) addSpan(scan.startOf(scan.consumed - len), at + 1);
+  if (int32_t slot = a.anchorSlot[scan.state]; slot >= 0) {
+    uint64_t start = scan.startOf(scan.consumed - kAnchor);
+    for (uint32_t id : a.anchors[slot]) {
+      scan.candidates.push_back({id, start, static_cast<uint32_t>(kAnchor)});
     }
   }
 }
 
 void Masker::feed(std::string_view data, std::string& out) {
-  if (maxLen_ == 0) {
+  if (set_->empty()) {
     out.append(data);
     return;
   }
   pending_.append(data);
-  // Locals in the hot loop: the compiler cannot keep members in registers across the
-  // push_back calls.
-  const int32_t* next = next_.data();
-  const uint32_t* matchLen = matchLen_.data();
-  const uint8_t* classOf = classOf_;
-  const uint32_t k = classes_;
-  int32_t state = state_;
-  uint64_t pos = pos_;
-  for (unsigned char c : data) {
-    state = next[static_cast<uint32_t>(state) * k + classOf[c]];
-    ++pos;
-    if (uint32_t len = matchLen[state]) [[unlikely]] {
-      Span s{pos - len, pos};
-      if (!spans_.empty() && s.begin <= spans_.back().end) {
-        spans_.back().begin = std::min(spans_.back().begin, s.begin);
-        spans_.back().end = std::max(spans_.back().end, s.end);
-      } else {
-        spans_.push_back(s);
+  for (int which = 0; which < 2; ++which) {
+    const Automaton& a = set_->automata[which];
+    if (a.empty()) continue;
+    Scan& scan = scans_[which];
+    // Locals in the hot loop: the compiler cannot keep members in registers across calls.
+    const int32_t* next = a.next.data();
+    const uint8_t* hit = a.hit.data();
+    const uint8_t* classOf = a.classOf;
+    const uint32_t k = a.classes;
+    uint64_t base = pos_;
+    for (size_t i = 0; i < data.size(); ++i) {
+      unsigned char c = data[i];
+      if (a.skipBreaks && (c == '\n' || c == '\r')) continue;
+      if (!scan.candidates.empty()) [[unlikely]] {
+        step(scan, which, c, base + i);
+        continue;
       }
+      int32_t s = next[static_cast<uint32_t>(scan.state) * k + classOf[c]];
+      if (hit[s]) [[unlikely]] {
+        step(scan, which, c, base + i);
+        continue;
+      }
+      scan.state = s;
+      scan.origin[scan.consumed % kRing] = base + i;
+      ++scan.consumed;
     }
   }
-  state_ = state;
-  pos_ = pos;
-  // Bytes before the current partial match can never become part of a secret any more.
-  emitUpTo(pos_ - depth_[state_], out);
+  pos_ += data.size();
+  emitUpTo(holdFrom(), out);
+}
+
+// The first byte that may still belong to a secret: where a partial match or a long pattern
+// being checked began.
+uint64_t Masker::holdFrom() const {
+  uint64_t from = pos_;
+  for (int which = 0; which < 2; ++which) {
+    const Automaton& a = set_->automata[which];
+    if (a.empty()) continue;
+    const Scan& scan = scans_[which];
+    if (uint8_t d = a.depth[scan.state]) from = std::min(from, scan.startOf(scan.consumed - d));
+    for (const auto& c : scan.candidates) from = std::min(from, c.start);
+  }
+  return from;
 }
 
 void Masker::finish(std::string& out) {
-  if (maxLen_ == 0) return;
+  if (set_->empty()) return;
   emitUpTo(pos_, out);
-  state_ = 0;
+  for (auto& scan : scans_) {
+    scan.state = 0;
+    scan.candidates.clear();
+  }
 }
 
 void Masker::emitUpTo(uint64_t end, std::string& out) {

@@ -102,5 +102,114 @@ TEST(Masker, ByteByByteFeedingGivesTheSameResult) {
   EXPECT_EQ(maskAll({"hunter2"}, {text}), "a *** b *** c hunter%32 d");
 }
 
+std::string wrap(const std::string& s, size_t width, const char* nl = "\n") {
+  std::string out;
+  for (size_t i = 0; i < s.size(); i += width) out += s.substr(i, width) + nl;
+  return out;
+}
+
+std::string b64(const std::string& in) {
+  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    for (int k = 3; k >= 0; --k) out += t[(v >> (6 * k)) & 63];
+  }
+  if (in.size() - i == 1) {
+    uint32_t v = uint8_t(in[i]) << 16;
+    out += std::string{t[v >> 18], t[(v >> 12) & 63], '=', '='};
+  } else if (in.size() - i == 2) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
+    out += std::string{t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], '='};
+  }
+  return out;
+}
+
+std::string hexOf(const std::string& in, bool upper) {
+  const char* d = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : in) out += std::string{d[c >> 4], d[c & 15]};
+  return out;
+}
+
+// 16 KB of random bytes: a private key or a keystore, the secrets that used to cost the most.
+std::string bigSecret() {
+  std::string s;
+  uint32_t x = 12345;
+  for (int i = 0; i < 16384; ++i) {
+    x = x * 1103515245 + 12345;
+    s += static_cast<char>(x >> 16);
+  }
+  return s;
+}
+
+TEST(Masker, MasksWrappedBase64AndHexOfALongSecretWhereverTheLinesBreak) {
+  const std::string secret = bigSecret();
+  Masker m({secret});
+  EXPECT_LT(m.memoryBytes(), 2u << 20) << "per 16 KB secret";
+  // `base64` (76 columns), PEM (64, CRLF), xxd -p (60), and embedded after other bytes.
+  for (const std::string& text :
+       {wrap(b64(secret), 76), wrap(b64(secret), 64, "\r\n"), wrap(hexOf(secret, false), 60),
+        hexOf(secret, true) + "\n", wrap(b64("user:" + secret + ":tail"), 76)}) {
+    std::string out = m.mask("before\n" + text + "after\n");
+    EXPECT_LT(out.size(), 200u) << out.substr(0, 200);
+    EXPECT_EQ(out.substr(0, 7), "before\n");
+    EXPECT_NE(out.find("***"), std::string::npos);
+    EXPECT_TRUE(out.ends_with("after\n")) << out.substr(out.size() - 100);
+  }
+  EXPECT_EQ(m.mask(secret), "***");
+}
+
+TEST(Masker, AWrappedSecretIsMaskedWhateverTheWritesAreCutInto) {
+  const std::string secret = "-----BEGIN KEY-----\n" + bigSecret().substr(0, 3000);
+  std::string text = "log start\n" + wrap(b64(secret), 76) + "done " + secret + " end\n";
+  Masker whole({secret});
+  std::string expected = whole.mask(text);
+  EXPECT_EQ(expected, "log start\n***\ndone *** end\n");  // the last line break stays
+  uint32_t x = 7;
+  for (int round = 0; round < 20; ++round) {
+    Masker m = whole.fresh();
+    std::string out;
+    for (size_t at = 0; at < text.size();) {
+      x = x * 1103515245 + 12345;
+      size_t n = 1 + (x >> 16) % 300;
+      m.feed(std::string_view(text).substr(at, n), out);
+      at += n;
+    }
+    m.finish(out);
+    EXPECT_EQ(out, expected) << round;
+  }
+}
+
+TEST(Masker, MasksMorePercentAndJsonForms) {
+  const std::string secret = "a b/c+d";
+  EXPECT_EQ(maskOne(secret, "q=a%20b/c%2Bd\n"), "q=***\n");  // Python's quote keeps '/'
+  EXPECT_EQ(maskOne(secret, "q=a+b%2Fc%2Bd\n"), "q=***\n");  // form encoding
+  EXPECT_EQ(maskOne(secret, "q=a%20b%2fc%2bd\n"), "q=***\n");  // lower case
+  EXPECT_EQ(maskOne("x\x1by/z", R"({"k":"x\u001By\/z"})"), R"({"k":"***"})");
+  EXPECT_EQ(maskOne("x\x1by/z", R"({"k":"x\u001by/z"})"), R"({"k":"***"})");
+  // json.dumps' default: everything beyond ASCII escaped, astral planes as surrogate pairs.
+  EXPECT_EQ(maskOne("p\xc3\xa4ss\xf0\x9d\x84\x9e", R"({"pw":"p\u00e4ss\ud834\udd1e"})"),
+            R"({"pw":"***"})");
+  EXPECT_EQ(maskOne("hunter22", "hex 68756e7465723232 HEX 68756E7465723232\n"),
+            "hex *** HEX ***\n");
+}
+
+TEST(Masker, FreshStreamsShareTheAutomataAndStartEmpty) {
+  Masker m({"hunter2"});
+  std::string out;
+  m.feed("pw: hun", out);
+  Masker other = m.fresh();
+  std::string o2;
+  other.feed("ter2 is fine", o2);
+  other.finish(o2);
+  EXPECT_EQ(o2, "ter2 is fine");  // nothing of the first stream's held bytes
+  m.feed("ter2\n", out);
+  m.finish(out);
+  EXPECT_EQ(out, "pw: ***\n");
+  EXPECT_EQ(m.memoryBytes(), other.memoryBytes());
+}
+
 }  // namespace
 }  // namespace boucle::runner
