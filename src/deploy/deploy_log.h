@@ -32,6 +32,8 @@ class DeployLog : public LogSink {
   void say(const std::string& line) override;
   void output(std::string_view bytes) override;
   void flush();
+  // `text` with this deploy's secrets masked (for reasons and results stored elsewhere).
+  std::string mask(std::string_view text) const { return masker_.mask(text); }
   // While steps run, their processes (group leaders) and start times are kept beside the log,
   // so that a server killed mid-step can end the steps' processes at its restart.
   void stepStarted(pid_t pid) override;

@@ -77,6 +77,15 @@ Deployer::~Deployer() {
 }
 
 void Deployer::start() {
+  // Ansible's working folders hold the variables file (secrets among them): a server killed
+  // mid-deploy leaves one behind, which goes now.
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(options_.dataDir / "deploys", ec)) {
+    if (e.is_directory(ec) && e.path().filename().string().starts_with("ansible-")) {
+      fs::remove_all(e.path(), ec);
+      logInfo("removed " + e.path().string() + ", left by a deploy a stopped server ran");
+    }
+  }
   auto interrupted = store_.interruptDeploys("the server stopped during the deploy");
   if (interrupted.ok()) {
     for (const auto& d : *interrupted) {
@@ -333,9 +342,13 @@ void Deployer::loop() {
 }
 
 void Deployer::execute(store::Deploy d) {
+  // Reasons and smoke results are stored and shown: masked with the deploy log's masker once
+  // the secrets are known (a failing step's text, a check's URL may hold rendered values).
+  const DeployLog* masking = nullptr;
+  auto clean = [&](const std::string& text) { return masking ? masking->mask(text) : text; };
   auto finish = [&](store::DeployState state, std::string reason) {
     d.state = state;
-    d.reason = std::move(reason);
+    d.reason = clean(reason);
     d.finishedAt = nowMs();
     if (auto st = store_.updateDeploy(d); !st.ok()) logError("deploy: " + st.message());
     audit(
@@ -366,6 +379,7 @@ void Deployer::execute(store::Deploy d) {
   }
   d.reason.clear();
   DeployLog log(logPath(d.id), secrets);
+  masking = &log;
   auto current = currentRelease(store_, d.project, d.env);
   d.fromVersion = current.ok() ? current->version : "";
   log.say("deploy " + std::to_string(d.id) + ": " + d.project + " " + d.version + " to " + d.env +
@@ -381,7 +395,8 @@ void Deployer::execute(store::Deploy d) {
   auto outcome = runDriver(*target, options_.dataDir, log, d.dryRun);
   json smoke = json::array();
   for (const auto& r : outcome.smoke) {
-    smoke.push_back({{"check", r.check}, {"ok", r.ok}, {"detail", r.detail}, {"ms", r.ms}});
+    smoke.push_back(
+        {{"check", clean(r.check)}, {"ok", r.ok}, {"detail", clean(r.detail)}, {"ms", r.ms}});
   }
   d.smokeJson = smoke.dump();
   if (outcome.ok) {

@@ -16,11 +16,13 @@ using nlohmann::json;
 
 namespace {
 
-// A step: /bin/sh -e -c STEP in `cwd` with exactly `env`, its output masked into the log.
+// A step: /bin/sh -e reading STEP (never on its command line) in `cwd` with exactly `env`, its
+// output masked into the log.
 Status runStep(const std::string& step, const fs::path& cwd, const std::vector<std::string>& env,
                LogSink& log, std::chrono::milliseconds timeout) {
   StepRun run;
-  run.argv = {"/bin/sh", "-e", "-c", step};
+  auto script = shellScript(run, step);
+  if (!script.ok()) return script.status();
   run.cwd = cwd;
   run.env = env;
   run.timeout = timeout;

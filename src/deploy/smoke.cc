@@ -13,6 +13,7 @@
 #include <memory>
 #include <thread>
 
+#include "deploy/step.h"
 #include "os/curl.h"
 #include "os/files.h"
 #include "runner/process.h"
@@ -107,13 +108,31 @@ SmokeResult commandCheck(const pipeline::SmokeCheck& c, const std::string& comma
                          const CommandRunner& remote) {
   SmokeResult r{"command " + command, false, "", 0};
   auto start = Clock::now();
-  // `timeout` ends a command that hangs; the command runs with the deploy's environment.
+  // The command runs with exactly the deploy's environment, its text read from a descriptor:
+  // neither the values nor the command show on a command line.
   int secs = static_cast<int>(std::max<int64_t>(1, (c.within.count() + 999) / 1000));
   std::string seconds = std::to_string(secs);
-  std::vector<std::string> argv{"/usr/bin/env", "-i"};
-  argv.insert(argv.end(), env.begin(), env.end());
-  argv.insert(argv.end(), {"timeout", "-k", "2", seconds, "/bin/sh", "-c", command});
-  auto out = remote ? remote(command, secs) : runner::runAndCapture(argv, cwd);
+  Result<runner::CaptureResult> out = Status::Internal("not run");
+  if (remote) {
+    out = remote(command, secs);
+  } else {
+    StepRun run;
+    auto script = shellScript(run, command);
+    runner::CaptureResult captured;
+    run.cwd = cwd;
+    run.env = env;
+    run.timeout = std::chrono::seconds(secs);
+    run.capture = &captured.output;
+    run.exitCode = &captured.exitCode;
+    run.logOutput = false;
+    NullSink quiet;
+    Status st = script.ok() ? runLogged(run, quiet) : script.status();
+    if (st.code() == Code::kTimeout) captured.exitCode = 124;
+    if (script.ok())
+      out = captured;
+    else
+      out = script.status();
+  }
   r.ms = msSince(start);
   if (!out.ok()) {
     r.detail = out.status().message();

@@ -25,6 +25,7 @@ Status runLogged(const StepRun& run, LogSink& log) {
   spec.cwd = run.cwd;
   spec.outputFd = writeEnd.get();
   spec.inputFd = run.inputFd;
+  spec.fd3 = run.scriptFd;
   auto pid = runner::spawnProcess(spec);
   writeEnd.reset();
   if (!pid.ok()) return pid.status();
@@ -85,6 +86,14 @@ Result<int> textAsInput(const std::string& text) {
   ::fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
   ::lseek(fd, 0, SEEK_SET);
   return fd;
+}
+
+Result<os::Fd> shellScript(StepRun& run, const std::string& script) {
+  auto fd = textAsInput(script);
+  if (!fd.ok()) return fd.status();
+  run.argv = {"/bin/sh", "-e", "/dev/fd/3"};
+  run.scriptFd = *fd;
+  return os::Fd(*fd);
 }
 
 }  // namespace boucle::deploy

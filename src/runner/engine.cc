@@ -119,7 +119,7 @@ class Engine {
 
 void Engine::complete(JobResult& r, JobState s, const std::string& reason) {
   r.state = s;
-  r.reason = reason;
+  r.reason = maskerPrototype_.mask(reason);
   planner_.finish(r.name, s);
   observer_.jobFinished(r);
 }
@@ -310,11 +310,24 @@ void Engine::finish(const std::string& name) {
   }
   r.tests = detail::collectReports(*a.job, a.proc.workspace);
   if (r.tests) {
+    // The job wrote its reports: what it printed there goes where its log goes, masked.
+    for (auto& f : r.tests->failed) {
+      for (std::string* text : {&f.suite, &f.name, &f.message, &f.location, &f.details})
+        *text = maskerPrototype_.mask(*text);
+    }
+    for (auto& w : r.tests->warnings) w = maskerPrototype_.mask(w);
     for (const auto& w : r.tests->warnings) note(a, "warning: " + w);
   }
   if (state == JobState::kPassed && !a.job->artifacts.empty()) {
     r.artifacts.clear();
     Status st = detail::collectArtifacts(*a.job, a.proc.workspace, config_, r.artifacts);
+    for (const auto& art : r.artifacts) {
+      // An artifact's name is shown everywhere (API, UI, run.json): one naming a secret is
+      // refused rather than published.
+      if (st.ok() && maskerPrototype_.mask(art.path) != art.path)
+        st = Status::Invalid("artifacts: a file's name holds a secret: " +
+                             maskerPrototype_.mask(art.path));
+    }
     if (st.ok()) {
       launch_.artifacts[name] = r.artifacts;
       std::error_code ec;
@@ -322,6 +335,7 @@ void Engine::finish(const std::string& name) {
       st = detail::writeManifest(config_.runDir / "artifacts" / (name + ".json"), r.artifacts);
     }
     if (!st.ok()) {
+      r.artifacts.clear();  // none of a job that failed collecting them is published
       state = JobState::kFailed;
       reason = st.message();
       note(a, st.message());

@@ -100,6 +100,8 @@ Agent::~Agent() {
 }
 
 void Agent::start() {
+  if (int n = scm::GitAuth::removeLeftovers(options_.dataDir / "git"))
+    logInfo("removed " + std::to_string(n) + " key file(s) a stopped server left in git/keys");
   resumeBisections();
   for (size_t i = 0; i < std::max<size_t>(1, options_.maxRuns); ++i) {
     workers_.emplace_back([this] { loop(); });

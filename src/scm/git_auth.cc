@@ -103,4 +103,13 @@ std::string GitAuth::redact(std::string text) const {
   return text;
 }
 
+int GitAuth::removeLeftovers(const fs::path& stateDir) {
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(stateDir / "keys", ec)) {
+    if (e.path().filename().string().starts_with("key-") && fs::remove(e.path(), ec)) ++removed;
+  }
+  return removed;
+}
+
 }  // namespace boucle::scm

@@ -40,6 +40,9 @@ class GitAuth {
   const std::vector<std::string>& env() const { return env_; }
   // `text` (git's own messages) with the secret replaced by "***".
   std::string redact(std::string text) const;
+  // Key files a server killed mid-fetch left behind in `stateDir`: removed at start-up, so no
+  // private key stays on disk longer than one git command of a running server.
+  static int removeLeftovers(const std::filesystem::path& stateDir);
 
  private:
   std::vector<std::string> env_;
