@@ -9,6 +9,7 @@
 #include "auth/tokens.h"
 #include "core/clock.h"
 #include "core/encoding.h"
+#include "core/glob.h"
 #include "core/log.h"
 #include "insight/breakage.h"
 #include "os/files.h"
@@ -257,6 +258,66 @@ void Agent::collectPacks(const std::string& project) {
   repacking_.erase(project);
 }
 
+// The project's mirror brought up to date: fetched in-process where libgit2 can reach the
+// repository, else by the git command (ssh, users' keys). Branches and tags only. The
+// caller holds the mirror's lock.
+Status Agent::syncMirror(const store::Project& project) {
+  fs::path mirror = mirrorPath(options_.dataDir, project.name);
+  auto credential = credentialFor(project, options_.secrets);
+  if (!credential.ok()) return credential.status();
+  if (fs::exists(mirror / "HEAD") && scm::fetchesInProcess(project.url) &&
+      credential->kind != "ssh-key") {
+    // The URL is given each time, so a changed project URL takes effect at the next fetch.
+    return scm::fetchInto(mirror, project.url, *credential);
+  }
+  auto access = scm::GitAuth::prepare(*credential, options_.dataDir / "git");
+  if (!access.ok()) return access.status();
+  std::error_code ec;
+  if (!fs::exists(mirror / "HEAD")) {
+    fs::create_directories(mirror.parent_path(), ec);
+    auto r = git({"init", "--bare", "--quiet", "--", mirror.string()});
+    if (!r.ok()) return r.status();
+  }
+  auto r = git({"-C", mirror.string(), "fetch", "--quiet", "--prune", "--", project.url,
+                "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"},
+               &*access);
+  if (!r.ok()) return r.status();
+  return scm::keepBranchesAndTags(mirror);
+}
+
+// The run's commit and its author. A branch's run (push, poll) builds only a commit that is
+// really on that branch now: a forged or stale hook cannot name another. A run of a commit
+// asked for by its id is judged on a watched branch that holds it, else on none.
+Status Agent::resolveRun(store::Run& run, const store::Project& project, const fs::path& mirror) {
+  auto described = scm::describeCommit(mirror, run.ref);
+  if (!described.ok()) {
+    return Status::NotFound("no branch, tag or commit '" + run.ref + "' in " + project.url);
+  }
+  run.commit = described->sha;
+  run.author = described->author;
+  run.subject = described->subject;
+  if ((run.trigger == "push" || run.trigger == "poll") && !run.branch.empty()) {
+    auto on = scm::commitOnBranch(mirror, run.commit, run.branch);
+    if (!on.ok()) return on.status();
+    if (!*on) {
+      return Status::Invalid("commit " + run.commit.substr(0, 12) + " is not on branch " +
+                             run.branch + " (a forged or stale notification?)");
+    }
+  }
+  bool byId = run.ref.size() >= 7 && run.commit.starts_with(run.ref);
+  if (run.trigger == "manual" && run.branch == run.ref && byId) {
+    run.branch.clear();
+    auto holders = scm::branchesContaining(mirror, run.commit);
+    if (!holders.ok()) return holders.status();
+    for (const auto& glob : project.branches) {
+      for (const auto& b : *holders) {
+        if (run.branch.empty() && branchMatches(glob, b)) run.branch = b;
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 void Agent::execute(store::Run run, runner::SupervisorPool& supervisors) {
   int cancel[2];
   if (::pipe2(cancel, O_CLOEXEC | O_NONBLOCK) != 0) {
@@ -297,43 +358,14 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors) {
     finish(store::RunState::kFailed, "not a branch, tag or commit name: '" + run.ref + "'");
   } else {
     fs::path mirror = mirrorPath(options_.dataDir, run.project);
-    Status st;
     auto mirrorMu = mirrorLock(run.project);
     std::unique_lock mirrorHeld(*mirrorMu);
-    auto credential = credentialFor(*project, options_.secrets);
-    if (!credential.ok()) {
-      st = credential.status();
-    } else if (fs::exists(mirror / "HEAD") && scm::fetchesInProcess(project->url) &&
-               credential->kind != "ssh-key") {
-      // The URL is given each time, so a changed project URL takes effect at the next fetch.
-      st = scm::fetchInto(mirror, project->url, *credential);
-    } else if (auto access = scm::GitAuth::prepare(*credential, options_.dataDir / "git");
-               !access.ok()) {
-      st = access.status();
-    } else if (!fs::exists(mirror / "HEAD")) {
-      fs::create_directories(mirror.parent_path(), ec);
-      auto r = git({"clone", "--mirror", "--quiet", "--", project->url, mirror.string()}, &*access);
-      if (!r.ok()) st = r.status();
-    } else {
-      auto r = git({"-C", mirror.string(), "fetch", "--quiet", "--prune", "--", project->url,
-                    "+refs/*:refs/*"},
-                   &*access);
-      if (!r.ok()) st = r.status();
-    }
+    Status st = syncMirror(*project);
     runner::SourceInfo info;
-    if (st.ok()) {
-      auto described = scm::describeCommit(mirror, run.ref);
-      if (!described.ok()) {
-        st = Status::NotFound("no branch, tag or commit '" + run.ref + "' in " + project->url);
-      } else {
-        info.commit = described->sha;
-        run.author = described->author;
-        run.subject = described->subject;
-      }
-    }
+    if (st.ok()) st = resolveRun(run, *project, mirror);
+    if (st.ok()) info.commit = run.commit;
     std::optional<pipeline::ParseResult> parsed;
     if (st.ok()) {
-      run.commit = info.commit;
       save(run);
       mirrorHeld.unlock();
       info.isGit = true;

@@ -56,6 +56,9 @@ class Agent {
  private:
   void loop();
   void execute(store::Run run, runner::SupervisorPool& supervisors);
+  Status syncMirror(const store::Project& project);
+  Status resolveRun(store::Run& run, const store::Project& project,
+                    const std::filesystem::path& mirror);
   void save(const store::Run& run);
   static constexpr size_t kMaxPacks = 8;
   void collectPacks(const std::string& project);

@@ -46,7 +46,11 @@ namespace {
   X(git_blob_lookup)             \
   X(git_blob_free)               \
   X(git_blob_rawcontent)         \
-  X(git_blob_rawsize)
+  X(git_blob_rawsize)            \
+  X(git_graph_descendant_of)     \
+  X(git_reference_list)          \
+  X(git_reference_remove)        \
+  X(git_strarray_dispose)
 
 struct Api {
 #define BOUCLE_GIT_MEMBER(name) decltype(&::name) name = nullptr;
@@ -122,7 +126,73 @@ Result<FoundCommit> openCommit(const Api& git, const fs::path& repoPath, const s
   return FoundCommit{std::move(repo).value(), Object(raw)};
 }
 
+// Refs a mirror made before it fetched branches and tags only (refs/pull/*, refs/merge-requests/*,
+// notes) go: the commits they alone reached are then on no ref the server builds from.
+Status dropHiddenRefs(const Api& git, git_repository* repo) {
+  git_strarray refs{};
+  if (git.git_reference_list(&refs, repo) != 0) return Status::Io(lastError(git, "list refs"));
+  Status st;
+  for (size_t i = 0; i < refs.count; ++i) {
+    std::string_view name = refs.strings[i];
+    if (name.starts_with("refs/heads/") || name.starts_with("refs/tags/") || name == "HEAD")
+      continue;
+    if (git.git_reference_remove(repo, refs.strings[i]) != 0 && st.ok())
+      st = Status::Io(lastError(git, "remove " + std::string(name)));
+  }
+  git.git_strarray_dispose(&refs);
+  return st;
+}
+
 }  // namespace
+
+Result<bool> commitOnBranch(const fs::path& repoPath, const std::string& commit,
+                            const std::string& branch) {
+  auto loaded = loadGit();
+  if (!loaded.ok()) return loaded.status();
+  const Api& git = **loaded;
+  auto head = openCommit(git, repoPath, "refs/heads/" + branch);
+  if (!head.ok()) return false;
+  git_oid wanted;
+  if (commit.size() != 40 || git.git_oid_fromstrn(&wanted, commit.c_str(), commit.size()) != 0)
+    return false;
+  const git_oid* tip = git.git_commit_id(reinterpret_cast<git_commit*>(head->commit.get()));
+  if (std::string(git.git_oid_tostr_s(tip)) == commit) return true;
+  int r = git.git_graph_descendant_of(head->repo.get(), tip, &wanted);
+  if (r < 0) return Status::Io(lastError(git, "ancestry of " + commit.substr(0, 12)));
+  return r == 1;
+}
+
+Result<std::vector<std::string>> branchesContaining(const fs::path& repoPath,
+                                                    const std::string& commit) {
+  auto loaded = loadGit();
+  if (!loaded.ok()) return loaded.status();
+  const Api& git = **loaded;
+  auto repo = open(git, repoPath);
+  if (!repo.ok()) return repo.status();
+  git_strarray refs{};
+  if (git.git_reference_list(&refs, repo->get()) != 0) return Status::Io(lastError(git, "refs"));
+  std::vector<std::string> branches;
+  for (size_t i = 0; i < refs.count; ++i) {
+    std::string_view name = refs.strings[i];
+    if (name.starts_with("refs/heads/")) branches.emplace_back(name.substr(11));
+  }
+  git.git_strarray_dispose(&refs);
+  std::vector<std::string> out;
+  for (const auto& b : branches) {
+    auto on = commitOnBranch(repoPath, commit, b);
+    if (!on.ok()) return on.status();
+    if (*on) out.push_back(b);
+  }
+  return out;
+}
+
+Status keepBranchesAndTags(const fs::path& mirror) {
+  auto loaded = loadGit();
+  if (!loaded.ok()) return loaded.status();
+  auto repo = open(**loaded, mirror);
+  if (!repo.ok()) return repo.status();
+  return dropHiddenRefs(**loaded, repo->get());
+}
 
 bool fetchesInProcess(const std::string& url) {
   return url.starts_with("/") || url.starts_with("file://") || url.starts_with("http://") ||
@@ -178,9 +248,12 @@ Status fetchInto(const fs::path& mirror, const std::string& url, const GitCreden
     headers[0] = header.data();
     opts.custom_headers = {headers, 1};
   }
-  char refspec[] = "+refs/*:refs/*";
-  char* refspecs[] = {refspec};
-  git_strarray specs{refspecs, 1};
+  // Branches and tags only: refs/pull/* and other hidden refs would let a forged or replayed
+  // hook name a commit that is on no branch.
+  char heads[] = "+refs/heads/*:refs/heads/*";
+  char tags[] = "+refs/tags/*:refs/tags/*";
+  char* refspecs[] = {heads, tags};
+  git_strarray specs{refspecs, 2};
   int rc = git.git_remote_fetch(remote.get(), &specs, &opts, nullptr);
   // The header's copy is wiped, though libgit2 never puts headers into its messages.
   std::fill(header.begin(), header.end(), '\0');
@@ -193,7 +266,7 @@ Status fetchInto(const fs::path& mirror, const std::string& url, const GitCreden
     }
     return Status::Io(message);
   }
-  return Status::Ok();
+  return dropHiddenRefs(git, repo->get());
 }
 
 size_t packCount(const fs::path& repo) {

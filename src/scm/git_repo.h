@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "scm/git_auth.h"
@@ -21,10 +22,24 @@ struct CommitInfo {
 // as they do in a shell.
 bool fetchesInProcess(const std::string& url);
 
-// `git fetch --prune URL +refs/*:refs/*` into the bare repository `mirror`. A token credential
+// `git fetch --prune URL` of branches and tags (refs/heads/*, refs/tags/*; other refs such as
+// refs/pull/* are neither fetched nor kept) into the bare repository `mirror`. A token credential
 // is sent as HTTP Basic authentication in a header; error messages never contain it.
 Status fetchInto(const std::filesystem::path& mirror, const std::string& url,
                  const GitCredential& credential);
+
+// Whether `commit` (40 hex digits) is the head of `branch` in the repository, or one of its
+// ancestors: a run triggered for a branch builds only commits that are really on it.
+Result<bool> commitOnBranch(const std::filesystem::path& repo, const std::string& commit,
+                            const std::string& branch);
+
+// The branches (names, without refs/heads/) whose history holds `commit`.
+Result<std::vector<std::string>> branchesContaining(const std::filesystem::path& repo,
+                                                    const std::string& commit);
+
+// Removes every ref but branches and tags (a mirror fetched by the git command, or made before
+// mirrors were limited to them).
+Status keepBranchesAndTags(const std::filesystem::path& mirror);
 
 // How many packs the repository has. Each in-process fetch adds one and libgit2 never repacks,
 // so the agent has git merge them when there are several.

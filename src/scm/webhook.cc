@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "auth/tokens.h"
@@ -90,6 +91,14 @@ Status verifyWebhook(Forge forge, const std::map<std::string, std::string>& head
 Result<WebhookEvent> parseWebhook(Forge forge, const std::map<std::string, std::string>& headers,
                                   std::string_view body) {
   WebhookEvent ev;
+  ev.deliveryId = forge == Forge::kGitHub   ? header(headers, "x-github-delivery")
+                  : forge == Forge::kGitLab ? header(headers, "x-gitlab-event-uuid")
+                                            : header(headers, "x-gitea-delivery");
+  if (forge == Forge::kGitea && ev.deliveryId.empty())
+    ev.deliveryId = header(headers, "x-forgejo-delivery");
+  bool printable = std::all_of(ev.deliveryId.begin(), ev.deliveryId.end(),
+                               [](unsigned char c) { return c > 0x20 && c < 0x7f; });
+  if (ev.deliveryId.size() > 100 || !printable) ev.deliveryId.clear();
   std::string event = forge == Forge::kGitHub   ? header(headers, "x-github-event")
                       : forge == Forge::kGitLab ? header(headers, "x-gitlab-event")
                                                 : header(headers, "x-gitea-event");

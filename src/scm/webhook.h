@@ -36,6 +36,9 @@ struct Push {
 struct WebhookEvent {
   std::optional<Push> push;
   std::string ignored;  // why nothing is built, when push is empty
+  // The forge's id of this delivery (X-GitHub-Delivery, X-Gitea-Delivery, X-Gitlab-Event-UUID):
+  // a replay carries the same one. "" when the forge sent none (or one longer than 100 bytes).
+  std::string deliveryId;
 };
 
 // Invalid for a malformed payload (with a message saying what is wrong).

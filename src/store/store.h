@@ -247,6 +247,14 @@ class Store {
   // last seen, and records it as seen, in one transaction. Null when it was not new.
   virtual Result<std::optional<Run>> createRunForNewHead(const Run& r) = 0;
 
+  // The head last seen on a branch (by a hook or a poll), if any.
+  virtual Result<std::optional<std::string>> lastSeenHead(std::string_view project,
+                                                          std::string_view branch) = 0;
+  // Records a forge's delivery id; false when it was recorded before (a replay). Ids older
+  // than a week are forgotten as new ones come.
+  virtual Result<bool> recordHookDelivery(std::string_view project, std::string_view deliveryId,
+                                          int64_t atMs) = 0;
+
   // Replaces the branch's schedule; an empty `crons` removes it.
   virtual Status setSchedule(const Schedule& s) = 0;
   virtual Result<std::vector<Schedule>> dueSchedules(int64_t nowMs) = 0;

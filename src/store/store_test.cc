@@ -176,6 +176,16 @@ TEST_P(StoreTest, LastJudgedRunSkipsCancelledRunsAndOtherBranches) {
   EXPECT_FALSE(store_->lastJudgedRun("web", "main", failed)->has_value());
 }
 
+TEST_P(StoreTest, AHookDeliveryIsRecordedOnceAndForgottenAfterAWeek) {
+  const int64_t day = 24LL * 3600 * 1000;
+  EXPECT_TRUE(*store_->recordHookDelivery("web", "abc", 1000));
+  EXPECT_FALSE(*store_->recordHookDelivery("web", "abc", 2000));
+  EXPECT_TRUE(*store_->recordHookDelivery("api", "abc", 2000));  // per project
+  EXPECT_TRUE(*store_->recordHookDelivery("web", "later", 1000 + 8 * day));
+  EXPECT_TRUE(*store_->recordHookDelivery("web", "abc", 1000 + 8 * day));  // forgotten
+  EXPECT_EQ(*store_->lastSeenHead("web", "main"), std::nullopt);
+}
+
 TEST_P(StoreTest, AHeadSeenOnceQueuesOneRun) {
   ASSERT_TRUE(store_->addProject(project("web")).ok());
   store::Run r;

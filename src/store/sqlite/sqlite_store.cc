@@ -196,6 +196,13 @@ ALTER TABLE tokens ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
 CREATE INDEX tokens_by_name ON tokens (name);
 ALTER TABLE releases ADD COLUMN branch TEXT NOT NULL DEFAULT '';
 ALTER TABLE releases ADD COLUMN prerelease INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE hook_deliveries (
+  project TEXT NOT NULL,
+  delivery_id TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  PRIMARY KEY (project, delivery_id)
+);
+CREATE INDEX hook_deliveries_by_age ON hook_deliveries (received_at);
 )sql",
 };
 
@@ -392,6 +399,40 @@ Status SqliteStore::updateProjectSettings(const Project& p) {
   if (auto st = s->run(); !st.ok()) return st;
   if (db_.changes() == 0) return Status::NotFound("no project named " + p.name);
   return Status::Ok();
+}
+
+Result<std::optional<std::string>> SqliteStore::lastSeenHead(std::string_view project,
+                                                             std::string_view branch) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare("SELECT commit_sha FROM branch_heads WHERE project = ? AND branch = ?");
+  if (!s.ok()) return s.status();
+  s->bind(1, project).bind(2, branch);
+  auto row = s->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<std::string>();
+  return std::optional<std::string>(s->text(0));
+}
+
+Result<bool> SqliteStore::recordHookDelivery(std::string_view project, std::string_view deliveryId,
+                                             int64_t atMs) {
+  std::lock_guard lock(mu_);
+  bool fresh = false;
+  Status st = db_.transaction([&]() -> Status {
+    auto old = db_.prepare("DELETE FROM hook_deliveries WHERE received_at < ?");
+    if (!old.ok()) return old.status();
+    old->bind(1, atMs - 7LL * 24 * 3600 * 1000);
+    if (auto e = old->run(); !e.ok()) return e;
+    auto s = db_.prepare(
+        "INSERT OR IGNORE INTO hook_deliveries (project, delivery_id, received_at) "
+        "VALUES (?, ?, ?)");
+    if (!s.ok()) return s.status();
+    s->bind(1, project).bind(2, deliveryId).bind(3, atMs);
+    if (auto e = s->run(); !e.ok()) return e;
+    fresh = db_.changes() > 0;
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return fresh;
 }
 
 // Inserts `out` as a new queued run with the project's next number; mu_ held, in a transaction.

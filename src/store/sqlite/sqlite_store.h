@@ -47,6 +47,10 @@ class SqliteStore : public Store {
   Result<Bisection> getBisection(int64_t runId) override;
   Result<std::vector<Bisection>> activeBisections() override;
   Result<std::optional<Run>> createRunForNewHead(const Run& r) override;
+  Result<std::optional<std::string>> lastSeenHead(std::string_view project,
+                                                  std::string_view branch) override;
+  Result<bool> recordHookDelivery(std::string_view project, std::string_view deliveryId,
+                                  int64_t atMs) override;
   Status setSchedule(const Schedule& sc) override;
   Result<std::vector<Schedule>> dueSchedules(int64_t nowMs) override;
   Result<int64_t> addDelivery(const Delivery& d) override;
