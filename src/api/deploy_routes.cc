@@ -2,6 +2,7 @@
 // roll back, follow.
 #include "api/log_stream.h"
 #include "api/route_helpers.h"
+#include "core/bell.h"
 #include "core/clock.h"
 #include "deploy/policy.h"
 #include "pipeline/parser.h"
@@ -201,10 +202,12 @@ void addDeployRoutes(Router& r, const ApiContext& c) {
     Response res;
     res.contentType = "text/plain; charset=utf-8";
     auto store = c.store;
-    res.stream = makeLogStream(c.deployer->logPath(id), 0, follow, [store, id] {
-      auto d = store->getDeploy(id);
-      return !d.ok() || store::isFinished(d->state);
-    });
+    res.stream = makeLogStream(c.deployer->logPath(id), 0, follow,
+                               [store, id] {
+                                 auto d = store->getDeploy(id);
+                                 return !d.ok() || store::isFinished(d->state);
+                               },
+                               {deployBellKey(id)});
     return res;
   });
 }

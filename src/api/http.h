@@ -38,6 +38,10 @@ class BodyStream {
     int retryMs = 100;
   };
   virtual Piece next() = 0;
+  // Asks to be told when next() may have more (its source grew or ended): `wake` is called
+  // once, from any thread. False when the stream cannot tell: the caller then polls after
+  // retryMs. A stream that can calls `wake` at once if something came since its last next().
+  virtual bool onMore(std::function<void()> /*wake*/) { return false; }
 };
 
 // A part of a file sent as the body, with its length known up front (Content-Length), by
@@ -85,6 +89,14 @@ struct ServerOptions {
   size_t bodyLimit = 1 << 20;  // larger bodies are answered 413
   size_t threads = 2;          // threads serving requests
   StreamingHandler streaming;  // optional: bodies streamed to a sink (no size limit)
+  // Connections open at once; one more is answered 503 and closed.
+  size_t maxConnections = 512;
+  // A client that sends or reads nothing for this long is dropped.
+  int clientTimeoutSeconds = 60;
+  // On a loopback address, requests must name this server in their Host header (its address
+  // or localhost, with its port) or one of these: a web page on another site cannot reach it
+  // through a DNS name rebound to 127.0.0.1. Ignored on other addresses.
+  std::vector<std::string> allowedHosts;
 };
 
 class HttpServer {

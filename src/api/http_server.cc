@@ -3,8 +3,11 @@
 // flight at a time, so its handlers never run at once and need no strand.
 #include <fcntl.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -49,17 +52,40 @@ Response errorResponse(int status, const std::string& message) {
 
 namespace {
 
-constexpr auto kIdleTimeout = std::chrono::seconds(60);
+// A stream that can say when it has more (BodyStream::onMore) is still looked at this often:
+// a lost wake-up costs a few seconds, not a stuck follower.
+constexpr auto kWakeFallback = std::chrono::seconds(5);
+
+// What every session of a server shares: the count of open connections, and the Host names
+// the server answers to (empty: any).
+struct Shared {
+  std::atomic<size_t> sessions{0};
+  // A client that sends or takes nothing for this long is dropped: a request's head, an
+  // upload, a response, a log stream or a download it stopped reading.
+  std::chrono::seconds idle{60};
+  size_t maxConnections = 512;
+  std::vector<std::string> hosts;
+};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, const Handler& handler, const StreamingHandler& streaming,
-          size_t bodyLimit)
+          size_t bodyLimit, Shared& shared)
       : stream_(std::move(socket)),
         handler_(handler),
         streaming_(streaming),
         bodyLimit_(bodyLimit),
-        timer_(stream_.get_executor()) {}
+        timer_(stream_.get_executor()),
+        shared_(shared) {
+    ++shared_.sessions;
+  }
+  ~Session() { --shared_.sessions; }
 
   void start() { readRequest(); }
 
@@ -70,7 +96,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // requests get theirs once the head says which is which (onHeader).
     parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     parser_->header_limit(16 * 1024);
-    stream_.expires_after(kIdleTimeout);
+    stream_.expires_after(shared_.idle);
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->onHeader(ec); });
@@ -101,6 +127,15 @@ class Session : public std::enable_shared_from_this<Session> {
       keepAlive_ = false;
       send(errorResponse(400, "malformed request target"), parser_->get().version());
       return;
+    }
+    headOnly_ = req.method == "HEAD";
+    if (!shared_.hosts.empty() && std::find(shared_.hosts.begin(), shared_.hosts.end(),
+                                            lower(req.header("host"))) == shared_.hosts.end()) {
+      // DNS rebinding: a page elsewhere reaching a loopback server under its own name.
+      keepAlive_ = false;
+      return send(errorResponse(421, "this server does not answer to Host '" + req.header("host") +
+                                         "' (boucle server --allowed-host NAME)"),
+                  parser_->get().version());
     }
     if (streaming_) {
       Response refusal;
@@ -153,7 +188,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto& body = upload_->get().body();
     body.data = chunkBuffer_.data();
     body.size = chunkBuffer_.size();
-    stream_.expires_after(kIdleTimeout);
+    stream_.expires_after(shared_.idle);
     http::async_read_some(
         stream_, buffer_, *upload_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->onUploadChunk(ec); });
@@ -214,6 +249,8 @@ class Session : public std::enable_shared_from_this<Session> {
     res->keep_alive(keepAlive_);
     res->body() = r.body;
     res->prepare_payload();
+    if (headOnly_) res->body().clear();  // the length stays: a HEAD answers as GET would
+    stream_.expires_after(shared_.idle);
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res](beast::error_code ec, size_t) {
                         if (ec || !self->keepAlive_) return self->close();
@@ -221,7 +258,9 @@ class Session : public std::enable_shared_from_this<Session> {
                       });
   }
 
-  // Chunked response fed by a BodyStream; one chunk in flight at a time.
+  // Chunked response fed by a BodyStream; one chunk in flight at a time. Between chunks the
+  // session waits for the stream to say it has more (a log that grew), and watches the socket
+  // so that a client that hung up is let go at once, not at the next write.
   void startStream(const Response& r, unsigned version) {
     body_ = r.stream;
     streamHeader_.emplace(static_cast<http::status>(r.status), version);
@@ -229,23 +268,26 @@ class Session : public std::enable_shared_from_this<Session> {
     streamHeader_->set(http::field::content_type, r.contentType);
     streamHeader_->set(http::field::cache_control, "no-cache");
     for (const auto& [k, v] : r.headers) streamHeader_->set(k, v);
-    streamHeader_->chunked(true);
+    streamHeader_->chunked(!headOnly_);
     streamHeader_->keep_alive(false);
     keepAlive_ = false;
     serializer_.emplace(*streamHeader_);
-    stream_.expires_never();
+    stream_.expires_after(shared_.idle);
     http::async_write_header(stream_, *serializer_,
                              [self = shared_from_this()](beast::error_code ec, size_t) {
-                               if (ec) return self->close();
+                               if (ec || self->headOnly_) return self->close();
                                self->nextChunk();
                              });
   }
 
   void nextChunk() {
+    if (closed_) return;
     BodyStream::Piece piece = body_->next();
     if (!piece.data.empty()) {
       chunk_ = std::move(piece.data);
       bool done = piece.done;
+      // A client that reads nothing for shared_.idle is dropped (its socket buffer is full).
+      stream_.expires_after(shared_.idle);
       asio::async_write(stream_, http::make_chunk(asio::buffer(chunk_)),
                         [self = shared_from_this(), done](beast::error_code ec, size_t) {
                           if (ec) return self->close();
@@ -255,11 +297,46 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     if (piece.done) return finishStream();
-    timer_.expires_after(std::chrono::milliseconds(piece.retryMs));
-    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (ec) return self->close();
-      self->nextChunk();
+    waitForMore(piece.retryMs);
+  }
+
+  void waitForMore(int retryMs) {
+    waiting_ = true;
+    stream_.expires_never();  // a quiet log is not a slow client
+    std::weak_ptr<Session> weak = weak_from_this();
+    auto executor = stream_.get_executor();
+    bool told = body_->onMore([weak, executor] {
+      asio::post(executor, [weak] {
+        if (auto self = weak.lock()) self->woken();
+      });
     });
+    if (told) {
+      timer_.expires_after(kWakeFallback);
+    } else {
+      timer_.expires_after(std::chrono::milliseconds(retryMs));
+    }
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec != asio::error::operation_aborted) self->woken();
+    });
+    if (!watchingHangup_) {
+      watchingHangup_ = true;
+      stream_.socket().async_wait(
+          tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+            self->watchingHangup_ = false;
+            if (ec) return;
+            char c;
+            ssize_t n =
+                ::recv(self->stream_.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+            if (n == 0 || (n < 0 && errno != EAGAIN)) self->close();
+          });
+    }
+  }
+
+  void woken() {
+    if (!waiting_ || closed_) return;
+    waiting_ = false;
+    timer_.cancel();
+    nextChunk();
   }
 
   // The header with the length, then the file by sendfile(2), a few MB per turn so that other
@@ -276,10 +353,12 @@ class Session : public std::enable_shared_from_this<Session> {
     streamHeader_->content_length(fileLeft_);
     streamHeader_->keep_alive(keepAlive_);
     serializer_.emplace(*streamHeader_);
-    stream_.expires_never();
+    if (headOnly_) fileLeft_ = 0;  // the length is said, the bytes are not sent
+    stream_.expires_after(shared_.idle);
     http::async_write_header(stream_, *serializer_,
                              [self = shared_from_this()](beast::error_code ec, size_t) {
                                if (ec) return self->close();
+                               self->stream_.expires_never();
                                self->stream_.socket().native_non_blocking(true, ec);
                                if (ec) return self->close();
                                self->sendFilePart();
@@ -301,8 +380,14 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        // A client that takes nothing for shared_.idle is dropped.
+        timer_.expires_after(shared_.idle);
+        timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+          if (ec != asio::error::operation_aborted) self->close();
+        });
         return stream_.socket().async_wait(tcp::socket::wait_write,
                                            [self = shared_from_this()](beast::error_code ec) {
+                                             self->timer_.cancel();
                                              if (ec) return self->close();
                                              self->sendFilePart();
                                            });
@@ -312,7 +397,7 @@ class Session : public std::enable_shared_from_this<Session> {
     ::close(fileFd_);
     fileFd_ = -1;
     if (!keepAlive_) return close();
-    stream_.expires_after(kIdleTimeout);
+    stream_.expires_after(shared_.idle);
     readRequest();
   }
 
@@ -322,6 +407,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void close() {
+    if (closed_) return;
+    closed_ = true;
+    body_.reset();  // a log stream stops listening for its bell
     beast::error_code ec;
     if (fileFd_ >= 0) ::close(fileFd_);
     fileFd_ = -1;
@@ -349,6 +437,11 @@ class Session : public std::enable_shared_from_this<Session> {
   int fileFd_ = -1;
   off_t fileOffset_ = 0;
   uint64_t fileLeft_ = 0;
+  bool headOnly_ = false;  // a HEAD request: headers only
+  bool waiting_ = false;   // a stream waits for more (bell or timer)
+  bool watchingHangup_ = false;
+  bool closed_ = false;
+  Shared& shared_;
 };
 
 class BeastServer : public HttpServer {
@@ -359,7 +452,8 @@ class BeastServer : public HttpServer {
         bodyLimit_(bodyLimit),
         threads_(std::max<size_t>(1, threads)),
         ioc_(static_cast<int>(threads_)),
-        acceptor_(ioc_) {}
+        acceptor_(ioc_),
+        backoff_(ioc_) {}
 
   bool bind(const ServerOptions& o, std::string* error) {
     beast::error_code ec;
@@ -376,6 +470,23 @@ class BeastServer : public HttpServer {
     if (ec) {
       *error = "cannot listen on " + o.address + ":" + std::to_string(o.port) + ": " + ec.message();
       return false;
+    }
+    shared_.maxConnections = o.maxConnections;
+    shared_.idle = std::chrono::seconds(std::max(1, o.clientTimeoutSeconds));
+    if (addr.is_loopback()) {
+      std::string port = std::to_string(this->port());
+      std::string self = addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string();
+      // With or without the port: what matters is that the name is this machine's own, not
+      // a name an attacker's page was served from.
+      for (const std::string& h :
+           {self, std::string("localhost"), std::string("127.0.0.1"), std::string("[::1]")}) {
+        shared_.hosts.push_back(h + ":" + port);
+        shared_.hosts.push_back(h);
+      }
+      for (const auto& h : o.allowedHosts) {
+        shared_.hosts.push_back(lower(h));
+        if (h.find(':') == std::string::npos) shared_.hosts.push_back(lower(h) + ":" + port);
+      }
     }
     return true;
   }
@@ -402,10 +513,30 @@ class BeastServer : public HttpServer {
   void accept() {
     acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
       if (ec) {
-        if (acceptor_.is_open()) accept();  // e.g. too many open files: keep serving
+        if (!acceptor_.is_open()) return;
+        // Out of descriptors (EMFILE) or memory: accepting again at once would spin. Existing
+        // connections go on; new ones wait in the backlog.
+        backoff_.expires_after(std::chrono::milliseconds(100));
+        backoff_.async_wait([this](beast::error_code) {
+          if (acceptor_.is_open()) accept();
+        });
         return;
       }
-      std::make_shared<Session>(std::move(socket), handler_, streaming_, bodyLimit_)->start();
+      // Responses go out as they are written: a header then a file must not wait for the
+      // client's delayed ACK (Nagle's algorithm), 40 ms a response on a kept-alive connection.
+      socket.set_option(tcp::no_delay(true), ec);
+      if (shared_.sessions >= shared_.maxConnections) {
+        static const char kBusy[] =
+            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n"
+            "Connection: close\r\n\r\n";
+        socket.non_blocking(true, ec);
+        [[maybe_unused]] ssize_t n =
+            ::send(socket.native_handle(), kBusy, sizeof kBusy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        socket.close(ec);
+      } else {
+        std::make_shared<Session>(std::move(socket), handler_, streaming_, bodyLimit_, shared_)
+            ->start();
+      }
       accept();
     });
   }
@@ -416,6 +547,8 @@ class BeastServer : public HttpServer {
   size_t threads_;
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
+  asio::steady_timer backoff_;
+  Shared shared_;
 };
 
 }  // namespace

@@ -32,37 +32,42 @@ json releaseJson(const store::Release& r, bool full) {
   return j;
 }
 
-// "bytes=A-B", "bytes=A-" or "bytes=-N" (one range; several are answered whole, as RFC 9110
-// allows). False when unsatisfiable.
-bool parseRange(const std::string& header, uint64_t size, uint64_t* from, uint64_t* to) {
+// A Range header, as RFC 9110 says: one "bytes=A-B", "bytes=A-" or "bytes=-N" range is
+// served (206); another unit, several ranges or a malformed one are ignored (the whole body,
+// 200); a range that starts past the end is unsatisfiable (416).
+enum class RangeAnswer { kWhole, kPart, kUnsatisfiable };
+RangeAnswer parseRange(const std::string& header, uint64_t size, uint64_t* from, uint64_t* to) {
   const std::string unit = "bytes=";
   if (header.compare(0, unit.size(), unit) != 0 || header.find(',') != std::string::npos) {
-    *from = 0;
-    *to = size ? size - 1 : 0;
-    return size > 0;
+    return RangeAnswer::kWhole;
   }
   std::string spec = header.substr(unit.size());
   auto dash = spec.find('-');
-  if (dash == std::string::npos) return false;
+  if (dash == std::string::npos) return RangeAnswer::kWhole;
   std::string a = spec.substr(0, dash), b = spec.substr(dash + 1);
-  char* end = nullptr;
+  auto number = [](const std::string& t, uint64_t* v) {
+    if (t.empty() || t.size() > 19 || t.find_first_not_of("0123456789") != std::string::npos)
+      return false;
+    *v = std::stoull(t);
+    return true;
+  };
   if (a.empty()) {  // the last N bytes
-    uint64_t n = std::strtoull(b.c_str(), &end, 10);
-    if (b.empty() || *end || n == 0 || size == 0) return false;
+    uint64_t n = 0;
+    if (!number(b, &n)) return RangeAnswer::kWhole;
+    if (n == 0 || size == 0) return RangeAnswer::kUnsatisfiable;
     *from = n >= size ? 0 : size - n;
     *to = size - 1;
-    return true;
+    return RangeAnswer::kPart;
   }
-  *from = std::strtoull(a.c_str(), &end, 10);
-  if (*end || *from >= size) return false;
+  if (!number(a, from)) return RangeAnswer::kWhole;
   if (b.empty()) {
-    *to = size - 1;
-  } else {
-    *to = std::strtoull(b.c_str(), &end, 10);
-    if (*end || *to < *from) return false;
-    *to = std::min(*to, size - 1);
+    *to = size ? size - 1 : 0;
+  } else if (!number(b, to) || *to < *from) {
+    return RangeAnswer::kWhole;
   }
-  return true;
+  if (*from >= size) return RangeAnswer::kUnsatisfiable;
+  *to = std::min(*to, size - 1);
+  return RangeAnswer::kPart;
 }
 
 Response download(const ApiContext& c, const Request& req, const store::Release& rel,
@@ -108,11 +113,16 @@ Response download(const ApiContext& c, const Request& req, const store::Release&
   std::string ifRange = req.header("if-range");
   if (!range.empty() && (ifRange.empty() || ifRange == "\"" + sha + "\"")) {
     uint64_t from = 0, to = 0;
-    if (!parseRange(range, size, &from, &to)) {
+    auto answer = parseRange(range, size, &from, &to);
+    if (answer == RangeAnswer::kUnsatisfiable) {
       Response bad =
           errorResponse(416, "range not satisfiable (size " + std::to_string(size) + ")");
       bad.headers.emplace_back("Content-Range", "bytes */" + std::to_string(size));
       return bad;
+    }
+    if (answer == RangeAnswer::kWhole) {
+      res.file = FileBody{blobs.pathOf(sha).string(), 0, size};
+      return res;
     }
     res.status = 206;
     res.headers.emplace_back("Content-Range", "bytes " + std::to_string(from) + "-" +

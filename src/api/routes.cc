@@ -97,7 +97,13 @@ Api makeApi(const ApiContext& ctx) {
   auto gate = std::make_shared<AccessGate>(*ctx.store, ctx.publicRead);
   Api api;
   api.handler = [router, gate](const Request& req) -> Response {
-    return router->dispatch(req, [&gate](Access a, Request& r) { return gate->admit(a, r); });
+    try {
+      return router->dispatch(req, [&gate](Access a, Request& r) { return gate->admit(a, r); });
+    } catch (const json::exception& e) {
+      // A body of the wrong shape that a route read without checking each type: the
+      // client's mistake, said as such (a 500 would blame the server).
+      return errorResponse(400, std::string("the request's JSON does not fit: ") + e.what());
+    }
   };
   // Every request's head is admitted before its body is read: a request its token does not
   // allow costs no upload. Uploads to the blob store are then streamed to their sink.

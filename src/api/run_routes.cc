@@ -3,6 +3,7 @@
 #include "api/log_stream.h"
 #include "api/response_cache.h"
 #include "api/route_helpers.h"
+#include "core/bell.h"
 #include "core/names.h"
 #include "pipeline/parser.h"
 #include "scheduler/agent.h"
@@ -186,7 +187,8 @@ Response jobLog(const ApiContext& c, const Request& req, int64_t id, const std::
                              }
                              auto r = store->getRun(id);  // not recorded (yet)
                              return !r.ok() || store::isFinished(r->state);
-                           });
+                           },
+                           {logBellKey(id, job), logBellKey(id, "")});
   return r;
 }
 

@@ -21,8 +21,24 @@ std::string contentTypeOf(const fs::path& p) {
   return "application/octet-stream";
 }
 
+// The encoding to send: brotli or gzip when the client takes it and a copy was made at build
+// time (ui/scripts/compress.mjs), else none.
+std::string encodingFor(const Request& req, const fs::path& p) {
+  std::string accepted = req.header("accept-encoding");
+  std::error_code ec;
+  for (const char* e : {"br", "gzip"}) {
+    if (accepted.find(e) != std::string::npos &&
+        fs::exists(p.string() + (e[0] == 'b' ? ".br" : ".gz"), ec))
+      return e;
+  }
+  return "";
+}
+
 // `name` is one path segment (the router gives no slashes); hidden files and ".." are refused.
-Response serveFile(const fs::path& dir, const std::string& name, const std::string& cache) {
+// Sent as one response from the page cache (sendfile), with a validator: a client that has
+// it gets 304.
+Response serveFile(const Request& req, const fs::path& dir, const std::string& name,
+                   const std::string& cache) {
   if (dir.empty()) {
     return errorResponse(404, "the web UI is not installed (build it: make ui, or give --ui DIR)");
   }
@@ -33,11 +49,24 @@ Response serveFile(const fs::path& dir, const std::string& name, const std::stri
   struct stat st {};
   if (::stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
     return errorResponse(404, "no such file");
+  std::string encoding = encodingFor(req, p);
+  fs::path sent = encoding.empty() ? p : fs::path(p.string() + (encoding == "br" ? ".br" : ".gz"));
+  struct stat sst {};
+  if (::stat(sent.c_str(), &sst) != 0) return errorResponse(404, "no such file");
+  std::string etag = "\"" + std::to_string(st.st_size) + "-" + std::to_string(st.st_mtime) +
+                     (encoding.empty() ? "" : "-" + encoding) + "\"";
   Response r;
   r.contentType = contentTypeOf(p);
-  r.file = FileBody{p.string(), 0, static_cast<uint64_t>(st.st_size)};
   r.headers.emplace_back("Cache-Control", cache);
   r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  r.headers.emplace_back("ETag", etag);
+  r.headers.emplace_back("Vary", "Accept-Encoding");
+  if (!encoding.empty()) r.headers.emplace_back("Content-Encoding", encoding);
+  if (req.header("if-none-match") == etag) {
+    r.status = 304;
+    return r;
+  }
+  r.file = FileBody{sent.string(), 0, static_cast<uint64_t>(sst.st_size)};
   return r;
 }
 
@@ -45,16 +74,16 @@ Response serveFile(const fs::path& dir, const std::string& name, const std::stri
 
 void addUiRoutes(Router& r, const ApiContext& c) {
   fs::path dir = c.uiDir;
-  r.add("GET", "/", Access::kPublic, [dir](const Request&, const Params&) {
-    Response res = serveFile(dir, "index.html", "no-cache");
+  r.add("GET", "/", Access::kPublic, [dir](const Request& req, const Params&) {
+    Response res = serveFile(req, dir, "index.html", "no-cache");
     res.headers.emplace_back("Content-Security-Policy",
                              "default-src 'self'; img-src 'self' data:; style-src 'self'; "
                              "frame-ancestors 'none'");
     return res;
   });
   // Vite names assets by their content's hash: they never change under one name.
-  r.add("GET", "/assets/{file}", Access::kPublic, [dir](const Request&, const Params& p) {
-    return serveFile(dir / "assets", p.at("file"), "public, max-age=31536000, immutable");
+  r.add("GET", "/assets/{file}", Access::kPublic, [dir](const Request& req, const Params& p) {
+    return serveFile(req, dir / "assets", p.at("file"), "public, max-age=31536000, immutable");
   });
 }
 

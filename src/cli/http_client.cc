@@ -61,7 +61,7 @@ Status connect(beast::tcp_stream& stream, const Endpoint& e, asio::io_context& i
 http::request<http::string_body> makeRequest(const Endpoint& e, http::verb verb,
                                              const std::string& target, const std::string& body) {
   http::request<http::string_body> req{verb, target, 11};
-  req.set(http::field::host, e.host);
+  req.set(http::field::host, e.port == "80" ? e.host : e.host + ":" + e.port);
   req.set(http::field::user_agent, "boucle-cli");
   if (!e.token.empty()) req.set(http::field::authorization, "Bearer " + e.token);
   if (!body.empty()) {

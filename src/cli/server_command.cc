@@ -44,6 +44,9 @@ struct ServerArgs {
   std::string keepArtifacts;  // a duration; "" keeps them all
   std::string artifactsMax;   // a size such as 20G; ""
   std::string ui;             // the web UI's built files; "" = the default places
+  std::vector<std::string> allowedHosts;
+  size_t maxConnections = 512;
+  int clientTimeout = 60;
 };
 
 // The web UI's folder: --ui, else share/boucle/ui beside an installed binary, else this source
@@ -149,6 +152,9 @@ int serve(const ServerArgs& a) {
   }
   api::ServerOptions http;
   http.address = a.listen.substr(0, colon);
+  http.allowedHosts = a.allowedHosts;
+  http.maxConnections = a.maxConnections;
+  http.clientTimeoutSeconds = a.clientTimeout;
   try {
     http.port = static_cast<uint16_t>(std::stoi(a.listen.substr(colon + 1)));
   } catch (...) {
@@ -290,6 +296,18 @@ void addServerCommand(CLI::App& app, int* exitCode) {
   cmd->add_option("--ui", a->ui,
                   "The web UI's built files (default: share/boucle/ui beside boucle, or the "
                   "source tree's ui/dist)");
+  cmd->add_option("--allowed-host", a->allowedHosts,
+                  "On a loopback address, another name the server answers to in the Host header "
+                  "(NAME or NAME:PORT; repeatable); other names get 421 (DNS rebinding)");
+  cmd->add_option("--max-connections", a->maxConnections,
+                  "Connections open at once; more are answered 503")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--client-timeout", a->clientTimeout,
+                  "Seconds after which a client that sends or reads nothing is dropped (a "
+                  "request's head, an upload, a response or log stream it stopped reading)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("-j,--jobs-in-parallel", a->parallelism, "Jobs at once within a run")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "core/bell.h"
 #include "core/encoding.h"
 #include "os/files.h"
 
@@ -54,8 +55,9 @@ int endOrphanedSteps(const fs::path& file) {
   return ended;
 }
 
-DeployLog::DeployLog(const fs::path& file, const std::vector<std::string>& secrets)
-    : secrets_(secrets), masker_(secrets) {
+DeployLog::DeployLog(const fs::path& file, const std::vector<std::string>& secrets,
+                     std::string bellKey)
+    : secrets_(secrets), masker_(secrets), bellKey_(std::move(bellKey)) {
   stepFile_ = file;
   stepFile_ += ".step";
   std::error_code ec;
@@ -76,7 +78,10 @@ void DeployLog::output(std::string_view bytes) {
   std::lock_guard lock(mu_);
   std::string out;
   masker_.feed(bytes, out);
-  if (fd_ >= 0 && !out.empty()) (void)os::writeAll(fd_, out);
+  if (fd_ >= 0 && !out.empty()) {
+    (void)os::writeAll(fd_, out);
+    if (!bellKey_.empty()) logBell().ring(bellKey_);
+  }
 }
 
 void DeployLog::writeSteps() {
@@ -107,7 +112,10 @@ void DeployLog::flush() {
   std::lock_guard lock(mu_);
   std::string out;
   masker_.finish(out);
-  if (fd_ >= 0 && !out.empty()) (void)os::writeAll(fd_, out);
+  if (fd_ >= 0 && !out.empty()) {
+    (void)os::writeAll(fd_, out);
+    if (!bellKey_.empty()) logBell().ring(bellKey_);
+  }
   masker_ = masker_.fresh();  // finish() ended the stream: start a new one, same automata
 }
 

@@ -27,7 +27,9 @@ class LogSink {
 
 class DeployLog : public LogSink {
  public:
-  DeployLog(const std::filesystem::path& file, const std::vector<std::string>& secrets);
+  // `bellKey`: rung (core/bell.h) whenever the log grows, so that followers read it then.
+  DeployLog(const std::filesystem::path& file, const std::vector<std::string>& secrets,
+            std::string bellKey = "");
   ~DeployLog() override;
   void say(const std::string& line) override;
   void output(std::string_view bytes) override;
@@ -48,6 +50,7 @@ class DeployLog : public LogSink {
   int fd_ = -1;
   std::vector<std::string> secrets_;
   runner::Masker masker_;
+  std::string bellKey_;
 };
 
 // One host's view of the deploy log: whole lines, each starting with "[host] ".

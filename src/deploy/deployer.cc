@@ -3,6 +3,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "core/bell.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "deploy/ansible_driver.h"
@@ -287,6 +288,7 @@ Result<store::Deploy> Deployer::cancel(int64_t id, const auth::Principal& by) {
   // Only while it still waits: the deploy thread may have claimed it meanwhile.
   auto was = rejected ? store::DeployState::kWaiting : store::DeployState::kQueued;
   if (auto st = store_.updateDeployFrom(*d, was); !st.ok()) return st;
+  logBell().ring(deployBellKey(id), true);
   audit(store_, by.name, rejected ? "reject" : "cancel", d->project, d->env,
         d->version + ", deploy " + std::to_string(id) + " asked by " + d->requestedBy);
   if (options_.onChange) options_.onChange(*d);
@@ -351,6 +353,7 @@ void Deployer::execute(store::Deploy d) {
     d.reason = clean(reason);
     d.finishedAt = nowMs();
     if (auto st = store_.updateDeploy(d); !st.ok()) logError("deploy: " + st.message());
+    logBell().ring(deployBellKey(d.id), true);
     audit(
         store_, "boucle", "deploy." + std::string(store::toString(state)), d.project, d.env,
         d.version + ", deploy " + std::to_string(d.id) + (d.reason.empty() ? "" : ": " + d.reason));
@@ -378,7 +381,7 @@ void Deployer::execute(store::Deploy d) {
     if (v.secret) secrets.push_back(v.value);
   }
   d.reason.clear();
-  DeployLog log(logPath(d.id), secrets);
+  DeployLog log(logPath(d.id), secrets, deployBellKey(d.id));
   masking = &log;
   auto current = currentRelease(store_, d.project, d.env);
   d.fromVersion = current.ok() ? current->version : "";

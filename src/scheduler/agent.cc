@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "auth/tokens.h"
+#include "core/bell.h"
 #include "core/clock.h"
 #include "core/encoding.h"
 #include "core/glob.h"
@@ -341,6 +342,7 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors) {
     auto previous = judge(run);
     if (run.event == "broken" && previous) maybeBisect(run, *previous);
     save(run);
+    logBell().ring(logBellKey(run.id, ""), true);  // followers of jobs that never started
     wakeup_.wake();  // the branch's next run may start now, on an idle worker
     if (options_.onFinished) options_.onFinished(run, pipeline ? &*pipeline : nullptr);
     if (run.bisectOf) advanceBisection(run);

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "core/bell.h"
 #include "core/clock.h"
 #include "core/log.h"
 
@@ -22,8 +23,13 @@ void RunRecorder::end(const runner::RunResult& result) {
     if (r.attempts == 0) {
       save({runId_, r.name, std::string(runner::toString(r.state)), -1, 0, std::nullopt,
             std::nullopt, r.reason, "", ""});
+      logBell().ring(logBellKey(runId_, r.name), true);
     }
   }
+}
+
+void RunRecorder::jobOutput(const std::string& job, std::string_view) {
+  logBell().ring(logBellKey(runId_, job));
 }
 
 void RunRecorder::begin(const pipeline::Pipeline& p) {
@@ -64,6 +70,7 @@ void RunRecorder::jobFinished(const runner::JobResult& r) {
     j.artifactsJson = a.dump();
   }
   save(j);
+  logBell().ring(logBellKey(runId_, r.name), true);  // recorded first: followers ask the store
 }
 
 }  // namespace boucle::scheduler

@@ -16,6 +16,8 @@ class RunRecorder : public runner::RunObserver {
   // Records every job as pending, so the run's whole graph is visible from the start.
   void begin(const pipeline::Pipeline& p);
   void jobStarted(const std::string& job, int attempt) override;
+  // Rings the job's log bell (core/bell.h): its followers read what came.
+  void jobOutput(const std::string& job, std::string_view bytes) override;
   void jobFinished(const runner::JobResult& r) override;
   // Records the jobs that never started (skipped, cancelled before their turn).
   void end(const runner::RunResult& result);

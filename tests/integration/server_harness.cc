@@ -118,9 +118,14 @@ Http curl(const std::string& method, const std::string& url, const std::string& 
   fs::path out = tmpl;
   fs::path in = out.string() + ".body";
   fs::path head = out.string() + ".headers";
-  std::vector<std::string> argv{
-      "/usr/bin/curl", "-sS", "-o",   out.string(), "-D", head.string(), "-w",
-      "%{http_code}",  "-X",  method, url};
+  std::vector<std::string> argv{"/usr/bin/curl", "-sS", "-o",           out.string(), "-D",
+                                head.string(),   "-w",  "%{http_code}", url};
+  // HEAD with -I: with -X HEAD curl would wait for the body the length announces.
+  if (method == "HEAD") {
+    argv.push_back("-I");
+  } else {
+    argv.insert(argv.end(), {"-X", method});
+  }
   for (const auto& h : headers) argv.insert(argv.end(), {"-H", h});
   if (!body.empty()) {
     std::ofstream(in, std::ios::binary) << body;
@@ -135,7 +140,7 @@ Http curl(const std::string& method, const std::string& url, const std::string& 
   } catch (...) {
     h.status = 0;
   }
-  h.body = readFile(out);
+  h.body = method == "HEAD" ? "" : readFile(out);  // -I writes the headers there too
   h.headers = readFile(head);
   fs::remove(head);
   fs::remove(out);
