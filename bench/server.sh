@@ -98,5 +98,14 @@ if command -v wrk > /dev/null; then
   wrk -t2 -c64 -d5s --latency "http://127.0.0.1:$PORT/badge/bench/main.svg" | grep -E "Requests/sec|^ +99%"
   echo "/api/runs?limit=20 with a token:"
   wrk -t2 -c64 -d5s --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/runs?limit=20" | grep -E "Requests/sec|^ +99%"
+  # The web UI's files on a kept-alive connection, as a browser asks for them (one at a time,
+  # compressed): a header and a file in two writes used to wait 40 ms for a delayed ACK.
+  ASSET=$(ls "$(dirname "$0")/../ui/dist/assets/" 2>/dev/null | grep -E '\.js$' | head -1)
+  for path in / "/assets/$ASSET"; do
+    echo "$path, one connection (wrk -t1 -c1), Accept-Encoding: br:"
+    wrk -t1 -c1 -d5s --latency -H "Accept-Encoding: gzip, br" "http://127.0.0.1:$PORT$path" | grep -E "Requests/sec|^ +50%|^ +99%"
+  done
+  echo "/, wrk -t2 -c64:"
+  wrk -t2 -c64 -d5s --latency -H "Accept-Encoding: gzip, br" "http://127.0.0.1:$PORT/" | grep -E "Requests/sec|^ +99%"
 fi
 echo "RSS after all this: $(( $(grep VmRSS /proc/$SERVER_PID/status | awk '{print $2}') / 1024 )) MB"
