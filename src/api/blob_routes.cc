@@ -1,5 +1,6 @@
 // Blobs: the content-addressed store's files, read by their SHA-256 and uploaded as streams.
 #include "api/route_helpers.h"
+#include "core/log.h"
 #include "vault/blob_store.h"
 
 namespace boucle::api {
@@ -67,6 +68,10 @@ void addBlobRoutes(Router& r, const ApiContext& c) {
     const std::string& sha = p.at("sha256");
     vault::BlobStore blobs(c.dataDir / "blobs");
     if (!vault::isSha256Hex(sha) || !blobs.contains(sha)) return errorResponse(404, "no such blob");
+    if (auto st = blobs.checkIntact(sha); !st.ok()) {
+      logError(st.message());
+      return errorResponse(500, "blob " + sha + " is damaged on the server (boucle fsck)");
+    }
     Response res;
     res.contentType = "application/octet-stream";
     res.headers.emplace_back("ETag", "\"" + sha + "\"");

@@ -1,6 +1,7 @@
 // The HTTP transport: Boost.Beast on one io_context run by a few threads. Kept in this one
-// file because Beast is the heaviest thing boucle compiles. A session has one operation in
-// flight at a time, so its handlers never run at once and need no strand.
+// file because Beast is the heaviest thing boucle compiles. Each session runs on a strand: a
+// log stream waits on a timer, its socket and a bell at once, and only one of their handlers
+// may run at a time.
 #include <fcntl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -511,34 +512,38 @@ class BeastServer : public HttpServer {
 
  private:
   void accept() {
-    acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
-      if (ec) {
-        if (!acceptor_.is_open()) return;
-        // Out of descriptors (EMFILE) or memory: accepting again at once would spin. Existing
-        // connections go on; new ones wait in the backlog.
-        backoff_.expires_after(std::chrono::milliseconds(100));
-        backoff_.async_wait([this](beast::error_code) {
-          if (acceptor_.is_open()) accept();
+    // Each connection on a strand of its own: a waiting log stream has a timer, a watch on
+    // its socket and a bell's wake-up pending at once, and their handlers must not run on
+    // the server's two threads at the same time.
+    acceptor_.async_accept(
+        asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+          if (ec) {
+            if (!acceptor_.is_open()) return;
+            // Out of descriptors (EMFILE) or memory: accepting again at once would spin. Existing
+            // connections go on; new ones wait in the backlog.
+            backoff_.expires_after(std::chrono::milliseconds(100));
+            backoff_.async_wait([this](beast::error_code) {
+              if (acceptor_.is_open()) accept();
+            });
+            return;
+          }
+          // Responses go out as they are written: a header then a file must not wait for the
+          // client's delayed ACK (Nagle's algorithm), 40 ms a response on a kept-alive connection.
+          socket.set_option(tcp::no_delay(true), ec);
+          if (shared_.sessions >= shared_.maxConnections) {
+            static const char kBusy[] =
+                "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n"
+                "Connection: close\r\n\r\n";
+            socket.non_blocking(true, ec);
+            [[maybe_unused]] ssize_t n = ::send(socket.native_handle(), kBusy, sizeof kBusy - 1,
+                                                MSG_NOSIGNAL | MSG_DONTWAIT);
+            socket.close(ec);
+          } else {
+            std::make_shared<Session>(std::move(socket), handler_, streaming_, bodyLimit_, shared_)
+                ->start();
+          }
+          accept();
         });
-        return;
-      }
-      // Responses go out as they are written: a header then a file must not wait for the
-      // client's delayed ACK (Nagle's algorithm), 40 ms a response on a kept-alive connection.
-      socket.set_option(tcp::no_delay(true), ec);
-      if (shared_.sessions >= shared_.maxConnections) {
-        static const char kBusy[] =
-            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n"
-            "Connection: close\r\n\r\n";
-        socket.non_blocking(true, ec);
-        [[maybe_unused]] ssize_t n =
-            ::send(socket.native_handle(), kBusy, sizeof kBusy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-        socket.close(ec);
-      } else {
-        std::make_shared<Session>(std::move(socket), handler_, streaming_, bodyLimit_, shared_)
-            ->start();
-      }
-      accept();
-    });
   }
 
   Handler handler_;

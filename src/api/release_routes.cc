@@ -4,6 +4,7 @@
 #include "api/log_stream.h"
 #include "api/route_helpers.h"
 #include "core/encoding.h"
+#include "core/log.h"
 #include "vault/blob_store.h"
 #include "vault/releaser.h"
 
@@ -89,6 +90,10 @@ Response download(const ApiContext& c, const Request& req, const store::Release&
   if (!vault::isSha256Hex(sha) || !blobs.contains(sha)) {
     return errorResponse(500, "the artifact's content is missing from the store");
   }
+  if (auto st = blobs.checkIntact(sha); !st.ok()) {
+    logError(st.message());
+    return errorResponse(500, "the artifact's content is damaged on the server (boucle fsck)");
+  }
   struct stat st {};
   if (::stat(blobs.pathOf(sha).c_str(), &st) != 0) return errorResponse(500, "internal error");
   uint64_t size = static_cast<uint64_t>(st.st_size);
@@ -152,10 +157,8 @@ void addReleaseRoutes(Router& r, const ApiContext& c) {
             if (!body["version"].is_string()) return errorResponse(400, "version: a string");
             rr.version = body["version"].get<std::string>();
           }
-          auto rel =
-              vault::createRelease(*c.store, scheduler::mirrorPath(c.dataDir, rr.project), rr);
+          auto rel = c.releases->release(rr);
           if (!rel.ok()) return fromStatus(rel.status());
-          if (c.deployer) c.deployer->releaseCreated(*rel, req.actor);
           return ok(201, releaseJson(*rel, true));
         });
   r.add("GET", "/api/projects/{name}/releases", Access::kRead,

@@ -22,5 +22,6 @@ void addClientCommands(CLI::App& app, int* exitCode);
 void addReleaseCommands(CLI::App& app, int* exitCode);
 void addDeployCommands(CLI::App& app, int* exitCode);
 void addTokenCommands(CLI::App& app, int* exitCode);
+void addFsckCommand(CLI::App& app, int* exitCode);
 
 }  // namespace boucle::cli

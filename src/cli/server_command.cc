@@ -1,7 +1,10 @@
 // `boucle server`: wires the store, the embedded agent and the HTTP API together.
+#include <fcntl.h>
 #include <fmt/core.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -47,6 +50,7 @@ struct ServerArgs {
   std::vector<std::string> allowedHosts;
   size_t maxConnections = 512;
   int clientTimeout = 60;
+  std::string gitTimeout = "10m";
 };
 
 // The web UI's folder: --ui, else share/boucle/ui beside an installed binary, else this source
@@ -66,19 +70,6 @@ fs::path findUi(const std::string& given) {
   return "";
 }
 
-// "500M", "20G", "1T" or a number of bytes.
-std::optional<uint64_t> parseSize(const std::string& text) {
-  if (text.empty()) return std::nullopt;
-  char* end = nullptr;
-  uint64_t n = std::strtoull(text.c_str(), &end, 10);
-  if (end == text.c_str()) return std::nullopt;
-  std::string unit = end;
-  if (unit.empty()) return n;
-  int shift = unit == "K" ? 10 : unit == "M" ? 20 : unit == "G" ? 30 : unit == "T" ? 40 : -1;
-  if (shift < 0 || n == 0) return std::nullopt;
-  return n << shift;
-}
-
 // The first start makes an admin token and shows it once (auth/initial_token.h); a later one
 // removes its file once another admin token exists.
 Status ensureAdminToken(store::Store& store, const fs::path& data) {
@@ -95,6 +86,26 @@ Status ensureAdminToken(store::Store& store, const fs::path& data) {
     logInfo("removed " + (data / auth::kInitialTokenFile).string() +
             ": another admin token exists");
   return Status::Ok();
+}
+
+// DATA/server.lock, held (flock) for as long as this process lives, with its pid inside.
+Result<os::Fd> lockDataFolder(const fs::path& data) {
+  fs::path file = data / "server.lock";
+  os::Fd fd(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd) return errnoStatus("open " + file.string(), errno);
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    auto holder = os::readFile(file);
+    std::string pid = holder.ok() ? holder.value() : "";
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+    return Status::Conflict("another boucle server is using " + data.string() +
+                            (pid.empty() ? "" : " (pid " + pid + ")") +
+                            ": one server per data folder");
+  }
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd.get(), 0) != 0 || ::pwrite(fd.get(), pid.data(), pid.size(), 0) < 0) {
+    return errnoStatus("write " + file.string(), errno);
+  }
+  return fd;
 }
 
 // Projects that ask for it get their interrupted runs queued again, as the same commit and
@@ -165,10 +176,20 @@ int serve(const ServerArgs& a) {
   // may only use the ordinary transports: `ext::` and friends would run commands from a URL.
   ::setenv("GIT_TERMINAL_PROMPT", "0", 1);
   ::setenv("GIT_ALLOW_PROTOCOL", "file:git:http:https:ssh", 1);
+  // A remote that sends less than 1 KB/s for a minute is given up (ssh has its keep-alives).
+  ::setenv("GIT_HTTP_LOW_SPEED_LIMIT", "1000", 1);
+  ::setenv("GIT_HTTP_LOW_SPEED_TIME", "60", 1);
   fs::path data = fs::absolute(a.data);
   std::error_code ec;
   fs::create_directories(data, ec);
   ::chmod(data.c_str(), 0700);
+  // One server per data folder: a second one would mark the first one's runs interrupted and
+  // end its deploy steps. The lock goes with the process, however it ends.
+  auto lock = lockDataFolder(data);
+  if (!lock.ok()) {
+    fmt::print(stderr, "boucle server: {}\n", lock.status().message());
+    return kExitFailed;
+  }
   auto store = store::openSqliteStore((data / "boucle.db").string());
   if (!store.ok()) {
     fmt::print(stderr, "boucle server: {}\n", store.status().message());
@@ -205,6 +226,12 @@ int serve(const ServerArgs& a) {
   agentOptions.dataDir = data;
   agentOptions.parallelism = a.parallelism;
   agentOptions.maxRuns = a.maxRuns;
+  if (auto t = parseDuration(a.gitTimeout); t && t->count() > 0) {
+    agentOptions.gitTimeout = *t;
+  } else {
+    fmt::print(stderr, "boucle server: --git-timeout: a duration such as 10m\n");
+    return kExitUsage;
+  }
   agentOptions.secrets = &*secrets;
   // Bisection runs are the server's own business: the team hears of their outcome through the
   // breaking run's "broken" notification.
@@ -308,6 +335,10 @@ void addServerCommand(CLI::App& app, int* exitCode) {
                   "request's head, an upload, a response or log stream it stopped reading)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--git-timeout", a->gitTimeout,
+                  "A fetch from the network still running after this is stopped and its run "
+                  "fails (a stalled remote)")
+      ->capture_default_str();
   cmd->add_option("-j,--jobs-in-parallel", a->parallelism, "Jobs at once within a run")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);

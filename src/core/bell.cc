@@ -5,8 +5,13 @@
 namespace boucle {
 
 Bell::Id Bell::listen(const std::string& key, std::function<void(bool)> fn) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   Id id = next_++;
+  if (ended_.count(key)) {
+    lock.unlock();
+    fn(true);
+    return id;
+  }
   byKey_.emplace(key, std::make_pair(id, std::move(fn)));
   keyOf_[id] = key;
   return id;
@@ -30,6 +35,13 @@ void Bell::ring(const std::string& key, bool ended) {
   std::vector<std::function<void(bool)>> woken;
   {
     std::lock_guard lock(mu_);
+    if (ended && ended_.insert(key).second) {
+      endedOrder_.push_back(key);
+      if (endedOrder_.size() > kRecentEnds) {
+        ended_.erase(endedOrder_.front());
+        endedOrder_.pop_front();
+      }
+    }
     auto [from, to] = byKey_.equal_range(key);
     if (from == to) return;  // the common case: nobody follows this log
     for (auto it = from; it != to; ++it) {

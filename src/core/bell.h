@@ -6,9 +6,11 @@
 // its own executor); it is forgotten once called.
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 
 namespace boucle {
@@ -16,7 +18,9 @@ namespace boucle {
 class Bell {
  public:
   using Id = uint64_t;
-  // `fn(ended)` at the next ring of `key`; `ended` when the writer said it is done.
+  // `fn(ended)` at the next ring of `key`; `ended` when the writer said it is done. A key
+  // that ended recently calls `fn(true)` at once: a listener that comes just after the last
+  // ring is not left waiting.
   Id listen(const std::string& key, std::function<void(bool ended)> fn);
   void forget(Id id);
   void ring(const std::string& key, bool ended = false);
@@ -27,6 +31,9 @@ class Bell {
   Id next_ = 1;
   std::multimap<std::string, std::pair<Id, std::function<void(bool)>>> byKey_;
   std::map<Id, std::string> keyOf_;
+  static constexpr size_t kRecentEnds = 4096;
+  std::deque<std::string> endedOrder_;  // the last kRecentEnds keys rung as ended
+  std::set<std::string> ended_;
 };
 
 // The one bell logs ring: keys from logBellKey.

@@ -66,4 +66,16 @@ std::string formatDuration(Millis d) {
   return buf;
 }
 
+std::optional<uint64_t> parseSize(std::string_view text) {
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 19) return std::nullopt;
+  uint64_t n = std::stoull(std::string(text.substr(0, digits)));
+  std::string_view unit = text.substr(digits);
+  if (unit.empty()) return n;
+  int shift = unit == "K" ? 10 : unit == "M" ? 20 : unit == "G" ? 30 : unit == "T" ? 40 : -1;
+  if (shift < 0 || n == 0 || n > (UINT64_MAX >> shift)) return std::nullopt;
+  return n << shift;
+}
+
 }  // namespace boucle

@@ -27,5 +27,18 @@ TEST(Duration, FormatsForHumans) {
   EXPECT_EQ(formatDuration(Millis(3'660'000)), "1h01m");
 }
 
+TEST(ParseSize, UnitsAndWhatSixtyFourBitsCannotHold) {
+  EXPECT_EQ(parseSize("500M"), 500ull << 20);
+  EXPECT_EQ(parseSize("20G"), 20ull << 30);
+  EXPECT_EQ(parseSize("1024"), 1024u);
+  EXPECT_EQ(parseSize("16777215T"), 16777215ull << 40);
+  EXPECT_EQ(parseSize("16777216T"), std::nullopt);  // 2^64: does not fit
+  EXPECT_EQ(parseSize("99999999999999999999"), std::nullopt);
+  EXPECT_EQ(parseSize("-5G"), std::nullopt);
+  EXPECT_EQ(parseSize("0G"), std::nullopt);
+  EXPECT_EQ(parseSize("5X"), std::nullopt);
+  EXPECT_EQ(parseSize(""), std::nullopt);
+}
+
 }  // namespace
 }  // namespace boucle

@@ -97,12 +97,19 @@ void Deployer::start() {
                ": check the environment");
     }
   }
-  thread_ = std::thread([this] { loop(); });
+  // Deploys to different environments run side by side (one at a time per environment, the
+  // store's claim sees to that): a long deploy to dev does not hold prod's back.
+  for (size_t i = 0; i < std::max<size_t>(1, options_.parallel); ++i) {
+    threads_.emplace_back([this] { loop(); });
+  }
 }
 
 void Deployer::stop() {
   wakeup_.stop();
-  if (thread_.joinable()) thread_.join();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
 }
 
 fs::path Deployer::logPath(int64_t id) const {

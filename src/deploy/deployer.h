@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "auth/roles.h"
 #include "auth/secret_box.h"
@@ -34,6 +35,8 @@ struct DeployerOptions {
   const auth::SecretBox* secrets = nullptr;
   // Called when a deploy ends, or starts waiting for an approval (notifications).
   std::function<void(const store::Deploy&)> onChange;
+  // Deploys at once (to different environments; one per environment at a time).
+  size_t parallel = 4;
 };
 
 // What an environment runs now: the newest succeeded deploy's release ("" when none), and
@@ -81,7 +84,7 @@ class Deployer {
   store::Store& store_;
   DeployerOptions options_;
   Wakeup wakeup_;
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace boucle::deploy

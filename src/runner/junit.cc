@@ -1,7 +1,7 @@
 #include "runner/junit.h"
 
+#include <cctype>
 #include <pugixml.hpp>
-#include <regex>
 
 #include "os/files.h"
 
@@ -18,16 +18,60 @@ std::string firstLine(std::string_view s) {
   return std::string(s.substr(0, s.find('\n')));
 }
 
+bool pathChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '/' ||
+         c == '-';
+}
+
+// "name.ext" followed by ":digits" at `at`: the location's length, or 0. A name needs a dot
+// with letters or digits after it (file.cc, AppTest.java).
+size_t locationAt(std::string_view text, size_t at) {
+  size_t end = at;
+  while (end < text.size() && pathChar(text[end])) ++end;
+  std::string_view name = text.substr(at, end - at);
+  size_t dot = name.rfind('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == name.size()) return 0;
+  for (char c : name.substr(dot + 1)) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) return 0;
+  }
+  if (end >= text.size() || text[end] != ':') return 0;
+  size_t digits = end + 1;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  return digits > end + 1 ? digits - at : 0;
+}
+
 // "path/file.cc:42" at the start of a line (GoogleTest, pytest, most assertion libraries), else
-// a stack frame "(AppTest.java:12)" (JVM, .NET).
-std::string locationIn(const std::string& text) {
-  static const std::regex lineStart(R"((?:^|\n)\s*([A-Za-z0-9_./\-]+\.[A-Za-z0-9]+):(\d+))");
-  static const std::regex frame(R"(\(([A-Za-z0-9_./\-]+\.[A-Za-z0-9]+):(\d+)\))");
-  std::smatch m;
-  if (std::regex_search(text, m, lineStart) || std::regex_search(text, m, frame)) {
-    return m[1].str() + ":" + m[2].str();
+// a stack frame "(AppTest.java:12)" (JVM, .NET). A linear scan, not a regex: the text is the
+// job's, of any size, and std::regex recurses per character.
+std::string locationIn(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    size_t at = i;
+    while (at < text.size() && (text[at] == ' ' || text[at] == '\t')) ++at;
+    if (size_t n = locationAt(text, at)) return std::string(text.substr(at, n));
+    size_t nl = text.find('\n', i);
+    if (nl == std::string_view::npos) break;
+    i = nl + 1;
+  }
+  for (size_t open = text.find('('); open != std::string_view::npos;
+       open = text.find('(', open + 1)) {
+    size_t n = locationAt(text, open + 1);
+    if (n && open + 1 + n < text.size() && text[open + 1 + n] == ')')
+      return std::string(text.substr(open + 1, n));
   }
   return {};
+}
+
+// What a report may hold in memory, whatever the job wrote: reports are the job's own files.
+constexpr size_t kMaxText = 1000;      // a name, a message, a location
+constexpr size_t kMaxFailures = 1000;  // failures kept with their text (all are counted)
+constexpr int kMaxDepth = 32;          // <testsuite> inside <testsuite>
+
+std::string bounded(std::string s) {
+  if (s.size() > kMaxText) {
+    s.resize(kMaxText);
+    s += "…";
+  }
+  return s;
 }
 
 void readCase(const pugi::xml_node& tc, const std::string& suite, TestReport& r) {
@@ -49,9 +93,10 @@ void readCase(const pugi::xml_node& tc, const std::string& suite, TestReport& r)
   }
   if (!bad && status != "fail") return;
   (kind == "error" ? r.errors : r.failures)++;
+  if (r.failed.size() >= kMaxFailures) return;
   TestFailure f;
-  f.suite = tc.attribute("classname").as_string(suite.c_str());
-  f.name = tc.attribute("name").as_string();
+  f.suite = bounded(tc.attribute("classname").as_string(suite.c_str()));
+  f.name = bounded(tc.attribute("name").as_string());
   f.kind = kind;
   std::string body = bad ? bad.text().as_string() : "";
   if (body.empty() && bad) body = bad.child_value();
@@ -66,16 +111,24 @@ void readCase(const pugi::xml_node& tc, const std::string& suite, TestReport& r)
     f.location = locationIn(body);
     if (f.location.empty()) f.location = locationIn(f.message);
   }
+  f.message = bounded(f.message);
+  f.location = bounded(f.location);
   f.details = body.substr(0, kMaxDetails);
   r.failed.push_back(std::move(f));
 }
 
-void readSuite(const pugi::xml_node& suite, TestReport& r) {
+void readSuite(const pugi::xml_node& suite, TestReport& r, int depth = 0) {
+  if (depth >= kMaxDepth) {
+    if (r.warnings.empty() || r.warnings.back().find("nested") == std::string::npos)
+      r.warnings.push_back("test suites nested deeper than 32 levels were not read");
+    return;
+  }
   std::string name = suite.attribute("name").as_string();
   for (auto child : suite.children()) {
     std::string tag = child.name();
     if (tag == "testcase") readCase(child, name, r);
-    if (tag == "testsuite") readSuite(child, r);  // nested suites (jest, Surefire aggregates)
+    // Nested suites (jest, Surefire aggregates), to a bounded depth.
+    if (tag == "testsuite") readSuite(child, r, depth + 1);
   }
 }
 

@@ -81,3 +81,47 @@ TEST(JUnit, MalformedReportIsAnErrorNotACrash) {
 
 }  // namespace
 }  // namespace boucle::runner
+
+namespace boucle::runner {
+namespace {
+
+// Reports are the job's own files: nesting and sizes that would exhaust the stack or the
+// server's memory are read within bounds.
+TEST(JUnit, DeepNestingAndHugeMessagesAreReadWithinBounds) {
+  std::string deep;
+  for (int i = 0; i < 300000; ++i) deep += "<testsuite>";
+  deep += "<testcase name=\"t\"/>";
+  for (int i = 0; i < 300000; ++i) deep += "</testsuite>";
+  auto r = parseJUnit(deep);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->tests, 0);
+  ASSERT_FALSE(r->warnings.empty());
+  EXPECT_NE(r->warnings[0].find("nested"), std::string::npos);
+
+  std::string huge(400 * 1024, 'a');
+  huge += "\nsrc/x.cc:12\n";
+  std::string xml = "<testsuite><testcase classname=\"s\" name=\"t\"><failure message=\"" +
+                    std::string(400 * 1024, 'm') + "\">" + huge +
+                    "</failure></testcase></testsuite>";
+  auto big = parseJUnit(xml);
+  ASSERT_TRUE(big.ok());
+  ASSERT_EQ(big->failed.size(), 1u);
+  EXPECT_LE(big->failed[0].message.size(), 1010u);
+  EXPECT_LE(big->failed[0].details.size(), 4000u);
+  EXPECT_EQ(big->failed[0].location, "src/x.cc:12");
+}
+
+TEST(JUnit, LocationsAreFoundWithoutARegex) {
+  auto at = [](const std::string& body) {
+    auto r = parseJUnit("<testsuite><testcase name=\"t\"><failure>" + body +
+                        "</failure></testcase></testsuite>");
+    return r.ok() && !r->failed.empty() ? r->failed[0].location : std::string("?");
+  };
+  EXPECT_EQ(at("Expected 1\n  tests/a_test.py:42: AssertionError"), "tests/a_test.py:42");
+  EXPECT_EQ(at("at com.x.AppTest.check(AppTest.java:12)"), "AppTest.java:12");
+  EXPECT_EQ(at("no location here: 12"), "");
+  EXPECT_EQ(at(std::string(100000, '(') + "x"), "");
+}
+
+}  // namespace
+}  // namespace boucle::runner

@@ -1,11 +1,14 @@
 #include "runner/process.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 
 namespace boucle::runner {
@@ -110,7 +113,7 @@ namespace boucle::runner {
 
 Result<CaptureResult> runAndCapture(const std::vector<std::string>& argv,
                                     const std::filesystem::path& cwd,
-                                    const std::vector<std::string>& extraEnv) {
+                                    const std::vector<std::string>& extraEnv, Millis timeout) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return errnoStatus("pipe", errno);
   SpawnSpec spec;
@@ -141,7 +144,19 @@ Result<CaptureResult> runAndCapture(const std::vector<std::string>& argv,
   }
   CaptureResult r;
   char buf[65536];
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool timedOut = false;
   for (;;) {
+    auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now());
+    pollfd p{fds[0], POLLIN, 0};
+    int ready = ::poll(&p, 1, static_cast<int>(std::clamp<int64_t>(left.count(), 0, 60000)));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) {
+      if (std::chrono::steady_clock::now() < deadline) continue;
+      timedOut = true;
+      ::kill(-*pid, SIGKILL);  // its own process group: whatever it started goes too
+      break;
+    }
     ssize_t n = ::read(fds[0], buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
@@ -150,6 +165,10 @@ Result<CaptureResult> runAndCapture(const std::vector<std::string>& argv,
   ::close(fds[0]);
   int st = 0;
   while (waitpid(*pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (timedOut) {
+    return Status::Timeout(argv[0] + " did not finish within " + formatDuration(timeout) +
+                           " and was stopped");
   }
   r.exitCode = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   return r;

@@ -48,8 +48,11 @@ struct CaptureResult {
 // Runs a short helper command (git, tar) to completion and returns its output. The helper
 // inherits our environment; it is never given a shell, so arguments are passed as they are.
 // `extraEnv` ("NAME=value") is added to this process's environment, replacing same names.
+// A helper still running after `timeout` (a stalled remote) is killed with its process group:
+// Timeout, and the worker and locks it held are free again.
 Result<CaptureResult> runAndCapture(const std::vector<std::string>& argv,
                                     const std::filesystem::path& cwd = {},
-                                    const std::vector<std::string>& extraEnv = {});
+                                    const std::vector<std::string>& extraEnv = {},
+                                    Millis timeout = std::chrono::minutes(10));
 
 }  // namespace boucle::runner

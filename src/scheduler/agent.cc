@@ -27,10 +27,12 @@
 namespace boucle::scheduler {
 namespace fs = std::filesystem;
 
-Result<std::string> git(const std::vector<std::string>& args, const scm::GitAuth* auth) {
+Result<std::string> git(const std::vector<std::string>& args, const scm::GitAuth* auth,
+                        Millis timeout) {
   std::vector<std::string> argv{"git"};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto r = runner::runAndCapture(argv, {}, auth ? auth->env() : std::vector<std::string>{});
+  auto r =
+      runner::runAndCapture(argv, {}, auth ? auth->env() : std::vector<std::string>{}, timeout);
   if (!r.ok()) return r.status();
   std::string out = auth ? auth->redact(r->output) : r->output;
   while (!out.empty() && out.back() == '\n') out.pop_back();
@@ -281,7 +283,7 @@ Status Agent::syncMirror(const store::Project& project) {
   }
   auto r = git({"-C", mirror.string(), "fetch", "--quiet", "--prune", "--", project.url,
                 "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"},
-               &*access);
+               &*access, options_.gitTimeout);
   if (!r.ok()) return r.status();
   return scm::keepBranchesAndTags(mirror);
 }

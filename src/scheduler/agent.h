@@ -27,6 +27,9 @@ struct AgentOptions {
   size_t parallelism = 2;                    // jobs at once within a run
   size_t maxRuns = 2;                        // runs at once
   const auth::SecretBox* secrets = nullptr;  // opens projects' credentials
+  // A fetch (git over the network) still running after this is stopped: the run fails and the
+  // worker and the mirror's lock are free again.
+  Millis gitTimeout = std::chrono::minutes(10);
   // Called when a run has finished and been judged, with its commit's pipeline (null when the
   // pipeline could not be read): the server hangs notifications here.
   std::function<void(const store::Run&, const pipeline::Pipeline*)> onFinished;
@@ -86,7 +89,8 @@ class Agent {
 
 // git, argv only (no shell); trailing newlines trimmed. With `auth`, git can reach the
 // project's private repository, and its messages are redacted.
-Result<std::string> git(const std::vector<std::string>& args, const scm::GitAuth* auth = nullptr);
+Result<std::string> git(const std::vector<std::string>& args, const scm::GitAuth* auth = nullptr,
+                        Millis timeout = std::chrono::minutes(10));
 // The project's credential, unsealed (kind "" when it has none).
 Result<scm::GitCredential> credentialFor(const store::Project& p, const auth::SecretBox* box);
 // The environment git needs for the project's credential (none: an empty GitAuth).

@@ -48,10 +48,13 @@ std::string authorizationHeader(const GitCredential& c) {
 
 Result<GitAuth> GitAuth::prepare(const GitCredential& c, const fs::path& stateDir) {
   GitAuth a;
-  // ssh never asks (BatchMode), and trusts a host on first use, remembering its key in boucle's
+  // ssh never asks (BatchMode), gives up on a host that does not answer (ConnectTimeout, keep-
+  // alives: a stalled remote must not hold a worker and the mirror's lock), and trusts a host
+  // on first use, remembering its key in boucle's
   // own known_hosts so a changed key is refused from then on.
   std::string ssh =
-      "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=" +
+      "ssh -o BatchMode=yes -o ConnectTimeout=15 -o ServerAliveInterval=15 "
+      "-o ServerAliveCountMax=4 -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=" +
       shellQuote((stateDir / "known_hosts").string());
   if (c.kind == "token") {
     a.secret_ = c.secret;

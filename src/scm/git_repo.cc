@@ -195,8 +195,7 @@ Status keepBranchesAndTags(const fs::path& mirror) {
 }
 
 bool fetchesInProcess(const std::string& url) {
-  return url.starts_with("/") || url.starts_with("file://") || url.starts_with("http://") ||
-         url.starts_with("https://");
+  return url.starts_with("/") || url.starts_with("file://");
 }
 
 Status fetchInto(const fs::path& mirror, const std::string& url, const GitCredential& credential) {

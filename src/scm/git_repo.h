@@ -2,7 +2,7 @@
 // The git steps every run takes — fetch into the project's mirror, resolve and describe the
 // commit, check it out — done in-process with libgit2. Each git process costs 12–16 ms to start
 // on our machines and a run used to start six; in-process the same steps take a few ms.
-// Repositories reached over ssh still go through the git command (see fetchesInProcess).
+// Repositories on the network still go through the git command (see fetchesInProcess).
 
 #include <filesystem>
 #include <string>
@@ -17,9 +17,11 @@ struct CommitInfo {
   std::string sha, author, subject;
 };
 
-// Whether fetchInto can reach `url` itself: local paths, file:// and http(s)://. ssh URLs stay
-// with OpenSSH through the git command, so users' keys, agents, ssh config and known_hosts work
-// as they do in a shell.
+// Whether fetchInto can reach `url` itself: local paths and file://. Repositories on the network
+// go through the git command: ssh stays with OpenSSH (users' keys, agents, ssh config and
+// known_hosts work as in a shell), and http(s) gets git's low-speed limit and a deadline,
+// which libgit2 1.5 cannot give (a stalled remote would hold a worker and the mirror's lock
+// for ever).
 bool fetchesInProcess(const std::string& url);
 
 // `git fetch --prune URL` of branches and tags (refs/heads/*, refs/tags/*; other refs such as

@@ -96,7 +96,8 @@ TEST_F(GitRepoTest, FetchErrorsNameTheUrlAndNeverTheToken) {
   EXPECT_THAT(st.message(), ::testing::Not(HasSubstr("tok-s3cret")));
   EXPECT_FALSE(fetchInto(mirror_, "git@host:x.git", {}).ok()) << "ssh stays with OpenSSH";
   EXPECT_FALSE(fetchesInProcess("ssh://host/x.git"));
-  EXPECT_TRUE(fetchesInProcess("https://host/x.git"));
+  EXPECT_FALSE(fetchesInProcess("https://host/x.git")) << "network: git with its deadlines";
+  EXPECT_TRUE(fetchesInProcess("file:///srv/x.git"));
 }
 
 TEST_F(GitRepoTest, CheckoutIsACleanDetachedCloneThatBorrowsObjects) {

@@ -7,7 +7,10 @@
 
 #include <cerrno>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <random>
+#include <unordered_map>
 
 #include "core/encoding.h"
 #include "os/files.h"
@@ -147,6 +150,55 @@ Result<BlobRef> BlobStore::putFd(int in, const std::string& file) {
   return adopt(tmp, *ref);
 }
 
+namespace {
+
+// What a blob file looked like when it was last known good: size, times and inode. Kept per
+// process: after a restart, or when the file changed since (a disk error, someone's editor),
+// the blob is hashed again before it is served.
+struct Signature {
+  ino_t ino = 0;
+  off_t size = 0;
+  int64_t mtime = 0, ctime = 0;
+  bool operator==(const Signature&) const = default;
+};
+std::mutex knownMu;                                // guards known
+std::unordered_map<std::string, Signature> known;  // by blob path
+
+std::optional<Signature> signatureOf(const fs::path& p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return std::nullopt;
+  return Signature{st.st_ino, st.st_size, st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec,
+                   st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec};
+}
+
+void remember(const fs::path& p) {
+  auto sig = signatureOf(p);
+  std::lock_guard lock(knownMu);
+  if (sig) known[p.string()] = *sig;
+}
+
+}  // namespace
+
+Status BlobStore::checkIntact(const std::string& sha256) const {
+  if (!isSha256Hex(sha256)) return Status::Invalid("not a sha256: " + sha256);
+  fs::path p = pathOf(sha256);
+  auto sig = signatureOf(p);
+  if (!sig) return Status::NotFound("blob " + sha256 + " is not in the store");
+  {
+    std::lock_guard lock(knownMu);
+    auto it = known.find(p.string());
+    if (it != known.end() && it->second == *sig) return Status::Ok();
+  }
+  auto got = hashFile(p);
+  if (!got.ok()) return got.status();
+  if (got->sha256 != sha256) {
+    return Status::Io("blob " + sha256 + " is corrupt: its content hashes to " + got->sha256);
+  }
+  std::lock_guard lock(knownMu);
+  known[p.string()] = *sig;
+  return Status::Ok();
+}
+
 Result<BlobRef> BlobStore::adopt(const fs::path& tmp, const BlobRef& ref) const {
   std::error_code ec;
   fs::path dest = pathOf(ref.sha256);
@@ -158,6 +210,7 @@ Result<BlobRef> BlobStore::adopt(const fs::path& tmp, const BlobRef& ref) const 
   if (::access(dest.c_str(), F_OK) == 0) {
     ::unlink(tmp.c_str());  // already stored: same content, same name
     // Touched, so retention sees it as new until the job that stored it again is recorded.
+    // (That changes its times: it is hashed again before it is next served.)
     ::utimensat(AT_FDCWD, dest.c_str(), nullptr, 0);
     return ref;
   }
@@ -167,6 +220,7 @@ Result<BlobRef> BlobStore::adopt(const fs::path& tmp, const BlobRef& ref) const 
     return errnoStatus("store blob " + ref.sha256, err);
   }
   if (auto st = os::fsyncDir(dest.parent_path()); !st.ok()) return st;
+  remember(dest);  // hashed on its way in
   return ref;
 }
 

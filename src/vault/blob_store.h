@@ -34,6 +34,9 @@ class BlobStore {
   // The same into an open file; on a mismatch the caller removes it.
   Status copyOutTo(const std::string& sha256, int outFd, const std::string& what);
   bool contains(const std::string& sha256) const;
+  // Before a blob is served: Ok when its file is as it was when stored or last checked in
+  // this process, else after hashing it again (Io when its content no longer matches its name).
+  Status checkIntact(const std::string& sha256) const;
   std::filesystem::path pathOf(const std::string& sha256) const;
   std::filesystem::path tmpDir() const { return root_ / "tmp"; }
   // Moves `tmp` (written and fsynced, in tmpDir()) into place as the blob `ref`; when the blob

@@ -10,6 +10,7 @@
 #include "pipeline/parser.h"
 #include "runner/process.h"
 #include "scm/git_repo.h"
+#include "vault/blob_store.h"
 #include "vault/release_branches.h"
 #include "vault/semver.h"
 
@@ -192,7 +193,7 @@ Result<Version> chooseVersion(store::Store& store, const fs::path& mirror,
 }  // namespace
 
 Result<store::Release> createRelease(store::Store& store, const fs::path& mirror,
-                                     const ReleaseRequest& req) {
+                                     const fs::path& blobRoot, const ReleaseRequest& req) {
   auto project = store.getProject(req.project);
   if (!project.ok()) return project.status();
   auto run = releasableRun(store, *project, req);
@@ -258,6 +259,11 @@ Result<store::Release> createRelease(store::Store& store, const fs::path& mirror
       if (!a.is_object() || !a.contains("path")) continue;
       std::string path = a["path"].get<std::string>();
       if (!wanted(filters, j.name, path)) continue;
+      std::string sha = a.value("sha256", "");
+      if (!BlobStore(blobRoot).contains(sha)) {
+        return Status::Conflict("run " + std::to_string(run->id) + "'s artifact " + path +
+                                " is no longer stored (pruned): it cannot be released");
+      }
       artifacts.push_back(
           {{"job", j.name}, {"name", path}, {"sha256", a["sha256"]}, {"size", a["size"]}});
     }

@@ -22,8 +22,10 @@ struct ReleaseRequest {
 // Conflict when the run did not pass, the version exists or is not after the latest release,
 // or nothing changed since it; Invalid for a malformed version; NotFound for a missing run.
 // `mirror`: the project's repository mirror (commits, tags and the pipeline file are read
-// there).
+// there). Conflict too when an artifact's blob is no longer in `blobRoot` (pruned): a release
+// never points at content that is gone.
 Result<store::Release> createRelease(store::Store& store, const std::filesystem::path& mirror,
+                                     const std::filesystem::path& blobRoot,
                                      const ReleaseRequest& request);
 
 }  // namespace boucle::vault

@@ -46,6 +46,9 @@ TEST(Checkpointer, MovesTheWalIntoTheDatabaseFileOnItsOwnThread) {
     auto n = db->prepare("SELECT count(*) FROM t");
     ASSERT_TRUE(n.ok() && *n->step());
     EXPECT_EQ(n->integer(0), rows);
+    // The next write starts the WAL over, and its file is cut back (journal_size_limit).
+    ASSERT_TRUE(db->exec("INSERT INTO t VALUES ('after')").ok());
+    EXPECT_LE(fs::file_size(path + "-wal"), 1u << 20);
   }
   fs::remove_all(dir);
 }

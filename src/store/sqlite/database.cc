@@ -94,8 +94,10 @@ Result<Database> Database::open(const std::string& path) {
   sqlite3_busy_timeout(raw, 5000);
   // WAL: readers never block the writer; synchronous=NORMAL in WAL keeps the database
   // consistent after a crash (a kill -9 of the process loses nothing committed).
+  // journal_size_limit: once a checkpoint let the WAL start over, its file is cut back to 1 MB
+  // rather than keeping the size of the largest burst for ever.
   if (auto st = db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                        "PRAGMA foreign_keys=ON;");
+                        "PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=1048576;");
       !st.ok()) {
     return st;
   }
