@@ -2,6 +2,8 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 BENCH_BUILD ?= build-release
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 GENERATOR  := -G Ninja
 
 # ccache across fresh clones in other folders (CI), see docs/building.md.
@@ -9,7 +11,7 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 export CCACHE_SLOPPINESS := pch_defines,time_macros
 
-.PHONY: all deps ui build demo demo-run test test-asan bench format format-check clean
+.PHONY: all deps ui build demo demo-run test test-asan bench fuzz format format-check clean
 
 all: build
 
@@ -48,6 +50,15 @@ bench: deps
 	cmake --build $(BENCH_BUILD)
 	./bench/run.sh $(BENCH_BUILD)
 
+# libFuzzer on each fuzz target (fuzz/*_fuzz.cc) for FUZZ_SECONDS, from its seed corpus; new
+# inputs go to BUILD/corpus, crashes to BUILD/crashes. `make test` replays the seed corpus.
+fuzz:
+	./scripts/install-deps.sh --fuzz
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DBOUCLE_FUZZ=ON -DBOUCLE_TESTS=OFF -DBOUCLE_BENCH=OFF
+	cmake --build $(FUZZ_BUILD)
+	./bench/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
 	cd ui && npm run format
@@ -57,4 +68,4 @@ format-check:
 	cd ui && npm run format-check
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD) $(FUZZ_BUILD)

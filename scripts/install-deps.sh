@@ -11,6 +11,8 @@ PACKAGES=(
   bubblewrap python3 curl python3-aiosmtpd wrk openssh-server openssh-client iproute2 ansible
   chromium
 )
+# `make fuzz` (libFuzzer) builds with Debian's clang: only when asked, CI does not need it.
+if [ "${1:-}" = "--fuzz" ]; then PACKAGES+=(clang libfuzzer-14-dev); fi
 # The web UI is built with npm; Debian's nodejs 18 and npm do, unless a node is installed
 # already (another node's npm would conflict with Debian's package).
 if ! command -v npm > /dev/null; then PACKAGES+=(nodejs npm); fi

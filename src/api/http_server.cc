@@ -12,7 +12,6 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/url/parse.hpp>
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -21,6 +20,7 @@
 #include <vector>
 
 #include "api/http.h"
+#include "api/request_target.h"
 
 namespace boucle::api {
 
@@ -107,12 +107,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool head(Request& req) {
     auto& msg = parser_->get();
     req.method = std::string(msg.method_string());
-    auto target = boost::urls::parse_origin_form(msg.target());
-    if (!target) return false;
-    req.path = target->path();
-    // Decoded one by one, so "%2F" stays inside its segment and cannot change the route.
-    for (auto seg : target->segments()) req.segments.push_back(seg);
-    for (auto param : target->params()) req.query[param.key] = param.value;
+    if (!parseTarget(msg.target(), req)) return false;
     for (auto& field : msg) {
       std::string name(field.name_string());
       for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -154,9 +154,11 @@ void Masker::addSpan(uint64_t begin, uint64_t end) {
   Span s{begin, end};
   auto at = std::lower_bound(spans_.begin(), spans_.end(), s,
                              [](const Span& a, const Span& b) { return a.begin < b.begin; });
-  if (at != spans_.begin() && std::prev(at)->end >= s.begin) --at;
+  // Overlapping spans merge; adjacent ones stay apart, so that the output does not depend on
+  // whether the first was already released when the second was found.
+  if (at != spans_.begin() && std::prev(at)->end > s.begin) --at;
   auto last = at;
-  while (last != spans_.end() && last->begin <= s.end) {
+  while (last != spans_.end() && last->begin < s.end) {
     s.begin = std::min(s.begin, last->begin);
     s.end = std::max(s.end, last->end);
     ++last;
