@@ -6,7 +6,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 GENERATOR  := -G Ninja
 
-# ccache across fresh clones in other folders (CI), see docs/building.md.
+# ccache across fresh clones in other folders (CI): docs/building.md says why.
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 export CCACHE_SLOPPINESS := pch_defines,time_macros

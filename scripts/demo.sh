@@ -77,9 +77,15 @@ for env in dev qa preprod prod; do
   "$boucle" env set hello "$env" "dir=$work/envs/$env" "port=$envport" \
     "url=http://127.0.0.1:$envport" "greet_name=$env team"
 done
-# The services the deploys start are stopped with the server.
-trap 'for f in "$work"/envs/*/greet.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
-      kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT
+# The services the deploys start are stopped with the server, however the script ends: Ctrl-C
+# (SIGINT) and SIGTERM exit through the same EXIT trap.
+cleanup() {
+  for f in "$work"/envs/*/greet.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+  kill $server 2>/dev/null
+  wait $server 2>/dev/null
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 echo
 echo "== Ada's first commit is built (a push webhook would trigger it; here: boucle trigger)"
 "$boucle" trigger hello
@@ -146,6 +152,6 @@ echo "  export BOUCLE_SERVER=$BOUCLE_SERVER BOUCLE_TOKEN=\$(cat $work/data/initi
 echo "  server log: $work/server.log"
 if [ "${DEMO_KEEP:-1}" = 1 ]; then
   echo
-  echo "The server keeps running; Ctrl-C stops it."
+  echo "The server and the four services keep running; Ctrl-C stops them all."
   wait $server
 fi

@@ -112,7 +112,19 @@ int runLocal(const LocalRunOptions& o) {
     fmt::print(stderr, "boucle run: {}\n", source.status().message());
     return kExitUsage;
   }
-  bool workingTree = o.workingTree || !source->isGit;
+  if (!source->isGit) {
+    fmt::print(stderr,
+               "boucle run: {} is not in a git repository: boucle run runs the pipeline of the "
+               "git repository it is started in, at its last commit (git init, or cd into one)\n",
+               fs::current_path().string());
+    return kExitUsage;
+  }
+  if (o.file.empty() && !fs::exists(source->root / ".boucle.yml")) {
+    fmt::print(stderr, "boucle run: no .boucle.yml at the top of {} (docs/pipeline-file.md)\n",
+               source->root.string());
+    return kExitUsage;
+  }
+  bool workingTree = o.workingTree;
   if (source->dirty && !workingTree) {
     fmt::print(stderr,
                "note: uncommitted changes are not part of this run (use --dirty to "
@@ -130,6 +142,7 @@ int runLocal(const LocalRunOptions& o) {
   auto abandon = [&runDir = runDir](int code) {
     std::error_code ec;
     fs::remove_all(runDir, ec);
+    fs::remove(runDir.parent_path(), ec);  // the project's folder, if this was its first run
     return code;
   };
   fs::path src = runDir / "src";

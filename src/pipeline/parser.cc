@@ -131,7 +131,10 @@ void checkNeeds(Pipeline& p, Diagnostics& d) {
         d.error(pos, "job '" + j.name + "' needs itself");
       } else if (!byName.count(j.needs[i])) {
         std::vector<std::string_view> names;
-        for (auto& o : p.jobs) names.push_back(o.name);
+        // Not the job itself: a job cannot need itself, so suggesting it helps nobody.
+        for (auto& o : p.jobs) {
+          if (o.name != j.name) names.push_back(o.name);
+        }
         std::string msg = "job '" + j.name + "' needs unknown job '" + j.needs[i] + "'";
         if (auto s = closestMatch(j.needs[i], names)) msg += " (did you mean '" + *s + "'?)";
         d.error(pos, msg);

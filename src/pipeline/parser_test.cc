@@ -245,5 +245,13 @@ TEST(Window, ParsesRangesListsAndOvernight) {
   EXPECT_TRUE(parseWindow("Fri-Mon 02:00-03:00", &err));  // wraps over the weekend
 }
 
+
+TEST(Parser, DidYouMeanNeverSuggestsTheJobItself) {
+  auto r = parsePipeline("jobs:\n  build: {run: x, needs: [buidl]}\n  test: {run: y}\n");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].message.find("did you mean 'build'"), std::string::npos)
+      << r.errors[0].message;
+}
+
 }  // namespace
 }  // namespace boucle::pipeline

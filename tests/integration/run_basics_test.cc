@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -254,6 +255,29 @@ TEST(RunBasics, AProgramTheKernelRefusesFailsItsJobAndTheRunGoesOn) {
   EXPECT_EQ(jobs["after"]["state"], "skipped");
   EXPECT_EQ(jobs["other"]["state"], "passed");  // the same supervisor ran it afterwards
   EXPECT_EQ(repo.readLog(1, "other"), "other\n");
+}
+
+}  // namespace
+}  // namespace boucle::testing
+
+namespace boucle::testing {
+namespace {
+
+// A new user's first mistakes: running outside a repository, or in one without a pipeline
+// file, say what is wrong and leave nothing behind.
+TEST(RunBasics, OutsideAGitRepositoryItSaysSoAndLeavesNoRunFolder) {
+  TempRepo repo;
+  fs::path plain = repo.scratch() / "not-a-repo";
+  fs::create_directories(plain);
+  std::ofstream(plain / ".boucle.yml") << "jobs:\n  a: {run: 'true'}\n";
+  Output o = runCommand({BOUCLE_BIN, "run", "--data", repo.data().string()}, plain);
+  EXPECT_EQ(o.exitCode, 2);
+  EXPECT_THAT(o.err, HasSubstr("is not in a git repository"));
+  EXPECT_FALSE(fs::exists(repo.data() / "runs" / "not-a-repo"));
+  Output none = repo.boucle({"run"});
+  EXPECT_EQ(none.exitCode, 2);
+  EXPECT_THAT(none.err, HasSubstr("no .boucle.yml at the top of"));
+  EXPECT_FALSE(fs::exists(repo.data() / "runs"));
 }
 
 }  // namespace

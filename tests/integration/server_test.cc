@@ -479,3 +479,34 @@ TEST(ServerSecurity, ProjectUrlsCannotRunCommands) {
 
 }  // namespace
 }  // namespace boucle::testing
+
+namespace boucle::testing {
+namespace {
+
+// A commit asked for by its id is judged on the watched branch that holds it, or on none: it
+// never becomes a "branch" of its own that "broken by" would then name.
+TEST_F(ServerTest, ACommitTriggeredByItsIdIsJudgedOnTheBranchThatHoldsIt) {
+  repo_.write(".boucle.yml", "jobs:\n  t: {run: 'test ! -e BROKEN'}\n");
+  repo_.commit("feat: green");
+  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  ASSERT_EQ(triggerAndWait("web", 1)["state"], "passed");
+  repo_.write("BROKEN", "x\n");
+  std::string bad = repo_.commit("fix: oops", "Mallory");
+  ASSERT_EQ(client({"trigger", "web", "--ref", bad}).exitCode, 0);
+  json run = waitForRun(2);
+  EXPECT_EQ(run["branch"], "main");
+  EXPECT_EQ(run["event"], "broken");
+  EXPECT_EQ(run["broken_since"]["commit"], bad);
+  // On a branch nobody watches: built, not judged.
+  repo_.git({"checkout", "-q", "-b", "side"});
+  repo_.write("side.txt", "x\n");
+  std::string side = repo_.commit("feat: side");
+  ASSERT_EQ(client({"trigger", "web", "--ref", side}).exitCode, 0);
+  json other = waitForRun(3);
+  EXPECT_EQ(other["state"], "failed");
+  EXPECT_EQ(other["branch"], "");
+  EXPECT_EQ(other["event"], "");
+}
+
+}  // namespace
+}  // namespace boucle::testing
