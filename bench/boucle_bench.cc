@@ -7,9 +7,9 @@
 
 #include <string>
 
+#include "os/process.h"
 #include "pipeline/parser.h"
 #include "runner/masker.h"
-#include "runner/process.h"
 #include "runner/supervisor_client.h"
 #include "scm/git_repo.h"
 

@@ -112,6 +112,8 @@ void addDeployRoutes(Router& r, const ApiContext& c) {
           if (!body.is_object() || !body.contains("value") || !body["value"].is_string()) {
             return errorResponse(400, "the body must be {\"value\": \"…\", \"secret\": false}");
           }
+          if (body.contains("secret") && !body["secret"].is_boolean())
+            return errorResponse(400, "secret: true or false");
           bool secret = body.value("secret", false);
           std::string value = body["value"].get<std::string>();
           if (secret) {
@@ -120,17 +122,19 @@ void addDeployRoutes(Router& r, const ApiContext& c) {
           }
           auto st = c.store->setEnvValue({p.at("name"), p.at("env"), p.at("key"), value, secret});
           if (!st.ok()) return fromStatus(st);
-          (void)c.store->addAudit({0, nowMs(), req.actor, secret ? "secret.set" : "env.set",
-                                   p.at("name"), p.at("env") + "/" + p.at("key"),
-                                   secret ? "(secret)" : body["value"].get<std::string>()});
+          if (auto failed = audited(*c.store, req, secret ? "secret.set" : "env.set", p.at("name"),
+                                    p.at("env") + "/" + p.at("key"),
+                                    secret ? "(secret)" : body["value"].get<std::string>()))
+            return *failed;
           return ok(200, {{"env", p.at("env")}, {"key", p.at("key")}, {"secret", secret}});
         });
   r.add("DELETE", "/api/projects/{name}/environments/{env}/values/{key}", Access::kAdmin,
         [&c](const Request& req, const Params& p) {
           auto st = c.store->removeEnvValue(p.at("name"), p.at("env"), p.at("key"));
           if (!st.ok()) return fromStatus(st);
-          (void)c.store->addAudit({0, nowMs(), req.actor, "env.unset", p.at("name"),
-                                   p.at("env") + "/" + p.at("key"), ""});
+          if (auto failed = audited(*c.store, req, "env.unset", p.at("name"),
+                                    p.at("env") + "/" + p.at("key"), ""))
+            return *failed;
           return ok(200, {{"removed", p.at("key")}});
         });
   r.add("POST", "/api/projects/{name}/deploys", Access::kChange,

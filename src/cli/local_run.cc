@@ -17,6 +17,7 @@
 #include "os/files.h"
 #include "pipeline/parser.h"
 #include "runner/engine.h"
+#include "runner/job_env.h"
 #include "runner/run_record.h"
 #include "runner/workspace.h"
 
@@ -87,15 +88,6 @@ Result<std::vector<std::pair<std::string, std::string>>> readSecrets(const Local
     }
   }
   return out;
-}
-
-std::vector<std::string> baseEnvironment() {
-  std::vector<std::string> env;
-  for (const char* name :
-       {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM", "TMPDIR"}) {
-    if (const char* v = std::getenv(name)) env.push_back(std::string(name) + "=" + v);
-  }
-  return env;
 }
 
 }  // namespace
@@ -190,7 +182,7 @@ int runLocal(const LocalRunOptions& o) {
       o.parallelism ? o.parallelism : std::max(1u, std::thread::hardware_concurrency());
   config.killGrace = o.killGrace;
   config.secrets = *secrets;
-  config.baseEnv = baseEnvironment();
+  config.baseEnv = runner::inheritedEnvironment();
   config.cancelFd = sig[0];
 
   runner::RunMeta meta{project,         runId,     config.commit, config.branch,

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "runner/process.h"
+#include "os/process.h"
 
 namespace boucle {
 namespace {
@@ -43,7 +43,7 @@ TEST(Encoding, ShellQuoteSurvivesARealShell) {
   // What a remote shell would make of a hostile value: printed back unchanged, nothing run.
   for (std::string v :
        {"plain", "", "it's", "$(touch /tmp/pwned) `id` \\n; rm -rf / #", "'\"'\n"}) {
-    auto r = runner::runAndCapture({"/bin/sh", "-c", "printf %s " + shellQuote(v)});
+    auto r = os::runAndCapture({"/bin/sh", "-c", "printf %s " + shellQuote(v)});
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->output, v);
   }

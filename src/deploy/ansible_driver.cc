@@ -9,7 +9,7 @@
 #include "core/encoding.h"
 #include "deploy/step.h"
 #include "os/files.h"
-#include "runner/process.h"
+#include "os/process.h"
 #include "vault/blob_store.h"
 
 extern char** environ;
@@ -83,7 +83,7 @@ class AnsibleRun {
     std::error_code ec;
     if (!control_.empty()) {
       for (const auto& sock : fs::directory_iterator(control_, ec)) {
-        (void)runner::runAndCapture(
+        (void)os::runAndCapture(
             {"ssh", "-o", "ControlPath=" + sock.path().string(), "-O", "exit", "boucle"});
       }
       fs::remove_all(control_, ec);
@@ -96,16 +96,16 @@ class AnsibleRun {
   // The playbook's checkout, the inventory, the variables. "" or what went wrong.
   std::string prepare() {
     if (work_.empty()) return "cannot make a working folder";
-    auto bin = runner::findOnPath("ansible-playbook");
+    auto bin = os::findOnPath("ansible-playbook");
     if (!bin.ok()) return "ansible-playbook is not installed (apt-get install ansible)";
     binary_ = *bin;
     fs::path tar = work_ / "source.tar";
     src_ = work_ / "source";
     fs::create_directories(src_);
-    auto archive = runner::runAndCapture({"git", "-C", t_.mirror.string(), "archive",
-                                          "--format=tar", "-o", tar.string(), t_.release.commit});
+    auto archive = os::runAndCapture({"git", "-C", t_.mirror.string(), "archive", "--format=tar",
+                                      "-o", tar.string(), t_.release.commit});
     if (!archive.ok() || archive->exitCode != 0) return "cannot read commit " + t_.release.commit;
-    auto untar = runner::runAndCapture({"tar", "-xf", tar.string(), "-C", src_.string()});
+    auto untar = os::runAndCapture({"tar", "-xf", tar.string(), "-C", src_.string()});
     if (!untar.ok() || untar->exitCode != 0) return "cannot unpack the commit's files";
     fs::remove(tar);
     fs::path playbook = (src_ / t_.spec.playbook).lexically_normal();

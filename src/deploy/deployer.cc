@@ -9,6 +9,7 @@
 #include "deploy/ansible_driver.h"
 #include "deploy/local_driver.h"
 #include "deploy/policy.h"
+#include "deploy/rules.h"
 #include "deploy/ssh_driver.h"
 #include "pipeline/parser.h"
 #include "scheduler/agent.h"
@@ -18,20 +19,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-// Whether `when` (server local time) falls in the weekly window; a window whose end is not
-// after its start runs past midnight into the next day.
-bool inWindow(const pipeline::Window& w, std::time_t when) {
-  std::tm tm{};
-  localtime_r(&when, &tm);
-  int minute = tm.tm_hour * 60 + tm.tm_min;
-  int day = (tm.tm_wday + 6) % 7;  // Monday = 0
-  auto open = [&](int d) { return (w.days >> d) & 1u; };
-  if (w.startMinute < w.endMinute) {
-    return open(day) && minute >= w.startMinute && minute < w.endMinute;
-  }
-  return (open(day) && minute >= w.startMinute) || (open((day + 6) % 7) && minute < w.endMinute);
-}
 
 // The release's deploy method, by its driver.
 Outcome runDriver(const Target& t, const fs::path& dataDir, DeployLog& log, bool dryRun) {
@@ -116,34 +103,24 @@ fs::path Deployer::logPath(int64_t id) const {
   return options_.dataDir / "deploys" / (std::to_string(id) + ".log");
 }
 
-// A deploy goes where the release has succeeded in the environment before it (`after`); a
-// rollback goes back to a release that ran there before, or that passed `after` all the same.
-Status Deployer::checkOrder(const DeployRequest& r, const pipeline::Environment& env) {
+// What the record says of `version`: whether it succeeded here, and in `after`.
+Result<History> Deployer::historyOf(const std::string& project, const std::string& version,
+                                    const std::string& env, const std::string& after) {
   auto succeededIn = [&](const std::string& where) -> Result<bool> {
-    auto list = store_.listDeploys(r.project, where, 1000);
+    if (where.empty()) return false;
+    auto list = store_.listDeploys(project, where, 1000);
     if (!list.ok()) return list.status();
     for (const auto& d : *list) {
-      if (d.version == r.version && d.state == store::DeployState::kSucceeded && !d.dryRun)
+      if (d.version == version && d.state == store::DeployState::kSucceeded && !d.dryRun)
         return true;
     }
     return false;
   };
-  if (r.rollback) {
-    auto before = succeededIn(r.env);
-    if (!before.ok()) return before.status();
-    if (*before) return Status::Ok();
-  }
-  if (env.after.empty()) {
-    if (!r.rollback) return Status::Ok();
-    return Status::Conflict("a rollback goes back to a release " + r.env + " ran before; " +
-                            r.version + " never ran there");
-  }
-  auto passed = succeededIn(env.after);
-  if (!passed.ok()) return passed.status();
-  if (*passed) return Status::Ok();
-  return Status::Conflict(r.version + " has not succeeded in " + env.after + " yet (" + r.env +
-                          " comes after " + env.after + ")" +
-                          (r.rollback ? ", and never ran in " + r.env : ""));
+  auto here = succeededIn(env);
+  if (!here.ok()) return here.status();
+  auto before = succeededIn(after);
+  if (!before.ok()) return before.status();
+  return History{*here, *before};
 }
 
 Result<store::Deploy> Deployer::request(DeployRequest r) {
@@ -160,14 +137,12 @@ Result<store::Deploy> Deployer::request(DeployRequest r) {
                            policy->branch + " branch's pipeline file names " + policy->envNames() +
                            ")");
   }
-  if (r.by && !r.by->admin() && !env->deployers.empty() && !r.by->namedBy(env->deployers)) {
-    return Status::Unauthorized(r.by->describe() + " may not deploy to " + r.env +
-                                " (its deployers: " + auth::joinRoles(env->deployers) + ")");
-  }
-  if (auto st = checkOrder(r, *env); !st.ok()) return st;
-  if (env->window && !r.dryRun && !inWindow(*env->window, nowMs() / 1000)) {
-    return Status::Conflict(r.env + " takes deploys only in its window (" + env->window->text +
-                            ", server time)");
+  auto history = historyOf(r.project, r.version, r.env, env->after);
+  if (!history.ok()) return history.status();
+  if (auto st = mayDeploy(*env, {r.env, r.version, r.rollback, r.dryRun, r.by}, *history,
+                          options_.clock() / 1000);
+      !st.ok()) {
+    return st;
   }
   auto current = currentRelease(store_, r.project, r.env);
   if (!current.ok()) return current.status();
@@ -246,25 +221,11 @@ Result<store::Deploy> Deployer::approve(int64_t id, const auth::Principal& by) {
   // The rules as they stand now, from the policy branch; none readable: admins only.
   auto policy = loadPolicy(store_, d->project, scheduler::mirrorPath(options_.dataDir, d->project));
   const auto* env = policy.ok() ? policy->env(d->env) : nullptr;
-  if (!env && !by.admin()) {
-    return Status::Unauthorized(
-        "the rules of " + d->env + " cannot be read (" +
-        (policy.ok() ? d->env + " is no longer an environment" : policy.status().message()) +
-        "): only an admin may approve");
-  }
-  if (env && !by.admin() && !by.namedBy(env->approval)) {
-    return Status::Unauthorized(by.describe() + " may not approve deploys to " + d->env +
-                                " (its approvers: " + auth::joinRoles(env->approval) + ")");
-  }
-  if (env && env->fourEyes && actor == d->requestedBy) {
-    return Status::Unauthorized("four eyes: " + d->env +
-                                "'s deploys are approved by someone other than who asked (" +
-                                actor + ")");
-  }
+  if (auto st = mayApprove(env, d->env, by, d->requestedBy); !st.ok()) return st;
   d->state = store::DeployState::kQueued;
   d->reason.clear();
   d->approvedBy = actor;
-  d->approvedAt = nowMs();
+  d->approvedAt = options_.clock();
   if (auto st = store_.updateDeployFrom(*d, store::DeployState::kWaiting); !st.ok()) return st;
   audit(store_, actor, "approve", d->project, d->env,
         d->version + ", deploy " + std::to_string(id) + " asked by " + d->requestedBy);
@@ -369,19 +330,7 @@ void Deployer::execute(store::Deploy d) {
     if (options_.onChange) options_.onChange(d);
   };
   fs::path mirror = scheduler::mirrorPath(options_.dataDir, d.project);
-  auto valuesFor = [&]() -> Result<std::vector<store::EnvValue>> {
-    auto values = store_.listEnvValues(d.project, d.env);
-    if (!values.ok()) return values.status();
-    for (auto& v : *values) {
-      if (!v.secret) continue;
-      if (!options_.secrets) return Status::Internal("no key to open secrets");
-      auto plain = options_.secrets->unseal(v.value);
-      if (!plain.ok()) return Status::Invalid("secret " + v.key + ": " + plain.status().message());
-      v.value = *plain;
-    }
-    return values;
-  };
-  auto values = valuesFor();
+  auto values = unsealedValues(d.project, d.env);
   if (!values.ok()) return finish(store::DeployState::kFailed, values.status().message());
   std::vector<std::string> secrets;
   for (const auto& v : *values) {
@@ -421,27 +370,36 @@ void Deployer::execute(store::Deploy d) {
       d.fromVersion == d.version) {
     return finish(store::DeployState::kFailed, outcome.failure);
   }
-  // Back to what ran before, with that release's own method and this environment's values.
+  auto [state, reason] = rollBack(d, *values, outcome, log);
+  finish(state, reason);
+}
+
+// Back to what ran before, with that release's own method and this environment's values: on
+// the hosts this deploy changed only. The deploy's end and its reason.
+std::pair<store::DeployState, std::string> Deployer::rollBack(
+    const store::Deploy& d, const std::vector<store::EnvValue>& values, const Outcome& outcome,
+    DeployLog& log) {
+  using store::DeployState;
+  fs::path mirror = scheduler::mirrorPath(options_.dataDir, d.project);
   log.say("rolling back to " + d.fromVersion);
   auto previous = store_.getRelease(d.project, d.fromVersion);
-  auto back = previous.ok() ? prepareTarget(*previous, d.env, *values, mirror,
+  auto back = previous.ok() ? prepareTarget(*previous, d.env, values, mirror,
                                             options_.dataDir / "environments")
                             : Result<Target>(previous.status());
   if (!back.ok()) {
     log.say("rollback impossible: " + back.status().message());
-    return finish(store::DeployState::kFailed,
-                  outcome.failure + "; rollback impossible: " + back.status().message());
+    return {DeployState::kFailed,
+            outcome.failure + "; rollback impossible: " + back.status().message()};
   }
   if (remoteDriver(*back)) {
-    // Only the hosts this deploy changed go back; the others never left the old release.
     std::erase_if(back->hosts, [&](const Host& h) {
       return std::find(outcome.touched.begin(), outcome.touched.end(), h.name) ==
              outcome.touched.end();
     });
     if (back->hosts.empty()) {
       log.say("no host was changed: " + d.env + " still runs " + d.fromVersion);
-      return finish(store::DeployState::kFailed,
-                    outcome.failure + "; no host was changed, " + d.fromVersion + " still runs");
+      return {DeployState::kFailed,
+              outcome.failure + "; no host was changed, " + d.fromVersion + " still runs"};
     }
     std::string names;
     for (const auto& h : back->hosts) names += (names.empty() ? "" : ", ") + h.name;
@@ -450,12 +408,27 @@ void Deployer::execute(store::Deploy d) {
   auto restored = runDriver(*back, options_.dataDir, log, false);
   if (!restored.ok) {
     log.say("rollback FAILED too: " + restored.failure);
-    return finish(store::DeployState::kFailed, outcome.failure + "; rollback to " + d.fromVersion +
-                                                   " failed too: " + restored.failure +
-                                                   " (the environment needs a look)");
+    return {DeployState::kFailed, outcome.failure + "; rollback to " + d.fromVersion +
+                                      " failed too: " + restored.failure +
+                                      " (the environment needs a look)"};
   }
   log.say("rolled back: " + d.env + " runs " + d.fromVersion + " again, its smoke checks pass");
-  finish(store::DeployState::kRolledBack, outcome.failure + "; rolled back to " + d.fromVersion);
+  return {DeployState::kRolledBack, outcome.failure + "; rolled back to " + d.fromVersion};
+}
+
+// The environment's values, its secrets unsealed (they stay in memory only).
+Result<std::vector<store::EnvValue>> Deployer::unsealedValues(const std::string& project,
+                                                              const std::string& env) {
+  auto values = store_.listEnvValues(project, env);
+  if (!values.ok()) return values.status();
+  for (auto& v : *values) {
+    if (!v.secret) continue;
+    if (!options_.secrets) return Status::Internal("no key to open secrets");
+    auto plain = options_.secrets->unseal(v.value);
+    if (!plain.ok()) return Status::Invalid("secret " + v.key + ": " + plain.status().message());
+    v.value = *plain;
+  }
+  return values;
 }
 
 }  // namespace boucle::deploy

@@ -13,12 +13,17 @@
 
 #include "auth/roles.h"
 #include "auth/secret_box.h"
+#include "core/clock.h"
 #include "core/status.h"
 #include "core/wakeup.h"
+#include "deploy/rules.h"
 #include "pipeline/pipeline.h"
 #include "store/store.h"
 
 namespace boucle::deploy {
+
+struct Outcome;  // local_driver.h
+class DeployLog;
 
 struct DeployRequest {
   std::string project, version, env;
@@ -37,6 +42,8 @@ struct DeployerOptions {
   std::function<void(const store::Deploy&)> onChange;
   // Deploys at once (to different environments; one per environment at a time).
   size_t parallel = 4;
+  // Milliseconds since the epoch: windows are judged by it (a test passes a fixed one).
+  std::function<int64_t()> clock = nowMs;
 };
 
 // What an environment runs now: the newest succeeded deploy's release ("" when none), and
@@ -78,8 +85,14 @@ class Deployer {
  private:
   void loop();
   void execute(store::Deploy d);
-  Status checkOrder(const DeployRequest& r, const pipeline::Environment& env);
+  Result<History> historyOf(const std::string& project, const std::string& version,
+                            const std::string& env, const std::string& after);
   void chainAfter(const store::Deploy& d, const store::Release& release);
+  Result<std::vector<store::EnvValue>> unsealedValues(const std::string& project,
+                                                      const std::string& env);
+  std::pair<store::DeployState, std::string> rollBack(const store::Deploy& d,
+                                                      const std::vector<store::EnvValue>& values,
+                                                      const Outcome& outcome, DeployLog& log);
 
   store::Store& store_;
   DeployerOptions options_;

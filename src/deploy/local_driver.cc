@@ -7,7 +7,7 @@
 
 #include "deploy/step.h"
 #include "os/files.h"
-#include "runner/process.h"
+#include "os/process.h"
 #include "vault/blob_store.h"
 
 namespace boucle::deploy {
@@ -43,7 +43,7 @@ Status install(const Target& t, const fs::path& blobRoot, const fs::path& into, 
     std::string base = fs::path(name).filename().string();
     bool archive = base.ends_with(".tar.gz") || base.ends_with(".tgz");
     if (archive) {
-      auto r = runner::runAndCapture(
+      auto r = os::runAndCapture(
           {"tar", "-xzf", blobs.pathOf(sha).string(), "-C", into.string(), "--no-same-owner"});
       if (!r.ok()) return r.status();
       if (r->exitCode != 0) return Status::Io("unpacking " + name + ": " + r->output);

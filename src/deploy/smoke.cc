@@ -16,7 +16,7 @@
 #include "deploy/step.h"
 #include "os/curl.h"
 #include "os/files.h"
-#include "runner/process.h"
+#include "os/process.h"
 
 namespace boucle::deploy {
 
@@ -112,13 +112,13 @@ SmokeResult commandCheck(const pipeline::SmokeCheck& c, const std::string& comma
   // neither the values nor the command show on a command line.
   int secs = static_cast<int>(std::max<int64_t>(1, (c.within.count() + 999) / 1000));
   std::string seconds = std::to_string(secs);
-  Result<runner::CaptureResult> out = Status::Internal("not run");
+  Result<os::CaptureResult> out = Status::Internal("not run");
   if (remote) {
     out = remote(command, secs);
   } else {
     StepRun run;
     auto script = shellScript(run, command);
-    runner::CaptureResult captured;
+    os::CaptureResult captured;
     run.cwd = cwd;
     run.env = env;
     run.timeout = std::chrono::seconds(secs);

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "core/status.h"
+#include "os/process.h"
 #include "pipeline/pipeline.h"
-#include "runner/process.h"
 
 namespace boucle::deploy {
 
@@ -25,7 +25,7 @@ struct SmokeResult {
 // Runs a command check's command somewhere else (on a host, over ssh), ended after `seconds`
 // (exit 124 then, as timeout(1) says it).
 using CommandRunner =
-    std::function<Result<runner::CaptureResult>(const std::string& command, int seconds)>;
+    std::function<Result<os::CaptureResult>(const std::string& command, int seconds)>;
 
 // `target` is the check's target already rendered; commands run in `cwd` with `env` only, or
 // through `remote` when given.

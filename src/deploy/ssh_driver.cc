@@ -14,7 +14,7 @@
 #include "core/encoding.h"
 #include "deploy/step.h"
 #include "os/files.h"
-#include "runner/process.h"
+#include "os/process.h"
 #include "vault/blob_store.h"
 
 extern char** environ;
@@ -44,7 +44,7 @@ std::string lastLine(std::string text) {
 class SshClient {
  public:
   explicit SshClient(const Target& t) {
-    auto found = runner::findOnPath("ssh");
+    auto found = os::findOnPath("ssh");
     binary_ = found.ok() ? *found : "/usr/bin/ssh";
     if (auto cfg = t.values.find("env.ssh_config"); cfg != t.values.end() && !cfg->second.empty()) {
       options_ = {"-F", cfg->second};
@@ -68,7 +68,7 @@ class SshClient {
   ~SshClient() {
     for (const auto& h : used_) {
       auto argv = destination(h, {"-O", "exit"});
-      (void)runner::runAndCapture(argv);
+      (void)os::runAndCapture(argv);
     }
     std::error_code ec;
     if (!controlDir_.empty()) fs::remove_all(controlDir_, ec);
@@ -269,12 +269,12 @@ class HostDeploy {
 
   void smoke() {
     CommandRunner remote = [&](const std::string& command,
-                               int seconds) -> Result<runner::CaptureResult> {
+                               int seconds) -> Result<os::CaptureResult> {
       auto input = textAsInput(inReleaseDir(
           t_, h_, "exec timeout -k 2 " + std::to_string(seconds) + " /bin/sh -c " + q(command)));
       if (!input.ok()) return input.status();
       os::Fd fd(*input);
-      runner::CaptureResult out;
+      os::CaptureResult out;
       auto st = ssh_.run(h_, "/bin/sh -s", log_, milliseconds((seconds + 15) * 1000), fd.get(),
                          &out.output, false, &out.exitCode);
       if (st.code() == Code::kTimeout) out.exitCode = 124;

@@ -11,22 +11,22 @@
 #include <algorithm>
 
 #include "os/files.h"
-#include "runner/process.h"
+#include "os/process.h"
 
 namespace boucle::deploy {
 
 Status runLogged(const StepRun& run, LogSink& log) {
   int fds[2];
-  if (auto st = runner::makeOutputPipe(fds); !st.ok()) return st;
+  if (auto st = os::makeOutputPipe(fds); !st.ok()) return st;
   os::Fd readEnd(fds[0]), writeEnd(fds[1]);
-  runner::SpawnSpec spec;
+  os::SpawnSpec spec;
   spec.argv = run.argv;
   spec.env = run.env;
   spec.cwd = run.cwd;
   spec.outputFd = writeEnd.get();
   spec.inputFd = run.inputFd;
   spec.fd3 = run.scriptFd;
-  auto pid = runner::spawnProcess(spec);
+  auto pid = os::spawnProcess(spec);
   writeEnd.reset();
   if (!pid.ok()) return pid.status();
   log.stepStarted(*pid);

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "pipeline/parser.h"
+#include "runner/job_env.h"
 #include "scm/git_repo.h"
 
 namespace boucle::deploy {
@@ -166,10 +167,7 @@ Result<Target> prepareTarget(const store::Release& release, const std::string& e
   auto driver = t.spec.driver;
   bool command = driver == pipeline::Driver::kCommand;
   bool remote = driver == pipeline::Driver::kSsh || driver == pipeline::Driver::kAnsible;
-  std::vector<std::string> environ;
-  for (const char* name : {"PATH", "HOME", "USER", "LANG", "TZ"}) {
-    if (const char* v = std::getenv(name)) environ.push_back(std::string(name) + "=" + v);
-  }
+  std::vector<std::string> environ = runner::inheritedEnvironment();
   for (const auto& v : values) {
     t.values["env." + v.key] = v.value;
     environ.push_back("BOUCLE_ENV_" + upper(v.key) + "=" + v.value);

@@ -74,15 +74,15 @@ ConventionalCommit parseConventional(const std::string& message) {
   return c;
 }
 
-vault::Bump bumpFor(const std::vector<Change>& changes) {
-  vault::Bump b = vault::Bump::kNone;
+Bump bumpFor(const std::vector<Change>& changes) {
+  Bump b = Bump::kNone;
   for (const auto& ch : changes) {
     auto c = parseConventional(ch.message);
-    if (c.breaking) return vault::Bump::kMajor;
+    if (c.breaking) return Bump::kMajor;
     if (c.type == "feat") {
-      b = vault::Bump::kMinor;
-    } else if (b == vault::Bump::kNone) {
-      b = vault::Bump::kPatch;
+      b = Bump::kMinor;
+    } else if (b == Bump::kNone) {
+      b = Bump::kPatch;
     }
   }
   return b;

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "vault/semver.h"
+#include "core/semver.h"
 
 namespace boucle::insight {
 
@@ -28,7 +28,7 @@ ConventionalCommit parseConventional(const std::string& message);
 
 // The bump the changes call for: a breaking change → major, a feature → minor, anything
 // else → patch; no changes → none.
-vault::Bump bumpFor(const std::vector<Change>& changes);
+Bump bumpFor(const std::vector<Change>& changes);
 
 // Markdown: "## VERSION (DATE)", then breaking changes, features, fixes and other changes,
 // each line "- scope: description (shortsha, author)". `changes` newest first, as git log.

@@ -36,10 +36,10 @@ TEST(Conventional, OtherSubjectsAreKeptWhole) {
 }
 
 TEST(ReleaseNotes, TheBiggestChangeDecidesTheBump) {
-  EXPECT_EQ(bumpFor({}), vault::Bump::kNone);
-  EXPECT_EQ(bumpFor({{"a", "x", "chore: deps"}, {"b", "x", "docs"}}), vault::Bump::kPatch);
-  EXPECT_EQ(bumpFor({{"a", "x", "fix: y"}, {"b", "x", "feat: z"}}), vault::Bump::kMinor);
-  EXPECT_EQ(bumpFor({{"a", "x", "feat: z"}, {"b", "x", "refactor!: w"}}), vault::Bump::kMajor);
+  EXPECT_EQ(bumpFor({}), Bump::kNone);
+  EXPECT_EQ(bumpFor({{"a", "x", "chore: deps"}, {"b", "x", "docs"}}), Bump::kPatch);
+  EXPECT_EQ(bumpFor({{"a", "x", "fix: y"}, {"b", "x", "feat: z"}}), Bump::kMinor);
+  EXPECT_EQ(bumpFor({{"a", "x", "feat: z"}, {"b", "x", "refactor!: w"}}), Bump::kMajor);
 }
 
 TEST(ReleaseNotes, GroupsChangesWithBreakingOnesFirst) {

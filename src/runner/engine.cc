@@ -17,9 +17,9 @@
 
 #include "os/cgroup.h"
 #include "os/files.h"
+#include "os/process.h"
 #include "runner/job_launch.h"
 #include "runner/masker.h"
-#include "runner/process.h"
 #include "runner/source_tree.h"
 #include "runner/supervisor_client.h"
 

@@ -10,8 +10,8 @@
 #include "core/glob.h"
 #include "os/beneath.h"
 #include "os/cgroup.h"
+#include "os/process.h"
 #include "runner/direct_command.h"
-#include "runner/process.h"
 #include "runner/sandbox.h"
 #include "vault/blob_store.h"
 
@@ -202,7 +202,7 @@ Result<Launched> launchJob(const pipeline::Job& job, int attempt, LaunchContext&
   }
 
   int fds[2];
-  if (auto st = makeOutputPipe(fds); !st.ok()) return st;
+  if (auto st = os::makeOutputPipe(fds); !st.ok()) return st;
   l.output.reset(fds[0]);
   os::Fd writeEnd(fds[1]);
   l.prepareTime = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - t0);

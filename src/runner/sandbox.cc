@@ -6,13 +6,13 @@
 #include <map>
 #include <mutex>
 
-#include "runner/process.h"
+#include "os/process.h"
 
 namespace boucle::runner {
 namespace fs = std::filesystem;
 
 Result<std::string> findBubblewrap() {
-  auto found = findOnPath("bwrap");
+  auto found = os::findOnPath("bwrap");
   if (found.ok()) return found;
   if (::access("/usr/bin/bwrap", X_OK) == 0) return std::string("/usr/bin/bwrap");
   return Status::NotFound("the sandbox needs bubblewrap (apt-get install bubblewrap)");

@@ -5,10 +5,23 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "runner/process.h"
+#include "os/process.h"
 #include "runner/supervisor_protocol.h"
 
 namespace boucle::runner {
+
+Result<std::filesystem::path> supervisorPath() {
+  if (const char* env = std::getenv("BOUCLE_SUPERVISOR"); env && *env) return {env};
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return errnoStatus("cannot find the boucle executable", ec.value());
+  for (auto candidate : {self.parent_path() / "boucle-supervise",
+                         self.parent_path().parent_path() / "libexec/boucle/boucle-supervise"}) {
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return Status::NotFound("boucle-supervise is missing beside " + self.string() +
+                          " (it must be installed with boucle)");
+}
 
 Result<std::unique_ptr<SupervisorClient>> SupervisorClient::start(
     const std::filesystem::path& program) {
@@ -16,11 +29,11 @@ Result<std::unique_ptr<SupervisorClient>> SupervisorClient::start(
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
     return errnoStatus("socketpair", errno);
   }
-  SpawnSpec spec;
+  os::SpawnSpec spec;
   spec.argv = {program.string()};
   spec.env = {"PATH=/usr/bin:/bin"};
   spec.fd3 = sv[1];
-  auto pid = spawnProcess(spec);
+  auto pid = os::spawnProcess(spec);
   ::close(sv[1]);
   if (!pid.ok()) {
     ::close(sv[0]);

@@ -14,6 +14,9 @@
 
 namespace boucle::runner {
 
+// The supervisor program installed beside the running boucle binary (or $BOUCLE_SUPERVISOR).
+Result<std::filesystem::path> supervisorPath();
+
 class SupervisorClient {
  public:
   // Starts a supervisor and waits for its hello.

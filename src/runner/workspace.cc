@@ -1,29 +1,12 @@
 #include "runner/workspace.h"
 
 #include "os/files.h"
-#include "runner/process.h"
+#include "os/process.h"
+#include "scm/git_command.h"
 #include "scm/git_repo.h"
 
 namespace boucle::runner {
 namespace fs = std::filesystem;
-
-namespace {
-
-Result<std::string> git(const fs::path& dir, std::vector<std::string> args) {
-  args.insert(args.begin(), {"git", "-C", dir.string()});
-  auto r = runAndCapture(args);
-  if (!r.ok()) return r.status();
-  if (r->exitCode != 0) {
-    std::string out = r->output;
-    while (!out.empty() && out.back() == '\n') out.pop_back();
-    return Status::Io("git " + args[3] + " failed: " + out);
-  }
-  std::string out = std::move(r->output);
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
-}
-
-}  // namespace
 
 Result<SourceInfo> inspectSource(const fs::path& dir) {
   SourceInfo info;
@@ -33,10 +16,10 @@ Result<SourceInfo> inspectSource(const fs::path& dir) {
   // One call for the top, the git directory, the commit and the branch (--abbrev-ref applies
   // to the revisions after it, so the commit comes first); if it fails, a second tells "not a
   // repository" from "no commit yet".
-  auto heads = git(dir, {"rev-parse", "--path-format=absolute", "--show-toplevel",
-                         "--git-common-dir", "HEAD^{commit}", "--abbrev-ref", "HEAD"});
+  auto heads = scm::gitIn(dir, {"rev-parse", "--path-format=absolute", "--show-toplevel",
+                                "--git-common-dir", "HEAD^{commit}", "--abbrev-ref", "HEAD"});
   if (!heads.ok()) {
-    if (!git(dir, {"rev-parse", "--show-toplevel"}).ok()) return info;  // a plain directory
+    if (!scm::gitIn(dir, {"rev-parse", "--show-toplevel"}).ok()) return info;  // a plain directory
     return Status::Invalid("the repository has no commit yet (commit first, or use --dirty)");
   }
   std::vector<std::string> lines;
@@ -52,9 +35,9 @@ Result<SourceInfo> inspectSource(const fs::path& dir) {
   info.gitDir = lines[1];
   info.commit = lines[2];
   info.branch = lines[3];  // "HEAD" when detached
-  auto subject = git(info.root, {"log", "-1", "--format=%s", info.commit});
+  auto subject = scm::gitIn(info.root, {"log", "-1", "--format=%s", info.commit});
   if (subject.ok()) info.subject = *subject;
-  auto status = git(info.root, {"status", "--porcelain", "--untracked-files=no"});
+  auto status = scm::gitIn(info.root, {"status", "--porcelain", "--untracked-files=no"});
   info.dirty = status.ok() && !status->empty();
   return info;
 }
@@ -62,7 +45,8 @@ Result<SourceInfo> inspectSource(const fs::path& dir) {
 Status snapshotSource(const SourceInfo& info, bool workingTree, const fs::path& dest) {
   if (!info.isGit) return os::copyTree(info.root, dest);
   if (workingTree) {
-    auto files = git(info.root, {"ls-files", "-z", "--cached", "--others", "--exclude-standard"});
+    auto files =
+        scm::gitIn(info.root, {"ls-files", "-z", "--cached", "--others", "--exclude-standard"});
     if (!files.ok()) return files.status();
     std::error_code ec;
     fs::create_directories(dest, ec);

@@ -14,31 +14,20 @@
 #include "core/log.h"
 #include "insight/breakage.h"
 #include "os/files.h"
+#include "os/process.h"
 #include "pipeline/parser.h"
 #include "runner/engine.h"
-#include "runner/process.h"
+#include "runner/job_env.h"
 #include "runner/run_record.h"
 #include "runner/supervisor_client.h"
 #include "runner/workspace.h"
 #include "scheduler/run_recorder.h"
 #include "scheduler/schedule.h"
+#include "scm/git_command.h"
 #include "scm/git_repo.h"
 
 namespace boucle::scheduler {
 namespace fs = std::filesystem;
-
-Result<std::string> git(const std::vector<std::string>& args, const scm::GitAuth* auth,
-                        Millis timeout) {
-  std::vector<std::string> argv{"git"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r =
-      runner::runAndCapture(argv, {}, auth ? auth->env() : std::vector<std::string>{}, timeout);
-  if (!r.ok()) return r.status();
-  std::string out = auth ? auth->redact(r->output) : r->output;
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  if (r->exitCode != 0) return Status::Io("git " + args[0] + ": " + out);
-  return out;
-}
 
 Result<scm::GitCredential> credentialFor(const store::Project& p, const auth::SecretBox* box) {
   if (p.credentialKind.empty()) return scm::GitCredential{};
@@ -69,16 +58,6 @@ bool acceptableRef(const std::string& ref) {
     if (c < 0x20 || c == 0x7f) return false;
   }
   return true;
-}
-
-// The server's own basics, as `boucle run` passes them: nothing else of its environment.
-std::vector<std::string> baseEnvironment() {
-  std::vector<std::string> env;
-  for (const char* name : {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"}) {
-    if (const char* v = std::getenv(name)) env.push_back(std::string(name) + "=" + v);
-  }
-  if (!std::getenv("PATH")) env.push_back("PATH=/usr/local/bin:/usr/bin:/bin");
-  return env;
 }
 
 // A branch's folder name: readable, and unique whatever the branch is called ("a/b" and "a_b"
@@ -255,7 +234,7 @@ void Agent::collectPacks(const std::string& project) {
     std::lock_guard lock(mu_);
     if (!repacking_.insert(project).second) return;
   }
-  auto r = git({"-C", mirror.string(), "repack", "--geometric=2", "-d", "--quiet"});
+  auto r = scm::git({"-C", mirror.string(), "repack", "--geometric=2", "-d", "--quiet"});
   if (!r.ok()) logError(r.status().message());
   std::lock_guard lock(mu_);
   repacking_.erase(project);
@@ -278,12 +257,12 @@ Status Agent::syncMirror(const store::Project& project) {
   std::error_code ec;
   if (!fs::exists(mirror / "HEAD")) {
     fs::create_directories(mirror.parent_path(), ec);
-    auto r = git({"init", "--bare", "--quiet", "--", mirror.string()});
+    auto r = scm::git({"init", "--bare", "--quiet", "--", mirror.string()});
     if (!r.ok()) return r.status();
   }
-  auto r = git({"-C", mirror.string(), "fetch", "--quiet", "--prune", "--", project.url,
-                "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"},
-               &*access, options_.gitTimeout);
+  auto r = scm::git({"-C", mirror.string(), "fetch", "--quiet", "--prune", "--", project.url,
+                     "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"},
+                    &*access, options_.gitTimeout);
   if (!r.ok()) return r.status();
   return scm::keepBranchesAndTags(mirror);
 }
@@ -319,6 +298,43 @@ Status Agent::resolveRun(store::Run& run, const store::Project& project, const f
     }
   }
   return Status::Ok();
+}
+
+// The pipeline file at the run's commit, read from the mirror's objects (the commit is checked
+// out only if a job needs its files), narrowed to the jobs a retry asks for.
+Result<pipeline::Pipeline> Agent::readPipeline(const store::Run& run, const fs::path& mirror) {
+  auto text = scm::fileAtCommit(mirror, run.commit, ".boucle.yml");
+  if (!text.ok()) return text.status();
+  auto parsed = pipeline::parsePipeline(*text);
+  if (!parsed.ok()) {
+    std::string msg = "the pipeline file has errors:";
+    for (const auto& d : parsed.errors) msg += "\n" + pipeline::formatDiagnostic(".boucle.yml", d);
+    return Status::Invalid(msg);
+  }
+  if (auto sel = pipeline::selectJobs(parsed.pipeline, run.onlyJobs); !sel.ok()) return sel;
+  return std::move(parsed.pipeline);
+}
+
+// How the server runs a run's jobs: its rules, apart from running them. Jobs are the
+// committers' code: sandboxed, out of sight of the server's data and its user's home, unless
+// an admin allowed plain processes for the project; their caches are the branch's own.
+runner::RunConfig Agent::runConfigFor(const store::Run& run, const store::Project& project,
+                                      const fs::path& dir) const {
+  runner::RunConfig config;
+  config.project = run.project;
+  config.runId = std::to_string(run.id);
+  config.commit = run.commit;
+  config.branch = run.branch;
+  config.runDir = dir;
+  config.blobRoot = options_.dataDir / "blobs";
+  config.parallelism = options_.parallelism;
+  config.baseEnv = runner::inheritedEnvironment();
+  config.defaultIsolation = pipeline::Isolation::kSandbox;
+  config.processAllowed = project.allowProcessJobs;
+  config.cacheDir = cacheDirFor(options_.dataDir, run.project, run.branch);
+  config.hiddenPaths = {options_.dataDir};
+  if (const char* home = std::getenv("HOME")) config.hiddenPaths.emplace_back(home);
+  return config;
 }
 
 void Agent::execute(store::Run run, runner::SupervisorPool& supervisors) {
@@ -368,57 +384,32 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors) {
     runner::SourceInfo info;
     if (st.ok()) st = resolveRun(run, *project, mirror);
     if (st.ok()) info.commit = run.commit;
-    std::optional<pipeline::ParseResult> parsed;
+    Result<pipeline::Pipeline> read = Status::Internal("not read");
     if (st.ok()) {
       save(run);
       mirrorHeld.unlock();
+      read = readPipeline(run, mirror);
+      if (!read.ok()) st = read.status();
+    }
+    bool checkout = st.ok() && read->checksOut();
+    if (checkout) {
       info.isGit = true;
       info.root = mirror;
       info.gitDir = mirror;
       info.branch = run.branch;
-      // Read from the mirror's objects: the commit is checked out only if a job needs its files.
-      auto text = scm::fileAtCommit(mirror, run.commit, ".boucle.yml");
-      if (!text.ok())
-        st = text.status();
-      else
-        parsed = pipeline::parsePipeline(*text);
+      st = runner::snapshotSource(info, false, dir / "src");
     }
-    bool checkout = parsed && parsed->pipeline.checksOut();
     if (!st.ok()) {
       finish(store::RunState::kFailed, st.message());
-    } else if (!parsed->ok()) {
-      std::string msg = "the pipeline file has errors:";
-      for (const auto& d : parsed->errors)
-        msg += "\n" + pipeline::formatDiagnostic(".boucle.yml", d);
-      finish(store::RunState::kFailed, msg);
-    } else if (auto sel = pipeline::selectJobs(parsed->pipeline, run.onlyJobs); !sel.ok()) {
-      finish(store::RunState::kFailed, sel.message());
-    } else if (checkout && !(st = runner::snapshotSource(info, false, dir / "src")).ok()) {
-      finish(store::RunState::kFailed, st.message());
     } else {
-      if (run.onlyJobs.empty()) recordSchedule(run, parsed->pipeline);
-      pipeline = parsed->pipeline;
-      runner::RunConfig config;
-      config.project = run.project;
-      config.runId = std::to_string(run.id);
-      config.commit = run.commit;
-      config.branch = run.branch;
-      config.runDir = dir;
+      if (run.onlyJobs.empty()) recordSchedule(run, *read);
+      pipeline = *read;
+      runner::RunConfig config = runConfigFor(run, *project, dir);
       if (checkout) config.sourceDir = dir / "src";
-      config.blobRoot = options_.dataDir / "blobs";
-      config.parallelism = options_.parallelism;
-      config.baseEnv = baseEnvironment();
-      // Jobs are the committers' code: sandboxed, out of sight of the server's data and its
-      // user's home, unless an admin allowed plain processes for the project.
-      config.defaultIsolation = pipeline::Isolation::kSandbox;
-      config.processAllowed = project->allowProcessJobs;
-      config.cacheDir = cacheDirFor(options_.dataDir, run.project, run.branch);
-      config.hiddenPaths = {options_.dataDir};
-      if (const char* home = std::getenv("HOME")) config.hiddenPaths.emplace_back(home);
       config.cancelFd = cancel[0];
       config.supervisors = &supervisors;
-      recorder.begin(parsed->pipeline);
-      auto result = runner::runPipeline(parsed->pipeline, config, recorder);
+      recorder.begin(*pipeline);
+      auto result = runner::runPipeline(*pipeline, config, recorder);
       recorder.end(result);
       runner::RunMeta meta{run.project,
                            config.runId,

@@ -60,6 +60,10 @@ class Agent {
   void loop();
   void execute(store::Run run, runner::SupervisorPool& supervisors);
   Status syncMirror(const store::Project& project);
+  Result<pipeline::Pipeline> readPipeline(const store::Run& run,
+                                          const std::filesystem::path& mirror);
+  runner::RunConfig runConfigFor(const store::Run& run, const store::Project& project,
+                                 const std::filesystem::path& dir) const;
   Status resolveRun(store::Run& run, const store::Project& project,
                     const std::filesystem::path& mirror);
   void save(const store::Run& run);
@@ -87,10 +91,6 @@ class Agent {
   std::mutex bisectMu_;                                         // one bisection step at a time
 };
 
-// git, argv only (no shell); trailing newlines trimmed. With `auth`, git can reach the
-// project's private repository, and its messages are redacted.
-Result<std::string> git(const std::vector<std::string>& args, const scm::GitAuth* auth = nullptr,
-                        Millis timeout = std::chrono::minutes(10));
 // The project's credential, unsealed (kind "" when it has none).
 Result<scm::GitCredential> credentialFor(const store::Project& p, const auth::SecretBox* box);
 // The environment git needs for the project's credential (none: an empty GitAuth).

@@ -8,6 +8,7 @@
 #include "insight/bisect.h"
 #include "pipeline/parser.h"
 #include "scheduler/agent.h"
+#include "scm/git_command.h"
 #include "scm/git_repo.h"
 
 namespace boucle::scheduler {
@@ -18,8 +19,8 @@ void Agent::maybeBisect(store::Run& broken, const store::Run& previous) {
   if (previous.commit.empty() || broken.commit.empty() || previous.commit == broken.commit) return;
   fs::path mirror = mirrorPath(options_.dataDir, broken.project);
   // The branch's own history (first parents): each of these commits was a state of the branch.
-  auto list = git({"-C", mirror.string(), "rev-list", "--first-parent", "--reverse",
-                   previous.commit + ".." + broken.commit});
+  auto list = scm::git({"-C", mirror.string(), "rev-list", "--first-parent", "--reverse",
+                        previous.commit + ".." + broken.commit});
   if (!list.ok()) {
     logError("run " + std::to_string(broken.id) + ": cannot list the commits since run " +
              std::to_string(previous.id) + ": " + list.status().message());

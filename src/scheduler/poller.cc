@@ -7,6 +7,7 @@
 #include "core/glob.h"
 #include "core/log.h"
 #include "scheduler/schedule.h"
+#include "scm/git_command.h"
 
 namespace boucle::scheduler {
 
@@ -41,7 +42,7 @@ Result<int> Poller::pollProject(const store::Project& project) {
   auto access = gitAuthFor(project, agent_.options().secrets, agent_.options().dataDir);
   if (!access.ok()) return access.status();
   // The URL is one argv element after "--": never a shell, never an option.
-  auto out = git({"ls-remote", "--heads", "--", project.url}, &*access);
+  auto out = scm::git({"ls-remote", "--heads", "--", project.url}, &*access);
   if (!out.ok()) return Status::Io(project.url + ": " + out.status().message());
   int queued = 0;
   for (const auto& line : split(*out, '\n')) {

@@ -6,28 +6,20 @@
 #include "core/clock.h"
 #include "core/encoding.h"
 #include "core/glob.h"
+#include "core/semver.h"
 #include "insight/release_notes.h"
+#include "os/process.h"
 #include "pipeline/parser.h"
-#include "runner/process.h"
+#include "scm/git_command.h"
 #include "scm/git_repo.h"
 #include "vault/blob_store.h"
 #include "vault/release_branches.h"
-#include "vault/semver.h"
 
 namespace boucle::vault {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-// git in the mirror; every argument is a commit id from the store or a fixed word.
-Result<std::string> git(const fs::path& mirror, std::vector<std::string> args) {
-  args.insert(args.begin(), {"git", "-C", mirror.string()});
-  auto r = runner::runAndCapture(args);
-  if (!r.ok()) return r.status();
-  if (r->exitCode != 0) return Status::Io("git " + args[3] + ": " + r->output);
-  return std::move(r->output);
-}
 
 bool isCommitId(const std::string& s) {
   if (s.size() != 40) return false;
@@ -42,7 +34,8 @@ Result<std::vector<insight::Change>> changesBetween(const fs::path& mirror, cons
                                                     const std::string& to,
                                                     std::vector<int64_t>* times) {
   std::string range = from.empty() ? to : from + ".." + to;
-  auto out = git(mirror, {"log", "-n", "1000", "--format=%H%x00%an%x00%ct%x00%B%x1e", range});
+  auto out =
+      scm::gitIn(mirror, {"log", "-n", "1000", "--format=%H%x00%an%x00%ct%x00%B%x1e", range});
   if (!out.ok()) return out.status();
   std::vector<insight::Change> changes;
   for (const auto& record : split(*out, '\x1e')) {
@@ -174,7 +167,7 @@ Result<Version> chooseVersion(store::Store& store, const fs::path& mirror,
     return base;
   }
   // A semver tag on the commit names the release, as with `git tag v1.4.0`.
-  auto tags = git(mirror, {"tag", "--points-at", run.commit});
+  auto tags = scm::gitIn(mirror, {"tag", "--points-at", run.commit});
   std::optional<Version> tagged;
   if (tags.ok()) {
     for (const auto& t : split(*tags, '\n')) {

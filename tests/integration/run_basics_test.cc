@@ -274,6 +274,8 @@ TEST(RunBasics, OutsideAGitRepositoryItSaysSoAndLeavesNoRunFolder) {
   EXPECT_EQ(o.exitCode, 2);
   EXPECT_THAT(o.err, HasSubstr("is not in a git repository"));
   EXPECT_FALSE(fs::exists(repo.data() / "runs" / "not-a-repo"));
+  repo.write("README", "no pipeline file here\n");
+  repo.commit("c");
   Output none = repo.boucle({"run"});
   EXPECT_EQ(none.exitCode, 2);
   EXPECT_THAT(none.err, HasSubstr("no .boucle.yml at the top of"));

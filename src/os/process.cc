@@ -1,4 +1,4 @@
-#include "runner/process.h"
+#include "os/process.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -11,7 +11,7 @@
 #include <chrono>
 #include <cstdlib>
 
-namespace boucle::runner {
+namespace boucle::os {
 
 namespace {
 
@@ -82,19 +82,6 @@ Result<std::string> findOnPath(std::string_view name) {
   return Status::NotFound(std::string(name) + " is not installed (not found on PATH)");
 }
 
-Result<std::filesystem::path> supervisorPath() {
-  if (const char* env = std::getenv("BOUCLE_SUPERVISOR"); env && *env) return {env};
-  std::error_code ec;
-  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) return errnoStatus("cannot find the boucle executable", ec.value());
-  for (auto candidate : {self.parent_path() / "boucle-supervise",
-                         self.parent_path().parent_path() / "libexec/boucle/boucle-supervise"}) {
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return Status::NotFound("boucle-supervise is missing beside " + self.string() +
-                          " (it must be installed with boucle)");
-}
-
 Status makeOutputPipe(int fds[2]) {
   if (pipe2(fds, O_CLOEXEC) != 0) return errnoStatus("pipe", errno);
   fcntl(fds[0], F_SETPIPE_SZ, 1 << 20);  // best effort: the default 64 KiB costs context switches
@@ -102,14 +89,14 @@ Status makeOutputPipe(int fds[2]) {
   return Status::Ok();
 }
 
-}  // namespace boucle::runner
+}  // namespace boucle::os
 
 #include <poll.h>
 #include <sys/wait.h>
 
 extern char** environ;
 
-namespace boucle::runner {
+namespace boucle::os {
 
 Result<CaptureResult> runAndCapture(const std::vector<std::string>& argv,
                                     const std::filesystem::path& cwd,
@@ -174,4 +161,4 @@ Result<CaptureResult> runAndCapture(const std::vector<std::string>& argv,
   return r;
 }
 
-}  // namespace boucle::runner
+}  // namespace boucle::os

@@ -1,10 +1,10 @@
-#include "vault/semver.h"
+#include "core/semver.h"
 
 #include <charconv>
 #include <tuple>
 #include <vector>
 
-namespace boucle::vault {
+namespace boucle {
 
 namespace {
 
@@ -104,4 +104,4 @@ Version bumped(const Version& v, Bump b) {
   return n;
 }
 
-}  // namespace boucle::vault
+}  // namespace boucle

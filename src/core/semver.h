@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace boucle::vault {
+namespace boucle {
 
 struct Version {
   int major = 0, minor = 0, patch = 0;
@@ -28,4 +28,4 @@ enum class Bump { kNone, kPatch, kMinor, kMajor };
 // semantic-release and cargo do.
 Version bumped(const Version& v, Bump b);
 
-}  // namespace boucle::vault
+}  // namespace boucle

@@ -1,8 +1,8 @@
-#include "vault/semver.h"
+#include "core/semver.h"
 
 #include <gtest/gtest.h>
 
-namespace boucle::vault {
+namespace boucle {
 namespace {
 
 TEST(Semver, ParsesReleasesPreReleasesAndTags) {
@@ -39,4 +39,4 @@ TEST(Semver, BumpsResetTheLowerParts) {
 }
 
 }  // namespace
-}  // namespace boucle::vault
+}  // namespace boucle

@@ -1,6 +1,7 @@
 #pragma once
-// Starting and stopping job processes. The job is started through boucle-supervise (see
-// supervisor_main.cc), which keeps the job's whole process tree under control.
+// Starting processes: in a process group of their own, with exactly the environment and
+// descriptors given (jobs go through boucle-supervise, runner/supervisor_main.cc), and short
+// helper commands (git, tar) run to completion with a deadline.
 
 #include <sys/types.h>
 
@@ -11,7 +12,7 @@
 #include "core/duration.h"
 #include "core/status.h"
 
-namespace boucle::runner {
+namespace boucle::os {
 
 struct SpawnSpec {
   std::vector<std::string> argv;
@@ -30,15 +31,12 @@ Result<pid_t> spawnProcess(const SpawnSpec& spec);
 // The first executable `name` on $PATH (or /usr/bin:/bin when PATH is unset).
 Result<std::string> findOnPath(std::string_view name);
 
-// The supervisor program installed beside the running boucle binary (or $BOUCLE_SUPERVISOR).
-Result<std::filesystem::path> supervisorPath();
-
 // A pipe with both ends close-on-exec and a large buffer, so a chatty job rarely blocks.
 Status makeOutputPipe(int fds[2]);
 
-}  // namespace boucle::runner
+}  // namespace boucle::os
 
-namespace boucle::runner {
+namespace boucle::os {
 
 struct CaptureResult {
   int exitCode = -1;   // 128+N when killed by signal N
@@ -55,4 +53,4 @@ Result<CaptureResult> runAndCapture(const std::vector<std::string>& argv,
                                     const std::vector<std::string>& extraEnv = {},
                                     Millis timeout = std::chrono::minutes(10));
 
-}  // namespace boucle::runner
+}  // namespace boucle::os
