@@ -44,10 +44,6 @@ Result<scm::GitAuth> gitAuthFor(const store::Project& p, const auth::SecretBox* 
   return scm::GitAuth::prepare(*credential, dataDir / "git");
 }
 
-fs::path mirrorPath(const fs::path& dataDir, const std::string& project) {
-  return dataDir / "repos" / (project + ".git");
-}
-
 namespace {
 
 // Branch, tag or commit names come from users and webhooks: they reach git only as one argv

@@ -18,6 +18,7 @@
 #include "pipeline/pipeline.h"
 #include "runner/engine.h"
 #include "scm/git_auth.h"
+#include "scm/git_repo.h"
 #include "store/store.h"
 
 namespace boucle::scheduler {
@@ -96,7 +97,7 @@ Result<scm::GitCredential> credentialFor(const store::Project& p, const auth::Se
 // The environment git needs for the project's credential (none: an empty GitAuth).
 Result<scm::GitAuth> gitAuthFor(const store::Project& p, const auth::SecretBox* box,
                                 const std::filesystem::path& dataDir);
-std::filesystem::path mirrorPath(const std::filesystem::path& dataDir, const std::string& project);
+using scm::mirrorPath;
 // Where a project's branch keeps its jobs' `cache:` folders: never shared with another project
 // or branch, so a committer's branch cannot plant files in the default branch's builds.
 std::filesystem::path cacheDirFor(const std::filesystem::path& dataDir, const std::string& project,

@@ -13,6 +13,12 @@
 
 namespace boucle::scm {
 
+// Where a project's mirror lives under the server's data folder: DATA/repos/PROJECT.git.
+inline std::filesystem::path mirrorPath(const std::filesystem::path& dataDir,
+                                        const std::string& project) {
+  return dataDir / "repos" / (project + ".git");
+}
+
 struct CommitInfo {
   std::string sha, author, subject;
 };
