@@ -124,6 +124,13 @@ class SshClient {
   std::set<HostKey> used_;
 };
 
+// `shell` running `text` on the host, the text in the shell's environment rather than its
+// command line: a step or check rendered with a secret must not show in the host's `ps`.
+std::string evalling(const std::string& text, const std::string& shell) {
+  return "BOUCLE_SCRIPT=" + shellQuote(text) + "; export BOUCLE_SCRIPT; exec " + shell +
+         " -c 'eval \"$BOUCLE_SCRIPT\"'";
+}
+
 // The deploy's variables for a remote script, each value quoted.
 std::string exportsOf(const Target& t, const Host& h) {
   std::string out;
@@ -246,7 +253,7 @@ class HostDeploy {
     for (const auto& step : h_.plan.steps) {
       r_.touched = true;
       log_.say("step: " + step);
-      auto input = textAsInput(inReleaseDir(t_, h_, "exec /bin/sh -e -c " + q(step)));
+      auto input = textAsInput(inReleaseDir(t_, h_, evalling(step, "/bin/sh -e")));
       if (!input.ok()) return fail("step '" + step + "': " + input.status().message());
       os::Fd fd(*input);
       if (auto st = ssh_.run(h_, "/bin/sh -s", log_, timeout_, fd.get()); !st.ok()) {
@@ -271,7 +278,7 @@ class HostDeploy {
     CommandRunner remote = [&](const std::string& command,
                                int seconds) -> Result<os::CaptureResult> {
       auto input = textAsInput(inReleaseDir(
-          t_, h_, "exec timeout -k 2 " + std::to_string(seconds) + " /bin/sh -c " + q(command)));
+          t_, h_, evalling(command, "timeout -k 2 " + std::to_string(seconds) + " /bin/sh")));
       if (!input.ok()) return input.status();
       os::Fd fd(*input);
       os::CaptureResult out;
