@@ -93,6 +93,9 @@ struct ServerOptions {
   size_t maxConnections = 512;
   // A client that sends or reads nothing for this long is dropped.
   int clientTimeoutSeconds = 60;
+  // Log streams (followers) one client address may hold open at once; one more is answered
+  // 429. 0: no limit (behind a proxy every client has the proxy's address).
+  size_t maxStreamsPerClient = 64;
   // On a loopback address, requests must name this server in their Host header (its address
   // or localhost, with its port) or one of these: a web page on another site cannot reach it
   // through a DNS name rebound to 127.0.0.1. Ignored on other addresses.

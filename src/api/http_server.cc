@@ -15,6 +15,8 @@
 #include <chrono>
 #include <cstdint>
 #include <limits>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -66,6 +68,25 @@ struct Shared {
   std::chrono::seconds idle{60};
   size_t maxConnections = 512;
   std::vector<std::string> hosts;
+  // Open log streams per client address: a stream may stay open for hours, so one client
+  // could otherwise hold every connection the server allows.
+  size_t maxStreamsPerClient = 64;
+  std::mutex streamsMu;
+  std::map<asio::ip::address, size_t> streams;
+
+  bool claimStream(const asio::ip::address& a) {
+    if (maxStreamsPerClient == 0) return true;
+    std::lock_guard lock(streamsMu);
+    size_t& n = streams[a];
+    if (n >= maxStreamsPerClient) return false;
+    ++n;
+    return true;
+  }
+  void releaseStream(const asio::ip::address& a) {
+    std::lock_guard lock(streamsMu);
+    auto it = streams.find(a);
+    if (it != streams.end() && --it->second == 0) streams.erase(it);
+  }
 };
 
 std::string lower(std::string_view s) {
@@ -86,7 +107,10 @@ class Session : public std::enable_shared_from_this<Session> {
         shared_(shared) {
     ++shared_.sessions;
   }
-  ~Session() { --shared_.sessions; }
+  ~Session() {
+    if (streamClaimed_) shared_.releaseStream(peer_);
+    --shared_.sessions;
+  }
 
   void start() { readRequest(); }
 
@@ -258,6 +282,17 @@ class Session : public std::enable_shared_from_this<Session> {
   // session waits for the stream to say it has more (a log that grew), and watches the socket
   // so that a client that hung up is let go at once, not at the next write.
   void startStream(const Response& r, unsigned version) {
+    beast::error_code ec;
+    peer_ = stream_.socket().remote_endpoint(ec).address();
+    if (!ec && !headOnly_) {
+      if (!shared_.claimStream(peer_)) {
+        keepAlive_ = false;
+        Response busy = errorResponse(429, "too many log streams open from this address");
+        busy.headers.emplace_back("Retry-After", "5");
+        return send(busy, version);
+      }
+      streamClaimed_ = true;
+    }
     body_ = r.stream;
     streamHeader_.emplace(static_cast<http::status>(r.status), version);
     streamHeader_->set(http::field::server, "boucle");
@@ -297,6 +332,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void waitForMore(int retryMs) {
+    if (retryMs == 0) {
+      // The stream asks to be read again at once (its job just ended): no waiting.
+      return asio::post(stream_.get_executor(), [self = shared_from_this()] { self->nextChunk(); });
+    }
     waiting_ = true;
     stream_.expires_never();  // a quiet log is not a slow client
     std::weak_ptr<Session> weak = weak_from_this();
@@ -437,6 +476,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool waiting_ = false;   // a stream waits for more (bell or timer)
   bool watchingHangup_ = false;
   bool closed_ = false;
+  bool streamClaimed_ = false;  // counted in shared_.streams under peer_
+  asio::ip::address peer_;
   Shared& shared_;
 };
 
@@ -469,6 +510,7 @@ class BeastServer : public HttpServer {
     }
     shared_.maxConnections = o.maxConnections;
     shared_.idle = std::chrono::seconds(std::max(1, o.clientTimeoutSeconds));
+    shared_.maxStreamsPerClient = o.maxStreamsPerClient;
     if (addr.is_loopback()) {
       std::string port = std::to_string(this->port());
       std::string self = addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string();
@@ -545,10 +587,11 @@ class BeastServer : public HttpServer {
   StreamingHandler streaming_;
   size_t bodyLimit_;
   size_t threads_;
+  // Before the io_context: sessions its destructor frees still count themselves out of it.
+  Shared shared_;
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
   asio::steady_timer backoff_;
-  Shared shared_;
 };
 
 }  // namespace

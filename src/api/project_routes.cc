@@ -133,7 +133,8 @@ Response changeSettings(const ApiContext& c, const Request& req, const std::stri
   if (auto st = c.store->updateProjectSettings(*p); !st.ok()) return fromStatus(st);
   std::string changed;
   for (const auto& [key, value] : body.items()) {
-    changed += (changed.empty() ? "" : ", ") + key + "=" + value.dump();
+    changed += (changed.empty() ? "" : ", ") + key + "=" +
+               value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   if (auto failed = audited(*c.store, req, "project.set", name, name, changed)) return *failed;
   return ok(200, projectJson(*p, true));

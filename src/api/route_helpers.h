@@ -34,8 +34,11 @@ inline auth::Principal principalOf(const Request& r) {
   return {r.actor, r.roles};
 }
 
+// Texts from git and from jobs (commit messages, file names, test names) need not be UTF-8:
+// what is not is replaced, never thrown on (every dump of them does the same).
 inline Response ok(int status, const nlohmann::json& j) {
-  return jsonResponse(status, j.dump() + "\n");
+  return jsonResponse(status,
+                      j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 inline nlohmann::json optMs(const std::optional<int64_t>& v) {

@@ -49,6 +49,7 @@ struct ServerArgs {
   std::string ui;             // the web UI's built files; "" = the default places
   std::vector<std::string> allowedHosts;
   size_t maxConnections = 512;
+  size_t maxStreamsPerClient = 64;
   int clientTimeout = 60;
   std::string gitTimeout = "10m";
 };
@@ -165,6 +166,7 @@ int serve(const ServerArgs& a) {
   http.address = a.listen.substr(0, colon);
   http.allowedHosts = a.allowedHosts;
   http.maxConnections = a.maxConnections;
+  http.maxStreamsPerClient = a.maxStreamsPerClient;
   http.clientTimeoutSeconds = a.clientTimeout;
   try {
     http.port = static_cast<uint16_t>(std::stoi(a.listen.substr(colon + 1)));
@@ -182,6 +184,9 @@ int serve(const ServerArgs& a) {
   fs::path data = fs::absolute(a.data);
   std::error_code ec;
   fs::create_directories(data, ec);
+  // Its real path: the sandbox hides the folder from jobs by that path, and a path through a
+  // symlink or "..", hidden as given, could leave the real one in view.
+  if (auto real = fs::canonical(data, ec); !ec) data = real;
   ::chmod(data.c_str(), 0700);
   // One server per data folder: a second one would mark the first one's runs interrupted and
   // end its deploy steps. The lock goes with the process, however it ends.
@@ -330,6 +335,10 @@ void addServerCommand(CLI::App& app, int* exitCode) {
                   "Connections open at once; more are answered 503")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-streams-per-client", a->maxStreamsPerClient,
+                  "Log streams (followers) one client address may hold open at once; more are "
+                  "answered 429 (0: no limit, e.g. behind a proxy)")
+      ->capture_default_str();
   cmd->add_option("--client-timeout", a->clientTimeout,
                   "Seconds after which a client that sends or reads nothing is dropped (a "
                   "request's head, an upload, a response or log stream it stopped reading)")

@@ -146,7 +146,10 @@ class AnsibleRun {
       log_.say("artifact " + name + " checked (sha256 " + sha.substr(0, 16) + "…)");
     }
     vars["boucle_artifacts"] = artifacts;
-    if (auto st = os::writeFileAtomic(work_ / "vars.json", vars.dump(), 0600); !st.ok()) {
+    if (auto st = os::writeFileAtomic(
+            work_ / "vars.json",
+            vars.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), 0600);
+        !st.ok()) {
       return st.message();
     }
     if (auto st = os::writeFileAtomic(work_ / "inventory.ini", inventoryOf(t_), 0600); !st.ok()) {

@@ -265,6 +265,21 @@ Result<store::Deploy> Deployer::cancel(int64_t id, const auth::Principal& by) {
 
 // The policy's first environments with `auto: true` and no `after` get the release, asked for
 // in the name of whoever made it. A prerelease goes no further than the first environment.
+// The person behind a name, with their roles: automatic deploys they set going are held to
+// `deployers` as their own requests are. "boucle" (a release the server made from a push to a
+// release branch) is the policy's own automation: nobody's roles apply.
+std::optional<auth::Principal> Deployer::principalNamed(const std::string& name) {
+  if (name == "boucle") return std::nullopt;
+  auto tokens = store_.listTokens();
+  if (tokens.ok()) {
+    for (const auto& t : *tokens) {
+      auto roles = auth::parseRoles(t.role);
+      if (t.name == name && roles.ok()) return auth::Principal{t.name, *roles};
+    }
+  }
+  return auth::Principal{name, {"viewer"}};  // a name no token carries now: no deploy right
+}
+
 void Deployer::releaseCreated(const store::Release& release, const std::string& actor) {
   auto policy =
       loadPolicy(store_, release.project, scm::mirrorPath(options_.dataDir, release.project));
@@ -277,7 +292,8 @@ void Deployer::releaseCreated(const store::Release& release, const std::string& 
     const auto& env = envs[i];
     if (!env.autoDeploy || !env.after.empty()) continue;
     if (release.prerelease && i > 0) continue;
-    auto d = request({release.project, release.version, env.name, actor, false, false, {}});
+    auto d = request(
+        {release.project, release.version, env.name, actor, false, false, principalNamed(actor)});
     if (!d.ok()) logError("auto deploy to " + env.name + ": " + d.status().message());
   }
 }
@@ -292,7 +308,8 @@ void Deployer::chainAfter(const store::Deploy& d, const store::Release& release)
     return logError("auto deploys after " + d.env + ": " + policy.status().message());
   for (const auto& e : policy->pipeline.environments) {
     if (!e.autoDeploy || e.after != d.env) continue;
-    auto next = request({d.project, d.version, e.name, d.requestedBy, false, false, {}});
+    auto next = request(
+        {d.project, d.version, e.name, d.requestedBy, false, false, principalNamed(d.requestedBy)});
     if (!next.ok()) logError("auto deploy to " + e.name + ": " + next.status().message());
   }
 }
@@ -357,7 +374,7 @@ void Deployer::execute(store::Deploy d) {
     smoke.push_back(
         {{"check", clean(r.check)}, {"ok", r.ok}, {"detail", clean(r.detail)}, {"ms", r.ms}});
   }
-  d.smokeJson = smoke.dump();
+  d.smokeJson = smoke.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (outcome.ok) {
     log.say(d.dryRun ? "dry run done" : "deployed " + d.version + " to " + d.env);
     finish(store::DeployState::kSucceeded, d.dryRun ? "dry run: nothing touched" : "");

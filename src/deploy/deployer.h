@@ -88,6 +88,7 @@ class Deployer {
   Result<History> historyOf(const std::string& project, const std::string& version,
                             const std::string& env, const std::string& after);
   void chainAfter(const store::Deploy& d, const store::Release& release);
+  std::optional<auth::Principal> principalNamed(const std::string& name);
   Result<std::vector<store::EnvValue>> unsealedValues(const std::string& project,
                                                       const std::string& env);
   std::pair<store::DeployState, std::string> rollBack(const store::Deploy& d,

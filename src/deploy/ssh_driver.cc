@@ -278,7 +278,7 @@ class HostDeploy {
     CommandRunner remote = [&](const std::string& command,
                                int seconds) -> Result<os::CaptureResult> {
       auto input = textAsInput(inReleaseDir(
-          t_, h_, evalling(command, "timeout -k 2 " + std::to_string(seconds) + " /bin/sh")));
+          t_, h_, evalling(command, "timeout -k 2 " + std::to_string(seconds) + " /bin/sh -e")));
       if (!input.ok()) return input.status();
       os::Fd fd(*input);
       os::CaptureResult out;

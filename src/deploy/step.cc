@@ -77,15 +77,9 @@ Status runLogged(const StepRun& run, LogSink& log) {
 }
 
 Result<int> textAsInput(const std::string& text) {
-  int fd = ::memfd_create("boucle-script", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0) return errnoStatus("memfd_create", errno);
-  if (auto st = os::writeAll(fd, text); !st.ok()) {
-    ::close(fd);
-    return st;
-  }
-  ::fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
-  ::lseek(fd, 0, SEEK_SET);
-  return fd;
+  auto fd = os::sealedText(text);
+  if (!fd.ok()) return fd.status();
+  return fd->release();
 }
 
 Result<os::Fd> shellScript(StepRun& run, const std::string& script) {

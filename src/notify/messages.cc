@@ -74,12 +74,13 @@ json runJson(const store::Run& r) {
 std::string webhookBody(const std::string& event, const RunFacts& f) {
   json j = {{"event", event}, {"text", headline(event, f)}, {"run", runJson(f.run)}};
   j["broken_since"] = f.brokenSince ? runJson(*f.brokenSince) : json(nullptr);
-  return j.dump();
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string slackBody(const std::string& event, const RunFacts& f) {
   const char* icon = event == "fixed" || event == "succeeded" ? ":white_check_mark:" : ":x:";
-  return json{{"text", std::string(icon) + " " + headline(event, f)}}.dump();
+  return json{{"text", std::string(icon) + " " + headline(event, f)}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 namespace {
@@ -223,13 +224,13 @@ Result<int> queueDeployNotifications(store::Store& store, const store::Deploy& d
                             {"reason", d.reason},
                             {"from_version", d.fromVersion},
                             {"requested_by", d.requestedBy}}}}
-                  .dump();
+                  .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
             case pipeline::NotifyChannel::kSlack:
               return json{{"text", std::string(event == "deployed"          ? ":rocket: "
                                                : event == "approval_needed" ? ":hourglass: "
                                                                             : ":x: ") +
                                        line}}
-                  .dump();
+                  .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
             case pipeline::NotifyChannel::kEmail:
               break;
           }

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "core/encoding.h"
 #include "os/files.h"
@@ -25,6 +26,21 @@ std::string read(const fs::path& p) {
 
 bool populated(const fs::path& cg) {
   return read(cg / "cgroup.events").find("populated 1") != std::string::npos;
+}
+
+// The cgroups a job made inside its own (it may write there when it runs as the server's
+// user), deepest first: a cgroup with children cannot be removed, and without cgroup.kill
+// their processes are listed only in their own cgroup.procs.
+std::vector<fs::path> innerCgroups(const fs::path& cg) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(cg, ec)) {
+    if (!e.is_directory(ec) || e.is_symlink(ec)) continue;
+    auto inner = innerCgroups(e.path());
+    out.insert(out.end(), inner.begin(), inner.end());
+    out.push_back(e.path());
+  }
+  return out;
 }
 
 }  // namespace
@@ -91,12 +107,19 @@ bool JobCgroups::end(const fs::path& cg, int waitMs) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(waitMs);
   bool killFile = ::access((cg / "cgroup.kill").c_str(), W_OK) == 0;
   for (;;) {
-    if (!populated(cg) && (::rmdir(cg.c_str()) == 0 || errno == ENOENT)) return true;
+    auto inner = innerCgroups(cg);
+    if (!populated(cg)) {
+      for (const auto& c : inner) ::rmdir(c.c_str());
+      if (::rmdir(cg.c_str()) == 0 || errno == ENOENT) return true;
+    }
     if (killFile) {
-      (void)writeFile(cg / "cgroup.kill", "1");
+      (void)writeFile(cg / "cgroup.kill", "1");  // the inner cgroups' processes too
     } else {
-      std::istringstream procs(read(cg / "cgroup.procs"));
-      for (pid_t pid; procs >> pid;) ::kill(pid, SIGKILL);
+      inner.push_back(cg);
+      for (const auto& c : inner) {
+        std::istringstream procs(read(c / "cgroup.procs"));
+        for (pid_t pid; procs >> pid;) ::kill(pid, SIGKILL);
+      }
     }
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -144,6 +145,15 @@ Status copyTree(const fs::path& from, const fs::path& to) {
   }
   ::closedir(dir);
   return result;
+}
+
+Result<Fd> sealedText(std::string_view text) {
+  Fd fd(::memfd_create("boucle-text", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!fd) return errnoStatus("memfd_create", errno);
+  if (auto st = writeAll(fd.get(), text); !st.ok()) return st;
+  ::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
+  ::lseek(fd.get(), 0, SEEK_SET);
+  return fd;
 }
 
 }  // namespace boucle::os

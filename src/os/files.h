@@ -61,4 +61,8 @@ class Fd {
   int fd_ = -1;
 };
 
+// A descriptor reading `text` from its start: a sealed memfd, so that scripts and arguments
+// with secrets reach a process as its stdin or a /dev/fd/N file instead of its command line.
+Result<Fd> sealedText(std::string_view text);
+
 }  // namespace boucle::os

@@ -169,6 +169,8 @@ std::optional<Window> parseWindow(std::string_view text, std::string* error) {
     return fail("times must be HH:MM-HH:MM (24-hour clock)");
   }
   if (w.startMinute == w.endMinute) return fail("the window is empty");
+  // 24:00 ends a day; a window starts at 00:00 of the next instead (found by fuzzing).
+  if (w.startMinute >= 24 * 60) return fail("a window starts at 00:00 to 23:59, not 24:00");
   return w;
 }
 

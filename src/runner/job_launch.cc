@@ -83,20 +83,44 @@ Result<TestReport> parseJUnitBeneath(const fs::path& ws, const std::string& rel)
   return parseJUnit(text);
 }
 
+// A cache entry's host folder name: flat (one folder per entry, right in the branch's cache
+// folder) and unique, every character but letters, digits, '.' and '-' spelled _XX. Flat, so
+// making and binding it never walks through a folder a job wrote: a job can plant a symlink
+// inside one cache folder, never on the way to another.
+std::string cacheFolderName(const std::string& entry) {
+  static const char* hex = "0123456789abcdef";
+  std::string name;
+  for (unsigned char c : entry) {
+    if (std::isalnum(c) || c == '.' || c == '-') {
+      name += static_cast<char>(c);
+    } else {
+      name += '_';
+      name += hex[c >> 4];
+      name += hex[c & 15];
+    }
+  }
+  return name;
+}
+
 // The job's `cache:` folders: (host folder, path in the sandbox), the host folders made.
 Result<std::vector<std::pair<fs::path, fs::path>>> cacheBinds(const pipeline::Job& job,
                                                               const RunConfig& c,
                                                               const fs::path& ws) {
   std::vector<std::pair<fs::path, fs::path>> binds;
   if (c.cacheDir.empty()) return binds;
+  std::error_code ec;
+  fs::create_directories(c.cacheDir, ec);  // the server's own folders, above any job's reach
+  if (ec) return errnoStatus("cache folder " + c.cacheDir.string(), ec.value());
   for (const auto& entry : job.cache) {
     bool home = entry.starts_with("~/");
     std::string rel = home ? entry.substr(2) : entry;
     while (!rel.empty() && rel.back() == '/') rel.pop_back();
-    fs::path host = c.cacheDir / (home ? "home" : "workspace") / rel;
-    std::error_code ec;
-    fs::create_directories(host, ec);
-    if (ec) return errnoStatus("cache folder " + host.string(), ec.value());
+    fs::path host = c.cacheDir / cacheFolderName(entry);
+    struct stat st {};
+    if (::mkdir(host.c_str(), 0755) != 0 && errno != EEXIST)
+      return errnoStatus("cache folder " + host.string(), errno);
+    if (::lstat(host.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return Status::Invalid("cache folder " + host.string() + " is not a folder");
     binds.emplace_back(host, (home ? fs::path(kSandboxHome) : ws) / rel);
   }
   return binds;
@@ -189,7 +213,13 @@ Result<Launched> launchJob(const pipeline::Job& job, int attempt, LaunchContext&
     if (!bwrap.ok()) return bwrap.status();
     auto binds = cacheBinds(job, c, l.workspace);
     if (!binds.ok()) return binds.status();
-    command = sandboxArgv(*bwrap, {l.workspace, job.network, *binds, c.hiddenPaths, shell});
+    auto argv = sandboxArgv(*bwrap, {l.workspace, env, job.network, *binds, c.hiddenPaths, shell});
+    auto launch = throughArgsDescriptor(argv);
+    auto options = os::sealedText(launch.options);
+    if (!options.ok()) return options.status();
+    l.input = std::move(options).value();
+    command = std::move(launch.commandLine);
+    env = {"PATH=/usr/bin:/bin"};
   } else if (auto direct = job.shell == pipeline::Shell::kSh && job.commands.size() == 1
                                ? directCommand(job.commands[0], env, l.workspace)
                                : std::nullopt) {
@@ -207,8 +237,8 @@ Result<Launched> launchJob(const pipeline::Job& job, int attempt, LaunchContext&
   os::Fd writeEnd(fds[1]);
   l.prepareTime = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - t0);
   if (auto* cgroups = os::JobCgroups::get()) l.cgroup = cgroups->make();
-  if (auto st =
-          supervisor.request(c.killGrace, l.workspace, command, env, writeEnd.get(), l.cgroup);
+  if (auto st = supervisor.request(c.killGrace, l.workspace, command, env, writeEnd.get(), l.cgroup,
+                                   l.input.get());
       !st.ok()) {
     os::JobCgroups::end(l.cgroup);
     return st;

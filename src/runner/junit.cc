@@ -66,9 +66,12 @@ constexpr size_t kMaxText = 1000;      // a name, a message, a location
 constexpr size_t kMaxFailures = 1000;  // failures kept with their text (all are counted)
 constexpr int kMaxDepth = 32;          // <testsuite> inside <testsuite>
 
+// Cut at a character's start, never inside a UTF-8 sequence.
 std::string bounded(std::string s) {
   if (s.size() > kMaxText) {
-    s.resize(kMaxText);
+    size_t n = kMaxText;
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+    s.resize(n);
     s += "…";
   }
   return s;
@@ -113,7 +116,10 @@ void readCase(const pugi::xml_node& tc, const std::string& suite, TestReport& r)
   }
   f.message = bounded(f.message);
   f.location = bounded(f.location);
-  f.details = body.substr(0, kMaxDetails);
+  size_t cut = std::min(body.size(), kMaxDetails);
+  while (cut < body.size() && cut > 0 && (static_cast<unsigned char>(body[cut]) & 0xC0) == 0x80)
+    --cut;
+  f.details = body.substr(0, cut);
   r.failed.push_back(std::move(f));
 }
 

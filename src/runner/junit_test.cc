@@ -111,6 +111,36 @@ TEST(JUnit, DeepNestingAndHugeMessagesAreReadWithinBounds) {
   EXPECT_EQ(big->failed[0].location, "src/x.cc:12");
 }
 
+// Whether `s` is whole UTF-8 sequences (lead byte then its continuation bytes).
+bool wholeUtf8(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    i += n;
+  }
+  return true;
+}
+
+TEST(JUnit, TextIsCutBetweenCharactersNeverInsideOne) {
+  // "a" then two-byte characters: byte 1000, where the cut falls, is inside one.
+  std::string accents;
+  for (int i = 0; i < 3000; ++i) accents += "\xc3\xa9";
+  std::string xml = "<testsuite><testcase classname=\"a" + accents + "\" name=\"a" + accents +
+                    "\"><failure message=\"a" + accents + "\">a" + accents +
+                    "</failure></testcase></testsuite>";
+  auto r = parseJUnit(xml);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->failed.size(), 1u);
+  const auto& f = r->failed[0];
+  for (const std::string* text : {&f.suite, &f.name, &f.message, &f.details}) {
+    EXPECT_LT(text->size(), accents.size());
+    EXPECT_TRUE(wholeUtf8(*text)) << text->substr(text->size() - 8);
+  }
+}
+
 TEST(JUnit, LocationsAreFoundWithoutARegex) {
   auto at = [](const std::string& body) {
     auto r = parseJUnit("<testsuite><testcase name=\"t\"><failure>" + body +

@@ -16,7 +16,9 @@ Status writeManifest(const std::filesystem::path& file, const std::vector<Artifa
   for (const auto& e : entries) {
     list.push_back({{"path", e.path}, {"sha256", e.sha256}, {"size", e.size}, {"mode", e.mode}});
   }
-  return os::writeFileAtomic(file, json{{"artifacts", list}}.dump(2) + "\n");
+  return os::writeFileAtomic(file, json{{"artifacts", list}}.dump(
+                                       2, ' ', false, nlohmann::json::error_handler_t::replace) +
+                                       "\n");
 }
 
 }  // namespace detail
@@ -70,7 +72,7 @@ std::string runToJson(const RunMeta& meta, const RunResult* result) {
     }
     j["jobs"] = jobs;
   }
-  return j.dump(2) + "\n";
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 Status writeRunRecord(const std::filesystem::path& runDir, const RunMeta& meta,

@@ -18,12 +18,12 @@ Result<std::string> findBubblewrap() {
   return Status::NotFound("the sandbox needs bubblewrap (apt-get install bubblewrap)");
 }
 
-const std::vector<std::pair<std::string, bool>>& unreadableEntries(const std::string& root) {
-  static std::mutex mu;
-  static std::map<std::string, std::vector<std::pair<std::string, bool>>> cache;
-  std::lock_guard lock(mu);
-  auto [it, fresh] = cache.try_emplace(root);
-  if (!fresh) return it->second;
+namespace {
+
+using Entries = std::vector<std::pair<std::string, bool>>;
+
+Entries scanUnreadable(const std::string& root) {
+  Entries out;
   std::error_code ec;
   fs::recursive_directory_iterator walk(root, fs::directory_options::skip_permission_denied, ec);
   for (; !ec && walk != fs::recursive_directory_iterator(); walk.increment(ec)) {
@@ -32,10 +32,48 @@ const std::vector<std::pair<std::string, bool>>& unreadableEntries(const std::st
     bool dir = S_ISDIR(st.st_mode);
     bool readable = (st.st_mode & S_IROTH) && (!dir || (st.st_mode & S_IXOTH));
     if (readable) continue;
-    it->second.emplace_back(walk->path().string(), dir);
+    out.emplace_back(walk->path().string(), dir);
     if (dir) walk.disable_recursion_pending();  // covered whole
   }
-  return it->second;
+  return out;
+}
+
+std::mutex scansMu;
+std::map<std::string, Entries> scans;  // root → its last scan
+
+}  // namespace
+
+Entries unreadableEntries(const std::string& root) {
+  Entries found;
+  bool known = false;
+  {
+    std::lock_guard lock(scansMu);
+    auto it = scans.find(root);
+    if (it != scans.end()) {
+      found = it->second;
+      known = true;
+    }
+  }
+  if (!known) {
+    found = scanUnreadable(root);
+    std::lock_guard lock(scansMu);
+    scans.try_emplace(root, found);
+  }
+  // An entry removed since the scan cannot be covered (bwrap would fail making its mount
+  // point on a read-only /), and need not be.
+  std::erase_if(found, [](const auto& e) {
+    struct stat st {};
+    return ::lstat(e.first.c_str(), &st) != 0 || S_ISDIR(st.st_mode) != e.second;
+  });
+  return found;
+}
+
+void prewarmSandbox() {
+  for (const char* root : {"/etc", "/usr", "/opt"}) {
+    Entries fresh = scanUnreadable(root);  // outside the lock: jobs start meanwhile
+    std::lock_guard lock(scansMu);
+    scans[root] = std::move(fresh);
+  }
 }
 
 namespace {
@@ -55,11 +93,19 @@ bool needsCover(const fs::path& h) {
 
 void addSystem(std::vector<std::string>& a, const SandboxSpec& spec) {
   a.insert(a.end(), {"--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"});
-  for (const auto& [path, dir] : unreadableEntries("/etc")) {
-    if (dir)
-      a.insert(a.end(), {"--tmpfs", path});
-    else
-      a.insert(a.end(), {"--ro-bind", "/dev/null", path});
+  bool opt = ::access("/opt", F_OK) == 0;
+  if (opt) a.insert(a.end(), {"--ro-bind", "/opt", "/opt"});
+  // A job of a server run as root is root's uid on the host too (with no capabilities): the
+  // owner's permission checks would let it read root's private files. Whatever others may not
+  // read is covered, in every folder the sandbox shows.
+  for (const char* shown : {"/etc", "/usr", "/opt"}) {
+    if (std::string_view(shown) == "/opt" && !opt) continue;
+    for (const auto& [path, dir] : unreadableEntries(shown)) {
+      if (dir)
+        a.insert(a.end(), {"--tmpfs", path});
+      else
+        a.insert(a.end(), {"--ro-bind", "/dev/null", path});
+    }
   }
   // Debian's merged /usr: the top-level directories are symlinks into /usr.
   for (const char* d : {"bin", "lib", "lib32", "lib64", "sbin"}) {
@@ -68,7 +114,6 @@ void addSystem(std::vector<std::string>& a, const SandboxSpec& spec) {
     ssize_t n = ::readlink(top.c_str(), target, sizeof target - 1);
     if (n > 0) a.insert(a.end(), {"--symlink", std::string(target, static_cast<size_t>(n)), top});
   }
-  if (::access("/opt", F_OK) == 0) a.insert(a.end(), {"--ro-bind", "/opt", "/opt"});
   // A resolv.conf managed elsewhere (systemd-resolved, resolvconf) points out of /etc.
   std::error_code ec;
   if (fs::is_symlink("/etc/resolv.conf", ec)) {
@@ -104,10 +149,28 @@ std::vector<std::string> sandboxArgv(const std::string& bwrap, const SandboxSpec
   for (const auto& h : spec.hidden) {
     if (needsCover(h)) a.insert(a.end(), {"--remount-ro", h.string()});
   }
-  a.insert(a.end(), {"--chdir", spec.workspace.string()});
+  a.insert(a.end(), {"--chdir", spec.workspace.string(), "--clearenv"});
+  for (const auto& kv : spec.env) {
+    auto eq = kv.find('=');
+    a.insert(a.end(), {"--setenv", kv.substr(0, eq), kv.substr(eq + 1)});
+  }
   a.push_back("--");
   a.insert(a.end(), spec.command.begin(), spec.command.end());
   return a;
+}
+
+BwrapLaunch throughArgsDescriptor(const std::vector<std::string>& argv) {
+  BwrapLaunch l;
+  if (argv.empty()) return l;
+  l.commandLine = {argv[0], "--args", "0"};
+  size_t i = 1;
+  for (; i < argv.size() && argv[i] != "--"; ++i) {
+    l.options += argv[i];
+    l.options += '\0';
+  }
+  l.commandLine.insert(l.commandLine.end(), argv.begin() + static_cast<std::ptrdiff_t>(i),
+                       argv.end());
+  return l;
 }
 
 }  // namespace boucle::runner

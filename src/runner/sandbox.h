@@ -18,6 +18,7 @@ namespace boucle::runner {
 
 struct SandboxSpec {
   std::filesystem::path workspace;
+  std::vector<std::string> env;  // "NAME=value": the job's, set inside after --clearenv
   bool network = true;
   // Host folders bound writable into the sandbox: (host path, path inside).
   std::vector<std::pair<std::filesystem::path, std::filesystem::path>> binds;
@@ -27,18 +28,32 @@ struct SandboxSpec {
   std::vector<std::string> command;
 };
 
-// The job's environment is bwrap's own (it passes it on): given on the command line, secrets
-// would show in /proc/PID/cmdline.
-
 // Finds bwrap on PATH; a clear error naming the package when it is missing.
 Result<std::string> findBubblewrap();
 
+// The arguments after bwrap's own path (the job's environment among them, as --setenv pairs).
+// They go to bwrap through a descriptor (--args FD), never on its command line, where secrets
+// would show in /proc/PID/cmdline; bwrap itself starts with a fixed environment, so nothing of
+// the job's (LD_PRELOAD, LD_LIBRARY_PATH) can reach the loader of bwrap, which runs outside the
+// sandbox.
 std::vector<std::string> sandboxArgv(const std::string& bwrap, const SandboxSpec& spec);
+// sandboxArgv split for --args: bwrap reads its options (up to "--"), each followed by a NUL,
+// from descriptor 0, and the command stays on its command line (bwrap takes the command only
+// from there; it is the job's script, which holds no secret).
+struct BwrapLaunch {
+  std::vector<std::string> commandLine;  // bwrap --args 0 -- COMMAND…
+  std::string options;                   // what bwrap reads from descriptor 0
+};
+BwrapLaunch throughArgsDescriptor(const std::vector<std::string>& argv);
 
 // Entries under `root` that "others" may not read (ssh host keys, /etc/shadow, TLS private
-// keys…): the sandbox covers them, so a job run by root sees no more of /etc than any user
-// would. Read once per process and kept (a few milliseconds for /etc).
-const std::vector<std::pair<std::string, bool>>& unreadableEntries(const std::string& root);
+// keys…): the sandbox covers them, so a job run by root sees no more of /etc, /usr and /opt
+// than any user would. Read on first use and kept (a few milliseconds for /etc, a second or
+// more for /usr), less those gone since.
+std::vector<std::pair<std::string, bool>> unreadableEntries(const std::string& root);
+// Reads them again for /etc, /usr and /opt (a server does it beside its start, not in its
+// first job's way, and then every few minutes, so that new ones are covered too).
+void prewarmSandbox();
 
 // Home directory inside the sandbox.
 inline constexpr const char* kSandboxHome = "/home/boucle";

@@ -40,16 +40,25 @@ TEST(Sandbox, HiddenFoldersAreCoveredReadOnlyUnlessAlreadyPrivate) {
   EXPECT_GT(at("--remount-ro", "/srv/boucle"), at("--bind", spec.workspace.string()));
 }
 
-TEST(Sandbox, NoEnvironmentOnTheCommandLineAndCachesBound) {
+TEST(Sandbox, EnvironmentTravelsInTheArgumentsTextAndCachesBound) {
   SandboxSpec spec;
   spec.workspace = "/d/ws/j";
+  spec.env = {"TOKEN=s3cret", "LD_PRELOAD=/tmp/evil.so"};
   spec.binds = {{"/d/caches/p/main/home/.npm", "/home/boucle/.npm"}};
   spec.command = {"/bin/sh", "-c", "echo $TOKEN"};
   auto argv = sandboxArgv("/usr/bin/bwrap", spec);
-  EXPECT_THAT(argv, Not(Contains("--setenv")));
-  EXPECT_THAT(argv, Not(Contains("--clearenv")));
+  EXPECT_THAT(argv, Contains("--clearenv"));
+  EXPECT_TRUE(hasPair(argv, "--setenv", "TOKEN"));
   EXPECT_TRUE(hasPair(argv, "--bind", "/d/caches/p/main/home/.npm"));
   EXPECT_EQ(argv.back(), "echo $TOKEN");
+  // What bwrap reads from --args: its options, each ended by a NUL; the command stays outside.
+  auto launch = throughArgsDescriptor(argv);
+  EXPECT_THAT(launch.commandLine, ::testing::ElementsAre("/usr/bin/bwrap", "--args", "0", "--",
+                                                         "/bin/sh", "-c", "echo $TOKEN"));
+  EXPECT_EQ(launch.options.find("/usr/bin/bwrap"), std::string::npos);
+  EXPECT_EQ(launch.options.find("echo $TOKEN"), std::string::npos);
+  EXPECT_NE(launch.options.find(std::string("--setenv\0TOKEN\0s3cret\0", 22)), std::string::npos);
+  EXPECT_EQ(launch.options.back(), '\0');
 }
 
 TEST(Sandbox, EtcEntriesOthersCannotReadAreListed) {
@@ -65,6 +74,10 @@ TEST(Sandbox, EtcEntriesOthersCannotReadAreListed) {
   std::vector<std::pair<std::string, bool>> expected{{root + "/shadow", false},
                                                      {root + "/ssl/private", true}};
   EXPECT_THAT(found, ::testing::UnorderedElementsAreArray(expected));
+  // One removed since is no longer covered: bwrap could not make its mount point.
+  ASSERT_EQ(::unlink((root + "/shadow").c_str()), 0);
+  EXPECT_THAT(unreadableEntries(root),
+              ::testing::ElementsAre(std::pair<std::string, bool>{root + "/ssl/private", true}));
   std::filesystem::remove_all(root);
 }
 

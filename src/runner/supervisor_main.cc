@@ -113,7 +113,7 @@ bool reap(Job& job) {
 // Starts the job. vfork: the child borrows our memory until it execs, so there is no page
 // table copy and no separate stack to map and unmap. The child only makes system calls.
 pid_t startJob(const std::string& cwd, std::vector<std::string>& argv,
-               std::vector<std::string>& env, int outFd, int devNull, int cgroupProcs, int* err) {
+               std::vector<std::string>& env, int outFd, int inFd, int cgroupProcs, int* err) {
   std::vector<char*> a, e;
   for (auto& s : argv) a.push_back(s.data());
   a.push_back(nullptr);
@@ -135,7 +135,7 @@ pid_t startJob(const std::string& cwd, std::vector<std::string>& argv,
       _exit(127);
     }
     setpgid(0, 0);
-    dup2(devNull, 0);
+    dup2(inFd, 0);
     dup2(outFd, 1);
     dup2(outFd, 2);
     if (chdir(cwd.c_str()) != 0) {
@@ -175,7 +175,7 @@ bool reply(const wire::Writer& w) {
 }
 
 // Handles one 'R' request; returns false if the request was malformed.
-bool handleRun(const std::string& frame, int outFd, int devNull, Job& job) {
+bool handleRun(const std::string& frame, int outFd, int inFd, int devNull, Job& job) {
   job = Job{};
   wire::Reader r(frame);
   uint32_t grace = 0, argc = 0, envc = 0;
@@ -189,6 +189,7 @@ bool handleRun(const std::string& frame, int outFd, int devNull, Job& job) {
   ok = ok && r.str(cgroup);
   if (!ok || argv.empty() || outFd < 0) {
     if (outFd >= 0) close(outFd);
+    if (inFd >= 0) close(inFd);
     return false;
   }
   int err = 0;
@@ -197,14 +198,16 @@ bool handleRun(const std::string& frame, int outFd, int devNull, Job& job) {
     procs = open((cgroup + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
     if (procs < 0) {
       close(outFd);
+      if (inFd >= 0) close(inFd);
       reply(wire::Writer('E').str("cannot use the job's cgroup " + cgroup + ": " +
                                   std::strerror(errno)));
       return true;
     }
   }
-  pid_t pid = startJob(cwd, argv, env, outFd, devNull, procs, &err);
+  pid_t pid = startJob(cwd, argv, env, outFd, inFd >= 0 ? inFd : devNull, procs, &err);
   if (procs >= 0) close(procs);
   close(outFd);
+  if (inFd >= 0) close(inFd);
   if (pid < 0) {
     std::string msg = "cannot run " + argv[0] + ": " + std::strerror(err);
     if (err == ENOENT && !cwd.empty() && access(cwd.c_str(), F_OK) != 0) {
@@ -300,19 +303,20 @@ int main() {
     }
     if (nfds == 2 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
       std::string frame;
-      int fd = -1;
-      if (!wire::recvFrame(wire::kSupervisorFd, frame, &fd)) {
+      int fd = -1, fd2 = -1;
+      if (!wire::recvFrame(wire::kSupervisorFd, frame, &fd, &fd2)) {
         engineGone = true;
         continue;
       }
       if (frame[0] == 'T' && running) {
         terminate(job);
       } else if (frame[0] == 'R' && !running) {
-        if (!handleRun(frame, fd, devNull, job))
+        if (!handleRun(frame, fd, fd2, devNull, job))
           return 3;  // protocol error: the engine is confused
         running = job.pid > 0;
-      } else if (fd >= 0) {
-        close(fd);
+      } else {
+        if (fd >= 0) close(fd);
+        if (fd2 >= 0) close(fd2);
       }
     }
   }

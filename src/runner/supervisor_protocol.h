@@ -10,7 +10,8 @@
 //   engine -> supervisor
 //     'R' run:   u32 grace_ms, str cwd, u32 argc, str argv..., u32 envc, str env...,
 //                str cgroup (a cgroup v2 folder the job is placed in before it execs, or "")
-//                + the job's output descriptor (stdout and stderr) passed with SCM_RIGHTS
+//                + with SCM_RIGHTS, the job's output descriptor (stdout and stderr), and
+//                optionally its input (stdin; /dev/null when absent)
 //     'T' terminate the running job: SIGTERM to all its processes, SIGKILL after grace_ms;
 //                a second 'T' skips what is left of the grace period
 //   supervisor -> engine
@@ -28,6 +29,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -37,7 +39,7 @@
 
 namespace boucle::runner::wire {
 
-inline constexpr uint32_t kProtocolVersion = 2;
+inline constexpr uint32_t kProtocolVersion = 3;
 inline constexpr uint32_t kMaxFrame = 16u << 20;  // argv+env of one job; refuses garbage
 inline constexpr int kSupervisorFd = 3;
 
@@ -86,23 +88,25 @@ class Reader {
   size_t at_ = 1;  // after the type byte
 };
 
-// Sends one frame, optionally with a descriptor. Returns false on error (errno set).
-inline bool sendFrame(int sock, const std::string& payload, int fd = -1) {
+// Sends one frame, optionally with one or two descriptors. Returns false on error (errno set).
+inline bool sendFrame(int sock, const std::string& payload, int fd = -1, int fd2 = -1) {
   uint32_t len = static_cast<uint32_t>(payload.size());
   iovec iov[2] = {{&len, sizeof len}, {const_cast<char*>(payload.data()), payload.size()}};
   msghdr msg{};
   msg.msg_iov = iov;
   msg.msg_iovlen = 2;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))];
   if (fd >= 0) {
+    int fds[2] = {fd, fd2};
+    size_t n = fd2 >= 0 ? 2 : 1;
     std::memset(control, 0, sizeof control);
     msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
+    msg.msg_controllen = CMSG_SPACE(n * sizeof(int));
     cmsghdr* c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    c->cmsg_len = CMSG_LEN(n * sizeof(int));
+    std::memcpy(CMSG_DATA(c), fds, n * sizeof(int));
   }
   size_t total = sizeof len + payload.size(), sent = 0;
   while (sent < total) {
@@ -129,13 +133,14 @@ inline bool sendFrame(int sock, const std::string& payload, int fd = -1) {
   return true;
 }
 
-// Reads one whole frame (blocking). Returns false at EOF or on error; `*fd` receives a passed
-// descriptor (close-on-exec) or -1.
-inline bool recvFrame(int sock, std::string& payload, int* fd = nullptr) {
+// Reads one whole frame (blocking). Returns false at EOF or on error; `*fd` and `*fd2` receive
+// the passed descriptors (close-on-exec) or -1.
+inline bool recvFrame(int sock, std::string& payload, int* fd = nullptr, int* fd2 = nullptr) {
   if (fd) *fd = -1;
+  if (fd2) *fd2 = -1;
   uint32_t len = 0;
   size_t got = 0;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))];
   while (got < sizeof len) {
     iovec iov{reinterpret_cast<char*>(&len) + got, sizeof len - got};
     msghdr msg{};
@@ -147,8 +152,20 @@ inline bool recvFrame(int sock, std::string& payload, int* fd = nullptr) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && fd) {
-        std::memcpy(fd, CMSG_DATA(c), sizeof(int));
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      int got[2] = {-1, -1};
+      std::memcpy(got, CMSG_DATA(c), std::min<size_t>(n, 2) * sizeof(int));
+      // Unwanted descriptors are closed rather than leaked.
+      if (fd)
+        *fd = got[0];
+      else if (got[0] >= 0)
+        ::close(got[0]);
+      if (n > 1) {
+        if (fd2)
+          *fd2 = got[1];
+        else
+          ::close(got[1]);
       }
     }
     got += static_cast<size_t>(n);

@@ -19,6 +19,7 @@
 #include "runner/engine.h"
 #include "runner/job_env.h"
 #include "runner/run_record.h"
+#include "runner/sandbox.h"
 #include "runner/supervisor_client.h"
 #include "runner/workspace.h"
 #include "scheduler/run_recorder.h"
@@ -79,6 +80,10 @@ Agent::~Agent() {
 }
 
 void Agent::start() {
+  prewarm_ = std::thread([this] {
+    do runner::prewarmSandbox();
+    while (rescan_.wait(std::chrono::minutes(10)));
+  });
   if (int n = scm::GitAuth::removeLeftovers(options_.dataDir / "git"))
     logInfo("removed " + std::to_string(n) + " key file(s) a stopped server left in git/keys");
   resumeBisections();
@@ -93,6 +98,7 @@ void Agent::wake() {
 
 void Agent::stop() {
   wakeup_.stop();
+  rescan_.stop();
   {
     std::lock_guard lock(mu_);
     for (auto& [id, fd] : cancelFds_) [[maybe_unused]] auto n = ::write(fd, "x", 1);
@@ -101,6 +107,7 @@ void Agent::stop() {
     if (t.joinable()) t.join();
   }
   workers_.clear();
+  if (prewarm_.joinable()) prewarm_.join();
 }
 
 std::shared_ptr<std::mutex> Agent::mirrorLock(const std::string& project) {
@@ -263,11 +270,15 @@ Status Agent::syncMirror(const store::Project& project) {
   return scm::keepBranchesAndTags(mirror);
 }
 
-// The run's commit and its author. A branch's run (push, poll) builds only a commit that is
-// really on that branch now: a forged or stale hook cannot name another. A run of a commit
-// asked for by its id is judged on a watched branch that holds it, else on none.
+// The run's commit and its author. A branch's name is looked up among branches only (a tag of
+// the same name, which anyone who may push tags can make, never stands in for it). A branch's
+// run of a given commit (push, poll) builds it only if it is really on that branch now: a
+// forged or stale hook cannot name another. A run of a commit asked for by its id, or of a
+// tag, is judged on a watched branch whose head it is, else on none (built, not judged).
 Status Agent::resolveRun(store::Run& run, const store::Project& project, const fs::path& mirror) {
-  auto described = scm::describeCommit(mirror, run.ref);
+  bool byName = !run.branch.empty() && run.ref == run.branch;
+  bool isBranch = byName && scm::describeCommit(mirror, "refs/heads/" + run.branch).ok();
+  auto described = scm::describeCommit(mirror, isBranch ? "refs/heads/" + run.branch : run.ref);
   if (!described.ok()) {
     return Status::NotFound("no branch, tag or commit '" + run.ref + "' in " + project.url);
   }
@@ -282,14 +293,16 @@ Status Agent::resolveRun(store::Run& run, const store::Project& project, const f
                              run.branch + " (a forged or stale notification?)");
     }
   }
-  bool byId = run.ref.size() >= 7 && run.commit.starts_with(run.ref);
-  if (run.trigger == "manual" && run.branch == run.ref && byId) {
+  if (run.trigger == "manual" && byName && !isBranch) {
+    // A commit id or a tag: the watched branch whose head it is, if any.
     run.branch.clear();
-    auto holders = scm::branchesContaining(mirror, run.commit);
-    if (!holders.ok()) return holders.status();
     for (const auto& glob : project.branches) {
+      auto holders = scm::branchesContaining(mirror, run.commit);
+      if (!holders.ok()) return holders.status();
       for (const auto& b : *holders) {
-        if (run.branch.empty() && branchMatches(glob, b)) run.branch = b;
+        auto head = scm::describeCommit(mirror, "refs/heads/" + b);
+        if (run.branch.empty() && branchMatches(glob, b) && head.ok() && head->sha == run.commit)
+          run.branch = b;
       }
     }
   }
@@ -329,7 +342,11 @@ runner::RunConfig Agent::runConfigFor(const store::Run& run, const store::Projec
   config.processAllowed = project.allowProcessJobs;
   config.cacheDir = cacheDirFor(options_.dataDir, run.project, run.branch);
   config.hiddenPaths = {options_.dataDir};
-  if (const char* home = std::getenv("HOME")) config.hiddenPaths.emplace_back(home);
+  if (const char* home = std::getenv("HOME"); home && *home) {
+    std::error_code ec;
+    auto real = std::filesystem::weakly_canonical(home, ec);
+    config.hiddenPaths.emplace_back(ec ? std::filesystem::path(home) : real);
+  }
   return config;
 }
 

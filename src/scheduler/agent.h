@@ -84,6 +84,8 @@ class Agent {
   store::Store& store_;
   AgentOptions options_;
   std::vector<std::thread> workers_;
+  std::thread prewarm_;  // reads what the sandbox must cover, at the start and every 10 min
+  Wakeup rescan_;        // ends prewarm_
   Wakeup wakeup_;
   std::mutex mu_;                     // guards cancelFds_, mirrors_ and repacking_
   std::map<int64_t, int> cancelFds_;  // running run → write end of its cancel pipe

@@ -7,14 +7,10 @@
 
 namespace boucle::scheduler {
 
-Result<PushVerdict> acceptPush(store::Store& store, const std::filesystem::path& mirror,
-                               const store::Project& project, const scm::Push& push,
-                               const std::string& deliveryId) {
-  if (!deliveryId.empty()) {
-    auto fresh = store.recordHookDelivery(project.name, deliveryId, nowMs());
-    if (!fresh.ok()) return fresh.status();
-    if (!*fresh) return PushVerdict{0, "delivery " + deliveryId + " was received before"};
-  }
+namespace {
+
+Result<PushVerdict> judgePush(store::Store& store, const std::filesystem::path& mirror,
+                              const store::Project& project, const scm::Push& push) {
   if (push.deleted) return PushVerdict{0, "the ref was deleted"};
   if (push.branch.empty()) return PushVerdict{0, "tag pushes are not built yet"};
   bool watched = false;
@@ -22,11 +18,11 @@ Result<PushVerdict> acceptPush(store::Store& store, const std::filesystem::path&
   if (!watched) return PushVerdict{0, "branch " + push.branch + " is not watched"};
   auto last = store.lastSeenHead(project.name, push.branch);
   if (!last.ok()) return last.status();
+  // Stale only when the mirror shows the pushed commit in the last head's history: a commit
+  // the mirror does not have yet, or one after the last head, is newer and is built.
   if (*last && **last != push.commit) {
-    // Only the mirror knows history; a commit it does not have yet is newer than what it has.
-    auto older = scm::commitOnBranch(mirror, push.commit, push.branch);
-    auto lastOnBranch = scm::commitOnBranch(mirror, **last, push.branch);
-    if (older.ok() && *older && lastOnBranch.ok() && *lastOnBranch) {
+    auto older = scm::commitReaches(mirror, **last, push.commit);
+    if (older.ok() && *older) {
       return PushVerdict{0, "commit " + push.commit + " is older than " + push.branch +
                                 "'s last built head " + **last};
     }
@@ -37,6 +33,23 @@ Result<PushVerdict> acceptPush(store::Store& store, const std::filesystem::path&
   if (!id.ok()) return id.status();
   if (*id == 0) return PushVerdict{0, "commit " + push.commit + " was already seen"};
   return PushVerdict{*id, ""};
+}
+
+}  // namespace
+
+Result<PushVerdict> acceptPush(store::Store& store, const std::filesystem::path& mirror,
+                               const store::Project& project, const scm::Push& push,
+                               const std::string& replayKey) {
+  if (!replayKey.empty()) {
+    auto fresh = store.recordHookDelivery(project.name, replayKey, nowMs());
+    if (!fresh.ok()) return fresh.status();
+    if (!*fresh) return PushVerdict{0, "this delivery was received before"};
+  }
+  auto verdict = judgePush(store, mirror, project, push);
+  // A push that could not be queued (the database failed) is forgotten, so the forge's retry
+  // of the same delivery is judged again rather than taken for a replay.
+  if (!verdict.ok() && !replayKey.empty()) (void)store.forgetHookDelivery(project.name, replayKey);
+  return verdict;
 }
 
 }  // namespace boucle::scheduler

@@ -60,14 +60,14 @@ void RunRecorder::jobFinished(const runner::JobResult& r) {
           {{"suite", f.suite}, {"name", f.name}, {"message", f.message}, {"location", f.location}});
     }
     t["failed"] = failed;
-    j.testsJson = t.dump();
+    j.testsJson = t.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   if (!r.artifacts.empty()) {
     nlohmann::json a = nlohmann::json::array();
     for (const auto& e : r.artifacts) {
       a.push_back({{"path", e.path}, {"sha256", e.sha256}, {"size", e.size}});
     }
-    j.artifactsJson = a.dump();
+    j.artifactsJson = a.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   save(j);
   logBell().ring(logBellKey(runId_, r.name), true);  // recorded first: followers ask the store

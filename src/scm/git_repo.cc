@@ -145,12 +145,12 @@ Status dropHiddenRefs(const Api& git, git_repository* repo) {
 
 }  // namespace
 
-Result<bool> commitOnBranch(const fs::path& repoPath, const std::string& commit,
-                            const std::string& branch) {
+Result<bool> commitReaches(const fs::path& repoPath, const std::string& tipRev,
+                           const std::string& commit) {
   auto loaded = loadGit();
   if (!loaded.ok()) return loaded.status();
   const Api& git = **loaded;
-  auto head = openCommit(git, repoPath, "refs/heads/" + branch);
+  auto head = openCommit(git, repoPath, tipRev);
   if (!head.ok()) return false;
   git_oid wanted;
   if (commit.size() != 40 || git.git_oid_fromstrn(&wanted, commit.c_str(), commit.size()) != 0)
@@ -160,6 +160,11 @@ Result<bool> commitOnBranch(const fs::path& repoPath, const std::string& commit,
   int r = git.git_graph_descendant_of(head->repo.get(), tip, &wanted);
   if (r < 0) return Status::Io(lastError(git, "ancestry of " + commit.substr(0, 12)));
   return r == 1;
+}
+
+Result<bool> commitOnBranch(const fs::path& repoPath, const std::string& commit,
+                            const std::string& branch) {
+  return commitReaches(repoPath, "refs/heads/" + branch, commit);
 }
 
 Result<std::vector<std::string>> branchesContaining(const fs::path& repoPath,

@@ -41,6 +41,11 @@ Status fetchInto(const std::filesystem::path& mirror, const std::string& url,
 Result<bool> commitOnBranch(const std::filesystem::path& repo, const std::string& commit,
                             const std::string& branch);
 
+// Whether `commit` (40 hex digits) is `tipRev` (a ref or a commit) or one of its ancestors;
+// false when either is not in the repository.
+Result<bool> commitReaches(const std::filesystem::path& repo, const std::string& tipRev,
+                           const std::string& commit);
+
 // The branches (names, without refs/heads/) whose history holds `commit`.
 Result<std::vector<std::string>> branchesContaining(const std::filesystem::path& repo,
                                                     const std::string& commit);

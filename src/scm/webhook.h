@@ -36,9 +36,13 @@ struct Push {
 struct WebhookEvent {
   std::optional<Push> push;
   std::string ignored;  // why nothing is built, when push is empty
-  // The forge's id of this delivery (X-GitHub-Delivery, X-Gitea-Delivery, X-Gitlab-Event-UUID):
-  // a replay carries the same one. "" when the forge sent none (or one longer than 100 bytes).
+  // The forge's id of this delivery (X-GitHub-Delivery, X-Gitea-Delivery, X-Gitlab-Event-UUID),
+  // for the log. "" when the forge sent none (or one longer than 100 bytes).
   std::string deliveryId;
+  // "sha256:" + hex SHA-256 of the body. Replays are recognised by this, not by deliveryId: the
+  // signature covers the body but not the headers, so a captured delivery replayed under a
+  // new id is still the same body, and a forge's own redelivery is too.
+  std::string replayKey;
 };
 
 // Invalid for a malformed payload (with a message saying what is wrong).

@@ -254,6 +254,8 @@ class Store {
   // than a week are forgotten as new ones come.
   virtual Result<bool> recordHookDelivery(std::string_view project, std::string_view deliveryId,
                                           int64_t atMs) = 0;
+  // Forgets a recorded delivery (one whose push could not be queued, so its retry is judged).
+  virtual Status forgetHookDelivery(std::string_view project, std::string_view deliveryId) = 0;
 
   // Replaces the branch's schedule; an empty `crons` removes it.
   virtual Status setSchedule(const Schedule& s) = 0;

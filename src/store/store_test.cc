@@ -183,6 +183,8 @@ TEST_P(StoreTest, AHookDeliveryIsRecordedOnceAndForgottenAfterAWeek) {
   EXPECT_TRUE(*store_->recordHookDelivery("api", "abc", 2000));  // per project
   EXPECT_TRUE(*store_->recordHookDelivery("web", "later", 1000 + 8 * day));
   EXPECT_TRUE(*store_->recordHookDelivery("web", "abc", 1000 + 8 * day));  // forgotten
+  ASSERT_TRUE(store_->forgetHookDelivery("web", "abc").ok());
+  EXPECT_TRUE(*store_->recordHookDelivery("web", "abc", 1000 + 8 * day));  // forgotten at once
   EXPECT_EQ(*store_->lastSeenHead("web", "main"), std::nullopt);
 }
 

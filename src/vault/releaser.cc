@@ -233,7 +233,7 @@ Result<store::Release> createRelease(store::Store& store, const fs::path& mirror
                           {"subject", ch.message.substr(0, ch.message.find('\n'))},
                           {"time_ms", times[i]}});
   }
-  rel.changesJson = changeList.dump();
+  rel.changesJson = changeList.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 
   // The pipeline file at the commit: the release keeps its deploy method and artifact filter.
   auto pipelineText = scm::fileAtCommit(mirror, run->commit, ".boucle.yml");
@@ -261,7 +261,7 @@ Result<store::Release> createRelease(store::Store& store, const fs::path& mirror
           {{"job", j.name}, {"name", path}, {"sha256", a["sha256"]}, {"size", a["size"]}});
     }
   }
-  rel.artifactsJson = artifacts.dump();
+  rel.artifactsJson = artifacts.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   auto added = store.addRelease(rel);
   if (!added.ok()) return added.status();
   if (auto st = store.addAudit(

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -17,6 +18,21 @@ namespace boucle::testing {
 class ServerFixture : public ::testing::Test {
  protected:
   void SetUp() override { startServer(); }
+  // A failure in a test that drives a server is explained by what the server said: its log's
+  // end and its failed runs, with their reasons.
+  void TearDown() override {
+    if (!HasFailure() || !server_) return;
+    std::string log = server_->log();
+    std::cerr << "--- end of the server's log ---\n"
+              << log.substr(log.size() > 4000 ? log.size() - 4000 : 0) << "\n";
+    auto runs = api("/api/runs");
+    if (!runs.is_object() || !runs.contains("runs")) return;
+    for (const auto& r : runs["runs"]) {
+      if (r.value("state", "") != "failed") continue;
+      std::string one = api("/api/runs/" + std::to_string(r.value("id", 0))).dump();
+      std::cerr << "--- failed run ---\n" << one.substr(0, 2000) << "\n";
+    }
+  }
   void startServer(std::vector<std::string> extraArgs = {}, std::filesystem::path data = {}) {
     if (data.empty()) data = repo_.scratch() / "server-data";
     server_ = std::make_unique<ServerProcess>(data, std::move(extraArgs));
@@ -52,7 +68,19 @@ class ServerFixture : public ::testing::Test {
     std::error_code ec;
     for (const auto& branch :
          std::filesystem::directory_iterator(server_->data() / "caches" / project, ec)) {
-      auto f = branch.path() / "home" / rel;
+      // One flat folder per cache entry: "~/.state" is "_7e_2f.state".
+      std::string entry = "~/" + rel.substr(0, rel.find('/'));
+      std::string name;
+      for (unsigned char c : entry) {
+        if (std::isalnum(c) || c == '.' || c == '-') {
+          name += static_cast<char>(c);
+        } else {
+          char buf[4];
+          std::snprintf(buf, sizeof buf, "_%02x", c);
+          name += buf;
+        }
+      }
+      auto f = branch.path() / name / rel.substr(rel.find('/') + 1);
       if (std::filesystem::exists(f)) return f;
     }
     return {};

@@ -508,5 +508,29 @@ TEST_F(ServerTest, ACommitTriggeredByItsIdIsJudgedOnTheBranchThatHoldsIt) {
   EXPECT_EQ(other["event"], "");
 }
 
+// A committer who may push tags cannot make a branch's run build another commit: "main" is
+// the branch even when a tag of that name exists (git itself would prefer the tag), and an
+// old commit of main, asked for by its id, is built without being judged as main.
+TEST_F(ServerTest, ATagNamedAsTheBranchOrAnOldCommitIsNotTakenForTheBranch) {
+  repo_.write(".boucle.yml", "jobs:\n  t: {run: 'test ! -e BROKEN'}\n");
+  repo_.write("BROKEN", "x\n");
+  std::string old = repo_.commit("feat: broken once");
+  repo_.git({"tag", "main", old});
+  repo_.git({"rm", "-q", "BROKEN"});
+  std::string head = repo_.commit("fix: green");
+  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  json run = triggerAndWait("web", 1);
+  EXPECT_EQ(run["commit"], head);
+  EXPECT_EQ(run["branch"], "main");
+  EXPECT_EQ(run["state"], "passed");
+  ASSERT_EQ(client({"trigger", "web", "--ref", old}).exitCode, 0);
+  json older = waitForRun(2);
+  EXPECT_EQ(older["state"], "failed");
+  EXPECT_EQ(older["branch"], "");  // not main's head: main is not broken by it
+  EXPECT_EQ(older["event"], "");
+  Http badge = curl("GET", server_->url() + "/badge/web/main.svg");
+  EXPECT_THAT(badge.body, HasSubstr("passing"));
+}
+
 }  // namespace
 }  // namespace boucle::testing

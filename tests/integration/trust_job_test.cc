@@ -160,6 +160,61 @@ TEST_F(JobTrustTest, CacheFoldersAreKeptPerProjectAndBranch) {
   EXPECT_EQ(client({"logs", "4/build"}).out, "seen: |\n");  // another project: its own
 }
 
+// A cache folder is the job's to fill, symlinks included; another cache entry beneath it must
+// not make the server bind (writable) whatever such a symlink points at.
+TEST_F(JobTrustTest, ASymlinkInACacheDoesNotLeadAnotherCacheOutOfIt) {
+  fs::path outside = root_ / "outside";
+  fs::create_directories(outside);
+  repo_.write(".boucle.yml", "jobs:\n  build:\n    cache: [deps]\n    run: ln -s " +
+                                 outside.string() + " deps/planted\n");
+  repo_.commit("c");
+  addProject("web");
+  ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
+  ASSERT_EQ(waitForRun(1)["state"], "passed");
+  // The symlink is kept with the cache; now the second entry is named through it.
+  repo_.write(".boucle.yml",
+              "jobs:\n  build:\n    cache: [deps, deps/planted]\n    run: |\n"
+              "      touch deps/planted/pwned 2>/dev/null && echo wrote || echo refused\n");
+  repo_.commit("through the link");
+  ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
+  json run = waitForRun(2);
+  EXPECT_FALSE(fs::exists(outside / "pwned")) << run.dump() << client({"logs", "2/build"}).out;
+  EXPECT_TRUE(fs::is_empty(outside));
+  EXPECT_EQ(curl("GET", server_->url() + "/api/health").status, 200);
+}
+
+// A job's environment is the job's: LD_PRELOAD in it reaches the job's programs inside the
+// sandbox, never bwrap itself, which runs on the host.
+TEST_F(JobTrustTest, LdPreloadInAJobsEnvironmentDoesNotReachTheSandboxLauncher) {
+  fs::path marker = root_ / "preloaded";
+  fs::path lib = root_ / "evil.so";
+  {
+    std::ofstream c(root_ / "evil.c");
+    c << "#include <stdio.h>\n__attribute__((constructor)) static void hit(void) {\n"
+         "  FILE* f = fopen(\""
+      << marker.string()
+      << "\", \"a\");\n"
+         "  if (f) { fputs(\"loaded\\n\", f); fclose(f); }\n}\n";
+  }
+  Output cc = runCommand(
+      {"/usr/bin/cc", "-shared", "-fPIC", "-o", lib.string(), (root_ / "evil.c").string()}, root_);
+  ASSERT_EQ(cc.exitCode, 0) << cc.all();
+  // The library works: any program on the host that loads it leaves the marker.
+  ASSERT_EQ(runCommand({"/bin/true"}, root_, {"LD_PRELOAD=" + lib.string()}).exitCode, 0);
+  ASSERT_TRUE(fs::exists(marker));
+  fs::remove(marker);
+
+  repo_.write(".boucle.yml", "jobs:\n  build:\n    env: {LD_PRELOAD: " + lib.string() +
+                                 "}\n    run: echo \"preload=$LD_PRELOAD\"\n");
+  repo_.commit("c");
+  addProject("web");
+  ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
+  json run = waitForRun(1);
+  EXPECT_EQ(run["state"], "passed") << run.dump();
+  // Inside the sandbox the folder is read-only: only a program on the host could write there.
+  EXPECT_FALSE(fs::exists(marker)) << readFile(marker);
+}
+
 }  // namespace
 }  // namespace boucle::testing
 

@@ -87,6 +87,9 @@ TEST_F(PolicyTest, AnUnreviewedBranchCannotGiveItselfAWayToProduction) {
   repo_.commit("ci: faster", "Mallory");
   ASSERT_EQ(client({"trigger", "web", "--ref", "feature/evil"}).exitCode, 0);
   ASSERT_EQ(waitForRun(2)["state"], "passed");
+  // The server logs a run's end after releasing it, if it does: only then is "no release" true.
+  ASSERT_TRUE(
+      waitFor([&] { return server_->log().find("run 2 of web passed") != std::string::npos; }));
   EXPECT_EQ(api("/api/projects/web/releases")["releases"].size(), 1u) << "not released by itself";
 
   // A developer releases it: a prerelease, never a version of the line.
@@ -145,6 +148,33 @@ TEST_F(PolicyTest, AChainKeepsWhoStartedItSoFourEyesStillHold) {
   EXPECT_EQ(other.exitCode, 0) << other.err;
   EXPECT_EQ(settle("prod", 1)[0]["state"], "succeeded");
   EXPECT_EQ(settle("prod", 1)[0]["approved_by"], "oscar");
+}
+
+// Automation asks in the name of who started the chain: a developer's release goes to dev,
+// and no further than the environments a developer may deploy to.
+TEST_F(PolicyTest, AChainStartedByADeveloperStopsWhereDevelopersMayNotDeploy) {
+  std::string guarded = kReviewed;
+  guarded.erase(guarded.find("release: {branches: [main]}\n"), 28);
+  guarded.replace(guarded.find("qa: {after: dev, auto: true}"), 28,
+                  "qa: {after: dev, auto: true, deployers: [ops]}");
+  repo_.write(".boucle.yml", guarded);
+  repo_.commit("ci: qa is ops'", "Ada");
+  ASSERT_EQ(triggerAndWait("web", 1)["state"], "passed");
+  Output made = as(dana_, {"release", "web", "--json"});
+  ASSERT_EQ(made.exitCode, 0) << made.err;
+  json dev = settle("dev", 1);
+  ASSERT_EQ(dev[0]["state"], "succeeded");
+  EXPECT_EQ(dev[0]["requested_by"], "dana");
+  ASSERT_TRUE(waitFor([&] {
+    return server_->log().find("auto deploy to qa") != std::string::npos;
+  })) << server_->log();
+  EXPECT_THAT(server_->log(), HasSubstr("dana"));
+  EXPECT_TRUE(deploys("qa").empty());
+  EXPECT_FALSE(fs::exists(out("qa")));
+  // Ops may take it on from there.
+  Output promoted = as(olga_, {"promote", "web", "--from", "dev", "--to", "qa"});
+  EXPECT_EQ(promoted.exitCode, 0) << promoted.err;
+  EXPECT_EQ(settle("qa", 1)[0]["state"], "succeeded");
 }
 
 TEST_F(PolicyTest, ARollbackGoesOnlyToAReleaseThatRanThereOrPassedBefore) {

@@ -36,6 +36,31 @@ TEST_F(RobustTest, AReportNestedThreeHundredThousandDeepOrHugeCrashesNothing) {
   EXPECT_EQ(curl("GET", server_->url() + "/api/health").status, 200);
 }
 
+// Bytes that are not UTF-8 in a report's text and an artifact's name: JSON answers carry a
+// replacement character instead, and the server goes on.
+TEST_F(RobustTest, BytesThatAreNotUtf8InReportsAndArtifactNamesBreakNoAnswer) {
+  repo_.write(".boucle.yml", R"yml(jobs:
+  odd:
+    run: |
+      printf '<testsuite><testcase name="bad\377name"><failure message="m\377\376">x\377</failure></testcase></testsuite>' > odd.xml
+      mkdir out && printf x > "out/f$(printf '\377').txt"
+    reports: {junit: [odd.xml]}
+    artifacts: ["out/*"]
+)yml");
+  repo_.commit("c");
+  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  json run = triggerAndWait("web", 1);  // parsed as JSON: it would throw on invalid UTF-8
+  EXPECT_EQ(run["state"], "passed") << run.dump();
+  EXPECT_EQ(run["jobs"][0]["tests"]["failures"], 1);
+  EXPECT_EQ(run["jobs"][0]["tests"]["failed"][0]["name"], "bad\xef\xbf\xbdname");  // U+FFFD
+  Http artifacts = curl("GET", server_->url() + "/api/runs/1/artifacts", "",
+                        {"Authorization: Bearer " + server_->token()});
+  EXPECT_EQ(artifacts.status, 200);
+  EXPECT_TRUE(json::accept(artifacts.body)) << artifacts.body;
+  EXPECT_THAT(artifacts.body, HasSubstr("f\xef\xbf\xbd.txt"));
+  EXPECT_EQ(curl("GET", server_->url() + "/api/health").status, 200);
+}
+
 TEST_F(RobustTest, ASecondServerOnTheSameDataRefusesToStart) {
   Output second = runCommand(
       {BOUCLE_BIN, "server", "--data", server_->data().string(), "--listen", "127.0.0.1:0"},

@@ -61,6 +61,10 @@ TEST_F(HookTrustTest, AReplayedDeliveryIsAcknowledgedAndQueuesNothing) {
   Http again = github(body, "d-1");
   EXPECT_EQ(again.status, 200);
   EXPECT_THAT(again.body, HasSubstr("received before"));
+  // The delivery header is not signed: a captured body replayed under a new id is the same body.
+  Http renamed = github(body, "d-made-up");
+  EXPECT_EQ(renamed.status, 200);
+  EXPECT_THAT(renamed.body, HasSubstr("received before"));
   // GitLab's id, the same way.
   std::string gl = json{
       {"object_kind", "push"},
@@ -87,11 +91,30 @@ TEST_F(HookTrustTest, AnOldPushIsNotBuiltAgainAsTheBranch) {
   std::string second = repo_.commit("feat: second");
   EXPECT_EQ(github(push("main", second), "d-2").status, 202);
   ASSERT_EQ(waitForRun(2)["state"], "passed");
-  // The first push again, as a new delivery: it would make main look as it was.
-  Http stale = github(push("main", first_), "d-3");
+  // A new delivery of the first commit (a forge's late notification of an earlier push): it
+  // would make main look as it was.
+  json late = json::parse(push("main", first_));
+  late["before"] = second;
+  Http stale = github(late.dump(), "d-3");
   EXPECT_EQ(stale.status, 200);
   EXPECT_THAT(stale.body, HasSubstr("older than main's last built head"));
   EXPECT_EQ(runs(), 2u);
+}
+
+TEST_F(HookTrustTest, ANewerCommitTheMirrorAlreadyHasIsBuilt) {
+  EXPECT_EQ(github(push("main", first_), "d-1").status, 202);
+  ASSERT_EQ(waitForRun(1)["state"], "passed");
+  repo_.write("b.txt", "b\n");
+  std::string second = repo_.commit("feat: second");
+  // Another branch's run fetches every branch: the mirror has main's new head before its push
+  // is told, and it is newer than the last built head, not older.
+  repo_.git({"branch", "release/2.0"});
+  EXPECT_EQ(github(push("release/2.0", second), "d-2").status, 202);
+  json other = waitForRun(2);
+  ASSERT_EQ(other["state"], "passed") << other.dump();
+  Http newer = github(push("main", second), "d-3");
+  EXPECT_EQ(newer.status, 202) << newer.body;
+  EXPECT_EQ(waitForRun(3)["branch"], "main");
 }
 
 TEST_F(HookTrustTest, ACommitOnNoBranchIsNeverBuiltAndHiddenRefsAreNotMirrored) {

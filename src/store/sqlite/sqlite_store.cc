@@ -435,6 +435,14 @@ Result<bool> SqliteStore::recordHookDelivery(std::string_view project, std::stri
   return fresh;
 }
 
+Status SqliteStore::forgetHookDelivery(std::string_view project, std::string_view deliveryId) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare("DELETE FROM hook_deliveries WHERE project = ? AND delivery_id = ?");
+  if (!s.ok()) return s.status();
+  s->bind(1, project).bind(2, deliveryId);
+  return s->run();
+}
+
 // Inserts `out` as a new queued run with the project's next number; mu_ held, in a transaction.
 Status SqliteStore::insertRun(Run& out) {
   out.queuedAt = nowMs();

@@ -51,6 +51,7 @@ class SqliteStore : public Store {
                                                   std::string_view branch) override;
   Result<bool> recordHookDelivery(std::string_view project, std::string_view deliveryId,
                                   int64_t atMs) override;
+  Status forgetHookDelivery(std::string_view project, std::string_view deliveryId) override;
   Status setSchedule(const Schedule& sc) override;
   Result<std::vector<Schedule>> dueSchedules(int64_t nowMs) override;
   Result<int64_t> addDelivery(const Delivery& d) override;
