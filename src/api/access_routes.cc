@@ -53,6 +53,10 @@ Response addToken(const ApiContext& c, const Request& req) {
                          "the body must be {\"name\": \"who or what uses it\", "
                          "\"roles\": [\"developer\"], \"expires\": \"90d\"}");
   }
+  if (name.get<std::string>() == "boucle") {
+    // The name the server's own automation acts under (releases of release branches).
+    return errorResponse(400, "'boucle' is the server's own name; choose another");
+  }
   auto roles = rolesOf(body);
   if (!roles.ok()) return fromStatus(roles.status());
   store::Token t = store::tokenNamed(name.get<std::string>(), *roles);

@@ -272,12 +272,16 @@ std::optional<auth::Principal> Deployer::principalNamed(const std::string& name)
   if (name == "boucle") return std::nullopt;
   auto tokens = store_.listTokens();
   if (tokens.ok()) {
+    int64_t now = options_.clock();
     for (const auto& t : *tokens) {
+      if (t.name != name || (t.expiresAt && *t.expiresAt <= now)) continue;
       auto roles = auth::parseRoles(t.role);
-      if (t.name == name && roles.ok()) return auth::Principal{t.name, *roles};
+      if (roles.ok()) return auth::Principal{t.name, *roles};
     }
   }
-  return auth::Principal{name, {"viewer"}};  // a name no token carries now: no deploy right
+  // A name no valid token carries now (revoked, expired): no deploy right, and no "user:NAME"
+  // rule names it either.
+  return auth::Principal{name + " (no valid token)", {"viewer"}};
 }
 
 void Deployer::releaseCreated(const store::Release& release, const std::string& actor) {

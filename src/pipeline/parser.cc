@@ -1,5 +1,7 @@
 #include "pipeline/parser.h"
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -39,10 +41,24 @@ void parseCache(const Field& f, Job& job, Diagnostics& d) {
   auto list = readStringList(f, d, &pos);
   if (!list) return;
   for (size_t i = 0; i < list->size(); ++i) {
-    if (auto problem = cachePathProblem((*list)[i]); !problem.empty()) {
+    std::string entry = (*list)[i];
+    while (entry.size() > 1 && entry.back() == '/') entry.pop_back();
+    if (auto problem = cachePathProblem(entry); !problem.empty()) {
       d.error(pos[i], "cache: '" + (*list)[i] + "': " + problem);
+      continue;
+    }
+    // One inside another would be mounted through what the job left in the outer one (a
+    // symlink, say), so each names a folder of its own.
+    std::string nested;
+    for (const auto& other : job.cache) {
+      if (other == entry || entry.starts_with(other + "/") || other.starts_with(entry + "/"))
+        nested = other;
+    }
+    if (!nested.empty()) {
+      d.error(pos[i], "cache: '" + (*list)[i] + "' is or holds '" + nested +
+                          "', already a cache folder; list folders apart from each other");
     } else {
-      job.cache.push_back((*list)[i]);
+      job.cache.push_back(entry);
     }
   }
 }
@@ -75,10 +91,17 @@ void parseJob(const Field& f, Job& job, Diagnostics& d) {
   }
   if (auto v = r.get("env")) {
     for (auto& e : mapEntries(v.node, v.pos, "env", d)) {
-      if (e.node.IsScalar()) {
-        job.env.emplace_back(e.key, e.node.Scalar());
-      } else {
+      bool name = !e.key.empty() && !std::isdigit(static_cast<unsigned char>(e.key[0])) &&
+                  std::all_of(e.key.begin(), e.key.end(),
+                              [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+      if (!name) {
+        d.error(e.pos, "env: '" + e.key + "' is not a variable name (letters, digits and _)");
+      } else if (!e.node.IsScalar()) {
         d.error(e.pos, "env: value of '" + e.key + "' must be a string");
+      } else if (e.node.Scalar().find('\0') != std::string::npos) {
+        d.error(e.pos, "env: value of '" + e.key + "' holds a NUL byte");
+      } else {
+        job.env.emplace_back(e.key, e.node.Scalar());
       }
     }
   }

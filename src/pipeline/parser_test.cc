@@ -137,6 +137,31 @@ jobs:
                   "leave the workspace"));
 }
 
+// A job's environment reaches the sandbox's launcher as NUL-separated options: a NUL in a
+// value, or a name that is not one, is refused where it is written.
+TEST(Parser, EnvironmentNamesAreNamesAndValuesHoldNoNul) {
+  auto r = parsePipeline(
+      "jobs:\n  a:\n    run: x\n    env: {\"A=B\": x, 1X: y, OK: \"a\\0--bind\", "
+      "GOOD_1: fine}\n");
+  EXPECT_THAT(messages(r),
+              ::testing::ElementsAre(
+                  "f.yml:4:18: error: env: 'A=B' is not a variable name (letters, digits and _)",
+                  "f.yml:4:25: error: env: '1X' is not a variable name (letters, digits and _)",
+                  "f.yml:4:32: error: env: value of 'OK' holds a NUL byte"));
+}
+
+TEST(Parser, CacheFoldersAreApartFromEachOther) {
+  auto r = parsePipeline(
+      "jobs:\n  a:\n    run: x\n    cache: [~/.cache, ~/.cache/pip, deps/, deps, ~/.npm]\n");
+  EXPECT_THAT(messages(r),
+              ::testing::ElementsAre("f.yml:4:23: error: cache: '~/.cache/pip' is or holds "
+                                     "'~/.cache', already a cache folder; list folders apart "
+                                     "from each other",
+                                     "f.yml:4:44: error: cache: 'deps' is or holds 'deps', "
+                                     "already a cache folder; list folders apart from each other"));
+  EXPECT_THAT(r.pipeline.jobs[0].cache, ::testing::ElementsAre("~/.cache", "deps", "~/.npm"));
+}
+
 TEST(Parser, FindsCyclesInNeeds) {
   auto r = parsePipeline(R"(jobs:
   a: { run: x, needs: [c] }
@@ -244,7 +269,6 @@ TEST(Window, ParsesRangesListsAndOvernight) {
   EXPECT_FALSE(parseWindow("Fri-Mon 02:00-02:00", &err));
   EXPECT_TRUE(parseWindow("Fri-Mon 02:00-03:00", &err));  // wraps over the weekend
 }
-
 
 TEST(Parser, DidYouMeanNeverSuggestsTheJobItself) {
   auto r = parsePipeline("jobs:\n  build: {run: x, needs: [buidl]}\n  test: {run: y}\n");

@@ -1,6 +1,7 @@
 #include "runner/job_launch.h"
 
 #include <fcntl.h>
+#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -89,6 +90,12 @@ Result<TestReport> parseJUnitBeneath(const fs::path& ws, const std::string& rel)
 // inside one cache folder, never on the way to another.
 std::string cacheFolderName(const std::string& entry) {
   static const char* hex = "0123456789abcdef";
+  // Escaping may triple a name: a long one is named by its hash, within a file name's 255.
+  if (entry.size() > 80) {
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(entry.data()), entry.size());
+    return "sha256-" + hexOf(digest, sizeof digest);
+  }
   std::string name;
   for (unsigned char c : entry) {
     if (std::isalnum(c) || c == '.' || c == '-') {
@@ -121,6 +128,15 @@ Result<std::vector<std::pair<fs::path, fs::path>>> cacheBinds(const pipeline::Jo
       return errnoStatus("cache folder " + host.string(), errno);
     if (::lstat(host.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
       return Status::Invalid("cache folder " + host.string() + " is not a folder");
+    if (!home) {
+      // Its mount point made here, beneath the workspace: bwrap would follow a committed
+      // symlink on the way (to /oldroot, the host's root, while it sets the sandbox up) and
+      // make folders wherever it leads.
+      auto wsFd = os::openDirectory(ws);
+      if (!wsFd.ok()) return wsFd.status();
+      auto made = os::makeDirsBeneath(wsFd->get(), rel);
+      if (!made.ok()) return Status::Invalid("cache: '" + entry + "': " + made.status().message());
+    }
     binds.emplace_back(host, (home ? fs::path(kSandboxHome) : ws) / rel);
   }
   return binds;
@@ -215,10 +231,11 @@ Result<Launched> launchJob(const pipeline::Job& job, int attempt, LaunchContext&
     if (!binds.ok()) return binds.status();
     auto argv = sandboxArgv(*bwrap, {l.workspace, env, job.network, *binds, c.hiddenPaths, shell});
     auto launch = throughArgsDescriptor(argv);
-    auto options = os::sealedText(launch.options);
+    if (!launch.ok()) return launch.status();
+    auto options = os::sealedText(launch->options);
     if (!options.ok()) return options.status();
-    l.input = std::move(options).value();
-    command = std::move(launch.commandLine);
+    l.extra = std::move(options).value();
+    command = std::move(launch->commandLine);
     env = {"PATH=/usr/bin:/bin"};
   } else if (auto direct = job.shell == pipeline::Shell::kSh && job.commands.size() == 1
                                ? directCommand(job.commands[0], env, l.workspace)
@@ -238,7 +255,7 @@ Result<Launched> launchJob(const pipeline::Job& job, int attempt, LaunchContext&
   l.prepareTime = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - t0);
   if (auto* cgroups = os::JobCgroups::get()) l.cgroup = cgroups->make();
   if (auto st = supervisor.request(c.killGrace, l.workspace, command, env, writeEnd.get(), l.cgroup,
-                                   l.input.get());
+                                   l.extra.get());
       !st.ok()) {
     os::JobCgroups::end(l.cgroup);
     return st;

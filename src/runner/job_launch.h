@@ -28,7 +28,7 @@ struct Launched {
   os::Fd output;   // read end of the job's stdout+stderr pipe
   std::filesystem::path workspace;
   std::filesystem::path cgroup;  // the job's own cgroup ("" where the kernel offers none)
-  os::Fd input;  // what the job's starter reads on stdin (the sandbox's arguments), or none
+  os::Fd extra;  // what the job's starter finds as descriptor 3 (the sandbox's options), or none
   Millis prepareTime{0};
 };
 

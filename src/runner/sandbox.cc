@@ -159,12 +159,17 @@ std::vector<std::string> sandboxArgv(const std::string& bwrap, const SandboxSpec
   return a;
 }
 
-BwrapLaunch throughArgsDescriptor(const std::vector<std::string>& argv) {
+Result<BwrapLaunch> throughArgsDescriptor(const std::vector<std::string>& argv) {
   BwrapLaunch l;
   if (argv.empty()) return l;
-  l.commandLine = {argv[0], "--args", "0"};
+  // Descriptor 3: bwrap closes the one it reads, and the job's stdin must stay /dev/null.
+  l.commandLine = {argv[0], "--args", "3"};
   size_t i = 1;
   for (; i < argv.size() && argv[i] != "--"; ++i) {
+    // A NUL would end this argument and start another: a value such as "x\0--bind\0/\0/h"
+    // in a job's environment would become options of bwrap's own.
+    if (argv[i].find('\0') != std::string::npos)
+      return Status::Invalid("a sandbox argument holds a NUL byte (an environment value?)");
     l.options += argv[i];
     l.options += '\0';
   }

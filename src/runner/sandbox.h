@@ -38,13 +38,14 @@ Result<std::string> findBubblewrap();
 // sandbox.
 std::vector<std::string> sandboxArgv(const std::string& bwrap, const SandboxSpec& spec);
 // sandboxArgv split for --args: bwrap reads its options (up to "--"), each followed by a NUL,
-// from descriptor 0, and the command stays on its command line (bwrap takes the command only
-// from there; it is the job's script, which holds no secret).
+// from descriptor 3, and the command stays on its command line (bwrap takes the command only
+// from there; it is the job's script, which holds no secret). Invalid when an option holds a
+// NUL, which would split it into options of the job's choosing.
 struct BwrapLaunch {
-  std::vector<std::string> commandLine;  // bwrap --args 0 -- COMMAND…
-  std::string options;                   // what bwrap reads from descriptor 0
+  std::vector<std::string> commandLine;  // bwrap --args 3 -- COMMAND…
+  std::string options;                   // what bwrap reads from descriptor 3
 };
-BwrapLaunch throughArgsDescriptor(const std::vector<std::string>& argv);
+Result<BwrapLaunch> throughArgsDescriptor(const std::vector<std::string>& argv);
 
 // Entries under `root` that "others" may not read (ssh host keys, /etc/shadow, TLS private
 // keys…): the sandbox covers them, so a job run by root sees no more of /etc, /usr and /opt

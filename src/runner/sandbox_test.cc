@@ -53,12 +53,16 @@ TEST(Sandbox, EnvironmentTravelsInTheArgumentsTextAndCachesBound) {
   EXPECT_EQ(argv.back(), "echo $TOKEN");
   // What bwrap reads from --args: its options, each ended by a NUL; the command stays outside.
   auto launch = throughArgsDescriptor(argv);
-  EXPECT_THAT(launch.commandLine, ::testing::ElementsAre("/usr/bin/bwrap", "--args", "0", "--",
-                                                         "/bin/sh", "-c", "echo $TOKEN"));
-  EXPECT_EQ(launch.options.find("/usr/bin/bwrap"), std::string::npos);
-  EXPECT_EQ(launch.options.find("echo $TOKEN"), std::string::npos);
-  EXPECT_NE(launch.options.find(std::string("--setenv\0TOKEN\0s3cret\0", 22)), std::string::npos);
-  EXPECT_EQ(launch.options.back(), '\0');
+  ASSERT_TRUE(launch.ok());
+  EXPECT_THAT(launch->commandLine, ::testing::ElementsAre("/usr/bin/bwrap", "--args", "3", "--",
+                                                          "/bin/sh", "-c", "echo $TOKEN"));
+  EXPECT_EQ(launch->options.find("/usr/bin/bwrap"), std::string::npos);
+  EXPECT_EQ(launch->options.find("echo $TOKEN"), std::string::npos);
+  EXPECT_NE(launch->options.find(std::string("--setenv\0TOKEN\0s3cret\0", 22)), std::string::npos);
+  EXPECT_EQ(launch->options.back(), '\0');
+  // A value with a NUL would smuggle options in: "--bind / /host" here.
+  spec.env = {std::string("X=a\0--bind\0/\0/host", 19)};
+  EXPECT_FALSE(throughArgsDescriptor(sandboxArgv("/usr/bin/bwrap", spec)).ok());
 }
 
 TEST(Sandbox, EtcEntriesOthersCannotReadAreListed) {

@@ -61,7 +61,7 @@ SupervisorClient::~SupervisorClient() {
 Status SupervisorClient::request(Millis grace, const std::filesystem::path& cwd,
                                  const std::vector<std::string>& argv,
                                  const std::vector<std::string>& env, int outputFd,
-                                 const std::filesystem::path& cgroup, int inputFd) {
+                                 const std::filesystem::path& cgroup, int extraFd) {
   wire::Writer w('R');
   w.u32(static_cast<uint32_t>(grace.count()))
       .str(cwd.string())
@@ -73,7 +73,7 @@ Status SupervisorClient::request(Millis grace, const std::filesystem::path& cwd,
   if (w.payload().size() > wire::kMaxFrame) {
     return Status::Invalid("the job's command and environment are larger than 16 MiB");
   }
-  if (!wire::sendFrame(sock_, w.payload(), outputFd, inputFd)) {
+  if (!wire::sendFrame(sock_, w.payload(), outputFd, extraFd)) {
     broken_ = true;
     return Status::Internal("the job supervisor stopped answering");
   }

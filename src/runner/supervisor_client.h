@@ -29,10 +29,11 @@ class SupervisorClient {
   // to close). The answer comes on fd(): read it with started() once fd() is readable, so the
   // caller can do other work while the job's program is being exec'd.
   // `cgroup`: a cgroup v2 folder the job is placed in before it execs ("" = none).
-  // `inputFd`: the job's stdin (-1: /dev/null); ours stays ours to close.
+  // `extraFd`: a descriptor the job finds as 3 (-1: none); ours stays ours to close. The job's
+  // stdin is /dev/null.
   Status request(Millis grace, const std::filesystem::path& cwd,
                  const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                 int outputFd, const std::filesystem::path& cgroup = {}, int inputFd = -1);
+                 int outputFd, const std::filesystem::path& cgroup = {}, int extraFd = -1);
   // The answer to request(): the pid of the job's main process once exec'd, or why it could not
   // start (Invalid: the job's fault, the supervisor stays usable; Internal: it is broken).
   Result<pid_t> started();

@@ -113,7 +113,8 @@ bool reap(Job& job) {
 // Starts the job. vfork: the child borrows our memory until it execs, so there is no page
 // table copy and no separate stack to map and unmap. The child only makes system calls.
 pid_t startJob(const std::string& cwd, std::vector<std::string>& argv,
-               std::vector<std::string>& env, int outFd, int inFd, int cgroupProcs, int* err) {
+               std::vector<std::string>& env, int outFd, int inFd, int extraFd, int cgroupProcs,
+               int* err) {
   std::vector<char*> a, e;
   for (auto& s : argv) a.push_back(s.data());
   a.push_back(nullptr);
@@ -123,6 +124,17 @@ pid_t startJob(const std::string& cwd, std::vector<std::string>& argv,
   if (pipe2(errPipe, O_CLOEXEC) != 0) {
     *err = errno;
     return -1;
+  }
+  // Above 3, where the job's extra descriptor goes.
+  if (errPipe[1] <= 3) {
+    int above = fcntl(errPipe[1], F_DUPFD_CLOEXEC, 4);
+    close(errPipe[1]);
+    if (above < 0) {
+      *err = errno;
+      close(errPipe[0]);
+      return -1;
+    }
+    errPipe[1] = above;
   }
   sigset_t none;
   sigemptyset(&none);
@@ -138,14 +150,22 @@ pid_t startJob(const std::string& cwd, std::vector<std::string>& argv,
     dup2(inFd, 0);
     dup2(outFd, 1);
     dup2(outFd, 2);
+    if (extraFd == 3) {
+      fcntl(3, F_SETFD, 0);  // dup2 onto itself would keep close-on-exec
+    } else if (extraFd >= 0) {
+      dup2(extraFd, 3);
+    }
     if (chdir(cwd.c_str()) != 0) {
       int e2 = errno;
       [[maybe_unused]] ssize_t w = write(errPipe[1], &e2, sizeof e2);
       _exit(127);
     }
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, 8);
-    // Nothing of ours beyond 0-2, except the error pipe, which close-on-exec shuts on success.
-    if (errPipe[1] > 3) syscall(SYS_close_range, 3, errPipe[1] - 1, 0);
+    // Nothing of ours beyond 0-2 (and 3, the extra descriptor), except the error pipe, which
+    // close-on-exec shuts on success.
+    unsigned first = extraFd >= 0 ? 4 : 3;
+    if (static_cast<unsigned>(errPipe[1]) > first)
+      syscall(SYS_close_range, first, errPipe[1] - 1, 0);
     syscall(SYS_close_range, errPipe[1] + 1, ~0U, 0);
     execve(a[0], a.data(), e.data());
     int e2 = errno;
@@ -204,7 +224,7 @@ bool handleRun(const std::string& frame, int outFd, int inFd, int devNull, Job& 
       return true;
     }
   }
-  pid_t pid = startJob(cwd, argv, env, outFd, inFd >= 0 ? inFd : devNull, procs, &err);
+  pid_t pid = startJob(cwd, argv, env, outFd, devNull, inFd, procs, &err);
   if (procs >= 0) close(procs);
   close(outFd);
   if (inFd >= 0) close(inFd);

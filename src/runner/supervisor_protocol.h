@@ -11,7 +11,7 @@
 //     'R' run:   u32 grace_ms, str cwd, u32 argc, str argv..., u32 envc, str env...,
 //                str cgroup (a cgroup v2 folder the job is placed in before it execs, or "")
 //                + with SCM_RIGHTS, the job's output descriptor (stdout and stderr), and
-//                optionally its input (stdin; /dev/null when absent)
+//                optionally one more the job finds as descriptor 3 (its stdin is /dev/null)
 //     'T' terminate the running job: SIGTERM to all its processes, SIGKILL after grace_ms;
 //                a second 'T' skips what is left of the grace period
 //   supervisor -> engine
@@ -39,7 +39,7 @@
 
 namespace boucle::runner::wire {
 
-inline constexpr uint32_t kProtocolVersion = 3;
+inline constexpr uint32_t kProtocolVersion = 4;
 inline constexpr uint32_t kMaxFrame = 16u << 20;  // argv+env of one job; refuses garbage
 inline constexpr int kSupervisorFd = 3;
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 
@@ -277,7 +278,18 @@ Status Agent::syncMirror(const store::Project& project) {
 // tag, is judged on a watched branch whose head it is, else on none (built, not judged).
 Status Agent::resolveRun(store::Run& run, const store::Project& project, const fs::path& mirror) {
   bool byName = !run.branch.empty() && run.ref == run.branch;
-  bool isBranch = byName && scm::describeCommit(mirror, "refs/heads/" + run.branch).ok();
+  // A full commit id is that commit, even if someone named a branch after it.
+  bool commitId = run.ref.size() == 40 && std::all_of(run.ref.begin(), run.ref.end(), [](char c) {
+                    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                  });
+  bool isBranch =
+      byName && !commitId && scm::describeCommit(mirror, "refs/heads/" + run.branch).ok();
+  // Pushes, polls and schedules name a branch: a tag of its name (the branch gone, say) never
+  // stands in for it.
+  bool branchOnly = run.trigger == "push" || run.trigger == "poll" || run.trigger == "schedule";
+  if (byName && !isBranch && branchOnly) {
+    return Status::NotFound("no branch '" + run.branch + "' in " + project.url);
+  }
   auto described = scm::describeCommit(mirror, isBranch ? "refs/heads/" + run.branch : run.ref);
   if (!described.ok()) {
     return Status::NotFound("no branch, tag or commit '" + run.ref + "' in " + project.url);

@@ -18,11 +18,14 @@ Result<PushVerdict> judgePush(store::Store& store, const std::filesystem::path& 
   if (!watched) return PushVerdict{0, "branch " + push.branch + " is not watched"};
   auto last = store.lastSeenHead(project.name, push.branch);
   if (!last.ok()) return last.status();
-  // Stale only when the mirror shows the pushed commit in the last head's history: a commit
-  // the mirror does not have yet, or one after the last head, is newer and is built.
+  // Stale only when the mirror shows the pushed commit in the history of the last head, and
+  // that head on the branch: a commit the mirror does not have yet, or one after the last
+  // head, is newer and is built; a last head that is not on the branch (a forged push named
+  // it) hides nothing.
   if (*last && **last != push.commit) {
     auto older = scm::commitReaches(mirror, **last, push.commit);
-    if (older.ok() && *older) {
+    auto lastOnBranch = scm::commitOnBranch(mirror, **last, push.branch);
+    if (older.ok() && *older && lastOnBranch.ok() && *lastOnBranch) {
       return PushVerdict{0, "commit " + push.commit + " is older than " + push.branch +
                                 "'s last built head " + **last};
     }
@@ -39,16 +42,30 @@ Result<PushVerdict> judgePush(store::Store& store, const std::filesystem::path& 
 
 Result<PushVerdict> acceptPush(store::Store& store, const std::filesystem::path& mirror,
                                const store::Project& project, const scm::Push& push,
-                               const std::string& replayKey) {
-  if (!replayKey.empty()) {
-    auto fresh = store.recordHookDelivery(project.name, replayKey, nowMs());
-    if (!fresh.ok()) return fresh.status();
-    if (!*fresh) return PushVerdict{0, "this delivery was received before"};
+                               const std::vector<std::string>& replayKeys) {
+  std::vector<std::string> recorded;
+  auto forget = [&] {
+    for (const auto& k : recorded) (void)store.forgetHookDelivery(project.name, k);
+  };
+  bool replay = false;
+  for (const auto& key : replayKeys) {
+    if (key.empty()) continue;
+    auto fresh = store.recordHookDelivery(project.name, key, nowMs());
+    if (!fresh.ok()) {
+      forget();
+      return fresh.status();
+    }
+    if (*fresh) recorded.push_back(key);
+    replay = replay || !*fresh;
+  }
+  if (replay) {
+    forget();  // a replay under new ids must not leave them behind, one row a request
+    return PushVerdict{0, "this delivery was received before"};
   }
   auto verdict = judgePush(store, mirror, project, push);
   // A push that could not be queued (the database failed) is forgotten, so the forge's retry
   // of the same delivery is judged again rather than taken for a replay.
-  if (!verdict.ok() && !replayKey.empty()) (void)store.forgetHookDelivery(project.name, replayKey);
+  if (!verdict.ok()) forget();
   return verdict;
 }
 

@@ -93,7 +93,7 @@ Result<WebhookEvent> parseWebhook(Forge forge, const std::map<std::string, std::
   WebhookEvent ev;
   unsigned char digest[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(body.data()), body.size());
-  ev.replayKey = "sha256:" + hexOf(digest, sizeof digest);
+  ev.bodyDigest = "sha256:" + hexOf(digest, sizeof digest);
   ev.deliveryId = forge == Forge::kGitHub   ? header(headers, "x-github-delivery")
                   : forge == Forge::kGitLab ? header(headers, "x-gitlab-event-uuid")
                                             : header(headers, "x-gitea-delivery");

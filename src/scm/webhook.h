@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 
@@ -39,10 +40,16 @@ struct WebhookEvent {
   // The forge's id of this delivery (X-GitHub-Delivery, X-Gitea-Delivery, X-Gitlab-Event-UUID),
   // for the log. "" when the forge sent none (or one longer than 100 bytes).
   std::string deliveryId;
-  // "sha256:" + hex SHA-256 of the body. Replays are recognised by this, not by deliveryId: the
-  // signature covers the body but not the headers, so a captured delivery replayed under a
-  // new id is still the same body, and a forge's own redelivery is too.
-  std::string replayKey;
+  // "sha256:" + hex SHA-256 of the body. Replays are recognised by this as well as by the
+  // delivery id: the signature covers the body but not the headers, so a captured delivery
+  // replayed under a new id is still the same body.
+  std::string bodyDigest;
+  // What a replay of this delivery would repeat: its body's digest, and its id ("id:" + id).
+  std::vector<std::string> replayKeys() const {
+    std::vector<std::string> keys{bodyDigest};
+    if (!deliveryId.empty()) keys.push_back("id:" + deliveryId);
+    return keys;
+  }
 };
 
 // Invalid for a malformed payload (with a message saying what is wrong).

@@ -183,6 +183,39 @@ TEST_F(JobTrustTest, ASymlinkInACacheDoesNotLeadAnotherCacheOutOfIt) {
   EXPECT_EQ(curl("GET", server_->url() + "/api/health").status, 200);
 }
 
+// A cache folder in the workspace is mounted where the commit says: through a committed
+// symlink, bwrap would make the folders on the way wherever the link leads, on the host.
+TEST_F(JobTrustTest, ACacheFolderIsNotMadeThroughACommittedSymlink) {
+  fs::path target = root_ / "target";
+  fs::create_directories(target);
+  // While bwrap sets the sandbox up, the host's root is at /oldroot.
+  fs::create_symlink("/oldroot" + target.string(), repo_.dir() / "lnk");
+  repo_.write(".boucle.yml", "jobs:\n  build:\n    cache: [lnk/made]\n    run: 'true'\n");
+  repo_.commit("c");
+  addProject("web");
+  ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
+  json run = waitForRun(1);
+  EXPECT_EQ(run["state"], "failed");
+  EXPECT_THAT(run["jobs"][0]["reason"].get<std::string>(), HasSubstr("cache: 'lnk/made'"))
+      << run.dump();
+  EXPECT_FALSE(fs::exists(target / "made"));
+}
+
+// The sandbox's launcher reads its options NUL-separated: a NUL in a value would add options
+// of the committer's choosing (here the host's root, writable, at /host).
+TEST_F(JobTrustTest, ANulInAnEnvironmentValueAddsNoSandboxOption) {
+  repo_.write(".boucle.yml",
+              "jobs:\n  build:\n    env: {X: \"a\\0--bind\\0/\\0/host\"}\n"
+              "    run: ls /host/etc && echo ESCAPED\n");
+  repo_.commit("c");
+  addProject("web");
+  ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
+  json run = waitForRun(1);
+  EXPECT_EQ(run["state"], "failed");
+  EXPECT_THAT(run["reason"].get<std::string>(), HasSubstr("holds a NUL byte")) << run.dump();
+  EXPECT_THAT(client({"logs", "1/build"}).all(), Not(HasSubstr("ESCAPED")));
+}
+
 // A job's environment is the job's: LD_PRELOAD in it reaches the job's programs inside the
 // sandbox, never bwrap itself, which runs on the host.
 TEST_F(JobTrustTest, LdPreloadInAJobsEnvironmentDoesNotReachTheSandboxLauncher) {

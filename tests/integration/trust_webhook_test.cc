@@ -65,6 +65,12 @@ TEST_F(HookTrustTest, AReplayedDeliveryIsAcknowledgedAndQueuesNothing) {
   Http renamed = github(body, "d-made-up");
   EXPECT_EQ(renamed.status, 200);
   EXPECT_THAT(renamed.body, HasSubstr("received before"));
+  // And the forge's id, where it sends one, names the delivery whatever the body.
+  json other = json::parse(body);
+  other["before"] = first_;
+  Http sameId = github(other.dump(), "d-1");
+  EXPECT_EQ(sameId.status, 200);
+  EXPECT_THAT(sameId.body, HasSubstr("received before"));
   // GitLab's id, the same way.
   std::string gl = json{
       {"object_kind", "push"},
