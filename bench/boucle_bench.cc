@@ -10,6 +10,7 @@
 #include "os/process.h"
 #include "pipeline/parser.h"
 #include "runner/masker.h"
+#include "runner/sandbox.h"
 #include "runner/supervisor_client.h"
 #include "scm/git_repo.h"
 
@@ -156,5 +157,12 @@ void BM_CheckoutDetached50Files(benchmark::State& state) {
 BENCHMARK(BM_CheckoutDetached50Files)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
+
+// What the sandbox reads of the system at a server's start and every 10 minutes: the entries
+// of /etc, /usr and /opt others may not read.
+void BM_SandboxSystemScan(benchmark::State& state) {
+  for (auto _ : state) boucle::runner::prewarmSandbox();
+}
+BENCHMARK(BM_SandboxSystemScan)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 BENCHMARK_MAIN();

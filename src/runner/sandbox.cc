@@ -1,5 +1,7 @@
 #include "runner/sandbox.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,24 +24,46 @@ namespace {
 
 using Entries = std::vector<std::pair<std::string, bool>>;
 
-Entries scanUnreadable(const std::string& root) {
-  Entries out;
-  std::error_code ec;
-  fs::recursive_directory_iterator walk(root, fs::directory_options::skip_permission_denied, ec);
-  for (; !ec && walk != fs::recursive_directory_iterator(); walk.increment(ec)) {
+// One fstatat per entry, relative to its folder's descriptor. Written by hand because the
+// walkers at hand look each path up whole from / (std::filesystem, fts without FTS_CHDIR,
+// several times slower over /usr's hundreds of thousands of entries), or move the process's
+// working folder (fts), which a server's other threads share.
+void scanFolder(int dirFd, const std::string& path, Entries& out) {
+  DIR* d = ::fdopendir(dirFd);
+  if (!d) {
+    ::close(dirFd);
+    return;
+  }
+  while (dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name == "." || name == ".." || e->d_type == DT_LNK) continue;
     struct stat st {};
-    if (::lstat(walk->path().c_str(), &st) != 0 || S_ISLNK(st.st_mode)) continue;
+    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || S_ISLNK(st.st_mode))
+      continue;
     bool dir = S_ISDIR(st.st_mode);
     bool readable = (st.st_mode & S_IROTH) && (!dir || (st.st_mode & S_IXOTH));
-    if (readable) continue;
-    out.emplace_back(walk->path().string(), dir);
-    if (dir) walk.disable_recursion_pending();  // covered whole
+    std::string full = path + "/" + e->d_name;
+    if (!readable) {
+      out.emplace_back(std::move(full), dir);  // a folder is covered whole
+    } else if (dir) {
+      int fd = ::openat(::dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd >= 0) scanFolder(fd, full, out);
+    }
   }
+  ::closedir(d);
+}
+
+Entries scanUnreadable(const std::string& root) {
+  Entries out;
+  int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) scanFolder(fd, root == "/" ? "" : root, out);
   return out;
 }
 
 std::mutex scansMu;
 std::map<std::string, Entries> scans;  // root → its last scan
+std::mutex scanningMu;                 // one scan at a time: a first job waits for the one
+                                       // under way instead of making its own beside it
 
 }  // namespace
 
@@ -55,9 +79,18 @@ Entries unreadableEntries(const std::string& root) {
     }
   }
   if (!known) {
-    found = scanUnreadable(root);
-    std::lock_guard lock(scansMu);
-    scans.try_emplace(root, found);
+    std::lock_guard scanning(scanningMu);
+    {
+      std::lock_guard lock(scansMu);
+      auto it = scans.find(root);
+      known = it != scans.end();
+      if (known) found = it->second;
+    }
+    if (!known) {
+      found = scanUnreadable(root);
+      std::lock_guard lock(scansMu);
+      scans.try_emplace(root, found);
+    }
   }
   // An entry removed since the scan cannot be covered (bwrap would fail making its mount
   // point on a read-only /), and need not be.
@@ -70,7 +103,8 @@ Entries unreadableEntries(const std::string& root) {
 
 void prewarmSandbox() {
   for (const char* root : {"/etc", "/usr", "/opt"}) {
-    Entries fresh = scanUnreadable(root);  // outside the lock: jobs start meanwhile
+    std::lock_guard scanning(scanningMu);
+    Entries fresh = scanUnreadable(root);  // jobs start meanwhile with the last scan
     std::lock_guard lock(scansMu);
     scans[root] = std::move(fresh);
   }

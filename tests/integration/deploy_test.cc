@@ -94,6 +94,7 @@ deploy:
     }
   }
   void TearDown() override {
+    ServerFixture::TearDown();
     for (const auto& dir : dirs_) {  // the services the deploys started
       std::string pid = readFile(dir / "app.pid");
       if (!pid.empty()) ::kill(std::stoi(pid), SIGTERM);

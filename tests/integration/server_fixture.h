@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -20,8 +21,9 @@ class ServerFixture : public ::testing::Test {
   void SetUp() override { startServer(); }
   // A failure in a test that drives a server is explained by what the server said: its log's
   // end and its failed runs, with their reasons.
+  // BOUCLE_TEST_SERVER_LOG=1 prints it after every test, failed or not.
   void TearDown() override {
-    if (!HasFailure() || !server_) return;
+    if (!server_ || (!HasFailure() && !std::getenv("BOUCLE_TEST_SERVER_LOG"))) return;
     std::string log = server_->log();
     std::cerr << "--- end of the server's log ---\n"
               << log.substr(log.size() > 4000 ? log.size() - 4000 : 0) << "\n";
