@@ -90,5 +90,6 @@ void addAccessRoutes(Router& r, const ApiContext& c);
 void addReleaseRoutes(Router& r, const ApiContext& c);
 void addUiRoutes(Router& r, const ApiContext& c);
 void addDeployRoutes(Router& r, const ApiContext& c);
+void addDoraRoutes(Router& r, const ApiContext& c);
 
 }  // namespace boucle::api

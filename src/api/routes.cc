@@ -86,6 +86,7 @@ Router buildRouter(const ApiContext& c) {
   addAccessRoutes(r, c);
   addReleaseRoutes(r, c);
   addDeployRoutes(r, c);
+  addDoraRoutes(r, c);
   addUiRoutes(r, c);
   return r;
 }

@@ -10,6 +10,7 @@
 #include "cli/client_api.h"
 #include "cli/commands.h"
 #include "cli/http_client.h"
+#include "core/duration.h"
 
 namespace boucle::cli {
 
@@ -159,6 +160,58 @@ void addDeployCommands(CLI::App& app, int* exitCode) {
                   str(e["last_deploy"], "version") + " waits for approval]";
       }
       fmt::print("{:<10} {}{}\n", str(e, "name"), now, waiting);
+    }
+  });
+
+  // boucle dora PROJECT [--env prod] [--since 30d]: the four keys (docs/dora.md)
+  auto dora = app.add_subcommand(
+      "dora",
+      "DORA's four keys for an environment: how often, how fast, how often it fails, "
+      "how fast it recovers");
+  auto dso = std::make_shared<DeployOpts>();
+  auto since = std::make_shared<std::string>("30d");
+  dso->env = "prod";
+  dora->add_option("project", dso->project, "Project")->required();
+  dora->add_option("--env", dso->env, "Environment")->capture_default_str();
+  dora->add_option("--since", *since, "Period, back from now (30d, 12w, 24h)")
+      ->capture_default_str();
+  addClientOptions(dora, dso->client);
+  dora->callback([=] {
+    auto r = call(dso->client, "GET",
+                  "/api/projects/" + urlEncode(dso->project) + "/dora?env=" + urlEncode(dso->env) +
+                      "&since=" + urlEncode(*since),
+                  nullptr, exitCode);
+    if (!r) return;
+    if (dso->client.json) return fmt::print("{}\n", r->dump(2));
+    auto ms = [](const json& v) {
+      return v.is_number() ? formatDuration(Millis(v.get<int64_t>())) : std::string("-");
+    };
+    auto band = [](const json& v) { return v.is_string() ? v.get<std::string>() : "-"; };
+    const json& f = (*r)["deployment_frequency"];
+    const json& l = (*r)["lead_time"];
+    const json& c = (*r)["change_failure_rate"];
+    const json& t = (*r)["recovery_time"];
+    const json& w = (*r)["rework_rate"];
+    fmt::print("{} in {}, last {}\n", dso->project, dso->env, *since);
+    fmt::print("  deployment frequency  {:<8} {} deploys, {:.1f} a week ({})\n", band(f["band"]),
+               f["deploys"].get<int>(), f["per_week"].get<double>(), str(f, "reading"));
+    fmt::print("  lead time             {:<8} median {}, p90 {} (from the first build: {})\n",
+               band(l["band"]), ms(l["median_ms"]), ms(l["p90_ms"]),
+               ms(l["from_first_build"]["median_ms"]));
+    fmt::print("  change failure rate   {:<8} {}\n", band(c["band"]),
+               c["value"].is_number()
+                   ? fmt::format("{:.0f}% ({} of {} changes)", c["value"].get<double>() * 100,
+                                 c["failures"].get<int>(), c["changes"].get<int>())
+                   : std::string("no changes"));
+    fmt::print("  recovery time         {:<8} median {}\n", band(t["band"]), ms(t["median_ms"]));
+    fmt::print("  rework rate           {:<8} {}\n", "",
+               w["value"].is_number()
+                   ? fmt::format("{:.0f}% ({} of {} deploys)", w["value"].get<double>() * 100,
+                                 w["rework"].get<int>(), w["deploys"].get<int>())
+                   : std::string("no deploys"));
+    for (const auto& row : c["rows"]) {
+      fmt::print("    failed: deploy {} of {}: {}\n", row["deploy_id"].get<int64_t>(),
+                 str(row, "version"), str(row, "cause"));
     }
   });
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -226,6 +227,8 @@ class Store {
   // Newest first; `project` empty = all projects; `beforeId` > 0 pages back.
   virtual Result<std::vector<Run>> listRuns(std::string_view project, int limit,
                                             int64_t beforeId = 0) = 0;
+  // Each commit the project built, with the start of the first run that built it.
+  virtual Result<std::map<std::string, int64_t>> firstBuilds(std::string_view project) = 0;
   // The branch's latest passed-or-failed run of the whole pipeline before `beforeId`
   // (cancelled, interrupted and partial runs say nothing about the branch as a whole).
   virtual Result<std::optional<Run>> lastJudgedRun(std::string_view project,

@@ -23,7 +23,8 @@ class ServerFixture : public ::testing::Test {
   // end and its failed runs, with their reasons.
   // BOUCLE_TEST_SERVER_LOG=1 prints it after every test, failed or not.
   void TearDown() override {
-    if (!server_ || (!HasFailure() && !std::getenv("BOUCLE_TEST_SERVER_LOG"))) return;
+    const char* always = std::getenv("BOUCLE_TEST_SERVER_LOG");
+    if (!server_ || (!HasFailure() && !(always && *always))) return;
     std::string log = server_->log();
     std::cerr << "--- end of the server's log ---\n"
               << log.substr(log.size() > 4000 ? log.size() - 4000 : 0) << "\n";

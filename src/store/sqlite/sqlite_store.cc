@@ -413,6 +413,23 @@ Result<std::optional<std::string>> SqliteStore::lastSeenHead(std::string_view pr
   return std::optional<std::string>(s->text(0));
 }
 
+Result<std::map<std::string, int64_t>> SqliteStore::firstBuilds(std::string_view project) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(
+      "SELECT commit_sha, MIN(started_at) FROM runs WHERE project = ? AND commit_sha != '' AND "
+      "started_at IS NOT NULL GROUP BY commit_sha");
+  if (!s.ok()) return s.status();
+  s->bind(1, project);
+  std::map<std::string, int64_t> out;
+  for (;;) {
+    auto row = s->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out[s->text(0)] = s->integer(1);
+  }
+  return out;
+}
+
 Result<bool> SqliteStore::recordHookDelivery(std::string_view project, std::string_view deliveryId,
                                              int64_t atMs) {
   std::lock_guard lock(mu_);

@@ -46,6 +46,7 @@ class SqliteStore : public Store {
   Status saveBisection(const Bisection& b) override;
   Result<Bisection> getBisection(int64_t runId) override;
   Result<std::vector<Bisection>> activeBisections() override;
+  Result<std::map<std::string, int64_t>> firstBuilds(std::string_view project) override;
   Result<std::optional<Run>> createRunForNewHead(const Run& r) override;
   Result<std::optional<std::string>> lastSeenHead(std::string_view project,
                                                   std::string_view branch) override;
