@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "insight/dora.h"
 #include "os/process.h"
 #include "pipeline/parser.h"
 #include "runner/masker.h"
@@ -164,5 +165,31 @@ void BM_SandboxSystemScan(benchmark::State& state) {
   for (auto _ : state) boucle::runner::prewarmSandbox();
 }
 BENCHMARK(BM_SandboxSystemScan)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// DORA's figures over 100,000 deploys of one environment (goal: under 50 ms), each bringing
+// two commits, one in ten failing, an incident every 50.
+void BM_Dora100kDeploys(benchmark::State& state) {
+  using namespace boucle::insight;
+  std::vector<DoraDeploy> deploys;
+  std::vector<DoraIncident> incidents;
+  const int64_t hour = 3600LL * 1000;
+  for (int64_t i = 0; i < 100000; ++i) {
+    DoraDeploy d;
+    d.id = i + 1;
+    d.version = "1." + std::to_string(i);
+    d.state = i % 10 == 3 ? "failed" : "succeeded";
+    d.startedAtMs = i * hour;
+    d.finishedAtMs = i * hour + 60000;
+    d.commits = {{"a" + std::to_string(i), i * hour - 5 * hour, i * hour - hour},
+                 {"b" + std::to_string(i), i * hour - 2 * hour, std::nullopt}};
+    deploys.push_back(std::move(d));
+    if (i % 50 == 7) incidents.push_back({i, i * hour + 30 * 60000, i * hour + 50 * 60000});
+  }
+  for (auto _ : state) {
+    auto r = computeDora(deploys, incidents, 0, 100000 * hour);
+    benchmark::DoNotOptimize(r.failures.size());
+  }
+}
+BENCHMARK(BM_Dora100kDeploys)->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

@@ -1,7 +1,9 @@
 #include "insight/dora.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
+#include <iterator>
 
 namespace boucle::insight {
 
@@ -39,48 +41,47 @@ Band failureBand(double rate) {
 }
 
 // Each change's failure, if it failed. `ok` are the successful deploys (rollbacks by hand
-// included) by their end: what was live when, and what replaced it.
+// included) in order of their end: what was live when, and what replaced it. `incidents` in
+// order of their opening.
 std::optional<Failure> failureOf(const DoraDeploy& d, const std::vector<const DoraDeploy*>& ok,
                                  const std::vector<DoraIncident>& incidents, int64_t toMs) {
   Failure f;
   f.deployId = d.id;
-  f.version = d.version;
-  auto firstOkAfter = [&](int64_t t) -> std::optional<int64_t> {
-    for (const auto* o : ok) {
-      if (o->finishedAtMs > t) return o->finishedAtMs;
-    }
-    return std::nullopt;
+  // The first successful deploy after `d` in the order of their ends.
+  auto after = [&](int64_t t, int64_t id) {
+    return std::upper_bound(ok.begin(), ok.end(), std::pair{t, id},
+                            [](const std::pair<int64_t, int64_t>& key, const DoraDeploy* o) {
+                              return key < std::pair{o->finishedAtMs, o->id};
+                            });
   };
   if (d.state == "failed") {
     f.cause = "failed";
+    f.version = d.version;
     f.atMs = d.finishedAtMs;
-    f.recoveredAtMs = firstOkAfter(d.finishedAtMs);
+    auto next = after(d.finishedAtMs, INT64_MAX);
+    if (next != ok.end()) f.recoveredAtMs = (*next)->finishedAtMs;
     return f;
   }
   if (d.state == "rolled_back") {
     // boucle put the previous release back itself: healthy again when the deploy ended.
     f.cause = "rolled_back";
+    f.version = d.version;
     f.atMs = d.startedAtMs;
     f.recoveredAtMs = d.finishedAtMs;
     return f;
   }
   // Succeeded: live until the next successful deploy replaced it.
-  const DoraDeploy* next = nullptr;
-  for (const auto* o : ok) {
-    if (o->finishedAtMs > d.finishedAtMs || (o->finishedAtMs == d.finishedAtMs && o->id > d.id)) {
-      next = o;
-      break;
-    }
-  }
+  auto nextIt = after(d.finishedAtMs, d.id);
+  const DoraDeploy* next = nextIt == ok.end() ? nullptr : *nextIt;
   int64_t liveUntil = next ? next->finishedAtMs : toMs;
-  const DoraIncident* first = nullptr;
-  for (const auto& i : incidents) {
-    if (within(i.openedAtMs, d.finishedAtMs, liveUntil) &&
-        (!first || i.openedAtMs < first->openedAtMs))
-      first = &i;
-  }
+  auto firstIt =
+      std::lower_bound(incidents.begin(), incidents.end(), d.finishedAtMs,
+                       [](const DoraIncident& i, int64_t t) { return i.openedAtMs < t; });
+  const DoraIncident* first =
+      firstIt != incidents.end() && firstIt->openedAtMs < liveUntil ? &*firstIt : nullptr;
   if (next && next->rollback) {
     f.cause = "rolled_back_by_hand";
+    f.version = d.version;
     f.atMs = first ? first->openedAtMs : d.finishedAtMs;
     f.recoveredAtMs = next->finishedAtMs;
     f.incidentId = first ? first->id : 0;
@@ -88,12 +89,34 @@ std::optional<Failure> failureOf(const DoraDeploy& d, const std::vector<const Do
   }
   if (first) {
     f.cause = "incident";
+    f.version = d.version;
     f.atMs = first->openedAtMs;
     f.recoveredAtMs = first->resolvedAtMs;
     f.incidentId = first->id;
     return f;
   }
   return std::nullopt;
+}
+
+// The nearest-rank quantile of values already sorted.
+std::optional<int64_t> rankOf(const std::vector<int64_t>& sorted, double q) {
+  if (sorted.empty()) return std::nullopt;
+  auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
+  return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
+}
+
+// Spans merged into disjoint ones, in order.
+std::vector<std::pair<int64_t, int64_t>> merged(std::vector<std::pair<int64_t, int64_t>> spans) {
+  std::sort(spans.begin(), spans.end());
+  std::vector<std::pair<int64_t, int64_t>> out;
+  for (const auto& s : spans) {
+    if (!out.empty() && s.first < out.back().second) {
+      out.back().second = std::max(out.back().second, s.second);
+    } else {
+      out.push_back(s);
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -113,29 +136,36 @@ std::string_view toString(Band b) {
 }
 
 std::optional<int64_t> nearestRank(std::vector<int64_t> values, double q) {
-  if (values.empty()) return std::nullopt;
   std::sort(values.begin(), values.end());
-  auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(values.size())));
-  return values[std::clamp<size_t>(rank, 1, values.size()) - 1];
+  return rankOf(values, q);
 }
 
-DoraReport computeDora(std::vector<DoraDeploy> deploys, std::vector<DoraIncident> incidents,
+DoraReport computeDora(const std::vector<DoraDeploy>& all, std::vector<DoraIncident> incidents,
                        int64_t fromMs, int64_t toMs) {
   DoraReport r;
   r.fromMs = fromMs;
   r.toMs = toMs;
-  std::erase_if(deploys, [](const DoraDeploy& d) { return !counted(d); });
-  std::sort(deploys.begin(), deploys.end(), [](const DoraDeploy& a, const DoraDeploy& b) {
-    return a.finishedAtMs != b.finishedAtMs ? a.finishedAtMs < b.finishedAtMs : a.id < b.id;
+  // Looked at through pointers, in the order of their ends: a history is not copied.
+  std::vector<const DoraDeploy*> order;
+  order.reserve(all.size());
+  for (const auto& d : all) {
+    if (counted(d)) order.push_back(&d);
+  }
+  std::sort(order.begin(), order.end(), [](const DoraDeploy* a, const DoraDeploy* b) {
+    return a->finishedAtMs != b->finishedAtMs ? a->finishedAtMs < b->finishedAtMs : a->id < b->id;
+  });
+  std::sort(incidents.begin(), incidents.end(), [](const DoraIncident& a, const DoraIncident& b) {
+    return a.openedAtMs != b.openedAtMs ? a.openedAtMs < b.openedAtMs : a.id < b.id;
   });
   std::vector<const DoraDeploy*> ok;
-  for (const auto& d : deploys) {
-    if (d.state == "succeeded") ok.push_back(&d);
+  for (const auto* d : order) {
+    if (d->state == "succeeded") ok.push_back(d);
   }
 
   // Deployment frequency.
-  for (const auto& d : deploys) {
-    if (d.state == "succeeded" && !d.rollback && within(d.finishedAtMs, fromMs, toMs)) ++r.deploys;
+  for (const auto* d : order) {
+    if (d->state == "succeeded" && !d->rollback && within(d->finishedAtMs, fromMs, toMs))
+      ++r.deploys;
   }
   double days = std::max(1.0, static_cast<double>(toMs - fromMs) / static_cast<double>(kDay));
   r.perDay = r.deploys / days;
@@ -159,34 +189,36 @@ DoraReport computeDora(std::vector<DoraDeploy> deploys, std::vector<DoraIncident
 
   // Lead time for changes.
   std::vector<int64_t> fromAuthor, fromBuild;
-  for (const auto& d : deploys) {
-    if (d.state != "succeeded" || d.rollback || !within(d.finishedAtMs, fromMs, toMs)) continue;
-    for (const auto& c : d.commits) {
-      LeadTime l{c.sha, d.id, std::max<int64_t>(0, d.finishedAtMs - c.authoredAtMs), {}};
+  for (const auto* d : order) {
+    if (d->state != "succeeded" || d->rollback || !within(d->finishedAtMs, fromMs, toMs)) continue;
+    for (const auto& c : d->commits) {
+      LeadTime l{c.sha, d->id, std::max<int64_t>(0, d->finishedAtMs - c.authoredAtMs), {}};
       if (c.firstBuiltAtMs)
-        l.fromFirstBuildMs = std::max<int64_t>(0, d.finishedAtMs - *c.firstBuiltAtMs);
+        l.fromFirstBuildMs = std::max<int64_t>(0, d->finishedAtMs - *c.firstBuiltAtMs);
       fromAuthor.push_back(l.fromAuthorMs);
       if (l.fromFirstBuildMs) fromBuild.push_back(*l.fromFirstBuildMs);
       r.leadTimes.push_back(std::move(l));
     }
   }
-  r.leadMedianMs = nearestRank(fromAuthor, 0.5);
-  r.leadP90Ms = nearestRank(fromAuthor, 0.9);
-  r.buildLeadMedianMs = nearestRank(fromBuild, 0.5);
-  r.buildLeadP90Ms = nearestRank(fromBuild, 0.9);
+  std::sort(fromAuthor.begin(), fromAuthor.end());  // once: rankOf reads both quantiles
+  std::sort(fromBuild.begin(), fromBuild.end());
+  r.leadMedianMs = rankOf(fromAuthor, 0.5);
+  r.leadP90Ms = rankOf(fromAuthor, 0.9);
+  r.buildLeadMedianMs = rankOf(fromBuild, 0.5);
+  r.buildLeadP90Ms = rankOf(fromBuild, 0.9);
   if (r.leadMedianMs) r.leadBand = leadBand(*r.leadMedianMs);
 
   // Change failure rate and recovery time; every failure (those before the period too) makes
   // the environment failing for a while, which rework counts.
-  std::vector<Failure> all;
-  for (const auto& d : deploys) {
-    if (d.rollback) continue;
-    auto f = failureOf(d, ok, incidents, toMs);
-    bool inPeriod = within(d.finishedAtMs, fromMs, toMs);
+  std::vector<std::pair<int64_t, int64_t>> failing;
+  for (const auto* d : order) {
+    if (d->rollback) continue;
+    bool inPeriod = within(d->finishedAtMs, fromMs, toMs);
     if (inPeriod) ++r.changes;
+    auto f = failureOf(*d, ok, incidents, toMs);
     if (!f) continue;
-    if (inPeriod) r.failures.push_back(*f);
-    all.push_back(std::move(*f));
+    failing.emplace_back(f->atMs, f->recoveredAtMs.value_or(toMs));
+    if (inPeriod) r.failures.push_back(std::move(*f));
   }
   if (r.changes > 0) {
     r.failureRate = static_cast<double>(r.failures.size()) / r.changes;
@@ -196,20 +228,19 @@ DoraReport computeDora(std::vector<DoraDeploy> deploys, std::vector<DoraIncident
   for (const auto& f : r.failures) {
     if (f.recoveredAtMs) recoveries.push_back(std::max<int64_t>(0, *f.recoveredAtMs - f.atMs));
   }
-  r.recoveryMedianMs = nearestRank(recoveries, 0.5);
+  r.recoveryMedianMs = nearestRank(std::move(recoveries), 0.5);
   if (r.recoveryMedianMs) r.recoveryBand = recoveryBand(*r.recoveryMedianMs);
 
   // Rework rate.
-  std::vector<std::pair<int64_t, int64_t>> failing;
-  for (const auto& f : all) failing.emplace_back(f.atMs, f.recoveredAtMs.value_or(toMs));
   for (const auto& i : incidents) failing.emplace_back(i.openedAtMs, i.resolvedAtMs.value_or(toMs));
-  for (const auto& d : deploys) {
-    if (!within(d.finishedAtMs, fromMs, toMs)) continue;
+  failing = merged(std::move(failing));
+  for (const auto* d : order) {
+    if (!within(d->finishedAtMs, fromMs, toMs)) continue;
     ++r.deploysAll;
-    bool rework = std::any_of(failing.begin(), failing.end(), [&](const auto& span) {
-      return d.startedAtMs > span.first && d.startedAtMs < span.second;
-    });
-    if (rework) ++r.reworkDeploys;
+    // The last span starting before the deploy did: rework if the deploy started inside it.
+    auto it = std::lower_bound(failing.begin(), failing.end(), d->startedAtMs,
+                               [](const auto& span, int64_t t) { return span.first < t; });
+    if (it != failing.begin() && d->startedAtMs < std::prev(it)->second) ++r.reworkDeploys;
   }
   if (r.deploysAll > 0) r.reworkRate = static_cast<double>(r.reworkDeploys) / r.deploysAll;
   return r;

@@ -92,7 +92,7 @@ struct DoraReport {
 // `deploys` and `incidents` of one environment, in any order; those outside the period are
 // used only to tell what was live and when it recovered. `toMs` is also "now": a release
 // deployed last is live until then.
-DoraReport computeDora(std::vector<DoraDeploy> deploys, std::vector<DoraIncident> incidents,
+DoraReport computeDora(const std::vector<DoraDeploy>& deploys, std::vector<DoraIncident> incidents,
                        int64_t fromMs, int64_t toMs);
 
 // The value at quantile q (0..1) of `values`, by nearest rank; empty: none.
