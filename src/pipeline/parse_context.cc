@@ -173,6 +173,17 @@ std::optional<double> readPercent(const Field& f, Diagnostics& d) {
   return std::nullopt;
 }
 
+std::optional<double> readNumber(const Field& f, Diagnostics& d) {
+  if (f.node.IsScalar()) {
+    const std::string& s = f.node.Scalar();
+    double v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec == std::errc() && p == s.data() + s.size() && !s.empty()) return v;
+  }
+  d.error(f.pos, f.key + ": expected a number such as 0.01 or 250, found " + typeName(f.node));
+  return std::nullopt;
+}
+
 std::optional<std::vector<std::string>> readStringList(const Field& f, Diagnostics& d,
                                                        std::vector<SourcePos>* positions) {
   std::vector<std::string> out;

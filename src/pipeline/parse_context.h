@@ -60,6 +60,7 @@ std::optional<bool> readBool(const Field& f, Diagnostics& d);
 std::optional<int> readInt(const Field& f, int min, int max, Diagnostics& d);
 std::optional<Millis> readDuration(const Field& f, Diagnostics& d);
 std::optional<double> readPercent(const Field& f, Diagnostics& d);
+std::optional<double> readNumber(const Field& f, Diagnostics& d);
 // A list of strings; a single scalar is accepted as a one-element list.
 std::optional<std::vector<std::string>> readStringList(const Field& f, Diagnostics& d,
                                                        std::vector<SourcePos>* positions = nullptr);
@@ -67,6 +68,10 @@ std::optional<std::vector<std::string>> readStringList(const Field& f, Diagnosti
 std::vector<std::string> readGlobs(const Field& f, Diagnostics& d);
 // Checks "{{ root.key }}" references in a string: balanced braces and a known root.
 void checkTemplate(const Field& f, std::string_view text, Diagnostics& d);
+
+// An `expect:` of an http check: status, contains and (where `within` is given) within.
+void parseExpect(const Field& f, int& status, std::string& contains, Millis* within,
+                 Diagnostics& d);
 
 // Reads an enumerated keyword, listing the accepted words (and a suggestion) when it is not one.
 std::optional<std::string> readKeyword(const Field& f, const std::vector<std::string_view>& words,

@@ -135,24 +135,6 @@ void parseStrategy(const Field& f, DeploySpec& spec, Diagnostics& d) {
   }
 }
 
-void parseExpect(const Field& f, int& status, std::string& contains, Millis* within,
-                 Diagnostics& d) {
-  MapReader r(f.node, f.pos, "expect", {"status", "contains", "within"}, d);
-  if (auto v = r.get("status")) {
-    if (auto n = readInt(v, 100, 599, d)) status = *n;
-  }
-  if (auto v = r.get("contains")) {
-    if (auto s = readString(v, d)) contains = *s;
-  }
-  if (auto v = r.get("within")) {
-    if (!within) {
-      d.error(v.pos, "within: not used here (set 'timeout' on the monitor)");
-    } else if (auto t = readDuration(v, d)) {
-      *within = *t;
-    }
-  }
-}
-
 void parseSmoke(const Field& f, DeploySpec& spec, Diagnostics& d) {
   if (!f.node.IsSequence()) {
     d.error(f.pos, "smoke: expected a list of checks (- http: URL, - tcp: HOST:PORT, - run: CMD)");
@@ -218,6 +200,24 @@ void parseConfigFiles(const Field& f, DeploySpec& spec, Diagnostics& d) {
 }
 
 }  // namespace
+
+void parseExpect(const Field& f, int& status, std::string& contains, Millis* within,
+                 Diagnostics& d) {
+  MapReader r(f.node, f.pos, "expect", {"status", "contains", "within"}, d);
+  if (auto v = r.get("status")) {
+    if (auto n = readInt(v, 100, 599, d)) status = *n;
+  }
+  if (auto v = r.get("contains")) {
+    if (auto s = readString(v, d)) contains = *s;
+  }
+  if (auto v = r.get("within")) {
+    if (!within) {
+      d.error(v.pos, "within: not used here (set 'timeout' on the monitor)");
+    } else if (auto t = readDuration(v, d)) {
+      *within = *t;
+    }
+  }
+}
 
 void parseDeploy(const Field& f, Pipeline& p, Diagnostics& d) {
   MapReader r(f.node, f.pos, "deploy",

@@ -7,9 +7,14 @@ namespace boucle::pipeline::detail {
 namespace {
 
 void parseSlo(const Field& f, Monitor& m, Diagnostics& d) {
-  MapReader r(f.node, f.pos, "slo", {"availability", "p95"}, d);
+  MapReader r(f.node, f.pos, "slo", {"availability", "p95", "window"}, d);
   if (auto v = r.get("availability")) m.sloAvailability = readPercent(v, d);
   if (auto v = r.get("p95")) m.sloP95 = readDuration(v, d);
+  if (auto v = r.get("window")) {
+    if (auto t = readDuration(v, d)) m.sloWindow = *t;
+  }
+  if (!m.sloAvailability && !m.sloP95)
+    d.error(f.pos, "slo: give an availability (99.9%), a p95 (300ms) or both");
 }
 
 bool looksLikeUrl(std::string_view s) {
@@ -21,20 +26,23 @@ bool looksLikeUrl(std::string_view s) {
 void parseMonitors(const Field& f, Pipeline& p, Diagnostics& d) {
   if (!f.node.IsSequence()) {
     d.error(f.pos,
-            "monitor: expected a list of probes (- http: URL, - tcp: HOST:PORT, "
+            "monitor: expected a list of probes (- http: URL, - tcp: HOST:PORT, - run: CMD, "
             "- prometheus: URL)");
     return;
   }
   for (const auto& item : f.node) {
     SourcePos ip = posOf(item, f.pos);
     MapReader r(item, ip, "monitor",
-                {"http", "tcp", "prometheus", "every", "timeout", "expect", "slo"}, d);
+                {"http", "tcp", "run", "prometheus", "query", "below", "above", "every", "timeout",
+                 "expect", "fail_after", "recover_after", "slo"},
+                d);
     if (!r.isMap()) continue;
     Monitor m;
     m.pos = ip;
     int kinds = 0;
     for (auto [key, kind] :
          {std::pair{"http", MonitorKind::kHttp}, std::pair{"tcp", MonitorKind::kTcp},
+          std::pair{"run", MonitorKind::kCommand},
           std::pair{"prometheus", MonitorKind::kPrometheus}}) {
       auto v = r.get(key);
       if (!v) continue;
@@ -43,13 +51,14 @@ void parseMonitors(const Field& f, Pipeline& p, Diagnostics& d) {
       if (auto s = readString(v, d)) {
         m.target = *s;
         checkTemplate(v, *s, d);
-        if (kind != MonitorKind::kTcp && !looksLikeUrl(*s)) {
+        bool url = kind == MonitorKind::kHttp || kind == MonitorKind::kPrometheus;
+        if (url && !looksLikeUrl(*s)) {
           d.error(v.pos, std::string(key) + ": expected a URL starting with http:// or https://");
         }
       }
     }
     if (kinds != 1) {
-      d.error(ip, "monitor: give exactly one of 'http', 'tcp' or 'prometheus'");
+      d.error(ip, "monitor: give exactly one of 'http', 'tcp', 'run' or 'prometheus'");
       continue;
     }
     if (auto v = r.get("every")) {
@@ -59,13 +68,43 @@ void parseMonitors(const Field& f, Pipeline& p, Diagnostics& d) {
       if (auto t = readDuration(v, d)) m.timeout = *t;
     }
     if (auto v = r.get("expect")) {
-      MapReader e(v.node, v.pos, "expect", {"status", "contains"}, d);
-      if (auto s = e.get("status")) {
-        if (auto n = readInt(s, 100, 599, d)) m.expectStatus = *n;
+      if (m.kind != MonitorKind::kHttp) {
+        d.error(v.pos, "expect: only an http monitor has one (status, contains, within)");
+      } else {
+        Millis within{};
+        parseExpect(v, m.expectStatus, m.expectContains, &within, d);
+        if (within.count() > 0) m.expectWithin = within;
       }
-      if (auto s = e.get("contains")) {
-        if (auto str = readString(s, d)) m.expectContains = *str;
+    }
+    auto query = r.get("query");
+    if (query) {
+      if (m.kind != MonitorKind::kPrometheus) {
+        d.error(query.pos, "query: only a prometheus monitor has one");
+      } else if (auto s = readString(query, d)) {
+        m.query = *s;
+        checkTemplate(query, *s, d);
       }
+    }
+    for (auto [key, bound] : {std::pair{"below", &m.below}, std::pair{"above", &m.above}}) {
+      auto v = r.get(key);
+      if (!v) continue;
+      if (!query) {
+        d.error(v.pos, std::string(key) + ": compares a prometheus monitor's query; add 'query'");
+      } else {
+        *bound = readNumber(v, d);
+      }
+    }
+    if (query && !m.below && !m.above) {
+      d.error(query.pos, "query: say what its value must be: 'below: N', 'above: N' or both");
+    }
+    if (auto v = r.get("fail_after")) {
+      if (auto n = readInt(v, 1, 100, d)) m.failAfter = *n;
+    }
+    if (auto v = r.get("recover_after")) {
+      if (auto n = readInt(v, 1, 100, d)) m.recoverAfter = *n;
+    }
+    if (m.timeout > m.every) {
+      d.error(ip, "monitor: its timeout is longer than its interval ('every')");
     }
     if (auto v = r.get("slo")) parseSlo(v, m, d);
     p.monitors.push_back(std::move(m));

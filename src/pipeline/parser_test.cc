@@ -162,6 +162,69 @@ TEST(Parser, CacheFoldersAreApartFromEachOther) {
   EXPECT_THAT(r.pipeline.jobs[0].cache, ::testing::ElementsAre("~/.cache", "deps", "~/.npm"));
 }
 
+TEST(Parser, MonitorsOfEveryKindWithTheirThresholds) {
+  auto r = parsePipeline(R"(jobs:
+  a: {run: x}
+monitor:
+  - http: "{{ env.url }}/health"
+    every: 10s
+    timeout: 2s
+    expect: {status: 204, contains: OK, within: 300ms}
+    slo: {availability: 99.5%, p95: 250ms, window: 7d}
+  - tcp: "{{ env.db }}:5432"
+  - run: ./bin/check-queue
+    fail_after: 5
+    recover_after: 1
+  - prometheus: "{{ env.prometheus }}"
+    query: sum(rate(errors[5m]))
+    below: 0.01
+    above: -1
+)");
+  ASSERT_TRUE(r.errors.empty()) << messages(r)[0];
+  const auto& m = r.pipeline.monitors;
+  ASSERT_EQ(m.size(), 4u);
+  EXPECT_EQ(m[0].kind, MonitorKind::kHttp);
+  EXPECT_EQ(m[0].expectStatus, 204);
+  EXPECT_EQ(m[0].expectWithin, std::chrono::milliseconds(300));
+  EXPECT_EQ(m[0].sloWindow, std::chrono::hours(24 * 7));
+  EXPECT_EQ(m[0].failAfter, 3);
+  EXPECT_EQ(m[0].recoverAfter, 2);
+  EXPECT_EQ(m[2].kind, MonitorKind::kCommand);
+  EXPECT_EQ(m[2].target, "./bin/check-queue");
+  EXPECT_EQ(m[2].failAfter, 5);
+  EXPECT_EQ(m[2].recoverAfter, 1);
+  EXPECT_EQ(m[3].kind, MonitorKind::kPrometheus);
+  EXPECT_EQ(m[3].query, "sum(rate(errors[5m]))");
+  EXPECT_EQ(m[3].below, 0.01);
+  EXPECT_EQ(m[3].above, -1);
+}
+
+TEST(Parser, MonitorMistakesAreNamedWhereTheyAre) {
+  auto r = parsePipeline(R"(jobs:
+  a: {run: x}
+monitor:
+  - tcp: db:5432
+    expect: {status: 200}
+  - prometheus: http://prom:9090
+    query: up
+  - http: http://x/
+    below: 3
+    timeout: 1m
+  - run: true
+    fail_after: 0
+    slo: {window: 7d}
+)");
+  EXPECT_THAT(
+      messages(r),
+      ::testing::ElementsAre(
+          "f.yml:5:13: error: expect: only an http monitor has one (status, contains, within)",
+          "f.yml:7:12: error: query: say what its value must be: 'below: N', 'above: N' or both",
+          "f.yml:8:5: error: monitor: its timeout is longer than its interval ('every')",
+          "f.yml:9:12: error: below: compares a prometheus monitor's query; add 'query'",
+          "f.yml:12:17: error: fail_after: 0 is out of range (1 to 100)",
+          "f.yml:13:10: error: slo: give an availability (99.9%), a p95 (300ms) or both"));
+}
+
 TEST(Parser, FindsCyclesInNeeds) {
   auto r = parsePipeline(R"(jobs:
   a: { run: x, needs: [c] }

@@ -130,17 +130,31 @@ struct DeploySpec {
   SourcePos pos;
 };
 
-enum class MonitorKind { kHttp, kTcp, kPrometheus };
+// What `boucle server` watches in each environment that runs a release (rendered with that
+// environment's values, per host for ssh and ansible environments).
+enum class MonitorKind {
+  kHttp,        // GET target: status, contains, within
+  kTcp,         // host:port accepts a connection
+  kCommand,     // `run:` a command on the server, the values in its environment
+  kPrometheus,  // target is a Prometheus server queried with `query` (PromQL), or without a
+                // query an endpoint that must answer Prometheus' text format
+};
 
 struct Monitor {
   MonitorKind kind = MonitorKind::kHttp;
-  std::string target;
+  std::string target;  // URL, host:port or command; may contain {{ templates }}
   Millis every = std::chrono::seconds(30);
   Millis timeout = std::chrono::seconds(10);
   int expectStatus = 200;
   std::string expectContains;
+  std::optional<Millis> expectWithin;     // slower is a failure
+  std::string query;                      // PromQL
+  std::optional<double> below, above;     // the query's value must be below / above this
+  int failAfter = 3;                      // consecutive failures that open an incident
+  int recoverAfter = 2;                   // consecutive passes that resolve it
   std::optional<double> sloAvailability;  // percent, e.g. 99.9
   std::optional<Millis> sloP95;
+  Millis sloWindow = std::chrono::hours(24 * 30);
   SourcePos pos;
 };
 
