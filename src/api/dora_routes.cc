@@ -1,4 +1,5 @@
 // DORA's figures for an environment (docs/dora.md): GET /api/projects/P/dora?env=prod&since=30d.
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "api/route_helpers.h"
@@ -23,14 +24,15 @@ json band(const std::optional<insight::Band>& b) {
 }
 
 json failureJson(const insight::Failure& f) {
-  json j = {{"deploy_id", f.deployId},
-            {"version", f.version},
-            {"cause", f.cause},
-            {"at_ms", f.atMs},
-            {"recovered_at_ms", opt(f.recoveredAtMs)}};
-  if (f.recoveredAtMs) j["recovery_ms"] = *f.recoveredAtMs - f.atMs;
-  if (f.incidentId) j["incident_id"] = f.incidentId;
-  return j;
+  json recovery;
+  if (f.recoveredAtMs) recovery = std::max<int64_t>(0, *f.recoveredAtMs - f.atMs);
+  return {{"deploy_id", f.deployId},
+          {"version", f.version},
+          {"cause", f.cause},
+          {"at_ms", f.atMs},
+          {"recovered_at_ms", opt(f.recoveredAtMs)},
+          {"recovery_ms", recovery},
+          {"incident_id", f.incidentId ? json(f.incidentId) : json()}};
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "core/duration.h"
 
+#include <climits>
 #include <cstdint>
 #include <cstdio>
 
@@ -37,6 +38,9 @@ std::optional<Millis> parseDuration(std::string_view text) {
         case 'd':
           unit = 86'400'000;
           break;
+        case 'w':
+          unit = 7 * 86'400'000LL;
+          break;
         default:
           return std::nullopt;
       }
@@ -44,6 +48,7 @@ std::optional<Millis> parseDuration(std::string_view text) {
     } else {
       return std::nullopt;
     }
+    if (n * unit > INT64_MAX - total) return std::nullopt;  // many parts: no overflow
     total += n * unit;
   }
   return Millis(total);

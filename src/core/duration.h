@@ -1,5 +1,5 @@
 #pragma once
-// Durations as written in pipeline files: "500ms", "30s", "10m", "1h30m", "2d".
+// Durations as written in pipeline files: "500ms", "30s", "10m", "1h30m", "2d", "12w".
 
 #include <chrono>
 #include <cstdint>

@@ -12,12 +12,19 @@ TEST(Duration, ParsesUnitsAndCompounds) {
   EXPECT_EQ(parseDuration("1h30m"), Millis(5'400'000));
   EXPECT_EQ(parseDuration("2d"), Millis(172'800'000));
   EXPECT_EQ(parseDuration("1m500ms"), Millis(60'500));
+  EXPECT_EQ(parseDuration("12w"), Millis(12LL * 7 * 86'400'000));
 }
 
 TEST(Duration, RefusesAmbiguousOrMalformed) {
   for (auto bad : {"", "10", "m", "-5s", "5 s", "1.5s", "5x", "s5", "99999999999s"}) {
     EXPECT_FALSE(parseDuration(bad).has_value()) << bad;
   }
+}
+
+TEST(Duration, ManyPartsCannotOverflow) {
+  std::string many;
+  for (int i = 0; i < 200; ++i) many += "999999999w";
+  EXPECT_FALSE(parseDuration(many).has_value());
 }
 
 TEST(Duration, FormatsForHumans) {

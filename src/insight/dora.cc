@@ -217,7 +217,9 @@ DoraReport computeDora(const std::vector<DoraDeploy>& all, std::vector<DoraIncid
     if (inPeriod) ++r.changes;
     auto f = failureOf(*d, ok, incidents, toMs);
     if (!f) continue;
-    failing.emplace_back(f->atMs, f->recoveredAtMs.value_or(toMs));
+    // An automatic rollback fails and recovers within its own deploy, during which no other
+    // deploy of the environment can start: nothing is rework because of it.
+    if (f->cause != "rolled_back") failing.emplace_back(f->atMs, f->recoveredAtMs.value_or(toMs));
     if (inPeriod) r.failures.push_back(std::move(*f));
   }
   if (r.changes > 0) {
@@ -237,9 +239,9 @@ DoraReport computeDora(const std::vector<DoraDeploy>& all, std::vector<DoraIncid
   for (const auto* d : order) {
     if (!within(d->finishedAtMs, fromMs, toMs)) continue;
     ++r.deploysAll;
-    // The last span starting before the deploy did: rework if the deploy started inside it.
-    auto it = std::lower_bound(failing.begin(), failing.end(), d->startedAtMs,
-                               [](const auto& span, int64_t t) { return span.first < t; });
+    // The last span starting at or before the deploy's start: rework if it started inside.
+    auto it = std::upper_bound(failing.begin(), failing.end(), d->startedAtMs,
+                               [](int64_t t, const auto& span) { return t < span.first; });
     if (it != failing.begin() && d->startedAtMs < std::prev(it)->second) ++r.reworkDeploys;
   }
   if (r.deploysAll > 0) r.reworkRate = static_cast<double>(r.reworkDeploys) / r.deploysAll;

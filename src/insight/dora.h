@@ -62,7 +62,8 @@ struct DoraReport {
   // are recoveries, not changes).
   int deploys = 0;
   double perDay = 0, perWeek = 0;
-  std::string frequency;  // "multiple per day", "daily", "weekly", "monthly", "rarely", "none"
+  std::string frequency;  // DORA's reading: "on demand (daily or more)", "between once a day
+                          // and once a week", …, "none" (docs/dora.md)
   std::optional<Band> frequencyBand;
 
   // Lead time for changes, one row per commit first brought by a deploy of the period.

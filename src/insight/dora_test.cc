@@ -114,6 +114,15 @@ TEST(Dora, AnOpenIncidentIsAFailureNotYetRecovered) {
   EXPECT_EQ(r.failureRate, 1.0);
 }
 
+TEST(Dora, ADeployStartingAsAnIncidentOpensIsRework) {
+  std::vector<DoraDeploy> d{deploy(1, "succeeded", 0, 1), deploy(2, "succeeded", 5, 5.5)};
+  DoraReport r = computeDora(d, {{3, 5 * kH, 6 * kH}}, 0, kDayMs);
+  EXPECT_EQ(r.reworkDeploys, 1);
+  // An automatic rollback makes no other deploy rework, nor itself.
+  std::vector<DoraDeploy> back{deploy(1, "rolled_back", 0, 1), deploy(2, "succeeded", 2, 3)};
+  EXPECT_EQ(computeDora(back, {}, 0, kDayMs).reworkDeploys, 0);
+}
+
 TEST(Dora, FrequencyBandsFollowTheReport) {
   auto band = [](int n, int days) {
     std::vector<DoraDeploy> d;

@@ -29,13 +29,14 @@ bool isCommitId(const std::string& s) {
   return true;
 }
 
-// The commits in `to` and not in `from` (all of `to`'s history without one), newest first.
+// The commits in `to` and not in `from` (all of `to`'s history without one), newest first,
+// with their author times (`times`, ms): when the change was written, which a rebase keeps.
 Result<std::vector<insight::Change>> changesBetween(const fs::path& mirror, const std::string& from,
                                                     const std::string& to,
                                                     std::vector<int64_t>* times) {
   std::string range = from.empty() ? to : from + ".." + to;
   auto out =
-      scm::gitIn(mirror, {"log", "-n", "1000", "--format=%H%x00%an%x00%ct%x00%B%x1e", range});
+      scm::gitIn(mirror, {"log", "-n", "1000", "--format=%H%x00%an%x00%at%x00%B%x1e", range});
   if (!out.ok()) return out.status();
   std::vector<insight::Change> changes;
   for (const auto& record : split(*out, '\x1e')) {
