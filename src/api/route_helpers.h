@@ -91,5 +91,6 @@ void addReleaseRoutes(Router& r, const ApiContext& c);
 void addUiRoutes(Router& r, const ApiContext& c);
 void addDeployRoutes(Router& r, const ApiContext& c);
 void addDoraRoutes(Router& r, const ApiContext& c);
+void addIncidentRoutes(Router& r, const ApiContext& c);
 
 }  // namespace boucle::api

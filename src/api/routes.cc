@@ -76,6 +76,8 @@ Router buildRouter(const ApiContext& c) {
             return res;
           });
         });
+  // Before the forges' hooks: its path would match theirs.
+  addIncidentRoutes(r, c);
   r.add("POST", "/hooks/{forge}/{project}", Access::kPublic,
         [&c](const Request& req, const Params& p) {
           return webhook(c, req, p.at("forge"), p.at("project"));

@@ -163,6 +163,83 @@ void addDeployCommands(CLI::App& app, int* exitCode) {
     }
   });
 
+  // boucle incidents PROJECT, boucle incident open|resolve|note|show
+  auto printIncident = [](const json& i) {
+    std::string state = str(i, "state");
+    fmt::print("#{:<5} {:<8} {:<9} {:<16} {}\n", i["id"].get<int64_t>(), str(i, "env"), state,
+               localTime(i["opened_at_ms"]), str(i, "title"));
+    std::string live =
+        i["release"].is_string()
+            ? str(i, "release") + " (deploy " + std::to_string(i["deploy_id"].get<int64_t>()) + ")"
+            : "nothing deployed";
+    fmt::print("       live when it began: {}; opened by {}{}\n", live, str(i, "opened_by"),
+               state == "resolved" ? ", resolved by " + str(i, "resolved_by") + " at " +
+                                         localTime(i["resolved_at_ms"])
+                                   : "");
+  };
+  auto incidents = app.add_subcommand(
+      "incidents", "An environment's incidents, newest first: open or resolved, what was live");
+  auto io = std::make_shared<DeployOpts>();
+  incidents->add_option("project", io->project, "Project")->required();
+  incidents->add_option("--env", io->env, "Only this environment");
+  addClientOptions(incidents, io->client);
+  incidents->callback([=] {
+    auto r = call(io->client, "GET",
+                  "/api/projects/" + urlEncode(io->project) + "/incidents" +
+                      (io->env.empty() ? "" : "?env=" + urlEncode(io->env)),
+                  nullptr, exitCode);
+    if (!r) return;
+    if (io->client.json) return fmt::print("{}\n", r->dump(2));
+    if ((*r)["incidents"].empty()) fmt::print("no incidents\n");
+    for (const auto& i : (*r)["incidents"]) printIncident(i);
+  });
+
+  auto incident = app.add_subcommand("incident", "Open, annotate and resolve an incident by hand");
+  incident->require_subcommand(1);
+  auto iopen = incident->add_subcommand(
+      "open", "Open an incident: boucle incident open PROJECT ENV \"what is wrong\"");
+  auto ioo = std::make_shared<DeployOpts>();
+  auto text = std::make_shared<std::string>();
+  iopen->add_option("project", ioo->project, "Project")->required();
+  iopen->add_option("env", ioo->env, "Environment")->required();
+  iopen->add_option("text", *text, "What is wrong")->required();
+  addClientOptions(iopen, ioo->client);
+  iopen->callback([=] {
+    auto r = call(ioo->client, "POST", "/api/projects/" + urlEncode(ioo->project) + "/incidents",
+                  json{{"env", ioo->env}, {"text", *text}}, exitCode);
+    if (!r) return;
+    if (ioo->client.json) return fmt::print("{}\n", r->dump(2));
+    printIncident(*r);
+  });
+  // resolve, note and show take an incident's id.
+  auto withId = [&](const char* name, const char* help, const char* method, const char* path,
+                    bool takesText, const char* textHelp) {
+    auto cmd = incident->add_subcommand(name, help);
+    auto o = std::make_shared<DeployOpts>();
+    auto t = std::make_shared<std::string>();
+    cmd->add_option("id", o->id, "Incident id")->required();
+    if (takesText) cmd->add_option("text", *t, textHelp)->required(std::string(name) == "note");
+    addClientOptions(cmd, o->client);
+    std::string m = method, suffix = path;
+    cmd->callback([=] {
+      json body = m == "GET" ? json(nullptr) : json{{"text", *t}};
+      auto r =
+          call(o->client, m, "/api/incidents/" + std::to_string(o->id) + suffix, body, exitCode);
+      if (!r) return;
+      if (o->client.json) return fmt::print("{}\n", r->dump(2));
+      printIncident(*r);
+      for (const auto& e : (*r)["timeline"]) {
+        fmt::print("       {}  {:<9} {}: {}\n", localTime(e["at_ms"], "%m-%d %H:%M:%S"),
+                   str(e, "kind"), str(e, "actor"), str(e, "text"));
+      }
+    });
+  };
+  withId("resolve", "Resolve an incident: boucle incident resolve ID [\"what fixed it\"]", "POST",
+         "/resolve", true, "What fixed it");
+  withId("note", "Add a note to an incident's timeline: boucle incident note ID \"text\"", "POST",
+         "/notes", true, "The note");
+  withId("show", "An incident and its timeline", "GET", "", false, "");
+
   // boucle dora PROJECT [--env prod] [--since 30d]: the four keys (docs/dora.md)
   auto dora = app.add_subcommand(
       "dora",

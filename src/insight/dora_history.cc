@@ -84,7 +84,11 @@ Result<DoraReport> doraOf(store::Store& store, const std::string& project, const
     }
     rows.push_back(std::move(row));
   }
-  return computeDora(rows, {}, fromMs, toMs);
+  auto incidents = store.listIncidents(project, env, kAll);
+  if (!incidents.ok()) return incidents.status();
+  std::vector<DoraIncident> opened;
+  for (const auto& i : *incidents) opened.push_back({i.id, i.openedAt, i.resolvedAt});
+  return computeDora(rows, std::move(opened), fromMs, toMs);
 }
 
 }  // namespace boucle::insight

@@ -12,7 +12,7 @@
 
 namespace boucle::insight {
 
-// `env` of `project` over [fromMs, toMs). Incidents are not stored yet: none are counted.
+// `env` of `project` over [fromMs, toMs), its incidents included.
 Result<DoraReport> doraOf(store::Store& store, const std::string& project, const std::string& env,
                           int64_t fromMs, int64_t toMs);
 

@@ -193,6 +193,31 @@ struct Deploy {
   std::string smokeJson;  // [{"check", "ok", "detail", "ms"}]
 };
 
+// Something wrong in an environment: opened by a monitor, an Alertmanager alert or a
+// person, with the release live when it began and the deploy that brought that release.
+struct Incident {
+  int64_t id = 0;
+  std::string project, env;
+  std::string source;       // "monitor", "alertmanager", "manual"
+  std::string monitor;      // the monitor or alert's name ("" when opened by hand)
+  std::string fingerprint;  // what names the same alert again ("" for none)
+  std::string title;
+  std::string state = "open";  // "open" or "resolved"
+  std::string release;         // live when it began ("" when nothing was)
+  std::optional<int64_t> deployId;
+  std::string openedBy;
+  int64_t openedAt = 0;
+  std::string resolvedBy;
+  std::optional<int64_t> resolvedAt;
+};
+
+// A line of an incident's timeline: opened, note, resolved, deploy, rollback, notified.
+struct IncidentEvent {
+  int64_t incidentId = 0;
+  int64_t at = 0;
+  std::string kind, actor, text;
+};
+
 // Who did what, when: releases, approvals, deploys, rollbacks, credentials, values.
 struct AuditEntry {
   int64_t id = 0;
@@ -312,6 +337,21 @@ class Store {
   // after `sinceMs`, and those of every release.
   virtual Result<std::vector<std::string>> recentArtifactManifests(int64_t sinceMs) = 0;
   virtual Result<std::vector<std::string>> releasedArtifactManifests() = 0;
+
+  // Opens an incident (its "opened" event recorded with it).
+  virtual Result<Incident> openIncident(const Incident& i) = 0;
+  virtual Result<Incident> getIncident(int64_t id) = 0;
+  // Newest first; `env` empty = every environment.
+  virtual Result<std::vector<Incident>> listIncidents(std::string_view project,
+                                                      std::string_view env, int limit) = 0;
+  // The project's open incident with this fingerprint, if any.
+  virtual Result<std::optional<Incident>> openIncidentWith(std::string_view project,
+                                                           std::string_view fingerprint) = 0;
+  // Resolves an open incident (Conflict when it is not open), recording the event.
+  virtual Status resolveIncident(int64_t id, std::string_view by, int64_t atMs,
+                                 std::string_view text) = 0;
+  virtual Status addIncidentEvent(const IncidentEvent& e) = 0;
+  virtual Result<std::vector<IncidentEvent>> incidentEvents(int64_t id) = 0;  // oldest first
 
   virtual Status addAudit(const AuditEntry& e) = 0;
   // Newest first; `project` empty = all.

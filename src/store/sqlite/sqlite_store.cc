@@ -204,6 +204,34 @@ CREATE TABLE hook_deliveries (
 );
 CREATE INDEX hook_deliveries_by_age ON hook_deliveries (received_at);
 )sql",
+    R"sql(
+CREATE TABLE incidents (
+  id INTEGER PRIMARY KEY,
+  project TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
+  env TEXT NOT NULL,
+  source TEXT NOT NULL,
+  monitor TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  title TEXT NOT NULL,
+  state TEXT NOT NULL,
+  release TEXT NOT NULL,
+  deploy_id INTEGER,
+  opened_by TEXT NOT NULL,
+  opened_at INTEGER NOT NULL,
+  resolved_by TEXT NOT NULL DEFAULT '',
+  resolved_at INTEGER
+);
+CREATE INDEX incidents_by_env ON incidents (project, env, id);
+CREATE INDEX incidents_open ON incidents (project, fingerprint, state);
+CREATE TABLE incident_events (
+  incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,
+  at INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  text TEXT NOT NULL
+);
+CREATE INDEX incident_events_by_incident ON incident_events (incident_id, at);
+)sql",
 };
 
 std::string joinLines(const std::vector<std::string>& v) {

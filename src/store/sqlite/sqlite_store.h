@@ -88,6 +88,16 @@ class SqliteStore : public Store {
   Result<std::vector<Deploy>> interruptDeploys(std::string_view reason) override;
   Result<std::vector<std::string>> recentArtifactManifests(int64_t sinceMs) override;
   Result<std::vector<std::string>> releasedArtifactManifests() override;
+  Result<Incident> openIncident(const Incident& i) override;
+  Result<Incident> getIncident(int64_t id) override;
+  Result<std::vector<Incident>> listIncidents(std::string_view project, std::string_view env,
+                                              int limit) override;
+  Result<std::optional<Incident>> openIncidentWith(std::string_view project,
+                                                   std::string_view fingerprint) override;
+  Status resolveIncident(int64_t id, std::string_view by, int64_t atMs,
+                         std::string_view text) override;
+  Status addIncidentEvent(const IncidentEvent& e) override;
+  Result<std::vector<IncidentEvent>> incidentEvents(int64_t id) override;
   Status addAudit(const AuditEntry& e) override;
   Result<std::vector<AuditEntry>> listAudit(std::string_view project, int limit) override;
   uint64_t revision() override {
