@@ -54,6 +54,12 @@ Response incidentWithTimeline(const ApiContext& c, int64_t id) {
   return ok(200, out);
 }
 
+void tell(const ApiContext& c, int64_t id, const std::string& event) {
+  if (!c.onIncident) return;
+  auto i = c.store->getIncident(id);
+  if (i.ok()) c.onIncident(*i, event);
+}
+
 }  // namespace
 
 void addIncidentRoutes(Router& r, const ApiContext& c) {
@@ -87,6 +93,7 @@ void addIncidentRoutes(Router& r, const ApiContext& c) {
           if (auto failed = audited(*c.store, req, "incident.open", project->name,
                                     std::to_string(opened->id), env))
             return *failed;
+          tell(c, opened->id, "incident");
           return ok(201, incidentJson(*opened));
         });
   r.add("GET", "/api/incidents/{id}", Access::kRead, [&c](const Request&, const Params& p) {
@@ -107,6 +114,7 @@ void addIncidentRoutes(Router& r, const ApiContext& c) {
           if (auto failed = audited(*c.store, req, "incident.resolve", i->project,
                                     std::to_string(*id), i->env))
             return *failed;
+          tell(c, *id, "resolved");
           return incidentWithTimeline(c, *id);
         });
   r.add(
@@ -127,6 +135,8 @@ void addIncidentRoutes(Router& r, const ApiContext& c) {
           if (!project.ok()) return fromStatus(project.status());
           auto outcome = monitor::takeAlerts(*c.store, project->name, req.body, req.actor, nowMs());
           if (!outcome.ok()) return fromStatus(outcome.status());
+          for (int64_t id : outcome->opened) tell(c, id, "incident");
+          for (int64_t id : outcome->resolved) tell(c, id, "resolved");
           return ok(200, {{"opened", outcome->opened},
                           {"resolved", outcome->resolved},
                           {"ignored", outcome->ignored}});

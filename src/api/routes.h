@@ -3,6 +3,7 @@
 // docs/api.yaml.
 
 #include <filesystem>
+#include <functional>
 
 #include "api/http.h"
 #include "auth/secret_box.h"
@@ -22,6 +23,8 @@ struct ApiContext {
   deploy::Deployer* deployer = nullptr;
   std::filesystem::path uiDir;  // the web UI's built files ("" when not installed)
   deploy::ReleaseFlow* releases = nullptr;
+  // Told of each incident opened or resolved ("incident", "resolved"): notifications.
+  std::function<void(const store::Incident&, const std::string& event)> onIncident;
 };
 
 struct Api {

@@ -269,8 +269,33 @@ int serve(const ServerArgs& a) {
     queue(run, p, "broken");
   };
   scheduler::Agent agent(**store, agentOptions);
-  api::ApiContext ctx{store->get(), &agent,    data, a.publicRead,
-                      &*secrets,    &deployer, ui,   &releases};
+  api::ApiContext ctx;
+  ctx.store = store->get();
+  ctx.agent = &agent;
+  ctx.dataDir = data;
+  ctx.publicRead = a.publicRead;
+  ctx.secrets = &*secrets;
+  ctx.deployer = &deployer;
+  ctx.uiDir = ui;
+  ctx.releases = &releases;
+  // An incident is told with the rules of the release live when it began.
+  ctx.onIncident = [&](const store::Incident& i, const std::string& event) {
+    if (i.release.empty()) return;
+    auto rel = (*store)->getRelease(i.project, i.release);
+    if (!rel.ok()) return;
+    auto parsed = pipeline::parsePipeline(rel->pipeline);
+    if (!parsed.ok() || parsed.pipeline.notifications.empty()) return;
+    auto n = notify::queueIncidentNotifications(**store, i, event, rel->runId,
+                                                parsed.pipeline.notifications, a.mailFrom, nowMs());
+    if (!n.ok()) return logError("notify: " + n.status().message());
+    if (*n == 0) return;
+    if (auto st = (*store)->addIncidentEvent(
+            {i.id, nowMs(), "notified", "boucle",
+             std::to_string(*n) + " notification(s) of '" + event + "' queued"});
+        !st.ok())
+      logError("incident " + std::to_string(i.id) + ": " + st.message());
+    notifier.wake();
+  };
   std::string error;
   auto api = api::makeApi(ctx);
   http.streaming = api.streaming;

@@ -244,6 +244,56 @@ Result<int> queueDeployNotifications(store::Store& store, const store::Deploy& d
   return static_cast<int>(planned.size());
 }
 
+std::string incidentHeadline(const std::string& event, const store::Incident& i) {
+  std::string live = i.release.empty() ? "nothing deployed" : i.release + " live";
+  return i.project + " " + i.env + ": incident #" + std::to_string(i.id) +
+         (event == "resolved" ? " resolved by " + i.resolvedBy : " opened (" + live + ")") + ": " +
+         i.title;
+}
+
+Result<int> queueIncidentNotifications(store::Store& store, const store::Incident& i,
+                                       const std::string& event, int64_t runId,
+                                       const std::vector<pipeline::Notification>& rules,
+                                       const std::string& mailFrom, int64_t nowMs) {
+  std::vector<store::Delivery> planned;
+  std::string line = incidentHeadline(event, i);
+  addDeliveries(
+      rules, event, runId, nowMs,
+      [&](pipeline::NotifyChannel channel, const std::string& target) -> std::string {
+        switch (channel) {
+          case pipeline::NotifyChannel::kWebhook:
+            return json{{"event", event},
+                        {"text", line},
+                        {"incident",
+                         {{"id", i.id},
+                          {"project", i.project},
+                          {"env", i.env},
+                          {"state", i.state},
+                          {"title", i.title},
+                          {"source", i.source},
+                          {"monitor", i.monitor},
+                          {"release", i.release},
+                          {"deploy_id", i.deployId ? json(*i.deployId) : json()},
+                          {"opened_at_ms", i.openedAt},
+                          {"resolved_at_ms", i.resolvedAt ? json(*i.resolvedAt) : json()}}}}
+                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+          case pipeline::NotifyChannel::kSlack:
+            return json{{"text", std::string(event == "resolved" ? ":white_check_mark: "
+                                                                 : ":rotating_light: ") +
+                                     line}}
+                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+          case pipeline::NotifyChannel::kEmail:
+            break;
+        }
+        return email(line, oneLine(line) + "\r\n", mailFrom, target, nowMs);
+      },
+      planned);
+  for (const auto& del : planned) {
+    if (auto id = store.addDelivery(del); !id.ok()) return id.status();
+  }
+  return static_cast<int>(planned.size());
+}
+
 Result<int> queueNotifications(store::Store& store, const store::Run& run,
                                const std::vector<pipeline::Notification>& rules,
                                const std::string& mailFrom, int64_t nowMs,

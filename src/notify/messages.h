@@ -48,6 +48,14 @@ Result<int> queueDeployNotifications(store::Store& store, const store::Deploy& d
                                      const std::vector<pipeline::Notification>& rules,
                                      const std::string& mailFrom, int64_t nowMs);
 
+// "incident" or "resolved" for an incident: "web prod: incident #3 opened (0.4.1 live): 5xx
+// above 1%". Queued under `runId` (the live release's run), with that release's rules.
+std::string incidentHeadline(const std::string& event, const store::Incident& i);
+Result<int> queueIncidentNotifications(store::Store& store, const store::Incident& i,
+                                       const std::string& event, int64_t runId,
+                                       const std::vector<pipeline::Notification>& rules,
+                                       const std::string& mailFrom, int64_t nowMs);
+
 // Plans and stores the deliveries for a finished run; returns how many were queued.
 Result<int> queueNotifications(store::Store& store, const store::Run& run,
                                const std::vector<pipeline::Notification>& rules,

@@ -199,5 +199,39 @@ TEST_F(NotifyTest, DeploysTellWhenTheyLandFailAndRollBack) {
   EXPECT_EQ(listed["notifications"].size(), 2u) << "shown under the release's run";
 }
 
+TEST_F(NotifyTest, IncidentsAreToldWithTheLiveReleasesRules) {
+  std::string base = "http://127.0.0.1:" + httpPort_;
+  repo_.write(".boucle.yml",
+              "jobs:\n  build: {run: 'true'}\n"
+              "environments:\n  prod: {auto: true}\n"
+              "deploy:\n  driver: command\n  command: 'true'\n"
+              "notify:\n  - on: [incident, resolved]\n    webhook: " +
+                  base + "/hook\n  - on: [incident]\n    email: oncall@boucle.test\n");
+  repo_.commit("feat: first", "Ada");
+  addProject();
+  ASSERT_EQ(runAndWait(1)["state"], "passed");
+  ASSERT_EQ(client({"release", "web"}).exitCode, 0);
+  ASSERT_TRUE(waitFor([&] {
+    json d = api("/api/projects/web/deploys?env=prod")["deploys"];
+    return !d.empty() && d[0]["state"] == "succeeded";
+  }));
+  Output opened = client({"incident", "open", "web", "prod", "checkout is down", "--json"});
+  ASSERT_EQ(opened.exitCode, 0) << opened.all();
+  std::string id = std::to_string(json::parse(opened.out)["id"].get<int64_t>());
+  ASSERT_TRUE(waitFor([&] { return posts().size() == 1 && mails().size() == 1; }));
+  json fired = json::parse(posts()[0]["body"].get<std::string>());
+  EXPECT_EQ(fired["event"], "incident");
+  EXPECT_EQ(fired["text"], "web prod: incident #" + id + " opened (0.1.0 live): checkout is down");
+  EXPECT_EQ(fired["incident"]["release"], "0.1.0");
+  EXPECT_THAT(mails()[0], HasSubstr("incident #" + id));
+  ASSERT_EQ(client({"incident", "resolve", id, "restarted"}).exitCode, 0);
+  ASSERT_TRUE(waitFor([&] { return posts().size() == 2; }));
+  EXPECT_EQ(json::parse(posts()[1]["body"].get<std::string>())["event"], "resolved");
+  json timeline = api("/api/incidents/" + id)["timeline"];
+  std::vector<std::string> kinds;
+  for (const auto& e : timeline) kinds.push_back(e["kind"]);
+  EXPECT_THAT(kinds, ::testing::ElementsAre("opened", "notified", "resolved", "notified"));
+}
+
 }  // namespace
 }  // namespace boucle::testing
