@@ -1,11 +1,14 @@
 // Incidents: listed per project, opened, annotated and resolved by people, and raised by
-// Prometheus Alertmanager (POST /hooks/alertmanager/PROJECT with a token, as Alertmanager's
-// `http_config.authorization` sends it).
+// Prometheus Alertmanager (POST /hooks/alertmanager/PROJECT with the project's webhook secret
+// as its bearer credential, as Alertmanager's `http_config.authorization` sends it: a secret
+// that reaches this hook of this project and nothing else).
 #include <nlohmann/json.hpp>
 
 #include "api/route_helpers.h"
+#include "auth/tokens.h"
 #include "core/clock.h"
 #include "monitor/incidents.h"
+#include "scm/git_repo.h"
 
 namespace boucle::api {
 
@@ -88,7 +91,8 @@ void addIncidentRoutes(Router& r, const ApiContext& c) {
             return errorResponse(
                 400, "the body must be {\"env\": \"prod\", \"text\": \"what is wrong\"}");
           auto opened = monitor::openIncident(
-              *c.store, {project->name, env, "manual", "", "", *text, req.actor, nowMs()});
+              *c.store, scm::mirrorPath(c.dataDir, project->name),
+              {project->name, env, "manual", "", "", *text, req.actor, nowMs()});
           if (!opened.ok()) return fromStatus(opened.status());
           if (auto failed = audited(*c.store, req, "incident.open", project->name,
                                     std::to_string(opened->id), env))
@@ -129,11 +133,20 @@ void addIncidentRoutes(Router& r, const ApiContext& c) {
           return fromStatus(st);
         return incidentWithTimeline(c, *id);
       });
-  r.add("POST", "/hooks/alertmanager/{name}", Access::kChange,
+  r.add("POST", "/hooks/alertmanager/{name}", Access::kPublic,
         [&c](const Request& req, const Params& p) {
           auto project = c.store->getProject(p.at("name"));
-          if (!project.ok()) return fromStatus(project.status());
-          auto outcome = monitor::takeAlerts(*c.store, project->name, req.body, req.actor, nowMs());
+          if (!project.ok() && project.status().code() != Code::kNotFound)
+            return fromStatus(project.status());
+          // As the forges' hooks: an unknown project answers as a wrong secret does.
+          static const std::string nobodys = auth::randomHex(32);
+          const std::string& secret =
+              project.ok() && !project->webhookSecret.empty() ? project->webhookSecret : nobodys;
+          if (!auth::constantTimeEquals(req.header("authorization"), "Bearer " + secret) ||
+              !project.ok())
+            return errorResponse(401, "the project's webhook secret is the bearer credential");
+          auto outcome = monitor::takeAlerts(*c.store, scm::mirrorPath(c.dataDir, project->name),
+                                             project->name, req.body, "alertmanager", nowMs());
           if (!outcome.ok()) return fromStatus(outcome.status());
           for (int64_t id : outcome->opened) tell(c, id, "incident");
           for (int64_t id : outcome->resolved) tell(c, id, "resolved");

@@ -168,10 +168,12 @@ void addDeployCommands(CLI::App& app, int* exitCode) {
     std::string state = str(i, "state");
     fmt::print("#{:<5} {:<8} {:<9} {:<16} {}\n", i["id"].get<int64_t>(), str(i, "env"), state,
                localTime(i["opened_at_ms"]), str(i, "title"));
-    std::string live =
-        i["release"].is_string()
-            ? str(i, "release") + " (deploy " + std::to_string(i["deploy_id"].get<int64_t>()) + ")"
-            : "nothing deployed";
+    std::string live = "nothing deployed";
+    if (i["release"].is_string()) {
+      live = str(i, "release");
+      if (i["deploy_id"].is_number_integer())
+        live += " (deploy " + std::to_string(i["deploy_id"].get<int64_t>()) + ")";
+    }
     fmt::print("       live when it began: {}; opened by {}{}\n", live, str(i, "opened_by"),
                state == "resolved" ? ", resolved by " + str(i, "resolved_by") + " at " +
                                          localTime(i["resolved_at_ms"])

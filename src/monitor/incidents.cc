@@ -2,7 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/names.h"
 #include "deploy/deployer.h"
+#include "deploy/policy.h"
 
 namespace boucle::monitor {
 
@@ -26,7 +28,14 @@ std::string bounded(std::string s, size_t n = 500) {
 
 }  // namespace
 
-Result<store::Incident> openIncident(store::Store& store, const OpenRequest& r) {
+Result<store::Incident> openIncident(store::Store& store, const std::filesystem::path& mirror,
+                                     const OpenRequest& r) {
+  auto policy = deploy::loadPolicy(store, r.project, mirror);
+  if (!policy.ok()) return policy.status();
+  if (!validName(r.env) || !policy->env(r.env)) {
+    return Status::NotFound("no environment '" + r.env + "' in " + r.project + "'s policy (" +
+                            policy->envNames() + ")");
+  }
   auto current = deploy::currentRelease(store, r.project, r.env);
   if (!current.ok()) return current.status();
   store::Incident i;
@@ -43,22 +52,33 @@ Result<store::Incident> openIncident(store::Store& store, const OpenRequest& r) 
   return store.openIncident(i);
 }
 
-Result<AlertOutcome> takeAlerts(store::Store& store, const std::string& project,
-                                const std::string& payload, const std::string& actor,
-                                int64_t nowMs) {
+Result<AlertOutcome> takeAlerts(store::Store& store, const std::filesystem::path& mirror,
+                                const std::string& project, const std::string& payload,
+                                const std::string& actor, int64_t nowMs) {
   json body = json::parse(payload, nullptr, false);
   if (!body.is_object() || !body.contains("alerts") || !body["alerts"].is_array())
     return Status::Invalid("expected Alertmanager's webhook payload: {\"alerts\": [...]}");
   AlertOutcome out;
+  size_t taken = 0;
   for (const auto& a : body["alerts"]) {
     if (!a.is_object()) continue;
+    if (++taken > kMaxAlertsPerDelivery) {
+      out.ignored.push_back(std::to_string(body["alerts"].size() - kMaxAlertsPerDelivery) +
+                            " more alert(s): at most " + std::to_string(kMaxAlertsPerDelivery) +
+                            " are taken from one delivery");
+      break;
+    }
     json labels = a.value("labels", json::object());
     json annotations = a.value("annotations", json::object());
     if (!labels.is_object()) labels = json::object();
     if (!annotations.is_object()) annotations = json::object();
     std::string name = bounded(str(labels, "alertname"), 200);
+    std::string env = str(labels, "env");
+    if (env.empty()) env = str(labels, "environment");
+    env = bounded(env, 100);
+    // Without Alertmanager's fingerprint, the alert's name in its environment names it.
     std::string fingerprint = bounded(str(a, "fingerprint"), 200);
-    if (fingerprint.empty()) fingerprint = name;
+    if (fingerprint.empty()) fingerprint = name + "@" + env;
     fingerprint = "alertmanager:" + fingerprint;
     std::string status = str(a, "status");
     if (status == "resolved") {
@@ -68,9 +88,12 @@ Result<AlertOutcome> takeAlerts(store::Store& store, const std::string& project,
         out.ignored.push_back(name + ": resolved, and no incident of it is open");
         continue;
       }
-      if (auto st = store.resolveIncident((*open)->id, actor, nowMs, "resolved by Alertmanager");
-          !st.ok())
-        return st;
+      auto st = store.resolveIncident((*open)->id, actor, nowMs, "resolved by Alertmanager");
+      if (st.code() == Code::kConflict) {  // resolved meanwhile, by a person say
+        out.ignored.push_back(name + ": " + st.message());
+        continue;
+      }
+      if (!st.ok()) return st;
       out.resolved.push_back((*open)->id);
       continue;
     }
@@ -78,8 +101,6 @@ Result<AlertOutcome> takeAlerts(store::Store& store, const std::string& project,
       out.ignored.push_back(name + ": status '" + bounded(status, 20) + "'");
       continue;
     }
-    std::string env = str(labels, "env");
-    if (env.empty()) env = str(labels, "environment");
     if (env.empty()) {
       out.ignored.push_back(name + ": no env (or environment) label names its environment");
       continue;
@@ -93,10 +114,19 @@ Result<AlertOutcome> takeAlerts(store::Store& store, const std::string& project,
     std::string title = str(annotations, "summary");
     if (title.empty()) title = str(annotations, "description");
     if (title.empty()) title = name;
-    auto opened = openIncident(store, {project, bounded(env, 100), "alertmanager", name,
-                                       fingerprint, bounded(title), actor, nowMs});
-    if (!opened.ok()) return opened.status();
-    out.opened.push_back(opened->id);
+    auto opened = openIncident(
+        store, mirror,
+        {project, env, "alertmanager", name, fingerprint, bounded(title), actor, nowMs});
+    if (opened.ok()) {
+      out.opened.push_back(opened->id);
+    } else if (opened.status().code() == Code::kNotFound) {
+      out.ignored.push_back(name + ": " + opened.status().message());
+    } else if (auto now = store.openIncidentWith(project, fingerprint); now.ok() && *now) {
+      // Another delivery of the same alert opened it at the same moment (the unique index).
+      out.ignored.push_back(name + ": incident " + std::to_string((*now)->id) + " is open");
+    } else {
+      return opened.status();
+    }
   }
   return out;
 }

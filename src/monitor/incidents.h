@@ -4,6 +4,7 @@
 // the deploy that brought it, and keeps a timeline.
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -22,8 +23,13 @@ struct OpenRequest {
   int64_t atMs = 0;
 };
 
-// Opens it, naming what runs in the environment now.
-Result<store::Incident> openIncident(store::Store& store, const OpenRequest& r);
+// Opens it, naming what runs in the environment now. Invalid when the project's policy (read
+// from `mirror`) has no such environment: an incident there would be counted nowhere.
+Result<store::Incident> openIncident(store::Store& store, const std::filesystem::path& mirror,
+                                     const OpenRequest& r);
+
+// At most this many alerts of one delivery are taken; the rest are ignored, saying so.
+inline constexpr size_t kMaxAlertsPerDelivery = 100;
 
 // Prometheus Alertmanager's webhook (version 4): each firing alert opens an incident in the
 // environment its `env` (or `environment`) label names, unless one with its fingerprint is
@@ -32,8 +38,8 @@ struct AlertOutcome {
   std::vector<int64_t> opened, resolved;
   std::vector<std::string> ignored;  // why an alert changed nothing
 };
-Result<AlertOutcome> takeAlerts(store::Store& store, const std::string& project,
-                                const std::string& payload, const std::string& actor,
-                                int64_t nowMs);
+Result<AlertOutcome> takeAlerts(store::Store& store, const std::filesystem::path& mirror,
+                                const std::string& project, const std::string& payload,
+                                const std::string& actor, int64_t nowMs);
 
 }  // namespace boucle::monitor

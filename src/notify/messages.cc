@@ -244,6 +244,24 @@ Result<int> queueDeployNotifications(store::Store& store, const store::Deploy& d
   return static_cast<int>(planned.size());
 }
 
+// Slack reads <!channel>, <@user> and links in a message: text from an alert or a person
+// is escaped as its formatting rules say (& < >), so it cannot ping a channel.
+std::string slackEscaped(const std::string& text) {
+  std::string out;
+  for (char ch : text) {
+    if (ch == '&') {
+      out += "&amp;";
+    } else if (ch == '<') {
+      out += "&lt;";
+    } else if (ch == '>') {
+      out += "&gt;";
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 std::string incidentHeadline(const std::string& event, const store::Incident& i) {
   std::string live = i.release.empty() ? "nothing deployed" : i.release + " live";
   return i.project + " " + i.env + ": incident #" + std::to_string(i.id) +
@@ -280,7 +298,7 @@ Result<int> queueIncidentNotifications(store::Store& store, const store::Inciden
           case pipeline::NotifyChannel::kSlack:
             return json{{"text", std::string(event == "resolved" ? ":white_check_mark: "
                                                                  : ":rotating_light: ") +
-                                     line}}
+                                     slackEscaped(line)}}
                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
           case pipeline::NotifyChannel::kEmail:
             break;

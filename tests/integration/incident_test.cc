@@ -25,7 +25,11 @@ deploy:
   command: 'true'
 )yml");
     repo_.commit("feat: the service", "Ada");
-    ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+    Output add = client({"project", "add", "web", repo_.dir().string(), "--poll", "0"});
+    ASSERT_EQ(add.exitCode, 0);
+    auto at = add.out.find("webhook secret: ");
+    ASSERT_NE(at, std::string::npos) << add.out;
+    secret_ = add.out.substr(at + 16, add.out.find('\n', at) - at - 16);
     ASSERT_EQ(triggerAndWait("web", 1)["state"], "passed");
     ASSERT_TRUE(waitFor([&] {
       json d = api("/api/projects/web/deploys?env=prod")["deploys"];
@@ -42,6 +46,7 @@ deploy:
     if (!bearer.empty()) headers.push_back("Authorization: Bearer " + bearer);
     return curl("POST", server_->url() + "/hooks/alertmanager/web", body.dump(), headers);
   }
+  std::string secret_;
   static json alert(const std::string& status, const std::string& env = "prod") {
     json labels = {{"alertname", "HighErrorRate"}, {"severity", "page"}};
     if (!env.empty()) labels["env"] = env;
@@ -68,6 +73,9 @@ TEST_F(IncidentTest, PeopleOpenAnnotateAndResolveOneThatNamesWhatWasLive) {
   Output resolved = client({"incident", "resolve", id, "failed over to the second provider"});
   ASSERT_EQ(resolved.exitCode, 0) << resolved.all();
   EXPECT_THAT(resolved.out, HasSubstr("resolved by initial admin token"));
+  Output nowhere = client({"incident", "open", "web", "staging", "x"});
+  EXPECT_NE(nowhere.exitCode, 0);
+  EXPECT_THAT(nowhere.err, HasSubstr("no environment 'staging'"));
   Output again = client({"incident", "resolve", id});
   EXPECT_NE(again.exitCode, 0);
   EXPECT_THAT(again.err, HasSubstr("is not open"));
@@ -101,9 +109,22 @@ TEST_F(IncidentTest, PeopleOpenAnnotateAndResolveOneThatNamesWhatWasLive) {
             shown["resolved_at_ms"].get<int64_t>() - shown["opened_at_ms"].get<int64_t>());
 }
 
-TEST_F(IncidentTest, AlertmanagerFiresAndResolvesOneWithAToken) {
-  std::string ops = token("alertmanager", "ops");
-  EXPECT_EQ(alerts(alert("firing"), "").status, 401);  // no token: refused before the body
+TEST_F(IncidentTest, AlertmanagerFiresAndResolvesOneWithTheProjectsSecret) {
+  // The project's webhook secret is the credential: an API token, even an admin's, is not,
+  // and the secret reaches nothing else (the API refuses it).
+  std::string ops = token("olga", "ops");
+  EXPECT_EQ(alerts(alert("firing"), "").status, 401);
+  EXPECT_EQ(alerts(alert("firing"), ops).status, 401);
+  EXPECT_EQ(alerts(alert("firing"), server_->token()).status, 401);
+  EXPECT_EQ(curl("GET", server_->url() + "/api/projects/web/incidents", "",
+                 {"Authorization: Bearer " + secret_})
+                .status,
+            401);
+  EXPECT_EQ(curl("POST", server_->url() + "/hooks/alertmanager/nope", alert("firing").dump(),
+                 {"Authorization: Bearer " + secret_})
+                .status,
+            401);
+  ops = secret_;
   Http fired = alerts(alert("firing"), ops);
   ASSERT_EQ(fired.status, 200) << fired.body;
   json f = json::parse(fired.body);
@@ -116,6 +137,17 @@ TEST_F(IncidentTest, AlertmanagerFiresAndResolvesOneWithAToken) {
   json nowhere = json::parse(alerts(alert("firing", ""), ops).body);
   EXPECT_THAT(nowhere["ignored"][0].get<std::string>(), HasSubstr("no env"));
   EXPECT_EQ(alerts(json{{"status", "firing"}}, ops).status, 400);
+  // An environment the policy does not have: counted nowhere, so not opened.
+  json production = alert("firing", "production");
+  production["alerts"][0]["fingerprint"] = "5d20e7";
+  json elsewhere = json::parse(alerts(production, ops).body);
+  EXPECT_THAT(elsewhere["ignored"][0].get<std::string>(),
+              HasSubstr("no environment 'production' in web's policy (prod)"));
+  // A delivery takes at most 100 alerts.
+  json many = alert("firing", "nowhere");
+  for (int k = 0; k < 150; ++k) many["alerts"].push_back(many["alerts"][0]);
+  json capped = json::parse(alerts(many, ops).body);
+  EXPECT_THAT(capped["ignored"].back().get<std::string>(), HasSubstr("51 more alert(s)"));
 
   json resolved = json::parse(alerts(alert("resolved"), ops).body);
   EXPECT_EQ(resolved["resolved"], f["opened"]);

@@ -232,6 +232,11 @@ CREATE TABLE incident_events (
 );
 CREATE INDEX incident_events_by_incident ON incident_events (incident_id, at);
 )sql",
+    // One open incident per alert: two deliveries of it at once cannot open two.
+    R"sql(
+CREATE UNIQUE INDEX incidents_one_open ON incidents (project, fingerprint)
+  WHERE state = 'open' AND fingerprint != '';
+)sql",
 };
 
 std::string joinLines(const std::vector<std::string>& v) {
