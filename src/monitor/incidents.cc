@@ -68,10 +68,13 @@ Result<AlertOutcome> takeAlerts(store::Store& store, const std::filesystem::path
                             " are taken from one delivery");
       break;
     }
-    json labels = a.value("labels", json::object());
-    json annotations = a.value("annotations", json::object());
-    if (!labels.is_object()) labels = json::object();
-    if (!annotations.is_object()) annotations = json::object();
+    // value() would throw on a label set of another type: looked up by hand instead.
+    auto objectAt = [&](const char* key) {
+      auto it = a.find(key);
+      return it != a.end() && it->is_object() ? *it : json::object();
+    };
+    json labels = objectAt("labels");
+    json annotations = objectAt("annotations");
     std::string name = bounded(str(labels, "alertname"), 200);
     std::string env = str(labels, "env");
     if (env.empty()) env = str(labels, "environment");

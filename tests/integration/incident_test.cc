@@ -137,6 +137,11 @@ TEST_F(IncidentTest, AlertmanagerFiresAndResolvesOneWithTheProjectsSecret) {
   json nowhere = json::parse(alerts(alert("firing", ""), ops).body);
   EXPECT_THAT(nowhere["ignored"][0].get<std::string>(), HasSubstr("no env"));
   EXPECT_EQ(alerts(json{{"status", "firing"}}, ops).status, 400);
+  json odd = alert("firing");
+  odd["alerts"][0]["labels"] = "not a label set";
+  odd["alerts"].push_back(42);
+  Http oddAnswer = alerts(odd, ops);
+  EXPECT_EQ(oddAnswer.status, 200) << oddAnswer.body;  // ignored, not a server error
   // An environment the policy does not have: counted nowhere, so not opened.
   json production = alert("firing", "production");
   production["alerts"][0]["fingerprint"] = "5d20e7";
