@@ -1,6 +1,7 @@
 #include "monitor/incidents.h"
 
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "core/names.h"
 #include "deploy/deployer.h"
@@ -26,15 +27,11 @@ std::string bounded(std::string s, size_t n = 500) {
   return s;
 }
 
-}  // namespace
-
-Result<store::Incident> openIncident(store::Store& store, const std::filesystem::path& mirror,
-                                     const OpenRequest& r) {
-  auto policy = deploy::loadPolicy(store, r.project, mirror);
-  if (!policy.ok()) return policy.status();
-  if (!validName(r.env) || !policy->env(r.env)) {
+Result<store::Incident> openUnder(store::Store& store, const deploy::Policy& policy,
+                                  const OpenRequest& r) {
+  if (!validName(r.env) || !policy.env(r.env)) {
     return Status::NotFound("no environment '" + r.env + "' in " + r.project + "'s policy (" +
-                            policy->envNames() + ")");
+                            policy.envNames() + ")");
   }
   auto current = deploy::currentRelease(store, r.project, r.env);
   if (!current.ok()) return current.status();
@@ -52,6 +49,15 @@ Result<store::Incident> openIncident(store::Store& store, const std::filesystem:
   return store.openIncident(i);
 }
 
+}  // namespace
+
+Result<store::Incident> openIncident(store::Store& store, const std::filesystem::path& mirror,
+                                     const OpenRequest& r) {
+  auto policy = deploy::loadPolicy(store, r.project, mirror);
+  if (!policy.ok()) return policy.status();
+  return openUnder(store, *policy, r);
+}
+
 Result<AlertOutcome> takeAlerts(store::Store& store, const std::filesystem::path& mirror,
                                 const std::string& project, const std::string& payload,
                                 const std::string& actor, int64_t nowMs) {
@@ -59,6 +65,8 @@ Result<AlertOutcome> takeAlerts(store::Store& store, const std::filesystem::path
   if (!body.is_object() || !body.contains("alerts") || !body["alerts"].is_array())
     return Status::Invalid("expected Alertmanager's webhook payload: {\"alerts\": [...]}");
   AlertOutcome out;
+  // Read once for the delivery (from the mirror's objects), when a firing alert needs it.
+  std::optional<Result<deploy::Policy>> policy;
   size_t taken = 0;
   for (const auto& a : body["alerts"]) {
     if (!a.is_object()) continue;
@@ -117,9 +125,11 @@ Result<AlertOutcome> takeAlerts(store::Store& store, const std::filesystem::path
     std::string title = str(annotations, "summary");
     if (title.empty()) title = str(annotations, "description");
     if (title.empty()) title = name;
-    auto opened = openIncident(
-        store, mirror,
-        {project, env, "alertmanager", name, fingerprint, bounded(title), actor, nowMs});
+    if (!policy) policy = deploy::loadPolicy(store, project, mirror);
+    if (!policy->ok()) return policy->status();
+    auto opened =
+        openUnder(store, **policy,
+                  {project, env, "alertmanager", name, fingerprint, bounded(title), actor, nowMs});
     if (opened.ok()) {
       out.opened.push_back(opened->id);
     } else if (opened.status().code() == Code::kNotFound) {

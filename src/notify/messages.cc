@@ -129,6 +129,55 @@ void addDeliveries(const std::vector<pipeline::Notification>& rules, const std::
   }
 }
 
+// Slack reads <!channel>, <@user> and links in a message: text from an alert or a person
+// is escaped as its formatting rules say (& < >), so it cannot ping a channel.
+std::string slackEscaped(const std::string& text) {
+  std::string out;
+  for (char ch : text) {
+    if (ch == '&') {
+      out += "&amp;";
+    } else if (ch == '<') {
+      out += "&lt;";
+    } else if (ch == '>') {
+      out += "&gt;";
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+// One event of a deploy or an incident, told the same way on every channel: a webhook gets
+// {event, text, `what`: details}, Slack the icon and the line, e-mail the line.
+void planEvent(const std::vector<pipeline::Notification>& rules, const std::string& event,
+               int64_t runId, const std::string& line, const char* what, const json& details,
+               const char* icon, const std::string& mailFrom, int64_t nowMs,
+               std::vector<store::Delivery>& planned) {
+  addDeliveries(
+      rules, event, runId, nowMs,
+      [&](pipeline::NotifyChannel channel, const std::string& target) -> std::string {
+        switch (channel) {
+          case pipeline::NotifyChannel::kWebhook:
+            return json{{"event", event}, {"text", line}, {what, details}}.dump(
+                -1, ' ', false, nlohmann::json::error_handler_t::replace);
+          case pipeline::NotifyChannel::kSlack:
+            return json{{"text", std::string(icon) + slackEscaped(line)}}.dump(
+                -1, ' ', false, nlohmann::json::error_handler_t::replace);
+          case pipeline::NotifyChannel::kEmail:
+            break;
+        }
+        return email(line, oneLine(line) + "\r\n", mailFrom, target, nowMs);
+      },
+      planned);
+}
+
+Result<int> stored(store::Store& store, const std::vector<store::Delivery>& planned) {
+  for (const auto& del : planned) {
+    if (auto id = store.addDelivery(del); !id.ok()) return id.status();
+  }
+  return static_cast<int>(planned.size());
+}
+
 }  // namespace
 
 std::string emailMessage(const std::string& event, const RunFacts& f, const std::string& from,
@@ -205,61 +254,23 @@ std::string deployHeadline(const std::string& event, const store::Deploy& d) {
 Result<int> queueDeployNotifications(store::Store& store, const store::Deploy& d, int64_t runId,
                                      const std::vector<pipeline::Notification>& rules,
                                      const std::string& mailFrom, int64_t nowMs) {
+  json details = {{"id", d.id},
+                  {"project", d.project},
+                  {"env", d.env},
+                  {"version", d.version},
+                  {"state", store::toString(d.state)},
+                  {"reason", d.reason},
+                  {"from_version", d.fromVersion},
+                  {"requested_by", d.requestedBy}};
   std::vector<store::Delivery> planned;
   for (const auto& event : deployEventsOf(d)) {
-    std::string line = deployHeadline(event, d);
-    addDeliveries(
-        rules, event, runId, nowMs,
-        [&](pipeline::NotifyChannel channel, const std::string& target) -> std::string {
-          switch (channel) {
-            case pipeline::NotifyChannel::kWebhook:
-              return json{{"event", event},
-                          {"text", line},
-                          {"deploy",
-                           {{"id", d.id},
-                            {"project", d.project},
-                            {"env", d.env},
-                            {"version", d.version},
-                            {"state", store::toString(d.state)},
-                            {"reason", d.reason},
-                            {"from_version", d.fromVersion},
-                            {"requested_by", d.requestedBy}}}}
-                  .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-            case pipeline::NotifyChannel::kSlack:
-              return json{{"text", std::string(event == "deployed"          ? ":rocket: "
-                                               : event == "approval_needed" ? ":hourglass: "
-                                                                            : ":x: ") +
-                                       line}}
-                  .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-            case pipeline::NotifyChannel::kEmail:
-              break;
-          }
-          return email(line, oneLine(line) + "\r\n", mailFrom, target, nowMs);
-        },
-        planned);
+    const char* icon = event == "deployed"          ? ":rocket: "
+                       : event == "approval_needed" ? ":hourglass: "
+                                                    : ":x: ";
+    planEvent(rules, event, runId, deployHeadline(event, d), "deploy", details, icon, mailFrom,
+              nowMs, planned);
   }
-  for (const auto& del : planned) {
-    if (auto id = store.addDelivery(del); !id.ok()) return id.status();
-  }
-  return static_cast<int>(planned.size());
-}
-
-// Slack reads <!channel>, <@user> and links in a message: text from an alert or a person
-// is escaped as its formatting rules say (& < >), so it cannot ping a channel.
-std::string slackEscaped(const std::string& text) {
-  std::string out;
-  for (char ch : text) {
-    if (ch == '&') {
-      out += "&amp;";
-    } else if (ch == '<') {
-      out += "&lt;";
-    } else if (ch == '>') {
-      out += "&gt;";
-    } else {
-      out += ch;
-    }
-  }
-  return out;
+  return stored(store, planned);
 }
 
 std::string incidentHeadline(const std::string& event, const store::Incident& i) {
@@ -273,43 +284,22 @@ Result<int> queueIncidentNotifications(store::Store& store, const store::Inciden
                                        const std::string& event, int64_t runId,
                                        const std::vector<pipeline::Notification>& rules,
                                        const std::string& mailFrom, int64_t nowMs) {
+  json details = {{"id", i.id},
+                  {"project", i.project},
+                  {"env", i.env},
+                  {"state", i.state},
+                  {"title", i.title},
+                  {"source", i.source},
+                  {"monitor", i.monitor},
+                  {"release", i.release},
+                  {"deploy_id", i.deployId ? json(*i.deployId) : json()},
+                  {"opened_at_ms", i.openedAt},
+                  {"resolved_at_ms", i.resolvedAt ? json(*i.resolvedAt) : json()}};
   std::vector<store::Delivery> planned;
-  std::string line = incidentHeadline(event, i);
-  addDeliveries(
-      rules, event, runId, nowMs,
-      [&](pipeline::NotifyChannel channel, const std::string& target) -> std::string {
-        switch (channel) {
-          case pipeline::NotifyChannel::kWebhook:
-            return json{{"event", event},
-                        {"text", line},
-                        {"incident",
-                         {{"id", i.id},
-                          {"project", i.project},
-                          {"env", i.env},
-                          {"state", i.state},
-                          {"title", i.title},
-                          {"source", i.source},
-                          {"monitor", i.monitor},
-                          {"release", i.release},
-                          {"deploy_id", i.deployId ? json(*i.deployId) : json()},
-                          {"opened_at_ms", i.openedAt},
-                          {"resolved_at_ms", i.resolvedAt ? json(*i.resolvedAt) : json()}}}}
-                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-          case pipeline::NotifyChannel::kSlack:
-            return json{{"text", std::string(event == "resolved" ? ":white_check_mark: "
-                                                                 : ":rotating_light: ") +
-                                     slackEscaped(line)}}
-                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-          case pipeline::NotifyChannel::kEmail:
-            break;
-        }
-        return email(line, oneLine(line) + "\r\n", mailFrom, target, nowMs);
-      },
-      planned);
-  for (const auto& del : planned) {
-    if (auto id = store.addDelivery(del); !id.ok()) return id.status();
-  }
-  return static_cast<int>(planned.size());
+  planEvent(rules, event, runId, incidentHeadline(event, i), "incident", details,
+            event == "resolved" ? ":white_check_mark: " : ":rotating_light: ", mailFrom, nowMs,
+            planned);
+  return stored(store, planned);
 }
 
 Result<int> queueNotifications(store::Store& store, const store::Run& run,

@@ -94,6 +94,11 @@ TEST_F(IncidentTest, PeopleOpenAnnotateAndResolveOneThatNamesWhatWasLive) {
       curl("POST", server_->url() + "/api/projects/web/incidents",
            json{{"env", "prod"}, {"text", "x"}}.dump(), {"Authorization: Bearer " + viewer});
   EXPECT_EQ(asViewer.status, 403);
+  for (const char* action : {"/resolve", "/notes"}) {
+    Http change = curl("POST", server_->url() + "/api/incidents/" + id + action,
+                       json{{"text", "x"}}.dump(), {"Authorization: Bearer " + viewer});
+    EXPECT_EQ(change.status, 403) << action;
+  }
   EXPECT_EQ(curl("GET", server_->url() + "/api/projects/web/incidents", "",
                  {"Authorization: Bearer " + viewer})
                 .status,
