@@ -92,5 +92,6 @@ void addUiRoutes(Router& r, const ApiContext& c);
 void addDeployRoutes(Router& r, const ApiContext& c);
 void addDoraRoutes(Router& r, const ApiContext& c);
 void addIncidentRoutes(Router& r, const ApiContext& c);
+void addMonitorRoutes(Router& r, const ApiContext& c);
 
 }  // namespace boucle::api

@@ -89,6 +89,7 @@ Router buildRouter(const ApiContext& c) {
   addReleaseRoutes(r, c);
   addDeployRoutes(r, c);
   addDoraRoutes(r, c);
+  addMonitorRoutes(r, c);
   addUiRoutes(r, c);
   return r;
 }

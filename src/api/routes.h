@@ -9,6 +9,7 @@
 #include "auth/secret_box.h"
 #include "deploy/deployer.h"
 #include "deploy/release_flow.h"
+#include "monitor/watcher.h"
 #include "scheduler/agent.h"
 #include "store/store.h"
 
@@ -25,6 +26,7 @@ struct ApiContext {
   deploy::ReleaseFlow* releases = nullptr;
   // Told of each incident opened or resolved ("incident", "resolved"): notifications.
   std::function<void(const store::Incident&, const std::string& event)> onIncident;
+  monitor::Watcher* watcher = nullptr;  // what the monitors said last (none in some tests)
 };
 
 struct Api {

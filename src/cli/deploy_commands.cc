@@ -196,6 +196,42 @@ void addDeployCommands(CLI::App& app, int* exitCode) {
     for (const auto& i : (*r)["incidents"]) printIncident(i);
   });
 
+  // boucle monitors PROJECT: what each monitor of the deployed releases says
+  auto monitors = app.add_subcommand(
+      "monitors", "What each monitor says in each environment: up or down, latency, SLO budget");
+  auto mo = std::make_shared<DeployOpts>();
+  monitors->add_option("project", mo->project, "Project")->required();
+  monitors->add_option("--env", mo->env, "Only this environment");
+  addClientOptions(monitors, mo->client);
+  monitors->callback([=] {
+    auto r = call(mo->client, "GET",
+                  "/api/projects/" + urlEncode(mo->project) + "/monitors" +
+                      (mo->env.empty() ? "" : "?env=" + urlEncode(mo->env)),
+                  nullptr, exitCode);
+    if (!r) return;
+    if (mo->client.json) return fmt::print("{}\n", r->dump(2));
+    if ((*r)["monitors"].empty()) fmt::print("no monitors run (nothing deployed has any)\n");
+    for (const auto& m : (*r)["monitors"]) {
+      std::string name = str(m, "monitor") + (str(m, "host").empty() ? "" : " @" + str(m, "host"));
+      std::string latency =
+          m["latency_ms"].is_number() ? std::to_string(m["latency_ms"].get<int64_t>()) + " ms" : "";
+      fmt::print("{:<8} {:<8} {:<8} {:>8}  {}\n", str(m, "env"), str(m, "state"),
+                 str(m, "release"), latency, name);
+      if (!str(m, "detail").empty() && str(m, "state") != "up")
+        fmt::print("{:>36}{}\n", "", str(m, "detail"));
+      if (m["slo"].is_object() && m["slo"]["budget_left"].is_number()) {
+        fmt::print("{:>36}SLO budget left {:.1f}%{}\n", "",
+                   100 * m["slo"]["budget_left"].get<double>(),
+                   str(m["slo"], "burn") == "none" ? "" : ", burn alert: " + str(m["slo"], "burn"));
+      }
+      if (m["incident_id"].is_number_integer())
+        fmt::print("{:>36}incident #{}\n", "", m["incident_id"].get<int64_t>());
+    }
+    for (const auto& why : (*r)["problems"]) {
+      fmt::print(stderr, "not watched: {}\n", why.get<std::string>());
+    }
+  });
+
   auto incident = app.add_subcommand("incident", "Open, annotate and resolve an incident by hand");
   incident->require_subcommand(1);
   auto iopen = incident->add_subcommand(

@@ -21,6 +21,8 @@
 #include "core/log.h"
 #include "deploy/deployer.h"
 #include "deploy/release_flow.h"
+#include "monitor/incidents.h"
+#include "monitor/watcher.h"
 #include "notify/messages.h"
 #include "notify/notifier.h"
 #include "os/files.h"
@@ -246,7 +248,37 @@ int serve(const ServerArgs& a) {
     if (!n.ok()) logError("notify: " + n.status().message());
     if (n.ok() && *n > 0) notifier.wake();
   };
+  // An incident is told with the rules of the release live when it began.
+  auto tellIncident = [&](const store::Incident& i, const std::string& event) {
+    if (i.release.empty()) return;
+    auto rel = (*store)->getRelease(i.project, i.release);
+    if (!rel.ok()) return;
+    auto parsed = pipeline::parsePipeline(rel->pipeline);
+    if (!parsed.ok() || parsed.pipeline.notifications.empty()) return;
+    auto n = notify::queueIncidentNotifications(**store, i, event, rel->runId,
+                                                parsed.pipeline.notifications, a.mailFrom, nowMs());
+    if (!n.ok()) return logError("notify: " + n.status().message());
+    if (*n == 0) return;
+    if (auto st = (*store)->addIncidentEvent(
+            {i.id, nowMs(), "notified", "boucle",
+             std::to_string(*n) + " notification(s) of '" + event + "' queued"});
+        !st.ok())
+      logError("incident " + std::to_string(i.id) + ": " + st.message());
+    notifier.wake();
+  };
+  monitor::WatcherOptions watcherOptions;
+  watcherOptions.dataDir = data;
+  watcherOptions.secrets = &*secrets;
+  watcherOptions.onIncident = tellIncident;
+  monitor::Watcher watcher(**store, watcherOptions);
   deploy::Deployer deployer(**store, {data, &*secrets, [&](const store::Deploy& d) {
+                                        if (store::isFinished(d.state)) {
+                                          // What runs there changed: watched anew, and the
+                                          // environment's open incidents hear of it.
+                                          watcher.replan();
+                                          if (auto st = monitor::noteDeploy(**store, d); !st.ok())
+                                            logError("incidents: " + st.message());
+                                        }
                                         // The release's own pipeline file says who hears of its
                                         // deploys.
                                         auto rel = (*store)->getRelease(d.project, d.version);
@@ -278,24 +310,8 @@ int serve(const ServerArgs& a) {
   ctx.deployer = &deployer;
   ctx.uiDir = ui;
   ctx.releases = &releases;
-  // An incident is told with the rules of the release live when it began.
-  ctx.onIncident = [&](const store::Incident& i, const std::string& event) {
-    if (i.release.empty()) return;
-    auto rel = (*store)->getRelease(i.project, i.release);
-    if (!rel.ok()) return;
-    auto parsed = pipeline::parsePipeline(rel->pipeline);
-    if (!parsed.ok() || parsed.pipeline.notifications.empty()) return;
-    auto n = notify::queueIncidentNotifications(**store, i, event, rel->runId,
-                                                parsed.pipeline.notifications, a.mailFrom, nowMs());
-    if (!n.ok()) return logError("notify: " + n.status().message());
-    if (*n == 0) return;
-    if (auto st = (*store)->addIncidentEvent(
-            {i.id, nowMs(), "notified", "boucle",
-             std::to_string(*n) + " notification(s) of '" + event + "' queued"});
-        !st.ok())
-      logError("incident " + std::to_string(i.id) + ": " + st.message());
-    notifier.wake();
-  };
+  ctx.onIncident = tellIncident;
+  ctx.watcher = &watcher;
   std::string error;
   auto api = api::makeApi(ctx);
   http.streaming = api.streaming;
@@ -306,6 +322,7 @@ int serve(const ServerArgs& a) {
   }
   notifier.start();
   deployer.start();
+  watcher.start();
   agent.start();
   scheduler::Poller poller(**store, agent);
   poller.setRetention(retention, data / "blobs");
@@ -328,6 +345,7 @@ int serve(const ServerArgs& a) {
   poller.stop();
   agent.stop();     // cancels a running run and waits for it
   deployer.stop();  // waits for a running deploy: stopping one midway would leave it half done
+  watcher.stop();
   notifier.stop();
   if (signals.joinable()) {
     pthread_kill(signals.native_handle(), SIGTERM);  // wakes sigwait if stop came from elsewhere

@@ -440,16 +440,7 @@ std::pair<store::DeployState, std::string> Deployer::rollBack(
 // The environment's values, its secrets unsealed (they stay in memory only).
 Result<std::vector<store::EnvValue>> Deployer::unsealedValues(const std::string& project,
                                                               const std::string& env) {
-  auto values = store_.listEnvValues(project, env);
-  if (!values.ok()) return values.status();
-  for (auto& v : *values) {
-    if (!v.secret) continue;
-    if (!options_.secrets) return Status::Internal("no key to open secrets");
-    auto plain = options_.secrets->unseal(v.value);
-    if (!plain.ok()) return Status::Invalid("secret " + v.key + ": " + plain.status().message());
-    v.value = *plain;
-  }
-  return values;
+  return deploy::unsealedValues(store_, options_.secrets, project, env);
 }
 
 }  // namespace boucle::deploy

@@ -152,13 +152,27 @@ std::vector<std::string> deployVariables(const Target& t) {
   return out;
 }
 
-Result<Target> prepareTarget(const store::Release& release, const std::string& env,
-                             const std::vector<store::EnvValue>& values, const fs::path& mirror,
-                             const fs::path& workRoot) {
+Result<std::vector<store::EnvValue>> unsealedValues(store::Store& store,
+                                                    const auth::SecretBox* secrets,
+                                                    const std::string& project,
+                                                    const std::string& env) {
+  auto values = store.listEnvValues(project, env);
+  if (!values.ok()) return values.status();
+  for (auto& v : *values) {
+    if (!v.secret) continue;
+    if (!secrets) return Status::Internal("no key to open secrets");
+    auto plain = secrets->unseal(v.value);
+    if (!plain.ok()) return Status::Invalid("secret " + v.key + ": " + plain.status().message());
+    v.value = *plain;
+  }
+  return values;
+}
+
+Result<Target> describeTarget(const store::Release& release, const std::string& env,
+                              const std::vector<store::EnvValue>& values, const fs::path& workRoot) {
   Target t;
   t.release = release;
   t.env = env;
-  t.mirror = mirror;
   auto parsed = pipeline::parsePipeline(release.pipeline);
   if (!parsed.ok() || !parsed.pipeline.deploy) {
     return Status::Invalid(release.version + "'s pipeline file has no deploy section");
@@ -166,7 +180,6 @@ Result<Target> prepareTarget(const store::Release& release, const std::string& e
   t.spec = *parsed.pipeline.deploy;
   auto driver = t.spec.driver;
   bool command = driver == pipeline::Driver::kCommand;
-  bool remote = driver == pipeline::Driver::kSsh || driver == pipeline::Driver::kAnsible;
   std::vector<std::string> environ = runner::inheritedEnvironment();
   for (const auto& v : values) {
     t.values["env." + v.key] = v.value;
@@ -199,6 +212,19 @@ Result<Target> prepareTarget(const store::Release& release, const std::string& e
   environ.push_back("BOUCLE_PROJECT=" + release.project);
   environ.push_back("BOUCLE_ENVIRONMENT=" + env);
   t.environ = std::move(environ);
+  return t;
+}
+
+Result<Target> prepareTarget(const store::Release& release, const std::string& env,
+                             const std::vector<store::EnvValue>& values, const fs::path& mirror,
+                             const fs::path& workRoot) {
+  auto described = describeTarget(release, env, values, workRoot);
+  if (!described.ok()) return described.status();
+  Target t = std::move(*described);
+  t.mirror = mirror;
+  auto driver = t.spec.driver;
+  bool command = driver == pipeline::Driver::kCommand;
+  bool remote = driver == pipeline::Driver::kSsh || driver == pipeline::Driver::kAnsible;
 
   if (t.spec.strategy.kind == pipeline::StrategyKind::kBlueGreen) {
     return Status::Invalid(

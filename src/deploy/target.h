@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "auth/secret_box.h"
 #include "core/status.h"
 #include "deploy/template.h"
 #include "pipeline/pipeline.h"
@@ -47,6 +48,18 @@ struct Target {
   Plan plan;                         // local and command drivers
   std::vector<Host> hosts;           // ssh and ansible drivers
 };
+
+// The release's deploy method and the environment's values (values, environ, secrets, dir),
+// nothing read from the repository or rendered yet: what monitors need.
+Result<Target> describeTarget(const store::Release& release, const std::string& env,
+                              const std::vector<store::EnvValue>& values,
+                              const std::filesystem::path& workRoot);
+
+// The environment's values with its secrets opened.
+Result<std::vector<store::EnvValue>> unsealedValues(store::Store& store,
+                                                    const auth::SecretBox* secrets,
+                                                    const std::string& project,
+                                                    const std::string& env);
 
 // `mirror`: the project's repository, where config templates are read at the release's
 // commit. `workRoot`: where the command driver keeps an environment's releases when the

@@ -42,4 +42,8 @@ Result<AlertOutcome> takeAlerts(store::Store& store, const std::filesystem::path
                                 const std::string& project, const std::string& payload,
                                 const std::string& actor, int64_t nowMs);
 
+// A deploy that ended in an environment joins the timeline of its open incidents ("deploy 12:
+// 1.4.1 succeeded, after 1.4.0"; a rollback says so).
+Status noteDeploy(store::Store& store, const store::Deploy& d);
+
 }  // namespace boucle::monitor

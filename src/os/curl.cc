@@ -22,8 +22,19 @@ Result<const CurlApi*> loadCurl() {
     lib.bind(api.easyStrerror, "curl_easy_strerror");
     lib.bind(api.slistAppend, "curl_slist_append");
     lib.bind(api.slistFreeAll, "curl_slist_free_all");
+    lib.bind(api.multiInit, "curl_multi_init");
+    lib.bind(api.multiCleanup, "curl_multi_cleanup");
+    lib.bind(api.multiAddHandle, "curl_multi_add_handle");
+    lib.bind(api.multiRemoveHandle, "curl_multi_remove_handle");
+    lib.bind(api.multiPerform, "curl_multi_perform");
+    lib.bind(api.multiPoll, "curl_multi_poll");
+    lib.bind(api.multiWakeup, "curl_multi_wakeup");
+    lib.bind(api.multiInfoRead, "curl_multi_info_read");
+    lib.bind(api.multiSetopt, "curl_multi_setopt");
+    lib.bind(api.easyEscape, "curl_easy_escape");
+    lib.bind(api.free, "curl_free");
     error = lib.error();
-    // Only the notifier thread uses curl, so this runs before any other curl call.
+    // call_once: this runs before any other curl call, whichever thread comes first.
     if (error.empty() && api.globalInit(CURL_GLOBAL_DEFAULT) != CURLE_OK)
       error = "curl_global_init failed";
   });

@@ -1,6 +1,6 @@
 #pragma once
-// libcurl, loaded at its first use (os/shared_library.h says why): notifications (HTTP, SMTP)
-// and deploy smoke checks.
+// libcurl, loaded at its first use (os/shared_library.h says why): notifications (HTTP, SMTP),
+// deploy smoke checks and monitors.
 
 #include <curl/curl.h>
 
@@ -20,6 +20,18 @@ struct CurlApi {
   const char* (*easyStrerror)(CURLcode);
   curl_slist* (*slistAppend)(curl_slist*, const char*);
   void (*slistFreeAll)(curl_slist*);
+  // The multi interface: many transfers driven by one thread (monitors).
+  CURLM* (*multiInit)();
+  CURLMcode (*multiCleanup)(CURLM*);
+  CURLMcode (*multiAddHandle)(CURLM*, CURL*);
+  CURLMcode (*multiRemoveHandle)(CURLM*, CURL*);
+  CURLMcode (*multiPerform)(CURLM*, int*);
+  CURLMcode (*multiPoll)(CURLM*, curl_waitfd*, unsigned, int, int*);
+  CURLMcode (*multiWakeup)(CURLM*);
+  CURLMsg* (*multiInfoRead)(CURLM*, int*);
+  CURLMcode (*multiSetopt)(CURLM*, CURLMoption, ...);
+  char* (*easyEscape)(CURL*, const char*, int);
+  void (*free)(void*);
 };
 
 Result<const CurlApi*> loadCurl();

@@ -33,7 +33,7 @@ void parseMonitors(const Field& f, Pipeline& p, Diagnostics& d) {
   for (const auto& item : f.node) {
     SourcePos ip = posOf(item, f.pos);
     MapReader r(item, ip, "monitor",
-                {"http", "tcp", "run", "prometheus", "query", "below", "above", "every", "timeout",
+                {"name", "http", "tcp", "run", "prometheus", "query", "below", "above", "every", "timeout",
                  "expect", "fail_after", "recover_after", "slo"},
                 d);
     if (!r.isMap()) continue;
@@ -107,6 +107,23 @@ void parseMonitors(const Field& f, Pipeline& p, Diagnostics& d) {
       d.error(ip, "monitor: its timeout is longer than its interval ('every')");
     }
     if (auto v = r.get("slo")) parseSlo(v, m, d);
+    if (auto v = r.get("name")) {
+      if (auto s = readString(v, d)) {
+        m.name = *s;
+        if (s->empty() || s->size() > 100 || s->find_first_of("\n\r\t") != std::string::npos)
+          d.error(v.pos, "name: one line of 1 to 100 characters");
+      }
+    } else {
+      m.name = std::string(toString(m.kind)) + " " + m.target;
+      if (m.name.size() > 100) m.name.resize(100);
+    }
+    for (const auto& other : p.monitors) {
+      if (other.name == m.name) {
+        d.error(ip, "monitor: another probe is named '" + m.name + "'; give each a 'name'");
+        break;
+      }
+    }
+    if (m.every < std::chrono::seconds(1)) d.error(ip, "monitor: 'every' is at least 1s");
     p.monitors.push_back(std::move(m));
   }
 }

@@ -55,6 +55,20 @@ std::string_view toString(Driver v) {
   return "local";
 }
 
+std::string_view toString(MonitorKind v) {
+  switch (v) {
+    case MonitorKind::kHttp:
+      return "http";
+    case MonitorKind::kTcp:
+      return "tcp";
+    case MonitorKind::kCommand:
+      return "run";
+    case MonitorKind::kPrometheus:
+      return "prometheus";
+  }
+  return "http";
+}
+
 namespace {
 bool anyMatch(const std::vector<std::string>& globs, std::string_view branch) {
   std::string b(branch);

@@ -140,7 +140,12 @@ enum class MonitorKind {
                 // query an endpoint that must answer Prometheus' text format
 };
 
+std::string_view toString(MonitorKind v);  // "http", "tcp", "run", "prometheus"
+
 struct Monitor {
+  // What incidents, samples and metrics call it: `name:`, or the kind and target as written
+  // ("http {{ env.url }}/health"), so it stays the same from one release to the next.
+  std::string name;
   MonitorKind kind = MonitorKind::kHttp;
   std::string target;  // URL, host:port or command; may contain {{ templates }}
   Millis every = std::chrono::seconds(30);

@@ -218,6 +218,30 @@ struct IncidentEvent {
   std::string kind, actor, text;
 };
 
+// What a monitor watches in one place: a project's environment, one of its monitors (by
+// name), a host ("" when the monitor is not per host) and the release live there. A new
+// release starts a new series, so each sample names the release it judged.
+struct MonitorSeries {
+  int64_t id = 0;
+  std::string project, env, monitor, host, release;
+};
+
+// One probe's verdict: 0 pass, 1 fail, 2 no data (monitor::Verdict's order).
+struct MonitorSample {
+  int64_t series = 0;
+  int64_t atMs = 0;  // when the verdict was known
+  int verdict = 0;
+  int64_t latencyMs = 0;
+};
+
+// One minute of a series (monitor::Rollup's fields).
+struct MonitorRollup {
+  int64_t series = 0;
+  int64_t minuteMs = 0;
+  int count = 0, failures = 0, noData = 0, slow = 0;
+  int64_t p50Ms = 0, p95Ms = 0, p99Ms = 0;
+};
+
 // Who did what, when: releases, approvals, deploys, rollbacks, credentials, values.
 struct AuditEntry {
   int64_t id = 0;
@@ -352,6 +376,25 @@ class Store {
                                  std::string_view text) = 0;
   virtual Status addIncidentEvent(const IncidentEvent& e) = 0;
   virtual Result<std::vector<IncidentEvent>> incidentEvents(int64_t id) = 0;  // oldest first
+
+  // The series' id, made at its first use.
+  virtual Result<int64_t> monitorSeries(const MonitorSeries& key) = 0;
+  // `project` empty = every project's.
+  virtual Result<std::vector<MonitorSeries>> listMonitorSeries(std::string_view project) = 0;
+  // Raw samples, kept until pruned (48 hours). These writes, and the rollups', do not change
+  // revision(): a monitor's heartbeat must not empty every cached answer.
+  virtual Status addMonitorSamples(const std::vector<MonitorSample>& samples) = 0;
+  // Every series' samples with fromMs <= at < toMs, oldest first.
+  virtual Result<std::vector<MonitorSample>> monitorSamples(int64_t fromMs, int64_t toMs) = 0;
+  // Stores the rollups (replacing the same minutes) and remembers that minutes before
+  // `doneUntilMs` are rolled up, in one transaction.
+  virtual Status putMonitorRollups(const std::vector<MonitorRollup>& rollups,
+                                   int64_t doneUntilMs) = 0;
+  virtual Result<int64_t> monitorRollupsDoneUntil() = 0;  // 0 when never
+  // One series' rollups from `fromMs`, oldest first.
+  virtual Result<std::vector<MonitorRollup>> monitorRollups(int64_t series, int64_t fromMs) = 0;
+  // Forgets samples older than `samplesBeforeMs` and rollups older than `rollupsBeforeMs`.
+  virtual Status pruneMonitorData(int64_t samplesBeforeMs, int64_t rollupsBeforeMs) = 0;
 
   virtual Status addAudit(const AuditEntry& e) = 0;
   // Newest first; `project` empty = all.

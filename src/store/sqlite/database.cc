@@ -69,6 +69,12 @@ Status Statement::run() {
   return Status::Ok();
 }
 
+void Statement::reset() {
+  sqlite3_reset(stmt_.get());
+  sqlite3_clear_bindings(stmt_.get());
+  bindError_ = SQLITE_OK;
+}
+
 int64_t Statement::integer(int column) const {
   return sqlite3_column_int64(stmt_.get(), column);
 }

@@ -29,6 +29,8 @@ class Statement {
   Result<bool> step();
   // Runs a statement that returns no rows.
   Status run();
+  // Ready to run again with new bindings (a batch of inserts prepared once).
+  void reset();
 
   int64_t integer(int column) const;
   std::string text(int column) const;

@@ -237,6 +237,42 @@ CREATE INDEX incident_events_by_incident ON incident_events (incident_id, at);
 CREATE UNIQUE INDEX incidents_one_open ON incidents (project, fingerprint)
   WHERE state = 'open' AND fingerprint != '';
 )sql",
+    // Monitors: small rows keyed for the reads they serve. Samples by time (rolled up and
+    // pruned a minute at a time, across series); rollups by series (a monitor's history).
+    R"sql(
+CREATE TABLE monitor_series (
+  id INTEGER PRIMARY KEY,
+  project TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
+  env TEXT NOT NULL,
+  monitor TEXT NOT NULL,
+  host TEXT NOT NULL,
+  release TEXT NOT NULL,
+  UNIQUE (project, env, monitor, host, release)
+);
+CREATE TABLE monitor_samples (
+  at INTEGER NOT NULL,
+  series INTEGER NOT NULL,
+  verdict INTEGER NOT NULL,
+  latency INTEGER NOT NULL,
+  PRIMARY KEY (at, series)
+) WITHOUT ROWID;
+CREATE TABLE monitor_rollups (
+  series INTEGER NOT NULL,
+  minute INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  failures INTEGER NOT NULL,
+  no_data INTEGER NOT NULL,
+  slow INTEGER NOT NULL,
+  p50 INTEGER NOT NULL,
+  p95 INTEGER NOT NULL,
+  p99 INTEGER NOT NULL,
+  PRIMARY KEY (series, minute)
+) WITHOUT ROWID;
+CREATE TABLE monitor_rollup_mark (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  done_until INTEGER NOT NULL
+);
+)sql",
 };
 
 std::string joinLines(const std::vector<std::string>& v) {

@@ -98,11 +98,20 @@ class SqliteStore : public Store {
                          std::string_view text) override;
   Status addIncidentEvent(const IncidentEvent& e) override;
   Result<std::vector<IncidentEvent>> incidentEvents(int64_t id) override;
+  Result<int64_t> monitorSeries(const MonitorSeries& key) override;
+  Result<std::vector<MonitorSeries>> listMonitorSeries(std::string_view project) override;
+  Status addMonitorSamples(const std::vector<MonitorSample>& samples) override;
+  Result<std::vector<MonitorSample>> monitorSamples(int64_t fromMs, int64_t toMs) override;
+  Status putMonitorRollups(const std::vector<MonitorRollup>& rollups,
+                           int64_t doneUntilMs) override;
+  Result<int64_t> monitorRollupsDoneUntil() override;
+  Result<std::vector<MonitorRollup>> monitorRollups(int64_t series, int64_t fromMs) override;
+  Status pruneMonitorData(int64_t samplesBeforeMs, int64_t rollupsBeforeMs) override;
   Status addAudit(const AuditEntry& e) override;
   Result<std::vector<AuditEntry>> listAudit(std::string_view project, int limit) override;
   uint64_t revision() override {
     std::lock_guard lock(mu_);
-    return static_cast<uint64_t>(db_.totalChanges());
+    return static_cast<uint64_t>(db_.totalChanges() - monitorChanges_);
   }
 
  private:
@@ -110,8 +119,12 @@ class SqliteStore : public Store {
   // An UPDATE of the whole deploy; with `from`, only while it is still in that state.
   Status writeDeploy(const Deploy& d, std::optional<DeployState> from);
 
+  // Runs `write` (monitor data) in a transaction, its rows left out of revision().
+  Status monitorWrite(const std::function<Status()>& write);
+
   std::mutex mu_;  // guards db_: one connection shared by the HTTP and agent threads
   Database db_;
+  int64_t monitorChanges_ = 0;  // rows written by monitorWrite, under mu_
   sqlite::Checkpointer checkpoints_;  // declared after db_: stops before it closes
 };
 

@@ -1,0 +1,119 @@
+#include "monitor/watch_plan.h"
+
+#include <memory>
+
+#include "deploy/deployer.h"
+#include "deploy/policy.h"
+#include "deploy/target.h"
+#include "deploy/template.h"
+#include "pipeline/parser.h"
+#include "scm/git_repo.h"
+
+namespace boucle::monitor {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool namesHost(const pipeline::Monitor& m) {
+  return m.target.find("host.") != std::string::npos ||
+         m.query.find("host.") != std::string::npos;
+}
+
+// Where a `run` probe starts: the live release's folder on this machine, the environment's,
+// or the data folder (remote environments keep theirs on the hosts).
+fs::path workingDir(const deploy::Target& t, const fs::path& dataDir) {
+  std::error_code ec;
+  if (auto it = t.values.find("release.dir"); it != t.values.end()) {
+    if (fs::is_directory(it->second, ec)) return it->second;
+  }
+  if (!t.dir.empty() && fs::is_directory(t.dir, ec)) return t.dir;
+  return dataDir;
+}
+
+void planEnv(store::Store& store, const auth::SecretBox* secrets, const fs::path& dataDir,
+             const std::string& project, const std::string& env, WatchPlan& out) {
+  std::string where = project + "/" + env;
+  auto current = deploy::currentRelease(store, project, env);
+  if (!current.ok()) return out.problems.push_back(where + ": " + current.status().message());
+  if (current->version.empty()) return;  // nothing runs there
+  auto release = store.getRelease(project, current->version);
+  if (!release.ok()) return out.problems.push_back(where + ": " + release.status().message());
+  auto parsed = pipeline::parsePipeline(release->pipeline);
+  if (!parsed.ok() || parsed.pipeline.monitors.empty()) return;
+  auto values = deploy::unsealedValues(store, secrets, project, env);
+  if (!values.ok()) return out.problems.push_back(where + ": " + values.status().message());
+  auto target = deploy::describeTarget(*release, env, *values, dataDir / "environments");
+  if (!target.ok()) return out.problems.push_back(where + ": " + target.status().message());
+  auto masker = std::make_shared<const runner::Masker>(target->secrets);
+  bool remote = target->spec.driver == pipeline::Driver::kSsh ||
+                target->spec.driver == pipeline::Driver::kAnsible;
+  std::vector<deploy::Host> hosts;
+  if (remote) {
+    auto text = deploy::renderTemplate(
+        target->spec.hosts.empty() ? "{{ env.hosts }}" : target->spec.hosts, target->values,
+        "deploy hosts");
+    auto parsedHosts = text.ok() ? deploy::parseHosts(*text) : Result<std::vector<deploy::Host>>(text.status());
+    if (parsedHosts.ok()) hosts = std::move(*parsedHosts);
+    else out.problems.push_back(where + ": " + masker->mask(parsedHosts.status().message()));
+  }
+  fs::path cwd = workingDir(*target, dataDir);
+  for (const auto& m : parsed.pipeline.monitors) {
+    std::vector<const deploy::Host*> places;
+    if (remote && namesHost(m)) {
+      for (const auto& h : hosts) places.push_back(&h);
+    } else {
+      places.push_back(nullptr);
+    }
+    for (const deploy::Host* h : places) {
+      deploy::TemplateValues v = target->values;
+      if (h) {
+        v["host.name"] = h->name;
+        v["host.address"] = h->address;
+      }
+      std::string what = "monitor '" + m.name + "'";
+      auto rendered = deploy::renderTemplate(m.target, v, what);
+      auto query = deploy::renderTemplate(m.query, v, what + "'s query");
+      if (!rendered.ok() || !query.ok()) {
+        auto st = rendered.ok() ? query.status() : rendered.status();
+        out.problems.push_back(where + ": " + masker->mask(st.message()));
+        continue;
+      }
+      Probe p;
+      p.project = project;
+      p.env = env;
+      p.monitor = m.name;
+      p.host = h ? h->name : "";
+      p.release = current->version;
+      if (current->deploy) p.deployId = current->deploy->id;
+      p.spec = m;
+      p.spec.target = std::move(*rendered);
+      p.spec.query = std::move(*query);
+      p.environ = target->environ;
+      p.cwd = cwd;
+      p.masker = masker;
+      out.probes.push_back(std::move(p));
+    }
+  }
+}
+
+}  // namespace
+
+WatchPlan planProbes(store::Store& store, const auth::SecretBox* secrets, const fs::path& dataDir) {
+  WatchPlan out;
+  auto projects = store.listProjects();
+  if (!projects.ok()) {
+    out.problems.push_back(projects.status().message());
+    return out;
+  }
+  for (const auto& project : *projects) {
+    auto policy = deploy::loadPolicy(store, project.name, scm::mirrorPath(dataDir, project.name));
+    if (!policy.ok()) continue;  // no environments: nothing deployed to watch
+    for (const auto& env : policy->pipeline.environments) {
+      planEnv(store, secrets, dataDir, project.name, env.name, out);
+    }
+  }
+  return out;
+}
+
+}  // namespace boucle::monitor

@@ -1,0 +1,235 @@
+// Monitors through the real server: a deployed release's probes (http, tcp, run, prometheus)
+// run against a real service; its failure opens an incident naming the live release, a deploy
+// during it joins the timeline, and its recovery resolves it. A secret reaches a `run` probe
+// in its environment and nowhere else.
+#include <gmock/gmock.h>
+#include <signal.h>
+
+#include <fstream>
+
+#include "server_fixture.h"
+
+namespace boucle::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+// The watched service: /health answers 200 "OK" while HEALTHY exists beside it, 503 then;
+// /api/v1/query plays Prometheus (a query naming "ghost" has no series); /metrics answers
+// Prometheus' text format.
+constexpr const char* kService = R"py(import http.server, json, os, sys, urllib.parse
+here = os.path.dirname(os.path.abspath(__file__))
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        url = urllib.parse.urlparse(self.path)
+        if url.path == '/health':
+            ok = os.path.exists(os.path.join(here, 'HEALTHY'))
+            code, body = (200, 'OK') if ok else (503, 'sick')
+        elif url.path == '/api/v1/query':
+            q = urllib.parse.parse_qs(url.query).get('query', [''])[0]
+            result = [] if 'ghost' in q else [{'metric': {'job': 'web'}, 'value': [1, '0.25']}]
+            code, body = 200, json.dumps({'status': 'success',
+                                          'data': {'resultType': 'vector', 'result': result}})
+        elif url.path == '/metrics':
+            code, body = 200, '# TYPE requests_total counter\nrequests_total{code="200"} 7\n'
+        else:
+            code, body = 404, 'no'
+        self.send_response(code)
+        self.end_headers()
+        self.wfile.write(body.encode())
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
+)py";
+
+constexpr const char* kSecret = "mon-secret-7c1e5a";
+
+class MonitorTest : public ServerFixture {
+ protected:
+  void SetUp() override {
+    ServerFixture::SetUp();
+    serviceDir_ = repo_.scratch() / "service";
+    fs::create_directories(serviceDir_);
+    {
+      std::ofstream(serviceDir_ / "serve.py") << kService;
+      std::ofstream(serviceDir_ / "HEALTHY") << "yes\n";
+    }
+    port_ = freePort();
+    service_ = startProcess({"/usr/bin/python3", "serve.py", std::to_string(port_)}, serviceDir_,
+                            serviceDir_ / "log");
+    ASSERT_TRUE(waitFor([&] { return curl("GET", url() + "/health").status == 200; }));
+    repo_.write(".boucle.yml", R"yml(jobs:
+  build: {run: 'true'}
+release: {branches: [main]}
+environments:
+  prod: {auto: true}
+deploy:
+  driver: command
+  command: 'true'
+monitor:
+  - name: health
+    http: "{{ env.url }}/health"
+    every: 1s
+    timeout: 1s
+    expect: {status: 200, contains: OK}
+    fail_after: 2
+    recover_after: 2
+    slo: {availability: 99%}
+  - name: port
+    tcp: "127.0.0.1:{{ env.port }}"
+    every: 1s
+    timeout: 1s
+  - name: queue
+    run: 'test "$BOUCLE_ENV_TOKEN" = "{{ env.token }}" && echo "token $BOUCLE_ENV_TOKEN ok"'
+    every: 1s
+    timeout: 1s
+  - name: errors
+    prometheus: "{{ env.url }}"
+    query: sum(rate(errors_total[5m]))
+    below: 1
+    every: 1s
+    timeout: 1s
+  - name: ghost
+    prometheus: "{{ env.url }}"
+    query: ghost_metric
+    below: 1
+    every: 1s
+    timeout: 1s
+    fail_after: 2
+  - name: scrape
+    prometheus: "{{ env.url }}/metrics"
+    every: 1s
+    timeout: 1s
+)yml");
+    repo_.commit("feat: the service", "Ada");
+    ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+    ASSERT_EQ(client({"env", "set", "web", "prod", "url=" + url(),
+                      "port=" + std::to_string(port_)})
+                  .exitCode,
+              0);
+    Output set = runCommand(
+        {"/usr/bin/sh", "-c", "printf '%s' \"$1\" | \"$0\" secret set web prod token", BOUCLE_BIN,
+         kSecret},
+        repo_.dir(), server_->clientEnv());
+    ASSERT_EQ(set.exitCode, 0) << set.err;
+    ASSERT_EQ(triggerAndWait("web", 1)["state"], "passed");
+    ASSERT_TRUE(waitFor([&] {
+      json d = api("/api/projects/web/deploys?env=prod")["deploys"];
+      return !d.empty() && d[0]["state"] == "succeeded";
+    }));
+  }
+  void TearDown() override {
+    ServerFixture::TearDown();
+    if (service_ > 0) ::kill(service_, SIGTERM);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // The monitor named `name`, once `pred` holds for it.
+  json monitorWhen(const std::string& name, const std::function<bool(const json&)>& pred) {
+    json found;
+    waitFor([&] {
+      for (const auto& m : api("/api/projects/web/monitors")["monitors"]) {
+        if (m["monitor"] == name && pred(m)) {
+          found = m;
+          return true;
+        }
+      }
+      return false;
+    });
+    return found;
+  }
+  fs::path serviceDir_;
+  int port_ = 0;
+  pid_t service_ = -1;
+};
+
+TEST_F(MonitorTest, EachKindOfProbeJudgesTheLiveRelease) {
+  auto up = [](const json& m) { return m["state"] == "up"; };
+  json health = monitorWhen("health", up);
+  ASSERT_FALSE(health.is_null()) << api("/api/projects/web/monitors").dump(2);
+  EXPECT_EQ(health["release"], "0.1.0");
+  EXPECT_EQ(health["kind"], "http");
+  EXPECT_THAT(health["detail"].get<std::string>(), HasSubstr("HTTP 200"));
+  EXPECT_EQ(health["slo"]["availability"], 99.0);
+  EXPECT_EQ(monitorWhen("port", up)["kind"], "tcp");
+  // The secret reached the command in its environment, and is masked in what it said.
+  json queue = monitorWhen("queue", up);
+  ASSERT_FALSE(queue.is_null()) << api("/api/projects/web/monitors").dump(2);
+  EXPECT_THAT(queue["detail"].get<std::string>(), HasSubstr("token *** ok"));
+  json errors = monitorWhen("errors", up);
+  EXPECT_EQ(errors["detail"], "value 0.25");
+  json scrape = monitorWhen("scrape", up);
+  EXPECT_THAT(scrape["detail"].get<std::string>(), HasSubstr("1 samples"));
+
+  // A query without series is its own verdict, never a pass, and opens an incident too.
+  json ghost = monitorWhen("ghost", [](const json& m) { return m["incident_id"].is_number(); });
+  ASSERT_FALSE(ghost.is_null()) << api("/api/projects/web/monitors").dump(2);
+  EXPECT_EQ(ghost["verdict"], "no_data");
+  EXPECT_EQ(ghost["state"], "down");
+  json incident = api("/api/incidents/" + std::to_string(ghost["incident_id"].get<int64_t>()));
+  EXPECT_EQ(incident["source"], "monitor");
+  EXPECT_EQ(incident["monitor"], "ghost");
+  EXPECT_THAT(incident["title"].get<std::string>(), HasSubstr("no data"));
+
+  // The CLI shows the same, the secret nowhere.
+  Output shown = client({"monitors", "web"});
+  ASSERT_EQ(shown.exitCode, 0) << shown.all();
+  EXPECT_THAT(shown.out, HasSubstr("health"));
+  EXPECT_THAT(shown.out, HasSubstr("no_data"));
+  EXPECT_THAT(shown.all(), Not(HasSubstr(kSecret)));
+  EXPECT_THAT(api("/api/projects/web/monitors").dump(), Not(HasSubstr(kSecret)));
+}
+
+TEST_F(MonitorTest, AFailureOpensAnIncidentThatADeployJoinsAndRecoveryResolves) {
+  ASSERT_FALSE(monitorWhen("health", [](const json& m) { return m["state"] == "up"; }).is_null());
+  fs::remove(serviceDir_ / "HEALTHY");
+  json down = monitorWhen("health", [](const json& m) { return m["incident_id"].is_number(); });
+  ASSERT_FALSE(down.is_null()) << api("/api/projects/web/monitors").dump(2);
+  EXPECT_THAT(down["detail"].get<std::string>(), HasSubstr("HTTP 503"));
+  std::string id = std::to_string(down["incident_id"].get<int64_t>());
+  json i = api("/api/incidents/" + id);
+  EXPECT_EQ(i["state"], "open");
+  EXPECT_EQ(i["env"], "prod");
+  EXPECT_EQ(i["release"], "0.1.0");
+  EXPECT_EQ(i["deploy_id"], 1);
+  EXPECT_EQ(i["opened_by"], "boucle");
+
+  // A fix is deployed while it is open: the timeline says so.
+  repo_.write("FIX", "1\n");
+  repo_.commit("fix: the health check", "Ada");
+  ASSERT_EQ(triggerAndWait("web", 2)["state"], "passed");
+  ASSERT_TRUE(waitFor([&] {
+    json d = api("/api/projects/web/deploys?env=prod")["deploys"];
+    return d.size() == 2 && d[0]["state"] == "succeeded";
+  }));
+  // The new release is watched, its failures still count toward the same incident.
+  json watched = monitorWhen("health", [](const json& m) { return m["release"] == "0.2.0"; });
+  ASSERT_FALSE(watched.is_null()) << api("/api/projects/web/monitors").dump(2);
+  EXPECT_EQ(watched["incident_id"].get<int64_t>(), std::stoll(id));
+
+  std::ofstream(serviceDir_ / "HEALTHY") << "yes\n";
+  ASSERT_TRUE(waitFor([&] { return api("/api/incidents/" + id)["state"] == "resolved"; }))
+      << api("/api/incidents/" + id).dump(2);
+  i = api("/api/incidents/" + id);
+  EXPECT_EQ(i["resolved_by"], "boucle");
+  std::vector<std::string> kinds;
+  for (const auto& e : i["timeline"]) kinds.push_back(e["kind"]);
+  EXPECT_THAT(kinds, ::testing::ElementsAre("opened", "failures", "deploy", "resolved"))
+      << i.dump(2);
+  EXPECT_THAT(i["timeline"][2]["text"].get<std::string>(), HasSubstr("0.2.0 succeeded"));
+  EXPECT_EQ(monitorWhen("health", [](const json& m) { return m["state"] == "up"; })["incident_id"],
+            nullptr);
+
+  // DORA counts the incident against the release that was live when it began.
+  json dora = api("/api/projects/web/dora?env=prod");
+  bool counted = false;
+  for (const auto& row : dora["change_failure_rate"]["rows"]) {
+    if (row["incident_id"] == i["id"]) counted = row["version"] == "0.1.0";
+  }
+  EXPECT_TRUE(counted) << dora.dump(2);
+}
+
+}  // namespace
+}  // namespace boucle::testing
