@@ -218,7 +218,8 @@ void addDeployCommands(CLI::App& app, int* exitCode) {
       fmt::print("{:<8} {:<8} {:<8} {:>8}  {}\n", str(m, "env"), str(m, "state"),
                  str(m, "release"), latency, name);
       if (!str(m, "detail").empty() && str(m, "state") != "up")
-        fmt::print("{:>36}{}\n", "", str(m, "detail"));
+        fmt::print("{:>36}{}: {}\n", "", m["verdict"].is_string() ? str(m, "verdict") : "pending",
+                   str(m, "detail"));
       if (m["slo"].is_object() && m["slo"]["budget_left"].is_number()) {
         fmt::print("{:>36}SLO budget left {:.1f}%{}\n", "",
                    100 * m["slo"]["budget_left"].get<double>(),
