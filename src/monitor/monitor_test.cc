@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "monitor/incident_tracker.h"
+#include "monitor/prometheus_answer.h"
 #include "monitor/series.h"
 
 namespace boucle::monitor {
@@ -109,6 +110,51 @@ TEST(Series, BurnRateAlertsNeedTheLongAndTheShortWindowBoth) {
   for (size_t i = slow.size() - 30; i < slow.size(); ++i) slow[i].failures = 1;
   EXPECT_EQ(burnAlert(slow, slo, now), BurnAlert::kTicket);
   EXPECT_FALSE(burnRate({}, slo, now, 60 * kMin));
+}
+
+TEST(PrometheusAnswer, EverySeriesIsHeldToTheBounds) {
+  std::string two = R"({"status":"success","data":{"resultType":"vector","result":[
+    {"metric":{"job":"a"},"value":[1,"0.2"]},{"metric":{"job":"b"},"value":[1,"0.7"]}]}})";
+  EXPECT_EQ(judgeQuery(two, 1.0, std::nullopt).verdict, Verdict::kPass);
+  Judged high = judgeQuery(two, 0.5, std::nullopt);
+  EXPECT_EQ(high.verdict, Verdict::kFail);
+  EXPECT_EQ(high.detail, "{job=b} is 0.7, not below 0.5");
+  EXPECT_EQ(judgeQuery(two, std::nullopt, 0.3).detail, "{job=a} is 0.2, not above 0.3");
+  // The bound itself is not within it.
+  EXPECT_EQ(judgeQuery(two, 0.7, std::nullopt).verdict, Verdict::kFail);
+  std::string scalar = R"({"status":"success","data":{"resultType":"scalar","result":[1,"3"]}})";
+  EXPECT_EQ(judgeQuery(scalar, std::nullopt, 2.0).verdict, Verdict::kPass);
+}
+
+TEST(PrometheusAnswer, NoSeriesIsNoDataAndNeverAPass) {
+  std::string empty = R"({"status":"success","data":{"resultType":"vector","result":[]}})";
+  EXPECT_EQ(judgeQuery(empty, 1.0, std::nullopt).verdict, Verdict::kNoData);
+  std::string nan = R"({"status":"success","data":{"resultType":"vector","result":[
+    {"metric":{},"value":[1,"NaN"]}]}})";
+  EXPECT_EQ(judgeQuery(nan, 1.0, std::nullopt).verdict, Verdict::kNoData);
+  Judged error = judgeQuery(R"({"status":"error","errorType":"bad_data","error":"parse error"})",
+                            1.0, std::nullopt);
+  EXPECT_EQ(error.verdict, Verdict::kFail);
+  EXPECT_EQ(error.detail, "Prometheus said: parse error");
+  EXPECT_EQ(judgeQuery("<html>", 1.0, std::nullopt).verdict, Verdict::kFail);
+  EXPECT_EQ(judgeQuery(R"({"status":"success","data":{"resultType":"matrix","result":[]}})", 1.0,
+                       std::nullopt)
+                .verdict,
+            Verdict::kFail);
+}
+
+TEST(PrometheusAnswer, TheTextFormatIsCheckedLineByLine) {
+  Judged ok = judgeExposition(
+      "# HELP x_total Things.\n# TYPE x_total counter\nx_total{a=\"b}\\\"\",c=\"d\"} 3 "
+      "1700000000000\ny 1.5e3\nz +Inf\n");
+  EXPECT_EQ(ok.verdict, Verdict::kPass) << ok.detail;
+  EXPECT_EQ(ok.detail, "3 samples");
+  Judged bad = judgeExposition("x 1\n<html>oops</html>\n");
+  EXPECT_EQ(bad.verdict, Verdict::kFail);
+  EXPECT_EQ(bad.detail, "line 2 is not Prometheus' text format");
+  EXPECT_EQ(judgeExposition("x{a=\"1\" 2\n").verdict, Verdict::kFail);
+  EXPECT_EQ(judgeExposition("x one\n").verdict, Verdict::kFail);
+  EXPECT_EQ(judgeExposition("# nothing\n\n").verdict, Verdict::kNoData);
 }
 
 }  // namespace

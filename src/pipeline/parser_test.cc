@@ -197,6 +197,29 @@ monitor:
   EXPECT_EQ(m[3].query, "sum(rate(errors[5m]))");
   EXPECT_EQ(m[3].below, 0.01);
   EXPECT_EQ(m[3].above, -1);
+  // Named as written, templates and all: the name stays from one release to the next.
+  EXPECT_EQ(m[0].name, "http {{ env.url }}/health");
+  EXPECT_EQ(m[2].name, "run ./bin/check-queue");
+}
+
+TEST(Parser, MonitorsAreNamedOnceEach) {
+  auto r = parsePipeline(R"(jobs:
+  a: {run: x}
+monitor:
+  - {name: api, http: "http://a/health"}
+  - {name: api, tcp: "a:80"}
+  - http: "http://a/"
+  - http: "http://a/"
+  - {name: "", tcp: "a:81"}
+  - {tcp: "a:82", every: 500ms, timeout: 100ms}
+)");
+  EXPECT_THAT(messages(r),
+              ::testing::ElementsAre(
+                  "f.yml:5:5: error: monitor: another probe is named 'api'; give each a 'name'",
+                  "f.yml:7:5: error: monitor: another probe is named 'http http://a/'; give each "
+                  "a 'name'",
+                  "f.yml:8:12: error: name: one line of 1 to 100 characters",
+                  "f.yml:9:5: error: monitor: 'every' is at least 1s"));
 }
 
 TEST(Parser, MonitorMistakesAreNamedWhereTheyAre) {

@@ -417,6 +417,51 @@ TEST_P(StoreTest, TheAuditLogKeepsWhoDidWhat) {
   EXPECT_EQ(store_->listAudit("", 10)->size(), 3u);
 }
 
+TEST_P(StoreTest, MonitorSamplesRollUpAndAgeOutWithoutTouchingTheRevision) {
+  ASSERT_TRUE(store_->addProject(project("web")).ok());
+  uint64_t revision = store_->revision();
+  auto a = store_->monitorSeries({0, "web", "prod", "health", "", "1.0.0"});
+  auto b = store_->monitorSeries({0, "web", "prod", "health", "", "1.1.0"});
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status().message();
+  EXPECT_NE(*a, *b);  // a new release, a new series
+  EXPECT_EQ(*store_->monitorSeries({0, "web", "prod", "health", "", "1.0.0"}), *a);
+  ASSERT_TRUE(store_->addMonitorSamples({{*a, 1'000, 0, 12}, {*a, 61'000, 1, 30}, {*b, 62'000, 2, 5},
+                                         {*b, 130'000, 0, 7}})
+                  .ok());
+  auto minute = store_->monitorSamples(60'000, 120'000);
+  ASSERT_EQ(minute->size(), 2u);
+  EXPECT_EQ((*minute)[0].series, *a);
+  EXPECT_EQ((*minute)[0].verdict, 1);
+  EXPECT_EQ((*minute)[1].verdict, 2);
+  EXPECT_EQ((*minute)[1].latencyMs, 5);
+  EXPECT_EQ(*store_->monitorRollupsDoneUntil(), 0);
+  MonitorRollup r;
+  r.series = *a;
+  r.minuteMs = 60'000;
+  r.count = 1;
+  r.failures = 1;
+  r.p50Ms = r.p95Ms = r.p99Ms = 30;
+  ASSERT_TRUE(store_->putMonitorRollups({r}, 120'000).ok());
+  r.count = 2;  // the same minute again replaces it
+  ASSERT_TRUE(store_->putMonitorRollups({r, {*a, 0, 1, 0, 0, 0, 12, 12, 12}}, 120'000).ok());
+  EXPECT_EQ(*store_->monitorRollupsDoneUntil(), 120'000);
+  auto rolled = store_->monitorRollups(*a, 0);
+  ASSERT_EQ(rolled->size(), 2u);
+  EXPECT_EQ((*rolled)[0].minuteMs, 0);
+  EXPECT_EQ((*rolled)[1].count, 2);
+  EXPECT_EQ((*rolled)[1].p95Ms, 30);
+  EXPECT_EQ(store_->monitorRollups(*a, 60'000)->size(), 1u);
+  EXPECT_EQ(store_->listMonitorSeries("web")->size(), 2u);
+  EXPECT_EQ(store_->listMonitorSeries("api")->size(), 0u);
+  // A monitor's heartbeat leaves cached answers alone.
+  EXPECT_EQ(store_->revision(), revision);
+
+  ASSERT_TRUE(store_->pruneMonitorData(62'000, 60'000).ok());
+  EXPECT_EQ(store_->monitorSamples(0, 1'000'000)->size(), 2u);  // 62 s and later
+  EXPECT_EQ(store_->monitorRollups(*a, 0)->size(), 1u);         // the minute at 60 s
+  EXPECT_EQ(store_->revision(), revision);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
                          ::testing::Values(Backend{"sqlite",
                                                    [](const fs::path& dir) {
