@@ -9,7 +9,7 @@ PACKAGES=(
   libboost1.81-dev libboost-url1.81-dev libsqlite3-dev libcurl4-openssl-dev libsodium-dev
   libgit2-dev libkainjow-mustache-dev libgtest-dev libgmock-dev libbenchmark-dev
   bubblewrap python3 curl python3-aiosmtpd wrk openssh-server openssh-client iproute2 ansible
-  chromium
+  chromium prometheus
 )
 # `make fuzz` (libFuzzer) builds with Debian's clang: only when asked, CI does not need it.
 if [ "${1:-}" = "--fuzz" ]; then PACKAGES+=(clang libfuzzer-14-dev); fi

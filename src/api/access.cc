@@ -25,10 +25,13 @@ std::optional<Response> decide(Access a, const Request& req, bool authenticated,
   if (a == Access::kPublic) return std::nullopt;
   bool read = req.method == "GET" || req.method == "HEAD";
   if (!authenticated) {
-    if (a == Access::kRead && publicRead && read) return std::nullopt;
+    if ((a == Access::kRead || a == Access::kMetrics) && publicRead && read) return std::nullopt;
     return unauthenticated("this needs a token: Authorization: Bearer TOKEN", "Bearer");
   }
   auth::Principal who{req.actor, req.roles};
+  if (a == Access::kMetrics) return std::nullopt;
+  // A scraper's token reads the metrics and nothing else.
+  if (who.metricsOnly()) return errorResponse(403, who.describe() + " may only read /metrics");
   if (a == Access::kRead) return std::nullopt;
   if (who.readOnly()) return errorResponse(403, who.describe() + " may only read");
   if (a == Access::kAdmin && !who.admin()) {

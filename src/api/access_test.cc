@@ -34,6 +34,23 @@ TEST(Access, EachRoleReachesWhatItsRoutesDeclare) {
   }
 }
 
+TEST(Access, AMetricsTokenReadsTheMetricsAndNothingElse) {
+  Request scraper = as("GET", {"metrics"});
+  EXPECT_EQ(status(decide(Access::kMetrics, scraper, true, false)), 200);
+  EXPECT_EQ(status(decide(Access::kRead, scraper, true, false)), 403);
+  EXPECT_EQ(status(decide(Access::kChange, scraper, true, false)), 403);
+  EXPECT_EQ(status(decide(Access::kRead, scraper, true, true)), 403);  // even with public reads
+  Request viewer = as("GET", {"viewer"});
+  EXPECT_EQ(status(decide(Access::kMetrics, viewer, true, false)), 200);
+  // With another role, the token is what that role makes it (and reads the metrics too).
+  Request both = as("POST", {"metrics", "developer"});
+  EXPECT_EQ(status(decide(Access::kChange, both, true, false)), 200);
+  EXPECT_EQ(status(decide(Access::kMetrics, both, true, false)), 200);
+  Request anonymous = as("GET", {});
+  EXPECT_EQ(status(decide(Access::kMetrics, anonymous, false, false)), 401);
+  EXPECT_EQ(status(decide(Access::kMetrics, anonymous, false, true)), 200);
+}
+
 TEST(Access, WithoutATokenOnlyPublicRoutesAndPublicReadsAnswer) {
   Request get = as("GET", {});
   Request post = as("POST", {});

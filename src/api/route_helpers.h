@@ -93,5 +93,6 @@ void addDeployRoutes(Router& r, const ApiContext& c);
 void addDoraRoutes(Router& r, const ApiContext& c);
 void addIncidentRoutes(Router& r, const ApiContext& c);
 void addMonitorRoutes(Router& r, const ApiContext& c);
+void addMetricsRoutes(Router& r, const ApiContext& c);
 
 }  // namespace boucle::api

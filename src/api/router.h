@@ -16,7 +16,10 @@ namespace boucle::api {
 // Who may call a route.
 enum class Access {
   kPublic,  // anyone: health, badges, the web UI's files, forge hooks (they carry a signature)
-  kRead,    // any valid token (anyone, on a server started with --public-read)
+  kMetrics,  // GET /metrics: any valid token, a `metrics` one included (and anyone with
+             // --public-read)
+  kRead,    // any valid token but a metrics-only one (anyone, on a server started with
+            // --public-read)
   kChange,  // a token with a role beyond viewer; deploys then apply the environment's rules
   kAdmin,   // the server's setup: tokens, projects, credentials, environment values, secrets
 };

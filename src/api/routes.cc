@@ -90,6 +90,7 @@ Router buildRouter(const ApiContext& c) {
   addDeployRoutes(r, c);
   addDoraRoutes(r, c);
   addMonitorRoutes(r, c);
+  addMetricsRoutes(r, c);
   addUiRoutes(r, c);
   return r;
 }

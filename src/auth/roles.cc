@@ -12,7 +12,13 @@ bool Principal::admin() const {
 }
 
 bool Principal::readOnly() const {
-  return std::all_of(roles.begin(), roles.end(), [](const auto& r) { return r == "viewer"; });
+  return std::all_of(roles.begin(), roles.end(),
+                     [](const auto& r) { return r == "viewer" || r == "metrics"; });
+}
+
+bool Principal::metricsOnly() const {
+  return !roles.empty() &&
+         std::all_of(roles.begin(), roles.end(), [](const auto& r) { return r == "metrics"; });
 }
 
 bool Principal::namedBy(const std::vector<std::string>& rule) const {

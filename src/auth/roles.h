@@ -3,6 +3,7 @@
 //   admin   — everything: tokens, projects, credentials, environment values and secrets, and
 //             deploys and approvals anywhere;
 //   viewer  — reads only;
+//   metrics — reads GET /metrics only (a Prometheus scraper's token);
 //   any other name (developer, ops, qa, …) — runs (trigger, cancel, retry), releases, and
 //             deploys where the environment lets it: an environment's `deployers:` list names
 //             who may ask for its deploys (nobody restricted when absent), its `approval:` list
@@ -21,7 +22,8 @@ struct Principal {
   std::vector<std::string> roles;  // never empty for a token
 
   bool admin() const;
-  bool readOnly() const;  // no role beyond viewer
+  bool readOnly() const;     // no role beyond viewer (and metrics)
+  bool metricsOnly() const;  // only the metrics role: /metrics and nothing else
   // Whether `rule` (roles and "user:NAME" entries) names this principal.
   bool namedBy(const std::vector<std::string>& rule) const;
   std::string describe() const;  // "alice (developer, qa)"

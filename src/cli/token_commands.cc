@@ -32,7 +32,8 @@ void addTokenAdd(CLI::App* token, int* exitCode) {
   add->add_option("name", *name, "Who or what uses it (unique; shown in the audit log)")
       ->required();
   add->add_option("--role", *roles,
-                  "A role, repeatable: viewer (reads only; the default), admin (everything), or "
+                  "A role, repeatable: viewer (reads only; the default), metrics (GET /metrics "
+                  "only, for Prometheus), admin (everything), or "
                   "any name the pipeline files' deployers/approval lists use (developer, ops…)");
   add->add_option("--expires", *expires, "Refused after this long, e.g. 90d (default: never)");
   addClientOptions(add, *args);

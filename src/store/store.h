@@ -242,6 +242,14 @@ struct MonitorRollup {
   int64_t p50Ms = 0, p95Ms = 0, p99Ms = 0;
 };
 
+// How many of something there are in a state (/metrics).
+struct StateCount {
+  std::string project, env;  // env: deploys' and incidents' only
+  std::string state;
+  int64_t count = 0;
+};
+enum class Counted { kRuns, kJobs, kDeploys, kOpenIncidents };
+
 // Who did what, when: releases, approvals, deploys, rollbacks, credentials, values.
 struct AuditEntry {
   int64_t id = 0;
@@ -395,6 +403,9 @@ class Store {
   virtual Result<std::vector<MonitorRollup>> monitorRollups(int64_t series, int64_t fromMs) = 0;
   // Forgets samples older than `samplesBeforeMs` and rollups older than `rollupsBeforeMs`.
   virtual Status pruneMonitorData(int64_t samplesBeforeMs, int64_t rollupsBeforeMs) = 0;
+
+  // Every project's runs, jobs or deploys by state, or open incidents by environment.
+  virtual Result<std::vector<StateCount>> countByState(Counted what) = 0;
 
   virtual Status addAudit(const AuditEntry& e) = 0;
   // Newest first; `project` empty = all.

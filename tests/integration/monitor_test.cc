@@ -233,5 +233,84 @@ TEST_F(MonitorTest, AFailureOpensAnIncidentThatADeployJoinsAndRecoveryResolves) 
   EXPECT_TRUE(counted) << dora["change_failure_rate"].dump(2) << i.dump(2);
 }
 
+// /metrics in Prometheus' text format, read by a scraper's `metrics` token (which reads
+// nothing else), checked by promtool, and scraped by a real Prometheus that then answers a
+// PromQL query about boucle's own monitors.
+TEST_F(MonitorTest, PrometheusScrapesMetricsWithAMetricsToken) {
+  ASSERT_FALSE(monitorWhen("health", [](const json& m) { return m["state"] == "up"; }).is_null());
+  ASSERT_FALSE(
+      monitorWhen("ghost", [](const json& m) { return m["incident_id"].is_number(); }).is_null());
+  Output made = client({"token", "add", "scraper", "--role", "metrics"});
+  ASSERT_EQ(made.exitCode, 0) << made.err;
+  std::string scraper = made.out.substr(0, made.out.find('\n'));
+  Output viewerMade = client({"token", "add", "vic", "--role", "viewer"});
+  std::string viewer = viewerMade.out.substr(0, viewerMade.out.find('\n'));
+  auto get = [&](const std::string& path, const std::string& token) {
+    std::vector<std::string> h;
+    if (!token.empty()) h.push_back("Authorization: Bearer " + token);
+    return curl("GET", server_->url() + path, "", h);
+  };
+  EXPECT_EQ(get("/metrics", "").status, 401);
+  EXPECT_EQ(get("/metrics", viewer).status, 200);
+  EXPECT_EQ(get("/api/projects", scraper).status, 403);  // a scraper reads metrics only
+  EXPECT_EQ(get("/api/projects/web/monitors", scraper).status, 403);
+  Http metrics = get("/metrics", scraper);
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_THAT(metrics.body,
+              HasSubstr("boucle_monitor_up{project=\"web\",environment=\"prod\",monitor=\"health\","
+                        "host=\"\",release=\"0.1.0\"} 1\n"));
+  EXPECT_THAT(metrics.body, HasSubstr("boucle_monitor_up{project=\"web\",environment=\"prod\","
+                                      "monitor=\"ghost\",host=\"\",release=\"0.1.0\"} 0\n"));
+  EXPECT_THAT(metrics.body, HasSubstr("boucle_deploys{project=\"web\",environment=\"prod\","
+                                      "state=\"succeeded\"} 1\n"));
+  EXPECT_THAT(metrics.body, HasSubstr("boucle_runs{project=\"web\",state=\"passed\"} 1\n"));
+  EXPECT_THAT(metrics.body,
+              HasSubstr("boucle_incidents_open{project=\"web\",environment=\"prod\"} 1\n"));
+  EXPECT_THAT(metrics.body,
+              HasSubstr("boucle_dora_deploys_per_day{project=\"web\",environment=\"prod\"}"));
+  EXPECT_THAT(metrics.body, Not(HasSubstr(kSecret)));
+  fs::path file = repo_.scratch() / "metrics.txt";
+  std::ofstream(file) << metrics.body;
+  Output lint = runCommand({"/usr/bin/sh", "-c", "promtool check metrics < \"$0\"", file.string()},
+                           repo_.scratch());
+  EXPECT_EQ(lint.exitCode, 0) << lint.all();
+
+  // A real Prometheus scrapes boucle with the scraper's token, then answers about it.
+  fs::path prom = repo_.scratch() / "prometheus";
+  fs::create_directories(prom / "data");
+  std::ofstream(prom / "token") << scraper;
+  std::string target = server_->url().substr(std::string("http://").size());
+  std::ofstream(prom / "prometheus.yml") << "global: {scrape_interval: 1s}\n"
+                                            "scrape_configs:\n"
+                                            "  - job_name: boucle\n"
+                                            "    authorization: {credentials_file: "
+                                         << (prom / "token").string()
+                                         << "}\n"
+                                            "    static_configs: [{targets: ['"
+                                         << target << "']}]\n";
+  int port = freePort();
+  pid_t pid = startProcess({"/usr/bin/prometheus", "--config.file=" + (prom / "prometheus.yml").string(),
+                            "--storage.tsdb.path=" + (prom / "data").string(),
+                            "--web.listen-address=127.0.0.1:" + std::to_string(port)},
+                           prom, prom / "log");
+  std::string query = "http://127.0.0.1:" + std::to_string(port) +
+                      "/api/v1/query?query=boucle_monitor_up%7Bmonitor%3D%22health%22%7D";
+  json answer;
+  bool answered = waitFor(
+      [&] {
+        answer = json::parse(curl("GET", query).body, nullptr, false);
+        return answer.is_object() && answer["data"]["result"].is_array() &&
+               !answer["data"]["result"].empty();
+      },
+      std::chrono::seconds(60));
+  ::kill(pid, SIGTERM);
+  waitExit(pid);
+  ASSERT_TRUE(answered) << readFile(prom / "log");
+  const json& series = answer["data"]["result"][0];
+  EXPECT_EQ(series["metric"]["project"], "web");
+  EXPECT_EQ(series["metric"]["release"], "0.1.0");
+  EXPECT_EQ(series["value"][1], "1");
+}
+
 }  // namespace
 }  // namespace boucle::testing

@@ -179,4 +179,32 @@ Status SqliteStore::pruneMonitorData(int64_t samplesBeforeMs, int64_t rollupsBef
   });
 }
 
+Result<std::vector<StateCount>> SqliteStore::countByState(Counted what) {
+  const char* sql = "";
+  switch (what) {
+    case Counted::kRuns:
+      sql = "SELECT project, '', state, count(*) FROM runs GROUP BY project, state";
+      break;
+    case Counted::kJobs:
+      sql =
+          "SELECT r.project, '', j.state, count(*) FROM jobs j JOIN runs r ON r.id = j.run_id "
+          "GROUP BY r.project, j.state";
+      break;
+    case Counted::kDeploys:
+      sql = "SELECT project, env, state, count(*) FROM deploys GROUP BY project, env, state";
+      break;
+    case Counted::kOpenIncidents:
+      sql =
+          "SELECT project, env, state, count(*) FROM incidents WHERE state = 'open' GROUP BY "
+          "project, env";
+      break;
+  }
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(sql);
+  if (!s.ok()) return s.status();
+  return readAll(*s, [](const Statement& r) {
+    return StateCount{r.text(0), r.text(1), r.text(2), r.integer(3)};
+  });
+}
+
 }  // namespace boucle::store
