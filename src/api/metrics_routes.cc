@@ -148,16 +148,22 @@ void monitorFigures(const ApiContext& c, Exposition& e) {
   for (const auto& s : statuses) {
     if (!s.seen) continue;
     e.sample("boucle_monitor_up",
-             {{"project", s.project}, {"environment", s.env}, {"monitor", s.monitor},
-              {"host", s.host}, {"release", s.release}},
+             {{"project", s.project},
+              {"environment", s.env},
+              {"monitor", s.monitor},
+              {"host", s.host},
+              {"release", s.release}},
              s.verdict == monitor::Verdict::kPass ? 1 : 0);
   }
   e.family("boucle_monitor_latency_seconds", "gauge", "The monitor's last probe's duration.");
   for (const auto& s : statuses) {
     if (!s.seen) continue;
     e.sample("boucle_monitor_latency_seconds",
-             {{"project", s.project}, {"environment", s.env}, {"monitor", s.monitor},
-              {"host", s.host}, {"release", s.release}},
+             {{"project", s.project},
+              {"environment", s.env},
+              {"monitor", s.monitor},
+              {"host", s.host},
+              {"release", s.release}},
              static_cast<double>(s.latencyMs) / 1000);
   }
   e.family("boucle_monitor_verdicts_total", "counter",
@@ -166,8 +172,12 @@ void monitorFigures(const ApiContext& c, Exposition& e) {
     for (auto [verdict, n] : {std::pair{"pass", s.passes}, std::pair{"fail", s.failures},
                               std::pair{"no_data", s.noData}}) {
       e.sample("boucle_monitor_verdicts_total",
-               {{"project", s.project}, {"environment", s.env}, {"monitor", s.monitor},
-                {"host", s.host}, {"release", s.release}, {"verdict", verdict}},
+               {{"project", s.project},
+                {"environment", s.env},
+                {"monitor", s.monitor},
+                {"host", s.host},
+                {"release", s.release},
+                {"verdict", verdict}},
                static_cast<double>(n));
     }
   }

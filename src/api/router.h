@@ -15,13 +15,13 @@ namespace boucle::api {
 
 // Who may call a route.
 enum class Access {
-  kPublic,  // anyone: health, badges, the web UI's files, forge hooks (they carry a signature)
+  kPublic,   // anyone: health, badges, the web UI's files, forge hooks (they carry a signature)
   kMetrics,  // GET /metrics: any valid token, a `metrics` one included (and anyone with
              // --public-read)
-  kRead,    // any valid token but a metrics-only one (anyone, on a server started with
-            // --public-read)
-  kChange,  // a token with a role beyond viewer; deploys then apply the environment's rules
-  kAdmin,   // the server's setup: tokens, projects, credentials, environment values, secrets
+  kRead,     // any valid token but a metrics-only one (anyone, on a server started with
+             // --public-read)
+  kChange,   // a token with a role beyond viewer; deploys then apply the environment's rules
+  kAdmin,    // the server's setup: tokens, projects, credentials, environment values, secrets
 };
 
 using Params = std::map<std::string, std::string>;

@@ -215,8 +215,8 @@ void addDeployCommands(CLI::App& app, int* exitCode) {
       std::string name = str(m, "monitor") + (str(m, "host").empty() ? "" : " @" + str(m, "host"));
       std::string latency =
           m["latency_ms"].is_number() ? std::to_string(m["latency_ms"].get<int64_t>()) + " ms" : "";
-      fmt::print("{:<8} {:<8} {:<8} {:>8}  {}\n", str(m, "env"), str(m, "state"),
-                 str(m, "release"), latency, name);
+      fmt::print("{:<8} {:<8} {:<8} {:>8}  {}\n", str(m, "env"), str(m, "state"), str(m, "release"),
+                 latency, name);
       if (!str(m, "detail").empty() && str(m, "state") != "up")
         fmt::print("{:>36}{}: {}\n", "", m["verdict"].is_string() ? str(m, "verdict") : "pending",
                    str(m, "detail"));

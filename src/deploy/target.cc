@@ -169,7 +169,8 @@ Result<std::vector<store::EnvValue>> unsealedValues(store::Store& store,
 }
 
 Result<Target> describeTarget(const store::Release& release, const std::string& env,
-                              const std::vector<store::EnvValue>& values, const fs::path& workRoot) {
+                              const std::vector<store::EnvValue>& values,
+                              const fs::path& workRoot) {
   Target t;
   t.release = release;
   t.env = env;

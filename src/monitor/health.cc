@@ -5,8 +5,8 @@
 namespace boucle::monitor {
 
 Result<std::vector<MonitorHealth>> healthOf(store::Store& store, const std::string& project,
-                                            const std::vector<ProbeStatus>& statuses,
-                                            int64_t nowMs, int64_t recentMs) {
+                                            const std::vector<ProbeStatus>& statuses, int64_t nowMs,
+                                            int64_t recentMs) {
   auto series = store.listMonitorSeries(project);
   if (!series.ok()) return series.status();
   std::vector<MonitorHealth> out;
@@ -21,8 +21,8 @@ Result<std::vector<MonitorHealth>> healthOf(store::Store& store, const std::stri
       auto rows = store.monitorRollups(x.id, from);
       if (!rows.ok()) return rows.status();
       for (const auto& r : *rows) {
-        all.push_back({r.minuteMs, r.count, r.failures, r.noData, r.p50Ms, r.p95Ms, r.p99Ms,
-                       r.slow});
+        all.push_back(
+            {r.minuteMs, r.count, r.failures, r.noData, r.p50Ms, r.p95Ms, r.p99Ms, r.slow});
       }
     }
     std::sort(all.begin(), all.end(),

@@ -19,7 +19,7 @@ struct MonitorHealth {
 
 // Reads the rollups of each probe's series (every release it watched).
 Result<std::vector<MonitorHealth>> healthOf(store::Store& store, const std::string& project,
-                                            const std::vector<ProbeStatus>& statuses,
-                                            int64_t nowMs, int64_t recentMs);
+                                            const std::vector<ProbeStatus>& statuses, int64_t nowMs,
+                                            int64_t recentMs);
 
 }  // namespace boucle::monitor

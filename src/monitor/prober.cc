@@ -31,9 +31,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using pipeline::MonitorKind;
 
-constexpr size_t kMaxBody = 2 << 20;      // an answer is judged on its first 2 MiB
-constexpr size_t kMaxOutput = 4096;       // a command's last words, for the detail
-constexpr int kMaxWaitMs = 1000;          // the loop looks at its clock at least this often
+constexpr size_t kMaxBody = 2 << 20;  // an answer is judged on its first 2 MiB
+constexpr size_t kMaxOutput = 4096;   // a command's last words, for the detail
+constexpr int kMaxWaitMs = 1000;      // the loop looks at its clock at least this often
 
 int64_t msBetween(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
@@ -138,12 +138,15 @@ Prober::Prober(OnResult onResult) : impl_(std::make_unique<Impl>()) {
   impl_->onResult = std::move(onResult);
 }
 
-Prober::~Prober() { stop(); }
+Prober::~Prober() {
+  stop();
+}
 
 void Prober::start() {
   auto curl = os::loadCurl();
   if (!curl.ok()) {
-    logError("monitors: " + curl.status().message() + "; http, tcp and prometheus probes cannot run");
+    logError("monitors: " + curl.status().message() +
+             "; http, tcp and prometheus probes cannot run");
   } else {
     impl_->curl = *curl;
     impl_->multi = impl_->curl->multiInit();
@@ -344,7 +347,8 @@ void Prober::Impl::finishTransfer(Running& r, CURLcode code) {
       return report(r, j.verdict, j.detail, ms);
     }
     if (status != 200) return report(r, Verdict::kFail, seen + ", expected 200", ms);
-    if (r.truncated) r.body.resize(r.body.rfind('\n') == std::string::npos ? 0 : r.body.rfind('\n'));
+    if (r.truncated)
+      r.body.resize(r.body.rfind('\n') == std::string::npos ? 0 : r.body.rfind('\n'));
     auto j = judgeExposition(r.body);
     return report(r, j.verdict, seen + ", " + j.detail, ms);
   }
@@ -414,9 +418,9 @@ void Prober::Impl::pollCommands(Clock::time_point now) {
     std::string tail = r.output.substr(r.output.size() > 300 ? r.output.size() - 300 : 0);
     while (!tail.empty() && (tail.back() == '\n' || tail.back() == '\r')) tail.pop_back();
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    std::string detail = r.killed ? "did not finish within " +
-                                        std::to_string(r.probe->spec.timeout.count()) + " ms"
-                                  : "exit " + std::to_string(code);
+    std::string detail =
+        r.killed ? "did not finish within " + std::to_string(r.probe->spec.timeout.count()) + " ms"
+                 : "exit " + std::to_string(code);
     if (!tail.empty()) detail += ": " + tail;
     report(r, !r.killed && code == 0 ? Verdict::kPass : Verdict::kFail, detail, ms);
   }

@@ -41,8 +41,12 @@ std::string seriesName(const json& metric) {
   return out + "}";
 }
 
-bool nameStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == ':'; }
-bool nameChar(char c) { return nameStart(c) || std::isdigit(static_cast<unsigned char>(c)); }
+bool nameStart(char c) {
+  return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == ':';
+}
+bool nameChar(char c) {
+  return nameStart(c) || std::isdigit(static_cast<unsigned char>(c));
+}
 
 // A sample line's shape: name, optional {labels} with quoted values, a number, an optional
 // timestamp.
@@ -98,8 +102,9 @@ Judged judgeQuery(std::string_view body, std::optional<double> below, std::optio
   if (!j.is_object()) return {Verdict::kFail, "the answer is not Prometheus' JSON"};
   auto status = j.value("status", std::string());
   if (status != "success") {
-    std::string error = j.contains("error") && j["error"].is_string() ? j["error"].get<std::string>()
-                                                                      : "status " + status;
+    std::string error = j.contains("error") && j["error"].is_string()
+                            ? j["error"].get<std::string>()
+                            : "status " + status;
     if (error.size() > 200) error.resize(200);
     return {Verdict::kFail, "Prometheus said: " + error};
   }
@@ -118,8 +123,9 @@ Judged judgeQuery(std::string_view body, std::optional<double> below, std::optio
       }
     }
   } else {
-    return {Verdict::kFail, "the query answers a " + type + "; give one that answers an instant "
-                            "vector or a scalar"};
+    return {Verdict::kFail, "the query answers a " + type +
+                                "; give one that answers an instant "
+                                "vector or a scalar"};
   }
   size_t counted = 0;
   for (const auto& [name, v] : values) {
@@ -145,8 +151,7 @@ Judged judgeExposition(std::string_view body) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty() || line[0] == '#') continue;
     if (!sampleLine(line)) {
-      return {Verdict::kFail,
-              "line " + std::to_string(lineNo) + " is not Prometheus' text format"};
+      return {Verdict::kFail, "line " + std::to_string(lineNo) + " is not Prometheus' text format"};
     }
     ++samples;
   }

@@ -16,8 +16,7 @@ namespace fs = std::filesystem;
 namespace {
 
 bool namesHost(const pipeline::Monitor& m) {
-  return m.target.find("host.") != std::string::npos ||
-         m.query.find("host.") != std::string::npos;
+  return m.target.find("host.") != std::string::npos || m.query.find("host.") != std::string::npos;
 }
 
 // Where a `run` probe starts: the live release's folder on this machine, the environment's,
@@ -50,12 +49,15 @@ void planEnv(store::Store& store, const auth::SecretBox* secrets, const fs::path
                 target->spec.driver == pipeline::Driver::kAnsible;
   std::vector<deploy::Host> hosts;
   if (remote) {
-    auto text = deploy::renderTemplate(
-        target->spec.hosts.empty() ? "{{ env.hosts }}" : target->spec.hosts, target->values,
-        "deploy hosts");
-    auto parsedHosts = text.ok() ? deploy::parseHosts(*text) : Result<std::vector<deploy::Host>>(text.status());
-    if (parsedHosts.ok()) hosts = std::move(*parsedHosts);
-    else out.problems.push_back(where + ": " + masker->mask(parsedHosts.status().message()));
+    auto text =
+        deploy::renderTemplate(target->spec.hosts.empty() ? "{{ env.hosts }}" : target->spec.hosts,
+                               target->values, "deploy hosts");
+    auto parsedHosts =
+        text.ok() ? deploy::parseHosts(*text) : Result<std::vector<deploy::Host>>(text.status());
+    if (parsedHosts.ok())
+      hosts = std::move(*parsedHosts);
+    else
+      out.problems.push_back(where + ": " + masker->mask(parsedHosts.status().message()));
   }
   fs::path cwd = workingDir(*target, dataDir);
   for (const auto& m : parsed.pipeline.monitors) {

@@ -65,7 +65,7 @@ struct Watcher::Impl {
   std::vector<std::string> problems;
 
   // The watcher thread's own.
-  std::unordered_map<std::string, int64_t> seriesIds;            // key#release → id
+  std::unordered_map<std::string, int64_t> seriesIds;              // key#release → id
   std::unordered_map<int64_t, std::optional<int64_t>> slowerThan;  // series → SLO p95
   std::vector<store::MonitorSample> unsaved;
   int64_t lastPlanMs = 0, lastPruneMs = 0;
@@ -89,7 +89,9 @@ struct Watcher::Impl {
 Watcher::Watcher(store::Store& store, WatcherOptions options)
     : impl_(std::make_unique<Impl>(store, std::move(options))) {}
 
-Watcher::~Watcher() { stop(); }
+Watcher::~Watcher() {
+  stop();
+}
 
 void Watcher::start() {
   impl_->prober.start();
@@ -265,7 +267,9 @@ void Watcher::Impl::take(const Probe& p, const ProbeResult& r) {
     s.atMs = r.atMs;
     s.latencyMs = r.latencyMs;
     s.detail = r.detail;
-    (r.verdict == Verdict::kPass ? s.passes : r.verdict == Verdict::kFail ? s.failures : s.noData)++;
+    (r.verdict == Verdict::kPass   ? s.passes
+     : r.verdict == Verdict::kFail ? s.failures
+                                   : s.noData)++;
     change = st->tracker.record(r.verdict);
     s.streak = st->tracker.streak();
     if (!st->tracker.open() && r.verdict != Verdict::kPass && s.streak == 1) {
@@ -306,9 +310,11 @@ void Watcher::Impl::open(State& st, const Probe& p, const ProbeResult& r) {
     std::lock_guard lock(stateMu);
     st.status.incidentId = opened->id;
   }
-  std::string text = std::to_string(p.spec.failAfter) + " verdict(s) in a row not passing; last: " +
-                     std::string(toString(r.verdict)) + ", " + r.detail;
-  if (auto e = store.addIncidentEvent({opened->id, r.atMs, "failures", "boucle", bounded(text, 500)});
+  std::string text = std::to_string(p.spec.failAfter) +
+                     " verdict(s) in a row not passing; last: " + std::string(toString(r.verdict)) +
+                     ", " + r.detail;
+  if (auto e =
+          store.addIncidentEvent({opened->id, r.atMs, "failures", "boucle", bounded(text, 500)});
       !e.ok())
     logError("incident " + std::to_string(opened->id) + ": " + e.message());
   logInfo("incident " + std::to_string(opened->id) + " opened: " + p.key() + ": " + r.detail);
@@ -351,10 +357,10 @@ void Watcher::Impl::rollUp(int64_t now) {
   std::vector<store::MonitorRollup> rows;
   for (auto& [series, list] : bySeries) {
     auto slow = slowerThan.find(series);
-    for (const auto& r : monitor::rollUp(std::move(list), slow != slowerThan.end() ? slow->second
-                                                                                   : std::nullopt)) {
-      rows.push_back({series, r.minuteMs, r.count, r.failures, r.noData, r.slow, r.p50Ms, r.p95Ms,
-                      r.p99Ms});
+    for (const auto& r :
+         monitor::rollUp(std::move(list), slow != slowerThan.end() ? slow->second : std::nullopt)) {
+      rows.push_back(
+          {series, r.minuteMs, r.count, r.failures, r.noData, r.slow, r.p50Ms, r.p95Ms, r.p99Ms});
     }
   }
   if (auto st = store.putMonitorRollups(rows, upTo); !st.ok()) {
@@ -373,8 +379,8 @@ void Watcher::Impl::judgeBurn(int64_t now) {
       auto rows = store.monitorRollups(id, now - 6 * kHourMs);
       if (!rows.ok()) continue;
       for (const auto& x : *rows) {
-        rollups.push_back({x.minuteMs, x.count, x.failures, x.noData, x.p50Ms, x.p95Ms, x.p99Ms,
-                           x.slow});
+        rollups.push_back(
+            {x.minuteMs, x.count, x.failures, x.noData, x.p50Ms, x.p95Ms, x.p99Ms, x.slow});
       }
     }
     std::sort(rollups.begin(), rollups.end(),
@@ -387,11 +393,16 @@ void Watcher::Impl::judgeBurn(int64_t now) {
     }
     std::string fingerprint = "slo:" + st.fingerprint.substr(8);
     if (alert == BurnAlert::kPage && !st.burnIncident) {
-      OpenRequest req{s.project, s.env, "monitor", s.monitor, fingerprint,
+      OpenRequest req{s.project,
+                      s.env,
+                      "monitor",
+                      s.monitor,
+                      fingerprint,
                       bounded(s.monitor + ": burning its error budget over 14.4 times as fast "
                                           "as its SLO allows (last hour and last 5 minutes)",
                               300),
-                      "boucle", now};
+                      "boucle",
+                      now};
       auto opened = openIncident(store, scm::mirrorPath(options.dataDir, s.project), req);
       if (opened.ok()) {
         st.burnIncident = opened->id;

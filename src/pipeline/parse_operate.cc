@@ -33,8 +33,8 @@ void parseMonitors(const Field& f, Pipeline& p, Diagnostics& d) {
   for (const auto& item : f.node) {
     SourcePos ip = posOf(item, f.pos);
     MapReader r(item, ip, "monitor",
-                {"name", "http", "tcp", "run", "prometheus", "query", "below", "above", "every", "timeout",
-                 "expect", "fail_after", "recover_after", "slo"},
+                {"name", "http", "tcp", "run", "prometheus", "query", "below", "above", "every",
+                 "timeout", "expect", "fail_after", "recover_after", "slo"},
                 d);
     if (!r.isMap()) continue;
     Monitor m;

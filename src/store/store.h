@@ -4,8 +4,8 @@
 // runs against every backend.
 
 #include <cstdint>
-#include <memory>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>

@@ -425,9 +425,11 @@ TEST_P(StoreTest, MonitorSamplesRollUpAndAgeOutWithoutTouchingTheRevision) {
   ASSERT_TRUE(a.ok() && b.ok()) << a.status().message();
   EXPECT_NE(*a, *b);  // a new release, a new series
   EXPECT_EQ(*store_->monitorSeries({0, "web", "prod", "health", "", "1.0.0"}), *a);
-  ASSERT_TRUE(store_->addMonitorSamples({{*a, 1'000, 0, 12}, {*a, 61'000, 1, 30}, {*b, 62'000, 2, 5},
-                                         {*b, 130'000, 0, 7}})
-                  .ok());
+  ASSERT_TRUE(
+      store_
+          ->addMonitorSamples(
+              {{*a, 1'000, 0, 12}, {*a, 61'000, 1, 30}, {*b, 62'000, 2, 5}, {*b, 130'000, 0, 7}})
+          .ok());
   auto minute = store_->monitorSamples(60'000, 120'000);
   ASSERT_EQ(minute->size(), 2u);
   EXPECT_EQ((*minute)[0].series, *a);

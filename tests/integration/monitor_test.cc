@@ -106,14 +106,13 @@ monitor:
 )yml");
     repo_.commit("feat: the service", "Ada");
     ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
-    ASSERT_EQ(client({"env", "set", "web", "prod", "url=" + url(),
-                      "port=" + std::to_string(port_)})
+    ASSERT_EQ(client({"env", "set", "web", "prod", "url=" + url(), "port=" + std::to_string(port_)})
                   .exitCode,
               0);
-    Output set = runCommand(
-        {"/usr/bin/sh", "-c", "printf '%s' \"$1\" | \"$0\" secret set web prod token", BOUCLE_BIN,
-         kSecret},
-        repo_.dir(), server_->clientEnv());
+    Output set =
+        runCommand({"/usr/bin/sh", "-c", "printf '%s' \"$1\" | \"$0\" secret set web prod token",
+                    BOUCLE_BIN, kSecret},
+                   repo_.dir(), server_->clientEnv());
     ASSERT_EQ(set.exitCode, 0) << set.err;
     ASSERT_EQ(triggerAndWait("web", 1)["state"], "passed");
     ASSERT_TRUE(waitFor([&] {
@@ -289,10 +288,11 @@ TEST_F(MonitorTest, PrometheusScrapesMetricsWithAMetricsToken) {
                                             "    static_configs: [{targets: ['"
                                          << target << "']}]\n";
   int port = freePort();
-  pid_t pid = startProcess({"/usr/bin/prometheus", "--config.file=" + (prom / "prometheus.yml").string(),
-                            "--storage.tsdb.path=" + (prom / "data").string(),
-                            "--web.listen-address=127.0.0.1:" + std::to_string(port)},
-                           prom, prom / "log");
+  pid_t pid =
+      startProcess({"/usr/bin/prometheus", "--config.file=" + (prom / "prometheus.yml").string(),
+                    "--storage.tsdb.path=" + (prom / "data").string(),
+                    "--web.listen-address=127.0.0.1:" + std::to_string(port)},
+                   prom, prom / "log");
   std::string query = "http://127.0.0.1:" + std::to_string(port) +
                       "/api/v1/query?query=boucle_monitor_up%7Bmonitor%3D%22health%22%7D";
   json answer;

@@ -89,8 +89,7 @@ Result<std::vector<MonitorSample>> SqliteStore::monitorSamples(int64_t fromMs, i
   if (!s.ok()) return s.status();
   s->bind(1, fromMs).bind(2, toMs);
   return readAll(*s, [](const Statement& r) {
-    return MonitorSample{r.integer(0), r.integer(1), static_cast<int>(r.integer(2)),
-                         r.integer(3)};
+    return MonitorSample{r.integer(0), r.integer(1), static_cast<int>(r.integer(2)), r.integer(3)};
   });
 }
 

@@ -102,8 +102,7 @@ class SqliteStore : public Store {
   Result<std::vector<MonitorSeries>> listMonitorSeries(std::string_view project) override;
   Status addMonitorSamples(const std::vector<MonitorSample>& samples) override;
   Result<std::vector<MonitorSample>> monitorSamples(int64_t fromMs, int64_t toMs) override;
-  Status putMonitorRollups(const std::vector<MonitorRollup>& rollups,
-                           int64_t doneUntilMs) override;
+  Status putMonitorRollups(const std::vector<MonitorRollup>& rollups, int64_t doneUntilMs) override;
   Result<int64_t> monitorRollupsDoneUntil() override;
   Result<std::vector<MonitorRollup>> monitorRollups(int64_t series, int64_t fromMs) override;
   Status pruneMonitorData(int64_t samplesBeforeMs, int64_t rollupsBeforeMs) override;
@@ -125,7 +124,7 @@ class SqliteStore : public Store {
 
   std::mutex mu_;  // guards db_: one connection shared by the HTTP and agent threads
   Database db_;
-  int64_t monitorChanges_ = 0;  // rows written by monitorWrite, under mu_
+  int64_t monitorChanges_ = 0;        // rows written by monitorWrite, under mu_
   sqlite::Checkpointer checkpoints_;  // declared after db_: stops before it closes
 };
 
