@@ -31,7 +31,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using pipeline::MonitorKind;
 
-constexpr size_t kMaxBody = 2 << 20;  // an answer is judged on its first 2 MiB
+// What of an answer is kept, per kind: a thousand probes under way at once must not hold a
+// thousand large bodies. http keeps a body only to look for `contains`.
+constexpr size_t kMaxContainsBody = 256 << 10;
+constexpr size_t kMaxQueryBody = 1 << 20;
+constexpr size_t kMaxExpositionBody = 2 << 20;
 constexpr size_t kMaxOutput = 4096;   // a command's last words, for the detail
 constexpr int kMaxWaitMs = 1000;      // the loop looks at its clock at least this often
 
@@ -47,6 +51,7 @@ struct Running {
   // curl's
   CURL* easy = nullptr;
   std::string body;
+  size_t maxBody = 0;
   bool truncated = false;
   // a command's
   pid_t pid = -1;
@@ -59,8 +64,8 @@ struct Running {
 size_t keepBody(char* p, size_t size, size_t n, void* user) {
   auto* r = static_cast<Running*>(user);
   size_t len = size * n;
-  if (r->body.size() < kMaxBody) {
-    size_t take = std::min(len, kMaxBody - r->body.size());
+  if (r->body.size() < r->maxBody) {
+    size_t take = std::min(len, r->maxBody - r->body.size());
     r->body.append(p, take);
     if (take < len) r->truncated = true;
   } else {
@@ -294,6 +299,11 @@ void Prober::Impl::startTransfer(Running& r) {
     url += q;
     curl->free(q);
   }
+  if (spec.kind == MonitorKind::kHttp) {
+    r.maxBody = spec.expectContains.empty() ? 0 : kMaxContainsBody;
+  } else if (spec.kind == MonitorKind::kPrometheus) {
+    r.maxBody = spec.query.empty() ? kMaxExpositionBody : kMaxQueryBody;
+  }
   r.easy = curl->easyInit();
   if (!r.easy) return report(r, Verdict::kFail, "curl_easy_init failed", 0);
   long timeout = static_cast<long>(std::max<int64_t>(1, spec.timeout.count()));
@@ -342,7 +352,7 @@ void Prober::Impl::finishTransfer(Running& r, CURLcode code) {
     if (!spec.query.empty()) {
       if (status != 200 && (status < 400 || status >= 600 || r.body.empty()))
         return report(r, Verdict::kFail, seen, ms);
-      if (r.truncated) return report(r, Verdict::kFail, "the answer is over 2 MiB", ms);
+      if (r.truncated) return report(r, Verdict::kFail, "the answer is over 1 MiB", ms);
       auto j = judgeQuery(r.body, spec.below, spec.above);
       return report(r, j.verdict, j.detail, ms);
     }

@@ -17,6 +17,9 @@ void parseSlo(const Field& f, Monitor& m, Diagnostics& d) {
     d.error(f.pos, "slo: give an availability (99.9%), a p95 (300ms) or both");
 }
 
+// Each probe costs the server a little CPU and memory: a file cannot ask for without bound.
+constexpr size_t kMaxMonitors = 2000;
+
 bool looksLikeUrl(std::string_view s) {
   return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0 || s.rfind("{{", 0) == 0;
 }
@@ -28,6 +31,11 @@ void parseMonitors(const Field& f, Pipeline& p, Diagnostics& d) {
     d.error(f.pos,
             "monitor: expected a list of probes (- http: URL, - tcp: HOST:PORT, - run: CMD, "
             "- prometheus: URL)");
+    return;
+  }
+  if (f.node.size() > kMaxMonitors) {
+    d.error(f.pos, "monitor: " + std::to_string(f.node.size()) + " probes; at most " +
+                       std::to_string(kMaxMonitors) + " a file");
     return;
   }
   for (const auto& item : f.node) {
