@@ -25,8 +25,9 @@ struct Probe {
   // The environment's secrets, masked in what the probe says (shared by its probes).
   std::shared_ptr<const runner::Masker> masker;
 
-  // project/env/monitor@host: the same probe from one plan to the next.
+  // The same probe from one plan to the next.
   std::string key() const;
+  std::string describe() const;  // "web/prod/health" or "web/prod/health@web1", for logs
   // How it is told apart among the project's incidents.
   std::string fingerprint() const;
 };

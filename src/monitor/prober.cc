@@ -36,8 +36,8 @@ using pipeline::MonitorKind;
 constexpr size_t kMaxContainsBody = 256 << 10;
 constexpr size_t kMaxQueryBody = 1 << 20;
 constexpr size_t kMaxExpositionBody = 2 << 20;
-constexpr size_t kMaxOutput = 4096;   // a command's last words, for the detail
-constexpr int kMaxWaitMs = 1000;      // the loop looks at its clock at least this often
+constexpr size_t kMaxOutput = 4096;  // a command's last words, for the detail
+constexpr int kMaxWaitMs = 1000;     // the loop looks at its clock at least this often
 
 int64_t msBetween(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
@@ -90,6 +90,20 @@ std::optional<std::string> tcpUrl(const std::string& target) {
     if (!ok) return std::nullopt;
   }
   return "http://" + host + ":" + port + "/";
+}
+
+// A detail as the API, the log and incident titles show it: one line of printable text, at most
+// 500 bytes, cut on a character's boundary.
+std::string oneLine(std::string s) {
+  for (char& c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  size_t n = 500;
+  if (s.size() > n) {
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+    s.resize(n);
+  }
+  return s;
 }
 
 struct Slot {
@@ -299,6 +313,9 @@ void Prober::Impl::startTransfer(Running& r) {
     url += q;
     curl->free(q);
   }
+  if (!url.starts_with("http://") && !url.starts_with("https://")) {
+    return report(r, Verdict::kFail, "not an http:// or https:// URL", 0);
+  }
   if (spec.kind == MonitorKind::kHttp) {
     r.maxBody = spec.expectContains.empty() ? 0 : kMaxContainsBody;
   } else if (spec.kind == MonitorKind::kPrometheus) {
@@ -308,6 +325,7 @@ void Prober::Impl::startTransfer(Running& r) {
   if (!r.easy) return report(r, Verdict::kFail, "curl_easy_init failed", 0);
   long timeout = static_cast<long>(std::max<int64_t>(1, spec.timeout.count()));
   curl->easySetopt(r.easy, CURLOPT_URL, url.c_str());
+  // http and https only (the URL's scheme is checked above too, whatever libcurl knows).
   curl->easySetopt(r.easy, CURLOPT_PROTOCOLS_STR, "http,https");
   curl->easySetopt(r.easy, CURLOPT_NOSIGNAL, 1L);
   curl->easySetopt(r.easy, CURLOPT_TIMEOUT_MS, timeout);
@@ -405,7 +423,9 @@ void Prober::Impl::pollCommands(Clock::time_point now) {
     Running& r = *it++;  // report() erases r
     if (r.pid < 0) continue;
     char buf[4096];
-    while (r.out) {
+    // At most 64 KiB a turn: a command that writes without pause (`yes`) must not hold the
+    // loop, and still meets its timeout.
+    for (int reads = 0; r.out && reads < 16; ++reads) {
       ssize_t got = ::read(r.out.get(), buf, sizeof buf);
       if (got > 0) {
         r.output.append(buf, static_cast<size_t>(got));
@@ -423,8 +443,12 @@ void Prober::Impl::pollCommands(Clock::time_point now) {
       }
       continue;
     }
+    // What it left running in its group goes with it: a probe leaves nothing behind.
+    ::kill(-r.pid, SIGKILL);
     r.pid = -1;
     int64_t ms = msBetween(r.started, Clock::now());
+    // Masked whole before the tail is cut, so a secret split by the cut is still caught.
+    if (r.probe->masker) r.output = r.probe->masker->mask(r.output);
     std::string tail = r.output.substr(r.output.size() > 300 ? r.output.size() - 300 : 0);
     while (!tail.empty() && (tail.back() == '\n' || tail.back() == '\r')) tail.pop_back();
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -441,7 +465,7 @@ void Prober::Impl::report(Running& r, Verdict v, std::string detail, int64_t lat
   result.verdict = v;
   result.atMs = nowMs();
   result.latencyMs = latencyMs;
-  result.detail = r.probe->masker ? r.probe->masker->mask(detail) : std::move(detail);
+  result.detail = oneLine(r.probe->masker ? r.probe->masker->mask(detail) : std::move(detail));
   if (auto it = slots.find(r.key); it != slots.end()) it->second.running = false;
   auto probe = r.probe;
   for (auto it = running.begin(); it != running.end(); ++it) {
@@ -467,12 +491,17 @@ void Prober::Impl::endAll() {
   running.clear();
 }
 
+// New lines part the pieces: a name may hold '/' or '@', never a new line.
 std::string Probe::key() const {
+  return project + "\n" + env + "\n" + monitor + "\n" + host;
+}
+
+std::string Probe::describe() const {
   return project + "/" + env + "/" + monitor + (host.empty() ? "" : "@" + host);
 }
 
 std::string Probe::fingerprint() const {
-  return "monitor:" + env + "/" + monitor + (host.empty() ? "" : "@" + host);
+  return "monitor:" + env + "\n" + monitor + (host.empty() ? "" : "\n" + host);
 }
 
 }  // namespace boucle::monitor

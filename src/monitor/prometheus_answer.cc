@@ -32,7 +32,8 @@ std::string seriesName(const json& metric) {
   std::string out = "{";
   for (auto it = metric.begin(); it != metric.end(); ++it) {
     if (out.size() > 1) out += ", ";
-    out += it.key() + "=" + (it->is_string() ? it->get<std::string>() : it->dump());
+    std::string value = it->is_string() ? it->get<std::string>() : it->dump();
+    out += it.key().substr(0, 60) + "=" + value.substr(0, 60);
     if (out.size() > 120) {
       out += "…";
       break;
@@ -95,12 +96,33 @@ bool sampleLine(std::string_view l) {
   return true;
 }
 
+Judged judgeQueryOrThrow(std::string_view body, std::optional<double> below,
+                         std::optional<double> above);
+
+// A string member, or "" when absent or of another type (value() would throw on the latter:
+// the answer comes from a service we do not control).
+std::string stringAt(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 }  // namespace
 
 Judged judgeQuery(std::string_view body, std::optional<double> below, std::optional<double> above) {
+  try {
+    return judgeQueryOrThrow(body, below, above);
+  } catch (const std::exception&) {  // a shape nobody foresaw: a failure, never a crash
+    return {Verdict::kFail, "the answer is not Prometheus' JSON"};
+  }
+}
+
+namespace {
+
+Judged judgeQueryOrThrow(std::string_view body, std::optional<double> below,
+                         std::optional<double> above) {
   json j = json::parse(body, nullptr, false);
   if (!j.is_object()) return {Verdict::kFail, "the answer is not Prometheus' JSON"};
-  auto status = j.value("status", std::string());
+  auto status = stringAt(j, "status");
   if (status != "success") {
     std::string error = j.contains("error") && j["error"].is_string()
                             ? j["error"].get<std::string>()
@@ -111,7 +133,7 @@ Judged judgeQuery(std::string_view body, std::optional<double> below, std::optio
   const json* data = j.contains("data") && j["data"].is_object() ? &j["data"] : nullptr;
   if (!data || !data->contains("result")) return {Verdict::kFail, "the answer has no data"};
   const json& result = (*data)["result"];
-  std::string type = data->value("resultType", std::string());
+  std::string type = stringAt(*data, "resultType");
   std::vector<std::pair<std::string, double>> values;
   if (type == "scalar") {
     if (auto v = valueOf(result)) values.emplace_back("scalar", *v);
@@ -123,6 +145,7 @@ Judged judgeQuery(std::string_view body, std::optional<double> below, std::optio
       }
     }
   } else {
+    if (type.size() > 20) type = "result of another type";
     return {Verdict::kFail, "the query answers a " + type +
                                 "; give one that answers an instant "
                                 "vector or a scalar"};
@@ -140,6 +163,8 @@ Judged judgeQuery(std::string_view body, std::optional<double> below, std::optio
   if (counted == 1) return {Verdict::kPass, "value " + number(values.front().second)};
   return {Verdict::kPass, std::to_string(counted) + " series within bounds"};
 }
+
+}  // namespace
 
 Judged judgeExposition(std::string_view body) {
   size_t samples = 0, lineNo = 0;

@@ -19,15 +19,14 @@ bool namesHost(const pipeline::Monitor& m) {
   return m.target.find("host.") != std::string::npos || m.query.find("host.") != std::string::npos;
 }
 
-// Where a `run` probe starts: the live release's folder on this machine, the environment's,
-// or the data folder (remote environments keep theirs on the hosts).
-fs::path workingDir(const deploy::Target& t, const fs::path& dataDir) {
+// Where a `run` probe starts: the live release's folder on this machine, or the environment's.
+fs::path workingDir(const deploy::Target& t) {
   std::error_code ec;
   if (auto it = t.values.find("release.dir"); it != t.values.end()) {
     if (fs::is_directory(it->second, ec)) return it->second;
   }
   if (!t.dir.empty() && fs::is_directory(t.dir, ec)) return t.dir;
-  return dataDir;
+  return "/";  // never the data folder
 }
 
 void planEnv(store::Store& store, const auth::SecretBox* secrets, const fs::path& dataDir,
@@ -59,13 +58,22 @@ void planEnv(store::Store& store, const auth::SecretBox* secrets, const fs::path
     else
       out.problems.push_back(where + ": " + masker->mask(parsedHosts.status().message()));
   }
-  fs::path cwd = workingDir(*target, dataDir);
+  fs::path cwd = workingDir(*target);
   for (const auto& m : parsed.pipeline.monitors) {
     std::vector<const deploy::Host*> places;
     if (remote && namesHost(m)) {
       for (const auto& h : hosts) places.push_back(&h);
     } else {
       places.push_back(nullptr);
+    }
+    // A `run` probe runs on this machine, as the server. Local and command environments
+    // already run their deploy steps here; an ssh or ansible environment's release never ran
+    // code on the server, and its monitors do not start now.
+    if (m.kind == pipeline::MonitorKind::kCommand && remote) {
+      out.problems.push_back(where + ": monitor '" + m.name +
+                             "': run probes are for local and command environments (they run "
+                             "on the boucle server); probe the hosts with http or tcp");
+      continue;
     }
     for (const deploy::Host* h : places) {
       deploy::TemplateValues v = target->values;

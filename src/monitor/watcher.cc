@@ -213,7 +213,9 @@ void Watcher::Impl::plan(int64_t now) {
       incident = (*o)->id;
     }
     std::optional<int64_t> burn;
-    if (auto o = store.openIncidentWith(s.project, "slo:" + st.fingerprint.substr(8)); o.ok() && *o)
+    if (auto o = store.openIncidentWith(
+            s.project, "slo:" + st.fingerprint.substr(std::string_view("monitor:").size()));
+        o.ok() && *o)
       burn = (*o)->id;
     if (!known.count(s.project)) {
       auto all = store.listMonitorSeries(s.project);
@@ -235,7 +237,7 @@ void Watcher::Impl::plan(int64_t now) {
 }
 
 std::optional<int64_t> Watcher::Impl::seriesOf(const Probe& p, State* st) {
-  std::string id = p.key() + "#" + p.release;
+  std::string id = p.key() + "\n" + p.release;
   if (auto it = seriesIds.find(id); it != seriesIds.end()) return it->second;
   auto made = store.monitorSeries({0, p.project, p.env, p.monitor, p.host, p.release});
   if (!made.ok()) {
@@ -303,7 +305,7 @@ void Watcher::Impl::open(State& st, const Probe& p, const ProbeResult& r) {
       st.status.incidentId = (*o)->id;
       return;
     }
-    logError("monitors: " + p.key() + ": no incident opened: " + opened.status().message());
+    logError("monitors: " + p.describe() + ": no incident opened: " + opened.status().message());
     return;
   }
   {
@@ -317,7 +319,7 @@ void Watcher::Impl::open(State& st, const Probe& p, const ProbeResult& r) {
           store.addIncidentEvent({opened->id, r.atMs, "failures", "boucle", bounded(text, 500)});
       !e.ok())
     logError("incident " + std::to_string(opened->id) + ": " + e.message());
-  logInfo("incident " + std::to_string(opened->id) + " opened: " + p.key() + ": " + r.detail);
+  logInfo("incident " + std::to_string(opened->id) + " opened: " + p.describe() + ": " + r.detail);
   if (options.onIncident) options.onIncident(*opened, "incident");
 }
 
@@ -391,7 +393,7 @@ void Watcher::Impl::judgeBurn(int64_t now) {
       std::lock_guard lock(stateMu);
       s.burn = std::string(burnName(alert));
     }
-    std::string fingerprint = "slo:" + st.fingerprint.substr(8);
+    std::string fingerprint = "slo:" + st.fingerprint.substr(std::string_view("monitor:").size());
     if (alert == BurnAlert::kPage && !st.burnIncident) {
       OpenRequest req{s.project,
                       s.env,

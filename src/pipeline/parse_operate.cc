@@ -123,7 +123,14 @@ void parseMonitors(const Field& f, Pipeline& p, Diagnostics& d) {
       }
     } else {
       m.name = std::string(toString(m.kind)) + " " + m.target;
-      if (m.name.size() > 100) m.name.resize(100);
+      for (char& c : m.name) {
+        if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+      }
+      if (m.name.size() > 100) {  // cut on a character's boundary: names are metrics' labels
+        size_t n = 100;
+        while (n > 0 && (static_cast<unsigned char>(m.name[n]) & 0xC0) == 0x80) --n;
+        m.name.resize(n);
+      }
     }
     for (const auto& other : p.monitors) {
       if (other.name == m.name) {

@@ -241,7 +241,7 @@ CREATE UNIQUE INDEX incidents_one_open ON incidents (project, fingerprint)
     // pruned a minute at a time, across series); rollups by series (a monitor's history).
     R"sql(
 CREATE TABLE monitor_series (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: samples and rollups name it
   project TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
   env TEXT NOT NULL,
   monitor TEXT NOT NULL,
