@@ -1,6 +1,8 @@
 // What the monitors say: GET /api/projects/P/monitors (docs/api.yaml).
+#include <memory>
 #include <nlohmann/json.hpp>
 
+#include "api/response_cache.h"
 #include "api/route_helpers.h"
 #include "core/clock.h"
 #include "monitor/health.h"
@@ -69,8 +71,9 @@ json healthJson(const monitor::MonitorHealth& h) {
 }  // namespace
 
 void addMonitorRoutes(Router& r, const ApiContext& c) {
+  auto cache = std::make_shared<RevisionCache<std::vector<monitor::MonitorHealth>>>();
   r.add("GET", "/api/projects/{name}/monitors", Access::kRead,
-        [&c](const Request& req, const Params& p) {
+        [&c, cache](const Request& req, const Params& p) {
           auto project = c.store->getProject(p.at("name"));
           if (!project.ok()) return fromStatus(project.status());
           std::string env = req.query.count("env") ? req.query.at("env") : "";
@@ -84,8 +87,21 @@ void addMonitorRoutes(Router& r, const ApiContext& c) {
               if (why.rfind(project->name + "/", 0) == 0) problems.push_back(std::move(why));
             }
           }
-          auto health = monitor::healthOf(*c.store, project->name, statuses, nowMs(), kRecentMs);
-          if (!health.ok()) return fromStatus(health.status());
+          // Rollups change once a minute: budgets and sparklines are kept for the minute
+          // (a dashboard polling every second reads the window once), the last verdicts are
+          // always today's.
+          std::string key = project->name + "\n" + env;
+          for (const auto& s : statuses) key += "\n" + s.monitor + "\n" + s.host + "\n" + s.release;
+          auto now = nowMs();
+          auto health = cache->get(key, static_cast<uint64_t>(now / 60'000));
+          if (!health) {
+            auto made = monitor::healthOf(*c.store, project->name, statuses, now, kRecentMs);
+            if (!made.ok()) return fromStatus(made.status());
+            cache->put(key, static_cast<uint64_t>(now / 60'000), *made);
+            health = std::move(*made);
+          }
+          for (size_t i = 0; i < health->size() && i < statuses.size(); ++i)
+            (*health)[i].status = statuses[i];
           json list = json::array();
           for (const auto& h : *health) list.push_back(healthJson(h));
           return ok(200, json{{"monitors", list}, {"problems", problems}});

@@ -1,6 +1,8 @@
 #include "monitor/health.h"
 
 #include <algorithm>
+#include <map>
+#include <tuple>
 
 namespace boucle::monitor {
 
@@ -9,6 +11,9 @@ Result<std::vector<MonitorHealth>> healthOf(store::Store& store, const std::stri
                                             int64_t recentMs) {
   auto series = store.listMonitorSeries(project);
   if (!series.ok()) return series.status();
+  // Each place's series (one per release it ran), found once.
+  std::map<std::tuple<std::string, std::string, std::string>, std::vector<int64_t>> byPlace;
+  for (const auto& x : *series) byPlace[{x.env, x.monitor, x.host}].push_back(x.id);
   std::vector<MonitorHealth> out;
   for (const auto& s : statuses) {
     MonitorHealth h;
@@ -16,9 +21,8 @@ Result<std::vector<MonitorHealth>> healthOf(store::Store& store, const std::stri
     bool slo = s.sloAvailability || s.sloP95Ms;
     int64_t from = nowMs - std::max(recentMs, slo ? s.sloWindowMs : 0);
     std::vector<Rollup> all;
-    for (const auto& x : *series) {
-      if (x.env != s.env || x.monitor != s.monitor || x.host != s.host) continue;
-      auto rows = store.monitorRollups(x.id, from);
+    for (int64_t id : byPlace[{s.env, s.monitor, s.host}]) {
+      auto rows = store.monitorRollups(id, from);
       if (!rows.ok()) return rows.status();
       for (const auto& r : *rows) {
         all.push_back(

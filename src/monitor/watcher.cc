@@ -162,6 +162,9 @@ void Watcher::Impl::loop() {
 
 void Watcher::Impl::plan(int64_t now) {
   lastPlanMs = now;
+  // Refilled on demand: releases gone from every environment leave no entry behind.
+  seriesIds.clear();
+  slowerThan.clear();
   WatchPlan p = planProbes(store, options.secrets, options.dataDir);
   std::map<std::string, State> next;
   std::map<std::string, std::vector<store::MonitorSeries>> known;  // per project, read once
