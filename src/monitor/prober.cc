@@ -37,7 +37,8 @@ constexpr size_t kMaxContainsBody = 256 << 10;
 constexpr size_t kMaxQueryBody = 1 << 20;
 constexpr size_t kMaxExpositionBody = 2 << 20;
 constexpr size_t kMaxOutput = 4096;  // a command's last words, for the detail
-constexpr int kMaxWaitMs = 1000;     // the loop looks at its clock at least this often
+constexpr int kMaxWaitMs = 1000;
+constexpr std::chrono::milliseconds kBatch{50};  // the loop looks at its clock at least this often
 
 int64_t msBetween(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
@@ -169,6 +170,8 @@ void Prober::start() {
   } else {
     impl_->curl = *curl;
     impl_->multi = impl_->curl->multiInit();
+    // Idle keep-alive connections kept for reuse: bounded, as libcurl polls each before a reuse.
+    if (impl_->multi) impl_->curl->multiSetopt(impl_->multi, CURLMOPT_MAXCONNECTS, 64L);
   }
   impl_->thread = std::thread([this] { impl_->loop(); });
 }
@@ -229,7 +232,10 @@ void Prober::Impl::loop() {
     auto now = Clock::now();
     if (probes) apply(std::move(*probes), now);
 
-    while (!due.empty() && due.top().at <= now) {
+    // Probes due within the next kBatchMs start together: a thousand probes spread over 10 s
+    // wake the loop 20 times a second rather than a hundred (each a little early, each keeps
+    // its phase).
+    while (!due.empty() && due.top().at <= now + kBatch) {
       Due d = due.top();
       due.pop();
       auto it = slots.find(d.key);
@@ -260,7 +266,9 @@ void Prober::Impl::loop() {
 
     now = Clock::now();
     int64_t wait = kMaxWaitMs;
-    if (!due.empty()) wait = std::min(wait, std::max<int64_t>(0, msBetween(now, due.top().at)));
+    if (!due.empty()) {
+      wait = std::min(wait, std::max<int64_t>(0, msBetween(now, due.top().at - kBatch)));
+    }
     extra.clear();
     bool polling = false;  // a command without a pidfd is looked at every 20 ms
     for (auto& r : running) {
