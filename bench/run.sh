@@ -24,3 +24,6 @@ echo "== ssh deploy (root: makes network namespaces)"
 echo
 echo "== the web UI"
 ./bench/ui.sh "$BUILD"
+echo
+echo "== monitors"
+/usr/bin/python3 bench/monitors.py "$BUILD/boucle" 1000 60
