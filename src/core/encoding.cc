@@ -54,4 +54,12 @@ std::string shellQuote(std::string_view s) {
   return out + "'";
 }
 
+std::string cutUtf8(std::string s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  s.resize(n);
+  return s;
+}
+
 }  // namespace boucle

@@ -23,6 +23,10 @@ inline std::string base64Of(std::string_view s) {
 // an empty one, and empty text has no pieces.
 std::vector<std::string> split(std::string_view text, char sep);
 
+// `s` cut to at most `max` bytes at a character's start, never inside a UTF-8 sequence (texts
+// from outside that end up in the database, on pages and in metrics' labels).
+std::string cutUtf8(std::string s, size_t max);
+
 // `s` as one word for a POSIX shell, whatever it holds: in single quotes, each ' spelled '\''.
 // For the command lines a remote shell reads (ssh), where an argv cannot be passed.
 std::string shellQuote(std::string_view s);

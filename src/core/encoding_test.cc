@@ -51,3 +51,17 @@ TEST(Encoding, ShellQuoteSurvivesARealShell) {
 
 }  // namespace
 }  // namespace boucle
+
+namespace boucle {
+namespace {
+
+TEST(Encoding, CutUtf8NeverSplitsACharacter) {
+  EXPECT_EQ(cutUtf8("abc", 10), "abc");
+  EXPECT_EQ(cutUtf8("abcdef", 3), "abc");
+  EXPECT_EQ(cutUtf8("ab\xC3\xA9z", 3), "ab");  // é is two bytes: cut before it
+  EXPECT_EQ(cutUtf8("ab\xC3\xA9z", 4), "ab\xC3\xA9");
+  EXPECT_EQ(cutUtf8("\xE2\x82\xAC", 2), "");  // € is three bytes
+}
+
+}  // namespace
+}  // namespace boucle

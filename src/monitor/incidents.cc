@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "core/encoding.h"
 #include "core/names.h"
 #include "deploy/deployer.h"
 #include "deploy/policy.h"
@@ -20,11 +21,7 @@ std::string str(const json& j, const char* key) {
 
 // Alert texts end up in the database and on pages: kept to a sane length.
 std::string bounded(std::string s, size_t n = 500) {
-  if (s.size() > n) {
-    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-    s.resize(n);
-  }
-  return s;
+  return cutUtf8(std::move(s), n);
 }
 
 Result<store::Incident> openUnder(store::Store& store, const deploy::Policy& policy,

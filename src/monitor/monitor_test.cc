@@ -139,10 +139,10 @@ TEST(PrometheusAnswer, NoSeriesIsNoDataAndNeverAPass) {
   EXPECT_EQ(judgeQuery("<html>", 1.0, std::nullopt).verdict, Verdict::kFail);
   // Members of another type than Prometheus' are a failure, not an exception.
   EXPECT_EQ(judgeQuery(R"({"status":1})", 1.0, std::nullopt).verdict, Verdict::kFail);
-  EXPECT_EQ(judgeQuery(R"({"status":"success","data":{"resultType":[1],"result":[]}})", 1.0,
-                       std::nullopt)
-                .verdict,
-            Verdict::kFail);
+  EXPECT_EQ(
+      judgeQuery(R"({"status":"success","data":{"resultType":[1],"result":[]}})", 1.0, std::nullopt)
+          .verdict,
+      Verdict::kFail);
   EXPECT_EQ(judgeQuery(R"({"status":"success","data":{"resultType":"matrix","result":[]}})", 1.0,
                        std::nullopt)
                 .verdict,

@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "core/clock.h"
+#include "core/encoding.h"
 #include "core/log.h"
 #include "monitor/prometheus_answer.h"
 #include "os/curl.h"
@@ -99,12 +100,7 @@ std::string oneLine(std::string s) {
   for (char& c : s) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
   }
-  size_t n = 500;
-  if (s.size() > n) {
-    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-    s.resize(n);
-  }
-  return s;
+  return cutUtf8(std::move(s), 500);
 }
 
 struct Slot {

@@ -7,6 +7,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/encoding.h"
 #include "core/log.h"
 #include "core/wakeup.h"
 #include "monitor/incidents.h"
@@ -21,14 +22,6 @@ namespace {
 
 constexpr int64_t kMinuteMs = 60'000;
 constexpr int64_t kHourMs = 3'600'000;
-
-std::string bounded(std::string s, size_t n) {
-  if (s.size() > n) {
-    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-    s.resize(n);
-  }
-  return s;
-}
 
 std::string_view burnName(BurnAlert a) {
   return a == BurnAlert::kPage ? "page" : a == BurnAlert::kTicket ? "ticket" : "none";
@@ -294,7 +287,7 @@ void Watcher::Impl::open(State& st, const Probe& p, const ProbeResult& r) {
   req.source = "monitor";
   req.monitor = p.monitor;
   req.fingerprint = st.fingerprint;
-  req.title = bounded(where + ": " + (r.verdict == Verdict::kNoData ? "no data" : "failing") +
+  req.title = cutUtf8(where + ": " + (r.verdict == Verdict::kNoData ? "no data" : "failing") +
                           " (" + st.firstFailure + ")",
                       300);
   req.actor = "boucle";
@@ -319,7 +312,7 @@ void Watcher::Impl::open(State& st, const Probe& p, const ProbeResult& r) {
                      " verdict(s) in a row not passing; last: " + std::string(toString(r.verdict)) +
                      ", " + r.detail;
   if (auto e =
-          store.addIncidentEvent({opened->id, r.atMs, "failures", "boucle", bounded(text, 500)});
+          store.addIncidentEvent({opened->id, r.atMs, "failures", "boucle", cutUtf8(text, 500)});
       !e.ok())
     logError("incident " + std::to_string(opened->id) + ": " + e.message());
   logInfo("incident " + std::to_string(opened->id) + " opened: " + p.describe() + ": " + r.detail);
@@ -335,7 +328,7 @@ void Watcher::Impl::resolve(State& st, const ProbeResult& r) {
   }
   if (!id) return;
   std::string text = "recovered (" + r.detail + ")";
-  auto done = store.resolveIncident(*id, "boucle", r.atMs, bounded(text, 500));
+  auto done = store.resolveIncident(*id, "boucle", r.atMs, cutUtf8(text, 500));
   if (done.code() == Code::kConflict) return;  // a person resolved it first
   if (!done.ok()) return logError("incident " + std::to_string(*id) + ": " + done.message());
   logInfo("incident " + std::to_string(*id) + " resolved: " + st.status.project + "/" +
@@ -403,7 +396,7 @@ void Watcher::Impl::judgeBurn(int64_t now) {
                       "monitor",
                       s.monitor,
                       fingerprint,
-                      bounded(s.monitor + ": burning its error budget over 14.4 times as fast "
+                      cutUtf8(s.monitor + ": burning its error budget over 14.4 times as fast "
                                           "as its SLO allows (last hour and last 5 minutes)",
                               300),
                       "boucle",

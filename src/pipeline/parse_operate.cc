@@ -1,4 +1,5 @@
 // The operate half of the file: monitor and notify.
+#include "core/encoding.h"
 #include "core/suggest.h"
 #include "pipeline/parse_context.h"
 
@@ -126,11 +127,7 @@ void parseMonitors(const Field& f, Pipeline& p, Diagnostics& d) {
       for (char& c : m.name) {
         if (c == '\n' || c == '\r' || c == '\t') c = ' ';
       }
-      if (m.name.size() > 100) {  // cut on a character's boundary: names are metrics' labels
-        size_t n = 100;
-        while (n > 0 && (static_cast<unsigned char>(m.name[n]) & 0xC0) == 0x80) --n;
-        m.name.resize(n);
-      }
+      m.name = cutUtf8(std::move(m.name), 100);  // names are metrics' labels
     }
     for (const auto& other : p.monitors) {
       if (other.name == m.name) {

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <pugixml.hpp>
 
+#include "core/encoding.h"
 #include "os/files.h"
 
 namespace boucle::runner {
@@ -68,12 +69,7 @@ constexpr int kMaxDepth = 32;          // <testsuite> inside <testsuite>
 
 // Cut at a character's start, never inside a UTF-8 sequence.
 std::string bounded(std::string s) {
-  if (s.size() > kMaxText) {
-    size_t n = kMaxText;
-    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-    s.resize(n);
-    s += "…";
-  }
+  if (s.size() > kMaxText) s = cutUtf8(std::move(s), kMaxText) + "…";
   return s;
 }
 
