@@ -31,10 +31,7 @@ deploy:
     ASSERT_NE(at, std::string::npos) << add.out;
     secret_ = add.out.substr(at + 16, add.out.find('\n', at) - at - 16);
     ASSERT_EQ(triggerAndWait("web", 1)["state"], "passed");
-    ASSERT_TRUE(waitFor([&] {
-      json d = api("/api/projects/web/deploys?env=prod")["deploys"];
-      return !d.empty() && d[0]["state"] == "succeeded";
-    }));
+    ASSERT_TRUE(deploySucceeded("web", "prod"));
   }
   std::string token(const std::string& name, const std::string& role) {
     Output o = client({"token", "add", name, "--role", role});

@@ -115,10 +115,7 @@ monitor:
                    repo_.dir(), server_->clientEnv());
     ASSERT_EQ(set.exitCode, 0) << set.err;
     ASSERT_EQ(triggerAndWait("web", 1)["state"], "passed");
-    ASSERT_TRUE(waitFor([&] {
-      json d = api("/api/projects/web/deploys?env=prod")["deploys"];
-      return !d.empty() && d[0]["state"] == "succeeded";
-    }));
+    ASSERT_TRUE(deploySucceeded("web", "prod"));
   }
   void TearDown() override {
     ServerFixture::TearDown();
@@ -200,10 +197,7 @@ TEST_F(MonitorTest, AFailureOpensAnIncidentThatADeployJoinsAndRecoveryResolves) 
   repo_.write("FIX", "1\n");
   repo_.commit("fix: the health check", "Ada");
   ASSERT_EQ(triggerAndWait("web", 2)["state"], "passed");
-  ASSERT_TRUE(waitFor([&] {
-    json d = api("/api/projects/web/deploys?env=prod")["deploys"];
-    return d.size() == 2 && d[0]["state"] == "succeeded";
-  }));
+  ASSERT_TRUE(deploySucceeded("web", "prod", 2));
   // The new release is watched, its failures still count toward the same incident.
   json watched = monitorWhen("health", [](const json& m) { return m["release"] == "0.1.1"; });
   ASSERT_FALSE(watched.is_null()) << api("/api/projects/web/monitors").dump(2);

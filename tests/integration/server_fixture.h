@@ -94,6 +94,14 @@ class ServerFixture : public ::testing::Test {
     return waitForRun(id);
   }
 
+  // Whether `env` of `project` has had `count` deploys, the newest succeeded (polled).
+  bool deploySucceeded(const std::string& project, const std::string& env, size_t count = 1) {
+    return waitFor([&] {
+      nlohmann::json d = api("/api/projects/" + project + "/deploys?env=" + env)["deploys"];
+      return d.size() == count && d[0]["state"] == "succeeded";
+    });
+  }
+
   TempRepo repo_;
   std::unique_ptr<ServerProcess> server_;
 };
