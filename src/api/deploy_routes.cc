@@ -15,23 +15,24 @@ using nlohmann::json;
 namespace {
 
 json deployJson(const store::Deploy& d) {
-  return {
-      {"id", d.id},
-      {"project", d.project},
-      {"env", d.env},
-      {"version", d.version},
-      {"state", store::toString(d.state)},
-      {"reason", d.reason},
-      {"from_version", d.fromVersion.empty() ? json(nullptr) : json(d.fromVersion)},
-      {"rollback", d.rollback},
-      {"dry_run", d.dryRun},
-      {"requested_by", d.requestedBy},
-      {"requested_at_ms", d.requestedAt},
-      {"started_at_ms", optMs(d.startedAt)},
-      {"finished_at_ms", optMs(d.finishedAt)},
-      {"approved_by", d.approvedBy.empty() ? json(nullptr) : json(d.approvedBy)},
-      {"approved_at_ms", optMs(d.approvedAt)},
-      {"smoke", d.smokeJson.empty() ? json::array() : json::parse(d.smokeJson, nullptr, false)}};
+  return {{"id", d.id},
+          {"project", d.project},
+          {"env", d.env},
+          {"version", d.version},
+          {"state", store::toString(d.state)},
+          {"reason", d.reason},
+          {"from_version", d.fromVersion.empty() ? json(nullptr) : json(d.fromVersion)},
+          {"rollback", d.rollback},
+          {"dry_run", d.dryRun},
+          {"requested_by", d.requestedBy},
+          {"requested_at_ms", d.requestedAt},
+          {"started_at_ms", optMs(d.startedAt)},
+          {"finished_at_ms", optMs(d.finishedAt)},
+          {"approved_by", d.approvedBy.empty() ? json(nullptr) : json(d.approvedBy)},
+          {"approved_at_ms", optMs(d.approvedAt)},
+          {"smoke", d.smokeJson.empty() ? json::array() : json::parse(d.smokeJson, nullptr, false)},
+          {"verification",
+           d.verifyJson.empty() ? json(nullptr) : json::parse(d.verifyJson, nullptr, false)}};
 }
 
 Response deployResult(const Result<store::Deploy>& d, int status = 201) {

@@ -30,6 +30,21 @@ void printDeploy(const json& d) {
     fmt::print("  smoke {}: {} ({})\n", s["ok"].get<bool>() ? "ok" : "FAILED", str(s, "check"),
                str(s, "detail"));
   }
+  if (!d.contains("verification") || !d["verification"].is_object()) return;
+  const json& v = d["verification"];
+  auto count = [](const json& j, const char* key) {
+    return j.contains(key) && j[key].is_number() ? j[key].get<int64_t>() : 0;
+  };
+  fmt::print("  verification {} (watching {}){}\n", str(v, "state"),
+             formatDuration(Millis(count(v, "for_ms"))),
+             str(v, "failure").empty() ? "" : ": " + str(v, "failure"));
+  if (!v.contains("probes") || !v["probes"].is_array()) return;
+  for (const auto& p : v["probes"]) {
+    bool failed = p.contains("failed") && p["failed"].is_boolean() && p["failed"].get<bool>();
+    fmt::print("    {} {}{} ({}): {} passed, {} failed, {} no data\n", failed ? "FAILED" : "ok",
+               str(p, "name"), str(p, "host").empty() ? "" : "@" + str(p, "host"), str(p, "source"),
+               count(p, "passes"), count(p, "failures"), count(p, "no_data"));
+  }
 }
 
 // Waits for the deploy to end, printing its log as it is written; the exit code says how it

@@ -22,6 +22,7 @@
 #include "deploy/deployer.h"
 #include "deploy/release_flow.h"
 #include "monitor/incidents.h"
+#include "monitor/verification.h"
 #include "monitor/watcher.h"
 #include "notify/messages.h"
 #include "notify/notifier.h"
@@ -271,27 +272,32 @@ int serve(const ServerArgs& a) {
   watcherOptions.secrets = &*secrets;
   watcherOptions.onIncident = tellIncident;
   monitor::Watcher watcher(**store, watcherOptions);
-  deploy::Deployer deployer(**store, {data, &*secrets, [&](const store::Deploy& d) {
-                                        if (store::isFinished(d.state)) {
-                                          // What runs there changed: watched anew, and the
-                                          // environment's open incidents hear of it.
-                                          watcher.replan();
-                                          if (auto st = monitor::noteDeploy(**store, d); !st.ok())
-                                            logError("incidents: " + st.message());
-                                        }
-                                        // The release's own pipeline file says who hears of its
-                                        // deploys.
-                                        auto rel = (*store)->getRelease(d.project, d.version);
-                                        if (!rel.ok()) return;
-                                        auto parsed = pipeline::parsePipeline(rel->pipeline);
-                                        if (!parsed.ok() || parsed.pipeline.notifications.empty())
-                                          return;
-                                        auto n = notify::queueDeployNotifications(
-                                            **store, d, rel->runId, parsed.pipeline.notifications,
-                                            a.mailFrom, nowMs());
-                                        if (!n.ok()) logError("notify: " + n.status().message());
-                                        if (n.ok() && *n > 0) notifier.wake();
-                                      }});
+  deploy::DeployerOptions deployerOptions;
+  deployerOptions.dataDir = data;
+  deployerOptions.secrets = &*secrets;
+  deployerOptions.onChange = [&](const store::Deploy& d) {
+    // What runs there changed (a deploy ended, or its release is now under verification):
+    // watched anew.
+    watcher.replan();
+    if (store::isFinished(d.state)) {
+      // The environment's open incidents hear of it.
+      if (auto st = monitor::noteDeploy(**store, d); !st.ok())
+        logError("incidents: " + st.message());
+    }
+    // The release's own pipeline file says who hears of its deploys.
+    auto rel = (*store)->getRelease(d.project, d.version);
+    if (!rel.ok()) return;
+    auto parsed = pipeline::parsePipeline(rel->pipeline);
+    if (!parsed.ok() || parsed.pipeline.notifications.empty()) return;
+    auto n = notify::queueDeployNotifications(**store, d, rel->runId, parsed.pipeline.notifications,
+                                              a.mailFrom, nowMs());
+    if (!n.ok()) logError("notify: " + n.status().message());
+    if (n.ok() && *n > 0) notifier.wake();
+  };
+  deployerOptions.verify = [&](const deploy::VerifyJob& job) {
+    return monitor::verifyDeploy(job, data);
+  };
+  deploy::Deployer deployer(**store, deployerOptions);
   deploy::ReleaseFlow releases(**store, data, deployer);
   agentOptions.onFinished = [&](const store::Run& run, const pipeline::Pipeline* p) {
     if (!run.bisectOf) queue(run, p, "");

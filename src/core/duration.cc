@@ -59,11 +59,17 @@ std::string formatDuration(Millis d) {
   char buf[64];
   if (ms < 1000) {
     std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(ms));
+  } else if (ms < 60'000 && ms % 1000 == 0) {
+    std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(ms / 1000));  // as written
   } else if (ms < 60'000) {
     std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(ms) / 1000.0);
+  } else if (ms < 3'600'000 && ms % 60'000 == 0) {
+    std::snprintf(buf, sizeof buf, "%lldm", static_cast<long long>(ms / 60'000));
   } else if (ms < 3'600'000) {
     std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(ms / 60'000),
                   static_cast<long long>((ms / 1000) % 60));
+  } else if (ms % 3'600'000 == 0) {
+    std::snprintf(buf, sizeof buf, "%lldh", static_cast<long long>(ms / 3'600'000));
   } else {
     std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(ms / 3'600'000),
                   static_cast<long long>((ms / 60'000) % 60));

@@ -30,6 +30,10 @@ TEST(Duration, ManyPartsCannotOverflow) {
 TEST(Duration, FormatsForHumans) {
   EXPECT_EQ(formatDuration(Millis(250)), "250ms");
   EXPECT_EQ(formatDuration(Millis(1500)), "1.5s");
+  // Whole units read as they are written in a pipeline file.
+  EXPECT_EQ(formatDuration(Millis(3000)), "3s");
+  EXPECT_EQ(formatDuration(Millis(600'000)), "10m");
+  EXPECT_EQ(formatDuration(Millis(7'200'000)), "2h");
   EXPECT_EQ(formatDuration(Millis(90'000)), "1m30s");
   EXPECT_EQ(formatDuration(Millis(3'660'000)), "1h01m");
 }

@@ -5,6 +5,7 @@
 
 #include "core/bell.h"
 #include "core/clock.h"
+#include "core/duration.h"
 #include "core/log.h"
 #include "deploy/ansible_driver.h"
 #include "deploy/local_driver.h"
@@ -379,6 +380,16 @@ void Deployer::execute(store::Deploy d) {
         {{"check", clean(r.check)}, {"ok", r.ok}, {"detail", clean(r.detail)}, {"ms", r.ms}});
   }
   d.smokeJson = smoke.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (outcome.ok && !d.dryRun && !d.rollback) {
+    auto passed = verified(d, *release, *values, outcome, log);
+    if (!passed) {
+      log.say("the server stopped during the verification: " + d.version + " is deployed but " +
+              "not verified");
+      return finish(store::DeployState::kInterrupted,
+                    "the server stopped during the verification: " + d.version +
+                        " is deployed but not verified; check the environment");
+    }
+  }
   if (outcome.ok) {
     log.say(d.dryRun ? "dry run done" : "deployed " + d.version + " to " + d.env);
     finish(store::DeployState::kSucceeded, d.dryRun ? "dry run: nothing touched" : "");
@@ -393,6 +404,44 @@ void Deployer::execute(store::Deploy d) {
   }
   auto [state, reason] = rollBack(d, *values, outcome, log);
   finish(state, reason);
+}
+
+// Rollbacks are not verified: they go back to what ran before, and a failure there would
+// have nothing to go back to.
+std::optional<bool> Deployer::verified(store::Deploy& d, const store::Release& release,
+                                       const std::vector<store::EnvValue>& values, Outcome& outcome,
+                                       DeployLog& log) {
+  // The rule is the policy's, read now: a release cannot drop its own verification.
+  auto policy = loadPolicy(store_, d.project, scm::mirrorPath(options_.dataDir, d.project));
+  const auto* env = policy.ok() ? policy->env(d.env) : nullptr;
+  if (!env || !env->verify) return true;
+  auto fail = [&](const std::string& why) {
+    outcome.ok = false;
+    outcome.failure = "verification failed: " + why;
+    return false;
+  };
+  if (!options_.verify) return fail("this server cannot watch monitors");
+  auto save = [&](const std::string& json) {
+    d.verifyJson = log.mask(json);
+    if (auto st = store_.updateDeploy(d); !st.ok()) logError("deploy: " + st.message());
+  };
+  d.reason = "verifying for " + formatDuration(env->verify->duration);
+  save(R"({"state": "running", "for_ms": )" + std::to_string(env->verify->duration.count()) +
+       R"(, "started_at_ms": )" + std::to_string(nowMs()) + R"(, "probes": []})");
+  if (options_.onChange) options_.onChange(d);  // the environment now runs this release
+  auto v = options_.verify(
+      {d, release, *env->verify, values, log, [this] { return wakeup_.stopping(); }, save});
+  d.reason.clear();
+  save(v.json);
+  switch (v.end) {
+    case Verification::End::kPassed:
+      return true;
+    case Verification::End::kInterrupted:
+      return std::nullopt;
+    case Verification::End::kFailed:
+      break;
+  }
+  return fail(v.failure);
 }
 
 // Back to what ran before, with that release's own method and this environment's values: on

@@ -17,6 +17,7 @@
 #include "core/status.h"
 #include "core/wakeup.h"
 #include "deploy/rules.h"
+#include "deploy/verify.h"
 #include "pipeline/pipeline.h"
 #include "store/store.h"
 
@@ -38,10 +39,14 @@ struct DeployRequest {
 struct DeployerOptions {
   std::filesystem::path dataDir;
   const auth::SecretBox* secrets = nullptr;
-  // Called when a deploy ends, or starts waiting for an approval (notifications).
+  // Called when a deploy ends, starts waiting for an approval (notifications) or starts its
+  // verification (what runs in the environment changed).
   std::function<void(const store::Deploy&)> onChange;
   // Deploys at once (to different environments; one per environment at a time).
   size_t parallel = 4;
+  // Watches a deploy under verification (environments with `verify`); without one such an
+  // environment's deploys fail rather than go unverified.
+  Verifier verify;
   // Milliseconds since the epoch: windows are judged by it (a test passes a fixed one).
   std::function<int64_t()> clock = nowMs;
 };
@@ -91,6 +96,11 @@ class Deployer {
   std::optional<auth::Principal> principalNamed(const std::string& name);
   Result<std::vector<store::EnvValue>> unsealedValues(const std::string& project,
                                                       const std::string& env);
+  // After the smoke checks: whether the environment's `verify` (if any) passed; false with
+  // `outcome.failure` set when it did not, nullopt when the server stopped meanwhile.
+  std::optional<bool> verified(store::Deploy& d, const store::Release& release,
+                               const std::vector<store::EnvValue>& values, Outcome& outcome,
+                               DeployLog& log);
   std::pair<store::DeployState, std::string> rollBack(const store::Deploy& d,
                                                       const std::vector<store::EnvValue>& values,
                                                       const Outcome& outcome, DeployLog& log);

@@ -29,10 +29,23 @@ fs::path workingDir(const deploy::Target& t) {
   return "/";  // never the data folder
 }
 
+// What runs in `env`: a release under verification (deployed, its smoke checks passed, not yet
+// succeeded) or the newest succeeded deploy's.
+Result<deploy::Current> liveRelease(store::Store& store, const std::string& project,
+                                    const std::string& env) {
+  auto recent = store.listDeploys(project, env, 20);
+  if (!recent.ok()) return recent.status();
+  for (const auto& d : *recent) {
+    if (d.state == store::DeployState::kRunning && !d.verifyJson.empty() && !d.dryRun)
+      return deploy::Current{d.version, d};
+  }
+  return deploy::currentRelease(store, project, env);
+}
+
 void planEnv(store::Store& store, const auth::SecretBox* secrets, const fs::path& dataDir,
              const std::string& project, const std::string& env, WatchPlan& out) {
   std::string where = project + "/" + env;
-  auto current = deploy::currentRelease(store, project, env);
+  auto current = liveRelease(store, project, env);
   if (!current.ok()) return out.problems.push_back(where + ": " + current.status().message());
   if (current->version.empty()) return;  // nothing runs there
   auto release = store.getRelease(project, current->version);
@@ -41,7 +54,20 @@ void planEnv(store::Store& store, const auth::SecretBox* secrets, const fs::path
   if (!parsed.ok() || parsed.pipeline.monitors.empty()) return;
   auto values = deploy::unsealedValues(store, secrets, project, env);
   if (!values.ok()) return out.problems.push_back(where + ": " + values.status().message());
-  auto target = deploy::describeTarget(*release, env, *values, dataDir / "environments");
+  std::optional<int64_t> deployId;
+  if (current->deploy) deployId = current->deploy->id;
+  planRelease(*release, env, *values, parsed.pipeline.monitors, dataDir, deployId, out);
+}
+
+}  // namespace
+
+void planRelease(const store::Release& release, const std::string& env,
+                 const std::vector<store::EnvValue>& values,
+                 const std::vector<pipeline::Monitor>& monitors, const fs::path& dataDir,
+                 std::optional<int64_t> deployId, WatchPlan& out) {
+  const std::string& project = release.project;
+  std::string where = project + "/" + env;
+  auto target = deploy::describeTarget(release, env, values, dataDir / "environments");
   if (!target.ok()) return out.problems.push_back(where + ": " + target.status().message());
   auto masker = std::make_shared<const runner::Masker>(target->secrets);
   bool remote = target->spec.driver == pipeline::Driver::kSsh ||
@@ -59,7 +85,7 @@ void planEnv(store::Store& store, const auth::SecretBox* secrets, const fs::path
       out.problems.push_back(where + ": " + masker->mask(parsedHosts.status().message()));
   }
   fs::path cwd = workingDir(*target);
-  for (const auto& m : parsed.pipeline.monitors) {
+  for (const auto& m : monitors) {
     std::vector<const deploy::Host*> places;
     if (remote && namesHost(m)) {
       for (const auto& h : hosts) places.push_back(&h);
@@ -94,8 +120,8 @@ void planEnv(store::Store& store, const auth::SecretBox* secrets, const fs::path
       p.env = env;
       p.monitor = m.name;
       p.host = h ? h->name : "";
-      p.release = current->version;
-      if (current->deploy) p.deployId = current->deploy->id;
+      p.release = release.version;
+      p.deployId = deployId;
       p.spec = m;
       p.spec.target = std::move(*rendered);
       p.spec.query = std::move(*query);
@@ -106,8 +132,6 @@ void planEnv(store::Store& store, const auth::SecretBox* secrets, const fs::path
     }
   }
 }
-
-}  // namespace
 
 WatchPlan planProbes(store::Store& store, const auth::SecretBox* secrets, const fs::path& dataDir) {
   WatchPlan out;

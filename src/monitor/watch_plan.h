@@ -5,6 +5,7 @@
 // environment's monitors that name {{ host.name }} or {{ host.address }}.
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,16 @@ struct WatchPlan {
   std::vector<std::string> problems;
 };
 
+// The probes of `monitors` as they run in `env` for `release` (brought there by `deployId`),
+// rendered with the environment's values: used for each environment's live release, and for
+// a deploy under verification.
+void planRelease(const store::Release& release, const std::string& env,
+                 const std::vector<store::EnvValue>& values,
+                 const std::vector<pipeline::Monitor>& monitors,
+                 const std::filesystem::path& dataDir, std::optional<int64_t> deployId,
+                 WatchPlan& out);
+
+// Every project's environments that run a release (one under verification included).
 WatchPlan planProbes(store::Store& store, const auth::SecretBox* secrets,
                      const std::filesystem::path& dataDir);
 

@@ -73,6 +73,11 @@ void checkTemplate(const Field& f, std::string_view text, Diagnostics& d);
 void parseExpect(const Field& f, int& status, std::string& contains, Millis* within,
                  Diagnostics& d);
 
+// A list of probes (the `monitor` section, an environment's `verify: {checks}`), at most `max`;
+// `section` names it in messages.
+void parseProbeList(const Field& f, std::string_view section, size_t max, std::vector<Monitor>& out,
+                    Diagnostics& d);
+
 // Reads an enumerated keyword, listing the accepted words (and a suggestion) when it is not one.
 std::optional<std::string> readKeyword(const Field& f, const std::vector<std::string_view>& words,
                                        Diagnostics& d);

@@ -47,6 +47,33 @@ void parseRelease(const Field& f, Pipeline& p, Diagnostics& d) {
   p.release = spec;
 }
 
+namespace {
+
+// Verification watches for minutes, holding the environment's deploy slot: a day is the most
+// anyone would wait (Argo Rollouts' analyses run for minutes to hours).
+constexpr Millis kMaxVerify = std::chrono::hours(24);
+constexpr size_t kMaxVerifyChecks = 100;
+
+std::optional<Environment::Verify> parseVerify(const Field& f, Diagnostics& d) {
+  MapReader r(f.node, f.pos, "verify", {"for", "checks"}, d);
+  if (!r.isMap()) return std::nullopt;
+  Environment::Verify v;
+  v.pos = f.pos;
+  if (auto t = r.get("for")) {
+    if (auto ms = readDuration(t, d)) {
+      v.duration = *ms;
+      if (*ms < std::chrono::seconds(1) || *ms > kMaxVerify)
+        d.error(t.pos, "for: between 1s and 24h");
+    }
+  } else {
+    d.error(f.pos, "verify: missing 'for' (how long to watch after the smoke checks, e.g. 10m)");
+  }
+  if (auto c = r.get("checks")) parseProbeList(c, "checks", kMaxVerifyChecks, v.checks, d);
+  return v;
+}
+
+}  // namespace
+
 void parseEnvironments(const Field& f, Pipeline& p, Diagnostics& d) {
   for (auto& e : mapEntries(f.node, f.pos, "environments", d)) {
     Environment env;
@@ -59,7 +86,7 @@ void parseEnvironments(const Field& f, Pipeline& p, Diagnostics& d) {
                             "name folders)");
     }
     MapReader r(e.node, e.pos, what,
-                {"auto", "after", "approval", "four_eyes", "window", "deployers"}, d);
+                {"auto", "after", "approval", "four_eyes", "window", "deployers", "verify"}, d);
     if (auto v = r.get("auto")) {
       if (auto b = readBool(v, d)) env.autoDeploy = *b;
     }
@@ -88,6 +115,7 @@ void parseEnvironments(const Field& f, Pipeline& p, Diagnostics& d) {
         if (!env.window) d.error(v.pos, "window: " + err);
       }
     }
+    if (auto v = r.get("verify")) env.verify = parseVerify(v, d);
     p.environments.push_back(std::move(env));
   }
   // `after` must name an environment declared earlier: the file lists them in promotion order.

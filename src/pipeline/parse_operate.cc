@@ -27,21 +27,26 @@ bool looksLikeUrl(std::string_view s) {
 
 }  // namespace
 
-void parseMonitors(const Field& f, Pipeline& p, Diagnostics& d) {
+// A list of probes: the `monitor` section, and an environment's `verify: {checks}` (where
+// `section` names it in messages and an SLO means nothing).
+void parseProbeList(const Field& f, std::string_view section, size_t max, std::vector<Monitor>& out,
+                    Diagnostics& d) {
+  std::string what(section);
   if (!f.node.IsSequence()) {
-    d.error(f.pos,
-            "monitor: expected a list of probes (- http: URL, - tcp: HOST:PORT, - run: CMD, "
-            "- prometheus: URL)");
+    d.error(f.pos, what +
+                       ": expected a list of probes (- http: URL, - tcp: HOST:PORT, - run: CMD, "
+                       "- prometheus: URL)");
     return;
   }
-  if (f.node.size() > kMaxMonitors) {
-    d.error(f.pos, "monitor: " + std::to_string(f.node.size()) + " probes; at most " +
-                       std::to_string(kMaxMonitors) + " a file");
+  if (f.node.size() > max) {
+    d.error(f.pos, what + ": " + std::to_string(f.node.size()) + " probes; at most " +
+                       std::to_string(max) + " a file");
     return;
   }
+  bool sloAllowed = section == "monitor";
   for (const auto& item : f.node) {
     SourcePos ip = posOf(item, f.pos);
-    MapReader r(item, ip, "monitor",
+    MapReader r(item, ip, what,
                 {"name", "http", "tcp", "run", "prometheus", "query", "below", "above", "every",
                  "timeout", "expect", "fail_after", "recover_after", "slo"},
                 d);
@@ -67,7 +72,7 @@ void parseMonitors(const Field& f, Pipeline& p, Diagnostics& d) {
       }
     }
     if (kinds != 1) {
-      d.error(ip, "monitor: give exactly one of 'http', 'tcp', 'run' or 'prometheus'");
+      d.error(ip, what + ": give exactly one of 'http', 'tcp', 'run' or 'prometheus'");
       continue;
     }
     if (auto v = r.get("every")) {
@@ -113,9 +118,14 @@ void parseMonitors(const Field& f, Pipeline& p, Diagnostics& d) {
       if (auto n = readInt(v, 1, 100, d)) m.recoverAfter = *n;
     }
     if (m.timeout > m.every) {
-      d.error(ip, "monitor: its timeout is longer than its interval ('every')");
+      d.error(ip, what + ": its timeout is longer than its interval ('every')");
     }
-    if (auto v = r.get("slo")) parseSlo(v, m, d);
+    if (auto v = r.get("slo")) {
+      if (sloAllowed)
+        parseSlo(v, m, d);
+      else
+        d.error(v.pos, "slo: belongs to a monitor; a verification check has none");
+    }
     if (auto v = r.get("name")) {
       if (auto s = readString(v, d)) {
         m.name = *s;
@@ -129,15 +139,19 @@ void parseMonitors(const Field& f, Pipeline& p, Diagnostics& d) {
       }
       m.name = cutUtf8(std::move(m.name), 100);  // names are metrics' labels
     }
-    for (const auto& other : p.monitors) {
+    for (const auto& other : out) {
       if (other.name == m.name) {
-        d.error(ip, "monitor: another probe is named '" + m.name + "'; give each a 'name'");
+        d.error(ip, what + ": another probe is named '" + m.name + "'; give each a 'name'");
         break;
       }
     }
-    if (m.every < std::chrono::seconds(1)) d.error(ip, "monitor: 'every' is at least 1s");
-    p.monitors.push_back(std::move(m));
+    if (m.every < std::chrono::seconds(1)) d.error(ip, what + ": 'every' is at least 1s");
+    out.push_back(std::move(m));
   }
+}
+
+void parseMonitors(const Field& f, Pipeline& p, Diagnostics& d) {
+  parseProbeList(f, "monitor", kMaxMonitors, p.monitors, d);
 }
 
 void parseNotifications(const Field& f, Pipeline& p, Diagnostics& d) {

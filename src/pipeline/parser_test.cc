@@ -248,6 +248,68 @@ monitor:
           "f.yml:13:10: error: slo: give an availability (99.9%), a p95 (300ms) or both"));
 }
 
+TEST(Parser, AnEnvironmentVerifiesForAWhileWithItsOwnChecks) {
+  auto r = parsePipeline(R"(jobs:
+  a: {run: x}
+environments:
+  prod:
+    verify:
+      for: 10m
+      checks:
+        - name: errors
+          prometheus: "{{ env.prometheus }}"
+          query: sum(rate(http_errors_total[1m]))
+          below: 0.01
+          fail_after: 1
+  qa:
+    verify: {for: 30s}
+deploy: {driver: command, command: ./deploy}
+)");
+  ASSERT_TRUE(r.ok()) << messages(r)[0];
+  const auto& prod = r.pipeline.environments[0];
+  ASSERT_TRUE(prod.verify);
+  EXPECT_EQ(prod.verify->duration, std::chrono::minutes(10));
+  ASSERT_EQ(prod.verify->checks.size(), 1u);
+  EXPECT_EQ(prod.verify->checks[0].name, "errors");
+  EXPECT_EQ(prod.verify->checks[0].kind, MonitorKind::kPrometheus);
+  EXPECT_EQ(prod.verify->checks[0].failAfter, 1);
+  EXPECT_EQ(prod.verify->checks[0].below, 0.01);
+  EXPECT_TRUE(r.pipeline.environments[1].verify->checks.empty());
+  EXPECT_TRUE(r.pipeline.monitors.empty());  // the checks are the environment's, not monitors
+}
+
+TEST(Parser, VerifyMistakesAreNamedWhereTheyAre) {
+  auto r = parsePipeline(R"(jobs:
+  a: {run: x}
+environments:
+  a:
+    verify: {checks: []}
+  b:
+    verify: {for: 2d}
+  c:
+    verify:
+      for: 1m
+      checks:
+        - http: "http://x/"
+          slo: {availability: 99%}
+        - tcp: "x:1"
+          name: y
+        - tcp: "x:2"
+          name: y
+      watch: 3
+deploy: {driver: command, command: ./deploy}
+)");
+  EXPECT_THAT(
+      messages(r),
+      ::testing::ElementsAre(
+          "f.yml:5:13: error: verify: missing 'for' (how long to watch after the smoke checks, "
+          "e.g. 10m)",
+          "f.yml:7:19: error: for: between 1s and 24h",
+          "f.yml:13:16: error: slo: belongs to a monitor; a verification check has none",
+          "f.yml:16:11: error: checks: another probe is named 'y'; give each a 'name'",
+          "f.yml:18:7: error: verify: unknown key 'watch' (expected one of: for or checks)"));
+}
+
 TEST(Parser, FindsCyclesInNeeds) {
   auto r = parsePipeline(R"(jobs:
   a: { run: x, needs: [c] }

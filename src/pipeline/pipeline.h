@@ -76,6 +76,39 @@ struct Window {
 };
 std::optional<Window> parseWindow(std::string_view text, std::string* error);
 
+// What `boucle server` watches in each environment that runs a release (rendered with that
+// environment's values, per host for ssh and ansible environments).
+enum class MonitorKind {
+  kHttp,        // GET target: status, contains, within
+  kTcp,         // host:port accepts a connection
+  kCommand,     // `run:` a command on the server, the values in its environment
+  kPrometheus,  // target is a Prometheus server queried with `query` (PromQL), or without a
+                // query an endpoint that must answer Prometheus' text format
+};
+
+std::string_view toString(MonitorKind v);  // "http", "tcp", "run", "prometheus"
+
+struct Monitor {
+  // What incidents, samples and metrics call it: `name:`, or the kind and target as written
+  // ("http {{ env.url }}/health"), so it stays the same from one release to the next.
+  std::string name;
+  MonitorKind kind = MonitorKind::kHttp;
+  std::string target;  // URL, host:port or command; may contain {{ templates }}
+  Millis every = std::chrono::seconds(30);
+  Millis timeout = std::chrono::seconds(10);
+  int expectStatus = 200;
+  std::string expectContains;
+  std::optional<Millis> expectWithin;     // slower is a failure
+  std::string query;                      // PromQL
+  std::optional<double> below, above;     // the query's value must be below / above this
+  int failAfter = 3;                      // consecutive failures that open an incident
+  int recoverAfter = 2;                   // consecutive passes that resolve it
+  std::optional<double> sloAvailability;  // percent, e.g. 99.9
+  std::optional<Millis> sloP95;
+  Millis sloWindow = std::chrono::hours(24 * 30);
+  SourcePos pos;
+};
+
 struct Environment {
   std::string name;
   SourcePos pos;
@@ -86,6 +119,14 @@ struct Environment {
   std::vector<std::string> deployers;  // who may ask for a deploy here (empty: any non-viewer)
   bool fourEyes = false;               // the approver may not be who asked for the deploy
   std::optional<Window> window;
+  // Watched after the deploy's smoke checks: the release's monitors, and these checks, for
+  // `duration`; a failure rolls back as a failed smoke check does.
+  struct Verify {
+    Millis duration{};
+    std::vector<Monitor> checks;
+    SourcePos pos;
+  };
+  std::optional<Verify> verify;
 };
 
 enum class Driver { kLocal, kSsh, kAnsible, kCommand };
@@ -127,39 +168,6 @@ struct DeploySpec {
   std::string playbook;  // ansible driver
   std::string command;   // command driver
   Millis timeout = std::chrono::minutes(30);
-  SourcePos pos;
-};
-
-// What `boucle server` watches in each environment that runs a release (rendered with that
-// environment's values, per host for ssh and ansible environments).
-enum class MonitorKind {
-  kHttp,        // GET target: status, contains, within
-  kTcp,         // host:port accepts a connection
-  kCommand,     // `run:` a command on the server, the values in its environment
-  kPrometheus,  // target is a Prometheus server queried with `query` (PromQL), or without a
-                // query an endpoint that must answer Prometheus' text format
-};
-
-std::string_view toString(MonitorKind v);  // "http", "tcp", "run", "prometheus"
-
-struct Monitor {
-  // What incidents, samples and metrics call it: `name:`, or the kind and target as written
-  // ("http {{ env.url }}/health"), so it stays the same from one release to the next.
-  std::string name;
-  MonitorKind kind = MonitorKind::kHttp;
-  std::string target;  // URL, host:port or command; may contain {{ templates }}
-  Millis every = std::chrono::seconds(30);
-  Millis timeout = std::chrono::seconds(10);
-  int expectStatus = 200;
-  std::string expectContains;
-  std::optional<Millis> expectWithin;     // slower is a failure
-  std::string query;                      // PromQL
-  std::optional<double> below, above;     // the query's value must be below / above this
-  int failAfter = 3;                      // consecutive failures that open an incident
-  int recoverAfter = 2;                   // consecutive passes that resolve it
-  std::optional<double> sloAvailability;  // percent, e.g. 99.9
-  std::optional<Millis> sloP95;
-  Millis sloWindow = std::chrono::hours(24 * 30);
   SourcePos pos;
 };
 

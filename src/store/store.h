@@ -191,6 +191,9 @@ struct Deploy {
   std::string approvedBy;
   std::optional<int64_t> approvedAt;
   std::string smokeJson;  // [{"check", "ok", "detail", "ms"}]
+  // The environment's `verify` after the smoke checks ("" when it has none): see
+  // deploy/verify.h for its fields.
+  std::string verifyJson;
 };
 
 // Something wrong in an environment: opened by a monitor, an Alertmanager alert or a

@@ -31,7 +31,8 @@ Release readRelease(const Statement& s) {
 
 constexpr const char* kDeployColumns =
     "id, project, env, version, state, reason, from_version, rollback, dry_run, requested_by, "
-    "requested_at, started_at, finished_at, approved_by, approved_at, smoke";
+    "requested_at, started_at, finished_at, approved_by, approved_at, smoke, "
+    "verification";
 
 Deploy readDeploy(const Statement& s) {
   Deploy d;
@@ -51,6 +52,7 @@ Deploy readDeploy(const Statement& s) {
   d.approvedBy = s.text(13);
   d.approvedAt = optInt(s, 14);
   d.smokeJson = s.text(15);
+  d.verifyJson = s.text(16);
   return d;
 }
 
@@ -70,7 +72,8 @@ void bindDeploy(Statement& s, const Deploy& d) {
       .bind(12, d.finishedAt)
       .bind(13, d.approvedBy)
       .bind(14, d.approvedAt)
-      .bind(15, d.smokeJson);
+      .bind(15, d.smokeJson)
+      .bind(16, d.verifyJson);
 }
 
 }  // namespace
@@ -206,7 +209,7 @@ Result<Deploy> SqliteStore::createDeploy(const Deploy& d) {
   auto s = db_.prepare(
       "INSERT INTO deploys (project, env, version, state, reason, from_version, rollback, "
       "dry_run, requested_by, requested_at, started_at, finished_at, approved_by, approved_at, "
-      "smoke) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "smoke, verification) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!s.ok()) return s.status();
   bindDeploy(*s, d);
   if (auto st = s->run(); !st.ok()) return st;
@@ -239,12 +242,14 @@ Status SqliteStore::writeDeploy(const Deploy& d, std::optional<DeployState> from
   auto s = db_.prepare(
       "UPDATE deploys SET project = ?, env = ?, version = ?, state = ?, reason = ?, "
       "from_version = ?, rollback = ?, dry_run = ?, requested_by = ?, requested_at = ?, "
-      "started_at = ?, finished_at = ?, approved_by = ?, approved_at = ?, smoke = ? WHERE id = ? "
+      "started_at = ?, finished_at = ?, approved_by = ?, approved_at = ?, smoke = ?, verification "
+      "= ? "
+      "WHERE id = ? "
       "AND (? = '' OR state = ?)");
   if (!s.ok()) return s.status();
   bindDeploy(*s, d);
   std::string_view expected = from ? toString(*from) : "";
-  s->bind(16, d.id).bind(17, expected).bind(18, expected);
+  s->bind(17, d.id).bind(18, expected).bind(19, expected);
   if (auto st = s->run(); !st.ok()) return st;
   if (db_.changes() > 0) return Status::Ok();
   if (!from) return Status::NotFound("no deploy " + std::to_string(d.id));

@@ -273,6 +273,10 @@ CREATE TABLE monitor_rollup_mark (
   done_until INTEGER NOT NULL
 );
 )sql",
+    // A deploy's verification after its smoke checks: what was watched and what it saw.
+    R"sql(
+ALTER TABLE deploys ADD COLUMN verification TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 std::string joinLines(const std::vector<std::string>& v) {
