@@ -134,6 +134,36 @@ export interface Deploy {
   finished_at_ms: number | null;
   approved_by: string | null;
   smoke: { check: string; ok: boolean; detail: string; ms: number }[];
+  verification: Verification | null;
+}
+
+export interface ProbeVerdict {
+  verdict: "pass" | "fail" | "no_data";
+  at_ms: number;
+  latency_ms: number;
+  detail: string;
+}
+
+// The environment's `verify` after the smoke checks: what was watched and what it saw.
+export interface Verification {
+  state: "running" | "passed" | "failed" | "interrupted";
+  for_ms: number;
+  started_at_ms: number;
+  ended_at_ms?: number;
+  failure?: string;
+  probes: {
+    name: string;
+    host: string;
+    kind: string;
+    source: "monitor" | "check";
+    fail_after: number;
+    passes: number;
+    failures: number;
+    no_data: number;
+    failed: boolean;
+    last: ProbeVerdict | null;
+    evidence: ProbeVerdict[];
+  }[];
 }
 
 export interface Environment {

@@ -59,7 +59,12 @@ write(
       if [ -e BROKEN ]; then echo "error: the greeting test failed"; exit 1; fi
       echo "all tests passed"
 environments:
-  dev: {auto: true}
+  dev:
+    auto: true
+    verify:
+      for: 2s
+      checks:
+        - {name: api health, http: "{{ env.url }}/api/health", every: 1s, timeout: 1s}
   prod: {after: dev, approval: [ops], four_eyes: true, deployers: [ops]}
 deploy:
   driver: command
@@ -186,11 +191,21 @@ try {
   commit("fix: restore the greeting", "Ada");
   await page.goto(url + "/#/runs/3");
   await page.locator(".page-head [data-state=passed]").waitFor({ timeout: 30000 });
+  cli("env", "set", "demo", "dev", `url=${url}`);
   cli("release", "demo", "--from", "1");
   cli("release", "demo", "--from", "3");
   await page.goto(url + "/#/projects/demo/environments");
   const dev = page.getByLabel("environment dev");
   await dev.locator(".env-version", { hasText: "0.1.1" }).waitFor({ timeout: 20000 });
+  // dev watched 0.1.1 for 2 s after its deploy before calling it succeeded
+  await page.goto(url + "/#/projects/demo/environments/deploys/2");
+  const verification = page.getByLabel("verification");
+  await verification.locator("[data-state=passed]").waitFor({ timeout: 20000 });
+  assert.match(
+    await verification.textContent(),
+    /api health \(environment's check: [1-9]\d* passed, 0 failed/,
+  );
+  await shot("05b-deploy-verified");
   const prod = page.getByLabel("environment prod");
   await prod.getByRole("button", { name: "Promote 0.1.1" }).click();
   const dialog = page.getByRole("dialog");

@@ -1,10 +1,11 @@
 // The promotion chain as a row (dev → qa → … → prod): the release in each, its age, the next
 // candidate, deploys waiting for an approval, and Deploy / Promote / Rollback behind a
-// confirmation that names exactly what changes; then the deploy's live log and smoke checks.
+// confirmation that names exactly what changes; then the deploy's live log, smoke checks and
+// verification.
 import { useContext, useEffect, useState } from "preact/hooks";
-import { api, Deploy, Environment, finished, Release } from "../api";
+import { api, Deploy, Environment, finished, Release, Verification } from "../api";
 import { Badge, Confirm, ErrorBox } from "../components";
-import { ago, when } from "../format";
+import { ago, duration, when } from "../format";
 import { LogView } from "../logview";
 import { allowed, MeContext, readOnly } from "../session";
 
@@ -318,6 +319,42 @@ function DeployOther(props: {
   );
 }
 
+// What the environment's `verify` watched after the smoke checks, probe by probe, with the
+// verdicts that failed one.
+function VerificationView({ v }: { v: Verification }) {
+  const length = duration(v.started_at_ms, v.started_at_ms + v.for_ms);
+  const watched = v.state === "running" ? `watching for ${length}` : `for ${length}`;
+  return (
+    <div class="verification" aria-label="verification">
+      <h3>
+        Verification <Badge state={v.state} /> <span class="muted">{watched}</span>
+      </h3>
+      <ul class="smoke">
+        {v.probes.map((p) => (
+          <li key={p.name + "@" + p.host}>
+            {p.failed ? "✗" : p.passes > 0 ? "✓" : "…"} {p.name}
+            {p.host && <span class="muted">@{p.host}</span>}{" "}
+            <span class="muted">
+              ({p.source === "check" ? "environment's check" : "monitor"}: {p.passes} passed,{" "}
+              {p.failures} failed, {p.no_data} no data
+              {p.last && !p.failed ? `; last ${p.last.detail}` : ""})
+            </span>
+            {p.failed && p.evidence.length > 0 && (
+              <ul class="evidence">
+                {p.evidence.map((e) => (
+                  <li key={e.at_ms}>
+                    <time>{new Date(e.at_ms).toLocaleTimeString()}</time> {e.verdict}: {e.detail}
+                  </li>
+                ))}
+              </ul>
+            )}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
 function DeployDetail({ d }: { d: Deploy }) {
   return (
     <section class="card" aria-label={`deploy ${d.id}`}>
@@ -334,6 +371,7 @@ function DeployDetail({ d }: { d: Deploy }) {
           ))}
         </ul>
       )}
+      {d.verification && <VerificationView v={d.verification} />}
       {d.state !== "waiting" && (
         <LogView
           key={d.id}
