@@ -11,7 +11,9 @@
 #include "api/response_cache.h"
 #include "api/route_helpers.h"
 #include "core/clock.h"
+#include "core/histogram.h"
 #include "insight/dora_history.h"
+#include "scheduler/agent.h"
 
 namespace boucle::api {
 
@@ -61,6 +63,25 @@ class Exposition {
       text_ += " NaN\n";
     } else {
       fmt::format_to(std::back_inserter(text_), " {}\n", value);
+    }
+  }
+  // A histogram's _bucket (cumulative, `le` last), _sum and _count lines for each series.
+  void histogram(std::string_view name, std::string_view help, const HistogramFamily& h) {
+    family(name, "histogram", help);
+    std::string bucket = std::string(name) + "_bucket";
+    for (const auto& [values, counts] : h.snapshot()) {
+      std::string labels;
+      for (size_t i = 0; i < values.size() && i < h.labels().size(); ++i) {
+        fmt::format_to(std::back_inserter(labels), "{}=\"{}\",", h.labels()[i], escaped(values[i]));
+      }
+      for (size_t i = 0; i < counts.cumulative.size(); ++i) {
+        std::string le = i < h.bounds().size() ? fmt::format("{}", h.bounds()[i]) : "+Inf";
+        fmt::format_to(std::back_inserter(text_), "{}{{{}le=\"{}\"}} {}\n", bucket, labels, le,
+                       counts.cumulative[i]);
+      }
+      if (!labels.empty()) labels.pop_back();
+      fmt::format_to(std::back_inserter(text_), "{}_sum{{{}}} {}\n{}_count{{{}}} {}\n", name,
+                     labels, counts.sum, name, labels, counts.count);
     }
   }
   std::string& text() { return text_; }
@@ -201,6 +222,16 @@ void addMetricsRoutes(Router& r, const ApiContext& c) {
     Exposition e;
     e.text() = std::move(*fromStore);
     monitorFigures(c, e);
+    if (c.agent) {
+      // The agent's own measures, live.
+      e.histogram("boucle_job_duration_seconds",
+                  "How long jobs took, by project and how they ended (since the server started).",
+                  c.agent->metrics().jobDuration);
+      e.histogram("boucle_webhook_to_start_seconds",
+                  "From a push webhook's arrival to its run's start, by project (since the "
+                  "server started).",
+                  c.agent->metrics().webhookToStart);
+    }
     Response res;
     res.status = 200;
     res.body = std::move(e.text());

@@ -376,7 +376,11 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors) {
     cancelFds_[run.id] = cancel[1];
   }
 
-  RunRecorder recorder(store_, run.id);
+  if (run.trigger == "push" && run.startedAt && !run.bisectOf && !run.rerunOf) {
+    metrics_.webhookToStart.observe({run.project},
+                                    static_cast<double>(*run.startedAt - run.queuedAt) / 1000);
+  }
+  RunRecorder recorder(store_, run.id, run.project, &metrics_);
   std::optional<pipeline::Pipeline> pipeline;
   auto finish = [&](store::RunState state, std::string reason) {
     run.state = state;

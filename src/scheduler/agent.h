@@ -17,6 +17,7 @@
 #include "core/wakeup.h"
 #include "pipeline/pipeline.h"
 #include "runner/engine.h"
+#include "scheduler/run_metrics.h"
 #include "scm/git_auth.h"
 #include "scm/git_repo.h"
 #include "store/store.h"
@@ -56,6 +57,7 @@ class Agent {
 
   std::filesystem::path runDir(int64_t runId) const;
   const AgentOptions& options() const { return options_; }
+  const RunMetrics& metrics() const { return metrics_; }
 
  private:
   void loop();
@@ -83,6 +85,7 @@ class Agent {
 
   store::Store& store_;
   AgentOptions options_;
+  RunMetrics metrics_;
   std::vector<std::thread> workers_;
   std::thread prewarm_;  // reads what the sandbox must cover, at the start and every 10 min
   Wakeup rescan_;        // ends prewarm_

@@ -48,6 +48,10 @@ void RunRecorder::jobFinished(const runner::JobResult& r) {
                      nowMs(),    r.reason,   "",
                      ""};
   j.startedAt = *j.finishedAt - r.duration.count();
+  if (metrics_ && r.attempts > 0) {
+    metrics_->jobDuration.observe({project_, j.state},
+                                  static_cast<double>(r.duration.count()) / 1000);
+  }
   if (r.tests) {
     nlohmann::json t = {{"tests", r.tests->tests},
                         {"passed", r.tests->passed()},

@@ -6,13 +6,17 @@
 
 #include "pipeline/pipeline.h"
 #include "runner/engine.h"
+#include "scheduler/run_metrics.h"
 #include "store/store.h"
 
 namespace boucle::scheduler {
 
 class RunRecorder : public runner::RunObserver {
  public:
-  RunRecorder(store::Store& store, int64_t runId) : store_(store), runId_(runId) {}
+  // `metrics` (may be null) hears of each job's duration.
+  RunRecorder(store::Store& store, int64_t runId, std::string project = "",
+              RunMetrics* metrics = nullptr)
+      : store_(store), runId_(runId), project_(std::move(project)), metrics_(metrics) {}
   // Records every job as pending, so the run's whole graph is visible from the start.
   void begin(const pipeline::Pipeline& p);
   void jobStarted(const std::string& job, int attempt) override;
@@ -26,6 +30,8 @@ class RunRecorder : public runner::RunObserver {
   void save(const store::JobRecord& j);
   store::Store& store_;
   int64_t runId_;
+  std::string project_;
+  RunMetrics* metrics_;
 };
 
 }  // namespace boucle::scheduler

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <openssl/hmac.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "harness.h"
@@ -14,6 +15,7 @@ namespace {
 
 using nlohmann::json;
 using ::testing::HasSubstr;
+namespace fs = std::filesystem;
 
 std::string hmacHex(const std::string& key, const std::string& data) {
   unsigned char mac[EVP_MAX_MD_SIZE];
@@ -86,6 +88,23 @@ TEST_F(WebhookTest, SignedGitHubPushQueuesARunOfThatCommit) {
   EXPECT_EQ(done["state"], "passed");
   EXPECT_EQ(done["commit"], sha_);
   EXPECT_EQ(done["author"], "Dev");
+
+  // /metrics measured the wait from the webhook to the run's start, and the job's duration.
+  Http metrics =
+      curl("GET", server_->url() + "/metrics", "", {"Authorization: Bearer " + server_->token()});
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_THAT(metrics.body, HasSubstr("# TYPE boucle_webhook_to_start_seconds histogram\n"));
+  EXPECT_THAT(metrics.body,
+              HasSubstr("boucle_webhook_to_start_seconds_bucket{project=\"web\",le=\"+Inf\"} 1\n"));
+  EXPECT_THAT(metrics.body,
+              HasSubstr("boucle_webhook_to_start_seconds_count{project=\"web\"} 1\n"));
+  EXPECT_THAT(metrics.body, HasSubstr("boucle_job_duration_seconds_count{project=\"web\","
+                                      "state=\"passed\"} 1\n"));
+  fs::path file = repo_.scratch() / "metrics.txt";
+  std::ofstream(file) << metrics.body;
+  Output lint = runCommand({"/usr/bin/sh", "-c", "promtool check metrics < \"$0\"", file.string()},
+                           repo_.scratch());
+  EXPECT_EQ(lint.exitCode, 0) << lint.all();
 }
 
 TEST_F(WebhookTest, ForgedOrMissingSignaturesAre401AndQueueNothing) {
