@@ -94,5 +94,6 @@ void addDoraRoutes(Router& r, const ApiContext& c);
 void addIncidentRoutes(Router& r, const ApiContext& c);
 void addMonitorRoutes(Router& r, const ApiContext& c);
 void addMetricsRoutes(Router& r, const ApiContext& c);
+void addEventRoutes(Router& r, const ApiContext& c);
 
 }  // namespace boucle::api

@@ -91,6 +91,7 @@ Router buildRouter(const ApiContext& c) {
   addDoraRoutes(r, c);
   addMonitorRoutes(r, c);
   addMetricsRoutes(r, c);
+  addEventRoutes(r, c);
   addUiRoutes(r, c);
   return r;
 }

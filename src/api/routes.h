@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "api/events.h"
 #include "api/http.h"
 #include "auth/secret_box.h"
 #include "deploy/deployer.h"
@@ -27,6 +28,7 @@ struct ApiContext {
   // Told of each incident opened or resolved ("incident", "resolved"): notifications.
   std::function<void(const store::Incident&, const std::string& event)> onIncident;
   monitor::Watcher* watcher = nullptr;  // what the monitors said last (none in some tests)
+  EventHub* events = nullptr;           // live events (GET /api/events)
 };
 
 struct Api {

@@ -88,6 +88,7 @@ Status downloadArtifact(const ClientArgs& a, const std::string& path, const std:
   auto status = httpStream(*e, "/api/blobs/" + sha, [&](std::string_view piece) {
     hash->update(piece);
     if (written.ok()) written = os::writeAll(fd.get(), piece);
+    return true;
   });
   fd.reset();
   if (!status.ok() || *status != 200 || !written.ok()) {

@@ -10,6 +10,7 @@
 #include "cli/client_api.h"
 #include "cli/commands.h"
 #include "cli/http_client.h"
+#include "cli/live_events.h"
 #include "core/clock.h"
 #include "core/duration.h"
 #include "os/files.h"
@@ -253,6 +254,10 @@ void addRunCommands(CLI::App& app, int* exitCode) {
   auto ref = std::make_shared<std::string>();
   trigger->add_option("project", *project, "Project name")->required();
   trigger->add_option("--ref", *ref, "Branch, tag or commit (default: the project's first branch)");
+  auto wait = std::make_shared<bool>(false);
+  trigger->add_flag("-w,--wait", *wait,
+                    "Follow the run live (its jobs as they start and end) until it ends; exit 0 "
+                    "when it passed, 1 otherwise");
   addClientOptions(trigger, *ta);
   trigger->callback([=] {
     json body = json::object();
@@ -262,6 +267,10 @@ void addRunCommands(CLI::App& app, int* exitCode) {
     if (ta->json) return fmt::print("{}\n", r->dump(2));
     fmt::print("run {} queued ({} #{}, {})\n", (*r)["id"].get<int64_t>(), *project,
                (*r)["number"].get<int64_t>(), (*r)["ref"].get<std::string>());
+    if (*wait) {
+      std::fflush(stdout);
+      *exitCode = followRun(*ta, *project, (*r)["id"].get<int64_t>());
+    }
   });
 
   auto status = app.add_subcommand("status", "The latest runs, newest first");
@@ -417,6 +426,7 @@ void addRunCommands(CLI::App& app, int* exitCode) {
         std::fwrite(piece.data(), 1, piece.size(), stdout);
         std::fflush(stdout);
       }
+      return true;
     });
     if (!r.ok()) {
       fmt::print(stderr, "boucle: {}\n", r.status().message());

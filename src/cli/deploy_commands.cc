@@ -53,7 +53,10 @@ void followDeploy(const ClientArgs& a, int64_t id, int* exitCode) {
   auto e = endpointFrom(a.server, a.token);
   if (!e.ok()) return;
   auto st = httpStream(*e, "/api/deploys/" + std::to_string(id) + "/log?follow=1",
-                       [](std::string_view piece) { fmt::print("{}", piece); });
+                       [](std::string_view piece) {
+                         fmt::print("{}", piece);
+                         return true;
+                       });
   if (!st.ok()) fmt::print(stderr, "boucle: {}\n", st.status().message());
   auto d = call(a, "GET", "/api/deploys/" + std::to_string(id), nullptr, exitCode);
   if (!d) return;

@@ -91,7 +91,7 @@ Result<HttpResult> httpCall(const Endpoint& e, const std::string& method, const 
 }
 
 Result<int> httpStream(const Endpoint& e, const std::string& target,
-                       const std::function<void(std::string_view)>& onData) {
+                       const std::function<bool(std::string_view)>& onData) {
   asio::io_context ioc;
   beast::tcp_stream stream(ioc);
   if (auto st = connect(stream, e, ioc); !st.ok()) return st;
@@ -112,7 +112,7 @@ Result<int> httpStream(const Endpoint& e, const std::string& target,
     http::read_some(stream, buffer, parser, ec);  // returns as soon as some body arrived
     if (ec == http::error::need_buffer) ec = {};
     if (ec) return Status::Io("reading the response failed: " + ec.message());
-    onData({piece.data(), piece.size() - parser.get().body().size});
+    if (!onData({piece.data(), piece.size() - parser.get().body().size})) break;
   }
   return static_cast<int>(parser.get().result_int());
 }

@@ -24,8 +24,9 @@ struct HttpResult {
 
 Result<HttpResult> httpCall(const Endpoint& e, const std::string& method, const std::string& target,
                             const std::string& body = "");
-// Streams the body to `onData` as it arrives (chunked responses such as followed logs).
+// Streams the body to `onData` as it arrives (chunked responses such as followed logs and
+// live events), until it ends or `onData` says false. The response's status.
 Result<int> httpStream(const Endpoint& e, const std::string& target,
-                       const std::function<void(std::string_view)>& onData);
+                       const std::function<bool(std::string_view)>& onData);
 
 }  // namespace boucle::cli

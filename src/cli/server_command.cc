@@ -203,6 +203,9 @@ int serve(const ServerArgs& a) {
     fmt::print(stderr, "boucle server: {}\n", store.status().message());
     return kExitFailed;
   }
+  // Every write of a run, job, deploy or incident from here on is a live event.
+  api::EventHub events;
+  (*store)->setObserver(&events);
   auto interrupted =
       (*store)->interruptUnfinished("the server stopped while the run was in progress");
   if (!interrupted.ok()) {
@@ -318,6 +321,7 @@ int serve(const ServerArgs& a) {
   ctx.releases = &releases;
   ctx.onIncident = tellIncident;
   ctx.watcher = &watcher;
+  ctx.events = &events;
   std::string error;
   auto api = api::makeApi(ctx);
   http.streaming = api.streaming;

@@ -264,9 +264,24 @@ struct AuditEntry {
   std::string detail;
 };
 
+// Told after each write of a run, a job, a deploy or an incident, with what was written (the
+// server's live events, GET /api/events). Called on the writer's thread with the store's lock
+// held, in the order of the writes: it must not call the store, and must be quick.
+class StoreObserver {
+ public:
+  virtual ~StoreObserver() = default;
+  virtual void runChanged(const Run&) {}
+  virtual void jobChanged(std::string_view /*project*/, const JobRecord&) {}
+  virtual void deployChanged(const Deploy&) {}
+  virtual void incidentChanged(const Incident&) {}
+};
+
 class Store {
  public:
   virtual ~Store() = default;
+
+  // Set once, before the store is shared between threads.
+  void setObserver(StoreObserver* o) { observer_ = o; }
 
   virtual Result<Project> addProject(const Project& p) = 0;  // Conflict if the name exists
   virtual Result<std::vector<Project>> listProjects() = 0;
@@ -420,6 +435,9 @@ class Store {
 
   // "ok", or what the database's own check found.
   virtual Result<std::string> integrityCheck() = 0;
+
+ protected:
+  StoreObserver* observer_ = nullptr;
 };
 
 // Opens the SQLite store at `path`, applying pending schema migrations (each in a

@@ -215,6 +215,7 @@ Result<Deploy> SqliteStore::createDeploy(const Deploy& d) {
   if (auto st = s->run(); !st.ok()) return st;
   Deploy out = d;
   out.id = db_.lastInsertId();
+  if (observer_) observer_->deployChanged(out);
   return out;
 }
 
@@ -251,7 +252,10 @@ Status SqliteStore::writeDeploy(const Deploy& d, std::optional<DeployState> from
   std::string_view expected = from ? toString(*from) : "";
   s->bind(17, d.id).bind(18, expected).bind(19, expected);
   if (auto st = s->run(); !st.ok()) return st;
-  if (db_.changes() > 0) return Status::Ok();
+  if (db_.changes() > 0) {
+    if (observer_) observer_->deployChanged(d);
+    return Status::Ok();
+  }
   if (!from) return Status::NotFound("no deploy " + std::to_string(d.id));
   return Status::Conflict("deploy " + std::to_string(d.id) + " is no longer " +
                           std::string(expected));
@@ -291,6 +295,7 @@ Result<std::optional<Deploy>> SqliteStore::claimNextDeploy(int64_t nowMs) {
     return Status::Ok();
   });
   if (!st.ok()) return st;
+  if (out && observer_) observer_->deployChanged(*out);
   return out;
 }
 
@@ -315,6 +320,7 @@ Result<std::vector<Deploy>> SqliteStore::interruptDeploys(std::string_view reaso
   for (auto& d : out) {
     d.state = DeployState::kInterrupted;
     d.reason = std::string(reason);
+    if (observer_) observer_->deployChanged(d);
   }
   return out;
 }

@@ -59,6 +59,7 @@ Result<Incident> SqliteStore::openIncident(const Incident& i) {
     return ev->run();
   });
   if (!st.ok()) return st;
+  if (observer_) observer_->incidentChanged(out);
   return out;
 }
 
@@ -101,7 +102,7 @@ Result<std::optional<Incident>> SqliteStore::openIncidentWith(std::string_view p
 Status SqliteStore::resolveIncident(int64_t id, std::string_view by, int64_t atMs,
                                     std::string_view text) {
   std::lock_guard lock(mu_);
-  return db_.transaction([&]() -> Status {
+  Status st = db_.transaction([&]() -> Status {
     auto s = db_.prepare(
         "UPDATE incidents SET state = 'resolved', resolved_by = ?, resolved_at = ? WHERE id = ? "
         "AND state = 'open'");
@@ -118,6 +119,8 @@ Status SqliteStore::resolveIncident(int64_t id, std::string_view by, int64_t atM
     ev->bind(1, id).bind(2, atMs).bind(3, by).bind(4, text);
     return ev->run();
   });
+  if (st.ok()) tellIncident(id);
+  return st;
 }
 
 Status SqliteStore::addIncidentEvent(const IncidentEvent& e) {
@@ -126,7 +129,18 @@ Status SqliteStore::addIncidentEvent(const IncidentEvent& e) {
       "INSERT INTO incident_events (incident_id, at, kind, actor, text) VALUES (?, ?, ?, ?, ?)");
   if (!s.ok()) return s.status();
   s->bind(1, e.incidentId).bind(2, e.at).bind(3, e.kind).bind(4, e.actor).bind(5, e.text);
-  return s->run();
+  if (auto st = s->run(); !st.ok()) return st;
+  tellIncident(e.incidentId);  // its timeline grew
+  return Status::Ok();
+}
+
+// With mu_ held: the observer hears of the incident as it now stands.
+void SqliteStore::tellIncident(int64_t id) {
+  if (!observer_) return;
+  auto s = db_.prepare(std::string("SELECT ") + kIncidentColumns + " FROM incidents WHERE id = ?");
+  if (!s.ok()) return;
+  s->bind(1, id);
+  if (auto row = s->step(); row.ok() && *row) observer_->incidentChanged(readIncident(*s));
 }
 
 Result<std::vector<IncidentEvent>> SqliteStore::incidentEvents(int64_t id) {

@@ -561,6 +561,7 @@ Result<Run> SqliteStore::createRun(const Run& r) {
   std::lock_guard lock(mu_);
   Run out = r;
   if (auto st = db_.transaction([&] { return insertRun(out); }); !st.ok()) return st;
+  if (observer_) observer_->runChanged(out);
   return out;
 }
 
@@ -585,6 +586,7 @@ Result<std::optional<Run>> SqliteStore::createRunForNewHead(const Run& r) {
     return Status::Ok();
   });
   if (!st.ok()) return st;
+  if (out && observer_) observer_->runChanged(*out);
   return out;
 }
 
@@ -613,6 +615,7 @@ Status SqliteStore::updateRun(const Run& r) {
   s->bind(15, r.bisectState).bind(16, r.id);
   if (auto st = s->run(); !st.ok()) return st;
   if (db_.changes() == 0) return Status::NotFound("no run " + std::to_string(r.id));
+  if (observer_) observer_->runChanged(r);
   return Status::Ok();
 }
 
@@ -671,6 +674,7 @@ Result<std::optional<Run>> SqliteStore::claimNextQueued(int64_t nowMs) {
     return Status::Ok();
   });
   if (!st.ok()) return st;
+  if (out && observer_) observer_->runChanged(*out);
   return out;
 }
 
@@ -699,6 +703,9 @@ Result<std::vector<Run>> SqliteStore::interruptUnfinished(std::string_view reaso
     return Status::Ok();
   });
   if (!st.ok()) return st;
+  for (const auto& r : out) {
+    if (observer_) observer_->runChanged(r);
+  }
   return out;
 }
 
@@ -834,7 +841,14 @@ Status SqliteStore::saveJob(const JobRecord& j) {
   s->bind(1, j.runId).bind(2, j.name).bind(3, j.state).bind(4, static_cast<int64_t>(j.exitCode));
   s->bind(5, static_cast<int64_t>(j.attempts)).bind(6, j.startedAt).bind(7, j.finishedAt);
   s->bind(8, j.reason).bind(9, j.testsJson).bind(10, j.artifactsJson);
-  return s->run();
+  if (auto st = s->run(); !st.ok()) return st;
+  if (observer_) {
+    auto p = db_.prepare("SELECT project FROM runs WHERE id = ?");
+    if (!p.ok()) return Status::Ok();  // saved; only the event is lost
+    p->bind(1, j.runId);
+    if (auto row = p->step(); row.ok() && *row) observer_->jobChanged(p->text(0), j);
+  }
+  return Status::Ok();
 }
 
 Result<std::vector<JobRecord>> SqliteStore::listJobs(int64_t runId) {

@@ -118,6 +118,7 @@ class SqliteStore : public Store {
   Status insertRun(Run& out);
   // An UPDATE of the whole deploy; with `from`, only while it is still in that state.
   Status writeDeploy(const Deploy& d, std::optional<DeployState> from);
+  void tellIncident(int64_t id);  // with mu_ held
 
   // Runs `write` (monitor data) in a transaction, its rows left out of revision().
   Status monitorWrite(const std::function<Status()>& write);

@@ -1,0 +1,50 @@
+#pragma once
+// Live events for GET /api/events (Server-Sent Events): each write of a run, a job, a deploy
+// or an incident becomes one event, formatted once and kept in a ring of the newest ones;
+// each subscriber is a position in that ring, woken when it grows, so a thousand open
+// streams cost a thousand positions and one wake-up each per event, never a copy each.
+//
+//   id: 42
+//   event: run            (run, job, deploy, incident; reset when a subscriber fell behind)
+//   data: {"id": 7, "project": "web", "state": "running", …}
+//
+// A client that reconnects with Last-Event-ID gets what it missed while the ring still holds
+// it, else a `reset` (reload everything). A comment line every 15 s keeps proxies from
+// closing a quiet stream.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "api/http.h"
+#include "store/store.h"
+
+namespace boucle::api {
+
+class EventHub : public store::StoreObserver {
+ public:
+  explicit EventHub(size_t keep = 4096);
+  ~EventHub() override;
+
+  void runChanged(const store::Run& r) override;
+  void jobChanged(std::string_view project, const store::JobRecord& j) override;
+  void deployChanged(const store::Deploy& d) override;
+  void incidentChanged(const store::Incident& i) override;
+
+  // `json` one line; `project` what ?project= filters on.
+  void publish(std::string_view type, std::string_view project, const std::string& json);
+
+  // The events after `lastId` (none: from now on) of `project` ("" any), as an SSE body.
+  std::shared_ptr<BodyStream> subscribe(std::string project, std::optional<uint64_t> lastId);
+
+  size_t subscribers() const;
+  uint64_t lastId() const;
+
+  struct State;
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace boucle::api

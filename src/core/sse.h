@@ -1,0 +1,26 @@
+#pragma once
+// Server-Sent Events (the WHATWG text/event-stream format) read back from a stream's pieces:
+// what a client of GET /api/events needs. A browser has EventSource; the command line has this.
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace boucle {
+
+struct SseEvent {
+  std::string id, type, data;  // type "message" when the frame names none
+};
+
+// Whole events out of pieces cut anywhere (a frame may span pieces). Comments and `retry:`
+// lines are skipped.
+class SseParser {
+ public:
+  // False when `onEvent` said false (stop): what came after stays unread.
+  bool feed(std::string_view piece, const std::function<bool(const SseEvent&)>& onEvent);
+
+ private:
+  std::string pending_;
+};
+
+}  // namespace boucle

@@ -1,0 +1,52 @@
+#include "core/sse.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace boucle {
+namespace {
+
+constexpr std::string_view kStream =
+    "retry: 3000\n\n"
+    ": keep-alive\n\n"
+    "id: 7\nevent: run\ndata: {\"id\": 1}\n\n"
+    "data: first\ndata: second\n\n"
+    "id: 9\nevent: reset\ndata: {}\n\n";
+
+std::vector<SseEvent> readAll(const std::vector<std::string_view>& pieces) {
+  SseParser p;
+  std::vector<SseEvent> out;
+  for (auto piece : pieces) {
+    p.feed(piece, [&](const SseEvent& e) {
+      out.push_back(e);
+      return true;
+    });
+  }
+  return out;
+}
+
+TEST(Sse, ReadsEventsWhereverThePiecesAreCut) {
+  // Cut at every byte: the same events.
+  std::vector<std::string_view> bytes;
+  for (size_t i = 0; i < kStream.size(); ++i) bytes.push_back(kStream.substr(i, 1));
+  for (const auto& events : {readAll({kStream}), readAll(bytes)}) {
+    ASSERT_EQ(events.size(), 3u);
+    EXPECT_EQ(events[0].id, "7");
+    EXPECT_EQ(events[0].type, "run");
+    EXPECT_EQ(events[0].data, "{\"id\": 1}");
+    EXPECT_EQ(events[1].type, "message");
+    EXPECT_EQ(events[1].data, "first\nsecond");
+    EXPECT_EQ(events[2].type, "reset");
+  }
+}
+
+TEST(Sse, StopsWhenTold) {
+  SseParser p;
+  int seen = 0;
+  EXPECT_FALSE(p.feed(kStream, [&](const SseEvent&) { return ++seen < 1; }));
+  EXPECT_EQ(seen, 1);
+}
+
+}  // namespace
+}  // namespace boucle
