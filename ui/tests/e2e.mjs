@@ -112,6 +112,12 @@ const browser = await chromium.launch({
 const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
 const errors = [];
 page.on("pageerror", (e) => errors.push(e.message));
+// The pages follow the server's live events rather than asking again and again.
+const eventStreams = new Set();
+page.on("request", (r) => {
+  const u = new URL(r.url());
+  if (u.pathname === "/api/events") eventStreams.add(u.search);
+});
 const shot = (name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 let step = "start";
 try {
@@ -206,6 +212,8 @@ try {
     /api health \(environment's check: [1-9]\d* passed, 0 failed/,
   );
   await shot("05b-deploy-verified");
+  assert.ok(eventStreams.has(""), "the overview follows every project's events");
+  assert.ok(eventStreams.has("?project=demo"), "a project's pages follow its events");
   const prod = page.getByLabel("environment prod");
   await prod.getByRole("button", { name: "Promote 0.1.1" }).click();
   const dialog = page.getByRole("dialog");

@@ -2,9 +2,10 @@
 // candidate, deploys waiting for an approval, and Deploy / Promote / Rollback behind a
 // confirmation that names exactly what changes; then the deploy's live log, smoke checks and
 // verification.
-import { useContext, useEffect, useState } from "preact/hooks";
+import { useContext, useEffect, useMemo, useState } from "preact/hooks";
 import { api, Deploy, Environment, finished, Release, Verification } from "../api";
 import { Badge, Confirm, ErrorBox } from "../components";
+import { debounced, useLiveEvents } from "../events";
 import { ago, duration, when } from "../format";
 import { LogView } from "../logview";
 import { allowed, MeContext, readOnly } from "../session";
@@ -27,6 +28,10 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
   const [action, setAction] = useState<Action | null>(null);
   const [tick, setTick] = useState(0);
   const me = useContext(MeContext);
+  const reload = useMemo(() => debounced(() => setTick((t) => t + 1), 200), []);
+  useLiveEvents(props.project, (e) => {
+    if (e.type !== "job") reload();
+  });
 
   useEffect(() => {
     let alive = true;
@@ -49,7 +54,8 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
       }
     };
     load();
-    const timer = setInterval(load, 2000);
+    // The live events reload it; this only moves "since 5 min" on.
+    const timer = setInterval(load, 30000);
     return () => {
       alive = false;
       clearInterval(timer);

@@ -1,8 +1,10 @@
 // Every project: its branches with their last run, what is broken since which commit, and
-// which release each environment runs. Refreshed every few seconds.
-import { useEffect, useState } from "preact/hooks";
+// which release each environment runs. Reloaded when the server's live events say a run or a
+// deploy moved.
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { api, Environment, Run } from "../api";
 import { Badge, ErrorBox } from "../components";
+import { debounced, useLiveEvents } from "../events";
 import { ago, duration, short } from "../format";
 
 interface Project {
@@ -19,6 +21,11 @@ interface ProjectView {
 export function Overview() {
   const [views, setViews] = useState<ProjectView[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [tick, setTick] = useState(0);
+  const reload = useMemo(() => debounced(() => setTick((t) => t + 1), 300), []);
+  useLiveEvents(null, (e) => {
+    if (e.type !== "job") reload();
+  });
   useEffect(() => {
     let alive = true;
     const load = async () => {
@@ -45,12 +52,13 @@ export function Overview() {
       }
     };
     load();
-    const timer = setInterval(load, 3000);
+    // Now and then anyway: "5 min ago" moves on, and a dropped stream costs little.
+    const timer = setInterval(load, 30000);
     return () => {
       alive = false;
       clearInterval(timer);
     };
-  }, []);
+  }, [tick]);
 
   if (!views) return <>{error ? <ErrorBox error={error} /> : <p class="muted">Loading…</p>}</>;
   if (views.length === 0) {

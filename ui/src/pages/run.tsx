@@ -1,8 +1,9 @@
 // One run: its jobs with state and duration updating live, a job's log (followed while it
 // runs), test results (failures first), artifacts, and the cancel / retry / re-run buttons.
-import { useContext, useEffect, useState } from "preact/hooks";
+import { useContext, useEffect, useMemo, useState } from "preact/hooks";
 import { api, finished, Job, Run } from "../api";
 import { Artifacts, Badge, ErrorBox } from "../components";
+import { debounced, useLiveEvents } from "../events";
 import { duration, short, when } from "../format";
 import { JobGraph } from "../graph";
 import { LogView } from "../logview";
@@ -13,6 +14,14 @@ export function RunPage(props: { id: number; job?: string; line?: number }) {
   const [error, setError] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
   const viewer = readOnly(useContext(MeContext));
+  const reload = useMemo(() => debounced(() => setTick((t) => t + 1), 100), []);
+  const project = run?.project ?? null;
+  useLiveEvents(project, (e) => {
+    const mine =
+      (e.type === "run" && e.data.id === props.id) ||
+      (e.type === "job" && e.data.run_id === props.id);
+    if (mine || e.type === "connected" || e.type === "reset") reload();
+  });
 
   useEffect(() => {
     let alive = true;
@@ -23,7 +32,8 @@ export function RunPage(props: { id: number; job?: string; line?: number }) {
         if (!alive) return;
         setRun(r);
         setError(null);
-        if (!finished(r.state)) timer = window.setTimeout(load, 1000);
+        // The live events reload it as it moves; this is for a stream that dropped.
+        if (!finished(r.state)) timer = window.setTimeout(load, 10000);
       } catch (e: any) {
         if (!alive) return;
         // A run not recorded yet (a link followed early) or a server restarting: try again.
