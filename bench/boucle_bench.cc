@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "api/events.h"
 #include "insight/dora.h"
 #include "os/process.h"
 #include "pipeline/parser.h"
@@ -191,5 +192,32 @@ void BM_Dora100kDeploys(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Dora100kDeploys)->Unit(benchmark::kMillisecond);
+
+// One live event to N subscribers, without the sockets: the publish (a wake-up each) and each
+// subscriber's turn (its piece made, its wake-up set again). What the server spends beyond
+// this per subscriber is the socket write.
+void BM_EventFanOut(benchmark::State& state) {
+  boucle::api::EventHub hub;
+  std::vector<std::shared_ptr<boucle::api::BodyStream>> streams;
+  size_t woken = 0;
+  for (int64_t i = 0; i < state.range(0); ++i) {
+    streams.push_back(hub.subscribe("web", std::nullopt));
+    streams.back()->next();  // the greeting
+    streams.back()->onMore([&woken] { ++woken; });
+  }
+  std::string data = R"({"id":1,"project":"web","env":"prod","state":"open","title":"bench"})";
+  size_t bytes = 0;
+  for (auto _ : state) {
+    hub.publish("incident", "web", data);
+    for (auto& s : streams) {
+      bytes += s->next().data.size();
+      s->onMore([&woken] { ++woken; });
+    }
+  }
+  if (woken != static_cast<size_t>(state.iterations() * state.range(0)))
+    state.SkipWithError("a subscriber was not woken");
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+}
+BENCHMARK(BM_EventFanOut)->Arg(1000)->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

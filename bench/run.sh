@@ -27,3 +27,6 @@ echo "== the web UI"
 echo
 echo "== monitors"
 /usr/bin/python3 bench/monitors.py "$BUILD/boucle" 1000 60
+echo
+echo "== live events"
+/usr/bin/python3 bench/events.py "$BUILD/boucle" 1000 100
