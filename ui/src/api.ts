@@ -196,3 +196,55 @@ export interface Release {
 }
 
 export const finished = (state: string) => !["queued", "running", "waiting"].includes(state);
+
+// GET /api/projects/P/monitors: each probe's state, last verdict, SLO and last hour.
+export interface MonitorStatus {
+  env: string;
+  monitor: string;
+  host: string;
+  release: string;
+  kind: string;
+  every_ms: number;
+  state: "up" | "failing" | "down" | "no_data" | "pending";
+  verdict: string | null;
+  at_ms: number | null;
+  latency_ms: number | null;
+  detail: string;
+  streak: number;
+  incident_id: number | null;
+  slo: {
+    availability: number | null;
+    p95_ms: number | null;
+    window_ms: number;
+    measured_availability: number | null;
+    measured_p95_ms: number | null;
+    budget_left: number | null;
+    samples: number;
+    burn: "none" | "ticket" | "page";
+  } | null;
+  recent: {
+    minute_ms: number;
+    count: number;
+    failures: number;
+    p50_ms: number;
+    p95_ms: number;
+    p99_ms: number;
+  }[];
+}
+
+export interface Incident {
+  id: number;
+  project: string;
+  env: string;
+  source: string;
+  monitor: string | null;
+  title: string;
+  state: "open" | "resolved";
+  release: string | null;
+  deploy_id: number | null;
+  opened_by: string;
+  opened_at_ms: number;
+  resolved_by: string | null;
+  resolved_at_ms: number | null;
+  timeline?: { at_ms: number; kind: string; actor: string; text: string }[];
+}

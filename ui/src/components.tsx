@@ -17,6 +17,8 @@ const ICONS: Record<string, string> = {
   waiting: "‖",
   skipped: "–",
   pending: "◌",
+  open: "!",
+  resolved: "✓",
 };
 
 export function Badge({ state }: { state: string }) {
@@ -95,5 +97,31 @@ export function Artifacts(props: {
       </table>
       <ErrorBox error={error} />
     </>
+  );
+}
+
+// A project's pages, the current one marked.
+export function ProjectNav({ project, current }: { project: string; current: string }) {
+  const q = encodeURIComponent(project);
+  const pages: [string, string][] = [
+    ["runs", "Runs"],
+    ["environments", "Environments"],
+    ["releases", "Releases"],
+    ["incidents", "Incidents"],
+    ["dora", "DORA"],
+  ];
+  return (
+    <nav class="links project-nav" aria-label={`${project}'s pages`}>
+      {pages.map(([path, label]) => (
+        <a
+          key={path}
+          href={`#/projects/${q}/${path}`}
+          aria-current={path === current ? "page" : undefined}
+        >
+          {label}
+        </a>
+      ))}
+      <a href={`#/audit?project=${q}`}>Audit</a>
+    </nav>
   );
 }

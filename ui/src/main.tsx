@@ -4,7 +4,9 @@ import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, getToken, setToken } from "./api";
 import { AuditPage } from "./pages/audit";
+import { DoraPage } from "./pages/dora";
 import { EnvironmentsPage } from "./pages/environments";
+import { IncidentsPage } from "./pages/incidents";
 import { Login } from "./pages/login";
 import { Overview } from "./pages/overview";
 import { ReleasesPage } from "./pages/releases";
@@ -45,6 +47,18 @@ function Page({ hash }: { hash: string }) {
   }
   if (parts[0] === "projects" && parts[1] && parts[2] === "releases") {
     return <ReleasesPage project={parts[1]} />;
+  }
+  if (parts[0] === "projects" && parts[1] && parts[2] === "incidents") {
+    return <IncidentsPage project={parts[1]} id={parts[3] ? Number(parts[3]) : undefined} />;
+  }
+  if (parts[0] === "projects" && parts[1] && parts[2] === "dora") {
+    return (
+      <DoraPage
+        project={parts[1]}
+        env={params.get("env") ?? undefined}
+        since={params.get("since") ?? undefined}
+      />
+    );
   }
   if (parts[0] === "audit") return <AuditPage project={params.get("project") ?? undefined} />;
   return <Overview />;

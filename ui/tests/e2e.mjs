@@ -69,6 +69,12 @@ environments:
 deploy:
   driver: command
   command: echo "deployed $BOUCLE_RELEASE_VERSION to $BOUCLE_ENVIRONMENT"
+monitor:
+  - name: api
+    http: "{{ env.url }}/api/health"
+    every: 1s
+    timeout: 1s
+    slo: {availability: 99%}
 `,
 );
 commit("feat: the service");
@@ -198,6 +204,7 @@ try {
   await page.goto(url + "/#/runs/3");
   await page.locator(".page-head [data-state=passed]").waitFor({ timeout: 30000 });
   cli("env", "set", "demo", "dev", `url=${url}`);
+  cli("env", "set", "demo", "prod", `url=${url}`);
   cli("release", "demo", "--from", "1");
   cli("release", "demo", "--from", "3");
   await page.goto(url + "/#/projects/demo/environments");
@@ -257,6 +264,42 @@ try {
   await page.getByRole("dialog").getByRole("button", { name: "Roll back" }).click();
   await dev.locator(".env-version", { hasText: "0.1.0" }).waitFor({ timeout: 20000 });
   await shot("10-rolled-back");
+
+  step = "environments' health, an incident and its timeline, the four keys";
+  // dev's monitor judges what runs there; its line has a state, a sparkline and its budget
+  await dev
+    .getByLabel("monitors")
+    .locator("li", { hasText: "api" })
+    .locator(".dot.h-up")
+    .waitFor({ timeout: 20000 });
+  await dev.getByLabel("monitors").locator(".spark").waitFor();
+  await dev
+    .getByLabel("monitors")
+    .getByText(/% budget|SLO: no samples yet/)
+    .waitFor();
+  await shot("10b-environment-health");
+  const opened = JSON.parse(cli("incident", "open", "demo", "prod", "checkout is slow", "--json"));
+  await page.goto(url + "/#/projects/demo/incidents");
+  const openList = page.getByLabel("Open incidents");
+  await openList.getByText("checkout is slow").waitFor();
+  await openList.getByRole("link", { name: `#${opened.id}` }).click();
+  const incident = page.getByLabel(`incident ${opened.id}`);
+  await incident.getByLabel("timeline").getByText("opened").waitFor();
+  await incident.getByLabel("note").fill("the payment provider is slow");
+  await incident.getByRole("button", { name: "Add note" }).click();
+  await incident.getByLabel("timeline").getByText("the payment provider is slow").waitFor();
+  await incident.getByRole("button", { name: "Resolve" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Resolve" }).click();
+  await page.getByLabel("Resolved incidents").getByText("checkout is slow").waitFor();
+  await incident.getByLabel("timeline").locator(".t-resolved").waitFor();
+  await shot("10c-incident-timeline");
+  await page.goto(url + "/#/projects/demo/dora?env=dev&since=30d");
+  await page.getByLabel("Deployment frequency").locator(".tile-value").waitFor();
+  await page.locator(".chart canvas").waitFor();
+  // two releases went to dev; the rollback by hand is not a change, and 0.1.1 counts as failed
+  assert.match(await page.getByLabel("Deployment frequency").textContent(), /2 deploys/);
+  assert.match(await page.getByLabel("Change failure rate").textContent(), /1 of 2 changes failed/);
+  await shot("10d-dora");
 
   step = "the project's runs, paged by the server";
   await page.goto(url + "/#/projects/demo/runs");

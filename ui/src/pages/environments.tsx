@@ -3,9 +3,10 @@
 // confirmation that names exactly what changes; then the deploy's live log, smoke checks and
 // verification.
 import { useContext, useEffect, useMemo, useState } from "preact/hooks";
-import { api, Deploy, Environment, finished, Release, Verification } from "../api";
-import { Badge, Confirm, ErrorBox } from "../components";
+import { api, Deploy, Environment, finished, MonitorStatus, Release, Verification } from "../api";
+import { Badge, Confirm, ErrorBox, ProjectNav } from "../components";
 import { debounced, useLiveEvents } from "../events";
+import { EnvHealth, HealthDot, worst } from "../health";
 import { ago, duration, when } from "../format";
 import { LogView } from "../logview";
 import { allowed, MeContext, readOnly } from "../session";
@@ -24,6 +25,7 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
   const [newest, setNewest] = useState<string | null>(null);
   const [releases, setReleases] = useState<Release[]>([]);
   const [deploys, setDeploys] = useState<Deploy[]>([]);
+  const [monitors, setMonitors] = useState<MonitorStatus[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [action, setAction] = useState<Action | null>(null);
   const [tick, setTick] = useState(0);
@@ -44,18 +46,24 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
           api<{ releases: Release[] }>(`/api/projects/${q}/releases?limit=20`),
           api<{ deploys: Deploy[] }>(`/api/projects/${q}/deploys`),
         ]);
+        const m = await api<{ monitors: MonitorStatus[] }>(`/api/projects/${q}/monitors`).catch(
+          () => ({
+            monitors: [],
+          }),
+        );
         if (!alive) return;
         setEnvs(e.environments);
         setNewest(e.newest_release);
         setReleases(r.releases);
         setDeploys(d.deploys);
+        setMonitors(m.monitors);
       } catch (err: any) {
         if (alive) setError(err.message);
       }
     };
     load();
-    // The live events reload it; this only moves "since 5 min" on.
-    const timer = setInterval(load, 30000);
+    // The live events reload it; this moves "since 5 min" and the monitors' verdicts on.
+    const timer = setInterval(load, 10000);
     return () => {
       alive = false;
       clearInterval(timer);
@@ -80,6 +88,7 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
     <>
       <header class="page-head">
         <h1>{props.project}: environments</h1>
+        <ProjectNav project={props.project} current="environments" />
         <p class="muted">Newest release: {newest ?? "none yet"}</p>
         {readOnly(me) && (
           <p class="note">{me!.name} (viewer) may only read: no deploys from here.</p>
@@ -97,7 +106,12 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
           const mayDeploy = !readOnly(me) && (e.deployers.length === 0 || allowed(me, e.deployers));
           return (
             <li class="card env" key={e.name} aria-label={`environment ${e.name}`}>
-              <h2>{e.name}</h2>
+              <h2>
+                {worst(monitors.filter((m) => m.env === e.name)) && (
+                  <HealthDot state={worst(monitors.filter((m) => m.env === e.name))!} />
+                )}{" "}
+                {e.name}
+              </h2>
               <p class="env-version">{e.current?.version ?? "nothing deployed"}</p>
               {e.current && (
                 <p class="muted">
@@ -117,6 +131,10 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
                   .filter(Boolean)
                   .join(" · ") || "manual"}
               </p>
+              <EnvHealth
+                project={props.project}
+                monitors={monitors.filter((m) => m.env === e.name)}
+              />
               {e.last_deploy && (
                 <p>
                   last deploy:{" "}

@@ -2,9 +2,10 @@
 // which release each environment runs. Reloaded when the server's live events say a run or a
 // deploy moved.
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { api, Environment, Run } from "../api";
+import { api, Environment, MonitorStatus, Run } from "../api";
 import { Badge, ErrorBox } from "../components";
 import { debounced, useLiveEvents } from "../events";
+import { HealthDot, worst } from "../health";
 import { ago, duration, short } from "../format";
 
 interface Project {
@@ -16,6 +17,7 @@ interface ProjectView {
   project: Project;
   runs: Run[];
   envs: Environment[];
+  monitors: MonitorStatus[];
 }
 
 export function Overview() {
@@ -34,13 +36,21 @@ export function Overview() {
         const out = await Promise.all(
           projects.map(async (project) => {
             const q = encodeURIComponent(project.name);
-            const [runs, envs] = await Promise.all([
+            const [runs, envs, monitors] = await Promise.all([
               api<{ runs: Run[] }>(`/api/runs?project=${q}&limit=30`),
               api<{ environments: Environment[] }>(`/api/projects/${q}/environments`).catch(() => ({
                 environments: [],
               })),
+              api<{ monitors: MonitorStatus[] }>(`/api/projects/${q}/monitors`).catch(() => ({
+                monitors: [],
+              })),
             ]);
-            return { project, runs: runs.runs, envs: envs.environments };
+            return {
+              project,
+              runs: runs.runs,
+              envs: envs.environments,
+              monitors: monitors.monitors,
+            };
           }),
         );
         if (alive) {
@@ -74,7 +84,7 @@ export function Overview() {
   return (
     <>
       <ErrorBox error={error} />
-      {views.map(({ project, runs, envs }) => (
+      {views.map(({ project, runs, envs, monitors }) => (
         <section class="card project" key={project.name} aria-label={`project ${project.name}`}>
           <header class="card-head">
             <h2>{project.name}</h2>
@@ -84,6 +94,8 @@ export function Overview() {
                 Environments
               </a>
               <a href={`#/projects/${encodeURIComponent(project.name)}/releases`}>Releases</a>
+              <a href={`#/projects/${encodeURIComponent(project.name)}/incidents`}>Incidents</a>
+              <a href={`#/projects/${encodeURIComponent(project.name)}/dora`}>DORA</a>
               <a href={`#/audit?project=${encodeURIComponent(project.name)}`}>Audit</a>
             </nav>
           </header>
@@ -128,7 +140,12 @@ export function Overview() {
             <ol class="chain" aria-label="environments">
               {envs.map((e) => (
                 <li key={e.name}>
-                  <span class="env-name">{e.name}</span>
+                  <span class="env-name">
+                    {worst(monitors.filter((m) => m.env === e.name)) && (
+                      <HealthDot state={worst(monitors.filter((m) => m.env === e.name))!} />
+                    )}{" "}
+                    {e.name}
+                  </span>
                   <span class="env-version">{e.current?.version ?? "nothing yet"}</span>
                 </li>
               ))}

@@ -1,7 +1,7 @@
 // Releases: versions with their notes, artifacts (size, hash) and where each one runs.
 import { useEffect, useState } from "preact/hooks";
 import { api, Environment, Release } from "../api";
-import { Artifacts, ErrorBox } from "../components";
+import { Artifacts, ErrorBox, ProjectNav } from "../components";
 import { short, when } from "../format";
 
 export function ReleasesPage(props: { project: string }) {
@@ -34,6 +34,7 @@ export function ReleasesPage(props: { project: string }) {
     <>
       <header class="page-head">
         <h1>{props.project}: releases</h1>
+        <ProjectNav project={props.project} current="releases" />
         <ErrorBox error={error} />
       </header>
       {releases.length === 0 && <p class="muted">No release yet: boucle release {props.project}</p>}

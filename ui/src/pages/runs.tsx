@@ -2,7 +2,7 @@
 // a project with 100,000 runs opens as fast as one with ten.
 import { useEffect, useState } from "preact/hooks";
 import { api, Run } from "../api";
-import { Badge, ErrorBox } from "../components";
+import { Badge, ErrorBox, ProjectNav } from "../components";
 import { duration, short, when } from "../format";
 
 const PAGE = 50;
@@ -28,6 +28,7 @@ export function RunsPage(props: { project: string }) {
     <>
       <header class="page-head">
         <h1>{props.project}: runs</h1>
+        <ProjectNav project={props.project} current="runs" />
         <ErrorBox error={error} />
       </header>
       <table class="runs">
