@@ -2,8 +2,10 @@
 # make demo: starts boucle (SQLite store, embedded agent) on the example project and pushes a
 # few commits through it: one breaks the tests, one fixes them and is released, deployed to dev,
 # promoted to qa and preprod, approved into prod; one passes its tests but fails its smoke test
-# in dev and is rolled back. Then it leaves the server (and the four environments' services)
-# running for you to look around. Ctrl-C stops them.
+# in dev and is rolled back; one passes its smoke test but dies a few seconds later, caught by
+# dev's verification and rolled back. Then prod's service stops: its monitor opens an
+# incident, resolved when the service is back. The server (and the four environments'
+# services) keep running for you to look around. Ctrl-C stops them.
 #   DEMO_PORT (default 8080; 0 = any free port), DEMO_KEEP=0 to stop after the story (tests).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -138,6 +140,44 @@ wait_run 4
 dev_deploy=$("$boucle" deploys hello --env dev --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["deploys"][0]["id"])')
 wait_deploy "$dev_deploy" rolled_back
 echo
+echo "== a release that passes its smoke test but dies seconds later: dev's verification catches it"
+g "Ada" revert --no-edit HEAD > /dev/null   # the "starting" health page, rolled back above
+sed -i 's/    if (c < 0) continue;/    if (c < 0) continue;\n    static int served = 0;\n    if (++served > 4) exit(0);/' "$repo/src/greet.c"
+g "Mallory" commit -q -am "perf: recycle the process every few requests"
+"$boucle" trigger hello --wait > /dev/null
+newest_dev() { "$boucle" deploys hello --env dev --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["deploys"][0]["id"])'; }
+for _ in $(seq 100); do [ "$(newest_dev)" != "$dev_deploy" ] && break; sleep 0.1; done
+dev_deploy=$(newest_dev)
+wait_deploy "$dev_deploy" rolled_back
+"$boucle" deploys hello --env dev --json | python3 -c 'import json,sys
+v=json.load(sys.stdin)["deploys"][0]["verification"]
+print("  verification " + v["state"] + ": " + v["failure"])
+for p in v["probes"]:
+    for e in p["evidence"]:
+        print("    " + p["name"] + ": " + e["verdict"] + ", " + e["detail"])' 
+echo
+echo "== prod's service stops: its monitor opens an incident, and resolves it when it is back"
+kill "$(cat "$work/envs/prod/greet.pid")"
+wait_incident() {  # wait_incident STATE: until prod's newest incident is in STATE; prints its id
+  for _ in $(seq 300); do
+    found=$("$boucle" incidents hello --env prod --json | python3 -c "import json,sys
+i=json.load(sys.stdin)['incidents']
+print(i[0]['id'] if i and i[0]['state']=='$1' else '')")
+    [ -n "$found" ] && { echo "$found"; return 0; }
+    sleep 0.2
+  done
+  echo "demo: no $1 incident in prod" >&2
+  return 1
+}
+incident=$(wait_incident open)
+"$boucle" incidents hello --env prod | head -2
+# The service comes back as an operator would start it: the release's own ctl, in its folder.
+(cd "$work/envs/prod/current" && BOUCLE_ENV_DIR="$work/envs/prod" BOUCLE_ENV_PORT="$prodport" \
+  BOUCLE_RELEASE_VERSION=0.1.1 ./ctl restart)
+wait_incident resolved > /dev/null
+"$boucle" incident show "$incident"
+"$boucle" monitors hello --env prod
+echo
 echo "== what runs where"
 "$boucle" environments hello
 echo
@@ -146,6 +186,8 @@ echo "  $BOUCLE_SERVER/                 the web UI (sign in with the token below
 echo "  boucle logs 2/test                 the failing test's log (export the two variables below)"
 echo "  boucle release show hello 0.1.1    a release: commit, artifacts, notes"
 echo "  boucle audit hello                 who released, deployed, approved, rolled back"
+echo "  boucle monitors hello              what each environment's monitor says, its SLO budget"
+echo "  boucle dora hello                  the four keys of prod"
 echo "  curl http://127.0.0.1:$prodport/   the service in prod"
 echo "  curl $BOUCLE_SERVER/badge/hello/main.svg"
 echo "  export BOUCLE_SERVER=$BOUCLE_SERVER BOUCLE_TOKEN=\$(cat $work/data/initial-admin-token)"
