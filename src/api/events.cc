@@ -230,4 +230,19 @@ void EventHub::incidentChanged(const store::Incident& i) {
                 {"resolved_at_ms", orNull(i.resolvedAt)}}));
 }
 
+void EventHub::monitorChanged(const monitor::ProbeStatus& s) {
+  publish("monitor", s.project,
+          line({{"project", s.project},
+                {"env", s.env},
+                {"monitor", s.monitor},
+                {"host", s.host},
+                {"release", s.release},
+                {"state", monitor::stateOf(s)},
+                {"verdict", monitor::toString(s.verdict)},
+                {"at_ms", s.atMs},
+                {"latency_ms", s.latencyMs},
+                {"detail", cutUtf8(s.detail, kReasonCut)},
+                {"incident_id", orNull(s.incidentId)}}));
+}
+
 }  // namespace boucle::api

@@ -5,7 +5,8 @@
 // streams cost a thousand positions and one wake-up each per event, never a copy each.
 //
 //   id: 42
-//   event: run            (run, job, deploy, incident; reset when a subscriber fell behind)
+//   event: run            (run, job, deploy, incident, monitor; reset when a subscriber fell
+//                          behind)
 //   data: {"id": 7, "project": "web", "state": "running", …}
 //
 // A client that reconnects with Last-Event-ID gets what it missed while the ring still holds
@@ -18,6 +19,7 @@
 #include <string>
 
 #include "api/http.h"
+#include "monitor/watcher.h"
 #include "store/store.h"
 
 namespace boucle::api {
@@ -31,6 +33,8 @@ class EventHub : public store::StoreObserver {
   void jobChanged(std::string_view project, const store::JobRecord& j) override;
   void deployChanged(const store::Deploy& d) override;
   void incidentChanged(const store::Incident& i) override;
+  // A monitor's state changed (up, failing, down, no_data), with the verdict that changed it.
+  void monitorChanged(const monitor::ProbeStatus& s);
 
   // `json` one line; `project` what ?project= filters on.
   void publish(std::string_view type, std::string_view project, const std::string& json);

@@ -22,13 +22,6 @@ json opt(const std::optional<T>& v) {
 
 // "up" (passing), "down" (an incident is open or the last verdict failed), "no_data",
 // "pending" (no verdict yet).
-std::string stateOf(const monitor::ProbeStatus& s) {
-  if (!s.seen) return "pending";
-  if (s.incidentId) return "down";
-  if (s.verdict == monitor::Verdict::kNoData) return "no_data";
-  return s.verdict == monitor::Verdict::kPass ? "up" : "failing";
-}
-
 json healthJson(const monitor::MonitorHealth& h) {
   const auto& s = h.status;
   json recent = json::array();
@@ -57,7 +50,7 @@ json healthJson(const monitor::MonitorHealth& h) {
           {"release", s.release},
           {"kind", s.kind},
           {"every_ms", s.everyMs},
-          {"state", stateOf(s)},
+          {"state", monitor::stateOf(s)},
           {"verdict", s.seen ? json(std::string(monitor::toString(s.verdict))) : json()},
           {"at_ms", s.seen ? json(s.atMs) : json()},
           {"latency_ms", s.seen ? json(s.latencyMs) : json()},

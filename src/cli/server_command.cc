@@ -274,6 +274,7 @@ int serve(const ServerArgs& a) {
   watcherOptions.dataDir = data;
   watcherOptions.secrets = &*secrets;
   watcherOptions.onIncident = tellIncident;
+  watcherOptions.onStateChange = [&](const monitor::ProbeStatus& s) { events.monitorChanged(s); };
   monitor::Watcher watcher(**store, watcherOptions);
   deploy::DeployerOptions deployerOptions;
   deployerOptions.dataDir = data;

@@ -380,8 +380,10 @@ void Deployer::execute(store::Deploy d) {
         {{"check", clean(r.check)}, {"ok", r.ok}, {"detail", clean(r.detail)}, {"ms", r.ms}});
   }
   d.smokeJson = smoke.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  if (outcome.ok && !d.dryRun && !d.rollback) {
+  bool unverified = false;
+  if (outcome.ok && !d.dryRun) {
     auto passed = verified(d, *release, *values, outcome, log);
+    unverified = passed && !*passed;
     if (!passed) {
       log.say("the server stopped during the verification: " + d.version + " is deployed but " +
               "not verified");
@@ -398,28 +400,45 @@ void Deployer::execute(store::Deploy d) {
     return;
   }
   log.say("FAILED: " + outcome.failure);
-  if (target->spec.onFailure != pipeline::OnFailure::kRollback || d.fromVersion.empty() ||
-      d.fromVersion == d.version) {
+  // A release that failed its verification goes back whatever its own `on_failure` says: the
+  // policy asked for the verification, and the release does not get to stay against it.
+  bool goBack = target->spec.onFailure == pipeline::OnFailure::kRollback || unverified;
+  if (!goBack || d.fromVersion.empty() || d.fromVersion == d.version) {
     return finish(store::DeployState::kFailed, outcome.failure);
   }
   auto [state, reason] = rollBack(d, *values, outcome, log);
   finish(state, reason);
 }
 
-// Rollbacks are not verified: they go back to what ran before, and a failure there would
-// have nothing to go back to.
+// A rollback to a release that succeeded here before (verified then, if the rule stood) is
+// not watched again; one to a release that never ran here is, as any deploy.
 std::optional<bool> Deployer::verified(store::Deploy& d, const store::Release& release,
                                        const std::vector<store::EnvValue>& values, Outcome& outcome,
                                        DeployLog& log) {
-  // The rule is the policy's, read now: a release cannot drop its own verification.
-  auto policy = loadPolicy(store_, d.project, scm::mirrorPath(options_.dataDir, d.project));
-  const auto* env = policy.ok() ? policy->env(d.env) : nullptr;
-  if (!env || !env->verify) return true;
   auto fail = [&](const std::string& why) {
     outcome.ok = false;
     outcome.failure = "verification failed: " + why;
     return false;
   };
+  // The rule is the policy's, read now: a release cannot drop its own verification. Rules
+  // that cannot be read verify nothing, so nothing passes (as approvals then are admins').
+  auto policy = loadPolicy(store_, d.project, scm::mirrorPath(options_.dataDir, d.project));
+  if (!policy.ok())
+    return fail("the environments' rules cannot be read: " + policy.status().message());
+  const auto* env = policy->env(d.env);
+  if (!env || !env->verify) return true;
+  if (d.rollback) {
+    auto here = store_.listDeploys(d.project, d.env, 1000);
+    if (!here.ok()) return fail(here.status().message());
+    for (const auto& other : *here) {
+      if (other.id != d.id && other.version == d.version && !other.dryRun &&
+          other.state == store::DeployState::kSucceeded) {
+        log.say("not verified again: " + d.version + " succeeded here before (deploy " +
+                std::to_string(other.id) + ")");
+        return true;
+      }
+    }
+  }
   if (!options_.verify) return fail("this server cannot watch monitors");
   auto save = [&](const std::string& json) {
     d.verifyJson = log.mask(json);

@@ -115,13 +115,15 @@ class Watch {
                      std::min({deadline, nextProgress, now + std::chrono::milliseconds(250)}));
     }
     if (!end_) {
-      // The whole length without a failure: each probe must still have said something.
+      // The whole length without a failure: each probe must still have passed at least once
+      // (verdicts that are not passes, fewer than `fail_after`, prove nothing either).
       for (auto& [key, t] : tallies_) {
-        if (t.last) continue;
+        if (t.passes > 0) continue;
         t.failed = true;
         end_ = End::kFailed;
-        failure_ = where(t) + " gave no verdict in " + formatDuration(length) +
-                   " (is its 'every' longer than the verification?)";
+        failure_ = where(t) + (t.last ? " never passed in " : " gave no verdict in ") +
+                   formatDuration(length) +
+                   (t.last ? "" : " (is its 'every' longer than the verification?)");
         break;
       }
     }
@@ -217,6 +219,9 @@ deploy::Verification verifyDeploy(const deploy::VerifyJob& job,
   }
   WatchPlan plan;
   planRelease(job.release, job.deploy.env, job.values, monitors, dataDir, job.deploy.id, plan);
+  if (plan.probes.empty()) {
+    return refuse(job, "nothing to watch: no probe could be made (no hosts?)");
+  }
   if (!plan.problems.empty()) {
     std::string why = "cannot watch everything: " + plan.problems.front();
     if (plan.problems.size() > 1)

@@ -2,8 +2,8 @@
 // Watches a deploy under verification: its release's monitors and the environment's `verify`
 // checks, rendered with the environment's values, run by a prober of their own for the
 // verification's length. It fails as soon as one of them gives `fail_after` verdicts in a row
-// that are not passes (no_data is not a pass), and at the end when one gave no verdict at all
-// or when there was nothing to watch: an environment that asks for verification never lets a
+// that are not passes (no_data is not a pass), at the end when one never passed, and at once
+// when there is nothing to watch: an environment that asks for verification never lets a
 // release through unverified.
 //
 // The evidence (JSON, stored as the deploy's `verification`):

@@ -257,9 +257,11 @@ void Watcher::Impl::take(const Probe& p, const ProbeResult& r) {
   }
   if (!st) return;  // a run of a probe that changed meanwhile: stored, not judged
   IncidentTracker::Change change;
+  std::string_view before;
   {
     std::lock_guard lock(stateMu);
     auto& s = st->status;
+    before = stateOf(s);
     s.seen = true;
     s.verdict = r.verdict;
     s.atMs = r.atMs;
@@ -277,6 +279,21 @@ void Watcher::Impl::take(const Probe& p, const ProbeResult& r) {
   }
   if (change == IncidentTracker::Change::kOpened) open(*st, p, r);
   if (change == IncidentTracker::Change::kResolved) resolve(*st, r);
+  if (options.onStateChange) {
+    std::optional<ProbeStatus> changed;
+    {
+      std::lock_guard lock(stateMu);
+      if (stateOf(st->status) != before) changed = st->status;
+    }
+    if (changed) options.onStateChange(*changed);
+  }
+}
+
+std::string_view stateOf(const ProbeStatus& s) {
+  if (!s.seen) return "pending";
+  if (s.incidentId) return "down";
+  if (s.verdict == Verdict::kNoData) return "no_data";
+  return s.verdict == Verdict::kPass ? "up" : "failing";
 }
 
 void Watcher::Impl::open(State& st, const Probe& p, const ProbeResult& r) {

@@ -20,11 +20,16 @@
 
 namespace boucle::monitor {
 
+struct ProbeStatus;
+
 struct WatcherOptions {
   std::filesystem::path dataDir;
   const auth::SecretBox* secrets = nullptr;
   // An incident was opened ("incident") or resolved ("resolved") by a monitor.
   std::function<void(const store::Incident&, const std::string& event)> onIncident;
+  // A probe's state (stateOf) changed with its last verdict: the live events. On the
+  // watcher's thread: keep it short.
+  std::function<void(const ProbeStatus&)> onStateChange;
   // How often the plan is made again without being asked (values may have changed).
   Millis replanEvery = std::chrono::minutes(1);
   Millis rawKept = std::chrono::hours(48);
@@ -48,6 +53,10 @@ struct ProbeStatus {
   int64_t sloWindowMs = 0;
   std::string burn = "none";  // the SLO's burn-rate alert: "none", "ticket" or "page"
 };
+
+// What the probe's last verdicts make it: "pending" (none yet), "up", "failing" (not passing,
+// no incident yet), "no_data" (the last verdict found nothing), "down" (its incident is open).
+std::string_view stateOf(const ProbeStatus& s);
 
 class Watcher {
  public:

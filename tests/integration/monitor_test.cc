@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <regex>
 
 #include "server_fixture.h"
 
@@ -181,6 +182,13 @@ TEST_F(MonitorTest, EachKindOfProbeJudgesTheLiveRelease) {
 
 TEST_F(MonitorTest, AFailureOpensAnIncidentThatADeployJoinsAndRecoveryResolves) {
   ASSERT_FALSE(monitorWhen("health", [](const json& m) { return m["state"] == "up"; }).is_null());
+  // The monitor's changes are live events too.
+  fs::path events = repo_.scratch() / "events.txt";
+  pid_t reader = startProcess(
+      {"/usr/bin/curl", "-sN", "-o", events.string(), "-H",
+       "Authorization: Bearer " + server_->token(), server_->url() + "/api/events?project=web"},
+      repo_.scratch(), repo_.scratch() / "curl.log");
+  ASSERT_TRUE(waitFor([&] { return readFile(events).find("retry:") != std::string::npos; }));
   fs::remove(serviceDir_ / "HEALTHY");
   json down = monitorWhen("health", [](const json& m) { return m["incident_id"].is_number(); });
   ASSERT_FALSE(down.is_null()) << api("/api/projects/web/monitors").dump(2);
@@ -215,6 +223,20 @@ TEST_F(MonitorTest, AFailureOpensAnIncidentThatADeployJoinsAndRecoveryResolves) 
   EXPECT_THAT(i["timeline"][2]["text"].get<std::string>(), HasSubstr("0.1.1 succeeded"));
   EXPECT_EQ(monitorWhen("health", [](const json& m) { return m["state"] == "up"; })["incident_id"],
             nullptr);
+  // Its moves, in order: failing, down (the incident), then up again.
+  std::vector<std::string> moves;
+  std::string text = readFile(events);
+  std::regex frame("event: monitor\ndata: ([^\n]*)\n");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), frame);
+       it != std::sregex_iterator(); ++it) {
+    json m = json::parse((*it)[1].str(), nullptr, false);
+    if (m["monitor"] == "health") moves.push_back(m["state"].get<std::string>());
+  }
+  ::kill(reader, SIGTERM);
+  waitExit(reader);
+  EXPECT_THAT(moves, ::testing::IsSupersetOf({"failing", "down", "up"})) << text;
+  ASSERT_FALSE(moves.empty());
+  EXPECT_EQ(moves.back(), "up");
 
   // DORA counts the release live when the first incident began (the ghost's, or this one) as
   // failed.

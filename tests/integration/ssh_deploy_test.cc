@@ -192,6 +192,64 @@ TEST_F(SshDeployTest, AllAtOnceNamesAnUnreachableHostAndADryRunTouchesNothing) {
   EXPECT_EQ(on(1, "readlink /srv/app/current"), "releases/" + v1 + "\n");
 }
 
+// Monitors that name {{ host.address }} run once per host, from the server; a `run` monitor
+// would run on the server, where an ssh environment's release never ran, so it is refused.
+// One host's service stopping opens an incident for that host only.
+TEST_F(SshDeployTest, MonitorsRunOncePerHostAndARunMonitorStaysOffTheServer) {
+  start(2, R"yml(deploy:
+  driver: ssh
+  hosts: "{{ env.hosts }}"
+  steps:
+    - ./ctl restart
+monitor:
+  - name: health
+    http: "http://{{ host.address }}:8080/health"
+    expect: {contains: OK}
+    every: 1s
+    timeout: 1s
+    fail_after: 2
+  - name: local check
+    run: 'true'
+    every: 1s
+    timeout: 1s
+)yml");
+  std::string v1 = releaseRun(1);
+  json d = deploy(v1);
+  ASSERT_EQ(d["state"], "succeeded") << d.dump() << log(d);
+  auto monitorOn = [&](int host, const std::function<bool(const json&)>& pred) {
+    json found;
+    waitFor([&] {
+      json all = api("/api/projects/web/monitors");
+      for (const auto& m : all["monitors"]) {
+        if (m["monitor"] == "health" && m["host"] == hosts_->address(host) && pred(m)) {
+          found = m;
+          return true;
+        }
+      }
+      return false;
+    });
+    return found;
+  };
+  auto up = [](const json& m) { return m["state"] == "up"; };
+  json first = monitorOn(1, up);
+  ASSERT_FALSE(first.is_null()) << api("/api/projects/web/monitors").dump(2);
+  EXPECT_THAT(first["detail"].get<std::string>(), HasSubstr("HTTP 200"));
+  ASSERT_FALSE(monitorOn(2, up).is_null()) << api("/api/projects/web/monitors").dump(2);
+  json all = api("/api/projects/web/monitors");
+  for (const auto& m : all["monitors"]) EXPECT_NE(m["monitor"], "local check") << m.dump();
+  EXPECT_THAT(all["problems"].dump(),
+              HasSubstr("run probes are for local and command environments"));
+
+  on(2, "kill $(cat /srv/app/app.pid)");
+  json down = monitorOn(2, [](const json& m) { return m["incident_id"].is_number(); });
+  ASSERT_FALSE(down.is_null()) << api("/api/projects/web/monitors").dump(2);
+  json incident = api("/api/incidents/" + std::to_string(down["incident_id"].get<int64_t>()));
+  EXPECT_EQ(incident["env"], "staging");
+  EXPECT_EQ(incident["release"], v1);
+  EXPECT_THAT(incident["title"].get<std::string>(), HasSubstr(hosts_->address(2)));
+  EXPECT_EQ(monitorOn(1, up)["incident_id"], nullptr);
+}
+
 TEST_F(SshDeployTest, AnsibleRunsTheReleasesPlaybookOnEveryHostAndNamesTheOneThatFailed) {
   start(2, R"yml(deploy:
   driver: ansible

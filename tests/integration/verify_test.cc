@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <regex>
 
 #include "server_fixture.h"
 
@@ -270,6 +271,45 @@ TEST_F(VerifyTest, NoDataIsNotAPass) {
   EXPECT_THAT(staging["reason"].get<std::string>(), HasSubstr("last: no_data"));
   EXPECT_EQ(probe(staging, "error rate")["no_data"], 2);
   EXPECT_TRUE(deploys("prod").empty());
+}
+
+// A probe that never passes fails the verification at its end, even below `fail_after`.
+TEST_F(VerifyTest, AProbeThatNeverPassedFailsAtTheEnd) {
+  repo_.write(".boucle.yml",
+              pipelineFile(R"(echo "$BOUCLE_RELEASE_VERSION" > "$BOUCLE_ENV_STATE/RUNS")", "",
+                           "ghost_metric"));
+  std::string file = readFile(repo_.dir() / ".boucle.yml");
+  repo_.write(".boucle.yml",
+              std::regex_replace(file, std::regex("fail_after: 2"), "fail_after: 100"));
+  repo_.commit("feat: watched by a query that never answers", "Ada");
+  ASSERT_EQ(triggerAndWait("web", 1)["state"], "passed");
+  json staging = ended("staging", 1);
+  ASSERT_EQ(staging["state"], "failed") << staging.dump(2);
+  EXPECT_THAT(staging["reason"].get<std::string>(), HasSubstr("'error rate' never passed in 3s"));
+  EXPECT_GE(probe(staging, "error rate")["no_data"].get<int>(), 1);
+}
+
+// "Rolling back" to a release that never ran in a verified environment is a deploy like any
+// other there: it is verified, and does not slip in as a rollback.
+TEST_F(VerifyTest, ARollbackToAReleaseThatNeverRanHereIsVerified) {
+  std::string file = readFile(repo_.dir() / ".boucle.yml");
+  // staging as before; prod verified too, and deployed by hand.
+  file = std::regex_replace(file, std::regex("  prod: \\{auto: true, after: staging\\}"),
+                            "  prod: {after: staging, verify: {for: 2s}}");
+  repo_.write(".boucle.yml", file);
+  repo_.commit("ci: prod by hand", "Ada");
+  ASSERT_EQ(triggerAndWait("web", 1)["state"], "passed");
+  ASSERT_EQ(ended("staging", 1)["state"], "succeeded");
+  Http r = curl("POST", server_->url() + "/api/projects/web/environments/prod/rollback",
+                R"({"version": "0.1.0"})",
+                {"Authorization: Bearer " + server_->token(), "Content-Type: application/json"});
+  ASSERT_EQ(r.status, 201) << r.body;
+  json prod = ended("prod", 1);
+  ASSERT_EQ(prod["state"], "succeeded") << prod.dump(2);
+  EXPECT_EQ(prod["rollback"], true);
+  ASSERT_TRUE(prod["verification"].is_object()) << prod.dump(2);
+  EXPECT_EQ(prod["verification"]["state"], "passed");
+  EXPECT_GE(probe(prod, "health")["passes"].get<int>(), 1);
 }
 
 }  // namespace

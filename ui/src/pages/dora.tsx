@@ -1,10 +1,11 @@
-// DORA's four keys for one environment (GET /api/projects/P/dora): each figure with its band,
-// and a chart over the period (uPlot): each deploy a marker (green succeeded, red failed or
-// rolled back), the lead time of what each deploy brought, and the spans the environment
-// spent failing shaded. uPlot (50 KB) is loaded with this page only, not with the first one.
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import type uPlotType from "uplot";
-import { api, Deploy, Environment } from "../api";
+// DORA's four keys for one environment (GET /api/projects/P/dora): each figure with its band
+// and its trend week by week, and charts over the period (uPlot): each deploy a marker (green
+// succeeded, red failed or rolled back), the lead time of what each deploy brought, the spans
+// the environment spent failing shaded; and each monitor's p95 latency over the last hour
+// with the deploys that happened in it.
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { api, Deploy, Environment, MonitorStatus } from "../api";
+import { Marker, Span, TimeChart } from "../chart";
 import { ErrorBox, ProjectNav } from "../components";
 import { debounced, useLiveEvents } from "../events";
 
@@ -51,118 +52,86 @@ function span(ms: number | null): string {
   return `${(h / 24).toFixed(1)} d`;
 }
 
-function Tile(props: { title: string; value: string; detail: string; band: string | null }) {
+function Tile(props: {
+  title: string;
+  value: string;
+  detail: string;
+  band: string | null;
+  trend: { label: string; at: number[]; values: (number | null)[]; from: number; to: number };
+}) {
   return (
     <div class="tile" aria-label={props.title}>
       <h3>{props.title}</h3>
       <p class="tile-value">{props.value}</p>
       <p class="muted">{props.detail}</p>
       {props.band && <span class={`band band-${props.band}`}>{props.band}</span>}
+      <TimeChart
+        label={`${props.trend.label}, week by week`}
+        at_ms={props.trend.at}
+        values={props.trend.values}
+        from_ms={props.trend.from}
+        to_ms={props.trend.to}
+        height={110}
+        bars
+      />
     </div>
   );
 }
 
 const FAILED = new Set(["failed", "rolled_back", "interrupted"]);
+const WEEK = 7 * 86_400_000;
 
-function Chart({ dora, deploys }: { dora: Dora; deploys: Deploy[] }) {
-  const box = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    if (!box.current) return;
-    const inWindow = deploys.filter(
-      (d) =>
-        d.finished_at_ms &&
-        d.finished_at_ms >= dora.from_ms &&
-        d.finished_at_ms <= dora.to_ms &&
-        !d.dry_run,
-    );
-    // Each succeeded deploy's lead time: the median of the commits it brought, in hours.
-    const leads = new Map<number, number[]>();
-    for (const r of dora.lead_time.rows)
-      leads.set(r.deploy_id, [...(leads.get(r.deploy_id) ?? []), r.from_author_ms]);
-    const points = inWindow
-      .filter((d) => leads.has(d.id))
-      .map((d) => {
-        const v = leads.get(d.id)!.sort((a, b) => a - b);
-        return [d.finished_at_ms! / 1000, v[Math.floor(v.length / 2)] / 3_600_000] as [
-          number,
-          number,
-        ];
-      })
-      .sort((a, b) => a[0] - b[0]);
-    const xs = [dora.from_ms / 1000, ...points.map((p) => p[0]), dora.to_ms / 1000];
-    const ys = [null, ...points.map((p) => p[1]), null];
-    const styles = getComputedStyle(document.documentElement);
-    const ok = styles.getPropertyValue("--passed").trim() || "#1a7f37";
-    const bad = styles.getPropertyValue("--failed").trim() || "#cf222e";
-    let plot: uPlotType | null = null;
-    let alive = true;
-    const draw = async () => {
-      const [{ default: uPlot }] = await Promise.all([
-        import("uplot"),
-        import("uplot/dist/uPlot.min.css"),
-      ]);
-      if (!alive || !box.current) return;
-      plot = new uPlot(
-        {
-          width: Math.max(320, box.current.clientWidth),
-          height: 260,
-          scales: {
-            x: { time: true },
-            y: { range: (_u, _min, max) => [0, Math.max(1, (max ?? 1) * 1.15)] },
-          },
-          axes: [{}, { label: "lead time (h)", size: 60 }],
-          series: [
-            {},
-            {
-              label: "lead time of each deploy (h)",
-              stroke: "#0969da",
-              width: 1.5,
-              points: { size: 7 },
-              spanGaps: true,
-            },
-          ],
-          hooks: {
-            draw: [
-              (u) => {
-                const c = u.ctx;
-                const top = u.bbox.top;
-                const height = u.bbox.height;
-                c.save();
-                // The spans the environment spent failing, until it was healthy again.
-                c.fillStyle = "rgba(207, 34, 46, 0.10)";
-                for (const f of dora.change_failure_rate.rows) {
-                  const from = u.valToPos(f.at_ms / 1000, "x", true);
-                  const to = u.valToPos((f.recovered_at_ms ?? dora.to_ms) / 1000, "x", true);
-                  c.fillRect(from, top, Math.max(2, to - from), height);
-                }
-                // A marker per deploy.
-                c.lineWidth = 2 * devicePixelRatio;
-                for (const d of inWindow) {
-                  const x = u.valToPos(d.finished_at_ms! / 1000, "x", true);
-                  c.strokeStyle = FAILED.has(d.state) ? bad : ok;
-                  c.beginPath();
-                  c.moveTo(x, top + height);
-                  c.lineTo(x, top + height - 14 * devicePixelRatio);
-                  c.stroke();
-                }
-                c.restore();
-              },
-            ],
-          },
-        },
-        [xs, ys],
-        box.current,
-      );
-    };
-    draw();
-    return () => {
-      alive = false;
-      plot?.destroy();
-    };
-  }, [dora, deploys]);
-  return (
-    <div ref={box} class="chart" role="img" aria-label="deploys and lead time over the period" />
+const median = (v: number[]) => {
+  if (v.length === 0) return null;
+  const s = [...v].sort((x, y) => x - y);
+  return s[Math.floor(s.length / 2)];
+};
+
+// The period week by week (the last week ends now), each figure computed from the rows the
+// API gave: the same definitions, one week at a time.
+function weekly(dora: Dora, deploys: Deploy[]) {
+  const weeks: number[] = [];
+  for (let end = dora.to_ms; end > dora.from_ms; end -= WEEK)
+    weeks.unshift(Math.max(dora.from_ms, end - WEEK));
+  const weekOf = (t: number) =>
+    weeks.findIndex((w, i) => t >= w && t < (weeks[i + 1] ?? dora.to_ms + 1));
+  const changes = deploys.filter(
+    (d) => d.finished_at_ms && !d.dry_run && !d.rollback && d.state !== "cancelled",
   );
+  const deployAt = new Map(deploys.map((d) => [d.id, d.finished_at_ms ?? 0]));
+  const out = weeks.map(() => ({
+    deploys: 0,
+    changes: 0,
+    failures: 0,
+    leads: [] as number[],
+    recoveries: [] as number[],
+  }));
+  for (const d of changes) {
+    const w = weekOf(d.finished_at_ms!);
+    if (w < 0) continue;
+    out[w].changes++;
+    if (d.state === "succeeded") out[w].deploys++;
+  }
+  for (const r of dora.lead_time.rows) {
+    const w = weekOf(deployAt.get(r.deploy_id) ?? -1);
+    if (w >= 0) out[w].leads.push(r.from_author_ms);
+  }
+  for (const f of dora.change_failure_rate.rows) {
+    const w = weekOf(f.at_ms);
+    if (w < 0) continue;
+    out[w].failures++;
+    if (f.recovered_at_ms) out[w].recoveries.push(f.recovered_at_ms - f.at_ms);
+  }
+  const mid = weeks.map((w, i) => (w + (weeks[i + 1] ?? dora.to_ms)) / 2);
+  return {
+    at: mid,
+    perDay: out.map((o, i) => o.deploys / (((weeks[i + 1] ?? dora.to_ms) - weeks[i]) / 86_400_000)),
+    leadH: out.map((o) => (median(o.leads) === null ? null : median(o.leads)! / 3_600_000)),
+    failureRate: out.map((o) => (o.changes ? (100 * o.failures) / o.changes : null)),
+    recoveryH: out.map((o) =>
+      median(o.recoveries) === null ? null : median(o.recoveries)! / 3_600_000,
+    ),
+  };
 }
 
 export function DoraPage(props: { project: string; env?: string; since?: string }) {
@@ -170,6 +139,7 @@ export function DoraPage(props: { project: string; env?: string; since?: string 
   const [envs, setEnvs] = useState<Environment[]>([]);
   const [dora, setDora] = useState<Dora | null>(null);
   const [deploys, setDeploys] = useState<Deploy[]>([]);
+  const [monitors, setMonitors] = useState<MonitorStatus[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
   const since = props.since ?? "30d";
@@ -192,11 +162,15 @@ export function DoraPage(props: { project: string; env?: string; since?: string 
     Promise.all([
       api<Dora>(`/api/projects/${q}/dora?env=${e}&since=${encodeURIComponent(since)}`),
       api<{ deploys: Deploy[] }>(`/api/projects/${q}/deploys?env=${e}`),
+      api<{ monitors: MonitorStatus[] }>(`/api/projects/${q}/monitors?env=${e}`).catch(() => ({
+        monitors: [],
+      })),
     ]).then(
-      ([d, l]) => {
+      ([d, l, m]) => {
         if (!alive) return;
         setDora(d);
         setDeploys(l.deploys);
+        setMonitors(m.monitors);
         setError(null);
       },
       (err) => alive && setError(err.message),
@@ -205,6 +179,31 @@ export function DoraPage(props: { project: string; env?: string; since?: string 
       alive = false;
     };
   }, [props.project, env, since, tick]);
+
+  // What the charts share: the period's deploys as markers, its failing spans, its weeks.
+  const charts = useMemo(() => {
+    if (!dora) return null;
+    const markers: Marker[] = deploys
+      .filter((d) => d.finished_at_ms && !d.dry_run && d.state !== "cancelled")
+      .map((d) => ({ at_ms: d.finished_at_ms!, failed: FAILED.has(d.state) }));
+    const spans: Span[] = dora.change_failure_rate.rows.map((f) => ({
+      from_ms: f.at_ms,
+      to_ms: f.recovered_at_ms ?? dora.to_ms,
+    }));
+    const leads = new Map<number, number[]>();
+    for (const r of dora.lead_time.rows)
+      leads.set(r.deploy_id, [...(leads.get(r.deploy_id) ?? []), r.from_author_ms]);
+    const each = deploys
+      .filter((d) => leads.has(d.id) && d.finished_at_ms)
+      .sort((a, b) => a.finished_at_ms! - b.finished_at_ms!);
+    return {
+      markers,
+      spans,
+      weeks: weekly(dora, deploys),
+      leadAt: each.map((d) => d.finished_at_ms!),
+      lead: each.map((d) => median(leads.get(d.id)!)! / 3_600_000),
+    };
+  }, [dora, deploys]);
 
   const go = (e: string, s: string) =>
     (location.hash = `#/projects/${q}/dora?env=${encodeURIComponent(e)}&since=${encodeURIComponent(s)}`);
@@ -252,12 +251,26 @@ export function DoraPage(props: { project: string; env?: string; since?: string 
               value={`${dora.deployment_frequency.per_day.toFixed(2)} / day`}
               detail={`${dora.deployment_frequency.deploys} deploys · ${dora.deployment_frequency.reading}`}
               band={dora.deployment_frequency.band}
+              trend={{
+                label: "deploys a day",
+                at: charts!.weeks.at,
+                values: charts!.weeks.perDay,
+                from: dora.from_ms,
+                to: dora.to_ms,
+              }}
             />
             <Tile
               title="Lead time for changes"
               value={span(dora.lead_time.median_ms)}
               detail={`median, commit to ${dora.env}; p90 ${span(dora.lead_time.p90_ms)}`}
               band={dora.lead_time.band}
+              trend={{
+                label: "median lead time (h)",
+                at: charts!.weeks.at,
+                values: charts!.weeks.leadH,
+                from: dora.from_ms,
+                to: dora.to_ms,
+              }}
             />
             <Tile
               title="Change failure rate"
@@ -268,17 +281,39 @@ export function DoraPage(props: { project: string; env?: string; since?: string 
               }
               detail={`${dora.change_failure_rate.failures} of ${dora.change_failure_rate.changes} changes failed`}
               band={dora.change_failure_rate.band}
+              trend={{
+                label: "change failure rate (%)",
+                at: charts!.weeks.at,
+                values: charts!.weeks.failureRate,
+                from: dora.from_ms,
+                to: dora.to_ms,
+              }}
             />
             <Tile
               title="Recovery time"
               value={span(dora.recovery_time.median_ms)}
               detail="median, failure to healthy again"
               band={dora.recovery_time.band}
+              trend={{
+                label: "median recovery (h)",
+                at: charts!.weeks.at,
+                values: charts!.weeks.recoveryH,
+                from: dora.from_ms,
+                to: dora.to_ms,
+              }}
             />
           </section>
           <section class="card">
             <h2>Deploys to {dora.env}</h2>
-            <Chart dora={dora} deploys={deploys} />
+            <TimeChart
+              label="lead time of each deploy (h)"
+              at_ms={charts!.leadAt}
+              values={charts!.lead}
+              from_ms={dora.from_ms}
+              to_ms={dora.to_ms}
+              markers={charts!.markers}
+              spans={charts!.spans}
+            />
             <p class="muted legend">
               <span class="mark ok" /> succeeded <span class="mark bad" /> failed or rolled back{" "}
               <span class="mark span" /> failing until recovered · rework:{" "}
@@ -288,6 +323,31 @@ export function DoraPage(props: { project: string; env?: string; since?: string 
               of deploys
             </p>
           </section>
+          {monitors.length > 0 && (
+            <section class="card" aria-label="monitors' latency">
+              <h2>Monitors in {dora.env}: p95 latency, the last hour</h2>
+              {monitors.map((m) => {
+                const hourAgo = Date.now() - 3_600_000;
+                return (
+                  <div key={m.monitor + "@" + m.host}>
+                    <h3 class="chart-title">
+                      {m.monitor}
+                      {m.host && ` @${m.host}`} <span class="muted">({m.state})</span>
+                    </h3>
+                    <TimeChart
+                      label={`${m.monitor} p95 (ms)`}
+                      at_ms={m.recent.map((r) => r.minute_ms)}
+                      values={m.recent.map((r) => r.p95_ms)}
+                      from_ms={hourAgo}
+                      to_ms={Date.now()}
+                      markers={charts!.markers.filter((k) => k.at_ms >= hourAgo)}
+                      height={160}
+                    />
+                  </div>
+                );
+              })}
+            </section>
+          )}
           {dora.change_failure_rate.rows.length > 0 && (
             <section class="card" aria-label="failed changes">
               <h2>Failed changes</h2>
