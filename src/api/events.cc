@@ -18,6 +18,9 @@ namespace {
 
 constexpr size_t kPiece = 64 * 1024;
 constexpr auto kKeepAlive = std::chrono::seconds(15);
+// A stream ends after this, between two events: its client reconnects with Last-Event-ID and
+// loses nothing, and its token is checked again (a revoked one reads no more).
+constexpr auto kLifetime = std::chrono::minutes(15);
 // Reasons can be long (a failure's text): an event carries the start, the API the rest.
 constexpr size_t kReasonCut = 300;
 
@@ -88,7 +91,16 @@ class EventStream : public BodyStream {
       }
     }
     auto now = std::chrono::steady_clock::now();
-    if (p.data.empty() && now - lastSent_ >= kKeepAlive) p.data = ": keep-alive\n\n";
+    if (p.data.empty() && now - openedAt_ >= kLifetime) {
+      p.done = true;
+      return p;
+    }
+    if (p.data.empty() && now - lastSent_ >= kKeepAlive) {
+      // With the id it has read up to: a client of a quiet project resumes from there, not
+      // from an id the ring has long dropped.
+      std::lock_guard lock(s_->mu);
+      p.data = "id: " + std::to_string(position_) + "\n: keep-alive\n\n";
+    }
     if (!p.data.empty()) lastSent_ = now;
     return p;
   }
@@ -113,6 +125,7 @@ class EventStream : public BodyStream {
   uint64_t id_ = 0;
   bool greeted_ = false;
   std::chrono::steady_clock::time_point lastSent_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point openedAt_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace

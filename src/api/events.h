@@ -10,8 +10,9 @@
 //   data: {"id": 7, "project": "web", "state": "running", …}
 //
 // A client that reconnects with Last-Event-ID gets what it missed while the ring still holds
-// it, else a `reset` (reload everything). A comment line every 15 s keeps proxies from
-// closing a quiet stream.
+// it, else a `reset` (reload everything). A comment line every 15 s (with the id read up to)
+// keeps proxies from closing a quiet stream. A stream ends after 15 minutes: clients reconnect,
+// and their token is checked again.
 
 #include <cstdint>
 #include <memory>

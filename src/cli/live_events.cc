@@ -2,8 +2,10 @@
 
 #include <fmt/core.h>
 
+#include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "cli/commands.h"
 #include "cli/http_client.h"
@@ -97,32 +99,41 @@ int followRun(const ClientArgs& a, const std::string& project, int64_t runId) {
     return kExitUsage;
   }
   RunFollower follower(a, runId);
-  SseParser parser;
-  bool caughtUp = false, ended = false;
-  int status = 0;
-  auto r = httpStream(*e, "/api/events?project=" + urlEncode(project), [&](std::string_view p) {
-    if (status == 0) status = 200;
-    // The first piece says the stream is open: whatever happened before it, the run's record
-    // says.
-    if (!caughtUp) {
-      caughtUp = true;
-      if (!follower.catchUp()) return !(ended = true);
+  std::string lastId;
+  bool ended = false;
+  // The server ends a stream now and then (its tokens are checked again): open it again from
+  // the last id, and nothing is missed.
+  while (!ended) {
+    SseParser parser;
+    bool caughtUp = false;
+    auto opened = std::chrono::steady_clock::now();
+    std::string target = "/api/events?project=" + urlEncode(project);
+    if (!lastId.empty()) target += "&last_event_id=" + urlEncode(lastId);
+    auto r = httpStream(*e, target, [&](std::string_view p) {
+      // The first piece says the stream is open: whatever happened before it, the run's record
+      // says.
+      if (!caughtUp) {
+        caughtUp = true;
+        if (!follower.catchUp()) return !(ended = true);
+      }
+      bool more =
+          parser.feed(p, [&](const SseEvent& ev) { return !(ended = !follower.onEvent(ev)); });
+      lastId = parser.lastId();
+      return more;
+    });
+    if (!r.ok()) {
+      fmt::print(stderr, "boucle: {}\n", r.status().message());
+      return kExitFailed;
     }
-    return parser.feed(p, [&](const SseEvent& ev) { return !(ended = !follower.onEvent(ev)); });
-  });
-  if (!r.ok()) {
-    fmt::print(stderr, "boucle: {}\n", r.status().message());
-    return kExitFailed;
-  }
-  if (*r >= 400) {
-    fmt::print(stderr, "boucle: the server refused its live events (HTTP {})\n", *r);
-    return kExitFailed;
-  }
-  if (!ended) {
-    // The stream ended first (the server stopped): the record has the last word.
+    if (*r >= 400) {
+      fmt::print(stderr, "boucle: the server refused its live events (HTTP {})\n", *r);
+      return kExitFailed;
+    }
+    if (ended) break;
+    // Ended by the server: the record says whether the run ended meanwhile.
     if (!follower.catchUp()) return follower.exitCode();
-    fmt::print(stderr, "boucle: the server ended the stream before run {} ended\n", runId);
-    return kExitFailed;
+    if (std::chrono::steady_clock::now() - opened < std::chrono::seconds(1))
+      std::this_thread::sleep_for(std::chrono::seconds(1));
   }
   return follower.exitCode();
 }

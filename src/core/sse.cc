@@ -22,6 +22,7 @@ bool SseParser::feed(std::string_view piece, const std::function<bool(const SseE
       if (!value.empty() && value[0] == ' ') value.remove_prefix(1);
       if (field == "id") {
         e.id = value;
+        lastId_ = value;
       } else if (field == "event") {
         e.type = value;
         any = true;

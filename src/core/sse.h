@@ -18,9 +18,12 @@ class SseParser {
  public:
   // False when `onEvent` said false (stop): what came after stays unread.
   bool feed(std::string_view piece, const std::function<bool(const SseEvent&)>& onEvent);
+  // The last id the stream gave (with an event or alone): where to resume from.
+  const std::string& lastId() const { return lastId_; }
 
  private:
   std::string pending_;
+  std::string lastId_;
 };
 
 }  // namespace boucle

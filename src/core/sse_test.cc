@@ -41,6 +41,15 @@ TEST(Sse, ReadsEventsWhereverThePiecesAreCut) {
   }
 }
 
+TEST(Sse, RemembersTheLastIdEvenWithoutAnEvent) {
+  SseParser p;
+  p.feed("id: 12\n: keep-alive\n\n", [](const SseEvent&) {
+    ADD_FAILURE() << "a keep-alive is no event";
+    return true;
+  });
+  EXPECT_EQ(p.lastId(), "12");
+}
+
 TEST(Sse, StopsWhenTold) {
   SseParser p;
   int seen = 0;

@@ -48,7 +48,7 @@ export function TimeChart(props: {
           },
           axes: [
             { size: small ? 30 : 50 },
-            { label: small ? undefined : props.label, size: small ? 40 : 60 },
+            { label: small ? undefined : props.label, size: small ? 50 : 60 },
           ],
           series: [
             {},

@@ -1,8 +1,9 @@
 // The server's live events (GET /api/events, Server-Sent Events) for the pages: each page
 // reloads what it shows when something it shows changed, instead of asking every few seconds.
 // Read with fetch() rather than EventSource, which cannot send the token. The stream is
-// reopened when it drops (with the last id seen, so nothing is missed), and a page hears
-// "connected" then, and "reset" when the server could not say what it missed: it reloads.
+// reopened when it drops or the server ends it (with the last id seen, so nothing is missed),
+// and a page hears "connected" then, and "reset" when the server could not say what it missed:
+// it reloads.
 import { useEffect, useRef } from "preact/hooks";
 import { getToken } from "./api";
 
@@ -21,10 +22,15 @@ export function useLiveEvents(project: string | null, onEvent: (e: LiveEvent) =>
     const open = async () => {
       while (!abort.signal.aborted) {
         try {
-          const headers = new Headers({ Authorization: `Bearer ${getToken()}` });
+          const headers = new Headers();
+          // No token (a server that lets anyone read): no header, which would be a failed login.
+          if (getToken()) headers.set("Authorization", `Bearer ${getToken()}`);
           if (lastId) headers.set("Last-Event-ID", lastId);
           const q = project ? `?project=${encodeURIComponent(project)}` : "";
           const res = await fetch(`/api/events${q}`, { headers, signal: abort.signal });
+          // Refused (a token that may not read them): asking again will not change that; the
+          // pages' own slow reloads go on.
+          if (res.status === 401 || res.status === 403) return;
           if (!res.ok || !res.body) throw new Error(`${res.status}`);
           delay = 1000;
           handler.current({ type: "connected", data: null });

@@ -294,11 +294,20 @@ try {
   await incident.getByLabel("timeline").locator(".t-resolved").waitFor();
   await shot("10c-incident-timeline");
   await page.goto(url + "/#/projects/demo/dora?env=dev&since=30d");
-  await page.getByLabel("Deployment frequency").locator(".tile-value").waitFor();
-  await page.locator(".chart canvas").waitFor();
+  await page.getByLabel("Deployment frequency", { exact: true }).locator(".tile-value").waitFor();
+  // the four weekly trends, each deploy's lead time with the deploys marked, the monitor's p95
+  await page.getByRole("img", { name: "lead time of each deploy (h)" }).locator("canvas").waitFor();
+  await page.getByRole("img", { name: "api p95 (ms)" }).locator("canvas").waitFor();
+  assert.equal(await page.getByLabel("the four keys").locator("canvas").count(), 4);
   // two releases went to dev; the rollback by hand is not a change, and 0.1.1 counts as failed
-  assert.match(await page.getByLabel("Deployment frequency").textContent(), /2 deploys/);
-  assert.match(await page.getByLabel("Change failure rate").textContent(), /1 of 2 changes failed/);
+  assert.match(
+    await page.getByLabel("Deployment frequency", { exact: true }).textContent(),
+    /2 deploys/,
+  );
+  assert.match(
+    await page.getByLabel("Change failure rate", { exact: true }).textContent(),
+    /1 of 2 changes failed/,
+  );
   await shot("10d-dora");
 
   step = "the project's runs, paged by the server";
