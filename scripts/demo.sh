@@ -178,11 +178,16 @@ wait_incident resolved > /dev/null
 "$boucle" incident show "$incident"
 "$boucle" monitors hello --env prod
 echo
+echo "== the four keys of dev, from the demo's own history"
+"$boucle" dora hello --env dev
+echo
 echo "== what runs where"
 "$boucle" environments hello
 echo
 echo "== where to look"
 echo "  $BOUCLE_SERVER/                 the web UI (sign in with the token below)"
+echo "  $BOUCLE_SERVER/#/projects/hello/dora?env=dev   the four keys, charted"
+echo "  $BOUCLE_SERVER/#/projects/hello/incidents      prod's incident and its timeline"
 echo "  boucle logs 2/test                 the failing test's log (export the two variables below)"
 echo "  boucle release show hello 0.1.1    a release: commit, artifacts, notes"
 echo "  boucle audit hello                 who released, deployed, approved, rolled back"
