@@ -30,3 +30,6 @@ echo "== monitors"
 echo
 echo "== live events"
 /usr/bin/python3 bench/events.py "$BUILD/boucle" 1000 100
+echo
+echo "== footprint: every process of the server, idle, after a 500-job run, a quiet minute later"
+/usr/bin/python3 bench/footprint.py "$BUILD/boucle" 500

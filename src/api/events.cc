@@ -225,7 +225,8 @@ void EventHub::deployChanged(const store::Deploy& d) {
                 {"reason", cutUtf8(d.reason, kReasonCut)},
                 {"rollback", d.rollback},
                 {"dry_run", d.dryRun},
-                {"verifying", d.state == store::DeployState::kRunning && !d.verifyJson.empty()},
+                {"verifying", d.state == store::DeployState::kRunning &&
+                                  d.verifyJson.find(R"("state":"running")") != std::string::npos},
                 {"requested_by", d.requestedBy},
                 {"finished_at_ms", orNull(d.finishedAt)}}));
 }

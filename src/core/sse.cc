@@ -41,6 +41,11 @@ bool SseParser::feed(std::string_view piece, const std::function<bool(const SseE
     }
   }
   pending_.erase(0, start);
+  constexpr size_t kMaxFrame = 1 << 20;
+  if (pending_.size() > kMaxFrame) {
+    pending_.clear();
+    return false;
+  }
   return true;
 }
 

@@ -13,7 +13,8 @@ struct SseEvent {
 };
 
 // Whole events out of pieces cut anywhere (a frame may span pieces). Comments and `retry:`
-// lines are skipped.
+// lines are skipped. A frame longer than 1 MiB is refused (the stream stops there): the
+// server's are a few hundred bytes, and a broken or hostile one cannot fill the memory.
 class SseParser {
  public:
   // False when `onEvent` said false (stop): what came after stays unread.

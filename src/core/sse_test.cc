@@ -50,6 +50,16 @@ TEST(Sse, RemembersTheLastIdEvenWithoutAnEvent) {
   EXPECT_EQ(p.lastId(), "12");
 }
 
+TEST(Sse, AFrameThatNeverEndsIsRefused) {
+  SseParser p;
+  std::string endless(64 * 1024, 'x');
+  bool going = true;
+  for (int i = 0; i < 20 && going; ++i) {
+    going = p.feed("data: " + endless, [](const SseEvent&) { return true; });
+  }
+  EXPECT_FALSE(going);
+}
+
 TEST(Sse, StopsWhenTold) {
   SseParser p;
   int seen = 0;

@@ -445,8 +445,8 @@ std::optional<bool> Deployer::verified(store::Deploy& d, const store::Release& r
     if (auto st = store_.updateDeploy(d); !st.ok()) logError("deploy: " + st.message());
   };
   d.reason = "verifying for " + formatDuration(env->verify->duration);
-  save(R"({"state": "running", "for_ms": )" + std::to_string(env->verify->duration.count()) +
-       R"(, "started_at_ms": )" + std::to_string(nowMs()) + R"(, "probes": []})");
+  save(R"({"for_ms":)" + std::to_string(env->verify->duration.count()) + R"(,"probes":[],)" +
+       R"("started_at_ms":)" + std::to_string(nowMs()) + R"(,"state":"running"})");
   if (options_.onChange) options_.onChange(d);  // the environment now runs this release
   auto v = options_.verify(
       {d, release, *env->verify, values, log, [this] { return wakeup_.stopping(); }, save});

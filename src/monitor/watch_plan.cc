@@ -30,13 +30,16 @@ fs::path workingDir(const deploy::Target& t) {
 }
 
 // What runs in `env`: a release under verification (deployed, its smoke checks passed, not yet
-// succeeded) or the newest succeeded deploy's.
+// succeeded; not one whose verification failed and is being rolled back) or the newest
+// succeeded deploy's.
 Result<deploy::Current> liveRelease(store::Store& store, const std::string& project,
                                     const std::string& env) {
   auto recent = store.listDeploys(project, env, 20);
   if (!recent.ok()) return recent.status();
   for (const auto& d : *recent) {
-    if (d.state == store::DeployState::kRunning && !d.verifyJson.empty() && !d.dryRun)
+    // The evidence is compact JSON whose strings escape their quotes: this key is the state.
+    bool verifying = d.verifyJson.find(R"("state":"running")") != std::string::npos;
+    if (d.state == store::DeployState::kRunning && verifying && !d.dryRun)
       return deploy::Current{d.version, d};
   }
   return deploy::currentRelease(store, project, env);

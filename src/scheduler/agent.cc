@@ -1,6 +1,7 @@
 #include "scheduler/agent.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -150,9 +151,12 @@ Status Agent::cancel(int64_t runId) {
 }
 
 void Agent::loop() {
-  // This worker's idle supervisors, started before its first run and kept between runs.
+  // This worker's idle supervisors. One is kept warm while runs come (a run gives back the
+  // ones it used) and let go after a quiet minute: an idle server is one process, and a busy
+  // one starts no supervisor per run.
+  constexpr auto kKeepWarm = std::chrono::minutes(1);
   runner::SupervisorPool supervisors;
-  int idleRounds = 0;
+  std::optional<std::chrono::steady_clock::time_point> lastRun;
   while (!wakeup_.stopping()) {
     auto next = store_.claimNextQueued(nowMs());
     if (!next.ok()) logError("queue: " + next.status().message());
@@ -160,16 +164,21 @@ void Agent::loop() {
       // One wake-up reaches one sleeping worker: pass it on, in case more runs wait.
       wakeup_.wake();
       execute(std::move(**next), supervisors);
+      lastRun = std::chrono::steady_clock::now();
       continue;
     }
-    // Once the worker has been idle a round (not during the server's start), a supervisor is
-    // started for its next run.
-    if (supervisors.empty() && idleRounds++ > 0) {
+    bool busy = lastRun && std::chrono::steady_clock::now() - *lastRun < kKeepWarm;
+    if (supervisors.empty() && busy) {
       auto program = runner::supervisorPath();
       auto started = program.ok()
                          ? runner::SupervisorClient::start(*program)
                          : Result<std::unique_ptr<runner::SupervisorClient>>(program.status());
       if (started.ok()) supervisors.push_back(std::move(started).value());
+    } else if (!supervisors.empty() && !busy) {
+      supervisors.clear();  // each ends its process
+      // What the runs freed (fetches, checkouts, logs) goes back to the system now, not at
+      // the next allocation that happens to trim: a quiet server stays small.
+      ::malloc_trim(0);
     }
     // Wake-ups come from wake(); the timeout only guards against a missed one.
     wakeup_.wait(std::chrono::seconds(1));

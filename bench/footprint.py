@@ -1,0 +1,115 @@
+#!/usr/bin/python3
+"""The server's footprint, all its processes counted (the server and the job supervisors it
+keeps): RSS idle after start, with a deployed release's monitors running, right after a
+500-job run, and once it has been quiet for a minute.
+
+usage: bench/footprint.py BOUCLE_BINARY [JOBS]
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+BOUCLE = os.path.abspath(sys.argv[1])
+JOBS = int(sys.argv[2]) if len(sys.argv) > 2 else 500
+T = tempfile.mkdtemp(prefix="boucle-footprint.")
+DATA = os.path.join(T, "data")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait(cond, timeout=60.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def tree(pid):
+    """pid and its descendants."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def rss_mb(pid):
+    total, count = 0, 0
+    for p in tree(pid):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+                        count += 1
+        except OSError:
+            pass
+    return total / 1024, count
+
+
+repo = os.path.join(T, "repo")
+os.makedirs(repo)
+jobs = "".join(f"  j{i}: {{run: 'true'}}\n" for i in range(JOBS))
+port = free_port()
+with open(os.path.join(repo, ".boucle.yml"), "w") as f:
+    f.write("jobs:\n" + jobs +
+            "release: {branches: [main]}\nenvironments:\n  prod: {auto: true}\n"
+            "deploy: {driver: command, command: 'true'}\n"
+            "monitor:\n"
+            f"  - {{name: api, http: 'http://127.0.0.1:{port}/api/health', every: 10s}}\n"
+            f"  - {{name: port, tcp: '127.0.0.1:{port}', every: 10s}}\n")
+git = ["git", "-C", repo, "-c", "user.name=b", "-c", "user.email=b@b"]
+subprocess.run(["git", "init", "-q", "-b", "main", repo], check=True)
+subprocess.run(git + ["add", "-A"], check=True)
+subprocess.run(git + ["commit", "-q", "-m", "bench"], check=True)
+
+server = subprocess.Popen([BOUCLE, "server", "--data", DATA, "--listen", f"127.0.0.1:{port}"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+try:
+    wait(lambda: os.path.exists(os.path.join(DATA, "initial-admin-token")))
+    token = open(os.path.join(DATA, "initial-admin-token")).read().strip()
+    env = dict(os.environ, BOUCLE_SERVER=f"http://127.0.0.1:{port}", BOUCLE_TOKEN=token)
+    time.sleep(3)
+    mb, n = rss_mb(server.pid)
+    print(f"idle after start: {mb:.1f} MB in {n} process(es)")
+    subprocess.run([BOUCLE, "project", "add", "web", repo, "--poll", "0"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    t0 = time.time()
+    subprocess.run([BOUCLE, "trigger", "web", "--wait"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    took = time.time() - t0
+    wait(lambda: '"state": "succeeded"' in subprocess.run(
+        [BOUCLE, "deploys", "web", "--json"], env=env, capture_output=True, text=True).stdout)
+    mb, n = rss_mb(server.pid)
+    print(f"after a {JOBS}-job run ({took:.1f} s), its release deployed and monitored: "
+          f"{mb:.1f} MB in {n} process(es)")
+    time.sleep(65)
+    mb, n = rss_mb(server.pid)
+    print(f"a quiet minute later, monitors running: {mb:.1f} MB in {n} process(es)")
+finally:
+    server.terminate()
+    server.wait()
+    shutil.rmtree(T, ignore_errors=True)
