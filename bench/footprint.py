@@ -3,7 +3,7 @@
 keeps): RSS idle after start, with a deployed release's monitors running, right after a
 500-job run, and once it has been quiet for a minute.
 
-usage: bench/footprint.py BOUCLE_BINARY [JOBS]
+usage: bench/footprint.py BOUCLE_BINARY [JOBS] [--no-monitors]
 """
 import os
 import shutil
@@ -15,6 +15,7 @@ import time
 
 BOUCLE = os.path.abspath(sys.argv[1])
 JOBS = int(sys.argv[2]) if len(sys.argv) > 2 else 500
+MONITORS = "--no-monitors" not in sys.argv
 T = tempfile.mkdtemp(prefix="boucle-footprint.")
 DATA = os.path.join(T, "data")
 
@@ -56,6 +57,16 @@ def tree(pid):
     return out
 
 
+def server_split(pid):
+    """The server's own RSS: anonymous (its heap and stacks) and file-backed (code, libraries)."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(("RssAnon:", "RssFile:")):
+                out[line.split(":")[0]] = int(line.split()[1]) / 1024
+    return f"server {out.get('RssAnon', 0):.1f} MB anonymous + {out.get('RssFile', 0):.1f} MB files"
+
+
 def rss_mb(pid):
     total, count = 0, 0
     for p in tree(pid):
@@ -77,10 +88,10 @@ port = free_port()
 with open(os.path.join(repo, ".boucle.yml"), "w") as f:
     f.write("jobs:\n" + jobs +
             "release: {branches: [main]}\nenvironments:\n  prod: {auto: true}\n"
-            "deploy: {driver: command, command: 'true'}\n"
-            "monitor:\n"
-            f"  - {{name: api, http: 'http://127.0.0.1:{port}/api/health', every: 10s}}\n"
-            f"  - {{name: port, tcp: '127.0.0.1:{port}', every: 10s}}\n")
+            "deploy: {driver: command, command: 'true'}\n" +
+            ("monitor:\n"
+             f"  - {{name: api, http: 'http://127.0.0.1:{port}/api/health', every: 10s}}\n"
+             f"  - {{name: port, tcp: '127.0.0.1:{port}', every: 10s}}\n" if MONITORS else ""))
 git = ["git", "-C", repo, "-c", "user.name=b", "-c", "user.email=b@b"]
 subprocess.run(["git", "init", "-q", "-b", "main", repo], check=True)
 subprocess.run(git + ["add", "-A"], check=True)
@@ -94,7 +105,7 @@ try:
     env = dict(os.environ, BOUCLE_SERVER=f"http://127.0.0.1:{port}", BOUCLE_TOKEN=token)
     time.sleep(3)
     mb, n = rss_mb(server.pid)
-    print(f"idle after start: {mb:.1f} MB in {n} process(es)")
+    print(f"idle after start: {mb:.1f} MB in {n} process(es) ({server_split(server.pid)})")
     subprocess.run([BOUCLE, "project", "add", "web", repo, "--poll", "0"], env=env, check=True,
                    stdout=subprocess.DEVNULL)
     t0 = time.time()
@@ -104,11 +115,13 @@ try:
     wait(lambda: '"state": "succeeded"' in subprocess.run(
         [BOUCLE, "deploys", "web", "--json"], env=env, capture_output=True, text=True).stdout)
     mb, n = rss_mb(server.pid)
-    print(f"after a {JOBS}-job run ({took:.1f} s), its release deployed and monitored: "
+    print(f"after a {JOBS}-job run ({took:.1f} s), its release deployed"
+          f"{' and monitored' if MONITORS else ''}: "
           f"{mb:.1f} MB in {n} process(es)")
     time.sleep(65)
     mb, n = rss_mb(server.pid)
-    print(f"a quiet minute later, monitors running: {mb:.1f} MB in {n} process(es)")
+    print(f"a quiet minute later{', monitors running' if MONITORS else ''}: {mb:.1f} MB in "
+          f"{n} process(es) ({server_split(server.pid)})")
 finally:
     server.terminate()
     server.wait()
