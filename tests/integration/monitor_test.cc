@@ -7,6 +7,7 @@
 
 #include <fstream>
 #include <regex>
+#include <thread>
 
 #include "server_fixture.h"
 
@@ -326,6 +327,57 @@ TEST_F(MonitorTest, PrometheusScrapesMetricsWithAMetricsToken) {
   EXPECT_EQ(series["metric"]["project"], "web");
   EXPECT_EQ(series["metric"]["release"], "0.1.0");
   EXPECT_EQ(series["value"][1], "1");
+}
+
+// A monitor that fails all the time burns its SLO's error budget far faster than 14.4 times
+// the allowed rate over the last hour and the last 5 minutes: a page-level burn, which opens
+// an incident of its own, before (here: without) `fail_after` failures in a row.
+class BurnTest : public ServerFixture {};
+
+TEST_F(BurnTest, APageLevelBurnOpensAnIncidentOfItsOwn) {
+  int closed = freePort();  // nothing listens there
+  repo_.write(".boucle.yml", R"yml(jobs:
+  build: {run: 'true'}
+release: {branches: [main]}
+environments:
+  prod: {auto: true}
+deploy:
+  driver: command
+  command: 'true'
+monitor:
+  - name: api
+    tcp: "127.0.0.1:)yml" + std::to_string(closed) +
+                                 R"yml("
+    every: 1s
+    timeout: 1s
+    fail_after: 100
+    slo: {availability: 99.9%}
+)yml");
+  repo_.commit("feat: watched", "Ada");
+  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  ASSERT_EQ(triggerAndWait("web", 1)["state"], "passed");
+  ASSERT_TRUE(deploySucceeded("web", "prod"));
+  json incident;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));  // a minute or so: gently
+        json list = api("/api/projects/web/incidents");
+        for (const auto& i : list["incidents"]) {
+          if (i["title"].get<std::string>().find("burning its error budget") != std::string::npos)
+            incident = i;
+        }
+        return !incident.is_null();
+      },
+      std::chrono::seconds(150)))
+      << api("/api/projects/web/incidents").dump(2) << api("/api/projects/web/monitors").dump(2);
+  EXPECT_EQ(incident["state"], "open");
+  EXPECT_EQ(incident["monitor"], "api");
+  EXPECT_EQ(incident["env"], "prod");
+  EXPECT_EQ(incident["release"], "0.1.0");
+  // No incident from the streak: 100 failures in a row have not come yet.
+  EXPECT_EQ(api("/api/projects/web/incidents")["incidents"].size(), 1u);
+  json monitor = api("/api/projects/web/monitors")["monitors"][0];
+  EXPECT_EQ(monitor["slo"]["burn"], "page");
 }
 
 }  // namespace
