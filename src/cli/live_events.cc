@@ -100,7 +100,7 @@ int followRun(const ClientArgs& a, const std::string& project, int64_t runId) {
   }
   RunFollower follower(a, runId);
   std::string lastId;
-  bool ended = false;
+  bool ended = false, refused = false;
   // The server ends a stream now and then (its tokens are checked again): open it again from
   // the last id, and nothing is missed.
   while (!ended) {
@@ -118,7 +118,8 @@ int followRun(const ClientArgs& a, const std::string& project, int64_t runId) {
       }
       bool more =
           parser.feed(p, [&](const SseEvent& ev) { return !(ended = !follower.onEvent(ev)); });
-      lastId = parser.lastId();
+      if (!parser.lastId().empty()) lastId = parser.lastId();
+      refused = !more && !ended;  // a frame the parser would not hold
       return more;
     });
     if (!r.ok()) {
@@ -130,6 +131,10 @@ int followRun(const ClientArgs& a, const std::string& project, int64_t runId) {
       return kExitFailed;
     }
     if (ended) break;
+    if (refused) {
+      fmt::print(stderr, "boucle: the server sent an event too large to read\n");
+      return kExitFailed;
+    }
     // Ended by the server: the record says whether the run ended meanwhile.
     if (!follower.catchUp()) return follower.exitCode();
     if (std::chrono::steady_clock::now() - opened < std::chrono::seconds(1))

@@ -373,6 +373,17 @@ void Deployer::execute(store::Deploy d) {
     log.say("nothing was touched: " + target.status().message());
     return finish(store::DeployState::kFailed, target.status().message());
   }
+  // The environment's `verify`, from the policy branch, known before anything is touched:
+  // rules that cannot be read stop the deploy here rather than after its steps.
+  std::optional<pipeline::Environment::Verify> verify;
+  if (!d.dryRun) {
+    auto policy = loadPolicy(store_, d.project, mirror);
+    if (!policy.ok()) {
+      log.say("nothing was touched: " + policy.status().message());
+      return finish(store::DeployState::kFailed, policy.status().message());
+    }
+    if (const auto* env = policy->env(d.env)) verify = env->verify;
+  }
   auto outcome = runDriver(*target, options_.dataDir, log, d.dryRun);
   json smoke = json::array();
   for (const auto& r : outcome.smoke) {
@@ -381,8 +392,8 @@ void Deployer::execute(store::Deploy d) {
   }
   d.smokeJson = smoke.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   bool unverified = false;
-  if (outcome.ok && !d.dryRun) {
-    auto passed = verified(d, *release, *values, outcome, log);
+  if (outcome.ok && verify) {
+    auto passed = verified(d, *release, *verify, *values, outcome, log);
     unverified = passed && !*passed;
     if (!passed) {
       log.say("the server stopped during the verification: " + d.version + " is deployed but " +
@@ -400,8 +411,14 @@ void Deployer::execute(store::Deploy d) {
     return;
   }
   log.say("FAILED: " + outcome.failure);
-  // A release that failed its verification goes back whatever its own `on_failure` says: the
-  // policy asked for the verification, and the release does not get to stay against it.
+  // A rollback that fails its verification stays where it is: going back would reinstall the
+  // release it was leaving. Any other release that failed its verification goes back whatever
+  // its own `on_failure` says: the policy asked for the verification.
+  if (unverified && d.rollback) {
+    log.say(d.version + " stays in place, not verified: " + d.env + " needs a look");
+    return finish(store::DeployState::kFailed, outcome.failure + "; " + d.version +
+                                                   " stays in place (a rollback is not undone)");
+  }
   bool goBack = target->spec.onFailure == pipeline::OnFailure::kRollback || unverified;
   if (!goBack || d.fromVersion.empty() || d.fromVersion == d.version) {
     return finish(store::DeployState::kFailed, outcome.failure);
@@ -413,6 +430,7 @@ void Deployer::execute(store::Deploy d) {
 // A rollback to a release that succeeded here before (verified then, if the rule stood) is
 // not watched again; one to a release that never ran here is, as any deploy.
 std::optional<bool> Deployer::verified(store::Deploy& d, const store::Release& release,
+                                       const pipeline::Environment::Verify& spec,
                                        const std::vector<store::EnvValue>& values, Outcome& outcome,
                                        DeployLog& log) {
   auto fail = [&](const std::string& why) {
@@ -420,13 +438,6 @@ std::optional<bool> Deployer::verified(store::Deploy& d, const store::Release& r
     outcome.failure = "verification failed: " + why;
     return false;
   };
-  // The rule is the policy's, read now: a release cannot drop its own verification. Rules
-  // that cannot be read verify nothing, so nothing passes (as approvals then are admins').
-  auto policy = loadPolicy(store_, d.project, scm::mirrorPath(options_.dataDir, d.project));
-  if (!policy.ok())
-    return fail("the environments' rules cannot be read: " + policy.status().message());
-  const auto* env = policy->env(d.env);
-  if (!env || !env->verify) return true;
   if (d.rollback) {
     auto here = store_.listDeploys(d.project, d.env, 1000);
     if (!here.ok()) return fail(here.status().message());
@@ -440,16 +451,18 @@ std::optional<bool> Deployer::verified(store::Deploy& d, const store::Release& r
     }
   }
   if (!options_.verify) return fail("this server cannot watch monitors");
+  // The evidence is masked where it is made (each probe's detail, with the environment's
+  // secrets); masking the JSON whole could cut through its syntax.
   auto save = [&](const std::string& json) {
-    d.verifyJson = log.mask(json);
+    d.verifyJson = json;
     if (auto st = store_.updateDeploy(d); !st.ok()) logError("deploy: " + st.message());
   };
-  d.reason = "verifying for " + formatDuration(env->verify->duration);
-  save(R"({"for_ms":)" + std::to_string(env->verify->duration.count()) + R"(,"probes":[],)" +
+  d.reason = "verifying for " + formatDuration(spec.duration);
+  save(R"({"for_ms":)" + std::to_string(spec.duration.count()) + R"(,"probes":[],)" +
        R"("started_at_ms":)" + std::to_string(nowMs()) + R"(,"state":"running"})");
   if (options_.onChange) options_.onChange(d);  // the environment now runs this release
-  auto v = options_.verify(
-      {d, release, *env->verify, values, log, [this] { return wakeup_.stopping(); }, save});
+  auto v =
+      options_.verify({d, release, spec, values, log, [this] { return wakeup_.stopping(); }, save});
   d.reason.clear();
   save(v.json);
   switch (v.end) {

@@ -96,9 +96,10 @@ class Deployer {
   std::optional<auth::Principal> principalNamed(const std::string& name);
   Result<std::vector<store::EnvValue>> unsealedValues(const std::string& project,
                                                       const std::string& env);
-  // After the smoke checks: whether the environment's `verify` (if any) passed; false with
+  // After the smoke checks: whether the environment's `verify` passed; false with
   // `outcome.failure` set when it did not, nullopt when the server stopped meanwhile.
   std::optional<bool> verified(store::Deploy& d, const store::Release& release,
+                               const pipeline::Environment::Verify& spec,
                                const std::vector<store::EnvValue>& values, Outcome& outcome,
                                DeployLog& log);
   std::pair<store::DeployState, std::string> rollBack(const store::Deploy& d,

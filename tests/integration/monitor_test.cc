@@ -7,6 +7,7 @@
 
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "server_fixture.h"
@@ -224,7 +225,19 @@ TEST_F(MonitorTest, AFailureOpensAnIncidentThatADeployJoinsAndRecoveryResolves) 
   EXPECT_THAT(i["timeline"][2]["text"].get<std::string>(), HasSubstr("0.1.1 succeeded"));
   EXPECT_EQ(monitorWhen("health", [](const json& m) { return m["state"] == "up"; })["incident_id"],
             nullptr);
-  // Its moves, in order: failing, down (the incident), then up again.
+  // Its moves, in order: failing, down (the incident), then up again (told once the incident
+  // is resolved: waited for).
+  auto downThenUp = [&] {
+    std::istringstream lines(readFile(events));
+    bool down = false;
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find(R"("monitor":"health")") == std::string::npos) continue;
+      if (line.find(R"("state":"down")") != std::string::npos) down = true;
+      if (down && line.find(R"("state":"up")") != std::string::npos) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(waitFor(downThenUp)) << readFile(events);
   std::vector<std::string> moves;
   std::string text = readFile(events);
   std::regex frame("event: monitor\ndata: ([^\n]*)\n");
@@ -348,7 +361,7 @@ monitor:
   - name: api
     tcp: "127.0.0.1:)yml" + std::to_string(closed) +
                                  R"yml("
-    every: 1s
+    every: 2s
     timeout: 1s
     fail_after: 100
     slo: {availability: 99.9%}

@@ -247,7 +247,11 @@ monitor:
   EXPECT_EQ(incident["env"], "staging");
   EXPECT_EQ(incident["release"], v1);
   EXPECT_THAT(incident["title"].get<std::string>(), HasSubstr(hosts_->address(2)));
-  EXPECT_EQ(monitorOn(1, up)["incident_id"], nullptr);
+  // Host 1 goes on: its line is up, and the only incident is host 2's.
+  EXPECT_FALSE(monitorOn(1, up).is_null()) << api("/api/projects/web/monitors").dump(2);
+  json incidents = api("/api/projects/web/incidents");
+  ASSERT_EQ(incidents["incidents"].size(), 1u) << incidents.dump(2);
+  EXPECT_EQ(incidents["incidents"][0]["id"], down["incident_id"]);
 }
 
 TEST_F(SshDeployTest, AnsibleRunsTheReleasesPlaybookOnEveryHostAndNamesTheOneThatFailed) {

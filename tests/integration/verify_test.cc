@@ -312,5 +312,39 @@ TEST_F(VerifyTest, ARollbackToAReleaseThatNeverRanHereIsVerified) {
   EXPECT_GE(probe(prod, "health")["passes"].get<int>(), 1);
 }
 
+// A rollback whose verification fails stays where it is: going back would reinstall the
+// release the operator was leaving.
+TEST_F(VerifyTest, ARollbackThatFailsItsVerificationIsNotUndone) {
+  std::string file = readFile(repo_.dir() / ".boucle.yml");
+  file = std::regex_replace(file, std::regex("  prod: \\{auto: true, after: staging\\}"),
+                            "  prod: {after: staging, verify: {for: 2s}}");
+  repo_.write(".boucle.yml", file);
+  repo_.commit("ci: prod by hand", "Ada");
+  ASSERT_EQ(triggerAndWait("web", 1)["state"], "passed");
+  ASSERT_EQ(ended("staging", 1)["state"], "succeeded");
+  repo_.write("FEATURE", "1\n");
+  repo_.commit("feat: a second release", "Ada");
+  ASSERT_EQ(triggerAndWait("web", 2)["state"], "passed");
+  ASSERT_EQ(ended("staging", 2)["state"], "succeeded");
+  Output promoted = client({"promote", "web", "--from", "staging", "--to", "prod"});
+  ASSERT_EQ(promoted.exitCode, 0) << promoted.all();
+  ASSERT_EQ(ended("prod", 1)["state"], "succeeded");
+  EXPECT_EQ(runs(), "0.2.0");
+  // prod's service is now unreachable: 0.1.0, never run there, cannot be verified.
+  ASSERT_EQ(
+      client({"env", "set", "web", "prod", "url=http://127.0.0.1:" + std::to_string(freePort())})
+          .exitCode,
+      0);
+  Http r = curl("POST", server_->url() + "/api/projects/web/environments/prod/rollback",
+                R"({"version": "0.1.0"})",
+                {"Authorization: Bearer " + server_->token(), "Content-Type: application/json"});
+  ASSERT_EQ(r.status, 201) << r.body;
+  json back = ended("prod", 2);
+  ASSERT_EQ(back["state"], "failed") << back.dump(2);
+  EXPECT_THAT(back["reason"].get<std::string>(), HasSubstr("verification failed: 'health'"));
+  EXPECT_THAT(back["reason"].get<std::string>(), HasSubstr("0.1.0 stays in place"));
+  EXPECT_EQ(runs(), "0.1.0");  // 0.2.0 was not put back
+}
+
 }  // namespace
 }  // namespace boucle::testing
