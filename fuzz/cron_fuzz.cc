@@ -14,7 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (error.empty()) __builtin_trap();
     return 0;
   }
-  time_t after = 1764547200;  // 2025-12-01
+  time_t after = 1764547200;        // 2025-12-01
   time_t next = cron->next(after);  // -1: never (February 31)
   if (next != static_cast<time_t>(-1) && next <= after) __builtin_trap();
   return 0;

@@ -5,8 +5,7 @@
 #include "runner/junit.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto r = boucle::runner::parseJUnit(
-      std::string_view(reinterpret_cast<const char*>(data), size));
+  auto r = boucle::runner::parseJUnit(std::string_view(reinterpret_cast<const char*>(data), size));
   if (r.ok()) {
     if (r->failed.size() > 1000) __builtin_trap();
     for (const auto& f : r->failed) {

@@ -17,8 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto p = fuzz::parts(data + 1, size - 1, 2);
   std::string body = p.back();
   std::map<std::string, std::string> headers = {
-      {"x-github-event", "push"},    {"x-gitlab-event", "Push Hook"}, {"x-gitea-event", "push"},
-      {"x-github-delivery", p[0]},   {"x-gitlab-event-uuid", p[0]},  {"x-gitea-delivery", p[0]},
+      {"x-github-event", "push"},   {"x-gitlab-event", "Push Hook"}, {"x-gitea-event", "push"},
+      {"x-github-delivery", p[0]},  {"x-gitlab-event-uuid", p[0]},   {"x-gitea-delivery", p[0]},
       {"x-gitlab-token", "secret"},
   };
   std::string mac = scm::hmacSha256Hex("secret", body);

@@ -29,8 +29,7 @@ Result<Fd> walkNoFollow(int dirFd, std::string_view rel, int flags, mode_t mode)
   if (!dir) return errnoStatus("dup", errno);
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
     if (parts[i].empty() || parts[i] == ".") continue;
-    Fd next(::openat(dir.get(), parts[i].c_str(),
-                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    Fd next(::openat(dir.get(), parts[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!next) return errnoStatus(std::string(rel), errno);
     dir = std::move(next);
   }

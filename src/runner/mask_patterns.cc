@@ -203,7 +203,8 @@ MaskPatterns maskPatterns(const std::vector<std::string>& secrets) {
     for (bool upperHex : {false, true}) {
       for (bool slash : {false, true}) {
         for (bool ascii : {false, true}) {
-          if (text || (!slash && !ascii)) exact.insert(jsonEscape(secret, {upperHex, slash, ascii}));
+          if (text || (!slash && !ascii))
+            exact.insert(jsonEscape(secret, {upperHex, slash, ascii}));
         }
       }
     }

@@ -76,7 +76,7 @@ class Masker {
   void emitUpTo(uint64_t end, std::string& out);
 
   std::shared_ptr<const MaskSet> set_;
-  std::vector<Scan> scans_;  // one per automaton of the set
+  std::vector<Scan> scans_;   // one per automaton of the set
   uint64_t pos_ = 0;          // bytes consumed so far
   uint64_t pendingBase_ = 0;  // stream offset of pending_[0]
   std::string pending_;       // consumed but not yet released

@@ -194,8 +194,8 @@ TEST(Masker, AWrappedSecretIsMaskedWhateverTheWritesAreCutInto) {
 
 TEST(Masker, MasksMorePercentAndJsonForms) {
   const std::string secret = "a b/c+d";
-  EXPECT_EQ(maskOne(secret, "q=a%20b/c%2Bd\n"), "q=***\n");  // Python's quote keeps '/'
-  EXPECT_EQ(maskOne(secret, "q=a+b%2Fc%2Bd\n"), "q=***\n");  // form encoding
+  EXPECT_EQ(maskOne(secret, "q=a%20b/c%2Bd\n"), "q=***\n");    // Python's quote keeps '/'
+  EXPECT_EQ(maskOne(secret, "q=a+b%2Fc%2Bd\n"), "q=***\n");    // form encoding
   EXPECT_EQ(maskOne(secret, "q=a%20b%2fc%2bd\n"), "q=***\n");  // lower case
   EXPECT_EQ(maskOne("x\x1by/z", R"({"k":"x\u001By\/z"})"), R"({"k":"***"})");
   EXPECT_EQ(maskOne("x\x1by/z", R"({"k":"x\u001by/z"})"), R"({"k":"***"})");
