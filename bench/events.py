@@ -22,6 +22,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import free_port, pipeline_repo, wait  # noqa: E402
+
 BOUCLE = os.path.abspath(sys.argv[1])
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
 ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 30
@@ -31,23 +34,6 @@ DATA = os.path.join(T, "data")
 # A thousand sockets each side: this process and the server (which inherits it).
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * N + 256)), hard))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait(cond, timeout=20.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if cond():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def cpu_seconds(pid):
@@ -67,14 +53,8 @@ def status_kb(pid, field):
 
 
 repo = os.path.join(T, "repo")
-os.makedirs(repo)
-with open(os.path.join(repo, ".boucle.yml"), "w") as f:
-    f.write("jobs:\n  build: {run: 'true'}\nenvironments:\n  prod: {}\n"
-            "deploy: {driver: command, command: 'true'}\n")
-git = ["git", "-C", repo, "-c", "user.name=b", "-c", "user.email=b@b"]
-subprocess.run(["git", "init", "-q", "-b", "main", repo], check=True)
-subprocess.run(git + ["add", "-A"], check=True)
-subprocess.run(git + ["commit", "-q", "-m", "bench"], check=True)
+pipeline_repo(repo, "jobs:\n  build: {run: 'true'}\nenvironments:\n  prod: {}\n"
+              "deploy: {driver: command, command: 'true'}\n")
 
 port = free_port()
 server = subprocess.Popen(

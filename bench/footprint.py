@@ -7,34 +7,19 @@ usage: bench/footprint.py BOUCLE_BINARY [JOBS] [--no-monitors]
 """
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import free_port, pipeline_repo, wait  # noqa: E402
 
 BOUCLE = os.path.abspath(sys.argv[1])
 JOBS = int(sys.argv[2]) if len(sys.argv) > 2 else 500
 MONITORS = "--no-monitors" not in sys.argv
 T = tempfile.mkdtemp(prefix="boucle-footprint.")
 DATA = os.path.join(T, "data")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait(cond, timeout=60.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def tree(pid):
@@ -82,25 +67,19 @@ def rss_mb(pid):
 
 
 repo = os.path.join(T, "repo")
-os.makedirs(repo)
 jobs = "".join(f"  j{i}: {{run: 'true'}}\n" for i in range(JOBS))
 port = free_port()
-with open(os.path.join(repo, ".boucle.yml"), "w") as f:
-    f.write("jobs:\n" + jobs +
-            "release: {branches: [main]}\nenvironments:\n  prod: {auto: true}\n"
-            "deploy: {driver: command, command: 'true'}\n" +
-            ("monitor:\n"
-             f"  - {{name: api, http: 'http://127.0.0.1:{port}/api/health', every: 10s}}\n"
-             f"  - {{name: port, tcp: '127.0.0.1:{port}', every: 10s}}\n" if MONITORS else ""))
-git = ["git", "-C", repo, "-c", "user.name=b", "-c", "user.email=b@b"]
-subprocess.run(["git", "init", "-q", "-b", "main", repo], check=True)
-subprocess.run(git + ["add", "-A"], check=True)
-subprocess.run(git + ["commit", "-q", "-m", "bench"], check=True)
+pipeline_repo(repo, "jobs:\n" + jobs +
+              "release: {branches: [main]}\nenvironments:\n  prod: {auto: true}\n"
+              "deploy: {driver: command, command: 'true'}\n" +
+              ("monitor:\n"
+               f"  - {{name: api, http: 'http://127.0.0.1:{port}/api/health', every: 10s}}\n"
+               f"  - {{name: port, tcp: '127.0.0.1:{port}', every: 10s}}\n" if MONITORS else ""))
 
 server = subprocess.Popen([BOUCLE, "server", "--data", DATA, "--listen", f"127.0.0.1:{port}"],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 try:
-    wait(lambda: os.path.exists(os.path.join(DATA, "initial-admin-token")))
+    wait(lambda: os.path.exists(os.path.join(DATA, "initial-admin-token")), 60)
     token = open(os.path.join(DATA, "initial-admin-token")).read().strip()
     env = dict(os.environ, BOUCLE_SERVER=f"http://127.0.0.1:{port}", BOUCLE_TOKEN=token)
     time.sleep(3)

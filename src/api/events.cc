@@ -9,6 +9,7 @@
 
 #include "core/clock.h"
 #include "core/encoding.h"
+#include "deploy/verify.h"
 
 namespace boucle::api {
 
@@ -44,7 +45,6 @@ struct EventHub::State {
   // that reconnects after a restart is told to reload, not handed someone else's events.
   uint64_t nextId = static_cast<uint64_t>(nowMs()) * 1000;
   uint64_t nextSubscriber = 1;
-  size_t subscribers = 0;
   std::map<uint64_t, std::function<void()>> waiting;  // each subscriber's one wake-up
 
   uint64_t first() const { return ring.empty() ? nextId : ring.front().id; }
@@ -59,12 +59,10 @@ class EventStream : public BodyStream {
       : s_(std::move(s)), project_(std::move(project)), position_(position), reset_(reset) {
     std::lock_guard lock(s_->mu);
     id_ = s_->nextSubscriber++;
-    ++s_->subscribers;
   }
   ~EventStream() override {
     std::lock_guard lock(s_->mu);
     s_->waiting.erase(id_);
-    --s_->subscribers;
   }
 
   Piece next() override {
@@ -169,16 +167,6 @@ std::shared_ptr<BodyStream> EventHub::subscribe(std::string project,
   return std::make_shared<EventStream>(state_, std::move(project), position, reset);
 }
 
-size_t EventHub::subscribers() const {
-  std::lock_guard lock(state_->mu);
-  return state_->subscribers;
-}
-
-uint64_t EventHub::lastId() const {
-  std::lock_guard lock(state_->mu);
-  return state_->nextId - 1;
-}
-
 namespace {
 
 std::string line(const json& j) {
@@ -225,8 +213,7 @@ void EventHub::deployChanged(const store::Deploy& d) {
                 {"reason", cutUtf8(d.reason, kReasonCut)},
                 {"rollback", d.rollback},
                 {"dry_run", d.dryRun},
-                {"verifying", d.state == store::DeployState::kRunning &&
-                                  d.verifyJson.find(R"("state":"running")") != std::string::npos},
+                {"verifying", deploy::underVerification(d)},
                 {"requested_by", d.requestedBy},
                 {"finished_at_ms", orNull(d.finishedAt)}}));
 }

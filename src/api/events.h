@@ -43,9 +43,6 @@ class EventHub : public store::StoreObserver {
   // The events after `lastId` (none: from now on) of `project` ("" any), as an SSE body.
   std::shared_ptr<BodyStream> subscribe(std::string project, std::optional<uint64_t> lastId);
 
-  size_t subscribers() const;
-  uint64_t lastId() const;
-
   struct State;
 
  private:

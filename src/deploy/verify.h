@@ -36,4 +36,12 @@ struct Verification {
 
 using Verifier = std::function<Verification(const VerifyJob&)>;
 
+// Whether `d` is being verified now: deployed, its smoke checks passed, its `verification`
+// still running (not one that failed and is being rolled back). The evidence is compact JSON
+// whose strings escape their quotes, so this key can only be its state.
+inline bool underVerification(const store::Deploy& d) {
+  return d.state == store::DeployState::kRunning && !d.dryRun &&
+         d.verifyJson.find(R"("state":"running")") != std::string::npos;
+}
+
 }  // namespace boucle::deploy

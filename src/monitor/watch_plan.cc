@@ -6,6 +6,7 @@
 #include "deploy/policy.h"
 #include "deploy/target.h"
 #include "deploy/template.h"
+#include "deploy/verify.h"
 #include "pipeline/parser.h"
 #include "scm/git_repo.h"
 
@@ -37,10 +38,7 @@ Result<deploy::Current> liveRelease(store::Store& store, const std::string& proj
   auto recent = store.listDeploys(project, env, 20);
   if (!recent.ok()) return recent.status();
   for (const auto& d : *recent) {
-    // The evidence is compact JSON whose strings escape their quotes: this key is the state.
-    bool verifying = d.verifyJson.find(R"("state":"running")") != std::string::npos;
-    if (d.state == store::DeployState::kRunning && verifying && !d.dryRun)
-      return deploy::Current{d.version, d};
+    if (deploy::underVerification(d)) return deploy::Current{d.version, d};
   }
   return deploy::currentRelease(store, project, env);
 }

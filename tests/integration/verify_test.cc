@@ -138,6 +138,21 @@ class VerifyTest : public ServerFixture {
     std::getline(in, v);
     return v;
   }
+  // prod verified too (2 s) and deployed by hand; the first release run and in staging.
+  void verifiedProdByHand() {
+    std::string file = readFile(repo_.dir() / ".boucle.yml");
+    file = std::regex_replace(file, std::regex("  prod: \\{auto: true, after: staging\\}"),
+                              "  prod: {after: staging, verify: {for: 2s}}");
+    repo_.write(".boucle.yml", file);
+    repo_.commit("ci: prod by hand", "Ada");
+    ASSERT_EQ(triggerAndWait("web", 1)["state"], "passed");
+    ASSERT_EQ(ended("staging", 1)["state"], "succeeded");
+  }
+  Http rollbackProd(const std::string& version) {
+    return curl("POST", server_->url() + "/api/projects/web/environments/prod/rollback",
+                R"({"version": ")" + version + R"("})",
+                {"Authorization: Bearer " + server_->token(), "Content-Type: application/json"});
+  }
   // The verification's probe named `name`.
   static json probe(const json& deploy, const std::string& name) {
     for (const auto& p : deploy["verification"]["probes"]) {
@@ -292,17 +307,8 @@ TEST_F(VerifyTest, AProbeThatNeverPassedFailsAtTheEnd) {
 // "Rolling back" to a release that never ran in a verified environment is a deploy like any
 // other there: it is verified, and does not slip in as a rollback.
 TEST_F(VerifyTest, ARollbackToAReleaseThatNeverRanHereIsVerified) {
-  std::string file = readFile(repo_.dir() / ".boucle.yml");
-  // staging as before; prod verified too, and deployed by hand.
-  file = std::regex_replace(file, std::regex("  prod: \\{auto: true, after: staging\\}"),
-                            "  prod: {after: staging, verify: {for: 2s}}");
-  repo_.write(".boucle.yml", file);
-  repo_.commit("ci: prod by hand", "Ada");
-  ASSERT_EQ(triggerAndWait("web", 1)["state"], "passed");
-  ASSERT_EQ(ended("staging", 1)["state"], "succeeded");
-  Http r = curl("POST", server_->url() + "/api/projects/web/environments/prod/rollback",
-                R"({"version": "0.1.0"})",
-                {"Authorization: Bearer " + server_->token(), "Content-Type: application/json"});
+  ASSERT_NO_FATAL_FAILURE(verifiedProdByHand());
+  Http r = rollbackProd("0.1.0");
   ASSERT_EQ(r.status, 201) << r.body;
   json prod = ended("prod", 1);
   ASSERT_EQ(prod["state"], "succeeded") << prod.dump(2);
@@ -315,13 +321,7 @@ TEST_F(VerifyTest, ARollbackToAReleaseThatNeverRanHereIsVerified) {
 // A rollback whose verification fails stays where it is: going back would reinstall the
 // release the operator was leaving.
 TEST_F(VerifyTest, ARollbackThatFailsItsVerificationIsNotUndone) {
-  std::string file = readFile(repo_.dir() / ".boucle.yml");
-  file = std::regex_replace(file, std::regex("  prod: \\{auto: true, after: staging\\}"),
-                            "  prod: {after: staging, verify: {for: 2s}}");
-  repo_.write(".boucle.yml", file);
-  repo_.commit("ci: prod by hand", "Ada");
-  ASSERT_EQ(triggerAndWait("web", 1)["state"], "passed");
-  ASSERT_EQ(ended("staging", 1)["state"], "succeeded");
+  ASSERT_NO_FATAL_FAILURE(verifiedProdByHand());
   repo_.write("FEATURE", "1\n");
   repo_.commit("feat: a second release", "Ada");
   ASSERT_EQ(triggerAndWait("web", 2)["state"], "passed");
@@ -335,9 +335,7 @@ TEST_F(VerifyTest, ARollbackThatFailsItsVerificationIsNotUndone) {
       client({"env", "set", "web", "prod", "url=http://127.0.0.1:" + std::to_string(freePort())})
           .exitCode,
       0);
-  Http r = curl("POST", server_->url() + "/api/projects/web/environments/prod/rollback",
-                R"({"version": "0.1.0"})",
-                {"Authorization: Bearer " + server_->token(), "Content-Type: application/json"});
+  Http r = rollbackProd("0.1.0");
   ASSERT_EQ(r.status, 201) << r.body;
   json back = ended("prod", 2);
   ASSERT_EQ(back["state"], "failed") << back.dump(2);

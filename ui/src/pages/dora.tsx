@@ -205,6 +205,15 @@ export function DoraPage(props: { project: string; env?: string; since?: string 
     };
   }, [dora, deploys]);
 
+  // A key's week-by-week chart, over the period.
+  const trend = (label: string, values: (number | null)[]) => ({
+    label,
+    at: charts!.weeks.at,
+    values,
+    from: dora!.from_ms,
+    to: dora!.to_ms,
+  });
+
   const go = (e: string, s: string) =>
     (location.hash = `#/projects/${q}/dora?env=${encodeURIComponent(e)}&since=${encodeURIComponent(s)}`);
   return (
@@ -251,26 +260,14 @@ export function DoraPage(props: { project: string; env?: string; since?: string 
               value={`${dora.deployment_frequency.per_day.toFixed(2)} / day`}
               detail={`${dora.deployment_frequency.deploys} deploys · ${dora.deployment_frequency.reading}`}
               band={dora.deployment_frequency.band}
-              trend={{
-                label: "deploys a day",
-                at: charts!.weeks.at,
-                values: charts!.weeks.perDay,
-                from: dora.from_ms,
-                to: dora.to_ms,
-              }}
+              trend={trend("deploys a day", charts!.weeks.perDay)}
             />
             <Tile
               title="Lead time for changes"
               value={span(dora.lead_time.median_ms)}
               detail={`median, commit to ${dora.env}; p90 ${span(dora.lead_time.p90_ms)}`}
               band={dora.lead_time.band}
-              trend={{
-                label: "median lead time (h)",
-                at: charts!.weeks.at,
-                values: charts!.weeks.leadH,
-                from: dora.from_ms,
-                to: dora.to_ms,
-              }}
+              trend={trend("median lead time (h)", charts!.weeks.leadH)}
             />
             <Tile
               title="Change failure rate"
@@ -281,26 +278,14 @@ export function DoraPage(props: { project: string; env?: string; since?: string 
               }
               detail={`${dora.change_failure_rate.failures} of ${dora.change_failure_rate.changes} changes failed`}
               band={dora.change_failure_rate.band}
-              trend={{
-                label: "change failure rate (%)",
-                at: charts!.weeks.at,
-                values: charts!.weeks.failureRate,
-                from: dora.from_ms,
-                to: dora.to_ms,
-              }}
+              trend={trend("change failure rate (%)", charts!.weeks.failureRate)}
             />
             <Tile
               title="Recovery time"
               value={span(dora.recovery_time.median_ms)}
               detail="median, failure to healthy again"
               band={dora.recovery_time.band}
-              trend={{
-                label: "median recovery (h)",
-                at: charts!.weeks.at,
-                values: charts!.weeks.recoveryH,
-                from: dora.from_ms,
-                to: dora.to_ms,
-              }}
+              trend={trend("median recovery (h)", charts!.weeks.recoveryH)}
             />
           </section>
           <section class="card">
