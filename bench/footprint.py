@@ -52,6 +52,20 @@ def server_split(pid):
     return f"server {out.get('RssAnon', 0):.1f} MB anonymous + {out.get('RssFile', 0):.1f} MB files"
 
 
+def breakdown(pid):
+    """The server's RSS by what is mapped (a library, the heap, other anonymous memory)."""
+    rss, name = {}, None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            fields = line.split()
+            if "-" in fields[0] and ":" not in fields[0]:
+                name = os.path.basename(fields[5]) if len(fields) > 5 else "[anonymous]"
+            elif fields[0] == "Rss:":
+                rss[name] = rss.get(name, 0) + int(fields[1])
+    top = sorted(rss.items(), key=lambda kv: -kv[1])[:15]
+    return "\n".join(f"  {kb / 1024:6.2f} MB  {name}" for name, kb in top)
+
+
 def rss_mb(pid):
     total, count = 0, 0
     for p in tree(pid):
@@ -97,7 +111,9 @@ try:
     print(f"after a {JOBS}-job run ({took:.1f} s), its release deployed"
           f"{' and monitored' if MONITORS else ''}: "
           f"{mb:.1f} MB in {n} process(es)")
-    time.sleep(65)
+    time.sleep(int(os.environ.get("QUIET", "65")))
+    if os.environ.get("BREAKDOWN"):  # where the server's RSS is, by mapping
+        print(breakdown(server.pid))
     mb, n = rss_mb(server.pid)
     print(f"a quiet minute later{', monitors running' if MONITORS else ''}: {mb:.1f} MB in "
           f"{n} process(es) ({server_split(server.pid)})")

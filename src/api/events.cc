@@ -39,7 +39,7 @@ json orNull(const std::optional<int64_t>& v) {
 
 struct EventHub::State {
   mutable std::mutex mu;  // guards everything below
-  size_t keep = 4096;
+  size_t keep = 1024;
   std::deque<Entry> ring;  // ids contiguous, oldest first
   // Ids go on from one server process to the next (they start at the start time), so a client
   // that reconnects after a restart is told to reload, not handed someone else's events.

@@ -27,7 +27,7 @@ namespace boucle::api {
 
 class EventHub : public store::StoreObserver {
  public:
-  explicit EventHub(size_t keep = 4096);
+  explicit EventHub(size_t keep = 1024);
   ~EventHub() override;
 
   void runChanged(const store::Run& r) override;

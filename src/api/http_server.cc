@@ -14,6 +14,7 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -313,22 +314,57 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void nextChunk() {
     if (closed_) return;
-    BodyStream::Piece piece = body_->next();
-    if (!piece.data.empty()) {
-      chunk_ = std::move(piece.data);
-      bool done = piece.done;
-      // A client that reads nothing for shared_.idle is dropped (its socket buffer is full).
-      stream_.expires_after(shared_.idle);
-      asio::async_write(stream_, http::make_chunk(asio::buffer(chunk_)),
-                        [self = shared_from_this(), done](beast::error_code ec, size_t) {
-                          if (ec) return self->close();
-                          if (done) return self->finishStream();
-                          self->nextChunk();
-                        });
-      return;
+    for (;;) {
+      BodyStream::Piece piece = body_->next();
+      if (piece.data.empty()) {
+        if (piece.done) return finishStream();
+        return waitForMore(piece.retryMs);
+      }
+      // One buffer with the chunk's framing, tried at once without waiting: a live stream's
+      // pieces are small and the socket's buffer takes them, so a thousand subscribers cost a
+      // thousand send(2) calls and no handler, timer or allocation of Asio's each.
+      char size[20];
+      int n = std::snprintf(size, sizeof size, "%zx\r\n", piece.data.size());
+      chunk_.assign(size, static_cast<size_t>(n));
+      chunk_ += piece.data;
+      chunk_ += "\r\n";
+      size_t sent = sendNow(chunk_);
+      if (sent == SIZE_MAX) return close();
+      if (sent < chunk_.size()) {
+        // The client is slow: the rest goes the usual way, and a client that reads nothing
+        // for shared_.idle is dropped (its socket buffer is full).
+        chunk_.erase(0, sent);
+        bool done = piece.done;
+        stream_.expires_after(shared_.idle);
+        return asio::async_write(stream_, asio::buffer(chunk_),
+                                 [self = shared_from_this(), done](beast::error_code ec, size_t) {
+                                   if (ec) return self->close();
+                                   self->stream_.expires_never();
+                                   if (done) return self->finishStream();
+                                   self->nextChunk();
+                                 });
+      }
+      if (piece.done) return finishStream();
     }
-    if (piece.done) return finishStream();
-    waitForMore(piece.retryMs);
+  }
+
+  // What send(2) took of `data` without blocking; SIZE_MAX when the client is gone.
+  size_t sendNow(const std::string& data) {
+    int sock = stream_.socket().native_handle();
+    size_t sent = 0;
+    while (sent < data.size()) {
+      ssize_t n = ::send(sock, data.data() + sent, data.size() - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) {
+        sent += static_cast<size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        break;
+      } else {
+        return SIZE_MAX;
+      }
+    }
+    return sent;
   }
 
   void waitForMore(int retryMs) {
@@ -345,14 +381,19 @@ class Session : public std::enable_shared_from_this<Session> {
         if (auto self = weak.lock()) self->woken();
       });
     });
-    if (told) {
-      timer_.expires_after(kWakeFallback);
-    } else {
-      timer_.expires_after(std::chrono::milliseconds(retryMs));
+    // A stream that tells keeps one fallback timer armed across its wake-ups rather than
+    // re-arming it after each event; one that cannot tell is looked at after retryMs.
+    if (!told || !timerArmed_) {
+      timerArmed_ = true;
+      timer_.expires_after(
+          told ? std::chrono::duration_cast<std::chrono::milliseconds>(kWakeFallback)
+               : std::chrono::milliseconds(retryMs));
+      timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+        if (ec == asio::error::operation_aborted) return;
+        self->timerArmed_ = false;
+        self->woken();
+      });
     }
-    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (ec != asio::error::operation_aborted) self->woken();
-    });
     if (!watchingHangup_) {
       watchingHangup_ = true;
       stream_.socket().async_wait(
@@ -370,7 +411,6 @@ class Session : public std::enable_shared_from_this<Session> {
   void woken() {
     if (!waiting_ || closed_) return;
     waiting_ = false;
-    timer_.cancel();
     nextChunk();
   }
 
@@ -475,6 +515,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool headOnly_ = false;  // a HEAD request: headers only
   bool waiting_ = false;   // a stream waits for more (bell or timer)
   bool watchingHangup_ = false;
+  bool timerArmed_ = false;  // the stream's fallback timer is pending
   bool closed_ = false;
   bool streamClaimed_ = false;  // counted in shared_.streams under peer_
   asio::ip::address peer_;

@@ -1,6 +1,7 @@
 // `boucle server`: wires the store, the embedded agent and the HTTP API together.
 #include <fcntl.h>
 #include <fmt/core.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -139,6 +140,10 @@ void requeueInterrupted(store::Store& store, const std::vector<store::Run>& runs
 }
 
 int serve(const ServerArgs& a) {
+  // glibc gives each thread that allocates an arena of its own, up to eight per core; what the
+  // threads freed stays spread over them. Two (one per core of a small machine) keep a quiet
+  // server's heap 1 MB smaller after a run at no cost in speed measured (bench/footprint.py).
+  ::mallopt(M_ARENA_MAX, 2);
   vault::RetentionPolicy retention;
   if (!a.keepArtifacts.empty()) {
     retention.maxAge = parseDuration(a.keepArtifacts);

@@ -12,6 +12,7 @@ namespace boucle::os {
 
 class SharedLibrary {
  public:
+  SharedLibrary() = default;
   // dlopen(`soname`); on failure error() says what is missing (`package`: where it comes from).
   SharedLibrary(const char* soname, const char* package) {
     handle_ = ::dlopen(soname, RTLD_NOW | RTLD_LOCAL);
@@ -30,8 +31,18 @@ class SharedLibrary {
   // "" once everything asked for was found.
   const std::string& error() const { return error_; }
 
+  // Unloads it (with what it brought that nothing else uses). Only for a library whose
+  // functions nothing calls any more and whose state was shut down.
+  void close() {
+    if (handle_) ::dlclose(handle_);
+    handle_ = nullptr;
+    error_.clear();
+  }
+
  private:
-  void* handle_ = nullptr;  // never closed: the functions stay in use until the process ends
+  // Not closed when this ends: unless close() is called, the functions stay in use until the
+  // process ends.
+  void* handle_ = nullptr;
   std::string error_;
 };
 

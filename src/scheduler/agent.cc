@@ -174,11 +174,17 @@ void Agent::loop() {
                          ? runner::SupervisorClient::start(*program)
                          : Result<std::unique_ptr<runner::SupervisorClient>>(program.status());
       if (started.ok()) supervisors.push_back(std::move(started).value());
-    } else if (!supervisors.empty() && !busy) {
+    } else if (!busy) {
+      bool freed = !supervisors.empty();
       supervisors.clear();  // each ends its process
+      // libgit2 too, once nothing (a run, a deploy, the API) used it for the same minute.
+      freed = scm::unloadGitWhenQuiet(kKeepWarm) || freed;
       // What the runs freed (fetches, checkouts, logs) goes back to the system now, not at
       // the next allocation that happens to trim: a quiet server stays small.
-      ::malloc_trim(0);
+      if (freed) {
+        store_.releaseMemory();  // SQLite's page cache
+        ::malloc_trim(0);
+      }
     }
     // Wake-ups come from wake(); the timeout only guards against a missed one.
     wakeup_.wait(std::chrono::seconds(1));

@@ -2,9 +2,11 @@
 
 #include <git2.h>
 
-#include <cstdlib>
+#include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <thread>
 
 #include "os/files.h"
 #include "os/shared_library.h"
@@ -58,34 +60,100 @@ struct Api {
 #undef BOUCLE_GIT_MEMBER
 };
 
-Result<const Api*> loadGit() {
-  static std::once_flag once;
-  static Api api;
-  static std::string error;
-  std::call_once(once, [] {
-    os::SharedLibrary lib("libgit2.so.1.5", "libgit2-1.5");
-#define BOUCLE_GIT_BIND(name) lib.bind(api.name, #name);
-    BOUCLE_GIT_FUNCTIONS(BOUCLE_GIT_BIND)
-#undef BOUCLE_GIT_BIND
-    error = lib.error();
-    if (!error.empty()) return;
-    api.git_libgit2_init();
-    // Its global and per-thread state (the last error) is released when the process ends.
-    std::atexit([] { api.git_libgit2_shutdown(); });
-  });
-  if (!error.empty()) return Status::Internal(error);
-  return &api;
+// libgit2 and the dozen libraries it brings cost 6 MB of a server's memory, so it is loaded
+// while calls use it and unloaded after a quiet spell (unloadGitWhenQuiet). libgit2 keeps
+// per-thread state that only the thread's end frees (its shutdown frees the calling thread's
+// alone), so every call runs on a thread of its own (onGitThread): no long-lived thread holds
+// state into a library that is gone, and nothing leaks from one load to the next.
+struct Library {
+  std::mutex mu;  // guards everything below
+  os::SharedLibrary lib;
+  Api api;
+  bool loaded = false;
+  bool certificates = false;  // mbedTLS was told where the CA certificates are
+  size_t users = 0;
+  std::chrono::steady_clock::time_point lastUse;
+};
+
+Library& library() {
+  static Library* l = new Library;  // never destroyed: calls may run while the process ends
+  return *l;
 }
 
-// Only made once loadGit() succeeded.
+// The loaded API, set while some call holds it; what the Freer below uses.
+const Api* current = nullptr;
+
+// Holds the library loaded for one call.
+class Lease {
+ public:
+  Lease() {
+    Library& l = library();
+    std::lock_guard lock(l.mu);
+    if (!l.loaded) {
+      l.lib = os::SharedLibrary("libgit2.so.1.5", "libgit2-1.5");
+#define BOUCLE_GIT_BIND(name) l.lib.bind(l.api.name, #name);
+      BOUCLE_GIT_FUNCTIONS(BOUCLE_GIT_BIND)
+#undef BOUCLE_GIT_BIND
+      if (!l.lib.error().empty()) {
+        error_ = l.lib.error();
+        l.lib.close();
+        return;
+      }
+      l.api.git_libgit2_init();
+      l.loaded = true;
+      current = &l.api;
+    }
+    ++l.users;
+    api_ = &l.api;
+  }
+  ~Lease() {
+    if (!api_) return;
+    Library& l = library();
+    std::lock_guard lock(l.mu);
+    --l.users;
+    l.lastUse = std::chrono::steady_clock::now();
+  }
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+
+  const Api* api() const {
+    return api_;
+  }
+  const std::string& error() const {
+    return error_;
+  }
+
+ private:
+  const Api* api_ = nullptr;
+  std::string error_;
+};
+
+// `body(api)` on a thread of its own with the library loaded; its result, or why libgit2
+// could not be loaded.
+template <typename F>
+auto onGitThread(F&& body) -> decltype(body(std::declval<const Api&>())) {
+  using R = decltype(body(std::declval<const Api&>()));
+  std::optional<R> out;
+  std::thread([&] {
+    Lease lease;
+    if (!lease.api()) {
+      out.emplace(Status::Internal(lease.error()));
+      return;
+    }
+    out.emplace(body(*lease.api()));
+  }).join();
+  return std::move(*out);
+}
+
+// Only made while a Lease is held.
 struct Freer {
-  void operator()(git_repository* p) const { (*loadGit())->git_repository_free(p); }
-  void operator()(git_remote* p) const { (*loadGit())->git_remote_free(p); }
-  void operator()(git_object* p) const { (*loadGit())->git_object_free(p); }
-  void operator()(git_commit* p) const { (*loadGit())->git_commit_free(p); }
-  void operator()(git_tree* p) const { (*loadGit())->git_tree_free(p); }
-  void operator()(git_tree_entry* p) const { (*loadGit())->git_tree_entry_free(p); }
-  void operator()(git_blob* p) const { (*loadGit())->git_blob_free(p); }
+  void operator()(git_repository* p) const { current->git_repository_free(p); }
+  void operator()(git_remote* p) const { current->git_remote_free(p); }
+  void operator()(git_object* p) const { current->git_object_free(p); }
+  void operator()(git_commit* p) const { current->git_commit_free(p); }
+  void operator()(git_tree* p) const { current->git_tree_free(p); }
+  void operator()(git_tree_entry* p) const { current->git_tree_entry_free(p); }
+  void operator()(git_blob* p) const { current->git_blob_free(p); }
 };
 using Repo = std::unique_ptr<git_repository, Freer>;
 using Remote = std::unique_ptr<git_remote, Freer>;
@@ -145,11 +213,10 @@ Status dropHiddenRefs(const Api& git, git_repository* repo) {
 
 }  // namespace
 
-Result<bool> commitReaches(const fs::path& repoPath, const std::string& tipRev,
-                           const std::string& commit) {
-  auto loaded = loadGit();
-  if (!loaded.ok()) return loaded.status();
-  const Api& git = **loaded;
+namespace {
+
+Result<bool> reaches(const Api& git, const fs::path& repoPath, const std::string& tipRev,
+                     const std::string& commit) {
   auto head = openCommit(git, repoPath, tipRev);
   if (!head.ok()) return false;
   git_oid wanted;
@@ -162,6 +229,14 @@ Result<bool> commitReaches(const fs::path& repoPath, const std::string& tipRev,
   return r == 1;
 }
 
+}  // namespace
+
+Result<bool> commitReaches(const fs::path& repoPath, const std::string& tipRev,
+                           const std::string& commit) {
+  return onGitThread(
+      [&](const Api& git) -> Result<bool> { return reaches(git, repoPath, tipRev, commit); });
+}
+
 Result<bool> commitOnBranch(const fs::path& repoPath, const std::string& commit,
                             const std::string& branch) {
   return commitReaches(repoPath, "refs/heads/" + branch, commit);
@@ -169,34 +244,36 @@ Result<bool> commitOnBranch(const fs::path& repoPath, const std::string& commit,
 
 Result<std::vector<std::string>> branchesContaining(const fs::path& repoPath,
                                                     const std::string& commit) {
-  auto loaded = loadGit();
-  if (!loaded.ok()) return loaded.status();
-  const Api& git = **loaded;
-  auto repo = open(git, repoPath);
-  if (!repo.ok()) return repo.status();
-  git_strarray refs{};
-  if (git.git_reference_list(&refs, repo->get()) != 0) return Status::Io(lastError(git, "refs"));
-  std::vector<std::string> branches;
-  for (size_t i = 0; i < refs.count; ++i) {
-    std::string_view name = refs.strings[i];
-    if (name.starts_with("refs/heads/")) branches.emplace_back(name.substr(11));
-  }
-  git.git_strarray_dispose(&refs);
-  std::vector<std::string> out;
-  for (const auto& b : branches) {
-    auto on = commitOnBranch(repoPath, commit, b);
-    if (!on.ok()) return on.status();
-    if (*on) out.push_back(b);
-  }
-  return out;
+  return onGitThread([&](const Api& git) -> Result<std::vector<std::string>> {
+    std::vector<std::string> branches;
+    {
+      auto repo = open(git, repoPath);
+      if (!repo.ok()) return repo.status();
+      git_strarray refs{};
+      if (git.git_reference_list(&refs, repo->get()) != 0)
+        return Status::Io(lastError(git, "refs"));
+      for (size_t i = 0; i < refs.count; ++i) {
+        std::string_view name = refs.strings[i];
+        if (name.starts_with("refs/heads/")) branches.emplace_back(name.substr(11));
+      }
+      git.git_strarray_dispose(&refs);
+    }
+    std::vector<std::string> out;
+    for (const auto& b : branches) {
+      auto on = reaches(git, repoPath, "refs/heads/" + b, commit);
+      if (!on.ok()) return on.status();
+      if (*on) out.push_back(b);
+    }
+    return out;
+  });
 }
 
 Status keepBranchesAndTags(const fs::path& mirror) {
-  auto loaded = loadGit();
-  if (!loaded.ok()) return loaded.status();
-  auto repo = open(**loaded, mirror);
-  if (!repo.ok()) return repo.status();
-  return dropHiddenRefs(**loaded, repo->get());
+  return onGitThread([&](const Api& git) -> Status {
+    auto repo = open(git, mirror);
+    if (!repo.ok()) return repo.status();
+    return dropHiddenRefs(git, repo->get());
+  });
 }
 
 bool fetchesInProcess(const std::string& url) {
@@ -212,65 +289,64 @@ Status fetchInto(const fs::path& mirror, const std::string& url, const GitCreden
   if (!local.empty() && !fs::exists(local)) {
     return Status::NotFound("git fetch " + url + ": no repository at " + local);
   }
-  auto loaded = loadGit();
-  if (!loaded.ok()) return loaded.status();
-  const Api& git = **loaded;
-  auto repo = open(git, mirror);
-  if (!repo.ok()) return repo.status();
-  // Anonymous, and without url.<base>.insteadOf rewriting: libgit2 1.5 leaks pcre2 match data
-  // (about 20 KB) for every config entry that regex does not match, on every fetch. The
-  // project's URL is used as given.
-  git_remote_create_options create = GIT_REMOTE_CREATE_OPTIONS_INIT;
-  create.repository = repo->get();
-  create.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
-  git_remote* rawRemote = nullptr;
-  if (git.git_remote_create_with_opts(&rawRemote, url.c_str(), &create) != 0) {
-    return Status::Invalid(lastError(git, "bad repository URL '" + url + "'"));
-  }
-  Remote remote(rawRemote);
+  return onGitThread([&](const Api& git) -> Status {
+    auto repo = open(git, mirror);
+    if (!repo.ok()) return repo.status();
+    // Anonymous, and without url.<base>.insteadOf rewriting: libgit2 1.5 leaks pcre2 match data
+    // (about 20 KB) for every config entry that regex does not match, on every fetch. The
+    // project's URL is used as given.
+    git_remote_create_options create = GIT_REMOTE_CREATE_OPTIONS_INIT;
+    create.repository = repo->get();
+    create.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+    git_remote* rawRemote = nullptr;
+    if (git.git_remote_create_with_opts(&rawRemote, url.c_str(), &create) != 0) {
+      return Status::Invalid(lastError(git, "bad repository URL '" + url + "'"));
+    }
+    Remote remote(rawRemote);
 
-  if (url.starts_with("https://")) {
-    // Debian's libgit2 uses mbedTLS, which knows no certificates unless told where they are.
-    // Parsing them costs a megabyte or two, so only servers that fetch over https pay it.
-    static std::once_flag certificates;
-    std::call_once(certificates, [&git] {
-      if (fs::exists("/etc/ssl/certs/ca-certificates.crt")) {
+    if (url.starts_with("https://")) {
+      // Debian's libgit2 uses mbedTLS, which knows no certificates unless told where they are.
+      // Parsing them costs a megabyte or two, so only servers that fetch over https pay it.
+      Library& l = library();
+      std::lock_guard lock(l.mu);
+      if (!l.certificates && fs::exists("/etc/ssl/certs/ca-certificates.crt")) {
         git.git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, "/etc/ssl/certs/ca-certificates.crt",
                              "/etc/ssl/certs");
-      }
-    });
-  }
-  git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
-  opts.prune = GIT_FETCH_PRUNE;
-  opts.update_fetchhead = 0;
-  opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;  // the refspec brings every tag already
-  opts.proxy_opts.type = GIT_PROXY_AUTO;               // http.proxy and the proxy variables
-  std::string header;
-  char* headers[1];
-  if (credential.kind == "token") {
-    header = authorizationHeader(credential);
-    headers[0] = header.data();
-    opts.custom_headers = {headers, 1};
-  }
-  // Branches and tags only: refs/pull/* and other hidden refs would let a forged or replayed
-  // hook name a commit that is on no branch.
-  char heads[] = "+refs/heads/*:refs/heads/*";
-  char tags[] = "+refs/tags/*:refs/tags/*";
-  char* refspecs[] = {heads, tags};
-  git_strarray specs{refspecs, 2};
-  int rc = git.git_remote_fetch(remote.get(), &specs, &opts, nullptr);
-  // The header's copy is wiped, though libgit2 never puts headers into its messages.
-  std::fill(header.begin(), header.end(), '\0');
-  if (rc != 0) {
-    std::string message = lastError(git, "git fetch " + url);
-    if (!credential.secret.empty()) {
-      for (size_t at; (at = message.find(credential.secret)) != std::string::npos;) {
-        message.replace(at, credential.secret.size(), "***");
+        l.certificates = true;
       }
     }
-    return Status::Io(message);
-  }
-  return dropHiddenRefs(git, repo->get());
+    git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
+    opts.prune = GIT_FETCH_PRUNE;
+    opts.update_fetchhead = 0;
+    opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;  // the refspec brings every tag already
+    opts.proxy_opts.type = GIT_PROXY_AUTO;               // http.proxy and the proxy variables
+    std::string header;
+    char* headers[1];
+    if (credential.kind == "token") {
+      header = authorizationHeader(credential);
+      headers[0] = header.data();
+      opts.custom_headers = {headers, 1};
+    }
+    // Branches and tags only: refs/pull/* and other hidden refs would let a forged or replayed
+    // hook name a commit that is on no branch.
+    char heads[] = "+refs/heads/*:refs/heads/*";
+    char tags[] = "+refs/tags/*:refs/tags/*";
+    char* refspecs[] = {heads, tags};
+    git_strarray specs{refspecs, 2};
+    int rc = git.git_remote_fetch(remote.get(), &specs, &opts, nullptr);
+    // The header's copy is wiped, though libgit2 never puts headers into its messages.
+    std::fill(header.begin(), header.end(), '\0');
+    if (rc != 0) {
+      std::string message = lastError(git, "git fetch " + url);
+      if (!credential.secret.empty()) {
+        for (size_t at; (at = message.find(credential.secret)) != std::string::npos;) {
+          message.replace(at, credential.secret.size(), "***");
+        }
+      }
+      return Status::Io(message);
+    }
+    return dropHiddenRefs(git, repo->get());
+  });
 }
 
 size_t packCount(const fs::path& repo) {
@@ -284,101 +360,113 @@ size_t packCount(const fs::path& repo) {
 }
 
 Result<CommitInfo> describeCommit(const fs::path& repoPath, const std::string& rev) {
-  auto loaded = loadGit();
-  if (!loaded.ok()) return loaded.status();
-  const Api& git = **loaded;
-  auto found = openCommit(git, repoPath, rev);
-  if (!found.ok()) return found.status();
-  auto* commit = reinterpret_cast<git_commit*>(found->commit.get());
-  CommitInfo info;
-  info.sha = git.git_oid_tostr_s(git.git_commit_id(commit));
-  if (const git_signature* author = git.git_commit_author(commit); author && author->name) {
-    info.author = author->name;
-  }
-  if (const char* summary = git.git_commit_summary(commit)) info.subject = summary;
-  return info;
+  return onGitThread([&](const Api& git) -> Result<CommitInfo> {
+    auto found = openCommit(git, repoPath, rev);
+    if (!found.ok()) return found.status();
+    auto* commit = reinterpret_cast<git_commit*>(found->commit.get());
+    CommitInfo info;
+    info.sha = git.git_oid_tostr_s(git.git_commit_id(commit));
+    if (const git_signature* author = git.git_commit_author(commit); author && author->name) {
+      info.author = author->name;
+    }
+    if (const char* summary = git.git_commit_summary(commit)) info.subject = summary;
+    return info;
+  });
 }
 
 Result<std::string> fileAtCommit(const fs::path& repoPath, const std::string& rev,
                                  const std::string& path) {
-  auto loaded = loadGit();
-  if (!loaded.ok()) return loaded.status();
-  const Api& git = **loaded;
-  auto found = openCommit(git, repoPath, rev);
-  if (!found.ok()) return found.status();
-  git_tree* rawTree = nullptr;
-  if (git.git_commit_tree(&rawTree, reinterpret_cast<git_commit*>(found->commit.get())) != 0) {
-    return Status::Io(lastError(git, "cannot read the tree of " + rev));
-  }
-  Tree tree(rawTree);
-  std::string shortRev = rev.size() == 40 ? rev.substr(0, 12) : rev;
-  git_tree_entry* rawEntry = nullptr;
-  if (path.empty() || git.git_tree_entry_bypath(&rawEntry, tree.get(), path.c_str()) != 0) {
-    return Status::NotFound(path + " is not in commit " + shortRev);
-  }
-  TreeEntry entry(rawEntry);
-  if (git.git_tree_entry_type(entry.get()) != GIT_OBJECT_BLOB) {
-    return Status::NotFound(path + " is not a file in commit " + shortRev);
-  }
-  git_blob* rawBlob = nullptr;
-  if (git.git_blob_lookup(&rawBlob, found->repo.get(), git.git_tree_entry_id(entry.get())) != 0) {
-    return Status::Io(lastError(git, "cannot read " + path + " of " + shortRev));
-  }
-  Blob blob(rawBlob);
-  return std::string(static_cast<const char*>(git.git_blob_rawcontent(blob.get())),
-                     static_cast<size_t>(git.git_blob_rawsize(blob.get())));
+  return onGitThread([&](const Api& git) -> Result<std::string> {
+    auto found = openCommit(git, repoPath, rev);
+    if (!found.ok()) return found.status();
+    git_tree* rawTree = nullptr;
+    if (git.git_commit_tree(&rawTree, reinterpret_cast<git_commit*>(found->commit.get())) != 0) {
+      return Status::Io(lastError(git, "cannot read the tree of " + rev));
+    }
+    Tree tree(rawTree);
+    std::string shortRev = rev.size() == 40 ? rev.substr(0, 12) : rev;
+    git_tree_entry* rawEntry = nullptr;
+    if (path.empty() || git.git_tree_entry_bypath(&rawEntry, tree.get(), path.c_str()) != 0) {
+      return Status::NotFound(path + " is not in commit " + shortRev);
+    }
+    TreeEntry entry(rawEntry);
+    if (git.git_tree_entry_type(entry.get()) != GIT_OBJECT_BLOB) {
+      return Status::NotFound(path + " is not a file in commit " + shortRev);
+    }
+    git_blob* rawBlob = nullptr;
+    if (git.git_blob_lookup(&rawBlob, found->repo.get(), git.git_tree_entry_id(entry.get())) != 0) {
+      return Status::Io(lastError(git, "cannot read " + path + " of " + shortRev));
+    }
+    Blob blob(rawBlob);
+    return std::string(static_cast<const char*>(git.git_blob_rawcontent(blob.get())),
+                       static_cast<size_t>(git.git_blob_rawsize(blob.get())));
+  });
 }
 
 Status checkoutDetached(const fs::path& objectsOf, const std::string& originUrl,
                         const std::string& commit, const fs::path& dest) {
-  auto loaded = loadGit();
-  if (!loaded.ok()) return loaded.status();
-  const Api& git = **loaded;
-  git_oid oid;
-  if (commit.size() != 40 || git.git_oid_fromstrn(&oid, commit.data(), commit.size()) != 0) {
-    return Status::Invalid("not a full commit id: '" + commit + "'");
-  }
-  // The repository's skeleton is written directly: git_repository_init and git_remote_create
-  // rewrite the config under a lock five times, which cost more than the checkout itself.
-  std::string url;  // a git-config string value: quoted, with \ and " escaped
-  for (char c : originUrl) {
-    if (c == '\\' || c == '"') url += '\\';
-    if (c == '\n') return Status::Invalid("a line break in the repository URL");
-    url += c;
-  }
-  const fs::path dotGit = dest / ".git";
-  std::error_code ec;
-  for (const char* sub : {"objects/info", "objects/pack", "refs/heads", "refs/tags"}) {
-    fs::create_directories(dotGit / sub, ec);
-    if (ec) return Status::Io("mkdir " + (dotGit / sub).string() + ": " + ec.message());
-  }
-  const std::pair<const char*, std::string> files[] = {
-      {"HEAD", commit + "\n"},
-      {"config",
-       "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n"
-       "\tlogallrefupdates = true\n[remote \"origin\"]\n\turl = \"" +
-           url + "\"\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n"},
-      {"objects/info/alternates", (objectsOf / "objects").string() + "\n"},
-  };
-  for (const auto& [name, content] : files) {
-    // Not fsynced: the workspace is thrown away after the run, and a crash ends the run.
-    if (auto st = os::writeFile(dotGit / name, content); !st.ok()) return st;
-  }
-  // Opened again so that the object database is read with the alternates in place.
-  auto repo = open(git, dest);
-  if (!repo.ok()) return repo.status();
-  git_commit* rawCommit = nullptr;
-  if (git.git_commit_lookup(&rawCommit, repo->get(), &oid) != 0) {
-    return Status::NotFound(lastError(git, "no commit " + commit + " in " + objectsOf.string()));
-  }
-  Commit target(rawCommit);
-  git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
-  co.checkout_strategy = GIT_CHECKOUT_FORCE;
-  if (git.git_checkout_tree(repo->get(), reinterpret_cast<const git_object*>(target.get()), &co) !=
-      0) {
-    return Status::Io(lastError(git, "checkout of " + commit));
-  }
-  return Status::Ok();
+  return onGitThread([&](const Api& git) -> Status {
+    git_oid oid;
+    if (commit.size() != 40 || git.git_oid_fromstrn(&oid, commit.data(), commit.size()) != 0) {
+      return Status::Invalid("not a full commit id: '" + commit + "'");
+    }
+    // The repository's skeleton is written directly: git_repository_init and git_remote_create
+    // rewrite the config under a lock five times, which cost more than the checkout itself.
+    std::string url;  // a git-config string value: quoted, with \ and " escaped
+    for (char c : originUrl) {
+      if (c == '\\' || c == '"') url += '\\';
+      if (c == '\n') return Status::Invalid("a line break in the repository URL");
+      url += c;
+    }
+    const fs::path dotGit = dest / ".git";
+    std::error_code ec;
+    for (const char* sub : {"objects/info", "objects/pack", "refs/heads", "refs/tags"}) {
+      fs::create_directories(dotGit / sub, ec);
+      if (ec) return Status::Io("mkdir " + (dotGit / sub).string() + ": " + ec.message());
+    }
+    const std::pair<const char*, std::string> files[] = {
+        {"HEAD", commit + "\n"},
+        {"config",
+         "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n"
+         "\tlogallrefupdates = true\n[remote \"origin\"]\n\turl = \"" +
+             url + "\"\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n"},
+        {"objects/info/alternates", (objectsOf / "objects").string() + "\n"},
+    };
+    for (const auto& [name, content] : files) {
+      // Not fsynced: the workspace is thrown away after the run, and a crash ends the run.
+      if (auto st = os::writeFile(dotGit / name, content); !st.ok()) return st;
+    }
+    // Opened again so that the object database is read with the alternates in place.
+    auto repo = open(git, dest);
+    if (!repo.ok()) return repo.status();
+    git_commit* rawCommit = nullptr;
+    if (git.git_commit_lookup(&rawCommit, repo->get(), &oid) != 0) {
+      return Status::NotFound(lastError(git, "no commit " + commit + " in " + objectsOf.string()));
+    }
+    Commit target(rawCommit);
+    git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
+    co.checkout_strategy = GIT_CHECKOUT_FORCE;
+    if (git.git_checkout_tree(repo->get(), reinterpret_cast<const git_object*>(target.get()),
+                              &co) != 0) {
+      return Status::Io(lastError(git, "checkout of " + commit));
+    }
+    return Status::Ok();
+  });
+}
+
+bool unloadGitWhenQuiet(std::chrono::milliseconds quiet) {
+  Library& l = library();
+  std::lock_guard lock(l.mu);
+  if (!l.loaded || l.users > 0 || std::chrono::steady_clock::now() - l.lastUse < quiet)
+    return false;
+  // No call runs in it (users is 0 under the lock), and the threads that ran calls have ended.
+  l.api.git_libgit2_shutdown();
+  current = nullptr;
+  l.api = Api{};
+  l.loaded = false;
+  l.certificates = false;
+  l.lib.close();
+  return true;
 }
 
 }  // namespace boucle::scm

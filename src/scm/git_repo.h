@@ -4,6 +4,7 @@
 // on our machines and a run used to start six; in-process the same steps take a few ms.
 // Repositories on the network still go through the git command (see fetchesInProcess).
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -71,5 +72,9 @@ Result<std::string> fileAtCommit(const std::filesystem::path& repo, const std::s
 // written, so jobs can use git as in any clone.
 Status checkoutDetached(const std::filesystem::path& objectsOf, const std::string& originUrl,
                         const std::string& commit, const std::filesystem::path& dest);
+
+// Unloads libgit2 and the libraries it brought when no call has used it for `quiet` (about
+// 6 MB of memory); the next call loads it again (a few ms). True when it was unloaded.
+bool unloadGitWhenQuiet(std::chrono::milliseconds quiet);
 
 }  // namespace boucle::scm

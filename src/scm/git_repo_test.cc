@@ -143,6 +143,40 @@ TEST_F(GitRepoTest, FileAtCommitReadsTheFileAsThatCommitHasIt) {
   EXPECT_FALSE(fileAtCommit(mirror_, "--output=x", "README").ok());
 }
 
+// Whether libgit2 is mapped into this process.
+bool gitLoaded() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.find("libgit2.so") != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST_F(GitRepoTest, LibgitIsUnloadedWhenQuietAndLoadedAgainByTheNextCall) {
+  auto first = describeCommit(mirror_, "main");
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_TRUE(gitLoaded());
+  // Used a moment ago: kept.
+  EXPECT_FALSE(unloadGitWhenQuiet(std::chrono::hours(1)));
+  EXPECT_TRUE(gitLoaded());
+  ASSERT_TRUE(unloadGitWhenQuiet(std::chrono::milliseconds(0)));
+  EXPECT_FALSE(gitLoaded());
+  EXPECT_FALSE(unloadGitWhenQuiet(std::chrono::milliseconds(0)));  // nothing left to unload
+
+  auto again = describeCommit(mirror_, "main");
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->sha, first->sha);
+  EXPECT_TRUE(gitLoaded());
+  // Errors still read libgit2's message after a reload (its per-thread state is new).
+  auto missing = describeCommit(mirror_, "no-such-branch");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(missing.status().message(), HasSubstr("no-such-branch"));
+  auto text = fileAtCommit(mirror_, "main", "README");
+  ASSERT_TRUE(text.ok()) << text.status().message();
+  EXPECT_EQ(*text, "hello\n");
+}
+
 TEST_F(GitRepoTest, CheckoutRefusesWhatIsNotAFullCommitId) {
   EXPECT_FALSE(checkoutDetached(mirror_, "o", "main", dir_ / "a").ok());
   EXPECT_FALSE(checkoutDetached(mirror_, "o", std::string(40, '0'), dir_ / "b").ok());

@@ -436,6 +436,9 @@ class Store {
   // "ok", or what the database's own check found.
   virtual Result<std::string> integrityCheck() = 0;
 
+  // Gives back the memory its caches hold (a quiet server); they fill again as it is used.
+  virtual void releaseMemory() {}
+
  protected:
   StoreObserver* observer_ = nullptr;
 };

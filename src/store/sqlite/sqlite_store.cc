@@ -943,6 +943,11 @@ Result<int> SqliteStore::countTokens() {
   return static_cast<int>(s->integer(0));
 }
 
+void SqliteStore::releaseMemory() {
+  std::lock_guard lock(mu_);
+  sqlite3_db_release_memory(db_.handle());
+}
+
 Result<std::string> SqliteStore::integrityCheck() {
   std::lock_guard lock(mu_);
   auto s = db_.prepare("PRAGMA integrity_check");

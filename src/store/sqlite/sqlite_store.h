@@ -68,6 +68,7 @@ class SqliteStore : public Store {
   Result<std::optional<Token>> findToken(std::string_view hash) override;
   Result<int> countTokens() override;
   Result<std::string> integrityCheck() override;
+  void releaseMemory() override;
 
   // sqlite_delivery.cc: releases, environments, deploys, audit.
   Result<Release> addRelease(const Release& r) override;
