@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <system_error>
 #include <thread>
 
 #include "os/files.h"
@@ -134,14 +135,18 @@ template <typename F>
 auto onGitThread(F&& body) -> decltype(body(std::declval<const Api&>())) {
   using R = decltype(body(std::declval<const Api&>()));
   std::optional<R> out;
-  std::thread([&] {
-    Lease lease;
-    if (!lease.api()) {
-      out.emplace(Status::Internal(lease.error()));
-      return;
-    }
-    out.emplace(body(*lease.api()));
-  }).join();
+  try {
+    std::thread([&] {
+      Lease lease;
+      if (!lease.api()) {
+        out.emplace(Status::Internal(lease.error()));
+        return;
+      }
+      out.emplace(body(*lease.api()));
+    }).join();
+  } catch (const std::system_error& e) {  // no thread to be had (a process at its limits)
+    return R(Status::Internal(std::string("git: cannot start a thread: ") + e.what()));
+  }
   return std::move(*out);
 }
 
