@@ -59,6 +59,8 @@ namespace {
 // A stream that can say when it has more (BodyStream::onMore) is still looked at this often:
 // a lost wake-up costs a few seconds, not a stuck follower.
 constexpr auto kWakeFallback = std::chrono::seconds(5);
+// How much of a stream one handler sends before the other sessions on its thread go.
+constexpr size_t kStreamTurn = 4u << 20;
 
 // What every session of a server shares: the count of open connections, and the Host names
 // the server answers to (empty: any).
@@ -314,7 +316,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void nextChunk() {
     if (closed_) return;
+    // A reader as fast as this loop (a proxy on the same host) would keep the thread to one
+    // stream: after a few MB the others on this thread have their turn.
+    size_t turn = 0;
     for (;;) {
+      if (turn >= kStreamTurn) {
+        return asio::post(stream_.get_executor(),
+                          [self = shared_from_this()] { self->nextChunk(); });
+      }
       BodyStream::Piece piece = body_->next();
       if (piece.data.empty()) {
         if (piece.done) return finishStream();
@@ -345,6 +354,7 @@ class Session : public std::enable_shared_from_this<Session> {
                                  });
       }
       if (piece.done) return finishStream();
+      turn += sent;
     }
   }
 
@@ -477,6 +487,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void finishStream() {
+    stream_.expires_after(shared_.idle);
     asio::async_write(stream_, http::make_chunk_last(),
                       [self = shared_from_this()](beast::error_code, size_t) { self->close(); });
   }

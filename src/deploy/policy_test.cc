@@ -61,7 +61,11 @@ class PolicyTest : public ::testing::Test {
 // as a fetch moves it, whether git wrote the ref as a file of its own or into packed-refs.
 TEST_F(PolicyTest, TheRulesFollowThePolicyBranchAcrossFetches) {
   EXPECT_EQ(envNames(), "dev");
+  // Read again while the branch stays put: from what was read, not from git (which could not
+  // read the mirror's objects now).
+  fs::rename(mirror_ / "objects", dir_ / "objects-away");
   EXPECT_EQ(envNames(), "dev");
+  fs::rename(dir_ / "objects-away", mirror_ / "objects");
 
   commitRules("environments:\n  dev: {}\n  prod: {after: dev}\n");
   EXPECT_EQ(envNames(), "dev");  // not fetched yet

@@ -3,6 +3,7 @@
 #include <git2.h>
 
 #include <chrono>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -84,73 +85,71 @@ Library& library() {
 // The loaded API, set while some call holds it; what the Freer below uses.
 const Api* current = nullptr;
 
-// Holds the library loaded for one call.
-class Lease {
- public:
-  Lease() {
-    Library& l = library();
-    std::lock_guard lock(l.mu);
-    if (!l.loaded) {
-      l.lib = os::SharedLibrary("libgit2.so.1.5", "libgit2-1.5");
+// Loads the library if need be and counts one more call using it (on the thread that will
+// use it: libgit2's initialisation may keep state for the thread it runs on); the API, or
+// nullptr with `error` set.
+const Api* acquire(std::string& error) {
+  Library& l = library();
+  std::lock_guard lock(l.mu);
+  if (!l.loaded) {
+    l.lib = os::SharedLibrary("libgit2.so.1.5", "libgit2-1.5");
 #define BOUCLE_GIT_BIND(name) l.lib.bind(l.api.name, #name);
-      BOUCLE_GIT_FUNCTIONS(BOUCLE_GIT_BIND)
+    BOUCLE_GIT_FUNCTIONS(BOUCLE_GIT_BIND)
 #undef BOUCLE_GIT_BIND
-      if (!l.lib.error().empty()) {
-        error_ = l.lib.error();
-        l.lib.close();
-        return;
-      }
-      l.api.git_libgit2_init();
-      l.loaded = true;
-      current = &l.api;
+    if (!l.lib.error().empty()) {
+      error = l.lib.error();
+      l.lib.close();
+      return nullptr;
     }
-    ++l.users;
-    api_ = &l.api;
+    l.api.git_libgit2_init();
+    l.loaded = true;
+    current = &l.api;
   }
-  ~Lease() {
-    if (!api_) return;
-    Library& l = library();
-    std::lock_guard lock(l.mu);
-    --l.users;
-    l.lastUse = std::chrono::steady_clock::now();
-  }
-  Lease(const Lease&) = delete;
-  Lease& operator=(const Lease&) = delete;
+  ++l.users;
+  return &l.api;
+}
 
-  const Api* api() const {
-    return api_;
-  }
-  const std::string& error() const {
-    return error_;
-  }
-
- private:
-  const Api* api_ = nullptr;
-  std::string error_;
-};
+void release() {
+  Library& l = library();
+  std::lock_guard lock(l.mu);
+  --l.users;
+  l.lastUse = std::chrono::steady_clock::now();
+}
 
 // `body(api)` on a thread of its own with the library loaded; its result, or why libgit2
-// could not be loaded.
+// could not be loaded. The call stops counting as a user only once its thread has ended, so
+// libgit2's per-thread clean-up at the thread's exit never runs in an unloaded library. What
+// the body throws is thrown here, as if it had run on the caller's thread.
 template <typename F>
 auto onGitThread(F&& body) -> decltype(body(std::declval<const Api&>())) {
   using R = decltype(body(std::declval<const Api&>()));
   std::optional<R> out;
+  std::exception_ptr thrown;
+  bool held = false;
   try {
     std::thread([&] {
-      Lease lease;
-      if (!lease.api()) {
-        out.emplace(Status::Internal(lease.error()));
+      std::string error;
+      const Api* api = acquire(error);
+      if (!api) {
+        out.emplace(Status::Internal(error));
         return;
       }
-      out.emplace(body(*lease.api()));
+      held = true;
+      try {
+        out.emplace(body(*api));
+      } catch (...) {
+        thrown = std::current_exception();
+      }
     }).join();
   } catch (const std::system_error& e) {  // no thread to be had (a process at its limits)
     return R(Status::Internal(std::string("git: cannot start a thread: ") + e.what()));
   }
+  if (held) release();
+  if (thrown) std::rethrow_exception(thrown);
   return std::move(*out);
 }
 
-// Only made while a Lease is held.
+// Only made while a call holds the library (in onGitThread).
 struct Freer {
   void operator()(git_repository* p) const { current->git_repository_free(p); }
   void operator()(git_remote* p) const { current->git_remote_free(p); }
@@ -314,7 +313,8 @@ Status fetchInto(const fs::path& mirror, const std::string& url, const GitCreden
       // Parsing them costs a megabyte or two, so only servers that fetch over https pay it.
       Library& l = library();
       std::lock_guard lock(l.mu);
-      if (!l.certificates && fs::exists("/etc/ssl/certs/ca-certificates.crt")) {
+      std::error_code ec;
+      if (!l.certificates && fs::exists("/etc/ssl/certs/ca-certificates.crt", ec)) {
         git.git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, "/etc/ssl/certs/ca-certificates.crt",
                              "/etc/ssl/certs");
         l.certificates = true;

@@ -1,10 +1,7 @@
 #include "vault/blob_store.h"
 
 #include <fcntl.h>
-// The SHA256_* functions are deprecated in OpenSSL 3 in favour of EVP; see Crypto below for why
-// they are used.
-#define OPENSSL_SUPPRESS_DEPRECATED
-#include <openssl/sha.h>
+#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,13 +22,14 @@ namespace fs = std::filesystem;
 namespace {
 
 // SHA-256 through OpenSSL for its speed (SHA-NI: 2 GB/s here, against 250 MB/s for
-// libsodium's portable code), from libcrypto loaded at the first artifact. Its SHA256_*
-// functions rather than EVP: the same code, without the provider and configuration set-up
-// EVP does first, which costs every server 1.8 MB more memory for the rest of its life.
+// libsodium's portable code), from libcrypto loaded at the first artifact.
 struct Crypto {
-  decltype(&SHA256_Init) init = nullptr;
-  decltype(&SHA256_Update) update = nullptr;
-  decltype(&SHA256_Final) final = nullptr;
+  decltype(&EVP_MD_CTX_new) ctxNew = nullptr;
+  decltype(&EVP_MD_CTX_free) ctxFree = nullptr;
+  decltype(&EVP_sha256) sha256 = nullptr;
+  decltype(&EVP_DigestInit_ex) init = nullptr;
+  decltype(&EVP_DigestUpdate) update = nullptr;
+  decltype(&EVP_DigestFinal_ex) final = nullptr;
   std::string error;
 };
 
@@ -39,9 +37,12 @@ const Crypto& crypto() {
   static const Crypto loaded = [] {
     Crypto c;
     os::SharedLibrary lib("libcrypto.so.3", "libssl3");
-    lib.bind(c.init, "SHA256_Init");
-    lib.bind(c.update, "SHA256_Update");
-    lib.bind(c.final, "SHA256_Final");
+    lib.bind(c.ctxNew, "EVP_MD_CTX_new");
+    lib.bind(c.ctxFree, "EVP_MD_CTX_free");
+    lib.bind(c.sha256, "EVP_sha256");
+    lib.bind(c.init, "EVP_DigestInit_ex");
+    lib.bind(c.update, "EVP_DigestUpdate");
+    lib.bind(c.final, "EVP_DigestFinal_ex");
     c.error = lib.error();
     return c;
   }();
@@ -54,20 +55,27 @@ class Sha256 {
     const Crypto& c = crypto();
     if (!c.error.empty()) return Status::Internal(c.error);
     Sha256 h(c);
-    if (c.init(&h.ctx_) != 1) return Status::Internal("cannot start a SHA-256");
+    if (!h.ctx_ || c.init(h.ctx_.get(), c.sha256(), nullptr) != 1) {
+      return Status::Internal("cannot start a SHA-256");
+    }
     return h;
   }
-  void update(const char* p, size_t n) { c_->update(&ctx_, p, n); }
+  void update(const char* p, size_t n) { c_->update(ctx_.get(), p, n); }
   std::string hex() {
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    c_->final(md, &ctx_);
-    return hexOf(md, sizeof md);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    c_->final(ctx_.get(), md, &len);
+    return hexOf(md, len);
   }
 
  private:
-  explicit Sha256(const Crypto& c) : c_(&c) {}
+  struct Free {
+    const Crypto* c;
+    void operator()(EVP_MD_CTX* x) const { c->ctxFree(x); }
+  };
+  explicit Sha256(const Crypto& c) : c_(&c), ctx_(c.ctxNew(), Free{&c}) {}
   const Crypto* c_;
-  SHA256_CTX ctx_{};
+  std::unique_ptr<EVP_MD_CTX, Free> ctx_;
 };
 
 // Streams `in` to `out` (if open) in fixed-size chunks, hashing as it goes.
