@@ -6,6 +6,7 @@
 #include "core/bell.h"
 #include "core/names.h"
 #include "pipeline/parser.h"
+#include "runner/job_launch.h"
 #include "scheduler/agent.h"
 #include "scm/git_repo.h"
 
@@ -160,7 +161,12 @@ Response jobLog(const ApiContext& c, const Request& req, int64_t id, const std::
   auto jobs = c.store->listJobs(id);
   if (!jobs.ok()) return fromStatus(jobs.status());
   bool known = false;
-  for (const auto& j : *jobs) known = known || j.name == job;
+  int attempts = 1;
+  for (const auto& j : *jobs) {
+    if (j.name != job) continue;
+    known = true;
+    attempts = std::max(1, j.attempts);
+  }
   bool follow = req.query.count("follow") && req.query.at("follow") != "0";
   // A followed job of a run that has not started yet is waited for: its jobs are recorded when
   // the pipeline file has been read.
@@ -175,9 +181,21 @@ Response jobLog(const ApiContext& c, const Request& req, int64_t id, const std::
       return errorResponse(400, "offset: a byte offset");
     }
   }
+  // A retried job has a log per attempt: the latest unless one is asked for.
+  int attempt = attempts;
+  if (auto it = req.query.find("attempt"); it != req.query.end()) {
+    auto n = toId(it->second);
+    if (!n) return errorResponse(400, "attempt: a number from 1");
+    if (*n > attempts) {
+      return errorResponse(404, "job " + job + " of run " + std::to_string(id) + " has " +
+                                    std::to_string(attempts) + " attempt(s)");
+    }
+    attempt = static_cast<int>(*n);
+  }
   Response r;
   r.contentType = "text/plain; charset=utf-8";
-  r.stream = makeLogStream(c.agent->runDir(id) / "logs" / (job + ".log"), offset, follow,
+  r.stream = makeLogStream(c.agent->runDir(id) / "logs" / runner::detail::logFileName(job, attempt),
+                           offset, follow,
                            [store = c.store, id, job] {
                              auto all = store->listJobs(id);
                              if (!all.ok()) return true;  // cannot tell: stop following

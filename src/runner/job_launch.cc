@@ -150,9 +150,12 @@ pipeline::Isolation isolationOf(const pipeline::Job& job, const RunConfig& c) {
   return c.defaultIsolation;
 }
 
+std::string logFileName(const std::string& job, int attempt) {
+  return attempt <= 1 ? job + ".log" : job + ".attempt-" + std::to_string(attempt) + ".log";
+}
+
 fs::path logPathFor(const RunConfig& c, const std::string& job, int attempt) {
-  return c.runDir / "logs" /
-         (attempt <= 1 ? job + ".log" : job + ".attempt-" + std::to_string(attempt) + ".log");
+  return c.runDir / "logs" / logFileName(job, attempt);
 }
 
 std::string jobScript(const pipeline::Job& job) {

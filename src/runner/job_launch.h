@@ -33,6 +33,8 @@ struct Launched {
 };
 
 std::filesystem::path logPathFor(const RunConfig& c, const std::string& job, int attempt);
+// The file name of a job's log for one attempt: JOB.log, then JOB.attempt-K.log.
+std::string logFileName(const std::string& job, int attempt);
 
 // How the job is isolated: what it asks for, else the sandbox when it wants no network, else
 // the run's default.

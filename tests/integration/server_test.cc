@@ -106,6 +106,27 @@ TEST_F(ServerTest, ProjectsAndRunsThroughTheCommandLine) {
   EXPECT_EQ(client({"trigger", "missing"}).exitCode, 1);
 }
 
+// A retried job keeps a log per attempt: the API gives the latest, or the one asked for.
+TEST_F(ServerTest, EachAttemptOfARetriedJobHasItsLog) {
+  repo_.write(".boucle.yml",
+              "jobs:\n  flaky:\n    retry: 1\n"
+              "    run: 'echo attempt $BOUCLE_ATTEMPT; test $BOUCLE_ATTEMPT = 2'\n");
+  repo_.commit("flaky");
+  ASSERT_EQ(client({"project", "add", "p", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  json run = triggerAndWait("p", 1);
+  ASSERT_EQ(run["state"], "passed") << run.dump();
+  ASSERT_EQ(run["jobs"][0]["attempts"], 2) << run.dump();
+  std::string auth = "Authorization: Bearer " + server_->token();
+  std::string log = server_->url() + "/api/runs/1/jobs/flaky/log";
+  EXPECT_EQ(curl("GET", log, "", {auth}).body, "attempt 2\n");
+  EXPECT_EQ(curl("GET", log + "?attempt=1", "", {auth}).body, "attempt 1\n");
+  EXPECT_EQ(curl("GET", log + "?attempt=2", "", {auth}).body, "attempt 2\n");
+  EXPECT_EQ(curl("GET", log + "?attempt=3", "", {auth}).status, 404);
+  EXPECT_EQ(curl("GET", log + "?attempt=0", "", {auth}).status, 400);
+  EXPECT_EQ(curl("GET", log + "?attempt=..%2F..%2Fx", "", {auth}).status, 400);
+  EXPECT_EQ(client({"logs", "1/flaky"}).out, "attempt 2\n");
+}
+
 TEST_F(ServerTest, ThePipelineFileIsReadFromTheCommitAndItsErrorsFailTheRun) {
   // No pipeline file at all, then a broken one, then jobs of which only one checks out.
   repo_.write("README", "x\n");
