@@ -41,6 +41,36 @@ TEST(Sse, ReadsEventsWhereverThePiecesAreCut) {
   }
 }
 
+TEST(Sse, LinesMayEndWithCrLfOrCrAlone) {
+  for (std::string_view eol : {"\r\n", "\r"}) {
+    std::string stream;
+    for (char c : kStream) {
+      if (c == '\n') {
+        stream += eol;
+      } else {
+        stream += c;
+      }
+    }
+    // Whole, and cut at every byte (a CRLF split between two pieces is one line end).
+    std::vector<std::string_view> bytes;
+    for (size_t i = 0; i < stream.size(); ++i)
+      bytes.push_back(std::string_view(stream).substr(i, 1));
+    for (const auto& events : {readAll({stream}), readAll(bytes)}) {
+      ASSERT_EQ(events.size(), 3u) << "line ends " << (eol.size() == 2 ? "CRLF" : "CR");
+      EXPECT_EQ(events[0].id, "7");
+      EXPECT_EQ(events[0].data, "{\"id\": 1}");
+      EXPECT_EQ(events[1].data, "first\nsecond");
+      EXPECT_EQ(events[2].type, "reset");
+    }
+  }
+}
+
+TEST(Sse, AFrameWithoutDataIsNoEvent) {
+  auto events = readAll({"event: run\n\nevent: job\ndata: x\n\n"});
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, "job");  // the first frame's type does not carry over
+}
+
 TEST(Sse, RemembersTheLastIdEvenWithoutAnEvent) {
   SseParser p;
   p.feed("id: 12\n: keep-alive\n\n", [](const SseEvent&) {

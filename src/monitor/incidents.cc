@@ -143,7 +143,7 @@ Result<AlertOutcome> takeAlerts(store::Store& store, const std::filesystem::path
 
 Status noteDeploy(store::Store& store, const store::Deploy& d) {
   if (!store::isFinished(d.state) || d.dryRun) return Status::Ok();
-  auto open = store.listIncidents(d.project, d.env, 100);
+  auto open = store.listOpenIncidents(d.project, d.env);
   if (!open.ok()) return open.status();
   std::string text = (d.rollback ? "rollback " : "deploy ") + std::to_string(d.id) + ": " +
                      d.version + " " + std::string(store::toString(d.state)) +
@@ -151,7 +151,7 @@ Status noteDeploy(store::Store& store, const store::Deploy& d) {
   if (!d.reason.empty()) text += " (" + bounded(d.reason, 300) + ")";
   int64_t at = d.finishedAt.value_or(d.requestedAt);
   for (const auto& i : *open) {
-    if (i.state != "open" || i.openedAt > at) continue;
+    if (i.openedAt > at) continue;
     auto st = store.addIncidentEvent(
         {i.id, at, d.rollback || d.state == store::DeployState::kRolledBack ? "rollback" : "deploy",
          d.requestedBy, text});

@@ -394,6 +394,9 @@ class Store {
   // Newest first; `env` empty = every environment.
   virtual Result<std::vector<Incident>> listIncidents(std::string_view project,
                                                       std::string_view env, int limit) = 0;
+  // Every open incident of the project's environment, newest first.
+  virtual Result<std::vector<Incident>> listOpenIncidents(std::string_view project,
+                                                          std::string_view env) = 0;
   // The project's open incident with this fingerprint, if any.
   virtual Result<std::optional<Incident>> openIncidentWith(std::string_view project,
                                                            std::string_view fingerprint) = 0;

@@ -417,6 +417,39 @@ TEST_P(StoreTest, TheAuditLogKeepsWhoDidWhat) {
   EXPECT_EQ(store_->listAudit("", 10)->size(), 3u);
 }
 
+// However many incidents came and went since, an old one still open is found: a deploy
+// joins the timeline of every incident open in its environment.
+TEST_P(StoreTest, OpenIncidentsAreFoundBehindAnyNumberOfResolvedOnes) {
+  ASSERT_TRUE(store_->addProject(project("web")).ok());
+  auto incident = [&](const std::string& env, const std::string& title) {
+    Incident i;
+    i.project = "web";
+    i.env = env;
+    i.source = "manual";
+    i.title = title;
+    i.openedBy = "ops";
+    i.openedAt = 1000;
+    return store_->openIncident(i);
+  };
+  auto old = incident("prod", "old and still open");
+  ASSERT_TRUE(old.ok()) << old.status().message();
+  ASSERT_TRUE(incident("qa", "elsewhere").ok());
+  for (int n = 0; n < 150; ++n) {
+    auto i = incident("prod", "came and went");
+    ASSERT_TRUE(i.ok());
+    ASSERT_TRUE(store_->resolveIncident(i->id, "ops", 2000, "fixed").ok());
+  }
+  auto fresh = incident("prod", "new");
+  ASSERT_TRUE(fresh.ok());
+  auto open = store_->listOpenIncidents("web", "prod");
+  ASSERT_TRUE(open.ok()) << open.status().message();
+  ASSERT_EQ(open->size(), 2u);
+  EXPECT_EQ((*open)[0].id, fresh->id);
+  EXPECT_EQ((*open)[1].id, old->id);
+  EXPECT_EQ((*open)[1].state, "open");
+  EXPECT_TRUE(store_->listOpenIncidents("web", "dev")->empty());
+}
+
 TEST_P(StoreTest, MonitorSamplesRollUpAndAgeOutWithoutTouchingTheRevision) {
   ASSERT_TRUE(store_->addProject(project("web")).ok());
   uint64_t revision = store_->revision();

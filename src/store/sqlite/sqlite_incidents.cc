@@ -85,6 +85,17 @@ Result<std::vector<Incident>> SqliteStore::listIncidents(std::string_view projec
   return sqlite::readAll(*s, readIncident);
 }
 
+Result<std::vector<Incident>> SqliteStore::listOpenIncidents(std::string_view project,
+                                                             std::string_view env) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(std::string("SELECT ") + kIncidentColumns +
+                       " FROM incidents WHERE project = ? AND env = ? AND state = 'open' ORDER BY "
+                       "id DESC");
+  if (!s.ok()) return s.status();
+  s->bind(1, project).bind(2, env);
+  return sqlite::readAll(*s, readIncident);
+}
+
 Result<std::optional<Incident>> SqliteStore::openIncidentWith(std::string_view project,
                                                               std::string_view fingerprint) {
   std::lock_guard lock(mu_);

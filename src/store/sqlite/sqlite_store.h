@@ -93,6 +93,8 @@ class SqliteStore : public Store {
   Result<Incident> getIncident(int64_t id) override;
   Result<std::vector<Incident>> listIncidents(std::string_view project, std::string_view env,
                                               int limit) override;
+  Result<std::vector<Incident>> listOpenIncidents(std::string_view project,
+                                                  std::string_view env) override;
   Result<std::optional<Incident>> openIncidentWith(std::string_view project,
                                                    std::string_view fingerprint) override;
   Status resolveIncident(int64_t id, std::string_view by, int64_t atMs,
