@@ -10,7 +10,6 @@ import http.server
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +17,9 @@ import tempfile
 import threading
 import time
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import free_port  # noqa: E402
 
 BOUCLE = os.path.abspath(sys.argv[1])
 MONITORS = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
@@ -38,14 +40,6 @@ class Ok(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *a):
         pass
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def api(port, token, method, path, body=None):
