@@ -1,5 +1,5 @@
-// The SQLite backend's incidents and their timelines.
-#include "store/sqlite/sqlite_store.h"
+// The Store over SQL: incidents and their timelines.
+#include "store/sql/sql_store.h"
 
 namespace boucle::store {
 
@@ -30,14 +30,15 @@ Incident readIncident(const Statement& s) {
 
 }  // namespace
 
-Result<Incident> SqliteStore::openIncident(const Incident& i) {
+Result<Incident> SqlStore::openIncident(const Incident& i) {
   std::lock_guard lock(mu_);
   Incident out = i;
   out.state = "open";
   Status st = db_.transaction([&]() -> Status {
     auto s = db_.prepare(
         "INSERT INTO incidents (project, env, source, monitor, fingerprint, title, state, "
-        "release, deploy_id, opened_by, opened_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)");
+        "release, deploy_id, opened_by, opened_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?) "
+        "RETURNING id");
     if (!s.ok()) return s.status();
     s->bind(1, i.project)
         .bind(2, i.env)
@@ -49,8 +50,9 @@ Result<Incident> SqliteStore::openIncident(const Incident& i) {
         .bind(8, i.deployId)
         .bind(9, i.openedBy)
         .bind(10, i.openedAt);
-    if (auto e = s->run(); !e.ok()) return e;
-    out.id = db_.lastInsertId();
+    auto id = sql::insertedId(*s);
+    if (!id.ok()) return id.status();
+    out.id = *id;
     auto ev = db_.prepare(
         "INSERT INTO incident_events (incident_id, at, kind, actor, text) VALUES (?, ?, "
         "'opened', ?, ?)");
@@ -63,7 +65,7 @@ Result<Incident> SqliteStore::openIncident(const Incident& i) {
   return out;
 }
 
-Result<Incident> SqliteStore::getIncident(int64_t id) {
+Result<Incident> SqlStore::getIncident(int64_t id) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kIncidentColumns + " FROM incidents WHERE id = ?");
   if (!s.ok()) return s.status();
@@ -74,30 +76,30 @@ Result<Incident> SqliteStore::getIncident(int64_t id) {
   return readIncident(*s);
 }
 
-Result<std::vector<Incident>> SqliteStore::listIncidents(std::string_view project,
-                                                         std::string_view env, int limit) {
+Result<std::vector<Incident>> SqlStore::listIncidents(std::string_view project,
+                                                      std::string_view env, int limit) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kIncidentColumns +
                        " FROM incidents WHERE project = ? AND (? = '' OR env = ?) ORDER BY id "
                        "DESC LIMIT ?");
   if (!s.ok()) return s.status();
   s->bind(1, project).bind(2, env).bind(3, env).bind(4, int64_t{limit});
-  return sqlite::readAll(*s, readIncident);
+  return readAll(*s, readIncident);
 }
 
-Result<std::vector<Incident>> SqliteStore::listOpenIncidents(std::string_view project,
-                                                             std::string_view env) {
+Result<std::vector<Incident>> SqlStore::listOpenIncidents(std::string_view project,
+                                                          std::string_view env) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kIncidentColumns +
                        " FROM incidents WHERE project = ? AND env = ? AND state = 'open' ORDER BY "
                        "id DESC");
   if (!s.ok()) return s.status();
   s->bind(1, project).bind(2, env);
-  return sqlite::readAll(*s, readIncident);
+  return readAll(*s, readIncident);
 }
 
-Result<std::optional<Incident>> SqliteStore::openIncidentWith(std::string_view project,
-                                                              std::string_view fingerprint) {
+Result<std::optional<Incident>> SqlStore::openIncidentWith(std::string_view project,
+                                                           std::string_view fingerprint) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kIncidentColumns +
                        " FROM incidents WHERE project = ? AND fingerprint = ? AND state = 'open' "
@@ -110,8 +112,8 @@ Result<std::optional<Incident>> SqliteStore::openIncidentWith(std::string_view p
   return std::optional<Incident>(readIncident(*s));
 }
 
-Status SqliteStore::resolveIncident(int64_t id, std::string_view by, int64_t atMs,
-                                    std::string_view text) {
+Status SqlStore::resolveIncident(int64_t id, std::string_view by, int64_t atMs,
+                                 std::string_view text) {
   std::lock_guard lock(mu_);
   Status st = db_.transaction([&]() -> Status {
     auto s = db_.prepare(
@@ -134,7 +136,7 @@ Status SqliteStore::resolveIncident(int64_t id, std::string_view by, int64_t atM
   return st;
 }
 
-Status SqliteStore::addIncidentEvent(const IncidentEvent& e) {
+Status SqlStore::addIncidentEvent(const IncidentEvent& e) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "INSERT INTO incident_events (incident_id, at, kind, actor, text) VALUES (?, ?, ?, ?, ?)");
@@ -146,7 +148,7 @@ Status SqliteStore::addIncidentEvent(const IncidentEvent& e) {
 }
 
 // With mu_ held: the observer hears of the incident as it now stands.
-void SqliteStore::tellIncident(int64_t id) {
+void SqlStore::tellIncident(int64_t id) {
   if (!observer_) return;
   auto s = db_.prepare(std::string("SELECT ") + kIncidentColumns + " FROM incidents WHERE id = ?");
   if (!s.ok()) return;
@@ -154,14 +156,15 @@ void SqliteStore::tellIncident(int64_t id) {
   if (auto row = s->step(); row.ok() && *row) observer_->incidentChanged(readIncident(*s));
 }
 
-Result<std::vector<IncidentEvent>> SqliteStore::incidentEvents(int64_t id) {
+Result<std::vector<IncidentEvent>> SqlStore::incidentEvents(int64_t id) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "SELECT incident_id, at, kind, actor, text FROM incident_events WHERE incident_id = ? "
-      "ORDER BY at, rowid");
+      "ORDER BY at, " +
+      std::string(postgres() ? "seq" : "rowid"));
   if (!s.ok()) return s.status();
   s->bind(1, id);
-  return sqlite::readAll(*s, [](const Statement& st) {
+  return readAll(*s, [](const Statement& st) {
     return IncidentEvent{st.integer(0), st.integer(1), st.text(2), st.text(3), st.text(4)};
   });
 }

@@ -1,283 +1,16 @@
-// The SQLite backend of the Store: the embedded default.
-#include "store/sqlite/sqlite_store.h"
+// The Store over SQL: projects, runs, jobs, notifications and tokens.
+#include "store/sql/sql_store.h"
 
 #include <chrono>
 #include <mutex>
 
 #include "core/clock.h"
 #include "core/encoding.h"
+#include "store/sqlite/sqlite_connection.h"
 
 namespace boucle::store {
 
 namespace {
-
-// Numbered migrations: index i brings the schema from version i to i+1. Never edit one that
-// has shipped; add a new one.
-const char* const kMigrations[] = {
-    R"sql(
-CREATE TABLE projects (
-  id INTEGER PRIMARY KEY,
-  name TEXT NOT NULL UNIQUE,
-  url TEXT NOT NULL,
-  branches TEXT NOT NULL,
-  webhook_secret TEXT NOT NULL,
-  poll_seconds INTEGER NOT NULL,
-  created_at INTEGER NOT NULL
-);
-CREATE TABLE runs (
-  id INTEGER PRIMARY KEY,
-  project TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
-  number INTEGER NOT NULL,
-  ref TEXT NOT NULL,
-  branch TEXT NOT NULL,
-  commit_sha TEXT NOT NULL,
-  author TEXT NOT NULL,
-  subject TEXT NOT NULL,
-  trigger TEXT NOT NULL,
-  state TEXT NOT NULL,
-  reason TEXT NOT NULL,
-  queued_at INTEGER NOT NULL,
-  started_at INTEGER,
-  finished_at INTEGER,
-  UNIQUE (project, number)
-);
-CREATE INDEX runs_by_state ON runs (state, id);
-CREATE INDEX runs_by_project ON runs (project, id);
-CREATE TABLE jobs (
-  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  name TEXT NOT NULL,
-  state TEXT NOT NULL,
-  exit_code INTEGER NOT NULL,
-  attempts INTEGER NOT NULL,
-  started_at INTEGER,
-  finished_at INTEGER,
-  reason TEXT NOT NULL,
-  tests TEXT NOT NULL,
-  artifacts TEXT NOT NULL,
-  PRIMARY KEY (run_id, name)
-);
-CREATE TABLE tokens (
-  id INTEGER PRIMARY KEY,
-  name TEXT NOT NULL,
-  role TEXT NOT NULL,
-  hash TEXT NOT NULL UNIQUE,
-  created_at INTEGER NOT NULL
-);
-)sql",
-    R"sql(
-ALTER TABLE runs ADD COLUMN event TEXT NOT NULL DEFAULT '';
-ALTER TABLE runs ADD COLUMN broken_since INTEGER;
-CREATE INDEX runs_by_branch ON runs (project, branch, id);
-)sql",
-    R"sql(
-CREATE TABLE branch_heads (
-  project TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
-  branch TEXT NOT NULL,
-  commit_sha TEXT NOT NULL,
-  PRIMARY KEY (project, branch)
-);
-)sql",
-    R"sql(
-CREATE TABLE deliveries (
-  id INTEGER PRIMARY KEY,
-  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  event TEXT NOT NULL,
-  channel TEXT NOT NULL,
-  target TEXT NOT NULL,
-  payload TEXT NOT NULL,
-  state TEXT NOT NULL,
-  attempts INTEGER NOT NULL,
-  last_error TEXT NOT NULL,
-  next_attempt_at INTEGER NOT NULL,
-  sent_at INTEGER
-);
-CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at);
-)sql",
-    R"sql(
-ALTER TABLE runs ADD COLUMN only_jobs TEXT NOT NULL DEFAULT '';
-ALTER TABLE runs ADD COLUMN rerun_of INTEGER;
-)sql",
-    R"sql(
-CREATE TABLE schedules (
-  project TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
-  branch TEXT NOT NULL,
-  crons TEXT NOT NULL,
-  next_at INTEGER NOT NULL,
-  PRIMARY KEY (project, branch)
-);
-CREATE INDEX schedules_due ON schedules (next_at);
-)sql",
-    R"sql(
-ALTER TABLE runs ADD COLUMN bisect_of INTEGER;
-ALTER TABLE runs ADD COLUMN suspects INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE runs ADD COLUMN culprit_commit TEXT NOT NULL DEFAULT '';
-ALTER TABLE runs ADD COLUMN culprit_author TEXT NOT NULL DEFAULT '';
-ALTER TABLE runs ADD COLUMN culprit_subject TEXT NOT NULL DEFAULT '';
-ALTER TABLE runs ADD COLUMN bisect_state TEXT NOT NULL DEFAULT '';
-CREATE TABLE bisections (
-  run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
-  commits TEXT NOT NULL,
-  good INTEGER NOT NULL,
-  bad INTEGER NOT NULL,
-  probe INTEGER NOT NULL,
-  probe_run INTEGER,
-  steps INTEGER NOT NULL
-);
-)sql",
-    R"sql(
-ALTER TABLE projects ADD COLUMN credential_kind TEXT NOT NULL DEFAULT '';
-ALTER TABLE projects ADD COLUMN credential_user TEXT NOT NULL DEFAULT '';
-ALTER TABLE projects ADD COLUMN credential_sealed TEXT NOT NULL DEFAULT '';
-)sql",
-    R"sql(
-ALTER TABLE projects ADD COLUMN requeue_interrupted INTEGER NOT NULL DEFAULT 0;
-)sql",
-    R"sql(
-CREATE TABLE releases (
-  id INTEGER PRIMARY KEY,
-  project TEXT NOT NULL,
-  version TEXT NOT NULL,
-  run_id INTEGER NOT NULL,
-  commit_sha TEXT NOT NULL,
-  previous_version TEXT NOT NULL,
-  notes TEXT NOT NULL,
-  artifacts TEXT NOT NULL,
-  changes TEXT NOT NULL,
-  pipeline TEXT NOT NULL,
-  created_by TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  UNIQUE (project, version)
-);
-CREATE TABLE env_values (
-  project TEXT NOT NULL,
-  env TEXT NOT NULL,
-  key TEXT NOT NULL,
-  value TEXT NOT NULL,
-  secret INTEGER NOT NULL,
-  PRIMARY KEY (project, env, key)
-);
-CREATE TABLE deploys (
-  id INTEGER PRIMARY KEY,
-  project TEXT NOT NULL,
-  env TEXT NOT NULL,
-  version TEXT NOT NULL,
-  state TEXT NOT NULL,
-  reason TEXT NOT NULL,
-  from_version TEXT NOT NULL,
-  rollback INTEGER NOT NULL,
-  dry_run INTEGER NOT NULL,
-  requested_by TEXT NOT NULL,
-  requested_at INTEGER NOT NULL,
-  started_at INTEGER,
-  finished_at INTEGER,
-  approved_by TEXT NOT NULL,
-  approved_at INTEGER,
-  smoke TEXT NOT NULL
-);
-CREATE INDEX deploys_by_env ON deploys (project, env, id);
-CREATE INDEX deploys_by_state ON deploys (state, id);
-CREATE TABLE audit (
-  id INTEGER PRIMARY KEY,
-  at INTEGER NOT NULL,
-  actor TEXT NOT NULL,
-  action TEXT NOT NULL,
-  project TEXT NOT NULL,
-  target TEXT NOT NULL,
-  detail TEXT NOT NULL
-);
-CREATE INDEX audit_by_project ON audit (project, id);
-)sql",
-    R"sql(
-ALTER TABLE projects ADD COLUMN allow_process_jobs INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE projects ADD COLUMN release_branches TEXT NOT NULL DEFAULT '';
-ALTER TABLE tokens ADD COLUMN expires_at INTEGER;
-ALTER TABLE tokens ADD COLUMN last_used_at INTEGER;
-ALTER TABLE tokens ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
-CREATE INDEX tokens_by_name ON tokens (name);
-ALTER TABLE releases ADD COLUMN branch TEXT NOT NULL DEFAULT '';
-ALTER TABLE releases ADD COLUMN prerelease INTEGER NOT NULL DEFAULT 0;
-CREATE TABLE hook_deliveries (
-  project TEXT NOT NULL,
-  delivery_id TEXT NOT NULL,
-  received_at INTEGER NOT NULL,
-  PRIMARY KEY (project, delivery_id)
-);
-CREATE INDEX hook_deliveries_by_age ON hook_deliveries (received_at);
-)sql",
-    R"sql(
-CREATE TABLE incidents (
-  id INTEGER PRIMARY KEY,
-  project TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
-  env TEXT NOT NULL,
-  source TEXT NOT NULL,
-  monitor TEXT NOT NULL,
-  fingerprint TEXT NOT NULL,
-  title TEXT NOT NULL,
-  state TEXT NOT NULL,
-  release TEXT NOT NULL,
-  deploy_id INTEGER,
-  opened_by TEXT NOT NULL,
-  opened_at INTEGER NOT NULL,
-  resolved_by TEXT NOT NULL DEFAULT '',
-  resolved_at INTEGER
-);
-CREATE INDEX incidents_by_env ON incidents (project, env, id);
-CREATE INDEX incidents_open ON incidents (project, fingerprint, state);
-CREATE TABLE incident_events (
-  incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,
-  at INTEGER NOT NULL,
-  kind TEXT NOT NULL,
-  actor TEXT NOT NULL,
-  text TEXT NOT NULL
-);
-CREATE INDEX incident_events_by_incident ON incident_events (incident_id, at);
-)sql",
-    // One open incident per alert: two deliveries of it at once cannot open two.
-    R"sql(
-CREATE UNIQUE INDEX incidents_one_open ON incidents (project, fingerprint)
-  WHERE state = 'open' AND fingerprint != '';
-)sql",
-    // Monitors: small rows keyed for the reads they serve. Samples by time (rolled up and
-    // pruned a minute at a time, across series); rollups by series (a monitor's history).
-    R"sql(
-CREATE TABLE monitor_series (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: samples and rollups name it
-  project TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
-  env TEXT NOT NULL,
-  monitor TEXT NOT NULL,
-  host TEXT NOT NULL,
-  release TEXT NOT NULL,
-  UNIQUE (project, env, monitor, host, release)
-);
-CREATE TABLE monitor_samples (
-  at INTEGER NOT NULL,
-  series INTEGER NOT NULL,
-  verdict INTEGER NOT NULL,
-  latency INTEGER NOT NULL,
-  PRIMARY KEY (at, series)
-) WITHOUT ROWID;
-CREATE TABLE monitor_rollups (
-  series INTEGER NOT NULL,
-  minute INTEGER NOT NULL,
-  count INTEGER NOT NULL,
-  failures INTEGER NOT NULL,
-  no_data INTEGER NOT NULL,
-  slow INTEGER NOT NULL,
-  p50 INTEGER NOT NULL,
-  p95 INTEGER NOT NULL,
-  p99 INTEGER NOT NULL,
-  PRIMARY KEY (series, minute)
-) WITHOUT ROWID;
-CREATE TABLE monitor_rollup_mark (
-  id INTEGER PRIMARY KEY CHECK (id = 1),
-  done_until INTEGER NOT NULL
-);
-)sql",
-    // A deploy's verification after its smoke checks: what was watched and what it saw.
-    R"sql(
-ALTER TABLE deploys ADD COLUMN verification TEXT NOT NULL DEFAULT '';
-)sql",
-};
 
 std::string joinLines(const std::vector<std::string>& v) {
   std::string out;
@@ -371,14 +104,13 @@ Project readProject(const Statement& s) {
 
 }  // namespace
 
-Status SqliteStore::migrate() {
+Status SqlStore::migrate() {
   std::lock_guard lock(mu_);
-  auto q = db_.prepare("PRAGMA user_version");
-  if (!q.ok()) return q.status();
-  auto row = q->step();
-  if (!row.ok()) return row.status();
-  int64_t version = q->integer(0);
-  int64_t target = std::size(kMigrations);
+  auto current = db_.schemaVersion();
+  if (!current.ok()) return current.status();
+  int64_t version = *current;
+  auto migrations = db_.migrations();
+  auto target = static_cast<int64_t>(migrations.size());
   if (version > target) {
     return Status::Invalid("the database's schema (version " + std::to_string(version) +
                            ") is newer than this boucle knows (" + std::to_string(target) +
@@ -386,8 +118,8 @@ Status SqliteStore::migrate() {
   }
   for (int64_t v = version; v < target; ++v) {
     Status st = db_.transaction([&] {
-      if (auto s = db_.exec(kMigrations[v]); !s.ok()) return s;
-      return db_.exec("PRAGMA user_version = " + std::to_string(v + 1));
+      if (auto s = db_.exec(migrations[static_cast<size_t>(v)]); !s.ok()) return s;
+      return db_.setSchemaVersion(v + 1);
     });
     if (!st.ok())
       return Status::Internal("migration " + std::to_string(v + 1) + ": " + st.message());
@@ -395,12 +127,13 @@ Status SqliteStore::migrate() {
   return Status::Ok();
 }
 
-Result<Project> SqliteStore::addProject(const Project& p) {
+Result<Project> SqlStore::addProject(const Project& p) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "INSERT INTO projects (name, url, branches, webhook_secret, poll_seconds, created_at, "
       "credential_kind, credential_user, credential_sealed, requeue_interrupted, "
-      "allow_process_jobs, release_branches) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "allow_process_jobs, release_branches) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+      "RETURNING id");
   if (!s.ok()) return s.status();
   Project out = p;
   out.createdAt = nowMs();
@@ -410,22 +143,24 @@ Result<Project> SqliteStore::addProject(const Project& p) {
   s->bind(10, static_cast<int64_t>(p.requeueInterrupted ? 1 : 0));
   s->bind(11, static_cast<int64_t>(p.allowProcessJobs ? 1 : 0));
   s->bind(12, joinLines(p.releaseBranches));
-  if (auto st = s->run(); !st.ok()) {
-    if (st.code() == Code::kConflict) return Status::Conflict("project " + p.name + " exists");
-    return st;
+  auto id = sql::insertedId(*s);
+  if (!id.ok()) {
+    if (id.status().code() == Code::kConflict)
+      return Status::Conflict("project " + p.name + " exists");
+    return id.status();
   }
-  out.id = db_.lastInsertId();
+  out.id = *id;
   return out;
 }
 
-Result<std::vector<Project>> SqliteStore::listProjects() {
+Result<std::vector<Project>> SqlStore::listProjects() {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kProjectColumns + " FROM projects ORDER BY name");
   if (!s.ok()) return s.status();
-  return sqlite::readAll(*s, readProject);
+  return readAll(*s, readProject);
 }
 
-Result<Project> SqliteStore::getProject(std::string_view name) {
+Result<Project> SqlStore::getProject(std::string_view name) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kProjectColumns + " FROM projects WHERE name = ?");
   if (!s.ok()) return s.status();
@@ -436,7 +171,7 @@ Result<Project> SqliteStore::getProject(std::string_view name) {
   return readProject(*s);
 }
 
-Status SqliteStore::removeProject(std::string_view name) {
+Status SqlStore::removeProject(std::string_view name) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare("DELETE FROM projects WHERE name = ?");
   if (!s.ok()) return s.status();
@@ -446,8 +181,8 @@ Status SqliteStore::removeProject(std::string_view name) {
   return Status::Ok();
 }
 
-Status SqliteStore::setProjectCredential(std::string_view name, std::string_view kind,
-                                         std::string_view user, std::string_view sealed) {
+Status SqlStore::setProjectCredential(std::string_view name, std::string_view kind,
+                                      std::string_view user, std::string_view sealed) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "UPDATE projects SET credential_kind = ?, credential_user = ?, credential_sealed = ? "
@@ -459,7 +194,7 @@ Status SqliteStore::setProjectCredential(std::string_view name, std::string_view
   return Status::Ok();
 }
 
-Status SqliteStore::updateProjectSettings(const Project& p) {
+Status SqlStore::updateProjectSettings(const Project& p) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "UPDATE projects SET branches = ?, poll_seconds = ?, requeue_interrupted = ?, "
@@ -474,8 +209,8 @@ Status SqliteStore::updateProjectSettings(const Project& p) {
   return Status::Ok();
 }
 
-Result<std::optional<std::string>> SqliteStore::lastSeenHead(std::string_view project,
-                                                             std::string_view branch) {
+Result<std::optional<std::string>> SqlStore::lastSeenHead(std::string_view project,
+                                                          std::string_view branch) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare("SELECT commit_sha FROM branch_heads WHERE project = ? AND branch = ?");
   if (!s.ok()) return s.status();
@@ -486,7 +221,7 @@ Result<std::optional<std::string>> SqliteStore::lastSeenHead(std::string_view pr
   return std::optional<std::string>(s->text(0));
 }
 
-Result<std::map<std::string, int64_t>> SqliteStore::firstBuilds(std::string_view project) {
+Result<std::map<std::string, int64_t>> SqlStore::firstBuilds(std::string_view project) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "SELECT commit_sha, MIN(started_at) FROM runs WHERE project = ? AND commit_sha != '' AND "
@@ -503,8 +238,8 @@ Result<std::map<std::string, int64_t>> SqliteStore::firstBuilds(std::string_view
   return out;
 }
 
-Result<bool> SqliteStore::recordHookDelivery(std::string_view project, std::string_view deliveryId,
-                                             int64_t atMs) {
+Result<bool> SqlStore::recordHookDelivery(std::string_view project, std::string_view deliveryId,
+                                          int64_t atMs) {
   std::lock_guard lock(mu_);
   bool fresh = false;
   Status st = db_.transaction([&]() -> Status {
@@ -513,8 +248,8 @@ Result<bool> SqliteStore::recordHookDelivery(std::string_view project, std::stri
     old->bind(1, atMs - 7LL * 24 * 3600 * 1000);
     if (auto e = old->run(); !e.ok()) return e;
     auto s = db_.prepare(
-        "INSERT OR IGNORE INTO hook_deliveries (project, delivery_id, received_at) "
-        "VALUES (?, ?, ?)");
+        "INSERT INTO hook_deliveries (project, delivery_id, received_at) VALUES (?, ?, ?) "
+        "ON CONFLICT DO NOTHING");
     if (!s.ok()) return s.status();
     s->bind(1, project).bind(2, deliveryId).bind(3, atMs);
     if (auto e = s->run(); !e.ok()) return e;
@@ -525,7 +260,7 @@ Result<bool> SqliteStore::recordHookDelivery(std::string_view project, std::stri
   return fresh;
 }
 
-Status SqliteStore::forgetHookDelivery(std::string_view project, std::string_view deliveryId) {
+Status SqlStore::forgetHookDelivery(std::string_view project, std::string_view deliveryId) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare("DELETE FROM hook_deliveries WHERE project = ? AND delivery_id = ?");
   if (!s.ok()) return s.status();
@@ -534,7 +269,7 @@ Status SqliteStore::forgetHookDelivery(std::string_view project, std::string_vie
 }
 
 // Inserts `out` as a new queued run with the project's next number; mu_ held, in a transaction.
-Status SqliteStore::insertRun(Run& out) {
+Status SqlStore::insertRun(Run& out) {
   out.queuedAt = nowMs();
   out.state = RunState::kQueued;
   auto n = db_.prepare("SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE project = ?");
@@ -546,18 +281,19 @@ Status SqliteStore::insertRun(Run& out) {
   auto s = db_.prepare(
       "INSERT INTO runs (project, number, ref, branch, commit_sha, author, subject, trigger, "
       "state, reason, queued_at, only_jobs, rerun_of, bisect_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
-      "?, ?, ?, ?, ?, ?)");
+      "?, ?, ?, ?, ?, ?) RETURNING id");
   if (!s.ok()) return s.status();
   s->bind(1, out.project).bind(2, out.number).bind(3, out.ref).bind(4, out.branch);
   s->bind(5, out.commit).bind(6, out.author).bind(7, out.subject).bind(8, out.trigger);
   s->bind(9, toString(out.state)).bind(10, out.reason).bind(11, out.queuedAt);
   s->bind(12, joinLines(out.onlyJobs)).bind(13, out.rerunOf).bind(14, out.bisectOf);
-  if (auto e = s->run(); !e.ok()) return e;
-  out.id = db_.lastInsertId();
+  auto id = sql::insertedId(*s);
+  if (!id.ok()) return id.status();
+  out.id = *id;
   return Status::Ok();
 }
 
-Result<Run> SqliteStore::createRun(const Run& r) {
+Result<Run> SqlStore::createRun(const Run& r) {
   std::lock_guard lock(mu_);
   Run out = r;
   if (auto st = db_.transaction([&] { return insertRun(out); }); !st.ok()) return st;
@@ -565,7 +301,7 @@ Result<Run> SqliteStore::createRun(const Run& r) {
   return out;
 }
 
-Result<std::optional<Run>> SqliteStore::createRunForNewHead(const Run& r) {
+Result<std::optional<Run>> SqlStore::createRunForNewHead(const Run& r) {
   std::lock_guard lock(mu_);
   std::optional<Run> out;
   Status st = db_.transaction([&]() -> Status {
@@ -576,7 +312,8 @@ Result<std::optional<Run>> SqliteStore::createRunForNewHead(const Run& r) {
     if (!row.ok()) return row.status();
     if (*row && seen->text(0) == r.ref) return Status::Ok();
     auto head = db_.prepare(
-        "INSERT OR REPLACE INTO branch_heads (project, branch, commit_sha) VALUES (?, ?, ?)");
+        "INSERT INTO branch_heads (project, branch, commit_sha) VALUES (?, ?, ?) ON CONFLICT "
+        "(project, branch) DO UPDATE SET commit_sha = excluded.commit_sha");
     if (!head.ok()) return head.status();
     head->bind(1, r.project).bind(2, r.branch).bind(3, r.ref);
     if (auto e = head->run(); !e.ok()) return e;
@@ -590,7 +327,7 @@ Result<std::optional<Run>> SqliteStore::createRunForNewHead(const Run& r) {
   return out;
 }
 
-Result<Run> SqliteStore::getRun(int64_t id) {
+Result<Run> SqlStore::getRun(int64_t id) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = ?");
   if (!s.ok()) return s.status();
@@ -601,7 +338,7 @@ Result<Run> SqliteStore::getRun(int64_t id) {
   return readRun(*s);
 }
 
-Status SqliteStore::updateRun(const Run& r) {
+Status SqlStore::updateRun(const Run& r) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "UPDATE runs SET branch = ?, commit_sha = ?, author = ?, subject = ?, state = ?, "
@@ -619,8 +356,7 @@ Status SqliteStore::updateRun(const Run& r) {
   return Status::Ok();
 }
 
-Result<std::vector<Run>> SqliteStore::listRuns(std::string_view project, int limit,
-                                               int64_t beforeId) {
+Result<std::vector<Run>> SqlStore::listRuns(std::string_view project, int limit, int64_t beforeId) {
   std::lock_guard lock(mu_);
   std::string sql = std::string("SELECT ") + kRunColumns +
                     " FROM runs WHERE (? = '' OR project = ?)" +
@@ -629,11 +365,11 @@ Result<std::vector<Run>> SqliteStore::listRuns(std::string_view project, int lim
   if (!s.ok()) return s.status();
   s->bind(1, project).bind(2, project).bind(3, beforeId).bind(4, beforeId);
   s->bind(5, static_cast<int64_t>(limit));
-  return sqlite::readAll(*s, readRun);
+  return readAll(*s, readRun);
 }
 
-Result<std::optional<Run>> SqliteStore::lastJudgedRun(std::string_view project,
-                                                      std::string_view branch, int64_t beforeId) {
+Result<std::optional<Run>> SqlStore::lastJudgedRun(std::string_view project,
+                                                   std::string_view branch, int64_t beforeId) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kRunColumns +
                        " FROM runs WHERE project = ? AND branch = ? AND id < ? AND state IN "
@@ -647,7 +383,7 @@ Result<std::optional<Run>> SqliteStore::lastJudgedRun(std::string_view project,
   return std::optional<Run>(readRun(*s));
 }
 
-Result<std::optional<Run>> SqliteStore::claimNextQueued(int64_t nowMs) {
+Result<std::optional<Run>> SqlStore::claimNextQueued(int64_t nowMs) {
   std::lock_guard lock(mu_);
   std::optional<Run> out;
   // A run asked for by tag or commit has no branch yet: its ref stands in for one.
@@ -656,7 +392,9 @@ Result<std::optional<Run>> SqliteStore::claimNextQueued(int64_t nowMs) {
                          " FROM runs q WHERE state = 'queued' AND NOT EXISTS (SELECT 1 FROM runs "
                          "r WHERE r.state = 'running' AND r.project = q.project AND r.branch = "
                          "(CASE WHEN q.branch = '' THEN q.ref ELSE q.branch END)) "
-                         "ORDER BY id LIMIT 1");
+                         "ORDER BY id LIMIT 1" +
+                         // Servers sharing the database pass over a run another one is taking.
+                         (postgres() ? " FOR UPDATE SKIP LOCKED" : ""));
     if (!s.ok()) return s.status();
     auto row = s->step();
     if (!row.ok()) return row.status();
@@ -678,14 +416,14 @@ Result<std::optional<Run>> SqliteStore::claimNextQueued(int64_t nowMs) {
   return out;
 }
 
-Result<std::vector<Run>> SqliteStore::interruptUnfinished(std::string_view reason) {
+Result<std::vector<Run>> SqlStore::interruptUnfinished(std::string_view reason) {
   std::lock_guard lock(mu_);
   std::vector<Run> out;
   Status st = db_.transaction([&]() -> Status {
     auto q = db_.prepare(std::string("SELECT ") + kRunColumns +
                          " FROM runs WHERE state = 'running' ORDER BY id");
     if (!q.ok()) return q.status();
-    auto rows = sqlite::readAll(*q, readRun);
+    auto rows = readAll(*q, readRun);
     if (!rows.ok()) return rows.status();
     out = std::move(*rows);
     int64_t now = nowMs();
@@ -709,11 +447,13 @@ Result<std::vector<Run>> SqliteStore::interruptUnfinished(std::string_view reaso
   return out;
 }
 
-Status SqliteStore::saveBisection(const Bisection& b) {
+Status SqlStore::saveBisection(const Bisection& b) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
-      "INSERT OR REPLACE INTO bisections (run_id, commits, good, bad, probe, probe_run, steps) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?)");
+      "INSERT INTO bisections (run_id, commits, good, bad, probe, probe_run, steps) VALUES (?, "
+      "?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET commits = excluded.commits, good = "
+      "excluded.good, bad = excluded.bad, probe = excluded.probe, probe_run = "
+      "excluded.probe_run, steps = excluded.steps");
   if (!s.ok()) return s.status();
   s->bind(1, b.runId).bind(2, joinLines(b.commits)).bind(3, static_cast<int64_t>(b.good));
   s->bind(4, static_cast<int64_t>(b.bad)).bind(5, static_cast<int64_t>(b.probe));
@@ -721,7 +461,7 @@ Status SqliteStore::saveBisection(const Bisection& b) {
   return s->run();
 }
 
-Result<Bisection> SqliteStore::getBisection(int64_t runId) {
+Result<Bisection> SqlStore::getBisection(int64_t runId) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "SELECT run_id, commits, good, bad, probe, probe_run, steps FROM bisections WHERE run_id = "
@@ -734,13 +474,13 @@ Result<Bisection> SqliteStore::getBisection(int64_t runId) {
   return readBisection(*s);
 }
 
-Result<std::vector<Bisection>> SqliteStore::activeBisections() {
+Result<std::vector<Bisection>> SqlStore::activeBisections() {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "SELECT b.run_id, b.commits, b.good, b.bad, b.probe, b.probe_run, b.steps FROM bisections b "
       "JOIN runs r ON r.id = b.run_id WHERE r.bisect_state = 'running' ORDER BY b.run_id");
   if (!s.ok()) return s.status();
-  return sqlite::readAll(*s, readBisection);
+  return readAll(*s, readBisection);
 }
 
 constexpr const char* kDeliveryColumns =
@@ -763,7 +503,7 @@ Delivery readDelivery(const Statement& s) {
   return d;
 }
 
-Status SqliteStore::setSchedule(const Schedule& sc) {
+Status SqlStore::setSchedule(const Schedule& sc) {
   std::lock_guard lock(mu_);
   if (sc.crons.empty()) {
     auto s = db_.prepare("DELETE FROM schedules WHERE project = ? AND branch = ?");
@@ -772,47 +512,47 @@ Status SqliteStore::setSchedule(const Schedule& sc) {
     return s->run();
   }
   auto s = db_.prepare(
-      "INSERT OR REPLACE INTO schedules (project, branch, crons, next_at) VALUES (?, ?, ?, ?)");
+      "INSERT INTO schedules (project, branch, crons, next_at) VALUES (?, ?, ?, ?) ON CONFLICT "
+      "(project, branch) DO UPDATE SET crons = excluded.crons, next_at = excluded.next_at");
   if (!s.ok()) return s.status();
   s->bind(1, sc.project).bind(2, sc.branch).bind(3, joinLines(sc.crons)).bind(4, sc.nextAt);
   return s->run();
 }
 
-Result<std::vector<Schedule>> SqliteStore::dueSchedules(int64_t nowMs) {
+Result<std::vector<Schedule>> SqlStore::dueSchedules(int64_t nowMs) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "SELECT project, branch, crons, next_at FROM schedules WHERE next_at <= ? ORDER BY next_at");
   if (!s.ok()) return s.status();
   s->bind(1, nowMs);
-  return sqlite::readAll(*s, [](const Statement& st) {
+  return readAll(*s, [](const Statement& st) {
     return Schedule{st.text(0), st.text(1), split(st.text(2), '\n'), st.integer(3)};
   });
 }
 
-Result<int64_t> SqliteStore::addDelivery(const Delivery& d) {
+Result<int64_t> SqlStore::addDelivery(const Delivery& d) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "INSERT INTO deliveries (run_id, event, channel, target, payload, state, attempts, "
-      "last_error, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "last_error, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
   if (!s.ok()) return s.status();
   s->bind(1, d.runId).bind(2, d.event).bind(3, d.channel).bind(4, d.target).bind(5, d.payload);
   s->bind(6, d.state).bind(7, static_cast<int64_t>(d.attempts)).bind(8, d.lastError);
   s->bind(9, d.nextAttemptAt);
-  if (auto st = s->run(); !st.ok()) return st;
-  return db_.lastInsertId();
+  return sql::insertedId(*s);
 }
 
-Result<std::vector<Delivery>> SqliteStore::dueDeliveries(int64_t nowMs, int limit) {
+Result<std::vector<Delivery>> SqlStore::dueDeliveries(int64_t nowMs, int limit) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kDeliveryColumns +
                        " FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ? "
                        "ORDER BY next_attempt_at LIMIT ?");
   if (!s.ok()) return s.status();
   s->bind(1, nowMs).bind(2, static_cast<int64_t>(limit));
-  return sqlite::readAll(*s, readDelivery);
+  return readAll(*s, readDelivery);
 }
 
-Status SqliteStore::updateDelivery(const Delivery& d) {
+Status SqlStore::updateDelivery(const Delivery& d) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "UPDATE deliveries SET state = ?, attempts = ?, last_error = ?, next_attempt_at = ?, "
@@ -823,20 +563,23 @@ Status SqliteStore::updateDelivery(const Delivery& d) {
   return s->run();
 }
 
-Result<std::vector<Delivery>> SqliteStore::listDeliveries(int64_t runId) {
+Result<std::vector<Delivery>> SqlStore::listDeliveries(int64_t runId) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kDeliveryColumns +
                        " FROM deliveries WHERE run_id = ? ORDER BY id");
   if (!s.ok()) return s.status();
   s->bind(1, runId);
-  return sqlite::readAll(*s, readDelivery);
+  return readAll(*s, readDelivery);
 }
 
-Status SqliteStore::saveJob(const JobRecord& j) {
+Status SqlStore::saveJob(const JobRecord& j) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
-      "INSERT OR REPLACE INTO jobs (run_id, name, state, exit_code, attempts, started_at, "
-      "finished_at, reason, tests, artifacts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "INSERT INTO jobs (run_id, name, state, exit_code, attempts, started_at, finished_at, "
+      "reason, tests, artifacts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, "
+      "name) DO UPDATE SET state = excluded.state, exit_code = excluded.exit_code, attempts = "
+      "excluded.attempts, started_at = excluded.started_at, finished_at = excluded.finished_at, "
+      "reason = excluded.reason, tests = excluded.tests, artifacts = excluded.artifacts");
   if (!s.ok()) return s.status();
   s->bind(1, j.runId).bind(2, j.name).bind(3, j.state).bind(4, static_cast<int64_t>(j.exitCode));
   s->bind(5, static_cast<int64_t>(j.attempts)).bind(6, j.startedAt).bind(7, j.finishedAt);
@@ -851,14 +594,17 @@ Status SqliteStore::saveJob(const JobRecord& j) {
   return Status::Ok();
 }
 
-Result<std::vector<JobRecord>> SqliteStore::listJobs(int64_t runId) {
+Result<std::vector<JobRecord>> SqlStore::listJobs(int64_t runId) {
   std::lock_guard lock(mu_);
-  auto s = db_.prepare(
-      "SELECT run_id, name, state, exit_code, attempts, started_at, finished_at, reason, tests, "
-      "artifacts FROM jobs WHERE run_id = ? ORDER BY rowid");
+  // In the order the run first recorded them: the pipeline's.
+  auto s =
+      db_.prepare(std::string("SELECT run_id, name, state, exit_code, attempts, started_at, "
+                              "finished_at, reason, tests, artifacts FROM jobs WHERE run_id = ? "
+                              "ORDER BY ") +
+                  (postgres() ? "seq" : "rowid"));
   if (!s.ok()) return s.status();
   s->bind(1, runId);
-  return sqlite::readAll(*s, readJob);
+  return readAll(*s, readJob);
 }
 
 namespace {
@@ -873,7 +619,7 @@ Token readToken(const Statement& s) {
 
 }  // namespace
 
-Result<Token> SqliteStore::addToken(const Token& t, std::string_view hash) {
+Result<Token> SqlStore::addToken(const Token& t, std::string_view hash) {
   std::lock_guard lock(mu_);
   Token out = t;
   out.createdAt = nowMs();
@@ -886,19 +632,20 @@ Result<Token> SqliteStore::addToken(const Token& t, std::string_view hash) {
     if (*row) return Status::Conflict("a token named '" + t.name + "' exists");
     auto s = db_.prepare(
         "INSERT INTO tokens (name, role, hash, created_at, expires_at, created_by) "
-        "VALUES (?, ?, ?, ?, ?, ?)");
+        "VALUES (?, ?, ?, ?, ?, ?) RETURNING id");
     if (!s.ok()) return s.status();
     s->bind(1, t.name).bind(2, t.role).bind(3, hash).bind(4, out.createdAt);
     s->bind(5, t.expiresAt).bind(6, t.createdBy);
-    if (auto e = s->run(); !e.ok()) return e;
-    out.id = db_.lastInsertId();
+    auto id = sql::insertedId(*s);
+    if (!id.ok()) return id.status();
+    out.id = *id;
     return Status::Ok();
   });
   if (!st.ok()) return st;
   return out;
 }
 
-Result<std::optional<Token>> SqliteStore::findToken(std::string_view hash) {
+Result<std::optional<Token>> SqlStore::findToken(std::string_view hash) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE hash = ?");
   if (!s.ok()) return s.status();
@@ -909,14 +656,14 @@ Result<std::optional<Token>> SqliteStore::findToken(std::string_view hash) {
   return std::optional<Token>(readToken(*s));
 }
 
-Result<std::vector<Token>> SqliteStore::listTokens() {
+Result<std::vector<Token>> SqlStore::listTokens() {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kTokenColumns + " FROM tokens ORDER BY name, id");
   if (!s.ok()) return s.status();
-  return sqlite::readAll(*s, readToken);
+  return readAll(*s, readToken);
 }
 
-Status SqliteStore::revokeToken(std::string_view name) {
+Status SqlStore::revokeToken(std::string_view name) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare("DELETE FROM tokens WHERE name = ?");
   if (!s.ok()) return s.status();
@@ -926,7 +673,7 @@ Status SqliteStore::revokeToken(std::string_view name) {
   return Status::Ok();
 }
 
-Status SqliteStore::touchToken(int64_t id, int64_t atMs) {
+Status SqlStore::touchToken(int64_t id, int64_t atMs) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare("UPDATE tokens SET last_used_at = ? WHERE id = ?");
   if (!s.ok()) return s.status();
@@ -934,7 +681,7 @@ Status SqliteStore::touchToken(int64_t id, int64_t atMs) {
   return s->run();
 }
 
-Result<int> SqliteStore::countTokens() {
+Result<int> SqlStore::countTokens() {
   std::lock_guard lock(mu_);
   auto s = db_.prepare("SELECT COUNT(*) FROM tokens");
   if (!s.ok()) return s.status();
@@ -943,24 +690,14 @@ Result<int> SqliteStore::countTokens() {
   return static_cast<int>(s->integer(0));
 }
 
-void SqliteStore::releaseMemory() {
+void SqlStore::releaseMemory() {
   std::lock_guard lock(mu_);
-  sqlite3_db_release_memory(db_.handle());
+  db_.releaseMemory();
 }
 
-Result<std::string> SqliteStore::integrityCheck() {
+Result<std::string> SqlStore::integrityCheck() {
   std::lock_guard lock(mu_);
-  auto s = db_.prepare("PRAGMA integrity_check");
-  if (!s.ok()) return s.status();
-  std::string out;
-  for (;;) {
-    auto row = s->step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    if (!out.empty()) out += "\n";
-    out += s->text(0);
-  }
-  return out;
+  return db_.integrityCheck();
 }
 
 std::string_view toString(RunState s) {
@@ -994,9 +731,9 @@ bool isFinished(RunState s) {
 }
 
 Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path) {
-  auto db = Database::open(path);
+  auto db = sqlite::open(path);
   if (!db.ok()) return db.status();
-  auto store = std::make_unique<SqliteStore>(std::move(db).value(), path);
+  auto store = std::make_unique<SqlStore>(std::move(db).value());
   if (auto st = store->migrate(); !st.ok()) return st;
   return std::unique_ptr<Store>(std::move(store));
 }

@@ -1,30 +1,24 @@
 #pragma once
-// The SQLite backend's class, shared by the files that implement it: sqlite_store.cc (schema,
-// projects, runs, jobs, notifications, tokens) and sqlite_delivery.cc (releases, environments,
-// deploys, audit).
+// The Store over SQL, written once for every database: a sql::Connection brings the
+// backend (SQLite or PostgreSQL). Shared by the files that implement it: sql_store.cc (projects,
+// runs, jobs, notifications, tokens), sql_delivery.cc (releases, environments, deploys, audit),
+// sql_incidents.cc and sql_monitors.cc.
 
 #include <mutex>
 #include <optional>
 
-#include "store/sqlite/checkpointer.h"
-#include "store/sqlite/database.h"
+#include "store/sql/connection.h"
 #include "store/store.h"
 
 namespace boucle::store {
 
-inline std::optional<int64_t> optInt(const sqlite::Statement& s, int col) {
-  if (s.isNull(col)) return std::nullopt;
-  return s.integer(col);
-}
+using sql::optInt;
+using sql::readAll;
+using sql::Statement;
 
-using sqlite::Database;
-using sqlite::Statement;
-
-class SqliteStore : public Store {
+class SqlStore : public Store {
  public:
-  SqliteStore(Database db, const std::string& path) : db_(std::move(db)), checkpoints_(path) {
-    checkpoints_.attach(db_.handle());
-  }
+  explicit SqlStore(std::unique_ptr<sql::Connection> conn) : conn_(std::move(conn)), db_(*conn_) {}
 
   Status migrate();
 
@@ -70,7 +64,7 @@ class SqliteStore : public Store {
   Result<std::string> integrityCheck() override;
   void releaseMemory() override;
 
-  // sqlite_delivery.cc: releases, environments, deploys, audit.
+  // sql_delivery.cc: releases, environments, deploys, audit.
   Result<Release> addRelease(const Release& r) override;
   Result<Release> getRelease(std::string_view project, std::string_view version) override;
   Result<std::vector<Release>> listReleases(std::string_view project, int limit) override;
@@ -114,7 +108,7 @@ class SqliteStore : public Store {
   Result<std::vector<AuditEntry>> listAudit(std::string_view project, int limit) override;
   uint64_t revision() override {
     std::lock_guard lock(mu_);
-    return static_cast<uint64_t>(db_.totalChanges() - monitorChanges_);
+    return db_.revision(monitorChanges_);
   }
 
  private:
@@ -126,10 +120,13 @@ class SqliteStore : public Store {
   // Runs `write` (monitor data) in a transaction, its rows left out of revision().
   Status monitorWrite(const std::function<Status()>& write);
 
+  // The dialect's words where SQLite and PostgreSQL differ.
+  bool postgres() const { return db_.dialect() == sql::Dialect::kPostgres; }
+
   std::mutex mu_;  // guards db_: one connection shared by the HTTP and agent threads
-  Database db_;
-  int64_t monitorChanges_ = 0;        // rows written by monitorWrite, under mu_
-  sqlite::Checkpointer checkpoints_;  // declared after db_: stops before it closes
+  std::unique_ptr<sql::Connection> conn_;
+  sql::Connection& db_;
+  int64_t monitorChanges_ = 0;  // rows written by monitorWrite, under mu_
 };
 
 }  // namespace boucle::store

@@ -1,5 +1,5 @@
-// The SQLite backend's monitor data: series, raw samples and one-minute rollups.
-#include "store/sqlite/sqlite_store.h"
+// The Store over SQL: monitor data (series, raw samples and one-minute rollups).
+#include "store/sql/sql_store.h"
 
 namespace boucle::store {
 
@@ -9,14 +9,14 @@ constexpr int64_t kMinuteMs = 60'000;
 
 }  // namespace
 
-Status SqliteStore::monitorWrite(const std::function<Status()>& write) {
+Status SqlStore::monitorWrite(const std::function<Status()>& write) {
   int64_t before = db_.totalChanges();
   Status st = db_.transaction(write);
   monitorChanges_ += db_.totalChanges() - before;
   return st;
 }
 
-Result<int64_t> SqliteStore::monitorSeries(const MonitorSeries& key) {
+Result<int64_t> SqlStore::monitorSeries(const MonitorSeries& key) {
   std::lock_guard lock(mu_);
   int64_t id = 0;
   Status st = monitorWrite([&]() -> Status {
@@ -37,22 +37,23 @@ Result<int64_t> SqliteStore::monitorSeries(const MonitorSeries& key) {
     }
     auto add = db_.prepare(
         "INSERT INTO monitor_series (project, env, monitor, host, release) VALUES (?, ?, ?, ?, "
-        "?)");
+        "?) RETURNING id");
     if (!add.ok()) return add.status();
     add->bind(1, key.project)
         .bind(2, key.env)
         .bind(3, key.monitor)
         .bind(4, key.host)
         .bind(5, key.release);
-    if (auto e = add->run(); !e.ok()) return e;
-    id = db_.lastInsertId();
+    auto added = sql::insertedId(*add);
+    if (!added.ok()) return added.status();
+    id = *added;
     return Status::Ok();
   });
   if (!st.ok()) return st;
   return id;
 }
 
-Result<std::vector<MonitorSeries>> SqliteStore::listMonitorSeries(std::string_view project) {
+Result<std::vector<MonitorSeries>> SqlStore::listMonitorSeries(std::string_view project) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "SELECT id, project, env, monitor, host, release FROM monitor_series WHERE ? = '' OR "
@@ -64,13 +65,14 @@ Result<std::vector<MonitorSeries>> SqliteStore::listMonitorSeries(std::string_vi
   });
 }
 
-Status SqliteStore::addMonitorSamples(const std::vector<MonitorSample>& samples) {
+Status SqlStore::addMonitorSamples(const std::vector<MonitorSample>& samples) {
   if (samples.empty()) return Status::Ok();
   std::lock_guard lock(mu_);
   return monitorWrite([&]() -> Status {
     auto s = db_.prepare(
-        "INSERT OR REPLACE INTO monitor_samples (at, series, verdict, latency) VALUES (?, ?, ?, "
-        "?)");
+        "INSERT INTO monitor_samples (at, series, verdict, latency) VALUES (?, ?, ?, ?) ON "
+        "CONFLICT (at, series) DO UPDATE SET verdict = excluded.verdict, latency = "
+        "excluded.latency");
     if (!s.ok()) return s.status();
     for (const auto& x : samples) {
       s->reset();
@@ -81,7 +83,7 @@ Status SqliteStore::addMonitorSamples(const std::vector<MonitorSample>& samples)
   });
 }
 
-Result<std::vector<MonitorSample>> SqliteStore::monitorSamples(int64_t fromMs, int64_t toMs) {
+Result<std::vector<MonitorSample>> SqlStore::monitorSamples(int64_t fromMs, int64_t toMs) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "SELECT series, at, verdict, latency FROM monitor_samples WHERE at >= ? AND at < ? ORDER "
@@ -93,13 +95,14 @@ Result<std::vector<MonitorSample>> SqliteStore::monitorSamples(int64_t fromMs, i
   });
 }
 
-Status SqliteStore::putMonitorRollups(const std::vector<MonitorRollup>& rollups,
-                                      int64_t doneUntilMs) {
+Status SqlStore::putMonitorRollups(const std::vector<MonitorRollup>& rollups, int64_t doneUntilMs) {
   std::lock_guard lock(mu_);
   return monitorWrite([&]() -> Status {
     auto s = db_.prepare(
-        "INSERT OR REPLACE INTO monitor_rollups (series, minute, count, failures, no_data, slow, "
-        "p50, p95, p99) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "INSERT INTO monitor_rollups (series, minute, count, failures, no_data, slow, p50, p95, "
+        "p99) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (series, minute) DO UPDATE SET "
+        "count = excluded.count, failures = excluded.failures, no_data = excluded.no_data, slow "
+        "= excluded.slow, p50 = excluded.p50, p95 = excluded.p95, p99 = excluded.p99");
     if (!s.ok()) return s.status();
     for (const auto& r : rollups) {
       s->reset();
@@ -123,7 +126,7 @@ Status SqliteStore::putMonitorRollups(const std::vector<MonitorRollup>& rollups,
   });
 }
 
-Result<int64_t> SqliteStore::monitorRollupsDoneUntil() {
+Result<int64_t> SqlStore::monitorRollupsDoneUntil() {
   std::lock_guard lock(mu_);
   auto s = db_.prepare("SELECT done_until FROM monitor_rollup_mark WHERE id = 1");
   if (!s.ok()) return s.status();
@@ -132,7 +135,7 @@ Result<int64_t> SqliteStore::monitorRollupsDoneUntil() {
   return *row ? s->integer(0) : int64_t{0};
 }
 
-Result<std::vector<MonitorRollup>> SqliteStore::monitorRollups(int64_t series, int64_t fromMs) {
+Result<std::vector<MonitorRollup>> SqlStore::monitorRollups(int64_t series, int64_t fromMs) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "SELECT series, minute, count, failures, no_data, slow, p50, p95, p99 FROM "
@@ -154,7 +157,7 @@ Result<std::vector<MonitorRollup>> SqliteStore::monitorRollups(int64_t series, i
   });
 }
 
-Status SqliteStore::pruneMonitorData(int64_t samplesBeforeMs, int64_t rollupsBeforeMs) {
+Status SqlStore::pruneMonitorData(int64_t samplesBeforeMs, int64_t rollupsBeforeMs) {
   std::lock_guard lock(mu_);
   return monitorWrite([&]() -> Status {
     auto raw = db_.prepare("DELETE FROM monitor_samples WHERE at < ?");
@@ -178,7 +181,7 @@ Status SqliteStore::pruneMonitorData(int64_t samplesBeforeMs, int64_t rollupsBef
   });
 }
 
-Result<std::vector<StateCount>> SqliteStore::countByState(Counted what) {
+Result<std::vector<StateCount>> SqlStore::countByState(Counted what) {
   const char* sql = "";
   switch (what) {
     case Counted::kRuns:

@@ -1,6 +1,6 @@
-// The SQLite backend's releases, environment values, deploys and audit log.
+// The Store over SQL: releases, environment values, deploys and audit log.
 #include "core/clock.h"
-#include "store/sqlite/sqlite_store.h"
+#include "store/sql/sql_store.h"
 
 namespace boucle::store {
 
@@ -113,12 +113,12 @@ bool isFinished(DeployState s) {
   return s != DeployState::kQueued && s != DeployState::kWaiting && s != DeployState::kRunning;
 }
 
-Result<Release> SqliteStore::addRelease(const Release& r) {
+Result<Release> SqlStore::addRelease(const Release& r) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "INSERT INTO releases (project, version, run_id, commit_sha, previous_version, notes, "
       "artifacts, changes, pipeline, created_by, created_at, branch, prerelease) VALUES (?, ?, "
-      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
   if (!s.ok()) return s.status();
   s->bind(1, r.project)
       .bind(2, r.version)
@@ -133,19 +133,20 @@ Result<Release> SqliteStore::addRelease(const Release& r) {
       .bind(11, r.createdAt)
       .bind(12, r.branch)
       .bind(13, static_cast<int64_t>(r.prerelease ? 1 : 0));
-  if (auto st = s->run(); !st.ok()) {
-    if (st.code() == Code::kConflict) {
+  auto id = sql::insertedId(*s);
+  if (!id.ok()) {
+    if (id.status().code() == Code::kConflict) {
       return Status::Conflict(r.project + " already has a release " + r.version +
                               " (releases never change)");
     }
-    return st;
+    return id.status();
   }
   Release out = r;
-  out.id = db_.lastInsertId();
+  out.id = *id;
   return out;
 }
 
-Result<Release> SqliteStore::getRelease(std::string_view project, std::string_view version) {
+Result<Release> SqlStore::getRelease(std::string_view project, std::string_view version) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kReleaseColumns +
                        " FROM releases WHERE project = ? AND version = ?");
@@ -159,27 +160,28 @@ Result<Release> SqliteStore::getRelease(std::string_view project, std::string_vi
   return readRelease(*s);
 }
 
-Result<std::vector<Release>> SqliteStore::listReleases(std::string_view project, int limit) {
+Result<std::vector<Release>> SqlStore::listReleases(std::string_view project, int limit) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kReleaseColumns +
                        " FROM releases WHERE project = ? ORDER BY id DESC LIMIT ?");
   if (!s.ok()) return s.status();
   s->bind(1, project).bind(2, int64_t{limit});
-  return sqlite::readAll(*s, readRelease);
+  return readAll(*s, readRelease);
 }
 
-Status SqliteStore::setEnvValue(const EnvValue& v) {
+Status SqlStore::setEnvValue(const EnvValue& v) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
-      "INSERT OR REPLACE INTO env_values (project, env, key, value, secret) VALUES (?, ?, ?, ?, "
-      "?)");
+      "INSERT INTO env_values (project, env, key, value, secret) VALUES (?, ?, ?, ?, ?) ON "
+      "CONFLICT (project, env, key) DO UPDATE SET value = excluded.value, secret = "
+      "excluded.secret");
   if (!s.ok()) return s.status();
   s->bind(1, v.project).bind(2, v.env).bind(3, v.key).bind(4, v.value).bind(5, int64_t{v.secret});
   return s->run();
 }
 
-Status SqliteStore::removeEnvValue(std::string_view project, std::string_view env,
-                                   std::string_view key) {
+Status SqlStore::removeEnvValue(std::string_view project, std::string_view env,
+                                std::string_view key) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare("DELETE FROM env_values WHERE project = ? AND env = ? AND key = ?");
   if (!s.ok()) return s.status();
@@ -191,35 +193,36 @@ Status SqliteStore::removeEnvValue(std::string_view project, std::string_view en
   return Status::Ok();
 }
 
-Result<std::vector<EnvValue>> SqliteStore::listEnvValues(std::string_view project,
-                                                         std::string_view env) {
+Result<std::vector<EnvValue>> SqlStore::listEnvValues(std::string_view project,
+                                                      std::string_view env) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "SELECT project, env, key, value, secret FROM env_values WHERE project = ? AND "
       "(? = '' OR env = ?) ORDER BY env, key");
   if (!s.ok()) return s.status();
   s->bind(1, project).bind(2, env).bind(3, env);
-  return sqlite::readAll(*s, [](const Statement& st) {
+  return readAll(*s, [](const Statement& st) {
     return EnvValue{st.text(0), st.text(1), st.text(2), st.text(3), st.integer(4) != 0};
   });
 }
 
-Result<Deploy> SqliteStore::createDeploy(const Deploy& d) {
+Result<Deploy> SqlStore::createDeploy(const Deploy& d) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "INSERT INTO deploys (project, env, version, state, reason, from_version, rollback, "
       "dry_run, requested_by, requested_at, started_at, finished_at, approved_by, approved_at, "
-      "smoke, verification) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "smoke, verification) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
   if (!s.ok()) return s.status();
   bindDeploy(*s, d);
-  if (auto st = s->run(); !st.ok()) return st;
+  auto id = sql::insertedId(*s);
+  if (!id.ok()) return id.status();
   Deploy out = d;
-  out.id = db_.lastInsertId();
+  out.id = *id;
   if (observer_) observer_->deployChanged(out);
   return out;
 }
 
-Result<Deploy> SqliteStore::getDeploy(int64_t id) {
+Result<Deploy> SqlStore::getDeploy(int64_t id) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kDeployColumns + " FROM deploys WHERE id = ?");
   if (!s.ok()) return s.status();
@@ -230,15 +233,15 @@ Result<Deploy> SqliteStore::getDeploy(int64_t id) {
   return readDeploy(*s);
 }
 
-Status SqliteStore::updateDeploy(const Deploy& d) {
+Status SqlStore::updateDeploy(const Deploy& d) {
   return writeDeploy(d, std::nullopt);
 }
 
-Status SqliteStore::updateDeployFrom(const Deploy& d, DeployState from) {
+Status SqlStore::updateDeployFrom(const Deploy& d, DeployState from) {
   return writeDeploy(d, from);
 }
 
-Status SqliteStore::writeDeploy(const Deploy& d, std::optional<DeployState> from) {
+Status SqlStore::writeDeploy(const Deploy& d, std::optional<DeployState> from) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "UPDATE deploys SET project = ?, env = ?, version = ?, state = ?, reason = ?, "
@@ -261,18 +264,18 @@ Status SqliteStore::writeDeploy(const Deploy& d, std::optional<DeployState> from
                           std::string(expected));
 }
 
-Result<std::vector<Deploy>> SqliteStore::listDeploys(std::string_view project, std::string_view env,
-                                                     int limit) {
+Result<std::vector<Deploy>> SqlStore::listDeploys(std::string_view project, std::string_view env,
+                                                  int limit) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kDeployColumns +
                        " FROM deploys WHERE project = ? AND (? = '' OR env = ?) ORDER BY id "
                        "DESC LIMIT ?");
   if (!s.ok()) return s.status();
   s->bind(1, project).bind(2, env).bind(3, env).bind(4, int64_t{limit});
-  return sqlite::readAll(*s, readDeploy);
+  return readAll(*s, readDeploy);
 }
 
-Result<std::optional<Deploy>> SqliteStore::claimNextDeploy(int64_t nowMs) {
+Result<std::optional<Deploy>> SqlStore::claimNextDeploy(int64_t nowMs) {
   std::lock_guard lock(mu_);
   std::optional<Deploy> out;
   Status st = db_.transaction([&]() -> Status {
@@ -299,14 +302,14 @@ Result<std::optional<Deploy>> SqliteStore::claimNextDeploy(int64_t nowMs) {
   return out;
 }
 
-Result<std::vector<Deploy>> SqliteStore::interruptDeploys(std::string_view reason) {
+Result<std::vector<Deploy>> SqlStore::interruptDeploys(std::string_view reason) {
   std::lock_guard lock(mu_);
   std::vector<Deploy> out;
   Status st = db_.transaction([&]() -> Status {
     auto q = db_.prepare(std::string("SELECT ") + kDeployColumns +
                          " FROM deploys WHERE state = 'running' ORDER BY id");
     if (!q.ok()) return q.status();
-    auto rows = sqlite::readAll(*q, readDeploy);
+    auto rows = readAll(*q, readDeploy);
     if (!rows.ok()) return rows.status();
     out = std::move(*rows);
     auto u = db_.prepare(
@@ -325,24 +328,24 @@ Result<std::vector<Deploy>> SqliteStore::interruptDeploys(std::string_view reaso
   return out;
 }
 
-Result<std::vector<std::string>> SqliteStore::recentArtifactManifests(int64_t sinceMs) {
+Result<std::vector<std::string>> SqlStore::recentArtifactManifests(int64_t sinceMs) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "SELECT j.artifacts FROM jobs j JOIN runs r ON r.id = j.run_id WHERE j.artifacts != '' "
       "AND (r.finished_at IS NULL OR r.finished_at >= ?)");
   if (!s.ok()) return s.status();
   s->bind(1, sinceMs);
-  return sqlite::readAll(*s, [](const Statement& st) { return st.text(0); });
+  return readAll(*s, [](const Statement& st) { return st.text(0); });
 }
 
-Result<std::vector<std::string>> SqliteStore::releasedArtifactManifests() {
+Result<std::vector<std::string>> SqlStore::releasedArtifactManifests() {
   std::lock_guard lock(mu_);
   auto s = db_.prepare("SELECT artifacts FROM releases");
   if (!s.ok()) return s.status();
-  return sqlite::readAll(*s, [](const Statement& st) { return st.text(0); });
+  return readAll(*s, [](const Statement& st) { return st.text(0); });
 }
 
-Status SqliteStore::addAudit(const AuditEntry& e) {
+Status SqlStore::addAudit(const AuditEntry& e) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "INSERT INTO audit (at, actor, action, project, target, detail) VALUES (?, ?, ?, ?, ?, ?)");
@@ -356,14 +359,14 @@ Status SqliteStore::addAudit(const AuditEntry& e) {
   return s->run();
 }
 
-Result<std::vector<AuditEntry>> SqliteStore::listAudit(std::string_view project, int limit) {
+Result<std::vector<AuditEntry>> SqlStore::listAudit(std::string_view project, int limit) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "SELECT id, at, actor, action, project, target, detail FROM audit WHERE (? = '' OR "
       "project = ?) ORDER BY id DESC LIMIT ?");
   if (!s.ok()) return s.status();
   s->bind(1, project).bind(2, project).bind(3, int64_t{limit});
-  return sqlite::readAll(*s, [](const Statement& st) {
+  return readAll(*s, [](const Statement& st) {
     return AuditEntry{st.integer(0), st.integer(1), st.text(2), st.text(3),
                       st.text(4),    st.text(5),    st.text(6)};
   });

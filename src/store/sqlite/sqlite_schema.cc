@@ -1,0 +1,282 @@
+// The SQLite schema, as numbered migrations.
+#include "store/sqlite/sqlite_connection.h"
+
+namespace boucle::store::sqlite {
+
+namespace {
+
+// Numbered migrations: index i brings the schema from version i to i+1. Never edit one that
+// has shipped; add a new one.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE projects (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  url TEXT NOT NULL,
+  branches TEXT NOT NULL,
+  webhook_secret TEXT NOT NULL,
+  poll_seconds INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE runs (
+  id INTEGER PRIMARY KEY,
+  project TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
+  number INTEGER NOT NULL,
+  ref TEXT NOT NULL,
+  branch TEXT NOT NULL,
+  commit_sha TEXT NOT NULL,
+  author TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  trigger TEXT NOT NULL,
+  state TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  queued_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  UNIQUE (project, number)
+);
+CREATE INDEX runs_by_state ON runs (state, id);
+CREATE INDEX runs_by_project ON runs (project, id);
+CREATE TABLE jobs (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  state TEXT NOT NULL,
+  exit_code INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  reason TEXT NOT NULL,
+  tests TEXT NOT NULL,
+  artifacts TEXT NOT NULL,
+  PRIMARY KEY (run_id, name)
+);
+CREATE TABLE tokens (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL
+);
+)sql",
+    R"sql(
+ALTER TABLE runs ADD COLUMN event TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN broken_since INTEGER;
+CREATE INDEX runs_by_branch ON runs (project, branch, id);
+)sql",
+    R"sql(
+CREATE TABLE branch_heads (
+  project TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
+  branch TEXT NOT NULL,
+  commit_sha TEXT NOT NULL,
+  PRIMARY KEY (project, branch)
+);
+)sql",
+    R"sql(
+CREATE TABLE deliveries (
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  event TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  target TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  last_error TEXT NOT NULL,
+  next_attempt_at INTEGER NOT NULL,
+  sent_at INTEGER
+);
+CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at);
+)sql",
+    R"sql(
+ALTER TABLE runs ADD COLUMN only_jobs TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN rerun_of INTEGER;
+)sql",
+    R"sql(
+CREATE TABLE schedules (
+  project TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
+  branch TEXT NOT NULL,
+  crons TEXT NOT NULL,
+  next_at INTEGER NOT NULL,
+  PRIMARY KEY (project, branch)
+);
+CREATE INDEX schedules_due ON schedules (next_at);
+)sql",
+    R"sql(
+ALTER TABLE runs ADD COLUMN bisect_of INTEGER;
+ALTER TABLE runs ADD COLUMN suspects INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN culprit_commit TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN culprit_author TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN culprit_subject TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN bisect_state TEXT NOT NULL DEFAULT '';
+CREATE TABLE bisections (
+  run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+  commits TEXT NOT NULL,
+  good INTEGER NOT NULL,
+  bad INTEGER NOT NULL,
+  probe INTEGER NOT NULL,
+  probe_run INTEGER,
+  steps INTEGER NOT NULL
+);
+)sql",
+    R"sql(
+ALTER TABLE projects ADD COLUMN credential_kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE projects ADD COLUMN credential_user TEXT NOT NULL DEFAULT '';
+ALTER TABLE projects ADD COLUMN credential_sealed TEXT NOT NULL DEFAULT '';
+)sql",
+    R"sql(
+ALTER TABLE projects ADD COLUMN requeue_interrupted INTEGER NOT NULL DEFAULT 0;
+)sql",
+    R"sql(
+CREATE TABLE releases (
+  id INTEGER PRIMARY KEY,
+  project TEXT NOT NULL,
+  version TEXT NOT NULL,
+  run_id INTEGER NOT NULL,
+  commit_sha TEXT NOT NULL,
+  previous_version TEXT NOT NULL,
+  notes TEXT NOT NULL,
+  artifacts TEXT NOT NULL,
+  changes TEXT NOT NULL,
+  pipeline TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  UNIQUE (project, version)
+);
+CREATE TABLE env_values (
+  project TEXT NOT NULL,
+  env TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  secret INTEGER NOT NULL,
+  PRIMARY KEY (project, env, key)
+);
+CREATE TABLE deploys (
+  id INTEGER PRIMARY KEY,
+  project TEXT NOT NULL,
+  env TEXT NOT NULL,
+  version TEXT NOT NULL,
+  state TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  from_version TEXT NOT NULL,
+  rollback INTEGER NOT NULL,
+  dry_run INTEGER NOT NULL,
+  requested_by TEXT NOT NULL,
+  requested_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  approved_by TEXT NOT NULL,
+  approved_at INTEGER,
+  smoke TEXT NOT NULL
+);
+CREATE INDEX deploys_by_env ON deploys (project, env, id);
+CREATE INDEX deploys_by_state ON deploys (state, id);
+CREATE TABLE audit (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  project TEXT NOT NULL,
+  target TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
+CREATE INDEX audit_by_project ON audit (project, id);
+)sql",
+    R"sql(
+ALTER TABLE projects ADD COLUMN allow_process_jobs INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE projects ADD COLUMN release_branches TEXT NOT NULL DEFAULT '';
+ALTER TABLE tokens ADD COLUMN expires_at INTEGER;
+ALTER TABLE tokens ADD COLUMN last_used_at INTEGER;
+ALTER TABLE tokens ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+CREATE INDEX tokens_by_name ON tokens (name);
+ALTER TABLE releases ADD COLUMN branch TEXT NOT NULL DEFAULT '';
+ALTER TABLE releases ADD COLUMN prerelease INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE hook_deliveries (
+  project TEXT NOT NULL,
+  delivery_id TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  PRIMARY KEY (project, delivery_id)
+);
+CREATE INDEX hook_deliveries_by_age ON hook_deliveries (received_at);
+)sql",
+    R"sql(
+CREATE TABLE incidents (
+  id INTEGER PRIMARY KEY,
+  project TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
+  env TEXT NOT NULL,
+  source TEXT NOT NULL,
+  monitor TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  title TEXT NOT NULL,
+  state TEXT NOT NULL,
+  release TEXT NOT NULL,
+  deploy_id INTEGER,
+  opened_by TEXT NOT NULL,
+  opened_at INTEGER NOT NULL,
+  resolved_by TEXT NOT NULL DEFAULT '',
+  resolved_at INTEGER
+);
+CREATE INDEX incidents_by_env ON incidents (project, env, id);
+CREATE INDEX incidents_open ON incidents (project, fingerprint, state);
+CREATE TABLE incident_events (
+  incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,
+  at INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  text TEXT NOT NULL
+);
+CREATE INDEX incident_events_by_incident ON incident_events (incident_id, at);
+)sql",
+    // One open incident per alert: two deliveries of it at once cannot open two.
+    R"sql(
+CREATE UNIQUE INDEX incidents_one_open ON incidents (project, fingerprint)
+  WHERE state = 'open' AND fingerprint != '';
+)sql",
+    // Monitors: small rows keyed for the reads they serve. Samples by time (rolled up and
+    // pruned a minute at a time, across series); rollups by series (a monitor's history).
+    R"sql(
+CREATE TABLE monitor_series (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: samples and rollups name it
+  project TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
+  env TEXT NOT NULL,
+  monitor TEXT NOT NULL,
+  host TEXT NOT NULL,
+  release TEXT NOT NULL,
+  UNIQUE (project, env, monitor, host, release)
+);
+CREATE TABLE monitor_samples (
+  at INTEGER NOT NULL,
+  series INTEGER NOT NULL,
+  verdict INTEGER NOT NULL,
+  latency INTEGER NOT NULL,
+  PRIMARY KEY (at, series)
+) WITHOUT ROWID;
+CREATE TABLE monitor_rollups (
+  series INTEGER NOT NULL,
+  minute INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  failures INTEGER NOT NULL,
+  no_data INTEGER NOT NULL,
+  slow INTEGER NOT NULL,
+  p50 INTEGER NOT NULL,
+  p95 INTEGER NOT NULL,
+  p99 INTEGER NOT NULL,
+  PRIMARY KEY (series, minute)
+) WITHOUT ROWID;
+CREATE TABLE monitor_rollup_mark (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  done_until INTEGER NOT NULL
+);
+)sql",
+    // A deploy's verification after its smoke checks: what was watched and what it saw.
+    R"sql(
+ALTER TABLE deploys ADD COLUMN verification TEXT NOT NULL DEFAULT '';
+)sql",
+};
+
+}  // namespace
+
+std::span<const char* const> migrations() {
+  return kMigrations;
+}
+
+}  // namespace boucle::store::sqlite
