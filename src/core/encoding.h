@@ -27,6 +27,12 @@ std::vector<std::string> split(std::string_view text, char sep);
 // from outside that end up in the database, on pages and in metrics' labels).
 std::string cutUtf8(std::string s, size_t max);
 
+// Whether `s` is well-formed UTF-8 without NUL bytes, and a copy of it that is: each byte of a
+// malformed sequence, and each NUL, becomes U+FFFD. For a database whose text must be UTF-8
+// (PostgreSQL), fed with texts from outside (a commit subject in Latin-1).
+bool isCleanUtf8(std::string_view s);
+std::string cleanUtf8(std::string_view s);
+
 // `s` as one word for a POSIX shell, whatever it holds: in single quotes, each ' spelled '\''.
 // For the command lines a remote shell reads (ssh), where an argv cannot be passed.
 std::string shellQuote(std::string_view s);

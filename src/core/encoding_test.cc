@@ -63,5 +63,19 @@ TEST(Encoding, CutUtf8NeverSplitsACharacter) {
   EXPECT_EQ(cutUtf8("\xE2\x82\xAC", 2), "");  // € is three bytes
 }
 
+TEST(Encoding, CleanUtf8KeepsWellFormedTextAndReplacesEachBadByte) {
+  const std::string fine = "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x9A\x80 plain";
+  EXPECT_TRUE(isCleanUtf8(fine));
+  EXPECT_EQ(cleanUtf8(fine), fine);
+  const std::string r = "\xEF\xBF\xBD";
+  EXPECT_FALSE(isCleanUtf8("caf\xE9"));  // Latin-1 é
+  EXPECT_EQ(cleanUtf8("caf\xE9!"), "caf" + r + "!");
+  EXPECT_EQ(cleanUtf8(std::string("a\0b", 3)), "a" + r + "b");
+  EXPECT_EQ(cleanUtf8("\xC0\xAF"), r + r);                  // an overlong '/'
+  EXPECT_EQ(cleanUtf8("\xED\xA0\x80"), r + r + r);          // a UTF-16 surrogate
+  EXPECT_EQ(cleanUtf8("\xF4\x90\x80\x80"), r + r + r + r);  // past U+10FFFF
+  EXPECT_EQ(cleanUtf8("ok\xE2\x82"), "ok" + r + r);         // cut short at the end
+}
+
 }  // namespace
 }  // namespace boucle

@@ -450,4 +450,8 @@ class Store {
 // transaction).
 Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path);
 
+// Opens the PostgreSQL store at `url` (postgres://USER@HOST/DB, no password in it), applying
+// pending migrations. Several servers may share it.
+Result<std::unique_ptr<Store>> openPostgresStore(const std::string& url);
+
 }  // namespace boucle::store

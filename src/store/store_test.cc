@@ -1,4 +1,4 @@
-// One suite for every Store backend (SQLite today; PostgreSQL joins through the parameter).
+// One suite for every Store backend: SQLite, and PostgreSQL on a real server the test starts.
 #include "store/store.h"
 
 #include <gtest/gtest.h>
@@ -6,6 +6,9 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
+
+#include "store/postgres/test_cluster.h"
 
 namespace boucle::store {
 namespace {
@@ -15,6 +18,11 @@ struct Backend {
   std::string name;
   std::function<Result<std::unique_ptr<Store>>(const fs::path& dir)> open;
 };
+
+// ctest lists each test by its backend's name, not the parameter's bytes.
+void PrintTo(const Backend& b, std::ostream* os) {
+  *os << b.name;
+}
 
 class StoreTest : public ::testing::TestWithParam<Backend> {
  protected:
@@ -497,12 +505,25 @@ TEST_P(StoreTest, MonitorSamplesRollUpAndAgeOutWithoutTouchingTheRevision) {
   EXPECT_EQ(store_->revision(), revision);
 }
 
+// A test's PostgreSQL database, made at its first open and found again when it reopens.
+Result<std::unique_ptr<Store>> openPostgresFor(const fs::path& dir) {
+  static std::map<fs::path, std::string> urls;
+  auto& url = urls[dir];
+  if (url.empty()) {
+    auto made = postgres::newTestDatabase();
+    if (!made.ok()) return made.status();
+    url = *made;
+  }
+  return openPostgresStore(url);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
                          ::testing::Values(Backend{"sqlite",
                                                    [](const fs::path& dir) {
                                                      return openSqliteStore(
                                                          (dir / "boucle.db").string());
-                                                   }}),
+                                                   }},
+                                           Backend{"postgres", openPostgresFor}),
                          [](const auto& info) { return info.param.name; });
 
 }  // namespace

@@ -88,11 +88,9 @@ class Connection {
   // Rows the last statement inserted, updated or deleted.
   virtual int64_t changes() const = 0;
 
-  // The schema, as numbered migrations: index i brings version i to i+1.
-  virtual std::span<const char* const> migrations() const = 0;
-  virtual Result<int64_t> schemaVersion() = 0;
-  // Inside the migration's transaction.
-  virtual Status setSchemaVersion(int64_t v) = 0;
+  // Brings the schema to the newest this boucle knows, applying the backend's numbered
+  // migrations that are still pending (each in a transaction), or says why it cannot.
+  virtual Status migrate() = 0;
 
   // Changes whenever a table other than the monitors' is written, by any writer of the
   // database: readers cache answers while it stays the same. `monitorChanges` are rows this
@@ -124,6 +122,10 @@ inline std::optional<int64_t> optInt(const Statement& s, int col) {
   if (s.isNull(col)) return std::nullopt;
   return s.integer(col);
 }
+
+// Applies `migrations[from..]` one by one, each with `setVersion` in its transaction.
+Status applyMigrations(Connection& db, int64_t from, std::span<const char* const> migrations,
+                       const std::function<Status(int64_t)>& setVersion);
 
 // The id an `INSERT … RETURNING id` gave its row.
 inline Result<int64_t> insertedId(Statement& s) {

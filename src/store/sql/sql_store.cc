@@ -6,6 +6,7 @@
 
 #include "core/clock.h"
 #include "core/encoding.h"
+#include "store/postgres/pg_connection.h"
 #include "store/sqlite/sqlite_connection.h"
 
 namespace boucle::store {
@@ -106,25 +107,7 @@ Project readProject(const Statement& s) {
 
 Status SqlStore::migrate() {
   std::lock_guard lock(mu_);
-  auto current = db_.schemaVersion();
-  if (!current.ok()) return current.status();
-  int64_t version = *current;
-  auto migrations = db_.migrations();
-  auto target = static_cast<int64_t>(migrations.size());
-  if (version > target) {
-    return Status::Invalid("the database's schema (version " + std::to_string(version) +
-                           ") is newer than this boucle knows (" + std::to_string(target) +
-                           "): upgrade boucle");
-  }
-  for (int64_t v = version; v < target; ++v) {
-    Status st = db_.transaction([&] {
-      if (auto s = db_.exec(migrations[static_cast<size_t>(v)]); !s.ok()) return s;
-      return db_.setSchemaVersion(v + 1);
-    });
-    if (!st.ok())
-      return Status::Internal("migration " + std::to_string(v + 1) + ": " + st.message());
-  }
-  return Status::Ok();
+  return db_.migrate();
 }
 
 Result<Project> SqlStore::addProject(const Project& p) {
@@ -730,12 +713,23 @@ bool isFinished(RunState s) {
   return s != RunState::kQueued && s != RunState::kRunning;
 }
 
-Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path) {
-  auto db = sqlite::open(path);
+namespace {
+
+Result<std::unique_ptr<Store>> storeOver(Result<std::unique_ptr<sql::Connection>> db) {
   if (!db.ok()) return db.status();
   auto store = std::make_unique<SqlStore>(std::move(db).value());
   if (auto st = store->migrate(); !st.ok()) return st;
   return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path) {
+  return storeOver(sqlite::open(path));
+}
+
+Result<std::unique_ptr<Store>> openPostgresStore(const std::string& url) {
+  return storeOver(postgres::open(url));
 }
 
 }  // namespace boucle::store

@@ -125,18 +125,19 @@ class SqliteConnection : public sql::Connection {
 
   int64_t changes() const override { return sqlite3_changes64(db_.get()); }
 
-  std::span<const char* const> migrations() const override { return sqlite::migrations(); }
-
-  Result<int64_t> schemaVersion() override {
-    auto q = prepare("PRAGMA user_version");
-    if (!q.ok()) return q.status();
-    auto row = q->step();
-    if (!row.ok()) return row.status();
-    return q->integer(0);
-  }
-
-  Status setSchemaVersion(int64_t v) override {
-    return exec("PRAGMA user_version = " + std::to_string(v));
+  // The schema's version is the database file's user_version.
+  Status migrate() override {
+    int64_t version = 0;
+    {
+      auto q = prepare("PRAGMA user_version");
+      if (!q.ok()) return q.status();
+      auto row = q->step();
+      if (!row.ok()) return row.status();
+      version = q->integer(0);
+    }
+    return sql::applyMigrations(*this, version, sqlite::migrations(), [this](int64_t v) {
+      return exec("PRAGMA user_version = " + std::to_string(v));
+    });
   }
 
   // This process is the database's only writer, so its own count of changes is the whole

@@ -1,0 +1,406 @@
+#include "store/postgres/pg_connection.h"
+
+#include <libpq-fe.h>
+
+#include <charconv>
+#include <chrono>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "core/encoding.h"
+#include "os/shared_library.h"
+
+namespace boucle::store::postgres {
+
+namespace {
+
+struct PqApi {
+  decltype(&PQconnectdb) connectdb;
+  decltype(&PQstatus) status;
+  decltype(&PQerrorMessage) errorMessage;
+  decltype(&PQfinish) finish;
+  decltype(&PQreset) reset;
+  decltype(&PQexec) exec;
+  decltype(&PQexecParams) execParams;
+  decltype(&PQresultStatus) resultStatus;
+  decltype(&PQresultErrorField) errorField;
+  decltype(&PQresultErrorMessage) resultErrorMessage;
+  decltype(&PQclear) clear;
+  decltype(&PQntuples) ntuples;
+  decltype(&PQgetvalue) getvalue;
+  decltype(&PQgetlength) getlength;
+  decltype(&PQgetisnull) getisnull;
+  decltype(&PQcmdTuples) cmdTuples;
+  decltype(&PQsetNoticeProcessor) setNoticeProcessor;
+  decltype(&PQconninfoParse) conninfoParse;
+  decltype(&PQconninfoFree) conninfoFree;
+  decltype(&PQfreemem) freemem;
+};
+
+Result<const PqApi*> loadPq() {
+  static std::once_flag once;
+  static PqApi api{};
+  static std::string error;
+  std::call_once(once, [] {
+    os::SharedLibrary lib("libpq.so.5", "libpq5");
+    lib.bind(api.connectdb, "PQconnectdb");
+    lib.bind(api.status, "PQstatus");
+    lib.bind(api.errorMessage, "PQerrorMessage");
+    lib.bind(api.finish, "PQfinish");
+    lib.bind(api.reset, "PQreset");
+    lib.bind(api.exec, "PQexec");
+    lib.bind(api.execParams, "PQexecParams");
+    lib.bind(api.resultStatus, "PQresultStatus");
+    lib.bind(api.errorField, "PQresultErrorField");
+    lib.bind(api.resultErrorMessage, "PQresultErrorMessage");
+    lib.bind(api.clear, "PQclear");
+    lib.bind(api.ntuples, "PQntuples");
+    lib.bind(api.getvalue, "PQgetvalue");
+    lib.bind(api.getlength, "PQgetlength");
+    lib.bind(api.getisnull, "PQgetisnull");
+    lib.bind(api.cmdTuples, "PQcmdTuples");
+    lib.bind(api.setNoticeProcessor, "PQsetNoticeProcessor");
+    lib.bind(api.conninfoParse, "PQconninfoParse");
+    lib.bind(api.conninfoFree, "PQconninfoFree");
+    lib.bind(api.freemem, "PQfreemem");
+    error = lib.error();
+  });
+  if (!error.empty()) return Status::Internal(error);
+  return &api;
+}
+
+// PostgreSQL's type numbers (pg_type.oid) for the parameters boucle binds.
+constexpr Oid kInt8 = 20;
+constexpr Oid kText = 25;
+
+// The store writes SQLite's `?`; PostgreSQL numbers its parameters: `$1`, `$2`, … A `?`
+// inside a quoted literal or name is text and stays.
+std::string numbered(std::string_view sql) {
+  std::string out;
+  out.reserve(sql.size() + 16);
+  int n = 0;
+  char quote = 0;
+  for (char c : sql) {
+    if (quote) {
+      if (c == quote) quote = 0;
+      out += c;
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+      out += c;
+    } else if (c == '?') {
+      out += '$' + std::to_string(++n);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// libpq's message ends with a newline and may span lines: one line for a Status.
+std::string oneLine(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  for (char& c : s) {
+    if (c == '\n') c = ' ';
+  }
+  return s;
+}
+
+Status statusFor(std::string_view sqlState, std::string msg) {
+  std::string_view cls = sqlState.substr(0, 2);
+  if (cls == "23") return Status::Conflict(std::move(msg));  // integrity constraint
+  if (sqlState == "40001" || sqlState == "40P01") return Status::Timeout(std::move(msg));
+  if (cls == "08" || cls == "53" || cls == "57" || cls == "58") return Status::Io(std::move(msg));
+  return Status::Internal(std::move(msg));
+}
+
+using ResultPtr = std::unique_ptr<PGresult, void (*)(PGresult*)>;
+
+class PgConnection;
+
+class PgCursor : public sql::Cursor {
+ public:
+  PgCursor(PgConnection& conn, std::string sql) : conn_(conn), sql_(std::move(sql)) {}
+
+  void bindInt(int index, int64_t v) override { set(index, std::to_string(v), kInt8); }
+  void bindText(int index, std::string_view v) override {
+    set(index, isCleanUtf8(v) ? std::string(v) : cleanUtf8(v), kText);
+  }
+  void bindNull(int index) override {
+    if (index < 1) return;
+    grow(index);
+    values_[static_cast<size_t>(index - 1)].reset();
+    types_[static_cast<size_t>(index - 1)] = 0;
+  }
+
+  Result<bool> step() override;
+
+  void reset() override {
+    result_.reset();
+    row_ = -1;
+    rows_ = 0;
+    values_.clear();
+    types_.clear();
+  }
+
+  int64_t integer(int column) const override {
+    const char* p = value(column);
+    if (!p) return 0;
+    int64_t v = 0;
+    std::from_chars(p, p + length(column), v);
+    return v;
+  }
+  std::string text(int column) const override {
+    const char* p = value(column);
+    return p ? std::string(p, static_cast<size_t>(length(column))) : std::string();
+  }
+  bool isNull(int column) const override;
+
+ private:
+  void grow(int index) {
+    if (values_.size() < static_cast<size_t>(index)) {
+      values_.resize(static_cast<size_t>(index));
+      types_.resize(static_cast<size_t>(index), 0);
+    }
+  }
+  void set(int index, std::string v, Oid type) {
+    if (index < 1) return;
+    grow(index);
+    values_[static_cast<size_t>(index - 1)] = std::move(v);
+    types_[static_cast<size_t>(index - 1)] = type;
+  }
+  const char* value(int column) const;
+  int length(int column) const;
+
+  PgConnection& conn_;
+  std::string sql_;
+  std::vector<std::optional<std::string>> values_;
+  std::vector<Oid> types_;
+  std::unique_ptr<PGresult, void (*)(PGresult*)> result_{nullptr, nullptr};
+  int row_ = -1;
+  int rows_ = 0;
+};
+
+class PgConnection : public sql::Connection {
+ public:
+  PgConnection(const PqApi& pq, PGconn* conn) : pq_(pq), conn_(conn) {
+    // NOTICEs ("relation exists, skipping") would go to stderr.
+    pq_.setNoticeProcessor(
+        conn_, [](void*, const char*) {}, nullptr);
+  }
+  ~PgConnection() override { pq_.finish(conn_); }
+
+  const PqApi& pq() const { return pq_; }
+
+  sql::Dialect dialect() const override { return sql::Dialect::kPostgres; }
+
+  Result<sql::Statement> prepare(std::string_view sql) override {
+    return sql::Statement(std::make_unique<PgCursor>(*this, numbered(sql)));
+  }
+
+  Status exec(std::string_view sql) override {
+    auto r = run(std::string(sql), {}, {});
+    return r.ok() ? Status::Ok() : r.status();
+  }
+
+  // SERIALIZABLE: PostgreSQL lets transactions run side by side (several servers, one
+  // database) and stops one whose reads another's writes made stale; it is then run again, as
+  // SQLite's single writer would have run it after the other.
+  Status transaction(const std::function<Status()>& body) override {
+    constexpr int kTries = 20;
+    thread_local std::minstd_rand jitter{std::random_device{}()};
+    for (int attempt = 1;; ++attempt) {
+      mustRetry_ = false;
+      if (auto st = exec("BEGIN ISOLATION LEVEL SERIALIZABLE"); !st.ok()) return st;
+      Status st = body();
+      if (st.ok()) st = exec("COMMIT");
+      if (!st.ok()) {
+        Status rb = exec("ROLLBACK");
+        (void)rb;  // the original error is the one to report
+      }
+      if (st.ok() || !mustRetry_ || attempt == kTries) return st;
+      std::this_thread::sleep_for(std::chrono::microseconds(jitter() % (200 * attempt)));
+    }
+  }
+
+  int64_t changes() const override { return changes_; }
+  int64_t totalChanges() const override { return written_; }
+
+  // The version lives in a table of its own; an advisory lock held for the session keeps two
+  // servers starting at once from both applying the same migration.
+  Status migrate() override {
+    if (auto st = exec("SELECT pg_advisory_lock(7431806355)"); !st.ok()) return st;
+    Status st = [&]() -> Status {
+      if (auto e = exec("CREATE TABLE IF NOT EXISTS boucle_schema (version BIGINT NOT NULL)");
+          !e.ok())
+        return e;
+      auto q = prepare("SELECT COALESCE(MAX(version), 0) FROM boucle_schema");
+      if (!q.ok()) return q.status();
+      auto row = q->step();
+      if (!row.ok()) return row.status();
+      return sql::applyMigrations(
+          *this, q->integer(0), postgres::migrations(), [this](int64_t v) -> Status {
+            if (auto e = exec("DELETE FROM boucle_schema"); !e.ok()) return e;
+            return exec("INSERT INTO boucle_schema (version) VALUES (" + std::to_string(v) + ")");
+          });
+    }();
+    Status unlock = exec("SELECT pg_advisory_unlock(7431806355)");
+    return st.ok() ? unlock : st;
+  }
+
+  // Every server's writes count: triggers on each table but the monitors' advance a sequence
+  // (pg_schema.cc), which every server reads.
+  uint64_t revision(int64_t) override {
+    auto r = run("SELECT last_value FROM boucle_revision", {}, {});
+    if (!r.ok() || pq_.ntuples(r->get()) != 1) return ++failedRevision_;  // never a stale hit
+    const char* p = pq_.getvalue(r->get(), 0, 0);
+    uint64_t v = 0;
+    std::from_chars(p, p + pq_.getlength(r->get(), 0, 0), v);
+    return v;
+  }
+
+  // PostgreSQL checks its own pages (with checksums when the cluster was made with them); what
+  // boucle can check from here is that every table answers.
+  Result<std::string> integrityCheck() override {
+    for (const char* table : {"projects", "runs", "jobs", "releases", "deploys", "incidents"}) {
+      if (auto st = exec(std::string("SELECT 1 FROM ") + table + " LIMIT 1"); !st.ok()) return st;
+    }
+    return std::string("ok");
+  }
+
+  // Runs `sql` with its parameters (text, or null where `values[i]` is empty).
+  Result<ResultPtr> run(const std::string& sql,
+                        const std::vector<std::optional<std::string>>& values,
+                        const std::vector<Oid>& types) {
+    std::vector<const char*> ptrs;
+    ptrs.reserve(values.size());
+    for (const auto& v : values) ptrs.push_back(v ? v->c_str() : nullptr);
+    PGresult* raw = values.empty()
+                        ? pq_.exec(conn_, sql.c_str())
+                        : pq_.execParams(conn_, sql.c_str(), static_cast<int>(values.size()),
+                                         types.data(), ptrs.data(), nullptr, nullptr, 0);
+    ResultPtr res(raw, pq_.clear);
+    ExecStatusType st = res ? pq_.resultStatus(res.get()) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+      // SQLite counts the rows a write changed, and a read leaves the count alone.
+      if (isWrite(sql)) {
+        const char* n = pq_.cmdTuples(res.get());
+        int64_t count = 0;
+        if (n) std::from_chars(n, n + std::char_traits<char>::length(n), count);
+        changes_ = count;
+        written_ += count;
+      }
+      return res;
+    }
+    std::string state;
+    std::string msg;
+    if (res) {
+      const char* s = pq_.errorField(res.get(), PG_DIAG_SQLSTATE);
+      state = s ? s : "";
+      msg = oneLine(pq_.resultErrorMessage(res.get()));
+    }
+    if (msg.empty()) msg = oneLine(pq_.errorMessage(conn_));
+    if (state == "40001" || state == "40P01") mustRetry_ = true;
+    if (pq_.status(conn_) == CONNECTION_BAD) {
+      // The server went away (restarted, network cut): this call fails, and the connection
+      // is made again for the next one. A transaction it was in is gone with it.
+      pq_.reset(conn_);
+      return Status::Io("PostgreSQL: " + msg);
+    }
+    return statusFor(state, "PostgreSQL: " + msg);
+  }
+
+ private:
+  static bool isWrite(std::string_view sql) {
+    auto first = sql.substr(0, 6);
+    return first == "INSERT" || first == "UPDATE" || first == "DELETE";
+  }
+
+  const PqApi& pq_;
+  PGconn* conn_;
+  int64_t changes_ = 0;
+  int64_t written_ = 0;
+  bool mustRetry_ = false;
+  uint64_t failedRevision_ = uint64_t{1} << 62;
+};
+
+Result<bool> PgCursor::step() {
+  if (!result_) {
+    auto r = conn_.run(sql_, values_, types_);
+    if (!r.ok()) return r.status();
+    result_ = std::move(r).value();
+    rows_ = conn_.pq().ntuples(result_.get());
+    row_ = -1;
+  }
+  if (row_ + 1 >= rows_) {
+    row_ = rows_;
+    return false;
+  }
+  ++row_;
+  return true;
+}
+
+const char* PgCursor::value(int column) const {
+  if (!result_ || row_ < 0 || row_ >= rows_) return nullptr;
+  return conn_.pq().getvalue(result_.get(), row_, column);
+}
+
+int PgCursor::length(int column) const {
+  return conn_.pq().getlength(result_.get(), row_, column);
+}
+
+bool PgCursor::isNull(int column) const {
+  if (!result_ || row_ < 0 || row_ >= rows_) return true;
+  return conn_.pq().getisnull(result_.get(), row_, column) != 0;
+}
+
+}  // namespace
+
+bool isPostgresUrl(std::string_view url) {
+  return url.starts_with("postgres://") || url.starts_with("postgresql://");
+}
+
+Status checkUrl(const std::string& url) {
+  if (!isPostgresUrl(url))
+    return Status::Invalid("not a PostgreSQL URL (postgres://USER@HOST/DB): " + url);
+  auto pq = loadPq();
+  if (!pq.ok()) return pq.status();
+  char* err = nullptr;
+  PQconninfoOption* opts = (*pq)->conninfoParse(url.c_str(), &err);
+  if (!opts) {
+    std::string msg = err ? oneLine(err) : "cannot parse it";
+    if (err) (*pq)->freemem(err);
+    return Status::Invalid("the database URL: " + msg);
+  }
+  bool password = false;
+  for (auto* o = opts; o->keyword; ++o) {
+    if (std::string_view(o->keyword) == "password" && o->val && *o->val) password = true;
+  }
+  (*pq)->conninfoFree(opts);
+  if (password) {
+    return Status::Invalid(
+        "the database URL holds a password, which would show in `ps` and shell histories: "
+        "leave it out and put it in a password file (~/.pgpass, or the file PGPASSFILE "
+        "names, mode 0600)");
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<sql::Connection>> open(const std::string& url) {
+  if (auto st = checkUrl(url); !st.ok()) return st;
+  auto pq = loadPq();
+  if (!pq.ok()) return pq.status();
+  PGconn* conn = (*pq)->connectdb(url.c_str());
+  if (!conn) return Status::Internal("PostgreSQL: out of memory");
+  if ((*pq)->status(conn) != CONNECTION_OK) {
+    std::string msg = oneLine((*pq)->errorMessage(conn));
+    (*pq)->finish(conn);
+    return Status::Io("cannot connect to PostgreSQL: " + msg);
+  }
+  auto db = std::make_unique<PgConnection>(**pq, conn);
+  // Text in UTF-8 whatever the database's locale; times are integers (ms), never zoned.
+  if (auto st = db->exec("SET client_encoding = 'UTF8'"); !st.ok()) return st;
+  return std::unique_ptr<sql::Connection>(std::move(db));
+}
+
+}  // namespace boucle::store::postgres
