@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <string>
 
 #include "api/events.h"
@@ -15,6 +16,7 @@
 #include "runner/sandbox.h"
 #include "runner/supervisor_client.h"
 #include "scm/git_repo.h"
+#include "store/store.h"
 
 extern char** environ;
 
@@ -219,5 +221,69 @@ void BM_EventFanOut(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(bytes));
 }
 BENCHMARK(BM_EventFanOut)->Arg(1000)->Unit(benchmark::kMicrosecond);
+
+// One run's life in the store as the server writes it: queued, claimed, two jobs recorded
+// started and finished, the run finished, read back with its jobs: 9 store operations.
+void storeRunCycle(benchmark::State& state, boucle::store::Store& store) {
+  using namespace boucle::store;
+  Project p;
+  p.name = "bench" + std::to_string(::getpid());
+  p.url = "/srv/git/bench";
+  p.branches = {"main"};
+  if (!store.addProject(p).ok()) return state.SkipWithError("cannot add the project");
+  int64_t ops = 0;
+  for (auto _ : state) {
+    Run r;
+    r.project = p.name;
+    r.ref = "main";
+    r.trigger = "push";
+    auto made = store.createRun(r);
+    auto claimed = store.claimNextQueued(1);
+    if (!made.ok() || !claimed.ok() || !*claimed) return state.SkipWithError("no claim");
+    Run run = **claimed;
+    for (const char* job : {"build", "test"}) {
+      JobRecord j{run.id, job, "running", -1, 1, 1, std::nullopt, "", "", ""};
+      (void)store.saveJob(j);
+      j.state = "passed";
+      j.exitCode = 0;
+      j.finishedAt = 2;
+      (void)store.saveJob(j);
+    }
+    run.state = RunState::kPassed;
+    run.finishedAt = 3;
+    (void)store.updateRun(run);
+    benchmark::DoNotOptimize(store.listJobs(run.id));
+    ops += 9;
+  }
+  state.counters["ops/s"] =
+      benchmark::Counter(static_cast<double>(ops), benchmark::Counter::kIsRate);
+}
+
+void BM_StoreRunCycleSqlite(benchmark::State& state) {
+  char dir[] = "/tmp/boucle-bench-XXXXXX";
+  if (!mkdtemp(dir)) return state.SkipWithError("mkdtemp");
+  {
+    auto store = boucle::store::openSqliteStore(std::string(dir) + "/boucle.db");
+    if (!store.ok()) return state.SkipWithError(store.status().message().c_str());
+    storeRunCycle(state, **store);
+  }
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_StoreRunCycleSqlite)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// The same on PostgreSQL, when BOUCLE_BENCH_PG names an empty database (bench/store.sh).
+void BM_StoreRunCyclePostgres(benchmark::State& state) {
+  auto store = boucle::store::openPostgresStore(::getenv("BOUCLE_BENCH_PG"));
+  if (!store.ok()) return state.SkipWithError(store.status().message().c_str());
+  storeRunCycle(state, **store);
+}
+[[maybe_unused]] const bool kPostgresRegistered = [] {
+  if (const char* url = ::getenv("BOUCLE_BENCH_PG"); url && *url) {
+    benchmark::RegisterBenchmark("BM_StoreRunCyclePostgres", BM_StoreRunCyclePostgres)
+        ->Unit(benchmark::kMicrosecond)
+        ->UseRealTime();
+  }
+  return true;
+}();
 
 BENCHMARK_MAIN();

@@ -31,6 +31,9 @@ echo
 echo "== live events"
 /usr/bin/python3 bench/events.py "$BUILD/boucle" 1000 100
 echo
+echo "== store operations per second: SQLite, PostgreSQL"
+./bench/store.sh "$BUILD"
+echo
 echo "== the sandbox's start: true alone, in bwrap, in bwrap with every namespace"
 /usr/bin/python3 bench/sandbox_start.py 50
 echo "== footprint: every process of the server, idle, after a 500-job run, a quiet minute later"

@@ -6,7 +6,8 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates
   libyaml-cpp-dev libpugixml-dev libssl-dev libfmt-dev libcli11-dev nlohmann-json3-dev
-  libboost1.81-dev libboost-url1.81-dev libsqlite3-dev libcurl4-openssl-dev libsodium-dev
+  libboost1.81-dev libboost-url1.81-dev libsqlite3-dev libpq-dev postgresql libcurl4-openssl-dev
+  libsodium-dev
   libgit2-dev libkainjow-mustache-dev libgtest-dev libgmock-dev libbenchmark-dev
   bubblewrap python3 curl python3-aiosmtpd wrk openssh-server openssh-client iproute2 ansible
   chromium prometheus

@@ -23,5 +23,6 @@ void addReleaseCommands(CLI::App& app, int* exitCode);
 void addDeployCommands(CLI::App& app, int* exitCode);
 void addTokenCommands(CLI::App& app, int* exitCode);
 void addFsckCommand(CLI::App& app, int* exitCode);
+void addMigrateCommand(CLI::App& app, int* exitCode);
 
 }  // namespace boucle::cli

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/store_spec.h"
 #include "store/store.h"
 #include "vault/fsck.h"
 
@@ -22,16 +23,21 @@ void addFsckCommand(CLI::App& app, int* exitCode) {
   auto data = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
   cmd->add_option("data", *data, "The server's data directory")->required();
+  auto dbSpec = std::make_shared<std::string>();
   cmd->add_flag("--json", *json, "Print the findings as JSON");
+  cmd->add_option(
+      "--db", *dbSpec,
+      "The server's database, when not the one its last start recorded in DATA/database");
   cmd->callback([=] {
     std::filesystem::path db = std::filesystem::path(*data) / "boucle.db";
-    if (!std::filesystem::exists(db)) {
+    std::string spec = storeSpecFor(*data, *dbSpec);
+    if (spec == "sqlite:" + db.string() && !std::filesystem::exists(db)) {
       fmt::print(stderr, "boucle fsck: no {} (is {} a server's data folder?)\n", db.string(),
                  *data);
       *exitCode = kExitUsage;
       return;
     }
-    auto store = store::openSqliteStore(db.string());
+    auto store = store::openStore(spec);
     if (!store.ok()) {
       fmt::print(stderr, "boucle fsck: {}\n", store.status().message());
       *exitCode = kExitFailed;

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   boucle::cli::addDeployCommands(app, &exitCode);
   boucle::cli::addTokenCommands(app, &exitCode);
   boucle::cli::addFsckCommand(app, &exitCode);
+  boucle::cli::addMigrateCommand(app, &exitCode);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

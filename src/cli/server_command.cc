@@ -16,6 +16,7 @@
 #include "auth/initial_token.h"
 #include "auth/secret_box.h"
 #include "cli/commands.h"
+#include "cli/store_spec.h"
 #include "core/clock.h"
 #include "core/duration.h"
 #include "core/glob.h"
@@ -56,6 +57,7 @@ struct ServerArgs {
   size_t maxStreamsPerClient = 64;
   int clientTimeout = 60;
   std::string gitTimeout = "10m";
+  std::string db;  // "" = sqlite:DATA/boucle.db
 };
 
 // The web UI's folder: --ui, else share/boucle/ui beside an installed binary, else this source
@@ -189,6 +191,10 @@ int serve(const ServerArgs& a) {
   // A remote that sends less than 1 KB/s for a minute is given up (ssh has its keep-alives).
   ::setenv("GIT_HTTP_LOW_SPEED_LIMIT", "1000", 1);
   ::setenv("GIT_HTTP_LOW_SPEED_TIME", "60", 1);
+  if (auto why = a.db.empty() ? "" : store::checkStoreSpec(a.db); !why.empty()) {
+    fmt::print(stderr, "boucle server: --db: {}\n", why);
+    return kExitUsage;
+  }
   fs::path data = fs::absolute(a.data);
   std::error_code ec;
   fs::create_directories(data, ec);
@@ -203,7 +209,10 @@ int serve(const ServerArgs& a) {
     fmt::print(stderr, "boucle server: {}\n", lock.status().message());
     return kExitFailed;
   }
-  auto store = store::openSqliteStore((data / "boucle.db").string());
+  auto store = store::openStore(a.db.empty() ? "sqlite:" + (data / "boucle.db").string() : a.db);
+  if (store.ok()) {
+    if (auto st = rememberStoreSpec(data, a.db); !st.ok()) store = st;
+  }
   if (!store.ok()) {
     fmt::print(stderr, "boucle server: {}\n", store.status().message());
     return kExitFailed;
@@ -378,6 +387,10 @@ void addServerCommand(CLI::App& app, int* exitCode) {
   auto a = std::make_shared<ServerArgs>();
   cmd->add_option("--data", a->data, "Data directory (database, logs, artifacts)")
       ->capture_default_str();
+  cmd->add_option("--db", a->db,
+                  "The database: sqlite:PATH (default: sqlite:DATA/boucle.db) or "
+                  "postgres://USER@HOST[:PORT]/DB, its password in ~/.pgpass or PGPASSFILE, "
+                  "never in the URL");
   cmd->add_option("--listen", a->listen, "Address and port to listen on (port 0: any free)")
       ->capture_default_str();
   cmd->add_option("--smtp", a->smtp, "SMTP server for e-mail notifications")->capture_default_str();

@@ -9,6 +9,7 @@
 #include "auth/initial_token.h"
 #include "cli/client_api.h"
 #include "cli/commands.h"
+#include "cli/store_spec.h"
 #include "core/clock.h"
 #include "store/store.h"
 
@@ -92,17 +93,22 @@ void addAdminToken(CLI::App& app, int* exitCode) {
       "Make a new admin token directly in the server's data folder (needs shell access to it)");
   auto data = std::make_shared<std::string>("boucle-data");
   auto name = std::make_shared<std::string>();
+  auto dbSpec = std::make_shared<std::string>();
   cmd->add_option("--data", *data, "The server's data directory")->capture_default_str();
+  cmd->add_option(
+      "--db", *dbSpec,
+      "The server's database, when not the one its last start recorded in DATA/database");
   cmd->add_option("--name", *name, "The token's name (default: admin-YYYYMMDD-HHMMSS)");
   cmd->callback([=] {
     std::filesystem::path db = std::filesystem::path(*data) / "boucle.db";
-    if (!std::filesystem::exists(db)) {
+    std::string spec = storeSpecFor(*data, *dbSpec);
+    if (spec == "sqlite:" + db.string() && !std::filesystem::exists(db)) {
       fmt::print(stderr, "boucle admin-token: no {} (is --data the server's data folder?)\n",
                  db.string());
       *exitCode = kExitUsage;
       return;
     }
-    auto store = store::openSqliteStore(db.string());
+    auto store = store::openStore(spec);
     std::string tokenName = *name;
     if (tokenName.empty()) {
       char buf[32];

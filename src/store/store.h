@@ -454,4 +454,9 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path);
 // pending migrations. Several servers may share it.
 Result<std::unique_ptr<Store>> openPostgresStore(const std::string& url);
 
+// Opens the store a `--db` option names: "sqlite:PATH", or a postgres:// (postgresql://) URL.
+Result<std::unique_ptr<Store>> openStore(const std::string& spec);
+// Whether `spec` names a store openStore can open ("" when it can), without opening it.
+std::string checkStoreSpec(const std::string& spec);
+
 }  // namespace boucle::store

@@ -456,6 +456,42 @@ TEST_P(StoreTest, OpenIncidentsAreFoundBehindAnyNumberOfResolvedOnes) {
   EXPECT_EQ((*open)[1].id, old->id);
   EXPECT_EQ((*open)[1].state, "open");
   EXPECT_TRUE(store_->listOpenIncidents("web", "dev")->empty());
+
+  // What /metrics reports: open incidents per environment (the resolved ones left out).
+  auto counts = store_->countByState(Counted::kOpenIncidents);
+  ASSERT_TRUE(counts.ok()) << counts.status().message();
+  std::map<std::string, int64_t> byEnv;
+  for (const auto& c : *counts) {
+    EXPECT_EQ(c.state, "open");
+    byEnv[c.env] = c.count;
+  }
+  EXPECT_EQ(byEnv, (std::map<std::string, int64_t>{{"prod", 2}, {"qa", 1}}));
+}
+
+TEST_P(StoreTest, RunsAndJobsAreCountedByState) {
+  ASSERT_TRUE(store_->addProject(project("web")).ok());
+  for (int i = 0; i < 3; ++i) {
+    store::Run r;
+    r.project = "web";
+    r.ref = "main";
+    r.trigger = "manual";
+    auto made = store_->createRun(r);
+    ASSERT_TRUE(made.ok());
+    ASSERT_TRUE(store_
+                    ->saveJob({made->id, "build", i == 0 ? "failed" : "passed", 0, 1, std::nullopt,
+                               std::nullopt, "", "", ""})
+                    .ok());
+  }
+  auto claimed = store_->claimNextQueued(5);
+  ASSERT_TRUE(claimed.ok() && *claimed);
+  std::map<std::string, int64_t> runs, jobs;
+  auto runCounts = store_->countByState(Counted::kRuns);
+  auto jobCounts = store_->countByState(Counted::kJobs);
+  ASSERT_TRUE(runCounts.ok() && jobCounts.ok());
+  for (const auto& c : *runCounts) runs[c.project + ":" + c.state] = c.count;
+  for (const auto& c : *jobCounts) jobs[c.project + ":" + c.state] = c.count;
+  EXPECT_EQ(runs, (std::map<std::string, int64_t>{{"web:queued", 2}, {"web:running", 1}}));
+  EXPECT_EQ(jobs, (std::map<std::string, int64_t>{{"web:failed", 1}, {"web:passed", 2}}));
 }
 
 TEST_P(StoreTest, MonitorSamplesRollUpAndAgeOutWithoutTouchingTheRevision) {

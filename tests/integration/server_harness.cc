@@ -5,8 +5,10 @@
 #include <spawn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
+#include <stdexcept>
 
 #include "harness.h"
 
@@ -32,8 +34,42 @@ pid_t spawnLogged(const std::vector<std::string>& argv, const fs::path& out) {
 }
 }  // namespace
 
+std::string newPostgresDatabase() {
+  static std::string dir;
+  static bool owned = false;
+  static int next = 0;
+  if (dir.empty()) {
+    if (const char* shared = getenv("BOUCLE_TEST_PG"); shared && *shared) {
+      dir = shared;
+    } else {
+      char t[] = "/tmp/boucle-pg-XXXXXX";
+      dir = mkdtemp(t);
+      owned = true;
+      auto started = runCommand({PG_CLUSTER_SH, "start", dir}, "/");
+      if (started.exitCode != 0) throw std::runtime_error("PostgreSQL: " + started.err);
+      static struct Stop {
+        ~Stop() {
+          if (owned) runCommand({PG_CLUSTER_SH, "stop", dir}, "/");
+        }
+      } stop;
+    }
+  }
+  std::string name = "s" + std::to_string(getpid()) + "_" + std::to_string(++next);
+  auto made = runCommand({"/usr/bin/psql", "-q", "-X", "postgres://boucle@/postgres?host=" + dir,
+                          "-c", "CREATE DATABASE " + name},
+                         "/");
+  if (made.exitCode != 0) throw std::runtime_error("PostgreSQL: " + made.err);
+  return "postgres://boucle@/" + name + "?host=" + dir;
+}
+
 ServerProcess::ServerProcess(fs::path data, std::vector<std::string> extraArgs)
-    : data_(std::move(data)), extraArgs_(std::move(extraArgs)) {}
+    : data_(std::move(data)), extraArgs_(std::move(extraArgs)) {
+  const char* db = getenv("BOUCLE_TEST_DB");
+  bool chosen = std::find(extraArgs_.begin(), extraArgs_.end(), "--db") != extraArgs_.end();
+  if (db && std::string_view(db) == "postgres" && !chosen) {
+    extraArgs_.insert(extraArgs_.end(), {"--db", newPostgresDatabase()});
+  }
+}
 
 ServerProcess::~ServerProcess() {
   if (pid_ > 0) kill9();

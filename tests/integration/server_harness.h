@@ -32,6 +32,11 @@ class ServerProcess {
   std::string token_;
 };
 
+// A new empty database on a real PostgreSQL server: the one ctest started (BOUCLE_TEST_PG names
+// its folder), or one this process starts at the first call and stops at its end. With
+// BOUCLE_TEST_DB=postgres, every ServerProcess not given a --db runs on one of its own.
+std::string newPostgresDatabase();
+
 struct Http {
   int status = 0;
   std::string body;

@@ -36,6 +36,9 @@ struct PqApi {
   decltype(&PQconninfoParse) conninfoParse;
   decltype(&PQconninfoFree) conninfoFree;
   decltype(&PQfreemem) freemem;
+  decltype(&PQnfields) nfields;
+  decltype(&PQfname) fname;
+  decltype(&PQftype) ftype;
 };
 
 Result<const PqApi*> loadPq() {
@@ -64,6 +67,9 @@ Result<const PqApi*> loadPq() {
     lib.bind(api.conninfoParse, "PQconninfoParse");
     lib.bind(api.conninfoFree, "PQconninfoFree");
     lib.bind(api.freemem, "PQfreemem");
+    lib.bind(api.nfields, "PQnfields");
+    lib.bind(api.fname, "PQfname");
+    lib.bind(api.ftype, "PQftype");
     error = lib.error();
   });
   if (!error.empty()) return Status::Internal(error);
@@ -72,6 +78,8 @@ Result<const PqApi*> loadPq() {
 
 // PostgreSQL's type numbers (pg_type.oid) for the parameters boucle binds.
 constexpr Oid kInt8 = 20;
+constexpr Oid kInt2 = 21;
+constexpr Oid kInt4 = 23;
 constexpr Oid kText = 25;
 
 // The store writes SQLite's `?`; PostgreSQL numbers its parameters: `$1`, `$2`, … A `?`
@@ -155,6 +163,9 @@ class PgCursor : public sql::Cursor {
     return p ? std::string(p, static_cast<size_t>(length(column))) : std::string();
   }
   bool isNull(int column) const override;
+  int columnCount() const override;
+  std::string columnName(int column) const override;
+  bool isInteger(int column) const override;
 
  private:
   void grow(int index) {
@@ -347,6 +358,21 @@ const char* PgCursor::value(int column) const {
 
 int PgCursor::length(int column) const {
   return conn_.pq().getlength(result_.get(), row_, column);
+}
+
+int PgCursor::columnCount() const {
+  return result_ ? conn_.pq().nfields(result_.get()) : 0;
+}
+
+std::string PgCursor::columnName(int column) const {
+  const char* n = result_ ? conn_.pq().fname(result_.get(), column) : nullptr;
+  return n ? n : "";
+}
+
+bool PgCursor::isInteger(int column) const {
+  if (!result_) return false;
+  Oid t = conn_.pq().ftype(result_.get(), column);
+  return t == kInt8 || t == kInt4 || t == kInt2;
 }
 
 bool PgCursor::isNull(int column) const {

@@ -34,6 +34,12 @@ class Cursor {
   virtual int64_t integer(int column) const = 0;
   virtual std::string text(int column) const = 0;
   virtual bool isNull(int column) const = 0;
+  // What a row is made of, for code that copies whole tables (`boucle migrate`).
+  virtual int columnCount() const = 0;
+  virtual std::string columnName(int column) const = 0;
+  // Whether the value (SQLite types values) or its column (PostgreSQL types columns) is an
+  // integer rather than text.
+  virtual bool isInteger(int column) const = 0;
 };
 
 class Statement {
@@ -67,6 +73,9 @@ class Statement {
   int64_t integer(int column) const { return c_->integer(column); }
   std::string text(int column) const { return c_->text(column); }
   bool isNull(int column) const { return c_->isNull(column); }
+  int columnCount() const { return c_->columnCount(); }
+  std::string columnName(int column) const { return c_->columnName(column); }
+  bool isInteger(int column) const { return c_->isInteger(column); }
 
  private:
   std::unique_ptr<Cursor> c_;

@@ -279,10 +279,12 @@ Result<std::optional<Deploy>> SqlStore::claimNextDeploy(int64_t nowMs) {
   std::lock_guard lock(mu_);
   std::optional<Deploy> out;
   Status st = db_.transaction([&]() -> Status {
+    out.reset();  // a body PostgreSQL ran again starts afresh
     auto s = db_.prepare(std::string("SELECT ") + kDeployColumns +
                          " FROM deploys q WHERE state = 'queued' AND NOT EXISTS (SELECT 1 FROM "
                          "deploys r WHERE r.state = 'running' AND r.project = q.project AND "
-                         "r.env = q.env) ORDER BY id LIMIT 1");
+                         "r.env = q.env) ORDER BY id LIMIT 1" +
+                         (postgres() ? " FOR UPDATE SKIP LOCKED" : ""));
     if (!s.ok()) return s.status();
     auto row = s->step();
     if (!row.ok()) return row.status();

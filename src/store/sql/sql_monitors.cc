@@ -197,7 +197,7 @@ Result<std::vector<StateCount>> SqlStore::countByState(Counted what) {
       break;
     case Counted::kOpenIncidents:
       sql =
-          "SELECT project, env, state, count(*) FROM incidents WHERE state = 'open' GROUP BY "
+          "SELECT project, env, 'open', count(*) FROM incidents WHERE state = 'open' GROUP BY "
           "project, env";
       break;
   }

@@ -226,6 +226,7 @@ Result<bool> SqlStore::recordHookDelivery(std::string_view project, std::string_
   std::lock_guard lock(mu_);
   bool fresh = false;
   Status st = db_.transaction([&]() -> Status {
+    fresh = false;  // a body PostgreSQL ran again starts afresh
     auto old = db_.prepare("DELETE FROM hook_deliveries WHERE received_at < ?");
     if (!old.ok()) return old.status();
     old->bind(1, atMs - 7LL * 24 * 3600 * 1000);
@@ -288,6 +289,7 @@ Result<std::optional<Run>> SqlStore::createRunForNewHead(const Run& r) {
   std::lock_guard lock(mu_);
   std::optional<Run> out;
   Status st = db_.transaction([&]() -> Status {
+    out.reset();  // a body PostgreSQL ran again starts afresh
     auto seen = db_.prepare("SELECT commit_sha FROM branch_heads WHERE project = ? AND branch = ?");
     if (!seen.ok()) return seen.status();
     seen->bind(1, r.project).bind(2, r.branch);
@@ -371,6 +373,7 @@ Result<std::optional<Run>> SqlStore::claimNextQueued(int64_t nowMs) {
   std::optional<Run> out;
   // A run asked for by tag or commit has no branch yet: its ref stands in for one.
   Status st = db_.transaction([&]() -> Status {
+    out.reset();  // a body PostgreSQL ran again starts afresh
     auto s = db_.prepare(std::string("SELECT ") + kRunColumns +
                          " FROM runs q WHERE state = 'queued' AND NOT EXISTS (SELECT 1 FROM runs "
                          "r WHERE r.state = 'running' AND r.project = q.project AND r.branch = "
@@ -730,6 +733,23 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::string& path) {
 
 Result<std::unique_ptr<Store>> openPostgresStore(const std::string& url) {
   return storeOver(postgres::open(url));
+}
+
+std::string checkStoreSpec(const std::string& spec) {
+  if (spec.starts_with("sqlite:")) {
+    return spec.size() > 7 ? "" : "sqlite: needs a path (sqlite:DATA/boucle.db)";
+  }
+  if (postgres::isPostgresUrl(spec)) {
+    auto st = postgres::checkUrl(spec);
+    return st.ok() ? "" : st.message();
+  }
+  return "'" + spec + "' is neither sqlite:PATH nor a postgres:// URL";
+}
+
+Result<std::unique_ptr<Store>> openStore(const std::string& spec) {
+  if (auto why = checkStoreSpec(spec); !why.empty()) return Status::Invalid(why);
+  if (spec.starts_with("sqlite:")) return openSqliteStore(spec.substr(7));
+  return openPostgresStore(spec);
 }
 
 }  // namespace boucle::store

@@ -67,6 +67,14 @@ class SqliteCursor : public sql::Cursor {
   bool isNull(int column) const override {
     return sqlite3_column_type(stmt_.get(), column) == SQLITE_NULL;
   }
+  int columnCount() const override { return sqlite3_column_count(stmt_.get()); }
+  std::string columnName(int column) const override {
+    const char* n = sqlite3_column_name(stmt_.get(), column);
+    return n ? n : "";
+  }
+  bool isInteger(int column) const override {
+    return sqlite3_column_type(stmt_.get(), column) == SQLITE_INTEGER;
+  }
 
  private:
   void note(int rc) {

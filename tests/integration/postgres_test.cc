@@ -1,0 +1,121 @@
+// PostgreSQL as the server's database: an installation moved from SQLite with `boucle migrate`,
+// checked, and carried on by a server on PostgreSQL with its history, tokens and numbering.
+#include <gmock/gmock.h>
+
+#include "server_fixture.h"
+
+namespace boucle::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+class MigrateTest : public ServerFixture {
+ protected:
+  void SetUp() override {
+    // On SQLite, whatever BOUCLE_TEST_DB says: the installation to move.
+    startServer({"--db", "sqlite:" + sqlitePath()});
+    repo_.write(".boucle.yml", R"yml(jobs:
+  build: {run: 'true'}
+  check: {run: 'echo ok', needs: [build]}
+release: {branches: [main]}
+environments:
+  prod: {auto: true}
+deploy:
+  driver: command
+  command: echo "$BOUCLE_RELEASE_VERSION" >> "$BOUCLE_ENV_OUT"
+)yml");
+    repo_.commit("feat: the service", "Ada");
+    ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+    ASSERT_EQ(
+        client({"env", "set", "web", "prod", "out=" + (repo_.scratch() / "out").string()}).exitCode,
+        0);
+  }
+  std::string sqlitePath() { return (repo_.scratch() / "server-data" / "boucle.db").string(); }
+  // Waits until prod has `n` deploys, none queued or running.
+  json settle(size_t n) {
+    json d;
+    waitFor([&] {
+      d = api("/api/projects/web/deploys?env=prod")["deploys"];
+      if (d.size() != n) return false;
+      for (const auto& x : d) {
+        if (x["state"] == "queued" || x["state"] == "running") return false;
+      }
+      return true;
+    });
+    return d;
+  }
+};
+
+TEST_F(MigrateTest, AnInstallationMovesToPostgresAndCarriesOn) {
+  ASSERT_EQ(triggerAndWait("web", 1)["state"], "passed");
+  ASSERT_EQ(settle(1)[0]["state"], "succeeded");
+  repo_.write("b.txt", "b\n");
+  repo_.commit("fix: b", "Bea");
+  ASSERT_EQ(triggerAndWait("web", 2)["state"], "passed");
+  ASSERT_EQ(settle(2)[0]["state"], "succeeded");
+  json runs = api("/api/runs");
+  json releases = api("/api/projects/web/releases");
+  json deploys = api("/api/projects/web/deploys");
+  json jobs = api("/api/runs/2");
+  ASSERT_EQ(server_->stop(), 0);
+
+  std::string pg = newPostgresDatabase();
+  Output moved =
+      repo_.boucle({"migrate", "--from", "sqlite:" + sqlitePath(), "--to", pg, "--json"});
+  ASSERT_EQ(moved.exitCode, 0) << moved.all();
+  json report = json::parse(moved.out);
+  EXPECT_EQ(report["ok"], true);
+  std::map<std::string, int64_t> rows;
+  for (const auto& t : report["tables"]) {
+    EXPECT_EQ(t["source"], t["target"]) << t.dump();
+    rows[t["table"]] = t["target"];
+  }
+  EXPECT_EQ(rows["runs"], 2);
+  EXPECT_EQ(rows["jobs"], 4);
+  EXPECT_EQ(rows["releases"], 2);
+  EXPECT_EQ(rows["deploys"], 2);
+  EXPECT_GE(rows["tokens"], 1);
+  EXPECT_EQ(report["compared"], 6) << "2 runs, 2 releases and 2 deploys, value by value";
+
+  // Into a database that holds an installation already: refused, nothing written.
+  Output again = repo_.boucle({"migrate", "--from", "sqlite:" + sqlitePath(), "--to", pg});
+  EXPECT_EQ(again.exitCode, 2);
+  EXPECT_THAT(again.err, HasSubstr("already holds"));
+
+  // The same data folder, on PostgreSQL: the same history through the API, the same tokens.
+  startServer({"--db", pg}, repo_.scratch() / "server-data");
+  EXPECT_EQ(api("/api/runs"), runs);
+  EXPECT_EQ(api("/api/projects/web/releases"), releases);
+  EXPECT_EQ(api("/api/projects/web/deploys"), deploys);
+  EXPECT_EQ(api("/api/runs/2")["jobs"], jobs["jobs"]) << "jobs in the pipeline's order";
+
+  // New rows are numbered after the copied ones.
+  repo_.write("c.txt", "c\n");
+  repo_.commit("fix: c", "Cy");
+  ASSERT_EQ(triggerAndWait("web", 3)["state"], "passed");
+  json now = settle(3);
+  EXPECT_EQ(now[0]["state"], "succeeded");
+  EXPECT_EQ(now[0]["version"], "0.1.2");
+  EXPECT_GT(now[0]["id"].get<int64_t>(), now[1]["id"].get<int64_t>());
+}
+
+TEST_F(MigrateTest, APasswordInTheUrlOrAMissingSourceIsRefused) {
+  Output password = repo_.boucle(
+      {"migrate", "--from", "sqlite:" + sqlitePath(), "--to", "postgres://boucle:hunter2@/x"});
+  EXPECT_EQ(password.exitCode, 2);
+  EXPECT_THAT(password.err, HasSubstr("password file"));
+  Output server = repo_.boucle({"server", "--db", "postgres://boucle:hunter2@/x"});
+  EXPECT_EQ(server.exitCode, 2);
+  EXPECT_THAT(server.err, HasSubstr("password file"));
+  Output missing =
+      repo_.boucle({"migrate", "--from", "sqlite:" + (repo_.scratch() / "nothing.db").string(),
+                    "--to", "sqlite:" + (repo_.scratch() / "copy.db").string()});
+  EXPECT_EQ(missing.exitCode, 2);
+  EXPECT_THAT(missing.err, HasSubstr("no SQLite database"));
+  EXPECT_FALSE(fs::exists(repo_.scratch() / "nothing.db")) << "not made by looking";
+}
+
+}  // namespace
+}  // namespace boucle::testing
