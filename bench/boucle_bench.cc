@@ -227,10 +227,12 @@ BENCHMARK(BM_EventFanOut)->Arg(1000)->Unit(benchmark::kMicrosecond);
 void storeRunCycle(benchmark::State& state, boucle::store::Store& store) {
   using namespace boucle::store;
   Project p;
-  p.name = "bench" + std::to_string(::getpid());
+  static int invocation = 0;  // Google Benchmark calls this more than once per database
+  p.name = "bench" + std::to_string(::getpid()) + "-" + std::to_string(++invocation);
   p.url = "/srv/git/bench";
   p.branches = {"main"};
-  if (!store.addProject(p).ok()) return state.SkipWithError("cannot add the project");
+  if (auto added = store.addProject(p); !added.ok())
+    return state.SkipWithError(added.status().message().c_str());
   int64_t ops = 0;
   for (auto _ : state) {
     Run r;
