@@ -2,6 +2,7 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 BENCH_BUILD ?= build-release
+PACKAGE_BUILD ?= build-package
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 GENERATOR  := -G Ninja
@@ -11,7 +12,7 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 export CCACHE_SLOPPINESS := pch_defines,time_macros
 
-.PHONY: all deps ui build demo demo-run test test-asan bench fuzz format format-check clean
+.PHONY: all deps ui build demo demo-run test test-asan bench package fuzz format format-check clean
 
 all: build
 
@@ -50,6 +51,13 @@ bench: deps
 	cmake --build $(BENCH_BUILD)
 	./bench/run.sh $(BENCH_BUILD)
 
+# A Debian package of a Release build (CPack): $(PACKAGE_BUILD)/boucle_VERSION_ARCH.deb, with
+# the web UI, the job supervisor and a systemd unit. `make test` installs and purges one.
+package: deps ui
+	cmake -S . -B $(PACKAGE_BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=Release -DBOUCLE_TESTS=OFF -DBOUCLE_BENCH=OFF
+	cmake --build $(PACKAGE_BUILD)
+	cd $(PACKAGE_BUILD) && cpack -G DEB
+
 # libFuzzer on each fuzz target (fuzz/*_fuzz.cc) for FUZZ_SECONDS, from its seed corpus; new
 # inputs go to BUILD/corpus, crashes to BUILD/crashes. `make test` replays the seed corpus.
 fuzz:
@@ -68,4 +76,4 @@ format-check:
 	cd ui && npm run format-check
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD) $(PACKAGE_BUILD) $(FUZZ_BUILD)
