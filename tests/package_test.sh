@@ -11,19 +11,21 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "package test: needs root (dpkg -i)"
   exit 77
 fi
-if dpkg-query -W -f='${Status}' boucle 2> /dev/null | grep -q 'install ok installed'; then
-  echo "package test: a boucle package is installed on this machine already; not touching it" >&2
-  exit 1
+# Only on a machine boucle was never installed on: the test removes what the package makes,
+# and a purged install keeps its state folder on purpose.
+if dpkg-query -W boucle > /dev/null 2>&1 || [ -e /var/lib/boucle ] || [ -e /etc/boucle ] ||
+  getent passwd boucle > /dev/null; then
+  echo "package test: boucle was installed on this machine (package, /var/lib/boucle," \
+    "/etc/boucle or the boucle user): not touching it"
+  exit 77
 fi
-had_user=0
-if getent passwd boucle > /dev/null; then had_user=1; fi
 work=$(mktemp -d /tmp/boucle-package-XXXXXX)
 pid=""
 cleanup() {
-  if [ -n "$pid" ]; then kill -9 "$pid" 2> /dev/null || true; fi
+  if [ -n "$pid" ]; then kill -9 -- "-$pid" 2> /dev/null || true; fi
   dpkg --purge boucle > /dev/null 2>&1 || true
   rm -rf /var/lib/boucle /etc/boucle
-  if [ "$had_user" = 0 ] && getent passwd boucle > /dev/null; then deluser --quiet boucle > /dev/null 2>&1 || true; fi
+  if getent passwd boucle > /dev/null; then deluser --quiet boucle > /dev/null 2>&1 || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -53,6 +55,8 @@ dpkg-query -W -f='${Conffiles}' boucle | grep -q /etc/boucle/boucle.conf ||
   fail "/etc/boucle/boucle.conf is not a conffile"
 getent passwd boucle > /dev/null || fail "no boucle user"
 [ "$(stat -c '%U %a' /var/lib/boucle)" = "boucle 700" ] || fail "/var/lib/boucle: $(stat -c '%U %a' /var/lib/boucle)"
+[ "$(stat -c '%U:%G %a' /etc/boucle/boucle.conf)" = "root:boucle 640" ] ||
+  fail "/etc/boucle/boucle.conf: $(stat -c '%U:%G %a' /etc/boucle/boucle.conf)"
 /usr/bin/boucle --version | grep -q "boucle " || fail "boucle --version"
 
 # The server, started the unit's way, on a free port.

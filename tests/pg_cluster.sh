@@ -22,16 +22,23 @@ if [ "$(id -u)" -eq 0 ]; then as=(runuser -u postgres --); fi
 
 case $cmd in
   start)
-    # What a killed test run left behind goes first.
-    "$0" stop "$dir"
+    # What a killed test run left behind goes first; anything else in the way stays.
+    if [ -e "$dir/.boucle-pg-cluster" ]; then "$0" stop "$dir"; fi
+    if [ -e "$dir" ] && [ -n "$(ls -A "$dir")" ]; then
+      echo "pg_cluster: $dir is in use and not a cluster pg_cluster.sh made" >&2
+      exit 1
+    fi
+    # The superuser logs in without a password: only this user (and root) reach the socket.
     mkdir -p "$dir"
-    if [ "$(id -u)" -eq 0 ]; then chown postgres: "$dir"; fi
+    chmod 700 "$dir"
+    touch "$dir/.boucle-pg-cluster"
+    if [ "$(id -u)" -eq 0 ]; then chown -R postgres: "$dir"; fi
     "${as[@]}" "$bindir/initdb" -D "$dir/data" -U boucle --auth=trust -E UTF8 --locale=C -N \
       > "$dir/initdb.log" 2>&1 || {
       cat "$dir/initdb.log" >&2
       exit 1
     }
-    opts="-k $dir -c listen_addresses='' -c max_connections=200"
+    opts="-k $dir -c listen_addresses='' -c unix_socket_permissions=0700 -c max_connections=200"
     if [ "${PG_DURABLE:-0}" != 1 ]; then
       opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     fi
@@ -43,6 +50,12 @@ case $cmd in
     echo "postgres://boucle@/postgres?host=$dir"
     ;;
   stop)
+    [ -e "$dir" ] || exit 0
+    # Only a folder this script made is removed.
+    if [ ! -e "$dir/.boucle-pg-cluster" ]; then
+      echo "pg_cluster: $dir is not a cluster pg_cluster.sh made: left as it is" >&2
+      exit 1
+    fi
     if [ -d "$dir/data" ]; then
       "${as[@]}" "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop > /dev/null 2>&1 || true
     fi

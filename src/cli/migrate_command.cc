@@ -1,14 +1,19 @@
 // boucle migrate --from SPEC --to SPEC: an installation moved to another database (SQLite to
 // PostgreSQL when a team outgrows one server), then checked.
+#include <fcntl.h>
 #include <fmt/core.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "os/files.h"
 #include "store/sql/copy.h"
+#include "store/store.h"
 
 namespace boucle::cli {
 
@@ -20,11 +25,29 @@ struct MigrateArgs {
   bool json = false;
 };
 
+// While a server runs on a SQLite source, writes after the copy's snapshot would be lost:
+// refused. The lock (shared) also keeps one from starting during the copy.
+Result<os::Fd> holdSourceFolder(const std::string& from) {
+  if (!from.starts_with("sqlite:")) return os::Fd();
+  std::filesystem::path lock = std::filesystem::path(from.substr(7)).parent_path() / "server.lock";
+  os::Fd fd(::open(lock.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return os::Fd();  // no server ever ran there
+  if (::flock(fd.get(), LOCK_SH | LOCK_NB) != 0)
+    return Status::Conflict("a boucle server is running on " + lock.parent_path().string() +
+                            ": stop it first");
+  return fd;
+}
+
 int migrate(const MigrateArgs& a) {
   auto fail = [](int code, const std::string& why) {
     fmt::print(stderr, "boucle migrate: {}\n", why);
     return code;
   };
+  if (auto why = store::checkStoreSpec(a.from); !why.empty())
+    return fail(kExitUsage, "--from: " + why);
+  if (auto why = store::checkStoreSpec(a.to); !why.empty()) return fail(kExitUsage, "--to: " + why);
+  auto held = holdSourceFolder(a.from);
+  if (!held.ok()) return fail(kExitUsage, held.status().message());
   auto from = store::sql::connect(a.from, true);
   if (!from.ok()) return fail(kExitUsage, "--from: " + from.status().message());
   auto to = store::sql::connect(a.to, false);
@@ -58,7 +81,10 @@ int migrate(const MigrateArgs& a) {
       "compared value by value\n",
       report->compared);
   for (const auto& d : report->differences) fmt::print("DIFFERENT: {}\n", d);
-  if (code == kExitOk) fmt::print("the target holds what the source did\n");
+  if (code == kExitOk)
+    fmt::print("the target holds what the source did\n");
+  else
+    fmt::print("the copy was rolled back: the target is as it was\n");
   return code;
 }
 

@@ -209,9 +209,13 @@ int serve(const ServerArgs& a) {
     fmt::print(stderr, "boucle server: {}\n", lock.status().message());
     return kExitFailed;
   }
-  auto store = store::openStore(a.db.empty() ? "sqlite:" + (data / "boucle.db").string() : a.db);
+  // Without --db, the database this folder's server used last: forgetting --db after a move
+  // to PostgreSQL must not bring the old SQLite file back to life.
+  std::string spec = storeSpecFor(data, a.db);
+  auto store = store::openStore(spec);
   if (store.ok()) {
-    if (auto st = rememberStoreSpec(data, a.db); !st.ok()) store = st;
+    bool isDefault = spec == "sqlite:" + (data / "boucle.db").string();
+    if (auto st = rememberStoreSpec(data, isDefault ? "" : spec); !st.ok()) store = st;
   }
   if (!store.ok()) {
     fmt::print(stderr, "boucle server: {}\n", store.status().message());
@@ -388,9 +392,10 @@ void addServerCommand(CLI::App& app, int* exitCode) {
   cmd->add_option("--data", a->data, "Data directory (database, logs, artifacts)")
       ->capture_default_str();
   cmd->add_option("--db", a->db,
-                  "The database: sqlite:PATH (default: sqlite:DATA/boucle.db) or "
-                  "postgres://USER@HOST[:PORT]/DB, its password in ~/.pgpass or PGPASSFILE, "
-                  "never in the URL");
+                  "The database: sqlite:PATH or postgres://USER@HOST[:PORT]/DB, its password "
+                  "in ~/.pgpass or PGPASSFILE, never in the URL (default: the one this data "
+                  "folder's server used last, kept in DATA/database, else "
+                  "sqlite:DATA/boucle.db)");
   cmd->add_option("--listen", a->listen, "Address and port to listen on (port 0: any free)")
       ->capture_default_str();
   cmd->add_option("--smtp", a->smtp, "SMTP server for e-mail notifications")->capture_default_str();

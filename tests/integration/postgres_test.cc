@@ -59,9 +59,13 @@ TEST_F(MigrateTest, AnInstallationMovesToPostgresAndCarriesOn) {
   json releases = api("/api/projects/web/releases");
   json deploys = api("/api/projects/web/deploys");
   json jobs = api("/api/runs/2");
-  ASSERT_EQ(server_->stop(), 0);
 
   std::string pg = newPostgresDatabase();
+  Output running = repo_.boucle({"migrate", "--from", "sqlite:" + sqlitePath(), "--to", pg});
+  EXPECT_EQ(running.exitCode, 2);
+  EXPECT_THAT(running.err, HasSubstr("stop it first"));
+  ASSERT_EQ(server_->stop(), 0);
+
   Output moved =
       repo_.boucle({"migrate", "--from", "sqlite:" + sqlitePath(), "--to", pg, "--json"});
   ASSERT_EQ(moved.exitCode, 0) << moved.all();
@@ -99,6 +103,12 @@ TEST_F(MigrateTest, AnInstallationMovesToPostgresAndCarriesOn) {
   EXPECT_EQ(now[0]["state"], "succeeded");
   EXPECT_EQ(now[0]["version"], "0.1.2");
   EXPECT_GT(now[0]["id"].get<int64_t>(), now[1]["id"].get<int64_t>());
+
+  // Started again without --db, the folder's server stays on PostgreSQL (DATA/database), not
+  // on the SQLite file the move left behind.
+  ASSERT_EQ(server_->stop(), 0);
+  startServer({}, repo_.scratch() / "server-data");
+  EXPECT_EQ(api("/api/runs")["runs"].size(), 3u);
 }
 
 TEST_F(MigrateTest, APasswordInTheUrlOrAMissingSourceIsRefused) {

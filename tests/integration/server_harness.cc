@@ -65,7 +65,9 @@ std::string newPostgresDatabase() {
 ServerProcess::ServerProcess(fs::path data, std::vector<std::string> extraArgs)
     : data_(std::move(data)), extraArgs_(std::move(extraArgs)) {
   const char* db = getenv("BOUCLE_TEST_DB");
-  bool chosen = std::find(extraArgs_.begin(), extraArgs_.end(), "--db") != extraArgs_.end();
+  // A data folder whose server ran already knows its database (DATA/database).
+  bool chosen = std::find(extraArgs_.begin(), extraArgs_.end(), "--db") != extraArgs_.end() ||
+                fs::exists(data_ / "database");
   if (db && std::string_view(db) == "postgres" && !chosen) {
     extraArgs_.insert(extraArgs_.end(), {"--db", newPostgresDatabase()});
   }

@@ -16,7 +16,8 @@ namespace boucle::store::postgres {
 namespace {
 
 struct PqApi {
-  decltype(&PQconnectdb) connectdb;
+  decltype(&PQconnectdbParams) connectdbParams;
+  decltype(&PQcmdStatus) cmdStatus;
   decltype(&PQstatus) status;
   decltype(&PQerrorMessage) errorMessage;
   decltype(&PQfinish) finish;
@@ -47,7 +48,8 @@ Result<const PqApi*> loadPq() {
   static std::string error;
   std::call_once(once, [] {
     os::SharedLibrary lib("libpq.so.5", "libpq5");
-    lib.bind(api.connectdb, "PQconnectdb");
+    lib.bind(api.connectdbParams, "PQconnectdbParams");
+    lib.bind(api.cmdStatus, "PQcmdStatus");
     lib.bind(api.status, "PQstatus");
     lib.bind(api.errorMessage, "PQerrorMessage");
     lib.bind(api.finish, "PQfinish");
@@ -83,24 +85,26 @@ constexpr Oid kInt4 = 23;
 constexpr Oid kText = 25;
 
 // The store writes SQLite's `?`; PostgreSQL numbers its parameters: `$1`, `$2`, … A `?`
-// inside a quoted literal or name is text and stays.
+// inside a quoted literal or name, or in a `--` comment, is text and stays. (The store's SQL
+// uses neither E'' strings nor $$ quoting.)
 std::string numbered(std::string_view sql) {
   std::string out;
   out.reserve(sql.size() + 16);
   int n = 0;
-  char quote = 0;
-  for (char c : sql) {
-    if (quote) {
-      if (c == quote) quote = 0;
-      out += c;
+  char until = 0;  // the character that ends the quote or comment we are in
+  for (size_t i = 0; i < sql.size(); ++i) {
+    char c = sql[i];
+    if (until) {
+      if (c == until) until = 0;
     } else if (c == '\'' || c == '"') {
-      quote = c;
-      out += c;
+      until = c;
+    } else if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
+      until = '\n';
     } else if (c == '?') {
       out += '$' + std::to_string(++n);
-    } else {
-      out += c;
+      continue;
     }
+    out += c;
   }
   return out;
 }
@@ -218,20 +222,36 @@ class PgConnection : public sql::Connection {
   // database) and stops one whose reads another's writes made stale; it is then run again, as
   // SQLite's single writer would have run it after the other.
   Status transaction(const std::function<Status()>& body) override {
+    // PostgreSQL only warns of a BEGIN inside a transaction, and the inner COMMIT would end the
+    // outer one early.
+    if (inTransaction_) return Status::Internal("a transaction inside a transaction");
     constexpr int kTries = 20;
     thread_local std::minstd_rand jitter{std::random_device{}()};
     for (int attempt = 1;; ++attempt) {
       mustRetry_ = false;
       if (auto st = exec("BEGIN ISOLATION LEVEL SERIALIZABLE"); !st.ok()) return st;
+      inTransaction_ = true;
       Status st = body();
-      if (st.ok()) st = exec("COMMIT");
+      if (st.ok()) st = commit();
       if (!st.ok()) {
         Status rb = exec("ROLLBACK");
         (void)rb;  // the original error is the one to report
       }
+      inTransaction_ = false;
       if (st.ok() || !mustRetry_ || attempt == kTries) return st;
       std::this_thread::sleep_for(std::chrono::microseconds(jitter() % (200 * attempt)));
     }
+  }
+
+  // COMMIT of a transaction a failed statement aborted succeeds, and says ROLLBACK: that is a
+  // failure here, whatever the body made of the statement's error.
+  Status commit() {
+    auto r = run("COMMIT", {}, {});
+    if (!r.ok()) return r.status();
+    std::string_view tag = pq_.cmdStatus(r->get());
+    if (tag != "COMMIT")
+      return Status::Internal("PostgreSQL rolled the transaction back (" + std::string(tag) + ")");
+    return Status::Ok();
   }
 
   int64_t changes() const override { return changes_; }
@@ -262,7 +282,9 @@ class PgConnection : public sql::Connection {
   // Every server's writes count: triggers on each table but the monitors' advance a sequence
   // (pg_schema.cc), which every server reads.
   uint64_t revision(int64_t) override {
-    auto r = run("SELECT last_value FROM boucle_revision", {}, {});
+    // A fresh sequence says 1 both before and after its first nextval: is_called tells.
+    auto r =
+        run("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM boucle_revision", {}, {});
     if (!r.ok() || pq_.ntuples(r->get()) != 1) return ++failedRevision_;  // never a stale hit
     const char* p = pq_.getvalue(r->get(), 0, 0);
     uint64_t v = 0;
@@ -308,7 +330,10 @@ class PgConnection : public sql::Connection {
     if (res) {
       const char* s = pq_.errorField(res.get(), PG_DIAG_SQLSTATE);
       state = s ? s : "";
-      msg = oneLine(pq_.resultErrorMessage(res.get()));
+      // The primary message only: DETAIL may quote a row's values ("Failing row contains
+      // …"), which must not reach an API answer.
+      const char* primary = pq_.errorField(res.get(), PG_DIAG_MESSAGE_PRIMARY);
+      msg = oneLine(primary ? primary : "");
     }
     if (msg.empty()) msg = oneLine(pq_.errorMessage(conn_));
     if (state == "40001" || state == "40P01") mustRetry_ = true;
@@ -332,6 +357,7 @@ class PgConnection : public sql::Connection {
   int64_t changes_ = 0;
   int64_t written_ = 0;
   bool mustRetry_ = false;
+  bool inTransaction_ = false;
   uint64_t failedRevision_ = uint64_t{1} << 62;
 };
 
@@ -382,13 +408,30 @@ bool PgCursor::isNull(int column) const {
 
 }  // namespace
 
+std::string numberedParameters(std::string_view sql) {
+  return numbered(sql);
+}
+
+std::string redactedUrl(std::string_view url) {
+  std::string out(url);
+  size_t scheme = out.find("://");
+  if (scheme == std::string::npos) return out;
+  size_t start = scheme + 3;
+  size_t at = out.find('@', start);
+  size_t slash = out.find('/', start);
+  if (at == std::string::npos || (slash != std::string::npos && slash < at)) return out;
+  size_t colon = out.find(':', start);
+  if (colon == std::string::npos || colon > at) return out;
+  return out.replace(colon + 1, at - colon - 1, "***");
+}
+
 bool isPostgresUrl(std::string_view url) {
   return url.starts_with("postgres://") || url.starts_with("postgresql://");
 }
 
 Status checkUrl(const std::string& url) {
   if (!isPostgresUrl(url))
-    return Status::Invalid("not a PostgreSQL URL (postgres://USER@HOST/DB): " + url);
+    return Status::Invalid("not a PostgreSQL URL (postgres://USER@HOST/DB): " + redactedUrl(url));
   auto pq = loadPq();
   if (!pq.ok()) return pq.status();
   char* err = nullptr;
@@ -400,7 +443,8 @@ Status checkUrl(const std::string& url) {
   }
   bool password = false;
   for (auto* o = opts; o->keyword; ++o) {
-    if (std::string_view(o->keyword) == "password" && o->val && *o->val) password = true;
+    std::string_view k = o->keyword;
+    if ((k == "password" || k == "sslpassword") && o->val && *o->val) password = true;
   }
   (*pq)->conninfoFree(opts);
   if (password) {
@@ -416,17 +460,18 @@ Result<std::unique_ptr<sql::Connection>> open(const std::string& url) {
   if (auto st = checkUrl(url); !st.ok()) return st;
   auto pq = loadPq();
   if (!pq.ok()) return pq.status();
-  PGconn* conn = (*pq)->connectdb(url.c_str());
+  // The URL, then what boucle insists on: text in UTF-8 whatever the database's locale, and a
+  // bound on how long a connection (or a reconnection, PQreset reuses these) may take.
+  const char* keys[] = {"dbname", "client_encoding", "connect_timeout", "keepalives_idle", nullptr};
+  const char* values[] = {url.c_str(), "UTF8", "10", "30", nullptr};
+  PGconn* conn = (*pq)->connectdbParams(keys, values, 1);
   if (!conn) return Status::Internal("PostgreSQL: out of memory");
   if ((*pq)->status(conn) != CONNECTION_OK) {
     std::string msg = oneLine((*pq)->errorMessage(conn));
     (*pq)->finish(conn);
     return Status::Io("cannot connect to PostgreSQL: " + msg);
   }
-  auto db = std::make_unique<PgConnection>(**pq, conn);
-  // Text in UTF-8 whatever the database's locale; times are integers (ms), never zoned.
-  if (auto st = db->exec("SET client_encoding = 'UTF8'"); !st.ok()) return st;
-  return std::unique_ptr<sql::Connection>(std::move(db));
+  return std::unique_ptr<sql::Connection>(std::make_unique<PgConnection>(**pq, conn));
 }
 
 }  // namespace boucle::store::postgres

@@ -167,8 +167,8 @@ Status compareTable(Connection& from, Connection& to, const std::string& table, 
 }  // namespace
 
 Result<std::unique_ptr<Connection>> connect(const std::string& spec, bool mustExist) {
-  Result<std::unique_ptr<Connection>> db =
-      Status::Invalid("'" + spec + "' is neither sqlite:PATH nor a postgres:// URL");
+  Result<std::unique_ptr<Connection>> db = Status::Invalid(
+      "'" + postgres::redactedUrl(spec) + "' is neither sqlite:PATH nor a postgres:// URL");
   if (spec.starts_with("sqlite:") && spec.size() > 7) {
     std::string path = spec.substr(7);
     std::error_code ec;
@@ -199,15 +199,14 @@ Result<CopyReport> copyDatabase(Connection& from, Connection& to,
                               : "BEGIN");
       !st.ok())
     return st;
+  // The check runs inside the copy's transaction: a target that differs is rolled back, left
+  // empty for another try, rather than committed and then found wrong.
   CopyReport report;
   Status st = to.transaction([&]() -> Status {
     report = CopyReport{};
     for (const char* t : kTables) {
       if (auto e = copyTable(from, to, t, progress); !e.ok()) return e;
     }
-    return Status::Ok();
-  });
-  if (st.ok()) {
     for (const char* t : kTables) {
       auto a = countRows(from, t);
       auto b = countRows(to, t);
@@ -221,9 +220,12 @@ Result<CopyReport> copyDatabase(Connection& from, Connection& to,
       }
     }
     for (const char* t : kCompared) {
-      if (auto e = compareTable(from, to, t, report); !e.ok()) st = e;
+      if (auto e = compareTable(from, to, t, report); !e.ok()) return e;
     }
-  }
+    if (!report.differences.empty()) return Status::Cancelled("the copy differs: rolled back");
+    return Status::Ok();
+  });
+  if (st.code() == Code::kCancelled && !report.differences.empty()) st = Status::Ok();
   Status end = from.exec("COMMIT");
   (void)end;  // a read-only snapshot: nothing to lose if it fails
   if (!st.ok()) return st;

@@ -25,11 +25,12 @@ struct TableCopy {
 struct CopyReport {
   std::vector<TableCopy> tables;
   int64_t compared = 0;                  // rows of runs, releases and deploys compared
-  std::vector<std::string> differences;  // empty when the target holds what the source did
+  std::vector<std::string> differences;  // empty when the target holds what the source did (else the target was left as it was)
 };
 
 // Copies every table of `from` into `to`, which must hold no project, run or token yet, in one
-// transaction on `to`, reading one snapshot of `from`. `progress(table, rowsSoFar)`.
+// transaction on `to`, reading one snapshot of `from`, and checks the copy in that transaction:
+// when the report lists differences, nothing was committed. `progress(table, rowsSoFar)`.
 Result<CopyReport> copyDatabase(Connection& from, Connection& to,
                                 const std::function<void(const std::string&, int64_t)>& progress);
 

@@ -743,7 +743,7 @@ std::string checkStoreSpec(const std::string& spec) {
     auto st = postgres::checkUrl(spec);
     return st.ok() ? "" : st.message();
   }
-  return "'" + spec + "' is neither sqlite:PATH nor a postgres:// URL";
+  return "'" + postgres::redactedUrl(spec) + "' is neither sqlite:PATH nor a postgres:// URL";
 }
 
 Result<std::unique_ptr<Store>> openStore(const std::string& spec) {
