@@ -125,8 +125,19 @@ Status copyTable(Connection& from, Connection& to, const std::string& table,
     auto has = id->step();
     if (!has.ok()) return has.status();
     if (*has) {
+      // An AUTOINCREMENT table of SQLite (monitor_series) never gives an id again, even once
+      // its row is gone (samples still name it): its high-water mark counts too.
+      int64_t floor = 0;
+      if (from.dialect() == Dialect::kSqlite) {
+        auto seq = from.prepare("SELECT seq FROM sqlite_sequence WHERE name = ?");
+        if (seq.ok()) {
+          seq->bind(1, table);
+          if (auto row = seq->step(); row.ok() && *row) floor = seq->integer(0);
+        }
+      }
       if (auto st = to.exec("SELECT setval(pg_get_serial_sequence('" + table +
-                            "', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM " + table);
+                            "', 'id'), GREATEST(COALESCE(MAX(id), 0), " + std::to_string(floor) +
+                            ") + 1, false) FROM " + table);
           !st.ok())
         return st;
     }
