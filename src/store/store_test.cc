@@ -4,9 +4,12 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <set>
+#include <thread>
 
 #include "store/postgres/test_cluster.h"
 
@@ -539,6 +542,52 @@ TEST_P(StoreTest, MonitorSamplesRollUpAndAgeOutWithoutTouchingTheRevision) {
   EXPECT_EQ(store_->monitorSamples(0, 1'000'000)->size(), 2u);  // 62 s and later
   EXPECT_EQ(store_->monitorRollups(*a, 0)->size(), 1u);         // the minute at 60 s
   EXPECT_EQ(store_->revision(), revision);
+}
+
+// Two servers on one PostgreSQL: each has its own connection, and SERIALIZABLE transactions
+// that collide are run again, so neither a run number nor a hook delivery is given twice.
+TEST(PostgresStoreTest, TwoWritersAtOnceNeverGiveARunNumberTwice) {
+  auto url = postgres::newTestDatabase();
+  ASSERT_TRUE(url.ok()) << url.status().message();
+  auto a = openPostgresStore(*url);
+  auto b = openPostgresStore(*url);
+  ASSERT_TRUE(a.ok() && b.ok());
+  Project p;
+  p.name = "web";
+  p.url = "/srv/git/web";
+  ASSERT_TRUE((*a)->addProject(p).ok());
+  constexpr int kEach = 40;
+  std::atomic<int> failures{0}, fresh{0};
+  auto write = [&](Store& s, int who) {
+    for (int i = 0; i < kEach; ++i) {
+      store::Run r;
+      r.project = "web";
+      r.ref = "main";
+      r.trigger = "push";
+      if (auto made = s.createRun(r); !made.ok()) {
+        ++failures;
+        ADD_FAILURE() << made.status().message();
+      }
+      // The same delivery reaching both servers is fresh for one of them only.
+      auto d = s.recordHookDelivery("web", "delivery-" + std::to_string(i), 1000 + i);
+      if (!d.ok()) ++failures;
+      if (d.ok() && *d) ++fresh;
+      (void)who;
+    }
+  };
+  std::thread ta(write, std::ref(**a), 0), tb(write, std::ref(**b), 1);
+  ta.join();
+  tb.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(fresh, kEach);
+  auto runs = (*a)->listRuns("web", 1000, 0);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 2u * kEach);
+  std::set<int64_t> numbers;
+  for (const auto& r : *runs) numbers.insert(r.number);
+  EXPECT_EQ(numbers.size(), 2u * kEach);
+  EXPECT_EQ(*numbers.begin(), 1);
+  EXPECT_EQ(*numbers.rbegin(), 2 * kEach);
 }
 
 // A test's PostgreSQL database, made at its first open and found again when it reopens.

@@ -336,7 +336,12 @@ class PgConnection : public sql::Connection {
       msg = oneLine(primary ? primary : "");
     }
     if (msg.empty()) msg = oneLine(pq_.errorMessage(conn_));
-    if (state == "40001" || state == "40P01") mustRetry_ = true;
+    // Inside a transaction, a unique key another transaction has just taken is a collision
+    // SERIALIZABLE reports under that code rather than 40001 when the key itself was not read
+    // first (a run's number is MAX + 1): run again, it sees the other's row. A key that is
+    // taken for good fails every try and is reported as the conflict it is.
+    if (state == "40001" || state == "40P01" || (inTransaction_ && state == "23505"))
+      mustRetry_ = true;
     if (pq_.status(conn_) == CONNECTION_BAD) {
       // The server went away (restarted, network cut): this call fails, and the connection
       // is made again for the next one. A transaction it was in is gone with it.
