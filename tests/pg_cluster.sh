@@ -3,6 +3,8 @@
 # on a socket in DIR only (no TCP port), trust for the user `boucle`.
 #   pg_cluster.sh start DIR   prints the URL of its `postgres` database
 #   pg_cluster.sh stop DIR    stops it at once and removes DIR
+#   pg_cluster.sh halt DIR    stops the server (a fast shutdown), keeping its data
+#   pg_cluster.sh resume DIR  starts it again, as it was started
 # PostgreSQL refuses to run as root: as root, it runs as the `postgres` user Debian's package
 # made. fsync is off unless PG_DURABLE=1 (a test that kills the server and counts what it kept).
 set -euo pipefail
@@ -42,12 +44,19 @@ case $cmd in
     if [ "${PG_DURABLE:-0}" != 1 ]; then
       opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     fi
-    "${as[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 -o "$opts" start \
-      > /dev/null || {
+    echo "$opts" > "$dir/options"
+    "$0" resume "$dir"
+    echo "postgres://boucle@/postgres?host=$dir"
+    ;;
+  resume)
+    "${as[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
+      -o "$(cat "$dir/options")" start > /dev/null || {
       cat "$dir/server.log" >&2
       exit 1
     }
-    echo "postgres://boucle@/postgres?host=$dir"
+    ;;
+  halt)
+    "${as[@]}" "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop > /dev/null
     ;;
   stop)
     [ -e "$dir" ] || exit 0
@@ -62,7 +71,7 @@ case $cmd in
     rm -rf "$dir"
     ;;
   *)
-    echo "pg_cluster: start or stop, not $cmd" >&2
+    echo "pg_cluster: start, stop, halt or resume, not $cmd" >&2
     exit 2
     ;;
 esac

@@ -127,5 +127,53 @@ TEST_F(MigrateTest, APasswordInTheUrlOrAMissingSourceIsRefused) {
   EXPECT_FALSE(fs::exists(repo_.scratch() / "nothing.db")) << "not made by looking";
 }
 
+// A server on a PostgreSQL of its own (durable: fsync on), which the test stops and starts.
+class PostgresOutageTest : public ServerFixture {
+ protected:
+  void SetUp() override {
+    char t[] = "/tmp/boucle-pg-outage-XXXXXX";
+    cluster_ = mkdtemp(t);
+    Output started = runCommand({PG_CLUSTER_SH, "start", cluster_}, "/", {"PG_DURABLE=1"});
+    ASSERT_EQ(started.exitCode, 0) << started.all();
+    Output made =
+        runCommand({"/usr/bin/psql", "-q", "-X", "postgres://boucle@/postgres?host=" + cluster_,
+                    "-c", "CREATE DATABASE boucle"},
+                   "/");
+    ASSERT_EQ(made.exitCode, 0) << made.all();
+    startServer({"--db", "postgres://boucle@/boucle?host=" + cluster_});
+    repo_.write(".boucle.yml", "jobs:\n  build: {run: 'echo built'}\n");
+    repo_.commit("feat: one");
+    ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  }
+  void TearDown() override {
+    ServerFixture::TearDown();
+    server_.reset();
+    runCommand({PG_CLUSTER_SH, "stop", cluster_}, "/");
+  }
+  int health() { return curl("GET", server_->url() + "/api/runs", "", {auth()}).status; }
+  std::string auth() { return "Authorization: Bearer " + server_->token(); }
+  std::string cluster_;
+};
+
+TEST_F(PostgresOutageTest, TheServerRidesOutADatabaseRestartAndLosesNothing) {
+  ASSERT_EQ(triggerAndWait("web", 1)["state"], "passed");
+
+  // PostgreSQL goes away: calls fail (and say so), the server stays up.
+  ASSERT_EQ(runCommand({PG_CLUSTER_SH, "halt", cluster_}, "/").exitCode, 0);
+  Http down = curl("GET", server_->url() + "/api/runs", "", {auth()});
+  EXPECT_GE(down.status, 500) << down.body;
+  EXPECT_EQ(curl("GET", server_->url() + "/api/health").status, 200) << "the process is alive";
+
+  // Back: the server reconnects by itself, and what was finished is there.
+  ASSERT_EQ(runCommand({PG_CLUSTER_SH, "resume", cluster_}, "/").exitCode, 0);
+  ASSERT_TRUE(waitFor([&] { return health() == 200; }));
+  EXPECT_EQ(api("/api/runs/1")["state"], "passed");
+  repo_.write("b.txt", "b\n");
+  repo_.commit("fix: two");
+  ASSERT_EQ(triggerAndWait("web", 2)["state"], "passed");
+  EXPECT_EQ(api("/api/runs")["runs"].size(), 2u);
+  EXPECT_THAT(client({"logs", "2/build"}).out, HasSubstr("built"));
+}
+
 }  // namespace
 }  // namespace boucle::testing
