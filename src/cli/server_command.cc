@@ -32,6 +32,7 @@
 #include "pipeline/parser.h"
 #include "scheduler/agent.h"
 #include "scheduler/poller.h"
+#include "scheduler/presence.h"
 #include "store/store.h"
 #include "vault/releaser.h"
 #include "vault/retention.h"
@@ -58,6 +59,7 @@ struct ServerArgs {
   int clientTimeout = 60;
   std::string gitTimeout = "10m";
   std::string db;  // "" = sqlite:DATA/boucle.db
+  std::string serverTimeout = "60s";
 };
 
 // The web UI's folder: --ui, else share/boucle/ui beside an installed binary, else this source
@@ -224,8 +226,28 @@ int serve(const ServerArgs& a) {
   // Every write of a run, job, deploy or incident from here on is a live event.
   api::EventHub events;
   (*store)->setObserver(&events);
-  auto interrupted =
-      (*store)->interruptUnfinished("the server stopped while the run was in progress");
+  // Who this server is to the others sharing the database: the same name across restarts (its
+  // host and data folder), so what its previous life left running is its own to end now.
+  auto silentFor = parseDuration(a.serverTimeout);
+  if (!silentFor || silentFor->count() <= 0) {
+    fmt::print(stderr, "boucle server: --server-timeout: not a duration: {}\n", a.serverTimeout);
+    return kExitUsage;
+  }
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  bool shared = spec.starts_with("postgres");
+  store::ServerRecord me{std::string(host) + ":" + data.string(), host, ::getpid(), nowMs(),
+                         nowMs()};
+  (*store)->setServer(me.id);
+  // On SQLite this is the only server; on PostgreSQL, others' live runs are theirs.
+  store::Orphans orphansAtStart;
+  if (shared) orphansAtStart.staleBeforeMs = nowMs() - silentFor->count();
+  if (auto st = (*store)->heartbeat(me); !st.ok()) {
+    fmt::print(stderr, "boucle server: {}\n", st.message());
+    return kExitFailed;
+  }
+  auto interrupted = (*store)->interruptUnfinished(
+      "the server stopped while the run was in progress", orphansAtStart);
   if (!interrupted.ok()) {
     fmt::print(stderr, "boucle server: {}\n", interrupted.status().message());
     return kExitFailed;
@@ -295,6 +317,7 @@ int serve(const ServerArgs& a) {
   watcherOptions.onStateChange = [&](const monitor::ProbeStatus& s) { events.monitorChanged(s); };
   monitor::Watcher watcher(**store, watcherOptions);
   deploy::DeployerOptions deployerOptions;
+  deployerOptions.orphansAtStart = orphansAtStart;
   deployerOptions.dataDir = data;
   deployerOptions.secrets = &*secrets;
   deployerOptions.onChange = [&](const store::Deploy& d) {
@@ -356,6 +379,18 @@ int serve(const ServerArgs& a) {
   scheduler::Poller poller(**store, agent);
   poller.setRetention(retention, data / "blobs");
   poller.start();
+  // With PostgreSQL, other servers may share the database: a heartbeat, and the runs and
+  // deploys of one that goes silent taken back.
+  std::optional<scheduler::Presence> presence;
+  if (shared) {
+    auto period = std::chrono::milliseconds(std::max<int64_t>(500, silentFor->count() / 6));
+    presence.emplace(**store, scheduler::Presence::Options{
+                                  me, period, *silentFor, [&](const std::vector<store::Run>& runs) {
+                                    requeueInterrupted(**store, runs);
+                                    agent.wake();
+                                  }});
+    presence->start();
+  }
   std::thread signals([&] {
     int sig = 0;
     sigwait(&stopSignals, &sig);
@@ -374,6 +409,7 @@ int serve(const ServerArgs& a) {
   poller.stop();
   agent.stop();     // cancels a running run and waits for it
   deployer.stop();  // waits for a running deploy: stopping one midway would leave it half done
+  if (presence) presence->stop();  // after its runs and deploys were recorded
   watcher.stop();
   notifier.stop();
   if (signals.joinable()) {
@@ -421,6 +457,10 @@ void addServerCommand(CLI::App& app, int* exitCode) {
                   "request's head, an upload, a response or log stream it stopped reading)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--server-timeout", a->serverTimeout,
+                  "With servers sharing a PostgreSQL database: a server silent this long is "
+                  "gone, and the others mark its running runs and deploys interrupted")
+      ->capture_default_str();
   cmd->add_option("--git-timeout", a->gitTimeout,
                   "A fetch from the network still running after this is stopped and its run "
                   "fails (a stalled remote)")

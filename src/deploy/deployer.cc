@@ -75,7 +75,8 @@ void Deployer::start() {
       logInfo("removed " + e.path().string() + ", left by a deploy a stopped server ran");
     }
   }
-  auto interrupted = store_.interruptDeploys("the server stopped during the deploy");
+  auto interrupted =
+      store_.interruptDeploys("the server stopped during the deploy", options_.orphansAtStart);
   if (interrupted.ok()) {
     for (const auto& d : *interrupted) {
       int ended = endOrphanedSteps(logPath(d.id));

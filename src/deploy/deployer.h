@@ -49,6 +49,9 @@ struct DeployerOptions {
   Verifier verify;
   // Milliseconds since the epoch: windows are judged by it (a test passes a fixed one).
   std::function<int64_t()> clock = nowMs;
+  // Which running deploys this server ends as interrupted at its start: those of its own
+  // previous life, and of servers silent since then (several servers on one database).
+  store::Orphans orphansAtStart;
 };
 
 // What an environment runs now: the newest succeeded deploy's release ("" when none), and

@@ -267,6 +267,24 @@ struct AuditEntry {
 // Told after each write of a run, a job, a deploy or an incident, with what was written (the
 // server's live events, GET /api/events). Called on the writer's thread with the store's lock
 // held, in the order of the writes: it must not call the store, and must be quick.
+// A server using the database: several share one PostgreSQL. Its id names it for as long as
+// it keeps its host and data folder, so a server that restarts knows its own runs.
+struct ServerRecord {
+  std::string id;
+  std::string host;
+  int64_t pid = 0;
+  int64_t startedAt = 0;
+  int64_t seenAt = 0;  // its last heartbeat
+};
+
+// Which running runs and deploys were left without a server: those of servers silent since
+// `staleBeforeMs` (or gone), of no server, and this store's own server's when `includeOwn`
+// (at its start: what its previous life left).
+struct Orphans {
+  int64_t staleBeforeMs = INT64_MAX;  // the default: every other server counts as gone
+  bool includeOwn = true;
+};
+
 class StoreObserver {
  public:
   virtual ~StoreObserver() = default;
@@ -282,6 +300,15 @@ class Store {
 
   // Set once, before the store is shared between threads.
   void setObserver(StoreObserver* o) { observer_ = o; }
+  // The server this store works for: runs and deploys it claims are marked as its own.
+  void setServer(std::string id) { server_ = std::move(id); }
+  const std::string& server() const { return server_; }
+
+  // Records this server as alive now (its first call registers it). Changes no revision().
+  virtual Status heartbeat(const ServerRecord& s) = 0;
+  // A server stopping cleanly: its runs and deploys were ended and recorded.
+  virtual Status forgetServer(std::string_view id) = 0;
+  virtual Result<std::vector<ServerRecord>> listServers() = 0;
 
   virtual Result<Project> addProject(const Project& p) = 0;  // Conflict if the name exists
   virtual Result<std::vector<Project>> listProjects() = 0;
@@ -311,9 +338,10 @@ class Store {
   // Takes the oldest queued run whose branch has no run running (a branch's runs go in order,
   // different branches and projects at once), marks it running from `nowMs` and returns it.
   virtual Result<std::optional<Run>> claimNextQueued(int64_t nowMs) = 0;
-  // Marks every running run as interrupted (after a crash) and returns them. Queued runs stay
-  // queued.
-  virtual Result<std::vector<Run>> interruptUnfinished(std::string_view reason) = 0;
+  // Marks the orphaned running runs interrupted (their server crashed or stopped answering)
+  // and returns them. Queued runs stay queued.
+  virtual Result<std::vector<Run>> interruptUnfinished(std::string_view reason,
+                                                       const Orphans& which) = 0;
 
   virtual Status saveBisection(const Bisection& b) = 0;       // insert or replace by run
   virtual Result<Bisection> getBisection(int64_t runId) = 0;  // NotFound
@@ -380,8 +408,10 @@ class Store {
   // One deploy at a time per environment: takes the oldest queued deploy whose environment
   // has none running, marks it running from `nowMs`.
   virtual Result<std::optional<Deploy>> claimNextDeploy(int64_t nowMs) = 0;
-  // After a crash: running deploys become interrupted (their environment's lock is released).
-  virtual Result<std::vector<Deploy>> interruptDeploys(std::string_view reason) = 0;
+  // After a crash: orphaned running deploys become interrupted (their environment's lock is
+  // released).
+  virtual Result<std::vector<Deploy>> interruptDeploys(std::string_view reason,
+                                                       const Orphans& which) = 0;
 
   // Retention: the artifact manifests (JSON) of jobs whose run is unfinished or finished at or
   // after `sinceMs`, and those of every release.
@@ -444,6 +474,7 @@ class Store {
 
  protected:
   StoreObserver* observer_ = nullptr;
+  std::string server_;
 };
 
 // Opens the SQLite store at `path`, applying pending schema migrations (each in a

@@ -152,7 +152,7 @@ TEST_P(StoreTest, UnfinishedRunsAreInterruptedAfterARestart) {
   ASSERT_TRUE(store_->updateRun(done).ok());
   ASSERT_EQ((*store_->claimNextQueued(1))->id, a->id);
   reopen();  // as after kill -9: the record is still there
-  auto n = store_->interruptUnfinished("the server stopped while it ran");
+  auto n = store_->interruptUnfinished("the server stopped while it ran", {});
   ASSERT_TRUE(n.ok());
   ASSERT_EQ(n->size(), 1u);
   EXPECT_EQ((*n)[0].id, a->id);
@@ -407,7 +407,7 @@ TEST_P(StoreTest, OneDeployAtATimePerEnvironment) {
   EXPECT_EQ(store_->getDeploy(qa2.id)->reason, "still going");
 
   // A crash releases the environments' locks.
-  auto interrupted = store_->interruptDeploys("server stopped");
+  auto interrupted = store_->interruptDeploys("server stopped", {});
   EXPECT_EQ(interrupted->size(), 2u);
   EXPECT_EQ(store_->getDeploy(qa2.id)->state, DeployState::kInterrupted);
   EXPECT_EQ(store_->getDeploy(qa1.id)->smokeJson, "[{}]");
@@ -469,6 +469,55 @@ TEST_P(StoreTest, OpenIncidentsAreFoundBehindAnyNumberOfResolvedOnes) {
     byEnv[c.env] = c.count;
   }
   EXPECT_EQ(byEnv, (std::map<std::string, int64_t>{{"prod", 2}, {"qa", 1}}));
+}
+
+TEST_P(StoreTest, ARunIsOrphanedOnlyOnceItsServerFellSilent) {
+  ASSERT_TRUE(store_->addProject(project("web")).ok());
+  auto queue = [&](const std::string& branch) {
+    store::Run r;
+    r.project = "web";
+    r.ref = branch;
+    r.branch = branch;
+    r.trigger = "push";
+    return store_->createRun(r);
+  };
+  ASSERT_TRUE(queue("main").ok() && queue("next").ok());
+  // Two servers share the database; each claims a run.
+  store_->setServer("alpha:/data");
+  ASSERT_TRUE(store_->heartbeat({"alpha:/data", "alpha", 10, 900, 1000}).ok());
+  auto a = store_->claimNextQueued(1000);
+  store_->setServer("beta:/data");
+  ASSERT_TRUE(store_->heartbeat({"beta:/data", "beta", 20, 900, 1000}).ok());
+  auto b = store_->claimNextQueued(1000);
+  ASSERT_TRUE(a.ok() && *a && b.ok() && *b);
+
+  // Beta's sweep while alpha answers: nothing; once alpha is silent: alpha's run, not its own.
+  auto none = store_->interruptUnfinished("gone", {500, false});
+  ASSERT_TRUE(none.ok()) << none.status().message();
+  EXPECT_TRUE(none->empty());
+  auto taken = store_->interruptUnfinished("gone", {2000, false});
+  ASSERT_TRUE(taken.ok());
+  ASSERT_EQ(taken->size(), 1u);
+  EXPECT_EQ((*taken)[0].id, (*a)->id);
+  EXPECT_EQ((*taken)[0].state, RunState::kInterrupted);
+  EXPECT_EQ((*taken)[0].reason, "gone");
+  EXPECT_EQ(store_->getRun((*b)->id)->state, RunState::kRunning);
+  // Beta restarted: what its previous life left is its own to end.
+  auto own = store_->interruptUnfinished("restarted", {500, true});
+  ASSERT_TRUE(own.ok());
+  ASSERT_EQ(own->size(), 1u);
+  EXPECT_EQ((*own)[0].id, (*b)->id);
+
+  // Heartbeats change no cached answer; a server that stops cleanly is forgotten.
+  uint64_t revision = store_->revision();
+  ASSERT_TRUE(store_->heartbeat({"beta:/data", "beta", 20, 900, 5000}).ok());
+  EXPECT_EQ(store_->revision(), revision);
+  ASSERT_TRUE(store_->forgetServer("alpha:/data").ok());
+  auto servers = store_->listServers();
+  ASSERT_TRUE(servers.ok());
+  ASSERT_EQ(servers->size(), 1u);
+  EXPECT_EQ((*servers)[0].id, "beta:/data");
+  EXPECT_EQ((*servers)[0].seenAt, 5000);
 }
 
 TEST_P(StoreTest, RunsAndJobsAreCountedByState) {

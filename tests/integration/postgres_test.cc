@@ -2,6 +2,9 @@
 // checked, and carried on by a server on PostgreSQL with its history, tokens and numbering.
 #include <gmock/gmock.h>
 
+#include <chrono>
+#include <thread>
+
 #include "server_fixture.h"
 
 namespace boucle::testing {
@@ -173,6 +176,49 @@ TEST_F(PostgresOutageTest, TheServerRidesOutADatabaseRestartAndLosesNothing) {
   ASSERT_EQ(triggerAndWait("web", 2)["state"], "passed");
   EXPECT_EQ(api("/api/runs")["runs"].size(), 2u);
   EXPECT_THAT(client({"logs", "2/build"}).out, HasSubstr("built"));
+}
+
+// Two servers on one PostgreSQL database, each with its own data folder.
+class TwoServersTest : public ServerFixture {
+ protected:
+  void SetUp() override {
+    db_ = newPostgresDatabase();
+    startServer({"--db", db_, "--server-timeout", "2s"});
+    repo_.write(".boucle.yml", "jobs:\n  slow: {run: 'sleep 60'}\n");
+    repo_.commit("feat: slow");
+    ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  }
+  std::string db_;
+};
+
+TEST_F(TwoServersTest, ASecondServerLeavesTheFirstsRunsAloneUntilItFallsSilent) {
+  ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
+  ASSERT_TRUE(waitFor([&] { return state(1) == "running"; }));
+
+  ServerProcess other(repo_.scratch() / "other-data", {"--db", db_, "--server-timeout", "2s"});
+  std::string log;
+  ASSERT_TRUE(other.start(&log)) << log;
+  auto runOn = [&](const ServerProcess& s) {
+    auto r =
+        curl("GET", s.url() + "/api/runs/1", "", {"Authorization: Bearer " + server_->token()});
+    return nlohmann::json::parse(r.body, nullptr, false);
+  };
+  // The second one's start, then a few of its sweeps: the first answers, its run is its own.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_EQ(runOn(other)["state"], "running");
+  EXPECT_EQ(state(1), "running");
+
+  // The first is killed mid-run: the second marks its run interrupted, saying why.
+  server_->kill9();
+  json run;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        run = runOn(other);
+        return run.value("state", "") == "interrupted";
+      },
+      std::chrono::seconds(15)))
+      << run.dump();
+  EXPECT_THAT(run["reason"].get<std::string>(), HasSubstr("stopped answering"));
 }
 
 }  // namespace

@@ -266,6 +266,19 @@ BEGIN
   END LOOP;
 END $$;
 )sql",
+    // Servers sharing the database (their heartbeats change no cached answer: no trigger), and
+    // which of them runs each run and deploy. SQLite's version 16.
+    R"sql(
+CREATE TABLE servers (
+  id TEXT PRIMARY KEY,
+  host TEXT NOT NULL,
+  pid BIGINT NOT NULL,
+  started_at BIGINT NOT NULL,
+  seen_at BIGINT NOT NULL
+);
+ALTER TABLE runs ADD COLUMN server TEXT NOT NULL DEFAULT '';
+ALTER TABLE deploys ADD COLUMN server TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 }  // namespace

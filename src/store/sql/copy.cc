@@ -31,7 +31,8 @@ constexpr const char* kTables[] = {"projects",
                                    "monitor_series",
                                    "monitor_samples",
                                    "monitor_rollups",
-                                   "monitor_rollup_mark"};
+                                   "monitor_rollup_mark",
+                                   "servers"};
 
 // Compared value by value after the copy: what a team would miss first.
 constexpr const char* kCompared[] = {"runs", "releases", "deploys"};

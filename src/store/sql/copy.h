@@ -25,7 +25,8 @@ struct TableCopy {
 struct CopyReport {
   std::vector<TableCopy> tables;
   int64_t compared = 0;                  // rows of runs, releases and deploys compared
-  std::vector<std::string> differences;  // empty when the target holds what the source did (else the target was left as it was)
+  std::vector<std::string> differences;  // empty when the target holds what the source did (else
+                                         // the target was left as it was)
 };
 
 // Copies every table of `from` into `to`, which must hold no project, run or token yet, in one

@@ -1,4 +1,6 @@
 // The Store over SQL: releases, environment values, deploys and audit log.
+#include <algorithm>
+
 #include "core/clock.h"
 #include "store/sql/sql_store.h"
 
@@ -292,9 +294,10 @@ Result<std::optional<Deploy>> SqlStore::claimNextDeploy(int64_t nowMs) {
     Deploy d = readDeploy(*s);
     d.state = DeployState::kRunning;
     d.startedAt = nowMs;
-    auto u = db_.prepare("UPDATE deploys SET state = 'running', started_at = ? WHERE id = ?");
+    auto u = db_.prepare(
+        "UPDATE deploys SET state = 'running', started_at = ?, server = ? WHERE id = ?");
     if (!u.ok()) return u.status();
-    u->bind(1, nowMs).bind(2, d.id);
+    u->bind(1, nowMs).bind(2, server_).bind(3, d.id);
     if (auto e = u->run(); !e.ok()) return e;
     out = std::move(d);
     return Status::Ok();
@@ -304,27 +307,25 @@ Result<std::optional<Deploy>> SqlStore::claimNextDeploy(int64_t nowMs) {
   return out;
 }
 
-Result<std::vector<Deploy>> SqlStore::interruptDeploys(std::string_view reason) {
+Result<std::vector<Deploy>> SqlStore::interruptDeploys(std::string_view reason,
+                                                       const Orphans& which) {
   std::lock_guard lock(mu_);
   std::vector<Deploy> out;
   Status st = db_.transaction([&]() -> Status {
-    auto q = db_.prepare(std::string("SELECT ") + kDeployColumns +
-                         " FROM deploys WHERE state = 'running' ORDER BY id");
-    if (!q.ok()) return q.status();
-    auto rows = readAll(*q, readDeploy);
-    if (!rows.ok()) return rows.status();
-    out = std::move(*rows);
-    auto u = db_.prepare(
-        "UPDATE deploys SET state = 'interrupted', reason = ?, finished_at = ? WHERE state = "
-        "'running'");
+    auto u = db_.prepare(std::string("UPDATE deploys SET state = 'interrupted', reason = ?, "
+                                     "finished_at = ? WHERE ") +
+                         kOrphaned + " RETURNING " + kDeployColumns);
     if (!u.ok()) return u.status();
     u->bind(1, reason).bind(2, nowMs());
-    return u->run();
+    bindOrphans(*u, 3, which);
+    auto rows = readAll(*u, readDeploy);
+    if (!rows.ok()) return rows.status();
+    out = std::move(*rows);
+    return Status::Ok();
   });
   if (!st.ok()) return st;
-  for (auto& d : out) {
-    d.state = DeployState::kInterrupted;
-    d.reason = std::string(reason);
+  std::sort(out.begin(), out.end(), [](const Deploy& a, const Deploy& b) { return a.id < b.id; });
+  for (const auto& d : out) {
     if (observer_) observer_->deployChanged(d);
   }
   return out;

@@ -1,6 +1,7 @@
 // The Store over SQL: projects, runs, jobs, notifications and tokens.
 #include "store/sql/sql_store.h"
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 
@@ -389,10 +390,10 @@ Result<std::optional<Run>> SqlStore::claimNextQueued(int64_t nowMs) {
     if (r.branch.empty()) r.branch = r.ref;
     r.state = RunState::kRunning;
     r.startedAt = nowMs;
-    auto u =
-        db_.prepare("UPDATE runs SET state = 'running', started_at = ?, branch = ? WHERE id = ?");
+    auto u = db_.prepare(
+        "UPDATE runs SET state = 'running', started_at = ?, branch = ?, server = ? WHERE id = ?");
     if (!u.ok()) return u.status();
-    u->bind(1, nowMs).bind(2, r.branch).bind(3, r.id);
+    u->bind(1, nowMs).bind(2, r.branch).bind(3, server_).bind(4, r.id);
     if (auto e = u->run(); !e.ok()) return e;
     out = std::move(r);
     return Status::Ok();
@@ -402,35 +403,66 @@ Result<std::optional<Run>> SqlStore::claimNextQueued(int64_t nowMs) {
   return out;
 }
 
-Result<std::vector<Run>> SqlStore::interruptUnfinished(std::string_view reason) {
+void SqlStore::bindOrphans(Statement& s, int first, const Orphans& which) {
+  s.bind(first, int64_t{which.includeOwn ? 1 : 0}).bind(first + 1, server_);
+  s.bind(first + 2, server_).bind(first + 3, which.staleBeforeMs);
+}
+
+Result<std::vector<Run>> SqlStore::interruptUnfinished(std::string_view reason,
+                                                       const Orphans& which) {
   std::lock_guard lock(mu_);
   std::vector<Run> out;
   Status st = db_.transaction([&]() -> Status {
-    auto q = db_.prepare(std::string("SELECT ") + kRunColumns +
-                         " FROM runs WHERE state = 'running' ORDER BY id");
-    if (!q.ok()) return q.status();
-    auto rows = readAll(*q, readRun);
+    auto s = db_.prepare(std::string("UPDATE runs SET state = 'interrupted', reason = ?, "
+                                     "finished_at = ? WHERE ") +
+                         kOrphaned + " RETURNING " + kRunColumns);
+    if (!s.ok()) return s.status();
+    s->bind(1, reason).bind(2, nowMs());
+    bindOrphans(*s, 3, which);
+    auto rows = readAll(*s, readRun);
     if (!rows.ok()) return rows.status();
     out = std::move(*rows);
-    int64_t now = nowMs();
-    auto s = db_.prepare(
-        "UPDATE runs SET state = 'interrupted', reason = ?, finished_at = ? WHERE state = "
-        "'running'");
-    if (!s.ok()) return s.status();
-    s->bind(1, reason).bind(2, now);
-    if (auto e = s->run(); !e.ok()) return e;
-    for (auto& r : out) {
-      r.state = RunState::kInterrupted;
-      r.reason = std::string(reason);
-      r.finishedAt = now;
-    }
     return Status::Ok();
   });
   if (!st.ok()) return st;
+  std::sort(out.begin(), out.end(), [](const Run& a, const Run& b) { return a.id < b.id; });
   for (const auto& r : out) {
     if (observer_) observer_->runChanged(r);
   }
   return out;
+}
+
+Status SqlStore::heartbeat(const ServerRecord& sv) {
+  std::lock_guard lock(mu_);
+  // Kept out of revision(), as the monitors' writes are: a heartbeat changes no answer.
+  return monitorWrite([&]() -> Status {
+    auto s = db_.prepare(
+        "INSERT INTO servers (id, host, pid, started_at, seen_at) VALUES (?, ?, ?, ?, ?) ON "
+        "CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, started_at = "
+        "excluded.started_at, seen_at = excluded.seen_at");
+    if (!s.ok()) return s.status();
+    s->bind(1, sv.id).bind(2, sv.host).bind(3, sv.pid).bind(4, sv.startedAt).bind(5, sv.seenAt);
+    return s->run();
+  });
+}
+
+Status SqlStore::forgetServer(std::string_view id) {
+  std::lock_guard lock(mu_);
+  return monitorWrite([&]() -> Status {
+    auto s = db_.prepare("DELETE FROM servers WHERE id = ?");
+    if (!s.ok()) return s.status();
+    s->bind(1, id);
+    return s->run();
+  });
+}
+
+Result<std::vector<ServerRecord>> SqlStore::listServers() {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare("SELECT id, host, pid, started_at, seen_at FROM servers ORDER BY id");
+  if (!s.ok()) return s.status();
+  return readAll(*s, [](const Statement& r) {
+    return ServerRecord{r.text(0), r.text(1), r.integer(2), r.integer(3), r.integer(4)};
+  });
 }
 
 Status SqlStore::saveBisection(const Bisection& b) {

@@ -16,6 +16,12 @@ using sql::optInt;
 using sql::readAll;
 using sql::Statement;
 
+// The running rows (runs or deploys) an Orphans counts as orphaned; SqlStore::bindOrphans binds
+// its four parameters.
+inline constexpr const char* kOrphaned =
+    "state = 'running' AND (? = 1 OR server != ?) AND (server = '' OR server = ? OR server NOT "
+    "IN (SELECT id FROM servers WHERE seen_at >= ?))";
+
 class SqlStore : public Store {
  public:
   explicit SqlStore(std::unique_ptr<sql::Connection> conn) : conn_(std::move(conn)), db_(*conn_) {}
@@ -36,7 +42,11 @@ class SqlStore : public Store {
   Result<std::optional<Run>> lastJudgedRun(std::string_view project, std::string_view branch,
                                            int64_t beforeId) override;
   Result<std::optional<Run>> claimNextQueued(int64_t nowMs) override;
-  Result<std::vector<Run>> interruptUnfinished(std::string_view reason) override;
+  Result<std::vector<Run>> interruptUnfinished(std::string_view reason,
+                                               const Orphans& which) override;
+  Status heartbeat(const ServerRecord& s) override;
+  Status forgetServer(std::string_view id) override;
+  Result<std::vector<ServerRecord>> listServers() override;
   Status saveBisection(const Bisection& b) override;
   Result<Bisection> getBisection(int64_t runId) override;
   Result<std::vector<Bisection>> activeBisections() override;
@@ -80,7 +90,8 @@ class SqlStore : public Store {
   Result<std::vector<Deploy>> listDeploys(std::string_view project, std::string_view env,
                                           int limit) override;
   Result<std::optional<Deploy>> claimNextDeploy(int64_t nowMs) override;
-  Result<std::vector<Deploy>> interruptDeploys(std::string_view reason) override;
+  Result<std::vector<Deploy>> interruptDeploys(std::string_view reason,
+                                               const Orphans& which) override;
   Result<std::vector<std::string>> recentArtifactManifests(int64_t sinceMs) override;
   Result<std::vector<std::string>> releasedArtifactManifests() override;
   Result<Incident> openIncident(const Incident& i) override;
@@ -117,6 +128,8 @@ class SqlStore : public Store {
   Status writeDeploy(const Deploy& d, std::optional<DeployState> from);
   void tellIncident(int64_t id);  // with mu_ held
 
+  // Binds an Orphans condition's four parameters from index `first`.
+  void bindOrphans(Statement& s, int first, const Orphans& which);
   // Runs `write` (monitor data) in a transaction, its rows left out of revision().
   Status monitorWrite(const std::function<Status()>& write);
 

@@ -271,6 +271,18 @@ CREATE TABLE monitor_rollup_mark (
     R"sql(
 ALTER TABLE deploys ADD COLUMN verification TEXT NOT NULL DEFAULT '';
 )sql",
+    // Servers sharing the database, and which of them runs each run and deploy.
+    R"sql(
+CREATE TABLE servers (
+  id TEXT PRIMARY KEY,
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  started_at INTEGER NOT NULL,
+  seen_at INTEGER NOT NULL
+);
+ALTER TABLE runs ADD COLUMN server TEXT NOT NULL DEFAULT '';
+ALTER TABLE deploys ADD COLUMN server TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 }  // namespace

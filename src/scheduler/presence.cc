@@ -1,0 +1,52 @@
+#include "scheduler/presence.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+
+namespace boucle::scheduler {
+
+void Presence::start() {
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Presence::stop() {
+  if (!thread_.joinable()) return;
+  wakeup_.stop();
+  thread_.join();
+  if (auto st = store_.forgetServer(options_.me.id); !st.ok()) logError("servers: " + st.message());
+}
+
+void Presence::loop() {
+  do {
+    options_.me.seenAt = nowMs();
+    if (auto st = store_.heartbeat(options_.me); !st.ok()) logError("servers: " + st.message());
+    sweep();
+  } while (wakeup_.wait(options_.period));
+}
+
+void Presence::sweep() {
+  int64_t staleBefore = nowMs() - options_.timeout.count();
+  std::string reason = "the server running it stopped answering (no heartbeat for " +
+                       std::to_string(options_.timeout.count() / 1000) + " s)";
+  store::Orphans others{staleBefore, false};
+  auto runs = store_.interruptUnfinished(reason, others);
+  if (!runs.ok()) {
+    logError("servers: " + runs.status().message());
+  } else if (!runs->empty()) {
+    for (const auto& r : *runs) {
+      logInfo("run " + std::to_string(r.id) + " of " + r.project + " interrupted: " + reason);
+    }
+    if (options_.onOrphanRuns) options_.onOrphanRuns(*runs);
+  }
+  auto deploys = store_.interruptDeploys(reason, others);
+  if (!deploys.ok()) {
+    logError("servers: " + deploys.status().message());
+  } else {
+    for (const auto& d : *deploys) {
+      logError("deploy " + std::to_string(d.id) + " of " + d.project + " " + d.version + " to " +
+               d.env + " interrupted: " + reason + ": check the environment");
+    }
+  }
+}
+
+}  // namespace boucle::scheduler

@@ -1,0 +1,45 @@
+#pragma once
+// This server's presence in the database, for servers that share one (PostgreSQL): a heartbeat
+// every few seconds, and the runs and deploys of a server that stopped answering (killed,
+// cut off) marked interrupted by the others, so none stays "running" for ever.
+
+#include <chrono>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "core/wakeup.h"
+#include "store/store.h"
+
+namespace boucle::scheduler {
+
+class Presence {
+ public:
+  struct Options {
+    store::ServerRecord me;
+    std::chrono::milliseconds period{5000};
+    std::chrono::milliseconds timeout{60000};  // silent this long: the server is gone
+    // The runs taken back from a lost server (to queue again those whose project asks).
+    std::function<void(const std::vector<store::Run>&)> onOrphanRuns;
+  };
+
+  Presence(store::Store& store, Options options) : store_(store), options_(std::move(options)) {}
+  ~Presence() { stop(); }
+  Presence(const Presence&) = delete;
+  Presence& operator=(const Presence&) = delete;
+
+  void start();
+  // Stops the heartbeat and forgets this server: its runs were ended and recorded.
+  void stop();
+
+ private:
+  void loop();
+  void sweep();
+
+  store::Store& store_;
+  Options options_;
+  Wakeup wakeup_;
+  std::thread thread_;
+};
+
+}  // namespace boucle::scheduler
