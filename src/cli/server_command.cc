@@ -33,6 +33,7 @@
 #include "scheduler/agent.h"
 #include "scheduler/poller.h"
 #include "scheduler/presence.h"
+#include "store/postgres/leadership.h"
 #include "store/store.h"
 #include "vault/releaser.h"
 #include "vault/retention.h"
@@ -273,6 +274,15 @@ int serve(const ServerArgs& a) {
     return kExitFailed;
   }
   notify::Notifier notifier(**store, notify::makeCurlSender({a.smtp, a.mailFrom}));
+  // Servers sharing a PostgreSQL database choose one to poll, fire schedules, probe and send
+  // notifications; on SQLite this server is the only one.
+  std::unique_ptr<store::postgres::Leadership> leadership;
+  std::function<bool()> leads;
+  if (shared) {
+    leadership = std::make_unique<store::postgres::Leadership>(spec);
+    leads = [&leadership] { return leadership->leads(); };
+    notifier.setLeads(leads);
+  }
   scheduler::AgentOptions agentOptions;
   agentOptions.dataDir = data;
   agentOptions.parallelism = a.parallelism;
@@ -315,6 +325,7 @@ int serve(const ServerArgs& a) {
   watcherOptions.secrets = &*secrets;
   watcherOptions.onIncident = tellIncident;
   watcherOptions.onStateChange = [&](const monitor::ProbeStatus& s) { events.monitorChanged(s); };
+  watcherOptions.leads = leads;
   monitor::Watcher watcher(**store, watcherOptions);
   deploy::DeployerOptions deployerOptions;
   deployerOptions.orphansAtStart = orphansAtStart;
@@ -378,17 +389,20 @@ int serve(const ServerArgs& a) {
   agent.start();
   scheduler::Poller poller(**store, agent);
   poller.setRetention(retention, data / "blobs");
+  if (leads) poller.setLeads(leads);
   poller.start();
   // With PostgreSQL, other servers may share the database: a heartbeat, and the runs and
   // deploys of one that goes silent taken back.
   std::optional<scheduler::Presence> presence;
   if (shared) {
     auto period = std::chrono::milliseconds(std::max<int64_t>(500, silentFor->count() / 6));
-    presence.emplace(**store, scheduler::Presence::Options{
-                                  me, period, *silentFor, [&](const std::vector<store::Run>& runs) {
-                                    requeueInterrupted(**store, runs);
-                                    agent.wake();
-                                  }});
+    scheduler::Presence::Options presenceOptions{me, period, *silentFor};
+    presenceOptions.onOrphanRuns = [&](const std::vector<store::Run>& runs) {
+      requeueInterrupted(**store, runs);
+      agent.wake();
+    };
+    presenceOptions.lead = [&leadership] { return leadership->check(); };
+    presence.emplace(**store, std::move(presenceOptions));
     presence->start();
   }
   std::thread signals([&] {

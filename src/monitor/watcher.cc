@@ -123,16 +123,19 @@ std::vector<std::string> Watcher::problems() const {
 
 void Watcher::Impl::loop() {
   int64_t lastRollup = 0;
+  bool led = true;
   do {
     int64_t now = nowMs();
     std::vector<std::pair<Probe, ProbeResult>> batch;
     bool replan = false;
+    bool leading = !options.leads || options.leads();
     {
       std::lock_guard lock(resultsMu);
       batch.swap(results);
-      replan = replanWanted || now - lastPlanMs >= options.replanEvery.count();
+      replan = replanWanted || now - lastPlanMs >= options.replanEvery.count() || leading != led;
       replanWanted = false;
     }
+    led = leading;
     if (replan) plan(now);
     for (const auto& [p, r] : batch) take(p, r);
     if (!unsaved.empty()) {
@@ -141,6 +144,7 @@ void Watcher::Impl::loop() {
       }
       unsaved.clear();
     }
+    if (!leading) continue;  // the probes stopped with the plan; the leader rolls up
     if (now - lastRollup >= kMinuteMs / 4) {
       lastRollup = now;
       rollUp(now);
@@ -160,7 +164,10 @@ void Watcher::Impl::plan(int64_t now) {
   // Refilled on demand: releases gone from every environment leave no entry behind.
   seriesIds.clear();
   slowerThan.clear();
-  WatchPlan p = planProbes(store, options.secrets, options.dataDir);
+  // A server that does not lead probes nothing: the leader does, once for all of them.
+  WatchPlan p = !options.leads || options.leads()
+                    ? planProbes(store, options.secrets, options.dataDir)
+                    : WatchPlan{};
   std::map<std::string, State> next;
   std::map<std::string, std::vector<store::MonitorSeries>> known;  // per project, read once
   {

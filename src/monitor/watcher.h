@@ -34,6 +34,9 @@ struct WatcherOptions {
   Millis replanEvery = std::chrono::minutes(1);
   Millis rawKept = std::chrono::hours(48);
   Millis rollupsKept = std::chrono::hours(24 * 90);
+  // Whether this server leads those sharing its database: only the leader probes, rolls up
+  // and prunes (unset: it does).
+  std::function<bool()> leads;
 };
 
 // What one probe said last.

@@ -136,6 +136,7 @@ void Notifier::deliver(store::Delivery d) {
 
 void Notifier::loop() {
   while (wakeup_.wait(std::chrono::milliseconds(500))) {
+    if (leads_ && !leads_()) continue;
     auto due = store_.dueDeliveries(nowMs(), 20);
     if (!due.ok()) {
       logError("notify: " + due.status().message());

@@ -3,6 +3,7 @@
 // a build. A failed attempt is retried with exponential backoff (1 s, 2 s, 4 s … up to 5 min)
 // and given up after kMaxAttempts; every attempt's outcome is recorded in the store.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -37,6 +38,9 @@ class Notifier {
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
 
+  // Whether this server leads those sharing its database: only the leader sends, so a
+  // notification goes once. Before start().
+  void setLeads(std::function<bool()> leads) { leads_ = std::move(leads); }
   void start();
   void wake();
   void stop();
@@ -48,6 +52,7 @@ class Notifier {
   store::Store& store_;
   std::unique_ptr<Sender> sender_;
   std::thread thread_;
+  std::function<bool()> leads_;
   Wakeup wakeup_;
 };
 

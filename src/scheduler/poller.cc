@@ -123,8 +123,9 @@ void Poller::loop() {
       logError("poll: " + projects.status().message());
       continue;
     }
-    fireSchedules();
     pruneIfDue();
+    if (leads_ && !leads_()) continue;
+    fireSchedules();
     for (const auto& p : *projects) {
       if (p.pollSeconds <= 0) continue;
       int64_t& due = nextPollMs_[p.name];

@@ -4,6 +4,7 @@
 // head (only the newest commit when several landed between two polls).
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <string>
 #include <thread>
@@ -32,6 +33,10 @@ class Poller {
   void start();
   void stop();
   // Prunes artifacts by `policy` at start and every hour (vault/retention.h).
+  // Whether this server leads those sharing its database (polls and schedules are the
+  // leader's; retention is each server's, for its own data folder). Before start().
+  void setLeads(std::function<bool()> leads) { leads_ = std::move(leads); }
+
   void setRetention(vault::RetentionPolicy policy, std::filesystem::path blobRoot) {
     retention_ = policy;
     blobRoot_ = std::move(blobRoot);
@@ -51,6 +56,7 @@ class Poller {
   vault::RetentionPolicy retention_;
   std::filesystem::path blobRoot_;
   int64_t nextPruneMs_ = 0;
+  std::function<bool()> leads_;
   void pruneIfDue();
 };
 

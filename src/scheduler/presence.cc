@@ -20,6 +20,15 @@ void Presence::loop() {
   do {
     options_.me.seenAt = nowMs();
     if (auto st = store_.heartbeat(options_.me); !st.ok()) logError("servers: " + st.message());
+    if (options_.lead) {
+      bool now = options_.lead();
+      if (now != leading_) {
+        logInfo(now ? "this server leads: it polls, fires schedules, runs monitors and sends "
+                      "notifications"
+                    : "this server no longer leads");
+      }
+      leading_ = now;
+    }
     sweep();
   } while (wakeup_.wait(options_.period));
 }

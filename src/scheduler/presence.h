@@ -21,6 +21,8 @@ class Presence {
     std::chrono::milliseconds timeout{60000};  // silent this long: the server is gone
     // The runs taken back from a lost server (to queue again those whose project asks).
     std::function<void(const std::vector<store::Run>&)> onOrphanRuns;
+    // Tries to lead the servers (or checks it still does), at each heartbeat.
+    std::function<bool()> lead;
   };
 
   Presence(store::Store& store, Options options) : store_(store), options_(std::move(options)) {}
@@ -40,6 +42,7 @@ class Presence {
   Options options_;
   Wakeup wakeup_;
   std::thread thread_;
+  bool leading_ = false;  // the heartbeat thread's
 };
 
 }  // namespace boucle::scheduler

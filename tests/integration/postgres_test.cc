@@ -1,7 +1,9 @@
 // PostgreSQL as the server's database: an installation moved from SQLite with `boucle migrate`,
 // checked, and carried on by a server on PostgreSQL with its history, tokens and numbering.
 #include <gmock/gmock.h>
+#include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -219,6 +221,61 @@ TEST_F(TwoServersTest, ASecondServerLeavesTheFirstsRunsAloneUntilItFallsSilent) 
       std::chrono::seconds(15)))
       << run.dump();
   EXPECT_THAT(run["reason"].get<std::string>(), HasSubstr("stopped answering"));
+}
+
+TEST_F(TwoServersTest, OneLeaderSendsEachNotificationOnceAndAnotherTakesOver) {
+  fs::path sinkDir = repo_.scratch() / "sinks";
+  fs::create_directories(sinkDir);
+  pid_t sinks = startProcess({"/usr/bin/python3", SINKS_PY, sinkDir.string()}, repo_.scratch(),
+                             repo_.scratch() / "sinks.out");
+  std::string port;
+  ASSERT_TRUE(waitFor([&] {
+    std::string out = readFile(repo_.scratch() / "sinks.out");
+    auto at = out.find("http ");
+    if (at == std::string::npos || out.find('\n', at) == std::string::npos) return false;
+    port = out.substr(at + 5, out.find('\n', at) - at - 5);
+    return true;
+  }));
+  auto posts = [&] {
+    std::string text = readFile(sinkDir / "posts.jsonl");
+    return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+  };
+  repo_.write(".boucle.yml",
+              "jobs:\n  t: {run: 'exit 1'}\nnotify:\n  - on: [failed]\n"
+              "    webhook: http://127.0.0.1:" +
+                  port + "/hook\n");
+  repo_.commit("fix: red");
+
+  ServerProcess other(repo_.scratch() / "other-data", {"--db", db_, "--server-timeout", "2s"});
+  std::string log;
+  ASSERT_TRUE(other.start(&log)) << log;
+  ServerProcess* leader = nullptr;
+  ServerProcess* follower = nullptr;
+  ASSERT_TRUE(waitFor([&] {
+    bool first = server_->log().find("this server leads") != std::string::npos;
+    bool second = other.log().find("this server leads") != std::string::npos;
+    if (first == second) return false;  // none yet (or, wrongly, both)
+    leader = first ? server_.get() : &other;
+    follower = first ? &other : server_.get();
+    return true;
+  }));
+  auto trigger = [&](ServerProcess* via) {
+    return repo_.boucle({"trigger", "web", "--wait"},
+                        {"BOUCLE_SERVER=" + via->url(), "BOUCLE_TOKEN=" + server_->token()});
+  };
+  // Three failed runs, whichever server ran each: three notifications, not six.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(trigger(follower).exitCode, 1);
+  ASSERT_TRUE(waitFor([&] { return posts() >= 3; })) << posts();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_EQ(posts(), 3u);
+
+  // The leader dies: the other takes the lead (its lock went with the dead session) and sends.
+  leader->kill9();
+  EXPECT_EQ(trigger(follower).exitCode, 1);
+  EXPECT_TRUE(waitFor([&] { return posts() == 4; })) << posts();
+  EXPECT_NE(follower->log().find("this server leads"), std::string::npos);
+  ::kill(sinks, SIGTERM);
+  waitExit(sinks);
 }
 
 }  // namespace

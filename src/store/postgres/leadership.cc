@@ -1,0 +1,34 @@
+#include "store/postgres/leadership.h"
+
+#include "store/postgres/pg_connection.h"
+
+namespace boucle::store::postgres {
+
+namespace {
+// The lock's key, boucle's own among the database's advisory locks (migrations use another).
+constexpr const char* kLead = "7431806356";
+}  // namespace
+
+bool Leadership::check() {
+  if (!conn_) {
+    auto c = open(url_);
+    if (!c.ok()) {
+      leads_ = false;
+      return false;
+    }
+    conn_ = std::move(c).value();
+  }
+  if (leads_) {
+    // The lock lives as long as the session: an answer means it is still held.
+    if (!conn_->exec("SELECT 1").ok()) leads_ = false;  // lost with the connection
+    return leads_;
+  }
+  auto s = conn_->prepare(std::string("SELECT CASE WHEN pg_try_advisory_lock(") + kLead +
+                          ") THEN 1 ELSE 0 END");
+  if (!s.ok()) return false;
+  auto row = s->step();
+  leads_ = row.ok() && *row && s->integer(0) == 1;
+  return leads_;
+}
+
+}  // namespace boucle::store::postgres
