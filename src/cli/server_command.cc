@@ -15,6 +15,7 @@
 #include "api/routes.h"
 #include "auth/initial_token.h"
 #include "auth/secret_box.h"
+#include "auth/tokens.h"
 #include "cli/commands.h"
 #include "cli/store_spec.h"
 #include "core/clock.h"
@@ -116,6 +117,19 @@ Result<os::Fd> lockDataFolder(const fs::path& data) {
     return errnoStatus("write " + file.string(), errno);
   }
   return fd;
+}
+
+// This server's name among those sharing its database: its host and a random part made at its
+// first start and kept in DATA/server-id.
+Result<std::string> serverIdFor(const fs::path& data, const std::string& host) {
+  fs::path file = data / "server-id";
+  auto kept = os::readFile(file);
+  std::string id = kept.ok() ? kept.value() : "";
+  while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+  if (!id.empty()) return id;
+  id = host + "-" + auth::randomHex(6);
+  if (auto st = os::writeFileAtomic(file, id + "\n"); !st.ok()) return st;
+  return id;
 }
 
 // Projects that ask for it get their interrupted runs queued again, as the same commit and
@@ -227,8 +241,9 @@ int serve(const ServerArgs& a) {
   // Every write of a run, job, deploy or incident from here on is a live event.
   api::EventHub events;
   (*store)->setObserver(&events);
-  // Who this server is to the others sharing the database: the same name across restarts (its
-  // host and data folder), so what its previous life left running is its own to end now.
+  // Who this server is to the others sharing the database: its host and a name made once and
+  // kept in DATA/server-id (package installs share a data path, hosts may share a name), the
+  // same across restarts, so what its previous life left running is its own to end now.
   auto silentFor = parseDuration(a.serverTimeout);
   if (!silentFor || silentFor->count() <= 0) {
     fmt::print(stderr, "boucle server: --server-timeout: not a duration: {}\n", a.serverTimeout);
@@ -237,8 +252,12 @@ int serve(const ServerArgs& a) {
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
   bool shared = spec.starts_with("postgres");
-  store::ServerRecord me{std::string(host) + ":" + data.string(), host, ::getpid(), nowMs(),
-                         nowMs()};
+  auto serverId = serverIdFor(data, host);
+  if (!serverId.ok()) {
+    fmt::print(stderr, "boucle server: {}\n", serverId.status().message());
+    return kExitFailed;
+  }
+  store::ServerRecord me{*serverId, host, ::getpid(), nowMs(), nowMs()};
   (*store)->setServer(me.id);
   // On SQLite this is the only server; on PostgreSQL, others' live runs are theirs.
   store::Orphans orphansAtStart;
@@ -273,16 +292,17 @@ int serve(const ServerArgs& a) {
     fmt::print(stderr, "boucle server: {}\n", secrets.status().message());
     return kExitFailed;
   }
-  notify::Notifier notifier(**store, notify::makeCurlSender({a.smtp, a.mailFrom}));
   // Servers sharing a PostgreSQL database choose one to poll, fire schedules, probe and send
-  // notifications; on SQLite this server is the only one.
+  // notifications; on SQLite this server is the only one. Declared before what asks it, so it
+  // outlives them.
   std::unique_ptr<store::postgres::Leadership> leadership;
   std::function<bool()> leads;
   if (shared) {
     leadership = std::make_unique<store::postgres::Leadership>(spec);
     leads = [&leadership] { return leadership->leads(); };
-    notifier.setLeads(leads);
   }
+  notify::Notifier notifier(**store, notify::makeCurlSender({a.smtp, a.mailFrom}));
+  if (leads) notifier.setLeads(leads);
   scheduler::AgentOptions agentOptions;
   agentOptions.dataDir = data;
   agentOptions.parallelism = a.parallelism;
@@ -396,7 +416,10 @@ int serve(const ServerArgs& a) {
   std::optional<scheduler::Presence> presence;
   if (shared) {
     auto period = std::chrono::milliseconds(std::max<int64_t>(500, silentFor->count() / 6));
-    scheduler::Presence::Options presenceOptions{me, period, *silentFor};
+    scheduler::Presence::Options presenceOptions;
+    presenceOptions.me = me;
+    presenceOptions.period = period;
+    presenceOptions.timeout = *silentFor;
     presenceOptions.onOrphanRuns = [&](const std::vector<store::Run>& runs) {
       requeueInterrupted(**store, runs);
       agent.wake();

@@ -18,8 +18,14 @@ void Presence::stop() {
 
 void Presence::loop() {
   do {
-    options_.me.seenAt = nowMs();
-    if (auto st = store_.heartbeat(options_.me); !st.ok()) logError("servers: " + st.message());
+    int64_t now = nowMs();
+    options_.me.seenAt = now;
+    if (auto st = store_.heartbeat(options_.me); !st.ok()) {
+      logError("servers: " + st.message());
+      healthySinceMs_ = 0;
+    } else if (healthySinceMs_ == 0) {
+      healthySinceMs_ = now;
+    }
     if (options_.lead) {
       bool now = options_.lead();
       if (now != leading_) {
@@ -29,7 +35,7 @@ void Presence::loop() {
       }
       leading_ = now;
     }
-    sweep();
+    if (healthySinceMs_ != 0 && now - healthySinceMs_ >= options_.timeout.count()) sweep();
   } while (wakeup_.wait(options_.period));
 }
 

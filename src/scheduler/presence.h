@@ -43,6 +43,10 @@ class Presence {
   Wakeup wakeup_;
   std::thread thread_;
   bool leading_ = false;  // the heartbeat thread's
+  // Since when this server's own heartbeats have all been recorded (0: the last one failed).
+  // It judges others silent only after a full timeout of its own: coming back from a database
+  // outage, everyone's heartbeat looks old.
+  int64_t healthySinceMs_ = 0;
 };
 
 }  // namespace boucle::scheduler

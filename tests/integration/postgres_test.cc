@@ -259,19 +259,31 @@ TEST_F(TwoServersTest, OneLeaderSendsEachNotificationOnceAndAnotherTakesOver) {
     follower = first ? &other : server_.get();
     return true;
   }));
+  // A run queued through `via`, whichever server runs it, until it ends. (Not `trigger
+  // --wait`: live events reach only the clients of the server that ran it.)
+  int64_t next = 0;
   auto trigger = [&](ServerProcess* via) {
-    return repo_.boucle({"trigger", "web", "--wait"},
-                        {"BOUCLE_SERVER=" + via->url(), "BOUCLE_TOKEN=" + server_->token()});
+    std::vector<std::string> env{"BOUCLE_SERVER=" + via->url(), "BOUCLE_TOKEN=" + server_->token()};
+    EXPECT_EQ(repo_.boucle({"trigger", "web"}, env).exitCode, 0);
+    ++next;
+    std::string state;
+    waitFor([&] {
+      auto r = curl("GET", via->url() + "/api/runs/" + std::to_string(next), "",
+                    {"Authorization: Bearer " + server_->token()});
+      state = nlohmann::json::parse(r.body, nullptr, false).value("state", "");
+      return state == "failed" || state == "passed" || state == "interrupted";
+    });
+    return state;
   };
   // Three failed runs, whichever server ran each: three notifications, not six.
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(trigger(follower).exitCode, 1);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(trigger(follower), "failed");
   ASSERT_TRUE(waitFor([&] { return posts() >= 3; })) << posts();
   std::this_thread::sleep_for(std::chrono::seconds(2));
   EXPECT_EQ(posts(), 3u);
 
   // The leader dies: the other takes the lead (its lock went with the dead session) and sends.
   leader->kill9();
-  EXPECT_EQ(trigger(follower).exitCode, 1);
+  EXPECT_EQ(trigger(follower), "failed");
   EXPECT_TRUE(waitFor([&] { return posts() == 4; })) << posts();
   EXPECT_NE(follower->log().find("this server leads"), std::string::npos);
   ::kill(sinks, SIGTERM);

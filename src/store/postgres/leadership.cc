@@ -17,6 +17,17 @@ bool Leadership::check() {
       return false;
     }
     conn_ = std::move(c).value();
+    // The lock lives as long as this session: if the leader's machine dies or is cut off,
+    // PostgreSQL must notice within seconds (not its default two hours of TCP keepalive) for
+    // another server to lead. No effect over a Unix socket, where a dead peer is seen at once.
+    if (!conn_
+             ->exec("SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; "
+                    "SET tcp_keepalives_count = 3; SET tcp_user_timeout = 20000")
+             .ok()) {
+      conn_.reset();
+      leads_ = false;
+      return false;
+    }
   }
   if (leads_) {
     // The lock lives as long as the session: an answer means it is still held.

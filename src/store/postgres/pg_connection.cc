@@ -336,12 +336,15 @@ class PgConnection : public sql::Connection {
       msg = oneLine(primary ? primary : "");
     }
     if (msg.empty()) msg = oneLine(pq_.errorMessage(conn_));
-    // Inside a transaction, a unique key another transaction has just taken is a collision
-    // SERIALIZABLE reports under that code rather than 40001 when the key itself was not read
-    // first (a run's number is MAX + 1): run again, it sees the other's row. A key that is
-    // taken for good fails every try and is reported as the conflict it is.
-    if (state == "40001" || state == "40P01" || (inTransaction_ && state == "23505"))
-      mustRetry_ = true;
+    if (state == "40001" || state == "40P01") mustRetry_ = true;
+    // A run's number is MAX + 1 in its project: two servers numbering at once collide on the
+    // key, which SERIALIZABLE reports as 23505 (the key itself was not read first). Run again,
+    // the transaction sees the other's run. Other unique keys taken are conflicts, at once.
+    if (inTransaction_ && state == "23505") {
+      const char* constraint = pq_.errorField(res.get(), PG_DIAG_CONSTRAINT_NAME);
+      if (constraint && std::string_view(constraint) == "runs_project_number_key")
+        mustRetry_ = true;
+    }
     if (pq_.status(conn_) == CONNECTION_BAD) {
       // The server went away (restarted, network cut): this call fails, and the connection
       // is made again for the next one. A transaction it was in is gone with it.
