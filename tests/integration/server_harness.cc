@@ -39,8 +39,12 @@ std::string newPostgresDatabase() {
   static bool owned = false;
   static int next = 0;
   if (dir.empty()) {
+    const char* chosen = getenv("BOUCLE_TEST_DB");  // "postgres" or "postgres:CLUSTER_DIR"
+    std::string_view given = chosen ? chosen : "";
     if (const char* shared = getenv("BOUCLE_TEST_PG"); shared && *shared) {
       dir = shared;
+    } else if (given.starts_with("postgres:")) {
+      dir = std::string(given.substr(9));
     } else {
       char t[] = "/tmp/boucle-pg-XXXXXX";
       dir = mkdtemp(t);
@@ -68,7 +72,7 @@ ServerProcess::ServerProcess(fs::path data, std::vector<std::string> extraArgs)
   // A data folder whose server ran already knows its database (DATA/database).
   bool chosen = std::find(extraArgs_.begin(), extraArgs_.end(), "--db") != extraArgs_.end() ||
                 fs::exists(data_ / "database");
-  if (db && std::string_view(db) == "postgres" && !chosen) {
+  if (db && std::string_view(db).starts_with("postgres") && !chosen) {
     extraArgs_.insert(extraArgs_.end(), {"--db", newPostgresDatabase()});
   }
 }

@@ -33,8 +33,9 @@ class ServerProcess {
 };
 
 // A new empty database on a real PostgreSQL server: the one ctest started (BOUCLE_TEST_PG names
-// its folder), or one this process starts at the first call and stops at its end. With
-// BOUCLE_TEST_DB=postgres, every ServerProcess not given a --db runs on one of its own.
+// its folder, as does BOUCLE_TEST_DB=postgres:DIR), or one this process starts at the first call
+// and stops at its end. With BOUCLE_TEST_DB=postgres[:DIR], every ServerProcess not given a
+// --db runs on a database of its own.
 std::string newPostgresDatabase();
 
 struct Http {
