@@ -27,13 +27,13 @@ void Presence::loop() {
       healthySinceMs_ = now;
     }
     if (options_.lead) {
-      bool now = options_.lead();
-      if (now != leading_) {
-        logInfo(now ? "this server leads: it polls, fires schedules, runs monitors and sends "
-                      "notifications"
-                    : "this server no longer leads");
+      bool leads = options_.lead();
+      if (leads != leading_) {
+        logInfo(leads ? "this server leads: it polls, fires schedules, runs monitors and sends "
+                        "notifications"
+                      : "this server no longer leads");
       }
-      leading_ = now;
+      leading_ = leads;
     }
     if (healthySinceMs_ != 0 && now - healthySinceMs_ >= options_.timeout.count()) sweep();
   } while (wakeup_.wait(options_.period));

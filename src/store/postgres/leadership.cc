@@ -1,5 +1,6 @@
 #include "store/postgres/leadership.h"
 
+#include "core/log.h"
 #include "store/postgres/pg_connection.h"
 
 namespace boucle::store::postgres {
@@ -13,9 +14,14 @@ bool Leadership::check() {
   if (!conn_) {
     auto c = open(url_);
     if (!c.ok()) {
+      // Said once, not at every heartbeat: without it, nothing polls or probes.
+      if (c.status().message() != lastError_)
+        logError("servers: cannot try to lead: " + c.status().message());
+      lastError_ = c.status().message();
       leads_ = false;
       return false;
     }
+    lastError_.clear();
     conn_ = std::move(c).value();
     // The lock lives as long as this session: if the leader's machine dies or is cut off,
     // PostgreSQL must notice within seconds (not its default two hours of TCP keepalive) for

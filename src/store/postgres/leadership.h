@@ -25,6 +25,7 @@ class Leadership {
   std::string url_;
   std::unique_ptr<sql::Connection> conn_;
   std::atomic<bool> leads_{false};
+  std::string lastError_;  // the last connection error said, not to repeat it
 };
 
 }  // namespace boucle::store::postgres
