@@ -73,7 +73,14 @@ void Poller::fireSchedules() {
     logError("schedule: " + due.status().message());
     return;
   }
-  for (auto sc : *due) {
+  for (const auto& sc : *due) {
+    // Taken first: of the servers sharing the database, the one that moves it queues the run.
+    auto taken = store_.takeSchedule(sc, nextFiring(sc.crons, now));
+    if (!taken.ok()) {
+      logError("schedule: " + taken.status().message());
+      continue;
+    }
+    if (!*taken) continue;
     store::Run r;
     r.project = sc.project;
     r.ref = sc.branch;  // the branch's head when the run starts
@@ -81,16 +88,11 @@ void Poller::fireSchedules() {
     r.trigger = "schedule";
     auto run = store_.createRun(r);
     if (!run.ok()) {
-      logError("schedule: " + run.status().message());
+      logError("schedule: " + sc.project + " " + sc.branch +
+               ": no run queued: " + run.status().message());
       continue;
     }
     logInfo("schedule: " + sc.project + " " + sc.branch + " queued run " + std::to_string(run->id));
-    auto next = nextFiring(sc.crons, now);
-    if (!next)
-      sc.crons.clear();
-    else
-      sc.nextAt = *next;
-    if (auto st = store_.setSchedule(sc); !st.ok()) logError("schedule: " + st.message());
     agent_.wake();
   }
 }

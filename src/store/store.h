@@ -366,6 +366,10 @@ class Store {
   // Replaces the branch's schedule; an empty `crons` removes it.
   virtual Status setSchedule(const Schedule& s) = 0;
   virtual Result<std::vector<Schedule>> dueSchedules(int64_t nowMs) = 0;
+  // Moves a due schedule from `s.nextAt` to `nextAt` (none: it fires no more and goes), unless
+  // someone moved it since: true for the one caller that may queue its run, so servers sharing
+  // a database (or a leader that has just lost the lead) never fire it twice.
+  virtual Result<bool> takeSchedule(const Schedule& s, std::optional<int64_t> nextAt) = 0;
 
   virtual Result<int64_t> addDelivery(const Delivery& d) = 0;
   virtual Result<std::vector<Delivery>> dueDeliveries(int64_t nowMs, int limit) = 0;

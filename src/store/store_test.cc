@@ -520,6 +520,26 @@ TEST_P(StoreTest, ARunIsOrphanedOnlyOnceItsServerFellSilent) {
   EXPECT_EQ((*servers)[0].seenAt, 5000);
 }
 
+TEST_P(StoreTest, ADueScheduleIsTakenOnceWhoeverAsks) {
+  ASSERT_TRUE(store_->addProject(project("web")).ok());
+  Schedule nightly{"web", "main", {"0 2 * * *"}, 1000};
+  ASSERT_TRUE(store_->setSchedule(nightly).ok());
+  auto due = store_->dueSchedules(2000);
+  ASSERT_TRUE(due.ok());
+  ASSERT_EQ(due->size(), 1u);
+  // Two servers saw it due: the first to move it fires it, the other finds it moved.
+  EXPECT_EQ(*store_->takeSchedule((*due)[0], 5000), true);
+  EXPECT_EQ(*store_->takeSchedule((*due)[0], 5000), false);
+  EXPECT_TRUE(store_->dueSchedules(2000)->empty());
+  // Its last firing: taken once, then it is gone.
+  auto later = store_->dueSchedules(6000);
+  ASSERT_EQ(later->size(), 1u);
+  EXPECT_EQ(later->front().nextAt, 5000);
+  EXPECT_EQ(*store_->takeSchedule(later->front(), std::nullopt), true);
+  EXPECT_EQ(*store_->takeSchedule(later->front(), std::nullopt), false);
+  EXPECT_TRUE(store_->dueSchedules(1'000'000)->empty());
+}
+
 TEST_P(StoreTest, RunsAndJobsAreCountedByState) {
   ASSERT_TRUE(store_->addProject(project("web")).ok());
   for (int i = 0; i < 3; ++i) {

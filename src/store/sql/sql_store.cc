@@ -548,6 +548,18 @@ Result<std::vector<Schedule>> SqlStore::dueSchedules(int64_t nowMs) {
   });
 }
 
+Result<bool> SqlStore::takeSchedule(const Schedule& sc, std::optional<int64_t> nextAt) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(nextAt ? "UPDATE schedules SET next_at = ? WHERE project = ? AND branch = ? "
+                                "AND next_at = ?"
+                              : "DELETE FROM schedules WHERE ? = 0 AND project = ? AND branch = ? "
+                                "AND next_at = ?");
+  if (!s.ok()) return s.status();
+  s->bind(1, nextAt.value_or(0)).bind(2, sc.project).bind(3, sc.branch).bind(4, sc.nextAt);
+  if (auto st = s->run(); !st.ok()) return st;
+  return db_.changes() > 0;
+}
+
 Result<int64_t> SqlStore::addDelivery(const Delivery& d) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(

@@ -59,6 +59,7 @@ class SqlStore : public Store {
   Status forgetHookDelivery(std::string_view project, std::string_view deliveryId) override;
   Status setSchedule(const Schedule& sc) override;
   Result<std::vector<Schedule>> dueSchedules(int64_t nowMs) override;
+  Result<bool> takeSchedule(const Schedule& s, std::optional<int64_t> nextAt) override;
   Result<int64_t> addDelivery(const Delivery& d) override;
   Result<std::vector<Delivery>> dueDeliveries(int64_t nowMs, int limit) override;
   Status updateDelivery(const Delivery& d) override;
