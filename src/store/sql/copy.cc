@@ -6,6 +6,7 @@
 
 #include "store/postgres/pg_connection.h"
 #include "store/sqlite/sqlite_connection.h"
+#include "store/store.h"
 
 namespace boucle::store::sql {
 
@@ -179,15 +180,16 @@ Status compareTable(Connection& from, Connection& to, const std::string& table, 
 }  // namespace
 
 Result<std::unique_ptr<Connection>> connect(const std::string& spec, bool mustExist) {
-  Result<std::unique_ptr<Connection>> db = Status::Invalid(
-      "'" + postgres::redactedUrl(spec) + "' is neither sqlite:PATH nor a postgres:// URL");
-  if (spec.starts_with("sqlite:") && spec.size() > 7) {
+  // The spec's rules (a password refused among them) are the store's, in one place.
+  if (auto why = checkStoreSpec(spec); !why.empty()) return Status::Invalid(why);
+  Result<std::unique_ptr<Connection>> db = Status::Internal("no database");
+  if (spec.starts_with("sqlite:")) {
     std::string path = spec.substr(7);
     std::error_code ec;
     if (mustExist && !std::filesystem::exists(path, ec))
       return Status::NotFound("no SQLite database at " + path);
     db = sqlite::open(path);
-  } else if (postgres::isPostgresUrl(spec)) {
+  } else {
     db = postgres::open(spec);
   }
   if (!db.ok()) return db.status();
