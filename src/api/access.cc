@@ -29,6 +29,12 @@ std::optional<Response> decide(Access a, const Request& req, bool authenticated,
     return unauthenticated("this needs a token: Authorization: Bearer TOKEN", "Bearer");
   }
   auth::Principal who{req.actor, req.roles};
+  // An agent's token claims and reports on jobs, and nothing else; nobody else does that.
+  if (a == Access::kAgent) {
+    if (who.agent()) return std::nullopt;
+    return errorResponse(403, who.describe() + " is not an agent (a token with the agent role)");
+  }
+  if (who.agentOnly()) return errorResponse(403, who.describe() + " may only run jobs");
   if (a == Access::kMetrics) return std::nullopt;
   // A scraper's token reads the metrics and nothing else.
   if (who.metricsOnly()) return errorResponse(403, who.describe() + " may only read /metrics");

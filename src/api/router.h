@@ -22,6 +22,7 @@ enum class Access {
              // --public-read)
   kChange,   // a token with a role beyond viewer; deploys then apply the environment's rules
   kAdmin,    // the server's setup: tokens, projects, credentials, environment values, secrets
+  kAgent,    // a remote agent's work (/api/agent/*): tokens with the `agent` role only
 };
 
 using Params = std::map<std::string, std::string>;

@@ -92,6 +92,7 @@ Router buildRouter(const ApiContext& c) {
   addMonitorRoutes(r, c);
   addMetricsRoutes(r, c);
   addEventRoutes(r, c);
+  addAgentRoutes(r, c);
   addUiRoutes(r, c);
   return r;
 }
@@ -124,7 +125,11 @@ Api makeApi(const ApiContext& ctx) {
     }
     bool upload = head.method == "POST" && head.segments.size() == 2 && head.segments[0] == "api" &&
                   head.segments[1] == "blobs";
-    return upload ? openBlobUpload(ctx, req, refusal) : nullptr;
+    if (upload) return openBlobUpload(ctx, req, refusal);
+    bool agentUpload = head.method == "POST" && head.segments.size() == 5 &&
+                       head.segments[0] == "api" && head.segments[1] == "agent" &&
+                       head.segments[2] == "jobs" && head.segments[4] == "blobs";
+    return agentUpload ? openAgentUpload(ctx, req, refusal) : nullptr;
   };
   return api;
 }

@@ -27,16 +27,19 @@ struct ApiContext {
   deploy::ReleaseFlow* releases = nullptr;
   // Told of each incident opened or resolved ("incident", "resolved"): notifications.
   std::function<void(const store::Incident&, const std::string& event)> onIncident;
-  monitor::Watcher* watcher = nullptr;  // what the monitors said last (none in some tests)
-  EventHub* events = nullptr;           // live events (GET /api/events)
+  monitor::Watcher* watcher = nullptr;     // what the monitors said last (none in some tests)
+  EventHub* events = nullptr;              // live events (GET /api/events)
+  scheduler::AgentBoard* board = nullptr;  // remote agents' long polls and news
+  Millis agentTimeout = std::chrono::seconds(60);  // an agent silent this long is lost
 };
 
 struct Api {
   // Every request: routing, then the route's access, then its handler.
   Handler handler;
   // Every request's head, before its body is read: refused at once when its token does not
-  // allow the route. Uploads (POST /api/blobs[?sha256=HEX]) are streamed into the blob store as
-  // they arrive (no size limit, memory flat) and answered {sha256, size}.
+  // allow the route. Uploads (POST /api/blobs[?sha256=HEX], and an agent's artifacts, POST
+  // /api/agent/jobs/ID/blobs?sha256=HEX&epoch=N) are streamed into the blob store as they
+  // arrive (no size limit, memory flat) and answered {sha256, size}.
   StreamingHandler streaming;
 };
 Api makeApi(const ApiContext& ctx);

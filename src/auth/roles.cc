@@ -21,6 +21,15 @@ bool Principal::metricsOnly() const {
          std::all_of(roles.begin(), roles.end(), [](const auto& r) { return r == "metrics"; });
 }
 
+bool Principal::agent() const {
+  return std::find(roles.begin(), roles.end(), "agent") != roles.end();
+}
+
+bool Principal::agentOnly() const {
+  return !roles.empty() &&
+         std::all_of(roles.begin(), roles.end(), [](const auto& r) { return r == "agent"; });
+}
+
 bool Principal::namedBy(const std::vector<std::string>& rule) const {
   for (const auto& entry : rule) {
     if (entry.starts_with("user:") ? entry.substr(5) == name

@@ -4,6 +4,7 @@
 //             deploys and approvals anywhere;
 //   viewer  — reads only;
 //   metrics — reads GET /metrics only (a Prometheus scraper's token);
+//   agent   — a remote agent (`boucle agent`): claims jobs and reports on them, nothing else;
 //   any other name (developer, ops, qa, …) — runs (trigger, cancel, retry), releases, and
 //             deploys where the environment lets it: an environment's `deployers:` list names
 //             who may ask for its deploys (nobody restricted when absent), its `approval:` list
@@ -24,6 +25,8 @@ struct Principal {
   bool admin() const;
   bool readOnly() const;     // no role beyond viewer (and metrics)
   bool metricsOnly() const;  // only the metrics role: /metrics and nothing else
+  bool agent() const;        // has the agent role
+  bool agentOnly() const;    // only the agent role: /api/agent/* and nothing else
   // Whether `rule` (roles and "user:NAME" entries) names this principal.
   bool namedBy(const std::vector<std::string>& rule) const;
   std::string describe() const;  // "alice (developer, qa)"

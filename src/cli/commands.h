@@ -24,5 +24,6 @@ void addDeployCommands(CLI::App& app, int* exitCode);
 void addTokenCommands(CLI::App& app, int* exitCode);
 void addFsckCommand(CLI::App& app, int* exitCode);
 void addMigrateCommand(CLI::App& app, int* exitCode);
+void addAgentCommands(CLI::App& app, int* exitCode);
 
 }  // namespace boucle::cli

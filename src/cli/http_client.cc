@@ -4,6 +4,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/http/file_body.hpp>
 #include <cstdlib>
 #include <vector>
 
@@ -88,6 +89,78 @@ Result<HttpResult> httpCall(const Endpoint& e, const std::string& method, const 
   if (!ec) http::read(stream, buffer, parser, ec);
   if (ec) return Status::Io("request to the boucle server failed: " + ec.message());
   return HttpResult{static_cast<int>(parser.get().result_int()), parser.get().body()};
+}
+
+namespace {
+
+// One request with a deadline over all of it: Beast's timeouts hold only for asynchronous
+// operations, so the call is made of them and run to its end here.
+template <class RequestBody>
+Result<HttpResult> timedCall(const Endpoint& e, http::request<RequestBody>& req,
+                             const CallOptions& o) {
+  asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  beast::error_code ec;
+  tcp::resolver resolver(ioc);
+  auto results = resolver.resolve(e.host, e.port, ec);
+  if (ec) return Status::Io("cannot resolve " + e.host + ": " + ec.message());
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> head;
+  head.body_limit(64u << 20);
+  std::optional<http::response_parser<http::file_body>> toFile;
+  HttpResult out;
+  beast::error_code failed;
+  stream.expires_after(o.timeout);
+  stream.async_connect(results, [&](beast::error_code c, const tcp::endpoint&) {
+    if (c) return void(failed = c);
+    http::async_write(stream, req, [&](beast::error_code w, size_t) {
+      if (w) return void(failed = w);
+      http::async_read_header(stream, buffer, head, [&](beast::error_code h, size_t) {
+        if (h) return void(failed = h);
+        out.status = static_cast<int>(head.get().result_int());
+        if (!o.saveTo.empty() && out.status / 100 == 2) {
+          toFile.emplace(std::move(head));
+          toFile->body_limit(boost::none);
+          beast::error_code f;
+          toFile->get().body().open(o.saveTo.c_str(), beast::file_mode::write, f);
+          if (f) return void(failed = f);
+          return http::async_read(stream, buffer, *toFile,
+                                  [&](beast::error_code r, size_t) { failed = r; });
+        }
+        http::async_read(stream, buffer, head, [&](beast::error_code r, size_t) {
+          failed = r;
+          out.body = head.get().body();
+        });
+      });
+    });
+  });
+  ioc.run();
+  if (failed == beast::error::timeout)
+    return Status::Io("the boucle server at " + e.host + ":" + e.port + " did not answer in time");
+  if (failed) return Status::Io("request to the boucle server failed: " + failed.message());
+  return out;
+}
+
+}  // namespace
+
+Result<HttpResult> httpCall(const Endpoint& e, const std::string& method, const std::string& target,
+                            const std::string& body, const CallOptions& o) {
+  auto verb = http::string_to_verb(method);
+  if (!o.bodyFile.empty()) {
+    http::request<http::file_body> req{verb, target, 11};
+    req.set(http::field::host, e.port == "80" ? e.host : e.host + ":" + e.port);
+    req.set(http::field::user_agent, "boucle-agent");
+    if (!e.token.empty()) req.set(http::field::authorization, "Bearer " + e.token);
+    req.set(http::field::content_type, o.contentType);
+    beast::error_code ec;
+    req.body().open(o.bodyFile.c_str(), beast::file_mode::scan, ec);
+    if (ec) return Status::Io("cannot read " + o.bodyFile.string() + ": " + ec.message());
+    req.prepare_payload();
+    return timedCall(e, req, o);
+  }
+  auto req = makeRequest(e, verb, target, body);
+  if (!body.empty()) req.set(http::field::content_type, o.contentType);
+  return timedCall(e, req, o);
 }
 
 Result<int> httpStream(const Endpoint& e, const std::string& target,

@@ -1,6 +1,8 @@
 #pragma once
 // The command line's HTTP client (Boost.Beast, synchronous; the only other Beast file).
 
+#include <chrono>
+#include <filesystem>
 #include <functional>
 #include <string>
 
@@ -24,6 +26,17 @@ struct HttpResult {
 
 Result<HttpResult> httpCall(const Endpoint& e, const std::string& method, const std::string& target,
                             const std::string& body = "");
+// For callers that must not hang on a server or network that stopped answering (the agent):
+// the whole call (connect, send, receive) ends in Io after `timeout`.
+struct CallOptions {
+  std::chrono::milliseconds timeout = std::chrono::seconds(60);
+  std::string contentType = "application/json";
+  std::filesystem::path bodyFile;  // set: the body is this file's bytes (`body` is ignored)
+  std::filesystem::path saveTo;    // set: a 2xx body is written to this file, not returned
+};
+Result<HttpResult> httpCall(const Endpoint& e, const std::string& method, const std::string& target,
+                            const std::string& body, const CallOptions& options);
+
 // Streams the body to `onData` as it arrives (chunked responses such as followed logs and
 // live events), until it ends or `onData` says false. The response's status.
 Result<int> httpStream(const Endpoint& e, const std::string& target,

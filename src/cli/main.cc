@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   boucle::cli::addTokenCommands(app, &exitCode);
   boucle::cli::addFsckCommand(app, &exitCode);
   boucle::cli::addMigrateCommand(app, &exitCode);
+  boucle::cli::addAgentCommands(app, &exitCode);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

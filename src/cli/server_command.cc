@@ -22,6 +22,7 @@
 #include "core/duration.h"
 #include "core/glob.h"
 #include "core/log.h"
+#include "core/wakeup.h"
 #include "deploy/deployer.h"
 #include "deploy/release_flow.h"
 #include "monitor/incidents.h"
@@ -62,6 +63,8 @@ struct ServerArgs {
   std::string gitTimeout = "10m";
   std::string db;  // "" = sqlite:DATA/boucle.db
   std::string serverTimeout = "60s";
+  bool localAgent = true;
+  std::string agentTimeout = "60s";
 };
 
 // The web UI's folder: --ui, else share/boucle/ui beside an installed binary, else this source
@@ -303,7 +306,15 @@ int serve(const ServerArgs& a) {
   }
   notify::Notifier notifier(**store, notify::makeCurlSender({a.smtp, a.mailFrom}));
   if (leads) notifier.setLeads(leads);
+  auto agentSilence = parseDuration(a.agentTimeout);
+  if (!agentSilence || agentSilence->count() < 1000) {
+    fmt::print(stderr, "boucle server: --agent-timeout: a duration of at least 1s\n");
+    return kExitUsage;
+  }
+  scheduler::AgentBoard board;
   scheduler::AgentOptions agentOptions;
+  agentOptions.board = &board;
+  agentOptions.localJobs = a.localAgent;
   agentOptions.dataDir = data;
   agentOptions.parallelism = a.parallelism;
   agentOptions.maxRuns = a.maxRuns;
@@ -395,6 +406,8 @@ int serve(const ServerArgs& a) {
   ctx.onIncident = tellIncident;
   ctx.watcher = &watcher;
   ctx.events = &events;
+  ctx.board = &board;
+  ctx.agentTimeout = *agentSilence;
   std::string error;
   auto api = api::makeApi(ctx);
   http.streaming = api.streaming;
@@ -428,6 +441,25 @@ int serve(const ServerArgs& a) {
     presence.emplace(**store, std::move(presenceOptions));
     presence->start();
   }
+  // Remote agents' jobs whose lease ran out (their agent fell silent) are lost: their runs'
+  // engines queue them again. Every server looks (a second one finds nothing left to do).
+  Wakeup leases;
+  std::thread leaseKeeper([&] {
+    auto every =
+        std::chrono::milliseconds(std::clamp<int64_t>(agentSilence->count() / 10, 200, 5000));
+    while (leases.wait(every)) {
+      auto lost = (*store)->sweepAgentJobs(nowMs());
+      if (!lost.ok()) {
+        logError("agents: " + lost.status().message());
+        continue;
+      }
+      for (const auto& j : *lost) {
+        logInfo("agent " + j.agent + " lost job " + j.job + " of run " + std::to_string(j.runId) +
+                " (silent for " + formatDuration(*agentSilence) + ")");
+        board.runChanged(j.runId);
+      }
+    }
+  });
   std::thread signals([&] {
     int sig = 0;
     sigwait(&stopSignals, &sig);
@@ -443,6 +475,8 @@ int serve(const ServerArgs& a) {
                         ctx.uiDir.string()));
   }
   server->run();
+  leases.stop();
+  leaseKeeper.join();
   poller.stop();
   agent.stop();     // cancels a running run and waits for it
   deployer.stop();  // waits for a running deploy: stopping one midway would leave it half done
@@ -497,6 +531,13 @@ void addServerCommand(CLI::App& app, int* exitCode) {
   cmd->add_option("--server-timeout", a->serverTimeout,
                   "With servers sharing a PostgreSQL database: a server silent this long is "
                   "gone, and the others mark its running runs and deploys interrupted")
+      ->capture_default_str();
+  cmd->add_option("--local-agent", a->localAgent,
+                  "Run jobs without runs-on on this server (its embedded agent); false: every "
+                  "job goes to remote agents (boucle agent)")
+      ->capture_default_str();
+  cmd->add_option("--agent-timeout", a->agentTimeout,
+                  "A remote agent silent this long is lost: its jobs are queued again")
       ->capture_default_str();
   cmd->add_option("--git-timeout", a->gitTimeout,
                   "A fetch from the network still running after this is stopped and its run "

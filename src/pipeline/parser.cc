@@ -74,7 +74,7 @@ void parseJob(const Field& f, Job& job, Diagnostics& d) {
   std::string what = "job '" + f.key + "'";
   MapReader r(f.node, f.pos, what,
               {"run", "needs", "env", "timeout", "artifacts", "reports", "isolation", "network",
-               "retry", "only", "except", "checkout", "allow_failure", "shell", "cache"},
+               "retry", "only", "except", "checkout", "allow_failure", "shell", "cache", "runs-on"},
               d);
   if (!r.isMap()) {
     if (f.node.IsNull()) d.error(f.keyPos, what + ": expected a mapping with at least 'run'");
@@ -142,6 +142,21 @@ void parseJob(const Field& f, Job& job, Diagnostics& d) {
     if (auto b = readBool(v, d)) job.allowFailure = *b;
   }
   if (auto v = r.get("cache")) parseCache(v, job, d);
+  if (auto v = r.get("runs-on")) {
+    std::vector<SourcePos> at;
+    if (auto labels = readStringList(v, d, &at)) {
+      for (size_t i = 0; i < labels->size(); ++i) {
+        if (!validName((*labels)[i])) {
+          d.error(
+              i < at.size() ? at[i] : v.pos,
+              "runs-on: '" + (*labels)[i] + "' is not a label (letters, digits, '-', '_' and '.')");
+        } else if (std::find(job.runsOn.begin(), job.runsOn.end(), (*labels)[i]) ==
+                   job.runsOn.end()) {
+          job.runsOn.push_back((*labels)[i]);
+        }
+      }
+    }
+  }
 }
 
 void checkNeeds(Pipeline& p, Diagnostics& d) {

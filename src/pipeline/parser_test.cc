@@ -90,8 +90,8 @@ TEST(Parser, ParsesTheWholeDesignSketch) {
   EXPECT_EQ(p.jobs[1].env.at(0), (std::pair<std::string, std::string>{"CI_FLAVOUR", "full"}));
   EXPECT_EQ(p.jobs[2].timeout, Millis(600'000));
   EXPECT_TRUE(p.jobs[2].allowFailure);
-  EXPECT_TRUE(p.jobs[1].runsOn("release/2.1"));
-  EXPECT_FALSE(p.jobs[1].runsOn("feature/x"));
+  EXPECT_TRUE(p.jobs[1].buildsOn("release/2.1"));
+  EXPECT_FALSE(p.jobs[1].buildsOn("feature/x"));
   ASSERT_EQ(p.environments.size(), 4u);
   EXPECT_EQ(p.environments[3].name, "prod");
   EXPECT_EQ(p.environments[3].after, "preprod");
@@ -308,6 +308,24 @@ deploy: {driver: command, command: ./deploy}
           "f.yml:13:16: error: slo: belongs to a monitor; a verification check has none",
           "f.yml:16:11: error: checks: another probe is named 'y'; give each a 'name'",
           "f.yml:18:7: error: verify: unknown key 'watch' (expected one of: for or checks)"));
+}
+
+TEST(Parser, RunsOnNamesTheLabelsAnAgentMustHave) {
+  auto r = parsePipeline(R"(version: 1
+jobs:
+  arm:
+    run: make
+    runs-on: [linux, arm64, linux]
+  any:
+    run: make
+  bad:
+    run: make
+    runs-on: [linux, "a,b"]
+)");
+  EXPECT_THAT(messages(r), ::testing::ElementsAre("f.yml:10:22: error: runs-on: 'a,b' is not a "
+                                                  "label (letters, digits, '-', '_' and '.')"));
+  EXPECT_EQ(r.pipeline.jobs[0].runsOn, (std::vector<std::string>{"linux", "arm64"}));
+  EXPECT_TRUE(r.pipeline.jobs[1].runsOn.empty());
 }
 
 TEST(Parser, FindsCyclesInNeeds) {

@@ -79,7 +79,7 @@ bool anyMatch(const std::vector<std::string>& globs, std::string_view branch) {
 }
 }  // namespace
 
-bool Job::runsOn(std::string_view branch) const {
+bool Job::buildsOn(std::string_view branch) const {
   if (!only.empty() && !anyMatch(only, branch)) return false;
   return !anyMatch(except, branch);
 }

@@ -50,9 +50,12 @@ struct Job {
   std::vector<std::string> except;  // branch globs
   bool checkout = true;             // false: start in an empty workspace (no source copy)
   bool allowFailure = false;        // a failure is reported but does not fail the run
+  // `runs-on`: labels a remote agent must all have to run the job. Empty: wherever the server
+  // runs jobs (its embedded agent, or any remote agent when it has none).
+  std::vector<std::string> runsOn;
 
   // Whether the job runs for this branch according to only/except.
-  bool runsOn(std::string_view branch) const;
+  bool buildsOn(std::string_view branch) const;
 };
 
 enum class VersionScheme { kSemver, kCalver };

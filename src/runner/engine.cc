@@ -20,6 +20,7 @@
 #include "os/process.h"
 #include "runner/job_launch.h"
 #include "runner/masker.h"
+#include "runner/remote.h"
 #include "runner/source_tree.h"
 #include "runner/supervisor_client.h"
 
@@ -42,6 +43,9 @@ using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 constexpr size_t kReadChunk = 1 << 18;  // one buffer for all jobs: memory stays bounded
 constexpr auto kSupervisorSlack = std::chrono::seconds(5);
+// How often the engine looks at its remote jobs without being woken (another server received
+// their news).
+constexpr auto kRemotePollEvery = std::chrono::milliseconds(500);
 
 struct Active {
   const pipeline::Job* job = nullptr;
@@ -57,6 +61,11 @@ struct Active {
   std::string failReason;  // set when the engine itself had to stop the job
   bool timedOut = false;
   bool cancelled = false;
+  // On a remote agent: no process here; its log grows in the file, read from `tail`.
+  bool remote = false;
+  os::Fd tail;
+  uint64_t shown = 0;  // bytes of it passed to the observer
+  std::string agent;
 };
 
 // A job's log file, new and empty, written by appends.
@@ -87,6 +96,15 @@ class Engine {
   void startReady();
   void prepareAhead();
   void start(const pipeline::Job& job, int attempt);
+  void startRemote(const pipeline::Job& job, int attempt);
+  bool remote(const pipeline::Job& job) const {
+    return config_.remote && config_.remote->takes(job);
+  }
+  size_t localActive() const;
+  void pollRemote();
+  void showRemoteLog(Active& a, uint64_t size);
+  void finishRemote(const RemoteUpdate& u);
+  void conclude(const std::string& name, JobState state, std::string reason, bool requeue = false);
   Result<std::unique_ptr<SupervisorClient>> takeSupervisor();
   void pump(Active& a, bool drain = false);
   void started(const std::string& name);
@@ -113,6 +131,8 @@ class Engine {
   std::map<std::string, os::Fd> preparedLogs_;  // made ahead by prepareAhead()
   std::map<std::string, JobResult> results_;
   int cancelRequests_ = 0;
+  std::map<std::string, int> lost_;  // attempts of each job whose agent was lost
+  Clock::time_point lastRemotePoll_{};
   std::string scratch_;  // reused output buffer: no allocation per chunk
   std::unique_ptr<char[]> readBuf_{new char[kReadChunk]};
 };
@@ -133,6 +153,7 @@ void Engine::note(Active& a, const std::string& message) {
 // The job's program is asked for first, so that its log file and the observer's record are
 // made while the supervisor execs it: those cost as much as the exec on some filesystems.
 void Engine::start(const pipeline::Job& job, int attempt) {
+  if (remote(job)) return startRemote(job, attempt);
   JobResult& r = results_[job.name];
   r.attempts = attempt;
   r.log = detail::logPathFor(config_, job.name, attempt);
@@ -163,6 +184,108 @@ void Engine::start(const pipeline::Job& job, int attempt) {
   observer_.jobStarted(job.name, attempt);
   a.announced = true;
   active_.emplace(job.name, std::move(a));
+}
+
+// Queued for the agents. Its log file is made now, empty, so that followers find it; the
+// agent's bytes are appended by whoever receives them, and only read here.
+void Engine::startRemote(const pipeline::Job& job, int attempt) {
+  JobResult& r = results_[job.name];
+  r.attempts = attempt;
+  r.log = detail::logPathFor(config_, job.name, attempt);
+  Active a;
+  a.job = &job;
+  a.attempt = attempt;
+  a.remote = true;
+  a.starting = false;
+  a.started = Clock::now();
+  a.deadline = Clock::time_point::max();  // the agent keeps the job's timeout
+  if (!openLog(a)) {
+    failStart(a, "cannot create log " + r.log.string() + ": " + strerror(errno));
+    return;
+  }
+  a.tail = os::Fd(::open(r.log.c_str(), O_RDONLY | O_CLOEXEC));
+  std::vector<ArtifactEntry> needed;
+  for (const auto& n : job.needs) {
+    if (auto it = launch_.artifacts.find(n); it != launch_.artifacts.end())
+      needed.insert(needed.end(), it->second.begin(), it->second.end());
+  }
+  if (auto st = config_.remote->submit(job, attempt, r.log, needed); !st.ok()) {
+    failStart(a, st.message());
+    return;
+  }
+  observer_.jobStarted(job.name, attempt);
+  a.announced = true;
+  active_.emplace(job.name, std::move(a));
+}
+
+size_t Engine::localActive() const {
+  size_t n = 0;
+  for (const auto& [name, a] : active_) n += a.remote ? 0 : 1;
+  return n;
+}
+
+// What the agents sent since the last look: log bytes for the observer, ends, losses.
+void Engine::pollRemote() {
+  lastRemotePoll_ = Clock::now();
+  auto updates = config_.remote->poll();
+  if (!updates.ok()) return;  // the store is away: asked again at the next round
+  for (const auto& u : *updates) {
+    auto it = active_.find(u.job);
+    if (it == active_.end() || !it->second.remote || it->second.attempt != u.attempt) continue;
+    Active& a = it->second;
+    a.agent = u.agent;
+    showRemoteLog(a, u.logSize);
+    if (u.kind == RemoteUpdate::Kind::kEnded) {
+      finishRemote(u);
+    } else if (u.kind == RemoteUpdate::Kind::kLost) {
+      std::string why =
+          "agent " + u.agent + " was lost; its log stopped at byte " + std::to_string(u.logSize);
+      note(a, why);
+      JobResult& r = results_[u.job];
+      r.duration = std::chrono::duration_cast<Millis>(Clock::now() - a.started);
+      // A lost agent is no verdict on the job: it is queued again, up to three times.
+      bool again = a.cancelled || cancelRequests_ > 0 ? false : ++lost_[u.job] <= 3;
+      conclude(u.job, a.cancelled ? JobState::kCancelled : JobState::kFailed,
+               a.cancelled ? "cancelled" : why, again);
+    }
+  }
+}
+
+void Engine::showRemoteLog(Active& a, uint64_t size) {
+  char* buf = readBuf_.get();
+  while (a.tail && a.shown < size) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(kReadChunk, size - a.shown));
+    ssize_t n = ::pread(a.tail.get(), buf, want, static_cast<off_t>(a.shown));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    a.shown += static_cast<uint64_t>(n);
+    observer_.jobOutput(a.job->name, {buf, static_cast<size_t>(n)});
+  }
+}
+
+void Engine::finishRemote(const RemoteUpdate& u) {
+  Active& a = active_.at(u.job);
+  JobResult& r = results_[u.job];
+  r.duration = u.duration;
+  r.exitCode = u.exitCode;
+  r.tests = u.tests;
+  JobState state = a.cancelled && u.state == JobState::kFailed ? JobState::kCancelled : u.state;
+  std::string reason = u.reason;
+  if (state == JobState::kPassed && !u.artifacts.empty()) {
+    r.artifacts = u.artifacts;
+    launch_.artifacts[u.job] = r.artifacts;
+    std::error_code ec;
+    fs::create_directories(config_.runDir / "artifacts", ec);
+    if (auto st =
+            detail::writeManifest(config_.runDir / "artifacts" / (u.job + ".json"), r.artifacts);
+        !st.ok()) {
+      r.artifacts.clear();
+      state = JobState::kFailed;
+      reason = st.message();
+      note(a, st.message());
+    }
+  }
+  conclude(u.job, state, reason);
 }
 
 bool Engine::openLog(Active& a) {
@@ -219,8 +342,11 @@ Result<std::unique_ptr<SupervisorClient>> Engine::takeSupervisor() {
 
 void Engine::startReady() {
   if (cancelRequests_ > 0) return;
-  size_t free = config_.parallelism > active_.size() ? config_.parallelism - active_.size() : 0;
-  for (const auto& name : planner_.takeReady(free)) start(*pipeline_.findJob(name), 1);
+  size_t busy = localActive();
+  size_t free = config_.parallelism > busy ? config_.parallelism - busy : 0;
+  std::function<bool(const pipeline::Job&)> elsewhere;
+  if (config_.remote) elsewhere = [this](const pipeline::Job& j) { return remote(j); };
+  for (const auto& name : planner_.takeReady(free, elsewhere)) start(*pipeline_.findJob(name), 1);
 }
 
 // The log file and (without a checkout) the empty workspace of a job that will start when the
@@ -230,6 +356,7 @@ void Engine::startReady() {
 void Engine::prepareAhead() {
   if (cancelRequests_ > 0) return;
   for (const auto& name : planner_.upcoming(config_.parallelism)) {
+    if (remote(*pipeline_.findJob(name))) continue;
     if (!preparedLogs_.contains(name)) {
       if (auto fd = createLog(detail::logPathFor(config_, name, 1))) {
         preparedLogs_.emplace(name, std::move(fd));
@@ -341,10 +468,23 @@ void Engine::finish(const std::string& name) {
       note(a, st.message());
     }
   }
+  conclude(name, state, reason);
+}
+
+// The attempt is over: started again (a retry, or `requeue` after a lost agent), or finished.
+void Engine::conclude(const std::string& name, JobState state, std::string reason, bool requeue) {
+  Active& a = active_.at(name);
+  JobResult& r = results_[name];
   if (a.log && ::lseek(a.log.get(), 0, SEEK_END) > 0) ::fdatasync(a.log.get());
   const pipeline::Job* job = a.job;
   int attempt = a.attempt;
   active_.erase(name);
+  if (requeue) {
+    observer_.jobOutput(name, "boucle: " + reason + "; queued again (attempt " +
+                                  std::to_string(attempt + 1) + ")\n");
+    start(*job, attempt + 1);
+    return;
+  }
   if (state == JobState::kFailed && attempt <= job->retry && cancelRequests_ == 0) {
     observer_.jobOutput(name, "boucle: " + reason + "; retrying (attempt " +
                                   std::to_string(attempt + 1) + " of " +
@@ -358,8 +498,10 @@ void Engine::finish(const std::string& name) {
 void Engine::cancelAll() {
   ++cancelRequests_;
   planner_.cancelPending();
+  if (config_.remote) config_.remote->cancelAll();
   for (auto& [name, a] : active_) {
     a.cancelled = true;
+    if (a.remote) continue;     // its agent stops it, told at its next call
     a.supervisor->terminate();  // TERM then KILL; a second request skips the grace period
     if (a.hardDeadline == Clock::time_point::max()) {
       a.hardDeadline = Clock::now() + config_.killGrace + kSupervisorSlack;
@@ -377,6 +519,7 @@ void Engine::cancelAll() {
 void Engine::enforceDeadlines() {
   auto now = Clock::now();
   for (auto& [name, a] : active_) {
+    if (a.remote) continue;
     if (!a.timedOut && !a.cancelled && now >= a.deadline) {
       a.timedOut = true;
       note(a, "timed out after " + formatDuration(a.job->timeout) + ", stopping the job");
@@ -394,6 +537,7 @@ void Engine::enforceDeadlines() {
 int Engine::pollTimeoutMs() const {
   auto next = Clock::now() + std::chrono::seconds(1);  // progress ticks
   for (const auto& [name, a] : active_) {
+    if (a.remote) next = std::min(next, lastRemotePoll_ + kRemotePollEvery);
     if (!a.timedOut && !a.cancelled) next = std::min(next, a.deadline);
     next = std::min(next, a.hardDeadline);
   }
@@ -430,7 +574,10 @@ RunResult Engine::run() {
     std::vector<pollfd> fds;
     std::vector<std::pair<std::string, bool>> owners;  // job, is the supervisor's socket
     if (config_.cancelFd >= 0) fds.push_back({config_.cancelFd, POLLIN, 0});
+    bool remotes = active_.size() > localActive();
+    if (remotes) fds.push_back({config_.remote->wakeFd(), POLLIN, 0});
     for (auto& [name, a] : active_) {
+      if (a.remote) continue;
       if (a.proc.output) {
         fds.push_back({a.proc.output.get(), POLLIN, 0});
         owners.emplace_back(name, false);
@@ -440,8 +587,8 @@ RunResult Engine::run() {
     }
     int n = ::poll(fds.data(), fds.size(), pollTimeoutMs());
     if (n < 0 && errno != EINTR) break;
-    size_t base = config_.cancelFd >= 0 ? 1 : 0;
-    if (base && (fds[0].revents & POLLIN)) {
+    size_t base = (config_.cancelFd >= 0 ? 1 : 0) + (remotes ? 1 : 0);
+    if (config_.cancelFd >= 0 && (fds[0].revents & POLLIN)) {
       char buf[16];
       while (::read(config_.cancelFd, buf, sizeof buf) > 0) {
       }
@@ -460,6 +607,8 @@ RunResult Engine::run() {
       }
     }
     for (const auto& name : exited) finish(name);
+    if (remotes && (fds[base - 1].revents || Clock::now() - lastRemotePoll_ >= kRemotePollEvery))
+      pollRemote();
     enforceDeadlines();
     if (Clock::now() - lastTick >= std::chrono::seconds(1)) {
       lastTick = Clock::now();

@@ -38,6 +38,7 @@ struct JobResult {
 };
 
 class SupervisorClient;
+class RemoteJobs;
 // Idle supervisors kept from run to run (the server's workers keep one each): a run takes its
 // job slots from here and gives them back, so a run starts no process but its jobs'.
 using SupervisorPool = std::vector<std::unique_ptr<SupervisorClient>>;
@@ -68,6 +69,13 @@ struct RunConfig {
   std::vector<std::filesystem::path> hiddenPaths;
   int cancelFd = -1;  // readable => cancel (first time: graceful; again: no grace)
   SupervisorPool* supervisors = nullptr;
+  // Artifacts placed in every job's workspace as if a job it needs had made them, already in
+  // `blobRoot`: a remote agent runs one job whose needs ran elsewhere.
+  std::vector<ArtifactEntry> givenArtifacts;
+  // What BOUCLE_ATTEMPT says at a job's first start here: an agent runs the server's attempt N.
+  int firstAttempt = 1;
+  // Jobs it takes go to remote agents (runner/remote.h); they use none of `parallelism`.
+  RemoteJobs* remote = nullptr;
 };
 
 struct RunResult {

@@ -28,10 +28,15 @@ Status placeNeededArtifacts(const pipeline::Job& job, const LaunchContext& ctx,
                             const fs::path& ws) {
   vault::BlobStore blobs(ctx.config->blobRoot);
   os::Fd root;
+  std::vector<std::pair<std::string, const std::vector<ArtifactEntry>*>> sources;
+  if (!ctx.config->givenArtifacts.empty())
+    sources.emplace_back("(given)", &ctx.config->givenArtifacts);
   for (const auto& need : job.needs) {
-    auto it = ctx.artifacts.find(need);
-    if (it == ctx.artifacts.end()) continue;
-    for (const auto& a : it->second) {
+    if (auto it = ctx.artifacts.find(need); it != ctx.artifacts.end())
+      sources.emplace_back(need, &it->second);
+  }
+  for (const auto& [need, list] : sources) {
+    for (const auto& a : *list) {
       if (!root) {
         auto opened = os::openDirectory(ws);
         if (!opened.ok()) return opened.status();
@@ -186,7 +191,7 @@ std::vector<std::string> jobEnvironment(const pipeline::Job& job, const RunConfi
   env.push_back("BOUCLE_PROJECT=" + c.project);
   env.push_back("BOUCLE_RUN_ID=" + c.runId);
   env.push_back("BOUCLE_JOB=" + job.name);
-  env.push_back("BOUCLE_ATTEMPT=" + std::to_string(attempt));
+  env.push_back("BOUCLE_ATTEMPT=" + std::to_string(attempt + c.firstAttempt - 1));
   env.push_back("BOUCLE_COMMIT=" + c.commit);
   env.push_back("BOUCLE_BRANCH=" + c.branch);
   env.push_back("BOUCLE_WORKSPACE=" + workspace.string());

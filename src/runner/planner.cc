@@ -36,7 +36,7 @@ Planner::Planner(const pipeline::Pipeline& p, std::string_view branch) {
   }
   unfinished_ = entries_.size();
   for (const auto& j : p.jobs) {
-    if (!j.runsOn(branch)) {
+    if (!j.buildsOn(branch)) {
       auto& e = at(j.name);
       setState(e, JobState::kSkipped);
       e.reason = "not run on branch " + std::string(branch) + " (only/except)";
@@ -61,17 +61,24 @@ bool Planner::satisfied(const Entry& e) const {
   return true;
 }
 
-std::vector<std::string> Planner::takeReady(size_t max) {
+std::vector<std::string> Planner::takeReady(
+    size_t max, const std::function<bool(const pipeline::Job&)>& elsewhere) {
   while (firstPending_ < entries_.size() && entries_[firstPending_].state != JobState::kPending) {
     ++firstPending_;
   }
   std::vector<std::string> out;
-  for (size_t i = firstPending_; i < entries_.size() && out.size() < max; ++i) {
+  size_t slots = 0;
+  for (size_t i = firstPending_; i < entries_.size(); ++i) {
     Entry& e = entries_[i];
-    if (e.state == JobState::kPending && satisfied(e)) {
-      setState(e, JobState::kRunning);
-      out.push_back(order_[i]);
+    if (e.state != JobState::kPending || !satisfied(e)) continue;
+    bool free = elsewhere && elsewhere(*e.job);
+    if (!free && slots >= max) {
+      if (!elsewhere) break;
+      continue;
     }
+    if (!free) ++slots;
+    setState(e, JobState::kRunning);
+    out.push_back(order_[i]);
   }
   return out;
 }

@@ -2,6 +2,7 @@
 // Deciding what may run next: pure logic over the job graph, no I/O, so every rule is tested
 // with plain values. The engine asks for ready jobs and reports how each one ended.
 
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -22,7 +23,9 @@ class Planner {
   Planner(const pipeline::Pipeline& p, std::string_view branch);
 
   // Up to `max` pending jobs whose needs have all passed, in file order; they become running.
-  std::vector<std::string> takeReady(size_t max);
+  // Jobs `elsewhere` says run elsewhere (on remote agents) are taken too but use no slot.
+  std::vector<std::string> takeReady(
+      size_t max, const std::function<bool(const pipeline::Job&)>& elsewhere = {});
   // Up to `max` pending jobs that will be ready as soon as the jobs now running pass (none of
   // their needs failed or waits on a job not yet started), in file order, among the next 64 not
   // started; nothing changes.

@@ -27,6 +27,18 @@ TEST(Planner, RunsIndependentJobsUpToTheLimitInFileOrder) {
   EXPECT_TRUE(pl.done());
 }
 
+TEST(Planner, JobsRunningElsewhereTakeNoLocalSlot) {
+  auto p = parse(
+      "jobs:\n  a: {run: x}\n  r1: {run: x, runs-on: [arm]}\n  b: {run: x}\n"
+      "  r2: {run: x, runs-on: [arm]}\n  c: {run: x}\n");
+  Planner pl(p, "main");
+  auto remote = [](const pipeline::Job& j) { return !j.runsOn.empty(); };
+  EXPECT_EQ(pl.takeReady(1, remote), (V{"a", "r1", "r2"}));
+  EXPECT_EQ(pl.takeReady(0, remote), V{});
+  pl.finish("a", JobState::kPassed);
+  EXPECT_EQ(pl.takeReady(1, remote), (V{"b"}));
+}
+
 TEST(Planner, FailureSkipsEverythingDownstream) {
   auto p = parse(
       "jobs:\n  a: {run: x}\n  b: {run: x, needs: [a]}\n  c: {run: x, needs: [b]}\n"

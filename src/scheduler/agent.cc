@@ -24,6 +24,7 @@
 #include "runner/sandbox.h"
 #include "runner/supervisor_client.h"
 #include "runner/workspace.h"
+#include "scheduler/remote_dispatch.h"
 #include "scheduler/run_recorder.h"
 #include "scheduler/schedule.h"
 #include "scm/git_command.h"
@@ -338,9 +339,11 @@ Status Agent::resolveRun(store::Run& run, const store::Project& project, const f
 
 // The pipeline file at the run's commit, read from the mirror's objects (the commit is checked
 // out only if a job needs its files), narrowed to the jobs a retry asks for.
-Result<pipeline::Pipeline> Agent::readPipeline(const store::Run& run, const fs::path& mirror) {
+Result<pipeline::Pipeline> Agent::readPipeline(const store::Run& run, const fs::path& mirror,
+                                               std::string* textOut) {
   auto text = scm::fileAtCommit(mirror, run.commit, ".boucle.yml");
   if (!text.ok()) return text.status();
+  *textOut = *text;
   auto parsed = pipeline::parsePipeline(*text);
   if (!parsed.ok()) {
     std::string msg = "the pipeline file has errors:";
@@ -429,10 +432,11 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors) {
     if (st.ok()) st = resolveRun(run, *project, mirror);
     if (st.ok()) info.commit = run.commit;
     Result<pipeline::Pipeline> read = Status::Internal("not read");
+    std::string pipelineText;
     if (st.ok()) {
       save(run);
       mirrorHeld.unlock();
-      read = readPipeline(run, mirror);
+      read = readPipeline(run, mirror, &pipelineText);
       if (!read.ok()) st = read.status();
     }
     bool checkout = st.ok() && read->checksOut();
@@ -452,6 +456,16 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors) {
       if (checkout) config.sourceDir = dir / "src";
       config.cancelFd = cancel[0];
       config.supervisors = &supervisors;
+      std::optional<RemoteDispatch> remote;
+      bool remoteJobs = !options_.localJobs ||
+                        std::any_of(pipeline->jobs.begin(), pipeline->jobs.end(),
+                                    [](const pipeline::Job& j) { return !j.runsOn.empty(); });
+      if (options_.board && remoteJobs) {
+        remote.emplace(
+            store_, *options_.board, run, pipelineText, checkout,
+            DispatchOptions{options_.dataDir, !options_.localJobs, project->allowProcessJobs});
+        config.remote = &*remote;
+      }
       recorder.begin(*pipeline);
       auto result = runner::runPipeline(*pipeline, config, recorder);
       recorder.end(result);
@@ -475,6 +489,7 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors) {
     }
   }
   fs::remove_all(dir / "src", ec);
+  fs::remove(dir / "src.tar", ec);
   fs::remove_all(dir / "ws", ec);
   collectPacks(run.project);
   {

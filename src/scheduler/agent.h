@@ -17,6 +17,7 @@
 #include "core/wakeup.h"
 #include "pipeline/pipeline.h"
 #include "runner/engine.h"
+#include "scheduler/agent_board.h"
 #include "scheduler/run_metrics.h"
 #include "scm/git_auth.h"
 #include "scm/git_repo.h"
@@ -38,6 +39,10 @@ struct AgentOptions {
   // Called when the bisection of a breaking run has ended (culprit found, or stopped), with the
   // breaking commit's pipeline: its "broken" notification waited for this.
   std::function<void(const store::Run&, const pipeline::Pipeline*)> onBisected;
+  // Remote agents (`boucle agent`): jobs with `runs-on`, and every job when `localJobs` is
+  // false, are queued for them. Null: every job runs here.
+  AgentBoard* board = nullptr;
+  bool localJobs = true;
 };
 
 class Agent {
@@ -64,7 +69,7 @@ class Agent {
   void execute(store::Run run, runner::SupervisorPool& supervisors);
   Status syncMirror(const store::Project& project);
   Result<pipeline::Pipeline> readPipeline(const store::Run& run,
-                                          const std::filesystem::path& mirror);
+                                          const std::filesystem::path& mirror, std::string* text);
   runner::RunConfig runConfigFor(const store::Run& run, const store::Project& project,
                                  const std::filesystem::path& dir) const;
   Status resolveRun(store::Run& run, const store::Project& project,

@@ -264,6 +264,42 @@ struct AuditEntry {
   std::string detail;
 };
 
+// A job handed to remote agents (`boucle agent`): queued by its run's server, claimed by an
+// agent under a lease, reported on with the claim's epoch. A claim advances the epoch, so what
+// an agent whose job was given to another sends is told apart and refused.
+struct AgentJob {
+  int64_t id = 0;
+  int64_t runId = 0;
+  std::string project;
+  std::string job;
+  int attempt = 1;
+  std::vector<std::string> labels;  // an agent must have every one of them
+  std::string spec;                 // what the agent needs to run it (JSON, no secret)
+  std::string logPath;              // the log's file, relative to the data folder
+  std::string state = "queued";     // queued, running, done, lost, cancelled
+  std::string agent;                // who holds or held it
+  int64_t epoch = 0;
+  int64_t leaseUntil = 0;
+  int64_t logSize = 0;  // bytes of its log received
+  bool cancel = false;  // its run was cancelled: its agent is to stop it
+  std::string result;   // the agent's report at the end (JSON)
+  int64_t queuedAt = 0;
+  int64_t startedAt = 0;
+  int64_t endedAt = 0;
+};
+
+// A remote agent as it last described itself.
+struct AgentRecord {
+  std::string name;  // its token's name
+  std::vector<std::string> labels;
+  std::string version;
+  std::string host;
+  int64_t capacity = 1;
+  int64_t running = 0;  // jobs it holds now (listAgents)
+  int64_t seenAt = 0;
+  bool draining = false;  // takes no new job
+};
+
 // Told after each write of a run, a job, a deploy or an incident, with what was written (the
 // server's live events, GET /api/events). Called on the writer's thread with the store's lock
 // held, in the order of the writes: it must not call the store, and must be quick.
@@ -458,6 +494,43 @@ class Store {
   virtual Result<std::vector<MonitorRollup>> monitorRollups(int64_t series, int64_t fromMs) = 0;
   // Forgets samples older than `samplesBeforeMs` and rollups older than `rollupsBeforeMs`.
   virtual Status pruneMonitorData(int64_t samplesBeforeMs, int64_t rollupsBeforeMs) = 0;
+
+  // Remote agents and their jobs. None of these writes changes revision(): a lease renewed
+  // or a log grown changes no cached answer.
+  virtual Result<AgentJob> queueAgentJob(const AgentJob& j) = 0;
+  virtual Result<AgentJob> getAgentJob(int64_t id) = 0;  // NotFound
+  // Takes the oldest queued job whose labels are all among `labels`, for `agent`: running,
+  // epoch advanced, leased until `leaseUntil`. A draining agent takes none.
+  virtual Result<std::optional<AgentJob>> claimAgentJob(std::string_view agent,
+                                                        const std::vector<std::string>& labels,
+                                                        int64_t nowMs, int64_t leaseUntil) = 0;
+  // Extends the leases `agent` holds ((id, epoch) pairs) to `leaseUntil`. Returns the ones it
+  // does not hold any more (gone, or another epoch) and those whose run asks them to stop
+  // (`cancel`), for the agent to end.
+  virtual Result<std::vector<AgentJob>> renewAgentLeases(
+      std::string_view agent, const std::vector<std::pair<int64_t, int64_t>>& held,
+      int64_t leaseUntil) = 0;
+  // Records that the job's log is now `size` bytes long, if it is still running under `epoch`
+  // and its log was `from` long: Conflict otherwise (the current size in the message).
+  virtual Status growAgentLog(int64_t id, int64_t epoch, int64_t from, int64_t size) = 0;
+  // Ends a job running under `epoch` with the agent's report: done. Conflict when stale.
+  virtual Status endAgentJob(int64_t id, int64_t epoch, std::string_view result, int64_t nowMs) = 0;
+  // Running jobs whose lease ended before `nowMs` become lost, and are returned. The jobs of
+  // runs that ended without their engine (interrupted: their server died) are tidied: running
+  // ones are asked to stop, the others go.
+  virtual Result<std::vector<AgentJob>> sweepAgentJobs(int64_t nowMs) = 0;
+  // The run's jobs that are not queued any more (running, or ended and not yet forgotten).
+  virtual Result<std::vector<AgentJob>> startedAgentJobs(int64_t runId) = 0;
+  // The run's engine took in the job's end: the row goes (an agent reporting on it afterwards
+  // is refused as stale).
+  virtual Status forgetAgentJob(int64_t id) = 0;
+  // The run's queued jobs are cancelled; its running ones are asked to stop.
+  virtual Status cancelAgentJobs(int64_t runId) = 0;
+  // Inserts or updates an agent (its `draining` and `running` are not written); returns
+  // whether it is draining.
+  virtual Result<bool> agentSeen(const AgentRecord& a) = 0;
+  virtual Result<std::vector<AgentRecord>> listAgents() = 0;  // by name, with `running`
+  virtual Status setAgentDraining(std::string_view name, bool draining) = 0;  // NotFound
 
   // Every project's runs, jobs or deploys by state, or open incidents by environment.
   virtual Result<std::vector<StateCount>> countByState(Counted what) = 0;

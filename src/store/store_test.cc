@@ -671,6 +671,130 @@ Result<std::unique_ptr<Store>> openPostgresFor(const fs::path& dir) {
   return openPostgresStore(url);
 }
 
+TEST_P(StoreTest, AnAgentJobIsClaimedOnceByAnAgentWithItsLabelsAndStaleReportsAreRefused) {
+  ASSERT_TRUE(store_->addProject(project("web")).ok());
+  store::Run r;
+  r.project = "web";
+  r.ref = "main";
+  auto run = store_->createRun(r);
+  ASSERT_TRUE(run.ok());
+  uint64_t revision = store_->revision();
+  auto agentJob = [&](const std::string& name) {
+    AgentJob j;
+    j.runId = run->id;
+    j.project = "web";
+    j.job = name;
+    return j;
+  };
+  AgentJob arm = agentJob("build-arm");
+  arm.labels = {"linux", "arm64"};
+  arm.logPath = "runs/1/logs/build-arm.log";
+  AgentJob any = agentJob("test");
+  auto a = store_->queueAgentJob(arm);
+  auto b = store_->queueAgentJob(any);
+  ASSERT_TRUE(a.ok() && b.ok());
+
+  // An x86 agent passes over the arm job and takes the one that asks for nothing.
+  auto x86 = store_->claimAgentJob("x86", {"linux", "x86_64"}, 1000, 61000);
+  ASSERT_TRUE(x86.ok() && x86->has_value());
+  EXPECT_EQ((*x86)->id, b->id);
+  EXPECT_EQ((*x86)->epoch, 1);
+  auto none = store_->claimAgentJob("x86", {"linux", "x86_64"}, 1000, 61000);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  auto arm64 = store_->claimAgentJob("pi", {"arm64", "linux", "big"}, 1000, 61000);
+  ASSERT_TRUE(arm64.ok() && arm64->has_value());
+  EXPECT_EQ((*arm64)->job, "build-arm");
+  EXPECT_EQ((*arm64)->logPath, "runs/1/logs/build-arm.log");
+
+  // The log grows only from where it is; the reply says where that is.
+  EXPECT_TRUE(store_->growAgentLog(b->id, 1, 0, 10).ok());
+  auto gap = store_->growAgentLog(b->id, 1, 20, 30);
+  EXPECT_EQ(gap.code(), Code::kConflict);
+  EXPECT_NE(gap.message().find("log_size 10"), std::string::npos) << gap.message();
+  EXPECT_EQ(store_->growAgentLog(b->id, 2, 10, 20).code(), Code::kConflict);
+
+  // The x86 agent falls silent: its job is lost, and its later reports are refused.
+  auto lost = store_->sweepAgentJobs(61001);
+  ASSERT_TRUE(lost.ok());
+  ASSERT_EQ(lost->size(), 2u);
+  auto renewed = store_->renewAgentLeases("x86", {{b->id, 1}}, 90000);
+  ASSERT_TRUE(renewed.ok());
+  ASSERT_EQ(renewed->size(), 1u);
+  EXPECT_EQ((*renewed)[0].state, "lost");
+  EXPECT_EQ(store_->endAgentJob(b->id, 1, "{}", 62000).code(), Code::kConflict);
+  auto started = store_->startedAgentJobs(run->id);
+  ASSERT_TRUE(started.ok());
+  EXPECT_EQ(started->size(), 2u);
+  ASSERT_TRUE(store_->forgetAgentJob(b->id).ok());
+  EXPECT_EQ(store_->getAgentJob(b->id).status().code(), Code::kNotFound);
+
+  // A fresh job, claimed, renewed, asked to stop by its run's cancel, then ended.
+  auto c = store_->queueAgentJob(any);
+  ASSERT_TRUE(c.ok());
+  auto claim = store_->claimAgentJob("x86", {}, 70000, 130000);
+  ASSERT_TRUE(claim.ok() && claim->has_value());
+  auto fine = store_->renewAgentLeases("x86", {{c->id, (*claim)->epoch}}, 140000);
+  ASSERT_TRUE(fine.ok());
+  EXPECT_TRUE(fine->empty());
+  ASSERT_TRUE(store_->cancelAgentJobs(run->id).ok());
+  auto told = store_->renewAgentLeases("x86", {{c->id, (*claim)->epoch}}, 140000);
+  ASSERT_TRUE(told.ok());
+  ASSERT_EQ(told->size(), 1u);
+  EXPECT_TRUE((*told)[0].cancel);
+  ASSERT_TRUE(store_->endAgentJob(c->id, (*claim)->epoch, R"({"state":"cancelled"})", 71000).ok());
+  auto ended = store_->getAgentJob(c->id);
+  ASSERT_TRUE(ended.ok());
+  EXPECT_EQ(ended->state, "done");
+  EXPECT_EQ(ended->result, R"({"state":"cancelled"})");
+  EXPECT_EQ(store_->revision(), revision) << "agent work changes no cached answer";
+}
+
+TEST_P(StoreTest, AgentsAreListedWithTheirJobsAndCanBeDrained) {
+  AgentRecord pi;
+  pi.name = "pi";
+  pi.labels = {"arm64"};
+  pi.version = "1.0";
+  pi.host = "pi.lan";
+  pi.capacity = 4;
+  pi.seenAt = 5000;
+  auto seen = store_->agentSeen(pi);
+  ASSERT_TRUE(seen.ok());
+  EXPECT_FALSE(*seen);
+  ASSERT_TRUE(store_->setAgentDraining("pi", true).ok());
+  EXPECT_EQ(store_->setAgentDraining("nobody", true).code(), Code::kNotFound);
+  pi.seenAt = 6000;
+  seen = store_->agentSeen(pi);
+  ASSERT_TRUE(seen.ok());
+  EXPECT_TRUE(*seen) << "a draining agent stays so when it calls again";
+  auto agents = store_->listAgents();
+  ASSERT_TRUE(agents.ok());
+  ASSERT_EQ(agents->size(), 1u);
+  EXPECT_EQ((*agents)[0].labels, std::vector<std::string>{"arm64"});
+  EXPECT_EQ((*agents)[0].capacity, 4);
+  EXPECT_EQ((*agents)[0].seenAt, 6000);
+  EXPECT_TRUE((*agents)[0].draining);
+  EXPECT_EQ((*agents)[0].running, 0);
+  ASSERT_TRUE(store_->addProject(project("web")).ok());
+  store::Run r;
+  r.project = "web";
+  r.ref = "main";
+  auto run = store_->createRun(r);
+  ASSERT_TRUE(run.ok());
+  AgentJob j;
+  j.runId = run->id;
+  j.project = "web";
+  j.job = "j";
+  ASSERT_TRUE(store_->queueAgentJob(j).ok());
+  auto none = store_->claimAgentJob("pi", {"arm64"}, 7000, 9000);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value()) << "a draining agent takes no job";
+  ASSERT_TRUE(store_->setAgentDraining("pi", false).ok());
+  auto one = store_->claimAgentJob("pi", {"arm64"}, 7000, 9000);
+  ASSERT_TRUE(one.ok());
+  EXPECT_TRUE(one->has_value());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
                          ::testing::Values(Backend{"sqlite",
                                                    [](const fs::path& dir) {

@@ -33,7 +33,9 @@ constexpr const char* kTables[] = {"projects",
                                    "monitor_samples",
                                    "monitor_rollups",
                                    "monitor_rollup_mark",
-                                   "servers"};
+                                   "servers",
+                                   "agent_jobs",
+                                   "agents"};
 
 // Compared value by value after the copy: what a team would miss first.
 constexpr const char* kCompared[] = {"runs", "releases", "deploys"};

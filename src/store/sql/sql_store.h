@@ -44,6 +44,23 @@ class SqlStore : public Store {
   Result<std::optional<Run>> claimNextQueued(int64_t nowMs) override;
   Result<std::vector<Run>> interruptUnfinished(std::string_view reason,
                                                const Orphans& which) override;
+  Result<AgentJob> queueAgentJob(const AgentJob& j) override;
+  Result<AgentJob> getAgentJob(int64_t id) override;
+  Result<std::optional<AgentJob>> claimAgentJob(std::string_view agent,
+                                                const std::vector<std::string>& labels,
+                                                int64_t nowMs, int64_t leaseUntil) override;
+  Result<std::vector<AgentJob>> renewAgentLeases(
+      std::string_view agent, const std::vector<std::pair<int64_t, int64_t>>& held,
+      int64_t leaseUntil) override;
+  Status growAgentLog(int64_t id, int64_t epoch, int64_t from, int64_t size) override;
+  Status endAgentJob(int64_t id, int64_t epoch, std::string_view result, int64_t nowMs) override;
+  Result<std::vector<AgentJob>> sweepAgentJobs(int64_t nowMs) override;
+  Result<std::vector<AgentJob>> startedAgentJobs(int64_t runId) override;
+  Status forgetAgentJob(int64_t id) override;
+  Status cancelAgentJobs(int64_t runId) override;
+  Result<bool> agentSeen(const AgentRecord& a) override;
+  Result<std::vector<AgentRecord>> listAgents() override;
+  Status setAgentDraining(std::string_view name, bool draining) override;
   Status heartbeat(const ServerRecord& s) override;
   Status forgetServer(std::string_view id) override;
   Result<std::vector<ServerRecord>> listServers() override;

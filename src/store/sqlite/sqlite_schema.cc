@@ -283,6 +283,40 @@ CREATE TABLE servers (
 ALTER TABLE runs ADD COLUMN server TEXT NOT NULL DEFAULT '';
 ALTER TABLE deploys ADD COLUMN server TEXT NOT NULL DEFAULT '';
 )sql",
+    // Remote agents and the jobs they claim, leased with an epoch.
+    R"sql(
+CREATE TABLE agent_jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: an agent's stale report names it
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  project TEXT NOT NULL,
+  job TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  labels TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  log_path TEXT NOT NULL,
+  state TEXT NOT NULL,
+  agent TEXT NOT NULL DEFAULT '',
+  epoch INTEGER NOT NULL DEFAULT 0,
+  lease_until INTEGER NOT NULL DEFAULT 0,
+  log_size INTEGER NOT NULL DEFAULT 0,
+  cancel INTEGER NOT NULL DEFAULT 0,
+  result TEXT NOT NULL DEFAULT '',
+  queued_at INTEGER NOT NULL,
+  started_at INTEGER NOT NULL DEFAULT 0,
+  ended_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX agent_jobs_by_state ON agent_jobs (state, id);
+CREATE INDEX agent_jobs_by_run ON agent_jobs (run_id);
+CREATE TABLE agents (
+  name TEXT PRIMARY KEY,
+  labels TEXT NOT NULL,
+  version TEXT NOT NULL,
+  host TEXT NOT NULL,
+  capacity INTEGER NOT NULL,
+  seen_at INTEGER NOT NULL,
+  draining INTEGER NOT NULL DEFAULT 0
+);
+)sql",
 };
 
 }  // namespace

@@ -1,0 +1,331 @@
+// Remote agents: the routes an agent's token reaches (claim jobs, fetch what they need, send
+// their logs and ends), and the ones people use to see and drain the agents. An agent is named
+// by its token: it cannot speak for another, and every report names the claim's epoch, so an
+// agent whose job was given to another is refused (409) whatever it sends.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "api/route_helpers.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "os/files.h"
+#include "os/process.h"
+#include "scheduler/agent_protocol.h"
+#include "vault/blob_store.h"
+
+namespace boucle::api {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr size_t kMaxLabels = 32;
+constexpr size_t kMaxHeld = 256;
+constexpr auto kLongPoll = std::chrono::seconds(20);
+
+int64_t leaseMs(const ApiContext& c) {
+  return c.agentTimeout.count();
+}
+
+// The job `req` names, if it is the asking agent's under the epoch it gives: else the refusal.
+Result<store::AgentJob> heldJob(const ApiContext& c, const Request& req, const Params& p) {
+  auto id = toId(p.at("id"));
+  auto epoch = req.query.count("epoch") ? toId(req.query.at("epoch")) : std::nullopt;
+  if (!id || !epoch) return Status::Invalid("a job id and ?epoch=N");
+  auto j = c.store->getAgentJob(*id);
+  if (!j.ok() && j.status().code() == Code::kNotFound)
+    return Status::Conflict("job " + std::to_string(*id) + " is no longer yours");
+  if (!j.ok()) return j.status();
+  if (j->agent != req.actor || j->epoch != *epoch || j->state != "running")
+    return Status::Conflict("job " + std::to_string(*id) + " is no longer yours");
+  return j;
+}
+
+json jobJson(const store::AgentJob& j, const ApiContext& c) {
+  json spec = json::parse(j.spec, nullptr, false);
+  return {{"id", j.id}, {"epoch", j.epoch}, {"spec", spec}, {"lease_ms", leaseMs(c)}};
+}
+
+// The answer to a poll: the job claimed (or null), and what the agent is to stop.
+std::string pollAnswer(const std::optional<store::AgentJob>& job, const json& stop,
+                       const json& cancel, const ApiContext& c) {
+  json j = {{"job", job ? jobJson(*job, c) : json(nullptr)},
+            {"stop", stop},
+            {"cancel", cancel},
+            {"lease_ms", leaseMs(c)}};
+  return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+// A long poll: answered the moment a job this agent can run is queued (on this server, woken by
+// the board; on another one sharing the database, seen within a second), else after 20 s.
+class LongPoll : public BodyStream {
+ public:
+  LongPoll(const ApiContext& c, std::string agent, std::vector<std::string> labels, json stop,
+           json cancel)
+      : c_(c),
+        agent_(std::move(agent)),
+        labels_(std::move(labels)),
+        stop_(std::move(stop)),
+        cancel_(std::move(cancel)),
+        deadline_(std::chrono::steady_clock::now() + kLongPoll) {}
+  ~LongPoll() override {
+    if (key_) c_.board->forget(key_);
+  }
+  Piece next() override {
+    int64_t now = nowMs();
+    auto job = c_.store->claimAgentJob(agent_, labels_, now, now + leaseMs(c_));
+    if (!job.ok()) {
+      logError("agents: " + job.status().message());
+      return {pollAnswer(std::nullopt, stop_, cancel_, c_), true};
+    }
+    if (*job || std::chrono::steady_clock::now() >= deadline_)
+      return {pollAnswer(*job, stop_, cancel_, c_), true};
+    return {"", false, 1000};
+  }
+  bool onMore(std::function<void()> wake) override {
+    if (!c_.board) return false;
+    if (key_) c_.board->forget(key_);
+    key_ = c_.board->onJobQueued(std::move(wake));
+    return true;
+  }
+
+ private:
+  const ApiContext& c_;
+  std::string agent_;
+  std::vector<std::string> labels_;
+  json stop_, cancel_;
+  std::chrono::steady_clock::time_point deadline_;
+  uint64_t key_ = 0;
+};
+
+Response poll(const ApiContext& c, const Request& req) {
+  json body = json::parse(req.body, nullptr, false);
+  if (!body.is_object()) return errorResponse(400, "a JSON object");
+  store::AgentRecord a;
+  a.name = req.actor;
+  for (const auto& l : body.value("labels", json::array())) {
+    auto label = l.get<std::string>();
+    if (!validName(label)) return errorResponse(400, "labels: '" + label + "' is not a label");
+    if (a.labels.size() < kMaxLabels) a.labels.push_back(label);
+  }
+  a.version = body.value("version", "").substr(0, 64);
+  a.host = body.value("host", "").substr(0, 255);
+  a.capacity = std::clamp<int64_t>(body.value("capacity", int64_t{1}), 1, 1024);
+  a.seenAt = nowMs();
+  std::vector<std::pair<int64_t, int64_t>> held;
+  for (const auto& h : body.value("running", json::array())) {
+    if (held.size() >= kMaxHeld) break;
+    held.emplace_back(h.at("id").get<int64_t>(), h.at("epoch").get<int64_t>());
+  }
+  auto draining = c.store->agentSeen(a);
+  if (!draining.ok()) return fromStatus(draining.status());
+  auto told = c.store->renewAgentLeases(a.name, held, a.seenAt + leaseMs(c));
+  if (!told.ok()) return fromStatus(told.status());
+  json stop = json::array(), cancel = json::array();
+  for (const auto& j : *told) (j.state == "running" && j.cancel ? cancel : stop).push_back(j.id);
+  // A draining agent still waits out its long poll (the store gives it nothing): it does not
+  // come back at once to ask again.
+  bool room = static_cast<int64_t>(held.size()) < a.capacity;
+  if (!room) return jsonResponse(200, pollAnswer(std::nullopt, stop, cancel, c));
+  if (!body.value("wait", false)) {
+    auto job = c.store->claimAgentJob(a.name, a.labels, a.seenAt, a.seenAt + leaseMs(c));
+    if (!job.ok()) return fromStatus(job.status());
+    return jsonResponse(200, pollAnswer(*job, stop, cancel, c));
+  }
+  Response r;
+  r.stream = std::make_shared<LongPoll>(c, a.name, a.labels, stop, cancel);
+  r.headers.emplace_back("X-Boucle-Long-Poll", "1");
+  return r;
+}
+
+// The run's checkout as a tar, made once per run (its jobs on agents share it) beside the
+// snapshot it packs, and gone with it at the run's end.
+Response source(const ApiContext& c, const store::AgentJob& j) {
+  fs::path dir = c.dataDir / "runs" / std::to_string(j.runId);
+  fs::path tar = dir / "src.tar";
+  std::error_code ec;
+  if (!fs::exists(tar, ec)) {
+    if (!fs::is_directory(dir / "src", ec)) return errorResponse(404, "this job has no checkout");
+    fs::path tmp = dir / ("src.tar." + std::to_string(::getpid()) + "-" + std::to_string(j.id));
+    // tar, not a library: it keeps modes, symlinks and long names exactly as git left them.
+    auto r = os::runAndCapture(
+        {"tar", "--create", "--file", tmp.string(), "--directory", (dir / "src").string(), "."});
+    if (!r.ok() || r->exitCode != 0) {
+      fs::remove(tmp, ec);
+      logError("agents: cannot pack run " + std::to_string(j.runId) +
+               "'s checkout: " + (r.ok() ? r->output : r.status().message()));
+      return errorResponse(500, "cannot pack the checkout");
+    }
+    fs::rename(tmp, tar, ec);
+  }
+  auto size = fs::file_size(tar, ec);
+  if (ec) return errorResponse(500, "cannot read the checkout");
+  Response res;
+  res.contentType = "application/x-tar";
+  res.file = FileBody{tar.string(), 0, size};
+  return res;
+}
+
+// A blob the job needs (an artifact of a job it needs), and no other.
+Response neededBlob(const ApiContext& c, const store::AgentJob& j, const std::string& sha) {
+  auto spec = scheduler::specFromJson(j.spec);
+  if (!spec.ok()) return errorResponse(500, "internal error");
+  bool needed = std::any_of(spec->needed.begin(), spec->needed.end(),
+                            [&](const runner::ArtifactEntry& a) { return a.sha256 == sha; });
+  vault::BlobStore blobs(c.dataDir / "blobs");
+  if (!needed || !blobs.contains(sha)) return errorResponse(404, "no such blob for this job");
+  std::error_code ec;
+  auto size = fs::file_size(blobs.pathOf(sha), ec);
+  if (ec) return errorResponse(500, "internal error");
+  Response res;
+  res.contentType = "application/octet-stream";
+  res.file = FileBody{blobs.pathOf(sha).string(), 0, size};
+  return res;
+}
+
+// A piece of the job's log from `offset`. What the server has already is acknowledged, not
+// written twice; a gap is refused with the size the agent must resume from.
+Response appendLog(const ApiContext& c, const Request& req, const store::AgentJob& j) {
+  std::optional<int64_t> offset;
+  if (auto it = req.query.find("offset"); it != req.query.end()) {
+    offset = it->second == "0" ? std::optional<int64_t>(0) : toId(it->second);
+  }
+  if (!offset) return errorResponse(400, "?offset=N");
+  auto sizeAnswer = [](int status, int64_t size) {
+    return jsonResponse(status, "{\"size\":" + std::to_string(size) + "}\n");
+  };
+  if (*offset > j.logSize) return sizeAnswer(409, j.logSize);
+  int64_t end = *offset + static_cast<int64_t>(req.body.size());
+  if (end <= j.logSize) return sizeAnswer(200, j.logSize);
+  fs::path file = c.dataDir / j.logPath;
+  os::Fd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+  if (!fd) return errorResponse(500, "cannot write the log");
+  // Bytes past the acknowledged size are a write a crash cut short: written again now.
+  if (::ftruncate(fd.get(), j.logSize) != 0) return errorResponse(500, "cannot write the log");
+  std::string_view fresh(req.body);
+  fresh.remove_prefix(static_cast<size_t>(j.logSize - *offset));
+  size_t done = 0;
+  while (done < fresh.size()) {
+    ssize_t n = ::pwrite(fd.get(), fresh.data() + done, fresh.size() - done,
+                         static_cast<off_t>(j.logSize) + static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return errorResponse(500, "cannot write the log");
+    done += static_cast<size_t>(n);
+  }
+  // Acknowledged bytes survive a crash of this server: the agent forgets them once told.
+  ::fdatasync(fd.get());
+  auto st = c.store->growAgentLog(j.id, j.epoch, j.logSize, end);
+  if (!st.ok()) return fromStatus(st);
+  if (c.board) c.board->runChanged(j.runId);
+  return sizeAnswer(200, end);
+}
+
+Response endJob(const ApiContext& c, const Request& req, const store::AgentJob& j) {
+  auto report = scheduler::reportFromJson(req.body);
+  if (!report.ok()) return fromStatus(report.status());
+  if (static_cast<int64_t>(report->logSize) != j.logSize)
+    return jsonResponse(409, "{\"size\":" + std::to_string(j.logSize) + "}\n");
+  vault::BlobStore blobs(c.dataDir / "blobs");
+  for (const auto& a : report->artifacts) {
+    if (!blobs.contains(a.sha256))
+      return errorResponse(400, "artifact " + a.path + " (" + a.sha256 + ") was not uploaded");
+  }
+  auto st = c.store->endAgentJob(j.id, j.epoch, scheduler::reportToJson(*report), nowMs());
+  if (!st.ok()) return fromStatus(st);
+  if (c.board) c.board->runChanged(j.runId);
+  return jsonResponse(200, "{}\n");
+}
+
+}  // namespace
+
+// An artifact an agent uploads for a job it holds: refused before its body is read when the
+// job is not its own; then streamed into the blob store like any upload.
+std::shared_ptr<BodySink> openAgentUpload(const ApiContext& c, const Request& req,
+                                          Response* refusal) {
+  auto j = heldJob(c, req, {{"id", req.segments.size() > 3 ? req.segments[3] : ""}});
+  if (!j.ok()) {
+    *refusal = fromStatus(j.status());
+    return nullptr;
+  }
+  if (!req.query.count("sha256")) {
+    *refusal = errorResponse(400, "?sha256=HEX: the upload's hash, checked");
+    return nullptr;
+  }
+  return openBlobUpload(c, req, refusal);
+}
+
+void addAgentRoutes(Router& r, const ApiContext& c) {
+  r.add("POST", "/api/agent/poll", Access::kAgent,
+        [&c](const Request& req, const Params&) { return poll(c, req); });
+  r.add("GET", "/api/agent/jobs/{id}/source", Access::kAgent,
+        [&c](const Request& req, const Params& p) {
+          auto j = heldJob(c, req, p);
+          return j.ok() ? source(c, *j) : fromStatus(j.status());
+        });
+  r.add("GET", "/api/agent/jobs/{id}/blobs/{sha256}", Access::kAgent,
+        [&c](const Request& req, const Params& p) {
+          auto j = heldJob(c, req, p);
+          return j.ok() ? neededBlob(c, *j, p.at("sha256")) : fromStatus(j.status());
+        });
+  // Whether the server has a blob already: an artifact it has is not sent again.
+  r.add("GET", "/api/agent/blobs/{sha256}/present", Access::kAgent,
+        [&c](const Request&, const Params& p) {
+          vault::BlobStore blobs(c.dataDir / "blobs");
+          bool have = vault::isSha256Hex(p.at("sha256")) && blobs.contains(p.at("sha256"));
+          return have ? jsonResponse(200, "{}\n") : errorResponse(404, "no such blob");
+        });
+  r.add("POST", "/api/agent/jobs/{id}/blobs", Access::kAgent, [](const Request&, const Params&) {
+    return errorResponse(400, "uploads are streamed: POST the file as the body");
+  });
+  r.add("POST", "/api/agent/jobs/{id}/log", Access::kAgent,
+        [&c](const Request& req, const Params& p) {
+          auto j = heldJob(c, req, p);
+          return j.ok() ? appendLog(c, req, *j) : fromStatus(j.status());
+        });
+  r.add("POST", "/api/agent/jobs/{id}/end", Access::kAgent,
+        [&c](const Request& req, const Params& p) {
+          auto j = heldJob(c, req, p);
+          return j.ok() ? endJob(c, req, *j) : fromStatus(j.status());
+        });
+
+  r.add("GET", "/api/agents", Access::kRead, [&c](const Request&, const Params&) {
+    auto agents = c.store->listAgents();
+    if (!agents.ok()) return fromStatus(agents.status());
+    int64_t now = nowMs();
+    json out = json::array();
+    for (const auto& a : *agents) {
+      bool online = now - a.seenAt <= leaseMs(c);
+      out.push_back({{"name", a.name},
+                     {"labels", a.labels},
+                     {"version", a.version},
+                     {"host", a.host},
+                     {"capacity", a.capacity},
+                     {"running", a.running},
+                     {"seen_at", a.seenAt},
+                     {"state", a.draining ? "draining"
+                               : online   ? "online"
+                                          : "offline"}});
+    }
+    return ok(200, out);
+  });
+  r.add("POST", "/api/agents/{name}/drain", Access::kAdmin,
+        [&c](const Request& req, const Params& p) {
+          json body = json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
+          bool on = body.is_object() ? body.value("drain", true) : true;
+          auto st = c.store->setAgentDraining(p.at("name"), on);
+          if (!st.ok()) return fromStatus(st);
+          store::AuditEntry e;
+          e.at = nowMs();
+          e.actor = req.actor;
+          e.action = on ? "agent.drain" : "agent.resume";
+          e.target = p.at("name");
+          if (auto a = c.store->addAudit(e); !a.ok()) logError(a.message());
+          return ok(200, {{"name", p.at("name")}, {"draining", on}});
+        });
+}
+
+}  // namespace boucle::api

@@ -1,0 +1,36 @@
+#pragma once
+// What a server's threads tell each other about remote agents' jobs. An agent's long poll waits
+// here for a job to be queued, and a run's engine for news of its jobs (a log chunk or an end
+// that reached this server). News that reached another server sharing the database is found by
+// looking at the store every so often: the board only makes this server's own news immediate.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <vector>
+
+namespace boucle::scheduler {
+
+class AgentBoard {
+ public:
+  // A job was queued: every waiting long poll looks again.
+  void jobQueued();
+  // Calls `wake` once, at the next jobQueued(), unless forgotten first; returns its key.
+  uint64_t onJobQueued(std::function<void()> wake);
+  void forget(uint64_t key);
+
+  // The engine of run `runId` listens on the read end of a pipe whose write end it gives here.
+  void listen(int64_t runId, int writeFd);
+  void unlisten(int64_t runId);
+  // News of one of the run's jobs arrived.
+  void runChanged(int64_t runId);
+
+ private:
+  std::mutex mu_;
+  std::map<uint64_t, std::function<void()>> waiting_;
+  uint64_t nextKey_ = 1;
+  std::map<int64_t, int> runs_;
+};
+
+}  // namespace boucle::scheduler

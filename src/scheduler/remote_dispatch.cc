@@ -1,0 +1,124 @@
+#include "scheduler/remote_dispatch.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "scheduler/agent_protocol.h"
+
+namespace boucle::scheduler {
+
+RemoteDispatch::RemoteDispatch(store::Store& store, AgentBoard& board, const store::Run& run,
+                               std::string pipelineText, bool source, DispatchOptions options)
+    : store_(store),
+      board_(board),
+      run_(run),
+      pipelineText_(std::move(pipelineText)),
+      source_(source),
+      options_(std::move(options)) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) {
+    wake_[0].reset(fds[0]);
+    wake_[1].reset(fds[1]);
+    board_.listen(run_.id, fds[1]);
+  }
+}
+
+RemoteDispatch::~RemoteDispatch() {
+  board_.unlisten(run_.id);
+}
+
+bool RemoteDispatch::takes(const pipeline::Job& job) const {
+  return options_.everyJob || !job.runsOn.empty();
+}
+
+Status RemoteDispatch::submit(const pipeline::Job& job, int attempt,
+                              const std::filesystem::path& log,
+                              const std::vector<runner::ArtifactEntry>& needed) {
+  AgentJobSpec spec;
+  spec.project = run_.project;
+  spec.runId = run_.id;
+  spec.job = job.name;
+  spec.attempt = attempt;
+  spec.commit = run_.commit;
+  spec.branch = run_.branch;
+  spec.pipeline = pipelineText_;
+  spec.source = source_ && job.checkout;
+  spec.processAllowed = options_.processAllowed;
+  spec.needed = needed;
+  store::AgentJob j;
+  j.runId = run_.id;
+  j.project = run_.project;
+  j.job = job.name;
+  j.attempt = attempt;
+  j.labels = job.runsOn;
+  j.spec = specToJson(spec);
+  j.logPath = log.lexically_relative(options_.dataDir).string();
+  j.queuedAt = nowMs();
+  if (j.logPath.empty() || j.logPath.starts_with(".."))
+    return Status::Internal("the job's log " + log.string() + " is outside the data folder");
+  auto queued = store_.queueAgentJob(j);
+  if (!queued.ok()) return queued.status();
+  board_.jobQueued();
+  return Status::Ok();
+}
+
+Result<std::vector<runner::RemoteUpdate>> RemoteDispatch::poll() {
+  char buf[64];
+  while (wake_[0] && ::read(wake_[0].get(), buf, sizeof buf) > 0) {
+  }
+  auto started = store_.startedAgentJobs(run_.id);
+  if (!started.ok()) return started.status();
+  std::vector<runner::RemoteUpdate> out;
+  for (const auto& j : *started) {
+    runner::RemoteUpdate u;
+    u.job = j.job;
+    u.attempt = j.attempt;
+    u.agent = j.agent;
+    u.logSize = static_cast<uint64_t>(j.logSize);
+    if (j.state == "running") {
+      auto& last = logSizes_[j.id];
+      if (last == u.logSize && last != 0) continue;  // nothing new
+      last = u.logSize;
+      u.kind = runner::RemoteUpdate::Kind::kRunning;
+      out.push_back(std::move(u));
+      continue;
+    }
+    if (j.state == "lost") {
+      u.kind = runner::RemoteUpdate::Kind::kLost;
+    } else if (j.state == "cancelled") {
+      u.kind = runner::RemoteUpdate::Kind::kEnded;
+      u.state = runner::JobState::kCancelled;
+      u.reason = "cancelled before an agent took it";
+    } else {
+      u.kind = runner::RemoteUpdate::Kind::kEnded;
+      auto report = reportFromJson(j.result);
+      if (!report.ok()) {
+        u.state = runner::JobState::kFailed;
+        u.reason = "the agent's report: " + report.status().message();
+      } else {
+        u.state = report->state;
+        u.exitCode = report->exitCode;
+        u.duration = report->duration;
+        u.reason = report->reason;
+        u.tests = std::move(report->tests);
+        u.artifacts = std::move(report->artifacts);
+      }
+    }
+    logSizes_.erase(j.id);
+    // Taken in: the row goes, and whatever its agent says of it afterwards is refused.
+    if (auto st = store_.forgetAgentJob(j.id); !st.ok()) return st;
+    out.push_back(std::move(u));
+  }
+  return out;
+}
+
+void RemoteDispatch::cancelAll() {
+  if (auto st = store_.cancelAgentJobs(run_.id); !st.ok())
+    logError("run " + std::to_string(run_.id) +
+             ": cannot cancel its agents' jobs: " + st.message());
+  board_.runChanged(run_.id);
+}
+
+}  // namespace boucle::scheduler

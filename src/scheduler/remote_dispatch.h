@@ -1,0 +1,47 @@
+#pragma once
+// A run's remote jobs as the server keeps them: queued in the store for any agent (of any
+// server sharing the database) to claim, and read back from it as they start, log and end.
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "os/files.h"
+#include "runner/remote.h"
+#include "scheduler/agent_board.h"
+#include "store/store.h"
+
+namespace boucle::scheduler {
+
+struct DispatchOptions {
+  std::filesystem::path dataDir;  // logs are named relative to it
+  bool everyJob = false;          // no embedded agent: every job goes to the agents
+  bool processAllowed = false;    // the project lets jobs run as plain processes
+};
+
+class RemoteDispatch : public runner::RemoteJobs {
+ public:
+  // `pipelineText` is the run's .boucle.yml: agents read their job from it.
+  RemoteDispatch(store::Store& store, AgentBoard& board, const store::Run& run,
+                 std::string pipelineText, bool source, DispatchOptions options);
+  ~RemoteDispatch() override;
+
+  bool takes(const pipeline::Job& job) const override;
+  Status submit(const pipeline::Job& job, int attempt, const std::filesystem::path& log,
+                const std::vector<runner::ArtifactEntry>& needed) override;
+  Result<std::vector<runner::RemoteUpdate>> poll() override;
+  void cancelAll() override;
+  int wakeFd() const override { return wake_[0].get(); }
+
+ private:
+  store::Store& store_;
+  AgentBoard& board_;
+  store::Run run_;
+  std::string pipelineText_;
+  bool source_;
+  DispatchOptions options_;
+  os::Fd wake_[2];
+  std::map<int64_t, uint64_t> logSizes_;  // running jobs' log sizes last reported
+};
+
+}  // namespace boucle::scheduler

@@ -1,0 +1,256 @@
+// Remote agents against a real server: jobs with runs-on go to an agent with those labels and
+// come back with their logs and artifacts; an agent killed mid-job has its job queued again on
+// another; the protocol refuses what a stale, foreign or malformed report says; an agent token
+// reaches nothing else; a drained agent takes no job.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+
+#include "harness.h"
+#include "server_fixture.h"
+
+namespace boucle::testing {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+namespace fs = std::filesystem;
+
+// A `boucle agent` process, as an operator would start it.
+class AgentProcess {
+ public:
+  AgentProcess(const ServerProcess& server, const std::string& token, fs::path work,
+               std::vector<std::string> args)
+      : work_(std::move(work)) {
+    std::vector<std::string> argv{BOUCLE_BIN,   "agent",  "--server",
+                                  server.url(), "--work", work_.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    pid_ = startProcess(argv, "/", log(), {"BOUCLE_TOKEN=" + token});
+  }
+  ~AgentProcess() {
+    if (pid_ > 0) kill9();
+  }
+  void kill9() {
+    ::kill(pid_, SIGKILL);
+    waitExit(pid_);
+    pid_ = -1;
+  }
+  int stop() {
+    ::kill(pid_, SIGTERM);
+    int rc = waitExit(pid_);
+    pid_ = -1;
+    return rc;
+  }
+  fs::path log() const { return work_.string() + ".log"; }
+  std::string output() const { return readFile(log()); }
+
+ private:
+  fs::path work_;
+  pid_t pid_ = -1;
+};
+
+class AgentTest : public ServerFixture {
+ protected:
+  void SetUp() override { startServer({"--agent-timeout", "2s"}); }
+  std::string agentToken(const std::string& name) {
+    Output made = client({"token", "add", name, "--role", "agent"});
+    EXPECT_EQ(made.exitCode, 0) << made.all();
+    std::string t = made.out;
+    while (!t.empty() && t.back() == '\n') t.pop_back();
+    return t;
+  }
+  std::unique_ptr<AgentProcess> startAgent(const std::string& name, const std::string& labels,
+                                           int capacity = 1) {
+    return std::make_unique<AgentProcess>(
+        *server_, agentToken(name), repo_.scratch() / ("agent-" + name),
+        std::vector<std::string>{"--labels", labels, "--capacity", std::to_string(capacity)});
+  }
+  std::string jobLog(int64_t run, const std::string& job, int attempt = 0) {
+    std::string path = "/api/runs/" + std::to_string(run) + "/jobs/" + job + "/log";
+    if (attempt) path += "?attempt=" + std::to_string(attempt);
+    return curl("GET", server_->url() + path, "", {"Authorization: Bearer " + server_->token()})
+        .body;
+  }
+  json jobOf(const json& run, const std::string& name) {
+    for (const auto& j : run["jobs"])
+      if (j["name"] == name) return j;
+    return json();
+  }
+  Http as(const std::string& token, const std::string& method, const std::string& path,
+          const std::string& body = "") {
+    return curl(method, server_->url() + path, body, {"Authorization: Bearer " + token});
+  }
+};
+
+TEST_F(AgentTest, ARunsOnJobRunsOnAnAgentWithThoseLabelsBetweenJobsOfTheServer) {
+  repo_.write("greeting.txt", "hello from the checkout\n");
+  repo_.write(".boucle.yml",
+              "jobs:\n"
+              "  make:\n    run: echo made-here > in.txt\n    artifacts: [in.txt]\n"
+              "  build:\n    needs: [make]\n    runs-on: [special]\n"
+              "    run:\n      - cat greeting.txt in.txt\n"
+              "      - echo \"agent $BOUCLE_JOB attempt $BOUCLE_ATTEMPT\" | tee out.txt\n"
+              "    artifacts: [out.txt]\n"
+              "  use:\n    needs: [build]\n    run: cat out.txt\n");
+  repo_.commit("three jobs, one of them elsewhere");
+  ASSERT_EQ(client({"project", "add", "p", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  // An agent without the label never takes it; one with it (and more) does.
+  auto plain = startAgent("plain", "linux");
+  auto special = startAgent("special", "linux,special");
+  json run = triggerAndWait("p", 1);
+  ASSERT_EQ(run["state"], "passed") << run.dump(2) << plain->output() << special->output();
+  EXPECT_THAT(jobLog(1, "build"), HasSubstr("hello from the checkout\nmade-here\n"));
+  EXPECT_THAT(jobLog(1, "build"), HasSubstr("agent build attempt 1"));
+  EXPECT_THAT(jobLog(1, "use"), HasSubstr("agent build attempt 1"));
+  EXPECT_EQ(jobOf(run, "build")["attempts"], 1);
+  EXPECT_THAT(special->output(), HasSubstr("build (attempt 1)"));
+  EXPECT_THAT(plain->output(), ::testing::Not(HasSubstr("(attempt")));
+  // The artifact is the server's like any other: listed, downloadable by its hash.
+  ASSERT_EQ(jobOf(run, "build")["artifacts"].size(), 1u) << run.dump(2);
+
+  Output agents = client({"agents"});
+  EXPECT_EQ(agents.exitCode, 0);
+  EXPECT_THAT(agents.out, HasSubstr("linux,special"));
+  json listed = api("/api/agents");
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[1]["name"], "special");
+  EXPECT_EQ(listed[1]["state"], "online");
+}
+
+TEST_F(AgentTest, AKilledAgentsJobIsQueuedAgainAndRunsOnAnother) {
+  repo_.write(".boucle.yml",
+              "jobs:\n  slow:\n    runs-on: [x]\n    run: |\n"
+              "      echo \"attempt $BOUCLE_ATTEMPT started\"\n"
+              "      if [ \"$BOUCLE_ATTEMPT\" = 1 ]; then sleep 300.5; fi\n"
+              "      echo finished\n");
+  repo_.commit("slow");
+  ASSERT_EQ(client({"project", "add", "p", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  auto first = startAgent("first", "x");
+  ASSERT_EQ(client({"trigger", "p"}).exitCode, 0);
+  ASSERT_TRUE(waitFor([&] {
+    return jobLog(1, "slow").find("attempt 1 started") != std::string::npos;
+  })) << first->output();
+  first->kill9();
+  // Its job's sleep goes with it? No: the sandbox's processes are the agent's children; what
+  // matters here is the server, which hears nothing more and gives the job to another agent.
+  auto second = startAgent("second", "x");
+  json run = waitForRun(1);
+  ASSERT_EQ(run["state"], "passed") << run.dump(2) << second->output();
+  EXPECT_EQ(jobOf(run, "slow")["attempts"], 2);
+  std::string lost = jobLog(1, "slow", 1);
+  EXPECT_THAT(lost, HasSubstr("attempt 1 started"));
+  EXPECT_THAT(lost,
+              ::testing::ContainsRegex("agent first was lost; its log stopped at byte [0-9]+"));
+  EXPECT_THAT(jobLog(1, "slow", 2), HasSubstr("attempt 2 started\nfinished\n"));
+  EXPECT_THAT(server_->log(), HasSubstr("agent first lost job slow of run 1"));
+}
+
+TEST_F(AgentTest, TheProtocolRefusesStaleForeignAndMalformedReports) {
+  repo_.write(".boucle.yml", "jobs:\n  one:\n    runs-on: [x]\n    run: 'true'\n");
+  repo_.commit("one");
+  ASSERT_EQ(client({"project", "add", "p", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  std::string mine = agentToken("mine"), other = agentToken("other");
+  ASSERT_EQ(client({"trigger", "p"}).exitCode, 0);
+  // Claimed by hand, as an agent would.
+  json claim;
+  ASSERT_TRUE(waitFor([&] {
+    auto r = as(mine, "POST", "/api/agent/poll", R"({"labels":["x"],"capacity":1})");
+    claim = json::parse(r.body, nullptr, false);
+    return r.status == 200 && claim["job"].is_object();
+  }));
+  int64_t id = claim["job"]["id"];
+  int64_t epoch = claim["job"]["epoch"];
+  EXPECT_EQ(claim["job"]["spec"]["job"], "one");
+  std::string base = "/api/agent/jobs/" + std::to_string(id);
+  auto log = [&](const std::string& token, int64_t e, int64_t offset, const std::string& bytes) {
+    return as(token, "POST",
+              base + "/log?epoch=" + std::to_string(e) + "&offset=" + std::to_string(offset),
+              bytes);
+  };
+  EXPECT_EQ(log(mine, epoch + 1, 0, "abc").status, 409) << "a stale epoch";
+  EXPECT_EQ(log(other, epoch, 0, "abc").status, 409) << "another agent's job";
+  EXPECT_EQ(log(mine, epoch, 0, "abc").body, "{\"size\":3}\n");
+  auto gap = log(mine, epoch, 5, "xyz");
+  EXPECT_EQ(gap.status, 409);
+  EXPECT_EQ(gap.body, "{\"size\":3}\n") << "a gap: resume from what the server has";
+  EXPECT_EQ(log(mine, epoch, 0, "abcdef\n").body, "{\"size\":7}\n") << "an overlap is fine";
+  auto end = [&](const std::string& token, const json& report) {
+    return as(token, "POST", base + "/end?epoch=" + std::to_string(epoch), report.dump());
+  };
+  json report = {{"state", "passed"}, {"exit_code", 0}, {"duration_ms", 5},
+                 {"reason", ""},      {"log_size", 3},  {"artifacts", json::array()}};
+  auto short_ = end(mine, report);
+  EXPECT_EQ(short_.status, 409);
+  EXPECT_EQ(short_.body, "{\"size\":7}\n") << "the log is not all there";
+  report["log_size"] = 7;
+  report["state"] = "exploded";
+  EXPECT_EQ(end(mine, report).status, 400);
+  report["state"] = "passed";
+  report["artifacts"] = {
+      {{"path", "../../etc/passwd"}, {"sha256", std::string(64, 'a')}, {"size", 1}, {"mode", 420}}};
+  EXPECT_EQ(end(mine, report).status, 400) << "an artifact path leaving the workspace";
+  report["artifacts"] = {
+      {{"path", "a.txt"}, {"sha256", std::string(64, 'a')}, {"size", 1}, {"mode", 420}}};
+  EXPECT_EQ(end(mine, report).status, 400) << "an artifact never uploaded";
+  report["artifacts"] = json::array();
+  report["tests"] = {{"tests", 1},
+                     {"failures", 5},
+                     {"errors", 0},
+                     {"skipped", 0},
+                     {"seconds", 0.1},
+                     {"failed", json::array()},
+                     {"warnings", json::array()}};
+  EXPECT_EQ(end(mine, report).status, 400) << "test counts that do not add up";
+  report.erase("tests");
+  EXPECT_EQ(end(other, report).status, 409);
+  EXPECT_EQ(end(mine, report).status, 200);
+  EXPECT_EQ(end(mine, report).status, 409) << "ended once";
+  json run = waitForRun(1);
+  EXPECT_EQ(run["state"], "passed") << run.dump(2);
+  EXPECT_EQ(jobLog(1, "one"), "abcdef\n");
+  EXPECT_EQ(log(mine, epoch, 7, "late").status, 409) << "a job taken in is no longer anyone's";
+}
+
+TEST_F(AgentTest, AnAgentTokenReachesOnlyTheAgentRoutesAndOnlyAgentsReachThem) {
+  std::string agent = agentToken("a1");
+  EXPECT_EQ(as(agent, "GET", "/api/projects").status, 403);
+  EXPECT_EQ(as(agent, "GET", "/api/runs").status, 403);
+  EXPECT_EQ(as(agent, "POST", "/api/blobs", "x").status, 403);
+  EXPECT_EQ(as(agent, "POST", "/api/agents/a1/drain", "{}").status, 403);
+  // Neither a viewer nor an admin takes jobs: only an agent's token does.
+  EXPECT_EQ(as(server_->token(), "POST", "/api/agent/poll", "{}").status, 403);
+  Output viewer = client({"token", "add", "vic"});
+  std::string v = viewer.out.substr(0, viewer.out.find('\n'));
+  EXPECT_EQ(as(v, "POST", "/api/agent/poll", "{}").status, 403);
+  EXPECT_EQ(as(v, "GET", "/api/agents").status, 200);
+  EXPECT_EQ(as(agent, "POST", "/api/agent/poll", R"({"labels":["a,b"]})").status, 400);
+  EXPECT_EQ(as(agent, "POST", "/api/agent/poll", "not json").status, 400);
+}
+
+TEST_F(AgentTest, ADrainedAgentTakesNoJobUntilItIsUndrained) {
+  repo_.write(".boucle.yml", "jobs:\n  one:\n    runs-on: [x]\n    run: echo ran\n");
+  repo_.commit("one");
+  ASSERT_EQ(client({"project", "add", "p", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  auto a = startAgent("a", "x");
+  ASSERT_TRUE(waitFor([&] { return api("/api/agents").size() == 1; })) << a->output();
+  Output drained = client({"agent", "drain", "a"});
+  ASSERT_EQ(drained.exitCode, 0) << drained.all();
+  EXPECT_EQ(api("/api/agents")[0]["state"], "draining");
+  ASSERT_EQ(client({"trigger", "p"}).exitCode, 0);
+  // Its polls go on (it is seen) but bring it nothing.
+  int64_t seen = api("/api/agents")[0]["seen_at"];
+  ASSERT_TRUE(waitFor([&] { return api("/api/agents")[0]["seen_at"].get<int64_t>() > seen; },
+                      std::chrono::seconds(30)));
+  EXPECT_EQ(state(1), "running");
+  EXPECT_EQ(jobLog(1, "one"), "");
+  ASSERT_EQ(client({"agent", "drain", "a", "--undo"}).exitCode, 0);
+  json run = waitForRun(1);
+  EXPECT_EQ(run["state"], "passed");
+  EXPECT_THAT(jobLog(1, "one"), ::testing::EndsWith("\nran\n"));
+  EXPECT_EQ(client({"agent", "drain", "nobody"}).exitCode, 1);
+}
+
+}  // namespace
+}  // namespace boucle::testing
