@@ -14,18 +14,23 @@ fi
 # Only on a machine boucle was never installed on: the test removes what the package makes,
 # and a purged install keeps its state folder on purpose.
 if dpkg-query -W boucle > /dev/null 2>&1 || [ -e /var/lib/boucle ] || [ -e /etc/boucle ] ||
-  getent passwd boucle > /dev/null; then
+  [ -e /var/lib/boucle-agent ] || getent passwd boucle > /dev/null ||
+  getent passwd boucle-agent > /dev/null; then
   echo "package test: boucle was installed on this machine (package, /var/lib/boucle," \
     "/etc/boucle or the boucle user): not touching it"
   exit 77
 fi
 work=$(mktemp -d /tmp/boucle-package-XXXXXX)
 pid=""
+agent=""
 cleanup() {
   if [ -n "$pid" ]; then kill -9 -- "-$pid" 2> /dev/null || true; fi
+  if [ -n "$agent" ]; then kill -9 -- "-$agent" 2> /dev/null || true; fi
   dpkg --purge boucle > /dev/null 2>&1 || true
-  rm -rf /var/lib/boucle /etc/boucle
-  if getent passwd boucle > /dev/null; then deluser --quiet boucle > /dev/null 2>&1 || true; fi
+  rm -rf /var/lib/boucle /etc/boucle /var/lib/boucle-agent
+  for u in boucle boucle-agent; do
+    if getent passwd $u > /dev/null; then deluser --quiet $u > /dev/null 2>&1 || true; fi
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -95,6 +100,37 @@ export BOUCLE_TOKEN
 /usr/bin/boucle logs 1/build | grep -q "built as" || fail "no log"
 echo "run 1 passed: $(/usr/bin/boucle logs 1/build | head -1)"
 
+# An agent, started as boucle-agent@pkg.service would, runs a job that asks for its label.
+/usr/bin/boucle token add pkg --role agent 2> /dev/null > /etc/boucle/agent-pkg.token
+chown root:boucle-agent /etc/boucle/agent-pkg.token
+chmod 0640 /etc/boucle/agent-pkg.token
+printf 'BOUCLE_SERVER=http://127.0.0.1:%s\nBOUCLE_AGENT_ARGS=--labels pkg --capacity 2\n' "$port" \
+  > /etc/boucle/agent-pkg.conf
+agent=$("$SRC/tests/systemd_exec.py" /lib/systemd/system/boucle-agent@.service "$work/agent.log" pkg)
+[ "$(ps -o user= -p "$agent")" = boucle-agent ] || fail "the agent runs as $(ps -o user= -p "$agent")"
+printf 'jobs:\n  remote:\n    runs-on: [pkg]\n    run: echo "agent job as $(id -un)"\n' \
+  > "$repo/.boucle.yml"
+git -C "$repo" -c safe.directory="$repo" -c user.name=Pack -c user.email=p@x commit -q -am "on the agent"
+/usr/bin/boucle trigger web --wait > "$work/trigger.log" 2>&1 || {
+  cat "$work/trigger.log" "$work/server.log" "$work/agent.log"
+  /usr/bin/boucle logs 2/remote || true
+  fail "the agent's run did not pass"
+}
+/usr/bin/boucle logs 2/remote | grep -q "agent job as boucle-agent" || {
+  /usr/bin/boucle logs 2/remote
+  fail "the job did not run on the agent as boucle-agent"
+}
+/usr/bin/boucle agents | grep -q "^pkg " || fail "boucle agents does not list the agent"
+echo "run 2 passed on agent pkg: $(/usr/bin/boucle logs 2/remote | tail -1)"
+kill -TERM "$agent"
+for _ in $(seq 100); do
+  kill -0 "$agent" 2> /dev/null || break
+  sleep 0.1
+done
+kill -0 "$agent" 2> /dev/null && fail "the agent did not stop on SIGTERM"
+agent=""
+rm -f /etc/boucle/agent-pkg.token /etc/boucle/agent-pkg.conf
+
 # SIGTERM, as systemd stops it.
 kill -TERM "$pid"
 for _ in $(seq 100); do
@@ -110,4 +146,4 @@ dpkg --purge boucle > "$work/purge.log" 2>&1 || {
 }
 [ -e /usr/bin/boucle ] && fail "/usr/bin/boucle is still there"
 [ -e /var/lib/boucle/boucle.db ] || fail "the purge removed the state folder"
-echo "package test: installed, served, built a run as boucle, stopped, purged"
+echo "package test: installed, served, built a run as boucle and one on an agent, stopped, purged"

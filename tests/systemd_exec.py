@@ -5,7 +5,8 @@ its WorkingDirectory and StateDirectory, and ExecStart's variables expanded by s
 (${VAR} stays one word, $VAR splits on whitespace). The sandboxing directives (ProtectSystem and
 the like) are not applied: they are systemd's own work.
 
-usage: systemd_exec.py UNIT_FILE LOG_FILE   (prints the started process's pid)
+usage: systemd_exec.py UNIT_FILE LOG_FILE [INSTANCE]   (prints the started process's pid)
+A template unit (NAME@.service) is run as NAME@INSTANCE: %i becomes INSTANCE.
 """
 import grp
 import os
@@ -15,10 +16,10 @@ import shlex
 import sys
 
 
-def read_unit(path):
+def read_unit(path, instance):
     keys, section = {}, None
     for raw in open(path):
-        line = raw.strip()
+        line = raw.strip().replace("%i", instance)
         if not line or line[0] in "#;":
             continue
         if line.startswith("[") and line.endswith("]"):
@@ -63,7 +64,7 @@ def expand(words, env):
 
 def main():
     unit, log = sys.argv[1], sys.argv[2]
-    keys = read_unit(unit)
+    keys = read_unit(unit, sys.argv[3] if len(sys.argv) > 3 else "")
     user = keys.get("User", ["root"])[-1]
     pw = pwd.getpwnam(user)
     gid = grp.getgrnam(keys["Group"][-1]).gr_gid if "Group" in keys else pw.pw_gid

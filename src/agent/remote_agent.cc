@@ -98,6 +98,7 @@ class JobRun : public runner::RunObserver {
   void cancel(bool abandon) {
     if (abandon) abandoned_ = true;
     std::lock_guard lock(mu_);
+    if (cancelled_ && !abandon) return;  // told again: the grace period it has goes on
     cancelled_ = true;
     // Once: the job's grace period; twice: none (it is no longer ours to finish).
     for (int i = 0; cancelWrite_ && i < (abandon ? 2 : 1); ++i)
@@ -186,6 +187,7 @@ Status JobRun::prepare(runner::RunConfig& config, pipeline::Pipeline& p) {
   config.cacheDir = scheduler::cacheDirFor(o_.work, spec_.project, spec_.branch);
   // A job sees its workspace, not the agent's other jobs, its spool or its token.
   config.hiddenPaths = {o_.work};
+  config.hiddenPaths.insert(config.hiddenPaths.end(), o_.hidden.begin(), o_.hidden.end());
   if (const char* home = std::getenv("HOME"); home && *home) config.hiddenPaths.emplace_back(home);
 
   cli::HttpResult r;
@@ -264,6 +266,7 @@ void JobRun::sendLog() {
       continue;
     }
     backoff.reset();
+    if (json::parse(r->body, nullptr, false).value("cancel", false)) cancel(false);
     std::lock_guard lock(mu_);
     acked_ = std::min(*size, spooled_);  // the server's word: resume from there
     cv_.notify_all();
@@ -420,6 +423,7 @@ int runAgent(const AgentOptions& o, const std::atomic<bool>& stop) {
                 {"host", o.host},     {"running", running},     {"wait", room}};
     cli::CallOptions options;
     options.timeout = kLongPollTimeout;
+    options.abandon = &stop;
     auto r = cli::httpCall(o.server, "POST", "/api/agent/poll", ask.dump(), options);
     if (!r.ok() || r->status >= 500) {
       if (reachable)

@@ -22,6 +22,8 @@ struct AgentOptions {
   int capacity = 1;
   std::filesystem::path work;  // jobs' folders, the blob cache, caches
   std::string host;            // shown in `boucle agents`
+  // Folders no job may see (the one holding the token file), besides `work` and $HOME.
+  std::vector<std::filesystem::path> hidden;
 };
 
 // Runs until `stop` is set (SIGTERM, SIGINT): jobs still running are then cancelled and their

@@ -71,7 +71,8 @@ class LongPoll : public BodyStream {
         labels_(std::move(labels)),
         stop_(std::move(stop)),
         cancel_(std::move(cancel)),
-        deadline_(std::chrono::steady_clock::now() + kLongPoll) {}
+        deadline_(std::chrono::steady_clock::now() + kLongPoll),
+        cancellations_(c.board ? c.board->cancellations() : 0) {}
   ~LongPoll() override {
     if (key_) c_.board->forget(key_);
   }
@@ -82,10 +83,12 @@ class LongPoll : public BodyStream {
       logError("agents: " + job.status().message());
       return {pollAnswer(std::nullopt, stop_, cancel_, c_), true};
     }
-    if (*job || std::chrono::steady_clock::now() >= deadline_)
+    bool cancelled = c_.board && c_.board->cancellations() != cancellations_;
+    if (*job || cancelled || std::chrono::steady_clock::now() >= deadline_)
       return {pollAnswer(*job, stop_, cancel_, c_), true};
     return {"", false, 1000};
   }
+  bool perClientLimited() const override { return false; }
   bool onMore(std::function<void()> wake) override {
     if (!c_.board) return false;
     if (key_) c_.board->forget(key_);
@@ -99,6 +102,7 @@ class LongPoll : public BodyStream {
   std::vector<std::string> labels_;
   json stop_, cancel_;
   std::chrono::steady_clock::time_point deadline_;
+  uint64_t cancellations_;  // the board's count when the poll began
   uint64_t key_ = 0;
 };
 
@@ -195,8 +199,10 @@ Response appendLog(const ApiContext& c, const Request& req, const store::AgentJo
     offset = it->second == "0" ? std::optional<int64_t>(0) : toId(it->second);
   }
   if (!offset) return errorResponse(400, "?offset=N");
-  auto sizeAnswer = [](int status, int64_t size) {
-    return jsonResponse(status, "{\"size\":" + std::to_string(size) + "}\n");
+  // A job whose run was cancelled hears it here too, at its next piece of log.
+  auto sizeAnswer = [&j](int status, int64_t size) {
+    return jsonResponse(
+        status, "{\"size\":" + std::to_string(size) + (j.cancel ? ",\"cancel\":true" : "") + "}\n");
   };
   if (*offset > j.logSize) return sizeAnswer(409, j.logSize);
   int64_t end = *offset + static_cast<int64_t>(req.body.size());

@@ -42,6 +42,9 @@ class BodyStream {
   // once, from any thread. False when the stream cannot tell: the caller then polls after
   // retryMs. A stream that can calls `wake` at once if something came since its last next().
   virtual bool onMore(std::function<void()> /*wake*/) { return false; }
+  // Whether it counts against --max-streams-per-client (followers may stay for hours; an
+  // agent's long poll ends within seconds, and many agents may share a proxy's address).
+  virtual bool perClientLimited() const { return true; }
 };
 
 // A part of a file sent as the body, with its length known up front (Content-Length), by

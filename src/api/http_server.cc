@@ -287,7 +287,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void startStream(const Response& r, unsigned version) {
     beast::error_code ec;
     peer_ = stream_.socket().remote_endpoint(ec).address();
-    if (!ec && !headOnly_) {
+    if (!ec && !headOnly_ && r.stream->perClientLimited()) {
       if (!shared_.claimStream(peer_)) {
         keepAlive_ = false;
         Response busy = errorResponse(429, "too many log streams open from this address");

@@ -231,6 +231,10 @@ void addMetricsRoutes(Router& r, const ApiContext& c) {
                   "From a push webhook's arrival to its run's start, by project (since the "
                   "server started).",
                   c.agent->metrics().webhookToStart);
+      e.histogram("boucle_agent_claim_seconds",
+                  "From a job queued for remote agents to an agent's claim, by project (since "
+                  "the server started).",
+                  c.agent->metrics().agentClaim);
     }
     Response res;
     res.status = 200;

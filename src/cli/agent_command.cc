@@ -79,6 +79,8 @@ int runAgentCommand(const AgentArgs& a) {
   o.labels = *labels;
   o.capacity = a.capacity;
   o.work = std::filesystem::absolute(a.work);
+  if (!a.tokenFile.empty())
+    o.hidden.push_back(std::filesystem::absolute(a.tokenFile).parent_path());
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
   o.host = host;

@@ -134,7 +134,18 @@ Result<HttpResult> timedCall(const Endpoint& e, http::request<RequestBody>& req,
       });
     });
   });
-  ioc.run();
+  if (!o.abandon) {
+    ioc.run();
+  } else {
+    while (!ioc.stopped()) {
+      ioc.run_for(std::chrono::milliseconds(100));
+      if (*o.abandon && !ioc.stopped()) {
+        stream.cancel();
+        ioc.run();  // the handlers end with operation_aborted
+        return Status::Cancelled("abandoned");
+      }
+    }
+  }
   if (failed == beast::error::timeout)
     return Status::Io("the boucle server at " + e.host + ":" + e.port + " did not answer in time");
   if (failed) return Status::Io("request to the boucle server failed: " + failed.message());

@@ -1,6 +1,7 @@
 #pragma once
 // The command line's HTTP client (Boost.Beast, synchronous; the only other Beast file).
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -33,6 +34,8 @@ struct CallOptions {
   std::string contentType = "application/json";
   std::filesystem::path bodyFile;  // set: the body is this file's bytes (`body` is ignored)
   std::filesystem::path saveTo;    // set: a 2xx body is written to this file, not returned
+  // Set: the call ends (Cancelled) soon after this turns true (an agent stopping mid-poll).
+  const std::atomic<bool>* abandon = nullptr;
 };
 Result<HttpResult> httpCall(const Endpoint& e, const std::string& method, const std::string& target,
                             const std::string& body, const CallOptions& options);

@@ -269,6 +269,9 @@ int serve(const ServerArgs& a) {
     fmt::print(stderr, "boucle server: {}\n", st.message());
     return kExitFailed;
   }
+  // Runs whose jobs were all on remote agents go on where they were: the agents still run them.
+  auto carried = scheduler::runsToCarryOn(**store);
+  for (const auto& r : carried) orphansAtStart.keep.push_back(r.id);
   auto interrupted = (*store)->interruptUnfinished(
       "the server stopped while the run was in progress", orphansAtStart);
   if (!interrupted.ok()) {
@@ -394,6 +397,20 @@ int serve(const ServerArgs& a) {
     queue(run, p, "broken");
   };
   scheduler::Agent agent(**store, agentOptions);
+  agent.carryOn(carried);
+  // Their agents get a whole timeout to call again before their jobs count as lost: the server
+  // was away, not they.
+  for (const auto& run : carried) {
+    auto jobs = (*store)->agentJobsOfRun(run.id);
+    if (!jobs.ok()) continue;
+    for (const auto& j : *jobs) {
+      if (j.state != "running") continue;
+      if (auto renewed = (*store)->renewAgentLeases(j.agent, {{j.id, j.epoch}},
+                                                    nowMs() + agentSilence->count());
+          !renewed.ok())
+        logError("agents: " + renewed.status().message());
+    }
+  }
   api::ApiContext ctx;
   ctx.store = store->get();
   ctx.agent = &agent;

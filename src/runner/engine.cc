@@ -97,6 +97,7 @@ class Engine {
   void prepareAhead();
   void start(const pipeline::Job& job, int attempt);
   void startRemote(const pipeline::Job& job, int attempt);
+  void adoptCarried();
   bool remote(const pipeline::Job& job) const {
     return config_.remote && config_.remote->takes(job);
   }
@@ -216,6 +217,40 @@ void Engine::startRemote(const pipeline::Job& job, int attempt) {
   observer_.jobStarted(job.name, attempt);
   a.announced = true;
   active_.emplace(job.name, std::move(a));
+}
+
+// Where a carried-on run had come to: finished jobs stay so (their artifacts available to the
+// jobs that need them), jobs on agents are followed again.
+void Engine::adoptCarried() {
+  for (const auto& c : config_.carried) {
+    const pipeline::Job* job = pipeline_.findJob(c.job);
+    if (!job) continue;
+    JobResult& r = results_[c.job];
+    r.attempts = c.attempts;
+    r.log = detail::logPathFor(config_, c.job, std::max(1, c.attempts));
+    if (c.state == JobState::kRunning && remote(*job)) {
+      planner_.restore(c.job, JobState::kRunning);
+      Active a;
+      a.job = job;
+      a.attempt = c.attempts;
+      a.remote = true;
+      a.starting = false;
+      a.announced = true;
+      a.started = Clock::now();
+      a.deadline = Clock::time_point::max();
+      a.log = os::Fd(::open(r.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+      a.tail = os::Fd(::open(r.log.c_str(), O_RDONLY | O_CLOEXEC));
+      a.shown = c.logShown;
+      active_.emplace(c.job, std::move(a));
+    } else if (isFinished(c.state)) {
+      r.state = c.state;
+      r.exitCode = c.exitCode;
+      r.reason = c.reason;
+      r.artifacts = c.artifacts;
+      if (!c.artifacts.empty()) launch_.artifacts[c.job] = c.artifacts;
+      planner_.restore(c.job, c.state);
+    }
+  }
 }
 
 size_t Engine::localActive() const {
@@ -563,6 +598,7 @@ RunResult Engine::run() {
       launch_.source = &*source_;
     }
   }
+  adoptCarried();
   auto lastTick = Clock::now();
   while (!planner_.done()) {
     startReady();

@@ -74,6 +74,19 @@ struct RunConfig {
   std::vector<ArtifactEntry> givenArtifacts;
   // What BOUCLE_ATTEMPT says at a job's first start here: an agent runs the server's attempt N.
   int firstAttempt = 1;
+  // A run carried on after its server restarted: what its jobs had come to. Finished ones are
+  // not run again, ones on remote agents are followed where they are (their RemoteJobs knows
+  // them), the others run.
+  struct Carried {
+    std::string job;
+    JobState state = JobState::kPending;  // finished, or kRunning: on an agent
+    int attempts = 1;
+    int exitCode = -1;
+    std::string reason;
+    std::vector<ArtifactEntry> artifacts;
+    uint64_t logShown = 0;  // of a running one: bytes its followers have had
+  };
+  std::vector<Carried> carried;
   // Jobs it takes go to remote agents (runner/remote.h); they use none of `parallelism`.
   RemoteJobs* remote = nullptr;
 };

@@ -111,6 +111,13 @@ void Planner::finish(const std::string& job, JobState end) {
   if (blocks) skipDependents(job, "needs " + job + ", which " + std::string(toString(end)));
 }
 
+void Planner::restore(const std::string& job, JobState s) {
+  Entry& e = at(job);
+  if (e.state != JobState::kPending || s == JobState::kPending) return;
+  setState(e, JobState::kRunning);
+  if (s != JobState::kRunning) finish(job, s);
+}
+
 void Planner::skipDependents(const std::string& job, const std::string& why) {
   for (size_t i = 0; i < entries_.size(); ++i) {
     Entry& e = entries_[i];

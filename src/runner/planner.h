@@ -32,6 +32,9 @@ class Planner {
   std::vector<std::string> upcoming(size_t max) const;
   // Records how a running job ended; jobs needing a failed job become skipped.
   void finish(const std::string& job, JobState end);
+  // A run carried on after a restart: a pending job is put where it had come to (running, or
+  // finished with its jobs' dependents skipped as finish() would).
+  void restore(const std::string& job, JobState s);
   // Marks every job that has not started as cancelled.
   void cancelPending();
 

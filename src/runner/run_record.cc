@@ -23,6 +23,20 @@ Status writeManifest(const std::filesystem::path& file, const std::vector<Artifa
 
 }  // namespace detail
 
+Result<std::vector<ArtifactEntry>> readManifest(const std::filesystem::path& file) {
+  auto text = os::readFile(file);
+  if (!text.ok()) return text.status();
+  json j = json::parse(*text, nullptr, false);
+  if (!j.is_object() || !j["artifacts"].is_array())
+    return Status::Invalid(file.string() + ": not an artifact manifest");
+  std::vector<ArtifactEntry> out;
+  for (const auto& a : j["artifacts"]) {
+    out.push_back({a.value("path", ""), a.value("sha256", ""), a.value("size", uint64_t{0}),
+                   a.value("mode", 0644)});
+  }
+  return out;
+}
+
 namespace {
 
 json testsJson(const TestReport& t) {

@@ -19,6 +19,10 @@ struct RunMeta {
 
 std::string runToJson(const RunMeta& meta, const RunResult* result);
 
+// A job's artifact manifest (runDir/artifacts/JOB.json) as the engine wrote it: a run carried
+// on after its server restarted reads its finished jobs' back.
+Result<std::vector<ArtifactEntry>> readManifest(const std::filesystem::path& file);
+
 Status writeRunRecord(const std::filesystem::path& runDir, const RunMeta& meta,
                       const RunResult* result);
 

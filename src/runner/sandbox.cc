@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 
@@ -125,6 +126,20 @@ bool needsCover(const fs::path& h) {
          !within(h, "/home");
 }
 
+// The hidden folders to cover: each once, and none inside another (out of sight already; a
+// second cover inside the first could not be made read-only: bwrap refuses the remount).
+std::vector<fs::path> covers(const std::vector<fs::path>& hidden) {
+  std::vector<fs::path> out;
+  for (const auto& h : hidden) {
+    if (!needsCover(h)) continue;
+    bool inside = std::any_of(hidden.begin(), hidden.end(), [&](const fs::path& o) {
+      return needsCover(o) && o != h && within(h, o);
+    });
+    if (!inside && std::find(out.begin(), out.end(), h) == out.end()) out.push_back(h);
+  }
+  return out;
+}
+
 void addSystem(std::vector<std::string>& a, const SandboxSpec& spec) {
   a.insert(a.end(), {"--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"});
   bool opt = ::access("/opt", F_OK) == 0;
@@ -159,9 +174,7 @@ void addSystem(std::vector<std::string>& a, const SandboxSpec& spec) {
                      "--dir", kSandboxHome});
   // What must stay out of sight even under a folder shown above (a data folder in /opt, a home
   // in /usr/local): covered before the workspace, which may lie inside, is bound.
-  for (const auto& h : spec.hidden) {
-    if (needsCover(h)) a.insert(a.end(), {"--tmpfs", h.string()});
-  }
+  for (const auto& h : covers(spec.hidden)) a.insert(a.end(), {"--tmpfs", h.string()});
 }
 
 }  // namespace
@@ -180,9 +193,7 @@ std::vector<std::string> sandboxArgv(const std::string& bwrap, const SandboxSpec
   }
   // The folders covering hidden ones hold only the way down to the workspace: read-only, so
   // a job cannot leave files there that look like the server's.
-  for (const auto& h : spec.hidden) {
-    if (needsCover(h)) a.insert(a.end(), {"--remount-ro", h.string()});
-  }
+  for (const auto& h : covers(spec.hidden)) a.insert(a.end(), {"--remount-ro", h.string()});
   a.insert(a.end(), {"--chdir", spec.workspace.string(), "--clearenv"});
   for (const auto& kv : spec.env) {
     auto eq = kv.find('=');

@@ -2,6 +2,8 @@
 
 #include <gmock/gmock.h>
 
+#include <algorithm>
+
 namespace boucle::runner {
 namespace {
 
@@ -38,6 +40,18 @@ TEST(Sandbox, HiddenFoldersAreCoveredReadOnlyUnlessAlreadyPrivate) {
   };
   EXPECT_LT(at("--tmpfs", "/srv/boucle"), at("--bind", spec.workspace.string()));
   EXPECT_GT(at("--remount-ro", "/srv/boucle"), at("--bind", spec.workspace.string()));
+}
+
+TEST(Sandbox, AHiddenFolderInsideAnotherIsCoveredByItAlone) {
+  SandboxSpec spec;
+  spec.workspace = "/var/lib/agent/pi/jobs/1-1/run/ws/build";
+  spec.hidden = {"/var/lib/agent/pi", "/var/lib/agent", "/etc/boucle", "/etc/boucle"};
+  spec.command = {"/bin/sh", "-c", "true"};
+  auto argv = sandboxArgv("/usr/bin/bwrap", spec);
+  EXPECT_TRUE(hasPair(argv, "--tmpfs", "/var/lib/agent"));
+  EXPECT_FALSE(hasPair(argv, "--tmpfs", "/var/lib/agent/pi"));
+  EXPECT_FALSE(hasPair(argv, "--remount-ro", "/var/lib/agent/pi"));
+  EXPECT_EQ(std::count(argv.begin(), argv.end(), "/etc/boucle"), 2) << "one cover, one remount";
 }
 
 TEST(Sandbox, EnvironmentTravelsInTheArgumentsTextAndCachesBound) {

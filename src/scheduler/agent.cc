@@ -95,6 +95,68 @@ void Agent::start() {
   }
 }
 
+std::vector<store::Run> runsToCarryOn(store::Store& store) {
+  std::vector<store::Run> out;
+  auto candidates = store.runsOnAgents();
+  if (!candidates.ok()) {
+    logError("runs on agents: " + candidates.status().message());
+    return out;
+  }
+  for (auto& run : *candidates) {
+    auto jobs = store.listJobs(run.id);
+    auto remote = store.agentJobsOfRun(run.id);
+    if (!jobs.ok() || !remote.ok()) continue;
+    bool allRemote = std::all_of(jobs->begin(), jobs->end(), [&](const store::JobRecord& j) {
+      return j.state != "running" ||
+             std::any_of(remote->begin(), remote->end(), [&](const store::AgentJob& a) {
+               return a.job == j.name && a.attempt == j.attempts;
+             });
+    });
+    if (allRemote) out.push_back(run);
+  }
+  return out;
+}
+
+void Agent::carryOn(std::vector<store::Run> runs) {
+  std::lock_guard lock(mu_);
+  carried_ = std::move(runs);
+}
+
+Result<std::vector<runner::RunConfig::Carried>> Agent::carriedJobs(const store::Run& run,
+                                                                   const fs::path& dir) {
+  auto jobs = store_.listJobs(run.id);
+  if (!jobs.ok()) return jobs.status();
+  auto remote = store_.agentJobsOfRun(run.id);
+  if (!remote.ok()) return remote.status();
+  std::vector<runner::RunConfig::Carried> out;
+  for (const auto& j : *jobs) {
+    runner::RunConfig::Carried c;
+    c.job = j.name;
+    c.attempts = std::max(1, j.attempts);
+    c.exitCode = j.exitCode;
+    c.reason = j.reason;
+    if (j.state == "running") {
+      c.state = runner::JobState::kRunning;
+      for (const auto& a : *remote) {
+        if (a.job == j.name && a.attempt == j.attempts)
+          c.logShown = static_cast<uint64_t>(a.logSize);
+      }
+    } else if (j.state == "pending") {
+      continue;
+    } else {
+      c.state = j.state == "passed"      ? runner::JobState::kPassed
+                : j.state == "timed_out" ? runner::JobState::kTimedOut
+                : j.state == "cancelled" ? runner::JobState::kCancelled
+                : j.state == "skipped"   ? runner::JobState::kSkipped
+                                         : runner::JobState::kFailed;
+      auto manifest = runner::readManifest(dir / "artifacts" / (j.name + ".json"));
+      if (manifest.ok()) c.artifacts = std::move(manifest).value();
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 void Agent::wake() {
   wakeup_.wake();
 }
@@ -159,6 +221,18 @@ void Agent::loop() {
   runner::SupervisorPool supervisors;
   std::optional<std::chrono::steady_clock::time_point> lastRun;
   while (!wakeup_.stopping()) {
+    std::optional<store::Run> carried;
+    {
+      std::lock_guard lock(mu_);
+      if (!carried_.empty()) {
+        carried = std::move(carried_.back());
+        carried_.pop_back();
+      }
+    }
+    if (carried) {
+      execute(std::move(*carried), supervisors, true);
+      continue;
+    }
     auto next = store_.claimNextQueued(nowMs());
     if (!next.ok()) logError("queue: " + next.status().message());
     if (next.ok() && next->has_value()) {
@@ -380,7 +454,10 @@ runner::RunConfig Agent::runConfigFor(const store::Run& run, const store::Projec
   return config;
 }
 
-void Agent::execute(store::Run run, runner::SupervisorPool& supervisors) {
+// A run from the queue: its commit fetched and resolved, its pipeline read, its jobs run. A
+// `carried` run (its server restarted while agents ran its jobs) already has all that: its
+// pipeline is read again and its jobs go on from where they had come to.
+void Agent::execute(store::Run run, runner::SupervisorPool& supervisors, bool carried) {
   int cancel[2];
   if (::pipe2(cancel, O_CLOEXEC | O_NONBLOCK) != 0) {
     run.state = store::RunState::kFailed;
@@ -394,7 +471,7 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors) {
     cancelFds_[run.id] = cancel[1];
   }
 
-  if (run.trigger == "push" && run.startedAt && !run.bisectOf && !run.rerunOf) {
+  if (run.trigger == "push" && run.startedAt && !run.bisectOf && !run.rerunOf && !carried) {
     metrics_.webhookToStart.observe({run.project},
                                     static_cast<double>(*run.startedAt - run.queuedAt) / 1000);
   }
@@ -427,20 +504,30 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors) {
     fs::path mirror = mirrorPath(options_.dataDir, run.project);
     auto mirrorMu = mirrorLock(run.project);
     std::unique_lock mirrorHeld(*mirrorMu);
-    Status st = syncMirror(*project);
+    Status st = carried ? Status::Ok() : syncMirror(*project);
     runner::SourceInfo info;
-    if (st.ok()) st = resolveRun(run, *project, mirror);
+    if (st.ok() && !carried) st = resolveRun(run, *project, mirror);
     if (st.ok()) info.commit = run.commit;
     Result<pipeline::Pipeline> read = Status::Internal("not read");
     std::string pipelineText;
     if (st.ok()) {
-      save(run);
+      if (!carried) save(run);
       mirrorHeld.unlock();
       read = readPipeline(run, mirror, &pipelineText);
       if (!read.ok()) st = read.status();
     }
     bool checkout = st.ok() && read->checksOut();
-    if (checkout) {
+    std::vector<runner::RunConfig::Carried> carriedJobs;
+    if (st.ok() && carried) {
+      auto jobs = this->carriedJobs(run, dir);
+      if (!jobs.ok()) st = jobs.status();
+      if (jobs.ok()) carriedJobs = std::move(jobs).value();
+      if (st.ok() && checkout && !fs::is_directory(dir / "src", ec))
+        st = Status::NotFound("cannot carry the run on after the restart: its checkout is gone");
+      logInfo("run " + std::to_string(run.id) + " of " + run.project +
+              " carried on: its agents' jobs are followed again");
+    }
+    if (checkout && !carried) {
       info.isGit = true;
       info.root = mirror;
       info.gitDir = mirror;
@@ -450,7 +537,7 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors) {
     if (!st.ok()) {
       finish(store::RunState::kFailed, st.message());
     } else {
-      if (run.onlyJobs.empty()) recordSchedule(run, *read);
+      if (run.onlyJobs.empty() && !carried) recordSchedule(run, *read);
       pipeline = *read;
       runner::RunConfig config = runConfigFor(run, *project, dir);
       if (checkout) config.sourceDir = dir / "src";
@@ -461,12 +548,13 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors) {
                         std::any_of(pipeline->jobs.begin(), pipeline->jobs.end(),
                                     [](const pipeline::Job& j) { return !j.runsOn.empty(); });
       if (options_.board && remoteJobs) {
-        remote.emplace(
-            store_, *options_.board, run, pipelineText, checkout,
-            DispatchOptions{options_.dataDir, !options_.localJobs, project->allowProcessJobs});
+        remote.emplace(store_, *options_.board, run, pipelineText, checkout,
+                       DispatchOptions{options_.dataDir, !options_.localJobs,
+                                       project->allowProcessJobs, &metrics_});
         config.remote = &*remote;
       }
-      recorder.begin(*pipeline);
+      config.carried = std::move(carriedJobs);
+      if (!carried) recorder.begin(*pipeline);
       auto result = runner::runPipeline(*pipeline, config, recorder);
       recorder.end(result);
       runner::RunMeta meta{run.project,

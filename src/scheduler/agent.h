@@ -52,6 +52,8 @@ class Agent {
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
 
+  // Runs to carry on before any queued run (call before start()): see runsToCarryOn.
+  void carryOn(std::vector<store::Run> runs);
   void start();
   // A run was queued: look at the queue now rather than at the next poll.
   void wake();
@@ -66,7 +68,10 @@ class Agent {
 
  private:
   void loop();
-  void execute(store::Run run, runner::SupervisorPool& supervisors);
+  void execute(store::Run run, runner::SupervisorPool& supervisors, bool carried = false);
+  // What a carried-on run's jobs had come to, from the store and its folder.
+  Result<std::vector<runner::RunConfig::Carried>> carriedJobs(const store::Run& run,
+                                                              const std::filesystem::path& dir);
   Status syncMirror(const store::Project& project);
   Result<pipeline::Pipeline> readPipeline(const store::Run& run,
                                           const std::filesystem::path& mirror, std::string* text);
@@ -97,10 +102,16 @@ class Agent {
   Wakeup wakeup_;
   std::mutex mu_;                     // guards cancelFds_, mirrors_ and repacking_
   std::map<int64_t, int> cancelFds_;  // running run → write end of its cancel pipe
+  std::vector<store::Run> carried_;   // runs to carry on, taken before queued ones
   std::map<std::string, std::shared_ptr<std::mutex>> mirrors_;  // one fetch per mirror at once
   std::set<std::string> repacking_;                             // projects whose mirror repacks
   std::mutex bisectMu_;                                         // one bisection step at a time
 };
+
+// The runs this server's previous life left running that can be carried on after its restart:
+// every job they had running was on a remote agent, which may still be working on it (a job
+// the server ran itself died with it: such a run is interrupted).
+std::vector<store::Run> runsToCarryOn(store::Store& store);
 
 // The project's credential, unsealed (kind "" when it has none).
 Result<scm::GitCredential> credentialFor(const store::Project& p, const auth::SecretBox* box);

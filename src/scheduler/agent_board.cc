@@ -13,6 +13,11 @@ void AgentBoard::jobQueued() {
   for (auto& [key, w] : wake) w();
 }
 
+void AgentBoard::jobsCancelled() {
+  ++cancellations_;
+  jobQueued();
+}
+
 uint64_t AgentBoard::onJobQueued(std::function<void()> wake) {
   std::lock_guard lock(mu_);
   waiting_.emplace(nextKey_, std::move(wake));

@@ -4,6 +4,7 @@
 // that reached this server). News that reached another server sharing the database is found by
 // looking at the store every so often: the board only makes this server's own news immediate.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -16,6 +17,10 @@ class AgentBoard {
  public:
   // A job was queued: every waiting long poll looks again.
   void jobQueued();
+  // A run's jobs were asked to stop: every long poll ends now, so that each agent calls again
+  // at once and hears which of its jobs to stop.
+  void jobsCancelled();
+  uint64_t cancellations() const { return cancellations_; }
   // Calls `wake` once, at the next jobQueued(), unless forgotten first; returns its key.
   uint64_t onJobQueued(std::function<void()> wake);
   void forget(uint64_t key);
@@ -30,6 +35,7 @@ class AgentBoard {
   std::mutex mu_;
   std::map<uint64_t, std::function<void()>> waiting_;
   uint64_t nextKey_ = 1;
+  std::atomic<uint64_t> cancellations_{0};
   std::map<int64_t, int> runs_;
 };
 

@@ -43,7 +43,7 @@ void Presence::sweep() {
   int64_t staleBefore = nowMs() - options_.timeout.count();
   std::string reason = "the server running it stopped answering (no heartbeat for " +
                        std::to_string(options_.timeout.count() / 1000) + " s)";
-  store::Orphans others{staleBefore, false};
+  store::Orphans others{staleBefore, false, {}};
   auto runs = store_.interruptUnfinished(reason, others);
   if (!runs.ok()) {
     logError("servers: " + runs.status().message());

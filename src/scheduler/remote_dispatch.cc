@@ -107,6 +107,11 @@ Result<std::vector<runner::RemoteUpdate>> RemoteDispatch::poll() {
       }
     }
     logSizes_.erase(j.id);
+    if (options_.metrics && j.startedAt > 0) {
+      options_.metrics->agentClaim.observe(
+          {run_.project},
+          static_cast<double>(std::max<int64_t>(0, j.startedAt - j.queuedAt)) / 1000);
+    }
     // Taken in: the row goes, and whatever its agent says of it afterwards is refused.
     if (auto st = store_.forgetAgentJob(j.id); !st.ok()) return st;
     out.push_back(std::move(u));
@@ -119,6 +124,7 @@ void RemoteDispatch::cancelAll() {
     logError("run " + std::to_string(run_.id) +
              ": cannot cancel its agents' jobs: " + st.message());
   board_.runChanged(run_.id);
+  board_.jobsCancelled();
 }
 
 }  // namespace boucle::scheduler

@@ -9,6 +9,7 @@
 #include "os/files.h"
 #include "runner/remote.h"
 #include "scheduler/agent_board.h"
+#include "scheduler/run_metrics.h"
 #include "store/store.h"
 
 namespace boucle::scheduler {
@@ -17,6 +18,7 @@ struct DispatchOptions {
   std::filesystem::path dataDir;  // logs are named relative to it
   bool everyJob = false;          // no embedded agent: every job goes to the agents
   bool processAllowed = false;    // the project lets jobs run as plain processes
+  RunMetrics* metrics = nullptr;  // hears how long each job waited for its agent
 };
 
 class RemoteDispatch : public runner::RemoteJobs {

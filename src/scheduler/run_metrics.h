@@ -1,6 +1,7 @@
 #pragma once
-// What the agent measures as it works, for /metrics: how long jobs take, and how long a pushed
-// commit waits from its webhook to its run's start (the queue as a committer feels it).
+// What the agent measures as it works, for /metrics: how long jobs take, how long a pushed
+// commit waits from its webhook to its run's start (the queue as a committer feels it), and how
+// long a job waits for a remote agent.
 
 #include "core/histogram.h"
 
@@ -13,6 +14,10 @@ struct RunMetrics {
   // Seconds from a push webhook's arrival (the run queued) to the run's start, by project.
   HistogramFamily webhookToStart{
       {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300}, {"project"}};
+  // Seconds a job waited in the queue for a remote agent to claim it, by project.
+  HistogramFamily agentClaim{
+      {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300},
+      {"project"}};
 };
 
 }  // namespace boucle::scheduler

@@ -319,6 +319,7 @@ struct ServerRecord {
 struct Orphans {
   int64_t staleBeforeMs = INT64_MAX;  // the default: every other server counts as gone
   bool includeOwn = true;
+  std::vector<int64_t> keep;  // runs left running all the same (carried on: their agents work)
 };
 
 class StoreObserver {
@@ -519,6 +520,11 @@ class Store {
   // runs that ended without their engine (interrupted: their server died) are tidied: running
   // ones are asked to stop, the others go.
   virtual Result<std::vector<AgentJob>> sweepAgentJobs(int64_t nowMs) = 0;
+  // This server's running runs (or no server's) that have jobs on remote agents: at its start,
+  // the runs its previous life left that agents may still be working for.
+  virtual Result<std::vector<Run>> runsOnAgents() = 0;
+  // Every job of the run on remote agents, in any state.
+  virtual Result<std::vector<AgentJob>> agentJobsOfRun(int64_t runId) = 0;
   // The run's jobs that are not queued any more (running, or ended and not yet forgotten).
   virtual Result<std::vector<AgentJob>> startedAgentJobs(int64_t runId) = 0;
   // The run's engine took in the job's end: the row goes (an agent reporting on it afterwards

@@ -492,10 +492,10 @@ TEST_P(StoreTest, ARunIsOrphanedOnlyOnceItsServerFellSilent) {
   ASSERT_TRUE(a.ok() && *a && b.ok() && *b);
 
   // Beta's sweep while alpha answers: nothing; once alpha is silent: alpha's run, not its own.
-  auto none = store_->interruptUnfinished("gone", {500, false});
+  auto none = store_->interruptUnfinished("gone", {500, false, {}});
   ASSERT_TRUE(none.ok()) << none.status().message();
   EXPECT_TRUE(none->empty());
-  auto taken = store_->interruptUnfinished("gone", {2000, false});
+  auto taken = store_->interruptUnfinished("gone", {2000, false, {}});
   ASSERT_TRUE(taken.ok());
   ASSERT_EQ(taken->size(), 1u);
   EXPECT_EQ((*taken)[0].id, (*a)->id);
@@ -503,7 +503,7 @@ TEST_P(StoreTest, ARunIsOrphanedOnlyOnceItsServerFellSilent) {
   EXPECT_EQ((*taken)[0].reason, "gone");
   EXPECT_EQ(store_->getRun((*b)->id)->state, RunState::kRunning);
   // Beta restarted: what its previous life left is its own to end.
-  auto own = store_->interruptUnfinished("restarted", {500, true});
+  auto own = store_->interruptUnfinished("restarted", {500, true, {}});
   ASSERT_TRUE(own.ok());
   ASSERT_EQ(own->size(), 1u);
   EXPECT_EQ((*own)[0].id, (*b)->id);
@@ -793,6 +793,40 @@ TEST_P(StoreTest, AgentsAreListedWithTheirJobsAndCanBeDrained) {
   auto one = store_->claimAgentJob("pi", {"arm64"}, 7000, 9000);
   ASSERT_TRUE(one.ok());
   EXPECT_TRUE(one->has_value());
+}
+
+TEST_P(StoreTest, RunsOnAgentsAreKeptRunningWhileTheOthersAreInterrupted) {
+  ASSERT_TRUE(store_->addProject(project("web")).ok());
+  store::Run r;
+  r.project = "web";
+  r.ref = "main";
+  auto a = store_->createRun(r);
+  r.ref = "dev";
+  auto b = store_->createRun(r);
+  ASSERT_TRUE(a.ok() && b.ok());
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(store_->claimNextQueued(100).ok());
+  AgentJob j;
+  j.runId = a->id;
+  j.project = "web";
+  j.job = "remote";
+  ASSERT_TRUE(store_->queueAgentJob(j).ok());
+  auto on = store_->runsOnAgents();
+  ASSERT_TRUE(on.ok());
+  ASSERT_EQ(on->size(), 1u);
+  EXPECT_EQ((*on)[0].id, a->id);
+  auto jobs = store_->agentJobsOfRun(a->id);
+  ASSERT_TRUE(jobs.ok());
+  ASSERT_EQ(jobs->size(), 1u);
+  EXPECT_EQ((*jobs)[0].state, "queued");
+  auto gone = store_->interruptUnfinished("restarted", {INT64_MAX, true, {a->id}});
+  ASSERT_TRUE(gone.ok());
+  ASSERT_EQ(gone->size(), 1u);
+  EXPECT_EQ((*gone)[0].id, b->id);
+  EXPECT_EQ(store_->getRun(a->id)->state, RunState::kRunning);
+  // Once the run has ended without its engine, its agents' jobs are tidied away.
+  ASSERT_TRUE(store_->interruptUnfinished("restarted", {}).ok());
+  ASSERT_TRUE(store_->sweepAgentJobs(200).ok());
+  EXPECT_TRUE(store_->agentJobsOfRun(a->id)->empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,

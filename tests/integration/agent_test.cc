@@ -6,9 +6,12 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "harness.h"
+#include "net_hosts.h"
 #include "server_fixture.h"
 
 namespace boucle::testing {
@@ -72,6 +75,12 @@ class AgentTest : public ServerFixture {
     if (attempt) path += "?attempt=" + std::to_string(attempt);
     return curl("GET", server_->url() + path, "", {"Authorization: Bearer " + server_->token()})
         .body;
+  }
+  // A log without the agent's own notes ("boucle-agent: fetching the checkout of …").
+  std::string jobOutput(int64_t run, const std::string& job, int attempt = 0) {
+    std::string log = jobLog(run, job, attempt);
+    while (log.starts_with("boucle-agent: ")) log.erase(0, log.find('\n') + 1);
+    return log;
   }
   json jobOf(const json& run, const std::string& name) {
     for (const auto& j : run["jobs"])
@@ -145,6 +154,27 @@ TEST_F(AgentTest, AKilledAgentsJobIsQueuedAgainAndRunsOnAnother) {
               ::testing::ContainsRegex("agent first was lost; its log stopped at byte [0-9]+"));
   EXPECT_THAT(jobLog(1, "slow", 2), HasSubstr("attempt 2 started\nfinished\n"));
   EXPECT_THAT(server_->log(), HasSubstr("agent first lost job slow of run 1"));
+}
+
+TEST_F(AgentTest, CancellingARunStopsItsJobOnTheAgentAndItsQueuedOnesNeverStart) {
+  repo_.write(".boucle.yml",
+              "jobs:\n  busy:\n    runs-on: [x]\n    run: echo started && sleep 300.25\n"
+              "  later:\n    runs-on: [y]\n    run: echo never\n");
+  repo_.commit("busy");
+  ASSERT_EQ(client({"project", "add", "p", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  auto a = startAgent("a", "x");
+  ASSERT_EQ(client({"trigger", "p"}).exitCode, 0);
+  ASSERT_TRUE(waitFor([&] { return jobLog(1, "busy").find("started") != std::string::npos; }))
+      << a->output();
+  ASSERT_FALSE(processesWithArgument("300.25").empty());
+  ASSERT_EQ(client({"cancel", "1"}).exitCode, 0);
+  json run = waitForRun(1);
+  EXPECT_EQ(run["state"], "cancelled") << run.dump(2);
+  EXPECT_EQ(jobOf(run, "busy")["state"], "cancelled");
+  EXPECT_EQ(jobOf(run, "later")["state"], "cancelled");
+  EXPECT_TRUE(waitFor([] { return processesWithArgument("300.25").empty(); }))
+      << "the agent stopped the job's processes";
+  EXPECT_EQ(jobLog(1, "later"), "");
 }
 
 TEST_F(AgentTest, TheProtocolRefusesStaleForeignAndMalformedReports) {
@@ -250,6 +280,134 @@ TEST_F(AgentTest, ADrainedAgentTakesNoJobUntilItIsUndrained) {
   EXPECT_EQ(run["state"], "passed");
   EXPECT_THAT(jobLog(1, "one"), ::testing::EndsWith("\nran\n"));
   EXPECT_EQ(client({"agent", "drain", "nobody"}).exitCode, 1);
+}
+
+// Agents on machines of their own as far as the network goes (network namespaces on a bridge
+// where the server listens): their links can be cut like a pulled cable.
+class RemoteAgentTest : public AgentTest {
+ protected:
+  void SetUp() override {
+    hosts_ = std::make_unique<NetHosts>(2);
+    ASSERT_TRUE(hosts_->up()) << hosts_->startLog();
+    server_ = std::make_unique<ServerProcess>(repo_.scratch() / "server-data",
+                                              std::vector<std::string>{"--agent-timeout", "10s"});
+    server_->listenOn(hosts_->bridge());
+    std::string log;
+    ASSERT_TRUE(server_->start(&log)) << log;
+  }
+  void TearDown() override {
+    AgentTest::TearDown();
+    for (pid_t p : agents_) {
+      ::kill(p, SIGKILL);
+      waitExit(p);
+    }
+    hosts_.reset();
+  }
+  pid_t startAgentOn(int host, const std::string& name) {
+    fs::path work = repo_.scratch() / ("agent-" + name);
+    pid_t p = hosts_->start(
+        host,
+        {BOUCLE_BIN, "agent", "--server", server_->url(), "--work", work.string(), "--labels", "x"},
+        work.string() + ".log", {"BOUCLE_TOKEN=" + agentToken(name)});
+    agents_.push_back(p);
+    return p;
+  }
+  std::string agentLog(const std::string& name) {
+    return readFile(repo_.scratch() / ("agent-" + name + ".log"));
+  }
+  std::unique_ptr<NetHosts> hosts_;
+  std::vector<pid_t> agents_;
+};
+
+TEST_F(RemoteAgentTest, ALogResumesAfterTheAgentsNetworkIsCutAndMendedNothingLostNothingTwice) {
+  repo_.write(".boucle.yml",
+              "jobs:\n  talk:\n    runs-on: [x]\n"
+              "    run: for i in $(seq 1 60); do echo line $i; sleep 0.1; done\n");
+  repo_.commit("talkative");
+  ASSERT_EQ(client({"project", "add", "p", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  startAgentOn(1, "far");
+  ASSERT_EQ(client({"trigger", "p"}).exitCode, 0);
+  ASSERT_TRUE(waitFor([&] { return jobLog(1, "talk").find("line 5\n") != std::string::npos; }))
+      << agentLog("far");
+  hosts_->cut(1);
+  // While the cable is out the job goes on, its lines spooled on the agent's disk.
+  std::string during = jobLog(1, "talk");
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_EQ(jobLog(1, "talk"), during) << "nothing arrives through a cut link";
+  hosts_->mend(1);
+  json run = waitForRun(1);
+  ASSERT_EQ(run["state"], "passed") << run.dump(2) << agentLog("far");
+  std::string expected;
+  for (int i = 1; i <= 60; ++i) expected += "line " + std::to_string(i) + "\n";
+  EXPECT_EQ(jobOutput(1, "talk"), expected);
+  EXPECT_EQ(jobOf(run, "talk")["attempts"], 1);
+}
+
+TEST_F(RemoteAgentTest, AnAgentKilledMidJobLosesItsJobToAnotherWhileTheOthersGoOn) {
+  repo_.write(".boucle.yml",
+              "jobs:\n"
+              "  stuck:\n    runs-on: [x]\n    run: |\n"
+              "      echo \"stuck attempt $BOUCLE_ATTEMPT on $(cat /proc/sys/kernel/hostname)\"\n"
+              "      if [ \"$BOUCLE_ATTEMPT\" = 1 ]; then sleep 300.5; fi\n"
+              "  steady:\n    runs-on: [x]\n"
+              "    run: for i in $(seq 1 30); do echo tick $i; sleep 0.1; done\n");
+  repo_.commit("two");
+  ASSERT_EQ(client({"project", "add", "p", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  pid_t one = startAgentOn(1, "one");
+  pid_t two = startAgentOn(2, "two");
+  ASSERT_EQ(client({"trigger", "p"}).exitCode, 0);
+  ASSERT_TRUE(waitFor([&] {
+    return jobLog(1, "stuck").find("stuck attempt 1") != std::string::npos &&
+           jobLog(1, "steady").find("tick 1") != std::string::npos;
+  })) << agentLog("one")
+      << agentLog("two");
+  bool oneHasIt = agentLog("one").find("stuck (attempt 1)") != std::string::npos;
+  ::kill(oneHasIt ? one : two, SIGKILL);
+  json run = waitForRun(1);
+  ASSERT_EQ(run["state"], "passed") << run.dump(2) << agentLog("one") << agentLog("two");
+  EXPECT_EQ(jobOf(run, "stuck")["attempts"], 2);
+  EXPECT_EQ(jobOf(run, "steady")["attempts"], 1);
+  EXPECT_THAT(jobLog(1, "stuck", 1),
+              HasSubstr("agent " + std::string(oneHasIt ? "one" : "two") + " was lost"));
+  std::string ticks;
+  for (int i = 1; i <= 30; ++i) ticks += "tick " + std::to_string(i) + "\n";
+  EXPECT_EQ(jobOutput(1, "steady"), ticks);
+}
+
+TEST_F(RemoteAgentTest, AServerKilledWhileAnAgentRunsItsJobCarriesTheRunOnWhenItIsBack) {
+  repo_.write(".boucle.yml",
+              "jobs:\n  first:\n    runs-on: [x]\n    run: echo first > first.txt\n"
+              "    artifacts: [first.txt]\n"
+              "  long:\n    needs: [first]\n    runs-on: [x]\n    run: |\n"
+              "      echo \"waiting on $(cat first.txt)\"\n"
+              "      while [ ! -e go ]; do sleep 0.05; done\n      echo done\n"
+              "  after:\n    needs: [long]\n    run: echo after\n");
+  repo_.commit("three");
+  ASSERT_EQ(client({"project", "add", "p", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  startAgentOn(1, "steady");
+  ASSERT_EQ(client({"trigger", "p"}).exitCode, 0);
+  ASSERT_TRUE(waitFor([&] {
+    return jobLog(1, "long").find("waiting on first") != std::string::npos;
+  })) << agentLog("steady");
+  int port = server_->port();
+  server_->kill9();
+  // While the server is away the agent's job finishes; its end waits for the server.
+  fs::path job;
+  for (const auto& e : fs::directory_iterator(repo_.scratch() / "agent-steady" / "jobs"))
+    job = e.path();
+  ASSERT_TRUE(fs::is_directory(job / "run" / "ws" / "long")) << agentLog("steady");
+  std::ofstream(job / "run" / "ws" / "long" / "go") << "go";
+  ASSERT_TRUE(waitFor([&] { return readFile(job / "log").find("done\n") != std::string::npos; }))
+      << "the job ended, spooled on the agent" << agentLog("steady");
+  server_->listenOn(hosts_->bridge(), port);
+  std::string log;
+  ASSERT_TRUE(server_->start(&log)) << log;
+  json run = waitForRun(1);
+  ASSERT_EQ(run["state"], "passed") << run.dump(2) << agentLog("steady") << server_->log();
+  EXPECT_EQ(jobOf(run, "long")["attempts"], 1);
+  EXPECT_EQ(jobOutput(1, "long"), "waiting on first\ndone\n");
+  EXPECT_EQ(jobLog(1, "after"), "after\n");
+  EXPECT_THAT(server_->log(), HasSubstr("run 1 of p carried on"));
 }
 
 }  // namespace

@@ -88,11 +88,12 @@ std::string ServerProcess::log() const {
 bool ServerProcess::start(std::string* log) {
   fs::path logFile = data_.string() + ".log";
   size_t before = readFile(logFile).size();
-  std::vector<std::string> argv{BOUCLE_BIN,     "server",   "--data",
-                                data_.string(), "--listen", "127.0.0.1:0"};
+  std::vector<std::string> argv{BOUCLE_BIN, "server",
+                                "--data",   data_.string(),
+                                "--listen", host_ + ":" + std::to_string(listenPort_)};
   argv.insert(argv.end(), extraArgs_.begin(), extraArgs_.end());
   pid_ = spawnLogged(argv, logFile);
-  static const std::regex listening(R"(listening on http://127\.0\.0\.1:(\d+))");
+  static const std::regex listening(R"(listening on http://[0-9.]+:(\d+))");
   bool up = waitFor([&] {
     std::string text = readFile(logFile).substr(before);
     std::smatch m;

@@ -13,12 +13,17 @@ class ServerProcess {
  public:
   explicit ServerProcess(std::filesystem::path data, std::vector<std::string> extraArgs = {});
   ~ServerProcess();
+  // Listens on `address` rather than 127.0.0.1, on `port` (0: a free one); before start().
+  void listenOn(std::string address, int port = 0) {
+    host_ = std::move(address);
+    listenPort_ = port;
+  }
   // Starts and waits until /api/health answers; returns false (with the log) on failure.
   bool start(std::string* log);
   void kill9();
   int stop();  // SIGTERM, returns the exit code
   int port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return "http://" + host_ + ":" + std::to_string(port_); }
   std::string token() const;
   std::vector<std::string> clientEnv() const;  // BOUCLE_SERVER and BOUCLE_TOKEN
   std::string log() const;
@@ -29,6 +34,8 @@ class ServerProcess {
   std::vector<std::string> extraArgs_;
   pid_t pid_ = -1;
   int port_ = 0;
+  std::string host_ = "127.0.0.1";
+  int listenPort_ = 0;
   std::string token_;
 };
 

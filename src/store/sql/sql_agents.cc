@@ -251,6 +251,15 @@ Result<std::vector<AgentJob>> SqlStore::startedAgentJobs(int64_t runId) {
   return readAll(*s, readAgentJob);
 }
 
+Result<std::vector<AgentJob>> SqlStore::agentJobsOfRun(int64_t runId) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(std::string("SELECT ") + kAgentJobColumns +
+                       " FROM agent_jobs WHERE run_id = ? ORDER BY id");
+  if (!s.ok()) return s.status();
+  s->bind(1, runId);
+  return readAll(*s, readAgentJob);
+}
+
 Status SqlStore::forgetAgentJob(int64_t id) {
   std::lock_guard lock(mu_);
   return monitorWrite([&]() -> Status {

@@ -403,6 +403,16 @@ Result<std::optional<Run>> SqlStore::claimNextQueued(int64_t nowMs) {
   return out;
 }
 
+Result<std::vector<Run>> SqlStore::runsOnAgents() {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(std::string("SELECT ") + kRunColumns +
+                       " FROM runs WHERE state = 'running' AND (server = ? OR server = '') AND id "
+                       "IN (SELECT run_id FROM agent_jobs) ORDER BY id");
+  if (!s.ok()) return s.status();
+  s->bind(1, server_);
+  return readAll(*s, readRun);
+}
+
 void SqlStore::bindOrphans(Statement& s, int first, const Orphans& which) {
   s.bind(first, int64_t{which.includeOwn ? 1 : 0}).bind(first + 1, server_);
   s.bind(first + 2, server_).bind(first + 3, which.staleBeforeMs);
@@ -413,9 +423,13 @@ Result<std::vector<Run>> SqlStore::interruptUnfinished(std::string_view reason,
   std::lock_guard lock(mu_);
   std::vector<Run> out;
   Status st = db_.transaction([&]() -> Status {
+    // The ids kept are numbers: written into the statement as they are.
+    std::string keep;
+    for (int64_t id : which.keep) keep += (keep.empty() ? "" : ", ") + std::to_string(id);
+    if (!keep.empty()) keep = " AND id NOT IN (" + keep + ")";
     auto s = db_.prepare(std::string("UPDATE runs SET state = 'interrupted', reason = ?, "
                                      "finished_at = ? WHERE ") +
-                         kOrphaned + " RETURNING " + kRunColumns);
+                         kOrphaned + keep + " RETURNING " + kRunColumns);
     if (!s.ok()) return s.status();
     s->bind(1, reason).bind(2, nowMs());
     bindOrphans(*s, 3, which);

@@ -56,6 +56,8 @@ class SqlStore : public Store {
   Status endAgentJob(int64_t id, int64_t epoch, std::string_view result, int64_t nowMs) override;
   Result<std::vector<AgentJob>> sweepAgentJobs(int64_t nowMs) override;
   Result<std::vector<AgentJob>> startedAgentJobs(int64_t runId) override;
+  Result<std::vector<Run>> runsOnAgents() override;
+  Result<std::vector<AgentJob>> agentJobsOfRun(int64_t runId) override;
   Status forgetAgentJob(int64_t id) override;
   Status cancelAgentJobs(int64_t runId) override;
   Result<bool> agentSeen(const AgentRecord& a) override;
