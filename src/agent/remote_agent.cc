@@ -72,12 +72,32 @@ std::optional<uint64_t> sizeIn(const cli::HttpResult& r) {
   return j["size"].get<uint64_t>();
 }
 
+// Wakes the agent's main loop when one of its jobs is over: a full agent asks for the next
+// job at once rather than at its next heartbeat.
+struct Slots {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool freed = false;
+  void free() {
+    std::lock_guard lock(mu);
+    freed = true;
+    cv.notify_all();
+  }
+  // Until a job is over, `stop`, or `until`.
+  void wait(std::chrono::steady_clock::time_point until, const std::atomic<bool>& stop) {
+    std::unique_lock lock(mu);
+    while (!freed && !stop && std::chrono::steady_clock::now() < until)
+      cv.wait_for(lock, milliseconds(250));  // `stop` comes from a signal thread: looked at
+    freed = false;
+  }
+};
+
 // One claimed job: runs it, streams its log, and reports its end.
 class JobRun : public runner::RunObserver {
  public:
   JobRun(const AgentOptions& o, int64_t id, int64_t epoch, scheduler::AgentJobSpec spec,
-         const std::atomic<bool>& stop)
-      : o_(o), id_(id), epoch_(epoch), spec_(std::move(spec)), stop_(stop) {
+         const std::atomic<bool>& stop, Slots& slots)
+      : o_(o), id_(id), epoch_(epoch), spec_(std::move(spec)), stop_(stop), slots_(slots) {
     dir_ = o.work / "jobs" / (std::to_string(id) + "-" + std::to_string(epoch));
   }
   ~JobRun() override {
@@ -90,6 +110,8 @@ class JobRun : public runner::RunObserver {
   }
   // Everything is over (ended, reported): its threads may be joined.
   bool finished() const { return over_; }
+  // Its end was taken (or it is no longer ours): no more heartbeats for it.
+  bool settled() const { return settled_ || abandoned_; }
   int64_t id() const { return id_; }
   int64_t epoch() const { return epoch_; }
   const std::string& name() const { return spec_.job; }
@@ -130,10 +152,11 @@ class JobRun : public runner::RunObserver {
   int64_t id_, epoch_;
   scheduler::AgentJobSpec spec_;
   const std::atomic<bool>& stop_;
+  Slots& slots_;
   fs::path dir_;
   std::thread thread_, sender_;
   // finished_: the job ended, its log is complete (the sender stops once all is acknowledged).
-  std::atomic<bool> finished_{false}, over_{false}, abandoned_{false};
+  std::atomic<bool> finished_{false}, over_{false}, abandoned_{false}, settled_{false};
   os::Fd spool_, cancelWrite_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -183,7 +206,7 @@ Status JobRun::prepare(runner::RunConfig& config, pipeline::Pipeline& p) {
   config.firstAttempt = spec_.attempt;
   config.baseEnv = runner::inheritedEnvironment();
   config.defaultIsolation = pipeline::Isolation::kSandbox;
-  config.processAllowed = spec_.processAllowed;
+  config.processAllowed = spec_.processAllowed && o_.allowProcessJobs;
   config.cacheDir = scheduler::cacheDirFor(o_.work, spec_.project, spec_.branch);
   // A job sees its workspace, not the agent's other jobs, its spool or its token.
   config.hiddenPaths = {o_.work};
@@ -325,7 +348,10 @@ void JobRun::report(const runner::JobResult& result) {
     cli::HttpResult r;
     if (!call("POST", jobTarget(id_, "end", epoch_), scheduler::reportToJson(rep), post, &r))
       return;
-    if (r.status == 200) return;
+    if (r.status == 200) {
+      settled_ = true;
+      return;
+    }
     auto size = sizeIn(r);
     if (r.status == 409 && size) {
       // The server has less of the log than was sent (it lost a write): sent again from there.
@@ -392,6 +418,7 @@ void JobRun::main() {
           (abandoned_ ? " (no longer ours: not reported)" : ""));
   fs::remove_all(dir_, ec);
   over_ = true;
+  slots_.free();
 }
 
 }  // namespace
@@ -405,6 +432,7 @@ int runAgent(const AgentOptions& o, const std::atomic<bool>& stop) {
   }
   // What a killed agent left: its jobs were given to others by now.
   for (const auto& e : fs::directory_iterator(o.work / "jobs", ec)) fs::remove_all(e.path(), ec);
+  Slots slots;  // before `jobs`: their threads use it until they are joined
   std::map<int64_t, std::unique_ptr<JobRun>> jobs;
   Backoff backoff;
   bool reachable = true;
@@ -415,7 +443,8 @@ int runAgent(const AgentOptions& o, const std::atomic<bool>& stop) {
         it = jobs.erase(it);  // joins its threads
         continue;
       }
-      running.push_back({{"id", it->first}, {"epoch", it->second->epoch()}});
+      if (!it->second->settled())
+        running.push_back({{"id", it->first}, {"epoch", it->second->epoch()}});
       ++it;
     }
     bool room = static_cast<int>(jobs.size()) < o.capacity;
@@ -465,7 +494,7 @@ int runAgent(const AgentOptions& o, const std::atomic<bool>& stop) {
         continue;  // its lease runs out: the server gives it to another agent
       }
       auto run = std::make_unique<JobRun>(o, id, job.value("epoch", int64_t{0}),
-                                          std::move(spec).value(), stop);
+                                          std::move(spec).value(), stop, slots);
       run->start();
       jobs.emplace(id, std::move(run));
       continue;  // ask for more at once while there is room
@@ -475,12 +504,9 @@ int runAgent(const AgentOptions& o, const std::atomic<bool>& stop) {
       int64_t lease = answer.value("lease_ms", int64_t{60000});
       auto until =
           std::chrono::steady_clock::now() + milliseconds(std::max<int64_t>(250, lease / 4));
-      while (!stop && std::chrono::steady_clock::now() < until) {
-        bool done = std::any_of(jobs.begin(), jobs.end(),
-                                [](const auto& j) { return j.second->finished(); });
-        if (done) break;
-        std::this_thread::sleep_for(milliseconds(100));
-      }
+      bool done =
+          std::any_of(jobs.begin(), jobs.end(), [](const auto& j) { return j.second->finished(); });
+      if (!done) slots.wait(until, stop);
     }
   }
   logInfo("stopping: cancelling " + std::to_string(jobs.size()) + " job(s)");

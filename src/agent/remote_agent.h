@@ -22,6 +22,9 @@ struct AgentOptions {
   int capacity = 1;
   std::filesystem::path work;  // jobs' folders, the blob cache, caches
   std::string host;            // shown in `boucle agents`
+  // Jobs may run as plain processes (as the agent's user, who can read its token and its other
+  // jobs) where the server's project allows it too; else every job is sandboxed.
+  bool allowProcessJobs = false;
   // Folders no job may see (the one holding the token file), besides `work` and $HOME.
   std::vector<std::filesystem::path> hidden;
 };

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <mutex>
 
 #include "api/route_helpers.h"
 #include "core/clock.h"
@@ -24,8 +25,12 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr size_t kMaxLabels = 32;
-constexpr size_t kMaxHeld = 256;
+constexpr size_t kMaxHeld = 1024;  // an agent's --capacity at most
 constexpr auto kLongPoll = std::chrono::seconds(20);
+
+double secondsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
 
 int64_t leaseMs(const ApiContext& c) {
   return c.agentTimeout.count();
@@ -65,13 +70,15 @@ std::string pollAnswer(const std::optional<store::AgentJob>& job, const json& st
 class LongPoll : public BodyStream {
  public:
   LongPoll(const ApiContext& c, std::string agent, std::vector<std::string> labels, json stop,
-           json cancel)
+           json cancel, std::chrono::steady_clock::time_point arrived)
       : c_(c),
         agent_(std::move(agent)),
         labels_(std::move(labels)),
         stop_(std::move(stop)),
         cancel_(std::move(cancel)),
-        deadline_(std::chrono::steady_clock::now() + kLongPoll),
+        arrived_(arrived),
+        // Its leases are renewed when it calls: it calls again well within --agent-timeout.
+        deadline_(arrived_ + std::min<std::chrono::milliseconds>(kLongPoll, c.agentTimeout / 3)),
         cancellations_(c.board ? c.board->cancellations() : 0) {}
   ~LongPoll() override {
     if (key_) c_.board->forget(key_);
@@ -83,6 +90,8 @@ class LongPoll : public BodyStream {
       logError("agents: " + job.status().message());
       return {pollAnswer(std::nullopt, stop_, cancel_, c_), true};
     }
+    if (*job && c_.board && first_) c_.board->claimLatency.observe({}, secondsSince(arrived_));
+    first_ = false;
     bool cancelled = c_.board && c_.board->cancellations() != cancellations_;
     if (*job || cancelled || std::chrono::steady_clock::now() >= deadline_)
       return {pollAnswer(*job, stop_, cancel_, c_), true};
@@ -101,12 +110,14 @@ class LongPoll : public BodyStream {
   std::string agent_;
   std::vector<std::string> labels_;
   json stop_, cancel_;
-  std::chrono::steady_clock::time_point deadline_;
+  std::chrono::steady_clock::time_point arrived_, deadline_;
+  bool first_ = true;       // a job claimed at the first look was there when the poll came
   uint64_t cancellations_;  // the board's count when the poll began
   uint64_t key_ = 0;
 };
 
 Response poll(const ApiContext& c, const Request& req) {
+  auto arrived = std::chrono::steady_clock::now();
   json body = json::parse(req.body, nullptr, false);
   if (!body.is_object()) return errorResponse(400, "a JSON object");
   store::AgentRecord a;
@@ -138,10 +149,11 @@ Response poll(const ApiContext& c, const Request& req) {
   if (!body.value("wait", false)) {
     auto job = c.store->claimAgentJob(a.name, a.labels, a.seenAt, a.seenAt + leaseMs(c));
     if (!job.ok()) return fromStatus(job.status());
+    if (*job && c.board) c.board->claimLatency.observe({}, secondsSince(arrived));
     return jsonResponse(200, pollAnswer(*job, stop, cancel, c));
   }
   Response r;
-  r.stream = std::make_shared<LongPoll>(c, a.name, a.labels, stop, cancel);
+  r.stream = std::make_shared<LongPoll>(c, a.name, a.labels, stop, cancel, arrived);
   r.headers.emplace_back("X-Boucle-Long-Poll", "1");
   return r;
 }
@@ -191,9 +203,21 @@ Response neededBlob(const ApiContext& c, const store::AgentJob& j, const std::st
   return res;
 }
 
+// One append per job at a time on this server: a retry that overlaps its first try (a slow
+// disk, a timeout on the agent's side) must not cut the file back under the other's bytes.
+std::mutex& appendLock(int64_t job) {
+  static std::mutex stripes[64];
+  return stripes[static_cast<uint64_t>(job) % 64];
+}
+
 // A piece of the job's log from `offset`. What the server has already is acknowledged, not
 // written twice; a gap is refused with the size the agent must resume from.
-Response appendLog(const ApiContext& c, const Request& req, const store::AgentJob& j) {
+Response appendLog(const ApiContext& c, const Request& req, const store::AgentJob& held) {
+  std::lock_guard serial(appendLock(held.id));
+  auto fresh_ = c.store->getAgentJob(held.id);  // its size now that no other append runs
+  if (!fresh_.ok() || fresh_->epoch != held.epoch || fresh_->state != "running")
+    return errorResponse(409, "job " + std::to_string(held.id) + " is no longer yours");
+  const store::AgentJob& j = *fresh_;
   std::optional<int64_t> offset;
   if (auto it = req.query.find("offset"); it != req.query.end()) {
     offset = it->second == "0" ? std::optional<int64_t>(0) : toId(it->second);
@@ -225,6 +249,10 @@ Response appendLog(const ApiContext& c, const Request& req, const store::AgentJo
   // Acknowledged bytes survive a crash of this server: the agent forgets them once told.
   ::fdatasync(fd.get());
   auto st = c.store->growAgentLog(j.id, j.epoch, j.logSize, end);
+  if (!st.ok() && st.message().starts_with("log_size ")) {
+    // Another server took a piece meanwhile: the agent resumes from what is recorded.
+    return sizeAnswer(409, std::stoll(st.message().substr(9)));
+  }
   if (!st.ok()) return fromStatus(st);
   if (c.board) c.board->runChanged(j.runId);
   return sizeAnswer(200, end);

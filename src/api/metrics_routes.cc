@@ -231,10 +231,16 @@ void addMetricsRoutes(Router& r, const ApiContext& c) {
                   "From a push webhook's arrival to its run's start, by project (since the "
                   "server started).",
                   c.agent->metrics().webhookToStart);
-      e.histogram("boucle_agent_claim_seconds",
+      e.histogram("boucle_agent_queue_seconds",
                   "From a job queued for remote agents to an agent's claim, by project (since "
                   "the server started).",
-                  c.agent->metrics().agentClaim);
+                  c.agent->metrics().agentQueue);
+    }
+    if (c.board) {
+      e.histogram("boucle_agent_poll_claim_seconds",
+                  "From an agent's poll arriving to its answer naming the job it claimed, when a "
+                  "job was waiting (since the server started).",
+                  c.board->claimLatency);
     }
     Response res;
     res.status = 200;

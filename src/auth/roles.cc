@@ -13,7 +13,7 @@ bool Principal::admin() const {
 
 bool Principal::readOnly() const {
   return std::all_of(roles.begin(), roles.end(),
-                     [](const auto& r) { return r == "viewer" || r == "metrics"; });
+                     [](const auto& r) { return r == "viewer" || r == "metrics" || r == "agent"; });
 }
 
 bool Principal::metricsOnly() const {

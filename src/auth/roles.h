@@ -23,7 +23,7 @@ struct Principal {
   std::vector<std::string> roles;  // never empty for a token
 
   bool admin() const;
-  bool readOnly() const;     // no role beyond viewer (and metrics)
+  bool readOnly() const;     // no role beyond viewer (and metrics, agent): changes nothing
   bool metricsOnly() const;  // only the metrics role: /metrics and nothing else
   bool agent() const;        // has the agent role
   bool agentOnly() const;    // only the agent role: /api/agent/* and nothing else

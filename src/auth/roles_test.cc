@@ -22,6 +22,10 @@ TEST(Roles, ParsedFromTheStoredListAndCheckedAgainstRules) {
   EXPECT_FALSE(olga.readOnly());
   EXPECT_TRUE((Principal{"vic", {"viewer"}}.readOnly()));
   EXPECT_FALSE((Principal{"vic", {"viewer", "qa"}}.readOnly()));
+  // An agent's role grants no change outside the agent routes, whatever it is mixed with.
+  EXPECT_TRUE((Principal{"pi", {"agent", "viewer"}}.readOnly()));
+  EXPECT_TRUE((Principal{"pi", {"agent"}}.agentOnly()));
+  EXPECT_FALSE((Principal{"pi", {"agent", "viewer"}}.agentOnly()));
   EXPECT_TRUE((Principal{"root", {"viewer", "admin"}}.admin()));
   EXPECT_EQ((Principal{"dana", {"developer", "qa"}}.describe()), "dana (developer,qa)");
 }

@@ -28,6 +28,7 @@ struct AgentArgs {
   std::string labels;
   int capacity = 1;
   std::string work = "/var/lib/boucle-agent";
+  bool allowProcessJobs = false;
 };
 
 Result<std::vector<std::string>> splitLabels(const std::string& text) {
@@ -78,6 +79,7 @@ int runAgentCommand(const AgentArgs& a) {
   o.server = *endpoint;
   o.labels = *labels;
   o.capacity = a.capacity;
+  o.allowProcessJobs = a.allowProcessJobs;
   o.work = std::filesystem::absolute(a.work);
   if (!a.tokenFile.empty())
     o.hidden.push_back(std::filesystem::absolute(a.tokenFile).parent_path());
@@ -168,6 +170,9 @@ void addAgentCommands(CLI::App& app, int* exitCode) {
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--work", a->work, "Folder for jobs' workspaces, caches and downloads")
       ->capture_default_str();
+  cmd->add_flag("--allow-process-jobs", a->allowProcessJobs,
+                "Let jobs run as plain processes where their project allows it (they run as "
+                "this agent's user and can read its token); without it every job is sandboxed");
 
   auto drain =
       cmd->add_subcommand("drain", "An agent takes no new job; the ones it runs finish (admins)");

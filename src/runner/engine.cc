@@ -46,6 +46,9 @@ constexpr auto kSupervisorSlack = std::chrono::seconds(5);
 // How often the engine looks at its remote jobs without being woken (another server received
 // their news).
 constexpr auto kRemotePollEvery = std::chrono::milliseconds(500);
+// Beyond a job's own grace, how long an agent has to confirm a cancel (a busy agent hears of it
+// at its next call, a quarter of its lease at most).
+constexpr auto kRemoteSlack = std::chrono::seconds(30);
 
 struct Active {
   const pipeline::Job* job = nullptr;
@@ -133,6 +136,7 @@ class Engine {
   std::map<std::string, JobResult> results_;
   int cancelRequests_ = 0;
   std::map<std::string, int> lost_;  // attempts of each job whose agent was lost
+  size_t remoteActive_ = 0;          // entries of active_ on remote agents
   Clock::time_point lastRemotePoll_{};
   std::string scratch_;  // reused output buffer: no allocation per chunk
   std::unique_ptr<char[]> readBuf_{new char[kReadChunk]};
@@ -146,6 +150,10 @@ void Engine::complete(JobResult& r, JobState s, const std::string& reason) {
 }
 
 void Engine::note(Active& a, const std::string& message) {
+  if (!a.log) {  // a remote job's log, not held open while it waits for an agent
+    a.log = os::Fd(
+        ::open(results_[a.job->name].log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  }
   std::string line = "boucle: " + message + "\n";
   (void)os::writeAll(a.log.get(), line);  // best effort: the reason is also in the result
   observer_.jobOutput(a.job->name, line);
@@ -200,11 +208,13 @@ void Engine::startRemote(const pipeline::Job& job, int attempt) {
   a.starting = false;
   a.started = Clock::now();
   a.deadline = Clock::time_point::max();  // the agent keeps the job's timeout
+  // Made, not kept open: a run may queue thousands of jobs for its agents at once. It is opened
+  // once its agent sends something.
   if (!openLog(a)) {
     failStart(a, "cannot create log " + r.log.string() + ": " + strerror(errno));
     return;
   }
-  a.tail = os::Fd(::open(r.log.c_str(), O_RDONLY | O_CLOEXEC));
+  a.log.reset();
   std::vector<ArtifactEntry> needed;
   for (const auto& n : job.needs) {
     if (auto it = launch_.artifacts.find(n); it != launch_.artifacts.end())
@@ -217,6 +227,7 @@ void Engine::startRemote(const pipeline::Job& job, int attempt) {
   observer_.jobStarted(job.name, attempt);
   a.announced = true;
   active_.emplace(job.name, std::move(a));
+  ++remoteActive_;
 }
 
 // Where a carried-on run had come to: finished jobs stay so (their artifacts available to the
@@ -242,6 +253,7 @@ void Engine::adoptCarried() {
       a.tail = os::Fd(::open(r.log.c_str(), O_RDONLY | O_CLOEXEC));
       a.shown = c.logShown;
       active_.emplace(c.job, std::move(a));
+      ++remoteActive_;
     } else if (isFinished(c.state)) {
       r.state = c.state;
       r.exitCode = c.exitCode;
@@ -254,9 +266,7 @@ void Engine::adoptCarried() {
 }
 
 size_t Engine::localActive() const {
-  size_t n = 0;
-  for (const auto& [name, a] : active_) n += a.remote ? 0 : 1;
-  return n;
+  return active_.size() - remoteActive_;
 }
 
 // What the agents sent since the last look: log bytes for the observer, ends, losses.
@@ -269,6 +279,11 @@ void Engine::pollRemote() {
     if (it == active_.end() || !it->second.remote || it->second.attempt != u.attempt) continue;
     Active& a = it->second;
     a.agent = u.agent;
+    // Its timeout runs on the agent; the server's own, a minute later, is for an agent that
+    // keeps the job without ending it.
+    if (a.deadline == Clock::time_point::max() && u.kind == RemoteUpdate::Kind::kRunning &&
+        !u.agent.empty())
+      a.deadline = Clock::now() + a.job->timeout + kRemoteSlack * 2;
     showRemoteLog(a, u.logSize);
     if (u.kind == RemoteUpdate::Kind::kEnded) {
       finishRemote(u);
@@ -287,6 +302,11 @@ void Engine::pollRemote() {
 }
 
 void Engine::showRemoteLog(Active& a, uint64_t size) {
+  if (!a.tail && size > a.shown) {
+    auto path = results_[a.job->name].log;
+    a.tail = os::Fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    a.log = os::Fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+  }
   char* buf = readBuf_.get();
   while (a.tail && a.shown < size) {
     size_t want = static_cast<size_t>(std::min<uint64_t>(kReadChunk, size - a.shown));
@@ -513,6 +533,7 @@ void Engine::conclude(const std::string& name, JobState state, std::string reaso
   if (a.log && ::lseek(a.log.get(), 0, SEEK_END) > 0) ::fdatasync(a.log.get());
   const pipeline::Job* job = a.job;
   int attempt = a.attempt;
+  if (a.remote) --remoteActive_;
   active_.erase(name);
   if (requeue) {
     observer_.jobOutput(name, "boucle: " + reason + "; queued again (attempt " +
@@ -536,7 +557,12 @@ void Engine::cancelAll() {
   if (config_.remote) config_.remote->cancelAll();
   for (auto& [name, a] : active_) {
     a.cancelled = true;
-    if (a.remote) continue;     // its agent stops it, told at its next call
+    if (a.remote) {
+      // Its agent stops it, told at its next call; one that never confirms is let go.
+      if (a.hardDeadline == Clock::time_point::max())
+        a.hardDeadline = Clock::now() + config_.killGrace + kRemoteSlack;
+      continue;
+    }
     a.supervisor->terminate();  // TERM then KILL; a second request skips the grace period
     if (a.hardDeadline == Clock::time_point::max()) {
       a.hardDeadline = Clock::now() + config_.killGrace + kSupervisorSlack;
@@ -553,6 +579,24 @@ void Engine::cancelAll() {
 
 void Engine::enforceDeadlines() {
   auto now = Clock::now();
+  // Remote jobs whose agent kept its lease but never ended them (its clock, its engine, its
+  // cancel gone astray): ended here, and given up on so that whatever the agent says next is
+  // refused and it stops the job.
+  std::vector<std::pair<std::string, bool>> letGo;  // job, timed out (else cancelled)
+  for (auto& [name, a] : active_) {
+    if (!a.remote) continue;
+    if (a.cancelled && now >= a.hardDeadline) letGo.emplace_back(name, false);
+    if (!a.cancelled && now >= a.deadline) letGo.emplace_back(name, true);
+  }
+  for (const auto& [name, timedOut] : letGo) {
+    Active& a = active_.at(name);
+    std::string why = timedOut ? "timed out after " + formatDuration(a.job->timeout) +
+                                     " on agent " + a.agent + ", which did not end it"
+                               : "cancelled; agent " + a.agent + " did not confirm it in time";
+    note(a, why);
+    config_.remote->abandon(name, a.attempt);
+    conclude(name, timedOut ? JobState::kTimedOut : JobState::kCancelled, why);
+  }
   for (auto& [name, a] : active_) {
     if (a.remote) continue;
     if (!a.timedOut && !a.cancelled && now >= a.deadline) {

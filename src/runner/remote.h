@@ -46,6 +46,9 @@ class RemoteJobs {
   virtual Result<std::vector<RemoteUpdate>> poll() = 0;
   // Asks every job of the run to stop; queued ones never start.
   virtual void cancelAll() = 0;
+  // The engine ended this attempt itself (its agent never did): it is nobody's any more, and
+  // whatever its agent says of it is refused.
+  virtual void abandon(const std::string& job, int attempt) = 0;
   // Readable when poll() may have news; the engine also looks twice a second without it.
   virtual int wakeFd() const = 0;
 };

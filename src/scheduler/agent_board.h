@@ -11,6 +11,8 @@
 #include <mutex>
 #include <vector>
 
+#include "core/histogram.h"
+
 namespace boucle::scheduler {
 
 class AgentBoard {
@@ -24,6 +26,11 @@ class AgentBoard {
   // Calls `wake` once, at the next jobQueued(), unless forgotten first; returns its key.
   uint64_t onJobQueued(std::function<void()> wake);
   void forget(uint64_t key);
+
+  // Seconds from an agent's poll arriving to its answer naming a job it claimed (a poll that
+  // had to wait for a job to be queued is not counted: that is the queue's time, not the
+  // server's), for /metrics.
+  HistogramFamily claimLatency{{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}, {}};
 
   // The engine of run `runId` listens on the read end of a pipe whose write end it gives here.
   void listen(int64_t runId, int writeFd);

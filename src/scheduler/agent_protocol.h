@@ -22,7 +22,7 @@ struct AgentJobSpec {
   int attempt = 1;
   std::string commit;
   std::string branch;
-  std::string pipeline;  // the .boucle.yml at the commit: the job is read from it
+  std::string pipeline;  // the job alone, as a pipeline file of that one job (job_alone.h)
   bool source = false;   // the job wants the commit's files (GET .../source)
   bool processAllowed = false;
   std::vector<runner::ArtifactEntry> needed;  // artifacts of the jobs it needs

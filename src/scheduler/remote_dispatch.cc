@@ -14,7 +14,7 @@ RemoteDispatch::RemoteDispatch(store::Store& store, AgentBoard& board, const sto
     : store_(store),
       board_(board),
       run_(run),
-      pipelineText_(std::move(pipelineText)),
+      jobTexts_(pipelineText),
       source_(source),
       options_(std::move(options)) {
   int fds[2];
@@ -43,7 +43,9 @@ Status RemoteDispatch::submit(const pipeline::Job& job, int attempt,
   spec.attempt = attempt;
   spec.commit = run_.commit;
   spec.branch = run_.branch;
-  spec.pipeline = pipelineText_;
+  auto text = jobTexts_.alone(job.name);
+  if (!text.ok()) return text.status();
+  spec.pipeline = std::move(text).value();
   spec.source = source_ && job.checkout;
   spec.processAllowed = options_.processAllowed;
   spec.needed = needed;
@@ -108,15 +110,26 @@ Result<std::vector<runner::RemoteUpdate>> RemoteDispatch::poll() {
     }
     logSizes_.erase(j.id);
     if (options_.metrics && j.startedAt > 0) {
-      options_.metrics->agentClaim.observe(
+      options_.metrics->agentQueue.observe(
           {run_.project},
           static_cast<double>(std::max<int64_t>(0, j.startedAt - j.queuedAt)) / 1000);
     }
-    // Taken in: the row goes, and whatever its agent says of it afterwards is refused.
-    if (auto st = store_.forgetAgentJob(j.id); !st.ok()) return st;
+    // Taken in: the row goes, and whatever its agent says of it afterwards is refused. Should
+    // that fail, the end comes again at the next look, and the engine, done with that attempt,
+    // passes over it.
+    if (auto st = store_.forgetAgentJob(j.id); !st.ok()) logError("agents: " + st.message());
     out.push_back(std::move(u));
   }
   return out;
+}
+
+void RemoteDispatch::abandon(const std::string& job, int attempt) {
+  auto jobs = store_.agentJobsOfRun(run_.id);
+  if (!jobs.ok()) return logError("agents: " + jobs.status().message());
+  for (const auto& j : *jobs) {
+    if (j.job != job || j.attempt != attempt) continue;
+    if (auto st = store_.forgetAgentJob(j.id); !st.ok()) logError("agents: " + st.message());
+  }
 }
 
 void RemoteDispatch::cancelAll() {

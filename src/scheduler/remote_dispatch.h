@@ -7,6 +7,7 @@
 #include <string>
 
 #include "os/files.h"
+#include "pipeline/job_alone.h"
 #include "runner/remote.h"
 #include "scheduler/agent_board.h"
 #include "scheduler/run_metrics.h"
@@ -33,13 +34,14 @@ class RemoteDispatch : public runner::RemoteJobs {
                 const std::vector<runner::ArtifactEntry>& needed) override;
   Result<std::vector<runner::RemoteUpdate>> poll() override;
   void cancelAll() override;
+  void abandon(const std::string& job, int attempt) override;
   int wakeFd() const override { return wake_[0].get(); }
 
  private:
   store::Store& store_;
   AgentBoard& board_;
   store::Run run_;
-  std::string pipelineText_;
+  pipeline::JobTexts jobTexts_;  // each job as its agent gets it
   bool source_;
   DispatchOptions options_;
   os::Fd wake_[2];

@@ -15,7 +15,7 @@ struct RunMetrics {
   HistogramFamily webhookToStart{
       {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300}, {"project"}};
   // Seconds a job waited in the queue for a remote agent to claim it, by project.
-  HistogramFamily agentClaim{
+  HistogramFamily agentQueue{
       {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300},
       {"project"}};
 };

@@ -748,6 +748,20 @@ TEST_P(StoreTest, AnAgentJobIsClaimedOnceByAnAgentWithItsLabelsAndStaleReportsAr
   EXPECT_EQ(ended->state, "done");
   EXPECT_EQ(ended->result, R"({"state":"cancelled"})");
   EXPECT_EQ(store_->revision(), revision) << "agent work changes no cached answer";
+
+  // However many jobs wait for a label no agent has, the ones an agent can run are found.
+  AgentJob gpu = agentJob("train");
+  gpu.labels = {"gpu"};
+  for (int i = 0; i < 300; ++i) ASSERT_TRUE(store_->queueAgentJob(gpu).ok());
+  auto last = store_->queueAgentJob(agentJob("lint"));
+  ASSERT_TRUE(last.ok());
+  auto found = store_->claimAgentJob("x86", {"linux"}, 80000, 90000);
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->id, last->id);
+  auto trained = store_->claimAgentJob("big", {"gpu", "linux"}, 80000, 90000);
+  ASSERT_TRUE(trained.ok() && trained->has_value());
+  EXPECT_EQ((*trained)->job, "train");
+  EXPECT_EQ((*trained)->labels, std::vector<std::string>{"gpu"});
 }
 
 TEST_P(StoreTest, AgentsAreListedWithTheirJobsAndCanBeDrained) {

@@ -303,7 +303,14 @@ CREATE TABLE agent_jobs (
   ended_at BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX agent_jobs_by_state ON agent_jobs (state, id);
-CREATE INDEX agent_jobs_by_run ON agent_jobs (run_id);
+CREATE INDEX agent_jobs_by_run ON agent_jobs (run_id, state);
+-- A job's runs-on labels, one per row: a claim finds the oldest job whose labels the agent
+-- has in one query, however many jobs wait for labels no agent has.
+CREATE TABLE agent_job_labels (
+  job_id BIGINT NOT NULL REFERENCES agent_jobs(id) ON DELETE CASCADE,
+  label TEXT NOT NULL,
+  PRIMARY KEY (job_id, label)
+);
 CREATE TABLE agents (
   name TEXT PRIMARY KEY,
   labels TEXT NOT NULL,

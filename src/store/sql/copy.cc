@@ -35,6 +35,7 @@ constexpr const char* kTables[] = {"projects",
                                    "monitor_rollup_mark",
                                    "servers",
                                    "agent_jobs",
+                                   "agent_job_labels",
                                    "agents"};
 
 // Compared value by value after the copy: what a team would miss first.

@@ -1,7 +1,6 @@
 // The Store over SQL: remote agents and the jobs they claim. Every write here goes through
 // monitorWrite: leases are renewed and logs grow many times a second with many agents, and none
 // of it changes an answer the API caches (a job's state reaches the jobs table through its run).
-#include <algorithm>
 
 #include "store/sql/sql_store.h"
 
@@ -54,12 +53,6 @@ AgentJob readAgentJob(const Statement& s) {
   return j;
 }
 
-bool covers(const std::vector<std::string>& have, const std::vector<std::string>& wanted) {
-  return std::all_of(wanted.begin(), wanted.end(), [&](const std::string& w) {
-    return std::find(have.begin(), have.end(), w) != have.end();
-  });
-}
-
 }  // namespace
 
 Result<AgentJob> SqlStore::queueAgentJob(const AgentJob& j) {
@@ -76,6 +69,13 @@ Result<AgentJob> SqlStore::queueAgentJob(const AgentJob& j) {
     auto id = sql::insertedId(*s);
     if (!id.ok()) return id.status();
     out.id = *id;
+    for (const auto& label : j.labels) {
+      auto l = db_.prepare(
+          "INSERT INTO agent_job_labels (job_id, label) VALUES (?, ?) ON CONFLICT DO NOTHING");
+      if (!l.ok()) return l.status();
+      l->bind(1, out.id).bind(2, label);
+      if (auto e = l->run(); !e.ok()) return e;
+    }
     return Status::Ok();
   });
   if (!st.ok()) return st;
@@ -106,32 +106,31 @@ Result<std::optional<AgentJob>> SqlStore::claimAgentJob(std::string_view agent,
     auto known = d->step();
     if (!known.ok()) return known.status();
     if (*known && d->integer(0) != 0) return Status::Ok();  // drained: takes nothing
-    // Labels are matched here rather than in SQL: a page of the oldest queued jobs is enough,
-    // as a job no agent can take waits at the front only until one that can comes.
-    auto s = db_.prepare(std::string("SELECT ") + kAgentJobColumns +
-                         " FROM agent_jobs WHERE state = 'queued' ORDER BY id LIMIT 256" +
+    // The oldest queued job none of whose labels the agent lacks.
+    std::string lacking = "SELECT 1 FROM agent_job_labels l WHERE l.job_id = j.id";
+    if (!labels.empty()) {
+      lacking += " AND l.label NOT IN (";
+      for (size_t i = 0; i < labels.size(); ++i) lacking += i ? ", ?" : "?";
+      lacking += ")";
+    }
+    auto s = db_.prepare("SELECT id FROM agent_jobs j WHERE state = 'queued' AND NOT EXISTS (" +
+                         lacking + ") ORDER BY id LIMIT 1" +
                          (postgres() ? " FOR UPDATE SKIP LOCKED" : ""));
     if (!s.ok()) return s.status();
-    auto rows = readAll(*s, readAgentJob);
-    if (!rows.ok()) return rows.status();
-    for (auto& j : *rows) {
-      if (!covers(labels, j.labels)) continue;
-      auto u = db_.prepare(
-          "UPDATE agent_jobs SET state = 'running', agent = ?, epoch = epoch + 1, lease_until = "
-          "?, started_at = ?, log_size = 0 WHERE id = ? AND state = 'queued'");
-      if (!u.ok()) return u.status();
-      u->bind(1, agent).bind(2, leaseUntil).bind(3, nowMs).bind(4, j.id);
-      if (auto e = u->run(); !e.ok()) return e;
-      if (db_.changes() != 1) continue;
-      j.state = "running";
-      j.agent = std::string(agent);
-      j.epoch += 1;
-      j.leaseUntil = leaseUntil;
-      j.startedAt = nowMs;
-      j.logSize = 0;
-      out = std::move(j);
-      return Status::Ok();
-    }
+    for (size_t i = 0; i < labels.size(); ++i) s->bind(static_cast<int>(i) + 1, labels[i]);
+    auto row = s->step();
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::Ok();
+    int64_t id = s->integer(0);
+    auto u = db_.prepare(std::string("UPDATE agent_jobs SET state = 'running', agent = ?, epoch = "
+                                     "epoch + 1, lease_until = ?, started_at = ?, log_size = 0 "
+                                     "WHERE id = ? AND state = 'queued' RETURNING ") +
+                         kAgentJobColumns);
+    if (!u.ok()) return u.status();
+    u->bind(1, agent).bind(2, leaseUntil).bind(3, nowMs).bind(4, id);
+    auto claimed = readAll(*u, readAgentJob);
+    if (!claimed.ok()) return claimed.status();
+    if (!claimed->empty()) out = std::move(claimed->front());
     return Status::Ok();
   });
   if (!st.ok()) return st;
@@ -245,7 +244,8 @@ Result<std::vector<AgentJob>> SqlStore::sweepAgentJobs(int64_t nowMs) {
 Result<std::vector<AgentJob>> SqlStore::startedAgentJobs(int64_t runId) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kAgentJobColumns +
-                       " FROM agent_jobs WHERE run_id = ? AND state <> 'queued' ORDER BY id");
+                       " FROM agent_jobs WHERE run_id = ? AND state IN ('running', 'done', "
+                       "'lost', 'cancelled') ORDER BY id");
   if (!s.ok()) return s.status();
   s->bind(1, runId);
   return readAll(*s, readAgentJob);
