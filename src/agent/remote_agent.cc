@@ -302,7 +302,10 @@ Status JobRun::uploadArtifacts(const std::vector<runner::ArtifactEntry>& artifac
     cli::HttpResult r;
     cli::CallOptions head;
     head.timeout = seconds(30);
-    if (!call("GET", "/api/agent/blobs/" + a.sha256 + "/present", "", head, &r))
+    if (!call("GET",
+              "/api/agent/jobs/" + std::to_string(id_) + "/blobs/" + a.sha256 +
+                  "/present?epoch=" + std::to_string(epoch_),
+              "", head, &r))
       return Status::Cancelled("");
     if (r.status == 200) continue;
     cli::CallOptions up;
@@ -409,6 +412,10 @@ void JobRun::main() {
     result.reason = st.code() == Code::kCancelled ? "cancelled" : st.message();
     if (st.code() == Code::kCancelled) result.state = runner::JobState::kCancelled;
     say(result.reason);
+  }
+  {
+    std::lock_guard lock(mu_);  // the job is over: a late cancel has nothing to stop
+    cancelWrite_.reset();
   }
   if (!abandoned_) report(result);
   finished_ = true;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 
@@ -258,21 +259,60 @@ Response appendLog(const ApiContext& c, const Request& req, const store::AgentJo
   return sizeAnswer(200, end);
 }
 
+// Whether the job's agent may name this blob: one it uploaded for this job, or one the job was
+// given (an artifact of a job it needs). Knowing a hash is not having the content: an agent
+// cannot publish, then download through a later job, a blob of another project's.
+bool jobsOwnBlob(const store::AgentJob& j, const std::string& sha) {
+  if (std::find(j.uploads.begin(), j.uploads.end(), sha) != j.uploads.end()) return true;
+  auto spec = scheduler::specFromJson(j.spec);
+  return spec.ok() && std::any_of(spec->needed.begin(), spec->needed.end(),
+                                  [&](const runner::ArtifactEntry& a) { return a.sha256 == sha; });
+}
+
 Response endJob(const ApiContext& c, const Request& req, const store::AgentJob& j) {
   auto report = scheduler::reportFromJson(req.body);
   if (!report.ok()) return fromStatus(report.status());
   if (static_cast<int64_t>(report->logSize) != j.logSize)
     return jsonResponse(409, "{\"size\":" + std::to_string(j.logSize) + "}\n");
   vault::BlobStore blobs(c.dataDir / "blobs");
-  for (const auto& a : report->artifacts) {
-    if (!blobs.contains(a.sha256))
+  for (auto& a : report->artifacts) {
+    std::error_code ec;
+    auto size = blobs.contains(a.sha256) ? fs::file_size(blobs.pathOf(a.sha256), ec) : 0;
+    if (!blobs.contains(a.sha256) || ec || !jobsOwnBlob(j, a.sha256))
       return errorResponse(400, "artifact " + a.path + " (" + a.sha256 + ") was not uploaded");
+    a.size = size;  // the server's word, not the agent's
   }
   auto st = c.store->endAgentJob(j.id, j.epoch, scheduler::reportToJson(*report), nowMs());
   if (!st.ok()) return fromStatus(st);
   if (c.board) c.board->runChanged(j.runId);
   return jsonResponse(200, "{}\n");
 }
+
+}  // namespace
+
+namespace {
+
+// An upload for a job: stored like any, then recorded as that job's (jobsOwnBlob).
+class AgentUpload : public BodySink {
+ public:
+  AgentUpload(const ApiContext& c, store::AgentJob j, std::shared_ptr<BodySink> inner)
+      : c_(c), job_(std::move(j)), inner_(std::move(inner)) {}
+  bool write(std::string_view bytes) override { return inner_->write(bytes); }
+  Response finish() override {
+    Response r = inner_->finish();
+    if (r.status != 201) return r;
+    json stored = json::parse(r.body, nullptr, false);
+    std::string sha = stored.is_object() ? stored.value("sha256", "") : "";
+    if (auto st = c_.store->noteAgentUpload(job_.id, job_.epoch, sha); !st.ok())
+      return fromStatus(st);
+    return r;
+  }
+
+ private:
+  const ApiContext& c_;
+  store::AgentJob job_;
+  std::shared_ptr<BodySink> inner_;
+};
 
 }  // namespace
 
@@ -289,7 +329,9 @@ std::shared_ptr<BodySink> openAgentUpload(const ApiContext& c, const Request& re
     *refusal = errorResponse(400, "?sha256=HEX: the upload's hash, checked");
     return nullptr;
   }
-  return openBlobUpload(c, req, refusal);
+  auto inner = openBlobUpload(c, req, refusal);
+  if (!inner) return nullptr;
+  return std::make_shared<AgentUpload>(c, std::move(j).value(), std::move(inner));
 }
 
 void addAgentRoutes(Router& r, const ApiContext& c) {
@@ -305,11 +347,15 @@ void addAgentRoutes(Router& r, const ApiContext& c) {
           auto j = heldJob(c, req, p);
           return j.ok() ? neededBlob(c, *j, p.at("sha256")) : fromStatus(j.status());
         });
-  // Whether the server has a blob already: an artifact it has is not sent again.
-  r.add("GET", "/api/agent/blobs/{sha256}/present", Access::kAgent,
-        [&c](const Request&, const Params& p) {
+  // Whether the server has, for this job, a blob already (one the job was given, or its agent
+  // uploaded for it): that artifact is not sent again.
+  r.add("GET", "/api/agent/jobs/{id}/blobs/{sha256}/present", Access::kAgent,
+        [&c](const Request& req, const Params& p) {
+          auto j = heldJob(c, req, p);
+          if (!j.ok()) return fromStatus(j.status());
           vault::BlobStore blobs(c.dataDir / "blobs");
-          bool have = vault::isSha256Hex(p.at("sha256")) && blobs.contains(p.at("sha256"));
+          bool have = vault::isSha256Hex(p.at("sha256")) && blobs.contains(p.at("sha256")) &&
+                      jobsOwnBlob(*j, p.at("sha256"));
           return have ? jsonResponse(200, "{}\n") : errorResponse(404, "no such blob");
         });
   r.add("POST", "/api/agent/jobs/{id}/blobs", Access::kAgent, [](const Request&, const Params&) {

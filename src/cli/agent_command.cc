@@ -93,6 +93,8 @@ int runAgentCommand(const AgentArgs& a) {
   sigaddset(&stopSignals, SIGTERM);
   sigaddset(&stopSignals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+  // A server that hangs up mid-request is an error to retry, not a reason to die.
+  ::signal(SIGPIPE, SIG_IGN);
   std::atomic<bool> stop{false};
   std::thread signals([&] {
     int sig = 0;

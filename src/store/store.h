@@ -280,9 +280,10 @@ struct AgentJob {
   std::string agent;                // who holds or held it
   int64_t epoch = 0;
   int64_t leaseUntil = 0;
-  int64_t logSize = 0;  // bytes of its log received
-  bool cancel = false;  // its run was cancelled: its agent is to stop it
-  std::string result;   // the agent's report at the end (JSON)
+  int64_t logSize = 0;               // bytes of its log received
+  bool cancel = false;               // its run was cancelled: its agent is to stop it
+  std::string result;                // the agent's report at the end (JSON)
+  std::vector<std::string> uploads;  // blobs its agent uploaded for it (SHA-256s)
   int64_t queuedAt = 0;
   int64_t startedAt = 0;
   int64_t endedAt = 0;
@@ -514,6 +515,9 @@ class Store {
   // Records that the job's log is now `size` bytes long, if it is still running under `epoch`
   // and its log was `from` long: Conflict otherwise (the current size in the message).
   virtual Status growAgentLog(int64_t id, int64_t epoch, int64_t from, int64_t size) = 0;
+  // Records that the agent holding the job under `epoch` uploaded this blob for it. Conflict
+  // when stale.
+  virtual Status noteAgentUpload(int64_t id, int64_t epoch, std::string_view sha256) = 0;
   // Ends a job running under `epoch` with the agent's report: done. Conflict when stale.
   virtual Status endAgentJob(int64_t id, int64_t epoch, std::string_view result, int64_t nowMs) = 0;
   // Running jobs whose lease ended before `nowMs` become lost, and are returned. The jobs of

@@ -234,12 +234,45 @@ TEST_F(AgentTest, TheProtocolRefusesStaleForeignAndMalformedReports) {
                      {"warnings", json::array()}};
   EXPECT_EQ(end(mine, report).status, 400) << "test counts that do not add up";
   report.erase("tests");
+  // A blob someone else stored cannot be claimed by its hash; one the agent uploads for the job
+  // can, its size as stored.
+  auto theirs =
+      json::parse(as(server_->token(), "POST", "/api/blobs", "another project's artifact").body,
+                  nullptr, false);
+  ASSERT_TRUE(theirs.is_object());
+  std::string their = theirs["sha256"];
+  EXPECT_EQ(
+      as(mine, "GET", base + "/blobs/" + their + "/present?epoch=" + std::to_string(epoch)).status,
+      404);
+  report["artifacts"] = {{{"path", "x.txt"}, {"sha256", their}, {"size", 26}, {"mode", 420}}};
+  EXPECT_EQ(end(mine, report).status, 400) << "naming a blob it never uploaded";
+  auto up = as(mine, "POST",
+               base + "/blobs?epoch=" + std::to_string(epoch) +
+                   "&sha256=" + "5a0a0ba3c1a5a1e6cbe52b4d0b6b7dd7cbbd0b5ba1e1d52e3b0d0e0a8a0f1b2c",
+               "mine");
+  EXPECT_EQ(up.status, 422) << "the hash given is checked";
+  up = as(mine, "POST",
+          base + "/blobs?epoch=" + std::to_string(epoch) + "&sha256=" +
+              json::parse(as(server_->token(), "POST", "/api/blobs", "mine").body, nullptr,
+                          false)["sha256"]
+                  .get<std::string>(),
+          "mine");
+  ASSERT_EQ(up.status, 201) << up.body;
+  std::string own = json::parse(up.body)["sha256"];
+  EXPECT_EQ(
+      as(mine, "GET", base + "/blobs/" + own + "/present?epoch=" + std::to_string(epoch)).status,
+      200);
+  report["artifacts"] = {{{"path", "out/mine.txt"}, {"sha256", own}, {"size", 999}, {"mode", 420}}};
   EXPECT_EQ(end(other, report).status, 409);
   EXPECT_EQ(end(mine, report).status, 200);
   EXPECT_EQ(end(mine, report).status, 409) << "ended once";
   json run = waitForRun(1);
   EXPECT_EQ(run["state"], "passed") << run.dump(2);
   EXPECT_EQ(jobLog(1, "one"), "abcdef\n");
+  json art = jobOf(run, "one")["artifacts"];
+  ASSERT_EQ(art.size(), 1u) << run.dump(2);
+  EXPECT_EQ(art[0]["path"], "out/mine.txt");
+  EXPECT_EQ(art[0]["size"], 4) << "the size is the server's, not the agent's word";
   EXPECT_EQ(log(mine, epoch, 7, "late").status, 409) << "a job taken in is no longer anyone's";
 }
 

@@ -298,6 +298,7 @@ CREATE TABLE agent_jobs (
   log_size BIGINT NOT NULL DEFAULT 0,
   cancel BIGINT NOT NULL DEFAULT 0,
   result TEXT NOT NULL DEFAULT '',
+  uploads TEXT NOT NULL DEFAULT '',  -- blobs its agent uploaded for it, one hash a line
   queued_at BIGINT NOT NULL,
   started_at BIGINT NOT NULL DEFAULT 0,
   ended_at BIGINT NOT NULL DEFAULT 0

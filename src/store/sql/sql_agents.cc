@@ -10,7 +10,7 @@ namespace {
 
 constexpr const char* kAgentJobColumns =
     "id, run_id, project, job, attempt, labels, spec, log_path, state, agent, epoch, "
-    "lease_until, log_size, cancel, result, queued_at, started_at, ended_at";
+    "lease_until, log_size, cancel, result, queued_at, started_at, ended_at, uploads";
 
 std::string joinLabels(const std::vector<std::string>& labels) {
   std::string out;
@@ -50,6 +50,13 @@ AgentJob readAgentJob(const Statement& s) {
   j.queuedAt = s.integer(15);
   j.startedAt = s.integer(16);
   j.endedAt = s.integer(17);
+  std::string uploads = s.text(18);
+  for (size_t at = 0; at < uploads.size();) {
+    size_t nl = uploads.find('\n', at);
+    if (nl == std::string::npos) nl = uploads.size();
+    if (nl > at) j.uploads.push_back(uploads.substr(at, nl - at));
+    at = nl + 1;
+  }
   return j;
 }
 
@@ -205,6 +212,21 @@ Status SqlStore::endAgentJob(int64_t id, int64_t epoch, std::string_view result,
         "= ? AND state = 'running'");
     if (!u.ok()) return u.status();
     u->bind(1, result).bind(2, nowMs).bind(3, id).bind(4, epoch);
+    if (auto e = u->run(); !e.ok()) return e;
+    if (db_.changes() != 1)
+      return Status::Conflict("job " + std::to_string(id) + " is no longer yours");
+    return Status::Ok();
+  });
+}
+
+Status SqlStore::noteAgentUpload(int64_t id, int64_t epoch, std::string_view sha256) {
+  std::lock_guard lock(mu_);
+  return monitorWrite([&]() -> Status {
+    auto u = db_.prepare(
+        "UPDATE agent_jobs SET uploads = uploads || ? WHERE id = ? AND epoch = ? AND state = "
+        "'running'");
+    if (!u.ok()) return u.status();
+    u->bind(1, std::string(sha256) + "\n").bind(2, id).bind(3, epoch);
     if (auto e = u->run(); !e.ok()) return e;
     if (db_.changes() != 1)
       return Status::Conflict("job " + std::to_string(id) + " is no longer yours");

@@ -54,6 +54,7 @@ class SqlStore : public Store {
       int64_t leaseUntil) override;
   Status growAgentLog(int64_t id, int64_t epoch, int64_t from, int64_t size) override;
   Status endAgentJob(int64_t id, int64_t epoch, std::string_view result, int64_t nowMs) override;
+  Status noteAgentUpload(int64_t id, int64_t epoch, std::string_view sha256) override;
   Result<std::vector<AgentJob>> sweepAgentJobs(int64_t nowMs) override;
   Result<std::vector<AgentJob>> startedAgentJobs(int64_t runId) override;
   Result<std::vector<Run>> runsOnAgents() override;

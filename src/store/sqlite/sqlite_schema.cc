@@ -301,6 +301,7 @@ CREATE TABLE agent_jobs (
   log_size INTEGER NOT NULL DEFAULT 0,
   cancel INTEGER NOT NULL DEFAULT 0,
   result TEXT NOT NULL DEFAULT '',
+  uploads TEXT NOT NULL DEFAULT '',  -- blobs its agent uploaded for it, one hash a line
   queued_at INTEGER NOT NULL,
   started_at INTEGER NOT NULL DEFAULT 0,
   ended_at INTEGER NOT NULL DEFAULT 0
