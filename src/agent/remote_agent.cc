@@ -129,7 +129,8 @@ class JobRun : public runner::RunObserver {
   }
 
   void jobOutput(const std::string&, std::string_view bytes) override {
-    (void)os::writeAll(spool_.get(), bytes);
+    // Only what reached the spool is sent: the log and its size stay one and the same.
+    if (!os::writeAll(spool_.get(), bytes).ok()) return;
     std::lock_guard lock(mu_);
     spooled_ += bytes.size();
     cv_.notify_all();
@@ -405,6 +406,8 @@ void JobRun::main() {
       if (cancelled_ && cancelWrite_) [[maybe_unused]]
         auto n = ::write(cancelWrite_.get(), "x", 1);
     }
+    // A supervisor of its own, not one kept from an earlier job: a supervisor ends with the
+    // thread that started it (PR_SET_PDEATHSIG), and each job has a thread of its own.
     auto run = runner::runPipeline(p, config, *this);
     result = run.jobs.empty() ? result : run.jobs[0];
   } else if (!abandoned_) {
@@ -454,9 +457,12 @@ int runAgent(const AgentOptions& o, const std::atomic<bool>& stop) {
         running.push_back({{"id", it->first}, {"epoch", it->second->epoch()}});
       ++it;
     }
+    // Jobs whose end was taken but whose folders are still going hold a slot the server no
+    // longer sees: whether there is room is said, not left to the server to count.
     bool room = static_cast<int>(jobs.size()) < o.capacity;
     json ask = {{"labels", o.labels}, {"capacity", o.capacity}, {"version", BOUCLE_VERSION},
-                {"host", o.host},     {"running", running},     {"wait", room}};
+                {"host", o.host},     {"running", running},     {"wait", room},
+                {"room", room}};
     cli::CallOptions options;
     options.timeout = kLongPollTimeout;
     options.abandon = &stop;

@@ -145,7 +145,7 @@ Response poll(const ApiContext& c, const Request& req) {
   for (const auto& j : *told) (j.state == "running" && j.cancel ? cancel : stop).push_back(j.id);
   // A draining agent still waits out its long poll (the store gives it nothing): it does not
   // come back at once to ask again.
-  bool room = static_cast<int64_t>(held.size()) < a.capacity;
+  bool room = static_cast<int64_t>(held.size()) < a.capacity && body.value("room", true);
   if (!room) return jsonResponse(200, pollAnswer(std::nullopt, stop, cancel, c));
   if (!body.value("wait", false)) {
     auto job = c.store->claimAgentJob(a.name, a.labels, a.seenAt, a.seenAt + leaseMs(c));

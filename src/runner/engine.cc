@@ -135,8 +135,9 @@ class Engine {
   std::map<std::string, os::Fd> preparedLogs_;  // made ahead by prepareAhead()
   std::map<std::string, JobResult> results_;
   int cancelRequests_ = 0;
-  std::map<std::string, int> lost_;  // attempts of each job whose agent was lost
-  size_t remoteActive_ = 0;          // entries of active_ on remote agents
+  std::map<std::string, int> lost_;      // attempts of each job whose agent was lost
+  size_t remoteActive_ = 0;              // entries of active_ on remote agents
+  std::map<std::string, int> failures_;  // failed attempts of each job, for `retry`
   Clock::time_point lastRemotePoll_{};
   std::string scratch_;  // reused output buffer: no allocation per chunk
   std::unique_ptr<char[]> readBuf_{new char[kReadChunk]};
@@ -220,12 +221,15 @@ void Engine::startRemote(const pipeline::Job& job, int attempt) {
     if (auto it = launch_.artifacts.find(n); it != launch_.artifacts.end())
       needed.insert(needed.end(), it->second.begin(), it->second.end());
   }
+  // Recorded as started before it is queued: a crash in between leaves a running job with no
+  // row, which a restart does not carry on, rather than a queued row the restart would queue
+  // again.
+  observer_.jobStarted(job.name, attempt);
+  a.announced = true;
   if (auto st = config_.remote->submit(job, attempt, r.log, needed); !st.ok()) {
     failStart(a, st.message());
     return;
   }
-  observer_.jobStarted(job.name, attempt);
-  a.announced = true;
   active_.emplace(job.name, std::move(a));
   ++remoteActive_;
 }
@@ -275,18 +279,24 @@ void Engine::pollRemote() {
   auto updates = config_.remote->poll();
   if (!updates.ok()) return;  // the store is away: asked again at the next round
   for (const auto& u : *updates) {
+    bool over = u.kind != RemoteUpdate::Kind::kRunning;
     auto it = active_.find(u.job);
-    if (it == active_.end() || !it->second.remote || it->second.attempt != u.attempt) continue;
+    if (it == active_.end() || !it->second.remote || it->second.attempt != u.attempt) {
+      if (over) config_.remote->taken(u.id);  // an attempt this engine is done with
+      continue;
+    }
     Active& a = it->second;
     a.agent = u.agent;
-    // Its timeout runs on the agent; the server's own, a minute later, is for an agent that
-    // keeps the job without ending it.
+    // Its timeout runs on the agent, once the checkout and the needed artifacts are there, and
+    // its artifacts are sent after it: the server's own deadline, far later, is only for an
+    // agent that keeps the job without ever ending it.
     if (a.deadline == Clock::time_point::max() && u.kind == RemoteUpdate::Kind::kRunning &&
         !u.agent.empty())
-      a.deadline = Clock::now() + a.job->timeout + kRemoteSlack * 2;
+      a.deadline = Clock::now() + a.job->timeout * 2 + std::chrono::hours(1);
     showRemoteLog(a, u.logSize);
     if (u.kind == RemoteUpdate::Kind::kEnded) {
       finishRemote(u);
+      config_.remote->taken(u.id);
     } else if (u.kind == RemoteUpdate::Kind::kLost) {
       std::string why =
           "agent " + u.agent + " was lost; its log stopped at byte " + std::to_string(u.logSize);
@@ -297,6 +307,7 @@ void Engine::pollRemote() {
       bool again = a.cancelled || cancelRequests_ > 0 ? false : ++lost_[u.job] <= 3;
       conclude(u.job, a.cancelled ? JobState::kCancelled : JobState::kFailed,
                a.cancelled ? "cancelled" : why, again);
+      config_.remote->taken(u.id);
     }
   }
 }
@@ -328,7 +339,6 @@ void Engine::finishRemote(const RemoteUpdate& u) {
   std::string reason = u.reason;
   if (state == JobState::kPassed && !u.artifacts.empty()) {
     r.artifacts = u.artifacts;
-    launch_.artifacts[u.job] = r.artifacts;
     std::error_code ec;
     fs::create_directories(config_.runDir / "artifacts", ec);
     if (auto st =
@@ -338,6 +348,8 @@ void Engine::finishRemote(const RemoteUpdate& u) {
       state = JobState::kFailed;
       reason = st.message();
       note(a, st.message());
+    } else {
+      launch_.artifacts[u.job] = r.artifacts;
     }
   }
   conclude(u.job, state, reason);
@@ -541,10 +553,12 @@ void Engine::conclude(const std::string& name, JobState state, std::string reaso
     start(*job, attempt + 1);
     return;
   }
-  if (state == JobState::kFailed && attempt <= job->retry && cancelRequests_ == 0) {
-    observer_.jobOutput(name, "boucle: " + reason + "; retrying (attempt " +
-                                  std::to_string(attempt + 1) + " of " +
-                                  std::to_string(job->retry + 1) + ")\n");
+  // Retries count the job's failures: an attempt lost with its agent is not one.
+  if (state == JobState::kFailed && cancelRequests_ == 0 && ++failures_[name] <= job->retry) {
+    observer_.jobOutput(name, "boucle: " + reason + "; retrying (retry " +
+                                  std::to_string(failures_[name]) + " of " +
+                                  std::to_string(job->retry) + ", attempt " +
+                                  std::to_string(attempt + 1) + ")\n");
     start(*job, attempt + 1);
     return;
   }
@@ -593,8 +607,8 @@ void Engine::enforceDeadlines() {
     std::string why = timedOut ? "timed out after " + formatDuration(a.job->timeout) +
                                      " on agent " + a.agent + ", which did not end it"
                                : "cancelled; agent " + a.agent + " did not confirm it in time";
+    config_.remote->abandon(name, a.attempt);  // first: no append of its agent's cuts the note
     note(a, why);
-    config_.remote->abandon(name, a.attempt);
     conclude(name, timedOut ? JobState::kTimedOut : JobState::kCancelled, why);
   }
   for (auto& [name, a] : active_) {
@@ -670,9 +684,10 @@ RunResult Engine::run() {
     size_t base = (config_.cancelFd >= 0 ? 1 : 0) + (remotes ? 1 : 0);
     if (config_.cancelFd >= 0 && (fds[0].revents & POLLIN)) {
       char buf[16];
-      while (::read(config_.cancelFd, buf, sizeof buf) > 0) {
-      }
+      ssize_t got = 0;
+      for (ssize_t n; (n = ::read(config_.cancelFd, buf, sizeof buf)) > 0;) got += n;
       cancelAll();
+      if (got > 1) cancelAll();  // asked twice at once: no grace period
     }
     std::vector<std::string> exited;
     for (size_t i = base; i < fds.size(); ++i) {

@@ -19,6 +19,7 @@ namespace boucle::runner {
 
 struct RemoteUpdate {
   enum class Kind { kRunning, kEnded, kLost };
+  int64_t id = 0;  // the RemoteJobs' own name for this attempt (taken() gives it back)
   std::string job;
   int attempt = 1;
   Kind kind = Kind::kRunning;
@@ -41,9 +42,11 @@ class RemoteJobs {
   // Queues an attempt of the job; `needed` are the artifacts of the jobs it needs.
   virtual Status submit(const pipeline::Job& job, int attempt, const std::filesystem::path& log,
                         const std::vector<ArtifactEntry>& needed) = 0;
-  // What became of the submitted jobs that started since they were submitted; an ended or
-  // lost one is reported once.
+  // What became of the submitted jobs that started since they were submitted. An ended or lost
+  // one is reported until the engine says it took it in (taken()): a crash between the two
+  // loses nothing.
   virtual Result<std::vector<RemoteUpdate>> poll() = 0;
+  virtual void taken(int64_t id) = 0;
   // Asks every job of the run to stop; queued ones never start.
   virtual void cancelAll() = 0;
   // The engine ended this attempt itself (its agent never did): it is nobody's any more, and

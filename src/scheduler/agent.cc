@@ -106,6 +106,11 @@ std::vector<store::Run> runsToCarryOn(store::Store& store) {
     auto jobs = store.listJobs(run.id);
     auto remote = store.agentJobsOfRun(run.id);
     if (!jobs.ok() || !remote.ok()) continue;
+    // A run being cancelled when its server went is not carried on: it ends interrupted.
+    bool cancelling = std::any_of(remote->begin(), remote->end(), [](const store::AgentJob& a) {
+      return a.cancel || a.state == "cancelled";
+    });
+    if (cancelling) continue;
     bool allRemote = std::all_of(jobs->begin(), jobs->end(), [&](const store::JobRecord& j) {
       return j.state != "running" ||
              std::any_of(remote->begin(), remote->end(), [&](const store::AgentJob& a) {

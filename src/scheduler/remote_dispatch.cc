@@ -75,6 +75,7 @@ Result<std::vector<runner::RemoteUpdate>> RemoteDispatch::poll() {
   std::vector<runner::RemoteUpdate> out;
   for (const auto& j : *started) {
     runner::RemoteUpdate u;
+    u.id = j.id;
     u.job = j.job;
     u.attempt = j.attempt;
     u.agent = j.agent;
@@ -108,19 +109,24 @@ Result<std::vector<runner::RemoteUpdate>> RemoteDispatch::poll() {
         u.artifacts = std::move(report->artifacts);
       }
     }
-    logSizes_.erase(j.id);
-    if (options_.metrics && j.startedAt > 0) {
+    // Measured once, however often the end is reported before it is taken in.
+    if (options_.metrics && j.startedAt > 0 && measured_.insert(j.id).second) {
       options_.metrics->agentQueue.observe(
           {run_.project},
           static_cast<double>(std::max<int64_t>(0, j.startedAt - j.queuedAt)) / 1000);
     }
-    // Taken in: the row goes, and whatever its agent says of it afterwards is refused. Should
-    // that fail, the end comes again at the next look, and the engine, done with that attempt,
-    // passes over it.
-    if (auto st = store_.forgetAgentJob(j.id); !st.ok()) logError("agents: " + st.message());
     out.push_back(std::move(u));
   }
   return out;
+}
+
+// Taken in: the row goes, and whatever its agent says of it afterwards is refused. Should that
+// fail, the end comes again at the next look, and the engine, done with that attempt, passes
+// over it and gives it back here.
+void RemoteDispatch::taken(int64_t id) {
+  logSizes_.erase(id);
+  measured_.erase(id);
+  if (auto st = store_.forgetAgentJob(id); !st.ok()) logError("agents: " + st.message());
 }
 
 void RemoteDispatch::abandon(const std::string& job, int attempt) {

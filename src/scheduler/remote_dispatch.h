@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 
 #include "os/files.h"
@@ -34,6 +35,7 @@ class RemoteDispatch : public runner::RemoteJobs {
                 const std::vector<runner::ArtifactEntry>& needed) override;
   Result<std::vector<runner::RemoteUpdate>> poll() override;
   void cancelAll() override;
+  void taken(int64_t id) override;
   void abandon(const std::string& job, int attempt) override;
   int wakeFd() const override { return wake_[0].get(); }
 
@@ -46,6 +48,7 @@ class RemoteDispatch : public runner::RemoteJobs {
   DispatchOptions options_;
   os::Fd wake_[2];
   std::map<int64_t, uint64_t> logSizes_;  // running jobs' log sizes last reported
+  std::set<int64_t> measured_;            // ended jobs whose wait was measured
 };
 
 }  // namespace boucle::scheduler
