@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -192,6 +193,19 @@ int freePort() {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
   ::close(fd);
   return ntohs(a.sin_port);
+}
+
+int takeNetworkSlot(int first, int* lockFd) {
+  for (int k = (first - 1) % 200 + 1, tries = 0; tries < 200; ++tries, k = k % 200 + 1) {
+    std::string lock = "/tmp/boucle-netns-" + std::to_string(k) + ".lock";
+    int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      *lockFd = fd;
+      return k;
+    }
+    if (fd >= 0) ::close(fd);
+  }
+  return 0;
 }
 
 }  // namespace boucle::testing

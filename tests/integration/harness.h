@@ -57,5 +57,8 @@ bool waitFor(const std::function<bool()>& cond,
 int waitExit(pid_t pid);
 // A TCP port on 127.0.0.1 that nothing listens on (bound, read, released).
 int freePort();
+// A network slot (1-200) for hosts in network namespaces that no other test process holds,
+// searched from `first`; it stays this process's until `*lockFd` is closed. 0 when none is free.
+int takeNetworkSlot(int first, int* lockFd);
 
 }  // namespace boucle::testing

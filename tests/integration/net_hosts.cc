@@ -7,17 +7,8 @@
 namespace boucle::testing {
 
 NetHosts::NetHosts(int count) : count_(count) {
-  // The slots' locks are the ssh hosts' too: one slot number per test at a time.
-  for (int k = 1 + (::getpid() + 100) % 200, tries = 0; tries < 200; ++tries, k = k % 200 + 1) {
-    std::string lock = "/tmp/boucle-netns-" + std::to_string(k) + ".lock";
-    int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) == 0) {
-      slot_ = k;
-      lockFd_ = fd;
-      break;
-    }
-    if (fd >= 0) ::close(fd);
-  }
+  // The slots are the ssh hosts' too: one slot number per test at a time.
+  slot_ = takeNetworkSlot(1 + (::getpid() + 100) % 200, &lockFd_);
   if (!slot_) {
     startLog_ = "no free network slot";
     return;

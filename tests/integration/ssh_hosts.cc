@@ -9,16 +9,7 @@ namespace fs = std::filesystem;
 
 SshHosts::SshHosts(int count) : count_(count) {
   // A slot nobody else holds: tests running at the same time get their own addresses.
-  for (int k = 1 + ::getpid() % 200, tries = 0; tries < 200; ++tries, k = k % 200 + 1) {
-    std::string lock = "/tmp/boucle-netns-" + std::to_string(k) + ".lock";
-    int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) == 0) {
-      slot_ = k;
-      lockFd_ = fd;
-      break;
-    }
-    if (fd >= 0) ::close(fd);
-  }
+  slot_ = takeNetworkSlot(1 + ::getpid() % 200, &lockFd_);
   if (!slot_) {
     startLog_ = "no free network slot";
     return;
