@@ -311,10 +311,14 @@ TEST_F(ServerTest, PollingBuildsEachNewHeadOnce) {
   ASSERT_TRUE(waitFor([&] { return runs().size() == 1; }));
   EXPECT_EQ(runs()[0]["commit"].is_string() ? runs()[0]["ref"] : json(), first);
   EXPECT_EQ(runs()[0]["trigger"], "poll");
+  // Two commits between polls, arriving on main at once (a fast-forward): the newest is built.
+  repo_.git({"checkout", "-q", "-b", "next"});
   repo_.write("a.txt", "1");
   repo_.commit("feat: two");
   repo_.write("b.txt", "2");
-  std::string third = repo_.commit("feat: three");  // two commits between polls: newest built
+  std::string third = repo_.commit("feat: three");
+  repo_.git({"checkout", "-q", "main"});
+  repo_.git({"merge", "-q", "--ff-only", "next"});
   ASSERT_TRUE(waitFor([&] { return runs().size() == 2; }));
   EXPECT_EQ(runs()[0]["ref"], third);
   EXPECT_EQ(runs()[0]["branch"], "main");
