@@ -34,7 +34,8 @@ void addTokenAdd(CLI::App* token, int* exitCode) {
       ->required();
   add->add_option("--role", *roles,
                   "A role, repeatable: viewer (reads only; the default), metrics (GET /metrics "
-                  "only, for Prometheus), admin (everything), or "
+                  "only, for Prometheus), admin (everything), agent (a remote agent's: claims "
+                  "and reports on jobs, nothing else), or "
                   "any name the pipeline files' deployers/approval lists use (developer, ops…)");
   add->add_option("--expires", *expires, "Refused after this long, e.g. 90d (default: never)");
   addClientOptions(add, *args);
