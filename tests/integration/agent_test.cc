@@ -291,6 +291,11 @@ TEST_F(AgentTest, AnAgentTokenReachesOnlyTheAgentRoutesAndOnlyAgentsReachThem) {
   std::string v = viewer.out.substr(0, viewer.out.find('\n'));
   EXPECT_EQ(as(v, "POST", "/api/agent/poll", "{}").status, 403);
   EXPECT_EQ(as(v, "GET", "/api/agents").status, 200);
+  EXPECT_EQ(as(v, "POST", "/api/agents/a1/drain", "{}").status, 403) << "draining is for admins";
+  Output dev = client({"token", "add", "dev", "--role", "developer"});
+  std::string d = dev.out.substr(0, dev.out.find('\n'));
+  EXPECT_EQ(as(d, "POST", "/api/agents/a1/drain", "{}").status, 403);
+  EXPECT_EQ(as(d, "POST", "/api/agent/poll", "{}").status, 403);
   EXPECT_EQ(as(agent, "POST", "/api/agent/poll", R"({"labels":["a,b"]})").status, 400);
   EXPECT_EQ(as(agent, "POST", "/api/agent/poll", "not json").status, 400);
 }
