@@ -192,15 +192,17 @@ fs::path Agent::runDir(int64_t runId) const {
 }
 
 Status Agent::cancel(int64_t runId) {
-  {
+  // The store is asked first: an engine writes its run's last state a moment before it lets go
+  // of its cancel pipe, and a run that has ended must say so, not accept a cancel.
+  auto run = store_.getRun(runId);
+  if (!run.ok()) return run.status();
+  if (!store::isFinished(run->state)) {
     std::lock_guard lock(mu_);
     if (auto it = cancelFds_.find(runId); it != cancelFds_.end()) {
       [[maybe_unused]] auto n = ::write(it->second, "x", 1);
       return Status::Ok();
     }
   }
-  auto run = store_.getRun(runId);
-  if (!run.ok()) return run.status();
   // A breaking run waiting for its bisection: cancelling it stops the bisection.
   if (run->bisectState == "running") {
     auto b = store_.getBisection(runId);
