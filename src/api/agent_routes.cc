@@ -16,6 +16,7 @@
 #include "os/files.h"
 #include "os/process.h"
 #include "scheduler/agent_protocol.h"
+#include "scheduler/remote_dispatch.h"
 #include "vault/blob_store.h"
 
 namespace boucle::api {
@@ -162,23 +163,16 @@ Response poll(const ApiContext& c, const Request& req) {
 // The run's checkout as a tar, made once per run (its jobs on agents share it) beside the
 // snapshot it packs, and gone with it at the run's end.
 Response source(const ApiContext& c, const store::AgentJob& j) {
-  fs::path dir = c.dataDir / "runs" / std::to_string(j.runId);
-  fs::path tar = dir / "src.tar";
-  std::error_code ec;
-  if (!fs::exists(tar, ec)) {
-    if (!fs::is_directory(dir / "src", ec)) return errorResponse(404, "this job has no checkout");
-    fs::path tmp = dir / ("src.tar." + std::to_string(::getpid()) + "-" + std::to_string(j.id));
-    // tar, not a library: it keeps modes, symlinks and long names exactly as git left them.
-    auto r = os::runAndCapture(
-        {"tar", "--create", "--file", tmp.string(), "--directory", (dir / "src").string(), "."});
-    if (!r.ok() || r->exitCode != 0) {
-      fs::remove(tmp, ec);
-      logError("agents: cannot pack run " + std::to_string(j.runId) +
-               "'s checkout: " + (r.ok() ? r->output : r.status().message()));
-      return errorResponse(500, "cannot pack the checkout");
-    }
-    fs::rename(tmp, tar, ec);
+  // The run's server packed it as it queued the job; a run carried on from before packs it
+  // here, from this server's checkout, when it is this server's.
+  fs::path tar = c.shared() / "runs" / std::to_string(j.runId) / "src.tar";
+  if (auto st = scheduler::packSource(c.dataDir / "runs" / std::to_string(j.runId) / "src", tar);
+      !st.ok()) {
+    if (st.code() == Code::kNotFound) return errorResponse(404, "this job has no checkout");
+    logError("agents: run " + std::to_string(j.runId) + ": " + st.message());
+    return errorResponse(500, "cannot pack the checkout");
   }
+  std::error_code ec;
   auto size = fs::file_size(tar, ec);
   if (ec) return errorResponse(500, "cannot read the checkout");
   Response res;
@@ -193,7 +187,7 @@ Response neededBlob(const ApiContext& c, const store::AgentJob& j, const std::st
   if (!spec.ok()) return errorResponse(500, "internal error");
   bool needed = std::any_of(spec->needed.begin(), spec->needed.end(),
                             [&](const runner::ArtifactEntry& a) { return a.sha256 == sha; });
-  vault::BlobStore blobs(c.dataDir / "blobs");
+  vault::BlobStore blobs(c.shared() / "blobs");
   if (!needed || !blobs.contains(sha)) return errorResponse(404, "no such blob for this job");
   std::error_code ec;
   auto size = fs::file_size(blobs.pathOf(sha), ec);
@@ -232,7 +226,7 @@ Response appendLog(const ApiContext& c, const Request& req, const store::AgentJo
   if (*offset > j.logSize) return sizeAnswer(409, j.logSize);
   int64_t end = *offset + static_cast<int64_t>(req.body.size());
   if (end <= j.logSize) return sizeAnswer(200, j.logSize);
-  fs::path file = c.dataDir / j.logPath;
+  fs::path file = c.shared() / j.logPath;
   os::Fd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
   if (!fd) return errorResponse(500, "cannot write the log");
   // Bytes past the acknowledged size are a write a crash cut short: written again now.
@@ -274,7 +268,7 @@ Response endJob(const ApiContext& c, const Request& req, const store::AgentJob& 
   if (!report.ok()) return fromStatus(report.status());
   if (static_cast<int64_t>(report->logSize) != j.logSize)
     return jsonResponse(409, "{\"size\":" + std::to_string(j.logSize) + "}\n");
-  vault::BlobStore blobs(c.dataDir / "blobs");
+  vault::BlobStore blobs(c.shared() / "blobs");
   for (auto& a : report->artifacts) {
     std::error_code ec;
     auto size = blobs.contains(a.sha256) ? fs::file_size(blobs.pathOf(a.sha256), ec) : 0;
@@ -353,7 +347,7 @@ void addAgentRoutes(Router& r, const ApiContext& c) {
         [&c](const Request& req, const Params& p) {
           auto j = heldJob(c, req, p);
           if (!j.ok()) return fromStatus(j.status());
-          vault::BlobStore blobs(c.dataDir / "blobs");
+          vault::BlobStore blobs(c.shared() / "blobs");
           bool have = vault::isSha256Hex(p.at("sha256")) && blobs.contains(p.at("sha256")) &&
                       jobsOwnBlob(*j, p.at("sha256"));
           return have ? jsonResponse(200, "{}\n") : errorResponse(404, "no such blob");

@@ -54,7 +54,7 @@ std::shared_ptr<BodySink> openBlobUpload(const ApiContext& ctx, const Request& r
     *refusal = errorResponse(400, "sha256: 64 lower-case hex digits");
     return nullptr;
   }
-  auto writer = vault::BlobWriter::open(vault::BlobStore(ctx.dataDir / "blobs"));
+  auto writer = vault::BlobWriter::open(vault::BlobStore(ctx.shared() / "blobs"));
   if (!writer.ok()) {
     *refusal = errorResponse(500, "cannot store uploads");
     return nullptr;
@@ -66,7 +66,7 @@ void addBlobRoutes(Router& r, const ApiContext& c) {
   // Content-addressed: the name is the SHA-256, which the ETag repeats so clients can check.
   r.add("GET", "/api/blobs/{sha256}", Access::kRead, [&c](const Request&, const Params& p) {
     const std::string& sha = p.at("sha256");
-    vault::BlobStore blobs(c.dataDir / "blobs");
+    vault::BlobStore blobs(c.shared() / "blobs");
     if (!vault::isSha256Hex(sha) || !blobs.contains(sha)) return errorResponse(404, "no such blob");
     if (auto st = blobs.checkIntact(sha); !st.ok()) {
       logError(st.message());

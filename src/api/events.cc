@@ -135,6 +135,11 @@ EventHub::EventHub(size_t keep) : state_(std::make_shared<State>()) {
 EventHub::~EventHub() = default;
 
 void EventHub::publish(std::string_view type, std::string_view project, const std::string& data) {
+  deliver(type, project, data);
+  if (relay_) relay_(type, project, data);
+}
+
+void EventHub::deliver(std::string_view type, std::string_view project, const std::string& data) {
   std::map<uint64_t, std::function<void()>> wake;
   {
     std::lock_guard lock(state_->mu);

@@ -15,6 +15,7 @@
 // and their token is checked again.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,13 +41,25 @@ class EventHub : public store::StoreObserver {
   // `json` one line; `project` what ?project= filters on.
   void publish(std::string_view type, std::string_view project, const std::string& json);
 
+  // Servers sharing a database: each event published here also goes to `relay` (for the
+  // other servers' clients), and theirs come in through heard(). Event ids are each server's
+  // own: a client that reconnects to another server reloads.
+  using Relay =
+      std::function<void(std::string_view type, std::string_view project, const std::string& json)>;
+  void setRelay(Relay relay) { relay_ = std::move(relay); }
+  void heard(std::string_view type, std::string_view project, const std::string& json) {
+    deliver(type, project, json);
+  }
+
   // The events after `lastId` (none: from now on) of `project` ("" any), as an SSE body.
   std::shared_ptr<BodyStream> subscribe(std::string project, std::optional<uint64_t> lastId);
 
   struct State;
 
  private:
+  void deliver(std::string_view type, std::string_view project, const std::string& json);
   std::shared_ptr<State> state_;
+  Relay relay_;
 };
 
 }  // namespace boucle::api

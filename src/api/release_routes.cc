@@ -86,7 +86,7 @@ Response download(const ApiContext& c, const Request& req, const store::Release&
   if (!found) return errorResponse(404, rel.version + " has no artifact " + name);
   if (matches > 1) return errorResponse(409, "several jobs made " + name + ": add ?job=NAME");
   std::string sha = found->value("sha256", "");
-  vault::BlobStore blobs(c.dataDir / "blobs");
+  vault::BlobStore blobs(c.shared() / "blobs");
   if (!vault::isSha256Hex(sha) || !blobs.contains(sha)) {
     return errorResponse(500, "the artifact's content is missing from the store");
   }

@@ -20,7 +20,11 @@ struct ApiContext {
   store::Store* store = nullptr;
   scheduler::Agent* agent = nullptr;
   std::filesystem::path dataDir;
-  bool publicRead = false;                   // GET without a token
+  // runs/ and blobs/ when the servers share a folder (NFS); "" = dataDir.
+  std::filesystem::path sharedDir;
+  const std::filesystem::path& shared() const { return sharedDir.empty() ? dataDir : sharedDir; }
+  bool severalServers = false;  // on PostgreSQL: other servers may run runs and answer calls
+  bool publicRead = false;      // GET without a token
   const auth::SecretBox* secrets = nullptr;  // seals projects' credentials
   deploy::Deployer* deployer = nullptr;
   std::filesystem::path uiDir;  // the web UI's built files ("" when not installed)

@@ -192,21 +192,25 @@ Response jobLog(const ApiContext& c, const Request& req, int64_t id, const std::
     }
     attempt = static_cast<int>(*n);
   }
+  // The log of a run another server runs grows in the shared folder, with no bell here to
+  // say so: it is looked at every 100 ms instead.
+  std::vector<std::string> bells;
+  if (!follow || !c.severalServers || store::isFinished(run->state) || c.agent->runsHere(id))
+    bells = {logBellKey(id, job), logBellKey(id, "")};
   Response r;
   r.contentType = "text/plain; charset=utf-8";
-  r.stream = makeLogStream(c.agent->runDir(id) / "logs" / runner::detail::logFileName(job, attempt),
-                           offset, follow,
-                           [store = c.store, id, job] {
-                             auto all = store->listJobs(id);
-                             if (!all.ok()) return true;  // cannot tell: stop following
-                             for (const auto& j : *all) {
-                               if (j.name == job)
-                                 return j.state != "running" && j.state != "pending";
-                             }
-                             auto r = store->getRun(id);  // not recorded (yet)
-                             return !r.ok() || store::isFinished(r->state);
-                           },
-                           {logBellKey(id, job), logBellKey(id, "")});
+  r.stream = makeLogStream(
+      c.agent->runDir(id) / "logs" / runner::detail::logFileName(job, attempt), offset, follow,
+      [store = c.store, id, job] {
+        auto all = store->listJobs(id);
+        if (!all.ok()) return true;  // cannot tell: stop following
+        for (const auto& j : *all) {
+          if (j.name == job) return j.state != "running" && j.state != "pending";
+        }
+        auto r = store->getRun(id);  // not recorded (yet)
+        return !r.ok() || store::isFinished(r->state);
+      },
+      std::move(bells));
   return r;
 }
 

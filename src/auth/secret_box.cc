@@ -2,7 +2,10 @@
 
 #include <sodium.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <vector>
 
 #include "core/encoding.h"
@@ -12,23 +15,38 @@ namespace boucle::auth {
 
 static_assert(crypto_secretbox_KEYBYTES == 32);
 
-Result<SecretBox> SecretBox::openOrCreate(const std::filesystem::path& keyFile) {
+Result<SecretBox> SecretBox::openOrCreate(const std::filesystem::path& keyFile,
+                                          const std::filesystem::path& seed) {
   if (sodium_init() < 0) return Status::Internal("libsodium could not start");
   SecretBox box;
   std::error_code ec;
-  if (std::filesystem::exists(keyFile, ec)) {
-    auto text = os::readFile(keyFile);
-    if (!text.ok()) return text.status();
-    if (text->size() != box.key_.size()) {
-      return Status::Invalid(keyFile.string() + ": not a boucle secret key (" +
-                             std::to_string(text->size()) + " bytes, expected 32)");
+  if (!std::filesystem::exists(keyFile, ec)) {
+    std::string bytes;
+    if (!seed.empty() && std::filesystem::exists(seed, ec)) {
+      auto text = os::readFile(seed);
+      if (!text.ok()) return text.status();
+      bytes = std::move(text).value();
+    } else {
+      crypto_secretbox_keygen(box.key_.data());
+      bytes.assign(box.key_.begin(), box.key_.end());
     }
-    std::copy(text->begin(), text->end(), box.key_.begin());
-    return box;
+    // Written aside, then linked in: a link never replaces a key another server put there.
+    auto tmp = keyFile;
+    tmp += ".new-" + std::to_string(::getpid()) + "-" + std::to_string(randombytes_random());
+    if (auto st = os::writeFileAtomic(tmp, bytes, 0600); !st.ok()) return st;
+    int linked = ::link(tmp.c_str(), keyFile.c_str());
+    int err = errno;
+    std::filesystem::remove(tmp, ec);
+    if (linked != 0 && err != EEXIST)
+      return Status::Io(keyFile.string() + ": " + std::strerror(err));
   }
-  crypto_secretbox_keygen(box.key_.data());
-  std::string bytes(box.key_.begin(), box.key_.end());
-  if (auto st = os::writeFileAtomic(keyFile, bytes, 0600); !st.ok()) return st;
+  auto text = os::readFile(keyFile);
+  if (!text.ok()) return text.status();
+  if (text->size() != box.key_.size()) {
+    return Status::Invalid(keyFile.string() + ": not a boucle secret key (" +
+                           std::to_string(text->size()) + " bytes, expected 32)");
+  }
+  std::copy(text->begin(), text->end(), box.key_.begin());
   return box;
 }
 

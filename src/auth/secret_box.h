@@ -13,8 +13,12 @@ namespace boucle::auth {
 
 class SecretBox {
  public:
-  // Reads the key file, or creates it with a random key when it does not exist.
-  static Result<SecretBox> openOrCreate(const std::filesystem::path& keyFile);
+  // Reads the key file, or creates it when it does not exist. A missing key file is made with
+  // `seed`'s key when that file exists (a data folder moving to a shared one), else a new one.
+  // Servers starting at once on one shared folder all end up with the one key that was written
+  // first.
+  static Result<SecretBox> openOrCreate(const std::filesystem::path& keyFile,
+                                        const std::filesystem::path& seed = {});
 
   // base64 of nonce + ciphertext; a fresh nonce each time.
   std::string seal(std::string_view plain) const;

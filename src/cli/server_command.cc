@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -35,6 +36,7 @@
 #include "scheduler/agent.h"
 #include "scheduler/poller.h"
 #include "scheduler/presence.h"
+#include "store/postgres/bus.h"
 #include "store/postgres/leadership.h"
 #include "store/store.h"
 #include "vault/releaser.h"
@@ -61,7 +63,8 @@ struct ServerArgs {
   size_t maxStreamsPerClient = 64;
   int clientTimeout = 60;
   std::string gitTimeout = "10m";
-  std::string db;  // "" = sqlite:DATA/boucle.db
+  std::string db;      // "" = sqlite:DATA/boucle.db
+  std::string shared;  // runs' logs, artifacts, deploy logs, secret.key; "" = DATA
   std::string serverTimeout = "60s";
   bool localAgent = true;
   std::string agentTimeout = "60s";
@@ -124,6 +127,30 @@ Result<os::Fd> lockDataFolder(const fs::path& data) {
 
 // This server's name among those sharing its database: its host and a random part made at its
 // first start and kept in DATA/server-id.
+// Another server's news (see `bus` below): a job queued for the agents or news of one, a run
+// to cancel if it is this server's, a live event for this server's clients.
+void hearNews(std::string_view news, scheduler::AgentBoard& board, api::EventHub& events,
+              scheduler::Agent& agent) {
+  if (news.starts_with("event ")) {
+    // "event TYPE PROJECT\nJSON"
+    auto newline = news.find('\n');
+    if (newline == std::string_view::npos) return;
+    auto head = news.substr(6, newline - 6);
+    auto space = head.find(' ');
+    if (space == std::string_view::npos) return;
+    events.heard(head.substr(0, space), head.substr(space + 1),
+                 std::string(news.substr(newline + 1)));
+  } else if (news.starts_with("cancel ")) {
+    int64_t id = 0;
+    auto digits = news.substr(7);
+    if (std::from_chars(digits.data(), digits.data() + digits.size(), id).ec == std::errc() &&
+        agent.cancelHere(id))
+      logInfo("run " + std::to_string(id) + ": cancelled through another server");
+  } else {
+    board.heard(news);
+  }
+}
+
 Result<std::string> serverIdFor(const fs::path& data, const std::string& host) {
   fs::path file = data / "server-id";
   auto kept = os::readFile(file);
@@ -222,6 +249,20 @@ int serve(const ServerArgs& a) {
   // symlink or "..", hidden as given, could leave the real one in view.
   if (auto real = fs::canonical(data, ec); !ec) data = real;
   ::chmod(data.c_str(), 0700);
+  // What every server of a team must read: runs' logs and records, artifacts, deploy logs and
+  // the key that seals credentials. Its real path too: jobs must not see it either.
+  fs::path sharedDir = data;
+  if (!a.shared.empty()) {
+    sharedDir = fs::absolute(a.shared);
+    fs::create_directories(sharedDir, ec);
+    if (auto real = fs::canonical(sharedDir, ec); !ec) sharedDir = real;
+    if (!fs::is_directory(sharedDir, ec)) {
+      fmt::print(stderr, "boucle server: --shared: cannot make the folder {}\n",
+                 sharedDir.string());
+      return kExitFailed;
+    }
+    ::chmod(sharedDir.c_str(), 0700);
+  }
   // One server per data folder: a second one would mark the first one's runs interrupted and
   // end its deploy steps. The lock goes with the process, however it ends.
   auto lock = lockDataFolder(data);
@@ -241,6 +282,9 @@ int serve(const ServerArgs& a) {
     fmt::print(stderr, "boucle server: {}\n", store.status().message());
     return kExitFailed;
   }
+  // Servers on one PostgreSQL database hear each other's news (store/postgres/bus.h). Declared
+  // before all it tells and hears, and stopped before they are.
+  std::unique_ptr<store::postgres::Bus> bus;
   // Every write of a run, job, deploy or incident from here on is a live event.
   api::EventHub events;
   (*store)->setObserver(&events);
@@ -293,7 +337,9 @@ int serve(const ServerArgs& a) {
   pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  auto secrets = auth::SecretBox::openOrCreate(data / "secret.key");
+  // A data folder moving to a shared one brings its key: the credentials it sealed stay open.
+  auto secrets = auth::SecretBox::openOrCreate(
+      sharedDir / "secret.key", sharedDir != data ? data / "secret.key" : fs::path());
   if (!secrets.ok()) {
     fmt::print(stderr, "boucle server: {}\n", secrets.status().message());
     return kExitFailed;
@@ -316,9 +362,21 @@ int serve(const ServerArgs& a) {
   }
   scheduler::AgentBoard board;
   scheduler::AgentOptions agentOptions;
+  if (shared) {
+    bus = std::make_unique<store::postgres::Bus>(spec, me.id);
+    board.setRelay([&bus](std::string news) { bus->tell(std::move(news)); });
+    events.setRelay(
+        [&bus](std::string_view type, std::string_view project, const std::string& json) {
+          bus->tell(fmt::format("event {} {}\n{}", type, project, json));
+        });
+    agentOptions.cancelElsewhere = [&bus](int64_t run) {
+      bus->tell("cancel " + std::to_string(run));
+    };
+  }
   agentOptions.board = &board;
   agentOptions.localJobs = a.localAgent;
   agentOptions.dataDir = data;
+  agentOptions.sharedDir = sharedDir;
   agentOptions.parallelism = a.parallelism;
   agentOptions.maxRuns = a.maxRuns;
   if (auto t = parseDuration(a.gitTimeout); t && t->count() > 0) {
@@ -364,6 +422,7 @@ int serve(const ServerArgs& a) {
   deploy::DeployerOptions deployerOptions;
   deployerOptions.orphansAtStart = orphansAtStart;
   deployerOptions.dataDir = data;
+  deployerOptions.sharedDir = sharedDir;
   deployerOptions.secrets = &*secrets;
   deployerOptions.onChange = [&](const store::Deploy& d) {
     // What runs there changed (a deploy ended, or its release is now under verification):
@@ -415,6 +474,7 @@ int serve(const ServerArgs& a) {
   ctx.store = store->get();
   ctx.agent = &agent;
   ctx.dataDir = data;
+  ctx.sharedDir = sharedDir;
   ctx.publicRead = a.publicRead;
   ctx.secrets = &*secrets;
   ctx.deployer = &deployer;
@@ -437,8 +497,9 @@ int serve(const ServerArgs& a) {
   deployer.start();
   watcher.start();
   agent.start();
+  if (bus) bus->start([&](std::string_view news) { hearNews(news, board, events, agent); });
   scheduler::Poller poller(**store, agent);
-  poller.setRetention(retention, data / "blobs");
+  poller.setRetention(retention, sharedDir / "blobs");
   if (leads) poller.setLeads(leads);
   poller.start();
   // With PostgreSQL, other servers may share the database: a heartbeat, and the runs and
@@ -497,6 +558,7 @@ int serve(const ServerArgs& a) {
   poller.stop();
   agent.stop();     // cancels a running run and waits for it
   deployer.stop();  // waits for a running deploy: stopping one midway would leave it half done
+  if (bus) bus->stop();
   if (presence) presence->stop();  // after its runs and deploys were recorded
   watcher.stop();
   notifier.stop();
@@ -520,6 +582,9 @@ void addServerCommand(CLI::App& app, int* exitCode) {
                   "in ~/.pgpass or PGPASSFILE, never in the URL (default: the one this data "
                   "folder's server used last, kept in DATA/database, else "
                   "sqlite:DATA/boucle.db)");
+  cmd->add_option("--shared", a->shared,
+                  "A folder every server on one PostgreSQL database reads and writes (NFS): "
+                  "runs' logs and records, artifacts, deploy logs, secret.key (default: DATA)");
   cmd->add_option("--listen", a->listen, "Address and port to listen on (port 0: any free)")
       ->capture_default_str();
   cmd->add_option("--smtp", a->smtp, "SMTP server for e-mail notifications")->capture_default_str();

@@ -22,17 +22,17 @@ using nlohmann::json;
 namespace {
 
 // The release's deploy method, by its driver.
-Outcome runDriver(const Target& t, const fs::path& dataDir, DeployLog& log, bool dryRun) {
+Outcome runDriver(const Target& t, const DeployerOptions& o, DeployLog& log, bool dryRun) {
   switch (t.spec.driver) {
     case pipeline::Driver::kSsh:
-      return deploySsh(t, dataDir / "blobs", log, dryRun);
+      return deploySsh(t, o.shared() / "blobs", log, dryRun);
     case pipeline::Driver::kAnsible:
-      return deployAnsible(t, dataDir / "blobs", dataDir / "deploys", log, dryRun);
+      return deployAnsible(t, o.shared() / "blobs", o.dataDir / "deploys", log, dryRun);
     case pipeline::Driver::kLocal:
     case pipeline::Driver::kCommand:
       break;
   }
-  return deployLocal(t, dataDir / "blobs", log, dryRun);
+  return deployLocal(t, o.shared() / "blobs", log, dryRun);
 }
 
 bool remoteDriver(const Target& t) {
@@ -102,7 +102,7 @@ void Deployer::stop() {
 }
 
 fs::path Deployer::logPath(int64_t id) const {
-  return options_.dataDir / "deploys" / (std::to_string(id) + ".log");
+  return options_.shared() / "deploys" / (std::to_string(id) + ".log");
 }
 
 // What the record says of `version`: whether it succeeded here, and in `after`.
@@ -385,7 +385,7 @@ void Deployer::execute(store::Deploy d) {
     }
     if (const auto* env = policy->env(d.env)) verify = env->verify;
   }
-  auto outcome = runDriver(*target, options_.dataDir, log, d.dryRun);
+  auto outcome = runDriver(*target, options_, log, d.dryRun);
   json smoke = json::array();
   for (const auto& r : outcome.smoke) {
     smoke.push_back(
@@ -508,7 +508,7 @@ std::pair<store::DeployState, std::string> Deployer::rollBack(
     for (const auto& h : back->hosts) names += (names.empty() ? "" : ", ") + h.name;
     log.say("hosts to put back: " + names);
   }
-  auto restored = runDriver(*back, options_.dataDir, log, false);
+  auto restored = runDriver(*back, options_, log, false);
   if (!restored.ok) {
     log.say("rollback FAILED too: " + restored.failure);
     return {DeployState::kFailed, outcome.failure + "; rollback to " + d.fromVersion +

@@ -37,7 +37,10 @@ struct DeployRequest {
 };
 
 struct DeployerOptions {
-  std::filesystem::path dataDir;
+  std::filesystem::path dataDir;  // mirrors, and Ansible's working folders
+  // deploys/ (the deploys' logs) and blobs/: a folder the servers share, or "" for dataDir.
+  std::filesystem::path sharedDir;
+  const std::filesystem::path& shared() const { return sharedDir.empty() ? dataDir : sharedDir; }
   const auth::SecretBox* secrets = nullptr;
   // Called when a deploy ends, starts waiting for an approval (notifications) or starts its
   // verification (what runs in the environment changed).
@@ -89,6 +92,7 @@ class Deployer {
   void releaseCreated(const store::Release& release, const std::string& actor);
 
   std::filesystem::path logPath(int64_t id) const;
+  const DeployerOptions& options() const { return options_; }
 
  private:
   void loop();

@@ -9,7 +9,7 @@ namespace boucle::deploy {
 
 Result<store::Release> ReleaseFlow::release(const vault::ReleaseRequest& request) {
   auto rel = vault::createRelease(store_, scm::mirrorPath(dataDir_, request.project),
-                                  dataDir_ / "blobs", request);
+                                  deployer_.options().shared() / "blobs", request);
   if (!rel.ok()) return rel;
   logInfo("released " + rel->project + " " + rel->version + " from run " +
           std::to_string(rel->runId) + (rel->prerelease ? " (a prerelease)" : ""));

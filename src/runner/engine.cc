@@ -370,7 +370,7 @@ void Engine::failStart(Active& a, std::string message) {
   os::JobCgroups::end(a.proc.cgroup);
   if (a.supervisor && !a.supervisor->broken()) idle_.push_back(std::move(a.supervisor));
   std::error_code ec;
-  std::filesystem::remove_all(config_.runDir / "ws" / a.job->name, ec);
+  std::filesystem::remove_all(config_.workRoot() / "ws" / a.job->name, ec);
   if (!a.log && !openLog(a)) {
     message += "; cannot create log " + results_[a.job->name].log.string() + ": " + strerror(errno);
   }
@@ -431,7 +431,7 @@ void Engine::prepareAhead() {
       return;
     }
     if (launch_.prepared.contains(name) || pipeline_.findJob(name)->checkout) continue;
-    if (::mkdir((config_.runDir / "ws" / name).c_str(), 0755) == 0) launch_.prepared.insert(name);
+    if (::mkdir((config_.workRoot() / "ws" / name).c_str(), 0755) == 0) launch_.prepared.insert(name);
     return;
   }
 }
@@ -643,7 +643,8 @@ RunResult Engine::run() {
   launch_.config = &config_;
   std::error_code ec;
   // "artifacts" is made by the first job that has some: one inode less per run on its way.
-  for (const char* dir : {"logs", "ws"}) fs::create_directories(config_.runDir / dir, ec);
+  fs::create_directories(config_.runDir / "logs", ec);
+  fs::create_directories(config_.workRoot() / "ws", ec);
   if (pipeline_.checksOut() && !config_.sourceDir.empty()) {
     auto tree = SourceTree::scan(config_.sourceDir);
     if (!tree.ok()) {
@@ -711,7 +712,7 @@ RunResult Engine::run() {
     }
   }
   // What was made ahead for jobs that never started (skipped, cancelled) goes.
-  for (const auto& name : launch_.prepared) ::rmdir((config_.runDir / "ws" / name).c_str());
+  for (const auto& name : launch_.prepared) ::rmdir((config_.workRoot() / "ws" / name).c_str());
   for (const auto& [name, fd] : preparedLogs_)
     ::unlink(detail::logPathFor(config_, name, 1).c_str());
   RunResult result;

@@ -48,10 +48,15 @@ struct RunConfig {
   std::string runId;
   std::string commit;
   std::string branch;
-  // logs/, artifacts/ and ws/ (each job's workspace) go here. Workspaces are left in place
-  // for the caller to remove once the run is reported: deleting thousands of files is slow
-  // I/O on some disks and need not delay the jobs or their results.
+  // logs/ and artifacts/ go here, and ws/ (each job's workspace) too unless workDir is
+  // given. Workspaces are left in place for the caller to remove once the run is reported:
+  // deleting thousands of files is slow I/O on some disks and need not delay the jobs or
+  // their results.
   std::filesystem::path runDir;
+  // Where ws/ goes when runDir is a folder the servers share (NFS): workspaces stay on this
+  // machine's disk. "" = runDir.
+  std::filesystem::path workDir;
+  std::filesystem::path workRoot() const { return workDir.empty() ? runDir : workDir; }
   std::filesystem::path sourceDir;  // the run's snapshot, copied into each workspace
   std::filesystem::path blobRoot;   // content-addressed artifact store
   size_t parallelism = 1;

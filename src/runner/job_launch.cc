@@ -214,7 +214,7 @@ Result<Launched> launchJob(const pipeline::Job& job, int attempt, LaunchContext&
   }
   auto t0 = std::chrono::steady_clock::now();
   Launched l;
-  l.workspace = c.runDir / "ws" / job.name;
+  l.workspace = c.workRoot() / "ws" / job.name;
   std::error_code ec;
   if (attempt > 1) fs::remove_all(l.workspace, ec);  // a retry starts afresh
   if (attempt == 1 && ctx.prepared.erase(job.name)) {

@@ -188,6 +188,10 @@ std::shared_ptr<std::mutex> Agent::mirrorLock(const std::string& project) {
 }
 
 fs::path Agent::runDir(int64_t runId) const {
+  return options_.shared() / "runs" / std::to_string(runId);
+}
+
+fs::path Agent::workDir(int64_t runId) const {
   return options_.dataDir / "runs" / std::to_string(runId);
 }
 
@@ -196,12 +200,10 @@ Status Agent::cancel(int64_t runId) {
   // of its cancel pipe, and a run that has ended must say so, not accept a cancel.
   auto run = store_.getRun(runId);
   if (!run.ok()) return run.status();
-  if (!store::isFinished(run->state)) {
-    std::lock_guard lock(mu_);
-    if (auto it = cancelFds_.find(runId); it != cancelFds_.end()) {
-      [[maybe_unused]] auto n = ::write(it->second, "x", 1);
-      return Status::Ok();
-    }
+  if (!store::isFinished(run->state) && cancelHere(runId)) return Status::Ok();
+  if (run->state == store::RunState::kRunning && options_.cancelElsewhere) {
+    options_.cancelElsewhere(runId);
+    return Status::Ok();
   }
   // A breaking run waiting for its bisection: cancelling it stops the bisection.
   if (run->bisectState == "running") {
@@ -218,6 +220,19 @@ Status Agent::cancel(int64_t runId) {
   if (auto st = store_.updateRun(*run); !st.ok()) return st;
   if (run->bisectOf) advanceBisection(*run);
   return Status::Ok();
+}
+
+bool Agent::cancelHere(int64_t runId) {
+  std::lock_guard lock(mu_);
+  auto it = cancelFds_.find(runId);
+  if (it == cancelFds_.end()) return false;
+  [[maybe_unused]] auto n = ::write(it->second, "x", 1);
+  return true;
+}
+
+bool Agent::runsHere(int64_t runId) const {
+  std::lock_guard lock(mu_);
+  return cancelFds_.count(runId) > 0;
 }
 
 void Agent::loop() {
@@ -446,13 +461,15 @@ runner::RunConfig Agent::runConfigFor(const store::Run& run, const store::Projec
   config.commit = run.commit;
   config.branch = run.branch;
   config.runDir = dir;
-  config.blobRoot = options_.dataDir / "blobs";
+  config.blobRoot = options_.shared() / "blobs";
+  if (options_.shared() != options_.dataDir) config.workDir = workDir(run.id);
   config.parallelism = options_.parallelism;
   config.baseEnv = runner::inheritedEnvironment();
   config.defaultIsolation = pipeline::Isolation::kSandbox;
   config.processAllowed = project.allowProcessJobs;
   config.cacheDir = cacheDirFor(options_.dataDir, run.project, run.branch);
   config.hiddenPaths = {options_.dataDir};
+  if (options_.shared() != options_.dataDir) config.hiddenPaths.push_back(options_.shared());
   if (const char* home = std::getenv("HOME"); home && *home) {
     std::error_code ec;
     auto real = std::filesystem::weakly_canonical(home, ec);
@@ -499,8 +516,10 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors, bool ca
             std::string(store::toString(state)));
   };
   fs::path dir = runDir(run.id);
+  fs::path work = workDir(run.id);
   std::error_code ec;
   fs::create_directories(dir, ec);
+  fs::create_directories(work, ec);
 
   auto project = store_.getProject(run.project);
   if (!project.ok()) {
@@ -529,7 +548,7 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors, bool ca
       auto jobs = this->carriedJobs(run, dir);
       if (!jobs.ok()) st = jobs.status();
       if (jobs.ok()) carriedJobs = std::move(jobs).value();
-      if (st.ok() && checkout && !fs::is_directory(dir / "src", ec))
+      if (st.ok() && checkout && !fs::is_directory(work / "src", ec))
         st = Status::NotFound("cannot carry the run on after the restart: its checkout is gone");
       logInfo("run " + std::to_string(run.id) + " of " + run.project +
               " carried on: its agents' jobs are followed again");
@@ -539,7 +558,7 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors, bool ca
       info.root = mirror;
       info.gitDir = mirror;
       info.branch = run.branch;
-      st = runner::snapshotSource(info, false, dir / "src");
+      st = runner::snapshotSource(info, false, work / "src");
     }
     if (!st.ok()) {
       finish(store::RunState::kFailed, st.message());
@@ -547,7 +566,7 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors, bool ca
       if (run.onlyJobs.empty() && !carried) recordSchedule(run, *read);
       pipeline = *read;
       runner::RunConfig config = runConfigFor(run, *project, dir);
-      if (checkout) config.sourceDir = dir / "src";
+      if (checkout) config.sourceDir = work / "src";
       config.cancelFd = cancel[0];
       config.supervisors = &supervisors;
       std::optional<RemoteDispatch> remote;
@@ -556,7 +575,7 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors, bool ca
                                     [](const pipeline::Job& j) { return !j.runsOn.empty(); });
       if (options_.board && remoteJobs) {
         remote.emplace(store_, *options_.board, run, pipelineText, checkout,
-                       DispatchOptions{options_.dataDir, !options_.localJobs,
+                       DispatchOptions{options_.shared(), config.sourceDir, !options_.localJobs,
                                        project->allowProcessJobs, &metrics_});
         config.remote = &*remote;
       }
@@ -583,9 +602,9 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors, bool ca
       if (auto w = runner::writeRunRecord(dir, meta, &result); !w.ok()) logError(w.message());
     }
   }
-  fs::remove_all(dir / "src", ec);
+  fs::remove_all(work / "src", ec);
   fs::remove(dir / "src.tar", ec);
-  fs::remove_all(dir / "ws", ec);
+  fs::remove_all(work / "ws", ec);
   collectPacks(run.project);
   {
     std::lock_guard lock(mu_);

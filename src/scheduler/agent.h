@@ -26,7 +26,11 @@
 namespace boucle::scheduler {
 
 struct AgentOptions {
-  std::filesystem::path dataDir;             // repos/, runs/, blobs/ live here
+  std::filesystem::path dataDir;  // repos/, caches/ and the runs' checkouts and workspaces
+  // runs/ (logs, artifact lists, records) and blobs/: a folder every server sharing the
+  // database can read (NFS), or "" for dataDir.
+  std::filesystem::path sharedDir;
+  const std::filesystem::path& shared() const { return sharedDir.empty() ? dataDir : sharedDir; }
   size_t parallelism = 2;                    // jobs at once within a run
   size_t maxRuns = 2;                        // runs at once
   const auth::SecretBox* secrets = nullptr;  // opens projects' credentials
@@ -43,6 +47,9 @@ struct AgentOptions {
   // false, are queued for them. Null: every job runs here.
   AgentBoard* board = nullptr;
   bool localJobs = true;
+  // Servers sharing a database: a running run this server does not run is asked of the
+  // others (the one running it calls cancelHere). Null: such a run cannot be cancelled here.
+  std::function<void(int64_t runId)> cancelElsewhere;
 };
 
 class Agent {
@@ -60,9 +67,16 @@ class Agent {
   // Cancels a queued or running run, or the bisection a finished breaking run is waiting for;
   // NotFound or Conflict otherwise.
   Status cancel(int64_t runId);
+  // Cancels the run if this server runs it: whether it does.
+  bool cancelHere(int64_t runId);
+  // Whether this server runs the run now (its logs grow here).
+  bool runsHere(int64_t runId) const;
   void stop();
 
+  // A run's logs, artifact lists and record (in the shared folder), and its checkout and
+  // workspaces (on this machine); the same folder when nothing is shared.
   std::filesystem::path runDir(int64_t runId) const;
+  std::filesystem::path workDir(int64_t runId) const;
   const AgentOptions& options() const { return options_; }
   const RunMetrics& metrics() const { return metrics_; }
 
@@ -100,7 +114,7 @@ class Agent {
   std::thread prewarm_;  // reads what the sandbox must cover, at the start and every 10 min
   Wakeup rescan_;        // ends prewarm_
   Wakeup wakeup_;
-  std::mutex mu_;                     // guards cancelFds_, mirrors_ and repacking_
+  mutable std::mutex mu_;             // guards cancelFds_, mirrors_ and repacking_
   std::map<int64_t, int> cancelFds_;  // running run → write end of its cancel pipe
   std::vector<store::Run> carried_;   // runs to carry on, taken before queued ones
   std::map<std::string, std::shared_ptr<std::mutex>> mirrors_;  // one fetch per mirror at once

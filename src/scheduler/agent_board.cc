@@ -2,9 +2,16 @@
 
 #include <unistd.h>
 
+#include <charconv>
+
 namespace boucle::scheduler {
 
 void AgentBoard::jobQueued() {
+  wakePolls();
+  if (relay_) relay_("queued");
+}
+
+void AgentBoard::wakePolls() {
   std::map<uint64_t, std::function<void()>> wake;
   {
     std::lock_guard lock(mu_);
@@ -15,7 +22,8 @@ void AgentBoard::jobQueued() {
 
 void AgentBoard::jobsCancelled() {
   ++cancellations_;
-  jobQueued();
+  wakePolls();
+  if (relay_) relay_("cancelled");
 }
 
 uint64_t AgentBoard::onJobQueued(std::function<void()> wake) {
@@ -40,11 +48,30 @@ void AgentBoard::unlisten(int64_t runId) {
 }
 
 void AgentBoard::runChanged(int64_t runId) {
+  if (!wakeEngine(runId) && relay_) relay_("run " + std::to_string(runId));
+}
+
+bool AgentBoard::wakeEngine(int64_t runId) {
   std::lock_guard lock(mu_);
   auto it = runs_.find(runId);
+  if (it == runs_.end()) return false;
   // A full pipe already says there is news.
-  if (it != runs_.end()) [[maybe_unused]]
-    auto n = ::write(it->second, "x", 1);
+  [[maybe_unused]] auto n = ::write(it->second, "x", 1);
+  return true;
+}
+
+void AgentBoard::heard(std::string_view news) {
+  if (news == "queued") {
+    wakePolls();
+  } else if (news == "cancelled") {
+    ++cancellations_;
+    wakePolls();
+  } else if (news.starts_with("run ")) {
+    int64_t id = 0;
+    auto digits = news.substr(4);
+    if (std::from_chars(digits.data(), digits.data() + digits.size(), id).ec == std::errc())
+      wakeEngine(id);
+  }
 }
 
 }  // namespace boucle::scheduler

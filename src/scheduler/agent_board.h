@@ -1,14 +1,17 @@
 #pragma once
 // What a server's threads tell each other about remote agents' jobs. An agent's long poll waits
 // here for a job to be queued, and a run's engine for news of its jobs (a log chunk or an end
-// that reached this server). News that reached another server sharing the database is found by
-// looking at the store every so often: the board only makes this server's own news immediate.
+// that reached this server). Servers sharing a database pass their news on to each other
+// (setRelay, heard); what waits here also looks at the store every few seconds, in case a
+// piece of news was lost on the way.
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/histogram.h"
@@ -38,12 +41,21 @@ class AgentBoard {
   // News of one of the run's jobs arrived.
   void runChanged(int64_t runId);
 
+  // Where this board's news goes for the other servers, as one line ("queued", "cancelled",
+  // "run ID"); news of a run this server's engine follows stays here.
+  void setRelay(std::function<void(std::string)> relay) { relay_ = std::move(relay); }
+  // Another server's news: acted on here, not passed on.
+  void heard(std::string_view news);
+
  private:
   std::mutex mu_;
   std::map<uint64_t, std::function<void()>> waiting_;
   uint64_t nextKey_ = 1;
   std::atomic<uint64_t> cancellations_{0};
   std::map<int64_t, int> runs_;
+  std::function<void(std::string)> relay_;
+  void wakePolls();
+  bool wakeEngine(int64_t runId);
 };
 
 }  // namespace boucle::scheduler

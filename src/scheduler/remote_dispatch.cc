@@ -5,9 +5,31 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "os/process.h"
 #include "scheduler/agent_protocol.h"
 
 namespace boucle::scheduler {
+
+Status packSource(const std::filesystem::path& source, const std::filesystem::path& tar) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(tar, ec)) return Status::Ok();
+  if (!fs::is_directory(source, ec)) return Status::NotFound("this job has no checkout");
+  fs::create_directories(tar.parent_path(), ec);
+  fs::path tmp = tar;
+  tmp += "." + std::to_string(::getpid()) + "-" + std::to_string(nowMs());
+  // tar, not a library: it keeps modes, symlinks and long names exactly as git left them.
+  auto r = os::runAndCapture(
+      {"tar", "--create", "--file", tmp.string(), "--directory", source.string(), "."});
+  if (!r.ok() || r->exitCode != 0) {
+    fs::remove(tmp, ec);
+    return Status::Internal("cannot pack the checkout: " +
+                            (r.ok() ? r->output : r.status().message()));
+  }
+  fs::rename(tmp, tar, ec);
+  if (ec) return Status::Internal("cannot pack the checkout: " + ec.message());
+  return Status::Ok();
+}
 
 RemoteDispatch::RemoteDispatch(store::Store& store, AgentBoard& board, const store::Run& run,
                                std::string pipelineText, bool source, DispatchOptions options)
@@ -56,10 +78,14 @@ Status RemoteDispatch::submit(const pipeline::Job& job, int attempt,
   j.attempt = attempt;
   j.labels = job.runsOn;
   j.spec = specToJson(spec);
-  j.logPath = log.lexically_relative(options_.dataDir).string();
+  j.logPath = log.lexically_relative(options_.sharedDir).string();
   j.queuedAt = nowMs();
   if (j.logPath.empty() || j.logPath.starts_with(".."))
-    return Status::Internal("the job's log " + log.string() + " is outside the data folder");
+    return Status::Internal("the job's log " + log.string() + " is outside the shared folder");
+  if (spec.source) {
+    auto tar = options_.sharedDir / "runs" / std::to_string(run_.id) / "src.tar";
+    if (auto st = packSource(options_.sourceDir, tar); !st.ok()) return st;
+  }
   auto queued = store_.queueAgentJob(j);
   if (!queued.ok()) return queued.status();
   board_.jobQueued();

@@ -17,11 +17,17 @@
 namespace boucle::scheduler {
 
 struct DispatchOptions {
-  std::filesystem::path dataDir;  // logs are named relative to it
+  std::filesystem::path sharedDir;  // logs are named relative to it (any server reads them)
+  // The run's checkout on this server, packed once into the shared run folder's src.tar for
+  // the agents (whichever server they call): "" when the run has none.
+  std::filesystem::path sourceDir;
   bool everyJob = false;          // no embedded agent: every job goes to the agents
   bool processAllowed = false;    // the project lets jobs run as plain processes
   RunMetrics* metrics = nullptr;  // hears how long each job waited for its agent
 };
+
+// `source` packed as `tar` (written beside it, then renamed), unless `tar` is there already.
+Status packSource(const std::filesystem::path& source, const std::filesystem::path& tar);
 
 class RemoteDispatch : public runner::RemoteJobs {
  public:

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "server_fixture.h"
@@ -13,6 +15,7 @@ namespace boucle::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
@@ -288,6 +291,124 @@ TEST_F(TwoServersTest, OneLeaderSendsEachNotificationOnceAndAnotherTakesOver) {
   EXPECT_NE(follower->log().find("this server leads"), std::string::npos);
   ::kill(sinks, SIGTERM);
   waitExit(sinks);
+}
+
+// Two servers on one database and one shared folder (--shared), as a team runs them behind a
+// proxy: either answers for the runs of the other.
+class SharedFolderTest : public ServerFixture {
+ protected:
+  void SetUp() override {
+    db_ = newPostgresDatabase();
+    shared_ = repo_.scratch() / "shared";
+    startServer(args());
+    // The job speaks, waits for a file in its workspace, then makes an artifact.
+    repo_.write(".boucle.yml",
+                "jobs:\n  talk:\n    run: |\n      echo first line\n"
+                "      while [ ! -e go-on ]; do sleep 0.05; done\n"
+                "      echo last line\n      echo made > out.txt\n"
+                "    artifacts: [out.txt]\n");
+    repo_.commit("feat: talk");
+    ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  }
+  std::vector<std::string> args() {
+    return {"--db", db_, "--server-timeout", "2s", "--shared", shared_.string()};
+  }
+  std::vector<std::string> via(const ServerProcess& s) {
+    return {"BOUCLE_SERVER=" + s.url(), "BOUCLE_TOKEN=" + server_->token()};
+  }
+  json runOn(const ServerProcess& s, int64_t id) {
+    auto r = curl("GET", s.url() + "/api/runs/" + std::to_string(id), "",
+                  {"Authorization: Bearer " + server_->token()});
+    return json::parse(r.body, nullptr, false);
+  }
+  // The server whose workspace the run's job is in: the one running it.
+  ServerProcess* runner(int64_t run, std::vector<ServerProcess*> servers) {
+    for (auto* s : servers) {
+      if (fs::exists(s->data() / "runs" / std::to_string(run) / "ws" / "talk")) return s;
+    }
+    return nullptr;
+  }
+  pid_t followEvents(const ServerProcess& s, const fs::path& out) {
+    return startProcess({"/usr/bin/curl", "-sN", "-o", out.string(), "-H",
+                         "Authorization: Bearer " + server_->token(), s.url() + "/api/events"},
+                        repo_.scratch(), repo_.scratch() / (out.filename().string() + ".err"));
+  }
+  std::string db_;
+  fs::path shared_;
+};
+
+TEST_F(SharedFolderTest, EitherServerFollowsServesAndCancelsTheOthersRunsAndOneCarriesOnAlone) {
+  // Run 1 is the first server's: the second is not there yet.
+  ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
+  ASSERT_TRUE(waitFor([&] { return client({"logs", "1/talk"}).out == "first line\n"; }));
+  ServerProcess other(repo_.scratch() / "other-data", args());
+  std::string log;
+  ASSERT_TRUE(other.start(&log)) << log;
+
+  // Its log, followed through the second server, comes as it is written.
+  fs::path out = repo_.scratch() / "follow.out";
+  pid_t follower = startProcess({BOUCLE_BIN, "logs", "-f", "1/talk"}, repo_.dir(), out, via(other));
+  ASSERT_TRUE(waitFor([&] { return readFile(out).find("first line") != std::string::npos; }))
+      << readFile(out);
+  EXPECT_THAT(readFile(out), Not(HasSubstr("last line")));
+  std::ofstream(workspace(1, "talk") / "go-on") << "go";
+  EXPECT_EQ(waitExit(follower), 0);
+  EXPECT_EQ(readFile(out), "first line\nlast line\n");
+  ASSERT_TRUE(waitFor([&] { return runOn(other, 1).value("state", "") == "passed"; }));
+  // Its artifact, downloaded through the second server, from the shared folder.
+  fs::path into = repo_.scratch() / "downloaded";
+  auto got = repo_.boucle({"artifacts", "1", "--download", into.string()}, via(other));
+  ASSERT_EQ(got.exitCode, 0) << got.all();
+  EXPECT_EQ(readFile(into / "out.txt"), "made\n");
+  // The servers' own data folders hold no log: it is in the shared one.
+  EXPECT_TRUE(fs::exists(shared_ / "runs" / "1" / "logs"));
+  EXPECT_FALSE(fs::exists(server_->data() / "runs" / "1" / "logs"));
+
+  // Run 2, whichever server runs it, is cancelled through the other; the other's live events
+  // say so to its clients.
+  fs::path eventsA = repo_.scratch() / "events-a", eventsB = repo_.scratch() / "events-b";
+  pid_t streamA = followEvents(*server_, eventsA), streamB = followEvents(other, eventsB);
+  ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
+  ServerProcess* running = nullptr;
+  ASSERT_TRUE(waitFor([&] { return (running = runner(2, {server_.get(), &other})) != nullptr; }));
+  ServerProcess* elsewhere = running == &other ? server_.get() : &other;
+  auto cancel = repo_.boucle({"cancel", "2"}, via(*elsewhere));
+  EXPECT_EQ(cancel.exitCode, 0) << cancel.all();
+  json run;
+  ASSERT_TRUE(waitFor([&] {
+    return (run = runOn(*elsewhere, 2)).value("state", "") == "cancelled";
+  })) << run.dump();
+  EXPECT_THAT(running->log(), HasSubstr("run 2: cancelled through another server"));
+  fs::path elsewhereEvents = elsewhere == &other ? eventsB : eventsA;
+  auto told = [&] {
+    std::istringstream lines(readFile(elsewhereEvents));
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find("\"id\":2,") != std::string::npos &&
+          line.find("\"state\":\"cancelled\"") != std::string::npos)
+        return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(waitFor(told)) << readFile(elsewhereEvents);
+  ::kill(streamA, SIGTERM);
+  ::kill(streamB, SIGTERM);
+  waitExit(streamA);
+  waitExit(streamB);
+
+  // Run 3's server is killed mid-run: the other marks it interrupted and carries on alone,
+  // with what the dead one left in the shared folder (run 1's log and artifact) still served.
+  ASSERT_EQ(client({"trigger", "web"}).exitCode, 0);
+  ASSERT_TRUE(waitFor([&] { return (running = runner(3, {server_.get(), &other})) != nullptr; }));
+  ServerProcess* survivor = running == &other ? server_.get() : &other;
+  running->kill9();
+  ASSERT_TRUE(waitFor([&] { return runOn(*survivor, 3).value("state", "") == "interrupted"; },
+                      std::chrono::seconds(15)));
+  EXPECT_EQ(repo_.boucle({"logs", "1/talk"}, via(*survivor)).out, "first line\nlast line\n");
+  auto runs = repo_.boucle({"trigger", "web"}, via(*survivor));
+  ASSERT_EQ(runs.exitCode, 0) << runs.all();
+  ASSERT_TRUE(waitFor([&] { return runner(4, {survivor}) != nullptr; }));
+  std::ofstream(survivor->data() / "runs" / "4" / "ws" / "talk" / "go-on") << "go";
+  ASSERT_TRUE(waitFor([&] { return runOn(*survivor, 4).value("state", "") == "passed"; }));
 }
 
 }  // namespace

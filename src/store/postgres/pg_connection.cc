@@ -40,6 +40,9 @@ struct PqApi {
   decltype(&PQnfields) nfields;
   decltype(&PQfname) fname;
   decltype(&PQftype) ftype;
+  decltype(&PQsocket) socket;
+  decltype(&PQconsumeInput) consumeInput;
+  decltype(&PQnotifies) notifies;
 };
 
 Result<const PqApi*> loadPq() {
@@ -72,6 +75,9 @@ Result<const PqApi*> loadPq() {
     lib.bind(api.nfields, "PQnfields");
     lib.bind(api.fname, "PQfname");
     lib.bind(api.ftype, "PQftype");
+    lib.bind(api.socket, "PQsocket");
+    lib.bind(api.consumeInput, "PQconsumeInput");
+    lib.bind(api.notifies, "PQnotifies");
     error = lib.error();
   });
   if (!error.empty()) return Status::Internal(error);
@@ -206,6 +212,7 @@ class PgConnection : public sql::Connection {
   ~PgConnection() override { pq_.finish(conn_); }
 
   const PqApi& pq() const { return pq_; }
+  PGconn* raw() const { return conn_; }
 
   sql::Dialect dialect() const override { return sql::Dialect::kPostgres; }
 
@@ -462,6 +469,51 @@ Status checkUrl(const std::string& url) {
         "names, mode 0600)");
   }
   return Status::Ok();
+}
+
+namespace {
+
+class PgListener : public Listener {
+ public:
+  explicit PgListener(std::unique_ptr<PgConnection> conn) : conn_(std::move(conn)) {}
+
+  int fd() const override { return conn_->pq().socket(conn_->raw()); }
+
+  Result<std::vector<std::string>> take() override {
+    const PqApi& pq = conn_->pq();
+    if (pq.consumeInput(conn_->raw()) == 0 || pq.status(conn_->raw()) != CONNECTION_OK)
+      return Status::Io("PostgreSQL: " + oneLine(pq.errorMessage(conn_->raw())));
+    std::vector<std::string> out;
+    while (PGnotify* n = pq.notifies(conn_->raw())) {
+      out.emplace_back(n->extra ? n->extra : "");
+      pq.freemem(n);
+    }
+    return out;
+  }
+
+  Status notify(std::string_view payload) override {
+    auto r = conn_->run("SELECT pg_notify($1, $2)", {channel, std::string(payload)},
+                        {kText, kText});
+    return r.ok() ? Status::Ok() : r.status();
+  }
+
+  std::string channel;
+
+ private:
+  std::unique_ptr<PgConnection> conn_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Listener>> listen(const std::string& url, const std::string& channel) {
+  auto c = open(url);
+  if (!c.ok()) return c.status();
+  std::unique_ptr<PgConnection> conn(static_cast<PgConnection*>(c->release()));
+  // The channel is boucle's own name, never a user's: quoted as a name all the same.
+  if (auto st = conn->exec("LISTEN \"" + channel + "\""); !st.ok()) return st;
+  auto l = std::make_unique<PgListener>(std::move(conn));
+  l->channel = channel;
+  return std::unique_ptr<Listener>(std::move(l));
 }
 
 Result<std::unique_ptr<sql::Connection>> open(const std::string& url) {

@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "store/sql/connection.h"
 
@@ -29,6 +30,20 @@ std::string numberedParameters(std::string_view sql);
 
 // True for a URL `open` takes rather than a SQLite path.
 bool isPostgresUrl(std::string_view url);
+
+// A session of its own that hears the NOTIFYs of one channel and sends its own: how servers
+// sharing a database tell each other what happened (store/postgres/bus.h). From one thread.
+class Listener {
+ public:
+  virtual ~Listener() = default;
+  // Readable when something arrived (poll it).
+  virtual int fd() const = 0;
+  // The payloads heard since the last call, oldest first; Io when the session is gone.
+  virtual Result<std::vector<std::string>> take() = 0;
+  // NOTIFY on the channel (every listening session hears it, this one too).
+  virtual Status notify(std::string_view payload) = 0;
+};
+Result<std::unique_ptr<Listener>> listen(const std::string& url, const std::string& channel);
 
 // The schema's migrations (pg_schema.cc).
 std::span<const char* const> migrations();
