@@ -50,7 +50,7 @@ Response whatIsWhere(const ApiContext& c, const std::string& project) {
   std::vector<pipeline::Environment> envs;
   std::string rulesFrom;
   if (auto policy =
-          deploy::loadPolicy(*c.store, project, scheduler::mirrorPath(c.dataDir, project));
+          deploy::loadPolicy(*c.store, project, scheduler::mirrorPath(c.shared(), project));
       policy.ok()) {
     envs = policy->pipeline.environments;
     rulesFrom = policy->branch;

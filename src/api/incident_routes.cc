@@ -91,7 +91,7 @@ void addIncidentRoutes(Router& r, const ApiContext& c) {
             return errorResponse(
                 400, "the body must be {\"env\": \"prod\", \"text\": \"what is wrong\"}");
           auto opened = monitor::openIncident(
-              *c.store, scm::mirrorPath(c.dataDir, project->name),
+              *c.store, scm::mirrorPath(c.shared(), project->name),
               {project->name, env, "manual", "", "", *text, req.actor, nowMs()});
           if (!opened.ok()) return fromStatus(opened.status());
           if (auto failed = audited(*c.store, req, "incident.open", project->name,
@@ -145,7 +145,7 @@ void addIncidentRoutes(Router& r, const ApiContext& c) {
           if (!auth::constantTimeEquals(req.header("authorization"), "Bearer " + secret) ||
               !project.ok())
             return errorResponse(401, "the project's webhook secret is the bearer credential");
-          auto outcome = monitor::takeAlerts(*c.store, scm::mirrorPath(c.dataDir, project->name),
+          auto outcome = monitor::takeAlerts(*c.store, scm::mirrorPath(c.shared(), project->name),
                                              project->name, req.body, "alertmanager", nowMs());
           if (!outcome.ok()) return fromStatus(outcome.status());
           for (int64_t id : outcome->opened) tell(c, id, "incident");

@@ -38,7 +38,7 @@ Response webhook(const ApiContext& c, const Request& req, const std::string& for
   auto ev = scm::parseWebhook(*forge, req.headers, req.body);
   if (!ev.ok()) return errorResponse(400, ev.status().message());
   if (!ev->push) return ok(200, {{"ignored", ev->ignored}});
-  auto verdict = scheduler::acceptPush(*c.store, scheduler::mirrorPath(c.dataDir, project), *p,
+  auto verdict = scheduler::acceptPush(*c.store, scheduler::mirrorPath(c.shared(), project), *p,
                                        *ev->push, ev->replayKeys());
   if (!verdict.ok()) return fromStatus(verdict.status());
   if (verdict->runId == 0) return ok(200, {{"ignored", verdict->ignored}});

@@ -104,7 +104,7 @@ class NeedsCache {
     }
     std::map<std::string, std::vector<std::string>> needs;
     auto text =
-        scm::fileAtCommit(scheduler::mirrorPath(c.dataDir, r.project), r.commit, ".boucle.yml");
+        scm::fileAtCommit(scheduler::mirrorPath(c.shared(), r.project), r.commit, ".boucle.yml");
     if (text.ok()) {
       auto parsed = pipeline::parsePipeline(*text);
       for (const auto& job : parsed.pipeline.jobs) needs[job.name] = job.needs;

@@ -414,6 +414,7 @@ int serve(const ServerArgs& a) {
   };
   monitor::WatcherOptions watcherOptions;
   watcherOptions.dataDir = data;
+  watcherOptions.sharedDir = sharedDir;
   watcherOptions.secrets = &*secrets;
   watcherOptions.onIncident = tellIncident;
   watcherOptions.onStateChange = [&](const monitor::ProbeStatus& s) { events.monitorChanged(s); };
@@ -447,7 +448,7 @@ int serve(const ServerArgs& a) {
     return monitor::verifyDeploy(job, data);
   };
   deploy::Deployer deployer(**store, deployerOptions);
-  deploy::ReleaseFlow releases(**store, data, deployer);
+  deploy::ReleaseFlow releases(**store, deployer);
   agentOptions.onFinished = [&](const store::Run& run, const pipeline::Pipeline* p) {
     if (!run.bisectOf) queue(run, p, "");
     releases.runFinished(run);

@@ -131,7 +131,7 @@ Result<store::Deploy> Deployer::request(DeployRequest r) {
   auto parsed = pipeline::parsePipeline(release->pipeline);
   if (!parsed.ok()) return Status::Invalid(r.version + "'s pipeline file does not parse");
   if (!parsed.pipeline.deploy) return Status::Invalid(r.version + " has no deploy section");
-  auto policy = loadPolicy(store_, r.project, scm::mirrorPath(options_.dataDir, r.project));
+  auto policy = loadPolicy(store_, r.project, scm::mirrorPath(options_.shared(), r.project));
   if (!policy.ok()) return policy.status();
   const auto* env = policy->env(r.env);
   if (!env) {
@@ -221,7 +221,7 @@ Result<store::Deploy> Deployer::approve(int64_t id, const auth::Principal& by) {
                             std::string(store::toString(d->state)) + ", not waiting");
   }
   // The rules as they stand now, from the policy branch; none readable: admins only.
-  auto policy = loadPolicy(store_, d->project, scm::mirrorPath(options_.dataDir, d->project));
+  auto policy = loadPolicy(store_, d->project, scm::mirrorPath(options_.shared(), d->project));
   const auto* env = policy.ok() ? policy->env(d->env) : nullptr;
   if (auto st = mayApprove(env, d->env, by, d->requestedBy); !st.ok()) return st;
   d->state = store::DeployState::kQueued;
@@ -243,7 +243,7 @@ Result<store::Deploy> Deployer::cancel(int64_t id, const auth::Principal& by) {
                             std::string(store::toString(d->state)) +
                             ": only a waiting or queued deploy can be cancelled");
   }
-  auto policy = loadPolicy(store_, d->project, scm::mirrorPath(options_.dataDir, d->project));
+  auto policy = loadPolicy(store_, d->project, scm::mirrorPath(options_.shared(), d->project));
   const auto* env = policy.ok() ? policy->env(d->env) : nullptr;
   bool approver = env && by.namedBy(env->approval);
   if (!by.admin() && by.name != d->requestedBy && !approver) {
@@ -288,7 +288,7 @@ std::optional<auth::Principal> Deployer::principalNamed(const std::string& name)
 
 void Deployer::releaseCreated(const store::Release& release, const std::string& actor) {
   auto policy =
-      loadPolicy(store_, release.project, scm::mirrorPath(options_.dataDir, release.project));
+      loadPolicy(store_, release.project, scm::mirrorPath(options_.shared(), release.project));
   if (!policy.ok()) {
     logError("auto deploys of " + release.version + ": " + policy.status().message());
     return;
@@ -309,7 +309,7 @@ void Deployer::releaseCreated(const store::Release& release, const std::string& 
 // Prereleases are never carried on.
 void Deployer::chainAfter(const store::Deploy& d, const store::Release& release) {
   if (release.prerelease) return;
-  auto policy = loadPolicy(store_, d.project, scm::mirrorPath(options_.dataDir, d.project));
+  auto policy = loadPolicy(store_, d.project, scm::mirrorPath(options_.shared(), d.project));
   if (!policy.ok())
     return logError("auto deploys after " + d.env + ": " + policy.status().message());
   for (const auto& e : policy->pipeline.environments) {
@@ -352,7 +352,7 @@ void Deployer::execute(store::Deploy d) {
             d.env + ": " + std::string(store::toString(state)));
     if (options_.onChange) options_.onChange(d);
   };
-  fs::path mirror = scm::mirrorPath(options_.dataDir, d.project);
+  fs::path mirror = scm::mirrorPath(options_.shared(), d.project);
   auto values = unsealedValues(d.project, d.env);
   if (!values.ok()) return finish(store::DeployState::kFailed, values.status().message());
   std::vector<std::string> secrets;
@@ -483,7 +483,7 @@ std::pair<store::DeployState, std::string> Deployer::rollBack(
     const store::Deploy& d, const std::vector<store::EnvValue>& values, const Outcome& outcome,
     DeployLog& log) {
   using store::DeployState;
-  fs::path mirror = scm::mirrorPath(options_.dataDir, d.project);
+  fs::path mirror = scm::mirrorPath(options_.shared(), d.project);
   log.say("rolling back to " + d.fromVersion);
   auto previous = store_.getRelease(d.project, d.fromVersion);
   auto back = previous.ok() ? prepareTarget(*previous, d.env, values, mirror,

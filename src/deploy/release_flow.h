@@ -15,8 +15,8 @@ namespace boucle::deploy {
 
 class ReleaseFlow {
  public:
-  ReleaseFlow(store::Store& store, std::filesystem::path dataDir, Deployer& deployer)
-      : store_(store), dataDir_(std::move(dataDir)), deployer_(deployer) {}
+  // Releases are made from the deployer's mirrors and blobs.
+  ReleaseFlow(store::Store& store, Deployer& deployer) : store_(store), deployer_(deployer) {}
 
   // A passing run of the whole pipeline, of a branch the policy's `release.branches` names:
   // released by "boucle", then deployed where the policy says `auto`. Anything else: nothing.
@@ -26,7 +26,6 @@ class ReleaseFlow {
 
  private:
   store::Store& store_;
-  std::filesystem::path dataDir_;
   Deployer& deployer_;
 };
 

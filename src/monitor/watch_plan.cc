@@ -134,7 +134,8 @@ void planRelease(const store::Release& release, const std::string& env,
   }
 }
 
-WatchPlan planProbes(store::Store& store, const auth::SecretBox* secrets, const fs::path& dataDir) {
+WatchPlan planProbes(store::Store& store, const auth::SecretBox* secrets, const fs::path& dataDir,
+                     const fs::path& sharedDir) {
   WatchPlan out;
   auto projects = store.listProjects();
   if (!projects.ok()) {
@@ -142,7 +143,7 @@ WatchPlan planProbes(store::Store& store, const auth::SecretBox* secrets, const 
     return out;
   }
   for (const auto& project : *projects) {
-    auto policy = deploy::loadPolicy(store, project.name, scm::mirrorPath(dataDir, project.name));
+    auto policy = deploy::loadPolicy(store, project.name, scm::mirrorPath(sharedDir, project.name));
     if (!policy.ok()) continue;  // no environments: nothing deployed to watch
     for (const auto& env : policy->pipeline.environments) {
       planEnv(store, secrets, dataDir, project.name, env.name, out);

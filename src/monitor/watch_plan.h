@@ -31,7 +31,8 @@ void planRelease(const store::Release& release, const std::string& env,
                  WatchPlan& out);
 
 // Every project's environments that run a release (one under verification included).
+// `dataDir` holds the local driver's environments, `sharedDir` the projects' mirrors.
 WatchPlan planProbes(store::Store& store, const auth::SecretBox* secrets,
-                     const std::filesystem::path& dataDir);
+                     const std::filesystem::path& dataDir, const std::filesystem::path& sharedDir);
 
 }  // namespace boucle::monitor

@@ -166,7 +166,7 @@ void Watcher::Impl::plan(int64_t now) {
   slowerThan.clear();
   // A server that does not lead probes nothing: the leader does, once for all of them.
   WatchPlan p = !options.leads || options.leads()
-                    ? planProbes(store, options.secrets, options.dataDir)
+                    ? planProbes(store, options.secrets, options.dataDir, options.shared())
                     : WatchPlan{};
   std::map<std::string, State> next;
   std::map<std::string, std::vector<store::MonitorSeries>> known;  // per project, read once
@@ -322,7 +322,7 @@ void Watcher::Impl::open(State& st, const Probe& p, const ProbeResult& r) {
                       300);
   req.actor = "boucle";
   req.atMs = st.firstFailureAt ? st.firstFailureAt : r.atMs;
-  auto opened = openIncident(store, scm::mirrorPath(options.dataDir, p.project), req);
+  auto opened = openIncident(store, scm::mirrorPath(options.shared(), p.project), req);
   if (!opened.ok()) {
     // Already open (opened before a restart, say): that one goes on.
     auto o = store.openIncidentWith(p.project, st.fingerprint);
@@ -431,7 +431,7 @@ void Watcher::Impl::judgeBurn(int64_t now) {
                               300),
                       "boucle",
                       now};
-      auto opened = openIncident(store, scm::mirrorPath(options.dataDir, s.project), req);
+      auto opened = openIncident(store, scm::mirrorPath(options.shared(), s.project), req);
       if (opened.ok()) {
         st.burnIncident = opened->id;
         if (options.onIncident) options.onIncident(*opened, "incident");

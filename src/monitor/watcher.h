@@ -23,7 +23,10 @@ namespace boucle::monitor {
 struct ProbeStatus;
 
 struct WatcherOptions {
-  std::filesystem::path dataDir;
+  std::filesystem::path dataDir;  // the local driver's environments
+  // The projects' mirrors (repos/): the folder the servers share, or "" for dataDir.
+  std::filesystem::path sharedDir;
+  const std::filesystem::path& shared() const { return sharedDir.empty() ? dataDir : sharedDir; }
   const auth::SecretBox* secrets = nullptr;
   // An incident was opened ("incident") or resolved ("resolved") by a monitor.
   std::function<void(const store::Incident&, const std::string& event)> onIncident;

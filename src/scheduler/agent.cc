@@ -2,11 +2,13 @@
 
 #include <fcntl.h>
 #include <malloc.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 
 #include "auth/tokens.h"
 #include "core/bell.h"
@@ -49,6 +51,24 @@ Result<scm::GitAuth> gitAuthFor(const store::Project& p, const auth::SecretBox* 
 }
 
 namespace {
+
+// Servers sharing a folder fetch into and repack one mirror: one of them at a time, across
+// machines (an flock on a file beside it; Linux's NFS client carries it to the server as a
+// lock of its own). Within a server, Agent::mirrorLock orders its own threads first.
+class MirrorFileLock {
+ public:
+  MirrorFileLock(const fs::path& mirror, bool wait) {
+    std::error_code ec;
+    fs::create_directories(mirror.parent_path(), ec);
+    fd_.reset(::open((mirror.string() + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    held_ = fd_ && ::flock(fd_.get(), wait ? LOCK_EX : LOCK_EX | LOCK_NB) == 0;
+  }
+  bool held() const { return held_; }
+
+ private:
+  os::Fd fd_;  // closing it lets go
+  bool held_ = false;
+};
 
 // Branch, tag or commit names come from users and webhooks: they reach git only as one argv
 // element after --end-of-options, never through a shell, and never looking like an option.
@@ -344,13 +364,16 @@ void Agent::save(const store::Run& run) {
 // repack safe beside fetches and readers, and libgit2 looks again when a pack went away), so a
 // push arriving meanwhile does not wait; only one repack of a mirror runs at a time.
 void Agent::collectPacks(const std::string& project) {
-  fs::path mirror = mirrorPath(options_.dataDir, project);
+  fs::path mirror = mirrorPath(options_.shared(), project);
   if (scm::packCount(mirror) <= kMaxPacks) return;
   {
     std::lock_guard lock(mu_);
     if (!repacking_.insert(project).second) return;
   }
-  auto r = scm::git({"-C", mirror.string(), "repack", "--geometric=2", "-d", "--quiet"});
+  MirrorFileLock other(mirror, false);  // another server's fetch or repack: another time
+  auto r = other.held()
+               ? scm::git({"-C", mirror.string(), "repack", "--geometric=2", "-d", "--quiet"})
+               : Result<std::string>(std::string());
   if (!r.ok()) logError(r.status().message());
   std::lock_guard lock(mu_);
   repacking_.erase(project);
@@ -360,7 +383,7 @@ void Agent::collectPacks(const std::string& project) {
 // repository, else by the git command (ssh, users' keys). Branches and tags only. The
 // caller holds the mirror's lock.
 Status Agent::syncMirror(const store::Project& project) {
-  fs::path mirror = mirrorPath(options_.dataDir, project.name);
+  fs::path mirror = mirrorPath(options_.shared(), project.name);
   auto credential = credentialFor(project, options_.secrets);
   if (!credential.ok()) return credential.status();
   if (fs::exists(mirror / "HEAD") && scm::fetchesInProcess(project.url) &&
@@ -527,9 +550,11 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors, bool ca
   } else if (!acceptableRef(run.ref)) {
     finish(store::RunState::kFailed, "not a branch, tag or commit name: '" + run.ref + "'");
   } else {
-    fs::path mirror = mirrorPath(options_.dataDir, run.project);
+    fs::path mirror = mirrorPath(options_.shared(), run.project);
     auto mirrorMu = mirrorLock(run.project);
     std::unique_lock mirrorHeld(*mirrorMu);
+    std::optional<MirrorFileLock> mirrorFileHeld;
+    if (!carried) mirrorFileHeld.emplace(mirror, true);
     Status st = carried ? Status::Ok() : syncMirror(*project);
     runner::SourceInfo info;
     if (st.ok() && !carried) st = resolveRun(run, *project, mirror);
@@ -538,6 +563,7 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors, bool ca
     std::string pipelineText;
     if (st.ok()) {
       if (!carried) save(run);
+      mirrorFileHeld.reset();
       mirrorHeld.unlock();
       read = readPipeline(run, mirror, &pipelineText);
       if (!read.ok()) st = read.status();

@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 // Called while the breaking run is being finished, before it is saved and notified.
 void Agent::maybeBisect(store::Run& broken, const store::Run& previous) {
   if (previous.commit.empty() || broken.commit.empty() || previous.commit == broken.commit) return;
-  fs::path mirror = mirrorPath(options_.dataDir, broken.project);
+  fs::path mirror = mirrorPath(options_.shared(), broken.project);
   // The branch's own history (first parents): each of these commits was a state of the branch.
   auto list = scm::git({"-C", mirror.string(), "rev-list", "--first-parent", "--reverse",
                         previous.commit + ".." + broken.commit});
@@ -86,7 +86,7 @@ void Agent::concludeBisection(store::Run& broken, const store::Bisection& b, boo
   done.probe = -1;
   done.probeRun.reset();
   if (auto st = store_.saveBisection(done); !st.ok()) logError("bisection: " + st.message());
-  fs::path mirror = mirrorPath(options_.dataDir, broken.project);
+  fs::path mirror = mirrorPath(options_.shared(), broken.project);
   broken.bisectState = found ? "found" : "stopped";
   if (found) {
     const std::string& culprit = b.commits[b.bad];

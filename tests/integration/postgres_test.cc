@@ -360,9 +360,13 @@ TEST_F(SharedFolderTest, EitherServerFollowsServesAndCancelsTheOthersRunsAndOneC
   auto got = repo_.boucle({"artifacts", "1", "--download", into.string()}, via(other));
   ASSERT_EQ(got.exitCode, 0) << got.all();
   EXPECT_EQ(readFile(into / "out.txt"), "made\n");
-  // The servers' own data folders hold no log: it is in the shared one.
+  // The servers' own data folders hold no log, mirror or key: they are in the shared one.
   EXPECT_TRUE(fs::exists(shared_ / "runs" / "1" / "logs"));
   EXPECT_FALSE(fs::exists(server_->data() / "runs" / "1" / "logs"));
+  EXPECT_TRUE(fs::exists(shared_ / "repos" / "web.git" / "HEAD"));
+  EXPECT_FALSE(fs::exists(server_->data() / "repos"));
+  EXPECT_TRUE(fs::exists(shared_ / "secret.key"));
+  EXPECT_FALSE(fs::exists(other.data() / "secret.key"));
 
   // Run 2, whichever server runs it, is cancelled through the other; the other's live events
   // say so to its clients.
