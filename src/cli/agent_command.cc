@@ -29,6 +29,7 @@ struct AgentArgs {
   int capacity = 1;
   std::string work = "/var/lib/boucle-agent";
   bool allowProcessJobs = false;
+  std::string caFile;
 };
 
 Result<std::vector<std::string>> splitLabels(const std::string& text) {
@@ -77,6 +78,7 @@ int runAgentCommand(const AgentArgs& a) {
   }
   agent::AgentOptions o;
   o.server = *endpoint;
+  if (!a.caFile.empty()) o.server.caFile = a.caFile;
   o.labels = *labels;
   o.capacity = a.capacity;
   o.allowProcessJobs = a.allowProcessJobs;
@@ -102,9 +104,9 @@ int runAgentCommand(const AgentArgs& a) {
     if (!stop) logInfo(std::string("stopping (") + strsignal(sig) + ")");
     stop = true;
   });
-  logInfo(fmt::format("agent for http://{}:{} ({} job(s) at once{}{}; work in {})", o.server.host,
-                      o.server.port, o.capacity, o.labels.empty() ? "" : ", labels ", a.labels,
-                      o.work.string()));
+  logInfo(fmt::format("agent for {}://{}:{} ({} job(s) at once{}{}; work in {})",
+                      o.server.tls ? "https" : "http", o.server.host, o.server.port, o.capacity,
+                      o.labels.empty() ? "" : ", labels ", a.labels, o.work.string()));
   int code = agent::runAgent(o, stop);
   if (!stop) {
     stop = true;
@@ -160,7 +162,11 @@ void addAgentCommands(CLI::App& app, int* exitCode) {
   auto cmd = app.add_subcommand(
       "agent", "Run a boucle server's jobs on this machine (a remote agent), or drain one");
   cmd->add_option("--server", a->server,
-                  "Server URL (default: $BOUCLE_SERVER or http://127.0.0.1:8080)");
+                  "Server URL, http:// or https:// (default: $BOUCLE_SERVER or "
+                  "http://127.0.0.1:8080)");
+  cmd->add_option("--ca-file", a->caFile,
+                  "For https://: the authority's certificate (PEM) the server's is checked "
+                  "against (default: $BOUCLE_CA_FILE, else the system's authorities)");
   cmd->add_option("--token-file", a->tokenFile,
                   "File holding a token with the agent role (default: $BOUCLE_TOKEN); never "
                   "given on the command line, where every user of the machine would see it");

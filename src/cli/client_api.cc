@@ -20,7 +20,9 @@ using nlohmann::json;
 
 void addClientOptions(CLI::App* cmd, ClientArgs& a) {
   cmd->add_option("--server", a.server,
-                  "Server URL (default: $BOUCLE_SERVER or http://127.0.0.1:8080)");
+                  "Server URL, http:// or https:// (default: $BOUCLE_SERVER or "
+                  "http://127.0.0.1:8080; $BOUCLE_CA_FILE: the authority an https server's "
+                  "certificate is checked against, else the system's)");
   cmd->add_option("--token", a.token, "API token (default: $BOUCLE_TOKEN)");
   cmd->add_flag("--json", a.json, "Print the server's JSON answer");
 }

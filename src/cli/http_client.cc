@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <vector>
 
+#include "cli/https_client.h"
+
 namespace boucle::cli {
 
 namespace beast = boost::beast;
@@ -27,16 +29,21 @@ Result<Endpoint> endpointFrom(const std::string& server, const std::string& toke
     const char* env = std::getenv("BOUCLE_TOKEN");
     if (env) e.token = env;
   }
-  const std::string scheme = "http://";
-  if (url.compare(0, scheme.size(), scheme) != 0) {
-    return Status::Invalid("server URL must start with http:// (got " + url + ")");
+  e.tls = url.starts_with("https://");
+  if (!e.tls && !url.starts_with("http://")) {
+    return Status::Invalid("server URL must start with http:// or https:// (got " + url + ")");
   }
-  std::string rest = url.substr(scheme.size());
+  if (const char* ca = std::getenv("BOUCLE_CA_FILE"); ca && *ca) e.caFile = ca;
+  std::string rest = url.substr(e.tls ? 8 : 7);
   while (!rest.empty() && rest.back() == '/') rest.pop_back();
+  if (rest.find_first_of("/?#@") != std::string::npos) {
+    return Status::Invalid("server URL must be scheme://HOST[:PORT], with no path (got " + url +
+                           ")");
+  }
   auto colon = rest.rfind(':');
   if (colon == std::string::npos) {
     e.host = rest;
-    e.port = "80";
+    e.port = e.tls ? "443" : "80";
   } else {
     e.host = rest.substr(0, colon);
     e.port = rest.substr(colon + 1);
@@ -77,6 +84,7 @@ http::request<http::string_body> makeRequest(const Endpoint& e, http::verb verb,
 
 Result<HttpResult> httpCall(const Endpoint& e, const std::string& method, const std::string& target,
                             const std::string& body) {
+  if (e.tls) return httpsCall(e, method, target, body, nullptr);
   asio::io_context ioc;
   beast::tcp_stream stream(ioc);
   if (auto st = connect(stream, e, ioc); !st.ok()) return st;
@@ -156,6 +164,7 @@ Result<HttpResult> timedCall(const Endpoint& e, http::request<RequestBody>& req,
 
 Result<HttpResult> httpCall(const Endpoint& e, const std::string& method, const std::string& target,
                             const std::string& body, const CallOptions& o) {
+  if (e.tls) return httpsCall(e, method, target, body, &o);
   auto verb = http::string_to_verb(method);
   if (!o.bodyFile.empty()) {
     http::request<http::file_body> req{verb, target, 11};
@@ -176,6 +185,7 @@ Result<HttpResult> httpCall(const Endpoint& e, const std::string& method, const 
 
 Result<int> httpStream(const Endpoint& e, const std::string& target,
                        const std::function<bool(std::string_view)>& onData) {
+  if (e.tls) return httpsStream(e, target, onData);
   asio::io_context ioc;
   beast::tcp_stream stream(ioc);
   if (auto st = connect(stream, e, ioc); !st.ok()) return st;

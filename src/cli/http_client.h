@@ -15,9 +15,12 @@ struct Endpoint {
   std::string host = "127.0.0.1";
   std::string port = "8080";
   std::string token;
+  bool tls = false;    // https:// (cli/https_client.h)
+  std::string caFile;  // BOUCLE_CA_FILE: the authority that signed the server's certificate
 };
 
-// From --server/--token or BOUCLE_SERVER/BOUCLE_TOKEN; server URLs look like http://HOST:PORT.
+// From --server/--token or BOUCLE_SERVER/BOUCLE_TOKEN; server URLs look like http://HOST:PORT
+// or https://HOST[:PORT].
 Result<Endpoint> endpointFrom(const std::string& server, const std::string& token);
 
 struct HttpResult {

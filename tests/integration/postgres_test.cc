@@ -415,5 +415,76 @@ TEST_F(SharedFolderTest, EitherServerFollowsServesAndCancelsTheOthersRunsAndOneC
   ASSERT_TRUE(waitFor([&] { return runOn(*survivor, 4).value("state", "") == "passed"; }));
 }
 
+// The servers behind one https:// URL (a proxy that serves TLS and hands connections to each
+// in turn): the command line and an agent speak HTTPS to it, checking its certificate.
+TEST_F(SharedFolderTest, TheCommandLineAndAnAgentWorkThroughOneHttpsUrlInFrontOfBothServers) {
+  fs::path cert = repo_.scratch() / "cert.pem", key = repo_.scratch() / "key.pem";
+  ASSERT_EQ(runCommand({"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key.string(), "-out",
+                        cert.string(), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext",
+                        "subjectAltName=IP:127.0.0.1"},
+                       repo_.scratch())
+                .exitCode,
+            0);
+  fs::path proxyOut = repo_.scratch() / "proxy.out";
+  fs::path backends = repo_.scratch() / "backends";
+  std::ofstream(backends) << "";
+  pid_t proxy = startProcess(
+      {"/usr/bin/python3", TLS_PROXY_PY, cert.string(), key.string(), backends.string()},
+      repo_.scratch(), proxyOut);
+  std::string port;
+  ASSERT_TRUE(waitFor([&] {
+    std::string text = readFile(proxyOut);
+    if (!text.starts_with("https ") || text.find('\n') == std::string::npos) return false;
+    port = text.substr(6, text.find('\n') - 6);
+    return true;
+  })) << readFile(proxyOut);
+  std::string url = "https://127.0.0.1:" + port;
+  // Both servers answer to the proxy's name (the Host its clients send), as behind a real one.
+  auto named = args();
+  named.insert(named.end(), {"--allowed-host", "127.0.0.1:" + port});
+  server_->stop();
+  startServer(named);
+  ServerProcess other(repo_.scratch() / "other-data", named);
+  std::string log;
+  ASSERT_TRUE(other.start(&log)) << log;
+  std::ofstream(backends) << "127.0.0.1:" << server_->port() << "\n127.0.0.1:" << other.port()
+                          << "\n";
+  std::vector<std::string> env{"BOUCLE_SERVER=" + url, "BOUCLE_TOKEN=" + server_->token(),
+                               "BOUCLE_CA_FILE=" + cert.string()};
+
+  // A certificate nobody vouched for is refused, and says why.
+  auto untrusted =
+      repo_.boucle({"status"}, {"BOUCLE_SERVER=" + url, "BOUCLE_TOKEN=" + server_->token()});
+  EXPECT_NE(untrusted.exitCode, 0);
+  EXPECT_THAT(untrusted.all(), HasSubstr("certificate"));
+
+  // One job on the servers, one on an agent that reaches them through the proxy.
+  repo_.write(".boucle.yml",
+              "jobs:\n  build: {run: 'echo built'}\n"
+              "  far:\n    runs-on: [tls]\n    needs: [build]\n    run: echo far away\n");
+  repo_.commit("feat: far");
+  auto token = client({"token", "add", "far", "--role", "agent"});
+  ASSERT_EQ(token.exitCode, 0) << token.all();
+  std::string agentToken = token.out.substr(0, token.out.find('\n'));
+  fs::path agentOut = repo_.scratch() / "agent.out";
+  pid_t agent = startProcess({BOUCLE_BIN, "agent", "--server", url, "--ca-file", cert.string(),
+                              "--labels", "tls", "--work", (repo_.scratch() / "agent").string()},
+                             "/", agentOut, {"BOUCLE_TOKEN=" + agentToken});
+  // Queued, then waited for on the live events through the proxy, whichever server runs it.
+  auto run = repo_.boucle({"trigger", "web", "--wait"}, env);
+  EXPECT_EQ(run.exitCode, 0) << run.all() << readFile(agentOut);
+  EXPECT_THAT(readFile(agentOut), HasSubstr("agent for https://127.0.0.1:" + port));
+  // Each call goes to the next server: both serve the logs, from the shared folder.
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(repo_.boucle({"logs", "1/build"}, env).out, "built\n");
+    EXPECT_THAT(repo_.boucle({"logs", "1/far"}, env).out, HasSubstr("far away\n"));
+  }
+  ::kill(agent, SIGTERM);
+  EXPECT_EQ(waitExit(agent), 0) << readFile(agentOut);
+  ::kill(proxy, SIGTERM);
+  waitExit(proxy);
+}
+
 }  // namespace
 }  // namespace boucle::testing
