@@ -4,13 +4,23 @@
 #include "auth/tokens.h"
 #include "core/clock.h"
 #include "core/duration.h"
+#include "core/encoding.h"
 #include "core/log.h"
+#include "core/names.h"
 
 namespace boucle::api {
 
 using nlohmann::json;
 
 namespace {
+
+std::vector<std::string> splitNames(const std::string& text) {
+  std::vector<std::string> out;
+  for (auto& n : split(text, ',')) {
+    if (!n.empty()) out.push_back(std::move(n));
+  }
+  return out;
+}
 
 json tokenJson(const store::Token& t) {
   auto roles = auth::parseRoles(t.role);
@@ -19,7 +29,23 @@ json tokenJson(const store::Token& t) {
           {"created_at_ms", t.createdAt},
           {"created_by", t.createdBy},
           {"expires_at_ms", optMs(t.expiresAt)},
-          {"last_used_at_ms", optMs(t.lastUsedAt)}};
+          {"last_used_at_ms", optMs(t.lastUsedAt)},
+          {"agent_labels", splitNames(t.agentLabels)},
+          {"agent_projects", splitNames(t.agentProjects)}};
+}
+
+// {"agent_labels": ["linux"]}: names, joined for the store; none: "".
+Result<std::string> namesOf(const json& body, const char* key) {
+  if (!body.contains(key) || body[key].is_null()) return std::string();
+  if (!body[key].is_array() || body[key].size() > 32)
+    return Status::Invalid(std::string(key) + ": a list of at most 32 names");
+  std::string out;
+  for (const auto& n : body[key]) {
+    if (!n.is_string() || !validName(n.get<std::string>()))
+      return Status::Invalid(std::string(key) + ": '" + n.dump() + "' is not a name");
+    out += (out.empty() ? "" : ",") + n.get<std::string>();
+  }
+  return out;
 }
 
 // {"roles": ["developer"]}: each entry one name ("a,b" is not two roles). None: viewer, so a
@@ -61,6 +87,18 @@ Response addToken(const ApiContext& c, const Request& req) {
   if (!roles.ok()) return fromStatus(roles.status());
   store::Token t = store::tokenNamed(name.get<std::string>(), *roles);
   t.createdBy = req.actor;
+  auto labels = namesOf(body, "agent_labels");
+  if (!labels.ok()) return fromStatus(labels.status());
+  auto projects = namesOf(body, "agent_projects");
+  if (!projects.ok()) return fromStatus(projects.status());
+  auto parsed = auth::parseRoles(t.role);
+  bool agent = parsed.ok() && auth::Principal{t.name, *parsed}.agent();
+  if ((!labels->empty() || !projects->empty()) && !agent)
+    return errorResponse(400,
+                         "agent_labels and agent_projects pin an agent's token: give it "
+                         "the agent role");
+  t.agentLabels = *labels;
+  t.agentProjects = *projects;
   if (body.contains("expires") && !body["expires"].is_null()) {
     auto d = body["expires"].is_string() ? parseDuration(body["expires"].get<std::string>())
                                          : std::nullopt;

@@ -67,15 +67,18 @@ std::string pollAnswer(const std::optional<store::AgentJob>& job, const json& st
   return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
-// A long poll: answered the moment a job this agent can run is queued (on this server, woken by
-// the board; on another one sharing the database, seen within a second), else after 20 s.
+// A long poll: answered the moment a job this agent can run is queued (the board wakes it, on
+// this server's news and on the others' that share the database; a lost piece of news is made
+// up for by a look every second), else after 20 s.
 class LongPoll : public BodyStream {
  public:
-  LongPoll(const ApiContext& c, std::string agent, std::vector<std::string> labels, json stop,
-           json cancel, std::chrono::steady_clock::time_point arrived)
+  LongPoll(const ApiContext& c, std::string agent, std::vector<std::string> labels,
+           std::vector<std::string> projects, json stop, json cancel,
+           std::chrono::steady_clock::time_point arrived)
       : c_(c),
         agent_(std::move(agent)),
         labels_(std::move(labels)),
+        projects_(std::move(projects)),
         stop_(std::move(stop)),
         cancel_(std::move(cancel)),
         arrived_(arrived),
@@ -87,7 +90,7 @@ class LongPoll : public BodyStream {
   }
   Piece next() override {
     int64_t now = nowMs();
-    auto job = c_.store->claimAgentJob(agent_, labels_, now, now + leaseMs(c_));
+    auto job = c_.store->claimAgentJob(agent_, labels_, projects_, now, now + leaseMs(c_));
     if (!job.ok()) {
       logError("agents: " + job.status().message());
       return {pollAnswer(std::nullopt, stop_, cancel_, c_), true};
@@ -111,6 +114,7 @@ class LongPoll : public BodyStream {
   const ApiContext& c_;
   std::string agent_;
   std::vector<std::string> labels_;
+  std::vector<std::string> projects_;
   json stop_, cancel_;
   std::chrono::steady_clock::time_point arrived_, deadline_;
   bool first_ = true;       // a job claimed at the first look was there when the poll came
@@ -127,6 +131,15 @@ Response poll(const ApiContext& c, const Request& req) {
   for (const auto& l : body.value("labels", json::array())) {
     auto label = l.get<std::string>();
     if (!validName(label)) return errorResponse(400, "labels: '" + label + "' is not a label");
+    // A token pinned to labels claims with those only: a stolen one cannot reach the jobs
+    // meant for other machines by saying it has their labels.
+    if (!req.agentLabels.empty() &&
+        std::find(req.agentLabels.begin(), req.agentLabels.end(), label) == req.agentLabels.end()) {
+      std::string pinned;
+      for (const auto& l : req.agentLabels) pinned += (pinned.empty() ? "" : ",") + l;
+      return errorResponse(403, "token " + req.actor + " may claim with the labels " + pinned +
+                                    " only, not '" + label + "'");
+    }
     if (a.labels.size() < kMaxLabels) a.labels.push_back(label);
   }
   a.version = body.value("version", "").substr(0, 64);
@@ -149,13 +162,15 @@ Response poll(const ApiContext& c, const Request& req) {
   bool room = static_cast<int64_t>(held.size()) < a.capacity && body.value("room", true);
   if (!room) return jsonResponse(200, pollAnswer(std::nullopt, stop, cancel, c));
   if (!body.value("wait", false)) {
-    auto job = c.store->claimAgentJob(a.name, a.labels, a.seenAt, a.seenAt + leaseMs(c));
+    auto job = c.store->claimAgentJob(a.name, a.labels, req.agentProjects, a.seenAt,
+                                      a.seenAt + leaseMs(c));
     if (!job.ok()) return fromStatus(job.status());
     if (*job && c.board) c.board->claimLatency.observe({}, secondsSince(arrived));
     return jsonResponse(200, pollAnswer(*job, stop, cancel, c));
   }
   Response r;
-  r.stream = std::make_shared<LongPoll>(c, a.name, a.labels, stop, cancel, arrived);
+  r.stream =
+      std::make_shared<LongPoll>(c, a.name, a.labels, req.agentProjects, stop, cancel, arrived);
   r.headers.emplace_back("X-Boucle-Long-Poll", "1");
   return r;
 }

@@ -24,6 +24,8 @@ struct Request {
   std::string body;
   std::string actor;  // the name of the token that authenticated the request ("" when none)
   std::vector<std::string> roles;  // that token's roles (see auth/roles.h)
+  // An agent token's pins (none: any): the labels it claims with, the projects it claims for.
+  std::vector<std::string> agentLabels, agentProjects;
   std::string header(const std::string& lowerName) const;
 };
 

@@ -38,11 +38,23 @@ void addTokenAdd(CLI::App* token, int* exitCode) {
                   "and reports on jobs, nothing else), or "
                   "any name the pipeline files' deployers/approval lists use (developer, ops…)");
   add->add_option("--expires", *expires, "Refused after this long, e.g. 90d (default: never)");
+  auto labels = std::make_shared<std::vector<std::string>>();
+  auto projects = std::make_shared<std::vector<std::string>>();
+  add->add_option("--labels", *labels,
+                  "An agent token: the only labels its agent may claim jobs with "
+                  "(comma-separated; default: any it says it has)")
+      ->delimiter(',');
+  add->add_option("--projects", *projects,
+                  "An agent token: the only projects whose jobs it may claim (comma-separated; "
+                  "default: any)")
+      ->delimiter(',');
   addClientOptions(add, *args);
   add->callback([=] {
     nlohmann::json body{{"name", *name}};
     if (!roles->empty()) body["roles"] = *roles;
     if (!expires->empty()) body["expires"] = *expires;
+    if (!labels->empty()) body["agent_labels"] = *labels;
+    if (!projects->empty()) body["agent_projects"] = *projects;
     auto r = call(*args, "POST", "/api/tokens", body, exitCode);
     if (!r) return;
     if (args->json) return fmt::print("{}\n", r->dump(2));

@@ -671,6 +671,42 @@ Result<std::unique_ptr<Store>> openPostgresFor(const fs::path& dir) {
   return openPostgresStore(url);
 }
 
+TEST_P(StoreTest, AnAgentPinnedToProjectsClaimsOnlyTheirJobsAndTheTokenKeepsItsPins) {
+  for (const char* name : {"web", "vault"}) ASSERT_TRUE(store_->addProject(project(name)).ok());
+  for (const char* name : {"vault", "web"}) {
+    store::Run r;
+    r.project = name;
+    r.ref = "main";
+    auto run = store_->createRun(r);
+    ASSERT_TRUE(run.ok());
+    AgentJob j;
+    j.runId = run->id;
+    j.project = name;
+    j.job = "build";
+    j.logPath = "runs/x/logs/build.log";
+    ASSERT_TRUE(store_->queueAgentJob(j).ok());
+  }
+  // The older job is the vault's: an agent pinned to web passes over it.
+  auto pinned = store_->claimAgentJob("ci-web", {}, {"web"}, 1000, 61000);
+  ASSERT_TRUE(pinned.ok() && pinned->has_value());
+  EXPECT_EQ((*pinned)->project, "web");
+  auto more = store_->claimAgentJob("ci-web", {}, {"web", "docs"}, 1000, 61000);
+  ASSERT_TRUE(more.ok());
+  EXPECT_FALSE(more->has_value());
+  auto any = store_->claimAgentJob("ci", {}, {}, 1000, 61000);
+  ASSERT_TRUE(any.ok() && any->has_value());
+  EXPECT_EQ((*any)->project, "vault");
+
+  store::Token t = store::tokenNamed("ci-web", "agent");
+  t.agentLabels = "linux,arm64";
+  t.agentProjects = "web";
+  ASSERT_TRUE(store_->addToken(t, "hash-ci-web").ok());
+  auto found = store_->findToken("hash-ci-web");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->agentLabels, "linux,arm64");
+  EXPECT_EQ((*found)->agentProjects, "web");
+}
+
 TEST_P(StoreTest, AnAgentJobIsClaimedOnceByAnAgentWithItsLabelsAndStaleReportsAreRefused) {
   ASSERT_TRUE(store_->addProject(project("web")).ok());
   store::Run r;
@@ -695,14 +731,14 @@ TEST_P(StoreTest, AnAgentJobIsClaimedOnceByAnAgentWithItsLabelsAndStaleReportsAr
   ASSERT_TRUE(a.ok() && b.ok());
 
   // An x86 agent passes over the arm job and takes the one that asks for nothing.
-  auto x86 = store_->claimAgentJob("x86", {"linux", "x86_64"}, 1000, 61000);
+  auto x86 = store_->claimAgentJob("x86", {"linux", "x86_64"}, {}, 1000, 61000);
   ASSERT_TRUE(x86.ok() && x86->has_value());
   EXPECT_EQ((*x86)->id, b->id);
   EXPECT_EQ((*x86)->epoch, 1);
-  auto none = store_->claimAgentJob("x86", {"linux", "x86_64"}, 1000, 61000);
+  auto none = store_->claimAgentJob("x86", {"linux", "x86_64"}, {}, 1000, 61000);
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());
-  auto arm64 = store_->claimAgentJob("pi", {"arm64", "linux", "big"}, 1000, 61000);
+  auto arm64 = store_->claimAgentJob("pi", {"arm64", "linux", "big"}, {}, 1000, 61000);
   ASSERT_TRUE(arm64.ok() && arm64->has_value());
   EXPECT_EQ((*arm64)->job, "build-arm");
   EXPECT_EQ((*arm64)->logPath, "runs/1/logs/build-arm.log");
@@ -732,7 +768,7 @@ TEST_P(StoreTest, AnAgentJobIsClaimedOnceByAnAgentWithItsLabelsAndStaleReportsAr
   // A fresh job, claimed, renewed, asked to stop by its run's cancel, then ended.
   auto c = store_->queueAgentJob(any);
   ASSERT_TRUE(c.ok());
-  auto claim = store_->claimAgentJob("x86", {}, 70000, 130000);
+  auto claim = store_->claimAgentJob("x86", {}, {}, 70000, 130000);
   ASSERT_TRUE(claim.ok() && claim->has_value());
   auto fine = store_->renewAgentLeases("x86", {{c->id, (*claim)->epoch}}, 140000);
   ASSERT_TRUE(fine.ok());
@@ -755,10 +791,10 @@ TEST_P(StoreTest, AnAgentJobIsClaimedOnceByAnAgentWithItsLabelsAndStaleReportsAr
   for (int i = 0; i < 300; ++i) ASSERT_TRUE(store_->queueAgentJob(gpu).ok());
   auto last = store_->queueAgentJob(agentJob("lint"));
   ASSERT_TRUE(last.ok());
-  auto found = store_->claimAgentJob("x86", {"linux"}, 80000, 90000);
+  auto found = store_->claimAgentJob("x86", {"linux"}, {}, 80000, 90000);
   ASSERT_TRUE(found.ok() && found->has_value());
   EXPECT_EQ((*found)->id, last->id);
-  auto trained = store_->claimAgentJob("big", {"gpu", "linux"}, 80000, 90000);
+  auto trained = store_->claimAgentJob("big", {"gpu", "linux"}, {}, 80000, 90000);
   ASSERT_TRUE(trained.ok() && trained->has_value());
   EXPECT_EQ((*trained)->job, "train");
   EXPECT_EQ((*trained)->labels, std::vector<std::string>{"gpu"});
@@ -800,11 +836,11 @@ TEST_P(StoreTest, AgentsAreListedWithTheirJobsAndCanBeDrained) {
   j.project = "web";
   j.job = "j";
   ASSERT_TRUE(store_->queueAgentJob(j).ok());
-  auto none = store_->claimAgentJob("pi", {"arm64"}, 7000, 9000);
+  auto none = store_->claimAgentJob("pi", {"arm64"}, {}, 7000, 9000);
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value()) << "a draining agent takes no job";
   ASSERT_TRUE(store_->setAgentDraining("pi", false).ok());
-  auto one = store_->claimAgentJob("pi", {"arm64"}, 7000, 9000);
+  auto one = store_->claimAgentJob("pi", {"arm64"}, {}, 7000, 9000);
   ASSERT_TRUE(one.ok());
   EXPECT_TRUE(one->has_value());
 }

@@ -300,6 +300,54 @@ TEST_F(AgentTest, AnAgentTokenReachesOnlyTheAgentRoutesAndOnlyAgentsReachThem) {
   EXPECT_EQ(as(agent, "POST", "/api/agent/poll", "not json").status, 400);
 }
 
+TEST_F(AgentTest, AnAgentTokenClaimsOnlyWithTheLabelsAndForTheProjectsItIsPinnedTo) {
+  repo_.write(".boucle.yml", "jobs:\n  sign:\n    runs-on: [vault-keys]\n    run: 'true'\n");
+  repo_.commit("a job for the machine with the signing keys");
+  ASSERT_EQ(client({"project", "add", "p", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  ASSERT_EQ(client({"trigger", "p"}).exitCode, 0);
+  ASSERT_TRUE(waitFor([&] { return state(1) == "running"; }));
+  auto made = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"token", "add"});
+    Output o = client(args);
+    EXPECT_EQ(o.exitCode, 0) << o.all();
+    return o.out.substr(0, o.out.find('\n'));
+  };
+  auto poll = [&](const std::string& token, const std::string& labels) {
+    return as(token, "POST", "/api/agent/poll",
+              R"({"labels": [)" + labels + R"(], "capacity": 1, "wait": false})");
+  };
+  // A build machine's token, stolen: it cannot say it has the signing machine's label...
+  std::string builder = made({"builder", "--role", "agent", "--labels", "linux"});
+  Http claimed = poll(builder, R"("linux", "vault-keys")");
+  EXPECT_EQ(claimed.status, 403) << claimed.body;
+  EXPECT_THAT(claimed.body, HasSubstr("linux only, not 'vault-keys'"));
+  // ...and with its own, the job is not for it.
+  claimed = poll(builder, R"("linux")");
+  EXPECT_EQ(claimed.status, 200) << claimed.body;
+  EXPECT_TRUE(json::parse(claimed.body)["job"].is_null()) << claimed.body;
+  // A token for another project's jobs passes over this one, whatever labels it has.
+  std::string other = made({"other", "--role", "agent", "--projects", "q"});
+  claimed = poll(other, R"("vault-keys")");
+  EXPECT_TRUE(json::parse(claimed.body)["job"].is_null()) << claimed.body;
+  // The signing machine's token takes it.
+  std::string signer =
+      made({"signer", "--role", "agent", "--labels", "vault-keys", "--projects", "p"});
+  claimed = poll(signer, R"("vault-keys")");
+  ASSERT_EQ(claimed.status, 200) << claimed.body;
+  EXPECT_EQ(json::parse(claimed.body)["job"]["spec"].value("job", ""), "sign") << claimed.body;
+  // Pins are for agents' tokens, and are shown with them.
+  Output viewer = client({"token", "add", "v", "--labels", "linux"});
+  EXPECT_NE(viewer.exitCode, 0);
+  EXPECT_THAT(viewer.all(), HasSubstr("give it the agent role"));
+  json tokens = api("/api/tokens")["tokens"];
+  for (const auto& t : tokens) {
+    if (t["name"] == "signer") {
+      EXPECT_EQ(t["agent_labels"], json::array({"vault-keys"}));
+      EXPECT_EQ(t["agent_projects"], json::array({"p"}));
+    }
+  }
+}
+
 TEST_F(AgentTest, ADrainedAgentTakesNoJobUntilItIsUndrained) {
   repo_.write(".boucle.yml", "jobs:\n  one:\n    runs-on: [x]\n    run: echo ran\n");
   repo_.commit("one");

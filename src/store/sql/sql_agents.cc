@@ -102,6 +102,7 @@ Result<AgentJob> SqlStore::getAgentJob(int64_t id) {
 
 Result<std::optional<AgentJob>> SqlStore::claimAgentJob(std::string_view agent,
                                                         const std::vector<std::string>& labels,
+                                                        const std::vector<std::string>& projects,
                                                         int64_t nowMs, int64_t leaseUntil) {
   std::lock_guard lock(mu_);
   std::optional<AgentJob> out;
@@ -120,11 +121,19 @@ Result<std::optional<AgentJob>> SqlStore::claimAgentJob(std::string_view agent,
       for (size_t i = 0; i < labels.size(); ++i) lacking += i ? ", ?" : "?";
       lacking += ")";
     }
+    std::string ofProjects;
+    if (!projects.empty()) {
+      ofProjects = " AND project IN (";
+      for (size_t i = 0; i < projects.size(); ++i) ofProjects += i ? ", ?" : "?";
+      ofProjects += ")";
+    }
     auto s = db_.prepare("SELECT id FROM agent_jobs j WHERE state = 'queued' AND NOT EXISTS (" +
-                         lacking + ") ORDER BY id LIMIT 1" +
+                         lacking + ")" + ofProjects + " ORDER BY id LIMIT 1" +
                          (postgres() ? " FOR UPDATE SKIP LOCKED" : ""));
     if (!s.ok()) return s.status();
-    for (size_t i = 0; i < labels.size(); ++i) s->bind(static_cast<int>(i) + 1, labels[i]);
+    int n = 0;
+    for (const auto& l : labels) s->bind(++n, l);
+    for (const auto& p : projects) s->bind(++n, p);
     auto row = s->step();
     if (!row.ok()) return row.status();
     if (!*row) return Status::Ok();

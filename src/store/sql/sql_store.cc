@@ -654,11 +654,12 @@ Result<std::vector<JobRecord>> SqlStore::listJobs(int64_t runId) {
 namespace {
 
 constexpr const char* kTokenColumns =
-    "id, name, role, created_at, expires_at, last_used_at, created_by";
+    "id, name, role, created_at, expires_at, last_used_at, created_by, agent_labels, "
+    "agent_projects";
 
 Token readToken(const Statement& s) {
-  return Token{s.integer(0), s.text(1),    s.text(2), s.integer(3),
-               optInt(s, 4), optInt(s, 5), s.text(6)};
+  return Token{s.integer(0), s.text(1), s.text(2), s.integer(3), optInt(s, 4),
+               optInt(s, 5), s.text(6), s.text(7), s.text(8)};
 }
 
 }  // namespace
@@ -675,11 +676,11 @@ Result<Token> SqlStore::addToken(const Token& t, std::string_view hash) {
     if (!row.ok()) return row.status();
     if (*row) return Status::Conflict("a token named '" + t.name + "' exists");
     auto s = db_.prepare(
-        "INSERT INTO tokens (name, role, hash, created_at, expires_at, created_by) "
-        "VALUES (?, ?, ?, ?, ?, ?) RETURNING id");
+        "INSERT INTO tokens (name, role, hash, created_at, expires_at, created_by, agent_labels, "
+        "agent_projects) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
     if (!s.ok()) return s.status();
     s->bind(1, t.name).bind(2, t.role).bind(3, hash).bind(4, out.createdAt);
-    s->bind(5, t.expiresAt).bind(6, t.createdBy);
+    s->bind(5, t.expiresAt).bind(6, t.createdBy).bind(7, t.agentLabels).bind(8, t.agentProjects);
     auto id = sql::insertedId(*s);
     if (!id.ok()) return id.status();
     out.id = *id;
