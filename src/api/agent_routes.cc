@@ -241,23 +241,32 @@ Response appendLog(const ApiContext& c, const Request& req, const store::AgentJo
   if (*offset > j.logSize) return sizeAnswer(409, j.logSize);
   int64_t end = *offset + static_cast<int64_t>(req.body.size());
   if (end <= j.logSize) return sizeAnswer(200, j.logSize);
-  fs::path file = c.shared() / j.logPath;
-  os::Fd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
-  if (!fd) return errorResponse(500, "cannot write the log");
-  // Bytes past the acknowledged size are a write a crash cut short: written again now.
-  if (::ftruncate(fd.get(), j.logSize) != 0) return errorResponse(500, "cannot write the log");
-  std::string_view fresh(req.body);
-  fresh.remove_prefix(static_cast<size_t>(j.logSize - *offset));
-  size_t done = 0;
-  while (done < fresh.size()) {
-    ssize_t n = ::pwrite(fd.get(), fresh.data() + done, fresh.size() - done,
-                         static_cast<off_t>(j.logSize) + static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return errorResponse(500, "cannot write the log");
-    done += static_cast<size_t>(n);
+  // Past --max-log-size the agent's bytes are acknowledged (it must not send them again) and
+  // dropped, once a line has said so: the file holds the first bytes and that line.
+  const int64_t max = c.maxLogBytes ? static_cast<int64_t>(c.maxLogBytes) : INT64_MAX;
+  if (j.logSize < max) {
+    fs::path file = c.shared() / j.logPath;
+    os::Fd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+    if (!fd) return errorResponse(500, "cannot write the log");
+    // Bytes past the acknowledged size are a write a crash cut short: written again now.
+    if (::ftruncate(fd.get(), j.logSize) != 0) return errorResponse(500, "cannot write the log");
+    std::string fresh = req.body.substr(static_cast<size_t>(j.logSize - *offset));
+    if (end > max) {
+      fresh.resize(static_cast<size_t>(max - j.logSize));
+      fresh += "\nboucle: this log reached its limit of " + std::to_string(max) +
+               " bytes (the server's --max-log-size); the rest of the job's output is dropped\n";
+    }
+    size_t done = 0;
+    while (done < fresh.size()) {
+      ssize_t n = ::pwrite(fd.get(), fresh.data() + done, fresh.size() - done,
+                           static_cast<off_t>(j.logSize) + static_cast<off_t>(done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return errorResponse(500, "cannot write the log");
+      done += static_cast<size_t>(n);
+    }
+    // Acknowledged bytes survive a crash of this server: the agent forgets them once told.
+    ::fdatasync(fd.get());
   }
-  // Acknowledged bytes survive a crash of this server: the agent forgets them once told.
-  ::fdatasync(fd.get());
   auto st = c.store->growAgentLog(j.id, j.epoch, j.logSize, end);
   if (!st.ok() && st.message().starts_with("log_size ")) {
     // Another server took a piece meanwhile: the agent resumes from what is recorded.

@@ -35,6 +35,7 @@ struct ApiContext {
   EventHub* events = nullptr;              // live events (GET /api/events)
   scheduler::AgentBoard* board = nullptr;  // remote agents' long polls and news
   Millis agentTimeout = std::chrono::seconds(60);  // an agent silent this long is lost
+  uint64_t maxLogBytes = 0;  // an agent's job's log is cut there (0: no limit)
 };
 
 struct Api {

@@ -57,7 +57,8 @@ struct ServerArgs {
   size_t maxRuns = 2;
   std::string keepArtifacts;  // a duration; "" keeps them all
   std::string artifactsMax;   // a size such as 20G; ""
-  std::string ui;             // the web UI's built files; "" = the default places
+  std::string maxLogSize = "100M";
+  std::string ui;  // the web UI's built files; "" = the default places
   std::vector<std::string> allowedHosts;
   size_t maxConnections = 512;
   size_t maxStreamsPerClient = 64;
@@ -207,6 +208,11 @@ int serve(const ServerArgs& a) {
       fmt::print(stderr, "boucle server: --artifacts-max: a size such as 20G\n");
       return kExitUsage;
     }
+  }
+  auto maxLog = parseSize(a.maxLogSize);
+  if (!maxLog) {
+    fmt::print(stderr, "boucle server: --max-log-size: a size such as 100M (0: no limit)\n");
+    return kExitUsage;
   }
   fs::path ui = findUi(a.ui);
   if (!a.ui.empty() && ui.empty()) {
@@ -377,6 +383,7 @@ int serve(const ServerArgs& a) {
   agentOptions.localJobs = a.localAgent;
   agentOptions.dataDir = data;
   agentOptions.sharedDir = sharedDir;
+  agentOptions.maxLogBytes = *maxLog;
   agentOptions.parallelism = a.parallelism;
   agentOptions.maxRuns = a.maxRuns;
   if (auto t = parseDuration(a.gitTimeout); t && t->count() > 0) {
@@ -476,6 +483,7 @@ int serve(const ServerArgs& a) {
   ctx.agent = &agent;
   ctx.dataDir = data;
   ctx.sharedDir = sharedDir;
+  ctx.maxLogBytes = *maxLog;
   ctx.publicRead = a.publicRead;
   ctx.secrets = &*secrets;
   ctx.deployer = &deployer;
@@ -636,6 +644,10 @@ void addServerCommand(CLI::App& app, int* exitCode) {
   cmd->add_option("--keep-artifacts", a->keepArtifacts,
                   "Prune artifacts of runs finished longer ago than this (e.g. 30d), unless a "
                   "release holds them (default: keep all)");
+  cmd->add_option("--max-log-size", a->maxLogSize,
+                  "A job's log keeps this much, then says it was cut; the job runs on (0: no "
+                  "limit)")
+      ->capture_default_str();
   cmd->add_option("--artifacts-max", a->artifactsMax,
                   "Then prune the oldest unreleased artifacts until they take less than this "
                   "(e.g. 20G)");

@@ -69,6 +69,7 @@ struct Active {
   os::Fd tail;
   uint64_t shown = 0;  // bytes of it passed to the observer
   std::string agent;
+  uint64_t logged = 0;  // bytes written to the log (RunConfig::maxLogBytes)
 };
 
 // A job's log file, new and empty, written by appends.
@@ -111,6 +112,7 @@ class Engine {
   void conclude(const std::string& name, JobState state, std::string reason, bool requeue = false);
   Result<std::unique_ptr<SupervisorClient>> takeSupervisor();
   void pump(Active& a, bool drain = false);
+  void keep(Active& a, std::string_view text);
   void started(const std::string& name);
   void failStart(Active& a, std::string message);
   bool openLog(Active& a);
@@ -431,7 +433,8 @@ void Engine::prepareAhead() {
       return;
     }
     if (launch_.prepared.contains(name) || pipeline_.findJob(name)->checkout) continue;
-    if (::mkdir((config_.workRoot() / "ws" / name).c_str(), 0755) == 0) launch_.prepared.insert(name);
+    if (::mkdir((config_.workRoot() / "ws" / name).c_str(), 0755) == 0)
+      launch_.prepared.insert(name);
     return;
   }
 }
@@ -452,12 +455,29 @@ void Engine::pump(Active& a, bool drain) {
     } else {
       a.masker->feed({buf, static_cast<size_t>(n)}, scratch_);
     }
-    if (!scratch_.empty()) {
-      if (auto st = os::writeAll(a.log.get(), scratch_); !st.ok()) {
-        observer_.jobOutput(a.job->name, "boucle: log write failed: " + st.message() + "\n");
-      }
-      observer_.jobOutput(a.job->name, scratch_);
+    if (!scratch_.empty()) keep(a, scratch_);
+  }
+}
+
+// Output for the job's log and its followers, up to RunConfig::maxLogBytes: then one line says
+// the rest is dropped, and the job runs on (its pipe is still read, so it never blocks).
+void Engine::keep(Active& a, std::string_view text) {
+  uint64_t max = config_.maxLogBytes;
+  if (max && a.logged >= max) return;
+  bool cut = max && a.logged + text.size() > max;
+  if (cut) text = text.substr(0, static_cast<size_t>(max - a.logged));
+  a.logged += text.size();
+  std::string note;
+  if (cut) {
+    note = "\nboucle: this log reached its limit of " + std::to_string(max) +
+           " bytes (the server's --max-log-size); the rest of the job's output is dropped\n";
+  }
+  for (std::string_view piece : {text, std::string_view(note)}) {
+    if (piece.empty()) continue;
+    if (auto st = os::writeAll(a.log.get(), piece); !st.ok()) {
+      observer_.jobOutput(a.job->name, "boucle: log write failed: " + st.message() + "\n");
     }
+    observer_.jobOutput(a.job->name, piece);
   }
 }
 

@@ -59,6 +59,8 @@ struct RunConfig {
   std::filesystem::path workRoot() const { return workDir.empty() ? runDir : workDir; }
   std::filesystem::path sourceDir;  // the run's snapshot, copied into each workspace
   std::filesystem::path blobRoot;   // content-addressed artifact store
+  // A job's log keeps this many bytes, then says it was cut; the job runs on (0: no limit).
+  uint64_t maxLogBytes = 0;
   size_t parallelism = 1;
   Millis killGrace = std::chrono::seconds(10);
   std::vector<std::pair<std::string, std::string>> secrets;  // name, value

@@ -487,6 +487,7 @@ runner::RunConfig Agent::runConfigFor(const store::Run& run, const store::Projec
   config.blobRoot = options_.shared() / "blobs";
   if (options_.shared() != options_.dataDir) config.workDir = workDir(run.id);
   config.parallelism = options_.parallelism;
+  config.maxLogBytes = options_.maxLogBytes;
   config.baseEnv = runner::inheritedEnvironment();
   config.defaultIsolation = pipeline::Isolation::kSandbox;
   config.processAllowed = project.allowProcessJobs;

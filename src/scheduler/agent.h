@@ -47,6 +47,7 @@ struct AgentOptions {
   // false, are queued for them. Null: every job runs here.
   AgentBoard* board = nullptr;
   bool localJobs = true;
+  uint64_t maxLogBytes = 0;  // a job's log is cut there (0: no limit)
   // Servers sharing a database: a running run this server does not run is asked of the
   // others (the one running it calls cancelHere). Null: such a run cannot be cancelled here.
   std::function<void(int64_t runId)> cancelElsewhere;

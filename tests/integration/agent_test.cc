@@ -300,6 +300,34 @@ TEST_F(AgentTest, AnAgentTokenReachesOnlyTheAgentRoutesAndOnlyAgentsReachThem) {
   EXPECT_EQ(as(agent, "POST", "/api/agent/poll", "not json").status, 400);
 }
 
+TEST_F(AgentTest, AnAgentsLogPastMaxLogSizeIsAcknowledgedAndDropped) {
+  server_->stop();
+  startServer({"--agent-timeout", "5s", "--max-log-size", "10"});
+  repo_.write(".boucle.yml", "jobs:\n  one:\n    runs-on: [x]\n    run: 'true'\n");
+  repo_.commit("one");
+  ASSERT_EQ(client({"project", "add", "p", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  std::string mine = agentToken("mine");
+  ASSERT_EQ(client({"trigger", "p"}).exitCode, 0);
+  json claim;
+  ASSERT_TRUE(waitFor([&] {
+    auto r = as(mine, "POST", "/api/agent/poll", R"({"labels":["x"],"capacity":1})");
+    claim = json::parse(r.body, nullptr, false);
+    return r.status == 200 && claim["job"].is_object();
+  }));
+  std::string base = "/api/agent/jobs/" + claim["job"]["id"].dump() +
+                     "/log?epoch=" + claim["job"]["epoch"].dump() + "&offset=";
+  // Each piece is acknowledged whole, so the agent never sends it again; the file keeps ten
+  // bytes and a line saying the rest was dropped.
+  EXPECT_EQ(as(mine, "POST", base + "0", "12345678").body, "{\"size\":8}\n");
+  EXPECT_EQ(as(mine, "POST", base + "8", "9abcdef").body, "{\"size\":15}\n");
+  EXPECT_EQ(as(mine, "POST", base + "15", "ghijkl").body, "{\"size\":21}\n");
+  std::string log = readFile(repo_.scratch() / "server-data" / "runs" / "1" / "logs" / "one.log");
+  EXPECT_THAT(log, ::testing::StartsWith("123456789a\nboucle: this log reached its limit of 10 "
+                                         "bytes"));
+  EXPECT_THAT(log, ::testing::Not(HasSubstr("bcdef")));
+  EXPECT_THAT(log, ::testing::Not(HasSubstr("ghijkl")));
+}
+
 TEST_F(AgentTest, AnAgentTokenClaimsOnlyWithTheLabelsAndForTheProjectsItIsPinnedTo) {
   repo_.write(".boucle.yml", "jobs:\n  sign:\n    runs-on: [vault-keys]\n    run: 'true'\n");
   repo_.commit("a job for the machine with the signing keys");

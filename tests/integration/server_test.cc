@@ -371,6 +371,22 @@ TEST_F(ServerTest, FollowingALogShowsItWhileTheJobRuns) {
   EXPECT_EQ(readFile(out), "first line\nlast line\n");
 }
 
+TEST_F(ServerTest, ALogPastMaxLogSizeIsCutWithANoteAndTheJobRunsOn) {
+  server_->stop();
+  startServer({"--max-log-size", "1K"});
+  repo_.write(".boucle.yml",
+              "jobs:\n  loud:\n    run: |\n      for i in $(seq 1 500); do echo line $i; done\n"
+              "      echo still here > out.txt\n    artifacts: [out.txt]\n");
+  repo_.commit("c");
+  ASSERT_EQ(client({"project", "add", "web", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  EXPECT_EQ(triggerAndWait("web", 1)["state"], "passed");
+  std::string log = client({"logs", "1/loud"}).out;
+  EXPECT_THAT(log, ::testing::StartsWith("line 1\nline 2\n"));
+  EXPECT_THAT(log, HasSubstr("boucle: this log reached its limit of 1024 bytes"));
+  EXPECT_THAT(log, Not(HasSubstr("line 500")));
+  EXPECT_LT(log.size(), 1024u + 200u);
+}
+
 TEST_F(ServerTest, CancellingARunEndsItsJobsProcesses) {
   // The sleep detaches into a session of its own; a unique argument finds it from outside.
   repo_.write(".boucle.yml",
