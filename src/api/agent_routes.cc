@@ -73,12 +73,13 @@ std::string pollAnswer(const std::optional<store::AgentJob>& job, const json& st
 class LongPoll : public BodyStream {
  public:
   LongPoll(const ApiContext& c, std::string agent, std::vector<std::string> labels,
-           std::vector<std::string> projects, json stop, json cancel,
+           std::vector<std::string> projects, bool labelledOnly, json stop, json cancel,
            std::chrono::steady_clock::time_point arrived)
       : c_(c),
         agent_(std::move(agent)),
         labels_(std::move(labels)),
         projects_(std::move(projects)),
+        labelledOnly_(labelledOnly),
         stop_(std::move(stop)),
         cancel_(std::move(cancel)),
         arrived_(arrived),
@@ -90,7 +91,8 @@ class LongPoll : public BodyStream {
   }
   Piece next() override {
     int64_t now = nowMs();
-    auto job = c_.store->claimAgentJob(agent_, labels_, projects_, now, now + leaseMs(c_));
+    auto job =
+        c_.store->claimAgentJob(agent_, labels_, projects_, labelledOnly_, now, now + leaseMs(c_));
     if (!job.ok()) {
       logError("agents: " + job.status().message());
       return {pollAnswer(std::nullopt, stop_, cancel_, c_), true};
@@ -115,6 +117,7 @@ class LongPoll : public BodyStream {
   std::string agent_;
   std::vector<std::string> labels_;
   std::vector<std::string> projects_;
+  bool labelledOnly_;
   json stop_, cancel_;
   std::chrono::steady_clock::time_point arrived_, deadline_;
   bool first_ = true;       // a job claimed at the first look was there when the poll came
@@ -162,15 +165,15 @@ Response poll(const ApiContext& c, const Request& req) {
   bool room = static_cast<int64_t>(held.size()) < a.capacity && body.value("room", true);
   if (!room) return jsonResponse(200, pollAnswer(std::nullopt, stop, cancel, c));
   if (!body.value("wait", false)) {
-    auto job = c.store->claimAgentJob(a.name, a.labels, req.agentProjects, a.seenAt,
-                                      a.seenAt + leaseMs(c));
+    auto job = c.store->claimAgentJob(a.name, a.labels, req.agentProjects, !req.agentLabels.empty(),
+                                      a.seenAt, a.seenAt + leaseMs(c));
     if (!job.ok()) return fromStatus(job.status());
     if (*job && c.board) c.board->claimLatency.observe({}, secondsSince(arrived));
     return jsonResponse(200, pollAnswer(*job, stop, cancel, c));
   }
   Response r;
-  r.stream =
-      std::make_shared<LongPoll>(c, a.name, a.labels, req.agentProjects, stop, cancel, arrived);
+  r.stream = std::make_shared<LongPoll>(c, a.name, a.labels, req.agentProjects,
+                                        !req.agentLabels.empty(), stop, cancel, arrived);
   r.headers.emplace_back("X-Boucle-Long-Poll", "1");
   return r;
 }
@@ -244,7 +247,7 @@ Response appendLog(const ApiContext& c, const Request& req, const store::AgentJo
   // Past --max-log-size the agent's bytes are acknowledged (it must not send them again) and
   // dropped, once a line has said so: the file holds the first bytes and that line.
   const int64_t max = c.maxLogBytes ? static_cast<int64_t>(c.maxLogBytes) : INT64_MAX;
-  if (j.logSize < max) {
+  if (j.logSize <= max) {
     fs::path file = c.shared() / j.logPath;
     os::Fd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
     if (!fd) return errorResponse(500, "cannot write the log");

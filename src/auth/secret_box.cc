@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "core/encoding.h"
@@ -20,12 +21,18 @@ Result<SecretBox> SecretBox::openOrCreate(const std::filesystem::path& keyFile,
   if (sodium_init() < 0) return Status::Internal("libsodium could not start");
   SecretBox box;
   std::error_code ec;
+  std::optional<std::string> seeded;
+  if (!seed.empty() && std::filesystem::exists(seed, ec)) {
+    auto text = os::readFile(seed);
+    if (!text.ok()) return text.status();
+    if (text->size() != box.key_.size())
+      return Status::Invalid(seed.string() + ": not a boucle secret key");
+    seeded = std::move(text).value();
+  }
   if (!std::filesystem::exists(keyFile, ec)) {
     std::string bytes;
-    if (!seed.empty() && std::filesystem::exists(seed, ec)) {
-      auto text = os::readFile(seed);
-      if (!text.ok()) return text.status();
-      bytes = std::move(text).value();
+    if (seeded) {
+      bytes = *seeded;
     } else {
       crypto_secretbox_keygen(box.key_.data());
       bytes.assign(box.key_.begin(), box.key_.end());
@@ -45,6 +52,13 @@ Result<SecretBox> SecretBox::openOrCreate(const std::filesystem::path& keyFile,
   if (text->size() != box.key_.size()) {
     return Status::Invalid(keyFile.string() + ": not a boucle secret key (" +
                            std::to_string(text->size()) + " bytes, expected 32)");
+  }
+  // A seed that is not the key in use sealed credentials this key cannot open: said now, not
+  // at the first fetch that fails.
+  if (seeded && *seeded != *text) {
+    return Status::Invalid(seed.string() + " is not the key in " + keyFile.string() +
+                           ": the credentials it sealed would not open. Keep one key: copy the "
+                           "one that sealed this database's credentials over the other");
   }
   std::copy(text->begin(), text->end(), box.key_.begin());
   return box;

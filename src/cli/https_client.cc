@@ -74,7 +74,11 @@ Result<long> perform(const Endpoint& e, const std::string& method, const std::st
   k.easySetopt(c, CURLOPT_PROTOCOLS_STR, "https");
   k.easySetopt(c, CURLOPT_NOSIGNAL, 1L);
   k.easySetopt(c, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
-  if (!e.caFile.empty()) k.easySetopt(c, CURLOPT_CAINFO, e.caFile.c_str());
+  if (!e.caFile.empty()) {
+    // That authority alone: the system's are not asked as well.
+    k.easySetopt(c, CURLOPT_CAINFO, e.caFile.c_str());
+    k.easySetopt(c, CURLOPT_CAPATH, nullptr);
+  }
   char error[CURL_ERROR_SIZE] = {};
   k.easySetopt(c, CURLOPT_ERRORBUFFER, error);
   Headers headers(nullptr, k.slistFreeAll);

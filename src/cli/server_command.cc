@@ -57,7 +57,7 @@ struct ServerArgs {
   size_t maxRuns = 2;
   std::string keepArtifacts;  // a duration; "" keeps them all
   std::string artifactsMax;   // a size such as 20G; ""
-  std::string maxLogSize = "100M";
+  std::string maxLogSize = "1G";
   std::string ui;  // the web UI's built files; "" = the default places
   std::vector<std::string> allowedHosts;
   size_t maxConnections = 512;
@@ -383,6 +383,7 @@ int serve(const ServerArgs& a) {
   agentOptions.localJobs = a.localAgent;
   agentOptions.dataDir = data;
   agentOptions.sharedDir = sharedDir;
+  *maxLog = std::min<uint64_t>(*maxLog, INT64_MAX);  // the agents' log offsets are signed
   agentOptions.maxLogBytes = *maxLog;
   agentOptions.parallelism = a.parallelism;
   agentOptions.maxRuns = a.maxRuns;
@@ -483,6 +484,7 @@ int serve(const ServerArgs& a) {
   ctx.agent = &agent;
   ctx.dataDir = data;
   ctx.sharedDir = sharedDir;
+  ctx.severalServers = shared;
   ctx.maxLogBytes = *maxLog;
   ctx.publicRead = a.publicRead;
   ctx.secrets = &*secrets;

@@ -70,6 +70,7 @@ struct Active {
   uint64_t shown = 0;  // bytes of it passed to the observer
   std::string agent;
   uint64_t logged = 0;  // bytes written to the log (RunConfig::maxLogBytes)
+  bool logCut = false;  // the log said it reached its limit: the rest is dropped
 };
 
 // A job's log file, new and empty, written by appends.
@@ -463,9 +464,12 @@ void Engine::pump(Active& a, bool drain) {
 // the rest is dropped, and the job runs on (its pipe is still read, so it never blocks).
 void Engine::keep(Active& a, std::string_view text) {
   uint64_t max = config_.maxLogBytes;
-  if (max && a.logged >= max) return;
+  if (a.logCut) return;
   bool cut = max && a.logged + text.size() > max;
-  if (cut) text = text.substr(0, static_cast<size_t>(max - a.logged));
+  if (cut) {
+    text = text.substr(0, static_cast<size_t>(max - a.logged));
+    a.logCut = true;
+  }
   a.logged += text.size();
   std::string note;
   if (cut) {

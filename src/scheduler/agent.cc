@@ -6,9 +6,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
+#include <thread>
 
 #include "auth/tokens.h"
 #include "core/bell.h"
@@ -57,11 +60,24 @@ namespace {
 // lock of its own). Within a server, Agent::mirrorLock orders its own threads first.
 class MirrorFileLock {
  public:
-  MirrorFileLock(const fs::path& mirror, bool wait) {
+  // Waits up to `wait` (a lock a crashed machine left on the NFS server must not hold a run
+  // worker for ever); not held after that, or where the mount takes no locks (ENOLCK): the
+  // caller goes on, and git's own ref locks keep two fetches from mixing.
+  MirrorFileLock(const fs::path& mirror, Millis wait) {
     std::error_code ec;
     fs::create_directories(mirror.parent_path(), ec);
     fd_.reset(::open((mirror.string() + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-    held_ = fd_ && ::flock(fd_.get(), wait ? LOCK_EX : LOCK_EX | LOCK_NB) == 0;
+    int err = fd_ ? 0 : errno;
+    auto until = std::chrono::steady_clock::now() + wait;
+    while (fd_ && !held_) {
+      held_ = ::flock(fd_.get(), LOCK_EX | LOCK_NB) == 0;
+      err = held_ ? 0 : errno;
+      if (held_ || err != EWOULDBLOCK || std::chrono::steady_clock::now() >= until) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (!held_ && wait.count() > 0)
+      logError("mirror " + mirror.string() + ": fetching without its lock (" + std::strerror(err) +
+               ")");
   }
   bool held() const { return held_; }
 
@@ -364,13 +380,16 @@ void Agent::save(const store::Run& run) {
 // repack safe beside fetches and readers, and libgit2 looks again when a pack went away), so a
 // push arriving meanwhile does not wait; only one repack of a mirror runs at a time.
 void Agent::collectPacks(const std::string& project) {
+  // A mirror in a folder servers share is read by the others' processes, over NFS, while a
+  // repack would delete the packs they have open: it is left as fetches make it.
+  if (options_.shared() != options_.dataDir) return;
   fs::path mirror = mirrorPath(options_.shared(), project);
   if (scm::packCount(mirror) <= kMaxPacks) return;
   {
     std::lock_guard lock(mu_);
     if (!repacking_.insert(project).second) return;
   }
-  MirrorFileLock other(mirror, false);  // another server's fetch or repack: another time
+  MirrorFileLock other(mirror, Millis(0));  // another server's fetch or repack: another time
   auto r = other.held()
                ? scm::git({"-C", mirror.string(), "repack", "--geometric=2", "-d", "--quiet"})
                : Result<std::string>(std::string());
@@ -555,7 +574,7 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors, bool ca
     auto mirrorMu = mirrorLock(run.project);
     std::unique_lock mirrorHeld(*mirrorMu);
     std::optional<MirrorFileLock> mirrorFileHeld;
-    if (!carried) mirrorFileHeld.emplace(mirror, true);
+    if (!carried) mirrorFileHeld.emplace(mirror, options_.gitTimeout);
     Status st = carried ? Status::Ok() : syncMirror(*project);
     runner::SourceInfo info;
     if (st.ok() && !carried) st = resolveRun(run, *project, mirror);

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <chrono>
 
 namespace boucle::scheduler {
 
@@ -48,7 +49,18 @@ void AgentBoard::unlisten(int64_t runId) {
 }
 
 void AgentBoard::runChanged(int64_t runId) {
-  if (!wakeEngine(runId) && relay_) relay_("run " + std::to_string(runId));
+  if (wakeEngine(runId) || !relay_) return;
+  // An agent sends its log in pieces: the run's server hears of them at most every 100 ms (its
+  // engine also looks at the store twice a second), not once a piece.
+  {
+    std::lock_guard lock(mu_);
+    auto now = std::chrono::steady_clock::now();
+    if (relayed_.size() > 4096) relayed_.clear();
+    auto& last = relayed_[runId];
+    if (now - last < std::chrono::milliseconds(100)) return;
+    last = now;
+  }
+  relay_("run " + std::to_string(runId));
 }
 
 bool AgentBoard::wakeEngine(int64_t runId) {

@@ -6,6 +6,7 @@
 // piece of news was lost on the way.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -54,6 +55,7 @@ class AgentBoard {
   std::atomic<uint64_t> cancellations_{0};
   std::map<int64_t, int> runs_;
   std::function<void(std::string)> relay_;
+  std::map<int64_t, std::chrono::steady_clock::time_point> relayed_;  // runs' news sent last
   void wakePolls();
   bool wakeEngine(int64_t runId);
 };

@@ -125,8 +125,9 @@ void Poller::loop() {
       logError("poll: " + projects.status().message());
       continue;
     }
-    pruneIfDue();
+    // The blobs are the shared folder's: one server, the leader, prunes them.
     if (leads_ && !leads_()) continue;
+    pruneIfDue();
     fireSchedules();
     for (const auto& p : *projects) {
       if (p.pollSeconds <= 0) continue;

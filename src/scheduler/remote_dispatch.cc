@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
+
 #include "core/clock.h"
 #include "core/log.h"
 #include "os/process.h"
@@ -17,7 +19,8 @@ Status packSource(const std::filesystem::path& source, const std::filesystem::pa
   if (!fs::is_directory(source, ec)) return Status::NotFound("this job has no checkout");
   fs::create_directories(tar.parent_path(), ec);
   fs::path tmp = tar;
-  tmp += "." + std::to_string(::getpid()) + "-" + std::to_string(nowMs());
+  static std::atomic<uint64_t> packs{0};
+  tmp += "." + std::to_string(::getpid()) + "-" + std::to_string(++packs);
   // tar, not a library: it keeps modes, symlinks and long names exactly as git left them.
   auto r = os::runAndCapture(
       {"tar", "--create", "--file", tmp.string(), "--directory", source.string(), "."});

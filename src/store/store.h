@@ -505,13 +505,14 @@ class Store {
   // or a log grown changes no cached answer.
   virtual Result<AgentJob> queueAgentJob(const AgentJob& j) = 0;
   virtual Result<AgentJob> getAgentJob(int64_t id) = 0;  // NotFound
-  // Takes the oldest queued job whose labels are all among `labels`, of one of `projects`
-  // (none: any), for `agent`: running, epoch advanced, leased until `leaseUntil`. A draining
-  // agent takes none.
+  // Takes the oldest queued job whose labels are all among `labels` (and, `labelledOnly`, that
+  // names at least one), of one of `projects` (none: any), for `agent`: running, epoch
+  // advanced, leased until `leaseUntil`. A draining agent takes none.
   virtual Result<std::optional<AgentJob>> claimAgentJob(std::string_view agent,
                                                         const std::vector<std::string>& labels,
                                                         const std::vector<std::string>& projects,
-                                                        int64_t nowMs, int64_t leaseUntil) = 0;
+                                                        bool labelledOnly, int64_t nowMs,
+                                                        int64_t leaseUntil) = 0;
   // Extends the leases `agent` holds ((id, epoch) pairs) to `leaseUntil`. Returns the ones it
   // does not hold any more (gone, or another epoch) and those whose run asks them to stop
   // (`cancel`), for the agent to end.

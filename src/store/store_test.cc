@@ -687,13 +687,17 @@ TEST_P(StoreTest, AnAgentPinnedToProjectsClaimsOnlyTheirJobsAndTheTokenKeepsItsP
     ASSERT_TRUE(store_->queueAgentJob(j).ok());
   }
   // The older job is the vault's: an agent pinned to web passes over it.
-  auto pinned = store_->claimAgentJob("ci-web", {}, {"web"}, 1000, 61000);
+  auto pinned = store_->claimAgentJob("ci-web", {}, {"web"}, false, 1000, 61000);
   ASSERT_TRUE(pinned.ok() && pinned->has_value());
   EXPECT_EQ((*pinned)->project, "web");
-  auto more = store_->claimAgentJob("ci-web", {}, {"web", "docs"}, 1000, 61000);
+  auto more = store_->claimAgentJob("ci-web", {}, {"web", "docs"}, false, 1000, 61000);
   ASSERT_TRUE(more.ok());
   EXPECT_FALSE(more->has_value());
-  auto any = store_->claimAgentJob("ci", {}, {}, 1000, 61000);
+  // A label-pinned agent takes only jobs that ask for one of its labels: these ask for none.
+  auto labelled = store_->claimAgentJob("ci-linux", {"linux"}, {}, true, 1000, 61000);
+  ASSERT_TRUE(labelled.ok());
+  EXPECT_FALSE(labelled->has_value());
+  auto any = store_->claimAgentJob("ci", {}, {}, false, 1000, 61000);
   ASSERT_TRUE(any.ok() && any->has_value());
   EXPECT_EQ((*any)->project, "vault");
 
@@ -731,14 +735,14 @@ TEST_P(StoreTest, AnAgentJobIsClaimedOnceByAnAgentWithItsLabelsAndStaleReportsAr
   ASSERT_TRUE(a.ok() && b.ok());
 
   // An x86 agent passes over the arm job and takes the one that asks for nothing.
-  auto x86 = store_->claimAgentJob("x86", {"linux", "x86_64"}, {}, 1000, 61000);
+  auto x86 = store_->claimAgentJob("x86", {"linux", "x86_64"}, {}, false, 1000, 61000);
   ASSERT_TRUE(x86.ok() && x86->has_value());
   EXPECT_EQ((*x86)->id, b->id);
   EXPECT_EQ((*x86)->epoch, 1);
-  auto none = store_->claimAgentJob("x86", {"linux", "x86_64"}, {}, 1000, 61000);
+  auto none = store_->claimAgentJob("x86", {"linux", "x86_64"}, {}, false, 1000, 61000);
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());
-  auto arm64 = store_->claimAgentJob("pi", {"arm64", "linux", "big"}, {}, 1000, 61000);
+  auto arm64 = store_->claimAgentJob("pi", {"arm64", "linux", "big"}, {}, false, 1000, 61000);
   ASSERT_TRUE(arm64.ok() && arm64->has_value());
   EXPECT_EQ((*arm64)->job, "build-arm");
   EXPECT_EQ((*arm64)->logPath, "runs/1/logs/build-arm.log");
@@ -768,7 +772,7 @@ TEST_P(StoreTest, AnAgentJobIsClaimedOnceByAnAgentWithItsLabelsAndStaleReportsAr
   // A fresh job, claimed, renewed, asked to stop by its run's cancel, then ended.
   auto c = store_->queueAgentJob(any);
   ASSERT_TRUE(c.ok());
-  auto claim = store_->claimAgentJob("x86", {}, {}, 70000, 130000);
+  auto claim = store_->claimAgentJob("x86", {}, {}, false, 70000, 130000);
   ASSERT_TRUE(claim.ok() && claim->has_value());
   auto fine = store_->renewAgentLeases("x86", {{c->id, (*claim)->epoch}}, 140000);
   ASSERT_TRUE(fine.ok());
@@ -791,10 +795,10 @@ TEST_P(StoreTest, AnAgentJobIsClaimedOnceByAnAgentWithItsLabelsAndStaleReportsAr
   for (int i = 0; i < 300; ++i) ASSERT_TRUE(store_->queueAgentJob(gpu).ok());
   auto last = store_->queueAgentJob(agentJob("lint"));
   ASSERT_TRUE(last.ok());
-  auto found = store_->claimAgentJob("x86", {"linux"}, {}, 80000, 90000);
+  auto found = store_->claimAgentJob("x86", {"linux"}, {}, false, 80000, 90000);
   ASSERT_TRUE(found.ok() && found->has_value());
   EXPECT_EQ((*found)->id, last->id);
-  auto trained = store_->claimAgentJob("big", {"gpu", "linux"}, {}, 80000, 90000);
+  auto trained = store_->claimAgentJob("big", {"gpu", "linux"}, {}, false, 80000, 90000);
   ASSERT_TRUE(trained.ok() && trained->has_value());
   EXPECT_EQ((*trained)->job, "train");
   EXPECT_EQ((*trained)->labels, std::vector<std::string>{"gpu"});
@@ -836,11 +840,11 @@ TEST_P(StoreTest, AgentsAreListedWithTheirJobsAndCanBeDrained) {
   j.project = "web";
   j.job = "j";
   ASSERT_TRUE(store_->queueAgentJob(j).ok());
-  auto none = store_->claimAgentJob("pi", {"arm64"}, {}, 7000, 9000);
+  auto none = store_->claimAgentJob("pi", {"arm64"}, {}, false, 7000, 9000);
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value()) << "a draining agent takes no job";
   ASSERT_TRUE(store_->setAgentDraining("pi", false).ok());
-  auto one = store_->claimAgentJob("pi", {"arm64"}, {}, 7000, 9000);
+  auto one = store_->claimAgentJob("pi", {"arm64"}, {}, false, 7000, 9000);
   ASSERT_TRUE(one.ok());
   EXPECT_TRUE(one->has_value());
 }

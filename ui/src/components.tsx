@@ -19,6 +19,9 @@ const ICONS: Record<string, string> = {
   pending: "◌",
   open: "!",
   resolved: "✓",
+  online: "●",
+  draining: "‖",
+  offline: "○",
 };
 
 export function Badge({ state }: { state: string }) {

@@ -3,6 +3,7 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, getToken, setToken } from "./api";
+import { AgentsPage } from "./pages/agents";
 import { AuditPage } from "./pages/audit";
 import { DoraPage } from "./pages/dora";
 import { EnvironmentsPage } from "./pages/environments";
@@ -60,6 +61,7 @@ function Page({ hash }: { hash: string }) {
       />
     );
   }
+  if (parts[0] === "agents") return <AgentsPage />;
   if (parts[0] === "audit") return <AuditPage project={params.get("project") ?? undefined} />;
   return <Overview />;
 }
@@ -89,6 +91,7 @@ function App() {
         </a>
         <nav aria-label="main">
           <a href="#/">Overview</a>
+          <a href="#/agents">Agents</a>
           <a href="#/audit">Audit</a>
         </nav>
         {me && (

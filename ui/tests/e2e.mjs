@@ -126,6 +126,7 @@ page.on("request", (r) => {
 });
 const shot = (name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 let step = "start";
+let agent = null;
 try {
   step = "sign in";
   const t0 = Date.now();
@@ -329,6 +330,35 @@ try {
   await page.locator(".audit td", { hasText: "approve" }).first().waitFor();
   await shot("12-audit");
 
+  step = "an agent, seen and drained";
+  const agentToken = cli("token", "add", "build-1", "--role", "agent", "--labels", "linux,e2e");
+  agent = spawn(
+    BOUCLE,
+    [
+      "agent",
+      "--server",
+      url,
+      "--labels",
+      "linux,e2e",
+      "--capacity",
+      "2",
+      "--work",
+      path.join(tmp, "agent"),
+    ],
+    { env: { ...process.env, BOUCLE_TOKEN: agentToken.split("\n")[0] }, stdio: "ignore" },
+  );
+  await signInAs(token); // an admin: drains
+  await page.goto(url + "/#/agents");
+  const agentRow = page.locator('tr[data-agent="build-1"]');
+  await agentRow.locator("[data-state=online]").waitFor({ timeout: 20000 });
+  assert.equal(await agentRow.locator(".label").count(), 2);
+  await shot("12b-agents");
+  await agentRow.getByRole("button", { name: "Drain" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Drain" }).click();
+  await agentRow.locator("[data-state=draining]").waitFor({ timeout: 10000 });
+  assert.match(cli("agents"), /build-1\s+draining/);
+  agent.kill("SIGTERM");
+
   step = "a viewer is told what it may not do";
   const viewer = cli("token", "add", "vic", "--role", "viewer").split("\n")[0];
   await signInAs(viewer);
@@ -399,6 +429,7 @@ try {
   process.exitCode = 1;
 } finally {
   await browser.close();
+  if (agent) agent.kill("SIGTERM");
   server.kill("SIGTERM");
   fs.rmSync(tmp, { recursive: true, force: true });
 }

@@ -99,17 +99,22 @@ void Bus::loop() {
     }
     for (const auto& news : out) {
       if (auto st = session->notify(news); !st.ok()) {
+        // A refused piece is dropped alone; a lost session takes the rest of the batch with it.
+        if (st.code() != Code::kIo) continue;
         lost(st.message());
         break;
       }
     }
   }
   // What the server said as it stopped (its runs' agents' jobs cancelled) still goes.
-  std::lock_guard lock(mu_);
-  for (const auto& news : out_) {
-    if (!session || !session->notify(news).ok()) break;
+  std::deque<std::string> last;
+  {
+    std::lock_guard lock(mu_);
+    last.swap(out_);
   }
-  out_.clear();
+  for (const auto& news : last) {
+    if (!session || session->notify(news).code() == Code::kIo) break;
+  }
 }
 
 }  // namespace boucle::store::postgres

@@ -492,8 +492,8 @@ class PgListener : public Listener {
   }
 
   Status notify(std::string_view payload) override {
-    auto r = conn_->run("SELECT pg_notify($1, $2)", {channel, std::string(payload)},
-                        {kText, kText});
+    auto r =
+        conn_->run("SELECT pg_notify($1, $2)", {channel, std::string(payload)}, {kText, kText});
     return r.ok() ? Status::Ok() : r.status();
   }
 
@@ -509,6 +509,12 @@ Result<std::unique_ptr<Listener>> listen(const std::string& url, const std::stri
   auto c = open(url);
   if (!c.ok()) return c.status();
   std::unique_ptr<PgConnection> conn(static_cast<PgConnection*>(c->release()));
+  // A link that died silently must end this session within seconds, not hours (TCP's
+  // default), for the bus to notice and connect again. No effect over a Unix socket.
+  if (auto st = conn->exec("SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; "
+                           "SET tcp_keepalives_count = 3; SET tcp_user_timeout = 20000");
+      !st.ok())
+    return st;
   // The channel is boucle's own name, never a user's: quoted as a name all the same.
   if (auto st = conn->exec("LISTEN \"" + channel + "\""); !st.ok()) return st;
   auto l = std::make_unique<PgListener>(std::move(conn));

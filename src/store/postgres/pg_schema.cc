@@ -321,7 +321,9 @@ CREATE TABLE agents (
   seen_at BIGINT NOT NULL,
   draining BIGINT NOT NULL DEFAULT 0
 );
--- An agent token's pins: the labels it may claim with and the projects it may claim for.
+)sql",
+    // An agent token's pins: the labels it may claim with and the projects it may claim for.
+    R"sql(
 ALTER TABLE tokens ADD COLUMN agent_labels TEXT NOT NULL DEFAULT '';
 ALTER TABLE tokens ADD COLUMN agent_projects TEXT NOT NULL DEFAULT '';
 )sql",

@@ -103,7 +103,8 @@ Result<AgentJob> SqlStore::getAgentJob(int64_t id) {
 Result<std::optional<AgentJob>> SqlStore::claimAgentJob(std::string_view agent,
                                                         const std::vector<std::string>& labels,
                                                         const std::vector<std::string>& projects,
-                                                        int64_t nowMs, int64_t leaseUntil) {
+                                                        bool labelledOnly, int64_t nowMs,
+                                                        int64_t leaseUntil) {
   std::lock_guard lock(mu_);
   std::optional<AgentJob> out;
   Status st = monitorWrite([&]() -> Status {
@@ -121,9 +122,10 @@ Result<std::optional<AgentJob>> SqlStore::claimAgentJob(std::string_view agent,
       for (size_t i = 0; i < labels.size(); ++i) lacking += i ? ", ?" : "?";
       lacking += ")";
     }
-    std::string ofProjects;
+    std::string ofProjects =
+        labelledOnly ? " AND EXISTS (SELECT 1 FROM agent_job_labels n WHERE n.job_id = j.id)" : "";
     if (!projects.empty()) {
-      ofProjects = " AND project IN (";
+      ofProjects += " AND project IN (";
       for (size_t i = 0; i < projects.size(); ++i) ofProjects += i ? ", ?" : "?";
       ofProjects += ")";
     }

@@ -49,7 +49,8 @@ class SqlStore : public Store {
   Result<std::optional<AgentJob>> claimAgentJob(std::string_view agent,
                                                 const std::vector<std::string>& labels,
                                                 const std::vector<std::string>& projects,
-                                                int64_t nowMs, int64_t leaseUntil) override;
+                                                bool labelledOnly, int64_t nowMs,
+                                                int64_t leaseUntil) override;
   Result<std::vector<AgentJob>> renewAgentLeases(
       std::string_view agent, const std::vector<std::pair<int64_t, int64_t>>& held,
       int64_t leaseUntil) override;
