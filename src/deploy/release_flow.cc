@@ -8,8 +8,9 @@
 namespace boucle::deploy {
 
 Result<store::Release> ReleaseFlow::release(const vault::ReleaseRequest& request) {
-  auto rel = vault::createRelease(store_, scm::mirrorPath(deployer_.options().shared(), request.project),
-                                  deployer_.options().shared() / "blobs", request);
+  auto rel =
+      vault::createRelease(store_, scm::mirrorPath(deployer_.options().shared(), request.project),
+                           deployer_.options().shared() / "blobs", request);
   if (!rel.ok()) return rel;
   logInfo("released " + rel->project + " " + rel->version + " from run " +
           std::to_string(rel->runId) + (rel->prerelease ? " (a prerelease)" : ""));
@@ -23,7 +24,8 @@ void ReleaseFlow::runFinished(const store::Run& run) {
     return;
   }
   // Which branches release by themselves is the policy's word, not the run's own file.
-  auto policy = loadPolicy(store_, run.project, scm::mirrorPath(deployer_.options().shared(), run.project));
+  auto policy =
+      loadPolicy(store_, run.project, scm::mirrorPath(deployer_.options().shared(), run.project));
   if (!policy.ok() || !policy->pipeline.release) return;
   bool automatic = false;
   for (const auto& b : policy->pipeline.release->branches)
