@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/wakeup.h"
 #include "monitor/incidents.h"
+#include "monitor/probe_snapshot.h"
 #include "monitor/prober.h"
 #include "monitor/series.h"
 #include "monitor/watch_plan.h"
@@ -56,9 +57,16 @@ struct Watcher::Impl {
   std::vector<std::pair<Probe, ProbeResult>> results;
   bool replanWanted = true;
 
-  mutable std::mutex stateMu;  // guards states and problems
+  mutable std::mutex stateMu;  // guards states, problems, remote, remoteProblems, leading
   std::map<std::string, State> states;
   std::vector<std::string> problems;
+  // Servers sharing a database: what the leader said last (a server that does not lead
+  // answers from it), and whether this one leads.
+  std::vector<ProbeStatus> remote;
+  std::vector<std::string> remoteProblems;
+  bool leading = true;
+  std::string lastShared;
+  int64_t lastShareMs = 0;
 
   // The watcher thread's own.
   std::unordered_map<std::string, int64_t> seriesIds;              // key#release → id
@@ -80,6 +88,7 @@ struct Watcher::Impl {
   void resolve(State& st, const ProbeResult& r);
   void rollUp(int64_t now);
   void judgeBurn(int64_t now);
+  void share(bool leads, int64_t now);
 };
 
 Watcher::Watcher(store::Store& store, WatcherOptions options)
@@ -110,6 +119,12 @@ void Watcher::replan() {
 std::vector<ProbeStatus> Watcher::statuses(std::string_view project) const {
   std::lock_guard lock(impl_->stateMu);
   std::vector<ProbeStatus> out;
+  if (!impl_->leading) {
+    for (const auto& s : impl_->remote) {
+      if (project.empty() || s.project == project) out.push_back(s);
+    }
+    return out;
+  }
   for (const auto& [key, st] : impl_->states) {
     if (project.empty() || st.status.project == project) out.push_back(st.status);
   }
@@ -118,7 +133,40 @@ std::vector<ProbeStatus> Watcher::statuses(std::string_view project) const {
 
 std::vector<std::string> Watcher::problems() const {
   std::lock_guard lock(impl_->stateMu);
-  return impl_->problems;
+  return impl_->leading ? impl_->problems : impl_->remoteProblems;
+}
+
+// Servers sharing a database: the leader writes what its monitors say every few seconds (when
+// it changed), the others read it, so any of them answers for the monitors.
+void Watcher::Impl::share(bool leads, int64_t now) {
+  constexpr int64_t kShareEveryMs = 2000;
+  if (leads == leading && now - lastShareMs < kShareEveryMs) return;
+  lastShareMs = now;
+  if (leads) {
+    std::string text;
+    {
+      std::lock_guard lock(stateMu);
+      leading = true;
+      std::vector<ProbeStatus> mine;
+      for (const auto& [key, st] : states) mine.push_back(st.status);
+      text = snapshotJson(mine, problems);
+    }
+    if (text == lastShared) return;
+    if (auto st = store.putMonitorSnapshot(text, now); !st.ok())
+      return logError("monitors: cannot share what they say: " + st.message());
+    lastShared = std::move(text);
+    return;
+  }
+  lastShared.clear();
+  auto text = store.monitorSnapshot();
+  std::vector<ProbeStatus> theirs;
+  std::vector<std::string> why;
+  if (text.ok()) parseSnapshot(*text, &theirs, &why);
+  std::lock_guard lock(stateMu);
+  leading = false;
+  if (!text.ok()) return;  // the database is away: what was read last stays
+  remote = std::move(theirs);
+  remoteProblems = std::move(why);
 }
 
 void Watcher::Impl::loop() {
@@ -138,6 +186,7 @@ void Watcher::Impl::loop() {
     led = leading;
     if (replan) plan(now);
     for (const auto& [p, r] : batch) take(p, r);
+    if (options.leads) share(leading, now);
     if (!unsaved.empty()) {
       if (auto st = store.addMonitorSamples(unsaved); !st.ok()) {
         logError("monitors: samples not stored: " + st.message());

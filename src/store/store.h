@@ -500,6 +500,10 @@ class Store {
   virtual Result<std::vector<MonitorRollup>> monitorRollups(int64_t series, int64_t fromMs) = 0;
   // Forgets samples older than `samplesBeforeMs` and rollups older than `rollupsBeforeMs`.
   virtual Status pruneMonitorData(int64_t samplesBeforeMs, int64_t rollupsBeforeMs) = 0;
+  // What the leader's monitors said last (monitor/probe_snapshot.h), for the servers that do
+  // not probe: one row, replaced; "" before the first. Neither moves revision().
+  virtual Status putMonitorSnapshot(std::string_view json, int64_t atMs) = 0;
+  virtual Result<std::string> monitorSnapshot() = 0;
 
   // Remote agents and their jobs. None of these writes changes revision(): a lease renewed
   // or a log grown changes no cached answer.

@@ -486,5 +486,50 @@ TEST_F(SharedFolderTest, TheCommandLineAndAnAgentWorkThroughOneHttpsUrlInFrontOf
   waitExit(proxy);
 }
 
+// Only the leader probes; either server answers what the monitors say.
+TEST_F(SharedFolderTest, EitherServerAnswersWhatTheLeadersMonitorsSay) {
+  repo_.write(".boucle.yml", R"yml(jobs:
+  build: {run: 'true'}
+release: {branches: [main]}
+environments:
+  prod: {auto: true}
+deploy:
+  driver: command
+  command: 'true'
+monitor:
+  - name: self
+    tcp: "127.0.0.1:{{ env.port }}"
+    every: 1s
+    timeout: 1s
+)yml");
+  repo_.commit("feat: watched");
+  ASSERT_EQ(
+      client({"env", "set", "web", "prod", "port=" + std::to_string(server_->port())}).exitCode, 0);
+  ServerProcess other(repo_.scratch() / "other-data", args());
+  std::string log;
+  ASSERT_TRUE(other.start(&log)) << log;
+  ASSERT_EQ(triggerAndWait("web", 1)["state"], "passed");
+  ASSERT_TRUE(deploySucceeded("web", "prod"));
+  auto says = [&](const ServerProcess& s) {
+    auto r = curl("GET", s.url() + "/api/projects/web/monitors", "",
+                  {"Authorization: Bearer " + server_->token()});
+    json all = json::parse(r.body, nullptr, false);
+    if (!all.is_object()) return std::string();
+    for (const auto& m : all["monitors"]) {
+      if (m.value("monitor", "") == "self") return m.value("state", "");
+    }
+    return std::string();
+  };
+  std::string first, second;
+  EXPECT_TRUE(waitFor([&] { return (first = says(*server_)) == "up"; }, std::chrono::seconds(20)))
+      << first;
+  EXPECT_TRUE(waitFor([&] { return (second = says(other)) == "up"; }, std::chrono::seconds(20)))
+      << second;
+  // One of them leads and probes; the other answers from what the leader shared.
+  bool firstLeads = server_->log().find("this server leads") != std::string::npos;
+  bool secondLeads = other.log().find("this server leads") != std::string::npos;
+  EXPECT_NE(firstLeads, secondLeads);
+}
+
 }  // namespace
 }  // namespace boucle::testing

@@ -327,6 +327,15 @@ CREATE TABLE agents (
 ALTER TABLE tokens ADD COLUMN agent_labels TEXT NOT NULL DEFAULT '';
 ALTER TABLE tokens ADD COLUMN agent_projects TEXT NOT NULL DEFAULT '';
 )sql",
+    // What the leader's monitors said last, for the servers that do not probe (no revision
+    // trigger: it changes every few seconds and no cached answer holds it).
+    R"sql(
+CREATE TABLE monitor_snapshot (
+  id BIGINT PRIMARY KEY CHECK (id = 1),
+  body TEXT NOT NULL,
+  at BIGINT NOT NULL
+);
+)sql",
 };
 
 }  // namespace

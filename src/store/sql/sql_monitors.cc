@@ -209,4 +209,25 @@ Result<std::vector<StateCount>> SqlStore::countByState(Counted what) {
   });
 }
 
+Status SqlStore::putMonitorSnapshot(std::string_view json, int64_t atMs) {
+  std::lock_guard lock(mu_);
+  return monitorWrite([&]() -> Status {
+    auto s = db_.prepare(
+        "INSERT INTO monitor_snapshot (id, body, at) VALUES (1, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET body = excluded.body, at = excluded.at");
+    if (!s.ok()) return s.status();
+    s->bind(1, json).bind(2, atMs);
+    return s->run();
+  });
+}
+
+Result<std::string> SqlStore::monitorSnapshot() {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare("SELECT body FROM monitor_snapshot WHERE id = 1");
+  if (!s.ok()) return s.status();
+  auto row = s->step();
+  if (!row.ok()) return row.status();
+  return *row ? s->text(0) : std::string();
+}
+
 }  // namespace boucle::store

@@ -137,6 +137,8 @@ class SqlStore : public Store {
   Result<int64_t> monitorRollupsDoneUntil() override;
   Result<std::vector<MonitorRollup>> monitorRollups(int64_t series, int64_t fromMs) override;
   Status pruneMonitorData(int64_t samplesBeforeMs, int64_t rollupsBeforeMs) override;
+  Status putMonitorSnapshot(std::string_view json, int64_t atMs) override;
+  Result<std::string> monitorSnapshot() override;
   Result<std::vector<StateCount>> countByState(Counted what) override;
   Status addAudit(const AuditEntry& e) override;
   Result<std::vector<AuditEntry>> listAudit(std::string_view project, int limit) override;
