@@ -129,9 +129,10 @@ Result<os::Fd> lockDataFolder(const fs::path& data) {
 // This server's name among those sharing its database: its host and a random part made at its
 // first start and kept in DATA/server-id.
 // Another server's news (see `bus` below): a job queued for the agents or news of one, a run
-// to cancel if it is this server's, a live event for this server's clients.
+// to cancel if it is this server's, a live event for this server's clients, a deploy that
+// changed what the monitors watch.
 void hearNews(std::string_view news, scheduler::AgentBoard& board, api::EventHub& events,
-              scheduler::Agent& agent) {
+              scheduler::Agent& agent, monitor::Watcher& watcher) {
   if (news.starts_with("event ")) {
     // "event TYPE PROJECT\nJSON"
     auto newline = news.find('\n');
@@ -141,6 +142,8 @@ void hearNews(std::string_view news, scheduler::AgentBoard& board, api::EventHub
     if (space == std::string_view::npos) return;
     events.heard(head.substr(0, space), head.substr(space + 1),
                  std::string(news.substr(newline + 1)));
+  } else if (news == "replan") {
+    watcher.replan();  // a deploy another server ran changed what runs where
   } else if (news.starts_with("cancel ")) {
     int64_t id = 0;
     auto digits = news.substr(7);
@@ -435,8 +438,9 @@ int serve(const ServerArgs& a) {
   deployerOptions.secrets = &*secrets;
   deployerOptions.onChange = [&](const store::Deploy& d) {
     // What runs there changed (a deploy ended, or its release is now under verification):
-    // watched anew.
+    // watched anew, here and by the leader if another server leads.
     watcher.replan();
+    if (bus) bus->tell("replan");
     if (store::isFinished(d.state)) {
       // The environment's open incidents hear of it.
       if (auto st = monitor::noteDeploy(**store, d); !st.ok())
@@ -508,7 +512,8 @@ int serve(const ServerArgs& a) {
   deployer.start();
   watcher.start();
   agent.start();
-  if (bus) bus->start([&](std::string_view news) { hearNews(news, board, events, agent); });
+  if (bus)
+    bus->start([&](std::string_view news) { hearNews(news, board, events, agent, watcher); });
   scheduler::Poller poller(**store, agent);
   poller.setRetention(retention, sharedDir / "blobs");
   if (leads) poller.setLeads(leads);

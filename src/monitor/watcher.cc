@@ -66,7 +66,7 @@ struct Watcher::Impl {
   std::vector<std::string> remoteProblems;
   bool leading = true;
   std::string lastShared;
-  int64_t lastShareMs = 0;
+  int64_t lastShareMs = 0, lastWrittenMs = 0;
 
   // The watcher thread's own.
   std::unordered_map<std::string, int64_t> seriesIds;              // key#release → id
@@ -151,10 +151,13 @@ void Watcher::Impl::share(bool leads, int64_t now) {
       for (const auto& [key, st] : states) mine.push_back(st.status);
       text = snapshotJson(mine, problems);
     }
-    if (text == lastShared) return;
+    // Written again now and then even when nothing changed: a server that led before and
+    // wrote late must not leave its last word there for long.
+    if (text == lastShared && now - lastWrittenMs < 30'000) return;
     if (auto st = store.putMonitorSnapshot(text, now); !st.ok())
       return logError("monitors: cannot share what they say: " + st.message());
     lastShared = std::move(text);
+    lastWrittenMs = now;
     return;
   }
   lastShared.clear();

@@ -418,9 +418,14 @@ Status Agent::syncMirror(const store::Project& project) {
     auto r = scm::git({"init", "--bare", "--quiet", "--", mirror.string()});
     if (!r.ok()) return r.status();
   }
-  auto r = scm::git({"-C", mirror.string(), "fetch", "--quiet", "--prune", "--", project.url,
-                     "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"},
-                    &*access, options_.gitTimeout);
+  // git's own upkeep would repack a shared mirror under the other servers' readers (see
+  // collectPacks): not there.
+  std::vector<std::string> args{"-C", mirror.string()};
+  if (options_.shared() != options_.dataDir)
+    args.insert(args.begin(), {"-c", "gc.auto=0", "-c", "maintenance.auto=false"});
+  args.insert(args.end(), {"fetch", "--quiet", "--prune", "--", project.url,
+                           "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"});
+  auto r = scm::git(args, &*access, options_.gitTimeout);
   if (!r.ok()) return r.status();
   return scm::keepBranchesAndTags(mirror);
 }

@@ -175,6 +175,10 @@ TEST_F(PostgresOutageTest, TheServerRidesOutADatabaseRestartAndLosesNothing) {
   // Back: the server reconnects by itself, and what was finished is there.
   ASSERT_EQ(runCommand({PG_CLUSTER_SH, "resume", cluster_}, "/").exitCode, 0);
   ASSERT_TRUE(waitFor([&] { return health() == 200; }));
+  // Its session for the other servers' news is made again too.
+  EXPECT_TRUE(waitFor([&] {
+    return server_->log().find("servers: hearing the others again") != std::string::npos;
+  })) << server_->log();
   EXPECT_EQ(api("/api/runs/1")["state"], "passed");
   repo_.write("b.txt", "b\n");
   repo_.commit("fix: two");
@@ -505,11 +509,12 @@ monitor:
   repo_.commit("feat: watched");
   ASSERT_EQ(
       client({"env", "set", "web", "prod", "port=" + std::to_string(server_->port())}).exitCode, 0);
+  ASSERT_EQ(triggerAndWait("web", 1)["state"], "passed");
+  ASSERT_TRUE(deploySucceeded("web", "prod"));
+  // Started now, it leads nothing: the first server probes, and it answers from what is shared.
   ServerProcess other(repo_.scratch() / "other-data", args());
   std::string log;
   ASSERT_TRUE(other.start(&log)) << log;
-  ASSERT_EQ(triggerAndWait("web", 1)["state"], "passed");
-  ASSERT_TRUE(deploySucceeded("web", "prod"));
   auto says = [&](const ServerProcess& s) {
     auto r = curl("GET", s.url() + "/api/projects/web/monitors", "",
                   {"Authorization: Bearer " + server_->token()});

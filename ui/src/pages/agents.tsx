@@ -44,7 +44,9 @@ export function AgentsPage() {
     api(`/api/agents/${encodeURIComponent(a.name)}/drain`, "POST", { drain: on })
       .then(() => setTick((t) => t + 1))
       .catch((e) => setError(e.message));
-  const busy = (agents ?? []).reduce((n, a) => n + a.running, 0);
+  const busy = (agents ?? [])
+    .filter((a) => a.state === "online")
+    .reduce((n, a) => n + a.running, 0);
   const room = (agents ?? [])
     .filter((a) => a.state === "online")
     .reduce((n, a) => n + a.capacity, 0);
