@@ -126,8 +126,6 @@ Result<os::Fd> lockDataFolder(const fs::path& data) {
   return fd;
 }
 
-// This server's name among those sharing its database: its host and a random part made at its
-// first start and kept in DATA/server-id.
 // Another server's news (see `bus` below): a job queued for the agents or news of one, a run
 // to cancel if it is this server's, a live event for this server's clients, a deploy that
 // changed what the monitors watch.
@@ -155,6 +153,8 @@ void hearNews(std::string_view news, scheduler::AgentBoard& board, api::EventHub
   }
 }
 
+// This server's name among those sharing its database: its host and a random part made at its
+// first start and kept in DATA/server-id.
 Result<std::string> serverIdFor(const fs::path& data, const std::string& host) {
   fs::path file = data / "server-id";
   auto kept = os::readFile(file);
