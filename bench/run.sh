@@ -34,6 +34,9 @@ echo
 echo "== remote agents: 10,000 jobs drained by 1/2/4/8 agents, RSS with 100 idle ones (root)"
 /usr/bin/python3 bench/agents.py "$BUILD/boucle" 10000 100
 echo
+echo "== two servers: a job queued by one, claimed by an agent polling the other"
+/usr/bin/python3 bench/servers.py "$BUILD/boucle" 100
+echo
 echo "== store operations per second: SQLite, PostgreSQL"
 ./bench/store.sh "$BUILD"
 echo
