@@ -93,6 +93,17 @@ class AgentTest : public ServerFixture {
           const std::string& body = "") {
     return curl(method, server_->url() + path, body, {"Authorization: Bearer " + token});
   }
+  // A job claimed by hand, as an agent with `label` would: the poll's answer, once it names one.
+  json claimByHand(const std::string& token, const std::string& label) {
+    json claim;
+    waitFor([&] {
+      auto r =
+          as(token, "POST", "/api/agent/poll", R"({"labels":[")" + label + R"("],"capacity":1})");
+      claim = json::parse(r.body, nullptr, false);
+      return r.status == 200 && claim["job"].is_object();
+    });
+    return claim;
+  }
 };
 
 TEST_F(AgentTest, ARunsOnJobRunsOnAnAgentWithThoseLabelsBetweenJobsOfTheServer) {
@@ -186,13 +197,8 @@ TEST_F(AgentTest, TheProtocolRefusesStaleForeignAndMalformedReports) {
   ASSERT_EQ(client({"project", "add", "p", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
   std::string mine = agentToken("mine"), other = agentToken("other");
   ASSERT_EQ(client({"trigger", "p"}).exitCode, 0);
-  // Claimed by hand, as an agent would.
-  json claim;
-  ASSERT_TRUE(waitFor([&] {
-    auto r = as(mine, "POST", "/api/agent/poll", R"({"labels":["x"],"capacity":1})");
-    claim = json::parse(r.body, nullptr, false);
-    return r.status == 200 && claim["job"].is_object();
-  }));
+  json claim = claimByHand(mine, "x");
+  ASSERT_TRUE(claim["job"].is_object()) << claim.dump();
   int64_t id = claim["job"]["id"];
   int64_t epoch = claim["job"]["epoch"];
   EXPECT_EQ(claim["job"]["spec"]["job"], "one");
@@ -308,12 +314,8 @@ TEST_F(AgentTest, AnAgentsLogPastMaxLogSizeIsAcknowledgedAndDropped) {
   ASSERT_EQ(client({"project", "add", "p", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
   std::string mine = agentToken("mine");
   ASSERT_EQ(client({"trigger", "p"}).exitCode, 0);
-  json claim;
-  ASSERT_TRUE(waitFor([&] {
-    auto r = as(mine, "POST", "/api/agent/poll", R"({"labels":["x"],"capacity":1})");
-    claim = json::parse(r.body, nullptr, false);
-    return r.status == 200 && claim["job"].is_object();
-  }));
+  json claim = claimByHand(mine, "x");
+  ASSERT_TRUE(claim["job"].is_object()) << claim.dump();
   std::string base = "/api/agent/jobs/" + claim["job"]["id"].dump() +
                      "/log?epoch=" + claim["job"]["epoch"].dump() + "&offset=";
   // Each piece is acknowledged whole, so the agent never sends it again; the file keeps ten
