@@ -3,7 +3,6 @@
 #include "auth/roles.h"
 #include "auth/tokens.h"
 #include "core/clock.h"
-#include "core/encoding.h"
 #include "core/log.h"
 
 namespace boucle::api {
@@ -19,14 +18,6 @@ Response unauthenticated(const std::string& message, const std::string& challeng
 // Last use is recorded at most once a minute per token: a write per request would be a disk
 // sync per request, and would empty every cache keyed on the store's revision.
 constexpr int64_t kTouchEveryMs = 60'000;
-
-std::vector<std::string> splitList(const std::string& text) {
-  std::vector<std::string> out;
-  for (auto& part : split(text, ',')) {
-    if (!part.empty()) out.push_back(std::move(part));
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -89,8 +80,8 @@ std::optional<Response> AccessGate::authenticate(Request& req) {
   req.actor = token->name;
   auto roles = auth::parseRoles(token->role);
   req.roles = roles.ok() ? *roles : std::vector<std::string>{"viewer"};
-  req.agentLabels = splitList(token->agentLabels);
-  req.agentProjects = splitList(token->agentProjects);
+  req.agentLabels = token->agentLabels;
+  req.agentProjects = token->agentProjects;
   return std::nullopt;
 }
 

@@ -4,7 +4,6 @@
 #include "auth/tokens.h"
 #include "core/clock.h"
 #include "core/duration.h"
-#include "core/encoding.h"
 #include "core/log.h"
 #include "core/names.h"
 
@@ -14,14 +13,6 @@ using nlohmann::json;
 
 namespace {
 
-std::vector<std::string> splitNames(const std::string& text) {
-  std::vector<std::string> out;
-  for (auto& n : split(text, ',')) {
-    if (!n.empty()) out.push_back(std::move(n));
-  }
-  return out;
-}
-
 json tokenJson(const store::Token& t) {
   auto roles = auth::parseRoles(t.role);
   return {{"name", t.name},
@@ -30,20 +21,20 @@ json tokenJson(const store::Token& t) {
           {"created_by", t.createdBy},
           {"expires_at_ms", optMs(t.expiresAt)},
           {"last_used_at_ms", optMs(t.lastUsedAt)},
-          {"agent_labels", splitNames(t.agentLabels)},
-          {"agent_projects", splitNames(t.agentProjects)}};
+          {"agent_labels", t.agentLabels},
+          {"agent_projects", t.agentProjects}};
 }
 
-// {"agent_labels": ["linux"]}: names, joined for the store; none: "".
-Result<std::string> namesOf(const json& body, const char* key) {
-  if (!body.contains(key) || body[key].is_null()) return std::string();
+// {"agent_labels": ["linux"]}: at most 32 names; none: empty.
+Result<std::vector<std::string>> namesOf(const json& body, const char* key) {
+  std::vector<std::string> out;
+  if (!body.contains(key) || body[key].is_null()) return out;
   if (!body[key].is_array() || body[key].size() > 32)
     return Status::Invalid(std::string(key) + ": a list of at most 32 names");
-  std::string out;
   for (const auto& n : body[key]) {
     if (!n.is_string() || !validName(n.get<std::string>()))
       return Status::Invalid(std::string(key) + ": '" + n.dump() + "' is not a name");
-    out += (out.empty() ? "" : ",") + n.get<std::string>();
+    out.push_back(n.get<std::string>());
   }
   return out;
 }

@@ -13,6 +13,7 @@
 #include "api/route_helpers.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/names.h"
 #include "os/files.h"
 #include "os/process.h"
 #include "scheduler/agent_protocol.h"
@@ -138,10 +139,8 @@ Response poll(const ApiContext& c, const Request& req) {
     // meant for other machines by saying it has their labels.
     if (!req.agentLabels.empty() &&
         std::find(req.agentLabels.begin(), req.agentLabels.end(), label) == req.agentLabels.end()) {
-      std::string pinned;
-      for (const auto& l : req.agentLabels) pinned += (pinned.empty() ? "" : ",") + l;
-      return errorResponse(403, "token " + req.actor + " may claim with the labels " + pinned +
-                                    " only, not '" + label + "'");
+      return errorResponse(403, "token " + req.actor + " may claim with the labels " +
+                                    joinNames(req.agentLabels) + " only, not '" + label + "'");
     }
     if (a.labels.size() < kMaxLabels) a.labels.push_back(label);
   }

@@ -126,10 +126,10 @@ struct Token {
   std::optional<int64_t> expiresAt;   // refused from then on
   std::optional<int64_t> lastUsedAt;  // kept to the minute
   std::string createdBy;              // the token that made it ("" for the server itself)
-  // An agent token's pins, comma-separated ("" = any): the only labels it claims jobs with,
-  // and the only projects whose jobs it claims.
-  std::string agentLabels;
-  std::string agentProjects;
+  // An agent token's pins (none: any): the only labels it claims jobs with, and the only
+  // projects whose jobs it claims.
+  std::vector<std::string> agentLabels;
+  std::vector<std::string> agentProjects;
 };
 inline Token tokenNamed(std::string name, std::string role) {
   Token t;

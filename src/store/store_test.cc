@@ -702,13 +702,13 @@ TEST_P(StoreTest, AnAgentPinnedToProjectsClaimsOnlyTheirJobsAndTheTokenKeepsItsP
   EXPECT_EQ((*any)->project, "vault");
 
   store::Token t = store::tokenNamed("ci-web", "agent");
-  t.agentLabels = "linux,arm64";
-  t.agentProjects = "web";
+  t.agentLabels = {"linux", "arm64"};
+  t.agentProjects = {"web"};
   ASSERT_TRUE(store_->addToken(t, "hash-ci-web").ok());
   auto found = store_->findToken("hash-ci-web");
   ASSERT_TRUE(found.ok() && found->has_value());
-  EXPECT_EQ((*found)->agentLabels, "linux,arm64");
-  EXPECT_EQ((*found)->agentProjects, "web");
+  EXPECT_EQ((*found)->agentLabels, (std::vector<std::string>{"linux", "arm64"}));
+  EXPECT_EQ((*found)->agentProjects, std::vector<std::string>{"web"});
 }
 
 TEST_P(StoreTest, AnAgentJobIsClaimedOnceByAnAgentWithItsLabelsAndStaleReportsAreRefused) {

@@ -2,6 +2,7 @@
 // monitorWrite: leases are renewed and logs grow many times a second with many agents, and none
 // of it changes an answer the API caches (a job's state reaches the jobs table through its run).
 
+#include "core/names.h"
 #include "store/sql/sql_store.h"
 
 namespace boucle::store {
@@ -12,24 +13,6 @@ constexpr const char* kAgentJobColumns =
     "id, run_id, project, job, attempt, labels, spec, log_path, state, agent, epoch, "
     "lease_until, log_size, cancel, result, queued_at, started_at, ended_at, uploads";
 
-std::string joinLabels(const std::vector<std::string>& labels) {
-  std::string out;
-  for (const auto& l : labels) out += (out.empty() ? "" : ",") + l;
-  return out;
-}
-
-std::vector<std::string> splitLabels(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t comma = text.find(',', start);
-    if (comma == std::string::npos) comma = text.size();
-    if (comma > start) out.push_back(text.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-
 AgentJob readAgentJob(const Statement& s) {
   AgentJob j;
   j.id = s.integer(0);
@@ -37,7 +20,7 @@ AgentJob readAgentJob(const Statement& s) {
   j.project = s.text(2);
   j.job = s.text(3);
   j.attempt = static_cast<int>(s.integer(4));
-  j.labels = splitLabels(s.text(5));
+  j.labels = splitNames(s.text(5));
   j.spec = s.text(6);
   j.logPath = s.text(7);
   j.state = s.text(8);
@@ -72,7 +55,7 @@ Result<AgentJob> SqlStore::queueAgentJob(const AgentJob& j) {
         "queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?) RETURNING id");
     if (!s.ok()) return s.status();
     s->bind(1, j.runId).bind(2, j.project).bind(3, j.job).bind(4, int64_t{j.attempt});
-    s->bind(5, joinLabels(j.labels)).bind(6, j.spec).bind(7, j.logPath).bind(8, j.queuedAt);
+    s->bind(5, joinNames(j.labels)).bind(6, j.spec).bind(7, j.logPath).bind(8, j.queuedAt);
     auto id = sql::insertedId(*s);
     if (!id.ok()) return id.status();
     out.id = *id;
@@ -328,7 +311,7 @@ Result<bool> SqlStore::agentSeen(const AgentRecord& a) {
         "excluded.version, host = excluded.host, capacity = excluded.capacity, seen_at = "
         "excluded.seen_at RETURNING draining");
     if (!s.ok()) return s.status();
-    s->bind(1, a.name).bind(2, joinLabels(a.labels)).bind(3, a.version).bind(4, a.host);
+    s->bind(1, a.name).bind(2, joinNames(a.labels)).bind(3, a.version).bind(4, a.host);
     s->bind(5, a.capacity).bind(6, a.seenAt);
     auto row = s->step();
     if (!row.ok()) return row.status();
@@ -348,7 +331,7 @@ Result<std::vector<AgentRecord>> SqlStore::listAgents() {
   return readAll(*s, [](const Statement& r) {
     AgentRecord a;
     a.name = r.text(0);
-    a.labels = splitLabels(r.text(1));
+    a.labels = splitNames(r.text(1));
     a.version = r.text(2);
     a.host = r.text(3);
     a.capacity = r.integer(4);

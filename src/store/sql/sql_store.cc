@@ -7,6 +7,7 @@
 
 #include "core/clock.h"
 #include "core/encoding.h"
+#include "core/names.h"
 #include "store/postgres/pg_connection.h"
 #include "store/sqlite/sqlite_connection.h"
 
@@ -658,8 +659,9 @@ constexpr const char* kTokenColumns =
     "agent_projects";
 
 Token readToken(const Statement& s) {
-  return Token{s.integer(0), s.text(1), s.text(2), s.integer(3), optInt(s, 4),
-               optInt(s, 5), s.text(6), s.text(7), s.text(8)};
+  return Token{s.integer(0),         s.text(1),    s.text(2), s.integer(3),
+               optInt(s, 4),         optInt(s, 5), s.text(6), splitNames(s.text(7)),
+               splitNames(s.text(8))};
 }
 
 }  // namespace
@@ -680,7 +682,10 @@ Result<Token> SqlStore::addToken(const Token& t, std::string_view hash) {
         "agent_projects) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
     if (!s.ok()) return s.status();
     s->bind(1, t.name).bind(2, t.role).bind(3, hash).bind(4, out.createdAt);
-    s->bind(5, t.expiresAt).bind(6, t.createdBy).bind(7, t.agentLabels).bind(8, t.agentProjects);
+    s->bind(5, t.expiresAt)
+        .bind(6, t.createdBy)
+        .bind(7, joinNames(t.agentLabels))
+        .bind(8, joinNames(t.agentProjects));
     auto id = sql::insertedId(*s);
     if (!id.ok()) return id.status();
     out.id = *id;
