@@ -4,6 +4,7 @@
 #include "api/route_helpers.h"
 #include "core/bell.h"
 #include "core/clock.h"
+#include "core/names.h"
 #include "deploy/policy.h"
 #include "pipeline/parser.h"
 #include "scheduler/agent.h"
@@ -128,6 +129,49 @@ void addDeployRoutes(Router& r, const ApiContext& c) {
                                     secret ? "(secret)" : body["value"].get<std::string>()))
             return *failed;
           return ok(200, {{"env", p.at("env")}, {"key", p.at("key")}, {"secret", secret}});
+        });
+  // Build secrets: given to every job of the project's runs (a fork's request's only where
+  // the project allows it). Names are listed, values never.
+  r.add("GET", "/api/projects/{name}/build-secrets", Access::kRead,
+        [&c](const Request&, const Params& p) {
+          if (auto proj = c.store->getProject(p.at("name")); !proj.ok())
+            return fromStatus(proj.status());
+          auto values = c.store->listEnvValues(p.at("name"), store::kBuildSecrets);
+          if (!values.ok()) return fromStatus(values.status());
+          json names = json::array();
+          for (const auto& v : *values) names.push_back(v.key);
+          return ok(200, {{"project", p.at("name")}, {"secrets", names}});
+        });
+  r.add("PUT", "/api/projects/{name}/build-secrets/{key}", Access::kAdmin,
+        [&c](const Request& req, const Params& p) {
+          if (auto proj = c.store->getProject(p.at("name")); !proj.ok())
+            return fromStatus(proj.status());
+          if (!validEnvVariable(p.at("key")))
+            return errorResponse(400,
+                                 "a build secret's name is a variable name: letters, "
+                                 "digits and _, not starting with a digit");
+          json body = json::parse(req.body, nullptr, false);
+          if (!body.is_object() || !body.contains("value") || !body["value"].is_string() ||
+              body["value"].get<std::string>().empty())
+            return errorResponse(400, "the body must be {\"value\": \"…\"}");
+          if (!c.secrets) return errorResponse(500, "this server cannot store secrets");
+          auto st =
+              c.store->setEnvValue({p.at("name"), std::string(store::kBuildSecrets), p.at("key"),
+                                    c.secrets->seal(body["value"].get<std::string>()), true});
+          if (!st.ok()) return fromStatus(st);
+          if (auto failed =
+                  audited(*c.store, req, "build-secret.set", p.at("name"), p.at("key"), "(secret)"))
+            return *failed;
+          return ok(200, {{"project", p.at("name")}, {"key", p.at("key")}});
+        });
+  r.add("DELETE", "/api/projects/{name}/build-secrets/{key}", Access::kAdmin,
+        [&c](const Request& req, const Params& p) {
+          auto st = c.store->removeEnvValue(p.at("name"), store::kBuildSecrets, p.at("key"));
+          if (!st.ok()) return fromStatus(st);
+          if (auto failed =
+                  audited(*c.store, req, "build-secret.unset", p.at("name"), p.at("key"), ""))
+            return *failed;
+          return ok(200, {{"removed", p.at("key")}});
         });
   r.add("DELETE", "/api/projects/{name}/environments/{env}/values/{key}", Access::kAdmin,
         [&c](const Request& req, const Params& p) {

@@ -19,6 +19,8 @@ json projectJson(const store::Project& p, bool admin) {
             {"poll_seconds", p.pollSeconds},
             {"requeue_interrupted", p.requeueInterrupted},
             {"allow_process_jobs", p.allowProcessJobs},
+            {"request_builds", p.requestBuilds},
+            {"fork_secrets", p.forkSecrets},
             {"created_at_ms", p.createdAt},
             {"webhook_secret_set", !p.webhookSecret.empty()}};
   if (admin) j["webhook_secret"] = p.webhookSecret;
@@ -85,8 +87,15 @@ std::string readSettings(const json& body, store::Project* p) {
       return "poll_seconds: 0 (never) to 86400";
     p->pollSeconds = v.get<int>();
   }
+  if (body.contains("request_builds")) {
+    const json& v = body["request_builds"];
+    if (!v.is_string() || (v != "head" && v != "merge" && v != "both"))
+      return "request_builds: head, merge or both";
+    p->requestBuilds = v.get<std::string>();
+  }
   for (auto [key, field] : {std::pair{"requeue_interrupted", &p->requeueInterrupted},
-                            std::pair{"allow_process_jobs", &p->allowProcessJobs}}) {
+                            std::pair{"allow_process_jobs", &p->allowProcessJobs},
+                            std::pair{"fork_secrets", &p->forkSecrets}}) {
     if (!body.contains(key)) continue;
     if (!body[key].is_boolean()) return std::string(key) + ": true or false";
     *field = body[key].get<bool>();

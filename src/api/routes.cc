@@ -11,6 +11,7 @@
 #include "api/route_helpers.h"
 #include "auth/tokens.h"
 #include "scheduler/push.h"
+#include "scheduler/request.h"
 #include "scm/webhook.h"
 
 namespace boucle::api {
@@ -18,6 +19,29 @@ namespace boucle::api {
 using nlohmann::json;
 
 namespace {
+
+// A pull request's event: its runs queued, and its earlier runs still going stopped (a new
+// push makes them moot). 202 with the runs queued, 200 when none was.
+Response pullRequest(const ApiContext& c, const store::Project& project, const scm::PullRequest& pr,
+                     const std::vector<std::string>& replayKeys) {
+  auto verdict = scheduler::acceptRequest(*c.store, project, pr, replayKeys);
+  if (!verdict.ok()) return fromStatus(verdict.status());
+  json cancelled = json::array();
+  for (int64_t id : verdict->superseded) {
+    // One that ended meanwhile answers Conflict: nothing to stop.
+    if (c.agent->cancel(id).ok()) cancelled.push_back(id);
+  }
+  if (verdict->queued.empty())
+    return ok(200, {{"ignored", verdict->ignored}, {"cancelled", cancelled}});
+  c.agent->wake();
+  json runs = json::array();
+  for (int64_t id : verdict->queued) {
+    auto run = c.store->getRun(id);
+    if (!run.ok()) return fromStatus(run.status());
+    runs.push_back(runJson(*run));
+  }
+  return ok(202, {{"runs", runs}, {"cancelled", cancelled}});
+}
 
 // A push from a forge: the signature (or token) is the credential, not an API token. An
 // unknown project answers as a known one with a wrong signature would, so names cannot be
@@ -37,6 +61,7 @@ Response webhook(const ApiContext& c, const Request& req, const std::string& for
   }
   auto ev = scm::parseWebhook(*forge, req.headers, req.body);
   if (!ev.ok()) return errorResponse(400, ev.status().message());
+  if (ev->pullRequest) return pullRequest(c, *p, *ev->pullRequest, ev->replayKeys());
   if (!ev->push) return ok(200, {{"ignored", ev->ignored}});
   auto verdict = scheduler::acceptPush(*c.store, scheduler::mirrorPath(c.shared(), project), *p,
                                        *ev->push, ev->replayKeys());

@@ -21,6 +21,13 @@ json culpritJson(const store::Run& r) {
   return {{"commit", r.culpritCommit}, {"author", r.culpritAuthor}, {"subject", r.culpritSubject}};
 }
 
+json requestJson(const store::RequestOf& pr) {
+  if (pr.number == 0) return nullptr;
+  return {{"number", pr.number}, {"title", pr.title},   {"author", pr.author},
+          {"source", pr.source}, {"target", pr.target}, {"head", pr.head},
+          {"fork", pr.fork},     {"merge", pr.merge},   {"base", pr.base}};
+}
+
 }  // namespace
 
 // Who broke the branch: the first failing run of the streak, with its commit and author, or
@@ -46,7 +53,8 @@ json runJson(const store::Run& r, store::Store* store, RunCache* cache) {
             {"bisect_of", r.bisectOf ? json(*r.bisectOf) : json(nullptr)},
             {"suspects", r.suspects},
             {"bisection", r.bisectState},
-            {"culprit", culpritJson(r)}};
+            {"culprit", culpritJson(r)},
+            {"pull_request", requestJson(r.pr)}};
   // Who broke it: the first failing run of the streak, with its commit and author, or the
   // commit bisection found among those that run built.
   j["broken_since"] = nullptr;
@@ -221,14 +229,7 @@ Response repeatRun(const ApiContext& c, int64_t id, const std::string& job) {
   if (!old.ok()) return fromStatus(old.status());
   if (!store::isFinished(old->state))
     return errorResponse(409, "run " + std::to_string(id) + " has not finished");
-  store::Run r;
-  r.project = old->project;
-  r.ref = old->commit.empty() ? old->ref : old->commit;
-  r.branch = old->branch;
-  r.author = old->author;
-  r.subject = old->subject;
-  r.trigger = job.empty() ? "rerun" : "retry";
-  r.rerunOf = id;
+  store::Run r = store::runAgain(*old, job.empty() ? "rerun" : "retry");
   if (!job.empty()) {
     if (!validName(job)) return errorResponse(400, "not a job name");
     auto jobs = c.store->listJobs(id);

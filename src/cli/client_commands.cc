@@ -79,6 +79,8 @@ void addProjectSet(CLI::App* project, int* exitCode) {
   auto poll = std::make_shared<std::optional<int>>();
   auto allowProcess = std::make_shared<std::optional<bool>>();
   auto requeue = std::make_shared<std::optional<bool>>();
+  auto requestBuilds = std::make_shared<std::string>();
+  auto forkSecrets = std::make_shared<std::optional<bool>>();
   set->add_option("name", *name, "Project name")->required();
   set->add_option("--branch", *branches, "Branches (globs) to build, replacing the list")
       ->expected(1)
@@ -94,6 +96,13 @@ void addProjectSet(CLI::App* project, int* exitCode) {
                   "true: jobs asking for 'isolation: process' run outside the sandbox");
   set->add_option("--requeue-interrupted", *requeue,
                   "true: queue a run again when a server crash or kill cut it short");
+  set->add_option("--pull-requests", *requestBuilds,
+                  "What a pull request's events build: head (its head commit), merge (the head "
+                  "merged into the target branch) or both")
+      ->check(CLI::IsMember({"head", "merge", "both"}));
+  set->add_option("--fork-secrets", *forkSecrets,
+                  "true: runs of pull requests from forks get the build secrets too (a "
+                  "stranger's code would see them)");
   addClientOptions(set, *a);
   set->callback([=] {
     json body = json::object();
@@ -102,6 +111,8 @@ void addProjectSet(CLI::App* project, int* exitCode) {
     if (*poll) body["poll_seconds"] = **poll;
     if (*allowProcess) body["allow_process_jobs"] = **allowProcess;
     if (*requeue) body["requeue_interrupted"] = **requeue;
+    if (!requestBuilds->empty()) body["request_builds"] = *requestBuilds;
+    if (*forkSecrets) body["fork_secrets"] = **forkSecrets;
     if (body.empty()) {
       fmt::print(stderr, "boucle project set: give at least one setting (see --help)\n");
       *exitCode = kExitUsage;
@@ -295,6 +306,12 @@ void addRunCommands(CLI::App& app, int* exitCode) {
                  commit, run["state"].get<std::string>(), duration(run),
                  run["subject"].get<std::string>());
       const json& since = run["broken_since"];
+      if (const json& pr = run["pull_request"]; pr.is_object()) {
+        fmt::print("        pull request {} by {}: {} → {}{}{}: {}\n", pr["number"].get<int64_t>(),
+                   pr["author"].get<std::string>(), pr["source"].get<std::string>(),
+                   pr["target"].get<std::string>(), pr["merge"].get<bool>() ? " (merged)" : "",
+                   pr["fork"].get<bool>() ? " (fork)" : "", pr["title"].get<std::string>());
+      }
       if (run["event"] == "fixed" && since.is_object()) {
         fmt::print("        FIXED by {} ({}), broken since run {} ({} by {})\n",
                    run["commit"].get<std::string>().substr(0, 10), run["author"].get<std::string>(),

@@ -150,6 +150,51 @@ void addDeployCommands(CLI::App& app, int* exitCode) {
     if (r && !sso->client.json) fmt::print("{} {}: secret {} set\n", sso->project, sso->env, *skey);
   });
 
+  // boucle secret build PROJECT [KEY] [--remove]: the secrets every job of the project gets
+  auto sbuild = secret->add_subcommand(
+      "build",
+      "A build secret, read from standard input and given to every job of the project's runs: "
+      "boucle secret build PROJECT KEY; without KEY, lists their names");
+  auto sbo = std::make_shared<DeployOpts>();
+  auto sbkey = std::make_shared<std::string>();
+  auto sbremove = std::make_shared<bool>(false);
+  sbuild->add_option("project", sbo->project, "Project")->required();
+  sbuild->add_option("key", *sbkey, "The variable jobs see it as");
+  sbuild->add_flag("--remove", *sbremove, "Remove the build secret KEY");
+  addClientOptions(sbuild, sbo->client);
+  sbuild->callback([=] {
+    std::string path = "/api/projects/" + urlEncode(sbo->project) + "/build-secrets";
+    if (sbkey->empty()) {
+      if (*sbremove) {
+        fmt::print(stderr, "boucle secret build: --remove needs the KEY to remove\n");
+        *exitCode = kExitUsage;
+        return;
+      }
+      auto r = call(sbo->client, "GET", path, nullptr, exitCode);
+      if (!r) return;
+      if (sbo->client.json) return fmt::print("{}\n", r->dump(2));
+      for (const auto& k : (*r)["secrets"]) fmt::print("{}\n", k.get<std::string>());
+      return;
+    }
+    path += "/" + urlEncode(*sbkey);
+    if (*sbremove) {
+      auto r = call(sbo->client, "DELETE", path, nullptr, exitCode);
+      if (r && !sbo->client.json) fmt::print("{}: build secret {} removed\n", sbo->project, *sbkey);
+      return;
+    }
+    if (::isatty(0)) fmt::print(stderr, "value of {} (then Ctrl-D): ", *sbkey);
+    std::string value((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+    while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+    if (value.empty()) {
+      fmt::print(stderr, "boucle secret build: an empty secret (give it on standard input)\n");
+      *exitCode = kExitUsage;
+      return;
+    }
+    auto r = call(sbo->client, "PUT", path, json{{"value", value}}, exitCode);
+    std::fill(value.begin(), value.end(), '\0');
+    if (r && !sbo->client.json) fmt::print("{}: build secret {} set\n", sbo->project, *sbkey);
+  });
+
   // boucle environments PROJECT: what runs where
   auto envs = app.add_subcommand(
       "environments", "What runs where: each environment's release, since when, by whom");

@@ -173,15 +173,8 @@ void requeueInterrupted(store::Store& store, const std::vector<store::Run>& runs
     if (run.bisectOf) continue;
     auto project = store.getProject(run.project);
     if (!project.ok() || !project->requeueInterrupted) continue;
-    store::Run again;
-    again.project = run.project;
-    again.ref = run.commit.empty() ? run.ref : run.commit;
-    again.branch = run.branch;
-    again.author = run.author;
-    again.subject = run.subject;
-    again.trigger = "requeue";
+    store::Run again = store::runAgain(run, "requeue");
     again.onlyJobs = run.onlyJobs;
-    again.rerunOf = run.id;
     auto queued = store.createRun(again);
     if (!queued.ok()) {
       logError("requeue of run " + std::to_string(run.id) + ": " + queued.status().message());
@@ -400,7 +393,9 @@ int serve(const ServerArgs& a) {
   // Bisection runs are the server's own business: the team hears of their outcome through the
   // breaking run's "broken" notification.
   auto queue = [&](const store::Run& run, const pipeline::Pipeline* p, const std::string& only) {
-    if (!p) return;
+    // A fork's request names its own notifications in its own file: a stranger's, who must
+    // not make the server send mail or requests where they like.
+    if (!p || run.pr.fork) return;
     auto n = notify::queueNotifications(**store, run, p->notifications, a.mailFrom, nowMs(), only);
     if (!n.ok()) logError("notify: " + n.status().message());
     if (n.ok() && *n > 0) notifier.wake();

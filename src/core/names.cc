@@ -2,6 +2,16 @@
 
 namespace boucle {
 
+bool validEnvVariable(std::string_view n) {
+  if (n.empty() || n.size() > 100 || (n[0] >= '0' && n[0] <= '9')) return false;
+  for (char c : n) {
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 bool validName(std::string_view n) {
   if (n.empty() || n.size() > 100 || n == "." || n == "..") return false;
   for (char c : n) {

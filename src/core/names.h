@@ -11,6 +11,10 @@ namespace boucle {
 
 bool validName(std::string_view n);
 
+// An environment variable's name as POSIX shells take it: letters, digits and '_', not starting
+// with a digit, 1 to 100 characters (a job's build secrets become its variables).
+bool validEnvVariable(std::string_view n);
+
 // A list of names kept as one text ("linux,arm64"), as the store keeps labels and pins: empty
 // pieces are dropped.
 std::vector<std::string> splitNames(std::string_view text);

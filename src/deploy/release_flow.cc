@@ -20,7 +20,7 @@ Result<store::Release> ReleaseFlow::release(const vault::ReleaseRequest& request
 
 void ReleaseFlow::runFinished(const store::Run& run) {
   if (run.state != store::RunState::kPassed || !run.onlyJobs.empty() || run.bisectOf ||
-      run.branch.empty()) {
+      run.branch.empty() || run.isRequest()) {
     return;
   }
   // Which branches release by themselves is the policy's word, not the run's own file.

@@ -329,6 +329,8 @@ void Agent::loop() {
 std::optional<store::Run> Agent::judge(store::Run& run) {
   bool passed = run.state == store::RunState::kPassed;
   if (run.branch.empty() || (!passed && run.state != store::RunState::kFailed)) return {};
+  // A request's run is not its target's history yet: it breaks and fixes nothing.
+  if (run.isRequest()) return {};
   // A retry of some jobs, or a bisection run of an older commit, says nothing about the branch
   // as a whole.
   if (!run.onlyJobs.empty() || run.bisectOf) return {};
@@ -355,7 +357,7 @@ std::optional<store::Run> Agent::judge(store::Run& run) {
 // The branch's schedule is whatever its pipeline file says at the commit last built, as
 // Jenkins does with a Jenkinsfile's triggers.
 void Agent::recordSchedule(const store::Run& run, const pipeline::Pipeline& p) {
-  if (run.branch.empty() || run.branch == run.commit) return;
+  if (run.branch.empty() || run.branch == run.commit || run.isRequest()) return;
   store::Schedule sc{run.project, run.branch, p.schedule, 0};
   if (!sc.crons.empty()) {
     auto next = nextFiring(sc.crons, nowMs());
@@ -401,14 +403,14 @@ void Agent::collectPacks(const std::string& project) {
 // The project's mirror brought up to date: fetched in-process where libgit2 can reach the
 // repository, else by the git command (ssh, users' keys). Branches and tags only. The
 // caller holds the mirror's lock.
-Status Agent::syncMirror(const store::Project& project) {
+Status Agent::syncMirror(const store::Project& project, const std::string& requestRef) {
   fs::path mirror = mirrorPath(options_.shared(), project.name);
   auto credential = credentialFor(project, options_.secrets);
   if (!credential.ok()) return credential.status();
   if (fs::exists(mirror / "HEAD") && scm::fetchesInProcess(project.url) &&
       credential->kind != "ssh-key") {
     // The URL is given each time, so a changed project URL takes effect at the next fetch.
-    return scm::fetchInto(mirror, project.url, *credential);
+    return scm::fetchInto(mirror, project.url, *credential, requestRef);
   }
   auto access = scm::GitAuth::prepare(*credential, options_.dataDir / "git");
   if (!access.ok()) return access.status();
@@ -425,9 +427,55 @@ Status Agent::syncMirror(const store::Project& project) {
     args.insert(args.begin(), {"-c", "gc.auto=0", "-c", "maintenance.auto=false"});
   args.insert(args.end(), {"fetch", "--quiet", "--prune", "--", project.url,
                            "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"});
+  if (!requestRef.empty()) args.push_back("+" + requestRef + ":refs/boucle/request");
   auto r = scm::git(args, &*access, options_.gitTimeout);
   if (!r.ok()) return r.status();
   return scm::keepBranchesAndTags(mirror);
+}
+
+// Where a forge keeps a request's head (the only refs a request's run fetches besides branches
+// and tags): refs/pull/N/head or refs/merge-requests/N/head, N a number.
+bool requestRefShape(const std::string& ref) {
+  for (std::string_view prefix : {"refs/pull/", "refs/merge-requests/"}) {
+    if (!ref.starts_with(prefix) || !ref.ends_with("/head")) continue;
+    std::string_view n(ref);
+    n = n.substr(prefix.size(), n.size() - prefix.size() - 5);
+    if (!n.empty() && n.size() <= 12 &&
+        std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return true;
+  }
+  return false;
+}
+
+// A request's run builds the head the forge told of (fetched from the request's ref), or the
+// merge of that head into the target branch as it is now, made here: what merging would give.
+Status Agent::resolveRequest(store::Run& run, const fs::path& mirror) {
+  auto head = scm::describeCommit(mirror, run.pr.head);
+  if (!head.ok() || head->sha != run.pr.head) {
+    return Status::NotFound("request " + std::to_string(run.pr.number) + "'s head " +
+                            run.pr.head.substr(0, 12) +
+                            " is not in the repository (pushed over, or the request is gone)");
+  }
+  run.commit = head->sha;
+  run.author = head->author;
+  run.subject = head->subject;
+  if (!run.pr.merge) return Status::Ok();
+  auto target = scm::describeCommit(mirror, "refs/heads/" + run.pr.target);
+  if (!target.ok())
+    return Status::NotFound("request " + std::to_string(run.pr.number) + "'s target branch " +
+                            run.pr.target + " is not in the repository");
+  auto merged = scm::mergeCommits(mirror, target->sha, head->sha,
+                                  "Merge request " + std::to_string(run.pr.number) + " (" +
+                                      run.pr.source + ") into " + run.pr.target + "\n");
+  if (!merged.ok()) {
+    std::string what = "request " + std::to_string(run.pr.number) + " (" + head->sha.substr(0, 12) +
+                       " into " + run.pr.target + " at " + target->sha.substr(0, 12) + ") " +
+                       merged.status().message();
+    return merged.status().code() == Code::kConflict ? Status::Conflict(what) : Status::Io(what);
+  }
+  run.commit = *merged;
+  run.pr.base = target->sha;
+  return Status::Ok();
 }
 
 // The run's commit and its author. A branch's name is looked up among branches only (a tag of
@@ -436,6 +484,7 @@ Status Agent::syncMirror(const store::Project& project) {
 // forged or stale hook cannot name another. A run of a commit asked for by its id, or of a
 // tag, is judged on a watched branch whose head it is, else on none (built, not judged).
 Status Agent::resolveRun(store::Run& run, const store::Project& project, const fs::path& mirror) {
+  if (run.isRequest()) return resolveRequest(run, mirror);
   bool byName = !run.branch.empty() && run.ref == run.branch;
   // A full commit id is that commit, even if someone named a branch after it.
   bool commitId = run.ref.size() == 40 && std::all_of(run.ref.begin(), run.ref.end(), [](char c) {
@@ -497,6 +546,25 @@ Result<pipeline::Pipeline> Agent::readPipeline(const store::Run& run, const fs::
   return std::move(parsed.pipeline);
 }
 
+// The project's build secrets, opened, for the run's jobs. A fork's request gets none unless an
+// admin allowed it for the project: its code is a stranger's.
+Result<std::vector<std::pair<std::string, std::string>>> Agent::buildSecrets(
+    const store::Run& run, const store::Project& project) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (run.pr.fork && !project.forkSecrets) return out;
+  auto values = store_.listEnvValues(project.name, store::kBuildSecrets);
+  if (!values.ok()) return values.status();
+  for (const auto& v : *values) {
+    if (!v.secret) continue;
+    if (!options_.secrets) return Status::Internal("no key to open " + project.name + "'s secrets");
+    auto opened = options_.secrets->unseal(v.value);
+    if (!opened.ok())
+      return Status::Invalid("build secret " + v.key + ": " + opened.status().message());
+    out.emplace_back(v.key, std::move(opened).value());
+  }
+  return out;
+}
+
 // How the server runs a run's jobs: its rules, apart from running them. Jobs are the
 // committers' code: sandboxed, out of sight of the server's data and its user's home, unless
 // an admin allowed plain processes for the project; their caches are the branch's own.
@@ -513,6 +581,13 @@ runner::RunConfig Agent::runConfigFor(const store::Run& run, const store::Projec
   config.parallelism = options_.parallelism;
   config.maxLogBytes = options_.maxLogBytes;
   config.baseEnv = runner::inheritedEnvironment();
+  if (run.isRequest()) {
+    // What GitLab's CI_MERGE_REQUEST_* tell: which request, from where to where.
+    config.baseEnv.push_back("BOUCLE_PULL_REQUEST=" + std::to_string(run.pr.number));
+    config.baseEnv.push_back("BOUCLE_PULL_REQUEST_SOURCE=" + run.pr.source);
+    config.baseEnv.push_back("BOUCLE_PULL_REQUEST_TARGET=" + run.pr.target);
+    config.baseEnv.push_back("BOUCLE_PULL_REQUEST_HEAD=" + run.pr.head);
+  }
   config.defaultIsolation = pipeline::Isolation::kSandbox;
   config.processAllowed = project.allowProcessJobs;
   config.cacheDir = cacheDirFor(options_.dataDir, run.project, run.branch);
@@ -580,7 +655,11 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors, bool ca
     std::unique_lock mirrorHeld(*mirrorMu);
     std::optional<MirrorFileLock> mirrorFileHeld;
     if (!carried) mirrorFileHeld.emplace(mirror, options_.gitTimeout);
-    Status st = carried ? Status::Ok() : syncMirror(*project);
+    std::string requestRef = run.isRequest() ? run.pr.ref : "";
+    Status st = carried ? Status::Ok()
+                : !requestRef.empty() && !requestRefShape(requestRef)
+                    ? Status::Invalid("not a request's ref: '" + requestRef + "'")
+                    : syncMirror(*project, requestRef);
     runner::SourceInfo info;
     if (st.ok() && !carried) st = resolveRun(run, *project, mirror);
     if (st.ok()) info.commit = run.commit;
@@ -611,6 +690,12 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors, bool ca
       info.branch = run.branch;
       st = runner::snapshotSource(info, false, work / "src");
     }
+    std::vector<std::pair<std::string, std::string>> secrets;
+    if (st.ok()) {
+      auto opened = buildSecrets(run, *project);
+      if (opened.ok()) secrets = std::move(opened).value();
+      if (!opened.ok()) st = opened.status();
+    }
     if (!st.ok()) {
       finish(store::RunState::kFailed, st.message());
     } else {
@@ -618,6 +703,7 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors, bool ca
       pipeline = *read;
       runner::RunConfig config = runConfigFor(run, *project, dir);
       if (checkout) config.sourceDir = work / "src";
+      config.secrets = std::move(secrets);
       config.cancelFd = cancel[0];
       config.supervisors = &supervisors;
       std::optional<RemoteDispatch> remote;

@@ -87,11 +87,14 @@ class Agent {
   // What a carried-on run's jobs had come to, from the store and its folder.
   Result<std::vector<runner::RunConfig::Carried>> carriedJobs(const store::Run& run,
                                                               const std::filesystem::path& dir);
-  Status syncMirror(const store::Project& project);
+  Status syncMirror(const store::Project& project, const std::string& requestRef = "");
   Result<pipeline::Pipeline> readPipeline(const store::Run& run,
                                           const std::filesystem::path& mirror, std::string* text);
   runner::RunConfig runConfigFor(const store::Run& run, const store::Project& project,
                                  const std::filesystem::path& dir) const;
+  Status resolveRequest(store::Run& run, const std::filesystem::path& mirror);
+  Result<std::vector<std::pair<std::string, std::string>>> buildSecrets(
+      const store::Run& run, const store::Project& project) const;
   Status resolveRun(store::Run& run, const store::Project& project,
                     const std::filesystem::path& mirror);
   void save(const store::Run& run);

@@ -3,6 +3,7 @@
 #include "core/clock.h"
 #include "core/glob.h"
 #include "scheduler/poller.h"
+#include "scheduler/request.h"
 #include "scm/git_repo.h"
 
 namespace boucle::scheduler {
@@ -43,30 +44,8 @@ Result<PushVerdict> judgePush(store::Store& store, const std::filesystem::path& 
 Result<PushVerdict> acceptPush(store::Store& store, const std::filesystem::path& mirror,
                                const store::Project& project, const scm::Push& push,
                                const std::vector<std::string>& replayKeys) {
-  std::vector<std::string> recorded;
-  auto forget = [&] {
-    for (const auto& k : recorded) (void)store.forgetHookDelivery(project.name, k);
-  };
-  bool replay = false;
-  for (const auto& key : replayKeys) {
-    if (key.empty()) continue;
-    auto fresh = store.recordHookDelivery(project.name, key, nowMs());
-    if (!fresh.ok()) {
-      forget();
-      return fresh.status();
-    }
-    if (*fresh) recorded.push_back(key);
-    replay = replay || !*fresh;
-  }
-  if (replay) {
-    forget();  // a replay under new ids must not leave them behind, one row a request
-    return PushVerdict{0, "this delivery was received before"};
-  }
-  auto verdict = judgePush(store, mirror, project, push);
-  // A push that could not be queued (the database failed) is forgotten, so the forge's retry
-  // of the same delivery is judged again rather than taken for a replay.
-  if (!verdict.ok()) forget();
-  return verdict;
+  return judgeOnce<PushVerdict>(store, project.name, replayKeys,
+                                [&] { return judgePush(store, mirror, project, push); });
 }
 
 }  // namespace boucle::scheduler

@@ -21,40 +21,52 @@ namespace {
 // libgit2 is loaded at the first fetch (os/shared_library.h says why): with mbedTLS, libssh2 and
 // Kerberos it is a dozen shared objects, 1.7 MB of an idle server's memory. Only the functions
 // used here are looked up.
-#define BOUCLE_GIT_FUNCTIONS(X)  \
-  X(git_libgit2_init)            \
-  X(git_libgit2_shutdown)        \
-  X(git_libgit2_opts)            \
-  X(git_error_last)              \
-  X(git_repository_open)         \
-  X(git_repository_free)         \
-  X(git_remote_create_with_opts) \
-  X(git_remote_fetch)            \
-  X(git_remote_free)             \
-  X(git_revparse_single)         \
-  X(git_object_free)             \
-  X(git_commit_lookup)           \
-  X(git_commit_free)             \
-  X(git_commit_id)               \
-  X(git_commit_author)           \
-  X(git_commit_summary)          \
-  X(git_oid_tostr_s)             \
-  X(git_oid_fromstrn)            \
-  X(git_checkout_tree)           \
-  X(git_commit_tree)             \
-  X(git_tree_free)               \
-  X(git_tree_entry_bypath)       \
-  X(git_tree_entry_free)         \
-  X(git_tree_entry_type)         \
-  X(git_tree_entry_id)           \
-  X(git_blob_lookup)             \
-  X(git_blob_free)               \
-  X(git_blob_rawcontent)         \
-  X(git_blob_rawsize)            \
-  X(git_graph_descendant_of)     \
-  X(git_reference_list)          \
-  X(git_reference_remove)        \
-  X(git_strarray_dispose)
+#define BOUCLE_GIT_FUNCTIONS(X)       \
+  X(git_libgit2_init)                 \
+  X(git_libgit2_shutdown)             \
+  X(git_libgit2_opts)                 \
+  X(git_error_last)                   \
+  X(git_repository_open)              \
+  X(git_repository_free)              \
+  X(git_remote_create_with_opts)      \
+  X(git_remote_fetch)                 \
+  X(git_remote_free)                  \
+  X(git_revparse_single)              \
+  X(git_object_free)                  \
+  X(git_commit_lookup)                \
+  X(git_commit_free)                  \
+  X(git_commit_id)                    \
+  X(git_commit_author)                \
+  X(git_commit_summary)               \
+  X(git_oid_tostr_s)                  \
+  X(git_oid_fromstrn)                 \
+  X(git_checkout_tree)                \
+  X(git_commit_tree)                  \
+  X(git_tree_free)                    \
+  X(git_tree_entry_bypath)            \
+  X(git_tree_entry_free)              \
+  X(git_tree_entry_type)              \
+  X(git_tree_entry_id)                \
+  X(git_blob_lookup)                  \
+  X(git_blob_free)                    \
+  X(git_blob_rawcontent)              \
+  X(git_blob_rawsize)                 \
+  X(git_graph_descendant_of)          \
+  X(git_reference_list)               \
+  X(git_reference_remove)             \
+  X(git_strarray_dispose)             \
+  X(git_merge_commits)                \
+  X(git_index_has_conflicts)          \
+  X(git_index_conflict_iterator_new)  \
+  X(git_index_conflict_next)          \
+  X(git_index_conflict_iterator_free) \
+  X(git_index_write_tree_to)          \
+  X(git_index_free)                   \
+  X(git_tree_lookup)                  \
+  X(git_signature_new)                \
+  X(git_signature_free)               \
+  X(git_commit_create)                \
+  X(git_commit_time)
 
 struct Api {
 #define BOUCLE_GIT_MEMBER(name) decltype(&::name) name = nullptr;
@@ -158,6 +170,11 @@ struct Freer {
   void operator()(git_tree* p) const { current->git_tree_free(p); }
   void operator()(git_tree_entry* p) const { current->git_tree_entry_free(p); }
   void operator()(git_blob* p) const { current->git_blob_free(p); }
+  void operator()(git_index* p) const { current->git_index_free(p); }
+  void operator()(git_signature* p) const { current->git_signature_free(p); }
+  void operator()(git_index_conflict_iterator* p) const {
+    current->git_index_conflict_iterator_free(p);
+  }
 };
 using Repo = std::unique_ptr<git_repository, Freer>;
 using Remote = std::unique_ptr<git_remote, Freer>;
@@ -166,6 +183,9 @@ using Commit = std::unique_ptr<git_commit, Freer>;
 using Tree = std::unique_ptr<git_tree, Freer>;
 using TreeEntry = std::unique_ptr<git_tree_entry, Freer>;
 using Blob = std::unique_ptr<git_blob, Freer>;
+using Index = std::unique_ptr<git_index, Freer>;
+using Signature = std::unique_ptr<git_signature, Freer>;
+using ConflictIterator = std::unique_ptr<git_index_conflict_iterator, Freer>;
 
 std::string lastError(const Api& git, const std::string& what) {
   const git_error* e = git.git_error_last();
@@ -284,7 +304,8 @@ bool fetchesInProcess(const std::string& url) {
   return url.starts_with("/") || url.starts_with("file://");
 }
 
-Status fetchInto(const fs::path& mirror, const std::string& url, const GitCredential& credential) {
+Status fetchInto(const fs::path& mirror, const std::string& url, const GitCredential& credential,
+                 const std::string& requestRef) {
   if (!fetchesInProcess(url)) return Status::Invalid("not fetched in-process: " + url);
   if (credential.kind == "ssh-key") return Status::Invalid("an ssh key needs an ssh URL");
   // A local repository that is not there is reported here: libgit2 1.5 leaks a little on that
@@ -336,8 +357,11 @@ Status fetchInto(const fs::path& mirror, const std::string& url, const GitCreden
     // hook name a commit that is on no branch.
     char heads[] = "+refs/heads/*:refs/heads/*";
     char tags[] = "+refs/tags/*:refs/tags/*";
-    char* refspecs[] = {heads, tags};
-    git_strarray specs{refspecs, 2};
+    // A request's head comes too, under a ref dropped again below: its commits are in the
+    // mirror for the request's run, which names its head by id, and on no ref a push could name.
+    std::string request = "+" + requestRef + ":refs/boucle/request";
+    char* refspecs[] = {heads, tags, request.data()};
+    git_strarray specs{refspecs, requestRef.empty() ? 2u : 3u};
     int rc = git.git_remote_fetch(remote.get(), &specs, &opts, nullptr);
     // The header's copy is wiped, though libgit2 never puts headers into its messages.
     std::fill(header.begin(), header.end(), '\0');
@@ -456,6 +480,68 @@ Status checkoutDetached(const fs::path& objectsOf, const std::string& originUrl,
       return Status::Io(lastError(git, "checkout of " + commit));
     }
     return Status::Ok();
+  });
+}
+
+Result<std::string> mergeCommits(const fs::path& repoPath, const std::string& ours,
+                                 const std::string& theirs, const std::string& message) {
+  return onGitThread([&](const Api& git) -> Result<std::string> {
+    auto base = openCommit(git, repoPath, ours);
+    if (!base.ok()) return base.status();
+    auto head = openCommit(git, repoPath, theirs);
+    if (!head.ok()) return head.status();
+    git_repository* repo = base->repo.get();
+    // Both commits are looked up in the one repository the commit is written to.
+    auto* ourCommit = reinterpret_cast<git_commit*>(base->commit.get());
+    git_commit* theirCommit = nullptr;
+    if (git.git_commit_lookup(
+            &theirCommit, repo,
+            git.git_commit_id(reinterpret_cast<git_commit*>(head->commit.get()))) != 0)
+      return Status::Io(lastError(git, "no commit " + theirs));
+    Commit theirsHeld(theirCommit);
+    git_merge_options opts = GIT_MERGE_OPTIONS_INIT;
+    git_index* rawIndex = nullptr;
+    if (git.git_merge_commits(&rawIndex, repo, ourCommit, theirCommit, &opts) != 0)
+      return Status::Io(lastError(git, "merge of " + theirs.substr(0, 12)));
+    Index index(rawIndex);
+    if (git.git_index_has_conflicts(index.get())) {
+      std::string paths;
+      git_index_conflict_iterator* rawIt = nullptr;
+      if (git.git_index_conflict_iterator_new(&rawIt, index.get()) == 0) {
+        ConflictIterator it(rawIt);
+        const git_index_entry *ancestor, *our, *their;
+        int shown = 0;
+        while (git.git_index_conflict_next(&ancestor, &our, &their, it.get()) == 0) {
+          const git_index_entry* e = our ? our : their ? their : ancestor;
+          if (!e) continue;
+          if (shown++ == 10) {
+            paths += ", …";
+            break;
+          }
+          paths += (paths.empty() ? "" : ", ") + std::string(e->path);
+        }
+      }
+      return Status::Conflict("does not merge cleanly: conflicts in " + paths);
+    }
+    git_oid treeId;
+    if (git.git_index_write_tree_to(&treeId, index.get(), repo) != 0)
+      return Status::Io(lastError(git, "writing the merged tree"));
+    git_tree* rawTree = nullptr;
+    if (git.git_tree_lookup(&rawTree, repo, &treeId) != 0)
+      return Status::Io(lastError(git, "reading the merged tree"));
+    Tree tree(rawTree);
+    // Dated as the head, so the same head merged into the same commit is the same merge.
+    git_signature* rawSig = nullptr;
+    if (git.git_signature_new(&rawSig, "boucle", "boucle@localhost",
+                              git.git_commit_time(theirCommit), 0) != 0)
+      return Status::Io(lastError(git, "signature"));
+    Signature sig(rawSig);
+    const git_commit* parents[] = {ourCommit, theirCommit};
+    git_oid id;
+    if (git.git_commit_create(&id, repo, nullptr, sig.get(), sig.get(), nullptr, message.c_str(),
+                              tree.get(), 2, parents) != 0)
+      return Status::Io(lastError(git, "writing the merge commit"));
+    return std::string(git.git_oid_tostr_s(&id));
   });
 }
 

@@ -32,10 +32,11 @@ struct CommitInfo {
 bool fetchesInProcess(const std::string& url);
 
 // `git fetch --prune URL` of branches and tags (refs/heads/*, refs/tags/*; other refs such as
-// refs/pull/* are neither fetched nor kept) into the bare repository `mirror`. A token credential
-// is sent as HTTP Basic authentication in a header; error messages never contain it.
+// refs/pull/* are not kept) into the bare repository `mirror`, and of `requestRef` when given (a
+// pull request's head: its objects are fetched, no ref to them is kept). A token credential is
+// sent as HTTP Basic authentication in a header; error messages never contain it.
 Status fetchInto(const std::filesystem::path& mirror, const std::string& url,
-                 const GitCredential& credential);
+                 const GitCredential& credential, const std::string& requestRef = "");
 
 // Whether `commit` (40 hex digits) is the head of `branch` in the repository, or one of its
 // ancestors: a run triggered for a branch builds only commits that are really on it.
@@ -72,6 +73,12 @@ Result<std::string> fileAtCommit(const std::filesystem::path& repo, const std::s
 // written, so jobs can use git as in any clone.
 Status checkoutDetached(const std::filesystem::path& objectsOf, const std::string& originUrl,
                         const std::string& commit, const std::filesystem::path& dest);
+
+// Merges `theirs` into `ours` (commits) in-process as `git merge` would, and writes the result
+// as a commit with both as parents (no ref moved): its id. Conflict, naming the conflicting
+// paths, when they do not merge cleanly.
+Result<std::string> mergeCommits(const std::filesystem::path& repo, const std::string& ours,
+                                 const std::string& theirs, const std::string& message);
 
 // Unloads libgit2 and the libraries it brought when no call has used it for `quiet` (about
 // 6 MB of memory); the next call loads it again (a few ms). True when it was unloaded.

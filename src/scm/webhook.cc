@@ -36,6 +36,106 @@ std::string str(const json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+const json& field(const json& j, const char* key) {
+  static const json none;
+  auto it = j.find(key);
+  return it == j.end() ? none : *it;
+}
+
+// An id the forges give as a number (or, from some, as a string): "" when absent.
+std::string idOf(const json& j) {
+  if (j.is_number_integer()) return std::to_string(j.get<int64_t>());
+  if (j.is_string()) return j.get<std::string>();
+  return "";
+}
+
+// At most `max` bytes, cut before a character rather than inside one (the JSON writer refuses
+// broken UTF-8).
+void cutUtf8(std::string& s, size_t max) {
+  if (s.size() <= max) return;
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  s.resize(n);
+}
+
+// A branch name as a forge sends it: bounded, no control character, not an option.
+bool plausibleBranch(const std::string& b) {
+  return !b.empty() && b.size() <= 255 && b[0] != '-' &&
+         std::none_of(b.begin(), b.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+}
+
+PullRequest buildsNothing(std::string why) {
+  PullRequest pr;
+  pr.title = std::move(why);
+  return pr;
+}
+
+// The request's fields, from GitHub's and Gitea's `pull_request` or GitLab's `object_attributes`.
+// A request whose action builds nothing comes back with number 0 and the reason as its title.
+Result<PullRequest> parsePullRequest(Forge forge, const json& j) {
+  PullRequest pr;
+  std::string action;
+  if (forge == Forge::kGitLab) {
+    const json& a = field(j, "object_attributes");
+    if (!a.is_object()) return Status::Invalid("the payload has no 'object_attributes'");
+    action = str(a, "action");
+    const json& iid = field(a, "iid");
+    if (!iid.is_number_integer()) return Status::Invalid("the payload's 'iid' is not a number");
+    pr.number = iid.get<int64_t>();
+    pr.title = str(a, "title");
+    pr.source = str(a, "source_branch");
+    pr.target = str(a, "target_branch");
+    pr.head = str(field(a, "last_commit"), "id");
+    std::string from = idOf(field(a, "source_project_id")),
+                to = idOf(field(a, "target_project_id"));
+    pr.fork = from.empty() || from != to;
+    pr.author = str(field(j, "user"), "username");
+    pr.headRef = "refs/merge-requests/" + std::to_string(pr.number) + "/head";
+    pr.closed = action == "close" || action == "merge";
+    pr.reopened = action == "reopen";
+    if (!pr.closed && action != "open" && action != "reopen" && action != "update") {
+      return buildsNothing("merge request action '" + action + "' builds nothing");
+    }
+  } else {
+    action = str(j, "action");
+    const json& p = field(j, "pull_request");
+    if (!p.is_object()) return Status::Invalid("the payload has no 'pull_request'");
+    const json& number = field(p, "number");
+    if (!number.is_number_integer())
+      return Status::Invalid("the payload's pull_request 'number' is not a number");
+    pr.number = number.get<int64_t>();
+    pr.title = str(p, "title");
+    pr.author = str(field(p, "user"), "login");
+    const json& head = field(p, "head");
+    const json& base = field(p, "base");
+    pr.source = str(head, "ref");
+    pr.target = str(base, "ref");
+    pr.head = str(head, "sha");
+    // The repositories' ids (GitHub: repo.id; Gitea: repo_id too). A fork deleted since has
+    // no repo at all: a stranger's still.
+    std::string from = idOf(field(field(head, "repo"), "id"));
+    std::string to = idOf(field(field(base, "repo"), "id"));
+    if (from.empty()) from = idOf(field(head, "repo_id"));
+    if (to.empty()) to = idOf(field(base, "repo_id"));
+    pr.fork = from.empty() || from != to;
+    pr.headRef = "refs/pull/" + std::to_string(pr.number) + "/head";
+    pr.closed = action == "closed";
+    pr.reopened = action == "reopened";
+    bool builds = action == "opened" || action == "reopened" || action == "synchronize" ||
+                  action == "synchronized";
+    if (!pr.closed && !builds)
+      return buildsNothing("pull request action '" + action + "' builds nothing");
+  }
+  if (pr.number <= 0) return Status::Invalid("the request's number is not positive");
+  if (!plausibleBranch(pr.source) || !plausibleBranch(pr.target))
+    return Status::Invalid("the request's source or target branch is missing or malformed");
+  if (!isHexSha(pr.head)) return Status::Invalid("the request's head is not a commit id");
+  // Shown in lists and statuses, never run: bounded all the same.
+  cutUtf8(pr.title, 300);
+  cutUtf8(pr.author, 100);
+  return pr;
+}
+
 }  // namespace
 
 std::optional<Forge> parseForge(std::string_view s) {
@@ -108,12 +208,27 @@ Result<WebhookEvent> parseWebhook(Forge forge, const std::map<std::string, std::
   if (forge == Forge::kGitea && event.empty()) event = header(headers, "x-forgejo-event");
   bool isPush =
       forge == Forge::kGitLab ? event == "Push Hook" || event == "Tag Push Hook" : event == "push";
-  if (!isPush) {
-    ev.ignored = event.empty() ? "no event type given" : "event '" + event + "' is not a push";
+  bool isRequest = forge == Forge::kGitLab ? event == "Merge Request Hook"
+                   : forge == Forge::kGitHub
+                       ? event == "pull_request"
+                       : event == "pull_request" || event == "pull_request_sync";
+  if (!isPush && !isRequest) {
+    ev.ignored = event.empty() ? "no event type given"
+                               : "event '" + event + "' is neither a push nor a pull request";
     return ev;
   }
   json j = json::parse(body, nullptr, false);
   if (!j.is_object()) return Status::Invalid("the payload is not a JSON object");
+  if (isRequest) {
+    auto pr = parsePullRequest(forge, j);
+    if (!pr.ok()) return pr.status();
+    if (pr->number == 0) {
+      ev.ignored = pr->title;  // the action is not one that builds
+      return ev;
+    }
+    ev.pullRequest = std::move(pr).value();
+    return ev;
+  }
   std::string ref = str(j, "ref");
   std::string after = str(j, "after");
   if (forge == Forge::kGitLab && !str(j, "checkout_sha").empty()) after = str(j, "checkout_sha");

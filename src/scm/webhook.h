@@ -1,8 +1,9 @@
 #pragma once
-// Push webhooks from GitHub, GitLab and Gitea (or Forgejo): checking that a request really
-// comes from the forge that knows the project's secret, and reading what was pushed. Pure
-// logic: no I/O, so every case is unit-tested with the forges' own payload shapes.
+// Push and pull-request webhooks from GitHub, GitLab and Gitea (or Forgejo): checking that a
+// request really comes from the forge that knows the project's secret, and reading what was pushed.
+// Pure logic: no I/O, so every case is unit-tested with the forges' own payload shapes.
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -33,10 +34,30 @@ struct Push {
   bool deleted = false;  // the ref was deleted: nothing to build
 };
 
-// What the request is: a push to read, or an event to acknowledge and ignore (ping, others).
+// A pull request (GitLab: merge request) opened, pushed to, reopened or closed.
+struct PullRequest {
+  int64_t number = 0;  // GitHub's and Gitea's number, GitLab's iid
+  std::string title;
+  std::string author;  // who opened it (the forge's user name)
+  std::string source;  // the branch it brings, in its own repository (a fork's, maybe)
+  std::string target;  // the branch it would be merged into
+  std::string head;    // the source's head commit
+  // The source lives in another repository than the project's: its code is a stranger's, so
+  // its runs get no secret (unless the project allows them).
+  bool fork = false;
+  bool closed = false;    // closed or merged: nothing to build, its runs still going stop
+  bool reopened = false;  // built again even if its head was built before it was closed
+  // Where the forge keeps the request's head in the project's repository, which a fork's
+  // commits reach too: refs/pull/N/head (GitHub, Gitea), refs/merge-requests/N/head (GitLab).
+  std::string headRef;
+};
+
+// What the request is: a push or a pull request to read, or an event to acknowledge and ignore
+// (ping, others).
 struct WebhookEvent {
   std::optional<Push> push;
-  std::string ignored;  // why nothing is built, when push is empty
+  std::optional<PullRequest> pullRequest;
+  std::string ignored;  // why nothing is built, when both are empty
   // The forge's id of this delivery (X-GitHub-Delivery, X-Gitea-Delivery, X-Gitlab-Event-UUID),
   // for the log. "" when the forge sent none (or one longer than 100 bytes).
   std::string deliveryId;

@@ -42,6 +42,26 @@ struct Project {
   // Globs of the branches whose passing runs make releases (others make prereleases) and
   // whose pipeline file sets the environments' rules. Empty: the first of `branches`.
   std::vector<std::string> releaseBranches;
+  // What a pull request's events build: "head" (its head commit), "merge" (the head merged
+  // into the target branch, as merging would give) or "both".
+  std::string requestBuilds = "head";
+  // Runs of requests from forks get the project's build secrets too: an admin's decision (a
+  // stranger's code would see them).
+  bool forkSecrets = false;
+};
+
+// The pull (merge) request a run builds. Such runs are never released or deployed, judge no
+// branch (broken, fixed) and set no schedule: the request is not yet the target's history.
+struct RequestOf {
+  int64_t number = 0;  // 0: the run builds no request
+  std::string title, author, source, target;
+  std::string head;  // the request's head commit (its statuses are set on it)
+  std::string ref;   // where the forge keeps the head: refs/pull/N/head, …
+  // A merge run: the target's commit the head was merged into (what the run built is the
+  // merge, in `Run::commit`). "" for a run of the head itself.
+  std::string base;
+  bool fork = false;   // from another repository: its runs get no secret unless allowed
+  bool merge = false;  // builds the merge of the head into the target, not the head alone
 };
 
 struct Run {
@@ -68,7 +88,14 @@ struct Run {
   int suspects = 0;
   std::string culpritCommit, culpritAuthor, culpritSubject;
   std::string bisectState;  // "", "running", "found", "stopped"
+  RequestOf pr;             // its `branch` is then pr/N (the head) or pr/N/merge
+  bool isRequest() const { return pr.number > 0; }
 };
+
+// A new run of `old`'s commit (a re-run, a retry, a requeue), for `trigger`. A request's run
+// stays the request's: a fork's gets no more than the fork's did, and a merge is made again
+// with the target as it is then.
+Run runAgain(const Run& old, std::string trigger);
 
 // The search for the commit that broke a branch when a failing run built several new commits:
 // a binary search over them, one bisection run per step.
@@ -166,6 +193,9 @@ struct EnvValue {
   std::string value;  // sealed when `secret`
   bool secret = false;
 };
+// The project's build secrets, given to its runs' jobs, are kept as the secrets of this
+// environment, whose name no deploy environment can have.
+inline constexpr std::string_view kBuildSecrets = "@builds";
 
 enum class DeployState {
   kQueued,
@@ -361,7 +391,8 @@ class Store {
                                       std::string_view user, std::string_view sealed) = 0;
 
   // Replaces the project's settings (branches, poll_seconds, requeue_interrupted,
-  // allow_process_jobs, release_branches) by name; the rest stays. NotFound.
+  // allow_process_jobs, release_branches, request_builds, fork_secrets) by name; the rest
+  // stays. NotFound.
   virtual Status updateProjectSettings(const Project& p) = 0;
 
   // A new run in state queued; its number is the project's next.
@@ -371,6 +402,9 @@ class Store {
   // Newest first; `project` empty = all projects; `beforeId` > 0 pages back.
   virtual Result<std::vector<Run>> listRuns(std::string_view project, int limit,
                                             int64_t beforeId = 0) = 0;
+  // The branch's runs not yet finished (queued or running), oldest first.
+  virtual Result<std::vector<Run>> unfinishedRuns(std::string_view project,
+                                                  std::string_view branch) = 0;
   // Each commit the project built, with the start of the first run that built it.
   virtual Result<std::map<std::string, int64_t>> firstBuilds(std::string_view project) = 0;
   // The branch's latest passed-or-failed run of the whole pipeline before `beforeId`

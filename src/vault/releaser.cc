@@ -92,6 +92,11 @@ Result<store::Run> releasableRun(store::Store& store, const store::Project& proj
       return Status::Conflict("run " + std::to_string(run->id) +
                               " built only part of the pipeline (a retry or bisection run)");
     }
+    if (run->isRequest()) {
+      return Status::Conflict("run " + std::to_string(run->id) + " built pull request " +
+                              std::to_string(run->pr.number) +
+                              ", which is released once merged, from its target branch");
+    }
     return *run;
   }
   auto runs = store.listRuns(req.project, 200);
@@ -100,7 +105,7 @@ Result<store::Run> releasableRun(store::Store& store, const store::Project& proj
   // prerelease, which is asked for by its run.
   for (const auto& r : *runs) {
     if (r.state == store::RunState::kPassed && r.onlyJobs.empty() && !r.bisectOf &&
-        isReleaseBranch(project, r.branch))
+        !r.isRequest() && isReleaseBranch(project, r.branch))
       return r;
   }
   return Status::Conflict(req.project + " has no passing run of a release branch to release");

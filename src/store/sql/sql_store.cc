@@ -24,12 +24,13 @@ std::string joinLines(const std::vector<std::string>& v) {
 constexpr const char* kProjectColumns =
     "id, name, url, branches, webhook_secret, poll_seconds, created_at, credential_kind, "
     "credential_user, credential_sealed, requeue_interrupted, allow_process_jobs, "
-    "release_branches";
+    "release_branches, request_builds, fork_secrets";
 
 constexpr const char* kRunColumns =
     "id, project, number, ref, branch, commit_sha, author, subject, trigger, state, reason, "
     "queued_at, started_at, finished_at, event, broken_since, only_jobs, rerun_of, bisect_of, "
-    "suspects, culprit_commit, culprit_author, culprit_subject, bisect_state";
+    "suspects, culprit_commit, culprit_author, culprit_subject, bisect_state, pr_number, "
+    "pr_title, pr_author, pr_source, pr_target, pr_head, pr_ref, pr_base, pr_fork, pr_merge";
 
 Run readRun(const Statement& s) {
   Run r;
@@ -57,6 +58,16 @@ Run readRun(const Statement& s) {
   r.culpritAuthor = s.text(21);
   r.culpritSubject = s.text(22);
   r.bisectState = s.text(23);
+  r.pr.number = s.integer(24);
+  r.pr.title = s.text(25);
+  r.pr.author = s.text(26);
+  r.pr.source = s.text(27);
+  r.pr.target = s.text(28);
+  r.pr.head = s.text(29);
+  r.pr.ref = s.text(30);
+  r.pr.base = s.text(31);
+  r.pr.fork = s.integer(32) != 0;
+  r.pr.merge = s.integer(33) != 0;
   return r;
 }
 
@@ -102,6 +113,8 @@ Project readProject(const Statement& s) {
   p.requeueInterrupted = s.integer(10) != 0;
   p.allowProcessJobs = s.integer(11) != 0;
   p.releaseBranches = split(s.text(12), '\n');
+  p.requestBuilds = s.text(13);
+  p.forkSecrets = s.integer(14) != 0;
   return p;
 }
 
@@ -117,8 +130,8 @@ Result<Project> SqlStore::addProject(const Project& p) {
   auto s = db_.prepare(
       "INSERT INTO projects (name, url, branches, webhook_secret, poll_seconds, created_at, "
       "credential_kind, credential_user, credential_sealed, requeue_interrupted, "
-      "allow_process_jobs, release_branches) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-      "RETURNING id");
+      "allow_process_jobs, release_branches, request_builds, fork_secrets) VALUES (?, ?, ?, ?, "
+      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
   if (!s.ok()) return s.status();
   Project out = p;
   out.createdAt = nowMs();
@@ -127,7 +140,8 @@ Result<Project> SqlStore::addProject(const Project& p) {
   s->bind(7, p.credentialKind).bind(8, p.credentialUser).bind(9, p.credentialSealed);
   s->bind(10, static_cast<int64_t>(p.requeueInterrupted ? 1 : 0));
   s->bind(11, static_cast<int64_t>(p.allowProcessJobs ? 1 : 0));
-  s->bind(12, joinLines(p.releaseBranches));
+  s->bind(12, joinLines(p.releaseBranches)).bind(13, p.requestBuilds);
+  s->bind(14, static_cast<int64_t>(p.forkSecrets ? 1 : 0));
   auto id = sql::insertedId(*s);
   if (!id.ok()) {
     if (id.status().code() == Code::kConflict)
@@ -183,12 +197,14 @@ Status SqlStore::updateProjectSettings(const Project& p) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "UPDATE projects SET branches = ?, poll_seconds = ?, requeue_interrupted = ?, "
-      "allow_process_jobs = ?, release_branches = ? WHERE name = ?");
+      "allow_process_jobs = ?, release_branches = ?, request_builds = ?, fork_secrets = ? "
+      "WHERE name = ?");
   if (!s.ok()) return s.status();
   s->bind(1, joinLines(p.branches)).bind(2, static_cast<int64_t>(p.pollSeconds));
   s->bind(3, static_cast<int64_t>(p.requeueInterrupted ? 1 : 0));
   s->bind(4, static_cast<int64_t>(p.allowProcessJobs ? 1 : 0));
-  s->bind(5, joinLines(p.releaseBranches)).bind(6, p.name);
+  s->bind(5, joinLines(p.releaseBranches)).bind(6, p.requestBuilds);
+  s->bind(7, static_cast<int64_t>(p.forkSecrets ? 1 : 0)).bind(8, p.name);
   if (auto st = s->run(); !st.ok()) return st;
   if (db_.changes() == 0) return Status::NotFound("no project named " + p.name);
   return Status::Ok();
@@ -266,13 +282,18 @@ Status SqlStore::insertRun(Run& out) {
   out.number = n->integer(0);
   auto s = db_.prepare(
       "INSERT INTO runs (project, number, ref, branch, commit_sha, author, subject, trigger, "
-      "state, reason, queued_at, only_jobs, rerun_of, bisect_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
-      "?, ?, ?, ?, ?, ?) RETURNING id");
+      "state, reason, queued_at, only_jobs, rerun_of, bisect_of, pr_number, pr_title, pr_author, "
+      "pr_source, pr_target, pr_head, pr_ref, pr_base, pr_fork, pr_merge) VALUES (?, ?, ?, ?, ?, "
+      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
   if (!s.ok()) return s.status();
   s->bind(1, out.project).bind(2, out.number).bind(3, out.ref).bind(4, out.branch);
   s->bind(5, out.commit).bind(6, out.author).bind(7, out.subject).bind(8, out.trigger);
   s->bind(9, toString(out.state)).bind(10, out.reason).bind(11, out.queuedAt);
   s->bind(12, joinLines(out.onlyJobs)).bind(13, out.rerunOf).bind(14, out.bisectOf);
+  const RequestOf& pr = out.pr;
+  s->bind(15, pr.number).bind(16, pr.title).bind(17, pr.author).bind(18, pr.source);
+  s->bind(19, pr.target).bind(20, pr.head).bind(21, pr.ref).bind(22, pr.base);
+  s->bind(23, int64_t{pr.fork ? 1 : 0}).bind(24, int64_t{pr.merge ? 1 : 0});
   auto id = sql::insertedId(*s);
   if (!id.ok()) return id.status();
   out.id = *id;
@@ -330,13 +351,14 @@ Status SqlStore::updateRun(const Run& r) {
   auto s = db_.prepare(
       "UPDATE runs SET branch = ?, commit_sha = ?, author = ?, subject = ?, state = ?, "
       "reason = ?, started_at = ?, finished_at = ?, event = ?, broken_since = ?, suspects = ?, "
-      "culprit_commit = ?, culprit_author = ?, culprit_subject = ?, bisect_state = ? WHERE id = ?");
+      "culprit_commit = ?, culprit_author = ?, culprit_subject = ?, bisect_state = ?, "
+      "pr_base = ? WHERE id = ?");
   if (!s.ok()) return s.status();
   s->bind(1, r.branch).bind(2, r.commit).bind(3, r.author).bind(4, r.subject);
   s->bind(5, toString(r.state)).bind(6, r.reason).bind(7, r.startedAt).bind(8, r.finishedAt);
   s->bind(9, r.event).bind(10, r.brokenSince).bind(11, static_cast<int64_t>(r.suspects));
   s->bind(12, r.culpritCommit).bind(13, r.culpritAuthor).bind(14, r.culpritSubject);
-  s->bind(15, r.bisectState).bind(16, r.id);
+  s->bind(15, r.bisectState).bind(16, r.pr.base).bind(17, r.id);
   if (auto st = s->run(); !st.ok()) return st;
   if (db_.changes() == 0) return Status::NotFound("no run " + std::to_string(r.id));
   if (observer_) observer_->runChanged(r);
@@ -352,6 +374,17 @@ Result<std::vector<Run>> SqlStore::listRuns(std::string_view project, int limit,
   if (!s.ok()) return s.status();
   s->bind(1, project).bind(2, project).bind(3, beforeId).bind(4, beforeId);
   s->bind(5, static_cast<int64_t>(limit));
+  return readAll(*s, readRun);
+}
+
+Result<std::vector<Run>> SqlStore::unfinishedRuns(std::string_view project,
+                                                  std::string_view branch) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(std::string("SELECT ") + kRunColumns +
+                       " FROM runs WHERE project = ? AND branch = ? AND state IN ('queued', "
+                       "'running') ORDER BY id");
+  if (!s.ok()) return s.status();
+  s->bind(1, project).bind(2, branch);
   return readAll(*s, readRun);
 }
 
@@ -748,6 +781,23 @@ void SqlStore::releaseMemory() {
 Result<std::string> SqlStore::integrityCheck() {
   std::lock_guard lock(mu_);
   return db_.integrityCheck();
+}
+
+Run runAgain(const Run& old, std::string trigger) {
+  Run r;
+  r.project = old.project;
+  r.ref = old.commit.empty() ? old.ref : old.commit;
+  r.branch = old.branch;
+  r.author = old.author;
+  r.subject = old.subject;
+  r.trigger = std::move(trigger);
+  r.rerunOf = old.id;
+  if (old.isRequest()) {
+    r.pr = old.pr;
+    r.pr.base.clear();
+    r.ref = old.pr.head;
+  }
+  return r;
 }
 
 std::string_view toString(RunState s) {

@@ -39,6 +39,8 @@ class SqlStore : public Store {
   Result<Run> getRun(int64_t id) override;
   Status updateRun(const Run& r) override;
   Result<std::vector<Run>> listRuns(std::string_view project, int limit, int64_t beforeId) override;
+  Result<std::vector<Run>> unfinishedRuns(std::string_view project,
+                                          std::string_view branch) override;
   Result<std::optional<Run>> lastJudgedRun(std::string_view project, std::string_view branch,
                                            int64_t beforeId) override;
   Result<std::optional<Run>> claimNextQueued(int64_t nowMs) override;

@@ -339,6 +339,21 @@ CREATE TABLE monitor_snapshot (
   at INTEGER NOT NULL
 );
 )sql",
+    // Pull (merge) requests: what a run builds of one, and what a project builds of them.
+    R"sql(
+ALTER TABLE runs ADD COLUMN pr_number INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN pr_title TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN pr_author TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN pr_source TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN pr_target TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN pr_head TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN pr_ref TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN pr_base TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN pr_fork INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN pr_merge INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE projects ADD COLUMN request_builds TEXT NOT NULL DEFAULT 'head';
+ALTER TABLE projects ADD COLUMN fork_secrets INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 }  // namespace
