@@ -217,6 +217,62 @@ TEST_P(StoreTest, AHeadSeenOnceQueuesOneRun) {
   EXPECT_EQ(store_->listRuns("web", 10)->size(), 3u);
 }
 
+TEST_P(StoreTest, ARequestsRunKeepsWhatItBuildsAndItsUnfinishedRunsAreFound) {
+  auto p = project("web");
+  p.requestBuilds = "both";
+  p.forkSecrets = true;
+  ASSERT_TRUE(store_->addProject(p).ok());
+  EXPECT_EQ(store_->getProject("web")->requestBuilds, "both");
+  EXPECT_TRUE(store_->getProject("web")->forkSecrets);
+  store::Run r;
+  r.project = "web";
+  r.branch = "pr/7/merge";
+  r.ref = "c1";
+  r.pr.number = 7;
+  r.pr.title = "Faster";
+  r.pr.author = "octocat";
+  r.pr.source = "topic";
+  r.pr.target = "main";
+  r.pr.head = "c1";
+  r.pr.ref = "refs/pull/7/head";
+  r.pr.fork = true;
+  r.pr.merge = true;
+  auto first = store_->createRunForNewHead(r);
+  ASSERT_TRUE(first.ok() && first->has_value());
+  (*first)->pr.base = "b1";
+  (*first)->state = RunState::kRunning;
+  ASSERT_TRUE(store_->updateRun(**first).ok());
+  auto got = store_->getRun((*first)->id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(got->isRequest());
+  EXPECT_EQ(got->pr.number, 7);
+  EXPECT_EQ(got->pr.title, "Faster");
+  EXPECT_EQ(got->pr.author, "octocat");
+  EXPECT_EQ(got->pr.source, "topic");
+  EXPECT_EQ(got->pr.target, "main");
+  EXPECT_EQ(got->pr.head, "c1");
+  EXPECT_EQ(got->pr.ref, "refs/pull/7/head");
+  EXPECT_EQ(got->pr.base, "b1");
+  EXPECT_TRUE(got->pr.fork && got->pr.merge);
+  r.ref = "c2";
+  auto second = store_->createRunForNewHead(r);
+  ASSERT_TRUE(second.ok() && second->has_value());
+  auto going = store_->unfinishedRuns("web", "pr/7/merge");
+  ASSERT_TRUE(going.ok());
+  ASSERT_EQ(going->size(), 2u);
+  EXPECT_EQ((*going)[0].id, (*first)->id);  // oldest first
+  (*second)->state = RunState::kPassed;
+  ASSERT_TRUE(store_->updateRun(**second).ok());
+  EXPECT_EQ(store_->unfinishedRuns("web", "pr/7/merge")->size(), 1u);
+  EXPECT_TRUE(store_->unfinishedRuns("web", "pr/7")->empty());
+  // A repeat is still the request's, merged afresh.
+  store::Run again = store::runAgain(*got, "rerun");
+  EXPECT_EQ(again.pr.number, 7);
+  EXPECT_TRUE(again.pr.fork);
+  EXPECT_EQ(again.pr.base, "");
+  EXPECT_EQ(again.ref, "c1");
+}
+
 TEST_P(StoreTest, BisectionsAndTheirRunsAreKeptApart) {
   ASSERT_TRUE(store_->addProject(project("web")).ok());
   store::Run r;

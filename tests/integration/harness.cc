@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/hmac.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -69,6 +70,20 @@ Output runCommand(const std::vector<std::string>& argv, const fs::path& cwd,
 pid_t startProcess(const std::vector<std::string>& argv, const fs::path& cwd, const fs::path& log,
                    const std::vector<std::string>& extraEnv) {
   return spawn(argv, cwd, log, log, extraEnv);
+}
+
+std::string hmacHex(const std::string& key, const std::string& data) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
+  std::string out;
+  char buf[3];
+  for (unsigned i = 0; i < len; ++i) {
+    std::snprintf(buf, sizeof buf, "%02x", mac[i]);
+    out += buf;
+  }
+  return out;
 }
 
 std::string readFile(const fs::path& p) {

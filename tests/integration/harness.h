@@ -46,6 +46,8 @@ pid_t startProcess(const std::vector<std::string>& argv, const std::filesystem::
                    const std::filesystem::path& log, const std::vector<std::string>& extraEnv = {});
 
 std::string readFile(const std::filesystem::path& p);
+// Hex HMAC-SHA256 of `data` under `key`, as GitHub and Gitea sign their webhooks.
+std::string hmacHex(const std::string& key, const std::string& data);
 bool processAlive(pid_t pid);
 // Live processes with `arg` as one of their arguments, found through /proc: a sandboxed job's
 // processes have pids of their own namespace, so a test finds them by a unique argument

@@ -2,7 +2,6 @@
 // project's name: a replay builds nothing, an old commit is not rebuilt as the branch, a commit
 // that is on no branch is never built, and unknown projects cannot be told from known ones.
 #include <gmock/gmock.h>
-#include <openssl/hmac.h>
 
 #include "server_fixture.h"
 
@@ -11,20 +10,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using json = nlohmann::json;
-
-std::string hmacHex(const std::string& key, const std::string& data) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
-  std::string out;
-  char buf[3];
-  for (unsigned i = 0; i < len; ++i) {
-    std::snprintf(buf, sizeof buf, "%02x", mac[i]);
-    out += buf;
-  }
-  return out;
-}
 
 class HookTrustTest : public ServerFixture {
  protected:

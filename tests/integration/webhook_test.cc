@@ -2,7 +2,6 @@
 // them, and forged ones.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <openssl/hmac.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -16,20 +15,6 @@ namespace {
 using nlohmann::json;
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
-
-std::string hmacHex(const std::string& key, const std::string& data) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
-  std::string out;
-  char buf[3];
-  for (unsigned i = 0; i < len; ++i) {
-    std::snprintf(buf, sizeof buf, "%02x", mac[i]);
-    out += buf;
-  }
-  return out;
-}
 
 class WebhookTest : public ::testing::Test {
  protected:
