@@ -1,5 +1,5 @@
-// The three forges' push and pull request payloads on any body (and headers from the input): parsed or refused
-// with a message, never a crash; a body signed with the secret always verifies.
+// The three forges' push and pull request payloads on any body (and headers from the input): parsed
+// or refused with a message, never a crash; a body signed with the secret always verifies.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -22,7 +22,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       {"x-github-event", request ? "pull_request" : "push"},
       {"x-gitlab-event", request ? "Merge Request Hook" : "Push Hook"},
       {"x-gitea-event", request ? "pull_request" : "push"},
-      {"x-github-delivery", p[0]},  {"x-gitlab-event-uuid", p[0]},   {"x-gitea-delivery", p[0]},
+      {"x-github-delivery", p[0]},
+      {"x-gitlab-event-uuid", p[0]},
+      {"x-gitea-delivery", p[0]},
       {"x-gitlab-token", "secret"},
   };
   std::string mac = scm::hmacSha256Hex("secret", body);

@@ -35,9 +35,10 @@ class PullRequestTest : public ServerFixture {
                       "--poll", "0"})
                   .exitCode,
               0);
-    Output secret = runCommand({"/usr/bin/sh", "-c", "printf '%s' \"$1\" | \"$0\" secret build web API_TOKEN",
-                                BOUCLE_BIN, kToken},
-                               repo_.scratch(), server_->clientEnv());
+    Output secret =
+        runCommand({"/usr/bin/sh", "-c", "printf '%s' \"$1\" | \"$0\" secret build web API_TOKEN",
+                    BOUCLE_BIN, kToken},
+                   repo_.scratch(), server_->clientEnv());
     ASSERT_EQ(secret.exitCode, 0) << secret.all();
   }
 
@@ -135,15 +136,16 @@ TEST_F(PullRequestTest, ARequestsHeadAndItsMergeIntoTheTargetAreBuilt) {
   EXPECT_NE(mergeRun["commit"], head);
   EXPECT_EQ(mergeRun["pull_request"]["head"], head);
   // The target as it was when the run started: main with later.txt.
-  std::string mainTip = api("/api/runs/" + std::to_string(runs[1]["id"].get<int64_t>()))
-                            ["pull_request"]["base"];
+  std::string mainTip =
+      api("/api/runs/" + std::to_string(runs[1]["id"].get<int64_t>()))["pull_request"]["base"];
   EXPECT_EQ(mainTip.size(), 40u);
   EXPECT_THAT(log(mergeRun["id"]), HasSubstr("files: feature.txt later.txt main.txt \n"));
 
   // Listed under the request by `boucle status`, and never released.
   Output status = client({"status", "web"});
   EXPECT_THAT(status.out, HasSubstr("pull request 7 by contributor: topic → main (merged)"));
-  Output release = client({"release", "web", "--from", std::to_string(headRun["id"].get<int64_t>())});
+  Output release =
+      client({"release", "web", "--from", std::to_string(headRun["id"].get<int64_t>())});
   EXPECT_NE(release.exitCode, 0);
   EXPECT_THAT(release.all(), HasSubstr("released once merged"));
 
@@ -164,8 +166,7 @@ TEST_F(PullRequestTest, AMergeThatConflictsFailsSayingWhere) {
   ASSERT_EQ(runs.size(), 1u);
   json run = waitForRun(runs[0]["id"]);
   EXPECT_EQ(run["state"], "failed");
-  EXPECT_THAT(run["reason"].get<std::string>(),
-              HasSubstr("into main at "));
+  EXPECT_THAT(run["reason"].get<std::string>(), HasSubstr("into main at "));
   EXPECT_THAT(run["reason"].get<std::string>(),
               HasSubstr("does not merge cleanly: conflicts in main.txt"));
 }

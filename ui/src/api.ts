@@ -95,7 +95,21 @@ export interface Run {
   finished_at_ms: number | null;
   broken_since: { commit: string; author: string; subject: string; run: number } | null;
   culprit: { commit: string; author: string; subject: string } | null;
+  pull_request?: PullRequest | null;
   jobs?: Job[];
+}
+
+// The pull (merge) request a run built: its head, or the head merged into the target.
+export interface PullRequest {
+  number: number;
+  title: string;
+  author: string;
+  source: string;
+  target: string;
+  head: string;
+  fork: boolean;
+  merge: boolean;
+  base: string;
 }
 
 export interface Job {

@@ -2,7 +2,7 @@
 // and a confirmation dialog that names exactly what will change.
 import { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { download } from "./api";
+import { download, Run } from "./api";
 import { bytes } from "./format";
 
 const ICONS: Record<string, string> = {
@@ -28,6 +28,20 @@ export function Badge({ state }: { state: string }) {
   return (
     <span class={`badge s-${state}`} data-state={state}>
       <span aria-hidden="true">{ICONS[state] ?? "•"}</span> {state.replace("_", " ")}
+    </span>
+  );
+}
+
+// Where a run's commit came from: its branch, or the pull request it built (which, from
+// where to where, and whether it is the merge or a fork's).
+export function Source({ run }: { run: Run }) {
+  const pr = run.pull_request;
+  if (!pr) return <>{run.branch || run.ref}</>;
+  return (
+    <span class="pr" title={`${pr.title} — ${pr.author}`}>
+      <span class="pr-tag">PR {pr.number}</span> {pr.source} → {pr.target}
+      {pr.merge && <span class="muted"> (merge)</span>}
+      {pr.fork && <span class="pr-fork"> fork</span>}
     </span>
   );
 }

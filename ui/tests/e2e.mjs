@@ -6,6 +6,7 @@
 // usage: BOUCLE_BIN=build/boucle node ui/tests/e2e.mjs
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -359,6 +360,51 @@ try {
   assert.match(cli("agents"), /build-1\s+draining/);
   agent.kill("SIGTERM");
 
+  step = "a pull request, built and listed under its request";
+  // The forge keeps the request's head under refs/pull/N/head; the branch itself is a fork's.
+  git("checkout", "-q", "-b", "topic");
+  write("docs/faster.md", "faster\n");
+  const prHead = commit("perf: cache the greeting", "Grace");
+  git("checkout", "-q", "main");
+  git("branch", "-q", "-D", "topic");
+  git("update-ref", "refs/pull/3/head", prHead);
+  const hookSecret = JSON.parse(cli("project", "show", "demo")).webhook_secret;
+  const prBody = JSON.stringify({
+    action: "opened",
+    number: 3,
+    pull_request: {
+      number: 3,
+      title: "Cache the greeting",
+      user: { login: "grace" },
+      head: { ref: "topic", sha: prHead, repo: { id: 2 } },
+      base: { ref: "main", repo: { id: 1 } },
+    },
+  });
+  const prHook = await fetch(`${url}/hooks/github/demo`, {
+    method: "POST",
+    headers: {
+      "X-GitHub-Event": "pull_request",
+      "X-Hub-Signature-256":
+        "sha256=" + crypto.createHmac("sha256", hookSecret).update(prBody).digest("hex"),
+    },
+    body: prBody,
+  });
+  assert.equal(prHook.status, 202);
+  const prRun = (await prHook.json()).runs[0].id;
+  await page.goto(url + `/#/runs/${prRun}`);
+  await page.locator(".page-head .request", { hasText: "Cache the greeting" }).waitFor();
+  await page.locator(".page-head .pr-fork").waitFor();
+  await page
+    .locator(".page-head [data-state=passed], .page-head [data-state=failed]")
+    .first()
+    .waitFor({ timeout: 30000 });
+  await shot("12c-pull-request-run");
+  await page.goto(url + "/#/");
+  const requests = page.getByLabel("pull requests");
+  await requests.locator("tr", { hasText: "PR 3" }).waitFor();
+  assert.equal(await page.locator("table.branches tr", { hasText: "pr/3" }).count(), 0);
+  await shot("12d-pull-requests");
+
   step = "a viewer is told what it may not do";
   const viewer = cli("token", "add", "vic", "--role", "viewer").split("\n")[0];
   await signInAs(viewer);
@@ -385,8 +431,17 @@ try {
     run: yes "compiling module with a line of about eighty characters, as real build logs have" | head -c 100M; echo; echo "the end of the big log"
 `,
   );
-  commit("chore: a very verbose build");
-  await page.goto(url + "/#/runs/4/big");
+  const bigSha = commit("chore: a very verbose build");
+  let bigRun;
+  for (let i = 0; i < 200 && !bigRun; ++i) {
+    const runs = await fetch(`${url}/api/runs?project=demo&limit=5`, {
+      headers: { Authorization: `Bearer ${token}` },
+    }).then((r) => r.json());
+    bigRun = runs.runs.find((r) => r.ref === bigSha || r.commit === bigSha)?.id;
+    if (!bigRun) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(bigRun, "the verbose commit was polled and queued");
+  await page.goto(url + `/#/runs/${bigRun}/big`);
   await page.locator(".page-head [data-state=passed]").waitFor({ timeout: 60000 });
   const t1 = Date.now();
   await page.locator(".log-tools", { hasText: "1,2" }).waitFor({ timeout: 60000 });

@@ -3,7 +3,7 @@
 // deploy moved.
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { api, Environment, MonitorStatus, Run } from "../api";
-import { Badge, ErrorBox } from "../components";
+import { Badge, ErrorBox, Source } from "../components";
 import { debounced, useLiveEvents } from "../events";
 import { HealthDot, worst } from "../health";
 import { ago, duration, short } from "../format";
@@ -109,8 +109,8 @@ export function Overview() {
               </tr>
             </thead>
             <tbody>
-              {latestPerBranch(runs).map((r) => (
-                <tr key={r.branch} class={r.broken_since ? "broken" : ""}>
+              {latestPerBranch(runs.filter((r) => !r.pull_request)).map((r) => (
+                <tr key={r.branch} class={r.broken_since && r.state !== "passed" ? "broken" : ""}>
                   <td>{r.branch || r.ref}</td>
                   <td>
                     <a href={`#/runs/${r.id}`}>
@@ -136,6 +136,35 @@ export function Overview() {
               ))}
             </tbody>
           </table>
+          {runs.some((r) => r.pull_request) && (
+            <table class="requests" aria-label="pull requests">
+              <thead>
+                <tr>
+                  <th>Pull request</th>
+                  <th>Last run</th>
+                  <th>Title</th>
+                </tr>
+              </thead>
+              <tbody>
+                {latestPerBranch(runs.filter((r) => r.pull_request)).map((r) => (
+                  <tr key={r.branch}>
+                    <td>
+                      <Source run={r} />
+                    </td>
+                    <td>
+                      <a href={`#/runs/${r.id}`}>
+                        <Badge state={r.state} /> #{r.number}
+                      </a>{" "}
+                      <span class="muted">{ago(r.finished_at_ms ?? r.queued_at_ms)}</span>
+                    </td>
+                    <td>
+                      {r.pull_request!.title} <span class="muted">— {r.pull_request!.author}</span>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
           {envs.length > 0 && (
             <ol class="chain" aria-label="environments">
               {envs.map((e) => (

@@ -2,7 +2,7 @@
 // runs), test results (failures first), artifacts, and the cancel / retry / re-run buttons.
 import { useContext, useEffect, useMemo, useState } from "preact/hooks";
 import { api, finished, Job, Run } from "../api";
-import { Artifacts, Badge, ErrorBox } from "../components";
+import { Artifacts, Badge, ErrorBox, Source } from "../components";
 import { debounced, useLiveEvents } from "../events";
 import { duration, short, when } from "../format";
 import { JobGraph } from "../graph";
@@ -69,10 +69,24 @@ export function RunPage(props: { id: number; job?: string; line?: number }) {
           {run.project} #{run.number} <Badge state={run.state} />
         </h1>
         <p>
-          <code>{short(run.commit)}</code> {run.subject} — {run.author} · {run.branch || run.ref} ·{" "}
+          <code>{short(run.commit)}</code> {run.subject} — {run.author} · <Source run={run} /> ·{" "}
           {run.trigger} · queued {when(run.queued_at_ms)} ·{" "}
           {duration(run.started_at_ms, run.finished_at_ms)}
         </p>
+        {run.pull_request && (
+          <p class="request">
+            Pull request {run.pull_request.number}: <strong>{run.pull_request.title}</strong> by{" "}
+            {run.pull_request.author}
+            {run.pull_request.merge && run.pull_request.base && (
+              <>
+                {" "}
+                · head <code>{short(run.pull_request.head)}</code> merged into{" "}
+                {run.pull_request.target} at <code>{short(run.pull_request.base)}</code>
+              </>
+            )}
+            {run.pull_request.fork && <> · from a fork: no build secrets</>}
+          </p>
+        )}
         {run.reason && <p class="muted">{run.reason}</p>}
         {run.culprit && (
           <p class="broken-since">

@@ -2,7 +2,7 @@
 // a project with 100,000 runs opens as fast as one with ten.
 import { useEffect, useState } from "preact/hooks";
 import { api, Run } from "../api";
-import { Badge, ErrorBox, ProjectNav } from "../components";
+import { Badge, ErrorBox, ProjectNav, Source } from "../components";
 import { duration, short, when } from "../format";
 
 const PAGE = 50;
@@ -49,7 +49,9 @@ export function RunsPage(props: { project: string }) {
                   <Badge state={r.state} /> #{r.number}
                 </a>
               </td>
-              <td>{r.branch || r.ref}</td>
+              <td>
+                <Source run={r} />
+              </td>
               <td>
                 <code>{short(r.commit)}</code> {r.subject} <span class="muted">— {r.author}</span>
               </td>
