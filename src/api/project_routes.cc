@@ -2,6 +2,7 @@
 #include "api/route_helpers.h"
 #include "auth/tokens.h"
 #include "core/names.h"
+#include "notify/forge_status.h"
 #include "scm/git_auth.h"
 
 namespace boucle::api {
@@ -21,6 +22,10 @@ json projectJson(const store::Project& p, bool admin) {
             {"allow_process_jobs", p.allowProcessJobs},
             {"request_builds", p.requestBuilds},
             {"fork_secrets", p.forkSecrets},
+            {"forge", p.forge},
+            {"forge_api", p.forgeApi},
+            {"forge_repo", p.forgeRepo},
+            {"forge_token_set", !p.forgeTokenSealed.empty()},
             {"created_at_ms", p.createdAt},
             {"webhook_secret_set", !p.webhookSecret.empty()}};
   if (admin) j["webhook_secret"] = p.webhookSecret;
@@ -69,6 +74,23 @@ std::string readGlobList(const json& body, const char* key, std::vector<std::str
   return "";
 }
 
+// The token commit statuses are set with, sealed into `p` ("" removes it); "" when fine.
+std::string readForgeToken(const ApiContext& c, const json& body, store::Project* p) {
+  if (!body.contains("forge_token")) return "";
+  if (!body["forge_token"].is_string()) return "forge_token: a string";
+  std::string token = body["forge_token"].get<std::string>();
+  if (token.empty()) {
+    p->forgeTokenSealed.clear();
+    return "";
+  }
+  if (token.size() > 4096 || token.find_first_of("\r\n") != std::string::npos)
+    return "forge_token: one line";
+  if (!c.secrets) return "this server cannot store secrets";
+  p->forgeTokenSealed = c.secrets->seal(token);
+  std::fill(token.begin(), token.end(), '\0');
+  return "";
+}
+
 // The settings a request may change, from its body into `p`; "" when fine.
 std::string readSettings(const json& body, store::Project* p) {
   if (body.contains("branches")) {
@@ -93,6 +115,14 @@ std::string readSettings(const json& body, store::Project* p) {
       return "request_builds: head, merge or both";
     p->requestBuilds = v.get<std::string>();
   }
+  for (auto [key, field] : {std::pair{"forge", &p->forge}, std::pair{"forge_api", &p->forgeApi},
+                            std::pair{"forge_repo", &p->forgeRepo}}) {
+    if (!body.contains(key)) continue;
+    if (!body[key].is_string() || body[key].get<std::string>().size() > 500)
+      return std::string(key) + ": a string";
+    *field = body[key].get<std::string>();
+  }
+  if (auto target = notify::forgeTarget(*p); !target.ok()) return target.status().message();
   for (auto [key, field] : {std::pair{"requeue_interrupted", &p->requeueInterrupted},
                             std::pair{"allow_process_jobs", &p->allowProcessJobs},
                             std::pair{"fork_secrets", &p->forkSecrets}}) {
@@ -121,6 +151,8 @@ Response addProject(const ApiContext& c, const Request& req) {
       return errorResponse(400, problem);
   }
   if (auto problem = readSettings(body, &p); !problem.empty()) return errorResponse(400, problem);
+  if (auto problem = readForgeToken(c, body, &p); !problem.empty())
+    return errorResponse(400, problem);
   if (p.branches.empty()) p.branches = {"main"};
   if (body.contains("webhook_secret")) {
     if (!body["webhook_secret"].is_string()) return errorResponse(400, "webhook_secret: a string");
@@ -139,9 +171,15 @@ Response changeSettings(const ApiContext& c, const Request& req, const std::stri
   auto p = c.store->getProject(name);
   if (!p.ok()) return fromStatus(p.status());
   if (auto problem = readSettings(body, &*p); !problem.empty()) return errorResponse(400, problem);
+  if (auto problem = readForgeToken(c, body, &*p); !problem.empty())
+    return errorResponse(400, problem);
   if (auto st = c.store->updateProjectSettings(*p); !st.ok()) return fromStatus(st);
   std::string changed;
   for (const auto& [key, value] : body.items()) {
+    if (key == "forge_token") {  // never into the audit log
+      changed += (changed.empty() ? "" : ", ") + key + "=(secret)";
+      continue;
+    }
     changed += (changed.empty() ? "" : ", ") + key + "=" +
                value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }

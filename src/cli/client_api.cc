@@ -54,18 +54,6 @@ std::optional<json> call(const ClientArgs& a, const std::string& method, const s
   return j;
 }
 
-std::string urlEncode(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
-
 Status downloadArtifact(const ClientArgs& a, const std::string& path, const std::string& sha,
                         const std::string& dir) {
   namespace fs = std::filesystem;

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "core/encoding.h"
 #include "core/status.h"
 
 namespace CLI {
@@ -26,8 +27,6 @@ void addClientOptions(CLI::App* cmd, ClientArgs& a);
 std::optional<nlohmann::json> call(const ClientArgs& a, const std::string& method,
                                    const std::string& target, const nlohmann::json& body,
                                    int* exitCode);
-
-std::string urlEncode(const std::string& s);
 
 // A time from the API (ms since the epoch, or null: "") in local time, by strftime `format`.
 std::string localTime(const nlohmann::json& ms, const char* format = "%Y-%m-%d %H:%M");

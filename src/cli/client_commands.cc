@@ -81,6 +81,10 @@ void addProjectSet(CLI::App* project, int* exitCode) {
   auto requeue = std::make_shared<std::optional<bool>>();
   auto requestBuilds = std::make_shared<std::string>();
   auto forkSecrets = std::make_shared<std::optional<bool>>();
+  auto forge = std::make_shared<std::optional<std::string>>();
+  auto forgeApi = std::make_shared<std::optional<std::string>>();
+  auto forgeRepo = std::make_shared<std::optional<std::string>>();
+  auto forgeToken = std::make_shared<std::string>();
   set->add_option("name", *name, "Project name")->required();
   set->add_option("--branch", *branches, "Branches (globs) to build, replacing the list")
       ->expected(1)
@@ -103,6 +107,17 @@ void addProjectSet(CLI::App* project, int* exitCode) {
   set->add_option("--fork-secrets", *forkSecrets,
                   "true: runs of pull requests from forks get the build secrets too (a "
                   "stranger's code would see them)");
+  set->add_option("--forge", *forge,
+                  "Set each run's result as a commit status on this forge: github, gitlab, gitea "
+                  "('' stops it)");
+  set->add_option("--forge-api", *forgeApi,
+                  "The forge's API (default: told from the URL, e.g. https://api.github.com)");
+  set->add_option("--forge-repo", *forgeRepo,
+                  "The repository there: OWNER/NAME, or GitLab's project path or id (default: "
+                  "told from the URL)");
+  set->add_option("--forge-token-file", *forgeToken,
+                  "File holding the token statuses are set with ('-': stdin; default: the "
+                  "project's token credential)");
   addClientOptions(set, *a);
   set->callback([=] {
     json body = json::object();
@@ -113,6 +128,26 @@ void addProjectSet(CLI::App* project, int* exitCode) {
     if (*requeue) body["requeue_interrupted"] = **requeue;
     if (!requestBuilds->empty()) body["request_builds"] = *requestBuilds;
     if (*forkSecrets) body["fork_secrets"] = **forkSecrets;
+    if (*forge) body["forge"] = **forge;
+    if (*forgeApi) body["forge_api"] = **forgeApi;
+    if (*forgeRepo) body["forge_repo"] = **forgeRepo;
+    if (!forgeToken->empty()) {
+      std::string text;
+      if (*forgeToken == "-") {
+        text.assign(std::istreambuf_iterator<char>(std::cin), {});
+      } else {
+        auto r = os::readFile(*forgeToken);
+        if (!r.ok()) {
+          fmt::print(stderr, "boucle project set: {}\n", r.status().message());
+          *exitCode = kExitUsage;
+          return;
+        }
+        text = *r;
+      }
+      while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+      body["forge_token"] = text;
+      std::fill(text.begin(), text.end(), '\0');
+    }
     if (body.empty()) {
       fmt::print(stderr, "boucle project set: give at least one setting (see --help)\n");
       *exitCode = kExitUsage;
@@ -121,6 +156,7 @@ void addProjectSet(CLI::App* project, int* exitCode) {
     auto r = call(*a, "PATCH", "/api/projects/" + urlEncode(*name), body, exitCode);
     if (!r) return;
     if (a->json) return fmt::print("{}\n", r->dump(2));
+    if (body.contains("forge_token")) body["forge_token"] = "(stored encrypted)";
     fmt::print("project {} updated: {}\n", *name, body.dump());
   });
 }

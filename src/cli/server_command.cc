@@ -31,6 +31,7 @@
 #include "monitor/watcher.h"
 #include "notify/messages.h"
 #include "notify/notifier.h"
+#include "notify/status_publisher.h"
 #include "os/files.h"
 #include "pipeline/parser.h"
 #include "scheduler/agent.h"
@@ -69,6 +70,7 @@ struct ServerArgs {
   std::string serverTimeout = "60s";
   bool localAgent = true;
   std::string agentTimeout = "60s";
+  std::string url;  // where people reach the server; "" = http://LISTEN
 };
 
 // The web UI's folder: --ui, else share/boucle/ui beside an installed binary, else this source
@@ -289,7 +291,10 @@ int serve(const ServerArgs& a) {
   std::unique_ptr<store::postgres::Bus> bus;
   // Every write of a run, job, deploy or incident from here on is a live event.
   api::EventHub events;
-  (*store)->setObserver(&events);
+  // And each change of a run's state is set as a commit status on its forge.
+  notify::StatusPublisher statuses(**store, a.url);
+  store::ObserverTee observers({&events, &statuses});
+  (*store)->setObserver(&observers);
   // Who this server is to the others sharing the database: its host and a name made once and
   // kept in DATA/server-id (package installs share a data path, hosts may share a name), the
   // same across restarts, so what its previous life left running is its own to end now.
@@ -357,6 +362,8 @@ int serve(const ServerArgs& a) {
   }
   notify::Notifier notifier(**store, notify::makeCurlSender({a.smtp, a.mailFrom}));
   if (leads) notifier.setLeads(leads);
+  notifier.setSecrets(&*secrets);
+  statuses.setQueued([&notifier] { notifier.wake(); });
   auto agentSilence = parseDuration(a.agentTimeout);
   if (!agentSilence || agentSilence->count() < 1000) {
     fmt::print(stderr, "boucle server: --agent-timeout: a duration of at least 1s\n");
@@ -503,6 +510,8 @@ int serve(const ServerArgs& a) {
     fmt::print(stderr, "boucle server: {}\n", error);
     return kExitFailed;
   }
+  if (a.url.empty()) statuses.setBaseUrl(fmt::format("http://{}:{}", http.address, server->port()));
+  statuses.start();
   notifier.start();
   deployer.start();
   watcher.start();
@@ -572,6 +581,7 @@ int serve(const ServerArgs& a) {
   if (bus) bus->stop();
   if (presence) presence->stop();  // after its runs and deploys were recorded
   watcher.stop();
+  statuses.stop();  // what it was told is queued first
   notifier.stop();
   if (signals.joinable()) {
     pthread_kill(signals.native_handle(), SIGTERM);  // wakes sigwait if stop came from elsewhere
@@ -596,6 +606,9 @@ void addServerCommand(CLI::App& app, int* exitCode) {
   cmd->add_option("--shared", a->shared,
                   "A folder every server on one PostgreSQL database reads and writes (NFS): "
                   "runs' logs and records, artifacts, deploy logs, secret.key (default: DATA)");
+  cmd->add_option("--url", a->url,
+                  "Where people reach this server (https://ci.example.com): the commit statuses "
+                  "set on forges link to its run pages (default: http://LISTEN)");
   cmd->add_option("--listen", a->listen, "Address and port to listen on (port 0: any free)")
       ->capture_default_str();
   cmd->add_option("--smtp", a->smtp, "SMTP server for e-mail notifications")->capture_default_str();

@@ -33,6 +33,9 @@ std::string cutUtf8(std::string s, size_t max);
 bool isCleanUtf8(std::string_view s);
 std::string cleanUtf8(std::string_view s);
 
+// `s` as one URL path segment or query value: every byte but letters, digits and -_.~ as %XX.
+std::string urlEncode(std::string_view s);
+
 // `s` as one word for a POSIX shell, whatever it holds: in single quotes, each ' spelled '\''.
 // For the command lines a remote shell reads (ssh), where an argv cannot be passed.
 std::string shellQuote(std::string_view s);

@@ -6,8 +6,10 @@
 #include <chrono>
 #include <mutex>
 
+#include "auth/secret_box.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "notify/forge_status.h"
 #include "os/curl.h"
 
 namespace boucle::notify {
@@ -38,13 +40,17 @@ class CurlSender : public Sender {
  public:
   explicit CurlSender(MailSettings mail) : mail_(std::move(mail)) {}
 
-  Status post(const std::string& url, const std::string& json) override {
+  Status post(const std::string& url, const std::string& json,
+              const std::vector<std::string>& extra) override {
     auto loaded = loadCurl();
     if (!loaded.ok()) return loaded.status();
     const CurlApi& k = **loaded;
     std::unique_ptr<CURL, void (*)(CURL*)> c(k.easyInit(), k.easyCleanup);
     if (!c) return Status::Internal("curl_easy_init failed");
     curl_slist* headers = k.slistAppend(nullptr, "Content-Type: application/json");
+    // GitHub's API refuses requests without a User-Agent.
+    headers = k.slistAppend(headers, "User-Agent: boucle");
+    for (const auto& h : extra) headers = k.slistAppend(headers, h.c_str());
     k.easySetopt(c.get(), CURLOPT_URL, url.c_str());
     k.easySetopt(c.get(), CURLOPT_PROTOCOLS_STR, "http,https");
     k.easySetopt(c.get(), CURLOPT_POSTFIELDS, json.c_str());
@@ -112,9 +118,46 @@ void Notifier::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+// A commit status, with the project's forge token (opened only now: the queue holds no secret).
+// A status a newer one of the same run and commit supersedes is not sent: retried late, it
+// would put an old state over the new one.
+Status Notifier::setStatus(const store::Delivery& d) {
+  auto all = store_.listDeliveries(d.runId);
+  if (!all.ok()) return all.status();
+  for (const auto& other : *all) {
+    if (other.id > d.id && other.channel == "status" && other.target == d.target)
+      return Status::Cancelled("superseded by a newer status");
+  }
+  auto run = store_.getRun(d.runId);
+  if (!run.ok()) return run.status();
+  auto project = store_.getProject(run->project);
+  if (!project.ok()) return project.status();
+  std::string sealed = !project->forgeTokenSealed.empty()   ? project->forgeTokenSealed
+                       : project->credentialKind == "token" ? project->credentialSealed
+                                                            : "";
+  if (sealed.empty())
+    return Status::Invalid("no token for the forge (boucle project set " + project->name +
+                           " --forge-token-file FILE)");
+  if (!secrets_) return Status::Internal("no key to open the forge token");
+  auto token = secrets_->unseal(sealed);
+  if (!token.ok()) return token.status();
+  auto headers = forgeHeaders(project->forge, *token);
+  Status st = sender_->post(d.target, d.payload, headers);
+  for (auto& h : headers) std::fill(h.begin(), h.end(), '\0');
+  std::fill(token->begin(), token->end(), '\0');
+  return st;
+}
+
 void Notifier::deliver(store::Delivery d) {
-  Status st = d.channel == "email" ? sender_->mail(d.target, d.payload)
-                                   : sender_->post(d.target, d.payload);
+  Status st = d.channel == "email"    ? sender_->mail(d.target, d.payload)
+              : d.channel == "status" ? setStatus(d)
+                                      : sender_->post(d.target, d.payload);
+  if (st.code() == Code::kCancelled) {
+    d.state = "superseded";
+    d.lastError = st.message();
+    if (auto s = store_.updateDelivery(d); !s.ok()) logError("notify: " + s.message());
+    return;
+  }
   ++d.attempts;
   if (st.ok()) {
     d.state = "sent";

@@ -7,17 +7,24 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/status.h"
 #include "core/wakeup.h"
 #include "store/store.h"
+
+namespace boucle::auth {
+class SecretBox;
+}
 
 namespace boucle::notify {
 
 class Sender {
  public:
   virtual ~Sender() = default;
-  virtual Status post(const std::string& url, const std::string& json) = 0;
+  // `headers` ("Name: value") go with the request, never into a message or the log.
+  virtual Status post(const std::string& url, const std::string& json,
+                      const std::vector<std::string>& headers = {}) = 0;
   virtual Status mail(const std::string& to, const std::string& message) = 0;
 };
 
@@ -41,6 +48,8 @@ class Notifier {
   // Whether this server leads those sharing its database: only the leader sends, so a
   // notification goes once. Before start().
   void setLeads(std::function<bool()> leads) { leads_ = std::move(leads); }
+  // Opens the tokens commit statuses are set with. Before start().
+  void setSecrets(const auth::SecretBox* secrets) { secrets_ = secrets; }
   void start();
   void wake();
   void stop();
@@ -48,11 +57,13 @@ class Notifier {
  private:
   void loop();
   void deliver(store::Delivery d);
+  Status setStatus(const store::Delivery& d);
 
   store::Store& store_;
   std::unique_ptr<Sender> sender_;
   std::thread thread_;
   std::function<bool()> leads_;
+  const auth::SecretBox* secrets_ = nullptr;
   Wakeup wakeup_;
 };
 

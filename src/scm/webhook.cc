@@ -49,15 +49,6 @@ std::string idOf(const json& j) {
   return "";
 }
 
-// At most `max` bytes, cut before a character rather than inside one (the JSON writer refuses
-// broken UTF-8).
-void cutUtf8(std::string& s, size_t max) {
-  if (s.size() <= max) return;
-  size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  s.resize(n);
-}
-
 // A branch name as a forge sends it: bounded, no control character, not an option.
 bool plausibleBranch(const std::string& b) {
   return !b.empty() && b.size() <= 255 && b[0] != '-' &&
@@ -131,8 +122,8 @@ Result<PullRequest> parsePullRequest(Forge forge, const json& j) {
     return Status::Invalid("the request's source or target branch is missing or malformed");
   if (!isHexSha(pr.head)) return Status::Invalid("the request's head is not a commit id");
   // Shown in lists and statuses, never run: bounded all the same.
-  cutUtf8(pr.title, 300);
-  cutUtf8(pr.author, 100);
+  pr.title = cutUtf8(std::move(pr.title), 300);
+  pr.author = cutUtf8(std::move(pr.author), 100);
   return pr;
 }
 

@@ -48,6 +48,11 @@ struct Project {
   // Runs of requests from forks get the project's build secrets too: an admin's decision (a
   // stranger's code would see them).
   bool forkSecrets = false;
+  // Where each run's result is set as a commit status: "" (nowhere), "github", "gitlab" or
+  // "gitea"; its API's base URL and the repository there ("" for both: told from `url`).
+  std::string forge, forgeApi, forgeRepo;
+  // The token statuses are set with, sealed; "" = the credential's token.
+  std::string forgeTokenSealed;
 };
 
 // The pull (merge) request a run builds. Such runs are never released or deployed, judge no
@@ -125,11 +130,12 @@ struct JobRecord {
 struct Delivery {
   int64_t id = 0;
   int64_t runId = 0;
-  std::string event;              // broken, fixed, failed, succeeded
-  std::string channel;            // webhook, slack, email
-  std::string target;             // URL or e-mail address
-  std::string payload;            // request body, or the whole e-mail
-  std::string state = "pending";  // pending, sent, failed (gave up)
+  std::string event;    // broken, fixed, failed, succeeded
+  std::string channel;  // webhook, slack, email
+  std::string target;   // URL or e-mail address
+  std::string payload;  // request body, or the whole e-mail
+  // pending, sent, failed (gave up), superseded (a commit status a newer one replaced first)
+  std::string state = "pending";
   int attempts = 0;
   std::string lastError;
   int64_t nextAttemptAt = 0;  // ms since the epoch
@@ -366,6 +372,27 @@ class StoreObserver {
   virtual void incidentChanged(const Incident&) {}
 };
 
+// Tells several observers, in the order given.
+class ObserverTee : public StoreObserver {
+ public:
+  explicit ObserverTee(std::vector<StoreObserver*> all) : all_(std::move(all)) {}
+  void runChanged(const Run& r) override {
+    for (auto* o : all_) o->runChanged(r);
+  }
+  void jobChanged(std::string_view project, const JobRecord& j) override {
+    for (auto* o : all_) o->jobChanged(project, j);
+  }
+  void deployChanged(const Deploy& d) override {
+    for (auto* o : all_) o->deployChanged(d);
+  }
+  void incidentChanged(const Incident& i) override {
+    for (auto* o : all_) o->incidentChanged(i);
+  }
+
+ private:
+  std::vector<StoreObserver*> all_;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -391,8 +418,8 @@ class Store {
                                       std::string_view user, std::string_view sealed) = 0;
 
   // Replaces the project's settings (branches, poll_seconds, requeue_interrupted,
-  // allow_process_jobs, release_branches, request_builds, fork_secrets) by name; the rest
-  // stays. NotFound.
+  // allow_process_jobs, release_branches, request_builds, fork_secrets, forge, forge_api,
+  // forge_repo, forge_token_sealed) by name; the rest stays. NotFound.
   virtual Status updateProjectSettings(const Project& p) = 0;
 
   // A new run in state queued; its number is the project's next.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 
@@ -14,6 +15,7 @@ namespace {
 
 using nlohmann::json;
 using ::testing::HasSubstr;
+using ::testing::Not;
 namespace fs = std::filesystem;
 
 class NotifyTest : public ServerFixture {
@@ -231,6 +233,102 @@ TEST_F(NotifyTest, IncidentsAreToldWithTheLiveReleasesRules) {
   std::vector<std::string> kinds;
   for (const auto& e : timeline) kinds.push_back(e["kind"]);
   EXPECT_THAT(kinds, ::testing::ElementsAre("opened", "notified", "resolved", "notified"));
+}
+
+// The forges' documented shapes, checked on a local HTTP server: no forge runs here.
+TEST_F(NotifyTest, EachRunsStateIsSetAsACommitStatusInEachForgesShape) {
+  repo_.write(".boucle.yml", "jobs:\n  test: {run: 'echo ok'}\n");
+  std::string sha = repo_.commit("feat: first");
+  addProject();
+  const std::string token = "forge-t0ken-9a8b7c6d";
+  fs::path tokenFile = repo_.scratch() / "forge-token";
+  std::ofstream(tokenFile) << token << "\n";
+  std::string forgeApi = "http://127.0.0.1:" + httpPort_;
+  Output set = client({"project", "set", "web", "--forge", "github", "--forge-api", forgeApi + "/",
+                       "--forge-repo", "octo/web", "--forge-token-file", tokenFile.string()});
+  ASSERT_EQ(set.exitCode, 0) << set.all();
+
+  struct Forge {
+    std::string name, repo, path, auth, nameKey, running;
+  };
+  std::vector<Forge> forges = {
+      {"github", "octo/web", "/repos/octo/web/statuses/", "Authorization: Bearer " + token,
+       "context", "pending"},
+      {"gitlab", "group/web", "/projects/group%2Fweb/statuses/", "PRIVATE-TOKEN: " + token, "name",
+       "running"},
+      {"gitea", "team/web", "/repos/team/web/statuses/", "Authorization: token " + token, "context",
+       "pending"},
+  };
+  size_t seen = 0;
+  int64_t run = 0;
+  for (const auto& f : forges) {
+    SCOPED_TRACE(f.name);
+    ASSERT_EQ(client({"project", "set", "web", "--forge", f.name, "--forge-repo", f.repo}).exitCode,
+              0);
+    ASSERT_EQ(client({"trigger", "web", "--ref", sha}).exitCode, 0);
+    ++run;
+    EXPECT_EQ(waitForRun(run)["state"], "passed");
+    // queued, running, passed: up to three statuses on the commit, in order, ending with the
+    // result (one a newer one supersedes before it went out is not sent).
+    std::vector<json> mine;
+    ASSERT_TRUE(waitFor([&] {
+      mine.clear();
+      auto all = posts();
+      for (size_t i = seen; i < all.size(); ++i) mine.push_back(all[i]);
+      return !mine.empty() &&
+             json::parse(mine.back()["body"].get<std::string>())["state"] == "success";
+    })) << mine.size();
+    seen += mine.size();
+    ASSERT_LE(mine.size(), 3u);
+    std::vector<std::string> states;
+    for (const auto& p : mine) {
+      EXPECT_EQ(p["method"], "POST");
+      EXPECT_EQ(p["path"], f.path + sha);
+      json h = p["headers"];
+      EXPECT_EQ(h.value("Content-Type", ""), "application/json");
+      EXPECT_EQ(h.value("User-Agent", ""), "boucle");
+      std::string authName = f.auth.substr(0, f.auth.find(':'));
+      EXPECT_EQ(authName + ": " + h.value(authName, ""), f.auth);
+      json body = json::parse(p["body"].get<std::string>());
+      states.push_back(body["state"]);
+      EXPECT_EQ(body[f.nameKey], "boucle");
+      EXPECT_EQ(body["target_url"], server_->url() + "/#/runs/" + std::to_string(run));
+    }
+    std::vector<std::string> expected{"pending", f.running, "success"};
+    if (f.running == "pending") expected.erase(expected.begin());  // twice the same word
+    for (size_t i = 0; i + 1 < states.size(); ++i)
+      EXPECT_NE(std::find(expected.begin(), expected.end() - 1, states[i]), expected.end() - 1)
+          << states[i];
+    EXPECT_EQ(json::parse(mine.back()["body"].get<std::string>())["description"], "build passed");
+    if (f.name == "github") {
+      EXPECT_EQ(mine[0]["headers"].value("X-GitHub-Api-Version", ""), "2022-11-28");
+    }
+    // Recorded with the run's notifications.
+    json recorded;
+    ASSERT_TRUE(waitFor([&] {
+      recorded = api("/api/runs/" + std::to_string(run) + "/notifications")["notifications"];
+      return recorded.size() == 3 && recorded[2]["state"] == "sent";
+    })) << recorded.dump();
+    size_t sent = 0;
+    for (const auto& d : recorded) {
+      EXPECT_EQ(d["channel"], "status");
+      if (d["state"] == "sent") {
+        ++sent;
+      } else {
+        EXPECT_EQ(d["state"], "superseded");
+        EXPECT_EQ(d["last_error"], "superseded by a newer status") << d.dump();
+      }
+    }
+    EXPECT_EQ(sent, mine.size());
+  }
+
+  // The token is nowhere but sealed in the database: not in an answer, the audit log, the
+  // server's log or the database's file.
+  EXPECT_THAT(client({"project", "show", "web"}).out, Not(HasSubstr(token)));
+  EXPECT_THAT(client({"audit", "web"}).out, Not(HasSubstr(token)));
+  EXPECT_THAT(server_->log(), Not(HasSubstr(token)));
+  EXPECT_THAT(readFile(server_->data() / "boucle.db"), Not(HasSubstr(token)));
+  EXPECT_EQ(api("/api/projects/web")["forge_token_set"], true);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Test receivers, on free loopback ports: an HTTP server that records every POST (one JSON
-line per request: path and body) and an SMTP sink writing a Maildir. Prints the ports on
+line per request: method, path, headers and body) and an SMTP sink writing a Maildir. Prints the ports on
 stdout as "http PORT" and "smtp PORT", then serves until killed.
 usage: sinks.py DIR"""
 import asyncio
@@ -21,7 +21,8 @@ class Recorder(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
         with open(os.path.join(out, "posts.jsonl"), "a") as f:
-            f.write(json.dumps({"path": self.path, "body": body}) + "\n")
+            f.write(json.dumps({"method": self.command, "path": self.path, "body": body,
+                                "headers": dict(self.headers.items())}) + "\n")
         self.send_response(200)
         self.end_headers()
         self.wfile.write(b"ok")

@@ -24,7 +24,8 @@ std::string joinLines(const std::vector<std::string>& v) {
 constexpr const char* kProjectColumns =
     "id, name, url, branches, webhook_secret, poll_seconds, created_at, credential_kind, "
     "credential_user, credential_sealed, requeue_interrupted, allow_process_jobs, "
-    "release_branches, request_builds, fork_secrets";
+    "release_branches, request_builds, fork_secrets, forge, forge_api, forge_repo, "
+    "forge_token_sealed";
 
 constexpr const char* kRunColumns =
     "id, project, number, ref, branch, commit_sha, author, subject, trigger, state, reason, "
@@ -115,6 +116,10 @@ Project readProject(const Statement& s) {
   p.releaseBranches = split(s.text(12), '\n');
   p.requestBuilds = s.text(13);
   p.forkSecrets = s.integer(14) != 0;
+  p.forge = s.text(15);
+  p.forgeApi = s.text(16);
+  p.forgeRepo = s.text(17);
+  p.forgeTokenSealed = s.text(18);
   return p;
 }
 
@@ -130,8 +135,9 @@ Result<Project> SqlStore::addProject(const Project& p) {
   auto s = db_.prepare(
       "INSERT INTO projects (name, url, branches, webhook_secret, poll_seconds, created_at, "
       "credential_kind, credential_user, credential_sealed, requeue_interrupted, "
-      "allow_process_jobs, release_branches, request_builds, fork_secrets) VALUES (?, ?, ?, ?, "
-      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
+      "allow_process_jobs, release_branches, request_builds, fork_secrets, forge, forge_api, "
+      "forge_repo, forge_token_sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+      "?) RETURNING id");
   if (!s.ok()) return s.status();
   Project out = p;
   out.createdAt = nowMs();
@@ -142,6 +148,7 @@ Result<Project> SqlStore::addProject(const Project& p) {
   s->bind(11, static_cast<int64_t>(p.allowProcessJobs ? 1 : 0));
   s->bind(12, joinLines(p.releaseBranches)).bind(13, p.requestBuilds);
   s->bind(14, static_cast<int64_t>(p.forkSecrets ? 1 : 0));
+  s->bind(15, p.forge).bind(16, p.forgeApi).bind(17, p.forgeRepo).bind(18, p.forgeTokenSealed);
   auto id = sql::insertedId(*s);
   if (!id.ok()) {
     if (id.status().code() == Code::kConflict)
@@ -197,14 +204,15 @@ Status SqlStore::updateProjectSettings(const Project& p) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "UPDATE projects SET branches = ?, poll_seconds = ?, requeue_interrupted = ?, "
-      "allow_process_jobs = ?, release_branches = ?, request_builds = ?, fork_secrets = ? "
-      "WHERE name = ?");
+      "allow_process_jobs = ?, release_branches = ?, request_builds = ?, fork_secrets = ?, "
+      "forge = ?, forge_api = ?, forge_repo = ?, forge_token_sealed = ? WHERE name = ?");
   if (!s.ok()) return s.status();
   s->bind(1, joinLines(p.branches)).bind(2, static_cast<int64_t>(p.pollSeconds));
   s->bind(3, static_cast<int64_t>(p.requeueInterrupted ? 1 : 0));
   s->bind(4, static_cast<int64_t>(p.allowProcessJobs ? 1 : 0));
   s->bind(5, joinLines(p.releaseBranches)).bind(6, p.requestBuilds);
-  s->bind(7, static_cast<int64_t>(p.forkSecrets ? 1 : 0)).bind(8, p.name);
+  s->bind(7, static_cast<int64_t>(p.forkSecrets ? 1 : 0)).bind(8, p.forge);
+  s->bind(9, p.forgeApi).bind(10, p.forgeRepo).bind(11, p.forgeTokenSealed).bind(12, p.name);
   if (auto st = s->run(); !st.ok()) return st;
   if (db_.changes() == 0) return Status::NotFound("no project named " + p.name);
   return Status::Ok();
@@ -624,7 +632,7 @@ Result<std::vector<Delivery>> SqlStore::dueDeliveries(int64_t nowMs, int limit) 
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kDeliveryColumns +
                        " FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ? "
-                       "ORDER BY next_attempt_at LIMIT ?");
+                       "ORDER BY next_attempt_at, id LIMIT ?");
   if (!s.ok()) return s.status();
   s->bind(1, nowMs).bind(2, static_cast<int64_t>(limit));
   return readAll(*s, readDelivery);

@@ -339,7 +339,8 @@ CREATE TABLE monitor_snapshot (
   at INTEGER NOT NULL
 );
 )sql",
-    // Pull (merge) requests: what a run builds of one, and what a project builds of them.
+    // Pull (merge) requests: what a run builds of one, and what a project builds of them; the
+    // forge a project's commit statuses go to.
     R"sql(
 ALTER TABLE runs ADD COLUMN pr_number INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN pr_title TEXT NOT NULL DEFAULT '';
@@ -352,6 +353,10 @@ ALTER TABLE runs ADD COLUMN pr_base TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN pr_fork INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN pr_merge INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE projects ADD COLUMN request_builds TEXT NOT NULL DEFAULT 'head';
+ALTER TABLE projects ADD COLUMN forge TEXT NOT NULL DEFAULT '';
+ALTER TABLE projects ADD COLUMN forge_api TEXT NOT NULL DEFAULT '';
+ALTER TABLE projects ADD COLUMN forge_repo TEXT NOT NULL DEFAULT '';
+ALTER TABLE projects ADD COLUMN forge_token_sealed TEXT NOT NULL DEFAULT '';
 ALTER TABLE projects ADD COLUMN fork_secrets INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
