@@ -1,5 +1,8 @@
 #include "api/access.h"
 
+#include <algorithm>
+
+#include "api/people.h"
 #include "auth/roles.h"
 #include "auth/tokens.h"
 #include "core/clock.h"
@@ -82,14 +85,89 @@ std::optional<Response> AccessGate::authenticate(Request& req) {
   req.roles = roles.ok() ? *roles : std::vector<std::string>{"viewer"};
   req.agentLabels = token->agentLabels;
   req.agentProjects = token->agentProjects;
+  if (!token->owner.empty()) {
+    // A person's token acts as them, with no more than they may do now: a role taken from
+    // them, or their being disabled, reaches their tokens at once.
+    auto who = person(token->owner, revision);
+    if (!who.ok()) return errorResponse(500, "internal error");
+    if (!*who)
+      return unauthenticated("token '" + token->name + "': its owner may not sign in",
+                             "Bearer error=\"invalid_token\"");
+    auto theirs = auth::parseRoles((*who)->roles);
+    std::vector<std::string> kept;
+    for (const auto& r : req.roles) {
+      if (theirs.ok() && std::find(theirs->begin(), theirs->end(), r) != theirs->end())
+        kept.push_back(r);
+    }
+    if (kept.empty()) kept = {"viewer"};
+    req.roles = kept;
+    req.actor = token->owner;
+    req.via = token->name;
+  }
+  return std::nullopt;
+}
+
+Result<std::optional<store::User>> AccessGate::person(const std::string& name, uint64_t revision) {
+  auto cached = people_.get(name, revision);
+  if (!cached) {
+    auto found = store_.findUser(name);
+    if (!found.ok()) {
+      logError("people: " + found.status().message());
+      return found.status();
+    }
+    cached = *found;
+    people_.put(name, revision, *cached);
+  }
+  if (*cached && (*cached)->disabled) return std::optional<store::User>();
+  return *cached;
+}
+
+std::optional<Response> AccessGate::authenticateSession(Request& req, const std::string& secret) {
+  std::string hash = auth::hashToken(secret);
+  uint64_t revision = store_.revision();
+  std::optional<store::Session> session = sessions_.get(hash, revision);
+  if (!session) {
+    auto found = store_.findSession(hash);
+    if (!found.ok()) {
+      logError("sessions: " + found.status().message());
+      return errorResponse(500, "internal error");
+    }
+    if (!found->has_value()) return unauthenticated("signed out: sign in again", "Session");
+    session = **found;
+    sessions_.put(hash, revision, *session);
+  }
+  int64_t now = nowMs();
+  if (session->expiresAt <= now || session->seenAt + kSessionIdleMs <= now) {
+    (void)store_.removeSession(session->id);
+    return unauthenticated("the session has ended: sign in again", "Session");
+  }
+  auto who = person(session->user, revision);
+  if (!who.ok()) return errorResponse(500, "internal error");
+  if (!*who) return unauthenticated(session->user + " may not sign in", "Session");
+  // A page of another site can make the browser send the cookie, but cannot read this token:
+  // every change must carry it.
+  bool change = req.method != "GET" && req.method != "HEAD";
+  if (change && !auth::constantTimeEquals(req.header("x-csrf-token"), csrfFor(secret)))
+    return errorResponse(403, "this change needs the session's X-CSRF-Token header");
+  if (now - session->seenAt >= kTouchEveryMs) {
+    if (auto st = store_.touchSession(session->id, now); !st.ok())
+      logError("sessions: " + st.message());
+  }
+  auto roles = auth::parseRoles((*who)->roles);
+  req.actor = (*who)->name;
+  req.roles = roles.ok() && !roles->empty() ? *roles : std::vector<std::string>{"viewer"};
+  req.session = session->id;
   return std::nullopt;
 }
 
 std::optional<Response> AccessGate::admit(Access a, Request& req) {
   if (a == Access::kPublic) return std::nullopt;
   bool hasToken = !req.header("authorization").empty();
-  if (!hasToken) return decide(a, req, false, publicRead_);
-  if (auto refusal = authenticate(req)) return refusal;
+  // A token, when given, is the credential: a person's cookie beside it is not looked at.
+  std::string cookie = hasToken ? "" : sessionCookie(req);
+  if (!hasToken && cookie.empty()) return decide(a, req, false, publicRead_);
+  if (auto refusal = hasToken ? authenticate(req) : authenticateSession(req, cookie))
+    return refusal;
   return decide(a, req, true, publicRead_);
 }
 

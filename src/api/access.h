@@ -1,5 +1,6 @@
 #pragma once
-// Who is asking, and whether they may: a request's bearer token becomes its actor and roles,
+// Who is asking, and whether they may: a request's bearer token (or a person's session cookie,
+// api/people.h) becomes its actor and roles,
 // then the route's declared Access (router.h) admits it or not. The rule is one pure function
 // (decide), tested alone; the gate adds the token lookup, cached while the store is unchanged
 // (a revocation is a write, so it takes effect at the next request).
@@ -27,10 +28,16 @@ class AccessGate {
  private:
   // nullopt once req holds the token's principal; else the 401 (unknown, revoked, expired).
   std::optional<Response> authenticate(Request& req);
+  // The same for a person's session cookie, and its CSRF token on a change.
+  std::optional<Response> authenticateSession(Request& req, const std::string& secret);
+  // The person `name`, if they may act (not disabled); cached like tokens.
+  Result<std::optional<store::User>> person(const std::string& name, uint64_t revision);
 
   store::Store& store_;
   bool publicRead_;
-  RevisionCache<store::Token> tokens_;  // by hash
+  RevisionCache<store::Token> tokens_;                // by hash
+  RevisionCache<store::Session> sessions_;            // by hash
+  RevisionCache<std::optional<store::User>> people_;  // by name
 };
 
 }  // namespace boucle::api

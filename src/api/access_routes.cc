@@ -1,4 +1,5 @@
 // Tokens (made, listed, revoked), who a token is, and the audit log.
+#include "api/people.h"
 #include "api/route_helpers.h"
 #include "auth/initial_token.h"
 #include "auth/tokens.h"
@@ -22,7 +23,8 @@ json tokenJson(const store::Token& t) {
           {"expires_at_ms", optMs(t.expiresAt)},
           {"last_used_at_ms", optMs(t.lastUsedAt)},
           {"agent_labels", t.agentLabels},
-          {"agent_projects", t.agentProjects}};
+          {"agent_projects", t.agentProjects},
+          {"owner", t.owner}};
 }
 
 // {"agent_labels": ["linux"]}: at most 32 names; none: empty.
@@ -74,10 +76,28 @@ Response addToken(const ApiContext& c, const Request& req) {
     // The name the server's own automation acts under (releases of release branches).
     return errorResponse(400, "'boucle' is the server's own name; choose another");
   }
+  // A person (signed in, or with one of their tokens) makes tokens for themselves, with at most
+  // their own roles; an admin's service token (or an admin asking for "service") makes a
+  // service's, with any roles.
+  bool person = !req.session.empty() || !req.via.empty();
+  bool admin = principalOf(req).admin();
+  bool service = !person || (admin && body.value("service", false));
+  if (service && !admin)
+    return errorResponse(403, "only admins make tokens that are not their own");
   auto roles = rolesOf(body);
   if (!roles.ok()) return fromStatus(roles.status());
+  if (!service) {
+    if (!body.contains("roles")) roles = auth::joinRoles(req.roles);
+    auto asked = auth::parseRoles(*roles);
+    for (const auto& r : asked.ok() ? *asked : std::vector<std::string>{}) {
+      if (std::find(req.roles.begin(), req.roles.end(), r) == req.roles.end())
+        return errorResponse(403, principalOf(req).describe() + " may not give a token the role " +
+                                      r + ": a person's token has at most their roles");
+    }
+  }
   store::Token t = store::tokenNamed(name.get<std::string>(), *roles);
   t.createdBy = req.actor;
+  if (!service) t.owner = req.actor;
   auto labels = namesOf(body, "agent_labels");
   if (!labels.ok()) return fromStatus(labels.status());
   auto projects = namesOf(body, "agent_projects");
@@ -112,24 +132,49 @@ Response addToken(const ApiContext& c, const Request& req) {
 }  // namespace
 
 void addAccessRoutes(Router& r, const ApiContext& c) {
-  r.add("POST", "/api/tokens", Access::kAdmin,
+  r.add("POST", "/api/tokens", Access::kRead,
         [&c](const Request& req, const Params&) { return addToken(c, req); });
-  // Names, roles, dates; never a token or its hash.
-  r.add("GET", "/api/tokens", Access::kAdmin, [&c](const Request&, const Params&) {
+  // Names, roles, dates; never a token or its hash. A person who is not an admin sees their
+  // own.
+  r.add("GET", "/api/tokens", Access::kRead, [&c](const Request& req, const Params&) {
+    bool admin = principalOf(req).admin();
+    bool person = !req.session.empty() || !req.via.empty();
+    if (!admin && !person) return errorResponse(403, "tokens are listed to admins and to people");
     auto list = c.store->listTokens();
     if (!list.ok()) return fromStatus(list.status());
     json out = json::array();
-    for (const auto& t : *list) out.push_back(tokenJson(t));
+    for (const auto& t : *list) {
+      if (admin || (!t.owner.empty() && t.owner == req.actor)) out.push_back(tokenJson(t));
+    }
     return ok(200, {{"tokens", out}});
   });
-  r.add("DELETE", "/api/tokens/{name}", Access::kAdmin, [&c](const Request& req, const Params& p) {
+  r.add("DELETE", "/api/tokens/{name}", Access::kRead, [&c](const Request& req, const Params& p) {
+    if (!principalOf(req).admin()) {
+      // A person revokes their own; anyone else's answers as a token that does not exist.
+      auto list = c.store->listTokens();
+      if (!list.ok()) return fromStatus(list.status());
+      bool theirs = std::any_of(list->begin(), list->end(), [&](const store::Token& t) {
+        return t.name == p.at("name") && !t.owner.empty() && t.owner == req.actor &&
+               (!req.session.empty() || !req.via.empty());
+      });
+      if (!theirs) return errorResponse(403, "only admins revoke tokens that are not their own");
+    }
     if (auto st = c.store->revokeToken(p.at("name")); !st.ok()) return fromStatus(st);
     if (auto failed = audited(*c.store, req, "token.revoke", "", p.at("name"), "")) return *failed;
     return ok(200, {{"revoked", p.at("name")}});
   });
   // Who the token is: the UI shows it and offers only what its roles allow.
+  // A person signed in gets their session's CSRF token here too (a page reloaded).
   r.add("GET", "/api/me", Access::kRead, [](const Request& req, const Params&) {
-    return ok(200, {{"name", req.actor}, {"roles", req.roles}});
+    json me = {{"name", req.actor}, {"roles", req.roles}};
+    if (!req.via.empty()) me["token"] = req.via;
+    if (!req.session.empty()) {
+      me["session"] = req.session;
+      me["csrf"] = csrfFor(sessionCookie(req));
+    }
+    Response res = ok(200, me);
+    res.headers.emplace_back("Cache-Control", "no-store");
+    return res;
   });
   // Who did what, when: releases, deploys, approvals, rollbacks, newest first.
   r.add("GET", "/api/audit", Access::kRead, [&c](const Request& req, const Params&) {
@@ -155,6 +200,8 @@ void addAccessRoutes(Router& r, const ApiContext& c) {
 std::optional<Response> audited(store::Store& store, const Request& req, const std::string& action,
                                 const std::string& project, const std::string& target,
                                 const std::string& detail) {
+  // A person acting through one of their tokens is named (req.actor is theirs), as everywhere
+  // a request's actor is recorded (releases, deploys, approvals).
   auto st = store.addAudit({0, nowMs(), req.actor, action, project, target, detail});
   if (st.ok()) return std::nullopt;
   logError("audit: " + action + " by " + req.actor + " was done but not recorded: " + st.message());

@@ -22,8 +22,13 @@ struct Request {
   std::map<std::string, std::string> query;    // decoded
   std::map<std::string, std::string> headers;  // names lower-case
   std::string body;
-  std::string actor;  // the name of the token that authenticated the request ("" when none)
-  std::vector<std::string> roles;  // that token's roles (see auth/roles.h)
+  // Who is asking ("" when nobody signed): a service token's name, or a person's, whether they
+  // signed in (a session) or came with one of their tokens.
+  std::string actor;
+  std::vector<std::string> roles;  // what they may do (see auth/roles.h)
+  std::string via;                 // a person's token: its name ("" otherwise)
+  std::string session;             // a person signed in: the session's public id
+  std::string peer;                // the client's address, as the connection shows it
   // An agent token's pins (none: any): the labels it claims with, the projects it claims for.
   std::vector<std::string> agentLabels, agentProjects;
   std::string header(const std::string& lowerName) const;

@@ -135,6 +135,9 @@ class Session : public std::enable_shared_from_this<Session> {
     auto& msg = parser_->get();
     req.method = std::string(msg.method_string());
     if (!parseTarget(msg.target(), req)) return false;
+    beast::error_code ec;
+    auto remote = stream_.socket().remote_endpoint(ec);
+    if (!ec) req.peer = remote.address().to_string();
     for (auto& field : msg) {
       std::string name(field.name_string());
       for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

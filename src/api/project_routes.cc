@@ -111,8 +111,8 @@ std::string readSettings(const json& body, store::Project* p) {
   }
   if (body.contains("request_builds")) {
     const json& v = body["request_builds"];
-    if (!v.is_string() || (v != "head" && v != "merge" && v != "both"))
-      return "request_builds: head, merge or both";
+    if (!v.is_string() || (v != "head" && v != "merge" && v != "both" && v != "off"))
+      return "request_builds: head, merge, both or off";
     p->requestBuilds = v.get<std::string>();
   }
   for (auto [key, field] : {std::pair{"forge", &p->forge}, std::pair{"forge_api", &p->forgeApi},
@@ -170,7 +170,10 @@ Response changeSettings(const ApiContext& c, const Request& req, const std::stri
   if (!body.is_object()) return errorResponse(400, "expected a JSON object of settings");
   auto p = c.store->getProject(name);
   if (!p.ok()) return fromStatus(p.status());
+  std::string forgeBefore = p->forge + "\n" + p->forgeApi;
   if (auto problem = readSettings(body, &*p); !problem.empty()) return errorResponse(400, problem);
+  // A token given for one forge is not carried to another: a new forge or API needs its own.
+  if (p->forge + "\n" + p->forgeApi != forgeBefore) p->forgeTokenSealed.clear();
   if (auto problem = readForgeToken(c, body, &*p); !problem.empty())
     return errorResponse(400, problem);
   if (auto st = c.store->updateProjectSettings(*p); !st.ok()) return fromStatus(st);

@@ -87,6 +87,7 @@ void addProjectRoutes(Router& r, const ApiContext& c);
 void addRunRoutes(Router& r, const ApiContext& c);
 void addBlobRoutes(Router& r, const ApiContext& c);
 void addAccessRoutes(Router& r, const ApiContext& c);
+void addPeopleRoutes(Router& r, const ApiContext& c);
 void addReleaseRoutes(Router& r, const ApiContext& c);
 void addUiRoutes(Router& r, const ApiContext& c);
 void addDeployRoutes(Router& r, const ApiContext& c);

@@ -111,6 +111,7 @@ Router buildRouter(const ApiContext& c) {
   addRunRoutes(r, c);
   addBlobRoutes(r, c);
   addAccessRoutes(r, c);
+  addPeopleRoutes(r, c);
   addReleaseRoutes(r, c);
   addDeployRoutes(r, c);
   addDoraRoutes(r, c);

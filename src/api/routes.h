@@ -35,7 +35,8 @@ struct ApiContext {
   EventHub* events = nullptr;              // live events (GET /api/events)
   scheduler::AgentBoard* board = nullptr;  // remote agents' long polls and news
   Millis agentTimeout = std::chrono::seconds(60);  // an agent silent this long is lost
-  uint64_t maxLogBytes = 0;  // an agent's job's log is cut there (0: no limit)
+  uint64_t maxLogBytes = 0;    // an agent's job's log is cut there (0: no limit)
+  bool secureCookies = false;  // reached over https (--url https://…): cookies say Secure
 };
 
 struct Api {

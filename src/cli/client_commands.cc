@@ -102,8 +102,8 @@ void addProjectSet(CLI::App* project, int* exitCode) {
                   "true: queue a run again when a server crash or kill cut it short");
   set->add_option("--pull-requests", *requestBuilds,
                   "What a pull request's events build: head (its head commit), merge (the head "
-                  "merged into the target branch) or both")
-      ->check(CLI::IsMember({"head", "merge", "both"}));
+                  "merged into the target branch), both, or off")
+      ->check(CLI::IsMember({"head", "merge", "both", "off"}));
   set->add_option("--fork-secrets", *forkSecrets,
                   "true: runs of pull requests from forks get the build secrets too (a "
                   "stranger's code would see them)");

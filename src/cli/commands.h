@@ -22,6 +22,7 @@ void addClientCommands(CLI::App& app, int* exitCode);
 void addReleaseCommands(CLI::App& app, int* exitCode);
 void addDeployCommands(CLI::App& app, int* exitCode);
 void addTokenCommands(CLI::App& app, int* exitCode);
+void addUserCommands(CLI::App& app, int* exitCode);
 void addFsckCommand(CLI::App& app, int* exitCode);
 void addMigrateCommand(CLI::App& app, int* exitCode);
 void addAgentCommands(CLI::App& app, int* exitCode);

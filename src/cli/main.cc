@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   boucle::cli::addReleaseCommands(app, &exitCode);
   boucle::cli::addDeployCommands(app, &exitCode);
   boucle::cli::addTokenCommands(app, &exitCode);
+  boucle::cli::addUserCommands(app, &exitCode);
   boucle::cli::addFsckCommand(app, &exitCode);
   boucle::cli::addMigrateCommand(app, &exitCode);
   boucle::cli::addAgentCommands(app, &exitCode);

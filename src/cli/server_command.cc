@@ -492,6 +492,7 @@ int serve(const ServerArgs& a) {
   ctx.sharedDir = sharedDir;
   ctx.severalServers = shared;
   ctx.maxLogBytes = *maxLog;
+  ctx.secureCookies = a.url.starts_with("https://");
   ctx.publicRead = a.publicRead;
   ctx.secrets = &*secrets;
   ctx.deployer = &deployer;

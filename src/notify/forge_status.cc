@@ -39,7 +39,8 @@ std::optional<std::pair<std::string, std::string>> hostAndPath(const std::string
   }
   while (!rest.empty() && rest.back() == '/') rest.pop_back();
   while (!rest.empty() && rest.front() == '/') rest.erase(0, 1);
-  if (rest.size() > 4 && rest.compare(rest.size() - 4, 4, ".git") == 0) rest.resize(rest.size() - 4);
+  if (rest.size() > 4 && rest.compare(rest.size() - 4, 4, ".git") == 0)
+    rest.resize(rest.size() - 4);
   if (host.empty() || rest.empty()) return std::nullopt;
   return std::pair{host, rest};
 }
@@ -59,18 +60,29 @@ std::string description(const store::Run& run, const std::vector<store::JobRecor
   std::string counted = tests == 0 ? "" : ", " + std::to_string(tests) + " tests";
   std::string text;
   switch (run.state) {
-    case store::RunState::kQueued: text = "build queued"; break;
-    case store::RunState::kRunning: text = "build running"; break;
-    case store::RunState::kPassed: text = "build passed" + counted; break;
+    case store::RunState::kQueued:
+      text = "build queued";
+      break;
+    case store::RunState::kRunning:
+      text = "build running";
+      break;
+    case store::RunState::kPassed:
+      text = "build passed" + counted;
+      break;
     case store::RunState::kFailed:
       text = "build failed";
       if (!failedJob.empty()) text += ": job " + failedJob;
-      if (failed > 0) text += ", " + std::to_string(failed) + " of " + std::to_string(tests) +
-                              " tests failed";
-      else if (failedJob.empty() && !run.reason.empty()) text += ": " + run.reason;
+      if (failed > 0)
+        text += ", " + std::to_string(failed) + " of " + std::to_string(tests) + " tests failed";
+      else if (failedJob.empty() && !run.reason.empty())
+        text += ": " + run.reason;
       break;
-    case store::RunState::kCancelled: text = "build cancelled"; break;
-    case store::RunState::kInterrupted: text = "build interrupted"; break;
+    case store::RunState::kCancelled:
+      text = "build cancelled";
+      break;
+    case store::RunState::kInterrupted:
+      text = "build interrupted";
+      break;
   }
   if (text.size() > 140) text = cutUtf8(std::move(text), 137) + "...";
   return text;
@@ -80,12 +92,18 @@ std::string description(const store::Run& run, const std::vector<store::JobRecor
 std::string stateWord(const std::string& forge, store::RunState s) {
   bool gitlab = forge == "gitlab";
   switch (s) {
-    case store::RunState::kQueued: return "pending";
-    case store::RunState::kRunning: return gitlab ? "running" : "pending";
-    case store::RunState::kPassed: return "success";
-    case store::RunState::kFailed: return gitlab ? "failed" : "failure";
-    case store::RunState::kCancelled: return gitlab ? "canceled" : "error";
-    case store::RunState::kInterrupted: return gitlab ? "failed" : "error";
+    case store::RunState::kQueued:
+      return "pending";
+    case store::RunState::kRunning:
+      return gitlab ? "running" : "pending";
+    case store::RunState::kPassed:
+      return "success";
+    case store::RunState::kFailed:
+      return gitlab ? "failed" : "failure";
+    case store::RunState::kCancelled:
+      return gitlab ? "canceled" : "error";
+    case store::RunState::kInterrupted:
+      return gitlab ? "failed" : "error";
   }
   return "error";
 }
@@ -105,15 +123,20 @@ Result<std::optional<ForgeTarget>> forgeTarget(const store::Project& p) {
     auto [host, path] = *told;
     if (t.repo.empty()) t.repo = path;
     if (t.api.empty()) {
-      t.api = p.forge == "github" ? (host == "github.com" ? "https://api.github.com"
-                                                          : "https://" + host + "/api/v3")
+      t.api = p.forge == "github"   ? (host == "github.com" ? "https://api.github.com"
+                                                            : "https://" + host + "/api/v3")
               : p.forge == "gitlab" ? "https://" + host + "/api/v4"
                                     : "https://" + host + "/api/v1";
     }
   }
   while (!t.api.empty() && t.api.back() == '/') t.api.pop_back();
-  if (!t.api.starts_with("https://") && !t.api.starts_with("http://"))
-    return Status::Invalid("forge_api: an http(s) URL");
+  // The token goes there: over TLS, or to this machine (a forge beside the server).
+  bool loopback = t.api.starts_with("http://127.0.0.1:") ||
+                  t.api.starts_with("http://127.0.0.1/") ||
+                  t.api.starts_with("http://localhost:") ||
+                  t.api.starts_with("http://localhost/") || t.api.starts_with("http://[::1]");
+  if (!t.api.starts_with("https://") && !loopback)
+    return Status::Invalid("forge_api: an https:// URL (http:// only to this machine)");
   if (t.forge != "gitlab" && std::count(t.repo.begin(), t.repo.end(), '/') != 1)
     return Status::Invalid("forge_repo: OWNER/NAME");
   return std::optional<ForgeTarget>(t);
@@ -128,7 +151,11 @@ std::optional<StatusRequest> statusFor(const ForgeTarget& target, const store::R
   if (!isSha(sha)) return std::nullopt;
   StatusRequest r;
   r.state = stateWord(target.forge, run.state);
-  std::string context = run.pr.merge ? "boucle (merge)" : "boucle";
+  // A request's runs have contexts of their own: a fork's request whose head is also a
+  // branch's commit must not set its result over the branch's.
+  std::string context = run.pr.merge      ? "boucle (merge)"
+                        : run.isRequest() ? "boucle (pull request)"
+                                          : "boucle";
   json body = {{"state", r.state}, {"target_url", runUrl}, {"description", description(run, jobs)}};
   if (target.forge == "gitlab") {
     body["name"] = context;

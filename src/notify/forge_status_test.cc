@@ -55,6 +55,8 @@ TEST(ForgeStatus, TheApiAndRepositoryAreToldFromTheProjectsUrl) {
   auto t = forgeTarget(given);
   ASSERT_TRUE(t.ok() && *t);
   EXPECT_EQ((*t)->api, "http://127.0.0.1:3000/api/v1");
+  given.forgeApi = "http://forge.example/api/v1";  // the token would cross the network in clear
+  EXPECT_EQ(forgeTarget(given).status().code(), Code::kInvalid);
 }
 
 TEST(ForgeStatus, EachForgeGetsItsOwnPathBodyAndHeaders) {
@@ -74,10 +76,11 @@ TEST(ForgeStatus, EachForgeGetsItsOwnPathBodyAndHeaders) {
   EXPECT_EQ(b["context"], "boucle");
   EXPECT_EQ(forgeHeaders("github", "t0k")[0], "Authorization: Bearer t0k");
 
-  auto gl = statusFor({"gitlab", "https://gl.example/api/v4", "group/web"}, passedRun(), {test},
-                      link);
+  auto gl =
+      statusFor({"gitlab", "https://gl.example/api/v4", "group/web"}, passedRun(), {test}, link);
   ASSERT_TRUE(gl);
-  EXPECT_EQ(gl->url, std::string("https://gl.example/api/v4/projects/group%2Fweb/statuses/") + kSha);
+  EXPECT_EQ(gl->url,
+            std::string("https://gl.example/api/v4/projects/group%2Fweb/statuses/") + kSha);
   json l = json::parse(gl->body);
   EXPECT_EQ(l["state"], "success");
   EXPECT_EQ(l["name"], "boucle");
@@ -127,12 +130,15 @@ TEST(ForgeStatus, StatesAndWhatTheySayFollowTheRun) {
   ASSERT_TRUE(m);
   EXPECT_NE(m->url.find(kSha), std::string::npos);
   EXPECT_EQ(json::parse(m->body)["context"], "boucle (merge)");
+  merge.pr.merge = false;
+  EXPECT_EQ(json::parse(statusFor(gh, merge, {}, "")->body)["context"], "boucle (pull request)");
   // A long reason is cut to GitHub's 140 characters.
   store::Run longReason = passedRun();
   longReason.state = store::RunState::kFailed;
   longReason.reason = std::string(300, 'x');
-  EXPECT_LE(json::parse(statusFor(gh, longReason, {}, "")->body)["description"].get<std::string>().size(),
-            140u);
+  EXPECT_LE(
+      json::parse(statusFor(gh, longReason, {}, "")->body)["description"].get<std::string>().size(),
+      140u);
 }
 
 }  // namespace

@@ -132,9 +132,17 @@ Status Notifier::setStatus(const store::Delivery& d) {
   if (!run.ok()) return run.status();
   auto project = store_.getProject(run->project);
   if (!project.ok()) return project.status();
-  std::string sealed = !project->forgeTokenSealed.empty()   ? project->forgeTokenSealed
-                       : project->credentialKind == "token" ? project->credentialSealed
-                                                            : "";
+  // The token goes only to the forge the project names now: a status queued for another
+  // (its settings changed since) is not sent.
+  auto target = forgeTarget(*project);
+  if (!target.ok()) return target.status();
+  if (!*target || !d.target.starts_with((*target)->api + "/"))
+    return Status::Cancelled("the project's forge changed since this status was queued");
+  // The git credential's token serves only the forge its URL names (the API told from it).
+  std::string sealed = !project->forgeTokenSealed.empty() ? project->forgeTokenSealed
+                       : project->credentialKind == "token" && project->forgeApi.empty()
+                           ? project->credentialSealed
+                           : "";
   if (sealed.empty())
     return Status::Invalid("no token for the forge (boucle project set " + project->name +
                            " --forge-token-file FILE)");
@@ -153,7 +161,7 @@ void Notifier::deliver(store::Delivery d) {
               : d.channel == "status" ? setStatus(d)
                                       : sender_->post(d.target, d.payload);
   if (st.code() == Code::kCancelled) {
-    d.state = "superseded";
+    d.state = st.message().starts_with("superseded") ? "superseded" : "failed";
     d.lastError = st.message();
     if (auto s = store_.updateDelivery(d); !s.ok()) logError("notify: " + s.message());
     return;

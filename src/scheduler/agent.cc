@@ -30,6 +30,7 @@
 #include "runner/supervisor_client.h"
 #include "runner/workspace.h"
 #include "scheduler/remote_dispatch.h"
+#include "scheduler/request.h"
 #include "scheduler/run_recorder.h"
 #include "scheduler/schedule.h"
 #include "scm/git_command.h"
@@ -427,10 +428,14 @@ Status Agent::syncMirror(const store::Project& project, const std::string& reque
     args.insert(args.begin(), {"-c", "gc.auto=0", "-c", "maintenance.auto=false"});
   args.insert(args.end(), {"fetch", "--quiet", "--prune", "--", project.url,
                            "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"});
-  if (!requestRef.empty()) args.push_back("+" + requestRef + ":refs/boucle/request");
+  if (!requestRef.empty()) {
+    // What an earlier fetch left must not pass for this request's head.
+    if (auto st = scm::keepBranchesAndTags(mirror); !st.ok()) return st;
+    args.push_back("+" + requestRef + ":" + scm::kRequestRef);
+  }
   auto r = scm::git(args, &*access, options_.gitTimeout);
   if (!r.ok()) return r.status();
-  return scm::keepBranchesAndTags(mirror);
+  return scm::keepBranchesAndTags(mirror, !requestRef.empty());
 }
 
 // Where a forge keeps a request's head (the only refs a request's run fetches besides branches
@@ -450,6 +455,15 @@ bool requestRefShape(const std::string& ref) {
 // A request's run builds the head the forge told of (fetched from the request's ref), or the
 // merge of that head into the target branch as it is now, made here: what merging would give.
 Status Agent::resolveRequest(store::Run& run, const fs::path& mirror) {
+  // The request as the forge has it now: a head that moved on since the event (a late or
+  // replayed delivery) is built as it is, not as the event said.
+  auto now = scm::describeCommit(mirror, scm::kRequestRef);
+  (void)scm::keepBranchesAndTags(mirror);
+  if (now.ok() && now->sha != run.pr.head) {
+    logInfo("run " + std::to_string(run.id) + ": request " + std::to_string(run.pr.number) +
+            " moved on from " + run.pr.head.substr(0, 12) + " to " + now->sha.substr(0, 12));
+    run.pr.head = now->sha;
+  }
   auto head = scm::describeCommit(mirror, run.pr.head);
   if (!head.ok() || head->sha != run.pr.head) {
     return Status::NotFound("request " + std::to_string(run.pr.number) + "'s head " +
@@ -485,6 +499,7 @@ Status Agent::resolveRequest(store::Run& run, const fs::path& mirror) {
 // tag, is judged on a watched branch whose head it is, else on none (built, not judged).
 Status Agent::resolveRun(store::Run& run, const store::Project& project, const fs::path& mirror) {
   if (run.isRequest()) return resolveRequest(run, mirror);
+  if (isRequestBranch(run.branch)) return Status::Invalid(requestBranchRefused(run.branch));
   bool byName = !run.branch.empty() && run.ref == run.branch;
   // A full commit id is that commit, even if someone named a branch after it.
   bool commitId = run.ref.size() == 40 && std::all_of(run.ref.begin(), run.ref.end(), [](char c) {
@@ -501,6 +516,17 @@ Status Agent::resolveRun(store::Run& run, const store::Project& project, const f
   auto described = scm::describeCommit(mirror, isBranch ? "refs/heads/" + run.branch : run.ref);
   if (!described.ok()) {
     return Status::NotFound("no branch, tag or commit '" + run.ref + "' in " + project.url);
+  }
+  // A commit the mirror holds only because a pull request brought it (a fork's, or a merge
+  // boucle made) is built as that request's, never as the project's own code with its
+  // secrets: one asked for by id must be on a branch or a tag.
+  bool isTag = !isBranch && !commitId && scm::describeCommit(mirror, "refs/tags/" + run.ref).ok();
+  if (!isBranch && !isTag) {
+    auto on = scm::onABranchOrTag(mirror, described->sha);
+    if (!on.ok()) return on.status();
+    if (!*on)
+      return Status::NotFound("commit " + described->sha.substr(0, 12) +
+                              " is on no branch or tag of " + project.url);
   }
   run.commit = described->sha;
   run.author = described->author;
@@ -589,7 +615,8 @@ runner::RunConfig Agent::runConfigFor(const store::Run& run, const store::Projec
     config.baseEnv.push_back("BOUCLE_PULL_REQUEST_HEAD=" + run.pr.head);
   }
   config.defaultIsolation = pipeline::Isolation::kSandbox;
-  config.processAllowed = project.allowProcessJobs;
+  // A fork's code never runs outside the sandbox, whatever the project allows its own.
+  config.processAllowed = project.allowProcessJobs && !run.pr.fork;
   config.cacheDir = cacheDirFor(options_.dataDir, run.project, run.branch);
   config.hiddenPaths = {options_.dataDir};
   if (options_.shared() != options_.dataDir) config.hiddenPaths.push_back(options_.shared());
@@ -713,7 +740,7 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors, bool ca
       if (options_.board && remoteJobs) {
         remote.emplace(store_, *options_.board, run, pipelineText, checkout,
                        DispatchOptions{options_.shared(), config.sourceDir, !options_.localJobs,
-                                       project->allowProcessJobs, &metrics_});
+                                       config.processAllowed, &metrics_});
         config.remote = &*remote;
       }
       config.carried = std::move(carriedJobs);

@@ -6,6 +6,7 @@
 #include "core/encoding.h"
 #include "core/glob.h"
 #include "core/log.h"
+#include "scheduler/request.h"
 #include "scheduler/schedule.h"
 #include "scm/git_command.h"
 
@@ -53,7 +54,7 @@ Result<int> Poller::pollProject(const store::Project& project) {
     for (const auto& glob : project.branches) {
       watched = watched || branchMatches(glob, branch);
     }
-    if (!watched) continue;
+    if (!watched || isRequestBranch(branch)) continue;
     auto id = queueIfNew(store_, project.name, branch, sha, "poll");
     if (!id.ok()) return id.status();
     if (*id) {

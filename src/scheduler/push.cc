@@ -17,6 +17,7 @@ Result<PushVerdict> judgePush(store::Store& store, const std::filesystem::path& 
   bool watched = false;
   for (const auto& glob : project.branches) watched = watched || branchMatches(glob, push.branch);
   if (!watched) return PushVerdict{0, "branch " + push.branch + " is not watched"};
+  if (isRequestBranch(push.branch)) return PushVerdict{0, requestBranchRefused(push.branch)};
   auto last = store.lastSeenHead(project.name, push.branch);
   if (!last.ok()) return last.status();
   // Stale only when the mirror shows the pushed commit in the history of the last head, and

@@ -1,11 +1,21 @@
 #include "scheduler/request.h"
 
+#include <algorithm>
+
 #include "core/glob.h"
 
 namespace boucle::scheduler {
 
 std::string requestBranch(int64_t number, bool merge) {
   return "pr/" + std::to_string(number) + (merge ? "/merge" : "");
+}
+
+bool isRequestBranch(std::string_view branch) {
+  if (!branch.starts_with("pr/")) return false;
+  branch.remove_prefix(3);
+  if (branch.ends_with("/merge")) branch.remove_suffix(6);
+  return !branch.empty() &&
+         std::all_of(branch.begin(), branch.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 namespace {
@@ -32,6 +42,10 @@ Result<RequestVerdict> judgeRequest(store::Store& store, const store::Project& p
       if (!st.ok()) return st;
     }
     v.ignored = label + " was closed";
+    return v;
+  }
+  if (project.requestBuilds == "off") {
+    v.ignored = project.name + " builds no pull requests";
     return v;
   }
   bool watched = false;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/clock.h"
@@ -16,6 +17,12 @@ namespace boucle::scheduler {
 
 // The branch a request's runs are listed under: pr/N for its head, pr/N/merge for the merge.
 std::string requestBranch(int64_t number, bool merge);
+// Whether `branch` has that shape: a git branch of such a name is not built (its runs, caches
+// and judging would be mixed with the request's).
+bool isRequestBranch(std::string_view branch);
+inline std::string requestBranchRefused(const std::string& branch) {
+  return "branch " + branch + " is not built: names of the form pr/N are pull requests' here";
+}
 
 struct RequestVerdict {
   std::vector<int64_t> queued;      // the runs queued

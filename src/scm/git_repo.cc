@@ -220,7 +220,9 @@ Result<FoundCommit> openCommit(const Api& git, const fs::path& repoPath, const s
 
 // Refs a mirror made before it fetched branches and tags only (refs/pull/*, refs/merge-requests/*,
 // notes) go: the commits they alone reached are then on no ref the server builds from.
-Status dropHiddenRefs(const Api& git, git_repository* repo) {
+// `keepRequest`: but the pull request's head just fetched (refs/boucle/request), which its run
+// reads before dropping it.
+Status dropHiddenRefs(const Api& git, git_repository* repo, bool keepRequest = false) {
   git_strarray refs{};
   if (git.git_reference_list(&refs, repo) != 0) return Status::Io(lastError(git, "list refs"));
   Status st;
@@ -228,6 +230,7 @@ Status dropHiddenRefs(const Api& git, git_repository* repo) {
     std::string_view name = refs.strings[i];
     if (name.starts_with("refs/heads/") || name.starts_with("refs/tags/") || name == "HEAD")
       continue;
+    if (keepRequest && name == kRequestRef) continue;
     if (git.git_reference_remove(repo, refs.strings[i]) != 0 && st.ok())
       st = Status::Io(lastError(git, "remove " + std::string(name)));
   }
@@ -292,11 +295,36 @@ Result<std::vector<std::string>> branchesContaining(const fs::path& repoPath,
   });
 }
 
-Status keepBranchesAndTags(const fs::path& mirror) {
+Result<bool> onABranchOrTag(const fs::path& repoPath, const std::string& commit) {
+  return onGitThread([&](const Api& git) -> Result<bool> {
+    std::vector<std::string> refs;
+    {
+      auto repo = open(git, repoPath);
+      if (!repo.ok()) return repo.status();
+      git_strarray names{};
+      if (git.git_reference_list(&names, repo->get()) != 0)
+        return Status::Io(lastError(git, "refs"));
+      for (size_t i = 0; i < names.count; ++i) {
+        std::string_view name = names.strings[i];
+        if (name.starts_with("refs/heads/") || name.starts_with("refs/tags/"))
+          refs.emplace_back(name);
+      }
+      git.git_strarray_dispose(&names);
+    }
+    for (const auto& ref : refs) {
+      auto on = reaches(git, repoPath, ref, commit);
+      if (!on.ok()) return on.status();
+      if (*on) return true;
+    }
+    return false;
+  });
+}
+
+Status keepBranchesAndTags(const fs::path& mirror, bool keepRequest) {
   return onGitThread([&](const Api& git) -> Status {
     auto repo = open(git, mirror);
     if (!repo.ok()) return repo.status();
-    return dropHiddenRefs(git, repo->get());
+    return dropHiddenRefs(git, repo->get(), keepRequest);
   });
 }
 
@@ -317,6 +345,10 @@ Status fetchInto(const fs::path& mirror, const std::string& url, const GitCreden
   return onGitThread([&](const Api& git) -> Status {
     auto repo = open(git, mirror);
     if (!repo.ok()) return repo.status();
+    // A request's head the forge does not have any more must not be read from an earlier fetch.
+    if (!requestRef.empty()) {
+      if (auto st = dropHiddenRefs(git, repo->get()); !st.ok()) return st;
+    }
     // Anonymous, and without url.<base>.insteadOf rewriting: libgit2 1.5 leaks pcre2 match data
     // (about 20 KB) for every config entry that regex does not match, on every fetch. The
     // project's URL is used as given.
@@ -357,9 +389,9 @@ Status fetchInto(const fs::path& mirror, const std::string& url, const GitCreden
     // hook name a commit that is on no branch.
     char heads[] = "+refs/heads/*:refs/heads/*";
     char tags[] = "+refs/tags/*:refs/tags/*";
-    // A request's head comes too, under a ref dropped again below: its commits are in the
-    // mirror for the request's run, which names its head by id, and on no ref a push could name.
-    std::string request = "+" + requestRef + ":refs/boucle/request";
+    // A request's head comes too, under a ref of its own that the request's run reads then
+    // drops: its commits are in the mirror, on no branch or tag a push or a run could name.
+    std::string request = "+" + requestRef + ":" + kRequestRef;
     char* refspecs[] = {heads, tags, request.data()};
     git_strarray specs{refspecs, requestRef.empty() ? 2u : 3u};
     int rc = git.git_remote_fetch(remote.get(), &specs, &opts, nullptr);
@@ -374,7 +406,7 @@ Status fetchInto(const fs::path& mirror, const std::string& url, const GitCreden
       }
       return Status::Io(message);
     }
-    return dropHiddenRefs(git, repo->get());
+    return dropHiddenRefs(git, repo->get(), !requestRef.empty());
   });
 }
 

@@ -33,7 +33,7 @@ bool fetchesInProcess(const std::string& url);
 
 // `git fetch --prune URL` of branches and tags (refs/heads/*, refs/tags/*; other refs such as
 // refs/pull/* are not kept) into the bare repository `mirror`, and of `requestRef` when given (a
-// pull request's head: its objects are fetched, no ref to them is kept). A token credential is
+// pull request's head, kept as kRequestRef for its run to read). A token credential is
 // sent as HTTP Basic authentication in a header; error messages never contain it.
 Status fetchInto(const std::filesystem::path& mirror, const std::string& url,
                  const GitCredential& credential, const std::string& requestRef = "");
@@ -52,9 +52,16 @@ Result<bool> commitReaches(const std::filesystem::path& repo, const std::string&
 Result<std::vector<std::string>> branchesContaining(const std::filesystem::path& repo,
                                                     const std::string& commit);
 
+// Whether `commit` is a branch's or a tag's, or in one's history: a commit the mirror holds
+// only because a pull request (or a merge boucle made) brought it is on neither.
+Result<bool> onABranchOrTag(const std::filesystem::path& repo, const std::string& commit);
+
+// Where a fetch with a request's ref puts that request's head, until its run has read it.
+inline constexpr const char* kRequestRef = "refs/boucle/request";
+
 // Removes every ref but branches and tags (a mirror fetched by the git command, or made before
-// mirrors were limited to them).
-Status keepBranchesAndTags(const std::filesystem::path& mirror);
+// mirrors were limited to them), and `keepRequest` kRequestRef.
+Status keepBranchesAndTags(const std::filesystem::path& mirror, bool keepRequest = false);
 
 // How many packs the repository has. Each in-process fetch adds one and libgit2 never repacks,
 // so the agent has git merge them when there are several.

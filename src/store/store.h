@@ -43,7 +43,7 @@ struct Project {
   // whose pipeline file sets the environments' rules. Empty: the first of `branches`.
   std::vector<std::string> releaseBranches;
   // What a pull request's events build: "head" (its head commit), "merge" (the head merged
-  // into the target branch, as merging would give) or "both".
+  // into the target branch, as merging would give), "both" or "off".
   std::string requestBuilds = "head";
   // Runs of requests from forks get the project's build secrets too: an admin's decision (a
   // stranger's code would see them).
@@ -163,6 +163,32 @@ struct Token {
   // projects whose jobs it claims.
   std::vector<std::string> agentLabels;
   std::vector<std::string> agentProjects;
+  // The person who made it for themselves ("" for a service's token, made by an admin): it
+  // acts as them, with at most their roles, and stops when they are disabled.
+  std::string owner;
+};
+
+// A person who signs in with a name and password (auth/passwords.h); only the password's
+// Argon2id hash is kept.
+struct User {
+  int64_t id = 0;
+  std::string name;   // unique
+  std::string roles;  // comma-separated roles (auth/roles.h)
+  std::string passwordHash;
+  bool disabled = false;  // signs in no more; their sessions and tokens stop
+  int64_t createdAt = 0;
+  std::string createdBy;
+};
+
+// A person signed in through the web UI: a cookie holds its secret, the store only its hash.
+struct Session {
+  std::string id;    // public: shown in lists, used to revoke it (not the secret)
+  std::string user;  // the person's name
+  int64_t createdAt = 0;
+  int64_t seenAt = 0;     // kept to the minute
+  int64_t expiresAt = 0;  // refused from then on, however active
+  std::string address;    // where it signed in from
+  std::string agent;      // the browser's User-Agent, cut short
 };
 inline Token tokenNamed(std::string name, std::string role) {
   Token t;
@@ -489,6 +515,21 @@ class Store {
   virtual Result<std::vector<Token>> listTokens() = 0;      // by name
   virtual Status revokeToken(std::string_view name) = 0;    // deleted; NotFound
   virtual Status touchToken(int64_t id, int64_t atMs) = 0;  // last used
+
+  // People. addUser: Conflict when the name is taken. updateUser replaces roles, password
+  // hash and disabled by name (NotFound).
+  virtual Result<User> addUser(const User& u) = 0;
+  virtual Result<std::optional<User>> findUser(std::string_view name) = 0;
+  virtual Result<std::vector<User>> listUsers() = 0;  // by name
+  virtual Status updateUser(const User& u) = 0;
+  // Sessions, found by the hash of their secret; `user` "" lists everyone's.
+  virtual Status addSession(const Session& s, std::string_view hash) = 0;
+  virtual Result<std::optional<Session>> findSession(std::string_view hash) = 0;
+  virtual Result<std::vector<Session>> listSessions(std::string_view user) = 0;
+  virtual Status removeSession(std::string_view id) = 0;  // NotFound
+  // Every session of the person (disabled, or their password changed).
+  virtual Status removeSessionsOf(std::string_view user) = 0;
+  virtual Status touchSession(std::string_view id, int64_t atMs) = 0;
 
   // Releases. addRelease: Conflict when the project already has that version.
   virtual Result<Release> addRelease(const Release& r) = 0;

@@ -230,5 +230,55 @@ TEST_F(PullRequestTest, ANewPushToTheRequestCancelsItsRunStillGoing) {
   EXPECT_EQ(waitForRun(thirdRun)["state"], "cancelled");
 }
 
+TEST_F(PullRequestTest, AForksCodeStaysAForksWhateverItAsksFor) {
+  // The project lets its own jobs run as plain processes; a fork's never do.
+  ASSERT_EQ(client({"project", "set", "web", "--allow-process-jobs", "true"}).exitCode, 0);
+  repo_.write(".boucle.yml", "jobs:\n  look: {run: 'id', isolation: process}\n");
+  std::string head = requestCommit("refs/pull/11/head", "fork.txt", "");
+  Http r = send("github", github("opened", 11, head, true));
+  ASSERT_EQ(r.status, 202) << r.body;
+  json run = waitForRun(json::parse(r.body)["runs"][0]["id"]);
+  EXPECT_EQ(run["state"], "failed");
+  EXPECT_THAT(run["jobs"][0]["reason"].get<std::string>(), HasSubstr("isolation: process"));
+
+  // Its head, now in the mirror, is not the project's code: asked for by id it is refused.
+  Http manual = curl("POST", server_->url() + "/api/projects/web/runs", json{{"ref", head}}.dump(),
+                     {"Authorization: Bearer " + server_->token()});
+  ASSERT_EQ(manual.status, 201) << manual.body;
+  json refused = waitForRun(json::parse(manual.body)["id"]);
+  EXPECT_EQ(refused["state"], "failed");
+  EXPECT_THAT(refused["reason"].get<std::string>(), HasSubstr("is on no branch or tag"));
+
+  // A git branch named like a request's runs is not built as one.
+  repo_.git({"branch", "pr/11"});
+  std::string push = json{{"ref", "refs/heads/pr/11"},
+                          {"after", head},
+                          {"head_commit", {{"id", head}, {"message", "x"}}}}
+                         .dump();
+  ASSERT_EQ(client({"project", "set", "web", "--branch", "**"}).exitCode, 0);
+  Http pushed =
+      curl("POST", server_->url() + "/hooks/github/web", push,
+           {"X-GitHub-Event: push", "X-Hub-Signature-256: sha256=" + hmacHex(kSecret, push)});
+  EXPECT_EQ(pushed.status, 200) << pushed.body;
+  EXPECT_THAT(pushed.body, HasSubstr("names of the form pr/N are pull requests' here"));
+}
+
+TEST_F(PullRequestTest, ALateEventBuildsTheRequestAsItIsNowAndOffBuildsNothing) {
+  std::string old = requestCommit("refs/pull/12/head", "one.txt", "");
+  std::string now = requestCommit("refs/pull/12/head", "two.txt", "");
+  // The forge's event for the older head comes late: the request is built as it is.
+  Http r = send("github", github("synchronize", 12, old, false));
+  ASSERT_EQ(r.status, 202) << r.body;
+  json run = waitForRun(json::parse(r.body)["runs"][0]["id"]);
+  EXPECT_EQ(run["state"], "passed") << run.dump();
+  EXPECT_EQ(run["commit"], now);
+  EXPECT_EQ(run["pull_request"]["head"], now);
+
+  ASSERT_EQ(client({"project", "set", "web", "--pull-requests", "off"}).exitCode, 0);
+  Http off = send("github", github("opened", 13, now, false));
+  EXPECT_EQ(off.status, 200);
+  EXPECT_THAT(off.body, HasSubstr("builds no pull requests"));
+}
+
 }  // namespace
 }  // namespace boucle::testing

@@ -1,5 +1,6 @@
-// The UI's only way to the server: the public REST API and its live streams, with the token
-// the user logged in with (kept in this browser's localStorage).
+// The UI's only way to the server: the public REST API and its live streams, as the person
+// signed in (a session cookie the page cannot read, and the CSRF token every change carries),
+// or with an API token pasted instead (kept in this browser's localStorage).
 
 const KEY = "boucle-token";
 
@@ -21,10 +22,17 @@ export function setToken(token: string) {
   else localStorage.removeItem(KEY);
 }
 
-function headers(extra?: HeadersInit): Headers {
+// The signed-in person's CSRF token: given at sign-in and by GET /api/me, kept in memory only.
+let csrf = "";
+export function setCsrf(value: string) {
+  csrf = value;
+}
+
+export function headers(extra?: HeadersInit): Headers {
   const h = new Headers(extra);
   const t = getToken();
   if (t) h.set("Authorization", `Bearer ${t}`);
+  else if (csrf) h.set("X-CSRF-Token", csrf);
   return h;
 }
 

@@ -5,7 +5,7 @@
 // and a page hears "connected" then, and "reset" when the server could not say what it missed:
 // it reloads.
 import { useEffect, useRef } from "preact/hooks";
-import { getToken } from "./api";
+import { headers as authHeaders } from "./api";
 
 export interface LiveEvent {
   type: string; // run, job, deploy, incident; connected, reset
@@ -22,9 +22,9 @@ export function useLiveEvents(project: string | null, onEvent: (e: LiveEvent) =>
     const open = async () => {
       while (!abort.signal.aborted) {
         try {
-          const headers = new Headers();
-          // No token (a server that lets anyone read): no header, which would be a failed login.
-          if (getToken()) headers.set("Authorization", `Bearer ${getToken()}`);
+          // The token, or the session's cookie (sent by the browser); none on a server that lets
+          // anyone read.
+          const headers = authHeaders();
           if (lastId) headers.set("Last-Event-ID", lastId);
           const q = project ? `?project=${encodeURIComponent(project)}` : "";
           const res = await fetch(`/api/events${q}`, { headers, signal: abort.signal });

@@ -2,12 +2,13 @@
 // page), the header, and a sign-in prompt whenever the API answers 401.
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { api, getToken, setToken } from "./api";
+import { api, getToken, setCsrf, setToken } from "./api";
 import { AgentsPage } from "./pages/agents";
 import { AuditPage } from "./pages/audit";
 import { DoraPage } from "./pages/dora";
 import { EnvironmentsPage } from "./pages/environments";
 import { IncidentsPage } from "./pages/incidents";
+import { AccountPage } from "./pages/account";
 import { Login } from "./pages/login";
 import { Overview } from "./pages/overview";
 import { ReleasesPage } from "./pages/releases";
@@ -62,18 +63,33 @@ function Page({ hash }: { hash: string }) {
     );
   }
   if (parts[0] === "agents") return <AgentsPage />;
+  if (parts[0] === "account") return <AccountPage />;
   if (parts[0] === "audit") return <AuditPage project={params.get("project") ?? undefined} />;
   return <Overview />;
 }
 
 function App() {
   const hash = useHash();
-  const [signedIn, setSignedIn] = useState(getToken() !== "");
+  // With a token, signed in; else a session cookie may say so: /api/me tells (and gives the
+  // session's CSRF token after a reload).
+  const [signedIn, setSignedIn] = useState<boolean | null>(getToken() !== "" ? true : null);
   const [message, setMessage] = useState<string | undefined>();
   const [me, setMe] = useState<Me | null>(null);
   useEffect(() => {
-    if (!signedIn) return setMe(null);
-    api<Me>("/api/me").then(setMe, () => setMe(null));
+    if (signedIn === false) return setMe(null);
+    fetch("/api/me", { headers: getToken() ? { Authorization: `Bearer ${getToken()}` } : {} })
+      .then((r) => (r.ok ? r.json() : null))
+      .then((m: Me | null) => {
+        if (!m || !m.name) {
+          setMe(null);
+          setSignedIn(false);
+          return;
+        }
+        if (m.csrf) setCsrf(m.csrf);
+        setMe(m);
+        setSignedIn(true);
+      })
+      .catch(() => setSignedIn(false));
   }, [signedIn]);
   useEffect(() => {
     const on = (e: Event) => {
@@ -95,16 +111,18 @@ function App() {
           <a href="#/audit">Audit</a>
         </nav>
         {me && (
-          <span class="who">
+          <a class="who" href="#/account">
             {me.name} ({me.roles.join(", ")})
-          </span>
+          </a>
         )}
-        {signedIn && (
+        {signedIn === true && (
           <button
             type="button"
             class="quiet"
-            onClick={() => {
+            onClick={async () => {
+              if (me?.session) await api("/api/session", "DELETE").catch(() => {});
               setToken("");
+              setCsrf("");
               setMessage(undefined);
               setSignedIn(false);
             }}
@@ -114,10 +132,15 @@ function App() {
         )}
       </header>
       <main>
-        {signedIn ? (
-          <Page hash={hash} />
-        ) : (
-          <Login message={message} onDone={() => setSignedIn(true)} />
+        {signedIn === true && <Page hash={hash} />}
+        {signedIn === false && (
+          <Login
+            message={message}
+            onDone={() => {
+              setMessage(undefined);
+              setSignedIn(null); // asks /api/me who signed in
+            }}
+          />
         )}
       </main>
     </MeContext.Provider>

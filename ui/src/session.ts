@@ -5,6 +5,9 @@ import { createContext } from "preact";
 export interface Me {
   name: string;
   roles: string[];
+  session?: string; // signed in with a password: the session's id
+  token?: string; // a person's own token: its name
+  csrf?: string;
 }
 
 export const MeContext = createContext<Me | null>(null);

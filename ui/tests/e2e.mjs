@@ -132,14 +132,15 @@ try {
   step = "sign in";
   const t0 = Date.now();
   await page.goto(url + "/");
-  await page.getByLabel("API token").waitFor();
+  await page.getByLabel("Name").waitFor();
   console.log(`first page usable after ${Date.now() - t0} ms`);
   await shot("01-sign-in");
+  await page.getByText("Or use an API token").click();
   await page.getByLabel("API token").fill("not-a-token");
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Use this token" }).click();
   await page.getByText("This token is unknown or revoked.").waitFor();
   await page.getByLabel("API token").fill(token);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Use this token" }).click();
   await page.getByRole("heading", { name: "No projects yet" }).waitFor();
   await shot("01b-no-projects");
 
@@ -237,21 +238,48 @@ try {
   await page.getByRole("dialog").getByRole("button", { name: "Approve" }).click();
   await page.getByRole("alert").filter({ hasText: "four eyes" }).waitFor();
   await shot("08-four-eyes-refused");
-  const olga = cli("token", "add", "olga", "--role", "ops").split("\n")[0];
-  const dana = cli("token", "add", "dana", "--role", "developer").split("\n")[0];
+  // People sign in with their name and password; the admin made them.
+  const passwordFile = path.join(tmp, "password");
+  fs.writeFileSync(passwordFile, "olga-ops-password\n");
+  cli("user", "add", "olga", "--role", "ops", "--password-file", passwordFile);
+  fs.writeFileSync(passwordFile, "dana-dev-password\n");
+  cli("user", "add", "dana", "--role", "developer", "--password-file", passwordFile);
   const signInAs = async (t) => {
     await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByText("Or use an API token").click();
     await page.getByLabel("API token").fill(t);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Use this token" }).click();
     await page.locator("header .who").waitFor();
   };
+  const signInAsPerson = async (name, password) => {
+    await page.getByLabel("Name").fill(name);
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  };
   // a developer: prod's deploys are for ops, so no button offers one
-  await signInAs(dana);
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await signInAsPerson("dana", "not-her-password");
+  await page.getByText("Wrong name or password.").waitFor();
+  await shot("08b-wrong-password");
+  await signInAsPerson("dana", "dana-dev-password");
+  await page.locator("header .who", { hasText: "dana (developer)" }).waitFor();
   await page.goto(url + "/#/projects/demo/environments");
   await prod.getByText("only ops may deploy here").waitFor();
   assert.equal(await prod.getByRole("button").count(), 0);
   await page.getByLabel("waiting for approval").getByText("not you").waitFor();
-  await signInAs(olga);
+  // A change without the session's CSRF token is refused, whatever the cookie says.
+  const forged = await page.evaluate(async () => {
+    const r = await fetch("/api/projects/demo/runs", { method: "POST", body: "{}" });
+    return `${r.status} ${(await r.json()).error}`;
+  });
+  assert.equal(forged, "403 this change needs the session's X-CSRF-Token header");
+  // Her account page lists the session she is in.
+  await page.goto(url + "/#/account");
+  await page.getByLabel("sessions").getByText("this one").waitFor();
+  await shot("08c-account");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await signInAsPerson("olga", "olga-ops-password");
+  await page.locator("header .who", { hasText: "olga (ops)" }).waitFor();
   await page.goto(url + "/#/projects/demo/environments");
   await waiting.getByRole("button", { name: "Approve" }).click();
   await page.getByRole("dialog").getByRole("button", { name: "Approve" }).click();

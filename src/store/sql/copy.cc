@@ -37,7 +37,9 @@ constexpr const char* kTables[] = {"projects",
                                    "servers",
                                    "agent_jobs",
                                    "agent_job_labels",
-                                   "agents"};
+                                   "agents",
+                                   "users",
+                                   "sessions"};
 
 // Compared value by value after the copy: what a team would miss first.
 constexpr const char* kCompared[] = {"runs", "releases", "deploys"};

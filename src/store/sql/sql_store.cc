@@ -360,13 +360,13 @@ Status SqlStore::updateRun(const Run& r) {
       "UPDATE runs SET branch = ?, commit_sha = ?, author = ?, subject = ?, state = ?, "
       "reason = ?, started_at = ?, finished_at = ?, event = ?, broken_since = ?, suspects = ?, "
       "culprit_commit = ?, culprit_author = ?, culprit_subject = ?, bisect_state = ?, "
-      "pr_base = ? WHERE id = ?");
+      "pr_base = ?, pr_head = ? WHERE id = ?");
   if (!s.ok()) return s.status();
   s->bind(1, r.branch).bind(2, r.commit).bind(3, r.author).bind(4, r.subject);
   s->bind(5, toString(r.state)).bind(6, r.reason).bind(7, r.startedAt).bind(8, r.finishedAt);
   s->bind(9, r.event).bind(10, r.brokenSince).bind(11, static_cast<int64_t>(r.suspects));
   s->bind(12, r.culpritCommit).bind(13, r.culpritAuthor).bind(14, r.culpritSubject);
-  s->bind(15, r.bisectState).bind(16, r.pr.base).bind(17, r.id);
+  s->bind(15, r.bisectState).bind(16, r.pr.base).bind(17, r.pr.head).bind(18, r.id);
   if (auto st = s->run(); !st.ok()) return st;
   if (db_.changes() == 0) return Status::NotFound("no run " + std::to_string(r.id));
   if (observer_) observer_->runChanged(r);
@@ -402,7 +402,7 @@ Result<std::optional<Run>> SqlStore::lastJudgedRun(std::string_view project,
   auto s = db_.prepare(std::string("SELECT ") + kRunColumns +
                        " FROM runs WHERE project = ? AND branch = ? AND id < ? AND state IN "
                        "('passed', 'failed') AND only_jobs = '' AND bisect_of IS NULL "
-                       "ORDER BY id DESC LIMIT 1");
+                       "AND pr_number = 0 ORDER BY id DESC LIMIT 1");
   if (!s.ok()) return s.status();
   s->bind(1, project).bind(2, branch).bind(3, beforeId);
   auto row = s->step();
@@ -697,12 +697,12 @@ namespace {
 
 constexpr const char* kTokenColumns =
     "id, name, role, created_at, expires_at, last_used_at, created_by, agent_labels, "
-    "agent_projects";
+    "agent_projects, owner";
 
 Token readToken(const Statement& s) {
-  return Token{s.integer(0),         s.text(1),    s.text(2), s.integer(3),
-               optInt(s, 4),         optInt(s, 5), s.text(6), splitNames(s.text(7)),
-               splitNames(s.text(8))};
+  return Token{s.integer(0),          s.text(1),    s.text(2), s.integer(3),
+               optInt(s, 4),          optInt(s, 5), s.text(6), splitNames(s.text(7)),
+               splitNames(s.text(8)), s.text(9)};
 }
 
 }  // namespace
@@ -720,13 +720,14 @@ Result<Token> SqlStore::addToken(const Token& t, std::string_view hash) {
     if (*row) return Status::Conflict("a token named '" + t.name + "' exists");
     auto s = db_.prepare(
         "INSERT INTO tokens (name, role, hash, created_at, expires_at, created_by, agent_labels, "
-        "agent_projects) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
+        "agent_projects, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
     if (!s.ok()) return s.status();
     s->bind(1, t.name).bind(2, t.role).bind(3, hash).bind(4, out.createdAt);
     s->bind(5, t.expiresAt)
         .bind(6, t.createdBy)
         .bind(7, joinNames(t.agentLabels))
-        .bind(8, joinNames(t.agentProjects));
+        .bind(8, joinNames(t.agentProjects))
+        .bind(9, t.owner);
     auto id = sql::insertedId(*s);
     if (!id.ok()) return id.status();
     out.id = *id;

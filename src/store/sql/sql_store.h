@@ -90,6 +90,16 @@ class SqlStore : public Store {
   Result<std::vector<Delivery>> listDeliveries(int64_t runId) override;
   Status saveJob(const JobRecord& j) override;
   Result<std::vector<JobRecord>> listJobs(int64_t runId) override;
+  Result<User> addUser(const User& u) override;
+  Result<std::optional<User>> findUser(std::string_view name) override;
+  Result<std::vector<User>> listUsers() override;
+  Status updateUser(const User& u) override;
+  Status addSession(const Session& s, std::string_view hash) override;
+  Result<std::optional<Session>> findSession(std::string_view hash) override;
+  Result<std::vector<Session>> listSessions(std::string_view user) override;
+  Status removeSession(std::string_view id) override;
+  Status removeSessionsOf(std::string_view user) override;
+  Status touchSession(std::string_view id, int64_t atMs) override;
   Result<Token> addToken(const Token& t, std::string_view hash) override;
   Result<std::vector<Token>> listTokens() override;
   Status revokeToken(std::string_view name) override;

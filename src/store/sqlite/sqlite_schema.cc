@@ -359,6 +359,31 @@ ALTER TABLE projects ADD COLUMN forge_repo TEXT NOT NULL DEFAULT '';
 ALTER TABLE projects ADD COLUMN forge_token_sealed TEXT NOT NULL DEFAULT '';
 ALTER TABLE projects ADD COLUMN fork_secrets INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // People: accounts with Argon2id password hashes, their sign-in sessions (only the
+    // session's hash kept), and the tokens they made for themselves.
+    R"sql(
+CREATE TABLE users (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL UNIQUE,
+  roles TEXT NOT NULL,
+  password_hash TEXT NOT NULL DEFAULT '',
+  disabled INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  created_by TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE sessions (
+  hash TEXT PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+  created_at INTEGER NOT NULL,
+  seen_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  address TEXT NOT NULL DEFAULT '',
+  agent TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX sessions_by_user ON sessions (user_name);
+ALTER TABLE tokens ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 }  // namespace

@@ -1,12 +1,27 @@
-// The API token this browser uses (later: users). Kept in localStorage, checked at once.
+// Signing in: a person with their name and password (a session cookie the page cannot read),
+// or anyone with an API token pasted (kept in localStorage), as scripts and the CLI use.
 import { useState } from "preact/hooks";
-import { api, setToken } from "../api";
+import { api, setCsrf, setToken } from "../api";
 import { ErrorBox } from "../components";
 
 export function Login(props: { message?: string; onDone: () => void }) {
+  const [name, setName] = useState("");
+  const [password, setPassword] = useState("");
   const [value, setValue] = useState("");
   const [error, setError] = useState<string | null>(props.message ?? null);
-  const submit = async (e: Event) => {
+  const signIn = async (e: Event) => {
+    e.preventDefault();
+    setToken("");
+    try {
+      const r = await api<{ csrf: string }>("/api/session", "POST", { name, password });
+      setCsrf(r.csrf);
+      setPassword("");
+      props.onDone();
+    } catch (err: any) {
+      setError(err.status === 401 ? "Wrong name or password." : err.message);
+    }
+  };
+  const useToken = async (e: Event) => {
     e.preventDefault();
     setToken(value.trim());
     try {
@@ -20,25 +35,48 @@ export function Login(props: { message?: string; onDone: () => void }) {
   return (
     <section class="card login">
       <h1>Sign in to boucle</h1>
-      <p class="muted">
-        Paste an API token: the first one is in <code>DATA/initial-admin-token</code>; more with{" "}
-        <code>boucle token add NAME --role developer</code>.
-      </p>
       <ErrorBox error={error} />
-      <form onSubmit={submit}>
-        <label for="token">API token</label>
+      <form onSubmit={signIn}>
+        <label for="name">Name</label>
         <input
-          id="token"
+          id="name"
+          autocomplete="username"
+          value={name}
+          onInput={(e) => setName((e.target as HTMLInputElement).value)}
+          required
+        />
+        <label for="password">Password</label>
+        <input
+          id="password"
           type="password"
-          autocomplete="off"
-          value={value}
-          onInput={(e) => setValue((e.target as HTMLInputElement).value)}
+          autocomplete="current-password"
+          value={password}
+          onInput={(e) => setPassword((e.target as HTMLInputElement).value)}
           required
         />
         <button class="primary" type="submit">
           Sign in
         </button>
       </form>
+      <details class="token-login">
+        <summary>Or use an API token</summary>
+        <p class="muted">
+          The first one is in <code>DATA/initial-admin-token</code>; an admin adds people with{" "}
+          <code>boucle user add NAME --role developer</code>.
+        </p>
+        <form onSubmit={useToken}>
+          <label for="token">API token</label>
+          <input
+            id="token"
+            type="password"
+            autocomplete="off"
+            value={value}
+            onInput={(e) => setValue((e.target as HTMLInputElement).value)}
+            required
+          />
+          <button type="submit">Use this token</button>
+        </form>
+      </details>
     </section>
   );
 }
