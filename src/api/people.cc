@@ -39,7 +39,8 @@ std::string csrfFor(std::string_view sessionSecret) {
 }
 
 std::string sessionSetCookie(const std::string& secret, bool secure) {
-  std::string c = std::string(kSessionCookie) + "=" + secret + "; Path=/; HttpOnly; SameSite=Strict";
+  std::string c =
+      std::string(kSessionCookie) + "=" + secret + "; Path=/; HttpOnly; SameSite=Strict";
   if (secret.empty()) c += "; Max-Age=0";
   if (secure) c += "; Secure";
   return c;
@@ -54,7 +55,8 @@ int64_t SignInThrottle::wait(const std::vector<std::string>& keys, int64_t nowMs
     auto& f = it->second.failures;
     std::erase_if(f, [&](int64_t at) { return at < nowMs - kWindowMs; });
     if (f.size() < kFreeFailures) continue;
-    int64_t delayMs = std::min<int64_t>(kWindowMs, 1000LL << std::min<size_t>(f.size() - kFreeFailures, 20));
+    int64_t delayMs =
+        std::min<int64_t>(kWindowMs, 1000LL << std::min<size_t>(f.size() - kFreeFailures, 20));
     int64_t until = f.back() + delayMs;
     if (until > nowMs) longest = std::max(longest, (until - nowMs + 999) / 1000);
   }

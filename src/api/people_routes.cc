@@ -66,8 +66,8 @@ Response signIn(const ApiContext& c, SignInThrottle& throttle, const Request& re
   std::vector<std::string> keys{"name:" + name, "address:" + req.peer};
   int64_t now = nowMs();
   if (int64_t wait = throttle.wait(keys, now); wait > 0) {
-    Response r = errorResponse(429, "too many failed sign-ins: try again in " +
-                                        std::to_string(wait) + " s");
+    Response r =
+        errorResponse(429, "too many failed sign-ins: try again in " + std::to_string(wait) + " s");
     r.headers.emplace_back("Retry-After", std::to_string(wait));
     return r;
   }
@@ -130,7 +130,8 @@ Response addUser(const ApiContext& c, const Request& req) {
 // Roles or disabled changed by an admin; disabling ends the person's sessions.
 Response changeUser(const ApiContext& c, const Request& req, const std::string& name) {
   json body = json::parse(req.body, nullptr, false);
-  if (!body.is_object()) return errorResponse(400, "expected {\"roles\": [...], \"disabled\": true}");
+  if (!body.is_object())
+    return errorResponse(400, "expected {\"roles\": [...], \"disabled\": true}");
   auto found = c.store->findUser(name);
   if (!found.ok()) return fromStatus(found.status());
   if (!*found) return errorResponse(404, "no person named " + name);
@@ -191,11 +192,11 @@ Response changePassword(const ApiContext& c, const Request& req, const std::stri
 
 void addPeopleRoutes(Router& r, const ApiContext& c) {
   auto throttle = std::make_shared<SignInThrottle>();
-  r.add("POST", "/api/session", Access::kPublic, [&c, throttle](const Request& req, const Params&) {
-    return signIn(c, *throttle, req);
-  });
+  r.add("POST", "/api/session", Access::kPublic,
+        [&c, throttle](const Request& req, const Params&) { return signIn(c, *throttle, req); });
   r.add("DELETE", "/api/session", Access::kRead, [&c](const Request& req, const Params&) {
-    if (req.session.empty()) return errorResponse(400, "no session: this request came with a token");
+    if (req.session.empty())
+      return errorResponse(400, "no session: this request came with a token");
     auto st = c.store->removeSession(req.session);
     if (!st.ok() && st.code() != Code::kNotFound) return fromStatus(st);
     Response res = ok(200, {{"signed_out", req.actor}});
@@ -236,9 +237,8 @@ void addPeopleRoutes(Router& r, const ApiContext& c) {
     for (const auto& u : *list) out.push_back(userJson(u));
     return ok(200, {{"users", out}});
   });
-  r.add("PATCH", "/api/users/{name}", Access::kAdmin, [&c](const Request& req, const Params& p) {
-    return changeUser(c, req, p.at("name"));
-  });
+  r.add("PATCH", "/api/users/{name}", Access::kAdmin,
+        [&c](const Request& req, const Params& p) { return changeUser(c, req, p.at("name")); });
   r.add("PUT", "/api/users/{name}/password", Access::kRead,
         [&c](const Request& req, const Params& p) { return changePassword(c, req, p.at("name")); });
 }

@@ -103,7 +103,8 @@ void addUserCommands(CLI::App& app, int* exitCode) {
     if (r) fmt::print("{} {}\n", *dname, *undo ? "may sign in again" : "is disabled");
   });
 
-  auto roleCmd = user->add_subcommand("roles", "Replace a person's roles: boucle user roles NAME --role R…");
+  auto roleCmd =
+      user->add_subcommand("roles", "Replace a person's roles: boucle user roles NAME --role R…");
   auto ra = std::make_shared<ClientArgs>();
   auto rname = std::make_shared<std::string>();
   auto rroles = std::make_shared<std::vector<std::string>>();

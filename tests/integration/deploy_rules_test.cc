@@ -90,7 +90,8 @@ TEST_F(DeployRulesTest, RolesDecideWhoMayDeployWhereWhoApprovesAndWhoChangesTheS
               HasSubstr("dana (developer) may not deploy to prod (its deployers: ops)"));
   EXPECT_THAT(as("dana", {"env", "set", "web", "prod", "out=/tmp/x"}).err,
               HasSubstr("dana (developer) may not do this: it is for admins"));
-  EXPECT_THAT(as("dana", {"token", "add", "mine"}).err, HasSubstr("it is for admins"));
+  EXPECT_THAT(as("dana", {"token", "add", "mine"}).err,
+              HasSubstr("only admins make tokens that are not their own"));
 
   // ops asks; a developer may not approve, nor ops itself (four eyes); "user:lead" may.
   Output asked = as("olga", {"deploy", "web", "1.0.0", "--to", "prod", "--json"});
@@ -118,6 +119,61 @@ TEST_F(DeployRulesTest, RolesDecideWhoMayDeployWhereWhoApprovesAndWhoChangesTheS
   Output audit = client({"audit", "web"});
   EXPECT_THAT(audit.out, HasSubstr("oscar"));
   EXPECT_THAT(audit.out, HasSubstr("reject"));
+}
+
+// People follow the rules tokens do, whichever way they come: signed in, or with a token of
+// their own; one person through two credentials is still one pair of eyes.
+TEST_F(DeployRulesTest, PeopleFollowTheSameRulesThroughTheirSessionsAndTheirTokens) {
+  setUpProject("  qa: {}\n  prod: {deployers: [ops], approval: [\"user:lead\"], four_eyes: true}\n",
+               "true");
+  // A person signed in, and a token of their own made through that session.
+  struct Person {
+    std::string cookie, csrf, token;
+  };
+  auto person = [&](const std::string& name, const std::string& role) {
+    auto file = repo_.scratch() / ("pw-" + name);
+    std::ofstream(file) << name << "-secret-pw\n";
+    EXPECT_EQ(
+        client({"user", "add", name, "--role", role, "--password-file", file.string()}).exitCode,
+        0);
+    Http in = curl("POST", server_->url() + "/api/session",
+                   json{{"name", name}, {"password", name + "-secret-pw"}}.dump());
+    EXPECT_EQ(in.status, 200) << in.body;
+    Person p;
+    std::string c = in.header("Set-Cookie");
+    p.cookie = c.substr(0, c.find(';'));
+    p.csrf = json::parse(in.body)["csrf"];
+    Http t = curl("POST", server_->url() + "/api/tokens", json{{"name", name + "-cli"}}.dump(),
+                  {"Cookie: " + p.cookie, "X-CSRF-Token: " + p.csrf});
+    EXPECT_EQ(t.status, 201) << t.body;
+    p.token = json::parse(t.body).value("token", "");
+    return p;
+  };
+  Person olga = person("olga", "ops");
+  Person lead = person("lead", "developer");
+  Person dana = person("dana", "developer");
+  auto withToken = [&](const Person& p, std::vector<std::string> args) {
+    return repo_.boucle(args, {"BOUCLE_SERVER=" + server_->url(), "BOUCLE_TOKEN=" + p.token});
+  };
+  auto signedIn = [&](const Person& p, const std::string& path) {
+    return curl("POST", server_->url() + path, "{}",
+                {"Cookie: " + p.cookie, "X-CSRF-Token: " + p.csrf});
+  };
+
+  EXPECT_THAT(withToken(dana, {"deploy", "web", "1.0.0", "--to", "prod"}).err,
+              HasSubstr("dana (developer) may not deploy to prod (its deployers: ops)"));
+  Output asked = withToken(olga, {"deploy", "web", "1.0.0", "--to", "prod", "--json"});
+  ASSERT_EQ(asked.exitCode, 0) << asked.err;
+  int64_t id = json::parse(asked.out).value("id", int64_t{0});
+  EXPECT_EQ(api("/api/deploys/" + std::to_string(id))["requested_by"], "olga");
+  // Her session is still olga: four eyes, and not an approver.
+  Http self = signedIn(olga, "/api/deploys/" + std::to_string(id) + "/approve");
+  EXPECT_EQ(self.status, 403) << self.body;
+  EXPECT_EQ(signedIn(dana, "/api/deploys/" + std::to_string(id) + "/approve").status, 403);
+  Http approved = signedIn(lead, "/api/deploys/" + std::to_string(id) + "/approve");
+  ASSERT_EQ(approved.status, 200) << approved.body;
+  EXPECT_EQ(waitForDeploy(id)["approved_by"], "lead");
+  EXPECT_EQ(readFile(repo_.scratch() / "prod.out"), "1.0.0\n");
 }
 
 TEST_F(DeployRulesTest, OutsideItsWindowAnEnvironmentRefusesDeploys) {

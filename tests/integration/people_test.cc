@@ -153,13 +153,13 @@ TEST_F(PeopleTest, ANewPasswordEndsTheOtherSessions) {
   ASSERT_EQ(first.status, 200);
   ASSERT_EQ(second.status, 200);
   std::string csrf = json::parse(second.body)["csrf"];
-  Http wrongCurrent = as(cookieOf(second), "PUT", "/api/users/alice/password",
-                         json{{"password", "a-new-password-1"}, {"current_password", "nope"}}.dump(),
-                         csrf);
+  Http wrongCurrent =
+      as(cookieOf(second), "PUT", "/api/users/alice/password",
+         json{{"password", "a-new-password-1"}, {"current_password", "nope"}}.dump(), csrf);
   EXPECT_EQ(wrongCurrent.status, 403);
-  Http changed = as(cookieOf(second), "PUT", "/api/users/alice/password",
-                    json{{"password", "a-new-password-1"}, {"current_password", kPassword}}.dump(),
-                    csrf);
+  Http changed =
+      as(cookieOf(second), "PUT", "/api/users/alice/password",
+         json{{"password", "a-new-password-1"}, {"current_password", kPassword}}.dump(), csrf);
   ASSERT_EQ(changed.status, 200) << changed.body;
   EXPECT_EQ(as(cookieOf(first), "GET", "/api/me").status, 401);
   EXPECT_EQ(as(cookieOf(second), "GET", "/api/me").status, 200);

@@ -107,8 +107,7 @@ Status SqlStore::addSession(const Session& session, std::string_view hash) {
 
 Result<std::optional<Session>> SqlStore::findSession(std::string_view hash) {
   std::lock_guard lock(mu_);
-  auto s =
-      db_.prepare(std::string("SELECT ") + kSessionColumns + " FROM sessions WHERE hash = ?");
+  auto s = db_.prepare(std::string("SELECT ") + kSessionColumns + " FROM sessions WHERE hash = ?");
   if (!s.ok()) return s.status();
   s->bind(1, hash);
   auto row = s->step();
