@@ -81,7 +81,8 @@ Response addToken(const ApiContext& c, const Request& req) {
   // service's, with any roles.
   bool person = !req.session.empty() || !req.via.empty();
   bool admin = principalOf(req).admin();
-  bool service = !person || (admin && body.value("service", false));
+  bool service = !person || (admin && body.contains("service") && body["service"].is_boolean() &&
+                             body["service"].get<bool>());
   if (service && !admin)
     return errorResponse(403, "only admins make tokens that are not their own");
   auto roles = rolesOf(body);
@@ -94,6 +95,12 @@ Response addToken(const ApiContext& c, const Request& req) {
         return errorResponse(403, principalOf(req).describe() + " may not give a token the role " +
                                       r + ": a person's token has at most their roles");
     }
+  }
+  if (service) {
+    // It would act as the person of that name (user:NAME rules).
+    auto person = c.store->findUser(name.get<std::string>());
+    if (!person.ok()) return fromStatus(person.status());
+    if (*person) return errorResponse(409, "a person is named " + name.get<std::string>());
   }
   store::Token t = store::tokenNamed(name.get<std::string>(), *roles);
   t.createdBy = req.actor;

@@ -69,9 +69,11 @@ void SignInThrottle::failed(const std::vector<std::string>& keys, int64_t nowMs)
     std::erase_if(records_, [&](const auto& kv) {
       return kv.second.failures.empty() || kv.second.failures.back() < nowMs - kWindowMs;
     });
-    if (records_.size() > kMaxKeys) records_.clear();
   }
   for (const auto& key : keys) {
+    // Full of live counts (a flood of made-up names): new keys wait, the counts kept stay, so
+    // the account under attack is never forgotten.
+    if (records_.size() > kMaxKeys && !records_.count(key)) continue;
     auto& f = records_[key].failures;
     f.push_back(nowMs);
     if (f.size() > 64) f.erase(f.begin());

@@ -1,6 +1,7 @@
 // People: accounts (admins make, change and disable them), signing in and out of the web UI,
 // and the sessions a person has open.
 #include <algorithm>
+#include <atomic>
 
 #include "api/people.h"
 #include "api/route_helpers.h"
@@ -57,13 +58,62 @@ std::string stringField(const json& body, const char* key) {
              : std::string();
 }
 
+// Where a sign-in comes from: the connection's address, or behind a proxy on this machine
+// the address it saw (the last X-Forwarded-For entry, the one it added). An IPv6 client counts
+// by its /64: one host holds a whole one.
+std::string clientAddress(const Request& req) {
+  std::string addr = req.peer;
+  bool local = addr == "127.0.0.1" || addr == "::1" || addr == "::ffff:127.0.0.1";
+  std::string forwarded = req.header("x-forwarded-for");
+  if (local && !forwarded.empty()) {
+    addr = forwarded.substr(forwarded.rfind(',') + 1);
+    while (!addr.empty() && addr.front() == ' ') addr.erase(0, 1);
+    while (!addr.empty() && addr.back() == ' ') addr.pop_back();
+    addr = cutUtf8(addr, 64);
+  }
+  if (addr.find(':') != std::string::npos && addr.find('.') == std::string::npos) {
+    size_t at = 0;
+    for (int groups = 0; groups < 4 && at != std::string::npos; ++groups)
+      at = addr.find(':', at == 0 ? 0 : at + 1);
+    if (at != std::string::npos) addr = addr.substr(0, at) + "::/64";
+  }
+  return addr;
+}
+
+// A password check costs 0.1 s of a core and 64 MiB: a request thread does at most one at a
+// time, server-wide, so a flood of sign-ins slows sign-ins, not the server.
+class CheckSlot {
+ public:
+  explicit CheckSlot(std::atomic<int>& inUse) : inUse_(inUse) { held_ = inUse_.fetch_add(1) == 0; }
+  ~CheckSlot() { inUse_.fetch_sub(1); }
+  bool held() const { return held_; }
+
+ private:
+  std::atomic<int>& inUse_;
+  bool held_ = false;
+};
+std::atomic<int> checksInUse{0};
+
+Response busy() {
+  Response r = errorResponse(429, "too many sign-ins at once: try again in a second");
+  r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
 Response signIn(const ApiContext& c, SignInThrottle& throttle, const Request& req) {
+  // A form on another site can post here (login CSRF), but not with a JSON content type
+  // without the preflight this server never grants.
+  if (req.header("content-type").rfind("application/json", 0) != 0)
+    return errorResponse(415, "sign in with Content-Type: application/json");
+  std::string site = req.header("sec-fetch-site");
+  if (!site.empty() && site != "same-origin" && site != "none")
+    return errorResponse(403, "signing in from another site is refused");
   json body = json::parse(req.body, nullptr, false);
   std::string name = stringField(body, "name");
   std::string password = stringField(body, "password");
   if (name.empty() || password.empty() || name.size() > 100)
     return errorResponse(400, "the body must be {\"name\": \"…\", \"password\": \"…\"}");
-  std::vector<std::string> keys{"name:" + name, "address:" + req.peer};
+  std::vector<std::string> keys{"name:" + name, "address:" + clientAddress(req)};
   int64_t now = nowMs();
   if (int64_t wait = throttle.wait(keys, now); wait > 0) {
     Response r =
@@ -73,6 +123,8 @@ Response signIn(const ApiContext& c, SignInThrottle& throttle, const Request& re
   }
   auto found = c.store->findUser(name);
   if (!found.ok()) return fromStatus(found.status());
+  CheckSlot slot(checksInUse);
+  if (!slot.held()) return busy();
   // An unknown name is checked against a decoy all the same: the answer and its time are
   // those of a wrong password.
   bool good = auth::checkPassword(*found ? (*found)->passwordHash : "", password) && *found &&
@@ -80,7 +132,10 @@ Response signIn(const ApiContext& c, SignInThrottle& throttle, const Request& re
   std::fill(password.begin(), password.end(), '\0');
   if (!good) {
     throttle.failed(keys, now);
-    logInfo("sign-in refused for '" + cutUtf8(name, 100) + "' from " + req.peer);
+    // Only a name that could be one is logged: a password typed as the name, or a line break
+    // forging a log line, is not.
+    logInfo("sign-in refused for " + (validName(name) ? "'" + name + "'" : "a name that is none") +
+            " from " + keys[1].substr(8));
     return errorResponse(401, "wrong name or password");
   }
   throttle.succeeded(keys[0]);
@@ -90,10 +145,10 @@ Response signIn(const ApiContext& c, SignInThrottle& throttle, const Request& re
   s.user = name;
   s.createdAt = s.seenAt = now;
   s.expiresAt = now + kSessionLifeMs;
-  s.address = req.peer;
+  s.address = keys[1].substr(8);
   s.agent = cutUtf8(cleanUtf8(req.header("user-agent")), 200);
   if (auto st = c.store->addSession(s, auth::hashToken(secret)); !st.ok()) return fromStatus(st);
-  logInfo(name + " signed in from " + req.peer + " (session " + s.id + ")");
+  logInfo(name + " signed in from " + keys[1].substr(8) + " (session " + s.id + ")");
   auto roles = auth::parseRoles((*found)->roles);
   Response r = ok(200, {{"name", name},
                         {"roles", roles.ok() ? *roles : std::vector<std::string>{"viewer"}},
@@ -116,6 +171,13 @@ Response addUser(const ApiContext& c, const Request& req) {
   auto hash = auth::hashPassword(password);
   std::fill(password.begin(), password.end(), '\0');
   if (!hash.ok()) return fromStatus(hash.status());
+  // A service's token of that name would act as them (user:NAME rules): one or the other.
+  auto tokens = c.store->listTokens();
+  if (!tokens.ok()) return fromStatus(tokens.status());
+  for (const auto& t : *tokens) {
+    if (t.name == name && t.owner.empty())
+      return errorResponse(409, "a service's token is named " + name + ": choose another name");
+  }
   store::User u;
   u.name = name;
   u.roles = *roles;
@@ -159,7 +221,8 @@ Response changeUser(const ApiContext& c, const Request& req, const std::string& 
 
 // A new password: an admin sets anyone's; a person their own, giving the current one. Their
 // other sessions end.
-Response changePassword(const ApiContext& c, const Request& req, const std::string& name) {
+Response changePassword(const ApiContext& c, SignInThrottle& throttle, const Request& req,
+                        const std::string& name) {
   json body = json::parse(req.body, nullptr, false);
   bool admin = principalOf(req).admin();
   bool self = req.actor == name && (!req.session.empty() || !req.via.empty());
@@ -168,8 +231,20 @@ Response changePassword(const ApiContext& c, const Request& req, const std::stri
   if (!found.ok()) return fromStatus(found.status());
   if (!*found) return errorResponse(404, "no person named " + name);
   std::string current = stringField(body, "current_password");
-  if (!admin && !auth::checkPassword((*found)->passwordHash, current))
-    return errorResponse(403, "current_password: wrong");
+  if (!admin) {
+    // Guessing the current password is signing in by another door: throttled the same.
+    std::vector<std::string> keys{"name:" + name};
+    int64_t now = nowMs();
+    if (int64_t wait = throttle.wait(keys, now); wait > 0)
+      return errorResponse(429,
+                           "too many wrong passwords: try again in " + std::to_string(wait) + " s");
+    CheckSlot slot(checksInUse);
+    if (!slot.held()) return busy();
+    if (!auth::checkPassword((*found)->passwordHash, current)) {
+      throttle.failed(keys, now);
+      return errorResponse(403, "current_password: wrong");
+    }
+  }
   std::string password = stringField(body, "password");
   auto hash = auth::hashPassword(password);
   std::fill(password.begin(), password.end(), '\0');
@@ -182,6 +257,15 @@ Response changePassword(const ApiContext& c, const Request& req, const std::stri
   if (sessions.ok()) {
     for (const auto& s : *sessions) {
       if (s.id != req.session) (void)c.store->removeSession(s.id);
+    }
+  }
+  // An admin's reset is for a password others may know: what it could have made goes too.
+  if (admin && req.actor != name) {
+    auto tokens = c.store->listTokens();
+    if (tokens.ok()) {
+      for (const auto& t : *tokens) {
+        if (t.owner == name) (void)c.store->revokeToken(t.name);
+      }
     }
   }
   if (auto failed = audited(*c.store, req, "user.password", "", name, "")) return *failed;
@@ -240,7 +324,9 @@ void addPeopleRoutes(Router& r, const ApiContext& c) {
   r.add("PATCH", "/api/users/{name}", Access::kAdmin,
         [&c](const Request& req, const Params& p) { return changeUser(c, req, p.at("name")); });
   r.add("PUT", "/api/users/{name}/password", Access::kRead,
-        [&c](const Request& req, const Params& p) { return changePassword(c, req, p.at("name")); });
+        [&c, throttle](const Request& req, const Params& p) {
+          return changePassword(c, *throttle, req, p.at("name"));
+        });
 }
 
 }  // namespace boucle::api

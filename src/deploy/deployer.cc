@@ -272,11 +272,19 @@ Result<store::Deploy> Deployer::cancel(int64_t id, const auth::Principal& by) {
 // release branch) is the policy's own automation: nobody's roles apply.
 std::optional<auth::Principal> Deployer::principalNamed(const std::string& name) {
   if (name == "boucle") return std::nullopt;
+  // A person, with the roles they have now (none once disabled).
+  auto person = store_.findUser(name);
+  if (person.ok() && *person) {
+    auto roles = auth::parseRoles((*person)->roles);
+    if (!(*person)->disabled && roles.ok()) return auth::Principal{name, *roles};
+    return auth::Principal{name + " (disabled)", {"viewer"}};
+  }
   auto tokens = store_.listTokens();
   if (tokens.ok()) {
     int64_t now = options_.clock();
     for (const auto& t : *tokens) {
-      if (t.name != name || (t.expiresAt && *t.expiresAt <= now)) continue;
+      // A service's token; a person's tokens are theirs, named otherwise.
+      if (t.name != name || !t.owner.empty() || (t.expiresAt && *t.expiresAt <= now)) continue;
       auto roles = auth::parseRoles(t.role);
       if (roles.ok()) return auth::Principal{t.name, *roles};
     }

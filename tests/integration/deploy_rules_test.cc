@@ -137,7 +137,8 @@ TEST_F(DeployRulesTest, PeopleFollowTheSameRulesThroughTheirSessionsAndTheirToke
         client({"user", "add", name, "--role", role, "--password-file", file.string()}).exitCode,
         0);
     Http in = curl("POST", server_->url() + "/api/session",
-                   json{{"name", name}, {"password", name + "-secret-pw"}}.dump());
+                   json{{"name", name}, {"password", name + "-secret-pw"}}.dump(),
+                   {"Content-Type: application/json"});
     EXPECT_EQ(in.status, 200) << in.body;
     Person p;
     std::string c = in.header("Set-Cookie");

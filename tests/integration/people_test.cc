@@ -173,5 +173,39 @@ TEST_F(PeopleTest, ANewPasswordEndsTheOtherSessions) {
             403);
 }
 
+TEST_F(PeopleTest, AnotherSitesFormCannotSignInAndNamesAreOnePersonsOrOneServices) {
+  // Login CSRF: a form elsewhere can post, but neither as JSON nor from the same origin.
+  std::string body = json{{"name", "alice"}, {"password", kPassword}}.dump();
+  EXPECT_EQ(
+      curl("POST", server_->url() + "/api/session", body, {"Content-Type: text/plain"}).status,
+      415);
+  EXPECT_EQ(curl("POST", server_->url() + "/api/session", body,
+                 {"Content-Type: application/json", "Sec-Fetch-Site: cross-site"})
+                .status,
+            403);
+  // A service's token may not take a person's name, nor a person a service token's.
+  Output clash = client({"token", "add", "alice", "--role", "ops"});
+  EXPECT_NE(clash.exitCode, 0);
+  EXPECT_THAT(clash.err, HasSubstr("a person is named alice"));
+  ASSERT_EQ(client({"token", "add", "ci-bot", "--role", "developer"}).exitCode, 0);
+  auto file = repo_.scratch() / "pw";
+  std::ofstream(file) << "ci-bot-password-1\n";
+  EXPECT_NE(client({"user", "add", "ci-bot", "--password-file", file.string()}).exitCode, 0);
+
+  // An admin's reset ends what the old password could have made: sessions and tokens.
+  Http in = signIn("alice", kPassword);
+  ASSERT_EQ(in.status, 200);
+  Http made = as(cookieOf(in), "POST", "/api/tokens", json{{"name", "alice-cli"}}.dump(),
+                 json::parse(in.body)["csrf"]);
+  ASSERT_EQ(made.status, 201) << made.body;
+  std::string bearer =
+      "Authorization: Bearer " + json::parse(made.body)["token"].get<std::string>();
+  std::ofstream(file) << "alice-reset-password\n";
+  ASSERT_EQ(client({"user", "password", "alice", "--password-file", file.string()}).exitCode, 0);
+  EXPECT_EQ(curl("GET", server_->url() + "/api/me", "", {bearer}).status, 401);
+  EXPECT_EQ(as(cookieOf(in), "GET", "/api/me").status, 401);
+  EXPECT_EQ(signIn("alice", "alice-reset-password").status, 200);
+}
+
 }  // namespace
 }  // namespace boucle::testing
