@@ -37,6 +37,9 @@ echo
 echo "== two servers: a job queued by one, claimed by an agent polling the other"
 /usr/bin/python3 bench/servers.py "$BUILD/boucle" 100
 echo
+echo "== people and pull requests: a sign-in, a request by session or token, a request's runs"
+/usr/bin/python3 bench/people.py "$BUILD/boucle" 20
+echo
 echo "== store operations per second: SQLite, PostgreSQL"
 ./bench/store.sh "$BUILD"
 echo
