@@ -456,10 +456,11 @@ bool requestRefShape(const std::string& ref) {
 // merge of that head into the target branch as it is now, made here: what merging would give.
 Status Agent::resolveRequest(store::Run& run, const fs::path& mirror) {
   // The request as the forge has it now: a head that moved on since the event (a late or
-  // replayed delivery) is built as it is, not as the event said.
+  // replayed delivery) is built as it is, not as the event said. A re-run or requeue builds
+  // the head its run built.
   auto now = scm::describeCommit(mirror, scm::kRequestRef);
   (void)scm::keepBranchesAndTags(mirror);
-  if (now.ok() && now->sha != run.pr.head) {
+  if (run.trigger == "pull_request" && now.ok() && now->sha != run.pr.head) {
     logInfo("run " + std::to_string(run.id) + ": request " + std::to_string(run.pr.number) +
             " moved on from " + run.pr.head.substr(0, 12) + " to " + now->sha.substr(0, 12));
     run.pr.head = now->sha;
