@@ -8,6 +8,8 @@
 #include <CLI/CLI.hpp>
 #include <ctime>
 #include <filesystem>
+#include <iostream>
+#include <iterator>
 
 #include "cli/commands.h"
 #include "cli/http_client.h"
@@ -52,6 +54,21 @@ std::optional<json> call(const ClientArgs& a, const std::string& method, const s
   }
   *exitCode = kExitOk;
   return j;
+}
+
+Result<std::string> readSecretInput(const std::string& file, const std::string& what) {
+  std::string text;
+  if (file.empty() || file == "-") {
+    if (::isatty(0)) fmt::print(stderr, "{} (then Enter and Ctrl-D): ", what);
+    text.assign(std::istreambuf_iterator<char>(std::cin), {});
+  } else {
+    auto r = os::readFile(file);
+    if (!r.ok()) return r.status();
+    text = *r;
+  }
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (text.empty()) return Status::Invalid("an empty " + what + " (give it on standard input)");
+  return text;
 }
 
 Status downloadArtifact(const ClientArgs& a, const std::string& path, const std::string& sha,

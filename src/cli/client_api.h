@@ -33,6 +33,11 @@ std::string localTime(const nlohmann::json& ms, const char* format = "%Y-%m-%d %
 
 // Downloads the blob `sha` to DIR/PATH (PATH relative, no ".."), checking its SHA-256 before
 // the file takes its name.
+// A secret a command reads rather than takes on its command line (shell history, `ps`): from
+// `file`, or standard input for "" or "-" (asking for `what` on a terminal). Its trailing line
+// ends are not part of it; empty is Invalid.
+Result<std::string> readSecretInput(const std::string& file, const std::string& what);
+
 Status downloadArtifact(const ClientArgs& a, const std::string& path, const std::string& sha,
                         const std::string& dir);
 

@@ -132,21 +132,14 @@ void addProjectSet(CLI::App* project, int* exitCode) {
     if (*forgeApi) body["forge_api"] = **forgeApi;
     if (*forgeRepo) body["forge_repo"] = **forgeRepo;
     if (!forgeToken->empty()) {
-      std::string text;
-      if (*forgeToken == "-") {
-        text.assign(std::istreambuf_iterator<char>(std::cin), {});
-      } else {
-        auto r = os::readFile(*forgeToken);
-        if (!r.ok()) {
-          fmt::print(stderr, "boucle project set: {}\n", r.status().message());
-          *exitCode = kExitUsage;
-          return;
-        }
-        text = *r;
+      auto text = readSecretInput(*forgeToken, "forge token");
+      if (!text.ok()) {
+        fmt::print(stderr, "boucle project set: {}\n", text.status().message());
+        *exitCode = kExitUsage;
+        return;
       }
-      while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-      body["forge_token"] = text;
-      std::fill(text.begin(), text.end(), '\0');
+      body["forge_token"] = *text;
+      std::fill(text->begin(), text->end(), '\0');
     }
     if (body.empty()) {
       fmt::print(stderr, "boucle project set: give at least one setting (see --help)\n");

@@ -134,14 +134,13 @@ void addDeployCommands(CLI::App& app, int* exitCode) {
   sset->add_option("key", *skey, "Key")->required();
   addClientOptions(sset, sso->client);
   sset->callback([=] {
-    if (::isatty(0)) fmt::print(stderr, "value of {} (then Ctrl-D): ", *skey);
-    std::string value((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-    while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
-    if (value.empty()) {
-      fmt::print(stderr, "boucle secret set: an empty secret (give it on standard input)\n");
+    auto read = readSecretInput("-", "secret");
+    if (!read.ok()) {
+      fmt::print(stderr, "boucle secret set: {}\n", read.status().message());
       *exitCode = kExitUsage;
       return;
     }
+    std::string value = std::move(read).value();
     auto r = call(sso->client, "PUT",
                   "/api/projects/" + urlEncode(sso->project) + "/environments/" +
                       urlEncode(sso->env) + "/values/" + urlEncode(*skey),
@@ -182,14 +181,13 @@ void addDeployCommands(CLI::App& app, int* exitCode) {
       if (r && !sbo->client.json) fmt::print("{}: build secret {} removed\n", sbo->project, *sbkey);
       return;
     }
-    if (::isatty(0)) fmt::print(stderr, "value of {} (then Ctrl-D): ", *sbkey);
-    std::string value((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-    while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
-    if (value.empty()) {
-      fmt::print(stderr, "boucle secret build: an empty secret (give it on standard input)\n");
+    auto read = readSecretInput("-", "secret");
+    if (!read.ok()) {
+      fmt::print(stderr, "boucle secret build: {}\n", read.status().message());
       *exitCode = kExitUsage;
       return;
     }
+    std::string value = std::move(read).value();
     auto r = call(sbo->client, "PUT", path, json{{"value", value}}, exitCode);
     std::fill(value.begin(), value.end(), '\0');
     if (r && !sbo->client.json) fmt::print("{}: build secret {} set\n", sbo->project, *sbkey);

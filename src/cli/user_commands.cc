@@ -1,37 +1,16 @@
 // boucle user add/list/disable/password: the people who sign in to the web UI with a name and
 // a password. Passwords are read from a file or standard input, never from the command line.
 #include <fmt/core.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <iostream>
-#include <iterator>
 #include <memory>
 
 #include "cli/client_api.h"
 #include "cli/commands.h"
-#include "os/files.h"
 
 namespace boucle::cli {
 
 namespace {
-
-// The password from `file` ("-" or "": standard input, asked for on a terminal). Trailing line
-// ends are not part of it.
-Result<std::string> readPassword(const std::string& file, const std::string& who) {
-  std::string text;
-  if (file.empty() || file == "-") {
-    if (::isatty(0)) fmt::print(stderr, "password for {} (then Enter and Ctrl-D): ", who);
-    text.assign(std::istreambuf_iterator<char>(std::cin), {});
-  } else {
-    auto r = os::readFile(file);
-    if (!r.ok()) return r.status();
-    text = *r;
-  }
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  if (text.empty()) return Status::Invalid("an empty password");
-  return text;
-}
 
 std::string rolesOf(const nlohmann::json& roles) {
   std::string list;
@@ -60,7 +39,7 @@ void addUserCommands(CLI::App& app, int* exitCode) {
                   "File holding their first password ('-' or none: standard input)");
   addClientOptions(add, *aa);
   add->callback([=] {
-    auto password = readPassword(*passwordFile, *name);
+    auto password = readSecretInput(*passwordFile, "password for " + *name);
     if (!password.ok()) {
       fmt::print(stderr, "boucle user add: {}\n", password.status().message());
       *exitCode = kExitUsage;
@@ -127,7 +106,7 @@ void addUserCommands(CLI::App& app, int* exitCode) {
   password->add_option("--password-file", *pfile, "File holding the new password");
   addClientOptions(password, *pa);
   password->callback([=] {
-    auto text = readPassword(*pfile, *pname);
+    auto text = readSecretInput(*pfile, "new password for " + *pname);
     if (!text.ok()) {
       fmt::print(stderr, "boucle user password: {}\n", text.status().message());
       *exitCode = kExitUsage;

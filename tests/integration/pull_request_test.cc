@@ -280,5 +280,22 @@ TEST_F(PullRequestTest, ALateEventBuildsTheRequestAsItIsNowAndOffBuildsNothing) 
   EXPECT_THAT(off.body, HasSubstr("builds no pull requests"));
 }
 
+TEST_F(PullRequestTest, BuildSecretsAreNamedToReadersAndSetByAdminsOnly) {
+  Output made = client({"token", "add", "vic", "--role", "viewer"});
+  ASSERT_EQ(made.exitCode, 0) << made.err;
+  std::string viewer = "Authorization: Bearer " + made.out.substr(0, made.out.find('\n'));
+  std::string path = server_->url() + "/api/projects/web/build-secrets";
+  Http listed = curl("GET", path, "", {viewer});
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  EXPECT_EQ(json::parse(listed.body)["secrets"], json::array({"API_TOKEN"}));
+  EXPECT_THAT(listed.body, Not(HasSubstr(kToken)));
+  EXPECT_EQ(curl("PUT", path + "/API_TOKEN", json{{"value", "mine-now"}}.dump(), {viewer}).status,
+            403);
+  EXPECT_EQ(curl("DELETE", path + "/API_TOKEN", "", {viewer}).status, 403);
+  Http bad = curl("PUT", path + "/1BAD", json{{"value", "x"}}.dump(),
+                  {"Authorization: Bearer " + server_->token()});
+  EXPECT_EQ(bad.status, 400);
+}
+
 }  // namespace
 }  // namespace boucle::testing
