@@ -12,6 +12,7 @@
 #include "insight/dora.h"
 #include "os/process.h"
 #include "pipeline/parser.h"
+#include "quality/test_book.h"
 #include "runner/masker.h"
 #include "runner/sandbox.h"
 #include "runner/supervisor_client.h"
@@ -250,7 +251,7 @@ void storeRunCycle(benchmark::State& state, boucle::store::Store& store) {
     if (!made.ok() || !claimed.ok() || !*claimed) return state.SkipWithError("no claim");
     Run run = **claimed;
     for (const char* job : {"build", "test"}) {
-      JobRecord j{run.id, job, "running", -1, 1, 1, std::nullopt, "", "", ""};
+      JobRecord j{run.id, job, "running", -1, 1, 1, std::nullopt, "", "", "", ""};
       (void)store.saveJob(j);
       j.state = "passed";
       j.exitCode = 0;
@@ -293,5 +294,117 @@ void BM_StoreRunCyclePostgres(benchmark::State& state) {
   }
   return true;
 }();
+
+// A 5,000-case job's tests kept (names, every result packed, its failures) and its flakes
+// looked for, per job run, into SQLite; `bytes/run` is what the database grows by per run
+// (goal: 100,000 runs of a 5,000-test project in a few GB).
+namespace {
+boucle::runner::TestReport fiveThousandCases(int64_t run) {
+  boucle::runner::TestReport r;
+  for (int i = 0; i < 5000; ++i) {
+    auto outcome = (i == 17 && run % 7 == 0) ? boucle::runner::Outcome::kFailed
+                                             : boucle::runner::Outcome::kPassed;
+    std::string suite = "suite_";
+    suite += std::to_string(i / 50);
+    std::string name = "test_case_number_";
+    name += std::to_string(i);
+    int64_t micros = 200 + (i * 37 + run * 11) % 4000;
+    if (outcome == boucle::runner::Outcome::kFailed) {
+      ++r.failures;
+      r.failed.push_back({suite, name, "failure", "expected 1, got 2", "t.py:3", ""});
+    }
+    ++r.tests;
+    r.cases.push_back({suite, name, "tests/" + suite + ".py", outcome, micros});
+  }
+  return r;
+}
+}  // namespace
+
+void BM_TestBookRecord5000Cases(benchmark::State& state) {
+  char dir[] = "/tmp/boucle-bench-XXXXXX";
+  if (!mkdtemp(dir)) return state.SkipWithError("mkdtemp");
+  std::string db = std::string(dir) + "/boucle.db";
+  {
+    auto store = boucle::store::openSqliteStore(db);
+    if (!store.ok()) return state.SkipWithError(store.status().message().c_str());
+    boucle::store::Project p;
+    p.name = "big";
+    p.url = "/srv/big";
+    p.branches = {"main"};
+    (void)(*store)->addProject(p);
+    boucle::quality::TestBook book(**store);
+    auto size = [&] {
+      std::error_code ec;
+      auto a = std::filesystem::file_size(db, ec);
+      auto b = std::filesystem::file_size(db + "-wal", ec);
+      return static_cast<double>(a + (ec ? 0 : b));
+    };
+    int64_t runs = 0;
+    double before = 0;
+    for (auto _ : state) {
+      state.PauseTiming();
+      boucle::store::Run r;
+      r.project = "big";
+      r.ref = r.branch = "main";
+      r.commit = "c" + std::to_string(runs);
+      auto run = (*store)->createRun(r);
+      boucle::runner::JobResult job;
+      job.name = "test";
+      job.attempts = 1;
+      job.tests = fiveThousandCases(runs);
+      if (runs == 1) before = size();  // the names are in: each run adds its results
+      state.ResumeTiming();
+      auto recorded = book.record(*run, job);
+      if (!recorded.ok()) return state.SkipWithError(recorded.status().message().c_str());
+      ++runs;
+    }
+    // The WAL is folded in: what the runs take once the database is checkpointed.
+    (void)(*store)->integrityCheck();
+    store->reset();
+    double after = size();
+    if (runs > 1) state.counters["bytes/run"] = (after - before) / static_cast<double>(runs - 1);
+    state.counters["bytes/case"] = state.counters["bytes/run"] / 5000;
+  }
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_TestBookRecord5000Cases)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(200);
+
+// `boucle tests` of a 5,000-test project over its last 200 job runs (goal: under 200 ms).
+void BM_TestSummary5000x200(benchmark::State& state) {
+  char dir[] = "/tmp/boucle-bench-XXXXXX";
+  if (!mkdtemp(dir)) return state.SkipWithError("mkdtemp");
+  {
+    auto store = boucle::store::openSqliteStore(std::string(dir) + "/boucle.db");
+    if (!store.ok()) return state.SkipWithError(store.status().message().c_str());
+    boucle::store::Project p;
+    p.name = "big";
+    p.url = "/srv/big";
+    p.branches = {"main"};
+    (void)(*store)->addProject(p);
+    boucle::quality::TestBook book(**store);
+    for (int64_t i = 0; i < 200; ++i) {
+      boucle::store::Run r;
+      r.project = "big";
+      r.ref = r.branch = "main";
+      r.commit = "c" + std::to_string(i / 2);  // each commit built twice: flakes to find
+      auto run = (*store)->createRun(r);
+      boucle::runner::JobResult job;
+      job.name = "test";
+      job.attempts = 1;
+      job.tests = fiveThousandCases(i);
+      (void)book.record(*run, job);
+    }
+    for (auto _ : state) {
+      auto list = book.summary("big", false, 200);
+      if (!list.ok()) return state.SkipWithError(list.status().message().c_str());
+      benchmark::DoNotOptimize(list->size());
+    }
+  }
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_TestSummary5000x200)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 BENCHMARK_MAIN();

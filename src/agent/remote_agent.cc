@@ -208,6 +208,7 @@ Status JobRun::prepare(runner::RunConfig& config, pipeline::Pipeline& p) {
   config.baseEnv = runner::inheritedEnvironment();
   config.defaultIsolation = pipeline::Isolation::kSandbox;
   config.processAllowed = spec_.processAllowed && o_.allowProcessJobs;
+  config.quarantined = {spec_.quarantined.begin(), spec_.quarantined.end()};
   config.cacheDir = scheduler::cacheDirFor(o_.work, spec_.project, spec_.branch);
   // A job sees its workspace, not the agent's other jobs, its spool or its token.
   config.hiddenPaths = {o_.work};

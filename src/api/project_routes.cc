@@ -22,6 +22,7 @@ json projectJson(const store::Project& p, bool admin) {
             {"allow_process_jobs", p.allowProcessJobs},
             {"request_builds", p.requestBuilds},
             {"fork_secrets", p.forkSecrets},
+            {"on_red", p.onRed.empty() ? "off" : p.onRed},
             {"forge", p.forge},
             {"forge_api", p.forgeApi},
             {"forge_repo", p.forgeRepo},
@@ -114,6 +115,13 @@ std::string readSettings(const json& body, store::Project* p) {
     if (!v.is_string() || (v != "head" && v != "merge" && v != "both" && v != "off"))
       return "request_builds: head, merge, both or off";
     p->requestBuilds = v.get<std::string>();
+  }
+  if (body.contains("on_red")) {
+    const json& v = body["on_red"];
+    if (!v.is_string() || (v != "retry_once" && v != "off"))
+      return "on_red: retry_once (a failure on a green branch is tried once more before the "
+             "branch is called broken) or off";
+    p->onRed = v == "off" ? "" : v.get<std::string>();
   }
   for (auto [key, field] : {std::pair{"forge", &p->forge}, std::pair{"forge_api", &p->forgeApi},
                             std::pair{"forge_repo", &p->forgeRepo}}) {

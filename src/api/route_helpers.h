@@ -97,6 +97,7 @@ void addMonitorRoutes(Router& r, const ApiContext& c);
 void addMetricsRoutes(Router& r, const ApiContext& c);
 void addEventRoutes(Router& r, const ApiContext& c);
 void addAgentRoutes(Router& r, const ApiContext& c);
+void addTestRoutes(Router& r, const ApiContext& c);
 std::shared_ptr<BodySink> openAgentUpload(const ApiContext& ctx, const Request& req,
                                           Response* refusal);
 

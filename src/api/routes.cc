@@ -119,6 +119,7 @@ Router buildRouter(const ApiContext& c) {
   addMetricsRoutes(r, c);
   addEventRoutes(r, c);
   addAgentRoutes(r, c);
+  addTestRoutes(r, c);
   addUiRoutes(r, c);
   return r;
 }

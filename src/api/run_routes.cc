@@ -54,7 +54,8 @@ json runJson(const store::Run& r, store::Store* store, RunCache* cache) {
             {"suspects", r.suspects},
             {"bisection", r.bisectState},
             {"culprit", culpritJson(r)},
-            {"pull_request", requestJson(r.pr)}};
+            {"pull_request", requestJson(r.pr)},
+            {"qualifier", r.qualifier}};
   // Who broke it: the first failing run of the streak, with its commit and author, or the
   // commit bisection found among those that run built.
   j["broken_since"] = nullptr;
@@ -94,7 +95,8 @@ json jobJson(const store::JobRecord& j) {
               {"attempts", j.attempts},
               {"started_at_ms", optMs(j.startedAt)},
               {"finished_at_ms", optMs(j.finishedAt)},
-              {"reason", j.reason}};
+              {"reason", j.reason},
+              {"qualifier", j.qualifier}};
   if (!j.testsJson.empty()) out["tests"] = json::parse(j.testsJson, nullptr, false);
   if (!j.artifactsJson.empty()) out["artifacts"] = json::parse(j.artifactsJson, nullptr, false);
   return out;

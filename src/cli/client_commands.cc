@@ -81,6 +81,7 @@ void addProjectSet(CLI::App* project, int* exitCode) {
   auto requeue = std::make_shared<std::optional<bool>>();
   auto requestBuilds = std::make_shared<std::string>();
   auto forkSecrets = std::make_shared<std::optional<bool>>();
+  auto onRed = std::make_shared<std::string>();
   auto forge = std::make_shared<std::optional<std::string>>();
   auto forgeApi = std::make_shared<std::optional<std::string>>();
   auto forgeRepo = std::make_shared<std::optional<std::string>>();
@@ -107,6 +108,10 @@ void addProjectSet(CLI::App* project, int* exitCode) {
   set->add_option("--fork-secrets", *forkSecrets,
                   "true: runs of pull requests from forks get the build secrets too (a "
                   "stranger's code would see them)");
+  set->add_option("--on-red", *onRed,
+                  "retry_once: a job failing on a green branch runs once more before the branch "
+                  "is called broken (a pass makes the run 'passed (flaky)'); off")
+      ->check(CLI::IsMember({"retry_once", "off"}));
   set->add_option("--forge", *forge,
                   "Set each run's result as a commit status on this forge: github, gitlab, gitea "
                   "('' stops it)");
@@ -128,6 +133,7 @@ void addProjectSet(CLI::App* project, int* exitCode) {
     if (*requeue) body["requeue_interrupted"] = **requeue;
     if (!requestBuilds->empty()) body["request_builds"] = *requestBuilds;
     if (*forkSecrets) body["fork_secrets"] = **forkSecrets;
+    if (!onRed->empty()) body["on_red"] = *onRed;
     if (*forge) body["forge"] = **forge;
     if (*forgeApi) body["forge_api"] = **forgeApi;
     if (*forgeRepo) body["forge_repo"] = **forgeRepo;

@@ -23,6 +23,7 @@ void addReleaseCommands(CLI::App& app, int* exitCode);
 void addDeployCommands(CLI::App& app, int* exitCode);
 void addTokenCommands(CLI::App& app, int* exitCode);
 void addUserCommands(CLI::App& app, int* exitCode);
+void addTestCommands(CLI::App& app, int* exitCode);
 void addFsckCommand(CLI::App& app, int* exitCode);
 void addMigrateCommand(CLI::App& app, int* exitCode);
 void addAgentCommands(CLI::App& app, int* exitCode);

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   boucle::cli::addDeployCommands(app, &exitCode);
   boucle::cli::addTokenCommands(app, &exitCode);
   boucle::cli::addUserCommands(app, &exitCode);
+  boucle::cli::addTestCommands(app, &exitCode);
   boucle::cli::addFsckCommand(app, &exitCode);
   boucle::cli::addMigrateCommand(app, &exitCode);
   boucle::cli::addAgentCommands(app, &exitCode);

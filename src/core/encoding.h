@@ -15,6 +15,8 @@ std::string hexOf(const void* data, size_t size);  // lower-case
 // The bytes a hex string spells; nullopt when it is not hex (or has an odd length).
 std::optional<std::string> bytesOfHex(std::string_view hex);
 std::string base64Of(const void* data, size_t size);
+// The bytes base64 (the original alphabet, padded) spells; nullopt when it is not base64.
+std::optional<std::string> bytesOfBase64(std::string_view text);
 inline std::string base64Of(std::string_view s) {
   return base64Of(s.data(), s.size());
 }

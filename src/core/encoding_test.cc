@@ -13,6 +13,10 @@ TEST(Encoding, HexAndBase64) {
   EXPECT_EQ(hexOf(bytes, 0), "");
   EXPECT_EQ(base64Of("ci-bot:s3cret"), "Y2ktYm90OnMzY3JldA==");
   EXPECT_EQ(base64Of(""), "");
+  EXPECT_EQ(bytesOfBase64("Y2ktYm90OnMzY3JldA=="), "ci-bot:s3cret");
+  EXPECT_EQ(bytesOfBase64(base64Of(std::string("\0\xff\x01", 3))), std::string("\0\xff\x01", 3));
+  EXPECT_EQ(bytesOfBase64(""), "");
+  EXPECT_FALSE(bytesOfBase64("not base64!").has_value());
 }
 
 TEST(Encoding, SplitKeepsInnerEmptyPiecesButNoTrailingOne) {

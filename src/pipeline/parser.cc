@@ -72,10 +72,11 @@ void parseJob(const Field& f, Job& job, Diagnostics& d) {
                 "': names may only use letters, digits, '-', '_' and '.' (they name files)");
   }
   std::string what = "job '" + f.key + "'";
-  MapReader r(f.node, f.pos, what,
-              {"run", "needs", "env", "timeout", "artifacts", "reports", "isolation", "network",
-               "retry", "only", "except", "checkout", "allow_failure", "shell", "cache", "runs-on"},
-              d);
+  MapReader r(
+      f.node, f.pos, what,
+      {"run", "needs", "env", "timeout", "artifacts", "reports", "isolation", "network", "retry",
+       "retries", "only", "except", "checkout", "allow_failure", "shell", "cache", "runs-on"},
+      d);
   if (!r.isMap()) {
     if (f.node.IsNull()) d.error(f.keyPos, what + ": expected a mapping with at least 'run'");
     return;
@@ -126,8 +127,14 @@ void parseJob(const Field& f, Job& job, Diagnostics& d) {
               "cut off from the network)");
     }
   }
-  if (auto v = r.get("retry")) {
-    if (auto n = readInt(v, 0, 10, d)) job.retry = *n;
+  // `retries` is the same (GitLab says `retry`, most test runners `retries`); one of them.
+  auto retry = r.get("retry");
+  if (auto also = r.get("retries")) {
+    if (retry) d.error(also.keyPos, what + ": 'retry' and 'retries' are the same; give one");
+    retry = also;
+  }
+  if (retry) {
+    if (auto n = readInt(retry, 0, 10, d)) job.retry = *n;
   }
   for (auto key : {"only", "except"}) {
     if (auto v = r.get(key)) {

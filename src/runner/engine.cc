@@ -119,6 +119,7 @@ class Engine {
   bool openLog(Active& a);
   void finish(const std::string& name);
   void complete(JobResult& r, JobState s, const std::string& reason);
+  bool excuse(Active& a, JobResult& r);
   void cancelAll();
   void note(Active& a, const std::string& message);
   int pollTimeoutMs() const;
@@ -153,6 +154,18 @@ void Engine::complete(JobResult& r, JobState s, const std::string& reason) {
   observer_.jobFinished(r);
 }
 
+// Whether the attempt's only failing tests are quarantined; if so they are kept on its result and
+// said in its log.
+bool Engine::excuse(Active& a, JobResult& r) {
+  if (!r.tests || !onlyQuarantinedFailed(*r.tests, config_.quarantined)) return false;
+  r.quarantinedFailures = failingTests(*r.tests);
+  std::string names;
+  for (const auto& t : r.quarantinedFailures) names += (names.empty() ? "" : ", ") + t;
+  note(a, "its only failing tests are quarantined (" + names +
+              "): it passes, their failures stay on the run");
+  return true;
+}
+
 void Engine::note(Active& a, const std::string& message) {
   if (!a.log) {  // a remote job's log, not held open while it waits for an agent
     a.log = os::Fd(
@@ -169,6 +182,9 @@ void Engine::start(const pipeline::Job& job, int attempt) {
   if (remote(job)) return startRemote(job, attempt);
   JobResult& r = results_[job.name];
   r.attempts = attempt;
+  r.tests.reset();
+  r.agent.clear();
+  r.quarantinedFailures.clear();
   r.log = detail::logPathFor(config_, job.name, attempt);
   Active a;
   a.job = &job;
@@ -204,6 +220,9 @@ void Engine::start(const pipeline::Job& job, int attempt) {
 void Engine::startRemote(const pipeline::Job& job, int attempt) {
   JobResult& r = results_[job.name];
   r.attempts = attempt;
+  r.tests.reset();
+  r.agent.clear();
+  r.quarantinedFailures.clear();
   r.log = detail::logPathFor(config_, job.name, attempt);
   Active a;
   a.job = &job;
@@ -338,8 +357,21 @@ void Engine::finishRemote(const RemoteUpdate& u) {
   r.duration = u.duration;
   r.exitCode = u.exitCode;
   r.tests = u.tests;
+  r.agent = u.agent;
   JobState state = a.cancelled && u.state == JobState::kFailed ? JobState::kCancelled : u.state;
   std::string reason = u.reason;
+  // The agent was given the quarantine with the job and judged by it. One that judged it failed
+  // anyway (the quarantine changed since) is excused here, its artifacts missing (said in its
+  // log): an agent keeps none of a failed job.
+  if (state == JobState::kPassed) {
+    if (r.tests && onlyQuarantinedFailed(*r.tests, config_.quarantined))
+      r.quarantinedFailures = failingTests(*r.tests);
+  } else if (state == JobState::kFailed && u.exitCode > 0 && excuse(a, r)) {
+    state = JobState::kPassed;
+    reason.clear();
+    if (!a.job->artifacts.empty())
+      note(a, "the agent kept no artifacts of it: it judged the job failed");
+  }
   if (state == JobState::kPassed && !u.artifacts.empty()) {
     r.artifacts = u.artifacts;
     std::error_code ec;
@@ -533,8 +565,20 @@ void Engine::finish(const std::string& name) {
       for (std::string* text : {&f.suite, &f.name, &f.message, &f.location, &f.details})
         *text = maskerPrototype_.mask(*text);
     }
+    if (!config_.secrets.empty()) {
+      for (auto& c : r.tests->cases) {
+        for (std::string* text : {&c.suite, &c.name, &c.file}) *text = maskerPrototype_.mask(*text);
+      }
+    }
     for (auto& w : r.tests->warnings) w = maskerPrototype_.mask(w);
     for (const auto& w : r.tests->warnings) note(a, "warning: " + w);
+  }
+  // Its exit says it failed, its tests say only quarantined ones did (a timeout, a cancel or a
+  // failure of the engine's own is never excused).
+  if (state == JobState::kFailed && a.failReason.empty() && exit.ok() && r.exitCode != 0 &&
+      excuse(a, r)) {
+    state = JobState::kPassed;
+    reason.clear();
   }
   if (state == JobState::kPassed && !a.job->artifacts.empty()) {
     r.artifacts.clear();
@@ -566,23 +610,43 @@ void Engine::finish(const std::string& name) {
 void Engine::conclude(const std::string& name, JobState state, std::string reason, bool requeue) {
   Active& a = active_.at(name);
   JobResult& r = results_[name];
-  if (a.log && ::lseek(a.log.get(), 0, SEEK_END) > 0) ::fdatasync(a.log.get());
   const pipeline::Job* job = a.job;
   int attempt = a.attempt;
+  // What comes of the attempt is said at the end of its own log: it stays with the run.
+  std::optional<std::string> last;
+  // Retries count the job's failures: an attempt lost with its agent is not one.
+  int allowed = job->retry + config_.extraRetries;
+  bool retry = !requeue && state == JobState::kFailed && cancelRequests_ == 0 &&
+               ++failures_[name] <= allowed;
+  if (requeue) {
+    last = reason + "; queued again (attempt " + std::to_string(attempt + 1) + ")";
+  } else if (retry) {
+    bool confirming = failures_[name] > job->retry;
+    last = reason + (confirming ? "; trying it once more before the branch is called broken "
+                                  "(the project's on_red: retry_once), attempt " +
+                                      std::to_string(attempt + 1)
+                                : "; retrying (retry " + std::to_string(failures_[name]) + " of " +
+                                      std::to_string(job->retry) + ", attempt " +
+                                      std::to_string(attempt + 1) + ")");
+  } else if (state == JobState::kPassed && !r.retried.empty()) {
+    r.flaky = true;
+    r.flakyTests = flakyAcross(r.retried, r.tests);
+    std::string names;
+    for (const auto& t : r.flakyTests) names += (names.empty() ? "" : ", ") + t;
+    last = "passed on attempt " + std::to_string(attempt) + " after failing: flaky" +
+           (names.empty() ? "" : " (" + names + ")");
+  }
+  if (last) note(a, maskerPrototype_.mask(*last));
+  if (a.log && ::lseek(a.log.get(), 0, SEEK_END) > 0) ::fdatasync(a.log.get());
   if (a.remote) --remoteActive_;
   active_.erase(name);
   if (requeue) {
-    observer_.jobOutput(name, "boucle: " + reason + "; queued again (attempt " +
-                                  std::to_string(attempt + 1) + ")\n");
     start(*job, attempt + 1);
     return;
   }
-  // Retries count the job's failures: an attempt lost with its agent is not one.
-  if (state == JobState::kFailed && cancelRequests_ == 0 && ++failures_[name] <= job->retry) {
-    observer_.jobOutput(name, "boucle: " + reason + "; retrying (retry " +
-                                  std::to_string(failures_[name]) + " of " +
-                                  std::to_string(job->retry) + ", attempt " +
-                                  std::to_string(attempt + 1) + ")\n");
+  if (retry) {
+    r.retried.push_back({attempt, r.agent, maskerPrototype_.mask(reason), std::move(r.tests)});
+    r.tests.reset();
     start(*job, attempt + 1);
     return;
   }

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "pipeline/pipeline.h"
 #include "runner/junit.h"
 #include "runner/planner.h"
+#include "runner/test_verdict.h"
 
 namespace boucle::runner {
 
@@ -34,7 +36,15 @@ struct JobResult {
   std::string reason;     // why it failed or was skipped, for people
   std::filesystem::path log;
   std::vector<ArtifactEntry> artifacts;
-  std::optional<TestReport> tests;
+  std::optional<TestReport> tests;  // the last attempt's
+  std::string agent;                // the remote agent of the last attempt ("" here)
+  // The attempts before the last, each failed and tried again, with their tests.
+  std::vector<RetriedAttempt> retried;
+  // Passed after failing (`retry`): flaky, and the tests that failed and then passed.
+  bool flaky = false;
+  std::vector<std::string> flakyTests;
+  // Passed although tests failed, because every failing one is quarantined: those tests.
+  std::vector<std::string> quarantinedFailures;
 };
 
 class SupervisorClient;
@@ -69,6 +79,12 @@ struct RunConfig {
   // sandboxes every job, and runs one as a plain process only where an admin allowed it.
   pipeline::Isolation defaultIsolation = pipeline::Isolation::kProcess;
   bool processAllowed = true;
+  // The project's quarantined tests ("suite › name"): a job whose only failures are among them
+  // passes, the failures kept in its result.
+  std::set<std::string> quarantined;
+  // Attempts each failing job gets beyond its `retry` (the project's `on_red: retry_once` on a
+  // branch that was green): a failure is confirmed before the branch is called broken.
+  int extraRetries = 0;
   // This project and branch's `cache:` folders; "" = none are kept.
   std::filesystem::path cacheDir;
   // Host folders a sandboxed job must not see even below a folder it is shown (the server's

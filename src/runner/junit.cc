@@ -1,6 +1,8 @@
 #include "runner/junit.h"
 
+#include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <pugixml.hpp>
 
 #include "core/encoding.h"
@@ -62,10 +64,8 @@ std::string locationIn(std::string_view text) {
   return {};
 }
 
-// What a report may hold in memory, whatever the job wrote: reports are the job's own files.
-constexpr size_t kMaxText = 1000;      // a name, a message, a location
-constexpr size_t kMaxFailures = 1000;  // failures kept with their text (all are counted)
-constexpr int kMaxDepth = 32;          // <testsuite> inside <testsuite>
+constexpr size_t kMaxText = 1000;  // a name, a message, a location
+constexpr int kMaxDepth = 32;      // <testsuite> inside <testsuite>
 
 // Cut at a character's start, never inside a UTF-8 sequence.
 std::string bounded(std::string s) {
@@ -73,9 +73,32 @@ std::string bounded(std::string s) {
   return s;
 }
 
+// Keeps the case in r.cases (bounded) with how it ended.
+void keepCase(const pugi::xml_node& tc, const std::string& suite, Outcome outcome, double seconds,
+              TestReport& r) {
+  if (r.cases.size() >= kMaxCases) {
+    if (r.cases.size() == kMaxCases &&
+        (r.warnings.empty() || r.warnings.back().find("cases") == std::string::npos))
+      r.warnings.push_back("only the first " + std::to_string(kMaxCases) +
+                           " test cases are kept one by one (all are counted)");
+    return;
+  }
+  TestCase c;
+  c.suite = bounded(tc.attribute("classname").as_string(suite.c_str()));
+  c.name = bounded(tc.attribute("name").as_string());
+  c.file = bounded(tc.attribute("file").as_string());
+  c.outcome = outcome;
+  // A negative or absurd time (a broken clock, a hostile file) is kept within a day.
+  double us = std::clamp(seconds * 1e6, 0.0, 86400e6);
+  c.micros = static_cast<int64_t>(us);
+  r.cases.push_back(std::move(c));
+}
+
 void readCase(const pugi::xml_node& tc, const std::string& suite, TestReport& r) {
   ++r.tests;
-  r.seconds += tc.attribute("time").as_double(0);
+  double seconds = tc.attribute("time").as_double(0);
+  if (!std::isfinite(seconds)) seconds = 0;
+  r.seconds += seconds;
   // ctest writes status="fail|notrun"; the others use child elements.
   std::string status = tc.attribute("status").as_string();
   pugi::xml_node bad = tc.child("failure");
@@ -87,11 +110,16 @@ void readCase(const pugi::xml_node& tc, const std::string& suite, TestReport& r)
   if (tc.child("skipped") || status == "notrun" || status == "skipped" || status == "disabled") {
     if (!bad) {
       ++r.skipped;
+      keepCase(tc, suite, Outcome::kSkipped, seconds, r);
       return;
     }
   }
-  if (!bad && status != "fail") return;
+  if (!bad && status != "fail") {
+    keepCase(tc, suite, Outcome::kPassed, seconds, r);
+    return;
+  }
   (kind == "error" ? r.errors : r.failures)++;
+  keepCase(tc, suite, kind == "error" ? Outcome::kError : Outcome::kFailed, seconds, r);
   if (r.failed.size() >= kMaxFailures) return;
   TestFailure f;
   f.suite = bounded(tc.attribute("classname").as_string(suite.c_str()));
@@ -136,6 +164,33 @@ void readSuite(const pugi::xml_node& suite, TestReport& r, int depth = 0) {
 
 }  // namespace
 
+std::string_view toString(Outcome o) {
+  switch (o) {
+    case Outcome::kPassed:
+      return "passed";
+    case Outcome::kFailed:
+      return "failed";
+    case Outcome::kError:
+      return "error";
+    case Outcome::kSkipped:
+      return "skipped";
+  }
+  return "passed";
+}
+
+std::optional<Outcome> parseOutcome(std::string_view s) {
+  for (auto o : {Outcome::kPassed, Outcome::kFailed, Outcome::kError, Outcome::kSkipped})
+    if (toString(o) == s) return o;
+  return std::nullopt;
+}
+
+std::string testKey(std::string_view suite, std::string_view name) {
+  std::string k(suite);
+  k += " \u203a ";
+  k += name;
+  return k;
+}
+
 void TestReport::merge(const TestReport& o) {
   tests += o.tests;
   failures += o.failures;
@@ -143,6 +198,10 @@ void TestReport::merge(const TestReport& o) {
   skipped += o.skipped;
   seconds += o.seconds;
   failed.insert(failed.end(), o.failed.begin(), o.failed.end());
+  if (failed.size() > kMaxFailures) failed.resize(kMaxFailures);
+  size_t room = kMaxCases - std::min(kMaxCases, cases.size());
+  cases.insert(cases.end(), o.cases.begin(),
+               o.cases.begin() + static_cast<ptrdiff_t>(std::min(room, o.cases.size())));
   warnings.insert(warnings.end(), o.warnings.begin(), o.warnings.end());
 }
 

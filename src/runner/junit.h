@@ -3,8 +3,11 @@
 // go-junit-report and ctest. Totals are counted from the test cases themselves rather than
 // trusted from the (often missing or stale) attributes of <testsuite>.
 
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -20,6 +23,24 @@ struct TestFailure {
   std::string details;   // body text, truncated
 };
 
+// How a test case ended, in the order the store keeps it.
+enum class Outcome : uint8_t { kPassed = 0, kFailed = 1, kError = 2, kSkipped = 3 };
+std::string_view toString(Outcome o);  // "passed", "failed", "error", "skipped"
+std::optional<Outcome> parseOutcome(std::string_view s);
+
+// Every case a report names, passed or not: what a test's history is made of.
+struct TestCase {
+  std::string suite;
+  std::string name;
+  std::string file;  // the source file when the report says ("" when not)
+  Outcome outcome = Outcome::kPassed;
+  int64_t micros = 0;
+  bool failed() const { return outcome == Outcome::kFailed || outcome == Outcome::kError; }
+};
+
+// How people and the command line name a test: "suite › name" (the suite alone names nothing).
+std::string testKey(std::string_view suite, std::string_view name);
+
 struct TestReport {
   int tests = 0;
   int failures = 0;
@@ -27,11 +48,16 @@ struct TestReport {
   int skipped = 0;
   double seconds = 0;
   std::vector<TestFailure> failed;
+  std::vector<TestCase> cases;        // every case, up to kMaxCases (all are counted)
   std::vector<std::string> warnings;  // unreadable reports, one line each
 
   void merge(const TestReport& other);
   int passed() const { return tests - failures - errors - skipped; }
 };
+
+// What a report may hold in memory, whatever the job wrote: reports are the job's own files.
+inline constexpr size_t kMaxCases = 50000;    // cases kept (all are counted)
+inline constexpr size_t kMaxFailures = 1000;  // failures kept with their text
 
 // Parses one report. A malformed file yields an Invalid status with the parser's message and
 // offset, never a crash.

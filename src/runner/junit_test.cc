@@ -30,6 +30,30 @@ Expected equality of these values:
   EXPECT_EQ(r->failed[0].location, "src/math_test.cc:14");
 }
 
+TEST(JUnit, KeepsEveryCaseWithItsOutcomeFileAndDuration) {
+  auto r = parseJUnit(R"(<testsuites><testsuite name="Math">
+    <testcase name="Adds" file="src/math_test.cc" line="10" time="0.0125" classname="Math"/>
+    <testcase name="Divides" classname="Math" time="2"><failure message="no"/></testcase>
+    <testcase name="Crashes" classname="Math" time="-5"><error message="segv"/></testcase>
+    <testcase name="Later" classname="Math" time="nan"><skipped/></testcase>
+  </testsuite></testsuites>)");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->cases.size(), 4u);
+  EXPECT_EQ(testKey(r->cases[0].suite, r->cases[0].name), "Math \u203a Adds");
+  EXPECT_EQ(r->cases[0].file, "src/math_test.cc");
+  EXPECT_EQ(r->cases[0].outcome, Outcome::kPassed);
+  EXPECT_EQ(r->cases[0].micros, 12500);
+  EXPECT_EQ(r->cases[1].outcome, Outcome::kFailed);
+  EXPECT_EQ(r->cases[1].micros, 2000000);
+  EXPECT_TRUE(r->cases[1].failed());
+  EXPECT_EQ(r->cases[2].outcome, Outcome::kError);
+  EXPECT_EQ(r->cases[2].micros, 0);  // a negative time is no time
+  EXPECT_EQ(r->cases[3].outcome, Outcome::kSkipped);
+  EXPECT_EQ(r->cases[3].micros, 0);
+  EXPECT_EQ(parseOutcome("error"), Outcome::kError);
+  EXPECT_FALSE(parseOutcome("fine").has_value());
+}
+
 TEST(JUnit, ReadsPytestAndSurefireStyle) {
   auto py = parseJUnit(R"(<testsuites><testsuite name="pytest" errors="1" failures="1" tests="3">
 <testcase classname="tests.test_app" name="test_ok" time="0.001"/>

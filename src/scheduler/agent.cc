@@ -629,6 +629,15 @@ runner::RunConfig Agent::runConfigFor(const store::Run& run, const store::Projec
   return config;
 }
 
+// Whether a failure of this run would turn its branch red: a run of the whole pipeline on a
+// branch whose last judged run passed. Such a run's failed jobs get one more attempt when the
+// project says `on_red: retry_once`.
+bool Agent::confirmsRed(const store::Run& run) {
+  if (run.isRequest() || run.bisectOf || !run.onlyJobs.empty() || run.branch.empty()) return false;
+  auto previous = store_.lastJudgedRun(run.project, run.branch, run.id);
+  return previous.ok() && *previous && (*previous)->state == store::RunState::kPassed;
+}
+
 // A run from the queue: its commit fetched and resolved, its pipeline read, its jobs run. A
 // `carried` run (its server restarted while agents ran its jobs) already has all that: its
 // pipeline is read again and its jobs go on from where they had come to.
@@ -730,6 +739,15 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors, bool ca
       if (run.onlyJobs.empty() && !carried) recordSchedule(run, *read);
       pipeline = *read;
       runner::RunConfig config = runConfigFor(run, *project, dir);
+      quality::TestBook book(store_);
+      recorder.keepTests(&book, run);
+      if (auto q = book.quarantined(run.project); q.ok()) {
+        config.quarantined = std::move(q).value();
+      } else {
+        logError("run " + std::to_string(run.id) +
+                 ": the quarantine is unread, none applies: " + q.status().message());
+      }
+      if (project->onRed == "retry_once" && confirmsRed(run)) config.extraRetries = 1;
       if (checkout) config.sourceDir = work / "src";
       config.secrets = std::move(secrets);
       config.cancelFd = cancel[0];
@@ -740,8 +758,12 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors, bool ca
                                     [](const pipeline::Job& j) { return !j.runsOn.empty(); });
       if (options_.board && remoteJobs) {
         remote.emplace(store_, *options_.board, run, pipelineText, checkout,
-                       DispatchOptions{options_.shared(), config.sourceDir, !options_.localJobs,
-                                       config.processAllowed, &metrics_});
+                       DispatchOptions{options_.shared(),
+                                       config.sourceDir,
+                                       !options_.localJobs,
+                                       config.processAllowed,
+                                       &metrics_,
+                                       {config.quarantined.begin(), config.quarantined.end()}});
         config.remote = &*remote;
       }
       config.carried = std::move(carriedJobs);
@@ -758,6 +780,7 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors, bool ca
                                               : "failed",
                            run.startedAt.value_or(0),
                            false};
+      if (!result.interrupted && result.passed()) run.qualifier = recorder.qualifier();
       finish(result.interrupted ? store::RunState::kCancelled
              : result.passed()  ? store::RunState::kPassed
                                 : store::RunState::kFailed,

@@ -90,6 +90,7 @@ class Agent {
   Status syncMirror(const store::Project& project, const std::string& requestRef = "");
   Result<pipeline::Pipeline> readPipeline(const store::Run& run,
                                           const std::filesystem::path& mirror, std::string* text);
+  bool confirmsRed(const store::Run& run);
   runner::RunConfig runConfigFor(const store::Run& run, const store::Project& project,
                                  const std::filesystem::path& dir) const;
   Status resolveRequest(store::Run& run, const std::filesystem::path& mirror);

@@ -1,5 +1,6 @@
 #include "scheduler/agent_protocol.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace boucle::scheduler {
@@ -9,7 +10,10 @@ using nlohmann::json;
 namespace {
 
 constexpr size_t kMaxArtifacts = 10000;
-constexpr size_t kMaxFailures = 1000;
+using runner::kMaxFailures;
+// A report is one request body (the server takes 1 MiB by default): test cases fill at most
+// this much of it, the rest are counted but not named.
+constexpr size_t kCaseBytes = 640 * 1024;
 
 json artifactsJson(const std::vector<runner::ArtifactEntry>& list) {
   json out = json::array();
@@ -73,7 +77,8 @@ std::string specToJson(const AgentJobSpec& s) {
                {"pipeline", s.pipeline},
                {"source", s.source},
                {"process_allowed", s.processAllowed},
-               {"needed", artifactsJson(s.needed)}});
+               {"needed", artifactsJson(s.needed)},
+               {"quarantined", s.quarantined}});
 }
 
 Result<AgentJobSpec> specFromJson(std::string_view text) {
@@ -89,6 +94,8 @@ Result<AgentJobSpec> specFromJson(std::string_view text) {
     s.pipeline = j.at("pipeline").get<std::string>();
     s.source = j.at("source").get<bool>();
     s.processAllowed = j.at("process_allowed").get<bool>();
+    if (j.contains("quarantined"))
+      s.quarantined = j.at("quarantined").get<std::vector<std::string>>();
     auto needed = artifactsFrom(j.at("needed"));
     if (!needed.ok()) return needed.status();
     s.needed = std::move(needed).value();
@@ -115,10 +122,27 @@ std::string reportToJson(const AgentReport& r) {
                         {"location", f.location},
                         {"details", f.details}});
     }
-    j["tests"] = {{"tests", r.tests->tests},      {"failures", r.tests->failures},
-                  {"errors", r.tests->errors},    {"skipped", r.tests->skipped},
-                  {"seconds", r.tests->seconds},  {"failed", failed},
-                  {"warnings", r.tests->warnings}};
+    json cases = json::array();
+    auto warnings = r.tests->warnings;
+    size_t bytes = 0;
+    for (const auto& c : r.tests->cases) {
+      bytes += c.suite.size() + c.name.size() + c.file.size() + 32;
+      if (bytes > kCaseBytes) {
+        warnings.push_back("only " + std::to_string(cases.size()) + " of " +
+                           std::to_string(r.tests->cases.size()) +
+                           " test cases were sent one by one (the agent's report is bounded)");
+        break;
+      }
+      cases.push_back({c.suite, c.name, c.file, static_cast<int>(c.outcome), c.micros});
+    }
+    j["tests"] = {{"tests", r.tests->tests},
+                  {"failures", r.tests->failures},
+                  {"errors", r.tests->errors},
+                  {"skipped", r.tests->skipped},
+                  {"seconds", r.tests->seconds},
+                  {"failed", failed},
+                  {"cases", cases},
+                  {"warnings", warnings}};
   }
   return dump(j);
 }
@@ -168,6 +192,23 @@ Result<AgentReport> reportFromJson(std::string_view text) {
         tf.location = f.at("location").get<std::string>().substr(0, 1024);
         tf.details = f.value("details", std::string()).substr(0, 16384);
         tr.failed.push_back(std::move(tf));
+      }
+      if (t.contains("cases")) {
+        const json& cases = t.at("cases");
+        if (!cases.is_array() || cases.size() > runner::kMaxCases)
+          return Status::Invalid("report: test cases: expected a list of at most " +
+                                 std::to_string(runner::kMaxCases));
+        for (const auto& c : cases) {
+          runner::TestCase tc;
+          tc.suite = c.at(0).get<std::string>().substr(0, 1024);
+          tc.name = c.at(1).get<std::string>().substr(0, 1024);
+          tc.file = c.at(2).get<std::string>().substr(0, 1024);
+          int outcome = c.at(3).get<int>();
+          if (outcome < 0 || outcome > 3) return Status::Invalid("report: a case's outcome");
+          tc.outcome = static_cast<runner::Outcome>(outcome);
+          tc.micros = std::clamp<int64_t>(c.at(4).get<int64_t>(), 0, int64_t{86400} * 1000000);
+          tr.cases.push_back(std::move(tc));
+        }
       }
       for (const auto& w : t.at("warnings")) {
         if (tr.warnings.size() < 100) tr.warnings.push_back(w.get<std::string>().substr(0, 1024));

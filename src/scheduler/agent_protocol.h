@@ -26,6 +26,8 @@ struct AgentJobSpec {
   bool source = false;   // the job wants the commit's files (GET .../source)
   bool processAllowed = false;
   std::vector<runner::ArtifactEntry> needed;  // artifacts of the jobs it needs
+  // The project's quarantined tests: a failure of only these passes (runner::RunConfig).
+  std::vector<std::string> quarantined;
 };
 
 std::string specToJson(const AgentJobSpec& s);

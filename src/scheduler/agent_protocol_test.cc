@@ -33,12 +33,17 @@ TEST(AgentProtocol, ASpecAndAReportSurviveTheTrip) {
   r.tests->tests = 3;
   r.tests->failures = 1;
   r.tests->failed.push_back({"suite", "case", "failure", "boom", "a.cc:3", "details"});
+  r.tests->cases.push_back({"suite", "case", "a.cc", runner::Outcome::kFailed, 1500});
   auto rb = reportFromJson(reportToJson(r));
   ASSERT_TRUE(rb.ok()) << rb.status().message();
   EXPECT_EQ(rb->state, runner::JobState::kTimedOut);
   EXPECT_EQ(rb->logSize, 99u);
   ASSERT_TRUE(rb->tests.has_value());
   EXPECT_EQ(rb->tests->failed[0].location, "a.cc:3");
+  ASSERT_EQ(rb->tests->cases.size(), 1u);
+  EXPECT_EQ(rb->tests->cases[0].outcome, runner::Outcome::kFailed);
+  EXPECT_EQ(rb->tests->cases[0].micros, 1500);
+  EXPECT_EQ(rb->tests->cases[0].file, "a.cc");
 }
 
 TEST(AgentProtocol, AReportIsCheckedBeforeItIsBelieved) {

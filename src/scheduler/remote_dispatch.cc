@@ -73,6 +73,7 @@ Status RemoteDispatch::submit(const pipeline::Job& job, int attempt,
   spec.pipeline = std::move(text).value();
   spec.source = source_ && job.checkout;
   spec.processAllowed = options_.processAllowed;
+  spec.quarantined = options_.quarantined;
   spec.needed = needed;
   store::AgentJob j;
   j.runId = run_.id;

@@ -21,9 +21,10 @@ struct DispatchOptions {
   // The run's checkout on this server, packed once into the shared run folder's src.tar for
   // the agents (whichever server they call): "" when the run has none.
   std::filesystem::path sourceDir;
-  bool everyJob = false;          // no embedded agent: every job goes to the agents
-  bool processAllowed = false;    // the project lets jobs run as plain processes
-  RunMetrics* metrics = nullptr;  // hears how long each job waited for its agent
+  bool everyJob = false;                 // no embedded agent: every job goes to the agents
+  bool processAllowed = false;           // the project lets jobs run as plain processes
+  RunMetrics* metrics = nullptr;         // hears how long each job waited for its agent
+  std::vector<std::string> quarantined;  // the project's quarantined tests
 };
 
 // `source` packed as `tar` (written beside it, then renamed), unless `tar` is there already.

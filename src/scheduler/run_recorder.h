@@ -3,8 +3,11 @@
 // crash) sees each job's state, not just the run's end.
 
 #include <cstdint>
+#include <set>
+#include <string>
 
 #include "pipeline/pipeline.h"
+#include "quality/test_book.h"
 #include "runner/engine.h"
 #include "scheduler/run_metrics.h"
 #include "store/store.h"
@@ -26,12 +29,26 @@ class RunRecorder : public runner::RunObserver {
   // Records the jobs that never started (skipped, cancelled before their turn).
   void end(const runner::RunResult& result);
 
+  // Keeps every test case of the run's jobs in `book`, and finds what flaked.
+  void keepTests(quality::TestBook* book, const store::Run& run) {
+    book_ = book;
+    run_ = run;
+  }
+  // What the run's passing hides (store::Run::qualifier): "flaky", "quarantined", both, "".
+  std::string qualifier() const;
+  // The tests that failed and passed on the run's commit, and the quarantined failures.
+  const std::set<std::string>& flakyTests() const { return flaky_; }
+
  private:
   void save(const store::JobRecord& j);
   store::Store& store_;
   int64_t runId_;
   std::string project_;
   RunMetrics* metrics_;
+  quality::TestBook* book_ = nullptr;
+  store::Run run_;
+  std::set<std::string> flaky_;
+  bool flakyJob_ = false, quarantined_ = false;
 };
 
 }  // namespace boucle::scheduler

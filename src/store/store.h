@@ -53,6 +53,9 @@ struct Project {
   std::string forge, forgeApi, forgeRepo;
   // The token statuses are set with, sealed; "" = the credential's token.
   std::string forgeTokenSealed;
+  // What a failure on a green branch gets before the branch is called broken: "" (nothing) or
+  // "retry_once" (its failed jobs run once more; a pass makes the run flaky, not red).
+  std::string onRed;
 };
 
 // The pull (merge) request a run builds. Such runs are never released or deployed, judge no
@@ -94,6 +97,9 @@ struct Run {
   std::string culpritCommit, culpritAuthor, culpritSubject;
   std::string bisectState;  // "", "running", "found", "stopped"
   RequestOf pr;             // its `branch` is then pr/N (the head) or pr/N/merge
+  // What its passing hides: "flaky" (a test or job failed, then passed on the same commit),
+  // "quarantined" (quarantined tests failed), both comma-separated, or "".
+  std::string qualifier;
   bool isRequest() const { return pr.number > 0; }
 };
 
@@ -124,6 +130,77 @@ struct JobRecord {
   std::string reason;
   std::string testsJson;      // test report summary, "" when none
   std::string artifactsJson;  // manifest, "" when none
+  std::string qualifier;      // as Run::qualifier, for this job
+};
+
+// A test case of a project as its reports name it; its id keys its results.
+struct TestCaseName {
+  int64_t id = 0;
+  std::string suite, name, file;
+  int64_t firstSeen = 0;
+};
+
+// One case's result in an attempt of a job. `outcome` is runner::Outcome's order: 0 passed,
+// 1 failed, 2 error, 3 skipped.
+struct TestResult {
+  int64_t test = 0;
+  int outcome = 0;
+  int64_t micros = 0;
+};
+
+// What a failing case said.
+struct TestFailureNote {
+  int64_t test = 0;
+  std::string kind, message, location;
+};
+
+// Every test case of one attempt of one job, with the commit it tested and where it ran.
+struct TestExecution {
+  int64_t id = 0;
+  int64_t runId = 0;
+  std::string project, job;
+  int attempt = 1;
+  std::string commit, branch;
+  std::string agent;  // the remote agent ("" for the server's own)
+  int64_t at = 0;
+  int tests = 0, failed = 0, skipped = 0;  // counted by the report, cases kept or not
+  std::vector<TestResult> results;         // by test id
+  std::vector<TestFailureNote> failures;
+};
+
+struct TestQuery {
+  std::string project;
+  std::string commit;    // "": every commit's
+  int64_t beforeId = 0;  // > 0: pages back
+  int limit = 100;
+  bool withResults = true;  // false: the counts alone, nothing unpacked
+};
+
+// A test seen to fail and pass on one commit.
+struct TestFlake {
+  std::string project;
+  int64_t test = 0;
+  int64_t runId = 0;  // the run that showed it: the pass after a failure, or the reverse
+  std::string commit;
+  std::string how;    // "retry" (a job's own attempts) or "rerun" (two runs of the commit)
+  std::string agent;  // where it failed ("" for the server's own)
+  int64_t at = 0;
+};
+
+// A flaky test whose failures fail no job for a while, with who fixes it and until when.
+struct Quarantine {
+  int64_t id = 0;
+  std::string project;
+  int64_t test = 0;
+  std::string suite, name;  // read back with the test
+  std::string reason, owner;
+  int64_t createdAt = 0;
+  int64_t expiresAt = 0;
+  int cleanNeeded = 10;  // passes in a row that end it
+  int cleanRuns = 0;
+  std::string state = "active";  // active, released (by hand or clean runs), expired
+  std::optional<int64_t> endedAt;
+  std::string endedBy, endedWhy;
 };
 
 // One notification to send (or sent): retried with backoff, every attempt recorded.
@@ -507,6 +584,26 @@ class Store {
 
   virtual Status saveJob(const JobRecord& j) = 0;  // insert or replace by (run, name)
   virtual Result<std::vector<JobRecord>> listJobs(int64_t runId) = 0;
+
+  // Test cases: each named case's id, in order, the new ones added (a changed file kept).
+  virtual Result<std::vector<int64_t>> testIds(std::string_view project,
+                                               const std::vector<TestCaseName>& cases) = 0;
+  virtual Result<std::vector<TestCaseName>> listTestCases(std::string_view project) = 0;
+  // Stores an attempt's results (replacing the same run, job and attempt); its id.
+  virtual Result<int64_t> addTestExecution(const TestExecution& e) = 0;
+  // Newest first, with their failures.
+  virtual Result<std::vector<TestExecution>> testExecutions(const TestQuery& q) = 0;
+  // Records flakes (a test and run recorded once); listed newest first from `sinceMs`.
+  virtual Status addTestFlakes(const std::vector<TestFlake>& flakes) = 0;
+  virtual Result<std::vector<TestFlake>> listTestFlakes(std::string_view project,
+                                                        int64_t sinceMs) = 0;
+  // Quarantines. addQuarantine: Conflict when the test has an active one. updateQuarantine
+  // writes clean_runs, state and how it ended.
+  virtual Result<Quarantine> addQuarantine(const Quarantine& q) = 0;
+  virtual Status updateQuarantine(const Quarantine& q) = 0;
+  // Newest first; `activeOnly`: those in state active (expired ones may still say active).
+  virtual Result<std::vector<Quarantine>> listQuarantines(std::string_view project,
+                                                          bool activeOnly) = 0;
 
   // Conflict when a token of that name exists.
   virtual Result<Token> addToken(const Token& t, std::string_view hash) = 0;

@@ -325,13 +325,13 @@ TEST_P(StoreTest, JobsAreSavedAndReplaced) {
   r.project = "web";
   auto run = store_->createRun(r);
   ASSERT_TRUE(run.ok());
-  JobRecord j{run->id, "build", "running", -1, 1, 10, std::nullopt, "", "", ""};
+  JobRecord j{run->id, "build", "running", -1, 1, 10, std::nullopt, "", "", "", ""};
   ASSERT_TRUE(store_->saveJob(j).ok());
   j.state = "passed";
   j.exitCode = 0;
   j.finishedAt = 20;
   ASSERT_TRUE(store_->saveJob(j).ok());
-  ASSERT_TRUE(store_->saveJob({run->id, "test", "pending", -1, 0, {}, {}, "", "", ""}).ok());
+  ASSERT_TRUE(store_->saveJob({run->id, "test", "pending", -1, 0, {}, {}, "", "", "", ""}).ok());
   auto jobs = store_->listJobs(run->id);
   ASSERT_TRUE(jobs.ok());
   ASSERT_EQ(jobs->size(), 2u);
@@ -607,7 +607,7 @@ TEST_P(StoreTest, RunsAndJobsAreCountedByState) {
     ASSERT_TRUE(made.ok());
     ASSERT_TRUE(store_
                     ->saveJob({made->id, "build", i == 0 ? "failed" : "passed", 0, 1, std::nullopt,
-                               std::nullopt, "", "", ""})
+                               std::nullopt, "", "", "", ""})
                     .ok());
   }
   auto claimed = store_->claimNextQueued(5);
@@ -937,6 +937,122 @@ TEST_P(StoreTest, RunsOnAgentsAreKeptRunningWhileTheOthersAreInterrupted) {
   ASSERT_TRUE(store_->interruptUnfinished("restarted", {}).ok());
   ASSERT_TRUE(store_->sweepAgentJobs(200).ok());
   EXPECT_TRUE(store_->agentJobsOfRun(a->id)->empty());
+}
+
+TEST_P(StoreTest, EveryTestCaseOfAnAttemptIsKeptWithItsFailuresFlakesAndQuarantines) {
+  auto web = project("web");
+  web.onRed = "retry_once";
+  ASSERT_TRUE(store_->addProject(web).ok());
+  EXPECT_EQ(store_->getProject("web")->onRed, "retry_once");
+  store::Run r;
+  r.project = "web";
+  r.ref = r.branch = "main";
+  r.commit = "c1";
+  auto run = store_->createRun(r);
+  ASSERT_TRUE(run.ok());
+  run->qualifier = "flaky";
+  ASSERT_TRUE(store_->updateRun(*run).ok());
+  EXPECT_EQ(store_->getRun(run->id)->qualifier, "flaky");
+  JobRecord j{run->id, "test", "passed", 0, 2, 1, 2, "", "", "", "flaky,quarantined"};
+  ASSERT_TRUE(store_->saveJob(j).ok());
+  EXPECT_EQ((*store_->listJobs(run->id))[0].qualifier, "flaky,quarantined");
+
+  // Names get ids once; a file learnt later is kept.
+  auto ids =
+      store_->testIds("web", {{0, "Math", "Adds", "", 0}, {0, "Math", "Divides", "m.cc", 0}});
+  ASSERT_TRUE(ids.ok()) << ids.status().message();
+  ASSERT_EQ(ids->size(), 2u);
+  auto again = store_->testIds("web", {{0, "Math", "Divides", "m.cc", 0},
+                                       {0, "Math", "Adds", "a.cc", 0},
+                                       {0, "Math", "New", "", 0}});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)[0], (*ids)[1]);
+  EXPECT_EQ((*again)[1], (*ids)[0]);
+  EXPECT_NE((*again)[2], (*ids)[0]);
+  auto names = store_->listTestCases("web");
+  ASSERT_TRUE(names.ok());
+  ASSERT_EQ(names->size(), 3u);
+  EXPECT_EQ((*names)[0].file, "a.cc");
+
+  TestExecution e;
+  e.runId = run->id;
+  e.project = "web";
+  e.job = "test";
+  e.attempt = 1;
+  e.commit = "c1";
+  e.branch = "main";
+  e.agent = "box-2";
+  e.at = 1000;
+  e.tests = 3;
+  e.failed = 1;
+  e.results = {{(*again)[2], 0, 100}, {(*ids)[1], 1, 2'500'000}, {(*ids)[0], 3, 0}};
+  e.failures = {{(*ids)[1], "failure", "expected 3, got 4", "m.cc:16"}};
+  auto first = store_->addTestExecution(e);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  e.attempt = 2;
+  e.failed = 0;
+  e.results = {{(*ids)[1], 0, 1'000'000}};
+  e.failures.clear();
+  ASSERT_TRUE(store_->addTestExecution(e).ok());
+  // The same attempt again replaces it (a restarted server records a job twice).
+  ASSERT_TRUE(store_->addTestExecution(e).ok());
+
+  auto list = store_->testExecutions({"web", "", 0, 10, true});
+  ASSERT_TRUE(list.ok()) << list.status().message();
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].attempt, 2);
+  const auto& one = (*list)[1];
+  EXPECT_EQ(one.agent, "box-2");
+  ASSERT_EQ(one.results.size(), 3u);  // sorted by test id
+  EXPECT_EQ(one.results[0].test, (*ids)[0]);
+  EXPECT_EQ(one.results[0].outcome, 3);
+  EXPECT_EQ(one.results[1].micros, 2'500'000);
+  EXPECT_EQ(one.results[1].outcome, 1);
+  ASSERT_EQ(one.failures.size(), 1u);
+  EXPECT_EQ(one.failures[0].message, "expected 3, got 4");
+  EXPECT_EQ(store_->testExecutions({"web", "c2", 0, 10, true})->size(), 0u);
+  auto counts = store_->testExecutions({"web", "c1", (*list)[0].id, 10, false});
+  ASSERT_EQ(counts->size(), 1u);
+  EXPECT_TRUE((*counts)[0].results.empty());
+  EXPECT_EQ((*counts)[0].tests, 3);
+
+  TestFlake f{"web", (*ids)[1], run->id, "c1", "retry", "box-2", 1000};
+  ASSERT_TRUE(store_->addTestFlakes({f, f}).ok());
+  ASSERT_TRUE(store_->addTestFlakes({f}).ok());
+  EXPECT_EQ(store_->listTestFlakes("web", 0)->size(), 1u);
+  EXPECT_EQ(store_->listTestFlakes("web", 2000)->size(), 0u);
+
+  Quarantine q;
+  q.project = "web";
+  q.test = (*ids)[1];
+  q.reason = "races the clock";
+  q.owner = "alice";
+  q.createdAt = 1;
+  q.expiresAt = 5000;
+  q.cleanNeeded = 3;
+  auto added = store_->addQuarantine(q);
+  ASSERT_TRUE(added.ok()) << added.status().message();
+  EXPECT_EQ(store_->addQuarantine(q).status().code(), Code::kConflict);
+  auto active = store_->listQuarantines("web", true);
+  ASSERT_EQ(active->size(), 1u);
+  EXPECT_EQ((*active)[0].name, "Divides");
+  EXPECT_EQ((*active)[0].state, "active");
+  added->cleanRuns = 3;
+  added->state = "released";
+  added->endedAt = 7;
+  added->endedBy = "boucle";
+  ASSERT_TRUE(store_->updateQuarantine(*added).ok());
+  EXPECT_TRUE(store_->listQuarantines("web", true)->empty());
+  auto all = store_->listQuarantines("web", false);
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].endedBy, "boucle");
+  EXPECT_EQ((*all)[0].cleanRuns, 3);
+  // A new quarantine once the last one ended.
+  EXPECT_TRUE(store_->addQuarantine(q).ok());
+  // The project goes with everything it ran.
+  ASSERT_TRUE(store_->removeProject("web").ok());
+  EXPECT_TRUE(store_->listTestCases("web")->empty());
+  EXPECT_TRUE(store_->testExecutions({"web", "", 0, 10, true})->empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,

@@ -104,6 +104,7 @@ export interface Run {
   broken_since: { commit: string; author: string; subject: string; run: number } | null;
   culprit: { commit: string; author: string; subject: string } | null;
   pull_request?: PullRequest | null;
+  qualifier?: string; // on a passed run: "flaky", "quarantined", both comma-separated, or ""
   jobs?: Job[];
 }
 
@@ -126,6 +127,7 @@ export interface Job {
   reason: string;
   exit_code: number;
   attempts: number;
+  qualifier?: string;
   started_at_ms: number | null;
   finished_at_ms: number | null;
   needs?: string[];
@@ -137,7 +139,57 @@ export interface Job {
     errors: number;
     skipped: number;
     failed: { suite: string; name: string; message: string; location: string }[];
+    flaky?: string[]; // "suite › name": failed, then passed on the run's commit
+    quarantined?: string[]; // failures that failed no job: the tests are quarantined
+    retried?: { attempt: number; reason: string; agent: string; failed?: string[] }[];
   };
+}
+
+export interface Quarantine {
+  id: number;
+  test: string;
+  reason: string;
+  owner: string;
+  created_at_ms: number;
+  expires_at_ms: number;
+  clean_runs: number;
+  clean_needed: number;
+  state: string;
+  ended_at_ms: number | null;
+  ended_by: string;
+  ended_why: string;
+}
+
+// A test over the project's last runs (GET /api/projects/P/tests).
+export interface TestSummary {
+  id: number;
+  suite: string;
+  name: string;
+  key: string;
+  file: string;
+  runs: number;
+  passed: number;
+  failed: number;
+  skipped: number;
+  flakes: number;
+  last: string;
+  last_run: number;
+  median_ms: number;
+  quarantine: Quarantine | null;
+  cluster: { agent: string; text: string } | null;
+}
+
+export interface TestPoint {
+  run_id: number;
+  job: string;
+  attempt: number;
+  commit: string;
+  branch: string;
+  agent: string;
+  at_ms: number;
+  outcome: string;
+  ms: number;
+  message: string;
 }
 
 export interface Deploy {

@@ -9,6 +9,10 @@ const ICONS: Record<string, string> = {
   passed: "✓",
   succeeded: "✓",
   failed: "✗",
+  error: "✗",
+  active: "‖",
+  released: "✓",
+  expired: "○",
   rolled_back: "↶",
   cancelled: "⊘",
   interrupted: "⚠",
@@ -24,10 +28,13 @@ const ICONS: Record<string, string> = {
   offline: "○",
 };
 
-export function Badge({ state }: { state: string }) {
+export function Badge({ state, qualifier }: { state: string; qualifier?: string }) {
+  // A pass that hides something says what: "passed (flaky)", "passed (quarantined)".
+  const q = state === "passed" && qualifier ? qualifier.split(",").join(", ") : "";
   return (
-    <span class={`badge s-${state}`} data-state={state}>
+    <span class={`badge s-${state}${q ? " qualified" : ""}`} data-state={state}>
       <span aria-hidden="true">{ICONS[state] ?? "•"}</span> {state.replace("_", " ")}
+      {q && <span class="qualifier"> ({q})</span>}
     </span>
   );
 }
@@ -125,6 +132,7 @@ export function ProjectNav({ project, current }: { project: string; current: str
     ["environments", "Environments"],
     ["releases", "Releases"],
     ["incidents", "Incidents"],
+    ["tests", "Tests"],
     ["dora", "DORA"],
   ];
   return (

@@ -6,6 +6,7 @@ import { api, getToken, setCsrf, setToken } from "./api";
 import { AgentsPage } from "./pages/agents";
 import { AuditPage } from "./pages/audit";
 import { DoraPage } from "./pages/dora";
+import { TestsPage } from "./pages/tests";
 import { EnvironmentsPage } from "./pages/environments";
 import { IncidentsPage } from "./pages/incidents";
 import { AccountPage } from "./pages/account";
@@ -52,6 +53,9 @@ function Page({ hash }: { hash: string }) {
   }
   if (parts[0] === "projects" && parts[1] && parts[2] === "incidents") {
     return <IncidentsPage project={parts[1]} id={parts[3] ? Number(parts[3]) : undefined} />;
+  }
+  if (parts[0] === "projects" && parts[1] && parts[2] === "tests") {
+    return <TestsPage project={parts[1]} test={params.get("test") ?? undefined} />;
   }
   if (parts[0] === "projects" && parts[1] && parts[2] === "dora") {
     return (

@@ -39,7 +39,12 @@ constexpr const char* kTables[] = {"projects",
                                    "agent_job_labels",
                                    "agents",
                                    "users",
-                                   "sessions"};
+                                   "sessions",
+                                   "test_cases",
+                                   "test_executions",
+                                   "test_failures",
+                                   "test_flakes",
+                                   "test_quarantines"};
 
 // Compared value by value after the copy: what a team would miss first.
 constexpr const char* kCompared[] = {"runs", "releases", "deploys"};

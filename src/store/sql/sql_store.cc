@@ -25,13 +25,14 @@ constexpr const char* kProjectColumns =
     "id, name, url, branches, webhook_secret, poll_seconds, created_at, credential_kind, "
     "credential_user, credential_sealed, requeue_interrupted, allow_process_jobs, "
     "release_branches, request_builds, fork_secrets, forge, forge_api, forge_repo, "
-    "forge_token_sealed";
+    "forge_token_sealed, on_red";
 
 constexpr const char* kRunColumns =
     "id, project, number, ref, branch, commit_sha, author, subject, trigger, state, reason, "
     "queued_at, started_at, finished_at, event, broken_since, only_jobs, rerun_of, bisect_of, "
     "suspects, culprit_commit, culprit_author, culprit_subject, bisect_state, pr_number, "
-    "pr_title, pr_author, pr_source, pr_target, pr_head, pr_ref, pr_base, pr_fork, pr_merge";
+    "pr_title, pr_author, pr_source, pr_target, pr_head, pr_ref, pr_base, pr_fork, pr_merge, "
+    "qualifier";
 
 Run readRun(const Statement& s) {
   Run r;
@@ -69,6 +70,7 @@ Run readRun(const Statement& s) {
   r.pr.base = s.text(31);
   r.pr.fork = s.integer(32) != 0;
   r.pr.merge = s.integer(33) != 0;
+  r.qualifier = s.text(34);
   return r;
 }
 
@@ -84,6 +86,7 @@ JobRecord readJob(const Statement& s) {
   j.reason = s.text(7);
   j.testsJson = s.text(8);
   j.artifactsJson = s.text(9);
+  j.qualifier = s.text(10);
   return j;
 }
 
@@ -120,6 +123,7 @@ Project readProject(const Statement& s) {
   p.forgeApi = s.text(16);
   p.forgeRepo = s.text(17);
   p.forgeTokenSealed = s.text(18);
+  p.onRed = s.text(19);
   return p;
 }
 
@@ -136,8 +140,9 @@ Result<Project> SqlStore::addProject(const Project& p) {
       "INSERT INTO projects (name, url, branches, webhook_secret, poll_seconds, created_at, "
       "credential_kind, credential_user, credential_sealed, requeue_interrupted, "
       "allow_process_jobs, release_branches, request_builds, fork_secrets, forge, forge_api, "
-      "forge_repo, forge_token_sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-      "?) RETURNING id");
+      "forge_repo, forge_token_sealed, on_red) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+      "?, "
+      "?, ?, ?, ?) RETURNING id");
   if (!s.ok()) return s.status();
   Project out = p;
   out.createdAt = nowMs();
@@ -149,6 +154,7 @@ Result<Project> SqlStore::addProject(const Project& p) {
   s->bind(12, joinLines(p.releaseBranches)).bind(13, p.requestBuilds);
   s->bind(14, static_cast<int64_t>(p.forkSecrets ? 1 : 0));
   s->bind(15, p.forge).bind(16, p.forgeApi).bind(17, p.forgeRepo).bind(18, p.forgeTokenSealed);
+  s->bind(19, p.onRed);
   auto id = sql::insertedId(*s);
   if (!id.ok()) {
     if (id.status().code() == Code::kConflict)
@@ -205,14 +211,16 @@ Status SqlStore::updateProjectSettings(const Project& p) {
   auto s = db_.prepare(
       "UPDATE projects SET branches = ?, poll_seconds = ?, requeue_interrupted = ?, "
       "allow_process_jobs = ?, release_branches = ?, request_builds = ?, fork_secrets = ?, "
-      "forge = ?, forge_api = ?, forge_repo = ?, forge_token_sealed = ? WHERE name = ?");
+      "forge = ?, forge_api = ?, forge_repo = ?, forge_token_sealed = ?, on_red = ? WHERE name = "
+      "?");
   if (!s.ok()) return s.status();
   s->bind(1, joinLines(p.branches)).bind(2, static_cast<int64_t>(p.pollSeconds));
   s->bind(3, static_cast<int64_t>(p.requeueInterrupted ? 1 : 0));
   s->bind(4, static_cast<int64_t>(p.allowProcessJobs ? 1 : 0));
   s->bind(5, joinLines(p.releaseBranches)).bind(6, p.requestBuilds);
   s->bind(7, static_cast<int64_t>(p.forkSecrets ? 1 : 0)).bind(8, p.forge);
-  s->bind(9, p.forgeApi).bind(10, p.forgeRepo).bind(11, p.forgeTokenSealed).bind(12, p.name);
+  s->bind(9, p.forgeApi).bind(10, p.forgeRepo).bind(11, p.forgeTokenSealed).bind(12, p.onRed);
+  s->bind(13, p.name);
   if (auto st = s->run(); !st.ok()) return st;
   if (db_.changes() == 0) return Status::NotFound("no project named " + p.name);
   return Status::Ok();
@@ -360,13 +368,14 @@ Status SqlStore::updateRun(const Run& r) {
       "UPDATE runs SET branch = ?, commit_sha = ?, author = ?, subject = ?, state = ?, "
       "reason = ?, started_at = ?, finished_at = ?, event = ?, broken_since = ?, suspects = ?, "
       "culprit_commit = ?, culprit_author = ?, culprit_subject = ?, bisect_state = ?, "
-      "pr_base = ?, pr_head = ? WHERE id = ?");
+      "pr_base = ?, pr_head = ?, qualifier = ? WHERE id = ?");
   if (!s.ok()) return s.status();
   s->bind(1, r.branch).bind(2, r.commit).bind(3, r.author).bind(4, r.subject);
   s->bind(5, toString(r.state)).bind(6, r.reason).bind(7, r.startedAt).bind(8, r.finishedAt);
   s->bind(9, r.event).bind(10, r.brokenSince).bind(11, static_cast<int64_t>(r.suspects));
   s->bind(12, r.culpritCommit).bind(13, r.culpritAuthor).bind(14, r.culpritSubject);
-  s->bind(15, r.bisectState).bind(16, r.pr.base).bind(17, r.pr.head).bind(18, r.id);
+  s->bind(15, r.bisectState).bind(16, r.pr.base).bind(17, r.pr.head).bind(18, r.qualifier);
+  s->bind(19, r.id);
   if (auto st = s->run(); !st.ok()) return st;
   if (db_.changes() == 0) return Status::NotFound("no run " + std::to_string(r.id));
   if (observer_) observer_->runChanged(r);
@@ -662,14 +671,15 @@ Status SqlStore::saveJob(const JobRecord& j) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "INSERT INTO jobs (run_id, name, state, exit_code, attempts, started_at, finished_at, "
-      "reason, tests, artifacts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, "
-      "name) DO UPDATE SET state = excluded.state, exit_code = excluded.exit_code, attempts = "
-      "excluded.attempts, started_at = excluded.started_at, finished_at = excluded.finished_at, "
-      "reason = excluded.reason, tests = excluded.tests, artifacts = excluded.artifacts");
+      "reason, tests, artifacts, qualifier) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+      "(run_id, name) DO UPDATE SET state = excluded.state, exit_code = excluded.exit_code, "
+      "attempts = excluded.attempts, started_at = excluded.started_at, finished_at = "
+      "excluded.finished_at, reason = excluded.reason, tests = excluded.tests, artifacts = "
+      "excluded.artifacts, qualifier = excluded.qualifier");
   if (!s.ok()) return s.status();
   s->bind(1, j.runId).bind(2, j.name).bind(3, j.state).bind(4, static_cast<int64_t>(j.exitCode));
   s->bind(5, static_cast<int64_t>(j.attempts)).bind(6, j.startedAt).bind(7, j.finishedAt);
-  s->bind(8, j.reason).bind(9, j.testsJson).bind(10, j.artifactsJson);
+  s->bind(8, j.reason).bind(9, j.testsJson).bind(10, j.artifactsJson).bind(11, j.qualifier);
   if (auto st = s->run(); !st.ok()) return st;
   if (observer_) {
     auto p = db_.prepare("SELECT project FROM runs WHERE id = ?");
@@ -685,7 +695,8 @@ Result<std::vector<JobRecord>> SqlStore::listJobs(int64_t runId) {
   // In the order the run first recorded them: the pipeline's.
   auto s =
       db_.prepare(std::string("SELECT run_id, name, state, exit_code, attempts, started_at, "
-                              "finished_at, reason, tests, artifacts FROM jobs WHERE run_id = ? "
+                              "finished_at, reason, tests, artifacts, qualifier FROM jobs WHERE "
+                              "run_id = ? "
                               "ORDER BY ") +
                   (postgres() ? "seq" : "rowid"));
   if (!s.ok()) return s.status();

@@ -90,6 +90,18 @@ class SqlStore : public Store {
   Result<std::vector<Delivery>> listDeliveries(int64_t runId) override;
   Status saveJob(const JobRecord& j) override;
   Result<std::vector<JobRecord>> listJobs(int64_t runId) override;
+  // sql_tests.cc: test cases, results, flakes, quarantines.
+  Result<std::vector<int64_t>> testIds(std::string_view project,
+                                       const std::vector<TestCaseName>& cases) override;
+  Result<std::vector<TestCaseName>> listTestCases(std::string_view project) override;
+  Result<int64_t> addTestExecution(const TestExecution& e) override;
+  Result<std::vector<TestExecution>> testExecutions(const TestQuery& q) override;
+  Status addTestFlakes(const std::vector<TestFlake>& flakes) override;
+  Result<std::vector<TestFlake>> listTestFlakes(std::string_view project, int64_t sinceMs) override;
+  Result<Quarantine> addQuarantine(const Quarantine& q) override;
+  Status updateQuarantine(const Quarantine& q) override;
+  Result<std::vector<Quarantine>> listQuarantines(std::string_view project,
+                                                  bool activeOnly) override;
   Result<User> addUser(const User& u) override;
   Result<std::optional<User>> findUser(std::string_view name) override;
   Result<std::vector<User>> listUsers() override;

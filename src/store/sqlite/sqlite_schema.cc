@@ -384,6 +384,79 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_by_user ON sessions (user_name);
 ALTER TABLE tokens ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 )sql",
+    // Every test case of every job's attempt: names once per project, each attempt's results
+    // packed in one row (store/sql/packed_results.h), failures with their message; tests seen
+    // to fail and pass on one commit; quarantines; a run's and a job's qualifier ("flaky",
+    // "quarantined"); the project's answer to a red branch.
+    R"sql(
+CREATE TABLE test_cases (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  project TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
+  suite TEXT NOT NULL,
+  name TEXT NOT NULL,
+  file TEXT NOT NULL DEFAULT '',
+  first_seen INTEGER NOT NULL,
+  UNIQUE (project, suite, name)
+);
+CREATE TABLE test_executions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  project TEXT NOT NULL,
+  job TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  commit_sha TEXT NOT NULL,
+  branch TEXT NOT NULL,
+  agent TEXT NOT NULL DEFAULT '',
+  at INTEGER NOT NULL,
+  tests INTEGER NOT NULL,
+  failed INTEGER NOT NULL,
+  skipped INTEGER NOT NULL,
+  results TEXT NOT NULL,
+  UNIQUE (run_id, job, attempt)
+);
+CREATE INDEX test_executions_by_project ON test_executions (project, id);
+CREATE INDEX test_executions_by_commit ON test_executions (project, commit_sha);
+CREATE TABLE test_failures (
+  execution INTEGER NOT NULL REFERENCES test_executions(id) ON DELETE CASCADE,
+  test INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  message TEXT NOT NULL,
+  location TEXT NOT NULL,
+  PRIMARY KEY (execution, test)
+);
+CREATE INDEX test_failures_by_test ON test_failures (test, execution);
+CREATE TABLE test_flakes (
+  project TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
+  test INTEGER NOT NULL,
+  run_id INTEGER NOT NULL,
+  commit_sha TEXT NOT NULL,
+  how TEXT NOT NULL,
+  agent TEXT NOT NULL DEFAULT '',
+  at INTEGER NOT NULL,
+  PRIMARY KEY (test, run_id)
+);
+CREATE INDEX test_flakes_by_project ON test_flakes (project, at);
+CREATE TABLE test_quarantines (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  project TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
+  test INTEGER NOT NULL REFERENCES test_cases(id) ON DELETE CASCADE,
+  reason TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  clean_needed INTEGER NOT NULL,
+  clean_runs INTEGER NOT NULL DEFAULT 0,
+  state TEXT NOT NULL DEFAULT 'active',
+  ended_at INTEGER,
+  ended_by TEXT NOT NULL DEFAULT '',
+  ended_why TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX test_quarantines_by_project ON test_quarantines (project, state);
+ALTER TABLE runs ADD COLUMN qualifier TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN qualifier TEXT NOT NULL DEFAULT '';
+ALTER TABLE projects ADD COLUMN on_red TEXT NOT NULL DEFAULT '';
+)sql",
+
 };
 
 }  // namespace

@@ -114,7 +114,7 @@ export function Overview() {
                   <td>{r.branch || r.ref}</td>
                   <td>
                     <a href={`#/runs/${r.id}`}>
-                      <Badge state={r.state} /> #{r.number}
+                      <Badge state={r.state} qualifier={r.qualifier} /> #{r.number}
                     </a>{" "}
                     <span class="muted">{ago(r.finished_at_ms ?? r.queued_at_ms)}</span>
                     {r.broken_since && r.state !== "passed" && (
@@ -153,7 +153,7 @@ export function Overview() {
                     </td>
                     <td>
                       <a href={`#/runs/${r.id}`}>
-                        <Badge state={r.state} /> #{r.number}
+                        <Badge state={r.state} qualifier={r.qualifier} /> #{r.number}
                       </a>{" "}
                       <span class="muted">{ago(r.finished_at_ms ?? r.queued_at_ms)}</span>
                     </td>

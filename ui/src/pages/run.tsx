@@ -66,7 +66,7 @@ export function RunPage(props: { id: number; job?: string; line?: number }) {
     <>
       <header class="page-head">
         <h1>
-          {run.project} #{run.number} <Badge state={run.state} />
+          {run.project} #{run.number} <Badge state={run.state} qualifier={run.qualifier} />
         </h1>
         <p>
           <code>{short(run.commit)}</code> {run.subject} — {run.author} · <Source run={run} /> ·{" "}
@@ -141,7 +141,8 @@ export function RunPage(props: { id: number; job?: string; line?: number }) {
             {jobs.map((j) => (
               <li key={j.name} class={j.name === selected ? "current" : ""}>
                 <a href={`#/runs/${run.id}/${encodeURIComponent(j.name)}`}>
-                  <Badge state={j.state} /> <span class="job-name">{j.name}</span>
+                  <Badge state={j.state} qualifier={j.qualifier} />{" "}
+                  <span class="job-name">{j.name}</span>
                   <span class="muted"> {duration(j.started_at_ms, j.finished_at_ms)}</span>
                 </a>
               </li>
@@ -155,6 +156,15 @@ export function RunPage(props: { id: number; job?: string; line?: number }) {
   );
 }
 
+// A test's name, linking to its history.
+function TestLink({ project, testKey }: { project: string; testKey: string }) {
+  return (
+    <a href={`#/projects/${encodeURIComponent(project)}/tests?test=${encodeURIComponent(testKey)}`}>
+      {testKey}
+    </a>
+  );
+}
+
 function JobDetail({ run, job, line }: { run: Run; job: Job; line?: number }) {
   const base = `#/runs/${run.id}/${encodeURIComponent(job.name)}`;
   const live = !finished(job.state) && job.state !== "pending";
@@ -164,25 +174,55 @@ function JobDetail({ run, job, line }: { run: Run; job: Job; line?: number }) {
   return (
     <>
       <h2>
-        {job.name} <Badge state={job.state} />
+        {job.name} <Badge state={job.state} qualifier={job.qualifier} />
         {job.reason && <span class="muted"> {job.reason}</span>}
       </h2>
+      {job.tests?.retried && job.tests.retried.length > 0 && (
+        <section class="tests retried" aria-label="earlier attempts">
+          <h3>Tried {job.tests.retried.length + 1} times</h3>
+          <ul>
+            {job.tests.retried.map((a) => (
+              <li key={a.attempt}>
+                attempt {a.attempt}: {a.reason}
+                {a.agent && <span class="muted"> on {a.agent}</span>}
+                {a.failed && a.failed.length > 0 && <> — {a.failed.join(", ")}</>}
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
       {job.tests && (
         <section class="tests" aria-label="test results">
           <h3>
             Tests: {job.tests.passed} passed, {job.tests.failures + job.tests.errors} failed,{" "}
             {job.tests.skipped} skipped
           </h3>
+          {job.tests.flaky && job.tests.flaky.length > 0 && (
+            <p class="flaky-note">
+              <span class="tag t-flaky">flaky</span> failed, then passed on this commit:{" "}
+              {job.tests.flaky.map((k, i) => (
+                <span key={k}>
+                  {i > 0 && ", "}
+                  <TestLink project={run.project} testKey={k} />
+                </span>
+              ))}
+            </p>
+          )}
           <ul>
-            {job.tests.failed.map((f) => (
-              <li key={f.suite + f.name} class="failure">
-                <strong>
-                  ✗ {f.suite} › {f.name}
-                </strong>
-                {f.location && <code class="muted"> {f.location}</code>}
-                {f.message && <pre>{f.message}</pre>}
-              </li>
-            ))}
+            {job.tests.failed.map((f) => {
+              const key = `${f.suite} › ${f.name}`;
+              const excused = job.tests?.quarantined?.includes(key);
+              return (
+                <li key={key} class={excused ? "failure excused" : "failure"}>
+                  <strong>
+                    ✗ <TestLink project={run.project} testKey={key} />
+                  </strong>
+                  {excused && <span class="tag t-quarantined">quarantined</span>}
+                  {f.location && <code class="muted"> {f.location}</code>}
+                  {f.message && <pre>{f.message}</pre>}
+                </li>
+              );
+            })}
           </ul>
         </section>
       )}

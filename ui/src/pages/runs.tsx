@@ -46,7 +46,7 @@ export function RunsPage(props: { project: string }) {
             <tr key={r.id}>
               <td>
                 <a href={`#/runs/${r.id}`}>
-                  <Badge state={r.state} /> #{r.number}
+                  <Badge state={r.state} qualifier={r.qualifier} /> #{r.number}
                 </a>
               </td>
               <td>

@@ -1,0 +1,292 @@
+// The Store over SQL: test cases, each attempt's results, flakes and quarantines.
+#include <map>
+
+#include "core/clock.h"
+#include "store/sql/packed_results.h"
+#include "store/sql/sql_store.h"
+
+namespace boucle::store {
+
+namespace {
+
+constexpr const char* kExecutionColumns =
+    "id, run_id, project, job, attempt, commit_sha, branch, agent, at, tests, failed, skipped, "
+    "results";
+
+TestExecution readExecution(const Statement& s) {
+  TestExecution e;
+  e.id = s.integer(0);
+  e.runId = s.integer(1);
+  e.project = s.text(2);
+  e.job = s.text(3);
+  e.attempt = static_cast<int>(s.integer(4));
+  e.commit = s.text(5);
+  e.branch = s.text(6);
+  e.agent = s.text(7);
+  e.at = s.integer(8);
+  e.tests = static_cast<int>(s.integer(9));
+  e.failed = static_cast<int>(s.integer(10));
+  e.skipped = static_cast<int>(s.integer(11));
+  return e;
+}
+
+constexpr const char* kQuarantineColumns =
+    "q.id, q.project, q.test, c.suite, c.name, q.reason, q.owner, q.created_at, q.expires_at, "
+    "q.clean_needed, q.clean_runs, q.state, q.ended_at, q.ended_by, q.ended_why";
+
+Quarantine readQuarantine(const Statement& s) {
+  Quarantine q;
+  q.id = s.integer(0);
+  q.project = s.text(1);
+  q.test = s.integer(2);
+  q.suite = s.text(3);
+  q.name = s.text(4);
+  q.reason = s.text(5);
+  q.owner = s.text(6);
+  q.createdAt = s.integer(7);
+  q.expiresAt = s.integer(8);
+  q.cleanNeeded = static_cast<int>(s.integer(9));
+  q.cleanRuns = static_cast<int>(s.integer(10));
+  q.state = s.text(11);
+  q.endedAt = optInt(s, 12);
+  q.endedBy = s.text(13);
+  q.endedWhy = s.text(14);
+  return q;
+}
+
+}  // namespace
+
+Result<std::vector<int64_t>> SqlStore::testIds(std::string_view project,
+                                               const std::vector<TestCaseName>& cases) {
+  std::lock_guard lock(mu_);
+  std::vector<int64_t> ids;
+  Status st = db_.transaction([&]() -> Status {
+    ids.assign(cases.size(), 0);
+    // The project's names in one read: a job's thousands of cases are mostly known ones.
+    std::map<std::pair<std::string, std::string>, std::pair<int64_t, std::string>> known;
+    auto all = db_.prepare("SELECT id, suite, name, file FROM test_cases WHERE project = ?");
+    if (!all.ok()) return all.status();
+    all->bind(1, project);
+    while (true) {
+      auto row = all->step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      known[{all->text(1), all->text(2)}] = {all->integer(0), all->text(3)};
+    }
+    std::optional<Statement> add, file;
+    for (size_t i = 0; i < cases.size(); ++i) {
+      const auto& c = cases[i];
+      auto it = known.find({c.suite, c.name});
+      if (it != known.end()) {
+        ids[i] = it->second.first;
+        if (c.file.empty() || c.file == it->second.second) continue;
+        if (!file) {
+          auto s = db_.prepare("UPDATE test_cases SET file = ? WHERE id = ?");
+          if (!s.ok()) return s.status();
+          file.emplace(std::move(s).value());
+        }
+        file->reset();
+        file->bind(1, c.file).bind(2, ids[i]);
+        if (auto e = file->run(); !e.ok()) return e;
+        it->second.second = c.file;
+        continue;
+      }
+      if (!add) {
+        // Another server may add the same name at once: the conflict gives its id back.
+        auto s = db_.prepare(
+            "INSERT INTO test_cases (project, suite, name, file, first_seen) VALUES (?, ?, ?, ?, "
+            "?) ON CONFLICT (project, suite, name) DO UPDATE SET file = excluded.file RETURNING "
+            "id");
+        if (!s.ok()) return s.status();
+        add.emplace(std::move(s).value());
+      }
+      add->reset();
+      add->bind(1, project).bind(2, c.suite).bind(3, c.name).bind(4, c.file).bind(5, nowMs());
+      auto id = sql::insertedId(*add);
+      if (!id.ok()) return id.status();
+      ids[i] = *id;
+      known[{c.suite, c.name}] = {*id, c.file};
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return ids;
+}
+
+Result<std::vector<TestCaseName>> SqlStore::listTestCases(std::string_view project) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(
+      "SELECT id, suite, name, file, first_seen FROM test_cases WHERE project = ? ORDER BY id");
+  if (!s.ok()) return s.status();
+  s->bind(1, project);
+  return readAll(*s, [](const Statement& r) {
+    return TestCaseName{r.integer(0), r.text(1), r.text(2), r.text(3), r.integer(4)};
+  });
+}
+
+Result<int64_t> SqlStore::addTestExecution(const TestExecution& e) {
+  std::lock_guard lock(mu_);
+  std::string packed = packResults(e.results);
+  int64_t id = 0;
+  Status st = db_.transaction([&]() -> Status {
+    auto old = db_.prepare("DELETE FROM test_executions WHERE run_id = ? AND job = ? AND "
+                           "attempt = ?");
+    if (!old.ok()) return old.status();
+    old->bind(1, e.runId).bind(2, e.job).bind(3, int64_t{e.attempt});
+    if (auto r = old->run(); !r.ok()) return r;
+    auto s = db_.prepare(
+        "INSERT INTO test_executions (run_id, project, job, attempt, commit_sha, branch, agent, "
+        "at, tests, failed, skipped, results) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "RETURNING id");
+    if (!s.ok()) return s.status();
+    s->bind(1, e.runId).bind(2, e.project).bind(3, e.job).bind(4, int64_t{e.attempt});
+    s->bind(5, e.commit).bind(6, e.branch).bind(7, e.agent).bind(8, e.at);
+    s->bind(9, int64_t{e.tests}).bind(10, int64_t{e.failed}).bind(11, int64_t{e.skipped});
+    s->bind(12, packed);
+    auto inserted = sql::insertedId(*s);
+    if (!inserted.ok()) return inserted.status();
+    id = *inserted;
+    if (e.failures.empty()) return Status::Ok();
+    auto f = db_.prepare(
+        "INSERT INTO test_failures (execution, test, kind, message, location) VALUES (?, ?, ?, "
+        "?, ?) ON CONFLICT (execution, test) DO NOTHING");
+    if (!f.ok()) return f.status();
+    for (const auto& n : e.failures) {
+      f->reset();
+      f->bind(1, id).bind(2, n.test).bind(3, n.kind).bind(4, n.message).bind(5, n.location);
+      if (auto r = f->run(); !r.ok()) return r;
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return id;
+}
+
+Result<std::vector<TestExecution>> SqlStore::testExecutions(const TestQuery& q) {
+  std::lock_guard lock(mu_);
+  std::string sql = std::string("SELECT ") + kExecutionColumns +
+                    " FROM test_executions WHERE project = ?";
+  if (!q.commit.empty()) sql += " AND commit_sha = ?";
+  if (q.beforeId > 0) sql += " AND id < ?";
+  sql += " ORDER BY id DESC LIMIT ?";
+  auto s = db_.prepare(sql);
+  if (!s.ok()) return s.status();
+  int i = 1;
+  s->bind(i++, q.project);
+  if (!q.commit.empty()) s->bind(i++, q.commit);
+  if (q.beforeId > 0) s->bind(i++, q.beforeId);
+  s->bind(i, int64_t{q.limit});
+  std::vector<TestExecution> out;
+  std::vector<std::string> packed;
+  while (true) {
+    auto row = s->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out.push_back(readExecution(*s));
+    if (q.withResults) packed.push_back(s->text(12));
+  }
+  if (!q.withResults) return out;
+  auto f = db_.prepare(
+      "SELECT test, kind, message, location FROM test_failures WHERE execution = ? ORDER BY test");
+  if (!f.ok()) return f.status();
+  for (size_t k = 0; k < out.size(); ++k) {
+    auto results = unpackResults(packed[k]);
+    if (!results.ok()) return results.status();
+    out[k].results = std::move(results).value();
+    f->reset();
+    f->bind(1, out[k].id);
+    auto notes = readAll(*f, [](const Statement& r) {
+      return TestFailureNote{r.integer(0), r.text(1), r.text(2), r.text(3)};
+    });
+    if (!notes.ok()) return notes.status();
+    out[k].failures = std::move(notes).value();
+  }
+  return out;
+}
+
+Status SqlStore::addTestFlakes(const std::vector<TestFlake>& flakes) {
+  if (flakes.empty()) return Status::Ok();
+  std::lock_guard lock(mu_);
+  return db_.transaction([&]() -> Status {
+    auto s = db_.prepare(
+        "INSERT INTO test_flakes (project, test, run_id, commit_sha, how, agent, at) VALUES (?, ?, "
+        "?, ?, ?, ?, ?) ON CONFLICT (test, run_id) DO NOTHING");
+    if (!s.ok()) return s.status();
+    for (const auto& f : flakes) {
+      s->reset();
+      s->bind(1, f.project).bind(2, f.test).bind(3, f.runId).bind(4, f.commit).bind(5, f.how);
+      s->bind(6, f.agent).bind(7, f.at);
+      if (auto r = s->run(); !r.ok()) return r;
+    }
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<TestFlake>> SqlStore::listTestFlakes(std::string_view project,
+                                                        int64_t sinceMs) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(
+      "SELECT project, test, run_id, commit_sha, how, agent, at FROM test_flakes WHERE project = "
+      "? AND at >= ? ORDER BY at DESC, run_id DESC LIMIT 10000");
+  if (!s.ok()) return s.status();
+  s->bind(1, project).bind(2, sinceMs);
+  return readAll(*s, [](const Statement& r) {
+    return TestFlake{r.text(0), r.integer(1), r.integer(2), r.text(3),
+                     r.text(4), r.text(5),    r.integer(6)};
+  });
+}
+
+Result<Quarantine> SqlStore::addQuarantine(const Quarantine& q) {
+  std::lock_guard lock(mu_);
+  Quarantine out = q;
+  Status st = db_.transaction([&]() -> Status {
+    auto exists = db_.prepare("SELECT 1 FROM test_quarantines WHERE test = ? AND state = 'active'");
+    if (!exists.ok()) return exists.status();
+    exists->bind(1, q.test);
+    auto row = exists->step();
+    if (!row.ok()) return row.status();
+    if (*row) return Status::Conflict("the test is quarantined already");
+    auto s = db_.prepare(
+        "INSERT INTO test_quarantines (project, test, reason, owner, created_at, expires_at, "
+        "clean_needed, clean_runs, state) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 'active') RETURNING id");
+    if (!s.ok()) return s.status();
+    s->bind(1, q.project).bind(2, q.test).bind(3, q.reason).bind(4, q.owner);
+    s->bind(5, q.createdAt).bind(6, q.expiresAt).bind(7, int64_t{q.cleanNeeded});
+    auto id = sql::insertedId(*s);
+    if (!id.ok()) return id.status();
+    out.id = *id;
+    out.cleanRuns = 0;
+    out.state = "active";
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Status SqlStore::updateQuarantine(const Quarantine& q) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(
+      "UPDATE test_quarantines SET clean_runs = ?, state = ?, ended_at = ?, ended_by = ?, "
+      "ended_why = ? WHERE id = ?");
+  if (!s.ok()) return s.status();
+  s->bind(1, int64_t{q.cleanRuns}).bind(2, q.state).bind(3, q.endedAt).bind(4, q.endedBy);
+  s->bind(5, q.endedWhy).bind(6, q.id);
+  if (auto st = s->run(); !st.ok()) return st;
+  if (db_.changes() == 0) return Status::NotFound("no quarantine " + std::to_string(q.id));
+  return Status::Ok();
+}
+
+Result<std::vector<Quarantine>> SqlStore::listQuarantines(std::string_view project,
+                                                          bool activeOnly) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(std::string("SELECT ") + kQuarantineColumns +
+                       " FROM test_quarantines q JOIN test_cases c ON c.id = q.test WHERE "
+                       "q.project = ?" +
+                       (activeOnly ? " AND q.state = 'active'" : "") +
+                       " ORDER BY q.id DESC LIMIT 1000");
+  if (!s.ok()) return s.status();
+  s->bind(1, project);
+  return readAll(*s, readQuarantine);
+}
+
+}  // namespace boucle::store
