@@ -433,6 +433,52 @@ try {
   assert.equal(await page.locator("table.branches tr", { hasText: "pr/3" }).count(), 0);
   await shot("12d-pull-requests");
 
+  step = "a flaky test: passed (flaky), its history, a quarantine";
+  // A JUnit report whose "queue › drains" fails on the job's first attempt only.
+  const pipelineText = fs.readFileSync(path.join(repo, ".boucle.yml"), "utf8");
+  write(
+    ".boucle.yml",
+    pipelineText.replace(
+      "jobs:\n",
+      `jobs:
+  unit:
+    retries: 1
+    reports: {junit: report.xml}
+    run: |
+      bad=""
+      if [ "$BOUCLE_ATTEMPT" = 1 ]; then bad='<failure message="timed out waiting for the queue to drain"/>'; fi
+      printf '<testsuite name="queue"><testcase classname="queue" name="drains" time="0.%s">%s</testcase><testcase classname="queue" name="fills" time="0.03"/></testsuite>' "$BOUCLE_ATTEMPT" "$bad" > report.xml
+      test -z "$bad"
+`,
+    ),
+  );
+  commit("test: the queue");
+  const flakyRun = await (async () => {
+    for (let i = 0; i < 200; i++) {
+      const runs = JSON.parse(cli("status", "demo", "--json")).runs ?? [];
+      const r = runs.find((x) => x.subject === "test: the queue" && x.state === "passed");
+      if (r) return r.id;
+      await new Promise((ok) => setTimeout(ok, 150));
+    }
+    throw new Error("the flaky run did not pass");
+  })();
+  await page.goto(url + `/#/runs/${flakyRun}/unit`);
+  await page.locator(".page-head .badge", { hasText: "passed (flaky)" }).waitFor();
+  await page.locator(".flaky-note", { hasText: "queue › drains" }).waitFor();
+  await page.getByText("attempt 1: exit code 1").waitFor();
+  await page.locator(".flaky-note a", { hasText: "queue › drains" }).click();
+  const history = page.getByLabel("test queue › drains");
+  await history.waitFor();
+  assert.equal(await history.locator(".test-strip .bar").count(), 2);
+  assert.equal(await history.locator(".test-strip .o-failed").count(), 1);
+  await page.getByLabel("flaky and quarantined tests").getByText("queue › drains").waitFor();
+  await shot("12e-test-history");
+  await history.getByLabel("reason").fill("the queue drains slowly on loaded machines");
+  await history.getByRole("button", { name: "Quarantine" }).click();
+  await history.locator(".quarantine", { hasText: "drains slowly on loaded machines" }).waitFor();
+  await page.getByLabel("flaky and quarantined tests").locator(".t-quarantined").waitFor();
+  await shot("12f-test-quarantined");
+
   step = "a viewer is told what it may not do";
   const viewer = cli("token", "add", "vic", "--role", "viewer").split("\n")[0];
   await signInAs(viewer);

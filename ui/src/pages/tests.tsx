@@ -223,7 +223,7 @@ function TestHistory(props: { project: string; h: History; onChange: () => void 
         !readOnly(me) &&
         h.test.failed > 0 && (
           <form
-            class="inline"
+            class="inline quarantine-form"
             onSubmit={(e) => {
               e.preventDefault();
               act(`/api/projects/${q}/quarantines`, { test: h.test.key, reason, until });
