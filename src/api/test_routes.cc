@@ -67,7 +67,8 @@ void addTestRoutes(Router& r, const ApiContext& c) {
           if (!project.ok()) return fromStatus(project.status());
           bool flaky = req.query.count("flaky") && req.query.at("flaky") != "0";
           auto window = limitOf(req, 200);
-          if (!window) return errorResponse(400, "limit: from 1 to 1000 (the runs looked at)");
+          if (!window || *window > 500)
+            return errorResponse(400, "limit: from 1 to 500 (the job runs looked at)");
           quality::TestBook book(*c.store);
           auto list = book.summary(project->name, flaky, *window);
           if (!list.ok()) return fromStatus(list.status());
@@ -77,12 +78,12 @@ void addTestRoutes(Router& r, const ApiContext& c) {
         });
 
   // One test's history: GET …/tests/{id}, or …/tests/history?test=suite › name.
-  auto history = [&c](const Request& req, const std::string& name,
-                      const std::optional<int64_t>& id, std::string key) {
+  auto history = [&c](const Request& req, const std::string& name, const std::optional<int64_t>& id,
+                      std::string key) {
     auto project = c.store->getProject(name);
     if (!project.ok()) return fromStatus(project.status());
     auto limit = limitOf(req, 200);
-    if (!limit) return errorResponse(400, "limit: from 1 to 1000");
+    if (!limit || *limit > 500) return errorResponse(400, "limit: from 1 to 500");
     if (id) {
       auto names = c.store->listTestCases(project->name);
       if (!names.ok()) return fromStatus(names.status());
@@ -125,7 +126,7 @@ void addTestRoutes(Router& r, const ApiContext& c) {
   r.add("GET", "/api/projects/{name}/tests/history", Access::kRead,
         [history](const Request& req, const Params& p) {
           auto it = req.query.find("test");
-          if (it == req.query.end() || it->second.empty())
+          if (it == req.query.end() || it->second.empty() || it->second.size() > 2100)
             return errorResponse(400, "test: the test's name, as \"suite \u203a name\"");
           return history(req, p.at("name"), std::nullopt, it->second);
         });
@@ -184,8 +185,8 @@ void addTestRoutes(Router& r, const ApiContext& c) {
           quality::TestBook book(*c.store);
           auto q = book.quarantine(ask);
           if (!q.ok()) return fromStatus(q.status());
-          if (auto failed = audited(*c.store, req, "test.quarantine", project->name, *test,
-                                    ask.reason))
+          if (auto failed =
+                  audited(*c.store, req, "test.quarantine", project->name, *test, ask.reason))
             return *failed;
           return ok(201, quarantineJson(*q));
         });
@@ -195,7 +196,8 @@ void addTestRoutes(Router& r, const ApiContext& c) {
           auto project = c.store->getProject(p.at("name"));
           if (!project.ok()) return fromStatus(project.status());
           auto test = testNamed(json::parse(req.body, nullptr, false));
-          if (!test) return errorResponse(400, "the body must be {\"test\": \"suite \u203a name\"}");
+          if (!test)
+            return errorResponse(400, "the body must be {\"test\": \"suite \u203a name\"}");
           quality::TestBook book(*c.store);
           auto q = book.release(project->name, *test, req.actor);
           if (!q.ok()) return fromStatus(q.status());

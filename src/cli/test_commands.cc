@@ -13,6 +13,15 @@ namespace boucle::cli {
 
 namespace {
 
+// What a job's report names, shown in a terminal: its control characters (an escape sequence a
+// report could hold) are not passed on.
+std::string shown(const nlohmann::json& v) {
+  std::string s = v.get<std::string>();
+  for (char& c : s)
+    if ((static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') || c == 0x7f) c = '?';
+  return s;
+}
+
 std::string msText(double ms) {
   if (ms >= 1000) return fmt::format("{:.1f} s", ms / 1000);
   return fmt::format("{:.1f} ms", ms);
@@ -26,13 +35,13 @@ void printSummary(const nlohmann::json& t) {
                          localTime(q["expires_at_ms"]), q["owner"].get<std::string>(),
                          q["clean_runs"].get<int>(), q["clean_needed"].get<int>());
   }
-  fmt::print("{}\n", t["key"].get<std::string>());
-  fmt::print("  {} runs: {} passed, {} failed, {} skipped; flaky {} time(s) in 30 days; median "
-             "{}; last {}\n",
-             t["runs"].get<int>(), t["passed"].get<int>(), t["failed"].get<int>(),
-             t["skipped"].get<int>(), t["flakes"].get<int>(), msText(t["median_ms"].get<double>()),
-             state);
-  if (!t["cluster"].is_null()) fmt::print("  {}\n", t["cluster"]["text"].get<std::string>());
+  fmt::print("{}\n", shown(t["key"]));
+  fmt::print(
+      "  {} runs: {} passed, {} failed, {} skipped; flaky {} time(s) in 30 days; median "
+      "{}; last {}\n",
+      t["runs"].get<int>(), t["passed"].get<int>(), t["failed"].get<int>(), t["skipped"].get<int>(),
+      t["flakes"].get<int>(), msText(t["median_ms"].get<double>()), state);
+  if (!t["cluster"].is_null()) fmt::print("  {}\n", shown(t["cluster"]["text"]));
 }
 
 }  // namespace
@@ -74,25 +83,26 @@ void addTestCommands(CLI::App& app, int* exitCode) {
   auto hproject = std::make_shared<std::string>();
   auto hname = std::make_shared<std::string>();
   history->add_option("project", *hproject, "Project name")->required();
-  history->add_option("test", *hname, "The test, as \"suite \u203a name\" (as `boucle tests` names it)")
+  history
+      ->add_option("test", *hname,
+                   "The test, as \"suite \u203a name\" (as `boucle tests` names it)")
       ->required();
   addClientOptions(history, *ha);
   history->callback([=] {
-    auto r = call(*ha, "GET",
-                  "/api/projects/" + urlEncode(*hproject) +
-                      "/tests/history?test=" + urlEncode(*hname),
-                  nullptr, exitCode);
+    auto r =
+        call(*ha, "GET",
+             "/api/projects/" + urlEncode(*hproject) + "/tests/history?test=" + urlEncode(*hname),
+             nullptr, exitCode);
     if (!r) return;
     if (ha->json) return fmt::print("{}\n", r->dump(2));
     printSummary((*r)["test"]);
     for (const auto& p : (*r)["history"]) {
       std::string where = p["agent"].get<std::string>();
       fmt::print("  run {:<6} {:<10} {:<8} {:>10}  {} {}{}\n", p["run_id"].get<int64_t>(),
-                 p["job"].get<std::string>(), p["outcome"].get<std::string>(),
-                 msText(p["ms"].get<double>()), p["commit"].get<std::string>().substr(0, 10),
-                 p["branch"].get<std::string>(), where.empty() ? "" : " on " + where);
-      if (!p["message"].get<std::string>().empty())
-        fmt::print("      {}\n", p["message"].get<std::string>());
+                 shown(p["job"]), p["outcome"].get<std::string>(), msText(p["ms"].get<double>()),
+                 p["commit"].get<std::string>().substr(0, 10), shown(p["branch"]),
+                 where.empty() ? "" : " on " + shown(p["agent"]));
+      if (!p["message"].get<std::string>().empty()) fmt::print("      {}\n", shown(p["message"]));
     }
   });
 
@@ -111,24 +121,24 @@ void addTestCommands(CLI::App& app, int* exitCode) {
   quarantine->add_option("--reason", *reason, "What is wrong with it (required)")->required();
   quarantine->add_option("--until", *until,
                          "How long at most (a duration such as 14d, 2w; at most 90d)");
-  quarantine->add_option("--clean-runs", *clean,
-                         "Passes in a row that end the quarantine by themselves")
+  quarantine
+      ->add_option("--clean-runs", *clean, "Passes in a row that end the quarantine by themselves")
       ->check(CLI::Range(1, 1000));
   addClientOptions(quarantine, *qa);
   quarantine->callback([=] {
-    nlohmann::json body{{"test", *qname}, {"reason", *reason}, {"until", *until},
-                        {"clean_runs", *clean}};
-    auto r = call(*qa, "POST", "/api/projects/" + urlEncode(*qproject) + "/quarantines", body,
-                  exitCode);
+    nlohmann::json body{
+        {"test", *qname}, {"reason", *reason}, {"until", *until}, {"clean_runs", *clean}};
+    auto r =
+        call(*qa, "POST", "/api/projects/" + urlEncode(*qproject) + "/quarantines", body, exitCode);
     if (!r) return;
     if (qa->json) return fmt::print("{}\n", r->dump(2));
     fmt::print("{} is quarantined until {} (owner {}), or until {} clean runs in a row\n",
-               (*r)["test"].get<std::string>(), localTime((*r)["expires_at_ms"]),
+               shown((*r)["test"]), localTime((*r)["expires_at_ms"]),
                (*r)["owner"].get<std::string>(), (*r)["clean_needed"].get<int>());
   });
 
-  auto release = test->add_subcommand(
-      "release", "End a test's quarantine: its failures fail jobs again");
+  auto release =
+      test->add_subcommand("release", "End a test's quarantine: its failures fail jobs again");
   auto ra = std::make_shared<ClientArgs>();
   auto rproject = std::make_shared<std::string>();
   auto rname = std::make_shared<std::string>();
@@ -140,8 +150,7 @@ void addTestCommands(CLI::App& app, int* exitCode) {
                   nlohmann::json{{"test", *rname}}, exitCode);
     if (!r) return;
     if (ra->json) return fmt::print("{}\n", r->dump(2));
-    fmt::print("{}: quarantine ended; its failures fail jobs again\n",
-               (*r)["test"].get<std::string>());
+    fmt::print("{}: quarantine ended; its failures fail jobs again\n", shown((*r)["test"]));
   });
 }
 

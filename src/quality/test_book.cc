@@ -30,7 +30,8 @@ std::vector<runner::TestCase> casesOf(const runner::TestReport& t) {
   for (const auto& c : out) seen.insert(runner::testKey(c.suite, c.name));
   for (const auto& f : t.failed) {
     if (seen.insert(runner::testKey(f.suite, f.name)).second)
-      out.push_back({f.suite, f.name, "", f.kind == "error" ? Outcome::kError : Outcome::kFailed, 0});
+      out.push_back(
+          {f.suite, f.name, "", f.kind == "error" ? Outcome::kError : Outcome::kFailed, 0});
   }
   return out;
 }
@@ -40,6 +41,11 @@ struct Attempt {
   std::string agent;
   const runner::TestReport* tests;
 };
+
+// A request's run builds pr/N or pr/N/merge (scheduler/request.h), never a branch's code.
+bool isRequestBranch(std::string_view branch) {
+  return branch.starts_with("pr/");
+}
 
 std::string agentName(const std::string& agent) {
   return agent.empty() ? "the server's own" : agent;
@@ -89,11 +95,16 @@ Result<Recorded> TestBook::record(const store::Run& run, const runner::JobResult
     e.tests = a.tests->tests;
     e.failed = a.tests->failures + a.tests->errors;
     e.skipped = a.tests->skipped;
-    std::set<int64_t> seen;
+    // A name twice in one report (parametrized, repeated): one result, a failure if either.
+    std::map<int64_t, size_t> at;
     for (const auto& c : cases[i]) {
       int64_t id = idOf(c.suite, c.name);
-      if (!seen.insert(id).second) continue;  // a name twice in one report: its first result
-      e.results.push_back({id, static_cast<int>(c.outcome), c.micros});
+      auto [it, fresh] = at.emplace(id, e.results.size());
+      if (fresh) {
+        e.results.push_back({id, static_cast<int>(c.outcome), c.micros});
+      } else if (c.failed()) {
+        e.results[it->second].outcome = static_cast<int>(c.outcome);
+      }
     }
     for (const auto& f : a.tests->failed)
       e.failures.push_back({idOf(f.suite, f.name), f.kind, f.message, f.location});
@@ -106,14 +117,18 @@ Result<Recorded> TestBook::record(const store::Run& run, const runner::JobResult
     }
   }
 
+  // A request's runs are kept (their history) but say nothing of the project's tests: the code
+  // is not the branches', and a fork's could fail or pass a test at will.
+  bool judged = !run.isRequest();
   std::vector<store::TestFlake> flakes;
   std::set<std::string> flaky;
   auto addFlake = [&](int64_t test, const std::string& key, std::string how, std::string agent) {
     if (!flaky.insert(key).second) return;
-    flakes.push_back({run.project, test, run.id, run.commit, std::move(how), std::move(agent), now});
+    flakes.push_back(
+        {run.project, test, run.id, run.commit, std::move(how), std::move(agent), now});
   };
   // Its own attempts: what failed in one before the last and passed in the last.
-  if (job.tests && !job.retried.empty()) {
+  if (judged && job.tests && !job.retried.empty()) {
     for (const auto& key : runner::flakyAcross(job.retried, job.tests)) {
       std::string agent;
       for (const auto& a : job.retried) {
@@ -125,7 +140,7 @@ Result<Recorded> TestBook::record(const store::Run& run, const runner::JobResult
     }
   }
   // Other runs of the commit: a test that passed there and failed here, or the reverse.
-  if (last && !run.commit.empty()) {
+  if (judged && last && !run.commit.empty()) {
     store::TestQuery q;
     q.project = run.project;
     q.commit = run.commit;
@@ -133,14 +148,14 @@ Result<Recorded> TestBook::record(const store::Run& run, const runner::JobResult
     auto others = store_.testExecutions(q);
     if (!others.ok()) return others.status();
     std::map<int64_t, std::string> keyOf;
-    for (const auto& n : names) keyOf[(*ids)[index.at(runner::testKey(n.suite, n.name))]] =
-        runner::testKey(n.suite, n.name);
+    for (const auto& n : names)
+      keyOf[(*ids)[index.at(runner::testKey(n.suite, n.name))]] = runner::testKey(n.suite, n.name);
     std::map<int64_t, int> mine;
     for (const auto& r : last->results) mine[r.test] = r.outcome;
     for (const auto& other : *others) {
       // Another job may run the same tests elsewhere on purpose (another system, another
       // configuration): only the same job's runs are compared.
-      if (other.runId == run.id || other.job != job.name) continue;
+      if (other.runId == run.id || other.job != job.name || isRequestBranch(other.branch)) continue;
       for (const auto& r : other.results) {
         auto it = mine.find(r.test);
         if (it == mine.end()) continue;
@@ -156,24 +171,26 @@ Result<Recorded> TestBook::record(const store::Run& run, const runner::JobResult
   if (auto st = store_.addTestFlakes(flakes); !st.ok()) return st;
   out.flaky.assign(flaky.begin(), flaky.end());
 
-  // Quarantined tests' clean runs: counted on the branches' runs (a request's code may break
-  // a test on purpose), by the job's last attempt.
-  if (last && !run.isRequest()) {
+  // Quarantined tests' clean runs: counted once per run of a branch's whole pipeline (a
+  // request's code may break a test on purpose; a bisection builds old commits), a failure in
+  // any attempt of any job starting the count again.
+  if (judged && !run.bisectOf && run.onlyJobs.empty()) {
     auto quarantines = store_.listQuarantines(run.project, true);
     if (!quarantines.ok()) return quarantines.status();
-    std::map<int64_t, int> outcome;
-    for (const auto& r : last->results) outcome[r.test] = r.outcome;
-    for (auto q : *quarantines) {
-      auto it = outcome.find(q.test);
-      if (it == outcome.end() || it->second == static_cast<int>(Outcome::kSkipped)) continue;
-      q.cleanRuns = failing(it->second) ? 0 : q.cleanRuns + 1;
-      if (q.cleanRuns >= q.cleanNeeded) {
-        q.state = "released";
-        q.endedAt = now;
-        q.endedBy = "boucle";
-        q.endedWhy = std::to_string(q.cleanRuns) + " clean runs in a row";
+    std::map<int64_t, bool> clean;  // test → passed in every attempt here
+    for (const auto& a : attempts) {
+      for (const auto& c : casesOf(*a.tests)) {
+        if (c.outcome == Outcome::kSkipped) continue;
+        int64_t id = idOf(c.suite, c.name);
+        auto [it, fresh] = clean.emplace(id, !c.failed());
+        if (!fresh) it->second = it->second && !c.failed();
       }
-      if (auto st = store_.updateQuarantine(q); !st.ok()) return st;
+    }
+    for (const auto& q : *quarantines) {
+      auto it = clean.find(q.test);
+      if (it == clean.end()) continue;
+      auto counted = store_.countQuarantineRun(q.id, run.id, it->second, now);
+      if (!counted.ok()) return counted.status();
     }
   }
   return out;
@@ -184,13 +201,10 @@ Result<std::set<std::string>> TestBook::quarantined(const std::string& project) 
   if (!list.ok()) return list.status();
   std::set<std::string> out;
   int64_t now = nowMs();
-  for (auto q : *list) {
+  for (const auto& q : *list) {
     if (q.expiresAt <= now) {
-      q.state = "expired";
-      q.endedAt = now;
-      q.endedBy = "boucle";
-      q.endedWhy = "its expiry came";
-      (void)store_.updateQuarantine(q);  // ended here either way; written when it can be
+      // Ended here either way; written when it can be (NotFound: someone ended it first).
+      (void)store_.endQuarantine(q.id, "expired", "boucle", "its expiry came", now);
       continue;
     }
     out.insert(runner::testKey(q.suite, q.name));
@@ -298,9 +312,15 @@ Result<store::TestCaseName> TestBook::find(const std::string& project, const std
     keys.push_back(runner::testKey(n.suite, n.name));
     if (keys.back() == key) return n;
   }
-  std::vector<std::string_view> candidates(keys.begin(), keys.end());
   std::string msg = "project " + project + " has run no test named '" + key + "'";
-  if (auto near = closestMatch(key, candidates)) msg += "; did you mean '" + *near + "'?";
+  // A suggestion costs an edit distance per name: only for a name of a plausible length.
+  std::optional<std::string> near;
+  if (key.size() <= 300 && keys.size() <= 20000) {
+    std::vector<std::string_view> candidates(keys.begin(), keys.end());
+    near = closestMatch(key, candidates);
+  }
+  if (near)
+    msg += "; did you mean '" + *near + "'?";
   else if (key.find("\u203a") == std::string::npos)
     msg += " (name a test as \"suite \u203a name\")";
   return Status::NotFound(msg);
@@ -323,12 +343,14 @@ Result<TestHistory> TestBook::history(const std::string& project, const std::str
   auto executions = store_.testExecutions(q);
   if (!executions.ok()) return executions.status();
   for (const auto& e : *executions) {
-    auto it = std::lower_bound(
-        e.results.begin(), e.results.end(), test->id,
-        [](const store::TestResult& r, int64_t id) { return r.test < id; });
+    auto it = std::lower_bound(e.results.begin(), e.results.end(), test->id,
+                               [](const store::TestResult& r, int64_t id) { return r.test < id; });
     if (it == e.results.end() || it->test != test->id) continue;
-    TestPoint p{e.runId, e.job, e.attempt, e.commit, e.branch, e.agent, e.at,
-                std::string(runner::toString(static_cast<Outcome>(it->outcome))), it->micros, ""};
+    TestPoint p{e.runId,    e.job,
+                e.attempt,  e.commit,
+                e.branch,   e.agent,
+                e.at,       std::string(runner::toString(static_cast<Outcome>(it->outcome))),
+                it->micros, ""};
     for (const auto& f : e.failures)
       if (f.test == test->id) p.message = f.message;
     h.points.push_back(std::move(p));
@@ -351,18 +373,25 @@ Result<store::Quarantine> TestBook::quarantine(const QuarantineAsk& ask) {
   int64_t now = nowMs();
   if (ask.expiresAt <= now) return Status::Invalid("a quarantine's expiry must be ahead");
   if (ask.expiresAt > now + kMaxQuarantine)
-    return Status::Invalid("a quarantine lasts at most 90 days: fix the test, or skip it in the "
-                           "code where everyone sees it");
+    return Status::Invalid(
+        "a quarantine lasts at most 90 days: fix the test, or skip it in the "
+        "code where everyone sees it");
   if (ask.cleanNeeded < 1 || ask.cleanNeeded > 1000)
     return Status::Invalid("clean runs: from 1 to 1000");
   auto test = find(ask.project, ask.key);
   if (!test.ok()) return test.status();
   auto history = this->history(ask.project, ask.key, 200);
   if (!history.ok()) return history.status();
-  // Flaky: it failed and passed on one commit, or passed again after it began failing. A test
-  // with no pass since its first failure here is broken.
-  if (history->flakes.empty()) {
-    const auto& points = history->points;  // newest first
+  // Flaky: it failed and passed on one commit in the last 30 days, or passed again after it
+  // began failing. A test with no pass since its first failure here is broken. A request's
+  // runs count for neither.
+  bool recentFlake =
+      std::any_of(history->flakes.begin(), history->flakes.end(),
+                  [&](const store::TestFlake& f) { return f.at >= now - kFlakeWindow; });
+  if (!recentFlake) {
+    std::vector<TestPoint> points;  // newest first
+    for (const auto& p : history->points)
+      if (!isRequestBranch(p.branch)) points.push_back(p);
     auto firstFailure = std::find_if(points.rbegin(), points.rend(), [](const TestPoint& p) {
       return p.outcome == "failed" || p.outcome == "error";
     });
@@ -374,11 +403,9 @@ Result<store::Quarantine> TestBook::quarantine(const QuarantineAsk& ask) {
     bool passedSince = std::any_of(points.begin(), firstFailure.base(),
                                    [](const TestPoint& p) { return p.outcome == "passed"; });
     if (!passedSince) {
-      int fails = static_cast<int>(std::count_if(points.begin(), firstFailure.base(),
-                                                 [](const TestPoint& p) {
-                                                   return p.outcome == "failed" ||
-                                                          p.outcome == "error";
-                                                 }));
+      int fails = static_cast<int>(std::count_if(
+          points.begin(), firstFailure.base(),
+          [](const TestPoint& p) { return p.outcome == "failed" || p.outcome == "error"; }));
       return Status::Invalid("'" + ask.key + "' failed in each of its " + std::to_string(fails) +
                              " runs since run " + std::to_string(firstFailure->runId) +
                              ", with no pass in between: it is broken, not flaky, and is not "
@@ -417,7 +444,8 @@ Result<store::Quarantine> TestBook::release(const std::string& project, const st
     q.endedAt = nowMs();
     q.endedBy = by;
     q.endedWhy = "released by hand";
-    if (auto st = store_.updateQuarantine(q); !st.ok()) return st;
+    if (auto st = store_.endQuarantine(q.id, q.state, by, q.endedWhy, *q.endedAt); !st.ok())
+      return st;
     return q;
   }
   return Status::NotFound("'" + key + "' is not quarantined");

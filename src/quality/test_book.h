@@ -22,10 +22,10 @@ struct TestSummary {
   store::TestCaseName test;
   std::string key;  // "suite › name"
   int runs = 0, passed = 0, failed = 0, skipped = 0;
-  int flakes = 0;             // times seen failing and passing on one commit (30 days)
-  std::string last;           // its latest outcome
+  int flakes = 0;    // times seen failing and passing on one commit (30 days)
+  std::string last;  // its latest outcome
   int64_t lastRun = 0;
-  int64_t medianMicros = 0;   // of its passing runs
+  int64_t medianMicros = 0;                     // of its passing runs
   std::optional<store::Quarantine> quarantine;  // the active one
   // Its failures gather on one remote agent that ran a smaller share of its runs: the
   // machine, not the test. "" when they do not.
@@ -83,8 +83,7 @@ class TestBook {
   Result<std::vector<TestSummary>> summary(const std::string& project, bool flakyOnly,
                                            int window = 200);
   // NotFound when the project never ran the test.
-  Result<TestHistory> history(const std::string& project, const std::string& key,
-                              int limit = 200);
+  Result<TestHistory> history(const std::string& project, const std::string& key, int limit = 200);
 
   // Invalid: no reason, an expiry past or beyond 90 days, a test that fails every time.
   // NotFound: no such test. Conflict: quarantined already.

@@ -73,8 +73,12 @@ class TestBookTest : public ::testing::Test {
     return got.ok() ? *got : Recorded{};
   }
   QuarantineAsk ask(const std::string& test) {
-    return {"web", runner::testKey("suite", test), "times out on busy machines", "alice",
-            nowMs() + 14 * kDay, 2};
+    return {"web",
+            runner::testKey("suite", test),
+            "times out on busy machines",
+            "alice",
+            nowMs() + 14 * kDay,
+            2};
   }
 
   fs::path dir_;
@@ -86,8 +90,8 @@ TEST_F(TestBookTest, AFailureARetryPassedIsFlakyAndSoIsOneAnotherRunOfTheCommitP
   runner::JobResult j;
   j.name = "test";
   j.attempts = 2;
-  j.retried.push_back({1, "box-1", "exit code 1",
-                       report({{"a", Outcome::kFailed}, {"b", Outcome::kPassed}})});
+  j.retried.push_back(
+      {1, "box-1", "exit code 1", report({{"a", Outcome::kFailed}, {"b", Outcome::kPassed}})});
   j.tests = report({{"a", Outcome::kPassed}, {"b", Outcome::kPassed}});
   auto got = book_->record(run("c1"), j);
   ASSERT_TRUE(got.ok()) << got.status().message();
@@ -117,9 +121,32 @@ TEST_F(TestBookTest, AFailureARetryPassedIsFlakyAndSoIsOneAnotherRunOfTheCommitP
   EXPECT_EQ(all->size(), 4u);
 }
 
+TEST_F(TestBookTest, ARequestsRunsNeverMakeATestFlakyAndARepeatedNameKeepsItsFailure) {
+  store::Run r = run("c1");
+  r.pr.number = 4;
+  r.branch = "pr/4";
+  runner::JobResult j;
+  j.name = "test";
+  j.attempts = 2;
+  j.retried.push_back({1, "", "exit code 1", report({{"a", Outcome::kFailed}})});
+  j.tests = report({{"a", Outcome::kPassed}});
+  auto got = book_->record(r, j);
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  EXPECT_TRUE(got->flaky.empty());
+  // The branch's own run of the commit is not compared with the request's either.
+  EXPECT_TRUE(once("c1", report({{"a", Outcome::kFailed}})).flaky.empty());
+  EXPECT_TRUE(store_->listTestFlakes("web", 0)->empty());
+  // Twice in one report, passed once and failed once: a failure.
+  once("c2", report({{"twice", Outcome::kPassed}, {"twice", Outcome::kFailed}}));
+  auto h = book_->history("web", runner::testKey("suite", "twice"));
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->points[0].outcome, "failed");
+}
+
 TEST_F(TestBookTest, OnlyAFlakyTestIsQuarantinedAndABrokenOneIsRefused) {
   // never failed
-  once("c1", report({{"steady", Outcome::kPassed}, {"broken", Outcome::kPassed},
+  once("c1", report({{"steady", Outcome::kPassed},
+                     {"broken", Outcome::kPassed},
                      {"wobbly", Outcome::kPassed}}));
   auto none = book_->quarantine(ask("steady"));
   EXPECT_EQ(none.status().code(), Code::kInvalid);
@@ -191,8 +218,10 @@ TEST_F(TestBookTest, AQuarantineEndsAfterItsCleanRunsOrAtItsExpiry) {
 }
 
 TEST_F(TestBookTest, FailuresGatheredOnOneAgentAreTheMachinesNotTheTests) {
-  for (int i = 0; i < 3; ++i) once("c" + std::to_string(i), report({{"t", Outcome::kFailed}}), "old-box");
-  for (int i = 3; i < 10; ++i) once("c" + std::to_string(i), report({{"t", Outcome::kPassed}}), "new-box");
+  for (int i = 0; i < 3; ++i)
+    once("c" + std::to_string(i), report({{"t", Outcome::kFailed}}), "old-box");
+  for (int i = 3; i < 10; ++i)
+    once("c" + std::to_string(i), report({{"t", Outcome::kPassed}}), "new-box");
   auto list = book_->summary("web", false);
   ASSERT_TRUE(list.ok());
   ASSERT_EQ(list->size(), 1u);

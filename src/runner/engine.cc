@@ -360,18 +360,10 @@ void Engine::finishRemote(const RemoteUpdate& u) {
   r.agent = u.agent;
   JobState state = a.cancelled && u.state == JobState::kFailed ? JobState::kCancelled : u.state;
   std::string reason = u.reason;
-  // The agent was given the quarantine with the job and judged by it. One that judged it failed
-  // anyway (the quarantine changed since) is excused here, its artifacts missing (said in its
-  // log): an agent keeps none of a failed job.
-  if (state == JobState::kPassed) {
-    if (r.tests && onlyQuarantinedFailed(*r.tests, config_.quarantined))
-      r.quarantinedFailures = failingTests(*r.tests);
-  } else if (state == JobState::kFailed && u.exitCode > 0 && excuse(a, r)) {
-    state = JobState::kPassed;
-    reason.clear();
-    if (!a.job->artifacts.empty())
-      note(a, "the agent kept no artifacts of it: it judged the job failed");
-  }
+  // The agent was given the quarantine with the job and judged by it (only it knows why a job
+  // it failed failed): a pass with failing tests is one it excused.
+  if (state == JobState::kPassed && r.tests && onlyQuarantinedFailed(*r.tests, config_.quarantined))
+    r.quarantinedFailures = failingTests(*r.tests);
   if (state == JobState::kPassed && !u.artifacts.empty()) {
     r.artifacts = u.artifacts;
     std::error_code ec;
@@ -558,7 +550,7 @@ void Engine::finish(const std::string& name) {
     state = JobState::kFailed;
     reason = "exit code " + std::to_string(r.exitCode);
   }
-  r.tests = detail::collectReports(*a.job, a.proc.workspace);
+  r.tests = detail::collectReports(*a.job, a.proc.workspace, config_.sourceDir);
   if (r.tests) {
     // The job wrote its reports: what it printed there goes where its log goes, masked.
     for (auto& f : r.tests->failed) {
@@ -575,8 +567,8 @@ void Engine::finish(const std::string& name) {
   }
   // Its exit says it failed, its tests say only quarantined ones did (a timeout, a cancel or a
   // failure of the engine's own is never excused).
-  if (state == JobState::kFailed && a.failReason.empty() && exit.ok() && r.exitCode != 0 &&
-      excuse(a, r)) {
+  if (state == JobState::kFailed && a.failReason.empty() && exit.ok() && r.exitCode > 0 &&
+      r.exitCode < 128 && excuse(a, r)) {
     state = JobState::kPassed;
     reason.clear();
   }

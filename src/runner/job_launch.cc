@@ -298,7 +298,8 @@ Status collectArtifacts(const pipeline::Job& job, const fs::path& ws, const RunC
   return Status::Ok();
 }
 
-std::optional<TestReport> collectReports(const pipeline::Job& job, const fs::path& ws) {
+std::optional<TestReport> collectReports(const pipeline::Job& job, const fs::path& ws,
+                                         const fs::path& sourceDir) {
   if (job.junit.empty()) return std::nullopt;
   TestReport total;
   for (const auto& pattern : job.junit) {
@@ -310,6 +311,11 @@ std::optional<TestReport> collectReports(const pipeline::Job& job, const fs::pat
     if (files->empty()) total.warnings.push_back("reports: '" + pattern + "' matched no file");
     for (const auto& rel : *files) {
       auto r = parseJUnitBeneath(ws, rel);
+      std::error_code ec;
+      // symlink_status: the checkout is the commit's, a link there is not followed.
+      if (r.ok() && job.checkout && !sourceDir.empty() &&
+          fs::exists(fs::symlink_status(sourceDir / rel, ec)))
+        r->fromCheckout = true;
       if (r.ok()) {
         total.merge(*r);
       } else {

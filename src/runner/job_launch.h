@@ -55,7 +55,8 @@ Result<Launched> launchJob(const pipeline::Job& job, int attempt, LaunchContext&
 Status collectArtifacts(const pipeline::Job& job, const std::filesystem::path& workspace,
                         const RunConfig& c, std::vector<ArtifactEntry>& out);
 std::optional<TestReport> collectReports(const pipeline::Job& job,
-                                         const std::filesystem::path& workspace);
+                                         const std::filesystem::path& workspace,
+                                         const std::filesystem::path& sourceDir = {});
 
 Status writeManifest(const std::filesystem::path& file, const std::vector<ArtifactEntry>& entries);
 

@@ -68,8 +68,8 @@ constexpr size_t kMaxText = 1000;  // a name, a message, a location
 constexpr int kMaxDepth = 32;      // <testsuite> inside <testsuite>
 
 // Cut at a character's start, never inside a UTF-8 sequence.
-std::string bounded(std::string s) {
-  if (s.size() > kMaxText) s = cutUtf8(std::move(s), kMaxText) + "…";
+std::string bounded(std::string s, size_t max = kMaxText) {
+  if (s.size() > max) s = cutUtf8(std::move(s), max) + "…";
   return s;
 }
 
@@ -84,9 +84,9 @@ void keepCase(const pugi::xml_node& tc, const std::string& suite, Outcome outcom
     return;
   }
   TestCase c;
-  c.suite = bounded(tc.attribute("classname").as_string(suite.c_str()));
-  c.name = bounded(tc.attribute("name").as_string());
-  c.file = bounded(tc.attribute("file").as_string());
+  c.suite = bounded(tc.attribute("classname").as_string(suite.c_str()), kMaxTestName);
+  c.name = bounded(tc.attribute("name").as_string(), kMaxTestName);
+  c.file = bounded(tc.attribute("file").as_string(), kMaxTestName);
   c.outcome = outcome;
   // A negative or absurd time (a broken clock, a hostile file) is kept within a day.
   double us = std::clamp(seconds * 1e6, 0.0, 86400e6);
@@ -122,8 +122,8 @@ void readCase(const pugi::xml_node& tc, const std::string& suite, TestReport& r)
   keepCase(tc, suite, kind == "error" ? Outcome::kError : Outcome::kFailed, seconds, r);
   if (r.failed.size() >= kMaxFailures) return;
   TestFailure f;
-  f.suite = bounded(tc.attribute("classname").as_string(suite.c_str()));
-  f.name = bounded(tc.attribute("name").as_string());
+  f.suite = bounded(tc.attribute("classname").as_string(suite.c_str()), kMaxTestName);
+  f.name = bounded(tc.attribute("name").as_string(), kMaxTestName);
   f.kind = kind;
   std::string body = bad ? bad.text().as_string() : "";
   if (body.empty() && bad) body = bad.child_value();
@@ -197,6 +197,7 @@ void TestReport::merge(const TestReport& o) {
   errors += o.errors;
   skipped += o.skipped;
   seconds += o.seconds;
+  fromCheckout = fromCheckout || o.fromCheckout;
   failed.insert(failed.end(), o.failed.begin(), o.failed.end());
   if (failed.size() > kMaxFailures) failed.resize(kMaxFailures);
   size_t room = kMaxCases - std::min(kMaxCases, cases.size());

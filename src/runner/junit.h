@@ -50,13 +50,17 @@ struct TestReport {
   std::vector<TestFailure> failed;
   std::vector<TestCase> cases;        // every case, up to kMaxCases (all are counted)
   std::vector<std::string> warnings;  // unreadable reports, one line each
+  // A report file the commit itself holds (not written by the job): never evidence that
+  // excuses a failure.
+  bool fromCheckout = false;
 
   void merge(const TestReport& other);
   int passed() const { return tests - failures - errors - skipped; }
 };
 
 // What a report may hold in memory, whatever the job wrote: reports are the job's own files.
-inline constexpr size_t kMaxCases = 50000;    // cases kept (all are counted)
+inline constexpr size_t kMaxCases = 20000;    // cases kept (all are counted)
+inline constexpr size_t kMaxTestName = 256;   // a suite's, a test's or a file's name
 inline constexpr size_t kMaxFailures = 1000;  // failures kept with their text
 
 // Parses one report. A malformed file yields an Invalid status with the parser's message and

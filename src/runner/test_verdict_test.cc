@@ -18,14 +18,23 @@ TestReport report(std::vector<std::pair<std::string, Outcome>> cases) {
 
 TEST(TestVerdict, AJobIsExcusedOnlyWhenEveryFailureIsQuarantinedAndNamed) {
   std::set<std::string> q{testKey("s", "flaky")};
-  EXPECT_TRUE(onlyQuarantinedFailed(report({{"flaky", Outcome::kFailed}, {"ok", Outcome::kPassed}}), q));
-  EXPECT_FALSE(onlyQuarantinedFailed(report({{"flaky", Outcome::kFailed}, {"real", Outcome::kError}}), q));
+  EXPECT_TRUE(
+      onlyQuarantinedFailed(report({{"flaky", Outcome::kFailed}, {"ok", Outcome::kPassed}}), q));
+  EXPECT_FALSE(
+      onlyQuarantinedFailed(report({{"flaky", Outcome::kFailed}, {"real", Outcome::kError}}), q));
   EXPECT_FALSE(onlyQuarantinedFailed(report({{"ok", Outcome::kPassed}}), q));  // nothing failed
   EXPECT_FALSE(onlyQuarantinedFailed(report({{"flaky", Outcome::kFailed}}), {}));
   // More failures counted than named (the report kept only so many): never excused.
   auto cut = report({{"flaky", Outcome::kFailed}});
   cut.failures = 2;
   EXPECT_FALSE(onlyQuarantinedFailed(cut, q));
+  // A report not all read may hide the real failure; one the commit holds is no evidence.
+  auto unread = report({{"flaky", Outcome::kFailed}});
+  unread.warnings.push_back("report-2.xml: not valid XML");
+  EXPECT_FALSE(onlyQuarantinedFailed(unread, q));
+  auto committed = report({{"flaky", Outcome::kFailed}});
+  committed.fromCheckout = true;
+  EXPECT_FALSE(onlyQuarantinedFailed(committed, q));
 }
 
 TEST(TestVerdict, FlakyTestsFailedBeforeAndPassedInTheLastAttempt) {

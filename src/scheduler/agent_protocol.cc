@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "core/encoding.h"
+
 namespace boucle::scheduler {
 
 using nlohmann::json;
@@ -178,7 +180,7 @@ Result<AgentReport> reportFromJson(std::string_view text) {
       tr.skipped = t.at("skipped").get<int>();
       tr.seconds = t.at("seconds").get<double>();
       if (tr.tests < 0 || tr.failures < 0 || tr.errors < 0 || tr.skipped < 0 ||
-          tr.failures + tr.errors + tr.skipped > tr.tests)
+          int64_t{tr.failures} + tr.errors + tr.skipped > tr.tests)
         return Status::Invalid("report: test counts do not add up");
       const json& failed = t.at("failed");
       if (!failed.is_array() || failed.size() > kMaxFailures)
@@ -200,9 +202,9 @@ Result<AgentReport> reportFromJson(std::string_view text) {
                                  std::to_string(runner::kMaxCases));
         for (const auto& c : cases) {
           runner::TestCase tc;
-          tc.suite = c.at(0).get<std::string>().substr(0, 1024);
-          tc.name = c.at(1).get<std::string>().substr(0, 1024);
-          tc.file = c.at(2).get<std::string>().substr(0, 1024);
+          tc.suite = cutUtf8(c.at(0).get<std::string>(), runner::kMaxTestName);
+          tc.name = cutUtf8(c.at(1).get<std::string>(), runner::kMaxTestName);
+          tc.file = cutUtf8(c.at(2).get<std::string>(), runner::kMaxTestName);
           int outcome = c.at(3).get<int>();
           if (outcome < 0 || outcome > 3) return Status::Invalid("report: a case's outcome");
           tc.outcome = static_cast<runner::Outcome>(outcome);

@@ -9,6 +9,21 @@
 
 namespace boucle::scheduler {
 
+namespace {
+
+// The names a job's record lists, as many as its failures are (a report may name thousands).
+template <class Names>
+std::vector<std::string> capped(const Names& names) {
+  std::vector<std::string> out;
+  for (const auto& n : names) {
+    if (out.size() >= runner::kMaxFailures) break;
+    out.push_back(n);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string RunRecorder::qualifier() const {
   if (flakyJob_ && quarantined_) return "flaky,quarantined";
   if (flakyJob_) return "flaky";
@@ -89,8 +104,8 @@ void RunRecorder::jobFinished(const runner::JobResult& r) {
           {{"suite", f.suite}, {"name", f.name}, {"message", f.message}, {"location", f.location}});
     }
     t["failed"] = failed;
-    if (passed && !flaky.empty()) t["flaky"] = std::vector<std::string>(flaky.begin(), flaky.end());
-    if (passed && !r.quarantinedFailures.empty()) t["quarantined"] = r.quarantinedFailures;
+    if (passed && !flaky.empty()) t["flaky"] = capped(flaky);
+    if (passed && !r.quarantinedFailures.empty()) t["quarantined"] = capped(r.quarantinedFailures);
     j.testsJson = t.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   if (!r.retried.empty()) {
@@ -100,11 +115,11 @@ void RunRecorder::jobFinished(const runner::JobResult& r) {
     nlohmann::json earlier = nlohmann::json::array();
     for (const auto& a : r.retried) {
       nlohmann::json e = {{"attempt", a.attempt}, {"reason", a.reason}, {"agent", a.agent}};
-      if (a.tests) e["failed"] = runner::failingTests(*a.tests);
+      if (a.tests) e["failed"] = capped(runner::failingTests(*a.tests));
       earlier.push_back(e);
     }
     t["retried"] = earlier;
-    if (passed && !flaky.empty()) t["flaky"] = std::vector<std::string>(flaky.begin(), flaky.end());
+    if (passed && !flaky.empty()) t["flaky"] = capped(flaky);
     j.testsJson = t.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   if (!r.artifacts.empty()) {

@@ -597,10 +597,16 @@ class Store {
   virtual Status addTestFlakes(const std::vector<TestFlake>& flakes) = 0;
   virtual Result<std::vector<TestFlake>> listTestFlakes(std::string_view project,
                                                         int64_t sinceMs) = 0;
-  // Quarantines. addQuarantine: Conflict when the test has an active one. updateQuarantine
-  // writes clean_runs, state and how it ended.
+  // Quarantines. addQuarantine: Conflict when the test has an active one.
   virtual Result<Quarantine> addQuarantine(const Quarantine& q) = 0;
-  virtual Status updateQuarantine(const Quarantine& q) = 0;
+  // A run's word on an active quarantine's test: a pass counts once per run, a failure starts
+  // the count again; at `cleanNeeded` passes in a row it is released, by boucle. What it is
+  // now; nullopt when it was not active (ended meanwhile).
+  virtual Result<std::optional<Quarantine>> countQuarantineRun(int64_t id, int64_t runId,
+                                                               bool clean, int64_t atMs) = 0;
+  // Ends an active quarantine (`state` released or expired); NotFound when it is not active.
+  virtual Status endQuarantine(int64_t id, std::string_view state, std::string_view by,
+                               std::string_view why, int64_t atMs) = 0;
   // Newest first; `activeOnly`: those in state active (expired ones may still say active).
   virtual Result<std::vector<Quarantine>> listQuarantines(std::string_view project,
                                                           bool activeOnly) = 0;

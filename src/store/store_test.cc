@@ -1037,12 +1037,22 @@ TEST_P(StoreTest, EveryTestCaseOfAnAttemptIsKeptWithItsFailuresFlakesAndQuaranti
   ASSERT_EQ(active->size(), 1u);
   EXPECT_EQ((*active)[0].name, "Divides");
   EXPECT_EQ((*active)[0].state, "active");
-  added->cleanRuns = 3;
-  added->state = "released";
-  added->endedAt = 7;
-  added->endedBy = "boucle";
-  ASSERT_TRUE(store_->updateQuarantine(*added).ok());
+  // Clean runs count once per run; a failure starts again; the third in a row releases it.
+  EXPECT_EQ((*store_->countQuarantineRun(added->id, 10, true, 5))->cleanRuns, 1);
+  EXPECT_EQ((*store_->countQuarantineRun(added->id, 10, true, 5))->cleanRuns, 1);
+  EXPECT_EQ((*store_->countQuarantineRun(added->id, 11, false, 5))->cleanRuns, 0);
+  for (int64_t run : {12, 13})
+    ASSERT_TRUE(store_->countQuarantineRun(added->id, run, true, 5).ok());
+  auto third = store_->countQuarantineRun(added->id, 14, true, 6);
+  ASSERT_TRUE(third.ok() && *third);
+  EXPECT_EQ((*third)->state, "released");
+  EXPECT_EQ((*third)->endedWhy, "3 clean runs in a row");
+  EXPECT_EQ((*third)->endedAt, 6);
   EXPECT_TRUE(store_->listQuarantines("web", true)->empty());
+  // Ended, it counts and ends no more.
+  EXPECT_EQ((*store_->countQuarantineRun(added->id, 15, false, 7))->cleanRuns, 3);
+  EXPECT_EQ(store_->endQuarantine(added->id, "released", "bob", "by hand", 8).code(),
+            Code::kNotFound);
   auto all = store_->listQuarantines("web", false);
   ASSERT_EQ(all->size(), 1u);
   EXPECT_EQ((*all)[0].endedBy, "boucle");

@@ -447,6 +447,7 @@ CREATE TABLE test_quarantines (
   expires_at BIGINT NOT NULL,
   clean_needed BIGINT NOT NULL,
   clean_runs BIGINT NOT NULL DEFAULT 0,
+  last_run BIGINT NOT NULL DEFAULT 0,
   state TEXT NOT NULL DEFAULT 'active',
   ended_at BIGINT,
   ended_by TEXT NOT NULL DEFAULT '',

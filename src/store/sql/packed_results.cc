@@ -41,8 +41,8 @@ std::string packResults(std::vector<TestResult> results) {
   for (const auto& r : results) {
     putVarint(bytes, static_cast<uint64_t>(r.test - previous));
     previous = r.test;
-    uint64_t units = static_cast<uint64_t>(std::max<int64_t>(0, r.micros) + kMicrosPerUnit / 2) /
-                     kMicrosPerUnit;
+    uint64_t units =
+        static_cast<uint64_t>(std::max<int64_t>(0, r.micros) + kMicrosPerUnit / 2) / kMicrosPerUnit;
     putVarint(bytes, units << 2 | static_cast<uint64_t>(r.outcome & 3));
   }
   return base64Of(bytes);
@@ -60,8 +60,8 @@ Result<std::vector<TestResult>> unpackResults(std::string_view packed) {
     if (!getVarint(*bytes, at, gap) || !getVarint(*bytes, at, value))
       return Status::Invalid("packed test results: cut short");
     test += static_cast<int64_t>(gap);
-    out.push_back({test, static_cast<int>(value & 3),
-                   static_cast<int64_t>(value >> 2) * kMicrosPerUnit});
+    out.push_back(
+        {test, static_cast<int>(value & 3), static_cast<int64_t>(value >> 2) * kMicrosPerUnit});
   }
   return out;
 }

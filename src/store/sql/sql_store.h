@@ -99,7 +99,10 @@ class SqlStore : public Store {
   Status addTestFlakes(const std::vector<TestFlake>& flakes) override;
   Result<std::vector<TestFlake>> listTestFlakes(std::string_view project, int64_t sinceMs) override;
   Result<Quarantine> addQuarantine(const Quarantine& q) override;
-  Status updateQuarantine(const Quarantine& q) override;
+  Result<std::optional<Quarantine>> countQuarantineRun(int64_t id, int64_t runId, bool clean,
+                                                       int64_t atMs) override;
+  Status endQuarantine(int64_t id, std::string_view state, std::string_view by,
+                       std::string_view why, int64_t atMs) override;
   Result<std::vector<Quarantine>> listQuarantines(std::string_view project,
                                                   bool activeOnly) override;
   Result<User> addUser(const User& u) override;

@@ -129,8 +129,9 @@ Result<int64_t> SqlStore::addTestExecution(const TestExecution& e) {
   std::string packed = packResults(e.results);
   int64_t id = 0;
   Status st = db_.transaction([&]() -> Status {
-    auto old = db_.prepare("DELETE FROM test_executions WHERE run_id = ? AND job = ? AND "
-                           "attempt = ?");
+    auto old = db_.prepare(
+        "DELETE FROM test_executions WHERE run_id = ? AND job = ? AND "
+        "attempt = ?");
     if (!old.ok()) return old.status();
     old->bind(1, e.runId).bind(2, e.job).bind(3, int64_t{e.attempt});
     if (auto r = old->run(); !r.ok()) return r;
@@ -163,43 +164,49 @@ Result<int64_t> SqlStore::addTestExecution(const TestExecution& e) {
 }
 
 Result<std::vector<TestExecution>> SqlStore::testExecutions(const TestQuery& q) {
-  std::lock_guard lock(mu_);
-  std::string sql = std::string("SELECT ") + kExecutionColumns +
-                    " FROM test_executions WHERE project = ?";
-  if (!q.commit.empty()) sql += " AND commit_sha = ?";
-  if (q.beforeId > 0) sql += " AND id < ?";
-  sql += " ORDER BY id DESC LIMIT ?";
-  auto s = db_.prepare(sql);
-  if (!s.ok()) return s.status();
-  int i = 1;
-  s->bind(i++, q.project);
-  if (!q.commit.empty()) s->bind(i++, q.commit);
-  if (q.beforeId > 0) s->bind(i++, q.beforeId);
-  s->bind(i, int64_t{q.limit});
   std::vector<TestExecution> out;
   std::vector<std::string> packed;
-  while (true) {
-    auto row = s->step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    out.push_back(readExecution(*s));
-    if (q.withResults) packed.push_back(s->text(12));
+  {
+    std::lock_guard lock(mu_);
+    std::string sql =
+        std::string("SELECT ") + kExecutionColumns + " FROM test_executions WHERE project = ?";
+    if (!q.commit.empty()) sql += " AND commit_sha = ?";
+    if (q.beforeId > 0) sql += " AND id < ?";
+    sql += " ORDER BY id DESC LIMIT ?";
+    auto s = db_.prepare(sql);
+    if (!s.ok()) return s.status();
+    int i = 1;
+    s->bind(i++, q.project);
+    if (!q.commit.empty()) s->bind(i++, q.commit);
+    if (q.beforeId > 0) s->bind(i++, q.beforeId);
+    s->bind(i, int64_t{q.limit});
+    while (true) {
+      auto row = s->step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      out.push_back(readExecution(*s));
+      if (q.withResults) packed.push_back(s->text(12));
+    }
+    if (!q.withResults) return out;
+    auto f = db_.prepare(
+        "SELECT test, kind, message, location FROM test_failures WHERE execution = ? ORDER BY "
+        "test");
+    if (!f.ok()) return f.status();
+    for (auto& e : out) {
+      f->reset();
+      f->bind(1, e.id);
+      auto notes = readAll(*f, [](const Statement& r) {
+        return TestFailureNote{r.integer(0), r.text(1), r.text(2), r.text(3)};
+      });
+      if (!notes.ok()) return notes.status();
+      e.failures = std::move(notes).value();
+    }
   }
-  if (!q.withResults) return out;
-  auto f = db_.prepare(
-      "SELECT test, kind, message, location FROM test_failures WHERE execution = ? ORDER BY test");
-  if (!f.ok()) return f.status();
+  // Unpacked without the store's lock: thousands of cases a row hold no other caller up.
   for (size_t k = 0; k < out.size(); ++k) {
     auto results = unpackResults(packed[k]);
     if (!results.ok()) return results.status();
     out[k].results = std::move(results).value();
-    f->reset();
-    f->bind(1, out[k].id);
-    auto notes = readAll(*f, [](const Statement& r) {
-      return TestFailureNote{r.integer(0), r.text(1), r.text(2), r.text(3)};
-    });
-    if (!notes.ok()) return notes.status();
-    out[k].failures = std::move(notes).value();
   }
   return out;
 }
@@ -222,8 +229,7 @@ Status SqlStore::addTestFlakes(const std::vector<TestFlake>& flakes) {
   });
 }
 
-Result<std::vector<TestFlake>> SqlStore::listTestFlakes(std::string_view project,
-                                                        int64_t sinceMs) {
+Result<std::vector<TestFlake>> SqlStore::listTestFlakes(std::string_view project, int64_t sinceMs) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "SELECT project, test, run_id, commit_sha, how, agent, at FROM test_flakes WHERE project = "
@@ -263,27 +269,65 @@ Result<Quarantine> SqlStore::addQuarantine(const Quarantine& q) {
   return out;
 }
 
-Status SqlStore::updateQuarantine(const Quarantine& q) {
+Result<std::optional<Quarantine>> SqlStore::countQuarantineRun(int64_t id, int64_t runId,
+                                                               bool clean, int64_t atMs) {
+  std::lock_guard lock(mu_);
+  std::optional<Quarantine> out;
+  Status st = db_.transaction([&]() -> Status {
+    out.reset();
+    // One statement each, so that a release or another server's count in between is never
+    // written over.
+    auto count = db_.prepare(
+        clean ? "UPDATE test_quarantines SET clean_runs = clean_runs + 1, last_run = ? WHERE id = "
+                "? AND state = 'active' AND last_run != ?"
+              : "UPDATE test_quarantines SET clean_runs = 0, last_run = ? WHERE id = ? AND state "
+                "= 'active'");
+    if (!count.ok()) return count.status();
+    count->bind(1, runId).bind(2, id);
+    if (clean) count->bind(3, runId);
+    if (auto e = count->run(); !e.ok()) return e;
+    auto done = db_.prepare(
+        "UPDATE test_quarantines SET state = 'released', ended_at = ?, ended_by = 'boucle', "
+        "ended_why = CAST(clean_runs AS TEXT) || ' clean runs in a row' WHERE id = ? AND state = "
+        "'active' AND clean_runs >= clean_needed");
+    if (!done.ok()) return done.status();
+    done->bind(1, atMs).bind(2, id);
+    if (auto e = done->run(); !e.ok()) return e;
+    auto s = db_.prepare(std::string("SELECT ") + kQuarantineColumns +
+                         " FROM test_quarantines q JOIN test_cases c ON c.id = q.test WHERE q.id "
+                         "= ?");
+    if (!s.ok()) return s.status();
+    s->bind(1, id);
+    auto row = s->step();
+    if (!row.ok()) return row.status();
+    if (*row) out = readQuarantine(*s);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Status SqlStore::endQuarantine(int64_t id, std::string_view state, std::string_view by,
+                               std::string_view why, int64_t atMs) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
-      "UPDATE test_quarantines SET clean_runs = ?, state = ?, ended_at = ?, ended_by = ?, "
-      "ended_why = ? WHERE id = ?");
+      "UPDATE test_quarantines SET state = ?, ended_at = ?, ended_by = ?, ended_why = ? WHERE id "
+      "= ? AND state = 'active'");
   if (!s.ok()) return s.status();
-  s->bind(1, int64_t{q.cleanRuns}).bind(2, q.state).bind(3, q.endedAt).bind(4, q.endedBy);
-  s->bind(5, q.endedWhy).bind(6, q.id);
+  s->bind(1, state).bind(2, atMs).bind(3, by).bind(4, why).bind(5, id);
   if (auto st = s->run(); !st.ok()) return st;
-  if (db_.changes() == 0) return Status::NotFound("no quarantine " + std::to_string(q.id));
+  if (db_.changes() == 0) return Status::NotFound("the quarantine is not active");
   return Status::Ok();
 }
 
 Result<std::vector<Quarantine>> SqlStore::listQuarantines(std::string_view project,
                                                           bool activeOnly) {
   std::lock_guard lock(mu_);
-  auto s = db_.prepare(std::string("SELECT ") + kQuarantineColumns +
-                       " FROM test_quarantines q JOIN test_cases c ON c.id = q.test WHERE "
-                       "q.project = ?" +
-                       (activeOnly ? " AND q.state = 'active'" : "") +
-                       " ORDER BY q.id DESC LIMIT 1000");
+  auto s =
+      db_.prepare(std::string("SELECT ") + kQuarantineColumns +
+                  " FROM test_quarantines q JOIN test_cases c ON c.id = q.test WHERE "
+                  "q.project = ?" +
+                  (activeOnly ? " AND q.state = 'active'" : "") + " ORDER BY q.id DESC LIMIT 1000");
   if (!s.ok()) return s.status();
   s->bind(1, project);
   return readAll(*s, readQuarantine);

@@ -446,6 +446,7 @@ CREATE TABLE test_quarantines (
   expires_at INTEGER NOT NULL,
   clean_needed INTEGER NOT NULL,
   clean_runs INTEGER NOT NULL DEFAULT 0,
+  last_run INTEGER NOT NULL DEFAULT 0,
   state TEXT NOT NULL DEFAULT 'active',
   ended_at INTEGER,
   ended_by TEXT NOT NULL DEFAULT '',

@@ -24,7 +24,8 @@ export function TestsPage(props: { project: string; test?: string }) {
   const [filter, setFilter] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
-  const reload = useMemo(() => debounced(() => setTick((t) => t + 1), 500), []);
+  // Every run's change is an event: the lists are read again at most every few seconds.
+  const reload = useMemo(() => debounced(() => setTick((t) => t + 1), 3000), []);
   useLiveEvents(props.project, (e) => {
     if (e.type === "run" || e.type === "connected" || e.type === "reset") reload();
   });
