@@ -109,12 +109,14 @@ constexpr const char* kGtest = R"cc(#include <gtest/gtest.h>
 #include <cstdlib>
 #include <string>
 
-TEST(Clock, Ticks) { EXPECT_EQ(2 + 2, 4); }
+                                    TEST(Clock, Ticks) {
+                                      EXPECT_EQ(2 + 2, 4);
+                                    }
 
-TEST(Clock, RacesTheNetwork) {
-  int run = std::atoi(std::getenv("BOUCLE_RUN_ID"));
-  EXPECT_EQ(run % 2, 0) << "the peer answered late";
-}
+                                    TEST(Clock, RacesTheNetwork) {
+                                      int run = std::atoi(std::getenv("BOUCLE_RUN_ID"));
+                                      EXPECT_EQ(run % 2, 0) << "the peer answered late";
+                                    }
 )cc";
 
 TEST_F(FlakyTest, AQuarantinedGoogleTestCasesFailuresFailNoJobAndStayVisible) {
@@ -218,8 +220,7 @@ TEST_F(FlakyTest, OnRedRetryOnceTriesAFailureOnAGreenBranchOnceMoreBeforeCalling
             std::string::npos)
       << first.body;
   Output log = client({"logs", "2/test"});
-  EXPECT_NE(log.out.find("passed on attempt 2 after failing: flaky"), std::string::npos)
-      << log.out;
+  EXPECT_NE(log.out.find("passed on attempt 2 after failing: flaky"), std::string::npos) << log.out;
 
   // A real failure is tried once more too, then breaks the branch.
   repo_.write(".boucle.yml", "jobs:\n  test:\n    run: 'false'\n");
