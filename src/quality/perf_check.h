@@ -19,7 +19,7 @@ namespace boucle::quality {
 double mannWhitneyGreater(const std::vector<double>& worse, const std::vector<double>& better);
 
 struct PerfLimit {
-  std::string figure = "p95";  // runner::Measurement figures
+  std::string figure = "p95";   // runner::Measurement figures
   double maxRegression = 0.10;  // relative: 0.10 = 10% worse
   double floor = 0;             // absolute, in the figure's unit: smaller changes never count
   double alpha = 0.05;          // the significance a test with samples needs
@@ -30,7 +30,7 @@ struct PerfComparison {
   std::string name;
   std::string figure;
   double baseline = 0, candidate = 0;
-  double change = 0;  // relative, positive = worse
+  double change = 0;        // relative, positive = worse
   std::optional<double> p;  // when both sides had samples
   size_t baselineSamples = 0, candidateSamples = 0;
   bool regression = false;

@@ -76,12 +76,12 @@ TEST(PerfCheck, RatesAreBetterHigherAndNothingMeasuredIsAFailure) {
   PerfLimit limit;
   limit.figure = "rps";
   limit.maxRegression = 0.2;
-  auto fewer = judgePerformance({{"api", "k6", {{"rps", 200}}, {}}}, {{"api", "k6", {{"rps", 120}}, {}}},
-                                limit);
+  auto fewer = judgePerformance({{"api", "k6", {{"rps", 200}}, {}}},
+                                {{"api", "k6", {{"rps", 120}}, {}}}, limit);
   EXPECT_FALSE(fewer.passed);
   EXPECT_NEAR(fewer.comparisons[0].change, 0.4, 1e-9);
-  EXPECT_TRUE(judgePerformance({{"api", "k6", {{"rps", 200}}, {}}}, {{"api", "k6", {{"rps", 300}}, {}}},
-                               limit)
+  EXPECT_TRUE(judgePerformance({{"api", "k6", {{"rps", 200}}, {}}},
+                               {{"api", "k6", {{"rps", 300}}, {}}}, limit)
                   .passed);
   auto none = judgePerformance({m("a", 1)}, {m("b", 1)}, limit);
   EXPECT_FALSE(none.passed);

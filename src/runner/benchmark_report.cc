@@ -111,8 +111,8 @@ std::vector<Measurement> pytestBenchmark(const json& doc) {
   for (const auto& b : doc.at("benchmarks")) {
     if (!b.is_object() || !b.contains("stats") || out.size() >= kMaxMeasurements) continue;
     const json& s = b.at("stats");
-    Measurement m{nameOf(b.value("fullname", b.value("name", std::string()))), "pytest-benchmark",
-                  {}, {}};
+    Measurement m{
+        nameOf(b.value("fullname", b.value("name", std::string()))), "pytest-benchmark", {}, {}};
     for (auto [from, to] : {std::pair{"mean", "mean"}, std::pair{"median", "median"},
                             std::pair{"min", "min"}, std::pair{"max", "max"}})
       put(m, to, number(s, from) * 1e3);
@@ -136,8 +136,8 @@ std::vector<Measurement> k6(const json& doc) {
     if (!metric.is_object() || out.size() >= kMaxMeasurements) continue;
     Measurement m{nameOf(name), "k6", {}, {}};
     // Newer k6 nest them under "values".
-    const json& v = metric.contains("values") && metric["values"].is_object() ? metric["values"]
-                                                                               : metric;
+    const json& v =
+        metric.contains("values") && metric["values"].is_object() ? metric["values"] : metric;
     for (auto [from, to] :
          {std::pair{"avg", "mean"}, std::pair{"med", "median"}, std::pair{"p(90)", "p90"},
           std::pair{"p(95)", "p95"}, std::pair{"p(99)", "p99"}, std::pair{"min", "min"},
@@ -187,11 +187,15 @@ Result<std::vector<Measurement>> locust(std::string_view text) {
   int type = column("Type"), name = column("Name");
   if (name < 0 || column("Request Count") < 0)
     return Status::Invalid("not Locust's statistics: no Name and Request Count columns");
-  std::vector<std::pair<std::string, std::string>> wanted{
-      {"Average Response Time", "mean"}, {"Median Response Time", "median"},
-      {"90%", "p90"},  {"95%", "p95"},  {"99%", "p99"},
-      {"Min Response Time", "min"},      {"Max Response Time", "max"},
-      {"Requests/s", "rps"},             {"Failure Count", "failures"}};
+  std::vector<std::pair<std::string, std::string>> wanted{{"Average Response Time", "mean"},
+                                                          {"Median Response Time", "median"},
+                                                          {"90%", "p90"},
+                                                          {"95%", "p95"},
+                                                          {"99%", "p99"},
+                                                          {"Min Response Time", "min"},
+                                                          {"Max Response Time", "max"},
+                                                          {"Requests/s", "rps"},
+                                                          {"Failure Count", "failures"}};
   std::vector<Measurement> out;
   for (size_t i = 1; i < lines.size() && out.size() < kMaxMeasurements; ++i) {
     if (lines[i].empty()) continue;

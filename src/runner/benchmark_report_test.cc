@@ -100,11 +100,13 @@ TEST(BenchmarkReport, WhatIsNoReportIsRefusedAndNothingHostileIsKept) {
   EXPECT_FALSE(parseBenchmarks("Name,Other\nx,1\n").ok());
   // Wrong types are an error, not a crash; negative and absurd figures are dropped.
   EXPECT_FALSE(parseBenchmarks(R"({"benchmarks": [{"run_name": 5}]})").ok());
-  auto odd = parseBenchmarks(R"({"benchmarks": [{"name": "x", "real_time": -4, "time_unit": "ms"}]})");
+  auto odd =
+      parseBenchmarks(R"({"benchmarks": [{"name": "x", "real_time": -4, "time_unit": "ms"}]})");
   ASSERT_TRUE(odd.ok()) << odd.status().message();
   EXPECT_FALSE((*odd)[0].figures.contains("mean"));
   // Many rounds are thinned to kMaxSamples, evenly.
-  std::string many = R"({"machine_info": {}, "benchmarks": [{"name": "t", "stats": {"mean": 1, "data": [)";
+  std::string many =
+      R"({"machine_info": {}, "benchmarks": [{"name": "t", "stats": {"mean": 1, "data": [)";
   for (int i = 0; i < 5000; ++i) many += (i ? "," : "") + std::to_string(i);
   many += "]}}]}";
   auto thinned = parseBenchmarks(many);

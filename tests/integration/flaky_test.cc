@@ -104,20 +104,18 @@ TEST_F(FlakyTest, APytestTestThatPassesOnItsRetryMarksTheRunPassedFlakyAndNamesI
 }
 
 // A GoogleTest case failing on odd-numbered runs: one run of a commit fails, the next passes.
-constexpr const char* kGtest = R"cc(#include <gtest/gtest.h>
+constexpr const char* kGtest = R"source(#include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <string>
 
-                                    TEST(Clock, Ticks) {
-                                      EXPECT_EQ(2 + 2, 4);
-                                    }
+TEST(Clock, Ticks) { EXPECT_EQ(2 + 2, 4); }
 
-                                    TEST(Clock, RacesTheNetwork) {
-                                      int run = std::atoi(std::getenv("BOUCLE_RUN_ID"));
-                                      EXPECT_EQ(run % 2, 0) << "the peer answered late";
-                                    }
-)cc";
+TEST(Clock, RacesTheNetwork) {
+  int run = std::atoi(std::getenv("BOUCLE_RUN_ID"));
+  EXPECT_EQ(run % 2, 0) << "the peer answered late";
+}
+)source";
 
 TEST_F(FlakyTest, AQuarantinedGoogleTestCasesFailuresFailNoJobAndStayVisible) {
   repo_.write("clock_test.cc", kGtest);
