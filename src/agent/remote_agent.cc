@@ -329,6 +329,7 @@ void JobRun::report(const runner::JobResult& result) {
   rep.duration = result.duration;
   rep.reason = result.reason;
   rep.tests = result.tests;
+  rep.benchmarks = result.benchmarks;
   rep.artifacts = result.artifacts;
   if (!rep.artifacts.empty()) {
     if (auto st = uploadArtifacts(rep.artifacts); !st.ok()) {

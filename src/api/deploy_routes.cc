@@ -33,7 +33,8 @@ json deployJson(const store::Deploy& d) {
           {"approved_at_ms", optMs(d.approvedAt)},
           {"smoke", d.smokeJson.empty() ? json::array() : json::parse(d.smokeJson, nullptr, false)},
           {"verification",
-           d.verifyJson.empty() ? json(nullptr) : json::parse(d.verifyJson, nullptr, false)}};
+           d.verifyJson.empty() ? json(nullptr) : json::parse(d.verifyJson, nullptr, false)},
+          {"perf", d.perfJson.empty() ? json(nullptr) : json::parse(d.perfJson, nullptr, false)}};
 }
 
 Response deployResult(const Result<store::Deploy>& d, int status = 201) {
@@ -67,7 +68,15 @@ Response whatIsWhere(const ApiContext& c, const std::string& project) {
               {"four_eyes", e.fourEyes},
               {"deployers", e.deployers},
               {"window", e.window ? json(e.window->text) : json(nullptr)},
+              {"perf", nullptr},
               {"current", nullptr}};
+    if (e.perf) {
+      j["perf"] = {{"job", e.perf->job},
+                   {"metric", e.perf->figure},
+                   {"max_regression", e.perf->maxRegression},
+                   {"floor", e.perf->floor},
+                   {"name", e.perf->name}};
+    }
     if (current->deploy) {
       int behind = 0;
       for (const auto& r : *releases) {

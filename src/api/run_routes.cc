@@ -138,11 +138,22 @@ Response getRun(const ApiContext& c, NeedsCache& needsCache, int64_t id) {
   json j = runJson(*run, c.store);
   j["jobs"] = json::array();
   auto needs = jobs->empty() ? decltype(needsCache.get(c, *run)){} : needsCache.get(c, *run);
+  auto measured = c.store->runBenchmarks(id);
+  if (!measured.ok()) return fromStatus(measured.status());
+  std::map<std::string, json> benchmarks;
+  for (const auto& b : *measured) {
+    benchmarks[b.job].push_back({{"name", b.name},
+                                 {"source", b.source},
+                                 {"figures", b.figures},
+                                 {"samples", b.samples.size()}});
+  }
   for (const auto& job : *jobs) {
     json out = jobJson(job);
     out["needs"] = needs[job.name];
+    if (benchmarks.contains(job.name)) out["benchmarks"] = benchmarks[job.name];
     j["jobs"].push_back(std::move(out));
   }
+  if (!run->perfEnv.empty()) j["perf_env"] = run->perfEnv;
   return ok(200, j);
 }
 

@@ -35,6 +35,7 @@
 #include "os/files.h"
 #include "pipeline/parser.h"
 #include "scheduler/agent.h"
+#include "scheduler/perf_runs.h"
 #include "scheduler/poller.h"
 #include "scheduler/presence.h"
 #include "store/postgres/bus.h"
@@ -461,16 +462,22 @@ int serve(const ServerArgs& a) {
   deployerOptions.verify = [&](const deploy::VerifyJob& job) {
     return monitor::verifyDeploy(job, data);
   };
+  scheduler::Agent* runs = nullptr;  // made below; the deploy threads start after it
+  deployerOptions.perf = scheduler::perfRunner(**store, [&] {
+    if (runs) runs->wake();
+  });
   deploy::Deployer deployer(**store, deployerOptions);
   deploy::ReleaseFlow releases(**store, deployer);
   agentOptions.onFinished = [&](const store::Run& run, const pipeline::Pipeline* p) {
-    if (!run.bisectOf) queue(run, p, "");
+    // A deploy's measuring run is heard of through the deploy.
+    if (!run.bisectOf && run.perfEnv.empty()) queue(run, p, "");
     releases.runFinished(run);
   };
   agentOptions.onBisected = [&](const store::Run& run, const pipeline::Pipeline* p) {
     queue(run, p, "broken");
   };
   scheduler::Agent agent(**store, agentOptions);
+  runs = &agent;
   agent.carryOn(carried);
   // Their agents get a whole timeout to call again before their jobs count as lost: the server
   // was away, not they.

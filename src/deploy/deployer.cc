@@ -385,13 +385,30 @@ void Deployer::execute(store::Deploy d) {
   // The environment's `verify`, from the policy branch, known before anything is touched:
   // rules that cannot be read stop the deploy here rather than after its steps.
   std::optional<pipeline::Environment::Verify> verify;
+  std::optional<pipeline::Environment::Perf> perf;
+  std::string perfAgainst;
   if (!d.dryRun) {
     auto policy = loadPolicy(store_, d.project, mirror);
     if (!policy.ok()) {
       log.say("nothing was touched: " + policy.status().message());
       return finish(store::DeployState::kFailed, policy.status().message());
     }
-    if (const auto* env = policy->env(d.env)) verify = env->verify;
+    if (const auto* env = policy->env(d.env)) {
+      verify = env->verify;
+      perf = env->perf;
+      perfAgainst = env->after;
+    }
+  }
+  // A rollback goes back to what ran here before: it is not held to a newer release's figures.
+  if (perf && !d.rollback) {
+    auto gate = checkPerformance(
+        store_, d, *release, *perf, perfAgainst, options_.perf,
+        [this] { return wakeup_.stopping(); }, [&](const std::string& line) { log.say(line); });
+    d.perfJson = gate.json;
+    if (gate.end == PerfGate::End::kInterrupted)
+      return finish(store::DeployState::kInterrupted, gate.reason);
+    if (gate.end == PerfGate::End::kFailed) return finish(store::DeployState::kFailed, gate.reason);
+    if (auto st = store_.updateDeploy(d); !st.ok()) logError("deploy: " + st.message());
   }
   auto outcome = runDriver(*target, options_, log, d.dryRun);
   json smoke = json::array();

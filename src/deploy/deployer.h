@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "core/status.h"
 #include "core/wakeup.h"
+#include "deploy/perf_gate.h"
 #include "deploy/rules.h"
 #include "deploy/verify.h"
 #include "pipeline/pipeline.h"
@@ -50,6 +51,9 @@ struct DeployerOptions {
   // Watches a deploy under verification (environments with `verify`); without one such an
   // environment's deploys fail rather than go unverified.
   Verifier verify;
+  // Runs an environment's `perf` job (a run of the release, deploy/perf_gate.h); without one
+  // such an environment's deploys fail rather than go unchecked.
+  PerfRunner perf;
   // Milliseconds since the epoch: windows are judged by it (a test passes a fixed one).
   std::function<int64_t()> clock = nowMs;
   // Which running deploys this server ends as interrupted at its start: those of its own

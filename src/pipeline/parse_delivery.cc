@@ -1,4 +1,5 @@
 // The delivery half of the file: release, environments and deploy.
+#include <cmath>
 #include <map>
 
 #include "core/suggest.h"
@@ -72,6 +73,72 @@ std::optional<Environment::Verify> parseVerify(const Field& f, Diagnostics& d) {
   return v;
 }
 
+// "10%" or 0.1; "5ms", "2s" (milliseconds) or a plain number (a rate's unit).
+std::optional<double> readAmount(const Field& f, bool percent, Diagnostics& d) {
+  if (!f.node.IsScalar()) {
+    d.error(f.pos, f.key + ": expected " + (percent ? "a percentage such as 10%" : "a number"));
+    return std::nullopt;
+  }
+  std::string text = f.node.Scalar();
+  try {
+    size_t used = 0;
+    double v = std::stod(text, &used);
+    std::string unit = text.substr(used);
+    if (percent && unit == "%")
+      v /= 100;
+    else if (!percent && !unit.empty()) {
+      auto ms = parseDuration(text);
+      if (!ms) throw std::invalid_argument(text);
+      v = static_cast<double>(ms->count());
+    } else if (!unit.empty()) {
+      throw std::invalid_argument(text);
+    }
+    if (!std::isfinite(v) || v < 0) throw std::invalid_argument(text);
+    return v;
+  } catch (const std::exception&) {
+    d.error(f.pos, f.key + ": '" + text + "' is not " +
+                       (percent ? "a percentage such as 10%" : "an amount such as 5ms or 20"));
+    return std::nullopt;
+  }
+}
+
+std::optional<Environment::Perf> parsePerf(const Field& f, const Pipeline& p, Diagnostics& d) {
+  MapReader r(f.node, f.pos, "perf", {"job", "metric", "max_regression", "floor", "name", "alpha"},
+              d);
+  if (!r.isMap()) return std::nullopt;
+  Environment::Perf perf;
+  perf.pos = f.pos;
+  if (auto v = r.get("job")) {
+    if (auto s = readString(v, d)) {
+      perf.job = *s;
+      if (!p.findJob(*s)) d.error(v.pos, "perf: unknown job '" + *s + "'");
+    }
+  } else {
+    d.error(f.pos, "perf: missing 'job' (the job that measures, e.g. a Locust load test)");
+  }
+  if (auto v = r.get("metric")) {
+    if (auto k = readKeyword(
+            v, {"mean", "median", "p90", "p95", "p99", "min", "max", "rps", "failures"}, d))
+      perf.figure = *k;
+  }
+  if (auto v = r.get("max_regression")) {
+    if (auto a = readAmount(v, true, d)) perf.maxRegression = *a;
+  }
+  if (auto v = r.get("floor")) {
+    if (auto a = readAmount(v, false, d)) perf.floor = *a;
+  }
+  if (auto v = r.get("name")) {
+    if (auto s = readString(v, d)) perf.name = *s;
+  }
+  if (auto v = r.get("alpha")) {
+    if (auto a = readAmount(v, false, d)) {
+      if (*a <= 0 || *a >= 0.5) d.error(v.pos, "alpha: between 0 and 0.5, e.g. 0.05");
+      perf.alpha = *a;
+    }
+  }
+  return perf;
+}
+
 }  // namespace
 
 void parseEnvironments(const Field& f, Pipeline& p, Diagnostics& d) {
@@ -86,7 +153,8 @@ void parseEnvironments(const Field& f, Pipeline& p, Diagnostics& d) {
                             "name folders)");
     }
     MapReader r(e.node, e.pos, what,
-                {"auto", "after", "approval", "four_eyes", "window", "deployers", "verify"}, d);
+                {"auto", "after", "approval", "four_eyes", "window", "deployers", "verify", "perf"},
+                d);
     if (auto v = r.get("auto")) {
       if (auto b = readBool(v, d)) env.autoDeploy = *b;
     }
@@ -116,6 +184,11 @@ void parseEnvironments(const Field& f, Pipeline& p, Diagnostics& d) {
       }
     }
     if (auto v = r.get("verify")) env.verify = parseVerify(v, d);
+    if (auto v = r.get("perf")) {
+      env.perf = parsePerf(v, p, d);
+      if (env.after.empty())
+        d.error(v.pos, "perf: needs 'after': the job measures the environment before this one");
+    }
     p.environments.push_back(std::move(env));
   }
   // `after` must name an environment declared earlier: the file lists them in promotion order.

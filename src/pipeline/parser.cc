@@ -27,12 +27,13 @@ void parseNotifications(const Field& f, Pipeline& p, Diagnostics& d);
 namespace {
 
 void parseReports(const Field& f, Job& job, Diagnostics& d) {
-  MapReader r(f.node, f.pos, "reports", {"junit"}, d);
+  MapReader r(f.node, f.pos, "reports", {"junit", "benchmark"}, d);
   if (!r.isMap()) {
     if (!f.node.IsNull()) return;  // MapReader reported it
     return;
   }
   if (auto j = r.get("junit")) job.junit = readGlobs(j, d);
+  if (auto b = r.get("benchmark")) job.benchmark = readGlobs(b, d);
 }
 
 // `cache:` paths: "~/x" in the job's home or "x" in its workspace, never leaving either.

@@ -39,6 +39,7 @@ struct Job {
   Millis timeout = std::chrono::hours(1);
   std::vector<std::string> artifacts;  // workspace-relative globs
   std::vector<std::string> junit;      // workspace-relative globs
+  std::vector<std::string> benchmark;  // performance reports (runner/benchmark_report.h)
   // Unset: the runner's default (the server sandboxes its jobs, `boucle run` does not).
   std::optional<Isolation> isolation;
   bool network = true;  // false implies the sandbox
@@ -130,6 +131,19 @@ struct Environment {
     SourcePos pos;
   };
   std::optional<Verify> verify;
+  // A performance check before a release comes here: `job` of the release's pipeline runs
+  // against the environment before this one (`after`, which runs the candidate), and its
+  // figure is compared with the one measured for the release this environment runs now.
+  struct Perf {
+    std::string job;
+    std::string figure = "p95";  // runner::Measurement's figures
+    double maxRegression = 0.10;
+    double floor = 0;  // in the figure's unit (ms for times)
+    std::string name;  // one measurement only ("" every one)
+    double alpha = 0.05;
+    SourcePos pos;
+  };
+  std::optional<Perf> perf;
 };
 
 enum class Driver { kLocal, kSsh, kAnsible, kCommand };

@@ -183,6 +183,7 @@ void Engine::start(const pipeline::Job& job, int attempt) {
   JobResult& r = results_[job.name];
   r.attempts = attempt;
   r.tests.reset();
+  r.benchmarks.clear();
   r.agent.clear();
   r.quarantinedFailures.clear();
   r.log = detail::logPathFor(config_, job.name, attempt);
@@ -221,6 +222,7 @@ void Engine::startRemote(const pipeline::Job& job, int attempt) {
   JobResult& r = results_[job.name];
   r.attempts = attempt;
   r.tests.reset();
+  r.benchmarks.clear();
   r.agent.clear();
   r.quarantinedFailures.clear();
   r.log = detail::logPathFor(config_, job.name, attempt);
@@ -357,6 +359,7 @@ void Engine::finishRemote(const RemoteUpdate& u) {
   r.duration = u.duration;
   r.exitCode = u.exitCode;
   r.tests = u.tests;
+  r.benchmarks = u.benchmarks;
   r.agent = u.agent;
   JobState state = a.cancelled && u.state == JobState::kFailed ? JobState::kCancelled : u.state;
   std::string reason = u.reason;
@@ -551,6 +554,12 @@ void Engine::finish(const std::string& name) {
     reason = "exit code " + std::to_string(r.exitCode);
   }
   r.tests = detail::collectReports(*a.job, a.proc.workspace, config_.sourceDir);
+  if (!a.job->benchmark.empty()) {
+    std::vector<std::string> warnings;
+    r.benchmarks = detail::collectBenchmarks(*a.job, a.proc.workspace, warnings);
+    for (auto& m : r.benchmarks) m.name = maskerPrototype_.mask(m.name);
+    for (const auto& w : warnings) note(a, "warning: " + maskerPrototype_.mask(w));
+  }
   if (r.tests) {
     // The job wrote its reports: what it printed there goes where its log goes, masked.
     for (auto& f : r.tests->failed) {

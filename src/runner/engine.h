@@ -13,6 +13,7 @@
 
 #include "core/duration.h"
 #include "pipeline/pipeline.h"
+#include "runner/benchmark_report.h"
 #include "runner/junit.h"
 #include "runner/planner.h"
 #include "runner/test_verdict.h"
@@ -36,8 +37,9 @@ struct JobResult {
   std::string reason;     // why it failed or was skipped, for people
   std::filesystem::path log;
   std::vector<ArtifactEntry> artifacts;
-  std::optional<TestReport> tests;  // the last attempt's
-  std::string agent;                // the remote agent of the last attempt ("" here)
+  std::optional<TestReport> tests;      // the last attempt's
+  std::vector<Measurement> benchmarks;  // its performance reports' (the last attempt's)
+  std::string agent;                    // the remote agent of the last attempt ("" here)
   // The attempts before the last, each failed and tried again, with their tests.
   std::vector<RetriedAttempt> retried;
   // Passed after failing (`retry`): flaky, and the tests that failed and then passed.

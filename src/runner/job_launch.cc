@@ -66,7 +66,7 @@ Status placeNeededArtifacts(const pipeline::Job& job, const LaunchContext& ctx,
 // A JUnit report the job wrote, opened beneath its workspace and bounded in size: the job
 // controls both the file and what it points to.
 constexpr off_t kMaxReportBytes = 32 << 20;
-Result<TestReport> parseJUnitBeneath(const fs::path& ws, const std::string& rel) {
+Result<std::string> readReportBeneath(const fs::path& ws, const std::string& rel) {
   auto root = os::openDirectory(ws);
   if (!root.ok()) return root.status();
   auto in = os::openBeneath(root->get(), rel, O_RDONLY);
@@ -86,7 +86,13 @@ Result<TestReport> parseJUnitBeneath(const fs::path& ws, const std::string& rel)
     got += static_cast<size_t>(n);
   }
   text.resize(got);
-  return parseJUnit(text);
+  return text;
+}
+
+Result<TestReport> parseJUnitBeneath(const fs::path& ws, const std::string& rel) {
+  auto text = readReportBeneath(ws, rel);
+  if (!text.ok()) return text.status();
+  return parseJUnit(*text);
 }
 
 // A cache entry's host folder name: flat (one folder per entry, right in the branch's cache
@@ -324,6 +330,32 @@ std::optional<TestReport> collectReports(const pipeline::Job& job, const fs::pat
     }
   }
   return total;
+}
+
+std::vector<Measurement> collectBenchmarks(const pipeline::Job& job, const fs::path& ws,
+                                           std::vector<std::string>& warnings) {
+  std::vector<Measurement> out;
+  for (const auto& pattern : job.benchmark) {
+    auto files = expandGlob(ws, pattern);
+    if (!files.ok()) {
+      warnings.push_back("reports: " + files.status().message());
+      continue;
+    }
+    if (files->empty()) warnings.push_back("reports: '" + pattern + "' matched no file");
+    for (const auto& rel : *files) {
+      auto text = readReportBeneath(ws, rel);
+      auto r = text.ok() ? parseBenchmarks(*text) : Result<std::vector<Measurement>>(text.status());
+      if (!r.ok()) {
+        warnings.push_back(rel + ": " + r.status().message());
+        continue;
+      }
+      for (auto& m : *r) {
+        if (out.size() >= kMaxMeasurements) break;
+        out.push_back(std::move(m));
+      }
+    }
+  }
+  return out;
 }
 
 }  // namespace boucle::runner::detail

@@ -58,6 +58,12 @@ std::optional<TestReport> collectReports(const pipeline::Job& job,
                                          const std::filesystem::path& workspace,
                                          const std::filesystem::path& sourceDir = {});
 
+// The performance reports it produced (runner/benchmark_report.h); unreadable ones become
+// warnings.
+std::vector<Measurement> collectBenchmarks(const pipeline::Job& job,
+                                           const std::filesystem::path& workspace,
+                                           std::vector<std::string>& warnings);
+
 Status writeManifest(const std::filesystem::path& file, const std::vector<ArtifactEntry>& entries);
 
 }  // namespace boucle::runner::detail

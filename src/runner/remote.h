@@ -31,6 +31,7 @@ struct RemoteUpdate {
   Millis duration{0};
   std::string reason;
   std::optional<TestReport> tests;
+  std::vector<Measurement> benchmarks;
   std::vector<ArtifactEntry> artifacts;  // already in the run's blob store
 };
 

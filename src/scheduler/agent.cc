@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -748,6 +749,22 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors, bool ca
                  ": the quarantine is unread, none applies: " + q.status().message());
       }
       if (project->onRed == "retry_once" && confirmsRed(run)) config.extraRetries = 1;
+      if (!run.perfEnv.empty()) {
+        // A deploy's performance check: the job measures this environment, told its values
+        // (not its secrets: the job is a test, not a deploy step) as a deploy step would be.
+        auto values = store_.listEnvValues(run.project, run.perfEnv);
+        if (values.ok()) {
+          config.baseEnv.push_back("BOUCLE_PERF_ENV=" + run.perfEnv);
+          for (const auto& v : *values) {
+            if (v.secret) continue;
+            std::string key = v.key;
+            for (char& c : key)
+              c = std::isalnum(static_cast<unsigned char>(c)) ? std::toupper(c) : '_';
+            config.baseEnv.push_back("BOUCLE_ENV_" + key + "=" + v.value);
+            if (v.key == "url") config.baseEnv.push_back("BOUCLE_PERF_URL=" + v.value);
+          }
+        }
+      }
       if (checkout) config.sourceDir = work / "src";
       config.secrets = std::move(secrets);
       config.cancelFd = cancel[0];

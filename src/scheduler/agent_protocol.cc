@@ -1,6 +1,7 @@
 #include "scheduler/agent_protocol.h"
 
 #include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "core/encoding.h"
@@ -146,6 +147,21 @@ std::string reportToJson(const AgentReport& r) {
                   {"cases", cases},
                   {"warnings", warnings}};
   }
+  if (!r.benchmarks.empty()) {
+    json list = json::array();
+    // Samples take room in the one request a report is: past this many, figures alone.
+    size_t samplesLeft = 20000;
+    for (const auto& m : r.benchmarks) {
+      json samples = json::array();
+      if (m.samples.size() <= samplesLeft) {
+        samples = m.samples;
+        samplesLeft -= m.samples.size();
+      }
+      list.push_back(
+          {{"name", m.name}, {"source", m.source}, {"figures", m.figures}, {"samples", samples}});
+    }
+    j["benchmarks"] = list;
+  }
   return dump(j);
 }
 
@@ -216,6 +232,26 @@ Result<AgentReport> reportFromJson(std::string_view text) {
         if (tr.warnings.size() < 100) tr.warnings.push_back(w.get<std::string>().substr(0, 1024));
       }
       r.tests = std::move(tr);
+    }
+    if (j.contains("benchmarks")) {
+      const json& list = j.at("benchmarks");
+      if (!list.is_array() || list.size() > runner::kMaxMeasurements)
+        return Status::Invalid("report: benchmarks: expected a list of at most 1000");
+      for (const auto& b : list) {
+        runner::Measurement m;
+        m.name = cutUtf8(b.at("name").get<std::string>(), 300);
+        m.source = cutUtf8(b.at("source").get<std::string>(), 40);
+        for (const auto& [k, v] : b.at("figures").items()) {
+          double x = v.get<double>();
+          if (runner::knownFigure(k) && std::isfinite(x) && x >= 0) m.figures[k] = x;
+        }
+        for (const auto& v : b.at("samples")) {
+          double x = v.get<double>();
+          if (m.samples.size() < runner::kMaxSamples && std::isfinite(x) && x >= 0)
+            m.samples.push_back(x);
+        }
+        r.benchmarks.push_back(std::move(m));
+      }
     }
     return r;
   } catch (const json::exception& e) {

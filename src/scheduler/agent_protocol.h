@@ -40,6 +40,7 @@ struct AgentReport {
   std::string reason;
   uint64_t logSize = 0;  // the whole log the agent sent
   std::optional<runner::TestReport> tests;
+  std::vector<runner::Measurement> benchmarks;
   std::vector<runner::ArtifactEntry> artifacts;
 };
 

@@ -136,6 +136,7 @@ Result<std::vector<runner::RemoteUpdate>> RemoteDispatch::poll() {
         u.duration = report->duration;
         u.reason = report->reason;
         u.tests = std::move(report->tests);
+        u.benchmarks = std::move(report->benchmarks);
         u.artifacts = std::move(report->artifacts);
       }
     }

@@ -72,6 +72,17 @@ void RunRecorder::jobFinished(const runner::JobResult& r) {
     metrics_->jobDuration.observe({project_, j.state},
                                   static_cast<double>(r.duration.count()) / 1000);
   }
+  if (!r.benchmarks.empty()) {
+    std::vector<store::BenchmarkRecord> records;
+    for (const auto& m : r.benchmarks) {
+      records.push_back(
+          {runId_, project_, r.name, m.name, run_.commit, m.source, m.figures, m.samples});
+    }
+    if (auto st = store_.addBenchmarks(records); !st.ok()) {
+      logError("run " + std::to_string(runId_) + ": cannot keep the measurements of job " + r.name +
+               ": " + st.message());
+    }
+  }
   std::set<std::string> flaky(r.flakyTests.begin(), r.flakyTests.end());
   if (book_ && (r.tests || !r.retried.empty())) {
     auto recorded = book_->record(run_, r);

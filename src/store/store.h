@@ -97,6 +97,9 @@ struct Run {
   std::string culpritCommit, culpritAuthor, culpritSubject;
   std::string bisectState;  // "", "running", "found", "stopped"
   RequestOf pr;             // its `branch` is then pr/N (the head) or pr/N/merge
+  // A run measuring a release for a deploy's performance check (trigger "perf"): the
+  // environment its job measures, whose values it is given. "" for any other run.
+  std::string perfEnv;
   // What its passing hides: "flaky" (a test or job failed, then passed on the same commit),
   // "quarantined" (quarantined tests failed), both comma-separated, or "".
   std::string qualifier;
@@ -337,6 +340,17 @@ struct Deploy {
   // The environment's `verify` after the smoke checks ("" when it has none): see
   // deploy/verify.h for its fields.
   std::string verifyJson;
+  // The environment's `perf` check before anything was touched ("" when it has none): the
+  // measuring run, the release compared with, the verdict and its figures.
+  std::string perfJson;
+};
+
+// A job's performance measurement (runner::Measurement), kept with its run and commit.
+struct BenchmarkRecord {
+  int64_t runId = 0;
+  std::string project, job, name, commit, source;
+  std::map<std::string, double> figures;
+  std::vector<double> samples;
 };
 
 // Something wrong in an environment: opened by a monitor, an Alertmanager alert or a
@@ -607,6 +621,12 @@ class Store {
   // Ends an active quarantine (`state` released or expired); NotFound when it is not active.
   virtual Status endQuarantine(int64_t id, std::string_view state, std::string_view by,
                                std::string_view why, int64_t atMs) = 0;
+  // A run's measurements (replacing the same run, job and name).
+  virtual Status addBenchmarks(const std::vector<BenchmarkRecord>& records) = 0;
+  virtual Result<std::vector<BenchmarkRecord>> runBenchmarks(int64_t runId) = 0;
+  // The project's measurements of these commits, newest run first.
+  virtual Result<std::vector<BenchmarkRecord>> commitBenchmarks(
+      std::string_view project, const std::vector<std::string>& commits) = 0;
   // Newest first; `activeOnly`: those in state active (expired ones may still say active).
   virtual Result<std::vector<Quarantine>> listQuarantines(std::string_view project,
                                                           bool activeOnly) = 0;

@@ -44,7 +44,8 @@ constexpr const char* kTables[] = {"projects",
                                    "test_executions",
                                    "test_failures",
                                    "test_flakes",
-                                   "test_quarantines"};
+                                   "test_quarantines",
+                                   "benchmarks"};
 
 // Compared value by value after the copy: what a team would miss first.
 constexpr const char* kCompared[] = {"runs", "releases", "deploys"};

@@ -34,7 +34,7 @@ Release readRelease(const Statement& s) {
 constexpr const char* kDeployColumns =
     "id, project, env, version, state, reason, from_version, rollback, dry_run, requested_by, "
     "requested_at, started_at, finished_at, approved_by, approved_at, smoke, "
-    "verification";
+    "verification, perf";
 
 Deploy readDeploy(const Statement& s) {
   Deploy d;
@@ -55,6 +55,7 @@ Deploy readDeploy(const Statement& s) {
   d.approvedAt = optInt(s, 14);
   d.smokeJson = s.text(15);
   d.verifyJson = s.text(16);
+  d.perfJson = s.text(17);
   return d;
 }
 
@@ -75,7 +76,8 @@ void bindDeploy(Statement& s, const Deploy& d) {
       .bind(13, d.approvedBy)
       .bind(14, d.approvedAt)
       .bind(15, d.smokeJson)
-      .bind(16, d.verifyJson);
+      .bind(16, d.verifyJson)
+      .bind(17, d.perfJson);
 }
 
 }  // namespace
@@ -213,7 +215,8 @@ Result<Deploy> SqlStore::createDeploy(const Deploy& d) {
   auto s = db_.prepare(
       "INSERT INTO deploys (project, env, version, state, reason, from_version, rollback, "
       "dry_run, requested_by, requested_at, started_at, finished_at, approved_by, approved_at, "
-      "smoke, verification) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
+      "smoke, verification, perf) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+      "RETURNING id");
   if (!s.ok()) return s.status();
   bindDeploy(*s, d);
   auto id = sql::insertedId(*s);
@@ -249,13 +252,13 @@ Status SqlStore::writeDeploy(const Deploy& d, std::optional<DeployState> from) {
       "UPDATE deploys SET project = ?, env = ?, version = ?, state = ?, reason = ?, "
       "from_version = ?, rollback = ?, dry_run = ?, requested_by = ?, requested_at = ?, "
       "started_at = ?, finished_at = ?, approved_by = ?, approved_at = ?, smoke = ?, verification "
-      "= ? "
+      "= ?, perf = ? "
       "WHERE id = ? "
       "AND (? = '' OR state = ?)");
   if (!s.ok()) return s.status();
   bindDeploy(*s, d);
   std::string_view expected = from ? toString(*from) : "";
-  s->bind(17, d.id).bind(18, expected).bind(19, expected);
+  s->bind(18, d.id).bind(19, expected).bind(20, expected);
   if (auto st = s->run(); !st.ok()) return st;
   if (db_.changes() > 0) {
     if (observer_) observer_->deployChanged(d);

@@ -105,6 +105,10 @@ class SqlStore : public Store {
                        std::string_view why, int64_t atMs) override;
   Result<std::vector<Quarantine>> listQuarantines(std::string_view project,
                                                   bool activeOnly) override;
+  Status addBenchmarks(const std::vector<BenchmarkRecord>& records) override;
+  Result<std::vector<BenchmarkRecord>> runBenchmarks(int64_t runId) override;
+  Result<std::vector<BenchmarkRecord>> commitBenchmarks(
+      std::string_view project, const std::vector<std::string>& commits) override;
   Result<User> addUser(const User& u) override;
   Result<std::optional<User>> findUser(std::string_view name) override;
   Result<std::vector<User>> listUsers() override;

@@ -1,7 +1,10 @@
 // The Store over SQL: test cases, each attempt's results, flakes and quarantines.
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 
 #include "core/clock.h"
+#include "core/encoding.h"
 #include "store/sql/packed_results.h"
 #include "store/sql/sql_store.h"
 
@@ -331,6 +334,103 @@ Result<std::vector<Quarantine>> SqlStore::listQuarantines(std::string_view proje
   if (!s.ok()) return s.status();
   s->bind(1, project);
   return readAll(*s, readQuarantine);
+}
+
+namespace {
+
+// Figures as "name=value" lines and samples as a comma list: plain text every backend keeps,
+// read back exactly (%.17g).
+std::string figuresText(const std::map<std::string, double>& figures) {
+  std::string out;
+  char buf[64];
+  for (const auto& [k, v] : figures) {
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    out += k + "=" + buf + "\n";
+  }
+  return out;
+}
+
+std::map<std::string, double> figuresOf(const std::string& text) {
+  std::map<std::string, double> out;
+  for (const auto& line : split(text, '\n')) {
+    auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    out[line.substr(0, eq)] = std::strtod(line.c_str() + eq + 1, nullptr);
+  }
+  return out;
+}
+
+std::string samplesText(const std::vector<double>& samples) {
+  std::string out;
+  char buf[64];
+  for (double v : samples) {
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    if (!out.empty()) out += ',';
+    out += buf;
+  }
+  return out;
+}
+
+std::vector<double> samplesOf(const std::string& text) {
+  std::vector<double> out;
+  for (const auto& v : split(text, ',')) out.push_back(std::strtod(v.c_str(), nullptr));
+  return out;
+}
+
+constexpr const char* kBenchmarkColumns =
+    "run_id, project, job, name, commit_sha, source, figures, samples";
+
+BenchmarkRecord readBenchmark(const Statement& s) {
+  return {s.integer(0),         s.text(1),           s.text(2), s.text(3), s.text(4), s.text(5),
+          figuresOf(s.text(6)), samplesOf(s.text(7))};
+}
+
+}  // namespace
+
+Status SqlStore::addBenchmarks(const std::vector<BenchmarkRecord>& records) {
+  if (records.empty()) return Status::Ok();
+  std::lock_guard lock(mu_);
+  return db_.transaction([&]() -> Status {
+    auto s = db_.prepare(
+        "INSERT INTO benchmarks (run_id, project, job, name, commit_sha, source, figures, samples) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, job, name) DO UPDATE SET figures = "
+        "excluded.figures, samples = excluded.samples, source = excluded.source");
+    if (!s.ok()) return s.status();
+    for (const auto& b : records) {
+      s->reset();
+      s->bind(1, b.runId).bind(2, b.project).bind(3, b.job).bind(4, b.name).bind(5, b.commit);
+      s->bind(6, b.source).bind(7, figuresText(b.figures)).bind(8, samplesText(b.samples));
+      if (auto r = s->run(); !r.ok()) return r;
+    }
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<BenchmarkRecord>> SqlStore::runBenchmarks(int64_t runId) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(std::string("SELECT ") + kBenchmarkColumns +
+                       " FROM benchmarks WHERE run_id = ? ORDER BY job, name");
+  if (!s.ok()) return s.status();
+  s->bind(1, runId);
+  return readAll(*s, readBenchmark);
+}
+
+Result<std::vector<BenchmarkRecord>> SqlStore::commitBenchmarks(
+    std::string_view project, const std::vector<std::string>& commits) {
+  std::lock_guard lock(mu_);
+  std::vector<BenchmarkRecord> out;
+  auto s = db_.prepare(std::string("SELECT ") + kBenchmarkColumns +
+                       " FROM benchmarks WHERE project = ? AND commit_sha = ? ORDER BY run_id "
+                       "DESC, job, name LIMIT 5000");
+  if (!s.ok()) return s.status();
+  for (const auto& c : commits) {
+    s->reset();
+    s->bind(1, project).bind(2, c);
+    auto rows = readAll(*s, readBenchmark);
+    if (!rows.ok()) return rows.status();
+    out.insert(out.end(), rows->begin(), rows->end());
+  }
+  return out;
 }
 
 }  // namespace boucle::store

@@ -387,7 +387,8 @@ ALTER TABLE tokens ADD COLUMN owner TEXT NOT NULL DEFAULT '';
     // Every test case of every job's attempt: names once per project, each attempt's results
     // packed in one row (store/sql/packed_results.h), failures with their message; tests seen
     // to fail and pass on one commit; quarantines; a run's and a job's qualifier ("flaky",
-    // "quarantined"); the project's answer to a red branch.
+    // "quarantined"); the project's answer to a red branch; jobs' performance measurements, runs
+    // measuring a release for a deploy, and a deploy's performance check.
     R"sql(
 CREATE TABLE test_cases (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -455,6 +456,20 @@ CREATE TABLE test_quarantines (
 CREATE INDEX test_quarantines_by_project ON test_quarantines (project, state);
 ALTER TABLE runs ADD COLUMN qualifier TEXT NOT NULL DEFAULT '';
 ALTER TABLE jobs ADD COLUMN qualifier TEXT NOT NULL DEFAULT '';
+CREATE TABLE benchmarks (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  project TEXT NOT NULL,
+  job TEXT NOT NULL,
+  name TEXT NOT NULL,
+  commit_sha TEXT NOT NULL,
+  source TEXT NOT NULL,
+  figures TEXT NOT NULL,
+  samples TEXT NOT NULL,
+  PRIMARY KEY (run_id, job, name)
+);
+CREATE INDEX benchmarks_by_commit ON benchmarks (project, commit_sha);
+ALTER TABLE runs ADD COLUMN perf_env TEXT NOT NULL DEFAULT '';
+ALTER TABLE deploys ADD COLUMN perf TEXT NOT NULL DEFAULT '';
 ALTER TABLE projects ADD COLUMN on_red TEXT NOT NULL DEFAULT '';
 )sql",
 

@@ -1,0 +1,126 @@
+#include "deploy/perf_gate.h"
+
+#include <nlohmann/json.hpp>
+
+#include "quality/perf_check.h"
+
+namespace boucle::deploy {
+
+using nlohmann::json;
+
+namespace {
+
+std::vector<runner::Measurement> measurementsOf(const std::vector<store::BenchmarkRecord>& all,
+                                                const std::string& job) {
+  std::vector<runner::Measurement> out;
+  for (const auto& b : all)
+    if (b.job == job) out.push_back({b.name, b.source, b.figures, b.samples});
+  return out;
+}
+
+// The measuring run of the newest deploy that brought `version` here with a check.
+std::optional<int64_t> baselineRun(store::Store& store, const std::string& project,
+                                   const std::string& env, const std::string& version) {
+  auto deploys = store.listDeploys(project, env, 500);
+  if (!deploys.ok()) return std::nullopt;
+  for (const auto& d : *deploys) {
+    if (d.version != version || d.state != store::DeployState::kSucceeded || d.perfJson.empty())
+      continue;
+    json p = json::parse(d.perfJson, nullptr, false);
+    if (p.is_object() && p.value("run_id", int64_t{0}) > 0) return p["run_id"].get<int64_t>();
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+PerfGate checkPerformance(store::Store& store, const store::Deploy& deploy,
+                          const store::Release& release, const pipeline::Environment::Perf& perf,
+                          const std::string& against, const PerfRunner& run,
+                          const std::function<bool()>& stopping,
+                          const std::function<void(const std::string&)>& say) {
+  PerfGate gate;
+  json record = {{"job", perf.job},          {"against", against},
+                 {"figure", perf.figure},    {"max_regression", perf.maxRegression},
+                 {"floor", perf.floor},      {"baseline_version", deploy.fromVersion},
+                 {"baseline_run_id", nullptr}, {"run_id", nullptr}};
+  auto fail = [&](std::string why) {
+    gate.end = PerfGate::End::kFailed;
+    gate.reason = "performance check: " + why;
+    record["passed"] = false;
+    record["summary"] = why;
+    gate.json = record.dump(-1, ' ', false, json::error_handler_t::replace);
+    say("nothing was touched: " + gate.reason);
+    return gate;
+  };
+  if (!run) return fail("this server cannot run performance checks");
+  say("performance check: job " + perf.job + " of " + release.version + " against " + against);
+  auto measured = run(release, perf.job, against, stopping);
+  if (!measured) {
+    gate.end = PerfGate::End::kInterrupted;
+    gate.reason = "the server stopped during the performance check; nothing was touched";
+    return gate;
+  }
+  if (!measured->ok()) return fail(measured->status().message());
+  record["run_id"] = (*measured)->runId;
+  say("performance check: run " + std::to_string((*measured)->runId) + " " +
+      std::string(store::toString((*measured)->state)));
+  if ((*measured)->state != store::RunState::kPassed)
+    return fail("the measuring run " + std::to_string((*measured)->runId) + " " +
+                std::string(store::toString((*measured)->state)) +
+                ((*measured)->reason.empty() ? "" : ": " + (*measured)->reason));
+  auto candidate = measurementsOf((*measured)->measurements, perf.job);
+  if (candidate.empty())
+    return fail("job " + perf.job + " reported no measurement (reports: {benchmark: FILE})");
+
+  std::optional<int64_t> base;
+  if (!deploy.fromVersion.empty())
+    base = baselineRun(store, deploy.project, deploy.env, deploy.fromVersion);
+  if (!base) {
+    // Nothing to compare with: these figures are what the next release is held to.
+    std::string why = deploy.fromVersion.empty()
+                          ? deploy.env + " runs no release yet"
+                          : deploy.fromVersion + " was never measured for " + deploy.env;
+    record["passed"] = true;
+    record["summary"] = "no baseline (" + why + "): " + release.version +
+                        "'s figures are the baseline from now on";
+    gate.end = PerfGate::End::kPassed;
+    gate.json = record.dump(-1, ' ', false, json::error_handler_t::replace);
+    say("performance check: " + record["summary"].get<std::string>());
+    return gate;
+  }
+  record["baseline_run_id"] = *base;
+  auto before = store.runBenchmarks(*base);
+  if (!before.ok()) return fail(before.status().message());
+  quality::PerfLimit limit;
+  limit.figure = perf.figure;
+  limit.maxRegression = perf.maxRegression;
+  limit.floor = perf.floor;
+  limit.alpha = perf.alpha;
+  limit.name = perf.name;
+  auto verdict = quality::judgePerformance(measurementsOf(*before, perf.job), candidate, limit);
+  json comparisons = json::array();
+  for (const auto& c : verdict.comparisons) {
+    say("  " + c.text);
+    comparisons.push_back({{"name", c.name},
+                           {"baseline", c.baseline},
+                           {"candidate", c.candidate},
+                           {"change", c.change},
+                           {"p", c.p ? json(*c.p) : json(nullptr)},
+                           {"baseline_samples", c.baselineSamples},
+                           {"candidate_samples", c.candidateSamples},
+                           {"regression", c.regression},
+                           {"text", c.text}});
+  }
+  record["comparisons"] = comparisons;
+  if (!verdict.passed) return fail(verdict.summary + " (" + deploy.fromVersion + " → " +
+                                   release.version + ")");
+  record["passed"] = true;
+  record["summary"] = verdict.summary;
+  gate.end = PerfGate::End::kPassed;
+  gate.json = record.dump(-1, ' ', false, json::error_handler_t::replace);
+  say("performance check: " + verdict.summary);
+  return gate;
+}
+
+}  // namespace boucle::deploy
