@@ -310,6 +310,68 @@ deploy: {driver: command, command: ./deploy}
           "f.yml:18:7: error: verify: unknown key 'watch' (expected one of: for or checks)"));
 }
 
+TEST(Parser, AnEnvironmentChecksPerformanceWithAJobAgainstTheOneBefore) {
+  auto r = parsePipeline(R"(jobs:
+  load:
+    run: locust --headless --csv load
+    reports: {benchmark: load_stats.csv, junit: [a.xml]}
+    retries: 2
+environments:
+  perf: {auto: true}
+  prod:
+    after: perf
+    perf: {job: load, metric: p99, max_regression: 15%, floor: 5ms, name: GET /}
+  edge:
+    after: prod
+    perf: {job: load, metric: rps, floor: 20}
+deploy: {driver: command, command: ./deploy}
+)");
+  ASSERT_TRUE(r.ok()) << ::testing::PrintToString(messages(r));
+  EXPECT_EQ(r.pipeline.jobs[0].benchmark, (std::vector<std::string>{"load_stats.csv"}));
+  EXPECT_EQ(r.pipeline.jobs[0].retry, 2);
+  const auto& prod = r.pipeline.environments[1];
+  ASSERT_TRUE(prod.perf);
+  EXPECT_EQ(prod.perf->job, "load");
+  EXPECT_EQ(prod.perf->figure, "p99");
+  EXPECT_DOUBLE_EQ(prod.perf->maxRegression, 0.15);
+  EXPECT_DOUBLE_EQ(prod.perf->floor, 5);
+  EXPECT_EQ(prod.perf->name, "GET /");
+  const auto& edge = r.pipeline.environments[2];
+  EXPECT_EQ(edge.perf->figure, "rps");
+  EXPECT_DOUBLE_EQ(edge.perf->floor, 20);
+  EXPECT_DOUBLE_EQ(edge.perf->maxRegression, 0.10);
+}
+
+TEST(Parser, PerformanceMistakesAreNamedWhereTheyAre) {
+  auto r = parsePipeline(R"(jobs:
+  a: {run: x, retry: 1, retries: 2}
+environments:
+  a:
+    perf: {job: a}
+  b:
+    after: a
+    perf: {job: nope, metric: p42, max_regression: lots, floor: 5 parsecs}
+  c:
+    after: a
+    perf: {metric: p95, alpha: 0.9}
+deploy: {driver: command, command: ./deploy}
+)");
+  EXPECT_THAT(
+      messages(r),
+      ::testing::ElementsAre(
+          "f.yml:2:25: error: job 'a': 'retry' and 'retries' are the same; give one",
+          "f.yml:5:11: error: perf: needs 'after': the job measures the environment before this "
+          "one",
+          "f.yml:8:17: error: perf: unknown job 'nope'",
+          "f.yml:8:31: error: metric: unknown value 'p42', expected mean, median, p90, p95, p99, "
+          "min, max, rps or failures",
+          "f.yml:8:52: error: max_regression: 'lots' is not a percentage such as 10%",
+          "f.yml:8:65: error: floor: '5 parsecs' is not an amount such as 5ms or 20",
+          "f.yml:11:11: error: perf: missing 'job' (the job that measures, e.g. a Locust load "
+          "test)",
+          "f.yml:11:32: error: alpha: between 0 and 0.5, e.g. 0.05"));
+}
+
 TEST(Parser, RunsOnNamesTheLabelsAnAgentMustHave) {
   auto r = parsePipeline(R"(version: 1
 jobs:
