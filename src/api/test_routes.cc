@@ -1,5 +1,5 @@
 // A project's tests: their history over runs, which are flaky, and their quarantines
-// (quality/test_book.h).
+// (quality/test_book.h); and its performance measurements over releases.
 #include <nlohmann/json.hpp>
 
 #include "api/route_helpers.h"
@@ -61,6 +61,44 @@ std::optional<std::string> testNamed(const json& body) {
 }  // namespace
 
 void addTestRoutes(Router& r, const ApiContext& c) {
+  // Each measurement (job and name) over the project's releases, oldest first: what was measured
+  // on each release's commit (its own run, or a deploy's measuring run), the newest run's.
+  r.add("GET", "/api/projects/{name}/benchmarks", Access::kRead,
+        [&c](const Request& req, const Params& p) {
+          auto project = c.store->getProject(p.at("name"));
+          if (!project.ok()) return fromStatus(project.status());
+          auto limit = limitOf(req, 50);
+          if (!limit || *limit > 200) return errorResponse(400, "limit: from 1 to 200 releases");
+          auto releases = c.store->listReleases(project->name, *limit);
+          if (!releases.ok()) return fromStatus(releases.status());
+          std::vector<std::string> commits;
+          for (const auto& rel : *releases) commits.push_back(rel.commit);
+          auto measured = c.store->commitBenchmarks(project->name, commits);
+          if (!measured.ok()) return fromStatus(measured.status());
+          // (job, name) → commit → the newest run's figures (rows come newest run first).
+          std::map<std::pair<std::string, std::string>,
+                   std::map<std::string, const store::BenchmarkRecord*>>
+              series;
+          for (const auto& b : *measured) series[{b.job, b.name}].emplace(b.commit, &b);
+          json out = json::array();
+          for (const auto& [key, byCommit] : series) {
+            json points = json::array();
+            std::string source;
+            for (auto rel = releases->rbegin(); rel != releases->rend(); ++rel) {
+              auto it = byCommit.find(rel->commit);
+              if (it == byCommit.end()) continue;
+              source = it->second->source;
+              points.push_back({{"version", rel->version},
+                                {"created_at_ms", rel->createdAt},
+                                {"run_id", it->second->runId},
+                                {"figures", it->second->figures}});
+            }
+            out.push_back(
+                {{"job", key.first}, {"name", key.second}, {"source", source}, {"points", points}});
+          }
+          return ok(200, {{"project", project->name}, {"series", out}});
+        });
+
   r.add("GET", "/api/projects/{name}/tests", Access::kRead,
         [&c](const Request& req, const Params& p) {
           auto project = c.store->getProject(p.at("name"));

@@ -40,10 +40,14 @@ PerfGate checkPerformance(store::Store& store, const store::Deploy& deploy,
                           const std::function<bool()>& stopping,
                           const std::function<void(const std::string&)>& say) {
   PerfGate gate;
-  json record = {{"job", perf.job},          {"against", against},
-                 {"figure", perf.figure},    {"max_regression", perf.maxRegression},
-                 {"floor", perf.floor},      {"baseline_version", deploy.fromVersion},
-                 {"baseline_run_id", nullptr}, {"run_id", nullptr}};
+  json record = {{"job", perf.job},
+                 {"against", against},
+                 {"figure", perf.figure},
+                 {"max_regression", perf.maxRegression},
+                 {"floor", perf.floor},
+                 {"baseline_version", deploy.fromVersion},
+                 {"baseline_run_id", nullptr},
+                 {"run_id", nullptr}};
   auto fail = [&](std::string why) {
     gate.end = PerfGate::End::kFailed;
     gate.reason = "performance check: " + why;
@@ -82,8 +86,8 @@ PerfGate checkPerformance(store::Store& store, const store::Deploy& deploy,
                           ? deploy.env + " runs no release yet"
                           : deploy.fromVersion + " was never measured for " + deploy.env;
     record["passed"] = true;
-    record["summary"] = "no baseline (" + why + "): " + release.version +
-                        "'s figures are the baseline from now on";
+    record["summary"] =
+        "no baseline (" + why + "): " + release.version + "'s figures are the baseline from now on";
     gate.end = PerfGate::End::kPassed;
     gate.json = record.dump(-1, ' ', false, json::error_handler_t::replace);
     say("performance check: " + record["summary"].get<std::string>());
@@ -113,8 +117,8 @@ PerfGate checkPerformance(store::Store& store, const store::Deploy& deploy,
                            {"text", c.text}});
   }
   record["comparisons"] = comparisons;
-  if (!verdict.passed) return fail(verdict.summary + " (" + deploy.fromVersion + " → " +
-                                   release.version + ")");
+  if (!verdict.passed)
+    return fail(verdict.summary + " (" + deploy.fromVersion + " → " + release.version + ")");
   record["passed"] = true;
   record["summary"] = verdict.summary;
   gate.end = PerfGate::End::kPassed;

@@ -94,9 +94,9 @@ deploy:
       fs::path dir = repo_.scratch() / env;
       dirs_.push_back(dir);
       ports_[env] = port;
-      Output set = client({"env", "set", "web", env, "dir=" + dir.string(),
-                           "port=" + std::to_string(port),
-                           "url=http://127.0.0.1:" + std::to_string(port)});
+      Output set =
+          client({"env", "set", "web", env, "dir=" + dir.string(), "port=" + std::to_string(port),
+                  "url=http://127.0.0.1:" + std::to_string(port)});
       ASSERT_EQ(set.exitCode, 0) << set.err;
     }
   }
@@ -168,8 +168,7 @@ TEST_F(PerfTest, ASlowerReleaseIsStoppedBeforeProdWithItsFiguresAndAFixedOneGoes
   json d2 = promote();
   EXPECT_EQ(d2["state"], "failed") << d2.dump(2);
   std::string reason = d2["reason"].get<std::string>();
-  EXPECT_NE(reason.find("performance regression: p95 of GET /health"), std::string::npos)
-      << reason;
+  EXPECT_NE(reason.find("performance regression: p95 of GET /health"), std::string::npos) << reason;
   EXPECT_NE(reason.find(first + " → " + slow), std::string::npos) << reason;
   EXPECT_EQ(d2["perf"]["baseline_run_id"], baselineRun);
   ASSERT_EQ(d2["perf"]["comparisons"].size(), 1u) << d2.dump(2);

@@ -145,6 +145,29 @@ export interface Job {
   };
 }
 
+// An environment's performance check of a deploy, before anything was touched.
+export interface PerfCheck {
+  job: string;
+  against: string;
+  figure: string;
+  max_regression: number;
+  floor: number;
+  run_id: number | null;
+  baseline_version: string;
+  baseline_run_id: number | null;
+  passed?: boolean;
+  summary?: string;
+  comparisons?: {
+    name: string;
+    baseline: number;
+    candidate: number;
+    change: number;
+    p: number | null;
+    regression: boolean;
+    text: string;
+  }[];
+}
+
 export interface Quarantine {
   id: number;
   test: string;
@@ -209,6 +232,7 @@ export interface Deploy {
   approved_by: string | null;
   smoke: { check: string; ok: boolean; detail: string; ms: number }[];
   verification: Verification | null;
+  perf?: PerfCheck | null;
 }
 
 export interface ProbeVerdict {
@@ -246,6 +270,13 @@ export interface Environment {
   after: string | null;
   approval: string[];
   four_eyes: boolean;
+  perf?: {
+    job: string;
+    metric: string;
+    max_regression: number;
+    floor: number;
+    name: string;
+  } | null;
   deployers: string[];
   window: string | null;
   current: {

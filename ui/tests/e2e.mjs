@@ -479,6 +479,72 @@ try {
   await page.getByLabel("flaky and quarantined tests").locator(".t-quarantined").waitFor();
   await shot("12f-test-quarantined");
 
+  step = "a slower release is stopped before qa, with its figures";
+  // speed reports a Google Benchmark figure of SPEED_MS; qa checks it against what qa runs.
+  write("SPEED_MS", "2\n");
+  write(
+    ".boucle.yml",
+    fs
+      .readFileSync(path.join(repo, ".boucle.yml"), "utf8")
+      .replace(
+        "jobs:\n",
+        `jobs:
+  speed:
+    reports: {benchmark: bench.json}
+    run: |
+      t=$(cat SPEED_MS)
+      printf '{"benchmarks": [{"name": "BM_Greet", "run_type": "iteration", "real_time": %s, "time_unit": "ms"}]}' "$t" > bench.json
+`,
+      )
+      .replace(
+        "  prod: {",
+        "  qa: {after: dev, perf: {job: speed, metric: mean, max_regression: 20%, floor: 1ms}}\n  prod: {",
+      ),
+  );
+  const runOf = async (subject) => {
+    for (let i = 0; i < 300; i++) {
+      const runs = JSON.parse(cli("status", "demo", "--json")).runs ?? [];
+      const r = runs.find((x) => x.subject === subject && x.state === "passed");
+      if (r) return r.id;
+      await new Promise((ok) => setTimeout(ok, 150));
+    }
+    throw new Error(`no passing run of "${subject}"`);
+  };
+  const releaseAndPromote = async (subject) => {
+    const run = await runOf(subject);
+    const version = JSON.parse(cli("release", "demo", "--from", String(run), "--json")).version;
+    for (let i = 0; i < 300; i++) {
+      const envs = JSON.parse(cli("environments", "demo", "--json")).environments;
+      if (envs.find((e) => e.name === "dev")?.current?.version === version) break;
+      await new Promise((ok) => setTimeout(ok, 150));
+    }
+    const deploy = JSON.parse(cli("promote", "demo", "--from", "dev", "--to", "qa", "--json"));
+    for (let i = 0; i < 300; i++) {
+      const d = JSON.parse(cli("deploys", "demo", "--env", "qa", "--json")).deploys[0];
+      if (d.id === deploy.id && !["queued", "running"].includes(d.state)) return d;
+      await new Promise((ok) => setTimeout(ok, 150));
+    }
+    throw new Error("the deploy to qa did not end");
+  };
+  commit("perf: measure the greeting");
+  const measured = await releaseAndPromote("perf: measure the greeting");
+  assert.equal(measured.state, "succeeded", JSON.stringify(measured));
+  write("SPEED_MS", "9\n");
+  commit("feat: a fancier, slower greeting");
+  const stopped = await releaseAndPromote("feat: a fancier, slower greeting");
+  assert.equal(stopped.state, "failed", JSON.stringify(stopped));
+  await page.goto(url + `/#/projects/demo/environments/deploys/${stopped.id}`);
+  const perfCheck = page.getByLabel("performance check");
+  await perfCheck.locator("[data-state=failed]").waitFor();
+  await perfCheck.locator("tr.regression", { hasText: "BM_Greet" }).waitFor();
+  assert.match(await perfCheck.textContent(), /\+350%/);
+  await shot("12g-perf-regression-stopped");
+  await page.goto(url + "/#/projects/demo/releases");
+  const chart = page.getByLabel("performance over releases");
+  await chart.locator("svg .bar").first().waitFor();
+  assert.ok((await chart.locator("svg .bar").count()) >= 2);
+  await shot("12h-perf-over-releases");
+
   step = "a viewer is told what it may not do";
   const viewer = cli("token", "add", "vic", "--role", "viewer").split("\n")[0];
   await signInAs(viewer);

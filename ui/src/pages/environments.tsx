@@ -3,7 +3,16 @@
 // confirmation that names exactly what changes; then the deploy's live log, smoke checks and
 // verification.
 import { useContext, useEffect, useMemo, useState } from "preact/hooks";
-import { api, Deploy, Environment, finished, MonitorStatus, Release, Verification } from "../api";
+import {
+  Deploy,
+  Environment,
+  MonitorStatus,
+  PerfCheck,
+  Release,
+  Verification,
+  api,
+  finished,
+} from "../api";
 import { Badge, Confirm, ErrorBox, ProjectNav } from "../components";
 import { debounced, useLiveEvents } from "../events";
 import { EnvHealth, HealthDot, worst } from "../health";
@@ -127,6 +136,8 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
                   e.four_eyes && "four eyes",
                   e.deployers.length > 0 && `deploys by ${e.deployers.join(", ")}`,
                   e.window && `window ${e.window}`,
+                  e.perf &&
+                    `${e.perf.metric} within +${Math.round(e.perf.max_regression * 100)}% (job ${e.perf.job})`,
                 ]
                   .filter(Boolean)
                   .join(" · ") || "manual"}
@@ -379,6 +390,75 @@ function VerificationView({ v }: { v: Verification }) {
   );
 }
 
+// The environment's performance check: the measuring run, the release compared with, and each
+// figure's change.
+function PerfView({ p }: { p: PerfCheck }) {
+  const state = p.passed === undefined ? "running" : p.passed ? "passed" : "failed";
+  const fmt = (v: number) =>
+    p.figure === "rps"
+      ? `${v.toFixed(1)}/s`
+      : v >= 1000
+        ? `${(v / 1000).toFixed(2)} s`
+        : `${v.toFixed(1)} ms`;
+  return (
+    <div class="perf-check" aria-label="performance check">
+      <h3>
+        Performance <Badge state={state} />{" "}
+        <span class="muted">
+          {p.figure} by job {p.job} against {p.against}
+          {p.run_id !== null && (
+            <>
+              {" "}
+              (<a href={`#/runs/${p.run_id}/${encodeURIComponent(p.job)}`}>run {p.run_id}</a>)
+            </>
+          )}
+          {p.baseline_run_id !== null && (
+            <>
+              {" "}
+              vs {p.baseline_version} (
+              <a href={`#/runs/${p.baseline_run_id}/${encodeURIComponent(p.job)}`}>
+                run {p.baseline_run_id}
+              </a>
+              )
+            </>
+          )}
+        </span>
+      </h3>
+      {p.summary && p.passed && <p class="muted">{p.summary}</p>}
+      {p.comparisons && p.comparisons.length > 0 && (
+        <table class="perf-table">
+          <thead>
+            <tr>
+              <th>Measurement</th>
+              <th>{p.baseline_version || "baseline"}</th>
+              <th>this release</th>
+              <th>change</th>
+              <th>Mann-Whitney p</th>
+            </tr>
+          </thead>
+          <tbody>
+            {p.comparisons.map((c) => (
+              <tr key={c.name} class={c.regression ? "regression" : ""}>
+                <td>{c.name}</td>
+                <td>{fmt(c.baseline)}</td>
+                <td>{fmt(c.candidate)}</td>
+                <td>
+                  {c.change >= 0 ? "+" : ""}
+                  {(c.change * 100).toFixed(0)}%{c.regression && " ✗"}
+                </td>
+                <td class="muted">{c.p === null ? "—" : c.p.toPrecision(2)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <p class="muted">
+        limit {(p.max_regression * 100).toFixed(0)}% and {fmt(p.floor)}
+      </p>
+    </div>
+  );
+}
+
 function DeployDetail({ d }: { d: Deploy }) {
   return (
     <section class="card" aria-label={`deploy ${d.id}`}>
@@ -395,6 +475,7 @@ function DeployDetail({ d }: { d: Deploy }) {
           ))}
         </ul>
       )}
+      {d.perf && <PerfView p={d.perf} />}
       {d.verification && <VerificationView v={d.verification} />}
       {d.state !== "waiting" && (
         <LogView
