@@ -1,10 +1,11 @@
 #!/bin/bash
 # make demo: starts boucle (SQLite store, embedded agent) on the example project and pushes a
 # few commits through it: one breaks the tests, one fixes them and is released, deployed to dev,
-# promoted to qa and preprod, approved into prod; one passes its tests but fails its smoke test
-# in dev and is rolled back; one passes its smoke test but dies a few seconds later, caught by
-# dev's verification and rolled back. Then prod's service stops: its monitor opens an
-# incident, resolved when the service is back. The server (and the four environments'
+# promoted to qa and perf, measured there under load (Locust) and approved into prod; one passes
+# its tests but fails its smoke test in dev and is rolled back; one passes its smoke test but
+# dies a few seconds later, caught by dev's verification and rolled back; one is healthy but
+# slower, and the load test in perf stops it before prod. Then prod's service stops: its
+# monitor opens an incident, resolved when the service is back. The server (and the four environments'
 # services) keep running for you to look around. Ctrl-C stops them.
 #   DEMO_PORT (default 8080; 0 = any free port), DEMO_KEEP=0 to stop after the story (tests).
 set -euo pipefail
@@ -74,7 +75,7 @@ echo "== boucle server on http://127.0.0.1:$port (data in $work/data)"
 "$boucle" project add hello "$repo" --poll 0
 echo
 echo "== four environments, each the example service on its own port (values live in boucle)"
-for env in dev qa preprod prod; do
+for env in dev qa perf prod; do
   envport=$(free_port)
   "$boucle" env set hello "$env" "dir=$work/envs/$env" "port=$envport" \
     "url=http://127.0.0.1:$envport" "greet_name=$env team"
@@ -114,17 +115,23 @@ wait_run 3
 wait_deploy 2 succeeded
 "$boucle" release show hello 0.1.1 --notes
 echo
-echo "== the same release, the same method, through qa and preprod"
+echo "== the same release, the same method, through qa and perf"
 "$boucle" promote hello --from dev --to qa --no-wait > /dev/null
 wait_deploy 3 succeeded
-"$boucle" promote hello --from qa --to preprod --no-wait > /dev/null
+"$boucle" promote hello --from qa --to perf --no-wait > /dev/null
 wait_deploy 4 succeeded
 echo
-echo "== prod needs an approval"
-prod=$("$boucle" promote hello --from preprod --to prod --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+echo "== prod needs an approval, then a load test of perf (Locust): the first one sets the bar"
+prod=$("$boucle" promote hello --from perf --to prod --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 "$boucle" deploys hello --env prod | head -1
 "$boucle" approve "$prod" --no-wait > /dev/null
 wait_deploy "$prod" succeeded
+perf_summary() {  # perf_summary ID: the deploy's performance check, in a line or two
+  "$boucle" deploys hello --env prod --json | python3 -c "import json,sys
+d=[d for d in json.load(sys.stdin)['deploys'] if d['id']==$1][0]['perf']
+print('  performance check (run ' + str(d['run_id']) + '): ' + d['summary'])"
+}
+perf_summary "$prod"
 prodport=$("$boucle" environments hello --json | python3 -c 'import json,sys
 e=[e for e in json.load(sys.stdin)["environments"] if e["name"]=="prod"][0]
 print(e["values"]["port"])')
@@ -135,8 +142,12 @@ echo
 echo "== a release whose smoke test fails is rolled back by itself"
 sed -i 's/return "OK";/return "starting";/' "$repo/src/greet.c"
 g "Mallory" commit -q -am "fix: say when the service is starting"
-"$boucle" trigger hello
-wait_run 4
+# (run 4 was prod's load test: a run of its own)
+"$boucle" trigger hello --wait > /dev/null
+for _ in $(seq 100); do
+  "$boucle" deploys hello --env dev --json | grep -q '"version": *"0.1.2"' && break
+  sleep 0.1
+done
 dev_deploy=$("$boucle" deploys hello --env dev --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["deploys"][0]["id"])')
 wait_deploy "$dev_deploy" rolled_back
 echo
@@ -155,6 +166,26 @@ print("  verification " + v["state"] + ": " + v["failure"])
 for p in v["probes"]:
     for e in p["evidence"]:
         print("    " + p["name"] + ": " + e["verdict"] + ", " + e["detail"])' 
+echo
+echo "== a healthy but slower release: the load test in perf stops it before prod"
+g "Ada" revert --no-edit HEAD > /dev/null   # the recycling process, rolled back above
+sed -i 's/    if (c < 0) continue;/    if (c < 0) continue;\n    usleep(30000); \/\* check the configuration again, every time \*\//' "$repo/src/greet.c"
+g "Mallory" commit -q -am "feat: pick up configuration changes at once"
+"$boucle" trigger hello --wait > /dev/null
+slow=$("$boucle" release list hello --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["releases"][0]["version"])')
+for _ in $(seq 100); do [ "$(newest_dev)" != "$dev_deploy" ] && break; sleep 0.1; done
+wait_deploy "$(newest_dev)" succeeded
+"$boucle" promote hello --from dev --to qa --no-wait > /dev/null
+wait_deploy "$("$boucle" deploys hello --env qa --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["deploys"][0]["id"])')" succeeded
+"$boucle" promote hello --from qa --to perf --no-wait > /dev/null
+wait_deploy "$("$boucle" deploys hello --env perf --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["deploys"][0]["id"])')" succeeded
+stopped=$("$boucle" promote hello --from perf --to prod --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+"$boucle" approve "$stopped" --no-wait > /dev/null
+wait_deploy "$stopped" failed
+perf_summary "$stopped"
+answer=$(curl -fs "http://127.0.0.1:$prodport/")
+echo "prod still answers: $answer"
+case $answer in *"version 0.1.1"*) ;; *) echo "demo: prod should still run 0.1.1, not $slow" >&2; exit 1 ;; esac
 echo
 echo "== prod's service stops: its monitor opens an incident, and resolves it when it is back"
 kill "$(cat "$work/envs/prod/greet.pid")"
@@ -188,6 +219,7 @@ echo "== where to look"
 echo "  $BOUCLE_SERVER/                 the web UI (sign in with the token below)"
 echo "  $BOUCLE_SERVER/#/projects/hello/dora?env=dev   the four keys, charted"
 echo "  $BOUCLE_SERVER/#/projects/hello/incidents      prod's incident and its timeline"
+echo "  $BOUCLE_SERVER/#/projects/hello/environments   the slower release stopped before prod"
 echo "  boucle logs 2/test                 the failing test's log (export the two variables below)"
 echo "  boucle release show hello 0.1.1    a release: commit, artifacts, notes"
 echo "  boucle audit hello                 who released, deployed, approved, rolled back"
