@@ -9,7 +9,7 @@ PACKAGES=(
   libboost1.81-dev libboost-url1.81-dev libsqlite3-dev libpq-dev postgresql libcurl4-openssl-dev
   libsodium-dev
   libgit2-dev libkainjow-mustache-dev libgtest-dev libgmock-dev libbenchmark-dev
-  bubblewrap python3 python3-pytest curl openssl python3-aiosmtpd wrk openssh-server openssh-client iproute2 ansible
+  bubblewrap python3 python3-pytest python3-locust curl openssl python3-aiosmtpd wrk openssh-server openssh-client iproute2 ansible
   chromium prometheus
 )
 # `make fuzz` (libFuzzer) builds with Debian's clang: only when asked, CI does not need it.
