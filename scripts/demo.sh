@@ -169,7 +169,7 @@ for p in v["probes"]:
 echo
 echo "== a healthy but slower release: the load test in perf stops it before prod"
 g "Ada" revert --no-edit HEAD > /dev/null   # the recycling process, rolled back above
-sed -i 's/    if (c < 0) continue;/    if (c < 0) continue;\n    usleep(30000); \/\* check the configuration again, every time \*\//' "$repo/src/greet.c"
+sed -i 's/    if (c < 0) continue;/    if (c < 0) continue;\n    usleep(100000); \/\* check the configuration again, every time \*\//' "$repo/src/greet.c"
 g "Mallory" commit -q -am "feat: pick up configuration changes at once"
 "$boucle" trigger hello --wait > /dev/null
 slow=$("$boucle" release list hello --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["releases"][0]["version"])')

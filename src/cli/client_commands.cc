@@ -340,6 +340,11 @@ void addRunCommands(CLI::App& app, int* exitCode) {
                                                           : run["branch"].get<std::string>(),
                  commit, run["state"].get<std::string>(), duration(run),
                  run["subject"].get<std::string>());
+      // A pass that hides something says so on a line of its own: the columns stay aligned.
+      if (std::string q = run.value("qualifier", ""); !q.empty() && run["state"] == "passed")
+        fmt::print("        passed ({}): see boucle tests {} --flaky\n",
+                   q == "flaky,quarantined" ? "flaky, quarantined" : q,
+                   run["project"].get<std::string>());
       const json& since = run["broken_since"];
       if (const json& pr = run["pull_request"]; pr.is_object()) {
         fmt::print("        pull request {} by {}: {} → {}{}{}: {}\n", pr["number"].get<int64_t>(),

@@ -79,6 +79,8 @@ TEST_F(FlakyTest, APytestTestThatPassesOnItsRetryMarksTheRunPassedFlakyAndNamesI
   ASSERT_EQ(job["tests"]["retried"].size(), 1u);
   EXPECT_EQ(job["tests"]["retried"][0]["failed"], json::array({key}));
 
+  Output status = client({"status", "web"});
+  EXPECT_NE(status.out.find("passed (flaky)"), std::string::npos) << status.out;
   // The command line names it as flaky, with its history over both attempts.
   Output flaky = client({"tests", "web", "--flaky", "--json"});
   ASSERT_EQ(flaky.exitCode, 0) << flaky.err;

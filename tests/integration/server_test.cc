@@ -106,7 +106,8 @@ TEST_F(ServerTest, ProjectsAndRunsThroughTheCommandLine) {
   EXPECT_EQ(client({"trigger", "missing"}).exitCode, 1);
 }
 
-// A retried job keeps a log per attempt: the API gives the latest, or the one asked for.
+// A retried job keeps a log per attempt: the API gives the latest, or the one asked for. Each
+// ends with what came of it.
 TEST_F(ServerTest, EachAttemptOfARetriedJobHasItsLog) {
   repo_.write(".boucle.yml",
               "jobs:\n  flaky:\n    retry: 1\n"
@@ -118,13 +119,15 @@ TEST_F(ServerTest, EachAttemptOfARetriedJobHasItsLog) {
   ASSERT_EQ(run["jobs"][0]["attempts"], 2) << run.dump();
   std::string auth = "Authorization: Bearer " + server_->token();
   std::string log = server_->url() + "/api/runs/1/jobs/flaky/log";
-  EXPECT_EQ(curl("GET", log, "", {auth}).body, "attempt 2\n");
-  EXPECT_EQ(curl("GET", log + "?attempt=1", "", {auth}).body, "attempt 1\n");
-  EXPECT_EQ(curl("GET", log + "?attempt=2", "", {auth}).body, "attempt 2\n");
+  std::string second = "attempt 2\nboucle: passed on attempt 2 after failing: flaky\n";
+  EXPECT_EQ(curl("GET", log, "", {auth}).body, second);
+  EXPECT_EQ(curl("GET", log + "?attempt=1", "", {auth}).body,
+            "attempt 1\nboucle: exit code 1; retrying (retry 1 of 1, attempt 2)\n");
+  EXPECT_EQ(curl("GET", log + "?attempt=2", "", {auth}).body, second);
   EXPECT_EQ(curl("GET", log + "?attempt=3", "", {auth}).status, 404);
   EXPECT_EQ(curl("GET", log + "?attempt=0", "", {auth}).status, 400);
   EXPECT_EQ(curl("GET", log + "?attempt=..%2F..%2Fx", "", {auth}).status, 400);
-  EXPECT_EQ(client({"logs", "1/flaky"}).out, "attempt 2\n");
+  EXPECT_EQ(client({"logs", "1/flaky"}).out, second);
 }
 
 TEST_F(ServerTest, ThePipelineFileIsReadFromTheCommitAndItsErrorsFailTheRun) {
