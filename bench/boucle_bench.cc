@@ -320,6 +320,14 @@ boucle::runner::TestReport fiveThousandCases(int64_t run) {
 }
 }  // namespace
 
+void addBigProject(boucle::store::Store& store) {
+  boucle::store::Project p;
+  p.name = "big";
+  p.url = "/srv/big";
+  p.branches = {"main"};
+  (void)store.addProject(p);
+}
+
 void BM_TestBookRecord5000Cases(benchmark::State& state) {
   char dir[] = "/tmp/boucle-bench-XXXXXX";
   if (!mkdtemp(dir)) return state.SkipWithError("mkdtemp");
@@ -327,11 +335,7 @@ void BM_TestBookRecord5000Cases(benchmark::State& state) {
   {
     auto store = boucle::store::openSqliteStore(db);
     if (!store.ok()) return state.SkipWithError(store.status().message().c_str());
-    boucle::store::Project p;
-    p.name = "big";
-    p.url = "/srv/big";
-    p.branches = {"main"};
-    (void)(*store)->addProject(p);
+    addBigProject(**store);
     boucle::quality::TestBook book(**store);
     auto size = [&] {
       std::error_code ec;
@@ -379,11 +383,7 @@ void BM_TestSummary5000x200(benchmark::State& state) {
   {
     auto store = boucle::store::openSqliteStore(std::string(dir) + "/boucle.db");
     if (!store.ok()) return state.SkipWithError(store.status().message().c_str());
-    boucle::store::Project p;
-    p.name = "big";
-    p.url = "/srv/big";
-    p.branches = {"main"};
-    (void)(*store)->addProject(p);
+    addBigProject(**store);
     boucle::quality::TestBook book(**store);
     for (int64_t i = 0; i < 200; ++i) {
       boucle::store::Run r;

@@ -170,10 +170,11 @@ Result<std::string> serverIdFor(const fs::path& data, const std::string& host) {
 }
 
 // Projects that ask for it get their interrupted runs queued again, as the same commit and
-// jobs (bisection runs are resumed by the agent instead).
+// jobs (bisection runs are resumed by the agent instead; a deploy's measuring run belonged to a
+// deploy that is itself interrupted).
 void requeueInterrupted(store::Store& store, const std::vector<store::Run>& runs) {
   for (const auto& run : runs) {
-    if (run.bisectOf) continue;
+    if (run.bisectOf || !run.perfEnv.empty()) continue;
     auto project = store.getProject(run.project);
     if (!project.ok() || !project->requeueInterrupted) continue;
     store::Run again = store::runAgain(run, "requeue");

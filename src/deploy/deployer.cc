@@ -342,6 +342,22 @@ void Deployer::loop() {
   }
 }
 
+namespace {
+
+// Whether the deploy's release succeeded in its environment before.
+bool ranHereBefore(store::Store& store, const store::Deploy& d) {
+  auto here = store.listDeploys(d.project, d.env, 1000);
+  if (!here.ok()) return false;
+  for (const auto& other : *here) {
+    if (other.id != d.id && other.version == d.version && !other.dryRun &&
+        other.state == store::DeployState::kSucceeded)
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 void Deployer::execute(store::Deploy d) {
   // Reasons and smoke results are stored and shown: masked with the deploy log's masker once
   // the secrets are known (a failing step's text, a check's URL may hold rendered values).
@@ -399,8 +415,10 @@ void Deployer::execute(store::Deploy d) {
       perfAgainst = env->after;
     }
   }
-  // A rollback goes back to what ran here before: it is not held to a newer release's figures.
-  if (perf && !d.rollback) {
+  // A rollback to a release that ran here before is not measured again: it goes back to what
+  // was measured (or ran before the rule). Any other deploy is, a "rollback" to a release that
+  // never ran here included.
+  if (perf && !(d.rollback && ranHereBefore(store_, d))) {
     auto gate = checkPerformance(
         store_, d, *release, *perf, perfAgainst, options_.perf,
         [this] { return wakeup_.stopping(); }, [&](const std::string& line) { log.say(line); });

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "deploy/deployer.h"
 #include "quality/perf_check.h"
 
 namespace boucle::deploy {
@@ -58,6 +59,18 @@ PerfGate checkPerformance(store::Store& store, const store::Deploy& deploy,
     return gate;
   };
   if (!run) return fail("this server cannot run performance checks");
+  // What is measured must be this release: `after` only says it once succeeded there, and the
+  // environment may have moved on (or back) since.
+  auto runsThere = [&]() -> std::optional<std::string> {
+    auto there = currentRelease(store, deploy.project, against);
+    if (!there.ok()) return there.status().message();
+    if (there->version != release.version)
+      return against + " runs " + (there->version.empty() ? "no release" : there->version) +
+             ", not " + release.version + ": deploy " + release.version + " to " + against +
+             " first, so that it is the one measured";
+    return std::nullopt;
+  };
+  if (auto wrong = runsThere()) return fail(*wrong);
   say("performance check: job " + perf.job + " of " + release.version + " against " + against);
   auto measured = run(release, perf.job, against, stopping);
   if (!measured) {
@@ -69,6 +82,7 @@ PerfGate checkPerformance(store::Store& store, const store::Deploy& deploy,
   record["run_id"] = (*measured)->runId;
   say("performance check: run " + std::to_string((*measured)->runId) + " " +
       std::string(store::toString((*measured)->state)));
+  if (auto wrong = runsThere()) return fail(*wrong + " (it changed while being measured)");
   if ((*measured)->state != store::RunState::kPassed)
     return fail("the measuring run " + std::to_string((*measured)->runId) + " " +
                 std::string(store::toString((*measured)->state)) +
@@ -93,19 +107,34 @@ PerfGate checkPerformance(store::Store& store, const store::Deploy& deploy,
     say("performance check: " + record["summary"].get<std::string>());
     return gate;
   }
-  record["baseline_run_id"] = *base;
   auto before = store.runBenchmarks(*base);
   if (!before.ok()) return fail(before.status().message());
+  auto baseline = measurementsOf(*before, perf.job);
+  if (baseline.empty()) {
+    // The rule names another job than when the running release was measured: these figures
+    // start the new job's baseline.
+    record["passed"] = true;
+    record["summary"] = "no baseline (" + deploy.fromVersion + " was not measured by job " +
+                        perf.job + "): " + release.version +
+                        "'s figures are the baseline from now on";
+    gate.end = PerfGate::End::kPassed;
+    gate.json = record.dump(-1, ' ', false, json::error_handler_t::replace);
+    say("performance check: " + record["summary"].get<std::string>());
+    return gate;
+  }
+  record["baseline_run_id"] = *base;
   quality::PerfLimit limit;
   limit.figure = perf.figure;
   limit.maxRegression = perf.maxRegression;
   limit.floor = perf.floor;
   limit.alpha = perf.alpha;
   limit.name = perf.name;
-  auto verdict = quality::judgePerformance(measurementsOf(*before, perf.job), candidate, limit);
+  auto verdict = quality::judgePerformance(baseline, candidate, limit);
   json comparisons = json::array();
   for (const auto& c : verdict.comparisons) {
     say("  " + c.text);
+    // The record is shown with every deploy: the log has them all, the record the first 100.
+    if (comparisons.size() >= 100) continue;
     comparisons.push_back({{"name", c.name},
                            {"baseline", c.baseline},
                            {"candidate", c.candidate},

@@ -84,9 +84,11 @@ std::optional<double> readAmount(const Field& f, bool percent, Diagnostics& d) {
     size_t used = 0;
     double v = std::stod(text, &used);
     std::string unit = text.substr(used);
-    if (percent && unit == "%")
+    if (percent && unit == "%") {
       v /= 100;
-    else if (!percent && !unit.empty()) {
+    } else if (percent && unit.empty() && v > 1) {
+      throw std::invalid_argument(text);  // "10": ten times, or 10%? Said with its %.
+    } else if (!percent && !unit.empty()) {
       auto ms = parseDuration(text);
       if (!ms) throw std::invalid_argument(text);
       v = static_cast<double>(ms->count());

@@ -354,6 +354,9 @@ environments:
   c:
     after: a
     perf: {metric: p95, alpha: 0.9}
+  d:
+    after: a
+    perf: {job: a, max_regression: 10}
 deploy: {driver: command, command: ./deploy}
 )");
   EXPECT_THAT(
@@ -369,7 +372,8 @@ deploy: {driver: command, command: ./deploy}
           "f.yml:8:65: error: floor: '5 parsecs' is not an amount such as 5ms or 20",
           "f.yml:11:11: error: perf: missing 'job' (the job that measures, e.g. a Locust load "
           "test)",
-          "f.yml:11:32: error: alpha: between 0 and 0.5, e.g. 0.05"));
+          "f.yml:11:32: error: alpha: between 0 and 0.5, e.g. 0.05",
+          "f.yml:14:36: error: max_regression: '10' is not a percentage such as 10%"));
 }
 
 TEST(Parser, RunsOnNamesTheLabelsAnAgentMustHave) {

@@ -61,6 +61,19 @@ std::string fmt(double v, const std::string& figure) {
   return buf;
 }
 
+// Whether samples of these sizes can reach `alpha` at all: the most extreme arrangement has
+// p = 1 / C(n + m, n). Three repetitions a side never can at 0.05 (1/20): the figures alone
+// judge then.
+bool testable(size_t n, size_t m, double alpha) {
+  if (n < 2 || m < 2) return false;
+  double arrangements = 1;
+  for (size_t i = 1; i <= n; ++i) {
+    arrangements = arrangements * static_cast<double>(m + i) / static_cast<double>(i);
+    if (arrangements * alpha > 1) return true;
+  }
+  return arrangements * alpha > 1;
+}
+
 }  // namespace
 
 double mannWhitneyGreater(const std::vector<double>& worse, const std::vector<double>& better) {
@@ -124,10 +137,10 @@ PerfVerdict judgePerformance(const std::vector<runner::Measurement>& baseline,
     pc.candidateSamples = cand.samples.size();
     bool beyond = pc.change > limit.maxRegression && worseBy > limit.floor;
     bool significant = true;
-    if (base.samples.size() >= 3 && cand.samples.size() >= 3) {
-      // Rates: fewer per second is worse, so the candidate's must tend lower.
-      pc.p = higher ? mannWhitneyGreater(base.samples, cand.samples)
-                    : mannWhitneyGreater(cand.samples, base.samples);
+    if (testable(base.samples.size(), cand.samples.size(), limit.alpha)) {
+      // Samples are single measurements' times whatever the figure: a slower candidate's, a
+      // rate's drop included, tend larger.
+      pc.p = mannWhitneyGreater(cand.samples, base.samples);
       significant = *pc.p < limit.alpha;
     }
     pc.regression = beyond && significant;
@@ -152,6 +165,20 @@ PerfVerdict judgePerformance(const std::vector<runner::Measurement>& baseline,
       pc.text += ": holds";
     }
     v.comparisons.push_back(std::move(pc));
+  }
+  // A measurement the release running now had and the candidate lacks is no pass: a renamed or
+  // dropped measurement would otherwise leave only the easy ones to compare.
+  std::map<std::string, bool> present;
+  for (const auto& cand : candidate) present[cand.name] = cand.figures.contains(limit.figure);
+  for (const auto& base : baseline) {
+    if (!limit.name.empty() && base.name != limit.name) continue;
+    if (!base.figures.contains(limit.figure)) continue;
+    if (!present[base.name]) {
+      v.passed = false;
+      v.summary = "'" + base.name + "' was measured (" + limit.figure +
+                  ") for the release running now but not for this one";
+      return v;
+    }
   }
   if (v.comparisons.empty()) {
     v.passed = false;

@@ -72,6 +72,37 @@ TEST(PerfCheck, ARegressionNeedsTheRelativeLimitTheFloorAndWithSamplesSignifican
   EXPECT_LT(*real.comparisons[0].p, 0.05);
 }
 
+TEST(PerfCheck, SamplesAreTimesWhateverTheFigureAndTooFewToDecideAreLeftToTheFigures) {
+  PerfLimit limit;
+  limit.figure = "rps";
+  limit.maxRegression = 0.2;
+  // Fewer per second, and each single measurement slower: a rate's regression, significant.
+  std::vector<double> fast{10, 11, 10.5, 9.8, 10.2, 10.1}, slow{20, 21, 19.5, 22, 20.5, 21.5};
+  runner::Measurement before{"BM_Parse", "google-benchmark", {{"rps", 100}}, fast};
+  runner::Measurement after{"BM_Parse", "google-benchmark", {{"rps", 50}}, slow};
+  auto v = judgePerformance({before}, {after}, limit);
+  EXPECT_FALSE(v.passed) << v.summary;
+  ASSERT_TRUE(v.comparisons[0].p.has_value());
+  EXPECT_LT(*v.comparisons[0].p, 0.01);
+  // Three a side can never reach 0.05 (1/20 at best): the figures alone decide.
+  limit.figure = "mean";
+  runner::Measurement three{"x", "t", {{"mean", 10}}, {10, 10.1, 9.9}};
+  runner::Measurement slower{"x", "t", {{"mean", 20}}, {20, 20.1, 19.9}};
+  auto few = judgePerformance({three}, {slower}, limit);
+  EXPECT_FALSE(few.passed);
+  EXPECT_FALSE(few.comparisons[0].p.has_value());
+}
+
+TEST(PerfCheck, AMeasurementTheBaselineHadAndTheCandidateLacksIsNoPass) {
+  PerfLimit limit;
+  auto v = judgePerformance({m("GET /", 10), m("GET /slow", 10)}, {m("GET /", 10)}, limit);
+  EXPECT_FALSE(v.passed);
+  EXPECT_NE(v.summary.find("'GET /slow' was measured"), std::string::npos) << v.summary;
+  // A new measurement is fine: there is nothing yet to hold it to.
+  EXPECT_TRUE(
+      judgePerformance({m("GET /", 10)}, {m("GET /", 10), m("GET /new", 99)}, limit).passed);
+}
+
 TEST(PerfCheck, RatesAreBetterHigherAndNothingMeasuredIsAFailure) {
   PerfLimit limit;
   limit.figure = "rps";
@@ -83,9 +114,15 @@ TEST(PerfCheck, RatesAreBetterHigherAndNothingMeasuredIsAFailure) {
   EXPECT_TRUE(judgePerformance({{"api", "k6", {{"rps", 200}}, {}}},
                                {{"api", "k6", {{"rps", 300}}, {}}}, limit)
                   .passed);
-  auto none = judgePerformance({m("a", 1)}, {m("b", 1)}, limit);
+  // The baseline's measurement missing from the candidate fails first; with none on either
+  // side of the figure, there is nothing to compare.
+  auto renamed = judgePerformance({m("a", 1)}, {m("b", 1)}, limit);
+  EXPECT_FALSE(renamed.passed);
+  EXPECT_NE(renamed.summary.find("'a' was measured"), std::string::npos) << renamed.summary;
+  limit.figure = "p99";
+  auto none = judgePerformance({m("a", 1)}, {m("a", 1)}, limit);
   EXPECT_FALSE(none.passed);
-  EXPECT_NE(none.summary.find("nothing to compare"), std::string::npos);
+  EXPECT_NE(none.summary.find("nothing to compare"), std::string::npos) << none.summary;
   limit.figure = "p95";
   limit.name = "b";
   EXPECT_FALSE(judgePerformance({m("a", 1), m("b", 1)}, {m("a", 100), m("b", 1)}, limit)

@@ -16,6 +16,9 @@ constexpr size_t kMaxName = 300;
 
 std::string nameOf(std::string s) {
   s = cleanUtf8(s);
+  // Names reach logs, reasons and terminals: no control characters.
+  for (char& c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
   if (s.size() > kMaxName) s = cutUtf8(std::move(s), kMaxName);
   return s;
 }
@@ -75,6 +78,7 @@ std::vector<Measurement> googleBenchmark(const json& doc) {
       byName[run] = {run, "google-benchmark", {}, {}};
     }
     Measurement& m = byName[run];
+    if (b.value("error_occurred", false) || !usable(t)) continue;  // an errored run
     if (b.value("run_type", std::string("iteration")) == "aggregate") {
       std::string agg = b.value("aggregate_name", std::string());
       if (agg == "mean" || agg == "median") put(m, agg, t);
@@ -141,8 +145,10 @@ std::vector<Measurement> k6(const json& doc) {
     for (auto [from, to] :
          {std::pair{"avg", "mean"}, std::pair{"med", "median"}, std::pair{"p(90)", "p90"},
           std::pair{"p(95)", "p95"}, std::pair{"p(99)", "p99"}, std::pair{"min", "min"},
-          std::pair{"max", "max"}, std::pair{"rate", "rps"}})
+          std::pair{"max", "max"}})
       put(m, to, number(v, from));
+    // A counter's rate is per second; a Rate metric's (http_req_failed) is a fraction.
+    if (v.contains("count")) put(m, "rps", number(v, "rate"));
     if (!m.figures.empty()) out.push_back(std::move(m));
   }
   return out;
@@ -180,6 +186,7 @@ Result<std::vector<Measurement>> locust(std::string_view text) {
     return out;
   };
   auto header = cells(lines.at(0));
+  if (header.size() > 100) return Status::Invalid("not Locust's statistics: too many columns");
   auto column = [&](const std::string& name) -> int {
     auto it = std::find(header.begin(), header.end(), name);
     return it == header.end() ? -1 : static_cast<int>(it - header.begin());

@@ -92,6 +92,24 @@ TEST(BenchmarkReport, K6SummaryTrendsAndRates) {
   EXPECT_EQ((*r)[1].figures.at("rps"), 199.7);
 }
 
+TEST(BenchmarkReport, ErroredRunsRateMetricsAndControlCharactersAreLeftOut) {
+  auto gb = parseBenchmarks(R"({"benchmarks": [
+    {"name": "BM_Bad", "run_type": "iteration", "error_occurred": true, "error_message": "x"},
+    {"name": "BM_Bad", "run_type": "iteration", "real_time": 2, "time_unit": "ms"},
+    {"name": "BM_\u001b[31mRed", "run_type": "iteration", "real_time": 1, "time_unit": "ms"}]})");
+  ASSERT_TRUE(gb.ok()) << gb.status().message();
+  ASSERT_EQ(gb->size(), 2u);
+  EXPECT_EQ((*gb)[0].figures.at("mean"), 2);
+  EXPECT_EQ((*gb)[1].name, "BM_ [31mRed");
+  auto k = parseBenchmarks(
+      R"({"metrics": {"http_req_failed": {"values": {"rate": 0.02, "passes": 2, "fails": 98}},
+    "http_reqs": {"values": {"count": 100, "rate": 50.5}}}})");
+  ASSERT_TRUE(k.ok()) << k.status().message();
+  ASSERT_EQ(k->size(), 1u);  // the failure fraction is no rate per second
+  EXPECT_EQ((*k)[0].name, "http_reqs");
+  EXPECT_EQ((*k)[0].figures.at("rps"), 50.5);
+}
+
 TEST(BenchmarkReport, WhatIsNoReportIsRefusedAndNothingHostileIsKept) {
   EXPECT_FALSE(parseBenchmarks("").ok());
   EXPECT_FALSE(parseBenchmarks("hello").ok());

@@ -741,7 +741,9 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors, bool ca
       pipeline = *read;
       runner::RunConfig config = runConfigFor(run, *project, dir);
       quality::TestBook book(store_);
-      recorder.keepTests(&book, run);
+      // A deploy's measuring run tests another environment, not the commit: its results say
+      // nothing of the project's tests.
+      recorder.keepTests(run.perfEnv.empty() ? &book : nullptr, run);
       if (auto q = book.quarantined(run.project); q.ok()) {
         config.quarantined = std::move(q).value();
       } else {

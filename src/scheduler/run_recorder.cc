@@ -74,9 +74,14 @@ void RunRecorder::jobFinished(const runner::JobResult& r) {
   }
   if (!r.benchmarks.empty()) {
     std::vector<store::BenchmarkRecord> records;
+    // Samples are kept up to a budget per job (a report may hold a million): past it, figures.
+    size_t samplesLeft = 20000;
     for (const auto& m : r.benchmarks) {
-      records.push_back(
-          {runId_, project_, r.name, m.name, run_.commit, m.source, m.figures, m.samples});
+      records.push_back({runId_, project_, r.name, m.name, run_.commit, m.source, m.figures, {}});
+      if (m.samples.size() <= samplesLeft && !run_.isRequest()) {
+        records.back().samples = m.samples;
+        samplesLeft -= m.samples.size();
+      }
     }
     if (auto st = store_.addBenchmarks(records); !st.ok()) {
       logError("run " + std::to_string(runId_) + ": cannot keep the measurements of job " + r.name +

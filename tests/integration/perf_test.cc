@@ -185,14 +185,38 @@ TEST_F(PerfTest, ASlowerReleaseIsStoppedBeforeProdWithItsFiguresAndAFixedOneGoes
     }
   }
 
+  // A "rollback" to a release prod never ran is measured like any deploy: still stopped.
+  Output back = client({"rollback", "web", "prod", "--to", slow, "--no-wait", "--json"});
+  json d3 =
+      api("/api/deploys/" + json::parse(back.out, nullptr, false).value("id", json(0)).dump());
+  ASSERT_TRUE(waitFor(
+      [&] {
+        d3 = api("/api/deploys/" + d3.value("id", json(0)).dump());
+        return d3.value("state", "") == "failed";
+      },
+      std::chrono::seconds(120)))
+      << d3.dump(2);
+  EXPECT_NE(d3["reason"].get<std::string>().find("performance regression"), std::string::npos);
+  // What is measured must be what goes on: with perf back on the first release, the slow one
+  // is refused before anything is measured.
+  ASSERT_EQ(client({"rollback", "web", "perf", "--to", first}).exitCode, 0);
+  EXPECT_TRUE(deploySucceeded("web", "perf", 3));
+  Output direct = client({"deploy", "web", slow, "--to", "prod"});
+  EXPECT_NE(direct.exitCode, 0);
+  json d4 = api("/api/projects/web/deploys?env=prod")["deploys"][0];
+  EXPECT_EQ(d4["state"], "failed");
+  EXPECT_NE(d4["reason"].get<std::string>().find("perf runs " + first + ", not " + slow),
+            std::string::npos)
+      << d4.dump(2);
+
   // Fixed: measured again, it holds against the baseline and goes on.
   repo_.write("app/DELAY_MS", "0\n");
   repo_.commit("fix: the health check is quick again", "Bob");
-  std::string fixed = releaseToPerf(3);
-  json d3 = promote();
-  EXPECT_EQ(d3["state"], "succeeded") << d3.dump(2);
-  EXPECT_EQ(d3["perf"]["passed"], true);
-  EXPECT_NE(d3["perf"]["summary"].get<std::string>().find("performance holds"), std::string::npos);
+  std::string fixed = releaseToPerf(4);
+  json d5 = promote();
+  EXPECT_EQ(d5["state"], "succeeded") << d5.dump(2);
+  EXPECT_EQ(d5["perf"]["passed"], true);
+  EXPECT_NE(d5["perf"]["summary"].get<std::string>().find("performance holds"), std::string::npos);
 }
 
 }  // namespace

@@ -161,7 +161,7 @@ export interface PerfCheck {
     name: string;
     baseline: number;
     candidate: number;
-    change: number;
+    change: number | null;
     p: number | null;
     regression: boolean;
     text: string;

@@ -397,9 +397,11 @@ function PerfView({ p }: { p: PerfCheck }) {
   const fmt = (v: number) =>
     p.figure === "rps"
       ? `${v.toFixed(1)}/s`
-      : v >= 1000
-        ? `${(v / 1000).toFixed(2)} s`
-        : `${v.toFixed(1)} ms`;
+      : p.figure === "failures"
+        ? v.toFixed(0)
+        : v >= 1000
+          ? `${(v / 1000).toFixed(2)} s`
+          : `${v.toFixed(1)} ms`;
   return (
     <div class="perf-check" aria-label="performance check">
       <h3>
@@ -443,8 +445,11 @@ function PerfView({ p }: { p: PerfCheck }) {
                 <td>{fmt(c.baseline)}</td>
                 <td>{fmt(c.candidate)}</td>
                 <td>
-                  {c.change >= 0 ? "+" : ""}
-                  {(c.change * 100).toFixed(0)}%{c.regression && " ✗"}
+                  {/* A change from nothing (a baseline of 0) has no percentage. */}
+                  {c.change === null
+                    ? "from 0"
+                    : `${c.change >= 0 ? "+" : ""}${(c.change * 100).toFixed(0)}%`}
+                  {c.regression && " ✗"}
                 </td>
                 <td class="muted">{c.p === null ? "—" : c.p.toPrecision(2)}</td>
               </tr>

@@ -189,6 +189,8 @@ export function Overview() {
 function latestPerBranch(runs: Run[]): Run[] {
   const seen = new Map<string, Run>();
   for (const r of runs) {
+    // A deploy's measuring run builds no branch: it is shown with the deploy.
+    if (r.trigger === "perf") continue;
     const key = r.branch || r.ref;
     if (!seen.has(key)) seen.set(key, r);
   }
