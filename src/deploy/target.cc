@@ -68,6 +68,10 @@ Result<Plan> render(const Target& t, const TemplateValues& values,
 
 }  // namespace
 
+std::string envVariable(const std::string& key) {
+  return "BOUCLE_ENV_" + upper(key);
+}
+
 Result<std::vector<Host>> parseHosts(const std::string& text) {
   std::vector<Host> hosts;
   std::string word;
@@ -184,7 +188,7 @@ Result<Target> describeTarget(const store::Release& release, const std::string& 
   std::vector<std::string> environ = runner::inheritedEnvironment();
   for (const auto& v : values) {
     t.values["env." + v.key] = v.value;
-    environ.push_back("BOUCLE_ENV_" + upper(v.key) + "=" + v.value);
+    environ.push_back(envVariable(v.key) + "=" + v.value);
     if (v.secret) t.secrets.push_back(v.value);
   }
   if (command && !t.values.count("env.dir")) {

@@ -36,6 +36,10 @@ struct Host {
 // could be read as an ssh option, an empty part, a port out of range).
 Result<std::vector<Host>> parseHosts(const std::string& text);
 
+// The variable an environment's value reaches a step (or a measuring job) as: BOUCLE_ENV_KEY,
+// upper-cased, what is not a letter or digit an underscore.
+std::string envVariable(const std::string& key);
+
 struct Target {
   store::Release release;
   std::string env;

@@ -20,6 +20,7 @@
 #include "core/encoding.h"
 #include "core/glob.h"
 #include "core/log.h"
+#include "deploy/target.h"
 #include "insight/breakage.h"
 #include "os/files.h"
 #include "os/process.h"
@@ -759,10 +760,7 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors, bool ca
           config.baseEnv.push_back("BOUCLE_PERF_ENV=" + run.perfEnv);
           for (const auto& v : *values) {
             if (v.secret) continue;
-            std::string key = v.key;
-            for (char& c : key)
-              c = std::isalnum(static_cast<unsigned char>(c)) ? std::toupper(c) : '_';
-            config.baseEnv.push_back("BOUCLE_ENV_" + key + "=" + v.value);
+            config.baseEnv.push_back(deploy::envVariable(v.key) + "=" + v.value);
             if (v.key == "url") config.baseEnv.push_back("BOUCLE_PERF_URL=" + v.value);
           }
         }

@@ -154,6 +154,14 @@ TEST_F(FlakyTest, AQuarantinedGoogleTestCasesFailuresFailNoJobAndStayVisible) {
   json body = {{"test", key}, {"reason", "races"}};
   EXPECT_EQ(as(viewer, "POST", "/api/projects/web/quarantines", body.dump()).status, 403);
   EXPECT_EQ(as(viewer, "GET", "/api/projects/web/quarantines").status, 200);
+  EXPECT_EQ(as(viewer, "POST", "/api/projects/web/quarantines/release", body.dump()).status, 403);
+  EXPECT_EQ(as(viewer, "GET", "/api/projects/web/tests?flaky=1").status, 200);
+  EXPECT_EQ(as(viewer, "GET", "/api/projects/web/benchmarks").status, 200);
+  // Bounded reads: no window past 500 runs, no name past 2,100 bytes.
+  EXPECT_EQ(as(viewer, "GET", "/api/projects/web/tests?limit=501").status, 400);
+  EXPECT_EQ(
+      as(viewer, "GET", "/api/projects/web/tests/history?test=" + std::string(2101, 'x')).status,
+      400);
   // No expiry beyond 90 days, no quarantine without a reason.
   EXPECT_EQ(as(server_->token(), "POST", "/api/projects/web/quarantines",
                json{{"test", key}, {"reason", "x"}, {"until", "120d"}}.dump())
