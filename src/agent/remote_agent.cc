@@ -206,6 +206,7 @@ Status JobRun::prepare(runner::RunConfig& config, pipeline::Pipeline& p) {
   config.parallelism = 1;
   config.firstAttempt = spec_.attempt;
   config.baseEnv = runner::inheritedEnvironment();
+  config.baseEnv.insert(config.baseEnv.end(), spec_.env.begin(), spec_.env.end());
   config.defaultIsolation = pipeline::Isolation::kSandbox;
   config.processAllowed = spec_.processAllowed && o_.allowProcessJobs;
   config.quarantined = {spec_.quarantined.begin(), spec_.quarantined.end()};

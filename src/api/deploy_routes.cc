@@ -34,7 +34,24 @@ json deployJson(const store::Deploy& d) {
           {"smoke", d.smokeJson.empty() ? json::array() : json::parse(d.smokeJson, nullptr, false)},
           {"verification",
            d.verifyJson.empty() ? json(nullptr) : json::parse(d.verifyJson, nullptr, false)},
-          {"perf", d.perfJson.empty() ? json(nullptr) : json::parse(d.perfJson, nullptr, false)}};
+          {"perf", d.perfJson.empty() ? json(nullptr) : json::parse(d.perfJson, nullptr, false)},
+          {"cause", d.cause.empty() ? json(nullptr) : json(d.cause)},
+          {"forced", d.forced.empty() ? json(nullptr) : json(d.forced)}};
+}
+
+// A body's "force": why going back past an irreversible migration is wanted. A line of text,
+// kept with the deploy and in the audit log.
+std::optional<Response> readForce(const json& body, std::string& out) {
+  if (!body.contains("force")) return std::nullopt;
+  const auto& f = body["force"];
+  if (!f.is_string() || f.get<std::string>().empty() || f.get<std::string>().size() > 500) {
+    return errorResponse(400, "force: the reason, a line of at most 500 characters");
+  }
+  out = f.get<std::string>();
+  for (unsigned char ch : out) {
+    if (ch < 0x20 || ch == 0x7f) return errorResponse(400, "force: one line of text");
+  }
+  return std::nullopt;
 }
 
 Response deployResult(const Result<store::Deploy>& d, int status = 201) {
@@ -69,6 +86,8 @@ Response whatIsWhere(const ApiContext& c, const std::string& project) {
               {"deployers", e.deployers},
               {"window", e.window ? json(e.window->text) : json(nullptr)},
               {"perf", nullptr},
+              {"blank", e.blank},
+              {"schedule", e.schedule},
               {"current", nullptr}};
     if (e.perf) {
       j["perf"] = {{"job", e.perf->job},
@@ -198,9 +217,16 @@ void addDeployRoutes(Router& r, const ApiContext& c) {
               !body.contains("env") || !body["env"].is_string()) {
             return errorResponse(400, "the body must be {\"version\": \"1.2.0\", \"env\": \"qa\"}");
           }
-          deploy::DeployRequest dr{p.at("name"),    body["version"], body["env"],
-                                   req.actor,       false,           body.value("dry_run", false),
-                                   principalOf(req)};
+          deploy::DeployRequest dr{p.at("name"),
+                                   body["version"],
+                                   body["env"],
+                                   req.actor,
+                                   false,
+                                   body.value("dry_run", false),
+                                   principalOf(req),
+                                   "",
+                                   ""};
+          if (auto bad = readForce(body, dr.force)) return *bad;
           return deployResult(c.deployer->request(dr));
         });
   r.add("POST", "/api/projects/{name}/promote", Access::kChange,
@@ -218,8 +244,10 @@ void addDeployRoutes(Router& r, const ApiContext& c) {
           json body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
           if (!body.is_object()) return errorResponse(400, "the body must be a JSON object");
           std::string version = body.value("version", "");
+          std::string force;
+          if (auto bad = readForce(body, force)) return *bad;
           return deployResult(
-              c.deployer->rollback(p.at("name"), p.at("env"), version, principalOf(req)));
+              c.deployer->rollback(p.at("name"), p.at("env"), version, principalOf(req), force));
         });
   r.add("GET", "/api/projects/{name}/deploys", Access::kRead,
         [&c](const Request& req, const Params& p) {

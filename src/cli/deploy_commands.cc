@@ -26,6 +26,7 @@ void printDeploy(const json& d) {
   fmt::print("deploy {}: {} {} to {}  {}{}\n", d["id"].get<int64_t>(), str(d, "project"),
              str(d, "version"), str(d, "env"), str(d, "state"),
              str(d, "reason").empty() ? "" : " (" + str(d, "reason") + ")");
+  if (!str(d, "forced").empty()) fmt::print("  forced: {}\n", str(d, "forced"));
   for (const auto& s : d["smoke"]) {
     fmt::print("  smoke {}: {} ({})\n", s["ok"].get<bool>() ? "ok" : "FAILED", str(s, "check"),
                str(s, "detail"));
@@ -74,7 +75,7 @@ void afterRequest(const ClientArgs& a, const std::optional<json>& d, bool wait, 
 
 struct DeployOpts {
   ClientArgs client;
-  std::string project, env, version, from, to;
+  std::string project, env, version, from, to, force;
   bool dryRun = false, noWait = false;
   int64_t id = 0;
 };
@@ -400,11 +401,14 @@ void addDeployCommands(CLI::App& app, int* exitCode) {
   deploy->add_option("--to", dopt->env, "Environment")->required();
   deploy->add_flag("--dry-run", dopt->dryRun, "Show what would be done, touching nothing");
   deploy->add_flag("--no-wait", dopt->noWait, "Do not follow the deploy's log");
+  deploy->add_option("--force", dopt->force,
+                     "Go back past an irreversible migration anyway; the reason is recorded");
   addClientOptions(deploy, dopt->client);
   deploy->callback([=] {
+    json body{{"version", dopt->version}, {"env", dopt->env}, {"dry_run", dopt->dryRun}};
+    if (!dopt->force.empty()) body["force"] = dopt->force;
     auto r = call(dopt->client, "POST", "/api/projects/" + urlEncode(dopt->project) + "/deploys",
-                  json{{"version", dopt->version}, {"env", dopt->env}, {"dry_run", dopt->dryRun}},
-                  exitCode);
+                  body, exitCode);
     afterRequest(dopt->client, r, !dopt->noWait, exitCode);
   });
 
@@ -430,9 +434,13 @@ void addDeployCommands(CLI::App& app, int* exitCode) {
   rollback->add_option("--to", ro->version,
                        "Version (default: the release it ran before its current one)");
   rollback->add_flag("--no-wait", ro->noWait, "Do not follow the deploy's log");
+  rollback->add_option("--force", ro->force,
+                       "Go back past an irreversible migration anyway, saying why (recorded "
+                       "with the deploy and in the audit log)");
   addClientOptions(rollback, ro->client);
   rollback->callback([=] {
     json body = ro->version.empty() ? json::object() : json{{"version", ro->version}};
+    if (!ro->force.empty()) body["force"] = ro->force;
     auto r = call(ro->client, "POST",
                   "/api/projects/" + urlEncode(ro->project) + "/environments/" +
                       urlEncode(ro->env) + "/rollback",

@@ -1,7 +1,10 @@
 #include "deploy/deployer.h"
 
 #include <ctime>
+#include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "core/bell.h"
 #include "core/clock.h"
@@ -9,10 +12,12 @@
 #include "core/log.h"
 #include "deploy/ansible_driver.h"
 #include "deploy/local_driver.h"
+#include "deploy/migrations.h"
 #include "deploy/policy.h"
 #include "deploy/rules.h"
 #include "deploy/ssh_driver.h"
 #include "pipeline/parser.h"
+#include "scheduler/schedule.h"
 #include "scm/git_repo.h"
 
 namespace boucle::deploy {
@@ -91,10 +96,12 @@ void Deployer::start() {
   for (size_t i = 0; i < std::max<size_t>(1, options_.parallel); ++i) {
     threads_.emplace_back([this] { loop(); });
   }
+  threads_.emplace_back([this] { scheduleLoop(); });
 }
 
 void Deployer::stop() {
   wakeup_.stop();
+  scheduleWakeup_.stop();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
@@ -148,8 +155,18 @@ Result<store::Deploy> Deployer::request(DeployRequest r) {
   }
   auto current = currentRelease(store_, r.project, r.env);
   if (!current.ok()) return current.status();
+  // Going back past a migration that cannot be undone is refused here, before it queues; the
+  // deploy checks again when it starts (what runs there may have changed meanwhile).
+  if (!r.dryRun && r.force.empty()) {
+    auto plan = planMigrations(store_, r.project, r.env, *release);
+    if (!plan.ok()) return plan.status();
+    if (auto why = plan->refusal(r.env, current->version, r.version); !why.empty())
+      return Status::Conflict(why);
+  }
   store::Deploy d;
   d.project = r.project;
+  d.forced = r.force;
+  d.cause = r.cause;
   d.env = r.env;
   d.version = r.version;
   d.fromVersion = current->version;
@@ -178,7 +195,9 @@ Result<store::Deploy> Deployer::request(DeployRequest r) {
     options_.onChange(*created);
   }
   audit(store_, r.actor, r.rollback ? "rollback" : "deploy", r.project, r.env,
-        r.version + (r.dryRun ? " (dry run)" : "") + ", deploy " + std::to_string(created->id));
+        r.version + (r.dryRun ? " (dry run)" : "") + ", deploy " + std::to_string(created->id) +
+            (r.force.empty() ? "" : ", forced: " + r.force) +
+            (r.cause.empty() ? "" : " (" + r.cause + ")"));
   wakeup_.wake();
   return created;
 }
@@ -188,11 +207,12 @@ Result<store::Deploy> Deployer::promote(const std::string& project, const std::s
   auto current = currentRelease(store_, project, from);
   if (!current.ok()) return current.status();
   if (current->version.empty()) return Status::Conflict(from + " has no release to promote");
-  return request({project, current->version, to, by.name, false, false, by});
+  return request({project, current->version, to, by.name, false, false, by, "", ""});
 }
 
 Result<store::Deploy> Deployer::rollback(const std::string& project, const std::string& env,
-                                         const std::string& version, const auth::Principal& by) {
+                                         const std::string& version, const auth::Principal& by,
+                                         const std::string& force) {
   std::string target = version;
   if (target.empty()) {
     auto current = currentRelease(store_, project, env);
@@ -209,7 +229,7 @@ Result<store::Deploy> Deployer::rollback(const std::string& project, const std::
       return Status::Conflict(env + " has no earlier successful release to go back to");
     }
   }
-  return request({project, target, env, by.name, true, false, by});
+  return request({project, target, env, by.name, true, false, by, force, ""});
 }
 
 Result<store::Deploy> Deployer::approve(int64_t id, const auth::Principal& by) {
@@ -306,8 +326,8 @@ void Deployer::releaseCreated(const store::Release& release, const std::string& 
     const auto& env = envs[i];
     if (!env.autoDeploy || !env.after.empty()) continue;
     if (release.prerelease && i > 0) continue;
-    auto d = request(
-        {release.project, release.version, env.name, actor, false, false, principalNamed(actor)});
+    auto d = request({release.project, release.version, env.name, actor, false, false,
+                      principalNamed(actor), "", ""});
     if (!d.ok()) logError("auto deploy to " + env.name + ": " + d.status().message());
   }
 }
@@ -322,10 +342,114 @@ void Deployer::chainAfter(const store::Deploy& d, const store::Release& release)
     return logError("auto deploys after " + d.env + ": " + policy.status().message());
   for (const auto& e : policy->pipeline.environments) {
     if (!e.autoDeploy || e.after != d.env) continue;
-    auto next = request(
-        {d.project, d.version, e.name, d.requestedBy, false, false, principalNamed(d.requestedBy)});
+    auto next = request({d.project, d.version, e.name, d.requestedBy, false, false,
+                         principalNamed(d.requestedBy), "", ""});
     if (!next.ok()) logError("auto deploy to " + e.name + ": " + next.status().message());
   }
+}
+
+namespace {
+
+// An environment's schedule is kept beside the branches' (store::Schedule) under a name no
+// branch can have: git refuses ':' in a branch name.
+constexpr std::string_view kEnvSchedule = "env:";
+
+}  // namespace
+
+// The schedules follow the policy branch, read again every 15 seconds (a tree read from the
+// mirror per project); their firing is checked every few seconds (a cron's resolution is the
+// minute).
+void Deployer::scheduleLoop() {
+  int64_t synced = 0;
+  do {
+    int64_t now = nowMs();
+    if (now - synced >= 15'000) {
+      syncSchedules(now);
+      synced = now;
+    }
+    fireSchedules();
+  } while (scheduleWakeup_.wait(std::chrono::seconds(5)));
+}
+
+void Deployer::syncSchedules(int64_t now) {
+  auto projects = store_.listProjects();
+  auto stored = store_.dueSchedules(std::numeric_limits<int64_t>::max());
+  if (!projects.ok() || !stored.ok()) return;
+  std::map<std::pair<std::string, std::string>, std::vector<std::string>> have;
+  for (const auto& sc : *stored) {
+    if (sc.branch.starts_with(kEnvSchedule)) have[{sc.project, sc.branch}] = sc.crons;
+  }
+  for (const auto& p : *projects) {
+    auto policy = loadPolicy(store_, p.name, scm::mirrorPath(options_.shared(), p.name));
+    if (!policy.ok()) continue;  // rules that cannot be read change nothing
+    std::set<std::string> wanted;
+    for (const auto& env : policy->pipeline.environments) {
+      if (env.schedule.empty()) continue;
+      std::string key = std::string(kEnvSchedule) + env.name;
+      wanted.insert(key);
+      auto it = have.find({p.name, key});
+      if (it != have.end() && it->second == env.schedule) continue;
+      auto next = scheduler::nextFiring(env.schedule, now);
+      if (!next) continue;
+      if (auto st = store_.setSchedule({p.name, key, env.schedule, *next}); !st.ok())
+        logError("schedule: " + st.message());
+      logInfo("schedule: " + p.name + " " + env.name + " is deployed at " + [&] {
+        std::string all;
+        for (const auto& c : env.schedule) all += (all.empty() ? "'" : ", '") + c + "'";
+        return all;
+      }());
+    }
+    for (const auto& [key, crons] : have) {
+      if (key.first != p.name || wanted.count(key.second)) continue;
+      if (auto st = store_.setSchedule({p.name, key.second, {}, 0}); !st.ok())
+        logError("schedule: " + st.message());
+    }
+  }
+}
+
+void Deployer::fireSchedules() {
+  int64_t now = nowMs();
+  auto due = store_.dueSchedules(now);
+  if (!due.ok()) return logError("schedule: " + due.status().message());
+  for (const auto& sc : *due) {
+    if (!sc.branch.starts_with(kEnvSchedule)) continue;
+    // Taken first: of the servers sharing the database, the one that moves it deploys.
+    auto taken = store_.takeSchedule(sc, scheduler::nextFiring(sc.crons, now));
+    if (!taken.ok() || !*taken) continue;
+    deployScheduled(sc.project, sc.branch.substr(kEnvSchedule.size()));
+  }
+}
+
+// The newest release that may go to `env`: one that succeeded in its `after`, and no
+// prerelease past the first environment. Deployed even when it runs there already: on a blank
+// environment that is the point.
+void Deployer::deployScheduled(const std::string& project, const std::string& env) {
+  auto policy = loadPolicy(store_, project, scm::mirrorPath(options_.shared(), project));
+  if (!policy.ok())
+    return logError("schedule: " + project + " " + env + ": " + policy.status().message());
+  const auto* rules = policy->env(env);
+  if (!rules) return;
+  bool first = policy->pipeline.environments.front().name == env;
+  auto releases = store_.listReleases(project, 200);
+  if (!releases.ok()) return logError("schedule: " + releases.status().message());
+  for (const auto& r : *releases) {
+    if (r.prerelease && !first) continue;
+    if (!rules->after.empty()) {
+      auto h = historyOf(project, r.version, env, rules->after);
+      if (!h.ok() || !h->passedAfter) continue;
+    }
+    auto d =
+        request({project, r.version, env, "boucle", false, false, std::nullopt, "", "schedule"});
+    if (d.ok()) {
+      logInfo("schedule: " + project + " " + r.version + " to " + env + ", deploy " +
+              std::to_string(d->id));
+    } else {
+      logError("schedule: " + project + " " + r.version + " to " + env + ": " +
+               d.status().message());
+    }
+    return;
+  }
+  logInfo("schedule: " + project + " " + env + ": no release may go there yet");
 }
 
 void Deployer::loop() {
@@ -403,17 +527,45 @@ void Deployer::execute(store::Deploy d) {
   std::optional<pipeline::Environment::Verify> verify;
   std::optional<pipeline::Environment::Perf> perf;
   std::string perfAgainst;
-  if (!d.dryRun) {
-    auto policy = loadPolicy(store_, d.project, mirror);
-    if (!policy.ok()) {
-      log.say("nothing was touched: " + policy.status().message());
-      return finish(store::DeployState::kFailed, policy.status().message());
-    }
-    if (const auto* env = policy->env(d.env)) {
+  bool blank = false;
+  auto policy = loadPolicy(store_, d.project, mirror);
+  if (!policy.ok() && !d.dryRun) {
+    log.say("nothing was touched: " + policy.status().message());
+    return finish(store::DeployState::kFailed, policy.status().message());
+  }
+  if (const auto* env = policy.ok() ? policy->env(d.env) : nullptr) {
+    if (!d.dryRun) {
       verify = env->verify;
       perf = env->perf;
       perfAgainst = env->after;
     }
+    blank = env->blank;
+  }
+  // The database: what this move migrates, or undoes; going back past a migration that
+  // cannot be undone stops here unless it was forced.
+  auto migrations = planMigrations(store_, d.project, d.env, *release, d.id);
+  if (!migrations.ok()) {
+    log.say("nothing was touched: " + migrations.status().message());
+    return finish(store::DeployState::kFailed, migrations.status().message());
+  }
+  std::string refusal = migrations->refusal(d.env, d.fromVersion, d.version);
+  if (d.dryRun) {
+    for (const auto& line : migrations->describe()) log.say("dry run: " + line);
+    if (!refusal.empty()) log.say("dry run: would be refused: " + refusal);
+    if (blank)
+      log.say("dry run: would wipe " + target->dir.string() + " first (a blank environment)");
+  } else if (!refusal.empty() && d.forced.empty()) {
+    log.say(refusal);
+    return finish(store::DeployState::kFailed, refusal);
+  } else if (!refusal.empty()) {
+    log.say("forced past the irreversible migration of " +
+            [&] {
+              std::string names;
+              for (const auto& v : migrations->irreversible)
+                names += (names.empty() ? "" : ", ") + v;
+              return names;
+            }() +
+            ": " + d.forced);
   }
   // A rollback to a release that ran here before is not measured again: it goes back to what
   // was measured (or ran before the rule). Any other deploy is, a "rollback" to a release that
@@ -428,6 +580,29 @@ void Deployer::execute(store::Deploy d) {
     if (gate.end == PerfGate::End::kFailed) return finish(store::DeployState::kFailed, gate.reason);
     if (auto st = store_.updateDeploy(d); !st.ok()) logError("deploy: " + st.message());
   }
+  if (!d.dryRun) {
+    for (const auto& step : migrations->downs) {
+      log.say("undo " + step.version + "'s migration: " + step.command);
+      auto st = runMigration(d, step.version, step.command, *values, d.fromVersion, d.version, log);
+      if (!st.ok()) {
+        std::string why = "undoing " + step.version + "'s migration failed: " + st.message() +
+                          "; " + d.env + " still runs " + d.fromVersion + " (check its database)";
+        log.say("FAILED: " + why);
+        return finish(store::DeployState::kFailed, why);
+      }
+    }
+    if (blank) {
+      auto wiped =
+          remoteDriver(*target) ? wipeSsh(*target, log) : wipeLocal(*target, options_.dataDir, log);
+      if (!wiped.ok()) {
+        log.say("FAILED: " + wiped.message());
+        return finish(store::DeployState::kFailed, wiped.message());
+      }
+    }
+  }
+  if (migrations->up) target->migrateUp = migrations->up->command;
+  target->environ.push_back("BOUCLE_MIGRATE_FROM=" + d.fromVersion);
+  target->environ.push_back("BOUCLE_MIGRATE_TO=" + d.version);
   auto outcome = runDriver(*target, options_, log, d.dryRun);
   json smoke = json::array();
   for (const auto& r : outcome.smoke) {
@@ -467,7 +642,7 @@ void Deployer::execute(store::Deploy d) {
   if (!goBack || d.fromVersion.empty() || d.fromVersion == d.version) {
     return finish(store::DeployState::kFailed, outcome.failure);
   }
-  auto [state, reason] = rollBack(d, *values, outcome, log);
+  auto [state, reason] = rollBack(d, *values, outcome, blank, log);
   finish(state, reason);
 }
 
@@ -524,9 +699,30 @@ std::optional<bool> Deployer::verified(store::Deploy& d, const store::Release& r
 // the hosts this deploy changed only. The deploy's end and its reason.
 std::pair<store::DeployState, std::string> Deployer::rollBack(
     const store::Deploy& d, const std::vector<store::EnvValue>& values, const Outcome& outcome,
-    DeployLog& log) {
+    bool wiped, DeployLog& log) {
   using store::DeployState;
   fs::path mirror = scm::mirrorPath(options_.shared(), d.project);
+  // The release's migration ran: undone first, from its own folder, or the way back is shut.
+  if (outcome.migrated) {
+    auto release = store_.getRelease(d.project, d.version);
+    auto m = release.ok() ? migrationOf(*release) : std::nullopt;
+    if (m && m->down.empty()) {
+      std::string why = d.version + "'s migration ran and is irreversible: not rolled back to " +
+                        d.fromVersion + " (the environment needs a look)";
+      log.say(why);
+      return {DeployState::kFailed, outcome.failure + "; " + why};
+    }
+    if (m) {
+      log.say("undo " + d.version + "'s migration: " + m->down);
+      auto st = runMigration(d, d.version, m->down, values, d.version, d.fromVersion, log);
+      if (!st.ok()) {
+        log.say("rollback FAILED: undoing the migration: " + st.message());
+        return {DeployState::kFailed, outcome.failure + "; undoing " + d.version +
+                                          "'s migration failed too: " + st.message() +
+                                          " (the environment needs a look)"};
+      }
+    }
+  }
   log.say("rolling back to " + d.fromVersion);
   auto previous = store_.getRelease(d.project, d.fromVersion);
   auto back = previous.ok() ? prepareTarget(*previous, d.env, values, mirror,
@@ -537,7 +733,8 @@ std::pair<store::DeployState, std::string> Deployer::rollBack(
     return {DeployState::kFailed,
             outcome.failure + "; rollback impossible: " + back.status().message()};
   }
-  if (remoteDriver(*back)) {
+  // A blank environment's hosts were all wiped: each needs the release back.
+  if (remoteDriver(*back) && !wiped) {
     std::erase_if(back->hosts, [&](const Host& h) {
       return std::find(outcome.touched.begin(), outcome.touched.end(), h.name) ==
              outcome.touched.end();
@@ -560,6 +757,29 @@ std::pair<store::DeployState, std::string> Deployer::rollBack(
   }
   log.say("rolled back: " + d.env + " runs " + d.fromVersion + " again, its smoke checks pass");
   return {DeployState::kRolledBack, outcome.failure + "; rolled back to " + d.fromVersion};
+}
+
+Status Deployer::runMigration(const store::Deploy& d, const std::string& version,
+                              const std::string& command,
+                              const std::vector<store::EnvValue>& values, const std::string& from,
+                              const std::string& to, DeployLog& log) {
+  auto release = store_.getRelease(d.project, version);
+  if (!release.ok()) return release.status();
+  auto t = prepareTarget(*release, d.env, values, scm::mirrorPath(options_.shared(), d.project),
+                         options_.dataDir / "environments");
+  if (!t.ok()) return t.status();
+  t->environ.push_back("BOUCLE_MIGRATE_FROM=" + from);
+  t->environ.push_back("BOUCLE_MIGRATE_TO=" + to);
+  switch (t->spec.driver) {
+    case pipeline::Driver::kSsh:
+      return migrateSsh(*t, command, options_.shared() / "blobs", log);
+    case pipeline::Driver::kAnsible:
+      return Status::Invalid(version + " is deployed by its Ansible playbook, which migrates");
+    case pipeline::Driver::kLocal:
+    case pipeline::Driver::kCommand:
+      break;
+  }
+  return migrateLocal(*t, command, options_.shared() / "blobs", log);
 }
 
 // The environment's values, its secrets unsealed (they stay in memory only).

@@ -35,6 +35,10 @@ struct DeployRequest {
   // Who asks, checked against the environment's `deployers`; none when boucle itself asks
   // (automatic deploys, which the pipeline file already allows).
   std::optional<auth::Principal> by;
+  // Why going back past an irreversible migration is wanted anyway ("" refuses it); recorded
+  // with the deploy.
+  std::string force;
+  std::string cause;  // "schedule" for an environment's scheduled deploy
 };
 
 struct DeployerOptions {
@@ -84,8 +88,10 @@ class Deployer {
   Result<store::Deploy> promote(const std::string& project, const std::string& from,
                                 const std::string& to, const auth::Principal& by);
   // Back to `version`, or to the release `env` ran before its current one.
+  // `force`: as DeployRequest's.
   Result<store::Deploy> rollback(const std::string& project, const std::string& env,
-                                 const std::string& version, const auth::Principal& by);
+                                 const std::string& version, const auth::Principal& by,
+                                 const std::string& force = "");
   // Unauthorized unless `by` is an admin or named by the environment's `approval` list (and,
   // with four eyes, not who asked).
   Result<store::Deploy> approve(int64_t id, const auth::Principal& by);
@@ -94,13 +100,24 @@ class Deployer {
   Result<store::Deploy> cancel(int64_t id, const auth::Principal& by);
   // Environments whose rule is `auto: true` and whose `after` (if any) is met get the release.
   void releaseCreated(const store::Release& release, const std::string& actor);
+  // Environments with a `schedule` whose time came get the newest release that may go there.
+  // Several servers on one database fire each time once.
+  void fireSchedules();
 
   std::filesystem::path logPath(int64_t id) const;
   const DeployerOptions& options() const { return options_; }
 
  private:
   void loop();
+  void scheduleLoop();
+  void syncSchedules(int64_t now);
+  void deployScheduled(const std::string& project, const std::string& env);
   void execute(store::Deploy d);
+  // A migration command of `release` in its folder in `d`'s environment, with the deploy's
+  // variables and BOUCLE_MIGRATE_FROM/TO.
+  Status runMigration(const store::Deploy& d, const std::string& version,
+                      const std::string& command, const std::vector<store::EnvValue>& values,
+                      const std::string& from, const std::string& to, DeployLog& log);
   Result<History> historyOf(const std::string& project, const std::string& version,
                             const std::string& env, const std::string& after);
   void chainAfter(const store::Deploy& d, const store::Release& release);
@@ -115,11 +132,13 @@ class Deployer {
                                DeployLog& log);
   std::pair<store::DeployState, std::string> rollBack(const store::Deploy& d,
                                                       const std::vector<store::EnvValue>& values,
-                                                      const Outcome& outcome, DeployLog& log);
+                                                      const Outcome& outcome, bool wiped,
+                                                      DeployLog& log);
 
   store::Store& store_;
   DeployerOptions options_;
   Wakeup wakeup_;
+  Wakeup scheduleWakeup_;  // its own: a wake for the deploy threads must not be taken by it
   std::vector<std::thread> threads_;
 };
 

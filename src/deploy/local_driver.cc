@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "deploy/step.h"
@@ -75,7 +76,69 @@ Status switchCurrent(const fs::path& dir, const std::string& version) {
   return os::fsyncDir(dir);
 }
 
+// The release's folder, DIR/releases/VERSION: kept when it is there, else installed beside it
+// and renamed into place, so that a folder of that name is always whole.
+Status ensureInstalled(const Target& t, const fs::path& blobRoot, DeployLog& log) {
+  fs::path releaseDir = t.values.at("release.dir");
+  std::error_code ec;
+  if (fs::exists(releaseDir)) {
+    log.say("release folder " + releaseDir.string() + " is already there: reused");
+    return Status::Ok();
+  }
+  fs::path partial = t.dir / "releases" / ("." + t.release.version + ".partial");
+  fs::remove_all(partial, ec);
+  fs::create_directories(partial, ec);
+  if (ec) return Status::Io("cannot create " + partial.string() + ": " + ec.message());
+  if (auto st = install(t, blobRoot, partial, log); !st.ok()) {
+    fs::remove_all(partial, ec);
+    return Status::Io("install: " + st.message());
+  }
+  fs::rename(partial, releaseDir, ec);
+  if (ec) return Status::Io("install: " + ec.message());
+  log.say("installed into " + releaseDir.string());
+  return Status::Ok();
+}
+
 }  // namespace
+
+Status migrateLocal(const Target& t, const std::string& command, const fs::path& blobRoot,
+                    DeployLog& log) {
+  if (auto st = ensureInstalled(t, blobRoot, log); !st.ok()) return st;
+  auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(t.spec.timeout);
+  auto st = runStep(command, t.values.at("release.dir"), t.environ, log, timeout);
+  log.flush();
+  return st;
+}
+
+Status wipeLocal(const Target& t, const fs::path& keep, DeployLog& log) {
+  std::error_code ec;
+  fs::path dir = fs::weakly_canonical(t.dir, ec);
+  if (ec || !dir.is_absolute())
+    return Status::Invalid("blank: " + t.dir.string() + " is not a folder");
+  fs::path home = ::getenv("HOME") ? fs::weakly_canonical(::getenv("HOME"), ec) : fs::path();
+  fs::path kept = fs::weakly_canonical(keep, ec);
+  auto within = [](const fs::path& inner, const fs::path& outer) {
+    auto rel = inner.lexically_relative(outer);
+    return !rel.empty() && *rel.begin() != "..";
+  };
+  if (std::distance(dir.begin(), dir.end()) < 3 || dir == home || within(kept, dir)) {
+    return Status::Invalid("blank: refusing to wipe " + dir.string() +
+                           ": give the environment a 'dir' value of its own");
+  }
+  if (!fs::exists(dir)) {
+    log.say("blank: " + dir.string() + " is not there yet: nothing to wipe");
+    return Status::Ok();
+  }
+  size_t removed = 0;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    fs::remove_all(e.path(), ec);
+    if (ec) return Status::Io("blank: cannot remove " + e.path().string() + ": " + ec.message());
+    ++removed;
+  }
+  if (ec) return Status::Io("blank: " + dir.string() + ": " + ec.message());
+  log.say("blank: wiped " + dir.string() + " (" + std::to_string(removed) + " entries)");
+  return os::fsyncDir(dir);
+}
 
 std::vector<SmokeResult> runSmoke(const Target& t, const Plan& plan, const fs::path& cwd,
                                   LogSink& log, bool* allOk) {
@@ -114,27 +177,9 @@ Outcome deployLocal(const Target& t, const fs::path& blobRoot, DeployLog& log, b
     o.ok = true;
     return o;
   }
-  if (fs::exists(releaseDir)) {
-    log.say("release folder " + releaseDir.string() + " is already there: reused");
-  } else {
-    fs::path partial = t.dir / "releases" / ("." + t.release.version + ".partial");
-    fs::remove_all(partial, ec);
-    fs::create_directories(partial, ec);
-    if (ec) {
-      o.failure = "cannot create " + partial.string() + ": " + ec.message();
-      return o;
-    }
-    if (auto st = install(t, blobRoot, partial, log); !st.ok()) {
-      fs::remove_all(partial, ec);
-      o.failure = "install: " + st.message();
-      return o;
-    }
-    fs::rename(partial, releaseDir, ec);
-    if (ec) {
-      o.failure = "install: " + ec.message();
-      return o;
-    }
-    log.say("installed into " + releaseDir.string());
+  if (auto st = ensureInstalled(t, blobRoot, log); !st.ok()) {
+    o.failure = st.message();
+    return o;
   }
   for (const auto& [to, content] : t.plan.configFiles) {
     fs::create_directories(fs::path(to).parent_path(), ec);
@@ -145,6 +190,15 @@ Outcome deployLocal(const Target& t, const fs::path& blobRoot, DeployLog& log, b
     log.say("wrote " + to);
   }
   auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(t.spec.timeout);
+  if (!t.migrateUp.empty()) {
+    log.say("migrate up: " + t.migrateUp);
+    if (auto st = runStep(t.migrateUp, releaseDir, t.environ, log, timeout); !st.ok()) {
+      log.flush();
+      o.failure = "migration '" + t.migrateUp + "' failed: " + st.message();
+      return o;
+    }
+    o.migrated = true;
+  }
   for (const auto& s : t.plan.steps) {
     log.say("step: " + s);
     if (auto st = runStep(s, releaseDir, t.environ, log, timeout); !st.ok()) {

@@ -22,12 +22,23 @@ struct Outcome {
   std::vector<SmokeResult> smoke;
   // Hosts where something changed (steps ran, `current` switched): what a rollback must visit.
   std::vector<std::string> touched;
+  bool migrated = false;  // the release's `migrate.up` ran to its end
 };
 
 // Installs (unless the release folder is already there), renders, runs the steps, switches
 // and checks. `blobRoot`: where artifacts are stored by hash.
 Outcome deployLocal(const Target& t, const std::filesystem::path& blobRoot, DeployLog& log,
                     bool dryRun);
+
+// A migration command of `t`'s release (a `down` when going back) in its release folder,
+// installed there first when it is not (a blank environment, a folder removed by hand).
+Status migrateLocal(const Target& t, const std::string& command,
+                    const std::filesystem::path& blobRoot, DeployLog& log);
+
+// A blank environment's folder emptied before a deploy. Refused for a folder that is not one
+// a deploy should own: "/", a folder right under it, the home folder, or one holding `keep`
+// (the server's data).
+Status wipeLocal(const Target& t, const std::filesystem::path& keep, DeployLog& log);
 
 // Smoke checks of one place, from this machine; `cwd` for command checks.
 std::vector<SmokeResult> runSmoke(const Target& t, const Plan& plan,

@@ -170,6 +170,15 @@ class HostDeploy {
     return r_;
   }
 
+  // A migration of the release, in its folder (installed first when it is not there).
+  HostResult migrate(const std::string& command) {
+    if (!install()) return r_;
+    log_.say("migration: " + command);
+    if (!runInRelease("migration", command)) return r_;
+    r_.ok = true;
+    return r_;
+  }
+
  private:
   bool fail(std::string what) {
     r_.failure = std::move(what);
@@ -249,16 +258,22 @@ class HostDeploy {
     return true;
   }
 
+  // `what` names it in a failure ("step", "migration").
+  bool runInRelease(const std::string& what, const std::string& command) {
+    auto input = textAsInput(inReleaseDir(t_, h_, evalling(command, "/bin/sh -e")));
+    if (!input.ok()) return fail(what + " '" + command + "': " + input.status().message());
+    os::Fd fd(*input);
+    if (auto st = ssh_.run(h_, "/bin/sh -s", log_, timeout_, fd.get()); !st.ok()) {
+      return fail(what + " '" + command + "' failed: " + st.message());
+    }
+    return true;
+  }
+
   bool steps() {
     for (const auto& step : h_.plan.steps) {
       r_.touched = true;
       log_.say("step: " + step);
-      auto input = textAsInput(inReleaseDir(t_, h_, evalling(step, "/bin/sh -e")));
-      if (!input.ok()) return fail("step '" + step + "': " + input.status().message());
-      os::Fd fd(*input);
-      if (auto st = ssh_.run(h_, "/bin/sh -s", log_, timeout_, fd.get()); !st.ok()) {
-        return fail("step '" + step + "' failed: " + st.message());
-      }
+      if (!runInRelease("step", step)) return false;
     }
     return true;
   }
@@ -336,6 +351,15 @@ Outcome deploySsh(const Target& t, const fs::path& blobRoot, DeployLog& log, boo
     return o;
   }
   SshClient ssh(t);
+  if (!t.migrateUp.empty() && !t.hosts.empty()) {
+    HostLog hl(log, t.hosts.front().name);
+    auto r = HostDeploy(t, t.hosts.front(), ssh, blobRoot, hl).migrate(t.migrateUp);
+    if (!r.ok) {
+      o.failure = "host " + t.hosts.front().name + ": " + r.failure;
+      return o;
+    }
+    o.migrated = true;
+  }
   for (size_t b = 0; b < batches.size(); ++b) {
     const Batch& batch = batches[b];
     if (batches.size() > 1) log.say("batch " + std::to_string(b + 1) + ": " + namesOf(batch));
@@ -366,6 +390,37 @@ Outcome deploySsh(const Target& t, const fs::path& blobRoot, DeployLog& log, boo
   log.flush();
   o.ok = true;
   return o;
+}
+
+Status migrateSsh(const Target& t, const std::string& command, const fs::path& blobRoot,
+                  DeployLog& log) {
+  if (t.hosts.empty()) return Status::Invalid("no host to migrate on");
+  SshClient ssh(t);
+  HostLog hl(log, t.hosts.front().name);
+  auto r = HostDeploy(t, t.hosts.front(), ssh, blobRoot, hl).migrate(command);
+  if (!r.ok) return Status::Io("host " + t.hosts.front().name + ": " + r.failure);
+  return Status::Ok();
+}
+
+Status wipeSsh(const Target& t, DeployLog& log) {
+  if (!t.dir.is_absolute() || std::distance(t.dir.begin(), t.dir.end()) < 3) {
+    return Status::Invalid("blank: refusing to wipe below " + t.dir.string() +
+                           ": give the environment a 'dir' value of its own");
+  }
+  SshClient ssh(t);
+  auto timeout = std::chrono::duration_cast<milliseconds>(t.spec.timeout);
+  for (const auto& h : t.hosts) {
+    HostLog hl(log, h.name);
+    std::string out;
+    auto st = ssh.run(
+        h,
+        "cd " + q(t.dir) + " 2>/dev/null || exit 0; rm -rf releases current " + ".current.boucle",
+        hl, timeout, -1, &out, false);
+    if (!st.ok()) return Status::Io("blank: host " + h.name + ": " + st.message());
+    hl.say("blank: removed " + (t.dir / "releases").string() + " and " +
+           (t.dir / "current").string());
+  }
+  return Status::Ok();
 }
 
 }  // namespace boucle::deploy

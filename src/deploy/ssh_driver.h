@@ -25,4 +25,12 @@ namespace boucle::deploy {
 Outcome deploySsh(const Target& t, const std::filesystem::path& blobRoot, DeployLog& log,
                   bool dryRun);
 
+// A migration command of `t`'s release in its folder on the first host (installed there first
+// when it is not): migrations change a database the hosts share, so they run once.
+Status migrateSsh(const Target& t, const std::string& command,
+                  const std::filesystem::path& blobRoot, DeployLog& log);
+
+// A blank environment's release folders (DIR/releases, DIR/current) removed on every host.
+Status wipeSsh(const Target& t, DeployLog& log);
+
 }  // namespace boucle::deploy

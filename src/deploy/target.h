@@ -51,6 +51,9 @@ struct Target {
   std::filesystem::path mirror;      // the project's repository (the playbook's source)
   Plan plan;                         // local and command drivers
   std::vector<Host> hosts;           // ssh and ansible drivers
+  // The release's migration, run once per deploy after it is installed and before its steps
+  // (here, or on the first host): set by the deployer when the deploy moves forward.
+  std::string migrateUp;
 };
 
 // The release's deploy method and the environment's values (values, environ, secrets, dir),

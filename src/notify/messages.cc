@@ -234,6 +234,36 @@ std::vector<std::string> deployEventsOf(const store::Deploy& d) {
   }
 }
 
+namespace {
+
+bool failedDeploy(store::DeployState s) {
+  return s == store::DeployState::kFailed || s == store::DeployState::kRolledBack ||
+         s == store::DeployState::kInterrupted;
+}
+
+}  // namespace
+
+std::string scheduledTurn(store::Store& store, const store::Deploy& d) {
+  if (d.cause != "schedule" || d.dryRun || !store::isFinished(d.state) ||
+      d.state == store::DeployState::kCancelled)
+    return "";
+  std::optional<store::Deploy> previous;
+  if (auto list = store.listDeploys(d.project, d.env, 500); list.ok()) {
+    for (const auto& o : *list) {
+      if (o.id < d.id && o.cause == "schedule" && !o.dryRun && store::isFinished(o.state) &&
+          o.state != store::DeployState::kCancelled) {
+        previous = o;
+        break;
+      }
+    }
+  }
+  bool failed = failedDeploy(d.state);
+  bool wasFailed = previous && failedDeploy(previous->state);
+  if (failed && !wasFailed) return "broken";
+  if (!failed && wasFailed) return "fixed";
+  return "";
+}
+
 std::string deployHeadline(const std::string& event, const store::Deploy& d) {
   std::string what = d.project + " " + d.version;
   if (event == "deployed") {
@@ -248,6 +278,14 @@ std::string deployHeadline(const std::string& event, const store::Deploy& d) {
     return d.project + " " + d.env + " rolled back to " + d.fromVersion + " after " + d.version +
            " failed";
   }
+  if (event == "broken") {
+    return d.project + " " + d.env + " is broken: the scheduled deploy of " + d.version +
+           " failed: " + d.reason;
+  }
+  if (event == "fixed") {
+    return d.project + " " + d.env + " is fixed: the scheduled deploy of " + d.version +
+           " succeeded";
+  }
   return what + " failed to deploy to " + d.env + ": " + d.reason;
 }
 
@@ -261,12 +299,15 @@ Result<int> queueDeployNotifications(store::Store& store, const store::Deploy& d
                   {"state", store::toString(d.state)},
                   {"reason", d.reason},
                   {"from_version", d.fromVersion},
-                  {"requested_by", d.requestedBy}};
+                  {"requested_by", d.requestedBy},
+                  {"cause", d.cause}};
   std::vector<store::Delivery> planned;
-  for (const auto& event : deployEventsOf(d)) {
-    const char* icon = event == "deployed"          ? ":rocket: "
-                       : event == "approval_needed" ? ":hourglass: "
-                                                    : ":x: ";
+  auto events = deployEventsOf(d);
+  if (auto turn = scheduledTurn(store, d); !turn.empty()) events.push_back(turn);
+  for (const auto& event : events) {
+    const char* icon = event == "deployed" || event == "fixed" ? ":rocket: "
+                       : event == "approval_needed"            ? ":hourglass: "
+                                                               : ":x: ";
     planEvent(rules, event, runId, deployHeadline(event, d), "deploy", details, icon, mailFrom,
               nowMs, planned);
   }

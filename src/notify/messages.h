@@ -40,6 +40,9 @@ namespace boucle::notify {
 // A deploy's events: "deployed", "deploy_failed" (also when it was rolled back), "rolled_back",
 // "approval_needed" (a deploy waiting for one).
 std::vector<std::string> deployEventsOf(const store::Deploy& d);
+// A scheduled deploy's turn, told as a build's is: "broken" when it fails after a success (or
+// first), "fixed" when it succeeds after a failure, else "".
+std::string scheduledTurn(store::Store& store, const store::Deploy& d);
 // "web 1.2.0 deployed to qa (asked by ada)", "web 1.3.0 failed to deploy to dev: …".
 std::string deployHeadline(const std::string& event, const store::Deploy& d);
 // Plans and stores the deliveries for a deploy's events under the release's run (whose

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <set>
 
+#include "core/cron.h"
 #include "core/glob.h"
 #include "core/suggest.h"
 
@@ -266,6 +267,22 @@ std::optional<std::string> readKeyword(const Field& f, const std::vector<std::st
   if (auto m = closestMatch(*s, words)) msg += " (did you mean " + inQuotes(*m) + "?)";
   d.error(f.pos, msg);
   return std::nullopt;
+}
+
+std::vector<std::string> readCrons(const Field& f, std::string_view section, Diagnostics& d) {
+  std::vector<std::string> out;
+  std::vector<SourcePos> pos;
+  if (auto crons = readStringList(f, d, &pos)) {
+    for (size_t i = 0; i < crons->size(); ++i) {
+      std::string err;
+      if (Cron::parse((*crons)[i], &err)) {
+        out.push_back((*crons)[i]);
+      } else {
+        d.error(pos[i], std::string(section) + ": '" + (*crons)[i] + "': " + err);
+      }
+    }
+  }
+  return out;
 }
 
 }  // namespace boucle::pipeline::detail

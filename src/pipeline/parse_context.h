@@ -64,6 +64,8 @@ std::optional<double> readNumber(const Field& f, Diagnostics& d);
 // A list of strings; a single scalar is accepted as a one-element list.
 std::optional<std::vector<std::string>> readStringList(const Field& f, Diagnostics& d,
                                                        std::vector<SourcePos>* positions = nullptr);
+// Cron expressions (one or a list), each checked; `section` names them in messages.
+std::vector<std::string> readCrons(const Field& f, std::string_view section, Diagnostics& d);
 // A list of workspace-relative globs, each validated.
 std::vector<std::string> readGlobs(const Field& f, Diagnostics& d);
 // Checks "{{ root.key }}" references in a string: balanced braces and a known root.

@@ -155,7 +155,8 @@ void parseEnvironments(const Field& f, Pipeline& p, Diagnostics& d) {
                             "name folders)");
     }
     MapReader r(e.node, e.pos, what,
-                {"auto", "after", "approval", "four_eyes", "window", "deployers", "verify", "perf"},
+                {"auto", "after", "approval", "four_eyes", "window", "deployers", "verify", "perf",
+                 "blank", "schedule"},
                 d);
     if (auto v = r.get("auto")) {
       if (auto b = readBool(v, d)) env.autoDeploy = *b;
@@ -190,6 +191,13 @@ void parseEnvironments(const Field& f, Pipeline& p, Diagnostics& d) {
       env.perf = parsePerf(v, p, d);
       if (env.after.empty())
         d.error(v.pos, "perf: needs 'after': the job measures the environment before this one");
+    }
+    if (auto v = r.get("blank")) {
+      if (auto b = readBool(v, d)) env.blank = *b;
+    }
+    if (auto v = r.get("schedule")) {
+      env.schedule = readCrons(v, "schedule", d);
+      env.schedulePos = v.pos;
     }
     p.environments.push_back(std::move(env));
   }
@@ -302,6 +310,36 @@ void parseConfigFiles(const Field& f, DeploySpec& spec, Diagnostics& d) {
   }
 }
 
+std::optional<Migration> parseMigration(const Field& f, Diagnostics& d) {
+  MapReader r(f.node, f.pos, "migrate", {"up", "down", "irreversible"}, d);
+  if (!r.isMap()) return std::nullopt;
+  Migration m;
+  m.pos = f.pos;
+  if (auto v = r.get("up")) {
+    if (auto s = readString(v, d)) m.up = *s;
+  }
+  if (auto v = r.get("down")) {
+    if (auto s = readString(v, d)) m.down = *s;
+  }
+  if (auto v = r.get("irreversible")) {
+    if (auto b = readBool(v, d)) m.irreversible = *b;
+    if (m.irreversible && !m.down.empty()) {
+      d.error(v.pos,
+              "irreversible: a migration with a 'down' can be undone; give one or the other");
+    }
+  }
+  if (m.up.empty()) {
+    d.error(f.pos,
+            "migrate: missing 'up' (the command that changes the database, e.g. "
+            "./bin/migrate up)");
+  }
+  // Said either way, so that nobody finds out during a rollback that it cannot be undone.
+  if (m.down.empty() && !m.irreversible) {
+    d.error(f.pos, "migrate: give 'down' (the command that undoes it) or 'irreversible: true'");
+  }
+  return m;
+}
+
 }  // namespace
 
 void parseExpect(const Field& f, int& status, std::string& contains, Millis* within,
@@ -325,7 +363,7 @@ void parseExpect(const Field& f, int& status, std::string& contains, Millis* wit
 void parseDeploy(const Field& f, Pipeline& p, Diagnostics& d) {
   MapReader r(f.node, f.pos, "deploy",
               {"driver", "hosts", "strategy", "config", "steps", "smoke", "on_failure", "playbook",
-               "command", "timeout"},
+               "command", "timeout", "migrate"},
               d);
   if (!r.isMap()) return;
   DeploySpec spec;
@@ -384,6 +422,14 @@ void parseDeploy(const Field& f, Pipeline& p, Diagnostics& d) {
   }
   if (auto v = r.get("timeout")) {
     if (auto t = readDuration(v, d)) spec.timeout = *t;
+  }
+  if (auto v = r.get("migrate")) {
+    spec.migrate = parseMigration(v, d);
+    if (spec.driver == Driver::kAnsible) {
+      d.error(v.pos,
+              "migrate: the ansible driver runs migrations from its playbook (run_once); "
+              "migrate is for the local, command and ssh drivers");
+    }
   }
   if (spec.driver == Driver::kAnsible && spec.playbook.empty()) {
     d.error(f.pos, "deploy: the ansible driver needs 'playbook'");

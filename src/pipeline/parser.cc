@@ -7,7 +7,6 @@
 #include <map>
 #include <sstream>
 
-#include "core/cron.h"
 #include "core/suggest.h"
 #include "pipeline/parse_context.h"
 
@@ -253,19 +252,7 @@ ParseResult parsePipeline(std::string_view text) {
     d.error({1, 1}, "missing 'jobs': a pipeline needs at least one job");
   }
   checkNeeds(p, d);
-  if (auto v = top.get("schedule")) {
-    std::vector<SourcePos> pos;
-    if (auto crons = readStringList(v, d, &pos)) {
-      for (size_t i = 0; i < crons->size(); ++i) {
-        std::string err;
-        if (Cron::parse((*crons)[i], &err)) {
-          p.schedule.push_back((*crons)[i]);
-        } else {
-          d.error(pos[i], "schedule: '" + (*crons)[i] + "': " + err);
-        }
-      }
-    }
-  }
+  if (auto v = top.get("schedule")) p.schedule = readCrons(v, "schedule", d);
   if (auto v = top.get("release")) parseRelease(v, p, d);
   if (auto v = top.get("environments")) parseEnvironments(v, p, d);
   if (auto v = top.get("deploy")) parseDeploy(v, p, d);

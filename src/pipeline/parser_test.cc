@@ -376,6 +376,70 @@ deploy: {driver: command, command: ./deploy}
           "f.yml:14:36: error: max_regression: '10' is not a percentage such as 10%"));
 }
 
+TEST(Parser, ABlankEnvironmentOnASchedule) {
+  auto r = parsePipeline(R"(jobs:
+  a: {run: x}
+environments:
+  dev: {auto: true}
+  nightly: {after: dev, blank: true, schedule: ["0 3 * * *", "@weekly"]}
+deploy:
+  driver: local
+  migrate: {up: ./bin/migrate up, down: ./bin/migrate down}
+)");
+  ASSERT_TRUE(r.ok()) << ::testing::PrintToString(messages(r));
+  const auto& nightly = r.pipeline.environments[1];
+  EXPECT_TRUE(nightly.blank);
+  EXPECT_EQ(nightly.schedule, (std::vector<std::string>{"0 3 * * *", "@weekly"}));
+  EXPECT_FALSE(r.pipeline.environments[0].blank);
+  ASSERT_TRUE(r.pipeline.deploy->migrate);
+  EXPECT_EQ(r.pipeline.deploy->migrate->up, "./bin/migrate up");
+  EXPECT_EQ(r.pipeline.deploy->migrate->down, "./bin/migrate down");
+  EXPECT_FALSE(r.pipeline.deploy->migrate->irreversible);
+}
+
+TEST(Parser, AMigrationSaysHowToUndoItOrThatItCannotBe) {
+  auto r = parsePipeline(R"(jobs:
+  a: {run: x}
+environments:
+  nightly: {blank: yes please, schedule: "0 25 * * *"}
+deploy:
+  driver: local
+  migrate: {up: ./migrate}
+)");
+  EXPECT_THAT(messages(r),
+              ::testing::ElementsAre(
+                  "f.yml:4:20: error: blank: expected true or false, found the value 'yes please'",
+                  "f.yml:4:42: error: schedule: '0 25 * * *': the hour field allows 0-23",
+                  "f.yml:7:12: error: migrate: give 'down' (the command that undoes it) or "
+                  "'irreversible: true'"));
+  auto both = parsePipeline(R"(jobs:
+  a: {run: x}
+deploy:
+  driver: ansible
+  hosts: web1
+  playbook: site.yml
+  migrate: {down: ./migrate down, irreversible: true}
+)");
+  EXPECT_THAT(
+      messages(both),
+      ::testing::ElementsAre(
+          "f.yml:7:12: error: migrate: missing 'up' (the command that changes the database, e.g. "
+          "./bin/migrate up)",
+          "f.yml:7:12: error: migrate: the ansible driver runs migrations from its playbook "
+          "(run_once); migrate is for the local, command and ssh drivers",
+          "f.yml:7:49: error: irreversible: a migration with a 'down' can be undone; give one or "
+          "the other"));
+  auto fine = parsePipeline(R"(jobs:
+  a: {run: x}
+deploy:
+  driver: ssh
+  hosts: web1
+  migrate: {up: ./migrate, irreversible: true}
+)");
+  ASSERT_TRUE(fine.ok()) << ::testing::PrintToString(messages(fine));
+  EXPECT_TRUE(fine.pipeline.deploy->migrate->irreversible);
+}
+
 TEST(Parser, RunsOnNamesTheLabelsAnAgentMustHave) {
   auto r = parsePipeline(R"(version: 1
 jobs:

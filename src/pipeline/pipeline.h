@@ -144,6 +144,13 @@ struct Environment {
     SourcePos pos;
   };
   std::optional<Perf> perf;
+  // Wiped before each deploy (its folder, or the release folders on its hosts): every deploy
+  // there is a first install.
+  bool blank = false;
+  // Cron expressions (server local time): the newest release that may come here is deployed
+  // at each, e.g. every night to a blank environment.
+  std::vector<std::string> schedule;
+  SourcePos schedulePos;
 };
 
 enum class Driver { kLocal, kSsh, kAnsible, kCommand };
@@ -174,6 +181,16 @@ struct SmokeCheck {
 
 enum class OnFailure { kRollback, kStop };
 
+// The database change a release brings: `up` runs once per deploy before its steps, `down`
+// undoes it when the environment goes back past this release. Without `down` the release
+// must say `irreversible: true`, and going back past it is refused (or forced, with a reason).
+struct Migration {
+  std::string up;
+  std::string down;
+  bool irreversible = false;
+  SourcePos pos;
+};
+
 struct DeploySpec {
   Driver driver = Driver::kLocal;
   std::string hosts;
@@ -185,6 +202,7 @@ struct DeploySpec {
   std::string playbook;  // ansible driver
   std::string command;   // command driver
   Millis timeout = std::chrono::minutes(30);
+  std::optional<Migration> migrate;
   SourcePos pos;
 };
 

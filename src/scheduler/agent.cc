@@ -752,18 +752,21 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors, bool ca
                  ": the quarantine is unread, none applies: " + q.status().message());
       }
       if (project->onRed == "retry_once" && confirmsRed(run)) config.extraRetries = 1;
+      // A deploy's performance check: the job measures this environment, told its values
+      // (not its secrets: the job is a test, not a deploy step) as a deploy step would be,
+      // here or on a remote agent.
+      std::vector<std::string> perfVariables;
       if (!run.perfEnv.empty()) {
-        // A deploy's performance check: the job measures this environment, told its values
-        // (not its secrets: the job is a test, not a deploy step) as a deploy step would be.
         auto values = store_.listEnvValues(run.project, run.perfEnv);
         if (values.ok()) {
-          config.baseEnv.push_back("BOUCLE_PERF_ENV=" + run.perfEnv);
+          perfVariables.push_back("BOUCLE_PERF_ENV=" + run.perfEnv);
           for (const auto& v : *values) {
             if (v.secret) continue;
-            config.baseEnv.push_back(deploy::envVariable(v.key) + "=" + v.value);
-            if (v.key == "url") config.baseEnv.push_back("BOUCLE_PERF_URL=" + v.value);
+            perfVariables.push_back(deploy::envVariable(v.key) + "=" + v.value);
+            if (v.key == "url") perfVariables.push_back("BOUCLE_PERF_URL=" + v.value);
           }
         }
+        config.baseEnv.insert(config.baseEnv.end(), perfVariables.begin(), perfVariables.end());
       }
       if (checkout) config.sourceDir = work / "src";
       config.secrets = std::move(secrets);
@@ -780,7 +783,8 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors, bool ca
                                        !options_.localJobs,
                                        config.processAllowed,
                                        &metrics_,
-                                       {config.quarantined.begin(), config.quarantined.end()}});
+                                       {config.quarantined.begin(), config.quarantined.end()},
+                                       perfVariables});
         config.remote = &*remote;
       }
       config.carried = std::move(carriedJobs);

@@ -81,7 +81,8 @@ std::string specToJson(const AgentJobSpec& s) {
                {"source", s.source},
                {"process_allowed", s.processAllowed},
                {"needed", artifactsJson(s.needed)},
-               {"quarantined", s.quarantined}});
+               {"quarantined", s.quarantined},
+               {"env", s.env}});
 }
 
 Result<AgentJobSpec> specFromJson(std::string_view text) {
@@ -99,6 +100,16 @@ Result<AgentJobSpec> specFromJson(std::string_view text) {
     s.processAllowed = j.at("process_allowed").get<bool>();
     if (j.contains("quarantined"))
       s.quarantined = j.at("quarantined").get<std::vector<std::string>>();
+    if (j.contains("env")) {
+      s.env = j.at("env").get<std::vector<std::string>>();
+      if (s.env.size() > 1000) return Status::Invalid("job spec: more than 1000 variables");
+      for (const auto& e : s.env) {
+        auto eq = e.find('=');
+        if (!e.starts_with("BOUCLE_") || eq == std::string::npos ||
+            e.find('\0') != std::string::npos || e.size() > 64 * 1024)
+          return Status::Invalid("job spec: not a BOUCLE_NAME=value variable");
+      }
+    }
     auto needed = artifactsFrom(j.at("needed"));
     if (!needed.ok()) return needed.status();
     s.needed = std::move(needed).value();

@@ -28,6 +28,9 @@ struct AgentJobSpec {
   std::vector<runner::ArtifactEntry> needed;  // artifacts of the jobs it needs
   // The project's quarantined tests: a failure of only these passes (runner::RunConfig).
   std::vector<std::string> quarantined;
+  // NAME=value lines added to the job's environment: a deploy's measuring run's BOUCLE_PERF_*
+  // and the measured environment's non-secret values. Only BOUCLE_ names are taken.
+  std::vector<std::string> env;
 };
 
 std::string specToJson(const AgentJobSpec& s);

@@ -16,9 +16,16 @@ TEST(AgentProtocol, ASpecAndAReportSurviveTheTrip) {
   s.pipeline = "jobs:\n  build: {run: make}\n";
   s.source = true;
   s.needed = {{"dist/app.tar", std::string(64, 'a'), 12, 0755}};
+  s.env = {"BOUCLE_PERF_URL=http://10.0.0.7:8080", "BOUCLE_ENV_URL=http://10.0.0.7:8080"};
   auto back = specFromJson(specToJson(s));
   ASSERT_TRUE(back.ok()) << back.status().message();
   EXPECT_EQ(back->pipeline, s.pipeline);
+  EXPECT_EQ(back->env, s.env);
+  // Only the job's own BOUCLE_ variables: never one that would change how the agent runs it.
+  for (const char* bad : {"LD_PRELOAD=/tmp/x.so", "BOUCLE_NO_EQUALS", "PATH=/tmp"}) {
+    s.env = {bad};
+    EXPECT_FALSE(specFromJson(specToJson(s)).ok()) << bad;
+  }
   EXPECT_EQ(back->attempt, 2);
   ASSERT_EQ(back->needed.size(), 1u);
   EXPECT_EQ(back->needed[0].mode, 0755);

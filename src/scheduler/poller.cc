@@ -75,6 +75,7 @@ void Poller::fireSchedules() {
     return;
   }
   for (const auto& sc : *due) {
+    if (sc.branch.starts_with("env:")) continue;  // an environment's: the deployer's to fire
     // Taken first: of the servers sharing the database, the one that moves it queues the run.
     auto taken = store_.takeSchedule(sc, nextFiring(sc.crons, now));
     if (!taken.ok()) {

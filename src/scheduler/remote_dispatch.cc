@@ -74,6 +74,7 @@ Status RemoteDispatch::submit(const pipeline::Job& job, int attempt,
   spec.source = source_ && job.checkout;
   spec.processAllowed = options_.processAllowed;
   spec.quarantined = options_.quarantined;
+  spec.env = options_.env;
   spec.needed = needed;
   store::AgentJob j;
   j.runId = run_.id;

@@ -25,6 +25,7 @@ struct DispatchOptions {
   bool processAllowed = false;           // the project lets jobs run as plain processes
   RunMetrics* metrics = nullptr;         // hears how long each job waited for its agent
   std::vector<std::string> quarantined;  // the project's quarantined tests
+  std::vector<std::string> env;          // AgentJobSpec::env
 };
 
 // `source` packed as `tar` (written beside it, then renamed), unless `tar` is there already.

@@ -343,6 +343,8 @@ struct Deploy {
   // The environment's `perf` check before anything was touched ("" when it has none): the
   // measuring run, the release compared with, the verdict and its figures.
   std::string perfJson;
+  std::string cause;   // "schedule" for an environment's scheduled deploy, else ""
+  std::string forced;  // why it was forced past an irreversible migration ("" when it was not)
 };
 
 // A job's performance measurement (runner::Measurement), kept with its run and commit.

@@ -142,6 +142,54 @@ TEST_F(AgentTest, ARunsOnJobRunsOnAnAgentWithThoseLabelsBetweenJobsOfTheServer) 
   EXPECT_TRUE(waitFor([&] { return api("/api/agents")[1]["state"] == "online"; }));
 }
 
+TEST_F(AgentTest, ADeploysMeasuringJobOnAnAgentIsToldTheEnvironmentItMeasuresButNoSecret) {
+  // The measuring job runs where its labels say; it reports what it was told as a Google
+  // Benchmark file, and its log shows the variables.
+  repo_.write(".boucle.yml", R"yml(jobs:
+  build: {run: 'echo app > app.txt', artifacts: [app.txt]}
+  load:
+    runs-on: [loadgen]
+    run: |
+      echo "measuring $BOUCLE_PERF_ENV at ${BOUCLE_PERF_URL:-nowhere} (${BOUCLE_ENV_REGION:-}) secret=${BOUCLE_ENV_TOKEN:-none}"
+      printf '{"benchmarks":[{"name":"BM_health","run_type":"iteration","real_time":2,"time_unit":"ms","iterations":1}]}' > bench.json
+    reports: {benchmark: bench.json}
+release: {branches: [main]}
+environments:
+  staging: {auto: true}
+  prod:
+    after: staging
+    perf: {job: load, metric: mean, max_regression: 50%, floor: 5ms}
+deploy: {driver: command, command: 'true'}
+)yml");
+  repo_.commit("feat: measured elsewhere");
+  ASSERT_EQ(client({"project", "add", "p", repo_.dir().string(), "--poll", "0"}).exitCode, 0);
+  for (const char* env : {"staging", "prod"}) {
+    ASSERT_EQ(client({"env", "set", "p", env, "dir=" + (repo_.scratch() / env).string(),
+                      "url=http://" + std::string(env) + ".example:8080", "region=eu-west"})
+                  .exitCode,
+              0);
+  }
+  Output secret = runCommand(
+      {"/usr/bin/sh", "-c", "printf s3cr3t-value | \"$0\" secret set p staging token", BOUCLE_BIN},
+      repo_.dir(), server_->clientEnv());
+  ASSERT_EQ(secret.exitCode, 0) << secret.all();
+  auto loadgen = startAgent("loadgen", "linux,loadgen");
+  // The plain run: the load job runs on the agent with nothing to measure.
+  json run = triggerAndWait("p", 1);
+  ASSERT_EQ(run["state"], "passed") << run.dump(2) << loadgen->output();
+  ASSERT_TRUE(deploySucceeded("p", "staging"));
+  Output promoted = client({"promote", "p", "--from", "staging", "--to", "prod"});
+  ASSERT_EQ(promoted.exitCode, 0) << promoted.all();
+  json d = api("/api/projects/p/deploys?env=prod")["deploys"][0];
+  ASSERT_TRUE(d["perf"].is_object()) << d.dump(2);
+  int64_t measuring = d["perf"]["run_id"].get<int64_t>();
+  std::string log = jobOutput(measuring, "load");
+  EXPECT_THAT(log, HasSubstr("measuring staging at http://staging.example:8080 (eu-west) "
+                             "secret=none"));
+  EXPECT_THAT(loadgen->output(), HasSubstr("load (attempt 1)"));
+  EXPECT_THAT(log, ::testing::Not(HasSubstr("s3cr3t-value")));
+}
+
 TEST_F(AgentTest, AKilledAgentsJobIsQueuedAgainAndRunsOnAnother) {
   repo_.write(".boucle.yml",
               "jobs:\n  slow:\n    runs-on: [x]\n    run: |\n"

@@ -233,6 +233,8 @@ export interface Deploy {
   smoke: { check: string; ok: boolean; detail: string; ms: number }[];
   verification: Verification | null;
   perf?: PerfCheck | null;
+  cause?: string | null;
+  forced?: string | null;
 }
 
 export interface ProbeVerdict {
@@ -270,6 +272,8 @@ export interface Environment {
   after: string | null;
   approval: string[];
   four_eyes: boolean;
+  blank?: boolean;
+  schedule?: string[];
   perf?: {
     job: string;
     metric: string;

@@ -483,6 +483,12 @@ CREATE TRIGGER test_quarantines_revision AFTER INSERT OR UPDATE OR DELETE ON tes
 CREATE TRIGGER benchmarks_revision AFTER INSERT OR UPDATE OR DELETE ON benchmarks
   FOR EACH STATEMENT EXECUTE FUNCTION boucle_bump_revision();
 )sql",
+    // A deploy's cause (a schedule) and the reason a rollback was forced past an
+    // irreversible migration.
+    R"sql(
+ALTER TABLE deploys ADD COLUMN cause TEXT NOT NULL DEFAULT '';
+ALTER TABLE deploys ADD COLUMN forced TEXT NOT NULL DEFAULT '';
+)sql",
 
 };
 

@@ -34,7 +34,7 @@ Release readRelease(const Statement& s) {
 constexpr const char* kDeployColumns =
     "id, project, env, version, state, reason, from_version, rollback, dry_run, requested_by, "
     "requested_at, started_at, finished_at, approved_by, approved_at, smoke, "
-    "verification, perf";
+    "verification, perf, cause, forced";
 
 Deploy readDeploy(const Statement& s) {
   Deploy d;
@@ -56,6 +56,8 @@ Deploy readDeploy(const Statement& s) {
   d.smokeJson = s.text(15);
   d.verifyJson = s.text(16);
   d.perfJson = s.text(17);
+  d.cause = s.text(18);
+  d.forced = s.text(19);
   return d;
 }
 
@@ -77,7 +79,9 @@ void bindDeploy(Statement& s, const Deploy& d) {
       .bind(14, d.approvedAt)
       .bind(15, d.smokeJson)
       .bind(16, d.verifyJson)
-      .bind(17, d.perfJson);
+      .bind(17, d.perfJson)
+      .bind(18, d.cause)
+      .bind(19, d.forced);
 }
 
 }  // namespace
@@ -215,7 +219,8 @@ Result<Deploy> SqlStore::createDeploy(const Deploy& d) {
   auto s = db_.prepare(
       "INSERT INTO deploys (project, env, version, state, reason, from_version, rollback, "
       "dry_run, requested_by, requested_at, started_at, finished_at, approved_by, approved_at, "
-      "smoke, verification, perf) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+      "smoke, verification, perf, cause, forced) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+      "?, ?, ?, ?, ?) "
       "RETURNING id");
   if (!s.ok()) return s.status();
   bindDeploy(*s, d);
@@ -252,13 +257,13 @@ Status SqlStore::writeDeploy(const Deploy& d, std::optional<DeployState> from) {
       "UPDATE deploys SET project = ?, env = ?, version = ?, state = ?, reason = ?, "
       "from_version = ?, rollback = ?, dry_run = ?, requested_by = ?, requested_at = ?, "
       "started_at = ?, finished_at = ?, approved_by = ?, approved_at = ?, smoke = ?, verification "
-      "= ?, perf = ? "
+      "= ?, perf = ?, cause = ?, forced = ? "
       "WHERE id = ? "
       "AND (? = '' OR state = ?)");
   if (!s.ok()) return s.status();
   bindDeploy(*s, d);
   std::string_view expected = from ? toString(*from) : "";
-  s->bind(18, d.id).bind(19, expected).bind(20, expected);
+  s->bind(20, d.id).bind(21, expected).bind(22, expected);
   if (auto st = s->run(); !st.ok()) return st;
   if (db_.changes() > 0) {
     if (observer_) observer_->deployChanged(d);

@@ -472,6 +472,12 @@ ALTER TABLE runs ADD COLUMN perf_env TEXT NOT NULL DEFAULT '';
 ALTER TABLE deploys ADD COLUMN perf TEXT NOT NULL DEFAULT '';
 ALTER TABLE projects ADD COLUMN on_red TEXT NOT NULL DEFAULT '';
 )sql",
+    // A deploy's cause (a schedule) and the reason a rollback was forced past an
+    // irreversible migration.
+    R"sql(
+ALTER TABLE deploys ADD COLUMN cause TEXT NOT NULL DEFAULT '';
+ALTER TABLE deploys ADD COLUMN forced TEXT NOT NULL DEFAULT '';
+)sql",
 
 };
 

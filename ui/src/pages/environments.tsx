@@ -138,6 +138,8 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
                   e.window && `window ${e.window}`,
                   e.perf &&
                     `${e.perf.metric} within +${Math.round(e.perf.max_regression * 100)}% (job ${e.perf.job})`,
+                  e.blank && "blank (wiped before each deploy)",
+                  e.schedule && e.schedule.length > 0 && `deployed at ${e.schedule.join(", ")}`,
                 ]
                   .filter(Boolean)
                   .join(" · ") || "manual"}
@@ -293,6 +295,8 @@ export function EnvironmentsPage(props: { project: string; deploy?: number }) {
                   {d.version}
                   {d.rollback && " (rollback)"}
                   {d.dry_run && " (dry run)"}
+                  {d.cause === "schedule" && " (scheduled)"}
+                  {d.forced && " (forced)"}
                 </td>
                 <td>
                   <Badge state={d.state} />
@@ -471,6 +475,12 @@ function DeployDetail({ d }: { d: Deploy }) {
         Deploy #{d.id}: {d.version} to {d.env} <Badge state={d.state} />
       </h2>
       {d.reason && <p class="muted">{d.reason}</p>}
+      {d.cause === "schedule" && <p class="muted">Deployed by the environment's schedule.</p>}
+      {d.forced && (
+        <p class="forced" role="note">
+          Forced past an irreversible migration: {d.forced}
+        </p>
+      )}
       {d.smoke.length > 0 && (
         <ul class="smoke">
           {d.smoke.map((s) => (
