@@ -558,14 +558,8 @@ void Deployer::execute(store::Deploy d) {
     log.say(refusal);
     return finish(store::DeployState::kFailed, refusal);
   } else if (!refusal.empty()) {
-    log.say("forced past the irreversible migration of " +
-            [&] {
-              std::string names;
-              for (const auto& v : migrations->irreversible)
-                names += (names.empty() ? "" : ", ") + v;
-              return names;
-            }() +
-            ": " + d.forced);
+    log.say("forced past the irreversible migration of " + migrations->irreversibleNames() + ": " +
+            d.forced);
   }
   // A rollback to a release that ran here before is not measured again: it goes back to what
   // was measured (or ran before the rule). Any other deploy is, a "rollback" to a release that

@@ -60,12 +60,17 @@ std::vector<std::string> MigrationPlan::describe() const {
   return lines;
 }
 
+std::string MigrationPlan::irreversibleNames() const {
+  std::string names;
+  for (const auto& v : irreversible) names += (names.empty() ? "" : ", ") + v;
+  return names;
+}
+
 std::string MigrationPlan::refusal(const std::string& env, const std::string& from,
                                    const std::string& to) const {
   if (irreversible.empty()) return "";
-  std::string names;
-  for (const auto& v : irreversible) names += (names.empty() ? "" : ", ") + v;
-  return "going back from " + from + " to " + to + " in " + env + " crosses " + names +
+  return "going back from " + from + " to " + to + " in " + env + " crosses " +
+         irreversibleNames() +
          (irreversible.size() > 1 ? ", whose migrations are" : ", whose migration is") +
          " irreversible (no 'down'); nothing was touched. Force it with a reason (--force "
          "REASON) to go back anyway, the database keeping those changes";

@@ -31,18 +31,18 @@ struct MigrationPlan {
     std::string version;  // the release whose command it is, run in that release's folder
     std::string command;
   };
-  bool back = false;               // the deploy goes to an older release
-  std::optional<Step> up;          // forward: the release's own, before its steps
-  std::vector<Step> downs;         // back: newest first
+  bool back = false;                      // the deploy goes to an older release
+  std::optional<Step> up;                 // forward: the release's own, before its steps
+  std::vector<Step> downs;                // back: newest first
   std::vector<std::string> irreversible;  // back past these, whose migration cannot be undone
 
   bool empty() const { return !up && downs.empty() && irreversible.empty(); }
+  std::string irreversibleNames() const;  // "0.3.0, 0.5.0"
   // Lines for the deploy's log and its dry run: what would run, where, and what stands in the
   // way.
   std::vector<std::string> describe() const;
   // Why going back is refused ("" when it is not): names each irreversible release.
-  std::string refusal(const std::string& env, const std::string& from,
-                      const std::string& to) const;
+  std::string refusal(const std::string& env, const std::string& from, const std::string& to) const;
 };
 
 // The migrations applied after these succeeded deploys (oldest first), newest last.

@@ -43,17 +43,17 @@ class LifecycleTest : public ServerFixture {
   // where the environment's `fail` value is "yes", or everywhere when `sick`.
   std::string release(int64_t run, const std::string& migrate, bool sick = false,
                       const std::string& envs = "  prod: {}\n") {
-    repo_.write(".boucle.yml", "jobs:\n  build:\n    run: |\n      mkdir -p dist\n"
-                               "      cp migrate.py dist/\n"
-                               "      tar czf app.tar.gz -C dist .\n"
-                               "    artifacts: [app.tar.gz]\n"
-                               "environments:\n" +
-                                   envs +
-                                   "deploy:\n  driver: local\n  steps:\n    - echo installed > "
-                                   "marker\n  smoke:\n    - run: test \"$BOUCLE_ENV_FAIL\" != yes" +
-                                   (sick ? " && false" : "") + "\n" + migrate +
-                                   "notify:\n  - on: [broken, fixed]\n    webhook: " + hook_ +
-                                   "\n");
+    repo_.write(".boucle.yml",
+                "jobs:\n  build:\n    run: |\n      mkdir -p dist\n"
+                "      cp migrate.py dist/\n"
+                "      tar czf app.tar.gz -C dist .\n"
+                "    artifacts: [app.tar.gz]\n"
+                "environments:\n" +
+                    envs +
+                    "deploy:\n  driver: local\n  steps:\n    - echo installed > "
+                    "marker\n  smoke:\n    - run: test \"$BOUCLE_ENV_FAIL\" != yes" +
+                    (sick ? " && false" : "") + "\n" + migrate +
+                    "notify:\n  - on: [broken, fixed]\n    webhook: " + hook_ + "\n");
     repo_.write("migrate.py", kMigrate);
     repo_.write("N", std::to_string(run) + "\n");
     repo_.commit("feat: release " + std::to_string(run), "Ada");
@@ -164,7 +164,8 @@ TEST_F(LifecycleTest, MigrationsGoForwardAndBackAndAnIrreversibleOneStopsARollba
   // Refused before anything is touched, saying which release stands in the way.
   Output refused = client({"rollback", "web", "prod", "--to", v1});
   EXPECT_NE(refused.exitCode, 0);
-  EXPECT_THAT(refused.out + refused.err, HasSubstr("crosses 0.3.0, whose migration is irreversible"));
+  EXPECT_THAT(refused.out + refused.err,
+              HasSubstr("crosses 0.3.0, whose migration is irreversible"));
   EXPECT_EQ(lastDeploy("prod")["version"], v3);
   EXPECT_EQ(schema("prod"), "[2, 3]\n");
   EXPECT_EQ(fs::read_symlink(repo_.scratch() / "envs/prod/current"), fs::path("releases/0.3.0"));
@@ -179,8 +180,9 @@ TEST_F(LifecycleTest, MigrationsGoForwardAndBackAndAnIrreversibleOneStopsARollba
   EXPECT_EQ(d["forced"], "0.3.0 corrupts invoices");
   EXPECT_EQ(d["version"], v1);
   EXPECT_THAT(deployLog(d["id"]), HasSubstr("forced past the irreversible migration of 0.3.0"));
-  EXPECT_EQ(migrations("prod"), "up 2 from 0.1.0 to 0.2.0\nup 3 from 0.2.0 to 0.3.0\n"
-                                "down 2 from 0.3.0 to 0.1.0\n");
+  EXPECT_EQ(migrations("prod"),
+            "up 2 from 0.1.0 to 0.2.0\nup 3 from 0.2.0 to 0.3.0\n"
+            "down 2 from 0.3.0 to 0.1.0\n");
   EXPECT_EQ(schema("prod"), "[3]\n");
   Output audit = client({"audit", "--json"});
   EXPECT_THAT(audit.out, HasSubstr("forced: 0.3.0 corrupts invoices"));
@@ -234,7 +236,8 @@ TEST_F(LifecycleTest, ABlankEnvironmentIsWipedAndDeployedByItsScheduleAndAFailur
       [&] {
         scheduled = lastDeploy("nightly");
         return scheduled.value("cause", json()) == "schedule" &&
-               scheduled.value("state", "") != "queued" && scheduled.value("state", "") != "running";
+               scheduled.value("state", "") != "queued" &&
+               scheduled.value("state", "") != "running";
       },
       std::chrono::seconds(150)))
       << lastDeploy("nightly").dump();
@@ -260,8 +263,7 @@ TEST_F(LifecycleTest, ABlankEnvironmentIsWipedAndDeployedByItsScheduleAndAFailur
   EXPECT_EQ(failed["cause"], "schedule");
   EXPECT_NE(failed["state"], "succeeded");
   // The release's own notify rules hear of it, as they hear of a build that breaks.
-  ASSERT_TRUE(waitFor([&] { return posts().find("is broken") != std::string::npos; }))
-      << posts();
+  ASSERT_TRUE(waitFor([&] { return posts().find("is broken") != std::string::npos; })) << posts();
   EXPECT_THAT(posts(), HasSubstr("web nightly is broken: the scheduled deploy of " + v2));
   EXPECT_THAT(posts(), Not(HasSubstr("is fixed")));
 }
