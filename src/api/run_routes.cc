@@ -154,6 +154,7 @@ Response getRun(const ApiContext& c, NeedsCache& needsCache, int64_t id) {
     j["jobs"].push_back(std::move(out));
   }
   if (!run->perfEnv.empty()) j["perf_env"] = run->perfEnv;
+  if (!run->perfAb.empty()) j["perf_interleaved"] = run->perfAb;
   return ok(200, j);
 }
 

@@ -1,5 +1,6 @@
 #include "deploy/deployer.h"
 
+#include <algorithm>
 #include <ctime>
 #include <limits>
 #include <map>
@@ -420,9 +421,9 @@ void Deployer::fireSchedules() {
   }
 }
 
-// The newest release that may go to `env`: one that succeeded in its `after`, and no
-// prerelease past the first environment. Deployed even when it runs there already: on a blank
-// environment that is the point.
+// The newest release that may go to `env`: one that succeeded in its `after`, made by someone
+// who may deploy there, and no prerelease past the first environment. Deployed even when it runs
+// there already: on a blank environment that is the point.
 void Deployer::deployScheduled(const std::string& project, const std::string& env) {
   auto policy = loadPolicy(store_, project, scm::mirrorPath(options_.shared(), project));
   if (!policy.ok())
@@ -438,8 +439,15 @@ void Deployer::deployScheduled(const std::string& project, const std::string& en
       auto h = historyOf(project, r.version, env, rules->after);
       if (!h.ok() || !h->passedAfter) continue;
     }
-    auto d =
-        request({project, r.version, env, "boucle", false, false, std::nullopt, "", "schedule"});
+    // In the name of who made the release, held to `deployers` as an automatic deploy is
+    // (and so four eyes see them): a schedule is no way round who may deploy there.
+    auto d = request({project, r.version, env, r.createdBy, false, false,
+                      principalNamed(r.createdBy), "", "schedule"});
+    if (!d.ok() && d.status().code() == Code::kUnauthorized) {
+      logInfo("schedule: " + project + " " + r.version + " to " + env + ": " +
+              d.status().message());
+      continue;  // an older release, made by someone who may
+    }
     if (d.ok()) {
       logInfo("schedule: " + project + " " + r.version + " to " + env + ", deploy " +
               std::to_string(d->id));
@@ -543,7 +551,7 @@ void Deployer::execute(store::Deploy d) {
   }
   // The database: what this move migrates, or undoes; going back past a migration that
   // cannot be undone stops here unless it was forced.
-  auto migrations = planMigrations(store_, d.project, d.env, *release, d.id);
+  auto migrations = planMigrations(store_, d.project, d.env, *release);
   if (!migrations.ok()) {
     log.say("nothing was touched: " + migrations.status().message());
     return finish(store::DeployState::kFailed, migrations.status().message());
@@ -574,6 +582,12 @@ void Deployer::execute(store::Deploy d) {
     if (gate.end == PerfGate::End::kFailed) return finish(store::DeployState::kFailed, gate.reason);
     if (auto st = store_.updateDeploy(d); !st.ok()) logError("deploy: " + st.message());
   }
+  auto noteMigration = [&](int64_t releaseId, const std::string& version, bool applied) {
+    if (auto st =
+            store_.setMigrationApplied(d.project, d.env, {releaseId, version, nowMs()}, applied);
+        !st.ok())
+      logError("deploy " + std::to_string(d.id) + ": migrations: " + st.message());
+  };
   if (!d.dryRun) {
     for (const auto& step : migrations->downs) {
       log.say("undo " + step.version + "'s migration: " + step.command);
@@ -584,13 +598,31 @@ void Deployer::execute(store::Deploy d) {
         log.say("FAILED: " + why);
         return finish(store::DeployState::kFailed, why);
       }
+      noteMigration(step.releaseId, step.version, false);
+    }
+    // Forced past: their changes stay in the database, and no later rollback is held by them.
+    if (!refusal.empty()) {
+      if (auto rows = store_.appliedMigrations(d.project, d.env); rows.ok()) {
+        for (const auto& row : *rows) {
+          if (std::find(migrations->irreversible.begin(), migrations->irreversible.end(),
+                        row.version) != migrations->irreversible.end())
+            noteMigration(row.releaseId, row.version, false);
+        }
+      }
     }
     if (blank) {
-      auto wiped =
-          remoteDriver(*target) ? wipeSsh(*target, log) : wipeLocal(*target, options_.dataDir, log);
+      auto wiped = remoteDriver(*target)
+                       ? wipeSsh(*target, log)
+                       : wipeLocal(*target, {options_.dataDir, options_.shared()}, log);
       if (!wiped.ok()) {
         log.say("FAILED: " + wiped.message());
-        return finish(store::DeployState::kFailed, wiped.message());
+        // Some hosts may be wiped already: they get what ran before back.
+        if (d.fromVersion.empty() || target->spec.onFailure != pipeline::OnFailure::kRollback)
+          return finish(store::DeployState::kFailed, wiped.message());
+        Outcome none;
+        none.failure = wiped.message();
+        auto [state, reason] = rollBack(d, *values, none, true, false, log);
+        return finish(state, reason);
       }
     }
   }
@@ -598,6 +630,7 @@ void Deployer::execute(store::Deploy d) {
   target->environ.push_back("BOUCLE_MIGRATE_FROM=" + d.fromVersion);
   target->environ.push_back("BOUCLE_MIGRATE_TO=" + d.version);
   auto outcome = runDriver(*target, options_, log, d.dryRun);
+  if (outcome.migrated) noteMigration(release->id, release->version, true);
   json smoke = json::array();
   for (const auto& r : outcome.smoke) {
     smoke.push_back(
@@ -636,7 +669,8 @@ void Deployer::execute(store::Deploy d) {
   if (!goBack || d.fromVersion.empty() || d.fromVersion == d.version) {
     return finish(store::DeployState::kFailed, outcome.failure);
   }
-  auto [state, reason] = rollBack(d, *values, outcome, blank, log);
+  auto [state, reason] =
+      rollBack(d, *values, outcome, blank, outcome.migrated && migrations->upIsNew, log);
   finish(state, reason);
 }
 
@@ -693,29 +727,34 @@ std::optional<bool> Deployer::verified(store::Deploy& d, const store::Release& r
 // the hosts this deploy changed only. The deploy's end and its reason.
 std::pair<store::DeployState, std::string> Deployer::rollBack(
     const store::Deploy& d, const std::vector<store::EnvValue>& values, const Outcome& outcome,
-    bool wiped, DeployLog& log) {
+    bool wiped, bool undoUp, DeployLog& log) {
   using store::DeployState;
   fs::path mirror = scm::mirrorPath(options_.shared(), d.project);
-  // The release's migration ran: undone first, from its own folder, or the way back is shut.
-  if (outcome.migrated) {
+  auto note = [&](const store::Release& r, bool applied) {
+    if (auto st = store_.setMigrationApplied(d.project, d.env, {r.id, r.version, nowMs()}, applied);
+        !st.ok())
+      logError("deploy " + std::to_string(d.id) + ": migrations: " + st.message());
+  };
+  // The migration this deploy brought is undone first, from its own folder, or the way back
+  // is shut.
+  if (undoUp) {
     auto release = store_.getRelease(d.project, d.version);
     auto m = release.ok() ? migrationOf(*release) : std::nullopt;
-    if (m && m->down.empty()) {
+    if (!m || m->down.empty()) {
       std::string why = d.version + "'s migration ran and is irreversible: not rolled back to " +
                         d.fromVersion + " (the environment needs a look)";
       log.say(why);
       return {DeployState::kFailed, outcome.failure + "; " + why};
     }
-    if (m) {
-      log.say("undo " + d.version + "'s migration: " + m->down);
-      auto st = runMigration(d, d.version, m->down, values, d.version, d.fromVersion, log);
-      if (!st.ok()) {
-        log.say("rollback FAILED: undoing the migration: " + st.message());
-        return {DeployState::kFailed, outcome.failure + "; undoing " + d.version +
-                                          "'s migration failed too: " + st.message() +
-                                          " (the environment needs a look)"};
-      }
+    log.say("undo " + d.version + "'s migration: " + m->down);
+    auto st = runMigration(d, d.version, m->down, values, d.version, d.fromVersion, log);
+    if (!st.ok()) {
+      log.say("rollback FAILED: undoing the migration: " + st.message());
+      return {DeployState::kFailed, outcome.failure + "; undoing " + d.version +
+                                        "'s migration failed too: " + st.message() +
+                                        " (the environment needs a look)"};
     }
+    note(*release, false);
   }
   log.say("rolling back to " + d.fromVersion);
   auto previous = store_.getRelease(d.project, d.fromVersion);
@@ -742,7 +781,13 @@ std::pair<store::DeployState, std::string> Deployer::rollBack(
     for (const auto& h : back->hosts) names += (names.empty() ? "" : ", ") + h.name;
     log.say("hosts to put back: " + names);
   }
+  // The release going back migrates as any deploy of it does (nothing is due unless this
+  // deploy undid some of it).
+  if (auto m = migrationOf(*previous)) back->migrateUp = m->up;
+  back->environ.push_back("BOUCLE_MIGRATE_FROM=" + d.version);
+  back->environ.push_back("BOUCLE_MIGRATE_TO=" + d.fromVersion);
   auto restored = runDriver(*back, options_, log, false);
+  if (restored.migrated) note(*previous, true);
   if (!restored.ok) {
     log.say("rollback FAILED too: " + restored.failure);
     return {DeployState::kFailed, outcome.failure + "; rollback to " + d.fromVersion +

@@ -133,7 +133,7 @@ class Deployer {
   std::pair<store::DeployState, std::string> rollBack(const store::Deploy& d,
                                                       const std::vector<store::EnvValue>& values,
                                                       const Outcome& outcome, bool wiped,
-                                                      DeployLog& log);
+                                                      bool undoUp, DeployLog& log);
 
   store::Store& store_;
   DeployerOptions options_;

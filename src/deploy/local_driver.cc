@@ -104,27 +104,44 @@ Status ensureInstalled(const Target& t, const fs::path& blobRoot, DeployLog& log
 Status migrateLocal(const Target& t, const std::string& command, const fs::path& blobRoot,
                     DeployLog& log) {
   if (auto st = ensureInstalled(t, blobRoot, log); !st.ok()) return st;
+  // Its config as a deploy of it writes it: a migration reads the database's address there.
+  std::error_code ec;
+  for (const auto& [to, content] : t.plan.configFiles) {
+    fs::create_directories(fs::path(to).parent_path(), ec);
+    if (auto st = os::writeFileAtomic(to, content, 0640); !st.ok()) return st;
+  }
   auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(t.spec.timeout);
   auto st = runStep(command, t.values.at("release.dir"), t.environ, log, timeout);
   log.flush();
   return st;
 }
 
-Status wipeLocal(const Target& t, const fs::path& keep, DeployLog& log) {
+Status wipeLocal(const Target& t, const std::vector<fs::path>& keep, DeployLog& log) {
   std::error_code ec;
   fs::path dir = fs::weakly_canonical(t.dir, ec);
-  if (ec || !dir.is_absolute())
-    return Status::Invalid("blank: " + t.dir.string() + " is not a folder");
-  fs::path home = ::getenv("HOME") ? fs::weakly_canonical(::getenv("HOME"), ec) : fs::path();
-  fs::path kept = fs::weakly_canonical(keep, ec);
+  auto refuse = [&](const std::string& why) {
+    return Status::Invalid("blank: refusing to wipe " + t.dir.string() + ": " + why +
+                           "; give the environment a 'dir' value of its own");
+  };
+  if (ec || !dir.is_absolute()) return refuse("not a folder");
   auto within = [](const fs::path& inner, const fs::path& outer) {
     auto rel = inner.lexically_relative(outer);
     return !rel.empty() && *rel.begin() != "..";
   };
-  if (std::distance(dir.begin(), dir.end()) < 3 || dir == home || within(kept, dir)) {
-    return Status::Invalid("blank: refusing to wipe " + dir.string() +
-                           ": give the environment a 'dir' value of its own");
+  if (std::distance(dir.begin(), dir.end()) < 3) return refuse("too near the root");
+  std::vector<fs::path> guarded = keep;
+  if (const char* home = ::getenv("HOME"); home && *home) guarded.emplace_back(home);
+  for (size_t i = 0; i < guarded.size(); ++i) {
+    fs::path kept = fs::weakly_canonical(guarded[i], ec);
+    if (ec) return refuse("cannot tell where " + guarded[i].string() + " is");
+    if (within(kept, dir)) return refuse("it holds " + kept.string());
+    // Below the server's own folders only its environments' are a deploy's.
+    if (i < keep.size() && within(dir, kept) && !within(dir, kept / "environments"))
+      return refuse("it is the server's own (" + kept.string() + ")");
   }
+  // What a deploy made holds its releases: a folder without them is somebody else's.
+  if (fs::exists(dir) && !fs::is_empty(dir, ec) && !fs::exists(dir / "releases"))
+    return refuse("it holds no releases/ folder, so boucle did not make it");
   if (!fs::exists(dir)) {
     log.say("blank: " + dir.string() + " is not there yet: nothing to wipe");
     return Status::Ok();

@@ -36,9 +36,10 @@ Status migrateLocal(const Target& t, const std::string& command,
                     const std::filesystem::path& blobRoot, DeployLog& log);
 
 // A blank environment's folder emptied before a deploy. Refused for a folder that is not one
-// a deploy should own: "/", a folder right under it, the home folder, or one holding `keep`
-// (the server's data).
-Status wipeLocal(const Target& t, const std::filesystem::path& keep, DeployLog& log);
+// a deploy should own: one near the root ("/", "/srv"), one holding the home folder or a
+// `keep` folder (the server's data and shared folders), one inside those but outside their
+// environments/, or one that is not empty and holds no releases/ folder.
+Status wipeLocal(const Target& t, const std::vector<std::filesystem::path>& keep, DeployLog& log);
 
 // Smoke checks of one place, from this machine; `cwd` for command checks.
 std::vector<SmokeResult> runSmoke(const Target& t, const Plan& plan,

@@ -1,8 +1,5 @@
 #include "deploy/migrations.h"
 
-#include <algorithm>
-#include <map>
-
 #include "pipeline/parser.h"
 
 namespace boucle::deploy {
@@ -13,51 +10,26 @@ std::optional<pipeline::Migration> migrationOf(const store::Release& release) {
   return parsed.pipeline.deploy->migrate;
 }
 
-std::vector<ReleaseMigration> appliedMigrations(const std::vector<ReleaseMigration>& deployed) {
-  std::vector<ReleaseMigration> applied;
-  for (const auto& r : deployed) {
-    // Going back to r took off what was newer; going forward to it added its own.
-    while (!applied.empty() && applied.back().id > r.id) applied.pop_back();
-    if (r.migrate && (applied.empty() || applied.back().id < r.id)) applied.push_back(r);
-  }
-  return applied;
-}
-
 MigrationPlan planMigrations(const std::vector<ReleaseMigration>& applied,
-                             const std::optional<ReleaseMigration>& current,
                              const ReleaseMigration& to) {
   MigrationPlan plan;
-  plan.back = current && to.id < current->id;
-  if (!plan.back) {
-    // A release deployed again migrates again: migration tools do nothing when nothing is due,
-    // and a blank environment's database may be new.
-    if (to.migrate) plan.up = MigrationPlan::Step{to.version, to.migrate->up};
-    return plan;
-  }
-  for (auto it = applied.rbegin(); it != applied.rend() && it->id > to.id; ++it) {
-    if (it->migrate->down.empty()) {
+  bool toApplied = false;
+  for (auto it = applied.rbegin(); it != applied.rend(); ++it) {
+    if (it->id == to.id) toApplied = true;
+    if (it->id <= to.id) continue;
+    if (!it->migrate || it->migrate->down.empty()) {
       plan.irreversible.push_back(it->version);
     } else {
-      plan.downs.push_back({it->version, it->migrate->down});
+      plan.downs.push_back({it->id, it->version, it->migrate->down});
     }
   }
+  // Deployed again, a release migrates again: migration tools do nothing when nothing is due,
+  // and a blank environment's database may be new.
+  if (to.migrate) {
+    plan.up = MigrationPlan::Step{to.id, to.version, to.migrate->up};
+    plan.upIsNew = !toApplied;
+  }
   return plan;
-}
-
-std::vector<std::string> MigrationPlan::describe() const {
-  std::vector<std::string> lines;
-  if (up) lines.push_back("migrate up: " + up->command + " (in releases/" + up->version + ")");
-  for (const auto& d : downs) {
-    lines.push_back("undo " + d.version + "'s migration: " + d.command + " (in releases/" +
-                    d.version + ")");
-  }
-  for (const auto& v : irreversible) {
-    lines.push_back(v + "'s migration is irreversible: its database changes stay");
-  }
-  if (back && downs.empty() && irreversible.empty()) {
-    lines.push_back("no migration to undo: none applied here is newer than this release");
-  }
-  return lines;
 }
 
 std::string MigrationPlan::irreversibleNames() const {
@@ -66,42 +38,43 @@ std::string MigrationPlan::irreversibleNames() const {
   return names;
 }
 
+std::vector<std::string> MigrationPlan::describe() const {
+  std::vector<std::string> lines;
+  for (const auto& d : downs) {
+    lines.push_back("undo " + d.version + "'s migration: " + d.command + " (in releases/" +
+                    d.version + ")");
+  }
+  for (const auto& v : irreversible) {
+    lines.push_back(v + "'s migration is irreversible: its database changes stay");
+  }
+  if (up) {
+    lines.push_back("migrate up: " + up->command + " (in releases/" + up->version + ")" +
+                    (upIsNew ? "" : ", applied here before"));
+  }
+  return lines;
+}
+
 std::string MigrationPlan::refusal(const std::string& env, const std::string& from,
                                    const std::string& to) const {
   if (irreversible.empty()) return "";
-  return "going back from " + from + " to " + to + " in " + env + " crosses " +
-         irreversibleNames() +
+  return "going back from " + (from.empty() ? std::string("what runs") : from) + " to " + to +
+         " in " + env + " crosses " + irreversibleNames() +
          (irreversible.size() > 1 ? ", whose migrations are" : ", whose migration is") +
          " irreversible (no 'down'); nothing was touched. Force it with a reason (--force "
          "REASON) to go back anyway, the database keeping those changes";
 }
 
 Result<MigrationPlan> planMigrations(store::Store& store, const std::string& project,
-                                     const std::string& env, const store::Release& to,
-                                     int64_t exceptDeploy) {
-  auto list = store.listDeploys(project, env, 1000);
-  if (!list.ok()) return list.status();
-  std::map<std::string, ReleaseMigration> known;
-  auto describe = [&](const std::string& version) -> Result<ReleaseMigration> {
-    if (auto it = known.find(version); it != known.end()) return it->second;
-    auto r = store.getRelease(project, version);
-    if (!r.ok()) return r.status();
-    ReleaseMigration m{r->id, r->version, migrationOf(*r)};
-    known.emplace(version, m);
-    return m;
-  };
-  std::vector<ReleaseMigration> deployed;  // newest first, as listed
-  for (const auto& d : *list) {
-    if (d.id == exceptDeploy || d.dryRun || d.state != store::DeployState::kSucceeded) continue;
-    auto m = describe(d.version);
-    if (!m.ok()) return m.status();
-    deployed.push_back(*m);
+                                     const std::string& env, const store::Release& to) {
+  auto rows = store.appliedMigrations(project, env);
+  if (!rows.ok()) return rows.status();
+  std::vector<ReleaseMigration> applied;
+  for (const auto& row : *rows) {
+    ReleaseMigration m{row.releaseId, row.version, std::nullopt};
+    if (auto r = store.getRelease(project, row.version); r.ok()) m.migrate = migrationOf(*r);
+    applied.push_back(std::move(m));
   }
-  std::optional<ReleaseMigration> current;
-  if (!deployed.empty()) current = deployed.front();
-  std::reverse(deployed.begin(), deployed.end());
-  return planMigrations(appliedMigrations(deployed), current,
-                        ReleaseMigration{to.id, to.version, migrationOf(to)});
+  return planMigrations(applied, ReleaseMigration{to.id, to.version, migrationOf(to)});
 }
 
 }  // namespace boucle::deploy

@@ -1,5 +1,7 @@
 #include "deploy/perf_gate.h"
 
+#include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "deploy/deployer.h"
@@ -33,7 +35,49 @@ std::optional<int64_t> baselineRun(store::Store& store, const std::string& proje
   return std::nullopt;
 }
 
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 }  // namespace
+
+std::string roundJob(const std::string& job, char side, int round) {
+  return job + "-" + side + std::to_string(round);
+}
+
+Interleaved interleavedMeasurements(const std::vector<store::BenchmarkRecord>& all,
+                                    const std::string& job, const std::string& figure, int rounds) {
+  Interleaved out;
+  bool higher = runner::higherIsBetter(figure);
+  for (char side : {'A', 'B'}) {
+    // name → the figure of each round, in round order
+    std::map<std::string, std::vector<double>> byName;
+    std::map<std::string, std::string> source;
+    for (int round = 1; round <= rounds; ++round) {
+      std::string name = roundJob(job, side, round);
+      bool reported = false;
+      for (const auto& b : all) {
+        if (b.job != name) continue;
+        auto f = b.figures.find(figure);
+        if (f == b.figures.end()) continue;
+        byName[b.name].push_back(f->second);
+        source[b.name] = b.source;
+        reported = true;
+      }
+      if (!reported && out.missing.empty()) out.missing = name;
+    }
+    auto& list = side == 'A' ? out.baseline : out.candidate;
+    for (auto& [name, values] : byName) {
+      runner::Measurement m{name, source[name], {}, {}};
+      m.figures[figure] = median(values);
+      for (double v : values) m.samples.push_back(higher ? -v : v);
+      list.push_back(std::move(m));
+    }
+  }
+  return out;
+}
 
 PerfGate checkPerformance(store::Store& store, const store::Deploy& deploy,
                           const store::Release& release, const pipeline::Environment::Perf& perf,
@@ -59,6 +103,85 @@ PerfGate checkPerformance(store::Store& store, const store::Deploy& deploy,
     return gate;
   };
   if (!run) return fail("this server cannot run performance checks");
+  // Both sides' figures judged by the rule, each comparison in the log and the record.
+  auto judge = [&](const std::vector<runner::Measurement>& baseline,
+                   const std::vector<runner::Measurement>& candidate) {
+    quality::PerfLimit limit;
+    limit.figure = perf.figure;
+    limit.maxRegression = perf.maxRegression;
+    limit.floor = perf.floor;
+    limit.alpha = perf.alpha;
+    limit.name = perf.name;
+    auto verdict = quality::judgePerformance(baseline, candidate, limit);
+    json comparisons = json::array();
+    for (const auto& c : verdict.comparisons) {
+      say("  " + c.text);
+      // The record is shown with every deploy: the log has them all, the record the first 100.
+      if (comparisons.size() >= 100) continue;
+      comparisons.push_back({{"name", c.name},
+                             {"baseline", c.baseline},
+                             {"candidate", c.candidate},
+                             {"change", c.change},
+                             {"p", c.p ? json(*c.p) : json(nullptr)},
+                             {"baseline_samples", c.baselineSamples},
+                             {"candidate_samples", c.candidateSamples},
+                             {"regression", c.regression},
+                             {"text", c.text}});
+    }
+    record["comparisons"] = comparisons;
+    if (!verdict.passed)
+      return fail(verdict.summary + " (" + deploy.fromVersion + " → " + release.version + ")");
+    record["passed"] = true;
+    record["summary"] = verdict.summary;
+    gate.end = PerfGate::End::kPassed;
+    gate.json = record.dump(-1, ' ', false, json::error_handler_t::replace);
+    say("performance check: " + verdict.summary);
+    return gate;
+  };
+  if (perf.interleave > 0) {
+    // A/B/A/B in one run on one machine: the release running here and the candidate, each
+    // given to the job in turns, so that what the machine does meanwhile falls on both.
+    record["interleave"] = perf.interleave;
+    if (deploy.fromVersion.empty() || deploy.fromVersion == release.version) {
+      record["passed"] = true;
+      record["summary"] = "nothing to compare with (" + deploy.env + " runs " +
+                          (deploy.fromVersion.empty() ? "no release yet" : "this release") + ")";
+      gate.end = PerfGate::End::kPassed;
+      gate.json = record.dump(-1, ' ', false, json::error_handler_t::replace);
+      say("performance check: " + record["summary"].get<std::string>());
+      return gate;
+    }
+    auto baselineRelease = store.getRelease(deploy.project, deploy.fromVersion);
+    if (!baselineRelease.ok()) return fail(baselineRelease.status().message());
+    std::string env = against.empty() ? deploy.env : against;
+    say("performance check: job " + perf.job + ", " + deploy.fromVersion + " and " +
+        release.version + " in turns, " + std::to_string(perf.interleave) + " rounds each");
+    // Without an `after` the rounds measure no environment: they are not given this one's
+    // values (a production URL is not theirs to load).
+    auto measured =
+        run(PerfAsk{&release, perf.job, env, &*baselineRelease, perf.interleave, !against.empty()},
+            stopping);
+    if (!measured) {
+      gate.end = PerfGate::End::kInterrupted;
+      gate.reason = "the server stopped during the performance check; nothing was touched";
+      return gate;
+    }
+    if (!measured->ok()) return fail(measured->status().message());
+    record["run_id"] = (*measured)->runId;
+    record["baseline_run_id"] = (*measured)->runId;
+    say("performance check: run " + std::to_string((*measured)->runId) + " " +
+        std::string(store::toString((*measured)->state)));
+    if ((*measured)->state != store::RunState::kPassed)
+      return fail("the measuring run " + std::to_string((*measured)->runId) + " " +
+                  std::string(store::toString((*measured)->state)) +
+                  ((*measured)->reason.empty() ? "" : ": " + (*measured)->reason));
+    auto sides =
+        interleavedMeasurements((*measured)->measurements, perf.job, perf.figure, perf.interleave);
+    if (!sides.missing.empty())
+      return fail("round " + sides.missing + " reported no " + perf.figure +
+                  " (reports: {benchmark: FILE})");
+    return judge(sides.baseline, sides.candidate);
+  }
   // What is measured must be this release: `after` only says it once succeeded there, and the
   // environment may have moved on (or back) since.
   auto runsThere = [&]() -> std::optional<std::string> {
@@ -72,7 +195,7 @@ PerfGate checkPerformance(store::Store& store, const store::Deploy& deploy,
   };
   if (auto wrong = runsThere()) return fail(*wrong);
   say("performance check: job " + perf.job + " of " + release.version + " against " + against);
-  auto measured = run(release, perf.job, against, stopping);
+  auto measured = run(PerfAsk{&release, perf.job, against, nullptr, 0}, stopping);
   if (!measured) {
     gate.end = PerfGate::End::kInterrupted;
     gate.reason = "the server stopped during the performance check; nothing was touched";
@@ -123,37 +246,7 @@ PerfGate checkPerformance(store::Store& store, const store::Deploy& deploy,
     return gate;
   }
   record["baseline_run_id"] = *base;
-  quality::PerfLimit limit;
-  limit.figure = perf.figure;
-  limit.maxRegression = perf.maxRegression;
-  limit.floor = perf.floor;
-  limit.alpha = perf.alpha;
-  limit.name = perf.name;
-  auto verdict = quality::judgePerformance(baseline, candidate, limit);
-  json comparisons = json::array();
-  for (const auto& c : verdict.comparisons) {
-    say("  " + c.text);
-    // The record is shown with every deploy: the log has them all, the record the first 100.
-    if (comparisons.size() >= 100) continue;
-    comparisons.push_back({{"name", c.name},
-                           {"baseline", c.baseline},
-                           {"candidate", c.candidate},
-                           {"change", c.change},
-                           {"p", c.p ? json(*c.p) : json(nullptr)},
-                           {"baseline_samples", c.baselineSamples},
-                           {"candidate_samples", c.candidateSamples},
-                           {"regression", c.regression},
-                           {"text", c.text}});
-  }
-  record["comparisons"] = comparisons;
-  if (!verdict.passed)
-    return fail(verdict.summary + " (" + deploy.fromVersion + " → " + release.version + ")");
-  record["passed"] = true;
-  record["summary"] = verdict.summary;
-  gate.end = PerfGate::End::kPassed;
-  gate.json = record.dump(-1, ' ', false, json::error_handler_t::replace);
-  say("performance check: " + verdict.summary);
-  return gate;
+  return judge(baseline, candidate);
 }
 
 }  // namespace boucle::deploy

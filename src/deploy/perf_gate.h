@@ -11,6 +11,7 @@
 
 #include "core/status.h"
 #include "pipeline/pipeline.h"
+#include "runner/benchmark_report.h"
 #include "store/store.h"
 
 namespace boucle::deploy {
@@ -23,11 +24,34 @@ struct PerfRunResult {
   std::vector<store::BenchmarkRecord> measurements;
 };
 
-// Runs `job` of the release's commit against environment `env` (a run with trigger "perf")
-// and waits for it; nullopt when `stopping` said so first.
+// What a measuring run is asked to do: `job` of the release's commit against environment `env`;
+// interleaved, `rounds` times a side, given `baseline`'s artifacts and the release's in turns.
+struct PerfAsk {
+  const store::Release* release = nullptr;
+  std::string job, env;
+  const store::Release* baseline = nullptr;
+  int rounds = 0;
+  bool values = true;  // the job is given `env`'s values (not when it measures no environment)
+};
+
+// Queues the measuring run (trigger "perf") and waits for it; nullopt when `stopping` said so
+// first.
 using PerfRunner = std::function<std::optional<Result<PerfRunResult>>(
-    const store::Release& release, const std::string& job, const std::string& env,
-    const std::function<bool()>& stopping)>;
+    const PerfAsk& ask, const std::function<bool()>& stopping)>;
+
+// The job name of an interleaved run's round: `job`-A3 (the baseline's third), `job`-B3.
+std::string roundJob(const std::string& job, char side, int round);
+
+// An interleaved run's measurements, side by side: per measurement name, the figure of each
+// round as a sample (negated for a figure where higher is better, so that a larger sample is
+// always worse), and the median of the rounds as the figure. `missing` names a round that
+// reported nothing.
+struct Interleaved {
+  std::vector<runner::Measurement> baseline, candidate;
+  std::string missing;
+};
+Interleaved interleavedMeasurements(const std::vector<store::BenchmarkRecord>& all,
+                                    const std::string& job, const std::string& figure, int rounds);
 
 struct PerfGate {
   enum class End { kPassed, kFailed, kInterrupted } end = End::kFailed;

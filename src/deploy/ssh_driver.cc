@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <mutex>
@@ -172,7 +173,8 @@ class HostDeploy {
 
   // A migration of the release, in its folder (installed first when it is not there).
   HostResult migrate(const std::string& command) {
-    if (!install()) return r_;
+    // Its config as a deploy of it writes it: a migration reads the database's address there.
+    if (!install() || !configure()) return r_;
     log_.say("migration: " + command);
     if (!runInRelease("migration", command)) return r_;
     r_.ok = true;
@@ -403,22 +405,24 @@ Status migrateSsh(const Target& t, const std::string& command, const fs::path& b
 }
 
 Status wipeSsh(const Target& t, DeployLog& log) {
-  if (!t.dir.is_absolute() || std::distance(t.dir.begin(), t.dir.end()) < 3) {
-    return Status::Invalid("blank: refusing to wipe below " + t.dir.string() +
-                           ": give the environment a 'dir' value of its own");
+  fs::path dir = t.dir.lexically_normal();
+  bool climbs = std::any_of(dir.begin(), dir.end(), [](const fs::path& p) { return p == ".."; });
+  if (!dir.is_absolute() || climbs || std::distance(dir.begin(), dir.end()) < 3) {
+    return Status::Invalid("blank: refusing to wipe below '" + t.dir.string() +
+                           "': give the environment a 'dir' value of its own");
   }
   SshClient ssh(t);
   auto timeout = std::chrono::duration_cast<milliseconds>(t.spec.timeout);
   for (const auto& h : t.hosts) {
     HostLog hl(log, h.name);
     std::string out;
-    auto st = ssh.run(
-        h,
-        "cd " + q(t.dir) + " 2>/dev/null || exit 0; rm -rf releases current " + ".current.boucle",
-        hl, timeout, -1, &out, false);
-    if (!st.ok()) return Status::Io("blank: host " + h.name + ": " + st.message());
-    hl.say("blank: removed " + (t.dir / "releases").string() + " and " +
-           (t.dir / "current").string());
+    auto st = ssh.run(h,
+                      "if [ -e " + q(dir) + " ]; then cd " + q(dir) +
+                          " && rm -rf releases current .current.boucle; fi",
+                      hl, timeout, -1, &out, false);
+    if (!st.ok())
+      return Status::Io("blank: host " + h.name + ": " + st.message() + " (" + lastLine(out) + ")");
+    hl.say("blank: removed " + (dir / "releases").string() + " and " + (dir / "current").string());
   }
   return Status::Ok();
 }

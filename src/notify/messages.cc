@@ -237,21 +237,22 @@ std::vector<std::string> deployEventsOf(const store::Deploy& d) {
 namespace {
 
 bool failedDeploy(store::DeployState s) {
-  return s == store::DeployState::kFailed || s == store::DeployState::kRolledBack ||
-         s == store::DeployState::kInterrupted;
+  return s == store::DeployState::kFailed || s == store::DeployState::kRolledBack;
 }
 
 }  // namespace
 
 std::string scheduledTurn(store::Store& store, const store::Deploy& d) {
+  // A deploy a stopping server interrupted says nothing of the release either way.
   if (d.cause != "schedule" || d.dryRun || !store::isFinished(d.state) ||
-      d.state == store::DeployState::kCancelled)
+      d.state == store::DeployState::kCancelled || d.state == store::DeployState::kInterrupted)
     return "";
   std::optional<store::Deploy> previous;
   if (auto list = store.listDeploys(d.project, d.env, 500); list.ok()) {
     for (const auto& o : *list) {
       if (o.id < d.id && o.cause == "schedule" && !o.dryRun && store::isFinished(o.state) &&
-          o.state != store::DeployState::kCancelled) {
+          o.state != store::DeployState::kCancelled &&
+          o.state != store::DeployState::kInterrupted) {
         previous = o;
         break;
       }

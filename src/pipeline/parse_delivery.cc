@@ -105,8 +105,8 @@ std::optional<double> readAmount(const Field& f, bool percent, Diagnostics& d) {
 }
 
 std::optional<Environment::Perf> parsePerf(const Field& f, const Pipeline& p, Diagnostics& d) {
-  MapReader r(f.node, f.pos, "perf", {"job", "metric", "max_regression", "floor", "name", "alpha"},
-              d);
+  MapReader r(f.node, f.pos, "perf",
+              {"job", "metric", "max_regression", "floor", "name", "alpha", "interleave"}, d);
   if (!r.isMap()) return std::nullopt;
   Environment::Perf perf;
   perf.pos = f.pos;
@@ -137,6 +137,14 @@ std::optional<Environment::Perf> parsePerf(const Field& f, const Pipeline& p, Di
       if (*a <= 0 || *a >= 0.5) d.error(v.pos, "alpha: between 0 and 0.5, e.g. 0.05");
       perf.alpha = *a;
     }
+  }
+  if (auto v = r.get("interleave")) {
+    if (auto n = readInt(v, 2, 20, d)) perf.interleave = *n;
+    // Its rounds are jobs made on the server from the job: agents elsewhere are given jobs
+    // of the file as written.
+    if (const Job* j = p.findJob(perf.job); j && !j->runsOn.empty())
+      d.error(v.pos, "interleave: the rounds run on the server's own agent; job '" + perf.job +
+                         "' has runs-on");
   }
   return perf;
 }
@@ -189,8 +197,10 @@ void parseEnvironments(const Field& f, Pipeline& p, Diagnostics& d) {
     if (auto v = r.get("verify")) env.verify = parseVerify(v, d);
     if (auto v = r.get("perf")) {
       env.perf = parsePerf(v, p, d);
-      if (env.after.empty())
-        d.error(v.pos, "perf: needs 'after': the job measures the environment before this one");
+      if (env.after.empty() && env.perf && !env.perf->interleave)
+        d.error(v.pos,
+                "perf: needs 'after' (the job measures the environment before this one) or "
+                "'interleave' (it times both releases' artifacts in turns)");
     }
     if (auto v = r.get("blank")) {
       if (auto b = readBool(v, d)) env.blank = *b;

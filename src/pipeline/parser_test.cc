@@ -363,8 +363,8 @@ deploy: {driver: command, command: ./deploy}
       messages(r),
       ::testing::ElementsAre(
           "f.yml:2:25: error: job 'a': 'retry' and 'retries' are the same; give one",
-          "f.yml:5:11: error: perf: needs 'after': the job measures the environment before this "
-          "one",
+          "f.yml:5:11: error: perf: needs 'after' (the job measures the environment before this "
+          "one) or 'interleave' (it times both releases' artifacts in turns)",
           "f.yml:8:17: error: perf: unknown job 'nope'",
           "f.yml:8:31: error: metric: unknown value 'p42', expected mean, median, p90, p95, p99, "
           "min, max, rps or failures",
@@ -374,6 +374,30 @@ deploy: {driver: command, command: ./deploy}
           "test)",
           "f.yml:11:32: error: alpha: between 0 and 0.5, e.g. 0.05",
           "f.yml:14:36: error: max_regression: '10' is not a percentage such as 10%"));
+}
+
+TEST(Parser, APerformanceCheckMayInterleaveTheTwoReleasesInstead) {
+  auto r = parsePipeline(R"(jobs:
+  bench: {run: ./bench, reports: {benchmark: out.json}}
+  far: {run: ./bench, runs-on: [gpu]}
+environments:
+  prod:
+    perf: {job: bench, metric: mean, interleave: 5}
+  edge:
+    perf: {job: far, interleave: 3}
+  core:
+    perf: {job: bench, interleave: 1}
+deploy: {driver: command, command: ./deploy}
+)");
+  EXPECT_THAT(
+      messages(r),
+      ::testing::ElementsAre(
+          "f.yml:8:34: error: interleave: the rounds run on the server's own agent; job 'far' has "
+          "runs-on",
+          "f.yml:10:11: error: perf: needs 'after' (the job measures the environment before this "
+          "one) or 'interleave' (it times both releases' artifacts in turns)",
+          "f.yml:10:36: error: interleave: 1 is out of range (2 to 20)"));
+  EXPECT_EQ(r.pipeline.environments[0].perf->interleave, 5);
 }
 
 TEST(Parser, ABlankEnvironmentOnASchedule) {

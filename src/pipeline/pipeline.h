@@ -141,6 +141,10 @@ struct Environment {
     double floor = 0;  // in the figure's unit (ms for times)
     std::string name;  // one measurement only ("" every one)
     double alpha = 0.05;
+    // Rounds a side of A/B/A/B: when set, one measuring run times the release running here
+    // (A) and the candidate (B) in turns, the job given each one's artifacts, instead of
+    // comparing with the figures measured when the running release came.
+    int interleave = 0;
     SourcePos pos;
   };
   std::optional<Perf> perf;

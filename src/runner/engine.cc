@@ -245,6 +245,8 @@ void Engine::startRemote(const pipeline::Job& job, int attempt) {
     if (auto it = launch_.artifacts.find(n); it != launch_.artifacts.end())
       needed.insert(needed.end(), it->second.begin(), it->second.end());
   }
+  if (auto it = config_.jobInputs.find(job.name); it != config_.jobInputs.end())
+    needed.insert(needed.end(), it->second.begin(), it->second.end());
   // Recorded as started before it is queued: a crash in between leaves a running job with no
   // row, which a restart does not carry on, rather than a queued row the restart would queue
   // again.

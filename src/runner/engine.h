@@ -4,6 +4,7 @@
 // next is decided by the Planner; what happens is reported to a RunObserver.
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -97,6 +98,9 @@ struct RunConfig {
   // Artifacts placed in every job's workspace as if a job it needs had made them, already in
   // `blobRoot`: a remote agent runs one job whose needs ran elsewhere.
   std::vector<ArtifactEntry> givenArtifacts;
+  // Files placed in one job's workspace before it starts, already in `blobRoot`, by job name:
+  // an interleaved measuring run's rounds each get the release they time.
+  std::map<std::string, std::vector<ArtifactEntry>> jobInputs;
   // What BOUCLE_ATTEMPT says at a job's first start here: an agent runs the server's attempt N.
   int firstAttempt = 1;
   // A run carried on after its server restarted: what its jobs had come to. Finished ones are

@@ -31,6 +31,8 @@ Status placeNeededArtifacts(const pipeline::Job& job, const LaunchContext& ctx,
   std::vector<std::pair<std::string, const std::vector<ArtifactEntry>*>> sources;
   if (!ctx.config->givenArtifacts.empty())
     sources.emplace_back("(given)", &ctx.config->givenArtifacts);
+  if (auto it = ctx.config->jobInputs.find(job.name); it != ctx.config->jobInputs.end())
+    sources.emplace_back("(its inputs)", &it->second);
   for (const auto& need : job.needs) {
     if (auto it = ctx.artifacts.find(need); it != ctx.artifacts.end())
       sources.emplace_back(need, &it->second);

@@ -31,6 +31,7 @@
 #include "runner/sandbox.h"
 #include "runner/supervisor_client.h"
 #include "runner/workspace.h"
+#include "scheduler/perf_runs.h"
 #include "scheduler/remote_dispatch.h"
 #include "scheduler/request.h"
 #include "scheduler/run_recorder.h"
@@ -704,12 +705,14 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors, bool ca
     if (st.ok()) info.commit = run.commit;
     Result<pipeline::Pipeline> read = Status::Internal("not read");
     std::string pipelineText;
+    std::map<std::string, std::vector<runner::ArtifactEntry>> roundInputs;
     if (st.ok()) {
       if (!carried) save(run);
       mirrorFileHeld.reset();
       mirrorHeld.unlock();
       read = readPipeline(run, mirror, &pipelineText);
       if (!read.ok()) st = read.status();
+      if (st.ok() && !run.perfAb.empty()) st = interleaveRounds(store_, run, *read, roundInputs);
     }
     bool checkout = st.ok() && read->checksOut();
     std::vector<runner::RunConfig::Carried> carriedJobs;
@@ -756,18 +759,20 @@ void Agent::execute(store::Run run, runner::SupervisorPool& supervisors, bool ca
       // (not its secrets: the job is a test, not a deploy step) as a deploy step would be,
       // here or on a remote agent.
       std::vector<std::string> perfVariables;
-      if (!run.perfEnv.empty()) {
+      if (givenEnvValues(run)) {
         auto values = store_.listEnvValues(run.project, run.perfEnv);
         if (values.ok()) {
           perfVariables.push_back("BOUCLE_PERF_ENV=" + run.perfEnv);
           for (const auto& v : *values) {
-            if (v.secret) continue;
+            // Within what an agent takes in a job's spec (agent_protocol.h).
+            if (v.secret || v.value.size() > 60 * 1024 || perfVariables.size() >= 900) continue;
             perfVariables.push_back(deploy::envVariable(v.key) + "=" + v.value);
             if (v.key == "url") perfVariables.push_back("BOUCLE_PERF_URL=" + v.value);
           }
         }
         config.baseEnv.insert(config.baseEnv.end(), perfVariables.begin(), perfVariables.end());
       }
+      config.jobInputs = std::move(roundInputs);
       if (checkout) config.sourceDir = work / "src";
       config.secrets = std::move(secrets);
       config.cancelFd = cancel[0];

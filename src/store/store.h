@@ -100,6 +100,9 @@ struct Run {
   // A run measuring a release for a deploy's performance check (trigger "perf"): the
   // environment its job measures, whose values it is given. "" for any other run.
   std::string perfEnv;
+  // An interleaved measuring run (`perf: {interleave: N}`): "N BASELINE CANDIDATE", the rounds a
+  // side and the two releases whose artifacts its rounds are given in turns; "" otherwise.
+  std::string perfAb;
   // What its passing hides: "flaky" (a test or job failed, then passed on the same commit),
   // "quarantined" (quarantined tests failed), both comma-separated, or "".
   std::string qualifier;
@@ -345,6 +348,14 @@ struct Deploy {
   std::string perfJson;
   std::string cause;   // "schedule" for an environment's scheduled deploy, else ""
   std::string forced;  // why it was forced past an irreversible migration ("" when it was not)
+};
+
+// A release's database migration, applied in an environment and not undone since
+// (deploy/migrations.h): recorded as its `up` ends, taken off as its `down` does.
+struct AppliedMigration {
+  int64_t releaseId = 0;
+  std::string version;
+  int64_t appliedAt = 0;
 };
 
 // A job's performance measurement (runner::Measurement), kept with its run and commit.
@@ -678,6 +689,12 @@ class Store {
   // Newest first; `env` empty = every environment of the project.
   virtual Result<std::vector<Deploy>> listDeploys(std::string_view project, std::string_view env,
                                                   int limit) = 0;
+  // The migrations applied in `env`, oldest release first.
+  virtual Result<std::vector<AppliedMigration>> appliedMigrations(std::string_view project,
+                                                                  std::string_view env) = 0;
+  // Records (`applied`) or takes off a release's migration in `env`.
+  virtual Status setMigrationApplied(std::string_view project, std::string_view env,
+                                     const AppliedMigration& m, bool applied) = 0;
   // One deploy at a time per environment: takes the oldest queued deploy whose environment
   // has none running, marks it running from `nowMs`.
   virtual Result<std::optional<Deploy>> claimNextDeploy(int64_t nowMs) = 0;

@@ -219,5 +219,100 @@ TEST_F(PerfTest, ASlowerReleaseIsStoppedBeforeProdWithItsFiguresAndAFixedOneGoes
   EXPECT_NE(d5["perf"]["summary"].get<std::string>().find("performance holds"), std::string::npos);
 }
 
+// Times the program it is given, five times, and writes what it measured as Google
+// Benchmark's JSON (one entry a run).
+constexpr const char* kTimeit = R"py(import json, subprocess, sys, time
+runs = []
+for _ in range(5):
+    start = time.monotonic()
+    subprocess.run(['sh', sys.argv[1]], check=True)
+    runs.append((time.monotonic() - start) * 1000)
+json.dump({'benchmarks': [{'name': 'BM_work', 'run_type': 'iteration', 'iterations': 1,
+                           'real_time': t, 'time_unit': 'ms'} for t in runs]},
+          open(sys.argv[2], 'w'))
+)py";
+
+class PerfInterleavedTest : public ServerFixture {};
+
+TEST_F(PerfInterleavedTest, BothReleasesAreTimedInTurnsInOneRunAndTheSlowerOneIsStopped) {
+  TempRepo& repo = repo_;
+  repo.write(".boucle.yml", R"yml(jobs:
+  build:
+    run: cp app/work.sh work.sh
+    artifacts: [work.sh]
+  bench:
+    # Times the release it is given; a plain run has nothing to time.
+    run: |
+      if [ -z "${BOUCLE_PERF_RELEASE_DIR:-}" ]; then echo "nothing to time"; exit 0; fi
+      echo "round $BOUCLE_PERF_ROUND: $BOUCLE_PERF_SIDE $BOUCLE_PERF_VERSION"
+      python3 app/timeit.py "$BOUCLE_PERF_RELEASE_DIR/work.sh" bench.json
+    reports: {benchmark: bench.json}
+release: {branches: [main]}
+environments:
+  prod:
+    auto: true
+    perf: {job: bench, metric: mean, max_regression: 30%, floor: 50ms, interleave: 4}
+deploy: {driver: command, command: 'true'}
+)yml");
+  repo.write("app/timeit.py", kTimeit);
+  repo.write("app/work.sh", "exit 0\n");
+  repo.commit("feat: the work", "Ada");
+  ASSERT_EQ(client({"project", "add", "web", repo.dir().string(), "--poll", "0"}).exitCode, 0);
+  auto releaseAndDeploy = [&](size_t deploys) {
+    Output t = client({"trigger", "web", "--wait"});
+    EXPECT_EQ(t.exitCode, 0) << t.out << t.err;
+    json d;
+    EXPECT_TRUE(waitFor(
+        [&] {
+          json list = api("/api/projects/web/deploys?env=prod")["deploys"];
+          if (list.size() != deploys) return false;
+          d = list[0];
+          std::string s = d.value("state", "");
+          return s != "queued" && s != "running";
+        },
+        std::chrono::seconds(180)));
+    return d;
+  };
+  // The first release: prod runs nothing, so there is nothing to time it against.
+  json d1 = releaseAndDeploy(1);
+  ASSERT_EQ(d1["state"], "succeeded") << d1.dump(2);
+  EXPECT_NE(d1["perf"]["summary"].get<std::string>().find("nothing to compare with"),
+            std::string::npos);
+  std::string first = d1["version"];
+
+  // 200 ms slower: its rounds and the first release's, taken in turns, all say so.
+  repo.write("app/work.sh", "sleep 0.2\n");
+  repo.commit("perf: slower work", "Bob");
+  json d2 = releaseAndDeploy(2);
+  EXPECT_EQ(d2["state"], "failed") << d2.dump(2);
+  ASSERT_TRUE(d2["perf"].is_object()) << d2.dump(2);
+  EXPECT_EQ(d2["perf"]["interleave"], 4);
+  ASSERT_EQ(d2["perf"]["comparisons"].size(), 1u) << d2.dump(2);
+  json c = d2["perf"]["comparisons"][0];
+  EXPECT_EQ(c["regression"], true) << c.dump(2);
+  EXPECT_EQ(c["baseline_samples"], 4);
+  EXPECT_EQ(c["candidate_samples"], 4);
+  EXPECT_LT(c["p"].get<double>(), 0.05) << c.dump(2);
+  EXPECT_GT(c["candidate"].get<double>() - c["baseline"].get<double>(), 150) << c.dump(2);
+  EXPECT_NE(d2["reason"].get<std::string>().find("performance regression: mean of BM_work"),
+            std::string::npos)
+      << d2["reason"];
+  // One run, its rounds in turns: baseline, candidate, baseline, …
+  json measuring = api("/api/runs/" + d2["perf"]["run_id"].dump());
+  EXPECT_EQ(measuring["trigger"], "perf");
+  std::vector<std::string> names;
+  for (const auto& j : measuring["jobs"]) names.push_back(j["name"]);
+  EXPECT_EQ(names, (std::vector<std::string>{"bench-A1", "bench-B1", "bench-A2", "bench-B2",
+                                             "bench-A3", "bench-B3", "bench-A4", "bench-B4"}));
+  auto log =
+      curl("GET",
+           server_->url() + "/api/runs/" + d2["perf"]["run_id"].dump() + "/jobs/bench-B3/log", "",
+           {"Authorization: Bearer " + server_->token()})
+          .body;
+  EXPECT_NE(log.find("round 3: candidate " + d2["version"].get<std::string>()), std::string::npos)
+      << log;
+  EXPECT_EQ(api("/api/projects/web/environments")["environments"][0]["current"]["version"], first);
+}
+
 }  // namespace
 }  // namespace boucle::testing

@@ -155,6 +155,7 @@ export interface PerfCheck {
   run_id: number | null;
   baseline_version: string;
   baseline_run_id: number | null;
+  interleave?: number;
   passed?: boolean;
   summary?: string;
   comparisons?: {

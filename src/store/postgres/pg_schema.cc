@@ -484,10 +484,22 @@ CREATE TRIGGER benchmarks_revision AFTER INSERT OR UPDATE OR DELETE ON benchmark
   FOR EACH STATEMENT EXECUTE FUNCTION boucle_bump_revision();
 )sql",
     // A deploy's cause (a schedule) and the reason a rollback was forced past an
-    // irreversible migration.
+    // irreversible migration; an interleaved measuring run's rounds and releases; the
+    // migrations applied in each environment.
     R"sql(
 ALTER TABLE deploys ADD COLUMN cause TEXT NOT NULL DEFAULT '';
 ALTER TABLE deploys ADD COLUMN forced TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN perf_ab TEXT NOT NULL DEFAULT '';
+CREATE TABLE env_migrations (
+  project TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
+  env TEXT NOT NULL,
+  release_id BIGINT NOT NULL,
+  version TEXT NOT NULL,
+  applied_at BIGINT NOT NULL,
+  PRIMARY KEY (project, env, release_id)
+);
+CREATE TRIGGER env_migrations_revision AFTER INSERT OR UPDATE OR DELETE ON env_migrations
+  FOR EACH STATEMENT EXECUTE FUNCTION boucle_bump_revision();
 )sql",
 
 };

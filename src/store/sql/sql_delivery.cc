@@ -274,6 +274,33 @@ Status SqlStore::writeDeploy(const Deploy& d, std::optional<DeployState> from) {
                           std::string(expected));
 }
 
+Result<std::vector<AppliedMigration>> SqlStore::appliedMigrations(std::string_view project,
+                                                                  std::string_view env) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(
+      "SELECT release_id, version, applied_at FROM env_migrations WHERE project = ? AND env = ? "
+      "ORDER BY release_id");
+  if (!s.ok()) return s.status();
+  s->bind(1, project).bind(2, env);
+  return readAll(*s, [](const Statement& st) {
+    return AppliedMigration{st.integer(0), st.text(1), st.integer(2)};
+  });
+}
+
+Status SqlStore::setMigrationApplied(std::string_view project, std::string_view env,
+                                     const AppliedMigration& m, bool applied) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(applied ? "INSERT INTO env_migrations (project, env, release_id, version, "
+                                 "applied_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (project, env, "
+                                 "release_id) DO UPDATE SET applied_at = excluded.applied_at"
+                               : "DELETE FROM env_migrations WHERE project = ? AND env = ? AND "
+                                 "release_id = ?");
+  if (!s.ok()) return s.status();
+  s->bind(1, project).bind(2, env).bind(3, m.releaseId);
+  if (applied) s->bind(4, m.version).bind(5, m.appliedAt);
+  return s->run();
+}
+
 Result<std::vector<Deploy>> SqlStore::listDeploys(std::string_view project, std::string_view env,
                                                   int limit) {
   std::lock_guard lock(mu_);

@@ -32,7 +32,7 @@ constexpr const char* kRunColumns =
     "queued_at, started_at, finished_at, event, broken_since, only_jobs, rerun_of, bisect_of, "
     "suspects, culprit_commit, culprit_author, culprit_subject, bisect_state, pr_number, "
     "pr_title, pr_author, pr_source, pr_target, pr_head, pr_ref, pr_base, pr_fork, pr_merge, "
-    "qualifier, perf_env";
+    "qualifier, perf_env, perf_ab";
 
 Run readRun(const Statement& s) {
   Run r;
@@ -72,6 +72,7 @@ Run readRun(const Statement& s) {
   r.pr.merge = s.integer(33) != 0;
   r.qualifier = s.text(34);
   r.perfEnv = s.text(35);
+  r.perfAb = s.text(36);
   return r;
 }
 
@@ -300,8 +301,10 @@ Status SqlStore::insertRun(Run& out) {
   auto s = db_.prepare(
       "INSERT INTO runs (project, number, ref, branch, commit_sha, author, subject, trigger, "
       "state, reason, queued_at, only_jobs, rerun_of, bisect_of, pr_number, pr_title, pr_author, "
-      "pr_source, pr_target, pr_head, pr_ref, pr_base, pr_fork, pr_merge, perf_env) VALUES (?, ?, "
-      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
+      "pr_source, pr_target, pr_head, pr_ref, pr_base, pr_fork, pr_merge, perf_env, perf_ab) "
+      "VALUES "
+      "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING "
+      "id");
   if (!s.ok()) return s.status();
   s->bind(1, out.project).bind(2, out.number).bind(3, out.ref).bind(4, out.branch);
   s->bind(5, out.commit).bind(6, out.author).bind(7, out.subject).bind(8, out.trigger);
@@ -311,7 +314,7 @@ Status SqlStore::insertRun(Run& out) {
   s->bind(15, pr.number).bind(16, pr.title).bind(17, pr.author).bind(18, pr.source);
   s->bind(19, pr.target).bind(20, pr.head).bind(21, pr.ref).bind(22, pr.base);
   s->bind(23, int64_t{pr.fork ? 1 : 0}).bind(24, int64_t{pr.merge ? 1 : 0});
-  s->bind(25, out.perfEnv);
+  s->bind(25, out.perfEnv).bind(26, out.perfAb);
   auto id = sql::insertedId(*s);
   if (!id.ok()) return id.status();
   out.id = *id;

@@ -143,6 +143,10 @@ class SqlStore : public Store {
   Status updateDeployFrom(const Deploy& d, DeployState from) override;
   Result<std::vector<Deploy>> listDeploys(std::string_view project, std::string_view env,
                                           int limit) override;
+  Result<std::vector<AppliedMigration>> appliedMigrations(std::string_view project,
+                                                          std::string_view env) override;
+  Status setMigrationApplied(std::string_view project, std::string_view env,
+                             const AppliedMigration& m, bool applied) override;
   Result<std::optional<Deploy>> claimNextDeploy(int64_t nowMs) override;
   Result<std::vector<Deploy>> interruptDeploys(std::string_view reason,
                                                const Orphans& which) override;

@@ -473,10 +473,20 @@ ALTER TABLE deploys ADD COLUMN perf TEXT NOT NULL DEFAULT '';
 ALTER TABLE projects ADD COLUMN on_red TEXT NOT NULL DEFAULT '';
 )sql",
     // A deploy's cause (a schedule) and the reason a rollback was forced past an
-    // irreversible migration.
+    // irreversible migration; an interleaved measuring run's rounds and releases; the
+    // migrations applied in each environment.
     R"sql(
 ALTER TABLE deploys ADD COLUMN cause TEXT NOT NULL DEFAULT '';
 ALTER TABLE deploys ADD COLUMN forced TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN perf_ab TEXT NOT NULL DEFAULT '';
+CREATE TABLE env_migrations (
+  project TEXT NOT NULL REFERENCES projects(name) ON DELETE CASCADE,
+  env TEXT NOT NULL,
+  release_id INTEGER NOT NULL,
+  version TEXT NOT NULL,
+  applied_at INTEGER NOT NULL,
+  PRIMARY KEY (project, env, release_id)
+);
 )sql",
 
 };

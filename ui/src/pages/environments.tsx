@@ -411,14 +411,22 @@ function PerfView({ p }: { p: PerfCheck }) {
       <h3>
         Performance <Badge state={state} />{" "}
         <span class="muted">
-          {p.figure} by job {p.job} against {p.against}
-          {p.run_id !== null && (
+          {p.interleave
+            ? `${p.figure} by job ${p.job}, ${p.baseline_version} and this release in turns, ${p.interleave} rounds each`
+            : `${p.figure} by job ${p.job} against ${p.against}`}
+          {p.run_id !== null && p.interleave && (
+            <>
+              {" "}
+              (<a href={`#/runs/${p.run_id}`}>run {p.run_id}</a>)
+            </>
+          )}
+          {p.run_id !== null && !p.interleave && (
             <>
               {" "}
               (<a href={`#/runs/${p.run_id}/${encodeURIComponent(p.job)}`}>run {p.run_id}</a>)
             </>
           )}
-          {p.baseline_run_id !== null && (
+          {p.baseline_run_id !== null && !p.interleave && (
             <>
               {" "}
               vs {p.baseline_version} (
