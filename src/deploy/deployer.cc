@@ -316,6 +316,8 @@ std::optional<auth::Principal> Deployer::principalNamed(const std::string& name)
 }
 
 void Deployer::releaseCreated(const store::Release& release, const std::string& actor) {
+  syncSoon_ = true;
+  scheduleWakeup_.wake();
   auto policy =
       loadPolicy(store_, release.project, scm::mirrorPath(options_.shared(), release.project));
   if (!policy.ok()) {
@@ -358,13 +360,13 @@ constexpr std::string_view kEnvSchedule = "env:";
 }  // namespace
 
 // The schedules follow the policy branch, read again every 15 seconds (a tree read from the
-// mirror per project); their firing is checked every few seconds (a cron's resolution is the
-// minute).
+// mirror per project) and as a release comes; their firing is checked every few seconds (a
+// cron's resolution is the minute).
 void Deployer::scheduleLoop() {
   int64_t synced = 0;
   do {
     int64_t now = nowMs();
-    if (now - synced >= 15'000) {
+    if (now - synced >= 15'000 || syncSoon_.exchange(false)) {
       syncSchedules(now);
       synced = now;
     }
@@ -616,8 +618,10 @@ void Deployer::execute(store::Deploy d) {
                        : wipeLocal(*target, {options_.dataDir, options_.shared()}, log);
       if (!wiped.ok()) {
         log.say("FAILED: " + wiped.message());
-        // Some hosts may be wiped already: they get what ran before back.
-        if (d.fromVersion.empty() || target->spec.onFailure != pipeline::OnFailure::kRollback)
+        // Refused, nothing was touched; failed partway, some hosts may be wiped already: they
+        // get what ran before back.
+        if (wiped.code() == Code::kInvalid || d.fromVersion.empty() ||
+            target->spec.onFailure != pipeline::OnFailure::kRollback)
           return finish(store::DeployState::kFailed, wiped.message());
         Outcome none;
         none.failure = wiped.message();

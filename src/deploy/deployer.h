@@ -4,6 +4,7 @@
 // deploy method — the same for every environment, only the environment's values differ.
 // Every request, approval and result goes to the audit log.
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -139,6 +140,7 @@ class Deployer {
   DeployerOptions options_;
   Wakeup wakeup_;
   Wakeup scheduleWakeup_;  // its own: a wake for the deploy threads must not be taken by it
+  std::atomic<bool> syncSoon_{false};  // a release came: the policy may have changed with it
   std::vector<std::thread> threads_;
 };
 

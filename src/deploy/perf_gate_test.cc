@@ -35,9 +35,8 @@ TEST(Interleaved, EachRoundsFigureIsASampleAndTheirMedianTheFigure) {
 }
 
 TEST(Interleaved, ARoundThatReportedNothingIsNamed) {
-  std::vector<store::BenchmarkRecord> all = {round("bench-A1", "x", 1, 1),
-                                             round("bench-B1", "x", 1, 1),
-                                             round("bench-A2", "x", 1, 1)};
+  std::vector<store::BenchmarkRecord> all = {
+      round("bench-A1", "x", 1, 1), round("bench-B1", "x", 1, 1), round("bench-A2", "x", 1, 1)};
   EXPECT_EQ(interleavedMeasurements(all, "bench", "mean", 2).missing, "bench-B2");
   EXPECT_EQ(interleavedMeasurements(all, "bench", "p99", 2).missing, "bench-A1");
   EXPECT_EQ(roundJob("load", 'B', 12), "load-B12");

@@ -545,6 +545,50 @@ try {
   assert.ok((await chart.locator("svg .bar").count()) >= 2);
   await shot("12h-perf-over-releases");
 
+  step = "a blank nightly environment, and a rollback forced past an irreversible migration";
+  const ledger = path.join(tmp, "ledger");
+  fs.mkdirSync(ledger);
+  const lgit = (...args) =>
+    execFileSync("git", ["-c", "user.name=Ada", "-c", "user.email=ada@example.com", ...args], {
+      cwd: ledger,
+    }).toString();
+  lgit("init", "-q", "-b", "main");
+  const ledgerRelease = (migrate, message) => {
+    fs.writeFileSync(
+      path.join(ledger, ".boucle.yml"),
+      `jobs:
+  build: {run: "echo app > app.txt", artifacts: [app.txt]}
+environments:
+  prod: {}
+  nightly: {blank: true, schedule: "0 3 * * *"}
+deploy:
+  driver: command
+  command: echo "deployed $BOUCLE_RELEASE_VERSION"
+${migrate}`,
+    );
+    lgit("add", "-A");
+    lgit("commit", "-q", "-m", message);
+    cli("trigger", "ledger", "--wait");
+    return JSON.parse(cli("release", "ledger", "--json")).version;
+  };
+  cli("project", "add", "ledger", ledger, "--poll", "0");
+  const plainVersion = ledgerRelease("", "feat: the ledger");
+  const migrating = ledgerRelease(
+    '  migrate: {up: "echo adding the invoices table", irreversible: true}\n',
+    "feat: invoices",
+  );
+  cli("deploy", "ledger", plainVersion, "--to", "prod");
+  cli("deploy", "ledger", migrating, "--to", "prod");
+  assert.throws(() => cli("rollback", "ledger", "prod", "--to", plainVersion));
+  cli("rollback", "ledger", "prod", "--to", plainVersion, "--force", "invoices double-counted");
+  await page.goto(url + "/#/projects/ledger/environments");
+  await page.getByText("blank (wiped before each deploy) · deployed at 0 3 * * *").waitFor();
+  const forcedRow = page.getByLabel("deploys").locator("tr", { hasText: "(forced)" });
+  await forcedRow.waitFor();
+  await forcedRow.getByRole("link").click();
+  await page.getByRole("note").getByText("invoices double-counted").waitFor();
+  await shot("12i-forced-rollback-and-blank-nightly");
+
   step = "a viewer is told what it may not do";
   const viewer = cli("token", "add", "vic", "--role", "viewer").split("\n")[0];
   await signInAs(viewer);
