@@ -366,7 +366,8 @@ void Deployer::scheduleLoop() {
   int64_t synced = 0;
   do {
     int64_t now = nowMs();
-    if (now - synced >= 15'000 || syncSoon_.exchange(false)) {
+    bool asked = syncSoon_.exchange(false);
+    if (asked || now - synced >= 15'000) {
       syncSchedules(now);
       synced = now;
     }
@@ -435,7 +436,13 @@ void Deployer::deployScheduled(const std::string& project, const std::string& en
   bool first = policy->pipeline.environments.front().name == env;
   auto releases = store_.listReleases(project, 200);
   if (!releases.ok()) return logError("schedule: " + releases.status().message());
+  // Never older than what runs there: a schedule moves an environment on, not back.
+  int64_t runsThere = 0;
+  if (auto current = currentRelease(store_, project, env); current.ok() && current->deploy) {
+    if (auto rel = store_.getRelease(project, current->version); rel.ok()) runsThere = rel->id;
+  }
   for (const auto& r : *releases) {
+    if (r.id < runsThere) break;
     if (r.prerelease && !first) continue;
     if (!rules->after.empty()) {
       auto h = historyOf(project, r.version, env, rules->after);
@@ -571,6 +578,15 @@ void Deployer::execute(store::Deploy d) {
     log.say("forced past the irreversible migration of " + migrations->irreversibleNames() + ": " +
             d.forced);
   }
+  // A folder a blank environment may not wipe stops the deploy before anything is touched.
+  if (blank && !d.dryRun) {
+    auto may = remoteDriver(*target) ? mayWipeSsh(*target)
+                                     : mayWipeLocal(*target, {options_.dataDir, options_.shared()});
+    if (!may.ok()) {
+      log.say("nothing was touched: " + may.message());
+      return finish(store::DeployState::kFailed, may.message());
+    }
+  }
   // A rollback to a release that ran here before is not measured again: it goes back to what
   // was measured (or ran before the rule). Any other deploy is, a "rollback" to a release that
   // never ran here included.
@@ -590,6 +606,7 @@ void Deployer::execute(store::Deploy d) {
         !st.ok())
       logError("deploy " + std::to_string(d.id) + ": migrations: " + st.message());
   };
+  std::vector<MigrationPlan::Step> undone;  // newest first, as run
   if (!d.dryRun) {
     for (const auto& step : migrations->downs) {
       log.say("undo " + step.version + "'s migration: " + step.command);
@@ -601,16 +618,7 @@ void Deployer::execute(store::Deploy d) {
         return finish(store::DeployState::kFailed, why);
       }
       noteMigration(step.releaseId, step.version, false);
-    }
-    // Forced past: their changes stay in the database, and no later rollback is held by them.
-    if (!refusal.empty()) {
-      if (auto rows = store_.appliedMigrations(d.project, d.env); rows.ok()) {
-        for (const auto& row : *rows) {
-          if (std::find(migrations->irreversible.begin(), migrations->irreversible.end(),
-                        row.version) != migrations->irreversible.end())
-            noteMigration(row.releaseId, row.version, false);
-        }
-      }
+      undone.push_back(step);
     }
     if (blank) {
       auto wiped = remoteDriver(*target)
@@ -625,16 +633,27 @@ void Deployer::execute(store::Deploy d) {
           return finish(store::DeployState::kFailed, wiped.message());
         Outcome none;
         none.failure = wiped.message();
-        auto [state, reason] = rollBack(d, *values, none, true, false, log);
+        auto [state, reason] = rollBack(d, *values, none, true, false, undone, log);
         return finish(state, reason);
       }
     }
   }
   if (migrations->up) target->migrateUp = migrations->up->command;
+  target->onMigrated = [&] { noteMigration(release->id, release->version, true); };
   target->environ.push_back("BOUCLE_MIGRATE_FROM=" + d.fromVersion);
   target->environ.push_back("BOUCLE_MIGRATE_TO=" + d.version);
   auto outcome = runDriver(*target, options_, log, d.dryRun);
-  if (outcome.migrated) noteMigration(release->id, release->version, true);
+  // Forced past, and through: the irreversible migrations' changes stay in the database and no
+  // later rollback is held by them.
+  if (outcome.ok && !d.dryRun && !refusal.empty()) {
+    if (auto rows = store_.appliedMigrations(d.project, d.env); rows.ok()) {
+      for (const auto& row : *rows) {
+        if (std::find(migrations->irreversible.begin(), migrations->irreversible.end(),
+                      row.version) != migrations->irreversible.end())
+          noteMigration(row.releaseId, row.version, false);
+      }
+    }
+  }
   json smoke = json::array();
   for (const auto& r : outcome.smoke) {
     smoke.push_back(
@@ -674,7 +693,7 @@ void Deployer::execute(store::Deploy d) {
     return finish(store::DeployState::kFailed, outcome.failure);
   }
   auto [state, reason] =
-      rollBack(d, *values, outcome, blank, outcome.migrated && migrations->upIsNew, log);
+      rollBack(d, *values, outcome, blank, outcome.migrated && migrations->upIsNew, undone, log);
   finish(state, reason);
 }
 
@@ -731,7 +750,7 @@ std::optional<bool> Deployer::verified(store::Deploy& d, const store::Release& r
 // the hosts this deploy changed only. The deploy's end and its reason.
 std::pair<store::DeployState, std::string> Deployer::rollBack(
     const store::Deploy& d, const std::vector<store::EnvValue>& values, const Outcome& outcome,
-    bool wiped, bool undoUp, DeployLog& log) {
+    bool wiped, bool undoUp, const std::vector<MigrationPlan::Step>& undone, DeployLog& log) {
   using store::DeployState;
   fs::path mirror = scm::mirrorPath(options_.shared(), d.project);
   auto note = [&](const store::Release& r, bool applied) {
@@ -785,13 +804,27 @@ std::pair<store::DeployState, std::string> Deployer::rollBack(
     for (const auto& h : back->hosts) names += (names.empty() ? "" : ", ") + h.name;
     log.say("hosts to put back: " + names);
   }
-  // The release going back migrates as any deploy of it does (nothing is due unless this
-  // deploy undid some of it).
+  // What this deploy undid is applied again, oldest first, each from its own release; then
+  // the release going back migrates as any deploy of it does.
+  for (auto it = undone.rbegin(); it != undone.rend(); ++it) {
+    auto r = store_.getRelease(d.project, it->version);
+    auto m = r.ok() ? migrationOf(*r) : std::nullopt;
+    if (!m) continue;
+    log.say("apply " + it->version + "'s migration again: " + m->up);
+    if (auto st = runMigration(d, it->version, m->up, values, d.version, d.fromVersion, log);
+        !st.ok()) {
+      log.say("rollback FAILED: applying " + it->version + "'s migration again: " + st.message());
+      return {DeployState::kFailed, outcome.failure + "; applying " + it->version +
+                                        "'s migration again failed: " + st.message() +
+                                        " (the environment needs a look)"};
+    }
+    note(*r, true);
+  }
   if (auto m = migrationOf(*previous)) back->migrateUp = m->up;
+  back->onMigrated = [&] { note(*previous, true); };
   back->environ.push_back("BOUCLE_MIGRATE_FROM=" + d.version);
   back->environ.push_back("BOUCLE_MIGRATE_TO=" + d.fromVersion);
   auto restored = runDriver(*back, options_, log, false);
-  if (restored.migrated) note(*previous, true);
   if (!restored.ok) {
     log.say("rollback FAILED too: " + restored.failure);
     return {DeployState::kFailed, outcome.failure + "; rollback to " + d.fromVersion +

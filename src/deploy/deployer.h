@@ -17,6 +17,7 @@
 #include "core/clock.h"
 #include "core/status.h"
 #include "core/wakeup.h"
+#include "deploy/migrations.h"
 #include "deploy/perf_gate.h"
 #include "deploy/rules.h"
 #include "deploy/verify.h"
@@ -131,10 +132,9 @@ class Deployer {
                                const pipeline::Environment::Verify& spec,
                                const std::vector<store::EnvValue>& values, Outcome& outcome,
                                DeployLog& log);
-  std::pair<store::DeployState, std::string> rollBack(const store::Deploy& d,
-                                                      const std::vector<store::EnvValue>& values,
-                                                      const Outcome& outcome, bool wiped,
-                                                      bool undoUp, DeployLog& log);
+  std::pair<store::DeployState, std::string> rollBack(
+      const store::Deploy& d, const std::vector<store::EnvValue>& values, const Outcome& outcome,
+      bool wiped, bool undoUp, const std::vector<MigrationPlan::Step>& undone, DeployLog& log);
 
   store::Store& store_;
   DeployerOptions options_;

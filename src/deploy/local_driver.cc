@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -116,7 +117,7 @@ Status migrateLocal(const Target& t, const std::string& command, const fs::path&
   return st;
 }
 
-Status wipeLocal(const Target& t, const std::vector<fs::path>& keep, DeployLog& log) {
+Status mayWipeLocal(const Target& t, const std::vector<fs::path>& keep) {
   std::error_code ec;
   fs::path dir = fs::weakly_canonical(t.dir, ec);
   auto refuse = [&](const std::string& why) {
@@ -131,29 +132,44 @@ Status wipeLocal(const Target& t, const std::vector<fs::path>& keep, DeployLog& 
   if (std::distance(dir.begin(), dir.end()) < 3) return refuse("too near the root");
   std::vector<fs::path> guarded = keep;
   if (const char* home = ::getenv("HOME"); home && *home) guarded.emplace_back(home);
+  bool inServer = false, inEnvironments = false;
   for (size_t i = 0; i < guarded.size(); ++i) {
     fs::path kept = fs::weakly_canonical(guarded[i], ec);
     if (ec) return refuse("cannot tell where " + guarded[i].string() + " is");
     if (within(kept, dir)) return refuse("it holds " + kept.string());
-    // Below the server's own folders only its environments' are a deploy's.
-    if (i < keep.size() && within(dir, kept) && !within(dir, kept / "environments"))
-      return refuse("it is the server's own (" + kept.string() + ")");
+    if (i < keep.size()) {
+      inServer |= within(dir, kept);
+      inEnvironments |= within(dir, kept / "environments");
+    }
   }
+  // Below the server's own folders only its environments' are a deploy's.
+  if (inServer && !inEnvironments) return refuse("it is the server's own");
   // What a deploy made holds its releases: a folder without them is somebody else's.
-  if (fs::exists(dir) && !fs::is_empty(dir, ec) && !fs::exists(dir / "releases"))
+  bool there = fs::exists(dir, ec);
+  if (there && !fs::is_empty(dir, ec) && !fs::exists(dir / "releases", ec))
     return refuse("it holds no releases/ folder, so boucle did not make it");
-  if (!fs::exists(dir)) {
+  return Status::Ok();
+}
+
+Status wipeLocal(const Target& t, const std::vector<fs::path>& keep, DeployLog& log) {
+  if (auto st = mayWipeLocal(t, keep); !st.ok()) return st;
+  std::error_code ec;
+  fs::path dir = fs::weakly_canonical(t.dir, ec);
+  if (!fs::exists(dir, ec)) {
     log.say("blank: " + dir.string() + " is not there yet: nothing to wipe");
     return Status::Ok();
   }
-  size_t removed = 0;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    fs::remove_all(e.path(), ec);
-    if (ec) return Status::Io("blank: cannot remove " + e.path().string() + ": " + ec.message());
-    ++removed;
-  }
+  // releases/ goes last: a wipe cut short leaves a folder the guard still knows as boucle's.
+  std::vector<fs::path> entries;
+  for (const auto& e : fs::directory_iterator(dir, ec)) entries.push_back(e.path());
   if (ec) return Status::Io("blank: " + dir.string() + ": " + ec.message());
-  log.say("blank: wiped " + dir.string() + " (" + std::to_string(removed) + " entries)");
+  std::stable_partition(entries.begin(), entries.end(),
+                        [](const fs::path& p) { return p.filename() != "releases"; });
+  for (const auto& e : entries) {
+    fs::remove_all(e, ec);
+    if (ec) return Status::Io("blank: cannot remove " + e.string() + ": " + ec.message());
+  }
+  log.say("blank: wiped " + dir.string() + " (" + std::to_string(entries.size()) + " entries)");
   return os::fsyncDir(dir);
 }
 
@@ -215,6 +231,7 @@ Outcome deployLocal(const Target& t, const fs::path& blobRoot, DeployLog& log, b
       return o;
     }
     o.migrated = true;
+    if (t.onMigrated) t.onMigrated();
   }
   for (const auto& s : t.plan.steps) {
     log.say("step: " + s);

@@ -40,6 +40,8 @@ Status migrateLocal(const Target& t, const std::string& command,
 // `keep` folder (the server's data and shared folders), one inside those but outside their
 // environments/, or one that is not empty and holds no releases/ folder.
 Status wipeLocal(const Target& t, const std::vector<std::filesystem::path>& keep, DeployLog& log);
+// Whether wipeLocal would go ahead (Invalid, saying why not), touching nothing.
+Status mayWipeLocal(const Target& t, const std::vector<std::filesystem::path>& keep);
 
 // Smoke checks of one place, from this machine; `cwd` for command checks.
 std::vector<SmokeResult> runSmoke(const Target& t, const Plan& plan,

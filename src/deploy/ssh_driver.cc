@@ -361,6 +361,7 @@ Outcome deploySsh(const Target& t, const fs::path& blobRoot, DeployLog& log, boo
       return o;
     }
     o.migrated = true;
+    if (t.onMigrated) t.onMigrated();
   }
   for (size_t b = 0; b < batches.size(); ++b) {
     const Batch& batch = batches[b];
@@ -404,13 +405,19 @@ Status migrateSsh(const Target& t, const std::string& command, const fs::path& b
   return Status::Ok();
 }
 
-Status wipeSsh(const Target& t, DeployLog& log) {
+Status mayWipeSsh(const Target& t) {
   fs::path dir = t.dir.lexically_normal();
   bool climbs = std::any_of(dir.begin(), dir.end(), [](const fs::path& p) { return p == ".."; });
   if (!dir.is_absolute() || climbs || std::distance(dir.begin(), dir.end()) < 3) {
     return Status::Invalid("blank: refusing to wipe below '" + t.dir.string() +
                            "': give the environment a 'dir' value of its own");
   }
+  return Status::Ok();
+}
+
+Status wipeSsh(const Target& t, DeployLog& log) {
+  if (auto st = mayWipeSsh(t); !st.ok()) return st;
+  fs::path dir = t.dir.lexically_normal();
   SshClient ssh(t);
   auto timeout = std::chrono::duration_cast<milliseconds>(t.spec.timeout);
   for (const auto& h : t.hosts) {

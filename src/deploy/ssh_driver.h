@@ -32,5 +32,7 @@ Status migrateSsh(const Target& t, const std::string& command,
 
 // A blank environment's release folders (DIR/releases, DIR/current) removed on every host.
 Status wipeSsh(const Target& t, DeployLog& log);
+// Whether wipeSsh would go ahead (Invalid, saying why not), touching nothing.
+Status mayWipeSsh(const Target& t);
 
 }  // namespace boucle::deploy

@@ -4,6 +4,7 @@
 // host. Built before anything is touched, so that a missing value stops the deploy first.
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -54,6 +55,9 @@ struct Target {
   // The release's migration, run once per deploy after it is installed and before its steps
   // (here, or on the first host): set by the deployer when the deploy moves forward.
   std::string migrateUp;
+  // Called as soon as migrateUp has ended well: the migration is then applied, whatever
+  // happens to the deploy after.
+  std::function<void()> onMigrated;
 };
 
 // The release's deploy method and the environment's values (values, environ, secrets, dir),

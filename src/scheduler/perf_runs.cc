@@ -103,11 +103,15 @@ Status interleaveRounds(store::Store& store, const store::Run& run, pipeline::Pi
     auto list = nlohmann::json::parse(release->artifactsJson, nullptr, false);
     if (!list.is_array()) return Status::Invalid(versions[side] + "'s artifacts are unreadable");
     for (const auto& a : list) {
-      std::string name = std::filesystem::path(a.value("name", "")).filename().string();
+      if (!a.is_object() || !a.contains("name") || !a["name"].is_string() ||
+          !a.contains("sha256") || !a["sha256"].is_string())
+        continue;
+      std::string name = std::filesystem::path(a["name"].get<std::string>()).filename().string();
       if (name.empty() || name == "." || name == "..") continue;
+      uint64_t size =
+          a.contains("size") && a["size"].is_number_unsigned() ? a["size"].get<uint64_t>() : 0;
       // Executable: a release's artifact is often the program to time.
-      given[side].push_back(
-          {"perf-release/" + name, a.value("sha256", ""), a.value("size", uint64_t{0}), 0755});
+      given[side].push_back({"perf-release/" + name, a["sha256"].get<std::string>(), size, 0755});
     }
   }
   pipeline::Job base = *job;

@@ -41,8 +41,10 @@ class LifecycleTest : public ServerFixture {
  protected:
   // A release whose deploy migrates as `migrate` says ("" for none); its smoke check fails
   // where the environment's `fail` value is "yes", or everywhere when `sick`.
-  std::string release(int64_t run, const std::string& migrate, bool sick = false,
-                      const std::string& envs = "  prod: {}\n") {
+  // Commits the pipeline file (a release's deploy migrating as `migrate` says, "" for none; its
+  // smoke check failing where the environment's `fail` value is "yes", or everywhere when
+  // `sick`) and builds it as run `run`.
+  void build(int64_t run, const std::string& migrate, bool sick, const std::string& envs) {
     repo_.write(".boucle.yml",
                 "jobs:\n  build:\n    run: |\n      mkdir -p dist\n"
                 "      cp migrate.py dist/\n"
@@ -58,6 +60,11 @@ class LifecycleTest : public ServerFixture {
     repo_.write("N", std::to_string(run) + "\n");
     repo_.commit("feat: release " + std::to_string(run), "Ada");
     EXPECT_EQ(triggerAndWait("web", run)["state"], "passed");
+  }
+  // build(), then its release; the version.
+  std::string release(int64_t run, const std::string& migrate, bool sick = false,
+                      const std::string& envs = "  prod: {}\n") {
+    build(run, migrate, sick, envs);
     Output r = client({"release", "web", "--json"});
     EXPECT_EQ(r.exitCode, 0) << r.err;
     return json::parse(r.out, nullptr, false).value("version", "");
@@ -256,6 +263,11 @@ TEST_F(LifecycleTest, ABlankEnvironmentIsWipedBeforeEachDeployAndOnlyAFolderBouc
   EXPECT_THAT(lastDeploy("nightly")["reason"].get<std::string>(),
               HasSubstr("it holds no releases/ folder, so boucle did not make it"));
   EXPECT_TRUE(fs::exists(other / "precious"));
+  // Refused before anything else: going back undoes no migration first.
+  std::string before = migrations("nightly");
+  EXPECT_NE(client({"rollback", "web", "nightly", "--to", v1}).exitCode, 0);
+  EXPECT_EQ(migrations("nightly"), before);
+  EXPECT_THAT(before, Not(HasSubstr("down")));
   // Nor the server's own data.
   ASSERT_EQ(client({"env", "set", "web", "nightly", "dir=" + server_->data().string()}).exitCode,
             0);
@@ -268,9 +280,10 @@ TEST_F(LifecycleTest, AnEnvironmentsScheduleDeploysTheNewestReleaseAndAFailureIs
   startSink();
   addProject({"nightly"});
   ASSERT_EQ(client({"env", "set", "web", "nightly", "fail=yes"}).exitCode, 0);
-  const std::string envs = "  nightly: {blank: true, schedule: '* * * * *'}\n";
-  release(1, "", false, envs);
-  std::string v2 = release(2, "", false, envs);
+  release(1, "", false, "  nightly: {blank: true}\n");
+  std::string v2 = release(2, "", false, "  nightly: {blank: true}\n");
+  // The schedule comes with the policy branch's next commit (no release of its own).
+  build(3, "", false, "  nightly: {blank: true, schedule: '* * * * *'}\n");
   // Within a minute, by itself: the newest release, its failure told as a broken build is.
   json scheduled;
   ASSERT_TRUE(waitFor(
