@@ -668,7 +668,17 @@ ${migrate}`,
   process.exitCode = 1;
 } finally {
   await browser.close();
+  // The folder goes once the processes writing into it have ended (a server under the
+  // sanitizers takes a while to stop).
+  const ended = (p) =>
+    p.exitCode !== null || p.signalCode !== null
+      ? Promise.resolve()
+      : Promise.race([
+          new Promise((ok) => p.once("exit", ok)),
+          new Promise((ok) => setTimeout(ok, 30000)),
+        ]);
   if (agent) agent.kill("SIGTERM");
   server.kill("SIGTERM");
-  fs.rmSync(tmp, { recursive: true, force: true });
+  await Promise.all([ended(server), agent ? ended(agent) : Promise.resolve()]);
+  fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
 }
