@@ -37,7 +37,6 @@ struct MigrationPlan {
   std::optional<Step> up;                 // the coming release's own, before its steps
   bool upIsNew = false;  // its migration was not applied here before: a failed deploy undoes it
 
-  bool empty() const { return !up && downs.empty() && irreversible.empty(); }
   std::string irreversibleNames() const;  // "0.3.0, 0.5.0"
   // Lines for the deploy's log and its dry run: what would run and where, what stands in the
   // way.

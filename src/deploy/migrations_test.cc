@@ -31,7 +31,9 @@ TEST(Migrations, ForwardRunsTheReleasesOwnUpAndSaysWhetherItIsNew) {
   auto again = planMigrations({reversible(2)}, reversible(2));
   ASSERT_TRUE(again.up);
   EXPECT_FALSE(again.upIsNew);
-  EXPECT_TRUE(planMigrations({}, plain(1)).empty());
+  auto none = planMigrations({}, plain(1));
+  EXPECT_FALSE(none.up);
+  EXPECT_TRUE(none.downs.empty());
 }
 
 TEST(Migrations, GoingBackUndoesTheNewerAppliedMigrationsNewestFirst) {

@@ -88,15 +88,6 @@ class LifecycleTest : public ServerFixture {
     json list = api("/api/projects/web/deploys?env=" + env)["deploys"];
     return list.empty() ? json() : list[0];
   }
-  json waitDeploy(int64_t id) {
-    json d;
-    waitFor([&] {
-      d = api("/api/deploys/" + std::to_string(id));
-      std::string s = d.value("state", "");
-      return s != "queued" && s != "running" && !s.empty();
-    });
-    return d;
-  }
   std::string deployLog(int64_t id) {
     return readFile(server_->data() / "deploys" / (std::to_string(id) + ".log"));
   }

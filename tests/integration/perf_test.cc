@@ -270,7 +270,7 @@ deploy: {driver: command, command: 'true'}
           std::string s = d.value("state", "");
           return s != "queued" && s != "running";
         },
-        std::chrono::seconds(180)));
+        std::chrono::seconds(100)));
     return d;
   };
   // The first release: prod runs nothing, so there is nothing to time it against.
